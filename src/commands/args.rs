@@ -1,0 +1,93 @@
+//! Command arguments: a zero-copy view over the parsed request, and an
+//! owned copy for commands that must outlive the read buffer (MULTI queue,
+//! parked clients).
+
+use std::ops::{Index, Range};
+
+/// Borrowed argv: ranges into a buffer (the client's query buffer).
+#[derive(Clone, Copy)]
+pub struct Args<'a> {
+    buf: &'a [u8],
+    ranges: &'a [Range<usize>],
+}
+
+impl<'a> Args<'a> {
+    #[inline]
+    pub fn new(buf: &'a [u8], ranges: &'a [Range<usize>]) -> Args<'a> {
+        Args { buf, ranges }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        self.ranges.get(i).map(|r| &self.buf[r.clone()])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + Clone + '_ {
+        self.ranges.iter().map(|r| &self.buf[r.clone()])
+    }
+
+    /// An owned copy.
+    pub fn to_owned_args(&self) -> OwnedArgs {
+        let mut data = Vec::with_capacity(self.ranges.iter().map(|r| r.len()).sum());
+        let mut ranges = Vec::with_capacity(self.ranges.len());
+        for a in self.iter() {
+            let start = data.len();
+            data.extend_from_slice(a);
+            ranges.push(start..data.len());
+        }
+        OwnedArgs { data, ranges }
+    }
+}
+
+impl Index<usize> for Args<'_> {
+    type Output = [u8];
+    #[inline]
+    fn index(&self, i: usize) -> &[u8] {
+        &self.buf[self.ranges[i].clone()]
+    }
+}
+
+/// An owned argv.
+#[derive(Clone, Debug, Default)]
+pub struct OwnedArgs {
+    data: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+}
+
+impl OwnedArgs {
+    pub fn from_slices<I, T>(parts: I) -> OwnedArgs
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let mut o = OwnedArgs::default();
+        for p in parts {
+            let start = o.data.len();
+            o.data.extend_from_slice(p.as_ref());
+            o.ranges.push(start..o.data.len());
+        }
+        o
+    }
+
+    pub fn as_args(&self) -> Args<'_> {
+        Args::new(&self.data, &self.ranges)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}

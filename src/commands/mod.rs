@@ -1,0 +1,409 @@
+//! The command table and dispatch.
+//!
+//! [`table`] is the single source of every command's name, arity, flags, key
+//! positions, documentation and handler: dispatch, COMMAND (INFO / DOCS /
+//! COUNT / LIST), and later WATCH, rollback, AOF and cluster routing read it.
+//! One file per command family holds the handlers and its slice of the table.
+
+pub mod args;
+pub mod error;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub use args::{Args, OwnedArgs};
+pub use error::{CmdError, CmdResult};
+
+use crate::server::{Client, Server};
+
+/// A command implementation: runs against the server state for one client
+/// and writes its reply into `client.reply`. On `Err` the dispatcher drops
+/// anything the handler wrote and replies with the error instead.
+pub type Handler = fn(&mut Server, &mut Client, &Args) -> CmdResult;
+
+/// Command flags (Redis's names, see COMMAND INFO).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const FAST: u32 = 1 << 10;
+    /// Allowed before AUTH (AUTH, HELLO, QUIT, RESET).
+    pub const NO_AUTH: u32 = 1 << 11;
+    /// Not allowed inside MULTI (WATCH, MULTI...).
+    pub const NO_MULTI: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+
+    /// Flag names in COMMAND INFO order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// One row of the command table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name; a subcommand is named `container|sub` (Redis 7).
+    pub name: &'static str,
+    /// Redis convention: positive = exact argc (name included), negative =
+    /// at least -arity.
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions (argv indexes), Redis's legacy (first, last, step);
+    /// last = -1 means the last argument. (0, 0, 0) = no keys.
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub handler: Handler,
+    /// COMMAND DOCS group: string, generic, list, hash, connection, server...
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// Argument syntax after the name, in the notation of the Redis command
+    /// reference, e.g. `key value [NX | XX] [GET]`. COMMAND DOCS and the
+    /// README are generated from it.
+    pub syntax: &'static str,
+    /// Subcommands (CLIENT LIST, CONFIG GET, ...); empty for plain commands.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// A table row without documentation; chain [`CommandSpec::doc`].
+    /// `keys` is (first, last, step) as in COMMAND INFO.
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: (i32, i32, i32),
+        handler: Handler,
+        group: &'static str,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            handler,
+            group,
+            since: "",
+            summary: "",
+            syntax: "",
+            subcommands: &[],
+        }
+    }
+
+    /// Adds COMMAND DOCS data: version introduced, summary, argument syntax.
+    pub const fn doc(
+        mut self,
+        since: &'static str,
+        summary: &'static str,
+        syntax: &'static str,
+    ) -> Self {
+        self.since = since;
+        self.summary = summary;
+        self.syntax = syntax;
+        self
+    }
+
+    /// Attaches subcommands (their names are `parent|sub`).
+    pub const fn subs(mut self, subcommands: &'static [CommandSpec]) -> Self {
+        self.subcommands = subcommands;
+        self
+    }
+
+    /// The arity check Redis applies before running a command.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    #[inline]
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Key argument indexes for a concrete argv, from (first, last, step).
+    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let first = self.first_key.max(0) as usize;
+        let last = if self.last_key < 0 {
+            argc as i64 + self.last_key as i64
+        } else {
+            self.last_key as i64
+        };
+        let step = self.step.max(1) as usize;
+        let end = if first == 0 {
+            0
+        } else {
+            (last.max(0) as usize + 1).min(argc)
+        };
+        (first..end.max(first)).step_by(step)
+    }
+}
+
+/// All top-level commands, family by family.
+fn families() -> impl Iterator<Item = &'static CommandSpec> {
+    [
+        crate::commands::connection::COMMANDS,
+        crate::commands::server::COMMANDS,
+        crate::commands::string::COMMANDS,
+        crate::commands::keys::COMMANDS,
+        crate::commands::debug::COMMANDS,
+        crate::commands::list::COMMANDS,
+        crate::commands::hash::COMMANDS,
+        crate::commands::transaction::COMMANDS,
+        crate::commands::persistence::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+pub mod connection;
+pub mod debug;
+pub mod docs;
+pub mod hash;
+pub mod keys;
+pub mod list;
+pub mod persistence;
+pub mod server;
+pub mod string;
+pub mod transaction;
+
+/// Lookup table from lower-case name to spec, built once.
+pub struct Table {
+    by_name: HashMap<&'static [u8], &'static CommandSpec>,
+    pub all: Vec<&'static CommandSpec>,
+}
+
+/// The command table.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut by_name = HashMap::new();
+        let mut all = Vec::new();
+        for spec in families() {
+            by_name.insert(spec.name.as_bytes(), spec);
+            all.push(spec);
+        }
+        Table { by_name, all }
+    })
+}
+
+impl Table {
+    /// Case-insensitive lookup of a top-level command.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.by_name.get(&*lower).copied()
+    }
+}
+
+/// Finds a subcommand of `parent` by name (case-insensitive).
+pub fn lookup_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
+    let plen = parent.name.len() + 1;
+    parent
+        .subcommands
+        .iter()
+        .find(|s| s.name.len() > plen && s.name.as_bytes()[plen..].eq_ignore_ascii_case(sub))
+}
+
+/// Redis's text for an unknown command: the name and the first arguments,
+/// quoted, bounded to about 128 bytes.
+pub fn unknown_command_error(args: &Args) -> String {
+    let mut tail = String::new();
+    for a in args.iter().skip(1) {
+        if tail.len() >= 128 {
+            break;
+        }
+        let room = 128 - tail.len();
+        let shown = &a[..a.len().min(room)];
+        tail.push('\'');
+        tail.push_str(&sanitize(shown));
+        tail.push_str("' ");
+    }
+    let name = args.get(0).unwrap_or(b"");
+    let name = &name[..name.len().min(128)];
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        sanitize(name),
+        tail
+    )
+}
+
+/// Lossy text for error messages: newlines become spaces.
+fn sanitize(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}
+
+/// Resolves argv to a runnable spec (following subcommands), or the error
+/// Redis gives for an unknown command, unknown subcommand or wrong arity.
+pub fn resolve(args: &Args) -> Result<&'static CommandSpec, CmdError> {
+    let name = args.get(0).unwrap_or(b"");
+    let Some(spec) = table().lookup(name) else {
+        return Err(CmdError::Custom(unknown_command_error(args)));
+    };
+    if spec.subcommands.is_empty() {
+        if !spec.arity_ok(args.len()) {
+            return Err(CmdError::WrongArity(spec.name));
+        }
+        return Ok(spec);
+    }
+    // A container command: its own arity is checked, then the subcommand's.
+    // Some run without a subcommand (bare COMMAND, arity -1).
+    if args.len() < 2 {
+        if spec.arity_ok(args.len()) {
+            return Ok(spec);
+        }
+        return Err(CmdError::WrongArity(spec.name));
+    }
+    match lookup_sub(spec, &args[1]) {
+        Some(sub) => {
+            if !sub.arity_ok(args.len()) {
+                return Err(CmdError::WrongArity(sub.name));
+            }
+            Ok(sub)
+        }
+        None => Err(CmdError::Custom(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            sanitize(&args[1][..args[1].len().min(128)]),
+            spec.name.to_ascii_uppercase()
+        ))),
+    }
+}
+
+/// Runs one command for `client`: resolve, check, call, and turn a handler
+/// error into an error reply. Returns the spec that ran (None if rejected).
+pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'static CommandSpec> {
+    let spec = match resolve(args) {
+        Ok(s) => s,
+        Err(e) => return reject(srv, client, &e.to_string()),
+    };
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        return reject(srv, client, "NOAUTH Authentication required.");
+    }
+    if srv.loading.is_some() && !spec.has(flags::LOADING) && !client.is_internal() {
+        return reject(
+            srv,
+            client,
+            "LOADING Redis is loading the dataset in memory",
+        );
+    }
+    if spec.has(flags::WRITE)
+        && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
+    {
+        return reject(srv, client, &e);
+    }
+    if let Some(m) = client.multi.as_mut()
+        && !transaction::runs_inside_multi(spec)
+    {
+        m.queue.push((spec, args.to_owned_args()));
+        client.reply.simple("QUEUED");
+        return Some(spec);
+    }
+    let _ = call(srv, client, spec, args);
+    Some(spec)
+}
+
+/// Refuses a command before it runs; inside MULTI this also dooms the
+/// transaction (EXEC will answer EXECABORT), as in Redis.
+fn reject(srv: &mut Server, client: &mut Client, msg: &str) -> Option<&'static CommandSpec> {
+    srv.stats.rejected_calls += 1;
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+    client.reply.error(msg);
+    None
+}
+
+/// Calls a resolved command's handler; the reply is written by the handler,
+/// or replaced by the error it returns.
+#[inline]
+pub fn call(
+    srv: &mut Server,
+    client: &mut Client,
+    spec: &'static CommandSpec,
+    args: &Args,
+) -> CmdResult {
+    let mark = client.reply.len();
+    // A transaction runs at one instant: keys cannot expire half-way.
+    if !client.in_exec {
+        srv.store.set_now(crate::store::unix_ms());
+    }
+    srv.stats.commands_processed += 1;
+    client.last_cmd = spec.name;
+    let dirty = srv.store.dirty;
+    let res = (spec.handler)(srv, client, args);
+    match &res {
+        Err(e) => {
+            srv.stats.failed_calls += 1;
+            client.reply.truncate(mark);
+            client.reply.error(&e.to_string());
+            srv.store.prop.clear_replacement();
+        }
+        // What executed and changed something goes to the AOF.
+        Ok(()) if srv.store.prop.enabled && srv.store.dirty != dirty && spec.has(flags::WRITE) => {
+            srv.store.prop.command(client.db, args);
+        }
+        Ok(()) => srv.store.prop.clear_replacement(),
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_and_sane() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in families() {
+            assert!(seen.insert(spec.name), "duplicate {}", spec.name);
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(spec.arity != 0, "{}", spec.name);
+            for sub in spec.subcommands {
+                assert!(
+                    sub.name.starts_with(&format!("{}|", spec.name)),
+                    "{}",
+                    sub.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert!(table().lookup(b"GeT").is_some());
+        assert!(table().lookup(b"nosuchcommand").is_none());
+    }
+}

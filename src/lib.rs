@@ -1,0 +1,20 @@
+//! memkv: a Redis-compatible in-memory key-value server.
+//!
+//! Bird's-eye view: [`server`] runs a single-threaded mio reactor that owns
+//! the [`store`]; bytes from clients go through [`resp`] into the command
+//! table in [`commands`], whose handlers write replies back through
+//! [`resp::Reply`]. [`config`] turns redis.conf into a typed Config.
+//! See ARCHITECTURE.md for the code map and invariants.
+
+pub mod aof;
+pub mod commands;
+pub mod config;
+pub mod glob;
+pub mod logging;
+pub mod number;
+pub mod resp;
+pub mod server;
+pub mod store;
+
+/// The Redis version memkv is compatible with (INFO redis_version, HELLO).
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,220 @@
+//! Blocking commands (BLPOP and friends): parking a client on keys, waking
+//! waiters in the order they blocked when a key becomes ready, and timeouts.
+//!
+//! A blocked client is parked: its command is kept (owned argv) and re-run
+//! when one of its keys is written, right after the command that wrote it
+//! and before any other client runs, so the push and the pops it serves are
+//! one atomic step. The store's choke point reports which watched keys were
+//! written ([`crate::store::Store::take_ready`]).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::{Client, Park, Server};
+use crate::commands::{self, Args, OwnedArgs};
+use crate::store::Key;
+
+/// One parked client's blocking state.
+#[derive(Debug)]
+struct Waiter {
+    token: usize,
+    db: usize,
+    keys: Vec<Key>,
+    deadline: Option<Instant>,
+    args: OwnedArgs,
+}
+
+/// The registry of blocked clients.
+#[derive(Debug, Default)]
+pub struct Blocked {
+    /// (db, key) -> ids of the clients waiting on it, in blocking order.
+    by_key: HashMap<(usize, Key), VecDeque<u64>>,
+    waiters: HashMap<u64, Waiter>,
+    deadlines: BTreeSet<(Instant, u64)>,
+}
+
+impl Blocked {
+    /// Number of blocked clients (INFO blocked_clients).
+    pub fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+
+    /// The earliest timeout, for the poll timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// True if client `id` is blocked.
+    pub fn contains(&self, id: u64) -> bool {
+        self.waiters.contains_key(&id)
+    }
+
+    /// Forgets client `id` (woken, timed out, or disconnected). Returns its
+    /// state and the keys nobody waits on any more.
+    fn remove(&mut self, id: u64) -> Option<(Waiter, Vec<(usize, Key)>)> {
+        let w = self.waiters.remove(&id)?;
+        if let Some(d) = w.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        let mut orphaned = Vec::new();
+        for k in &w.keys {
+            let slot = (w.db, k.clone());
+            if let Some(q) = self.by_key.get_mut(&slot) {
+                q.retain(|&x| x != id);
+                if q.is_empty() {
+                    self.by_key.remove(&slot);
+                    orphaned.push(slot);
+                }
+            }
+        }
+        Some((w, orphaned))
+    }
+}
+
+impl Server {
+    /// Parks `c` until one of `keys` (in its current db) is written, then
+    /// re-runs `args`; after `timeout` (None or zero = forever) it replies
+    /// with the null array instead.
+    pub fn block_on_keys(
+        &mut self,
+        c: &mut Client,
+        keys: &[&[u8]],
+        timeout: Option<Duration>,
+        args: &Args,
+    ) {
+        let deadline = timeout.filter(|d| !d.is_zero()).map(|d| Instant::now() + d);
+        let mut owned_keys: Vec<Key> = Vec::with_capacity(keys.len());
+        for k in keys {
+            let key = Key::new(k);
+            if owned_keys.contains(&key) {
+                continue;
+            }
+            self.store.watch_ready(c.db, k);
+            self.blocked
+                .by_key
+                .entry((c.db, key.clone()))
+                .or_default()
+                .push_back(c.id);
+            owned_keys.push(key);
+        }
+        if let Some(d) = deadline {
+            self.blocked.deadlines.insert((d, c.id));
+        }
+        self.blocked.waiters.insert(
+            c.id,
+            Waiter {
+                token: c.token,
+                db: c.db,
+                keys: owned_keys,
+                deadline,
+                args: args.to_owned_args(),
+            },
+        );
+        c.park = Some(Park::Blocked);
+    }
+
+    /// Unblocks client `id` without running its command. Returns false if
+    /// it was not blocked.
+    fn forget_blocked(&mut self, id: u64) -> Option<Waiter> {
+        let (w, orphaned) = self.blocked.remove(id)?;
+        for (db, key) in orphaned {
+            self.store.unwatch_ready(db, &key);
+        }
+        Some(w)
+    }
+
+    /// A client is going away: drop any blocking state it has.
+    pub fn on_client_gone(&mut self, id: u64) {
+        self.forget_blocked(id);
+    }
+
+    /// Unblocks a client that is not running (CLIENT UNBLOCK): replies the
+    /// null array (`error` None) or the given error. Returns false if it was
+    /// not blocked.
+    pub fn unblock_client(&mut self, id: u64, error: Option<&str>) -> bool {
+        let Some(w) = self.forget_blocked(id) else {
+            return false;
+        };
+        if let Some(Some(c)) = self.clients.get_mut(w.token) {
+            c.park = None;
+            match error {
+                Some(e) => c.reply.error(e),
+                None => c.reply.null_array(),
+            }
+        }
+        self.unparked.push(w.token);
+        self.wake_writer(w.token);
+        true
+    }
+
+    /// Serves clients blocked on keys that were written, in the order they
+    /// blocked, until the keys run dry. Runs after every command.
+    pub fn handle_ready_keys(&mut self) {
+        loop {
+            let ready = self.store.take_ready();
+            if ready.is_empty() {
+                return;
+            }
+            for (db, key) in ready {
+                self.serve_key(db, &key);
+            }
+        }
+    }
+
+    fn serve_key(&mut self, db: usize, key: &Key) {
+        let slot = (db, key.clone());
+        // Each waiter is tried once per readiness; one that blocks again
+        // (nothing for it after all) goes to the back, so stop after a lap.
+        let mut budget = self.blocked.by_key.get(&slot).map_or(0, |q| q.len());
+        while budget > 0 {
+            budget -= 1;
+            if !self.store.contains(db, key) {
+                return;
+            }
+            let Some(&id) = self.blocked.by_key.get(&slot).and_then(|q| q.front()) else {
+                return;
+            };
+            let Some(w) = self.forget_blocked(id) else {
+                return;
+            };
+            let Some(mut c) = self.clients.get_mut(w.token).and_then(Option::take) else {
+                continue;
+            };
+            c.park = None;
+            let args = w.args.as_args();
+            match commands::resolve(&args) {
+                Ok(spec) => {
+                    let _ = commands::call(self, &mut c, spec, &args);
+                }
+                Err(e) => c.reply.error(&e.to_string()),
+            }
+            if c.park.is_none() {
+                self.unparked.push(c.token);
+            }
+            if !c.reply.is_empty() && !c.pending_write {
+                c.pending_write = true;
+                self.pending_writes.push(c.token);
+            }
+            let token = c.token;
+            if let Some(s) = self.clients.get_mut(token) {
+                *s = Some(c);
+            }
+        }
+    }
+
+    /// Replies the null array to blocked clients whose timeout passed.
+    pub fn expire_blocked(&mut self, now: Instant) {
+        while let Some(&(when, id)) = self.blocked.deadlines.first() {
+            if when > now {
+                return;
+            }
+            if !self.unblock_client(id, None) {
+                self.blocked.deadlines.remove(&(when, id));
+            }
+        }
+    }
+}

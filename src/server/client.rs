@@ -1,0 +1,234 @@
+//! Per-connection state: socket, query buffer, reply buffer, selected
+//! database, authentication, names, and whether the client is parked.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::commands::{CommandSpec, OwnedArgs};
+use crate::resp::Reply;
+use crate::store::Key;
+
+/// Commands queued between MULTI and EXEC.
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queue: Vec<(&'static CommandSpec, OwnedArgs)>,
+    /// A command was rejected while queuing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// Why a client's command is waiting for an answer that is not ready yet.
+/// While parked, its later pipelined commands stay queued, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Park {
+    /// A blocking command (BLPOP...) waits for a key (see `blocking`).
+    Blocked,
+    /// Waiting for another part of the server (set by the feature that
+    /// parked it; it also unparks it through the reactor).
+    Waiting(&'static str),
+}
+
+/// One connected client.
+#[derive(Debug)]
+pub struct Client {
+    pub id: u64,
+    /// Slab key and mio token.
+    pub token: usize,
+    /// None for internal clients (the AOF loader).
+    pub(crate) stream: Option<TcpStream>,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i32,
+    /// Bytes read and not yet executed.
+    pub(crate) query: Vec<u8>,
+    pub(crate) arg_ranges: Vec<Range<usize>>,
+    pub(crate) scratch: Vec<u8>,
+    /// Replies not yet written to the socket, and how much of them was.
+    pub reply: Reply,
+    pub(crate) sent: usize,
+    /// Selected database.
+    pub db: usize,
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub authenticated: bool,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    /// Name of the last command run (CLIENT LIST `cmd=`).
+    pub last_cmd: &'static str,
+    /// Close once the pending replies are written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    /// Close without writing anything more (CLIENT KILL).
+    pub close_asap: bool,
+    pub park: Option<Park>,
+    /// Some between MULTI and EXEC/DISCARD.
+    pub multi: Option<MultiState>,
+    /// True while EXEC runs the queued commands (blocking commands must
+    /// not block then).
+    pub in_exec: bool,
+    /// Keys this client WATCHes, by database.
+    pub watched: Vec<(usize, Key)>,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub(crate) writable_registered: bool,
+    pub(crate) pending_write: bool,
+    /// With `appendfsync always`: the AOF batch that must be fsynced
+    /// before this client's pending replies may be sent.
+    pub(crate) hold_seq: u64,
+}
+
+impl Client {
+    pub(crate) fn new(
+        id: u64,
+        token: usize,
+        stream: TcpStream,
+        addr: SocketAddr,
+        authenticated: bool,
+    ) -> Client {
+        let laddr = stream.local_addr().unwrap_or(addr);
+        let fd = {
+            use std::os::fd::AsRawFd;
+            stream.as_raw_fd()
+        };
+        let now = Instant::now();
+        Client {
+            id,
+            token,
+            stream: Some(stream),
+            addr,
+            laddr,
+            fd,
+            query: Vec::new(),
+            arg_ranges: Vec::new(),
+            scratch: Vec::new(),
+            reply: Reply::new(),
+            sent: 0,
+            db: 0,
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            authenticated,
+            created: now,
+            last_interaction: now,
+            last_cmd: "NULL",
+            close_after_reply: false,
+            close_asap: false,
+            park: None,
+            multi: None,
+            in_exec: false,
+            watched: Vec::new(),
+            no_evict: false,
+            no_touch: false,
+            writable_registered: false,
+            pending_write: false,
+            hold_seq: 0,
+        }
+    }
+
+    /// A client with no connection, for replaying commands (AOF loading).
+    pub fn internal(id: u64) -> Client {
+        let addr: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 0));
+        let now = Instant::now();
+        Client {
+            id,
+            token: usize::MAX,
+            stream: None,
+            addr,
+            laddr: addr,
+            fd: -1,
+            query: Vec::new(),
+            arg_ranges: Vec::new(),
+            scratch: Vec::new(),
+            reply: Reply::new(),
+            sent: 0,
+            db: 0,
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            authenticated: true,
+            created: now,
+            last_interaction: now,
+            last_cmd: "NULL",
+            close_after_reply: false,
+            close_asap: false,
+            park: None,
+            multi: None,
+            in_exec: false,
+            watched: Vec::new(),
+            no_evict: false,
+            no_touch: false,
+            writable_registered: false,
+            pending_write: false,
+            hold_seq: 0,
+        }
+    }
+
+    /// True inside MULTI (queuing) or while EXEC runs: blocking commands
+    /// answer at once instead of blocking.
+    pub fn in_transaction(&self) -> bool {
+        self.multi.is_some() || self.in_exec
+    }
+
+    /// True for a client without a connection (the AOF loader).
+    pub fn is_internal(&self) -> bool {
+        self.stream.is_none()
+    }
+
+    /// RESP protocol version in use (2 or 3).
+    pub fn protocol(&self) -> u8 {
+        if self.reply.resp3 { 3 } else { 2 }
+    }
+
+    /// Bytes buffered in the query buffer.
+    pub fn query_len(&self) -> usize {
+        self.query.len()
+    }
+
+    /// The CLIENT LIST / CLIENT INFO line for this client (without newline).
+    pub fn info_line(&self, now: Instant) -> String {
+        let mut flags = String::new();
+        if self.close_after_reply || self.close_asap {
+            flags.push('c');
+        }
+        if self.park.is_some() {
+            flags.push('b');
+        }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
+        if self.no_evict {
+            flags.push('e');
+        }
+        if self.no_touch {
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            String::from_utf8_lossy(&self.name),
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(self.last_interaction).as_secs(),
+            flags,
+            self.db,
+            self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
+            self.query.len(),
+            self.query.capacity() - self.query.len(),
+            self.query.capacity(),
+            self.query.len(),
+            self.reply.len() - self.sent.min(self.reply.len()),
+            self.query.capacity() + self.reply.buf.capacity(),
+            self.last_cmd,
+            self.protocol(),
+            String::from_utf8_lossy(&self.lib_name),
+            String::from_utf8_lossy(&self.lib_ver),
+        )
+    }
+}

@@ -1,0 +1,538 @@
+//! The keyspace: databases of owned keys to values, with expiry.
+//!
+//! Every mutation passes through [`Store::before_write`] (or the flush/swap
+//! paths next to it): the single choke point where WATCH invalidation, the
+//! transaction rollback journal, blocked-client wake-ups and the dirty
+//! counter hang. Commands never reach into a `Db` map to change it directly.
+
+pub mod bytes;
+pub mod digest;
+pub mod expire;
+pub mod journal;
+pub mod ready;
+pub mod scan;
+pub mod snapshot;
+pub mod watch;
+
+use std::collections::VecDeque;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indexmap::IndexMap;
+
+pub use bytes::{Key, Sds};
+
+/// A list value. (Lists and hashes are refined by their own issue.)
+pub type List = VecDeque<Sds>;
+/// A hash value.
+pub type Hash = IndexMap<Sds, Sds>;
+
+/// A stored value.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Str(Sds),
+    List(Box<List>),
+    Hash(Box<Hash>),
+}
+
+/// The value types, as TYPE names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    List,
+    Hash,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+        }
+    }
+}
+
+impl Value {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Str(_) => Kind::String,
+            Value::List(_) => Kind::List,
+            Value::Hash(_) => Kind::Hash,
+        }
+    }
+}
+
+/// A key held a value of another type than the command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
+/// One database: keys to values, and keys to absolute expiry (unix ms).
+/// Expiries live in their own map (like Redis's `db->expires`) so active
+/// expiry samples only keys that have one.
+#[derive(Default, Debug, Clone)]
+pub struct Db {
+    pub(crate) keys: IndexMap<Key, Value>,
+    pub(crate) expires: IndexMap<Key, u64>,
+    /// Active expiry walks `expires` from high to low indices, like SCAN;
+    /// this is how many indices of the current pass are still unvisited.
+    pub(crate) expire_cursor: usize,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+    /// Read-only view of all keys (for SCAN/KEYS/digests; may include
+    /// logically expired keys - callers filter with `is_expired`).
+    pub fn keys(&self) -> &IndexMap<Key, Value> {
+        &self.keys
+    }
+    pub fn expires(&self) -> &IndexMap<Key, u64> {
+        &self.expires
+    }
+}
+
+/// Current wall clock in unix milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A non-zero seed for the RANDOMKEY generator.
+fn seed_rng() -> u64 {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let local = 0u8;
+    let addr = &local as *const u8 as u64;
+    (t ^ addr.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15) | 1
+}
+
+/// All databases plus the hooks run at the mutation choke point.
+#[derive(Debug)]
+pub struct Store {
+    dbs: Vec<Db>,
+    /// Command time in unix ms: fixed for one command (and a whole
+    /// transaction) so a key cannot expire half-way through it.
+    now: u64,
+    /// Writes since start (INFO / auto-rewrite bookkeeping).
+    pub dirty: u64,
+    /// Keys removed by expiry, lazily or actively.
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    /// DEBUG SET-ACTIVE-EXPIRE: when false the cron leaves expired keys to
+    /// lazy expiry.
+    pub active_expire_enabled: bool,
+    /// Active expiry cycles that stopped because their time budget ran out.
+    pub expired_time_cap_reached_count: u64,
+    /// Next database the active expiry cycle looks at.
+    expire_db_cursor: usize,
+    /// State of the xorshift generator behind RANDOMKEY.
+    rng: u64,
+    /// Keys blocked clients wait on, and which of them were written.
+    ready: ready::ReadyKeys,
+    /// WATCHed keys and invalidated watchers.
+    watches: watch::Watches,
+    /// Undo records of the running transaction (EXEC with rollback).
+    journal: Option<journal::Journal>,
+    /// The AOF rewrite's point-in-time snapshot, while one runs.
+    snapshot: Option<snapshot::Snapshot>,
+    /// Executed writes on their way to the AOF.
+    pub prop: crate::aof::propagate::Propagation,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Store {
+        Store {
+            dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
+            now: unix_ms(),
+            dirty: 0,
+            expired_keys: 0,
+            keyspace_hits: 0,
+            keyspace_misses: 0,
+            active_expire_enabled: true,
+            expired_time_cap_reached_count: 0,
+            expire_db_cursor: 0,
+            rng: seed_rng(),
+            ready: Default::default(),
+            watches: Default::default(),
+            journal: None,
+            snapshot: None,
+            prop: Default::default(),
+        }
+    }
+
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn db(&self, db: usize) -> &Db {
+        &self.dbs[db]
+    }
+
+    /// Refreshes the command clock; the reactor calls it before each command.
+    #[inline]
+    pub fn set_now(&mut self, ms: u64) {
+        self.now = ms;
+    }
+
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The choke point: called before any change to `key` in `db`.
+    #[inline]
+    fn before_write(&mut self, db: usize, key: &[u8]) {
+        self.dirty += 1;
+        self.ready.on_write(db, key);
+        self.snapshot_before_write(db, key);
+        if self.journal.is_some() {
+            // Other clients' watches are invalidated only if EXEC commits.
+            self.journal_key(db, key);
+        } else {
+            self.watches.touch(db, key);
+        }
+    }
+
+    /// True if `key` has an expiry at or before the command time (the key
+    /// is logically gone even if it is still in the map).
+    #[inline]
+    pub fn is_expired(&self, db: usize, key: &[u8]) -> bool {
+        let d = &self.dbs[db];
+        if d.expires.is_empty() {
+            return false;
+        }
+        matches!(d.expires.get(key), Some(&at) if at <= self.now)
+    }
+
+    /// Removes `key` if it is logically expired. Returns true if removed.
+    #[inline]
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        if !self.is_expired(db, key) {
+            return false;
+        }
+        self.before_write(db, key);
+        let d = &mut self.dbs[db];
+        d.keys.swap_remove(key);
+        d.expires.swap_remove(key);
+        self.expired_keys += 1;
+        self.prop.del(db, key);
+        true
+    }
+
+    /// Looks a key up for reading (lazy expiry applies).
+    #[inline]
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].keys.get(key)
+    }
+
+    /// Looks a key up for reading and counts a keyspace hit or miss.
+    #[inline]
+    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
+        self.expire_if_needed(db, key);
+        let v = self.dbs[db].keys.get(key);
+        if v.is_some() {
+            self.keyspace_hits += 1;
+        } else {
+            self.keyspace_misses += 1;
+        }
+        v
+    }
+
+    /// Existence check (lazy expiry applies).
+    #[inline]
+    pub fn contains(&mut self, db: usize, key: &[u8]) -> bool {
+        self.expire_if_needed(db, key);
+        self.dbs[db].keys.contains_key(key)
+    }
+
+    /// Mutable access to an existing key of kind `kind` with intent to
+    /// change it: runs the choke point only when the type matches.
+    #[inline]
+    pub fn get_mut(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        kind: Kind,
+    ) -> Result<Option<&mut Value>, WrongType> {
+        self.expire_if_needed(db, key);
+        match self.dbs[db].keys.get(key) {
+            None => return Ok(None),
+            Some(v) if v.kind() != kind => return Err(WrongType),
+            Some(_) => {}
+        }
+        self.before_write(db, key);
+        Ok(self.dbs[db].keys.get_mut(key))
+    }
+
+    /// Sets `key` to `value`, clearing any expiry (Redis's `setKey`).
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value) {
+        self.set_with_expiry(db, key, value, None);
+    }
+
+    /// Sets `key` to `value` with an absolute expiry (None = persistent).
+    pub fn set_with_expiry(&mut self, db: usize, key: &[u8], value: Value, expire: Option<u64>) {
+        self.before_write(db, key);
+        let d = &mut self.dbs[db];
+        match d.keys.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                d.keys.insert(Key::new(key), value);
+            }
+        }
+        match expire {
+            Some(at) => {
+                d.expires.insert(Key::new(key), at);
+            }
+            None => {
+                if !d.expires.is_empty() {
+                    d.expires.swap_remove(key);
+                }
+            }
+        }
+    }
+
+    /// Replaces the value of `key`, keeping its expiry (SET KEEPTTL and
+    /// in-place updates such as INCR).
+    pub fn set_keep_ttl(&mut self, db: usize, key: &[u8], value: Value) {
+        self.expire_if_needed(db, key);
+        self.before_write(db, key);
+        let d = &mut self.dbs[db];
+        match d.keys.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                d.keys.insert(Key::new(key), value);
+            }
+        }
+    }
+
+    /// Removes `key`; returns its value if it existed (and was not expired).
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Value> {
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
+        if !self.dbs[db].keys.contains_key(key) {
+            return None;
+        }
+        self.before_write(db, key);
+        let d = &mut self.dbs[db];
+        if !d.expires.is_empty() {
+            d.expires.swap_remove(key);
+        }
+        d.keys.swap_remove(key)
+    }
+
+    /// The absolute expiry of a live key, if any.
+    pub fn expiry(&mut self, db: usize, key: &[u8]) -> Option<u64> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].expires.get(key).copied()
+    }
+
+    /// Sets (Some) or clears (None) the expiry of an existing key. Returns
+    /// false if the key does not exist. An expiry in the past deletes the key.
+    pub fn set_expiry(&mut self, db: usize, key: &[u8], at: Option<u64>) -> bool {
+        if !self.contains(db, key) {
+            return false;
+        }
+        if let Some(at) = at
+            && at <= self.now
+        {
+            self.remove(db, key);
+            return true;
+        }
+        self.before_write(db, key);
+        let d = &mut self.dbs[db];
+        match at {
+            Some(at) => {
+                d.expires.insert(Key::new(key), at);
+            }
+            None => {
+                d.expires.swap_remove(key);
+            }
+        }
+        true
+    }
+
+    /// Empties one database.
+    pub fn flush_db(&mut self, db: usize) {
+        drop(self.take_db(db));
+    }
+
+    /// Empties one database and hands back its old contents (FLUSHDB ASYNC
+    /// frees them on another thread). The flush path: `flush_db` and
+    /// `flush_all` go through here.
+    pub fn take_db(&mut self, db: usize) -> Db {
+        self.dirty += self.dbs[db].len() as u64;
+        self.snapshot_finish_db(db);
+        let old = std::mem::take(&mut self.dbs[db]);
+        if self.journal.is_none() {
+            self.watches.touch_db(db, |k| old.keys.contains_key(k));
+        }
+        // Inside a transaction the journal keeps the old database for undo.
+        self.journal_db(db, old).unwrap_or_default()
+    }
+
+    /// Empties every database.
+    pub fn flush_all(&mut self) {
+        for i in 0..self.dbs.len() {
+            self.flush_db(i);
+        }
+    }
+
+    /// Swaps two databases (SWAPDB).
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dirty += 1;
+        if self.journal.is_none() {
+            let (da, db_) = (&self.dbs[a], &self.dbs[b]);
+            let exists = |k: &[u8]| da.keys.contains_key(k) || db_.keys.contains_key(k);
+            self.watches.touch_db(a, exists);
+            self.watches.touch_db(b, exists);
+        }
+        self.journal_swap(a, b);
+        self.snapshot_finish_db(a);
+        self.snapshot_finish_db(b);
+        self.dbs.swap(a, b);
+        self.ready.on_db_change(a);
+        self.ready.on_db_change(b);
+    }
+
+    /// A pseudo-random number (xorshift64*) for RANDOMKEY; not for anything
+    /// that needs unpredictability.
+    pub fn random_u64(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A random live key of `db` (RANDOMKEY). Expired keys drawn on the way
+    /// are deleted, so the loop ends: every miss shrinks the map.
+    pub fn random_key(&mut self, db: usize) -> Option<Key> {
+        loop {
+            let len = self.dbs[db].keys.len();
+            if len == 0 {
+                return None;
+            }
+            let i = (self.random_u64() % len as u64) as usize;
+            let key = self.dbs[db].keys.get_index(i)?.0.clone();
+            if !self.expire_if_needed(db, &key) {
+                return Some(key);
+            }
+        }
+    }
+
+    /// RENAME / RENAMENX: moves the value of `src` to `dst` with its expiry,
+    /// replacing `dst` unless `nx`. None if `src` does not exist, Some(false)
+    /// if nothing was done (`nx` and `dst` exists, or `src == dst` with `nx`).
+    pub fn rename(&mut self, db: usize, src: &[u8], dst: &[u8], nx: bool) -> Option<bool> {
+        if !self.contains(db, src) {
+            return None;
+        }
+        if src == dst {
+            return Some(!nx);
+        }
+        if nx && self.contains(db, dst) {
+            return Some(false);
+        }
+        let expire = self.expiry(db, src);
+        let value = self.remove(db, src)?;
+        self.set_with_expiry(db, dst, value, expire);
+        Some(true)
+    }
+
+    /// COPY: duplicates `src` of `db` as `dst` of `dst_db`, expiry included.
+    /// False if `src` is missing, or `dst` exists and not `replace`.
+    pub fn copy(
+        &mut self,
+        db: usize,
+        src: &[u8],
+        dst_db: usize,
+        dst: &[u8],
+        replace: bool,
+    ) -> bool {
+        if !self.contains(db, src) {
+            return false;
+        }
+        let expire = self.expiry(db, src);
+        if self.contains(dst_db, dst) && !replace {
+            return false;
+        }
+        let Some(value) = self.dbs[db].keys.get(src).cloned() else {
+            return false;
+        };
+        self.set_with_expiry(dst_db, dst, value, expire);
+        true
+    }
+
+    /// MOVE: transfers `key` with its expiry from `db` to `dst_db` unless it
+    /// is missing there or already exists in the target.
+    pub fn move_key(&mut self, db: usize, key: &[u8], dst_db: usize) -> bool {
+        if !self.contains(db, key) {
+            return false;
+        }
+        let expire = self.expiry(db, key);
+        if self.contains(dst_db, key) {
+            return false;
+        }
+        let Some(value) = self.remove(db, key) else {
+            return false;
+        };
+        self.set_with_expiry(dst_db, key, value, expire);
+        true
+    }
+
+    /// Total keys over all databases.
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_expiry_removes_on_read() {
+        let mut s = Store::new(2);
+        s.set_now(1000);
+        s.set_with_expiry(0, b"k", Value::Str(Sds::new(b"v")), Some(1500));
+        assert!(s.get(0, b"k").is_some());
+        s.set_now(1500);
+        assert!(s.get(0, b"k").is_none());
+        assert_eq!(s.db(0).len(), 0);
+        assert_eq!(s.db(0).expires_len(), 0);
+        assert_eq!(s.expired_keys, 1);
+    }
+
+    #[test]
+    fn get_mut_checks_type() {
+        let mut s = Store::new(1);
+        s.set(0, b"k", Value::Str(Sds::new(b"v")));
+        assert!(s.get_mut(0, b"k", Kind::List).is_err());
+        assert!(matches!(s.get_mut(0, b"k", Kind::String), Ok(Some(_))));
+        assert!(matches!(s.get_mut(0, b"x", Kind::String), Ok(None)));
+    }
+
+    #[test]
+    fn past_expiry_deletes() {
+        let mut s = Store::new(1);
+        s.set_now(10_000);
+        s.set(0, b"k", Value::Str(Sds::new(b"v")));
+        assert!(s.set_expiry(0, b"k", Some(5)));
+        assert!(!s.contains(0, b"k"));
+    }
+}

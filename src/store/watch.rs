@@ -1,0 +1,78 @@
+//! WATCH bookkeeping: which clients watch which keys, and which clients'
+//! watches a write has invalidated. Fed by the store's choke point.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Key, Store};
+
+#[derive(Debug, Default)]
+pub struct Watches {
+    /// (db, key) -> ids of clients watching it.
+    by_key: HashMap<(usize, Key), Vec<u64>>,
+    /// Clients whose watched keys changed since they WATCHed.
+    dirty: HashSet<u64>,
+}
+
+impl Watches {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// A write to (db, key): every watcher's transaction will fail.
+    #[inline]
+    pub(crate) fn touch(&mut self, db: usize, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if let Some(ids) = self.by_key.get(&(db, Key::new(key))) {
+            self.dirty.extend(ids.iter().copied());
+        }
+    }
+
+    /// Every watched key of `db` for which `exists` says the change is real.
+    pub(crate) fn touch_db(&mut self, db: usize, mut exists: impl FnMut(&[u8]) -> bool) {
+        for ((d, k), ids) in &self.by_key {
+            if *d == db && exists(k) {
+                self.dirty.extend(ids.iter().copied());
+            }
+        }
+    }
+}
+
+impl Store {
+    /// WATCH: client `id` watches `key` in `db`. A key that is already
+    /// logically expired is removed first, so its later removal by expiry
+    /// does not count as a change.
+    pub fn watch(&mut self, id: u64, db: usize, key: &[u8]) {
+        self.expire_if_needed(db, key);
+        let ids = self.watches.by_key.entry((db, Key::new(key))).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+
+    /// Forgets all watches of client `id` (EXEC, DISCARD, UNWATCH, close).
+    pub fn unwatch_all(&mut self, id: u64, keys: &[(usize, Key)]) {
+        for (db, k) in keys {
+            let slot = (*db, k.clone());
+            if let Some(ids) = self.watches.by_key.get_mut(&slot) {
+                ids.retain(|&x| x != id);
+                if ids.is_empty() {
+                    self.watches.by_key.remove(&slot);
+                }
+            }
+        }
+        self.watches.dirty.remove(&id);
+    }
+
+    /// True if a watched key of client `id` changed since WATCH. Watched
+    /// keys that expired by time in the meantime count as changed: they
+    /// are removed here through the choke point first.
+    pub fn watch_failed(&mut self, id: u64, keys: &[(usize, Key)]) -> bool {
+        for (db, k) in keys {
+            self.expire_if_needed(*db, k);
+        }
+        self.watches.dirty.contains(&id)
+    }
+}
