@@ -1,0 +1,321 @@
+//! DEBUG: the testing helpers Redis clients and test suites rely on -
+//! SLEEP, DIGEST, DIGEST-VALUE, OBJECT, SET-ACTIVE-EXPIRE, POPULATE, ERROR,
+//! HELP - with Redis 7.0's replies (debug.c). DEBUG is one command with
+//! arity -2 that parses its own subcommand, as in Redis. Like Redis 7 it is
+//! refused unless `enable-debug-command` is `yes` (or `local` and the client
+//! is on loopback).
+
+use std::time::Duration;
+
+use super::flags::*;
+use super::keys::{encoding_name, hash_limits, lru_clock};
+use super::{Args, CmdError, CmdResult, CommandSpec};
+use crate::number::parse_i64;
+use crate::server::{Client, Server};
+use crate::store::digest::to_hex;
+use crate::store::{Sds, Value};
+
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
+    "debug",
+    -2,
+    ADMIN | NOSCRIPT | LOADING | STALE,
+    (0, 0, 0),
+    debug,
+    "server",
+)
+.doc("1.0.0", "A container for debugging commands", "")];
+
+const HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "ERROR <string>",
+    "    Return a Redis protocol error with <string> as message. Useful for clients",
+    "    unit tests to simulate Redis errors.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// Longest DEBUG SLEEP honoured (a day): a bigger value is surely a typo,
+/// and `Duration` cannot hold arbitrary doubles.
+const MAX_SLEEP_SECS: f64 = 86_400.0;
+
+fn debug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let allowed = match srv.config.value("enable-debug-command").as_deref() {
+        Some("yes") => true,
+        Some("local") => c.addr.ip().is_loopback(),
+        _ => false,
+    };
+    if !allowed {
+        return Err(CmdError::Static(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
+    let sub = &args[1];
+    let argc = args.len();
+    let is = |name: &str| sub.eq_ignore_ascii_case(name.as_bytes());
+    if is("help") && argc == 2 {
+        c.reply.array(HELP.len());
+        for line in HELP {
+            c.reply.simple(line);
+        }
+    } else if is("sleep") && argc == 3 {
+        // Blocks the reactor on purpose, exactly like Redis.
+        let secs = strtod_prefix(&args[2]);
+        if secs > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(secs.min(MAX_SLEEP_SECS)));
+        }
+        c.reply.ok();
+    } else if is("digest") && argc == 2 {
+        let d = srv.store.dataset_digest();
+        c.reply.simple(&to_hex(&d));
+    } else if is("digest-value") {
+        c.reply.array(argc - 2);
+        for key in args.iter().skip(2) {
+            let d = srv.store.digest_value(c.db, key);
+            c.reply.simple(&to_hex(&d));
+        }
+    } else if is("set-active-expire") && argc == 3 {
+        srv.store.active_expire_enabled = atoi(&args[2]) != 0;
+        c.reply.ok();
+    } else if is("object") && argc == 3 {
+        let line = object_info(srv, c.db, &args[2]).ok_or(CmdError::NoSuchKey)?;
+        c.reply.simple(&line);
+    } else if is("error") && argc == 3 {
+        // Redis 7.0 sends the text verbatim after '-' (no ERR prefix).
+        let msg = String::from_utf8_lossy(&args[2]).into_owned();
+        return Err(CmdError::Custom(msg));
+    } else if is("populate") && (3..=5).contains(&argc) {
+        populate(srv, c, args)?;
+    } else if is("reload") || is("loadaof") {
+        return Err(CmdError::Static(
+            "ERR DEBUG RELOAD/LOADAOF are not supported: memkv has no RDB",
+        ));
+    } else {
+        return Err(CmdError::Custom(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)])
+        )));
+    }
+    Ok(())
+}
+
+/// C `atoi`: optional white space and sign, then digits; 0 if none.
+fn atoi(b: &[u8]) -> i64 {
+    let s = b.trim_ascii_start();
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v: i64 = 0;
+    for &d in s.iter().take_while(|d| d.is_ascii_digit()) {
+        v = v.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
+    }
+    if neg { v.wrapping_neg() } else { v }
+}
+
+/// C `strtod` on the longest numeric prefix; 0 if there is none (DEBUG
+/// SLEEP does no validation either). NaN is treated as 0.
+fn strtod_prefix(b: &[u8]) -> f64 {
+    let s = b.trim_ascii_start();
+    let mut end = 0;
+    let mut best = 0.0;
+    // Numeric prefixes are short; try each length and keep the longest that
+    // parses (bounded to 64 bytes).
+    while end < s.len().min(64) {
+        end += 1;
+        if let Some(v) = std::str::from_utf8(&s[..end])
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+        {
+            best = v;
+        }
+    }
+    if best.is_nan() { 0.0 } else { best }
+}
+
+/// Bytes an RDB length prefix takes (rdbSaveLen).
+fn rdb_len_size(n: usize) -> usize {
+    match n {
+        0..64 => 1,
+        64..16384 => 2,
+        _ if n <= u32::MAX as usize => 5,
+        _ => 9,
+    }
+}
+
+/// Approximate bytes of one listpack entry holding `n` bytes.
+fn lp_entry_size(n: usize) -> usize {
+    let head = match n {
+        0..64 => 1,
+        64..4096 => 2,
+        _ => 5,
+    };
+    let len = head + n;
+    let back = match len {
+        0..128 => 1,
+        128..16384 => 2,
+        16384..2_097_152 => 3,
+        2_097_152..268_435_456 => 4,
+        _ => 5,
+    };
+    len + back
+}
+
+/// Approximate RDB size of a string (integers are stored compactly).
+fn rdb_string_size(s: &[u8]) -> usize {
+    if s.len() <= 11
+        && let Some(n) = parse_i64(s)
+    {
+        if i8::try_from(n).is_ok() {
+            return 2;
+        } else if i16::try_from(n).is_ok() {
+            return 3;
+        } else if i32::try_from(n).is_ok() {
+            return 5;
+        }
+    }
+    rdb_len_size(s.len()) + s.len()
+}
+
+/// The DEBUG OBJECT line for `key` (None: no such key). Like Redis it looks
+/// at the map directly, so a logically expired key is still described.
+fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
+    let v = srv.store.db(db).keys().get(key)?;
+    let (entries, value) = hash_limits(srv);
+    let encoding = encoding_name(v, entries, value);
+    let refcount = match v {
+        Value::Str(s)
+            if encoding == "int" && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)) =>
+        {
+            i32::MAX as i64
+        }
+        _ => 1,
+    };
+    let (serialized, extra) = match v {
+        Value::Str(s) => (rdb_string_size(s), String::new()),
+        Value::List(l) => {
+            let lp: usize = 7 + l.iter().map(|e| lp_entry_size(e.len())).sum::<usize>();
+            // Quicklist nodes hold up to 8 KiB (list-max-listpack-size -2).
+            let nodes = lp.div_ceil(8192).max(1);
+            let extra = format!(
+                " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{}",
+                nodes,
+                l.len() as f64 / nodes as f64,
+                lp
+            );
+            (1 + nodes * (1 + rdb_len_size(lp / nodes)) + lp, extra)
+        }
+        Value::Hash(h) => {
+            let size = if encoding == "listpack" {
+                let lp: usize = 7 + h
+                    .iter()
+                    .map(|(f, v)| lp_entry_size(f.len()) + lp_entry_size(v.len()))
+                    .sum::<usize>();
+                rdb_len_size(lp) + lp
+            } else {
+                rdb_len_size(h.len())
+                    + h.iter()
+                        .map(|(f, v)| rdb_string_size(f) + rdb_string_size(v))
+                        .sum::<usize>()
+            };
+            (size, String::new())
+        }
+    };
+    Some(format!(
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:0{}",
+        v as *const Value,
+        refcount,
+        encoding,
+        serialized,
+        lru_clock(),
+        extra
+    ))
+}
+
+/// Largest DEBUG POPULATE value size accepted (Redis's default
+/// proto-max-bulk-len): a client cannot make the server allocate more.
+const MAX_POPULATE_VALUE: i64 = 512 * 1024 * 1024;
+
+/// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` = `value:N`
+/// (zero-padded or cut to `size`) for N in 0..count, skipping existing keys.
+fn populate(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let positive = |b: &[u8]| -> Result<i64, CmdError> {
+        let n = parse_i64(b).ok_or(CmdError::NotInteger)?;
+        if n < 0 {
+            return Err(CmdError::Static(
+                "ERR value is out of range, must be positive",
+            ));
+        }
+        Ok(n)
+    };
+    let count = positive(&args[2])?;
+    let size = match args.get(4) {
+        Some(b) => positive(b)?,
+        None => 0,
+    };
+    if size > MAX_POPULATE_VALUE {
+        return Err(CmdError::Static(
+            "ERR value is out of range, must be at most proto-max-bulk-len",
+        ));
+    }
+    let prefix = args.get(3).unwrap_or(b"key");
+    // Redis formats the key into a 128-byte buffer, cutting long prefixes.
+    let mut key = Vec::with_capacity(64);
+    let mut val = Vec::with_capacity(32);
+    for j in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.push(b':');
+        key.extend_from_slice(j.to_string().as_bytes());
+        key.truncate(127);
+        if srv.store.contains(c.db, &key) {
+            continue;
+        }
+        val.clear();
+        val.extend_from_slice(format!("value:{j}").as_bytes());
+        if size > 0 {
+            val.resize(size as usize, 0);
+        }
+        srv.store.set(c.db, &key, Value::Str(Sds::new(&val)));
+    }
+    c.reply.ok();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_number_prefixes() {
+        assert_eq!(atoi(b"1"), 1);
+        assert_eq!(atoi(b" -3x"), -3);
+        assert_eq!(atoi(b"x"), 0);
+        assert_eq!(strtod_prefix(b"0.25"), 0.25);
+        assert_eq!(strtod_prefix(b"1abc"), 1.0);
+        assert_eq!(strtod_prefix(b"abc"), 0.0);
+        assert_eq!(strtod_prefix(b"nan"), 0.0);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(rdb_string_size(b"hello"), 6);
+        assert_eq!(rdb_string_size(b"12345"), 3);
+        assert_eq!(lp_entry_size(1), 3);
+    }
+}
