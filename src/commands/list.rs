@@ -1,0 +1,1001 @@
+//! The list family: LPUSH/RPUSH(X), LPOP/RPOP, LLEN, LINDEX, LSET, LRANGE,
+//! LTRIM, LREM, LINSERT, LPOS, LMOVE, RPOPLPUSH, LMPOP and the blocking
+//! variants BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, with Redis 7.0's
+//! replies, error texts and argument-checking order (src/t_list.c).
+//!
+//! Invariants: a list key is never empty (the key is removed with its last
+//! element); a command that changes nothing does not pass the store's
+//! mutation choke point (so WATCH is not invalidated, as in Redis).
+//!
+//! Blocking: when no listed key has data, the handler parks the client with
+//! [`Server::block_on_keys`]; the server re-runs the very same command when
+//! a key is written, so every handler here is re-entrant (on re-run it pops
+//! like the non-blocking form, or parks again).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::flags::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
+use super::hash::ld;
+use super::{Args, CmdError, CmdResult, CommandSpec};
+use crate::number::parse_i64;
+use crate::resp::Reply;
+use crate::server::{Client, Server};
+use crate::store::{Kind, List, Sds, Value};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("lpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), lpush, "list").doc(
+        "1.0.0",
+        "Prepend one or multiple elements to a list",
+        "key element [element ...]",
+    ),
+    CommandSpec::new("rpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), rpush, "list").doc(
+        "1.0.0",
+        "Append one or multiple elements to a list",
+        "key element [element ...]",
+    ),
+    CommandSpec::new("lpushx", -3, WRITE | DENYOOM | FAST, (1, 1, 1), lpushx, "list").doc(
+        "2.2.0",
+        "Prepend an element to a list, only if the list exists",
+        "key element [element ...]",
+    ),
+    CommandSpec::new("rpushx", -3, WRITE | DENYOOM | FAST, (1, 1, 1), rpushx, "list").doc(
+        "2.2.0",
+        "Append an element to a list, only if the list exists",
+        "key element [element ...]",
+    ),
+    CommandSpec::new("lpop", -2, WRITE | FAST, (1, 1, 1), lpop, "list").doc(
+        "1.0.0",
+        "Remove and get the first elements in a list",
+        "key [count]",
+    ),
+    CommandSpec::new("rpop", -2, WRITE | FAST, (1, 1, 1), rpop, "list").doc(
+        "1.0.0",
+        "Remove and get the last elements in a list",
+        "key [count]",
+    ),
+    CommandSpec::new("llen", 2, READONLY | FAST, (1, 1, 1), llen, "list").doc(
+        "1.0.0",
+        "Get the length of a list",
+        "key",
+    ),
+    CommandSpec::new("lindex", 3, READONLY, (1, 1, 1), lindex, "list").doc(
+        "1.0.0",
+        "Get an element from a list by its index",
+        "key index",
+    ),
+    CommandSpec::new("lset", 4, WRITE | DENYOOM, (1, 1, 1), lset, "list").doc(
+        "1.0.0",
+        "Set the value of an element in a list by its index",
+        "key index element",
+    ),
+    CommandSpec::new("lrange", 4, READONLY, (1, 1, 1), lrange, "list").doc(
+        "1.0.0",
+        "Get a range of elements from a list",
+        "key start stop",
+    ),
+    CommandSpec::new("ltrim", 4, WRITE, (1, 1, 1), ltrim, "list").doc(
+        "1.0.0",
+        "Trim a list to the specified range",
+        "key start stop",
+    ),
+    CommandSpec::new("lrem", 4, WRITE, (1, 1, 1), lrem, "list").doc(
+        "1.0.0",
+        "Remove elements from a list",
+        "key count element",
+    ),
+    CommandSpec::new("linsert", 5, WRITE | DENYOOM, (1, 1, 1), linsert, "list").doc(
+        "2.2.0",
+        "Insert an element before or after another element in a list",
+        "key <BEFORE | AFTER> pivot element",
+    ),
+    CommandSpec::new("lpos", -3, READONLY, (1, 1, 1), lpos, "list").doc(
+        "6.0.6",
+        "Return the index of matching elements on a list",
+        "key element [RANK rank] [COUNT num-matches] [MAXLEN len]",
+    ),
+    CommandSpec::new("lmove", 5, WRITE | DENYOOM, (1, 2, 1), lmove, "list").doc(
+        "6.2.0",
+        "Pop an element from a list, push it to another list and return it",
+        "source destination <LEFT | RIGHT> <LEFT | RIGHT>",
+    ),
+    CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), rpoplpush, "list").doc(
+        "1.2.0",
+        "Remove the last element in a list, prepend it to another list and return it",
+        "source destination",
+    ),
+    // Keys are movable (numkeys); Redis's legacy triple is (0, 0, 0).
+    CommandSpec::new("lmpop", -4, WRITE, (0, 0, 0), lmpop, "list").doc(
+        "7.0.0",
+        "Pop elements from a list",
+        "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]",
+    ),
+    CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), blpop, "list").doc(
+        "2.0.0",
+        "Remove and get the first element in a list, or block until one is available",
+        "key [key ...] timeout",
+    ),
+    CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), brpop, "list").doc(
+        "2.0.0",
+        "Remove and get the last element in a list, or block until one is available",
+        "key [key ...] timeout",
+    ),
+    CommandSpec::new(
+        "blmove",
+        6,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        (1, 2, 1),
+        blmove,
+        "list",
+    )
+    .doc(
+        "6.2.0",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+        "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout",
+    ),
+    CommandSpec::new(
+        "brpoplpush",
+        4,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        (1, 2, 1),
+        brpoplpush,
+        "list",
+    )
+    .doc(
+        "2.2.0",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+        "source destination timeout",
+    ),
+    // Keys are movable (numkeys); Redis's legacy triple is (0, 0, 0).
+    CommandSpec::new("blmpop", -5, WRITE | BLOCKING, (0, 0, 0), blmpop, "list").doc(
+        "7.0.0",
+        "Pop elements from a list, or block until one is available",
+        "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]",
+    ),
+];
+
+/// True when this client may not block (Redis's CLIENT_DENY_BLOCKING:
+/// inside MULTI/EXEC, or a script): a blocking pop with no data then answers
+/// like a timeout instead of parking. The lead wires this to
+/// `c.in_multi()` once transactions exist.
+fn must_not_block(_c: &Client) -> bool {
+    false
+}
+
+// ---------------------------------------------------------------------------
+// Shared helpers (argument parsing, typed lookups).
+// ---------------------------------------------------------------------------
+
+/// Redis's getLongFromObjectOrReply: `ERR value is not an integer or out of range`.
+#[inline]
+pub(crate) fn parse_long(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// Redis's getRangeLongFromObjectOrReply: `msg` (if any) is the error for
+/// both an unparsable value and one outside `min..=max`.
+pub(crate) fn parse_range_long(
+    arg: &[u8],
+    min: i64,
+    max: i64,
+    msg: Option<&'static str>,
+) -> Result<i64, CmdError> {
+    let v = match parse_i64(arg) {
+        Some(v) => v,
+        None => return Err(msg.map_or(CmdError::NotInteger, CmdError::Static)),
+    };
+    if v < min || v > max {
+        return Err(match msg {
+            Some(m) => CmdError::Static(m),
+            None => CmdError::Custom(format!(
+                "ERR value is out of range, value must between {} and {}",
+                min, max
+            )),
+        });
+    }
+    Ok(v)
+}
+
+/// Redis's getPositiveLongFromObjectOrReply with no custom message.
+fn parse_positive(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_range_long(
+        arg,
+        0,
+        i64::MAX,
+        Some("ERR value is out of range, must be positive"),
+    )
+}
+
+/// LEFT / RIGHT (case-insensitive) -> true for LEFT.
+fn parse_where(arg: &[u8]) -> Result<bool, CmdError> {
+    if arg.eq_ignore_ascii_case(b"left") {
+        Ok(true)
+    } else if arg.eq_ignore_ascii_case(b"right") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+/// Upper bound for a blocking timeout: keeps `Instant + timeout` far from
+/// overflow while being "forever" for every practical purpose.
+const MAX_TIMEOUT_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// Redis's getTimeoutFromObjectOrReply (seconds): parsed as a C long
+/// double, times 1000, rounded up to whole milliseconds; a value that does
+/// not fit a long long (inf, >= 2^63 ms) wraps to LLONG_MIN on x86 and is
+/// reported as negative, exactly as Redis 7.0 does. `None` = forever.
+pub(crate) fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let secs = ld::Ld::parse(arg).ok_or(CmdError::Static(
+        "ERR timeout is not a float or out of range",
+    ))?;
+    match secs.mul_u64(1000).ceil_i64() {
+        Some(0) => Ok(None),
+        Some(ms) if ms > 0 => Ok(Some(Duration::from_millis((ms as u64).min(MAX_TIMEOUT_MS)))),
+        _ => Err(CmdError::Static("ERR timeout is negative")),
+    }
+}
+
+/// Normalizes a (possibly negative) index into `0..len`.
+#[inline]
+fn norm_index(idx: i64, len: usize) -> Option<usize> {
+    let i = if idx < 0 { len as i64 + idx } else { idx };
+    (i >= 0 && (i as u64) < len as u64).then_some(i as usize)
+}
+
+/// Redis's start/stop range rules (negative from the end, clamped);
+/// inclusive bounds, None when the range is empty.
+#[inline]
+fn norm_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let mut s = if start < 0 { llen + start } else { start };
+    let mut e = if end < 0 { llen + end } else { end };
+    if s < 0 {
+        s = 0;
+    }
+    if s > e || s >= llen {
+        return None;
+    }
+    if e >= llen {
+        e = llen - 1;
+    }
+    Some((s as usize, e as usize))
+}
+
+/// The list at `key` for a read command (counts a keyspace hit or miss,
+/// like lookupKeyRead).
+#[inline]
+fn read_list<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'a List>, CmdError> {
+    match srv.store.lookup_read(db, key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// The list at `key` for a write command, without touching it (used to
+/// decide whether anything will change before passing the choke point).
+#[inline]
+fn peek_list<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'a List>, CmdError> {
+    match srv.store.get(db, key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// The list at `key` with intent to change it (passes the choke point).
+#[inline]
+fn write_list<'a>(
+    srv: &'a mut Server,
+    db: usize,
+    key: &[u8],
+) -> Result<Option<&'a mut List>, CmdError> {
+    match srv.store.get_mut(db, key, Kind::List)? {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// Pops `n` (<= len) elements from one end, replying each as a bulk string
+/// in pop order.
+#[inline]
+fn pop_n_reply(l: &mut List, left: bool, n: usize, reply: &mut Reply) {
+    reply.array(n);
+    for _ in 0..n {
+        let e = if left { l.pop_front() } else { l.pop_back() };
+        if let Some(e) = e {
+            reply.bulk(&e);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Push / pop.
+// ---------------------------------------------------------------------------
+
+fn push_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool, xx: bool) -> CmdResult {
+    let key = &args[1];
+    if let Some(l) = write_list(srv, c.db, key)? {
+        l.reserve(args.len() - 2);
+        for e in args.iter().skip(2) {
+            if left {
+                l.push_front(Sds::new(e));
+            } else {
+                l.push_back(Sds::new(e));
+            }
+        }
+        c.reply.int(l.len() as i64);
+        return Ok(());
+    }
+    if xx {
+        c.reply.int(0);
+        return Ok(());
+    }
+    let mut l: List = VecDeque::with_capacity(args.len() - 2);
+    for e in args.iter().skip(2) {
+        if left {
+            l.push_front(Sds::new(e));
+        } else {
+            l.push_back(Sds::new(e));
+        }
+    }
+    c.reply.int(l.len() as i64);
+    srv.store.set(c.db, key, Value::List(Box::new(l)));
+    Ok(())
+}
+
+fn lpush(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    push_generic(srv, c, args, true, false)
+}
+
+fn rpush(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    push_generic(srv, c, args, false, false)
+}
+
+fn lpushx(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    push_generic(srv, c, args, true, true)
+}
+
+fn rpushx(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    push_generic(srv, c, args, false, true)
+}
+
+fn pop_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::WrongArity(if left { "lpop" } else { "rpop" }));
+    }
+    let count = match args.get(2) {
+        Some(a) => Some(parse_positive(a)?),
+        None => None,
+    };
+    let key = &args[1];
+    // An existing list is never empty, so a hit always changes it - except
+    // for a count of 0, which must not pass the choke point.
+    if count == Some(0) {
+        match peek_list(srv, c.db, key)? {
+            None => c.reply.null_array(),
+            Some(_) => c.reply.array(0),
+        }
+        return Ok(());
+    }
+    let Some(l) = write_list(srv, c.db, key)? else {
+        if count.is_some() {
+            c.reply.null_array();
+        } else {
+            c.reply.null();
+        }
+        return Ok(());
+    };
+    match count {
+        None => {
+            let e = if left { l.pop_front() } else { l.pop_back() };
+            match e {
+                Some(e) => c.reply.bulk(&e),
+                None => c.reply.null(),
+            }
+        }
+        Some(n) => {
+            let n = (n as u64).min(l.len() as u64) as usize;
+            pop_n_reply(l, left, n, &mut c.reply);
+        }
+    }
+    if l.is_empty() {
+        srv.store.remove(c.db, key);
+    }
+    Ok(())
+}
+
+fn lpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    pop_generic(srv, c, args, true)
+}
+
+fn rpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    pop_generic(srv, c, args, false)
+}
+
+// ---------------------------------------------------------------------------
+// Reads.
+// ---------------------------------------------------------------------------
+
+fn llen(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let n = read_list(srv, c.db, &args[1])?.map_or(0, |l| l.len());
+    c.reply.int(n as i64);
+    Ok(())
+}
+
+fn lindex(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    // Redis looks the key up (and type-checks it) before parsing the index.
+    let Some(l) = read_list(srv, c.db, &args[1])? else {
+        c.reply.null();
+        return Ok(());
+    };
+    let idx = parse_long(&args[2])?;
+    match norm_index(idx, l.len()).and_then(|i| l.get(i)) {
+        Some(e) => c.reply.bulk(e),
+        None => c.reply.null(),
+    }
+    Ok(())
+}
+
+fn lrange(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let start = parse_long(&args[2])?;
+    let end = parse_long(&args[3])?;
+    let Some(l) = read_list(srv, c.db, &args[1])? else {
+        c.reply.array(0);
+        return Ok(());
+    };
+    let Some((s, e)) = norm_range(start, end, l.len()) else {
+        c.reply.array(0);
+        return Ok(());
+    };
+    c.reply.array(e - s + 1);
+    let (a, b) = l.as_slices();
+    // Walk the ring buffer's two halves directly (cheaper than indexing).
+    if s < a.len() {
+        let end_a = (e + 1).min(a.len());
+        for x in &a[s..end_a] {
+            c.reply.bulk(x);
+        }
+        if e >= a.len() {
+            for x in &b[..e + 1 - a.len()] {
+                c.reply.bulk(x);
+            }
+        }
+    } else {
+        for x in &b[s - a.len()..e + 1 - a.len()] {
+            c.reply.bulk(x);
+        }
+    }
+    Ok(())
+}
+
+fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let mut rank: i64 = 1;
+    let mut count: i64 = -1; // -1: COUNT not given
+    let mut maxlen: i64 = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let opt = &args[j];
+        let more = args.len() - 1 - j > 0;
+        if opt.eq_ignore_ascii_case(b"rank") && more {
+            j += 1;
+            rank = parse_long(&args[j])?;
+            if rank == 0 {
+                return Err(CmdError::Static(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+        } else if opt.eq_ignore_ascii_case(b"count") && more {
+            j += 1;
+            count = parse_range_long(&args[j], 0, i64::MAX, Some("ERR COUNT can't be negative"))?;
+        } else if opt.eq_ignore_ascii_case(b"maxlen") && more {
+            j += 1;
+            maxlen = parse_range_long(&args[j], 0, i64::MAX, Some("ERR MAXLEN can't be negative"))?;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let from_tail = rank < 0;
+    // Redis 7.0 negates LONG_MIN in place (it stays negative), so every
+    // match qualifies and COUNT never stops the walk; mimic that.
+    let wrapped = rank == i64::MIN;
+    let rank = if wrapped { 1 } else { rank.unsigned_abs() };
+    let Some(l) = read_list(srv, c.db, &args[1])? else {
+        if count != -1 {
+            c.reply.array(0);
+        } else {
+            c.reply.null();
+        }
+        return Ok(());
+    };
+    let ele = &args[2];
+    let len = l.len();
+    let scan = if maxlen == 0 {
+        len
+    } else {
+        (maxlen as u64).min(len as u64) as usize
+    };
+    let mut matches: u64 = 0;
+    let mut found: Vec<usize> = Vec::new();
+    let mut single: Option<usize> = None;
+    for index in 0..scan {
+        let pos = if from_tail { len - 1 - index } else { index };
+        if l[pos].as_bytes() != ele {
+            continue;
+        }
+        matches += 1;
+        if matches >= rank {
+            if count != -1 {
+                found.push(pos);
+                if count != 0 && !wrapped && matches - rank + 1 >= count as u64 {
+                    break;
+                }
+            } else {
+                single = Some(pos);
+                break;
+            }
+        }
+    }
+    if count != -1 {
+        c.reply.array(found.len());
+        for p in found {
+            c.reply.int(p as i64);
+        }
+    } else {
+        match single {
+            Some(p) => c.reply.int(p as i64),
+            None => c.reply.null(),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// In-place changes.
+// ---------------------------------------------------------------------------
+
+fn lset(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let key = &args[1];
+    let Some(l) = peek_list(srv, c.db, key)? else {
+        return Err(CmdError::NoSuchKey);
+    };
+    let idx = parse_long(&args[2])?;
+    let Some(i) = norm_index(idx, l.len()) else {
+        return Err(CmdError::IndexOutOfRange);
+    };
+    if let Some(l) = write_list(srv, c.db, key)?
+        && let Some(slot) = l.get_mut(i)
+    {
+        *slot = Sds::new(&args[3]);
+    }
+    c.reply.ok();
+    Ok(())
+}
+
+fn ltrim(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let start = parse_long(&args[2])?;
+    let end = parse_long(&args[3])?;
+    let key = &args[1];
+    // Redis signals the key as modified even when nothing is trimmed.
+    let Some(l) = write_list(srv, c.db, key)? else {
+        c.reply.ok();
+        return Ok(());
+    };
+    match norm_range(start, end, l.len()) {
+        None => l.clear(),
+        Some((s, e)) => {
+            l.truncate(e + 1);
+            l.drain(..s);
+        }
+    }
+    if l.is_empty() {
+        srv.store.remove(c.db, key);
+    }
+    c.reply.ok();
+    Ok(())
+}
+
+fn lrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    // Redis 7.0 takes any long here; LONG_MIN means "all, from the tail".
+    let toremove = parse_long(&args[2])?;
+    let key = &args[1];
+    let ele = &args[3];
+    let Some(l) = peek_list(srv, c.db, key)? else {
+        c.reply.int(0);
+        return Ok(());
+    };
+    // Nothing to remove: reply without touching the key (no WATCH effect).
+    if !l.iter().any(|e| e.as_bytes() == ele) {
+        c.reply.int(0);
+        return Ok(());
+    }
+    let Some(l) = write_list(srv, c.db, key)? else {
+        c.reply.int(0);
+        return Ok(());
+    };
+    let limit = toremove.unsigned_abs(); // 0 = all
+    let mut removed: u64 = 0;
+    if toremove >= 0 {
+        l.retain(|e| {
+            if (limit == 0 || removed < limit) && e.as_bytes() == ele {
+                removed += 1;
+                false
+            } else {
+                true
+            }
+        });
+    } else {
+        // From the tail: find the lowest index among the last `limit`
+        // matches, then drop every match at or above it.
+        let mut seen: u64 = 0;
+        let mut lowest = l.len();
+        for (i, e) in l.iter().enumerate().rev() {
+            if e.as_bytes() == ele {
+                seen += 1;
+                lowest = i;
+                if seen == limit {
+                    break;
+                }
+            }
+        }
+        let mut i = 0usize;
+        l.retain(|e| {
+            let keep = !(i >= lowest && e.as_bytes() == ele);
+            i += 1;
+            if !keep {
+                removed += 1;
+            }
+            keep
+        });
+    }
+    if l.is_empty() {
+        srv.store.remove(c.db, key);
+    }
+    c.reply.int(removed as i64);
+    Ok(())
+}
+
+fn linsert(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let after = if args[2].eq_ignore_ascii_case(b"after") {
+        true
+    } else if args[2].eq_ignore_ascii_case(b"before") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let key = &args[1];
+    let Some(l) = peek_list(srv, c.db, key)? else {
+        c.reply.int(0);
+        return Ok(());
+    };
+    let pivot = &args[3];
+    let Some(pos) = l.iter().position(|e| e.as_bytes() == pivot) else {
+        c.reply.int(-1);
+        return Ok(());
+    };
+    let Some(l) = write_list(srv, c.db, key)? else {
+        c.reply.int(0);
+        return Ok(());
+    };
+    l.insert(if after { pos + 1 } else { pos }, Sds::new(&args[4]));
+    c.reply.int(l.len() as i64);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Moves between lists.
+// ---------------------------------------------------------------------------
+
+/// LMOVE's core once the arguments are parsed. `missing` writes the reply
+/// for a missing source (a null bulk, as Redis's lmoveGenericCommand).
+fn lmove_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> CmdResult {
+    let db = c.db;
+    if peek_list(srv, db, src)?.is_none() {
+        c.reply.null();
+        return Ok(());
+    }
+    // The destination's type is checked before anything changes.
+    peek_list(srv, db, dst)?;
+    if src == dst {
+        if let Some(l) = write_list(srv, db, src)? {
+            let e = if from_left {
+                l.pop_front()
+            } else {
+                l.pop_back()
+            };
+            if let Some(e) = e {
+                c.reply.bulk(&e);
+                if to_left {
+                    l.push_front(e);
+                } else {
+                    l.push_back(e);
+                }
+            } else {
+                c.reply.null();
+            }
+        }
+        return Ok(());
+    }
+    let Some(l) = write_list(srv, db, src)? else {
+        c.reply.null();
+        return Ok(());
+    };
+    let Some(e) = (if from_left {
+        l.pop_front()
+    } else {
+        l.pop_back()
+    }) else {
+        c.reply.null();
+        return Ok(());
+    };
+    let now_empty = l.is_empty();
+    c.reply.bulk(&e);
+    match write_list(srv, db, dst)? {
+        Some(d) => {
+            if to_left {
+                d.push_front(e);
+            } else {
+                d.push_back(e);
+            }
+        }
+        None => {
+            let mut d: List = VecDeque::with_capacity(1);
+            d.push_back(e);
+            srv.store.set(db, dst, Value::List(Box::new(d)));
+        }
+    }
+    if now_empty {
+        srv.store.remove(db, src);
+    }
+    Ok(())
+}
+
+fn lmove(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let from_left = parse_where(&args[3])?;
+    let to_left = parse_where(&args[4])?;
+    lmove_generic(srv, c, &args[1], &args[2], from_left, to_left)
+}
+
+fn rpoplpush(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    lmove_generic(srv, c, &args[1], &args[2], false, true)
+}
+
+// ---------------------------------------------------------------------------
+// Multi-key pops (LMPOP, BLPOP, BRPOP, BLMPOP).
+// ---------------------------------------------------------------------------
+
+/// Parsed `numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`.
+struct Mpop {
+    first_key: usize,
+    numkeys: usize,
+    left: bool,
+    count: i64,
+}
+
+/// Redis's lmpopGenericCommand argument parsing (before the timeout).
+fn parse_mpop(args: &Args, numkeys_idx: usize) -> Result<Mpop, CmdError> {
+    let numkeys = parse_range_long(
+        &args[numkeys_idx],
+        1,
+        i64::MAX,
+        Some("ERR numkeys should be greater than 0"),
+    )?;
+    let where_idx = match (numkeys_idx as u64).checked_add(numkeys as u64 + 1) {
+        Some(w) if w < args.len() as u64 => w as usize,
+        _ => return Err(CmdError::Syntax),
+    };
+    let left = parse_where(&args[where_idx])?;
+    let mut count: i64 = -1;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        let more = args.len() - 1 - j > 0;
+        if count == -1 && args[j].eq_ignore_ascii_case(b"count") && more {
+            j += 1;
+            count = parse_range_long(
+                &args[j],
+                1,
+                i64::MAX,
+                Some("ERR count should be greater than 0"),
+            )?;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    Ok(Mpop {
+        first_key: numkeys_idx + 1,
+        numkeys: numkeys as usize,
+        left,
+        count: if count == -1 { 1 } else { count },
+    })
+}
+
+/// Pops from the first non-empty list among `keys`. `count` None: one
+/// element, replied as `[key, element]`; Some(n): up to n elements, replied
+/// as `[key, [elements...]]`. Returns false (nothing written) if every key
+/// is missing; WRONGTYPE on the first key of another type met before that.
+fn pop_first_nonempty<'k>(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: impl Iterator<Item = &'k [u8]>,
+    left: bool,
+    count: Option<i64>,
+) -> Result<bool, CmdError> {
+    let db = c.db;
+    for key in keys {
+        let Some(l) = write_list(srv, db, key)? else {
+            continue;
+        };
+        if l.is_empty() {
+            continue;
+        }
+        c.reply.array(2);
+        c.reply.bulk(key);
+        match count {
+            None => {
+                if let Some(e) = if left { l.pop_front() } else { l.pop_back() } {
+                    c.reply.bulk(&e);
+                }
+            }
+            Some(n) => {
+                let n = (n as u64).min(l.len() as u64) as usize;
+                pop_n_reply(l, left, n, &mut c.reply);
+            }
+        }
+        if l.is_empty() {
+            srv.store.remove(db, key);
+        }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+fn lmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let m = parse_mpop(args, 1)?;
+    let keys = args.iter().skip(m.first_key).take(m.numkeys);
+    if !pop_first_nonempty(srv, c, keys, m.left, Some(m.count))? {
+        c.reply.null_array();
+    }
+    Ok(())
+}
+
+/// No data for a blocking pop: answer like a timeout when blocking is not
+/// allowed, otherwise park the client on `keys`.
+fn block_or_null(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    args: &Args,
+    null_bulk: bool,
+) {
+    if must_not_block(c) {
+        if null_bulk {
+            c.reply.null();
+        } else {
+            c.reply.null_array();
+        }
+        return;
+    }
+    srv.block_on_keys(c, keys, timeout, args);
+}
+
+fn bpop_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool) -> CmdResult {
+    let last = args.len() - 1;
+    let timeout = parse_timeout(&args[last])?;
+    let keys = args.iter().skip(1).take(last - 1);
+    if pop_first_nonempty(srv, c, keys, left, None)? {
+        return Ok(());
+    }
+    let keys: Vec<&[u8]> = args.iter().skip(1).take(last - 1).collect();
+    block_or_null(srv, c, &keys, timeout, args, false);
+    Ok(())
+}
+
+fn blpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    bpop_generic(srv, c, args, true)
+}
+
+fn brpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    bpop_generic(srv, c, args, false)
+}
+
+fn blmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let m = parse_mpop(args, 2)?;
+    let timeout = parse_timeout(&args[1])?;
+    let keys = args.iter().skip(m.first_key).take(m.numkeys);
+    if pop_first_nonempty(srv, c, keys, m.left, Some(m.count))? {
+        return Ok(());
+    }
+    let keys: Vec<&[u8]> = args.iter().skip(m.first_key).take(m.numkeys).collect();
+    block_or_null(srv, c, &keys, timeout, args, false);
+    Ok(())
+}
+
+/// BLMOVE / BRPOPLPUSH once parsed: Redis's blmoveGenericCommand.
+fn blmove_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    args: &Args,
+    from_left: bool,
+    to_left: bool,
+    timeout: Option<Duration>,
+) -> CmdResult {
+    let src = &args[1];
+    if peek_list(srv, c.db, src)?.is_some() {
+        return lmove_generic(srv, c, src, &args[2], from_left, to_left);
+    }
+    // Inside MULTI Redis answers a null *bulk* here (a timeout is a null array).
+    block_or_null(srv, c, &[src], timeout, args, true);
+    Ok(())
+}
+
+fn blmove(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let from_left = parse_where(&args[3])?;
+    let to_left = parse_where(&args[4])?;
+    let timeout = parse_timeout(&args[5])?;
+    blmove_generic(srv, c, args, from_left, to_left, timeout)
+}
+
+fn brpoplpush(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let timeout = parse_timeout(&args[3])?;
+    blmove_generic(srv, c, args, false, true, timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_like_redis() {
+        assert_eq!(norm_range(0, -1, 3), Some((0, 2)));
+        assert_eq!(norm_range(-100, 100, 3), Some((0, 2)));
+        assert_eq!(norm_range(2, 1, 3), None);
+        assert_eq!(norm_range(3, 10, 3), None);
+        assert_eq!(norm_range(i64::MIN, i64::MAX, 3), Some((0, 2)));
+        assert_eq!(norm_range(0, i64::MIN, 3), None);
+        assert_eq!(norm_range(0, 0, 0), None);
+        assert_eq!(norm_index(-1, 3), Some(2));
+        assert_eq!(norm_index(-4, 3), None);
+        assert_eq!(norm_index(3, 3), None);
+        assert_eq!(norm_index(i64::MIN, 3), None);
+        assert_eq!(norm_index(i64::MAX, 3), None);
+    }
+
+    #[test]
+    fn timeouts_like_redis() {
+        let ms = |s: &str| parse_timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
+        assert_eq!(ms("0"), Ok(None));
+        assert_eq!(ms("-0.0001"), Ok(None));
+        assert_eq!(ms("1.5"), Ok(Some(1500)));
+        assert_eq!(ms("0.0000001"), Ok(Some(1)));
+        assert_eq!(ms("1e-400"), Ok(Some(1)));
+        assert_eq!(ms("0x10"), Ok(Some(16000)));
+        assert_eq!(ms("+1"), Ok(Some(1000)));
+        let neg = Err(CmdError::Static("ERR timeout is negative"));
+        let bad = Err(CmdError::Static(
+            "ERR timeout is not a float or out of range",
+        ));
+        assert_eq!(ms("-1"), neg);
+        assert_eq!(ms("inf"), neg);
+        assert_eq!(ms("1.5e400"), neg);
+        assert_eq!(ms("9223372036854776"), neg);
+        assert_eq!(ms("nan"), bad);
+        assert_eq!(ms(""), bad);
+        assert_eq!(ms(" 1"), bad);
+        assert_eq!(ms("1 "), bad);
+        assert_eq!(ms("1e5000"), bad);
+        assert_eq!(ms("1e-5000"), bad);
+        assert!(matches!(ms("9223372036854775"), Ok(Some(_))));
+    }
+}
