@@ -1,0 +1,454 @@
+//! AOF persistence: propagation of what executed ([`propagate`]), the
+//! writer thread ([`writer`]), Redis 7's multi-part layout ([`manifest`]),
+//! loading at start-up ([`loader`]) and the fork-free point-in-time rewrite
+//! ([`rewrite`], with the snapshot walk in `store::snapshot`).
+//!
+//! The reactor drives it: after each poll round [`after_round`] hands the
+//! round's propagated commands to the writer and advances a running
+//! rewrite by a bounded slice; with `appendfsync always` the round's
+//! replies are held until the writer confirms the fsync (group commit).
+
+pub mod loader;
+pub mod manifest;
+pub mod propagate;
+pub mod rewrite;
+pub mod writer;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use log::{info, warn};
+
+use crate::config::{AppendFsync, Config};
+use crate::server::Server;
+use loader::Loader;
+use manifest::{FileEntry, FileKind, Layout, Manifest};
+use rewrite::RewriteMsg;
+use writer::{Sizes, Writer, WriterMsg};
+
+/// Entries walked per reactor tick during a rewrite: small enough to keep
+/// every client's latency low, the reactor loops without sleeping meanwhile.
+const REWRITE_KEYS_PER_TICK: usize = 2000;
+
+/// A running rewrite, seen from the reactor.
+struct Rewrite {
+    tx: Sender<RewriteMsg>,
+    walk_done: bool,
+    started: Instant,
+}
+
+/// The AOF of a running server.
+pub struct Aof {
+    pub layout: Layout,
+    writer: Sender<WriterMsg>,
+    writer_thread: Option<JoinHandle<()>>,
+    pub sizes: Arc<Sizes>,
+    pub policy: AppendFsync,
+    /// Batches handed to the writer, and the last one confirmed fsynced.
+    pub sent_seq: u64,
+    pub synced_seq: u64,
+    /// Set while the disk refuses writes: write commands get MISCONF.
+    pub write_error: Option<String>,
+    rewrite: Option<Rewrite>,
+    /// BGREWRITEAOF asked while a rewrite runs... (Redis schedules it).
+    pub rewrite_scheduled: bool,
+    pub last_rewrite_ok: bool,
+    pub last_rewrite_secs: i64,
+    /// Unix time of the last successful rewrite or of start.
+    pub last_rewrite_unix: u64,
+}
+
+/// What start-up must load, and how the layout looks afterwards.
+pub struct StartupPlan {
+    pub files: Vec<PathBuf>,
+    manifest: Manifest,
+    /// A legacy single file to move into the AOF directory after loading.
+    legacy: Option<PathBuf>,
+    persist_manifest: bool,
+    layout: Layout,
+}
+
+impl Aof {
+    pub fn rewrite_in_progress(&self) -> bool {
+        self.rewrite.is_some()
+    }
+
+    /// The "MISCONF" error write commands get while the disk fails.
+    pub fn misconf(&self) -> Option<String> {
+        self.write_error
+            .as_ref()
+            .map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))
+    }
+}
+
+/// Finds the files to load for `appendonly yes`: the manifest's, or a
+/// legacy `appendonly.aof` in `dir` (upgraded after loading), or none.
+pub fn plan_startup(config: &Config) -> Result<StartupPlan, String> {
+    let layout = Layout::new(&config.dir, &config.appenddirname, &config.appendfilename);
+    cleanup_temp_files(&layout.dir);
+    let manifest = layout.load_manifest().map_err(|e| {
+        format!(
+            "Can't read the AOF manifest {}: {e}",
+            layout.manifest_path().display()
+        )
+    })?;
+    if let Some(m) = manifest {
+        let mut files = Vec::new();
+        for e in m.files() {
+            let p = layout.path(&e.name);
+            if !p.exists() {
+                if e.kind == FileKind::Incr && Some(e) == m.incrs.last() {
+                    continue; // never written to: fine
+                }
+                return Err(format!(
+                    "The AOF file {} doesn't exist (named in the manifest)",
+                    p.display()
+                ));
+            }
+            files.push(p);
+        }
+        return Ok(StartupPlan {
+            files,
+            manifest: m,
+            legacy: None,
+            persist_manifest: false,
+            layout,
+        });
+    }
+    let legacy = Path::new(&config.dir).join(&config.appendfilename);
+    if legacy.is_file() {
+        let manifest = Manifest {
+            base: Some(FileEntry {
+                name: config.appendfilename.clone(),
+                seq: 1,
+                kind: FileKind::Base,
+            }),
+            incrs: vec![FileEntry {
+                name: layout.incr_name(1),
+                seq: 1,
+                kind: FileKind::Incr,
+            }],
+        };
+        return Ok(StartupPlan {
+            files: vec![legacy.clone()],
+            manifest,
+            legacy: Some(legacy),
+            persist_manifest: true,
+            layout,
+        });
+    }
+    // Nothing yet: an empty base and the first increment, as Redis 7 does.
+    let manifest = Manifest {
+        base: Some(FileEntry {
+            name: layout.base_name(1),
+            seq: 1,
+            kind: FileKind::Base,
+        }),
+        incrs: vec![FileEntry {
+            name: layout.incr_name(1),
+            seq: 1,
+            kind: FileKind::Incr,
+        }],
+    };
+    Ok(StartupPlan {
+        files: Vec::new(),
+        manifest,
+        legacy: None,
+        persist_manifest: true,
+        layout,
+    })
+}
+
+fn cleanup_temp_files(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with("temp-") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A loader for the plan's files.
+pub fn loader_for(plan: &StartupPlan) -> Loader {
+    Loader::new(plan.files.clone())
+}
+
+/// After loading: upgrade a legacy file, create missing files, start the
+/// writer and turn propagation on.
+pub fn open_after_load(srv: &mut Server, plan: StartupPlan) -> Result<(), String> {
+    let StartupPlan {
+        manifest,
+        legacy,
+        persist_manifest,
+        layout,
+        ..
+    } = plan;
+    fs::create_dir_all(&layout.dir).map_err(|e| {
+        format!(
+            "Can't create the AOF directory {}: {e}",
+            layout.dir.display()
+        )
+    })?;
+    if let Some(old) = legacy {
+        let to = layout.path(&srv.config.appendfilename);
+        fs::rename(&old, &to)
+            .map_err(|e| format!("Can't move {} into {}: {e}", old.display(), to.display()))?;
+        info!(
+            "Legacy AOF {} upgraded into {}",
+            old.display(),
+            layout.dir.display()
+        );
+    }
+    if let Some(b) = &manifest.base {
+        let p = layout.path(&b.name);
+        if !p.exists() {
+            fs::write(&p, b"").map_err(|e| format!("Can't create {}: {e}", p.display()))?;
+        }
+    }
+    start_writer(srv, layout, manifest, persist_manifest)
+}
+
+fn start_writer(
+    srv: &mut Server,
+    layout: Layout,
+    manifest: Manifest,
+    persist: bool,
+) -> Result<(), String> {
+    let sizes = Arc::new(Sizes::default());
+    let policy = srv.config.appendfsync;
+    let w = Writer::open(
+        layout.clone(),
+        manifest,
+        policy,
+        sizes.clone(),
+        srv.notifier.clone(),
+        persist,
+    )
+    .map_err(|e| format!("Can't open the AOF in {}: {e}", layout.dir.display()))?;
+    let (tx, rx) = channel();
+    let handle = std::thread::Builder::new()
+        .name("aof-writer".into())
+        .spawn(move || w.run(rx))
+        .map_err(|e| format!("Can't start the AOF writer thread: {e}"))?;
+    srv.aof = Some(Aof {
+        layout,
+        writer: tx,
+        writer_thread: Some(handle),
+        sizes,
+        policy,
+        sent_seq: 0,
+        synced_seq: 0,
+        write_error: None,
+        rewrite: None,
+        rewrite_scheduled: false,
+        last_rewrite_ok: true,
+        last_rewrite_secs: -1,
+        last_rewrite_unix: unix_secs(),
+    });
+    srv.store.prop.enabled = true;
+    srv.store.prop.reset_selected();
+    Ok(())
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Once per poll round: hand the round's writes to the writer and advance
+/// a running rewrite.
+pub fn after_round(srv: &mut Server) {
+    let Some(aof) = srv.aof.as_mut() else {
+        return;
+    };
+    let batch = srv.store.prop.take();
+    if !batch.is_empty() {
+        aof.sent_seq += 1;
+        let _ = aof.writer.send(WriterMsg::Batch {
+            seq: aof.sent_seq,
+            data: batch,
+        });
+    }
+    if let Some(rw) = aof.rewrite.as_mut()
+        && !rw.walk_done
+    {
+        let (chunk, done) = srv.store.snapshot_step(REWRITE_KEYS_PER_TICK);
+        if !chunk.is_empty() {
+            let _ = rw.tx.send(RewriteMsg::Chunk(chunk));
+        }
+        if done {
+            rw.walk_done = true;
+            let _ = rw.tx.send(RewriteMsg::Finish);
+        }
+    }
+}
+
+/// True while a rewrite walk still has work (the reactor then polls
+/// without sleeping).
+pub fn busy(srv: &Server) -> bool {
+    srv.aof
+        .as_ref()
+        .and_then(|a| a.rewrite.as_ref())
+        .is_some_and(|r| !r.walk_done)
+}
+
+/// BGREWRITEAOF. Err with Redis's text if one is already running.
+pub fn start_rewrite(srv: &mut Server) -> Result<(), String> {
+    start_rewrite_inner(srv, true)
+}
+
+/// `rotate`: start a new increment file at the epoch (false when the AOF
+/// was just turned on and its only increment already starts there).
+fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
+    // Everything propagated so far belongs before the epoch.
+    after_round(srv);
+    let Some(aof) = srv.aof.as_mut() else {
+        return Err("ERR Background append only file rewriting not possible: AOF is off".into());
+    };
+    if aof.rewrite.is_some() {
+        return Err("ERR Background append only file rewriting already in progress".into());
+    }
+    if rotate {
+        let _ = aof.writer.send(WriterMsg::Rotate);
+    }
+    let (tx, rx) = channel();
+    let temp = aof.layout.temp_rewrite_path();
+    let writer = aof.writer.clone();
+    let notifier = srv.notifier.clone();
+    std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || rewrite::run(temp, rx, writer, notifier))
+        .map_err(|e| format!("ERR Can't start the rewrite thread: {e}"))?;
+    aof.rewrite = Some(Rewrite {
+        tx,
+        walk_done: false,
+        started: Instant::now(),
+    });
+    aof.rewrite_scheduled = false;
+    srv.store.begin_snapshot();
+    srv.store.prop.reset_selected();
+    info!("Background append only file rewriting started");
+    Ok(())
+}
+
+/// The writer installed (or failed to install) the rewritten base.
+pub fn rewrite_finished(srv: &mut Server, ok: bool) {
+    let Some(aof) = srv.aof.as_mut() else {
+        return;
+    };
+    if let Some(rw) = aof.rewrite.take() {
+        aof.last_rewrite_secs = rw.started.elapsed().as_secs() as i64;
+    }
+    srv.store.abort_snapshot();
+    aof.last_rewrite_ok = ok;
+    if ok {
+        aof.last_rewrite_unix = unix_secs();
+        info!("Background AOF rewrite finished successfully");
+    } else {
+        warn!("Background AOF rewrite terminated with error");
+    }
+}
+
+/// Automatic rewrite: when the AOF grew by `auto-aof-rewrite-percentage`
+/// over the base and is at least `auto-aof-rewrite-min-size`.
+pub fn maybe_auto_rewrite(srv: &mut Server) {
+    let Some(aof) = srv.aof.as_ref() else {
+        return;
+    };
+    if aof.rewrite.is_some() {
+        return;
+    }
+    let pct = srv.config.auto_aof_rewrite_percentage;
+    let current = aof.sizes.current.load(std::sync::atomic::Ordering::Relaxed);
+    let base = aof
+        .sizes
+        .base
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(1);
+    let scheduled = aof.rewrite_scheduled;
+    let grown = pct > 0
+        && current >= srv.config.auto_aof_rewrite_min_size
+        && (current - base.min(current)) * 100 / base >= pct;
+    if scheduled || grown {
+        if grown {
+            info!("Starting automatic rewriting of AOF on {}% growth", pct);
+        }
+        let _ = start_rewrite(srv);
+    }
+}
+
+/// Applies CONFIG SET appendonly / appendfsync to the running AOF.
+pub fn reconcile_config(srv: &mut Server) {
+    if srv.loading.is_some() {
+        return;
+    }
+    match (srv.config.appendonly, srv.aof.is_some()) {
+        (true, false) => {
+            if let Err(e) = enable_at_runtime(srv) {
+                warn!("Can't turn the AOF on: {e}");
+                srv.config.appendonly = false;
+            }
+        }
+        (false, true) => stop(srv),
+        _ => {}
+    }
+    if let Some(aof) = srv.aof.as_mut()
+        && aof.policy != srv.config.appendfsync
+    {
+        aof.policy = srv.config.appendfsync;
+        let _ = aof.writer.send(WriterMsg::SetPolicy(aof.policy));
+    }
+}
+
+/// CONFIG SET appendonly yes: a new increment file plus an initial rewrite
+/// of the current dataset as the base (the manifest names them once the
+/// base is complete).
+fn enable_at_runtime(srv: &mut Server) -> Result<(), String> {
+    let layout = Layout::new(
+        &srv.config.dir,
+        &srv.config.appenddirname,
+        &srv.config.appendfilename,
+    );
+    let old = layout.load_manifest().ok().flatten().unwrap_or_default();
+    let seq = old.last_incr_seq() + 1;
+    let manifest = Manifest {
+        base: old.base.clone(),
+        incrs: vec![FileEntry {
+            name: layout.incr_name(seq),
+            seq,
+            kind: FileKind::Incr,
+        }],
+    };
+    start_writer(srv, layout, manifest, false)?;
+    start_rewrite_inner(srv, false)
+}
+
+/// Stops the AOF (appendonly no, shutdown): abort any rewrite, write and
+/// fsync everything, join the writer.
+pub fn stop(srv: &mut Server) {
+    after_round(srv);
+    srv.store.prop.enabled = false;
+    srv.store.abort_snapshot();
+    let Some(mut aof) = srv.aof.take() else {
+        return;
+    };
+    if let Some(rw) = aof.rewrite.take() {
+        let _ = rw.tx.send(RewriteMsg::Abort);
+    }
+    let (ack_tx, ack_rx) = channel();
+    if aof.writer.send(WriterMsg::Sync(ack_tx)).is_ok() {
+        let _ = ack_rx.recv();
+    }
+    drop(aof.writer);
+    if let Some(h) = aof.writer_thread.take() {
+        let _ = h.join();
+    }
+}

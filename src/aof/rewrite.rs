@@ -1,0 +1,70 @@
+//! The rewrite thread: receives serialized chunks of the snapshot from the
+//! reactor, writes them to a temp base file, fsyncs it, and hands it to the
+//! writer thread to install (manifest swap). A crash at any point leaves the
+//! old manifest, which still names a complete set of files.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender};
+
+use log::{error, info};
+
+use super::writer::WriterMsg;
+use crate::server::{Notice, Notifier};
+
+#[derive(Debug)]
+pub enum RewriteMsg {
+    Chunk(Vec<u8>),
+    /// The walk is complete: fsync and install.
+    Finish,
+    /// Give up (AOF turned off, shutdown): remove the temp file.
+    Abort,
+}
+
+pub(crate) fn run(
+    temp: PathBuf,
+    rx: Receiver<RewriteMsg>,
+    writer: Sender<WriterMsg>,
+    notifier: Notifier,
+) {
+    match write_base(&temp, &rx) {
+        Ok(true) => {
+            info!("Background AOF rewrite: base file written, installing");
+            if writer
+                .send(WriterMsg::InstallBase { temp: temp.clone() })
+                .is_err()
+            {
+                let _ = fs::remove_file(&temp);
+                notifier.send(Notice::AofRewriteInstalled { ok: false });
+            }
+        }
+        Ok(false) => {
+            let _ = fs::remove_file(&temp);
+        }
+        Err(e) => {
+            error!("Background AOF rewrite failed: {e}");
+            let _ = fs::remove_file(&temp);
+            notifier.send(Notice::AofRewriteInstalled { ok: false });
+        }
+    }
+}
+
+/// Returns Ok(true) when complete and durable, Ok(false) when aborted.
+fn write_base(temp: &PathBuf, rx: &Receiver<RewriteMsg>) -> io::Result<bool> {
+    if let Some(dir) = temp.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(temp)?);
+    loop {
+        match rx.recv() {
+            Ok(RewriteMsg::Chunk(data)) => out.write_all(&data)?,
+            Ok(RewriteMsg::Finish) => {
+                let f = out.into_inner().map_err(|e| e.into_error())?;
+                f.sync_all()?;
+                return Ok(true);
+            }
+            Ok(RewriteMsg::Abort) | Err(_) => return Ok(false),
+        }
+    }
+}
