@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# memkv vs real Redis, same machine, same run, interleaved.
+#
+# Builds memkv (release), installs redis-server if missing (apt-get), starts
+# both on free loopback ports and runs the same `redis-benchmark` tests
+# against each, alternating server order every round, at -P 1 and -P 16.
+# Prints the median requests/s per test, pipeline depth and server, the
+# memkv/Redis ratio and the geometric mean of the ratios. Absolute numbers
+# drift on shared machines; the interleaved ratio is what to compare.
+#
+# Environment:
+#   ROUNDS=3        rounds (median over rounds)
+#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset   (redis-benchmark -t; empty: skip)
+#   REQUESTS=200000 requests per test (-n)
+#   CLIENTS=50      parallel connections (-c)
+#   PIPELINES="1 16"
+#   MEMORY=1        also load the same ~1M random keys into fresh servers
+#                   and compare resident memory (VmRSS)
+#   MEMKV_ARGS=""   extra memkv directives, e.g. "--appendonly yes"
+#   MEMKV_BIN=path  use this memkv binary instead of building one
+#   KEEP=1          keep the raw results directory
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset}
+REQUESTS=${REQUESTS:-200000}
+CLIENTS=${CLIENTS:-50}
+PIPELINES=${PIPELINES:-1 16}
+MEMORY=${MEMORY:-0}
+MEMKV_ARGS=${MEMKV_ARGS:-}
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# --- prerequisites ----------------------------------------------------------
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null \
+    || ! command -v redis-cli >/dev/null; then
+    log "installing redis-server and redis-tools (apt-get)"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+
+if [ -n "${MEMKV_BIN:-}" ]; then
+    log "using $MEMKV_BIN (not building)"
+else
+    log "building memkv (release)"
+    cargo build --release --quiet
+    MEMKV_BIN=$ROOT/target/release/memkv
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/memkv-bench.XXXXXX")
+MEMKV_PID=""
+REDIS_PID=""
+
+stop_servers() {
+    for pid in $MEMKV_PID $REDIS_PID; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in $MEMKV_PID $REDIS_PID; do
+        wait "$pid" 2>/dev/null || true
+    done
+    MEMKV_PID=""
+    REDIS_PID=""
+}
+
+cleanup() {
+    stop_servers
+    if [ "${KEEP:-0}" = 1 ]; then
+        log "raw results kept in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_ping() { # port pid name
+    local i
+    for i in $(seq 1 200); do
+        if redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; then
+            return 0
+        fi
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "$3 exited during start-up" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    echo "$3 did not answer PING on port $1" >&2
+    exit 1
+}
+
+start_servers() {
+    mkdir -p "$WORK/memkv" "$WORK/redis"
+    MEMKV_PORT=$(free_port)
+    # shellcheck disable=SC2086 # MEMKV_ARGS is a list of words
+    "$MEMKV_BIN" --port "$MEMKV_PORT" --bind 127.0.0.1 --dir "$WORK/memkv" \
+        --appendonly no --loglevel warning $MEMKV_ARGS >"$WORK/memkv.log" 2>&1 &
+    MEMKV_PID=$!
+    wait_ping "$MEMKV_PORT" "$MEMKV_PID" memkv
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" \
+        --save '' --appendonly no --daemonize no --loglevel warning \
+        >"$WORK/redis.log" 2>&1 &
+    REDIS_PID=$!
+    wait_ping "$REDIS_PORT" "$REDIS_PID" redis
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+start_servers
+log "memkv on port $MEMKV_PORT (pid $MEMKV_PID)"
+log "$(redis-server --version) on port $REDIS_PORT (pid $REDIS_PID)"
+
+# --- throughput -------------------------------------------------------------
+RESULTS=$WORK/results.csv
+: >"$RESULTS"
+if [ -n "$TESTS" ]; then
+    log "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS"
+    for round in $(seq 1 "$ROUNDS"); do
+        # Alternate which server goes first so drift hits both equally.
+        if [ $((round % 2)) -eq 1 ]; then order="memkv redis"; else order="redis memkv"; fi
+        for p in $PIPELINES; do
+            for server in $order; do
+                if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+                log "round $round/$ROUNDS  -P $p  $server"
+                redis-benchmark -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$REQUESTS" \
+                    -c "$CLIENTS" -P "$p" -q --csv 2>/dev/null \
+                    | awk -F'","' -v r="$round" -v p="$p" -v s="$server" \
+                        'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
+                        >>"$RESULTS" \
+                    || log "redis-benchmark failed against $server (-P $p)"
+            done
+        done
+    done
+
+    python3 - "$RESULTS" <<'EOF'
+import math, statistics, sys
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    _round, p, server, test, rps = line.rstrip("\n").split(",")
+    key = (test, int(p))
+    if key not in rows:
+        rows[key] = {"memkv": [], "redis": []}
+        order.append(key)
+    rows[key][server].append(float(rps))
+print()
+print(f"{'test':<16} {'P':>3} {'memkv_rps':>12} {'redis_rps':>12} {'ratio':>7}")
+ratios = []
+for test, p in sorted(order, key=lambda k: (k[1], order.index(k))):
+    r = rows[(test, p)]
+    if not r["memkv"] or not r["redis"]:
+        print(f"{test:<16} {p:>3} {'missing':>12}")
+        continue
+    m = statistics.median(r["memkv"])
+    d = statistics.median(r["redis"])
+    ratio = m / d if d else float("nan")
+    if d and m:
+        ratios.append(ratio)
+    print(f"{test:<16} {p:>3} {m:>12.0f} {d:>12.0f} {ratio:>7.3f}")
+if ratios:
+    gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+    print(f"{'geomean':<16} {'':>3} {'':>12} {'':>12} {gm:>7.3f}")
+EOF
+fi
+
+# --- memory -----------------------------------------------------------------
+if [ "$MEMORY" = 1 ]; then
+    # Fresh servers, so throughput runs do not skew the baseline.
+    stop_servers
+    start_servers
+    m0=$(rss_kb "$MEMKV_PID")
+    r0=$(rss_kb "$REDIS_PID")
+    for server in memkv redis; do
+        if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+        log "loading keys into $server (-t set -r 1000000 -n 2000000 -d 16 -P 16)"
+        redis-benchmark -h 127.0.0.1 -p "$port" -t set -r 1000000 -n 2000000 -d 16 \
+            -P 16 -c "$CLIENTS" -q >/dev/null 2>&1
+    done
+    m1=$(rss_kb "$MEMKV_PID")
+    r1=$(rss_kb "$REDIS_PID")
+    mk=$(redis-cli -p "$MEMKV_PORT" dbsize 2>/dev/null || echo "?")
+    rk=$(redis-cli -p "$REDIS_PORT" dbsize 2>/dev/null || echo "?")
+    echo
+    printf '%-8s %10s %14s %14s\n' server keys rss_empty_kb rss_loaded_kb
+    printf '%-8s %10s %14s %14s\n' memkv "$mk" "$m0" "$m1"
+    printf '%-8s %10s %14s %14s\n' redis "$rk" "$r0" "$r1"
+    python3 -c "import sys; m,r=map(int,sys.argv[1:]); print(f'rss ratio memkv/redis: {m/r:.3f}')" "$m1" "$r1"
+fi

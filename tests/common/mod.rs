@@ -1,0 +1,278 @@
+//! Test harness: starts memkv (the real binary) or real Redis on a free
+//! loopback port, hands out clients, and kills the process on drop.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A server process under test; killed (and reaped) on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("memkv-test-{}-{}-{}", tag, std::process::id(), n));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind ephemeral port")
+}
+
+fn wait_ready(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+impl Server {
+    /// memkv with default settings plus `extra` directives (`--name value`).
+    pub fn start(extra: &[&str]) -> Server {
+        let dir = temp_dir("memkv");
+        Self::start_in(&dir, extra)
+    }
+
+    /// memkv with its working dir (and `dir`) set to `dir`.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        Self::start_with_config(dir, None, extra)
+    }
+
+    /// memkv with an optional config file, then `extra` overrides.
+    pub fn start_with_config(dir: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_memkv"));
+            if let Some(c) = config {
+                cmd.arg(c);
+            }
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--dir", dir.to_str().expect("utf-8 dir")])
+                .args(["--loglevel", "warning"])
+                .args(extra)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit());
+            let mut child = cmd.spawn().expect("spawn memkv");
+            if wait_ready(&mut child, port) {
+                return Server {
+                    child,
+                    port,
+                    dir: dir.to_path_buf(),
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("memkv did not start");
+    }
+
+    /// Real Redis (`redis-server` on PATH) with persistence off, or None if
+    /// it is not installed.
+    pub fn start_redis(extra: &[&str]) -> Option<Server> {
+        let bin = which("redis-server")?;
+        let dir = temp_dir("redis");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(&bin)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(["--dir", dir.to_str()?])
+                .args(extra)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            if wait_ready(&mut child, port) {
+                return Some(Server { child, port, dir });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A RESP2 connection through the `redis` crate.
+    pub fn conn(&self) -> redis::Connection {
+        let client = redis::Client::open(self.url()).expect("client");
+        client.get_connection().expect("connect")
+    }
+
+    /// A RESP3 connection through the `redis` crate.
+    pub fn conn3(&self) -> redis::Connection {
+        let url = format!("redis://127.0.0.1:{}/?protocol=resp3", self.port);
+        let client = redis::Client::open(url).expect("client");
+        client.get_connection().expect("connect")
+    }
+
+    /// A raw TCP connection for byte-level protocol tests.
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("raw connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        s.set_nodelay(true).ok();
+        Raw { s }
+    }
+
+    /// Sends SIGKILL and waits for the process.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Finds an executable on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A raw socket speaking bytes.
+pub struct Raw {
+    pub s: TcpStream,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).expect("write");
+    }
+
+    /// Reads until at least `n` bytes arrived (or the peer closed).
+    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        while out.len() < n {
+            match self.s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => out.extend_from_slice(&buf[..k]),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Reads exactly the bytes of `expected` and returns what came.
+    pub fn expect(&mut self, expected: &[u8]) -> Vec<u8> {
+        let got = self.read_n(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+        got
+    }
+
+    /// Reads one complete RESP reply (any type, nested) and returns its bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        loop {
+            if let Some(n) = resp_len(&buf) {
+                buf.truncate(n);
+                return buf;
+            }
+            let mut b = [0u8; 4096];
+            match self.s.read(&mut b) {
+                Ok(0) | Err(_) => return buf,
+                Ok(k) => buf.extend_from_slice(&b[..k]),
+            }
+        }
+    }
+
+    /// True if the server closed the connection (read returns EOF).
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.s.read(&mut b), Ok(0))
+    }
+
+    /// Sends a command in RESP multibulk form.
+    pub fn cmd(&mut self, parts: &[&[u8]]) -> Vec<u8> {
+        self.send(&encode(parts));
+        self.read_reply()
+    }
+}
+
+/// Encodes argv as a RESP multibulk request.
+pub fn encode(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", parts.len()).into_bytes();
+    for p in parts {
+        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+        out.extend_from_slice(p);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Length of the first complete RESP value in `b`, if complete.
+pub fn resp_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    let head = &b[1..line_end];
+    let after = line_end + 2;
+    let num = || -> Option<i64> { std::str::from_utf8(head).ok()?.parse().ok() };
+    match *b.first()? {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n = num()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = num()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let items = if matches!(b[0], b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
+            let mut pos = after;
+            for _ in 0..items {
+                pos += resp_len(&b[pos..])?;
+            }
+            Some(pos)
+        }
+        _ => None,
+    }
+}

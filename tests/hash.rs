@@ -1,0 +1,840 @@
+//! Hash commands through the real protocol: exact replies and error texts
+//! for every command's edge cases in RESP2 and RESP3 (each script also runs
+//! against real Redis when it is installed, which keeps the expectations
+//! honest), WRONGTYPE across types, and a seeded differential run against
+//! real Redis (`MEMKV_SEED` replays a seed). Replies whose order or content
+//! Redis leaves unspecified (HKEYS/HVALS/HGETALL order, HSCAN, HRANDFIELD)
+//! are compared sorted or by shape.
+
+mod common;
+
+use common::{Raw, Server};
+
+// ---------------------------------------------------------------------------
+// Script helpers (shared shape with tests/list.rs).
+// ---------------------------------------------------------------------------
+
+/// Splits a command line on spaces; `"..."` quotes an argument (so `""` is
+/// the empty string and `"a b"` has a space).
+fn split(line: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut quoted = false;
+    let mut had = false;
+    for b in line.bytes() {
+        match b {
+            b'"' => {
+                quoted = !quoted;
+                had = true;
+            }
+            b' ' if !quoted => {
+                if had || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                had = false;
+            }
+            _ => cur.push(b),
+        }
+    }
+    if had || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A compact, type-exact rendering of one raw reply: `:1`, `+OK`, `-ERR x`,
+/// `$-1`, `*-1`, `_`, `"bulk"`, `[a, b]`, `{k: v}`, `~[...]`, `,1.5`, `#t`.
+fn render(b: &[u8]) -> String {
+    let mut pos = 0;
+    let s = render_at(b, &mut pos);
+    assert_eq!(
+        pos,
+        b.len(),
+        "trailing bytes in {:?}",
+        String::from_utf8_lossy(b)
+    );
+    s
+}
+
+fn render_at(b: &[u8], pos: &mut usize) -> String {
+    let end = b[*pos..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| *pos + i)
+        .unwrap_or_else(|| panic!("incomplete reply {:?}", String::from_utf8_lossy(b)));
+    let t = b[*pos];
+    let head = String::from_utf8_lossy(&b[*pos + 1..end]).into_owned();
+    *pos = end + 2;
+    match t {
+        b'+' | b'-' | b':' | b',' | b'#' | b'(' => format!("{}{}", t as char, head),
+        b'_' => "_".into(),
+        b'$' | b'=' => {
+            let n: i64 = head.parse().unwrap();
+            if n < 0 {
+                return "$-1".into();
+            }
+            let data = &b[*pos..*pos + n as usize];
+            *pos += n as usize + 2;
+            format!("{:?}", String::from_utf8_lossy(data))
+        }
+        b'*' | b'~' | b'%' | b'>' => {
+            let n: i64 = head.parse().unwrap();
+            if n < 0 {
+                return format!("{}-1", t as char);
+            }
+            let items = if t == b'%' { 2 * n } else { n };
+            let parts: Vec<String> = (0..items).map(|_| render_at(b, pos)).collect();
+            match t {
+                b'%' => {
+                    let pairs: Vec<String> = parts
+                        .chunks(2)
+                        .map(|p| format!("{}: {}", p[0], p[1]))
+                        .collect();
+                    format!("{{{}}}", pairs.join(", "))
+                }
+                b'~' => format!("~[{}]", parts.join(", ")),
+                b'>' => format!(">[{}]", parts.join(", ")),
+                _ => format!("[{}]", parts.join(", ")),
+            }
+        }
+        _ => panic!("unknown reply type in {:?}", String::from_utf8_lossy(b)),
+    }
+}
+
+fn send(raw: &mut Raw, line: &str) -> String {
+    let parts = split(line);
+    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    render(&raw.cmd(&refs))
+}
+
+/// Runs `(command, expected rendering)` pairs; `@resp3` switches the
+/// connection to RESP3 (HELLO 3) and `@resp2` back.
+fn run_script(raw: &mut Raw, who: &str, script: &[(&str, &str)]) {
+    for (line, want) in script {
+        if *line == "@resp3" || *line == "@resp2" {
+            let v: &[u8] = if *line == "@resp3" { b"3" } else { b"2" };
+            raw.cmd(&[b"HELLO", v]);
+            continue;
+        }
+        let got = send(raw, line);
+        assert_eq!(got, *want, "[{who}] {line}");
+    }
+}
+
+/// Runs a script on a fresh memkv, and on real Redis when installed.
+fn both(script: &[(&str, &str)]) {
+    let s = Server::start(&[]);
+    run_script(&mut s.raw(), "memkv", script);
+    if let Some(r) = Server::start_redis(&[]) {
+        run_script(&mut r.raw(), "redis", script);
+    }
+}
+
+const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+const NOTINT: &str = "-ERR value is not an integer or out of range";
+const SYNTAX: &str = "-ERR syntax error";
+
+// ---------------------------------------------------------------------------
+// Edge cases.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn set_get_and_friends() {
+    both(&[
+        ("HSET h a 1 b 2", ":2"),
+        ("HSET h a 10 c 3 c 4", ":1"),
+        ("HGET h a", r#""10""#),
+        ("HGET h c", r#""4""#),
+        ("HGET h zz", "$-1"),
+        ("HGET nokey a", "$-1"),
+        (
+            "HSET h a",
+            "-ERR wrong number of arguments for 'hset' command",
+        ),
+        (
+            "HSET h a 1 b",
+            "-ERR wrong number of arguments for 'hset' command",
+        ),
+        (
+            "HMSET h a 1 b",
+            "-ERR wrong number of arguments for 'hmset' command",
+        ),
+        ("HMSET h d 5 e \"\"", "+OK"),
+        ("HGET h e", r#""""#),
+        ("HSTRLEN h e", ":0"),
+        ("HSTRLEN h a", ":2"),
+        ("HSTRLEN h zz", ":0"),
+        ("HSTRLEN nokey a", ":0"),
+        ("HLEN h", ":5"),
+        ("HLEN nokey", ":0"),
+        ("HEXISTS h a", ":1"),
+        ("HEXISTS h zz", ":0"),
+        ("HEXISTS nokey a", ":0"),
+        ("HMGET h a zz b", r#"["10", $-1, "2"]"#),
+        ("HMGET nokey a b", "[$-1, $-1]"),
+        ("HSETNX h a 99", ":0"),
+        ("HSETNX h f 6", ":1"),
+        ("HSETNX new f 6", ":1"),
+        ("HGET h a", r#""10""#),
+        (
+            "HGETALL h",
+            r#"["a", "10", "b", "2", "c", "4", "d", "5", "e", "", "f", "6"]"#,
+        ),
+        ("HKEYS h", r#"["a", "b", "c", "d", "e", "f"]"#),
+        ("HVALS h", r#"["10", "2", "4", "5", "", "6"]"#),
+        ("HGETALL nokey", "[]"),
+        ("HKEYS nokey", "[]"),
+        ("HVALS nokey", "[]"),
+        ("TYPE h", "+hash"),
+        ("@resp3", ""),
+        (
+            "HGETALL h",
+            r#"{"a": "10", "b": "2", "c": "4", "d": "5", "e": "", "f": "6"}"#,
+        ),
+        ("HGETALL nokey", "{}"),
+        ("HMGET nokey a", "[_]"),
+        ("HGET h zz", "_"),
+        ("HKEYS nokey", "[]"),
+    ]);
+}
+
+#[test]
+fn hdel_keeps_order_and_removes_empty_hashes() {
+    both(&[
+        ("HDEL nokey a", ":0"),
+        ("HSET h a 1 b 2 c 3 d 4", ":4"),
+        ("HDEL h b zz b", ":1"),
+        ("HKEYS h", r#"["a", "c", "d"]"#),
+        ("HDEL h zz", ":0"),
+        ("HSET h b 5", ":1"),
+        ("HGETALL h", r#"["a", "1", "c", "3", "d", "4", "b", "5"]"#),
+        ("HDEL h a c d b a", ":4"),
+        ("EXISTS h", ":0"),
+        (
+            "HDEL h",
+            "-ERR wrong number of arguments for 'hdel' command",
+        ),
+    ]);
+}
+
+#[test]
+fn hincrby() {
+    both(&[
+        ("HINCRBY h f 5", ":5"),
+        ("HINCRBY h f -7", ":-2"),
+        ("HGET h f", r#""-2""#),
+        ("HINCRBY h f x", NOTINT),
+        ("HINCRBY h f 1.5", NOTINT),
+        ("HINCRBY h f \"\"", NOTINT),
+        (
+            "HSET h s abc big 9223372036854775807 small -9223372036854775808 sp \" 1\" lead 01",
+            ":5",
+        ),
+        ("HINCRBY h s 1", "-ERR hash value is not an integer"),
+        ("HINCRBY h sp 1", "-ERR hash value is not an integer"),
+        ("HINCRBY h lead 1", "-ERR hash value is not an integer"),
+        (
+            "HINCRBY h big 1",
+            "-ERR increment or decrement would overflow",
+        ),
+        ("HINCRBY h big 0", ":9223372036854775807"),
+        (
+            "HINCRBY h small -1",
+            "-ERR increment or decrement would overflow",
+        ),
+        ("HINCRBY h small 9223372036854775807", ":-1"),
+        ("HINCRBY h new 9223372036854775808", NOTINT),
+        (
+            "HINCRBY h new -9223372036854775808",
+            ":-9223372036854775808",
+        ),
+        ("HGET h new", r#""-9223372036854775808""#),
+        ("SET str v", "+OK"),
+        ("HINCRBY str f x", NOTINT),
+        ("HINCRBY str f 1", WRONGTYPE),
+        ("HINCRBY nokey f x", NOTINT),
+        ("EXISTS nokey", ":0"),
+    ]);
+}
+
+#[test]
+fn hincrbyfloat_matches_long_double() {
+    both(&[
+        ("HINCRBYFLOAT h f 0.1", r#""0.1""#),
+        ("HINCRBYFLOAT h f 0.2", r#""0.3""#),
+        ("HINCRBYFLOAT h f -0.3", r#""0""#),
+        (
+            "HINCRBYFLOAT h g 1e30",
+            r#""1000000000000000000024696061952""#,
+        ),
+        ("HINCRBYFLOAT h g2 1e-30", r#""0""#),
+        ("HINCRBYFLOAT h g3 3.0", r#""3""#),
+        ("HINCRBYFLOAT h g4 0x10", r#""16""#),
+        ("HINCRBYFLOAT h g5 -0.0", r#""0""#),
+        (
+            "HINCRBYFLOAT h g6 12345678901234567890.123",
+            r#""12345678901234567890""#,
+        ),
+        (
+            "HINCRBYFLOAT h g7 0.000003814697265625",
+            r#""0.00000381469726562""#,
+        ),
+        ("HINCRBYFLOAT h g8 10.5", r#""10.5""#),
+        ("HINCRBYFLOAT h g8 1.2e2", r#""130.5""#),
+        ("HINCRBYFLOAT h x abc", "-ERR value is not a valid float"),
+        ("HINCRBYFLOAT h x \" 1\"", "-ERR value is not a valid float"),
+        ("HINCRBYFLOAT h x 1e5000", "-ERR value is not a valid float"),
+        ("HINCRBYFLOAT h x nan", "-ERR value is not a valid float"),
+        ("HINCRBYFLOAT h x inf", "-ERR value is NaN or Infinity"),
+        (
+            "HINCRBYFLOAT h x -infinity",
+            "-ERR value is NaN or Infinity",
+        ),
+        ("HSET h s abc big 1e4932 int 42", ":3"),
+        ("HINCRBYFLOAT h s 1", "-ERR hash value is not a float"),
+        (
+            "HINCRBYFLOAT h big 1e4932",
+            "-ERR increment would produce NaN or Infinity",
+        ),
+        ("HINCRBYFLOAT h int 0.5", r#""42.5""#),
+        ("HEXISTS h x", ":0"),
+        ("SET str v", "+OK"),
+        ("HINCRBYFLOAT str f x", "-ERR value is not a valid float"),
+        ("HINCRBYFLOAT str f 1", WRONGTYPE),
+        ("@resp3", ""),
+        ("HINCRBYFLOAT h f 2.5", r#""2.5""#),
+    ]);
+}
+
+#[test]
+fn hscan() {
+    both(&[
+        ("HSCAN nokey 0", r#"["0", []]"#),
+        ("HSCAN nokey x", "-ERR invalid cursor"),
+        ("HSCAN nokey 0 FOO", r#"["0", []]"#),
+        ("HSET h a 1 b 2 ab 3", ":3"),
+        ("HSCAN h 0", r#"["0", ["a", "1", "b", "2", "ab", "3"]]"#),
+        ("HSCAN h 0 MATCH a*", r#"["0", ["a", "1", "ab", "3"]]"#),
+        (
+            "HSCAN h 0 match * count 1",
+            r#"["0", ["a", "1", "b", "2", "ab", "3"]]"#,
+        ),
+        (
+            "HSCAN h 123 COUNT 1",
+            r#"["0", ["a", "1", "b", "2", "ab", "3"]]"#,
+        ),
+        ("HSCAN h 0 COUNT 0", SYNTAX),
+        ("HSCAN h 0 COUNT x", NOTINT),
+        ("HSCAN h 0 MATCH", SYNTAX),
+        ("HSCAN h 0 TYPE string", SYNTAX),
+        ("HSCAN h -1", r#"["0", ["a", "1", "b", "2", "ab", "3"]]"#),
+        ("HSCAN h \" 1\"", "-ERR invalid cursor"),
+        ("HSCAN h 18446744073709551616", "-ERR invalid cursor"),
+        ("@resp3", ""),
+        ("HSCAN h 0 MATCH b", r#"["0", ["b", "2"]]"#),
+    ]);
+}
+
+#[test]
+fn hscan_novalues_extension() {
+    // NOVALUES is Redis 7.4's; memkv accepts it (Redis 7.0 says syntax error).
+    let s = Server::start(&[]);
+    run_script(
+        &mut s.raw(),
+        "memkv",
+        &[
+            ("HSET h a 1 b 2", ":2"),
+            ("HSCAN h 0 NOVALUES", r#"["0", ["a", "b"]]"#),
+            ("HSCAN h 0 novalues MATCH b", r#"["0", ["b"]]"#),
+        ],
+    );
+}
+
+#[test]
+fn hscan_large_hash_returns_everything_exactly_once_when_unchanged() {
+    let s = Server::start(&[]);
+    let mut raw = s.raw();
+    let n = 1000;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let mut args: Vec<Vec<u8>> = vec![b"HSET".to_vec(), b"big".to_vec()];
+        for i in chunk {
+            args.push(format!("f{i}").into_bytes());
+            args.push(format!("v{i}").into_bytes());
+        }
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        raw.cmd(&refs);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let reply = raw.cmd(&[b"HSCAN", b"big", cursor.as_bytes(), b"COUNT", b"37"]);
+        let (next, items) = parse_scan(&reply);
+        assert!(items.len() <= 2 * 37);
+        for pair in items.chunks(2) {
+            assert_eq!(pair[1], format!("v{}", &pair[0][1..]));
+            seen.push(pair[0].clone());
+        }
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+        // Deleting already returned fields and adding new ones must not
+        // make the scan miss anything present throughout.
+        if calls % 3 == 0 {
+            let victim = seen[seen.len() / 2].clone();
+            raw.cmd(&[b"HDEL", b"big", victim.as_bytes()]);
+            raw.cmd(&[b"HSET", b"big", format!("new{calls}").as_bytes(), b"x"]);
+        }
+    }
+    assert!(calls > 1);
+    let mut uniq: Vec<String> = seen
+        .iter()
+        .filter(|f| !f.starts_with("new"))
+        .cloned()
+        .collect();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), n, "every original field is returned");
+}
+
+/// Parses an HSCAN reply into (cursor, flat items).
+fn parse_scan(reply: &[u8]) -> (String, Vec<String>) {
+    let text = render(reply);
+    // ["cursor", ["a", "b", ...]] with plain field names.
+    let inner = text.trim_start_matches('[').trim_end_matches(']');
+    let (cur, rest) = inner.split_once(", [").expect("scan shape");
+    let items = rest
+        .trim_end_matches(']')
+        .split(", ")
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_matches('"').to_string())
+        .collect();
+    (cur.trim_matches('"').to_string(), items)
+}
+
+#[test]
+fn hrandfield() {
+    both(&[
+        ("HRANDFIELD nokey", "$-1"),
+        ("HRANDFIELD nokey 5", "[]"),
+        ("HRANDFIELD nokey x", NOTINT),
+        ("HRANDFIELD nokey 1 x", SYNTAX),
+        ("HSET h a 1", ":1"),
+        ("HRANDFIELD h", r#""a""#),
+        ("HRANDFIELD h 0", "[]"),
+        ("HRANDFIELD h 0 withvalues", "[]"),
+        ("HRANDFIELD h 5", r#"["a"]"#),
+        ("HRANDFIELD h -3", r#"["a", "a", "a"]"#),
+        ("HRANDFIELD h -2 WITHVALUES", r#"["a", "1", "a", "1"]"#),
+        ("HRANDFIELD h 1 WITHVALUES x", SYNTAX),
+        ("HRANDFIELD h 1 x", SYNTAX),
+        (
+            "HRANDFIELD h -4611686018427387904 withvalues",
+            "-ERR value is out of range",
+        ),
+        (
+            "HRANDFIELD h 4611686018427387904 withvalues",
+            "-ERR value is out of range",
+        ),
+        ("HRANDFIELD h 9223372036854775807", r#"["a"]"#),
+        ("@resp3", ""),
+        ("HRANDFIELD h 1 WITHVALUES", r#"[["a", "1"]]"#),
+        ("HRANDFIELD h -2 WITHVALUES", r#"[["a", "1"], ["a", "1"]]"#),
+        ("HRANDFIELD h 3", r#"["a"]"#),
+        ("HRANDFIELD nokey", "_"),
+    ]);
+}
+
+#[test]
+fn hrandfield_distinct_and_bounded() {
+    let s = Server::start(&[]);
+    let mut raw = s.raw();
+    let mut args: Vec<Vec<u8>> = vec![b"HSET".to_vec(), b"h".to_vec()];
+    for i in 0..300 {
+        args.push(format!("f{i}").into_bytes());
+        args.push(format!("{i}").into_bytes());
+    }
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    raw.cmd(&refs);
+    for count in [2usize, 50, 99, 100, 101, 250, 299, 300, 301] {
+        let text = render(&raw.cmd(&[b"HRANDFIELD", b"h", count.to_string().as_bytes()]));
+        let mut fields: Vec<&str> = text
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(", ")
+            .collect();
+        assert_eq!(fields.len(), count.min(300), "count {count}");
+        fields.sort();
+        fields.dedup();
+        assert_eq!(fields.len(), count.min(300), "distinct for count {count}");
+    }
+    let text = render(&raw.cmd(&[b"HRANDFIELD", b"h", b"-1000", b"WITHVALUES"]));
+    assert_eq!(text.matches(", ").count() + 1, 2000);
+    // Absurd repetition counts are refused instead of building gigabytes.
+    assert_eq!(
+        send(&mut raw, "HRANDFIELD h -1000000000"),
+        "-ERR value is out of range"
+    );
+}
+
+#[test]
+fn wrongtype_everywhere() {
+    both(&[
+        ("SET s v", "+OK"),
+        ("RPUSH l a", ":1"),
+        ("HSET s f v", WRONGTYPE),
+        ("HSET l f v", WRONGTYPE),
+        ("HMSET s f v", WRONGTYPE),
+        ("HSETNX s f v", WRONGTYPE),
+        ("HGET s f", WRONGTYPE),
+        ("HMGET l f", WRONGTYPE),
+        ("HDEL s f", WRONGTYPE),
+        ("HLEN l", WRONGTYPE),
+        ("HSTRLEN s f", WRONGTYPE),
+        ("HEXISTS l f", WRONGTYPE),
+        ("HKEYS s", WRONGTYPE),
+        ("HVALS l", WRONGTYPE),
+        ("HGETALL s", WRONGTYPE),
+        ("HINCRBY l f 1", WRONGTYPE),
+        ("HINCRBYFLOAT s f 1", WRONGTYPE),
+        ("HSCAN l 0", WRONGTYPE),
+        ("HSCAN l x", "-ERR invalid cursor"),
+        ("HRANDFIELD s", WRONGTYPE),
+        ("HRANDFIELD l 2 WITHVALUES", WRONGTYPE),
+        ("GET s", r#""v""#),
+        ("LRANGE l 0 -1", r#"["a"]"#),
+    ]);
+}
+
+// ---------------------------------------------------------------------------
+// Differential run against real Redis.
+// ---------------------------------------------------------------------------
+
+/// xorshift64*: deterministic per seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len())]
+    }
+    fn chance(&mut self, pct: usize) -> bool {
+        self.below(100) < pct
+    }
+}
+
+fn seed() -> u64 {
+    std::env::var("MEMKV_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+        | 1
+}
+
+const KEYS: &[&str] = &["h0", "h1", "h2", "s0", "l0"];
+const FIELDS: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "d",
+    "ab",
+    "1",
+    "\"\"",
+    "ffffffffffffffffffffffffffffff",
+];
+const VALUES: &[&str] = &[
+    "1",
+    "-2",
+    "x",
+    "\"\"",
+    "10.5",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "0.1",
+    "1e3",
+    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv",
+    "inf",
+];
+const INCRS: &[&str] = &[
+    "1",
+    "-1",
+    "0",
+    "100",
+    "-9223372036854775808",
+    "9223372036854775807",
+    "x",
+    "1.5",
+    "\"\"",
+];
+const FLOATS: &[&str] = &[
+    "0.1",
+    "-0.25",
+    "1e3",
+    "3",
+    "-1.5e-3",
+    "0x1p4",
+    "x",
+    "inf",
+    "1e5000",
+    "1234.5678",
+    ".5",
+    "7.",
+    "-0",
+    "1e-20",
+];
+
+/// How a reply must be compared: exactly, as a sorted collection, or only
+/// by shape (random content).
+#[derive(Clone, Copy, PartialEq)]
+enum Cmp {
+    Exact,
+    Sorted,
+    SortedPairs,
+    Scan,
+    Shape,
+}
+
+fn gen_hash_command(r: &mut Rng) -> (String, Cmp) {
+    let key = |r: &mut Rng| r.pick(KEYS).to_string();
+    let field = |r: &mut Rng| r.pick(FIELDS).to_string();
+    match r.below(26) {
+        0..=4 => {
+            let n = 1 + r.below(3);
+            let mut s = format!("{} {}", r.pick(&["HSET", "HSET", "HMSET"]), key(r));
+            for _ in 0..n {
+                s += &format!(" {} {}", field(r), r.pick(VALUES));
+            }
+            if r.chance(5) {
+                s += " odd";
+            }
+            (s, Cmp::Exact)
+        }
+        5 => (
+            format!("HSETNX {} {} {}", key(r), field(r), r.pick(VALUES)),
+            Cmp::Exact,
+        ),
+        6..=7 => (format!("HGET {} {}", key(r), field(r)), Cmp::Exact),
+        8 => {
+            let n = 1 + r.below(3);
+            let fields: Vec<String> = (0..n).map(|_| field(r)).collect();
+            (format!("HMGET {} {}", key(r), fields.join(" ")), Cmp::Exact)
+        }
+        9..=10 => {
+            let n = 1 + r.below(3);
+            let fields: Vec<String> = (0..n).map(|_| field(r)).collect();
+            (format!("HDEL {} {}", key(r), fields.join(" ")), Cmp::Exact)
+        }
+        11 => (format!("HLEN {}", key(r)), Cmp::Exact),
+        12 => (format!("HSTRLEN {} {}", key(r), field(r)), Cmp::Exact),
+        13 => (format!("HEXISTS {} {}", key(r), field(r)), Cmp::Exact),
+        14 => (format!("HKEYS {}", key(r)), Cmp::Sorted),
+        15 => (format!("HVALS {}", key(r)), Cmp::Sorted),
+        16 => (format!("HGETALL {}", key(r)), Cmp::SortedPairs),
+        17..=18 => (
+            format!("HINCRBY {} {} {}", key(r), field(r), r.pick(INCRS)),
+            Cmp::Exact,
+        ),
+        19..=20 => (
+            format!("HINCRBYFLOAT {} {} {}", key(r), field(r), r.pick(FLOATS)),
+            Cmp::Exact,
+        ),
+        21 => {
+            let mut s = format!("HSCAN {} {}", key(r), r.pick(&["0", "0", "x", "5"]));
+            if r.chance(50) {
+                s += &format!(" MATCH {}", r.pick(&["a*", "*", "?", "[ab]*", "zz"]));
+            }
+            if r.chance(50) {
+                s += &format!(" COUNT {}", r.pick(&["1", "100", "0", "x"]));
+            }
+            (s, Cmp::Scan)
+        }
+        22 => {
+            let s = match r.below(4) {
+                0 => format!("HRANDFIELD {}", key(r)),
+                1 => format!(
+                    "HRANDFIELD {} {}",
+                    key(r),
+                    r.pick(&["0", "1", "3", "-3", "10", "x"])
+                ),
+                2 => format!(
+                    "HRANDFIELD {} {} WITHVALUES",
+                    key(r),
+                    r.pick(&["0", "1", "3", "-3", "10", "x", "-4611686018427387904"])
+                ),
+                _ => format!("HRANDFIELD {} 2 {}", key(r), r.pick(&["WITHVALUES x", "x"])),
+            };
+            (s, Cmp::Shape)
+        }
+        23 => (format!("SET {} {}", key(r), r.pick(VALUES)), Cmp::Exact),
+        24 => (format!("DEL {}", key(r)), Cmp::Exact),
+        _ => (
+            format!("{} {}", r.pick(&["TYPE", "RPUSH", "EXISTS"]), key(r))
+                + if r.chance(50) { " x" } else { "" },
+            Cmp::Exact,
+        ),
+    }
+}
+
+/// Splits a rendered flat array `[a, b, ...]` into its top-level items.
+fn items(text: &str) -> Vec<String> {
+    let inner = &text[1..text.len() - 1];
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut cur = String::new();
+    for ch in inner.chars() {
+        if in_str {
+            cur.push(ch);
+            if esc {
+                esc = false;
+            } else if ch == '\\' {
+                esc = true;
+            } else if ch == '"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match ch {
+            '"' => {
+                in_str = true;
+                cur.push(ch);
+            }
+            '[' | '{' => {
+                depth += 1;
+                cur.push(ch);
+            }
+            ']' | '}' => {
+                depth -= 1;
+                cur.push(ch);
+            }
+            ',' if depth == 0 => out.push(std::mem::take(&mut cur).trim().to_string()),
+            _ => cur.push(ch),
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// Normalizes a rendered reply for comparison under `cmp`.
+fn normalize(text: &str, cmp: Cmp) -> String {
+    if text.starts_with('-') || cmp == Cmp::Exact {
+        return text.to_string();
+    }
+    let is_agg = text.starts_with('[') || text.starts_with('{');
+    match cmp {
+        Cmp::Exact => text.to_string(),
+        Cmp::Sorted if text.starts_with('[') => {
+            let mut v = items(text);
+            v.sort();
+            format!("sorted{v:?}")
+        }
+        Cmp::SortedPairs if text.starts_with('{') => {
+            let inner = &text[1..text.len() - 1];
+            let mut v = items(&format!("[{inner}]"));
+            v.sort();
+            format!("map{v:?}")
+        }
+        Cmp::SortedPairs if text.starts_with('[') => {
+            let v = items(text);
+            let mut pairs: Vec<String> = v.chunks(2).map(|p| p.join(" => ")).collect();
+            pairs.sort();
+            format!("pairs{pairs:?}")
+        }
+        Cmp::Scan if text.starts_with('[') => {
+            let v = items(text);
+            let cursor = v[0].clone();
+            let flat = items(&v[1]);
+            let mut pairs: Vec<String> = flat.chunks(2).map(|p| p.join(" => ")).collect();
+            pairs.sort();
+            format!("scan {cursor} {pairs:?}")
+        }
+        Cmp::Shape if is_agg => {
+            let v = items(text);
+            let inner: Vec<String> = v
+                .iter()
+                .map(|i| {
+                    if i.starts_with('[') {
+                        format!("pair{}", items(i).len())
+                    } else {
+                        "item".into()
+                    }
+                })
+                .collect();
+            format!("shape {} {:?}", v.len(), inner)
+        }
+        Cmp::Shape if text.starts_with('"') => "some bulk".into(),
+        _ => text.to_string(),
+    }
+}
+
+#[test]
+fn differential_against_redis() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        eprintln!("redis-server not installed: differential test skipped");
+        return;
+    };
+    let ours = Server::start(&[]);
+    let seed = seed();
+    eprintln!("hash differential seed: {seed} (MEMKV_SEED={seed} to replay)");
+    let mut r = Rng(seed);
+    let mut a2 = ours.raw();
+    let mut b2 = redis.raw();
+    let mut a3 = ours.raw();
+    let mut b3 = redis.raw();
+    a3.cmd(&[b"HELLO", b"3"]);
+    b3.cmd(&[b"HELLO", b"3"]);
+    let mut history: Vec<String> = Vec::new();
+    for i in 0..5000 {
+        let (line, cmp) = gen_hash_command(&mut r);
+        let resp3 = r.chance(30);
+        let (a, b) = if resp3 {
+            (&mut a3, &mut b3)
+        } else {
+            (&mut a2, &mut b2)
+        };
+        let got = send(a, &line);
+        let want = send(b, &line);
+        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
+        let (ng, nw) = (normalize(&got, cmp), normalize(&want, cmp));
+        if ng != nw {
+            let from = history.len().saturating_sub(15);
+            panic!(
+                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
+                history[from..].join("\n  ")
+            );
+        }
+    }
+    for k in KEYS {
+        let line = format!("HGETALL {k}");
+        assert_eq!(
+            normalize(&send(&mut a2, &line), Cmp::SortedPairs),
+            normalize(&send(&mut b2, &line), Cmp::SortedPairs),
+            "seed {seed}: final {line}"
+        );
+        let line = format!("TYPE {k}");
+        assert_eq!(
+            send(&mut a2, &line),
+            send(&mut b2, &line),
+            "seed {seed}: final {line}"
+        );
+    }
+}
