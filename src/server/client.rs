@@ -8,7 +8,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::commands::{CommandSpec, OwnedArgs};
-use crate::resp::Reply;
+use crate::resp::{ParseState, Reply};
 use crate::store::Key;
 
 /// Commands queued between MULTI and EXEC.
@@ -45,6 +45,8 @@ pub struct Client {
     pub(crate) query: Vec<u8>,
     pub(crate) arg_ranges: Vec<Range<usize>>,
     pub(crate) scratch: Vec<u8>,
+    /// Parser progress on a command still arriving.
+    pub(crate) parse_state: ParseState,
     /// Replies not yet written to the socket, and how much of them was.
     pub reply: Reply,
     pub(crate) sent: usize,
@@ -103,6 +105,7 @@ impl Client {
             query: Vec::new(),
             arg_ranges: Vec::new(),
             scratch: Vec::new(),
+            parse_state: ParseState::default(),
             reply: Reply::new(),
             sent: 0,
             db: 0,
@@ -141,6 +144,7 @@ impl Client {
             query: Vec::new(),
             arg_ranges: Vec::new(),
             scratch: Vec::new(),
+            parse_state: ParseState::default(),
             reply: Reply::new(),
             sent: 0,
             db: 0,

@@ -22,7 +22,7 @@ use slab::Slab;
 use super::{Client, Server, ShutdownRequest, Stats};
 use crate::commands::{self, Args};
 use crate::config::Config;
-use crate::resp::{Limits, parse_command};
+use crate::resp::{Limits, parse_command_resume};
 use crate::store::Store;
 
 const WAKER: Token = Token(usize::MAX - 1);
@@ -677,7 +677,13 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
             ..Limits::default()
         };
         let start = pos;
-        match parse_command(&query[start..], &limits, &mut ranges, &mut scratch) {
+        match parse_command_resume(
+            &query[start..],
+            &limits,
+            &mut ranges,
+            &mut scratch,
+            &mut c.parse_state,
+        ) {
             Ok(None) => break,
             Ok(Some(frame)) => {
                 pos += frame.consumed;
@@ -697,7 +703,10 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                     "Protocol error ({e}) from client id={} addr={}",
                     c.id, c.addr
                 );
-                c.reply.error(&format!("ERR {e}"));
+                // Redis's exact bytes (a raw byte >= 0x80 in "got 'x'").
+                c.reply.buf.extend_from_slice(b"-ERR ");
+                e.write_message(&mut c.reply.buf);
+                c.reply.buf.extend_from_slice(b"\r\n");
                 c.close_after_reply = true;
                 pos = query.len();
             }
