@@ -4,5 +4,7 @@
 pub mod parser;
 pub mod reply;
 
-pub use parser::{Limits, ParseState, ParsedFrame, ProtocolError, parse_command, parse_command_resume};
+pub use parser::{
+    Limits, ParseState, ParsedFrame, ProtocolError, parse_command, parse_command_resume,
+};
 pub use reply::Reply;
