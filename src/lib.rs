@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod glob;
 pub mod logging;
+pub mod long_double;
 pub mod number;
 pub mod resp;
 pub mod server;

@@ -647,7 +647,7 @@ fn debian_redis_conf_daemonizes() {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut c = Raw { s: stream };
+    let mut c = Raw::from_stream(stream);
     assert_eq!(show(&c.cmd(&[b"PING"])), "+PONG\r\n");
     drop(daemon);
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,6 +9,7 @@
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::{Args, CmdError, CmdResult, CommandSpec};
+use crate::long_double::Ld;
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::{Kind, Sds, Value};
@@ -369,6 +370,8 @@ fn set_generic(
         false
     };
     if (ext.flags & OPT_NX != 0 && found) || (ext.flags & OPT_XX != 0 && !found) {
+        // Nothing set (a lazy expiry on the way propagates its own DEL).
+        srv.store.prop.rewrite_as(Vec::new());
         if ext.flags & OPT_GET == 0 {
             match replies {
                 SetReplies::OkNull => c.reply.null(),
@@ -382,6 +385,9 @@ fn set_generic(
     } else {
         srv.store.set_with_expiry(db, key, str_value(value), expire);
     }
+    if srv.store.prop.enabled {
+        propagate_set(srv, args, ext, key, value, expire);
+    }
     if ext.flags & OPT_GET == 0 {
         match replies {
             SetReplies::OkNull => c.reply.ok(),
@@ -389,6 +395,39 @@ fn set_generic(
         }
     }
     Ok(())
+}
+
+/// What the AOF gets for an executed SET-like command, as Redis 7 does it:
+/// any expiry but SET's own PXAT becomes `SET key value PXAT <abs ms>`
+/// (replay must not depend on when it happens), and SET's GET option is
+/// dropped; otherwise the command goes as sent.
+fn propagate_set(
+    srv: &mut Server,
+    args: &Args,
+    ext: &ExtArgs,
+    key: &[u8],
+    value: &[u8],
+    expire: Option<u64>,
+) {
+    let is_set = args[0].eq_ignore_ascii_case(b"set");
+    if let Some(at) = expire
+        && (ext.flags & OPT_PXAT == 0 || !is_set)
+    {
+        let mut buf = [0u8; 20];
+        let at = fmt_i64(at as i64, &mut buf);
+        srv.store
+            .prop
+            .rewrite_as_one([&b"SET"[..], key, value, b"PXAT", at]);
+    } else if is_set && ext.flags & OPT_GET != 0 {
+        let kept = args
+            .iter()
+            .enumerate()
+            .filter(|&(j, a)| j < 3 || !cstr(a).eq_ignore_ascii_case(b"get"))
+            .map(|(_, a)| a);
+        srv.store
+            .prop
+            .rewrite_as(vec![crate::commands::OwnedArgs::from_slices(kept)]);
+    }
 }
 
 fn set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
@@ -432,12 +471,16 @@ fn psetex(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 fn getset(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     get_generic(srv, c, &args[1])?;
     srv.store.set(c.db, &args[1], str_value(&args[2]));
+    srv.store
+        .prop
+        .rewrite_as_one([&b"SET"[..], &args[1], &args[2]]);
     Ok(())
 }
 
 fn getdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if get_generic(srv, c, &args[1])? {
         srv.store.remove(c.db, &args[1]);
+        srv.store.prop.rewrite_as_one([&b"DEL"[..], &args[1]]);
     }
     Ok(())
 }
@@ -470,8 +513,16 @@ fn getex(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if let Some(at) = expire {
         // An absolute time already past deletes the key.
         srv.store.set_expiry(db, key, Some(at));
+        if at <= now {
+            srv.store.prop.rewrite_as_one([&b"DEL"[..], key]);
+        } else if srv.store.prop.enabled {
+            let mut buf = [0u8; 20];
+            let at = fmt_i64(at as i64, &mut buf);
+            srv.store.prop.rewrite_as_one([&b"PEXPIREAT"[..], key, at]);
+        }
     } else if ext.flags & OPT_PERSIST != 0 && srv.store.expiry(db, key).is_some() {
         srv.store.set_expiry(db, key, None);
+        srv.store.prop.rewrite_as_one([&b"PERSIST"[..], key]);
     }
     Ok(())
 }
@@ -571,18 +622,25 @@ fn incrbyfloat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let key = &args[1];
     let db = c.db;
     let old = match srv.store.get(db, key) {
-        None => ld::Num::Finite(ld::F80::ZERO),
-        Some(Value::Str(s)) => ld::parse(s).ok_or(CmdError::NotFloat)?,
+        None => Ld::ZERO,
+        Some(Value::Str(s)) => Ld::parse(s).ok_or(CmdError::NotFloat)?,
         Some(_) => return Err(CmdError::WrongType),
     };
-    let by = ld::parse(&args[2]).ok_or(CmdError::NotFloat)?;
-    let nan_or_inf = || CmdError::Static("ERR increment would produce NaN or Infinity");
-    let (ld::Num::Finite(a), ld::Num::Finite(b)) = (old, by) else {
-        return Err(nan_or_inf());
-    };
-    let sum = ld::add(a, b).ok_or_else(nan_or_inf)?;
-    let text = ld::format_human(sum);
+    let by = Ld::parse(&args[2]).ok_or(CmdError::NotFloat)?;
+    // Redis adds in long double and refuses an infinite or NaN result
+    // (an infinite operand gives one).
+    let sum = old.add(by);
+    if old.is_inf() || by.is_inf() || sum.is_inf() {
+        return Err(CmdError::Static(
+            "ERR increment would produce NaN or Infinity",
+        ));
+    }
+    let text = sum.to_human().into_bytes();
     c.reply.bulk(&text);
+    // Replayed as the exact resulting value, never as an increment.
+    srv.store
+        .prop
+        .rewrite_as_one([&b"SET"[..], key, &text, b"KEEPTTL"]);
     srv.store
         .set_keep_ttl(db, key, Value::Str(Sds::from_vec(text)));
     Ok(())
@@ -902,638 +960,6 @@ fn lcs(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 // ---------------------------------------------------------------------------
 // 80-bit extended precision ("long double") for INCRBYFLOAT
 // ---------------------------------------------------------------------------
-
-/// Software x87 extended precision: 64-bit significand, exponent range of
-/// the 80-bit format (with subnormals), round-to-nearest-even everywhere.
-/// Covers exactly what INCRBYFLOAT needs: `strtold`, one addition, and
-/// printf `%.17Lf` followed by Redis's trimming (ld2string LD_STR_HUMAN).
-/// A cold path, so a tiny bignum keeps it obviously exact.
-pub(crate) mod ld {
-    use std::cmp::Ordering;
-
-    /// Lowest exponent of the least significant bit (the smallest
-    /// subnormal is 2^-16445).
-    const MIN_LSB: i64 = -16445;
-    /// Every finite value is below 2^16384.
-    const MAX_EXP: i64 = 16384;
-    /// `MAX_LONG_DOUBLE_CHARS`: longer inputs are not valid floats.
-    const MAX_CHARS: usize = 5 * 1024;
-
-    /// A finite value: (-1)^neg * mant * 2^exp.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct F80 {
-        pub neg: bool,
-        pub mant: u64,
-        pub exp: i64,
-    }
-
-    impl F80 {
-        pub const ZERO: F80 = F80 {
-            neg: false,
-            mant: 0,
-            exp: 0,
-        };
-    }
-
-    /// A parsed number: finite, or an infinity (NaN is never accepted).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Num {
-        Finite(F80),
-        Inf,
-    }
-
-    /// Unsigned bignum, little-endian 32-bit limbs, no high zero limbs.
-    #[derive(Clone, Debug, Default, PartialEq, Eq)]
-    struct Big(Vec<u32>);
-
-    impl Big {
-        fn from_u128(v: u128) -> Big {
-            let mut b = Big(vec![
-                v as u32,
-                (v >> 32) as u32,
-                (v >> 64) as u32,
-                (v >> 96) as u32,
-            ]);
-            b.trim();
-            b
-        }
-
-        fn trim(&mut self) {
-            while self.0.last() == Some(&0) {
-                self.0.pop();
-            }
-        }
-
-        fn is_zero(&self) -> bool {
-            self.0.is_empty()
-        }
-
-        fn bitlen(&self) -> u64 {
-            match self.0.last() {
-                None => 0,
-                Some(&top) => (self.0.len() as u64 - 1) * 32 + (32 - top.leading_zeros() as u64),
-            }
-        }
-
-        fn mul_small(&mut self, m: u32) {
-            let mut carry = 0u64;
-            for l in &mut self.0 {
-                let v = *l as u64 * m as u64 + carry;
-                *l = v as u32;
-                carry = v >> 32;
-            }
-            if carry != 0 {
-                self.0.push(carry as u32);
-            }
-            self.trim();
-        }
-
-        fn add_small(&mut self, a: u32) {
-            let mut carry = a as u64;
-            for l in &mut self.0 {
-                if carry == 0 {
-                    break;
-                }
-                let v = *l as u64 + carry;
-                *l = v as u32;
-                carry = v >> 32;
-            }
-            if carry != 0 {
-                self.0.push(carry as u32);
-            }
-        }
-
-        fn mul_pow10(&mut self, mut k: u64) {
-            while k >= 9 {
-                self.mul_small(1_000_000_000);
-                k -= 9;
-            }
-            if k > 0 {
-                self.mul_small(10u32.pow(k as u32));
-            }
-        }
-
-        fn shl(&self, bits: u64) -> Big {
-            if self.is_zero() {
-                return Big::default();
-            }
-            let limbs = (bits / 32) as usize;
-            let b = (bits % 32) as u32;
-            let mut out = vec![0u32; limbs];
-            out.reserve(self.0.len() + 1);
-            if b == 0 {
-                out.extend_from_slice(&self.0);
-            } else {
-                let mut carry = 0u32;
-                for &l in &self.0 {
-                    out.push((l << b) | carry);
-                    carry = l >> (32 - b);
-                }
-                if carry != 0 {
-                    out.push(carry);
-                }
-            }
-            Big(out)
-        }
-
-        fn shr(&self, bits: u64) -> Big {
-            let limbs = (bits / 32) as usize;
-            if limbs >= self.0.len() {
-                return Big::default();
-            }
-            let b = (bits % 32) as u32;
-            let src = &self.0[limbs..];
-            let mut out = Vec::with_capacity(src.len());
-            for i in 0..src.len() {
-                let lo = src[i] >> b;
-                let hi = if b == 0 {
-                    0
-                } else {
-                    src.get(i + 1).map_or(0, |&n| n << (32 - b))
-                };
-                out.push(lo | hi);
-            }
-            let mut r = Big(out);
-            r.trim();
-            r
-        }
-
-        fn bit(&self, i: u64) -> bool {
-            let limb = (i / 32) as usize;
-            limb < self.0.len() && (self.0[limb] >> (i % 32)) & 1 == 1
-        }
-
-        /// True if any bit below position `i` is set.
-        fn any_below(&self, i: u64) -> bool {
-            let full = ((i / 32) as usize).min(self.0.len());
-            if self.0[..full].iter().any(|&l| l != 0) {
-                return true;
-            }
-            let rem = i % 32;
-            rem > 0 && full < self.0.len() && self.0[full] & ((1u32 << rem) - 1) != 0
-        }
-
-        /// The low 128 bits.
-        fn low_u128(&self) -> u128 {
-            self.0
-                .iter()
-                .take(4)
-                .enumerate()
-                .fold(0u128, |acc, (i, &l)| acc | (l as u128) << (32 * i))
-        }
-
-        fn cmp_big(&self, o: &Big) -> Ordering {
-            self.0
-                .len()
-                .cmp(&o.0.len())
-                .then_with(|| self.0.iter().rev().cmp(o.0.iter().rev()))
-        }
-
-        /// self -= o; requires self >= o.
-        fn sub_assign(&mut self, o: &Big) {
-            let mut borrow = 0i64;
-            for i in 0..self.0.len() {
-                let v = self.0[i] as i64 - o.0.get(i).copied().unwrap_or(0) as i64 - borrow;
-                if v < 0 {
-                    self.0[i] = (v + (1i64 << 32)) as u32;
-                    borrow = 1;
-                } else {
-                    self.0[i] = v as u32;
-                    borrow = 0;
-                }
-            }
-            self.trim();
-        }
-
-        fn add(&self, o: &Big) -> Big {
-            let n = self.0.len().max(o.0.len());
-            let mut out = Vec::with_capacity(n + 1);
-            let mut carry = 0u64;
-            for i in 0..n {
-                let v = self.0.get(i).copied().unwrap_or(0) as u64
-                    + o.0.get(i).copied().unwrap_or(0) as u64
-                    + carry;
-                out.push(v as u32);
-                carry = v >> 32;
-            }
-            if carry != 0 {
-                out.push(carry as u32);
-            }
-            let mut r = Big(out);
-            r.trim();
-            r
-        }
-
-        /// Divides in place, returning the remainder.
-        fn divmod_small(&mut self, d: u32) -> u32 {
-            let mut rem = 0u64;
-            for l in self.0.iter_mut().rev() {
-                let cur = (rem << 32) | *l as u64;
-                *l = (cur / d as u64) as u32;
-                rem = cur % d as u64;
-            }
-            self.trim();
-            rem as u32
-        }
-
-        fn to_decimal(&self) -> Vec<u8> {
-            if self.is_zero() {
-                return b"0".to_vec();
-            }
-            let mut n = self.clone();
-            let mut chunks = Vec::new();
-            while !n.is_zero() {
-                chunks.push(n.divmod_small(1_000_000_000));
-            }
-            let mut out = Vec::with_capacity(chunks.len() * 9);
-            for (i, ch) in chunks.iter().rev().enumerate() {
-                let s = ch.to_string();
-                if i > 0 {
-                    out.extend(std::iter::repeat_n(b'0', 9 - s.len()));
-                }
-                out.extend_from_slice(s.as_bytes());
-            }
-            out
-        }
-
-        /// (floor(self / d), self % d != 0) when the quotient fits 128 bits.
-        fn div_sticky(&self, d: &Big) -> (u128, bool) {
-            let (nl, dl) = (self.bitlen(), d.bitlen());
-            if nl < dl {
-                return (0, !self.is_zero());
-            }
-            let mut rem = self.clone();
-            let mut q = 0u128;
-            for i in (0..=(nl - dl)).rev() {
-                let t = d.shl(i);
-                if rem.cmp_big(&t) != Ordering::Less {
-                    rem.sub_assign(&t);
-                    q |= 1u128 << i;
-                }
-            }
-            (q, !rem.is_zero())
-        }
-    }
-
-    /// Rounds the exact value n * 2^e2 (plus a little more if `sticky`) to
-    /// the nearest representable value, ties to even. None on overflow.
-    fn round(neg: bool, n: &Big, e2: i64, sticky: bool) -> Option<F80> {
-        let l = n.bitlen() as i64;
-        if l == 0 {
-            return Some(F80 {
-                neg,
-                mant: 0,
-                exp: 0,
-            });
-        }
-        let mut lsb = (e2 + l - 64).max(MIN_LSB);
-        let shift = lsb - e2;
-        let mut q: u128;
-        if shift <= 0 {
-            // Exact (at most 64 significant bits, in range).
-            q = n.low_u128();
-            lsb = e2;
-        } else {
-            let sh = shift as u64;
-            q = if sh >= l as u64 {
-                0
-            } else {
-                n.shr(sh).low_u128()
-            };
-            let half = n.bit(sh - 1);
-            let rest = sticky || (sh >= 2 && n.any_below(sh - 1));
-            if half && (rest || q & 1 == 1) {
-                q += 1;
-            }
-            if q == 1u128 << 64 {
-                q >>= 1;
-                lsb += 1;
-            }
-        }
-        if q != 0 && lsb + (128 - q.leading_zeros() as i64) > MAX_EXP {
-            return None;
-        }
-        Some(F80 {
-            neg,
-            mant: q as u64,
-            exp: lsb,
-        })
-    }
-
-    fn is_c_space(b: u8) -> bool {
-        matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-    }
-
-    /// Redis's `string2ld`: `strtold` over the whole string, no leading
-    /// space, no NaN, overflow and underflow to zero rejected.
-    pub fn parse(s: &[u8]) -> Option<Num> {
-        if s.is_empty() || s.len() >= MAX_CHARS || is_c_space(s[0]) {
-            return None;
-        }
-        let (neg, body) = match s[0] {
-            b'-' => (true, &s[1..]),
-            b'+' => (false, &s[1..]),
-            _ => (false, s),
-        };
-        if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
-            return Some(Num::Inf);
-        }
-        let v = if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
-            parse_hex(neg, &body[2..])?
-        } else {
-            parse_dec(neg, body)?
-        };
-        Some(Num::Finite(v))
-    }
-
-    /// Reads `[+-]digits` as a saturated exponent; None if malformed.
-    fn parse_exp(s: &[u8]) -> Option<i64> {
-        let (neg, d) = match s.first()? {
-            b'-' => (true, &s[1..]),
-            b'+' => (false, &s[1..]),
-            _ => (false, s),
-        };
-        if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let mut v: i64 = 0;
-        for &c in d {
-            v = (v * 10 + (c - b'0') as i64).min(1 << 40);
-        }
-        Some(if neg { -v } else { v })
-    }
-
-    fn parse_dec(neg: bool, s: &[u8]) -> Option<F80> {
-        let mut d = Big::default();
-        let mut ndigits: i64 = 0; // significant digits in d
-        let mut frac: i64 = 0; // digits after the point
-        let mut seen_digit = false;
-        let mut seen_point = false;
-        let mut i = 0;
-        while i < s.len() {
-            let c = s[i];
-            if c.is_ascii_digit() {
-                seen_digit = true;
-                if seen_point {
-                    frac += 1;
-                }
-                if ndigits > 0 || c != b'0' {
-                    d.mul_small(10);
-                    d.add_small((c - b'0') as u32);
-                    ndigits += 1;
-                }
-            } else if c == b'.' && !seen_point {
-                seen_point = true;
-            } else {
-                break;
-            }
-            i += 1;
-        }
-        if !seen_digit {
-            return None;
-        }
-        let mut exp10 = 0i64;
-        if i < s.len() {
-            if s[i] | 0x20 != b'e' {
-                return None;
-            }
-            exp10 = parse_exp(&s[i + 1..])?;
-        }
-        if d.is_zero() {
-            return Some(F80 {
-                neg,
-                mant: 0,
-                exp: 0,
-            });
-        }
-        let k = exp10 - frac;
-        // Clearly out of range: overflow, or below half the smallest
-        // subnormal (rounds to zero: ERANGE, rejected).
-        if ndigits - 1 + k >= 4933 || ndigits + k <= -4952 {
-            return None;
-        }
-        let r = if k >= 0 {
-            d.mul_pow10(k as u64);
-            round(neg, &d, 0, false)
-        } else {
-            let mut m = Big::from_u128(1);
-            m.mul_pow10((-k) as u64);
-            // Scale so the quotient has 66 bits, plus a sticky remainder.
-            let s = m.bitlen() as i64 - d.bitlen() as i64 + 66;
-            let (q, sticky) = if s >= 0 {
-                d.shl(s as u64).div_sticky(&m)
-            } else {
-                d.div_sticky(&m.shl((-s) as u64))
-            };
-            round(neg, &Big::from_u128(q), -s, sticky)
-        }?;
-        if r.mant == 0 { None } else { Some(r) }
-    }
-
-    fn parse_hex(neg: bool, s: &[u8]) -> Option<F80> {
-        let mut h = Big::default();
-        let mut frac: i64 = 0;
-        let mut seen_digit = false;
-        let mut seen_point = false;
-        let mut lead = true;
-        let mut i = 0;
-        while i < s.len() {
-            let c = s[i];
-            if let Some(v) = (c as char).to_digit(16) {
-                seen_digit = true;
-                if seen_point {
-                    frac += 1;
-                }
-                // Leading zeros are skipped; after the point they still
-                // count in `frac`.
-                if !(lead && v == 0) {
-                    lead = false;
-                    h.mul_small(16);
-                    h.add_small(v);
-                }
-            } else if c == b'.' && !seen_point {
-                seen_point = true;
-            } else {
-                break;
-            }
-            i += 1;
-        }
-        if !seen_digit {
-            return None;
-        }
-        let mut exp2 = 0i64;
-        if i < s.len() {
-            if s[i] | 0x20 != b'p' {
-                return None;
-            }
-            exp2 = parse_exp(&s[i + 1..])?;
-        }
-        if h.is_zero() {
-            return Some(F80 {
-                neg,
-                mant: 0,
-                exp: 0,
-            });
-        }
-        let e2 = exp2 - 4 * frac;
-        if h.bitlen() as i64 + e2 > MAX_EXP {
-            return None;
-        }
-        let r = round(neg, &h, e2, false)?;
-        if r.mant == 0 { None } else { Some(r) }
-    }
-
-    /// a + b rounded to nearest even; None if it overflows to infinity.
-    pub fn add(a: F80, b: F80) -> Option<F80> {
-        if a.mant == 0 && b.mant == 0 {
-            return Some(F80 {
-                neg: a.neg && b.neg,
-                mant: 0,
-                exp: 0,
-            });
-        }
-        if a.mant == 0 {
-            return Some(b);
-        }
-        if b.mant == 0 {
-            return Some(a);
-        }
-        let top = |x: &F80| x.exp + (64 - x.mant.leading_zeros() as i64);
-        // Far apart: the smaller is below a quarter ulp of the larger,
-        // which is exact already, so the sum rounds to the larger.
-        if top(&a) - top(&b) > 130 {
-            return Some(a);
-        }
-        if top(&b) - top(&a) > 130 {
-            return Some(b);
-        }
-        let e = a.exp.min(b.exp);
-        let ba = Big::from_u128(a.mant as u128).shl((a.exp - e) as u64);
-        let bb = Big::from_u128(b.mant as u128).shl((b.exp - e) as u64);
-        if a.neg == b.neg {
-            return round(a.neg, &ba.add(&bb), e, false);
-        }
-        match ba.cmp_big(&bb) {
-            Ordering::Equal => Some(F80::ZERO),
-            Ordering::Greater => {
-                let mut d = ba;
-                d.sub_assign(&bb);
-                round(a.neg, &d, e, false)
-            }
-            Ordering::Less => {
-                let mut d = bb;
-                d.sub_assign(&ba);
-                round(b.neg, &d, e, false)
-            }
-        }
-    }
-
-    /// printf("%.17Lf") then Redis's LD_STR_HUMAN trimming: trailing zeros
-    /// after the point and a bare point removed, "-0" becomes "0".
-    pub fn format_human(v: F80) -> Vec<u8> {
-        // q = round(|v| * 10^17), ties to even.
-        let q = if v.exp >= 0 {
-            let mut n = Big::from_u128(v.mant as u128).shl(v.exp as u64);
-            n.mul_pow10(17);
-            n
-        } else {
-            let mut n = Big::from_u128(v.mant as u128);
-            n.mul_pow10(17);
-            let t = (-v.exp) as u64;
-            if t > n.bitlen() + 1 {
-                Big::default()
-            } else {
-                let mut q = n.shr(t);
-                let half = n.bit(t - 1);
-                let rest = t >= 2 && n.any_below(t - 1);
-                if half && (rest || q.bit(0)) {
-                    q.add_small(1);
-                }
-                q
-            }
-        };
-        let digits = q.to_decimal();
-        let mut out = Vec::with_capacity(digits.len() + 3);
-        if v.neg {
-            out.push(b'-');
-        }
-        if digits.len() <= 17 {
-            out.extend_from_slice(b"0.");
-            out.extend(std::iter::repeat_n(b'0', 17 - digits.len()));
-            out.extend_from_slice(&digits);
-        } else {
-            let (int, fr) = digits.split_at(digits.len() - 17);
-            out.extend_from_slice(int);
-            out.push(b'.');
-            out.extend_from_slice(fr);
-        }
-        while out.last() == Some(&b'0') {
-            out.pop();
-        }
-        if out.last() == Some(&b'.') {
-            out.pop();
-        }
-        if out == b"-0" {
-            out = b"0".to_vec();
-        }
-        out
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        fn incr(a: &str, b: &str) -> Option<String> {
-            let (Num::Finite(x), Num::Finite(y)) = (parse(a.as_bytes())?, parse(b.as_bytes())?)
-            else {
-                return None;
-            };
-            add(x, y).map(|r| String::from_utf8(format_human(r)).unwrap())
-        }
-
-        #[test]
-        fn like_redis_long_double() {
-            assert_eq!(incr("10.5", "0.1").unwrap(), "10.6");
-            assert_eq!(incr("0.2", "0.1").unwrap(), "0.3");
-            assert_eq!(incr("0", "3.0e3").unwrap(), "3000");
-            assert_eq!(incr("3000", "5.0e3").unwrap(), "8000");
-            assert_eq!(incr("0", "0x10").unwrap(), "16");
-            assert_eq!(incr("0", "-0").unwrap(), "0");
-            assert_eq!(incr("-0", "-0").unwrap(), "0");
-            assert_eq!(incr("1", "-1").unwrap(), "0");
-            assert_eq!(incr("0", "1e-4940").unwrap(), "0");
-            assert_eq!(incr("0", "-1.5").unwrap(), "-1.5");
-            assert_eq!(incr("5", "-1e-20").unwrap(), "5");
-            assert_eq!(
-                incr("0", "1e400").unwrap(),
-                "10000000000000000000281880683947586514586453433629052038625910693539685534008629862039363994848324160522094053927317616200295822777259255734023828976593340661017797447434546173917862448116674971723778943824391593338047470675026246684401359237513603830343735485505244955964979021825038280091068414947402456898653040951017512658092615827588920183472511643316591362664138176309734806343732497430221946880"
-            );
-            assert!(parse(b"1e-5000").is_none());
-            assert!(parse(b"1e5000").is_none());
-            assert_eq!(parse(b"inf"), Some(Num::Inf));
-            assert!(parse(b"nan").is_none());
-            assert!(parse(b" 1").is_none());
-            assert!(parse(b"1 ").is_none());
-            assert!(parse(b"1e").is_none());
-            assert!(parse(b"0x").is_none());
-            assert!(parse(b".").is_none());
-            assert_eq!(incr("0", ".5").unwrap(), "0.5");
-            assert_eq!(incr("0", "5.").unwrap(), "5");
-            assert_eq!(incr("0", "0x1.8p1").unwrap(), "3");
-            assert_eq!(
-                incr("0", "1.18973149535723176502e+4932").map(|s| s.len()),
-                Some(4933)
-            );
-            assert!(
-                incr(
-                    "1.18973149535723176502e+4932",
-                    "1.18973149535723176502e+4932"
-                )
-                .is_none()
-            );
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

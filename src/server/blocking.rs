@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Client, Park, Server};
 use crate::commands::{self, Args, OwnedArgs};
-use crate::store::Key;
+use crate::store::{Key, Value};
 
 /// One parked client's blocking state.
 #[derive(Debug)]
@@ -46,6 +46,21 @@ impl Blocked {
     /// The earliest timeout, for the poll timeout.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// Restores a re-blocked waiter's deadline and argv.
+    fn rearm(&mut self, id: u64, deadline: Option<Instant>, args: OwnedArgs) {
+        let Some(w) = self.waiters.get_mut(&id) else {
+            return;
+        };
+        if let Some(d) = w.deadline.take() {
+            self.deadlines.remove(&(d, id));
+        }
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
+        w.deadline = deadline;
+        w.args = args;
     }
 
     /// True if client `id` is blocked.
@@ -86,7 +101,9 @@ impl Server {
         timeout: Option<Duration>,
         args: &Args,
     ) {
-        let deadline = timeout.filter(|d| !d.is_zero()).map(|d| Instant::now() + d);
+        let deadline = timeout
+            .filter(|d| !d.is_zero())
+            .and_then(|d| Instant::now().checked_add(d));
         let mut owned_keys: Vec<Key> = Vec::with_capacity(keys.len());
         for k in keys {
             let key = Key::new(k);
@@ -172,7 +189,9 @@ impl Server {
         let mut budget = self.blocked.by_key.get(&slot).map_or(0, |q| q.len());
         while budget > 0 {
             budget -= 1;
-            if !self.store.contains(db, key) {
+            // Only a list serves list waiters; a key turned into another
+            // type keeps them blocked, as in Redis.
+            if !matches!(self.store.get(db, key), Some(Value::List(_))) {
                 return;
             }
             let Some(&id) = self.blocked.by_key.get(&slot).and_then(|q| q.front()) else {
@@ -185,7 +204,17 @@ impl Server {
                 continue;
             };
             c.park = None;
-            let args = w.args.as_args();
+            if c.close_asap {
+                // Killed earlier in this round: it must not consume anything.
+                if let Some(s) = self.clients.get_mut(w.token) {
+                    *s = Some(c);
+                }
+                continue;
+            }
+            // Serve from the key that became ready, like Redis: it goes
+            // first among the command's keys.
+            let owned = ready_key_first(&w.args, key);
+            let args = owned.as_ref().unwrap_or(&w.args).as_args();
             match commands::resolve(&args) {
                 Ok(spec) => {
                     let _ = commands::call(self, &mut c, spec, &args);
@@ -194,6 +223,10 @@ impl Server {
             }
             if c.park.is_none() {
                 self.unparked.push(c.token);
+            } else {
+                // Nothing for it after all: it waits on, with its original
+                // deadline and its original argument order.
+                self.blocked.rearm(c.id, w.deadline, w.args);
             }
             if !c.reply.is_empty() && !c.pending_write {
                 c.pending_write = true;
@@ -217,4 +250,26 @@ impl Server {
             }
         }
     }
+}
+
+/// The argv of a blocked command with `key` moved to the front of its keys
+/// (None when it is already first or the command has one key).
+fn ready_key_first(args: &OwnedArgs, key: &[u8]) -> Option<OwnedArgs> {
+    let a = args.as_args();
+    let name = a.get(0)?;
+    let keys = if name.eq_ignore_ascii_case(b"blpop") || name.eq_ignore_ascii_case(b"brpop") {
+        1..a.len().checked_sub(1)?
+    } else if name.eq_ignore_ascii_case(b"blmpop") {
+        let n = crate::number::parse_i64(a.get(2)?)?;
+        3..3usize.checked_add(usize::try_from(n).ok()?)?.min(a.len())
+    } else {
+        return None;
+    };
+    let pos = keys.clone().find(|&i| &a[i] == key)?;
+    if pos == keys.start {
+        return None;
+    }
+    let mut parts: Vec<&[u8]> = a.iter().collect();
+    parts[keys.start..=pos].rotate_right(1);
+    Some(OwnedArgs::from_slices(parts))
 }

@@ -140,7 +140,10 @@ impl Server {
         let s = TcpStream::connect(("127.0.0.1", self.port)).expect("raw connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();
         s.set_nodelay(true).ok();
-        Raw { s }
+        Raw {
+            s,
+            pending: Vec::new(),
+        }
     }
 
     /// Sends SIGKILL and waits for the process.
@@ -170,16 +173,26 @@ pub fn which(name: &str) -> Option<PathBuf> {
 /// A raw socket speaking bytes.
 pub struct Raw {
     pub s: TcpStream,
+    /// Bytes read past the last complete reply (pipelined replies).
+    pending: Vec<u8>,
 }
 
 impl Raw {
+    /// Wraps an already connected socket.
+    pub fn from_stream(s: TcpStream) -> Raw {
+        Raw {
+            s,
+            pending: Vec::new(),
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.s.write_all(bytes).expect("write");
     }
 
     /// Reads until at least `n` bytes arrived (or the peer closed).
     pub fn read_n(&mut self, n: usize) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.pending);
         let mut buf = [0u8; 65536];
         while out.len() < n {
             match self.s.read(&mut buf) {
@@ -187,6 +200,9 @@ impl Raw {
                 Ok(k) => out.extend_from_slice(&buf[..k]),
                 Err(_) => break,
             }
+        }
+        if out.len() > n {
+            self.pending = out.split_off(n);
         }
         out
     }
@@ -203,10 +219,10 @@ impl Raw {
 
     /// Reads one complete RESP reply (any type, nested) and returns its bytes.
     pub fn read_reply(&mut self) -> Vec<u8> {
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.pending);
         loop {
             if let Some(n) = resp_len(&buf) {
-                buf.truncate(n);
+                self.pending = buf.split_off(n);
                 return buf;
             }
             let mut b = [0u8; 4096];
