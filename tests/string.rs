@@ -1091,3 +1091,114 @@ fn differential_against_redis() {
         );
     }
 }
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn aof_replays_what_executed() {
+    let dir = common::temp_dir("string-aof");
+    let extra = ["--appendonly", "yes", "--appendfsync", "always"];
+    {
+        let mut s = Server::start_in(&dir, &extra);
+        let mut r = s.raw();
+        assert_eq!(c(&mut r, &["SET", "ex", "v", "EX", "1000"]), OK);
+        assert_eq!(c(&mut r, &["SETEX", "se", "1000", "v"]), OK);
+        assert_eq!(c(&mut r, &["PSETEX", "pse", "1000000", "v"]), OK);
+        assert_eq!(c(&mut r, &["SET", "sg", "v1"]), OK);
+        assert_eq!(
+            c(&mut r, &["SET", "sg", "v2", "GET", "PX", "1000000"]),
+            bulk("v1")
+        );
+        assert_eq!(c(&mut r, &["SET", "nx", "v", "NX", "EX", "1000"]), OK);
+        assert_eq!(c(&mut r, &["SET", "nx", "w", "NX", "EX", "1"]), NIL);
+        assert_eq!(c(&mut r, &["INCRBYFLOAT", "f", "10.5"]), bulk("10.5"));
+        assert_eq!(c(&mut r, &["INCRBYFLOAT", "f", "0.1"]), bulk("10.6"));
+        assert_eq!(c(&mut r, &["SET", "gx", "v"]), OK);
+        assert_eq!(c(&mut r, &["GETEX", "gx", "EX", "1000"]), bulk("v"));
+        assert_eq!(c(&mut r, &["SET", "gp", "v", "EX", "1000"]), OK);
+        assert_eq!(c(&mut r, &["GETEX", "gp", "PERSIST"]), bulk("v"));
+        assert_eq!(c(&mut r, &["SET", "gd", "v"]), OK);
+        assert_eq!(c(&mut r, &["GETEX", "gd", "PXAT", "1"]), bulk("v"));
+        assert_eq!(c(&mut r, &["SET", "del", "v"]), OK);
+        assert_eq!(c(&mut r, &["GETDEL", "del"]), bulk("v"));
+        assert_eq!(c(&mut r, &["GETSET", "gs", "v"]), NIL);
+        assert_eq!(c(&mut r, &["INCRBY", "n", "5"]), int(5));
+        assert_eq!(c(&mut r, &["APPEND", "n", "0"]), int(2));
+        assert_eq!(c(&mut r, &["SETRANGE", "sr", "2", "x"]), int(3));
+        assert_eq!(c(&mut r, &["MSET", "m1", "a", "m2", "b"]), OK);
+        s.kill9();
+        // What was logged: absolute expiries and resulting values only.
+        let mut log = Vec::new();
+        for e in walk(&dir) {
+            if e.to_string_lossy().ends_with(".incr.aof") {
+                log.extend(std::fs::read(&e).unwrap_or_default());
+            }
+        }
+        let log = String::from_utf8_lossy(&log).to_ascii_uppercase();
+        assert!(log.contains("PXAT"), "{log}");
+        assert!(log.contains("PEXPIREAT"), "{log}");
+        for absent in [
+            "SETEX",
+            "GETEX",
+            "INCRBYFLOAT",
+            "GETDEL",
+            "GETSET",
+            "\r\nGET\r\n",
+        ] {
+            assert!(!log.contains(absent), "{absent} in {log}");
+        }
+        // Keep the directory for the restart.
+        s.dir = std::path::PathBuf::new();
+    }
+    let s = Server::start_in(&dir, &extra);
+    let mut r = s.raw();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while c(&mut r, &["GET", "ex"]).starts_with("-LOADING") {
+        assert!(std::time::Instant::now() < deadline, "AOF never loaded");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for (k, v) in [
+        ("ex", "v"),
+        ("se", "v"),
+        ("pse", "v"),
+        ("sg", "v2"),
+        ("nx", "v"),
+        ("f", "10.6"),
+        ("gx", "v"),
+        ("gp", "v"),
+        ("gs", "v"),
+        ("n", "50"),
+        ("m1", "a"),
+        ("m2", "b"),
+    ] {
+        assert_eq!(c(&mut r, &["GET", k]), bulk(v), "{k}");
+    }
+    assert_eq!(c(&mut r, &["GET", "gd"]), NIL);
+    assert_eq!(c(&mut r, &["GET", "del"]), NIL);
+    assert_eq!(cb(&mut r, &[b"GET", b"sr"]), b"$3\r\n\0\0x\r\n".to_vec());
+    for (k, lo, hi) in [
+        ("ex", 900_000, 1_000_000),
+        ("se", 900_000, 1_000_000),
+        ("pse", 900_000, 1_000_000),
+        ("sg", 900_000, 1_000_000),
+        ("nx", 900_000, 1_000_000),
+        ("gx", 900_000, 1_000_000),
+        ("gp", -1, -1),
+        ("f", -1, -1),
+    ] {
+        let t = pttl(&mut r, k).expect("PTTL");
+        assert!(t >= lo && t <= hi, "{k}: {t}");
+    }
+}
