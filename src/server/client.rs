@@ -94,43 +94,18 @@ impl Client {
             use std::os::fd::AsRawFd;
             stream.as_raw_fd()
         };
-        let now = Instant::now();
-        Client {
-            id,
-            token,
-            stream: Some(stream),
-            addr,
-            laddr,
-            fd,
-            query: Vec::new(),
-            arg_ranges: Vec::new(),
-            scratch: Vec::new(),
-            parse_state: ParseState::default(),
-            reply: Reply::new(),
-            sent: 0,
-            db: 0,
-            name: Vec::new(),
-            lib_name: Vec::new(),
-            lib_ver: Vec::new(),
-            authenticated,
-            created: now,
-            last_interaction: now,
-            last_cmd: "NULL",
-            close_after_reply: false,
-            close_asap: false,
-            park: None,
-            multi: None,
-            in_exec: false,
-            watched: Vec::new(),
-            no_evict: false,
-            no_touch: false,
-            writable_registered: false,
-            pending_write: false,
-            hold_seq: 0,
-        }
+        let mut c = Client::internal(id);
+        c.token = token;
+        c.stream = Some(stream);
+        c.addr = addr;
+        c.laddr = laddr;
+        c.fd = fd;
+        c.authenticated = authenticated;
+        c
     }
 
-    /// A client with no connection, for replaying commands (AOF loading).
+    /// A client with no connection, for replaying commands (AOF loading);
+    /// also the blank state every connection starts from.
     pub fn internal(id: u64) -> Client {
         let addr: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 0));
         let now = Instant::now();
