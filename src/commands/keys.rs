@@ -824,7 +824,7 @@ mod tests {
         assert_eq!(encoding_name(&s(&[b'a'; 44]), 128, 64), "embstr");
         assert_eq!(encoding_name(&s(&[b'a'; 45]), 128, 64), "raw");
         assert_eq!(
-            encoding_name(&Value::List(Box::default()), 128, 64),
+            encoding_name(&Value::List(Default::default()), 128, 64),
             "quicklist"
         );
         let mut h = Hash::new();

@@ -12,7 +12,6 @@
 //! a key is written, so every handler here is re-entrant (on re-run it pops
 //! like the non-blocking form, or parks again).
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::flags::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
@@ -21,7 +20,8 @@ use crate::long_double as ld;
 use crate::number::parse_i64;
 use crate::resp::Reply;
 use crate::server::{Client, Server};
-use crate::store::{Kind, List, Sds, Value};
+use crate::store::list::Iter as ListIter;
+use crate::store::{Key, Kind, List, Value};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), lpush, "list").doc(
@@ -302,12 +302,7 @@ fn write_list<'a>(
 #[inline]
 fn pop_n_reply(l: &mut List, left: bool, n: usize, reply: &mut Reply) {
     reply.array(n);
-    for _ in 0..n {
-        let e = if left { l.pop_front() } else { l.pop_back() };
-        if let Some(e) = e {
-            reply.bulk(&e);
-        }
-    }
+    l.pop_each(left, n, |e| reply.bulk(e));
 }
 
 // ---------------------------------------------------------------------------
@@ -317,14 +312,7 @@ fn pop_n_reply(l: &mut List, left: bool, n: usize, reply: &mut Reply) {
 fn push_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool, xx: bool) -> CmdResult {
     let key = &args[1];
     if let Some(l) = write_list(srv, c.db, key)? {
-        l.reserve(args.len() - 2);
-        for e in args.iter().skip(2) {
-            if left {
-                l.push_front(Sds::new(e));
-            } else {
-                l.push_back(Sds::new(e));
-            }
-        }
+        l.push_all(left, args.iter().skip(2));
         c.reply.int(l.len() as i64);
         return Ok(());
     }
@@ -332,16 +320,10 @@ fn push_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool, xx: b
         c.reply.int(0);
         return Ok(());
     }
-    let mut l: List = VecDeque::with_capacity(args.len() - 2);
-    for e in args.iter().skip(2) {
-        if left {
-            l.push_front(Sds::new(e));
-        } else {
-            l.push_back(Sds::new(e));
-        }
-    }
+    let mut l = List::new();
+    l.push_all(left, args.iter().skip(2));
     c.reply.int(l.len() as i64);
-    srv.store.set(c.db, key, Value::List(Box::new(l)));
+    srv.store.set(c.db, key, Value::List(l));
     Ok(())
 }
 
@@ -389,7 +371,7 @@ fn pop_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool) -> Cmd
     };
     match count {
         None => {
-            let e = if left { l.pop_front() } else { l.pop_back() };
+            let e = l.pop(left);
             match e {
                 Some(e) => c.reply.bulk(&e),
                 None => c.reply.null(),
@@ -450,7 +432,7 @@ fn lrange(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.array(e - s + 1);
-    put_bulks(&mut c.reply.buf, l.range(s..=e));
+    put_bulks(&mut c.reply.buf, l.range(s, e + 1));
     Ok(())
 }
 
@@ -477,31 +459,71 @@ fn put_dec(out: &mut [u8], n: usize) -> usize {
     d
 }
 
+/// A list element as `put_bulks` copies it.
+trait Elem {
+    fn bytes(&self) -> &[u8];
+    /// Copies the element to the start of `dst`, which has at least 22
+    /// bytes of slack beyond the element's length.
+    fn copy_to(&self, dst: &mut [u8]);
+}
+
+impl Elem for &Key {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.as_bytes()
+    }
+    #[inline]
+    fn copy_to(&self, dst: &mut [u8]) {
+        match self {
+            // A fixed-size copy compiles to a few moves, no memcpy call.
+            Key::Inline { data, .. } => dst[..data.len()].copy_from_slice(data),
+            Key::Heap(b) => dst[..b.len()].copy_from_slice(b),
+        }
+    }
+}
+
+impl Elem for &[u8] {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    #[inline]
+    fn copy_to(&self, dst: &mut [u8]) {
+        dst[..self.len()].copy_from_slice(self);
+    }
+}
+
 /// Appends `items` as RESP bulk strings in one pass: the exact size is
-/// reserved first and short (inline) elements are copied as fixed 22-byte
-/// blocks, which avoids a libc memcpy call per element. LRANGE's hot path
-/// (LRANGE_600 spends its time here).
-fn put_bulks<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a Sds> + Clone) {
+/// reserved first and short (inline) deque elements are copied as fixed
+/// 22-byte blocks, which avoids a libc memcpy call per element. LRANGE's
+/// hot path (LRANGE_600 spends its time here).
+fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
+    match items {
+        ListIter::Deque(it) => put_elems(out, it),
+        ListIter::Packed(it) => put_elems(out, it),
+    }
+}
+
+#[inline(always)]
+fn put_elems<E: Elem>(out: &mut Vec<u8>, items: impl Iterator<Item = E> + Clone) {
     // Slack so a fixed-size copy near the end stays in bounds.
     let mut total = 32;
     for e in items.clone() {
-        total += e.len() + 5 + dec_len(e.len());
+        let n = e.bytes().len();
+        total += n + 5 + dec_len(n);
     }
     let start = out.len();
     out.resize(start + total, 0);
     let buf = &mut out[start..];
     let mut p = 0;
     for e in items {
-        let n = e.len();
+        let n = e.bytes().len();
         buf[p] = b'$';
         p += 1;
         p += put_dec(&mut buf[p..], n);
         buf[p..p + 2].copy_from_slice(b"\r\n");
         p += 2;
-        match e {
-            Sds::Inline { data, .. } => buf[p..p + data.len()].copy_from_slice(data),
-            Sds::Heap(v) => buf[p..p + n].copy_from_slice(v),
-        }
+        e.copy_to(&mut buf[p..]);
         p += n;
         buf[p..p + 2].copy_from_slice(b"\r\n");
         p += 2;
@@ -559,20 +581,32 @@ fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut matches: u64 = 0;
     let mut found: Vec<usize> = Vec::new();
     let mut single: Option<usize> = None;
-    for index in 0..scan {
-        let pos = if from_tail { len - 1 - index } else { index };
-        if l[pos].as_bytes() != ele {
-            continue;
+    // Looks at the element at `pos`; true when the walk is over.
+    let mut visit = |pos: usize, e: &[u8]| {
+        if e != ele {
+            return false;
         }
         matches += 1;
-        if matches >= rank {
-            if count != -1 {
-                found.push(pos);
-                if count != 0 && !wrapped && matches - rank + 1 >= count as u64 {
-                    break;
-                }
-            } else {
-                single = Some(pos);
+        if matches < rank {
+            return false;
+        }
+        if count != -1 {
+            found.push(pos);
+            count != 0 && !wrapped && matches - rank + 1 >= count as u64
+        } else {
+            single = Some(pos);
+            true
+        }
+    };
+    if from_tail {
+        for (k, e) in l.iter_rev().take(scan).enumerate() {
+            if visit(len - 1 - k, e) {
+                break;
+            }
+        }
+    } else {
+        for (k, e) in l.iter().take(scan).enumerate() {
+            if visit(k, e) {
                 break;
             }
         }
@@ -604,10 +638,8 @@ fn lset(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let Some(i) = norm_index(idx, l.len()) else {
         return Err(CmdError::IndexOutOfRange);
     };
-    if let Some(l) = write_list(srv, c.db, key)?
-        && let Some(slot) = l.get_mut(i)
-    {
-        *slot = Sds::new(&args[3]);
+    if let Some(l) = write_list(srv, c.db, key)? {
+        l.set(i, &args[3]);
     }
     c.reply.ok();
     Ok(())
@@ -624,10 +656,7 @@ fn ltrim(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     match norm_range(start, end, l.len()) {
         None => l.clear(),
-        Some((s, e)) => {
-            l.truncate(e + 1);
-            l.drain(..s);
-        }
+        Some((s, e)) => l.keep_range(s, e + 1),
     }
     if l.is_empty() {
         srv.store.remove(c.db, key);
@@ -646,7 +675,7 @@ fn lrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     // Nothing to remove: reply without touching the key (no WATCH effect).
-    if !l.iter().any(|e| e.as_bytes() == ele) {
+    if !l.iter().any(|e| e == ele) {
         c.reply.int(0);
         return Ok(());
     }
@@ -654,41 +683,8 @@ fn lrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     };
-    let limit = toremove.unsigned_abs(); // 0 = all
-    let mut removed: u64 = 0;
-    if toremove >= 0 {
-        l.retain(|e| {
-            if (limit == 0 || removed < limit) && e.as_bytes() == ele {
-                removed += 1;
-                false
-            } else {
-                true
-            }
-        });
-    } else {
-        // From the tail: find the lowest index among the last `limit`
-        // matches, then drop every match at or above it.
-        let mut seen: u64 = 0;
-        let mut lowest = l.len();
-        for (i, e) in l.iter().enumerate().rev() {
-            if e.as_bytes() == ele {
-                seen += 1;
-                lowest = i;
-                if seen == limit {
-                    break;
-                }
-            }
-        }
-        let mut i = 0usize;
-        l.retain(|e| {
-            let keep = !(i >= lowest && e.as_bytes() == ele);
-            i += 1;
-            if !keep {
-                removed += 1;
-            }
-            keep
-        });
-    }
+    // |count| elements (0 = all), from the tail when negative.
+    let removed = l.remove(ele, toremove.unsigned_abs(), toremove < 0);
     if l.is_empty() {
         srv.store.remove(c.db, key);
     }
@@ -710,7 +706,7 @@ fn linsert(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     let pivot = &args[3];
-    let Some(pos) = l.iter().position(|e| e.as_bytes() == pivot) else {
+    let Some(pos) = l.iter().position(|e| e == pivot) else {
         c.reply.int(-1);
         return Ok(());
     };
@@ -718,7 +714,7 @@ fn linsert(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     };
-    l.insert(if after { pos + 1 } else { pos }, Sds::new(&args[4]));
+    l.insert(if after { pos + 1 } else { pos }, &args[4]);
     c.reply.int(l.len() as i64);
     Ok(())
 }
@@ -747,20 +743,12 @@ fn lmove_generic(
     peek_list(srv, db, dst)?;
     if src == dst {
         if let Some(l) = write_list(srv, db, src)? {
-            let e = if from_left {
-                l.pop_front()
-            } else {
-                l.pop_back()
-            };
-            if let Some(e) = e {
-                c.reply.bulk(&e);
-                if to_left {
-                    l.push_front(e);
-                } else {
-                    l.push_back(e);
+            match l.pop(from_left) {
+                Some(e) => {
+                    c.reply.bulk(&e);
+                    l.push_key(to_left, e);
                 }
-            } else {
-                c.reply.null();
+                None => c.reply.null(),
             }
         }
         return Ok(());
@@ -769,28 +757,18 @@ fn lmove_generic(
         c.reply.null();
         return Ok(());
     };
-    let Some(e) = (if from_left {
-        l.pop_front()
-    } else {
-        l.pop_back()
-    }) else {
+    let Some(e) = l.pop(from_left) else {
         c.reply.null();
         return Ok(());
     };
     let now_empty = l.is_empty();
     c.reply.bulk(&e);
     match write_list(srv, db, dst)? {
-        Some(d) => {
-            if to_left {
-                d.push_front(e);
-            } else {
-                d.push_back(e);
-            }
-        }
+        Some(d) => d.push_key(to_left, e),
         None => {
-            let mut d: List = VecDeque::with_capacity(1);
-            d.push_back(e);
-            srv.store.set(db, dst, Value::List(Box::new(d)));
+            let mut d = List::new();
+            d.push_key(to_left, e);
+            srv.store.set(db, dst, Value::List(d));
         }
     }
     if now_empty {
@@ -883,7 +861,7 @@ fn pop_first_nonempty<'k>(
         let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
         let popped = match count {
             None => {
-                if let Some(e) = if left { l.pop_front() } else { l.pop_back() } {
+                if let Some(e) = l.pop(left) {
                     c.reply.bulk(&e);
                 }
                 None
@@ -1035,7 +1013,7 @@ mod tests {
 
     #[test]
     fn put_bulks_matches_reply_bulk() {
-        let items: Vec<Sds> = [
+        let items: Vec<Vec<u8>> = [
             "",
             "a",
             "0123456789",
@@ -1044,19 +1022,26 @@ mod tests {
             &"z".repeat(300),
         ]
         .iter()
-        .map(|s| Sds::new(s.as_bytes()))
+        .map(|s| s.as_bytes().to_vec())
         .collect();
+        // A packed list, and the same elements in a deque (past 128).
+        let packed: List = items.iter().map(|e| &e[..]).collect();
+        let mut deque: List = (0..200).map(|_| &b"pad"[..]).collect();
+        deque.push_all(false, items.iter().map(|e| &e[..]));
+        assert!(packed.is_packed() && !deque.is_packed());
         let mut want = Reply::new();
         for e in &items {
             want.bulk(e);
         }
-        let mut got = b"prefix".to_vec();
-        put_bulks(&mut got, items.iter());
-        assert_eq!(&got[..6], b"prefix");
-        assert_eq!(&got[6..], &want.buf[..]);
-        let mut empty = Vec::new();
-        put_bulks(&mut empty, items[..0].iter());
-        assert!(empty.is_empty());
+        for (l, from) in [(&packed, 0), (&deque, 200)] {
+            let mut got = b"prefix".to_vec();
+            put_bulks(&mut got, l.range(from, from + items.len()));
+            assert_eq!(&got[..6], b"prefix");
+            assert_eq!(&got[6..], &want.buf[..]);
+            let mut empty = Vec::new();
+            put_bulks(&mut empty, l.range(from, from));
+            assert!(empty.is_empty());
+        }
     }
 
     #[test]

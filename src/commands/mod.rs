@@ -307,22 +307,19 @@ pub fn resolve(args: &Args) -> Result<&'static CommandSpec, CmdError> {
 pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'static CommandSpec> {
     let spec = match resolve(args) {
         Ok(s) => s,
-        Err(e) => return reject(srv, client, &e.to_string()),
+        Err(e) => return reject(srv, client, args, &e.to_string()),
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(srv, client, "NOAUTH Authentication required.");
+        return reject(srv, client, args, "NOAUTH Authentication required.");
     }
     if srv.loading.is_some() && !spec.has(flags::LOADING) && !client.is_internal() {
-        return reject(
-            srv,
-            client,
-            "LOADING Redis is loading the dataset in memory",
-        );
+        let msg = "LOADING Redis is loading the dataset in memory";
+        return reject(srv, client, args, msg);
     }
     if spec.has(flags::WRITE)
         && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
     {
-        return reject(srv, client, &e);
+        return reject(srv, client, args, &e);
     }
     if let Some(m) = client.multi.as_mut()
         && !transaction::runs_inside_multi(spec)
@@ -337,8 +334,22 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
 
 /// Refuses a command before it runs; inside MULTI this also dooms the
 /// transaction (EXEC will answer EXECABORT), as in Redis.
-fn reject(srv: &mut Server, client: &mut Client, msg: &str) -> Option<&'static CommandSpec> {
+fn reject(
+    srv: &mut Server,
+    client: &mut Client,
+    args: &Args,
+    msg: &str,
+) -> Option<&'static CommandSpec> {
     srv.stats.rejected_calls += 1;
+    if client.multi.is_some() && args.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
+        // A rejected EXEC ends the transaction (Redis's execCommandAbort).
+        transaction::reset_transaction(srv, client);
+        let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+        client.reply.error(&format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        ));
+        return None;
+    }
     if let Some(m) = client.multi.as_mut() {
         m.aborted = true;
     }

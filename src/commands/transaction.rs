@@ -132,6 +132,7 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         srv.store.begin_journal();
     }
     let prop_mark = srv.store.prop.mark();
+    let db_before = c.db;
     c.in_exec = true;
     let mut failure = None;
     for (i, (spec, args)) in state.queue.iter().enumerate() {
@@ -147,6 +148,8 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         Some((i, spec, e)) => {
             srv.store.rollback_journal();
             srv.store.prop.restore(prop_mark);
+            // The transaction never happened, SELECT included.
+            c.db = db_before;
             c.reply.truncate(mark);
             Err(CmdError::Custom(format!(
                 "EXECABORT Transaction rolled back: command #{} ({}) failed: {}",

@@ -268,9 +268,9 @@ mod tests {
         s.set(0, b"k", Value::Str(Sds::new(b"hello")));
         let mut l = super::super::List::new();
         for e in [b"a", b"b", b"c"] {
-            l.push_back(Sds::new(e));
+            l.push_back(e);
         }
-        s.set(0, b"l", Value::List(Box::new(l)));
+        s.set(0, b"l", Value::List(l));
         assert_eq!(
             to_hex(&s.dataset_digest()),
             "196be15337c123de885cc960c4549c4853efa610"

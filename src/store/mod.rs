@@ -9,20 +9,20 @@ pub mod bytes;
 pub mod digest;
 pub mod expire;
 pub mod journal;
+pub mod list;
 pub mod ready;
 pub mod scan;
 pub mod snapshot;
 pub mod watch;
 
-use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::IndexMap;
 
 pub use bytes::{Key, Sds};
 
-/// A list value. (Lists and hashes are refined by their own issue.)
-pub type List = VecDeque<Sds>;
+/// A list value: packed while small, a deque beyond (src/store/list.rs).
+pub use list::List;
 /// A hash value.
 pub type Hash = IndexMap<Sds, Sds>;
 
@@ -30,7 +30,8 @@ pub type Hash = IndexMap<Sds, Sds>;
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(Sds),
-    List(Box<List>),
+    /// Not boxed: a `List` is 24 bytes, so `Value` stays 32.
+    List(List),
     Hash(Box<Hash>),
 }
 
@@ -145,6 +146,8 @@ pub struct Store {
     watches: watch::Watches,
     /// Undo records of the running transaction (EXEC with rollback).
     journal: Option<journal::Journal>,
+    /// The last journal, kept for its allocations.
+    spare_journal: Option<journal::Journal>,
     /// The AOF rewrite's point-in-time snapshot, while one runs.
     snapshot: Option<snapshot::Snapshot>,
     /// Executed writes on their way to the AOF.
@@ -167,6 +170,7 @@ impl Store {
             ready: Default::default(),
             watches: Default::default(),
             journal: None,
+            spare_journal: None,
             snapshot: None,
             prop: Default::default(),
         }
@@ -377,8 +381,11 @@ impl Store {
         self.dirty += self.dbs[db].len() as u64;
         self.snapshot_finish_db(db);
         let old = std::mem::take(&mut self.dbs[db]);
-        if self.journal.is_none() {
-            self.watches.touch_db(db, |k| old.keys.contains_key(k));
+        if !self.watches.is_empty() {
+            let ids = self
+                .watches
+                .watchers_in_db(db, |k| old.keys.contains_key(k));
+            self.invalidate_watchers(ids);
         }
         // Inside a transaction the journal keeps the old database for undo.
         self.journal_db(db, old).unwrap_or_default()
@@ -394,11 +401,12 @@ impl Store {
     /// Swaps two databases (SWAPDB).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.dirty += 1;
-        if self.journal.is_none() {
+        if !self.watches.is_empty() {
             let (da, db_) = (&self.dbs[a], &self.dbs[b]);
             let exists = |k: &[u8]| da.keys.contains_key(k) || db_.keys.contains_key(k);
-            self.watches.touch_db(a, exists);
-            self.watches.touch_db(b, exists);
+            let mut ids = self.watches.watchers_in_db(a, exists);
+            ids.extend(self.watches.watchers_in_db(b, exists));
+            self.invalidate_watchers(ids);
         }
         self.journal_swap(a, b);
         self.snapshot_finish_db(a);

@@ -55,7 +55,7 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
     match value {
         Value::Str(s) => encode_into(out, [&b"SET"[..], key, s].into_iter()),
         Value::List(l) => {
-            let items: Vec<&[u8]> = l.iter().map(|e| &e[..]).collect();
+            let items: Vec<&[u8]> = l.iter().collect();
             for chunk in items.chunks(ITEMS_PER_CMD) {
                 let head = [&b"RPUSH"[..], key];
                 encode_into(out, head.into_iter().chain(chunk.iter().copied()));

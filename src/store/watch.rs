@@ -30,13 +30,25 @@ impl Watches {
         }
     }
 
-    /// Every watched key of `db` for which `exists` says the change is real.
-    pub(crate) fn touch_db(&mut self, db: usize, mut exists: impl FnMut(&[u8]) -> bool) {
+    /// The watchers of keys in `db` for which `exists` says the change is
+    /// real (a flush or swap changes only keys that existed).
+    pub(crate) fn watchers_in_db(
+        &self,
+        db: usize,
+        mut exists: impl FnMut(&[u8]) -> bool,
+    ) -> Vec<u64> {
+        let mut out = Vec::new();
         for ((d, k), ids) in &self.by_key {
             if *d == db && exists(k) {
-                self.dirty.extend(ids.iter().copied());
+                out.extend(ids.iter().copied());
             }
         }
+        out
+    }
+
+    /// These clients' transactions will fail.
+    pub(crate) fn mark_dirty(&mut self, ids: impl IntoIterator<Item = u64>) {
+        self.dirty.extend(ids);
     }
 }
 
