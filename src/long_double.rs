@@ -82,55 +82,6 @@ impl Ld {
         (!r.inf).then_some(r)
     }
 
-    /// `self + o`, rounded once. Infinity plus anything (NaN included,
-    /// which callers treat the same way) is infinity.
-    pub fn add(self, o: Ld) -> Ld {
-        if self.inf || o.inf {
-            return Ld::inf(if self.inf { self.neg } else { o.neg });
-        }
-        if o.is_zero() {
-            return if self.is_zero() {
-                Ld::zero(self.neg && o.neg)
-            } else {
-                self
-            };
-        }
-        if self.is_zero() {
-            return o;
-        }
-        let (hi, lo) = if self.exp >= o.exp {
-            (self, o)
-        } else {
-            (o, self)
-        };
-        let d = (hi.exp - lo.exp) as u64;
-        // `lo` is below a quarter ulp of the normalized `hi`: no effect.
-        if d > 200 {
-            return hi;
-        }
-        let mut a = Big::from_u128(hi.mant as u128);
-        a.shl(d);
-        let mut b = Big::from_u128(lo.mant as u128);
-        let (neg, sum) = if hi.neg == lo.neg {
-            a.add_assign(&b);
-            (hi.neg, a)
-        } else {
-            match a.cmp(&b) {
-                Ordering::Greater => {
-                    a.sub_assign(&b);
-                    (hi.neg, a)
-                }
-                Ordering::Less => {
-                    b.sub_assign(&a);
-                    (lo.neg, b)
-                }
-                Ordering::Equal => return Ld::ZERO,
-            }
-        };
-        let (top, sh, sticky) = sum.top128();
-        round_pack(neg, top, sh + lo.exp, sticky)
-    }
-
     /// `self * k`, rounded once.
     pub fn mul_u64(self, k: u64) -> Ld {
         if self.inf || self.mant == 0 || k == 0 {
@@ -211,6 +162,59 @@ impl Ld {
             out.remove(0);
         }
         out
+    }
+}
+
+impl std::ops::Add for Ld {
+    type Output = Ld;
+
+    /// `self + o`, rounded once. Infinity plus anything (NaN included,
+    /// which callers treat the same way) is infinity.
+    fn add(self, o: Ld) -> Ld {
+        if self.inf || o.inf {
+            return Ld::inf(if self.inf { self.neg } else { o.neg });
+        }
+        if o.is_zero() {
+            return if self.is_zero() {
+                Ld::zero(self.neg && o.neg)
+            } else {
+                self
+            };
+        }
+        if self.is_zero() {
+            return o;
+        }
+        let (hi, lo) = if self.exp >= o.exp {
+            (self, o)
+        } else {
+            (o, self)
+        };
+        let d = (hi.exp - lo.exp) as u64;
+        // `lo` is below a quarter ulp of the normalized `hi`: no effect.
+        if d > 200 {
+            return hi;
+        }
+        let mut a = Big::from_u128(hi.mant as u128);
+        a.shl(d);
+        let mut b = Big::from_u128(lo.mant as u128);
+        let (neg, sum) = if hi.neg == lo.neg {
+            a.add_assign(&b);
+            (hi.neg, a)
+        } else {
+            match a.cmp(&b) {
+                Ordering::Greater => {
+                    a.sub_assign(&b);
+                    (hi.neg, a)
+                }
+                Ordering::Less => {
+                    b.sub_assign(&a);
+                    (lo.neg, b)
+                }
+                Ordering::Equal => return Ld::ZERO,
+            }
+        };
+        let (top, sh, sticky) = sum.top128();
+        round_pack(neg, top, sh + lo.exp, sticky)
     }
 }
 
@@ -640,7 +644,7 @@ mod tests {
     fn sum(a: &str, b: &str) -> String {
         let a = Ld::parse(a.as_bytes()).expect(a);
         let b = Ld::parse(b.as_bytes()).expect(b);
-        a.add(b).to_human()
+        (a + b).to_human()
     }
 
     #[test]

@@ -37,8 +37,12 @@ const REWRITE_KEYS_PER_TICK: usize = 2000;
 /// A running rewrite, seen from the reactor.
 struct Rewrite {
     tx: Sender<RewriteMsg>,
+    thread: Option<JoinHandle<()>>,
     walk_done: bool,
     started: Instant,
+    /// The first rewrite after CONFIG SET appendonly yes: until it is
+    /// installed no file on disk holds the data, so shutdown completes it.
+    initial: bool,
 }
 
 /// The AOF of a running server.
@@ -60,6 +64,9 @@ pub struct Aof {
     pub last_rewrite_secs: i64,
     /// Unix time of the last successful rewrite or of start.
     pub last_rewrite_unix: u64,
+    /// Started only to run BGREWRITEAOF with `appendonly no` (Redis writes
+    /// the files then too); stopped once the rewrite is installed.
+    standalone: bool,
 }
 
 /// What start-up must load, and how the layout looks afterwards.
@@ -251,6 +258,7 @@ fn start_writer(
         last_rewrite_ok: true,
         last_rewrite_secs: -1,
         last_rewrite_unix: unix_secs(),
+        standalone: false,
     });
     srv.store.prop.enabled = true;
     srv.store.prop.reset_selected();
@@ -323,14 +331,16 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     let temp = aof.layout.temp_rewrite_path();
     let writer = aof.writer.clone();
     let notifier = srv.notifier.clone();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || rewrite::run(temp, rx, writer, notifier))
         .map_err(|e| format!("ERR Can't start the rewrite thread: {e}"))?;
     aof.rewrite = Some(Rewrite {
         tx,
+        thread: Some(thread),
         walk_done: false,
         started: Instant::now(),
+        initial: !rotate,
     });
     aof.rewrite_scheduled = false;
     srv.store.begin_snapshot();
@@ -355,6 +365,20 @@ pub fn rewrite_finished(srv: &mut Server, ok: bool) {
     } else {
         warn!("Background AOF rewrite terminated with error");
     }
+    if aof.standalone && !srv.config.appendonly {
+        stop(srv);
+    }
+}
+
+/// BGREWRITEAOF with `appendonly no`: like Redis, write a base of the
+/// current data and a manifest naming it, without appending afterwards.
+pub fn rewrite_with_aof_off(srv: &mut Server) -> Result<(), String> {
+    enable_at_runtime(srv)?;
+    srv.store.prop.enabled = false;
+    if let Some(aof) = srv.aof.as_mut() {
+        aof.standalone = true;
+    }
+    Ok(())
 }
 
 /// Automatic rewrite: when the AOF grew by `auto-aof-rewrite-percentage`
@@ -397,7 +421,17 @@ pub fn reconcile_config(srv: &mut Server) {
                 srv.config.appendonly = false;
             }
         }
+        // A standalone BGREWRITEAOF stops by itself when installed.
+        (false, true) if srv.aof.as_ref().is_some_and(|a| a.standalone) => {}
         (false, true) => stop(srv),
+        (true, true) if srv.aof.as_ref().is_some_and(|a| a.standalone) => {
+            // appendonly turned on while a standalone rewrite runs: from
+            // now on appends count too.
+            if let Some(aof) = srv.aof.as_mut() {
+                aof.standalone = false;
+            }
+            srv.store.prop.enabled = true;
+        }
         _ => {}
     }
     if let Some(aof) = srv.aof.as_mut()
@@ -419,13 +453,20 @@ fn enable_at_runtime(srv: &mut Server) -> Result<(), String> {
     );
     let old = layout.load_manifest().ok().flatten().unwrap_or_default();
     let seq = old.last_incr_seq() + 1;
+    // The old increments are listed too, so installing the new base
+    // removes them with the old base.
     let manifest = Manifest {
         base: old.base.clone(),
-        incrs: vec![FileEntry {
-            name: layout.incr_name(seq),
-            seq,
-            kind: FileKind::Incr,
-        }],
+        incrs: old
+            .incrs
+            .iter()
+            .cloned()
+            .chain([FileEntry {
+                name: layout.incr_name(seq),
+                seq,
+                kind: FileKind::Incr,
+            }])
+            .collect(),
     };
     start_writer(srv, layout, manifest, false)?;
     start_rewrite_inner(srv, false)
@@ -436,11 +477,21 @@ fn enable_at_runtime(srv: &mut Server) -> Result<(), String> {
 pub fn stop(srv: &mut Server) {
     after_round(srv);
     srv.store.prop.enabled = false;
+    if srv
+        .aof
+        .as_ref()
+        .and_then(|a| a.rewrite.as_ref())
+        .is_some_and(|r| r.initial)
+    {
+        finish_rewrite_now(srv);
+    }
     srv.store.abort_snapshot();
     let Some(mut aof) = srv.aof.take() else {
         return;
     };
     if let Some(rw) = aof.rewrite.take() {
+        // A later rewrite is abandoned: the manifest on disk still names
+        // a complete set of files.
         let _ = rw.tx.send(RewriteMsg::Abort);
     }
     let (ack_tx, ack_rx) = channel();
@@ -451,4 +502,31 @@ pub fn stop(srv: &mut Server) {
     if let Some(h) = aof.writer_thread.take() {
         let _ = h.join();
     }
+}
+
+/// Completes a running rewrite synchronously and waits until the writer
+/// installed it (shutdown during the initial rewrite).
+fn finish_rewrite_now(srv: &mut Server) {
+    let Some(rw) = srv.aof.as_mut().and_then(|a| a.rewrite.as_mut()) else {
+        return;
+    };
+    if !rw.walk_done {
+        loop {
+            let (chunk, done) = srv.store.snapshot_step(usize::MAX);
+            if !chunk.is_empty() {
+                let _ = rw.tx.send(RewriteMsg::Chunk(chunk));
+            }
+            if done {
+                break;
+            }
+        }
+        rw.walk_done = true;
+        let _ = rw.tx.send(RewriteMsg::Finish);
+    }
+    // The rewrite thread hands the base to the writer before it ends; the
+    // writer handles it before the Sync that `stop` sends next.
+    if let Some(t) = rw.thread.take() {
+        let _ = t.join();
+    }
+    info!("Initial AOF rewrite completed at shutdown");
 }

@@ -345,7 +345,7 @@ fn hincrbyfloat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         Some(v) => Ld::parse(v).ok_or(CmdError::Static("ERR hash value is not a float"))?,
         None => Ld::ZERO,
     };
-    let new = old.add(incr);
+    let new = old + incr;
     if new.is_inf() {
         return Err(CmdError::Static(
             "ERR increment would produce NaN or Infinity",

@@ -20,13 +20,25 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
 
 fn bgrewriteaof(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     let Some(aof) = srv.aof.as_mut() else {
-        // Redis answers the same way when AOF is off: it writes a fresh AOF
-        // only once turned on; memkv needs the AOF on to rewrite it.
-        return Err(CmdError::Static(
-            "ERR Background append only file rewriting is only possible with appendonly yes",
-        ));
+        if c.in_exec {
+            return Err(CmdError::Static(
+                "ERR Background append only file rewriting not possible inside a transaction with appendonly no",
+            ));
+        }
+        // With the AOF off Redis still writes a base and a manifest.
+        crate::aof::rewrite_with_aof_off(srv).map_err(CmdError::Custom)?;
+        c.reply
+            .simple("Background append only file rewriting started");
+        return Ok(());
     };
     if aof.rewrite_in_progress() {
+        return Err(CmdError::Static(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    // Like Redis: never inside EXEC (the transaction's propagation must
+    // stay one unit in one file); the cron starts it right after.
+    if c.in_exec {
         aof.rewrite_scheduled = true;
         c.reply
             .simple("Background append only file rewriting scheduled");

@@ -933,6 +933,11 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     srv.config
         .set_many(&pairs, local)
         .map_err(CmdError::Custom)?;
+    // appendonly / appendfsync take effect now, as in Redis (inside EXEC
+    // the reactor applies them right after the transaction).
+    if !c.in_exec {
+        crate::aof::reconcile_config(srv);
+    }
     c.reply.ok();
     Ok(())
 }

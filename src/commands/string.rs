@@ -629,7 +629,7 @@ fn incrbyfloat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let by = Ld::parse(&args[2]).ok_or(CmdError::NotFloat)?;
     // Redis adds in long double and refuses an infinite or NaN result
     // (an infinite operand gives one).
-    let sum = old.add(by);
+    let sum = old + by;
     if old.is_inf() || by.is_inf() || sum.is_inf() {
         return Err(CmdError::Static(
             "ERR increment would produce NaN or Infinity",

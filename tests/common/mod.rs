@@ -41,12 +41,35 @@ fn wait_ready(child: &mut Child, port: u16) -> bool {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            // Another test's server may hold the port we picked: make sure
+            // the one answering is our child.
+            return answers_as(s, child.id()) && matches!(child.try_wait(), Ok(None));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// True if the server on `s` reports process id `pid` (INFO server), or
+/// cannot say because it wants a password.
+fn answers_as(mut s: TcpStream, pid: u32) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    if s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while resp_len(&buf).is_none() {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    text.starts_with("-NOAUTH") || text.contains(&format!("process_id:{pid}\r\n"))
 }
 
 impl Server {
