@@ -19,6 +19,10 @@ use super::manifest::{FileEntry, FileKind, Layout, Manifest};
 use crate::config::AppendFsync;
 use crate::server::{Notice, Notifier};
 
+/// With everysec / no, how long the writer lets batches accumulate after
+/// a write (the reactor never waits for it).
+const COALESCE: Duration = Duration::from_micros(500);
+
 /// Work for the writer, in order.
 #[derive(Debug)]
 pub enum WriterMsg {
@@ -160,6 +164,12 @@ impl Writer {
                     self.write_backlog();
                     for m in more {
                         self.handle_control(m);
+                    }
+                    if self.policy != AppendFsync::Always {
+                        // Under load, let batches pile up briefly: the
+                        // reactor's sends then need no wake-up syscall and
+                        // one write(2) carries many rounds.
+                        std::thread::sleep(COALESCE);
                     }
                 }
                 Some(other) => self.handle_control(other),
