@@ -34,7 +34,10 @@ fn expected() -> String {
 fn readme_lists_every_command_of_the_table() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let start = readme.find(BEGIN).expect("README has the <!-- commands --> marker") + BEGIN.len();
+    let start = readme
+        .find(BEGIN)
+        .expect("README has the <!-- commands --> marker")
+        + BEGIN.len();
     let end = readme[start..]
         .find(END)
         .map(|e| start + e)
