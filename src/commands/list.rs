@@ -459,74 +459,73 @@ fn put_dec(out: &mut [u8], n: usize) -> usize {
     d
 }
 
-/// A list element as `put_bulks` copies it.
-trait Elem {
-    fn bytes(&self) -> &[u8];
-    /// Copies the element to the start of `dst`, which has at least 22
-    /// bytes of slack beyond the element's length.
-    fn copy_to(&self, dst: &mut [u8]);
+/// Size of the RESP bulk string for an element of `n` bytes.
+#[inline(always)]
+fn bulk_len(n: usize) -> usize {
+    // `$`, digits, CRLF, data, CRLF.
+    if n < 10 { n + 6 } else { n + 5 + dec_len(n) }
 }
 
-impl Elem for &Key {
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        self.as_bytes()
+/// Writes the `$<n>\r\n` header at `buf[p..]`; returns the new position.
+#[inline(always)]
+fn put_header(buf: &mut [u8], mut p: usize, n: usize) -> usize {
+    if n < 10 {
+        buf[p..p + 4].copy_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
+        return p + 4;
     }
-    #[inline]
-    fn copy_to(&self, dst: &mut [u8]) {
-        match self {
-            // A fixed-size copy compiles to a few moves, no memcpy call.
-            Key::Inline { data, .. } => dst[..data.len()].copy_from_slice(data),
-            Key::Heap(b) => dst[..b.len()].copy_from_slice(b),
-        }
-    }
+    buf[p] = b'$';
+    p += 1;
+    p += put_dec(&mut buf[p..], n);
+    buf[p..p + 2].copy_from_slice(b"\r\n");
+    p + 2
 }
 
-impl Elem for &[u8] {
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        self
-    }
-    #[inline]
-    fn copy_to(&self, dst: &mut [u8]) {
-        dst[..self.len()].copy_from_slice(self);
-    }
-}
+/// Slack after the exact size so a fixed-size inline copy near the end
+/// stays in bounds.
+const BULKS_SLACK: usize = 32;
 
 /// Appends `items` as RESP bulk strings in one pass: the exact size is
 /// reserved first and short (inline) deque elements are copied as fixed
 /// 22-byte blocks, which avoids a libc memcpy call per element. LRANGE's
 /// hot path (LRANGE_600 spends its time here).
 fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
-    match items {
-        ListIter::Deque(it) => put_elems(out, it),
-        ListIter::Packed(it) => put_elems(out, it),
-    }
-}
-
-#[inline(always)]
-fn put_elems<E: Elem>(out: &mut Vec<u8>, items: impl Iterator<Item = E> + Clone) {
-    // Slack so a fixed-size copy near the end stays in bounds.
-    let mut total = 32;
-    for e in items.clone() {
-        let n = e.bytes().len();
-        total += n + 5 + dec_len(n);
-    }
     let start = out.len();
-    out.resize(start + total, 0);
-    let buf = &mut out[start..];
     let mut p = 0;
-    for e in items {
-        let n = e.bytes().len();
-        buf[p] = b'$';
-        p += 1;
-        p += put_dec(&mut buf[p..], n);
-        buf[p..p + 2].copy_from_slice(b"\r\n");
-        p += 2;
-        e.copy_to(&mut buf[p..]);
-        p += n;
-        buf[p..p + 2].copy_from_slice(b"\r\n");
-        p += 2;
+    match items {
+        ListIter::Deque(it) => {
+            let total: usize = it.clone().map(|k| bulk_len(k.len())).sum();
+            out.resize(start + total + BULKS_SLACK, 0);
+            let buf = &mut out[start..];
+            for k in it {
+                match k {
+                    Key::Inline { len, data } => {
+                        let n = *len as usize;
+                        p = put_header(buf, p, n);
+                        buf[p..p + data.len()].copy_from_slice(data);
+                        p += n;
+                    }
+                    Key::Heap(b) => {
+                        p = put_header(buf, p, b.len());
+                        buf[p..p + b.len()].copy_from_slice(b);
+                        p += b.len();
+                    }
+                }
+                buf[p..p + 2].copy_from_slice(b"\r\n");
+                p += 2;
+            }
+        }
+        ListIter::Packed(it) => {
+            let total: usize = it.clone().map(|e| bulk_len(e.len())).sum();
+            out.resize(start + total + BULKS_SLACK, 0);
+            let buf = &mut out[start..];
+            for e in it {
+                p = put_header(buf, p, e.len());
+                buf[p..p + e.len()].copy_from_slice(e);
+                p += e.len();
+                buf[p..p + 2].copy_from_slice(b"\r\n");
+                p += 2;
+            }
+        }
     }
     out.truncate(start + p);
 }

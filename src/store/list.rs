@@ -215,6 +215,14 @@ impl Packed {
 }
 
 impl Deque {
+    /// Cheap pre-test for `List::after_remove`: small enough to repack,
+    /// or far below capacity.
+    #[inline]
+    fn may_shrink(&self) -> bool {
+        let n = self.items.len();
+        n <= REPACK_LEN || n < self.items.capacity() / 4
+    }
+
     #[inline]
     fn push(&mut self, left: bool, e: Key) {
         self.bytes += e.len();
@@ -225,7 +233,7 @@ impl Deque {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self, left: bool) -> Option<Key> {
         let e = if left {
             self.items.pop_front()
@@ -310,6 +318,13 @@ impl List {
     where
         I: Iterator<Item = &'a [u8]> + Clone,
     {
+        if let Repr::Deque(d) = &mut self.repr {
+            // The hot path of a long list.
+            for e in elems {
+                d.push(left, Key::new(e));
+            }
+            return;
+        }
         let mut n = 0usize;
         if let Repr::Packed(p) = &mut self.repr {
             let mut bytes = 0usize;
@@ -339,10 +354,8 @@ impl List {
             }
             self.unpack(n);
         }
+        // Packed limits exceeded: `unpack` made room for all `n`.
         if let Repr::Deque(d) = &mut self.repr {
-            if n == 0 {
-                d.items.reserve(elems.size_hint().0);
-            }
             for e in elems {
                 d.push(left, Key::new(e));
             }
@@ -358,14 +371,18 @@ impl List {
     }
 
     /// Removes and returns the first (`left`) or last element.
-    #[inline]
+    #[inline(always)]
     pub fn pop(&mut self, left: bool) -> Option<Key> {
-        let e = match &mut self.repr {
+        match &mut self.repr {
             Repr::Packed(p) => p.pop(left),
-            Repr::Deque(d) => d.pop(left),
-        };
-        self.after_remove();
-        e
+            Repr::Deque(d) => {
+                let e = d.pop(left);
+                if d.may_shrink() {
+                    self.after_remove();
+                }
+                e
+            }
+        }
     }
 
     pub fn pop_front(&mut self) -> Option<Key> {
