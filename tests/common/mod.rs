@@ -2,6 +2,8 @@
 //! loopback port, hands out clients, and kills the process on drop.
 #![allow(dead_code)]
 
+pub mod script;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

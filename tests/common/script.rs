@@ -1,0 +1,125 @@
+//! Script-driven command tests: a script is a list of (command line,
+//! expected reply rendered as text); it runs on memkv and, when installed,
+//! on real Redis, so the expectations are checked against Redis itself.
+
+use super::{Raw, Server};
+
+/// Splits a command line on spaces; `"..."` quotes an argument (so `""` is
+/// the empty string and `"a b"` has a space).
+pub fn split(line: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut quoted = false;
+    let mut had = false;
+    for b in line.bytes() {
+        match b {
+            b'"' => {
+                quoted = !quoted;
+                had = true;
+            }
+            b' ' if !quoted => {
+                if had || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                had = false;
+            }
+            _ => cur.push(b),
+        }
+    }
+    if had || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A compact, type-exact rendering of one raw reply: `:1`, `+OK`, `-ERR x`,
+/// `$-1`, `*-1`, `_`, `"bulk"`, `[a, b]`, `{k: v}`, `~[...]`, `,1.5`, `#t`.
+pub fn render(b: &[u8]) -> String {
+    let mut pos = 0;
+    let s = render_at(b, &mut pos);
+    assert_eq!(
+        pos,
+        b.len(),
+        "trailing bytes in {:?}",
+        String::from_utf8_lossy(b)
+    );
+    s
+}
+
+pub fn render_at(b: &[u8], pos: &mut usize) -> String {
+    let end = b[*pos..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| *pos + i)
+        .unwrap_or_else(|| panic!("incomplete reply {:?}", String::from_utf8_lossy(b)));
+    let t = b[*pos];
+    let head = String::from_utf8_lossy(&b[*pos + 1..end]).into_owned();
+    *pos = end + 2;
+    match t {
+        b'+' | b'-' | b':' | b',' | b'#' | b'(' => format!("{}{}", t as char, head),
+        b'_' => "_".into(),
+        b'$' | b'=' => {
+            let n: i64 = head.parse().unwrap();
+            if n < 0 {
+                return "$-1".into();
+            }
+            let data = &b[*pos..*pos + n as usize];
+            *pos += n as usize + 2;
+            format!("{:?}", String::from_utf8_lossy(data))
+        }
+        b'*' | b'~' | b'%' | b'>' => {
+            let n: i64 = head.parse().unwrap();
+            if n < 0 {
+                return format!("{}-1", t as char);
+            }
+            let items = if t == b'%' { 2 * n } else { n };
+            let parts: Vec<String> = (0..items).map(|_| render_at(b, pos)).collect();
+            match t {
+                b'%' => {
+                    let pairs: Vec<String> = parts
+                        .chunks(2)
+                        .map(|p| format!("{}: {}", p[0], p[1]))
+                        .collect();
+                    format!("{{{}}}", pairs.join(", "))
+                }
+                b'~' => format!("~[{}]", parts.join(", ")),
+                b'>' => format!(">[{}]", parts.join(", ")),
+                _ => format!("[{}]", parts.join(", ")),
+            }
+        }
+        _ => panic!("unknown reply type in {:?}", String::from_utf8_lossy(b)),
+    }
+}
+
+pub fn send(raw: &mut Raw, line: &str) -> String {
+    let parts = split(line);
+    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    render(&raw.cmd(&refs))
+}
+
+/// Runs `(command, expected rendering)` pairs; `@resp3` switches the
+/// connection to RESP3 (HELLO 3) and `@resp2` back.
+pub fn run_script(raw: &mut Raw, who: &str, script: &[(&str, &str)]) {
+    for (line, want) in script {
+        if *line == "@resp3" || *line == "@resp2" {
+            let v: &[u8] = if *line == "@resp3" { b"3" } else { b"2" };
+            raw.cmd(&[b"HELLO", v]);
+            continue;
+        }
+        let got = send(raw, line);
+        assert_eq!(got, *want, "[{who}] {line}");
+    }
+}
+
+/// Runs a script on a fresh memkv, and on real Redis when installed.
+pub fn both(script: &[(&str, &str)]) {
+    let s = Server::start(&[]);
+    run_script(&mut s.raw(), "memkv", script);
+    if let Some(r) = Server::start_redis(&[]) {
+        run_script(&mut r.raw(), "redis", script);
+    }
+}
+
+pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOTINT: &str = "-ERR value is not an integer or out of range";
+pub const SYNTAX: &str = "-ERR syntax error";
