@@ -123,3 +123,40 @@ pub fn both(script: &[(&str, &str)]) {
 pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOTINT: &str = "-ERR value is not an integer or out of range";
 pub const SYNTAX: &str = "-ERR syntax error";
+
+/// Seeded xorshift64* for the differential runs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len())]
+    }
+    pub fn chance(&mut self, pct: usize) -> bool {
+        self.below(100) < pct
+    }
+}
+
+/// The run's seed: `MEMKV_SEED`, or the clock.
+pub fn seed() -> u64 {
+    std::env::var("MEMKV_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+        | 1
+}
