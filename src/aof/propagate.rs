@@ -112,14 +112,12 @@ impl Propagation {
 
 /// Encodes argv as a RESP multibulk command.
 pub fn encode_into<'a>(out: &mut Vec<u8>, parts: impl Iterator<Item = &'a [u8]> + Clone) {
+    use std::io::Write;
+    // Formatting into the Vec directly: no allocation per argument.
     let n = parts.clone().count();
-    out.push(b'*');
-    out.extend_from_slice(n.to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
+    let _ = write!(out, "*{n}\r\n");
     for p in parts {
-        out.push(b'$');
-        out.extend_from_slice(p.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        let _ = write!(out, "${}\r\n", p.len());
         out.extend_from_slice(p);
         out.extend_from_slice(b"\r\n");
     }
