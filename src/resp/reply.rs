@@ -36,9 +36,8 @@ impl Reply {
     #[inline]
     fn header(&mut self, prefix: u8, n: i64) {
         self.buf.push(prefix);
-        let mut tmp = itoa_buf(n);
+        let tmp = itoa_buf(n);
         self.buf.extend_from_slice(tmp.as_bytes());
-        tmp.clear();
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -219,7 +218,6 @@ impl ItoaStr {
     fn as_bytes(&self) -> &[u8] {
         &self.buf[self.start..]
     }
-    fn clear(&mut self) {}
 }
 
 /// Formats a double the way Redis replies with it: integers without a
