@@ -67,7 +67,7 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
 /// Redis Cluster's hash slot of a key.
 #[inline]
 pub fn key_slot(key: &[u8]) -> u16 {
-    (crc16(hash_tag(key)) & (SLOTS as u16 - 1)) as u16
+    crc16(hash_tag(key)) & (SLOTS as u16 - 1)
 }
 
 /// FNV-1a, 64-bit: a stable hash of bytes (the same on every platform and
