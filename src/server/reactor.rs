@@ -382,11 +382,26 @@ impl Reactor {
         let Some(mut c) = self.srv.clients.get_mut(token).and_then(Option::take) else {
             return;
         };
-        let open = read_into(&mut c, &mut self.srv);
-        if open {
-            process_input(&mut self.srv, &mut c);
+        match read_into(&mut c, &mut self.srv) {
+            ReadOutcome::Open => {
+                process_input(&mut self.srv, &mut c);
+                self.put_back(c, true);
+            }
+            ReadOutcome::PeerClosed => {
+                // The peer half-closed after sending: run what it sent and
+                // answer it (Redis does; dropping it would lose acknowledged
+                // work the client may still read), then close once the
+                // replies are written. A client still waiting on a parked
+                // command is closed at once, as Redis frees it.
+                if c.park.is_none() {
+                    process_input(&mut self.srv, &mut c);
+                }
+                let answered = c.park.is_none() && !c.reply.is_empty();
+                c.close_after_reply = true;
+                self.put_back(c, answered);
+            }
+            ReadOutcome::Closed => self.put_back(c, false),
         }
-        self.put_back(c, open);
     }
 
     /// Returns a taken-out client to its slot, or closes it.
@@ -623,12 +638,23 @@ impl ShutdownHandle {
     }
 }
 
-/// Reads until WouldBlock. Returns false if the peer closed or the query
-/// buffer limit was exceeded.
-fn read_into(c: &mut Client, srv: &mut Server) -> bool {
+/// What a read of a client socket found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadOutcome {
+    /// Read until WouldBlock; the connection stays open.
+    Open,
+    /// End of file: the peer will send nothing more (what it sent before is
+    /// in the query buffer), but may still read our replies.
+    PeerClosed,
+    /// A socket error or the query buffer limit: close now.
+    Closed,
+}
+
+/// Reads until WouldBlock or end of file.
+fn read_into(c: &mut Client, srv: &mut Server) -> ReadOutcome {
     let limit = srv.config.client_query_buffer_limit as usize;
     let Some(stream) = c.stream.as_mut() else {
-        return false;
+        return ReadOutcome::Closed;
     };
     loop {
         let len = c.query.len();
@@ -637,13 +663,13 @@ fn read_into(c: &mut Client, srv: &mut Server) -> bool {
                 "Closing client that reached max query buffer length: id={} addr={} qbuf={}",
                 c.id, c.addr, len
             );
-            return false;
+            return ReadOutcome::Closed;
         }
         c.query.resize(len + READ_CHUNK, 0);
         match stream.read(&mut c.query[len..]) {
             Ok(0) => {
                 c.query.truncate(len);
-                return false;
+                return ReadOutcome::PeerClosed;
             }
             Ok(n) => {
                 c.query.truncate(len + n);
@@ -652,14 +678,14 @@ fn read_into(c: &mut Client, srv: &mut Server) -> bool {
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 c.query.truncate(len);
-                return true;
+                return ReadOutcome::Open;
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {
                 c.query.truncate(len);
             }
             Err(_) => {
                 c.query.truncate(len);
-                return false;
+                return ReadOutcome::Closed;
             }
         }
     }
