@@ -65,3 +65,66 @@ fn fin_behaviour_matches_redis() {
         send_and_half_close(&redis, req)
     );
 }
+
+/// `cmd key0 ... key{n-1} tail...` as one RESP request.
+fn many_keys_request(cmd: &str, n: usize, tail: &[&str]) -> Vec<u8> {
+    let mut req = format!("*{}\r\n${}\r\n{cmd}\r\n", n + 1 + tail.len(), cmd.len()).into_bytes();
+    for i in 0..n {
+        let k = format!("key:{i}");
+        req.extend_from_slice(format!("${}\r\n{k}\r\n", k.len()).as_bytes());
+    }
+    for t in tail {
+        req.extend_from_slice(format!("${}\r\n{t}\r\n", t.len()).as_bytes());
+    }
+    req
+}
+
+/// WATCH and BLPOP of 300,000 keys: each key costs O(1) (a set), where a
+/// scan of the keys seen so far made these ~4.5e10 comparisons - minutes
+/// on the reactor, during which no other client was served.
+#[test]
+fn watch_and_block_on_many_keys_cost_linear_time() {
+    const N: usize = 300_000;
+    let srv = Server::start(&[]);
+    let mut w = srv.raw();
+    w.send(&many_keys_request("WATCH", N, &[]));
+    assert_eq!(w.read_reply(), b"+OK\r\n");
+    // Watching the same keys again adds nothing.
+    w.send(&many_keys_request("WATCH", N, &[]));
+    assert_eq!(w.read_reply(), b"+OK\r\n");
+    let mut other = srv.conn();
+    let _: () = redis::cmd("SET")
+        .arg(format!("key:{}", N - 1))
+        .arg(1)
+        .query(&mut other)
+        .unwrap();
+    assert_eq!(w.cmd(&[b"MULTI"]), b"+OK\r\n");
+    assert_eq!(w.cmd(&[b"PING"]), b"+QUEUED\r\n");
+    assert_eq!(
+        w.cmd(&[b"EXEC"]),
+        b"*-1\r\n",
+        "the watched write aborts EXEC"
+    );
+
+    let _: () = redis::cmd("FLUSHALL").query(&mut other).unwrap();
+    let mut b = srv.raw();
+    b.send(&many_keys_request("BLPOP", N, &["0"]));
+    // Served from the last key once it gets an element.
+    let last = format!("key:{}", N - 2);
+    let mut c = srv.conn();
+    // The blocked client is registered once BLPOP ran: wait for it.
+    loop {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+        if info.contains("blocked_clients:1\r\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _: i64 = redis::cmd("RPUSH")
+        .arg(&last)
+        .arg("x")
+        .query(&mut c)
+        .unwrap();
+    let want = format!("*2\r\n${}\r\n{last}\r\n$1\r\nx\r\n", last.len());
+    assert_eq!(b.read_reply(), want.as_bytes());
+}

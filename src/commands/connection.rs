@@ -563,12 +563,14 @@ fn client_list(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             ids.push(parse_i64(a).ok_or(CmdError::Static("ERR Invalid client ID"))?);
         }
         // In argument order, like Redis (an id given twice is listed twice).
+        // One pass over the clients builds the index: O(clients + ids).
+        let by_id: std::collections::HashMap<i64, &Client> = live_clients(srv)
+            .map(|o| (o.id as i64, o))
+            .chain(std::iter::once((c.id as i64, &*c)))
+            .collect();
         for id in ids {
-            if id == c.id as i64 {
-                out.push_str(&c.info_line(now));
-                out.push('\n');
-            } else if let Some(other) = live_clients(srv).find(|o| o.id as i64 == id) {
-                out.push_str(&other.info_line(now));
+            if let Some(cl) = by_id.get(&id) {
+                out.push_str(&cl.info_line(now));
                 out.push('\n');
             }
         }

@@ -76,7 +76,7 @@ pub fn reset_transaction(srv: &mut Server, c: &mut Client) {
 fn unwatch_all(srv: &mut Server, c: &mut Client) {
     if !c.watched.is_empty() {
         let watched = std::mem::take(&mut c.watched);
-        srv.store.unwatch_all(c.id, &watched);
+        srv.store.unwatch_all(c.id, watched.iter());
     }
 }
 
@@ -94,11 +94,9 @@ fn watch(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Err(CmdError::Static("ERR WATCH inside MULTI is not allowed"));
     }
     for key in args.iter().skip(1) {
-        if c.watched.iter().any(|(d, k)| *d == c.db && **k == *key) {
-            continue;
+        if c.watched.insert((c.db, Key::new(key))) {
+            srv.store.watch(c.id, c.db, key);
         }
-        srv.store.watch(c.id, c.db, key);
-        c.watched.push((c.db, Key::new(key)));
     }
     c.reply.ok();
     Ok(())
@@ -114,7 +112,7 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     let Some(state) = c.multi.take() else {
         return Err(CmdError::Static("ERR EXEC without MULTI"));
     };
-    let watch_failed = !c.watched.is_empty() && srv.store.watch_failed(c.id, &c.watched);
+    let watch_failed = !c.watched.is_empty() && srv.store.watch_failed(c.id, c.watched.iter());
     unwatch_all(srv, c);
     if state.aborted {
         return Err(CmdError::Static(

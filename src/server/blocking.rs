@@ -105,11 +105,13 @@ impl Server {
             .filter(|d| !d.is_zero())
             .and_then(|d| Instant::now().checked_add(d));
         let mut owned_keys: Vec<Key> = Vec::with_capacity(keys.len());
+        // A key named twice blocks once; a set keeps that O(keys).
+        let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
         for k in keys {
-            let key = Key::new(k);
-            if owned_keys.contains(&key) {
+            if !seen.insert(k) {
                 continue;
             }
+            let key = Key::new(k);
             self.store.watch_ready(c.db, k);
             self.blocked
                 .by_key

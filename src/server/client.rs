@@ -71,7 +71,8 @@ pub struct Client {
     /// not block then).
     pub in_exec: bool,
     /// Keys this client WATCHes, by database.
-    pub watched: Vec<(usize, Key)>,
+    /// WATCHed (db, key)s: a set, so WATCH of n keys costs O(n).
+    pub watched: indexmap::IndexSet<(usize, Key)>,
     pub no_evict: bool,
     pub no_touch: bool,
     pub(crate) writable_registered: bool,
@@ -135,7 +136,7 @@ impl Client {
             park: None,
             multi: None,
             in_exec: false,
-            watched: Vec::new(),
+            watched: Default::default(),
             no_evict: false,
             no_touch: false,
             writable_registered: false,

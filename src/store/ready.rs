@@ -4,13 +4,16 @@
 
 use std::collections::HashSet;
 
+use indexmap::IndexSet;
+
 use super::{Key, Store};
 
-/// Keys with blocked clients, and those of them written since last asked.
+/// Keys with blocked clients, and those of them written since last asked
+/// (a set in write order: marking a key costs O(1) however many are ready).
 #[derive(Debug, Default)]
 pub struct ReadyKeys {
     watched: HashSet<(usize, Key)>,
-    ready: Vec<(usize, Key)>,
+    ready: IndexSet<(usize, Key)>,
 }
 
 impl ReadyKeys {
@@ -21,16 +24,16 @@ impl ReadyKeys {
             return;
         }
         let k = (db, Key::new(key));
-        if self.watched.contains(&k) && !self.ready.contains(&k) {
-            self.ready.push(k);
+        if self.watched.contains(&k) {
+            self.ready.insert(k);
         }
     }
 
     /// Every watched key of `db` (flush, swap): all may have changed.
     pub(crate) fn on_db_change(&mut self, db: usize) {
         for k in &self.watched {
-            if k.0 == db && !self.ready.contains(k) {
-                self.ready.push(k.clone());
+            if k.0 == db {
+                self.ready.insert(k.clone());
             }
         }
     }
@@ -53,6 +56,6 @@ impl Store {
         if self.ready.ready.is_empty() {
             return Vec::new();
         }
-        std::mem::take(&mut self.ready.ready)
+        std::mem::take(&mut self.ready.ready).into_iter().collect()
     }
 }

@@ -55,17 +55,20 @@ impl Watches {
 impl Store {
     /// WATCH: client `id` watches `key` in `db`. A key that is already
     /// logically expired is removed first, so its later removal by expiry
-    /// does not count as a change.
+    /// does not count as a change. The caller keeps the client's watched
+    /// set and calls this once per (db, key), so no duplicate check (which
+    /// would cost O(watchers) per key) is needed here.
     pub fn watch(&mut self, id: u64, db: usize, key: &[u8]) {
         self.expire_if_needed(db, key);
-        let ids = self.watches.by_key.entry((db, Key::new(key))).or_default();
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
+        self.watches
+            .by_key
+            .entry((db, Key::new(key)))
+            .or_default()
+            .push(id);
     }
 
     /// Forgets all watches of client `id` (EXEC, DISCARD, UNWATCH, close).
-    pub fn unwatch_all(&mut self, id: u64, keys: &[(usize, Key)]) {
+    pub fn unwatch_all<'a>(&mut self, id: u64, keys: impl Iterator<Item = &'a (usize, Key)>) {
         for (db, k) in keys {
             let slot = (*db, k.clone());
             if let Some(ids) = self.watches.by_key.get_mut(&slot) {
@@ -81,7 +84,11 @@ impl Store {
     /// True if a watched key of client `id` changed since WATCH. Watched
     /// keys that expired by time in the meantime count as changed: they
     /// are removed here through the choke point first.
-    pub fn watch_failed(&mut self, id: u64, keys: &[(usize, Key)]) -> bool {
+    pub fn watch_failed<'a>(
+        &mut self,
+        id: u64,
+        keys: impl Iterator<Item = &'a (usize, Key)>,
+    ) -> bool {
         for (db, k) in keys {
             self.expire_if_needed(*db, k);
         }
