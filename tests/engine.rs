@@ -128,3 +128,30 @@ fn watch_and_block_on_many_keys_cost_linear_time() {
     let want = format!("*2\r\n${}\r\n{last}\r\n$1\r\nx\r\n", last.len());
     assert_eq!(b.read_reply(), want.as_bytes());
 }
+
+/// A handler that panics (DEBUG PANIC does on purpose) costs that command
+/// an error; the server, its data and the other clients carry on.
+#[test]
+fn a_panicking_command_is_answered_with_an_error_and_the_server_lives() {
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let mut a = srv.raw();
+    let mut b = srv.raw();
+    assert_eq!(a.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    assert_eq!(a.cmd(&[b"DEBUG", b"PANIC"]), b"-ERR internal error\r\n");
+    assert_eq!(a.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    assert_eq!(b.cmd(&[b"PING"]), b"+PONG\r\n");
+    // Inside a transaction the panic is a failed command: rolled back.
+    assert_eq!(a.cmd(&[b"MULTI"]), b"+OK\r\n");
+    assert_eq!(a.cmd(&[b"SET", b"k", b"changed"]), b"+QUEUED\r\n");
+    assert_eq!(a.cmd(&[b"DEBUG", b"PANIC"]), b"+QUEUED\r\n");
+    let exec = a.cmd(&[b"EXEC"]);
+    assert_eq!(
+        exec,
+        &b"-EXECABORT Transaction rolled back: command #2 (DEBUG) failed: ERR internal error\r\n"[..],
+        "{}",
+        String::from_utf8_lossy(&exec)
+    );
+    assert_eq!(b.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    let info = String::from_utf8_lossy(&b.cmd(&[b"INFO", b"stats"])).into_owned();
+    assert!(info.contains("total_commands_processed:"), "{info}");
+}

@@ -36,6 +36,9 @@ const HELP: &[&str] = &[
     "    unit tests to simulate Redis errors.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "PANIC",
+    "    Panic inside the command handler: memkv answers -ERR internal error and",
+    "    keeps running (Redis crashes on purpose; this shows the containment).",
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
     "    it is used instead of the 'key' prefix.",
@@ -98,6 +101,8 @@ fn debug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         // Redis 7.0 sends the text verbatim after '-' (no ERR prefix).
         let msg = String::from_utf8_lossy(&args[2]).into_owned();
         return Err(CmdError::Custom(msg));
+    } else if is("panic") && argc == 2 {
+        panic!("DEBUG PANIC");
     } else if is("populate") && (3..=5).contains(&argc) {
         populate(srv, c, args)?;
     } else if is("reload") || is("loadaof") {

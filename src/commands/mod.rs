@@ -376,7 +376,7 @@ pub fn call(
     srv.stats.commands_processed += 1;
     client.last_cmd = spec.name;
     let dirty = srv.store.dirty;
-    let res = (spec.handler)(srv, client, args);
+    let res = call_contained(srv, client, spec, args);
     match &res {
         Err(e) => {
             srv.stats.failed_calls += 1;
@@ -391,6 +391,38 @@ pub fn call(
         Ok(()) => srv.store.prop.clear_replacement(),
     }
     res
+}
+
+/// Runs the handler; a panic in it (a bug: no handler should panic) costs
+/// this one command `-ERR internal error`, logged with the command name,
+/// instead of the process and every key in memory. Effects the command made
+/// before panicking stay, except inside a rolled-back transaction (EXEC
+/// sees a failed command). Free on the normal path: unwinding only costs
+/// when a panic happens.
+#[inline]
+fn call_contained(
+    srv: &mut Server,
+    client: &mut Client,
+    spec: &'static CommandSpec,
+    args: &Args,
+) -> CmdResult {
+    let run = std::panic::AssertUnwindSafe(|| (spec.handler)(srv, client, args));
+    match std::panic::catch_unwind(run) {
+        Ok(res) => res,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log::error!(
+                "Internal error in '{}' from client id={}: {what}; answered -ERR internal error",
+                spec.name,
+                client.id
+            );
+            Err(CmdError::Static("ERR internal error"))
+        }
+    }
 }
 
 #[cfg(test)]
