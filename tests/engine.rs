@@ -155,3 +155,59 @@ fn a_panicking_command_is_answered_with_an_error_and_the_server_lives() {
     let info = String::from_utf8_lossy(&b.cmd(&[b"INFO", b"stats"])).into_owned();
     assert!(info.contains("total_commands_processed:"), "{info}");
 }
+
+fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in {info}"))
+}
+
+/// Waits until the lazy-free thread has freed `n` objects in all.
+fn wait_freed(c: &mut redis::Connection, n: u64) {
+    while info_field(c, "memory", "lazyfreed_objects") < n {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Big values leave the keyspace without being freed on the reactor: by
+/// DEL, by overwriting, by expiry and by a synchronous FLUSHDB / FLUSHALL.
+#[test]
+fn big_values_and_flushed_databases_are_freed_off_the_reactor() {
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = srv.conn();
+    let big = |c: &mut redis::Connection, key: &str| {
+        let items: Vec<u32> = (0..1000).collect();
+        let _: i64 = redis::cmd("RPUSH").arg(key).arg(&items).query(c).unwrap();
+    };
+    assert_eq!(info_field(&mut c, "memory", "lazyfreed_objects"), 0);
+    big(&mut c, "l1");
+    let _: i64 = redis::cmd("DEL").arg("l1").query(&mut c).unwrap();
+    wait_freed(&mut c, 1);
+    big(&mut c, "l2");
+    let _: () = redis::cmd("SET").arg("l2").arg("x").query(&mut c).unwrap();
+    wait_freed(&mut c, 2);
+    big(&mut c, "l3");
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg("l3")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let n: i64 = redis::cmd("EXISTS").arg("l3").query(&mut c).unwrap();
+    assert_eq!(n, 0);
+    wait_freed(&mut c, 3);
+    // A small value is freed inline: nothing is sent to the thread.
+    let _: () = redis::cmd("SET").arg("s").arg("x").query(&mut c).unwrap();
+    let _: i64 = redis::cmd("DEL").arg("s").query(&mut c).unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(1000)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("FLUSHALL").arg("SYNC").query(&mut c).unwrap();
+    wait_freed(&mut c, 4);
+    assert_eq!(info_field(&mut c, "memory", "lazyfreed_objects"), 4);
+    assert_eq!(info_field(&mut c, "memory", "lazyfree_pending_objects"), 0);
+}

@@ -4,17 +4,13 @@
 //! expire.c, object.c). They work on every `Value` kind; every change goes
 //! through the Store's methods (the choke point).
 
-use std::any::Any;
-use std::sync::OnceLock;
-use std::sync::mpsc::{Sender, channel};
-
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::glob::glob_match;
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::scan::{self, ScanOptionError};
-use crate::store::{Value, unix_ms};
+use crate::store::{Value, lazyfree, unix_ms};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, (1, -1, 1), del, "generic").doc(
@@ -22,7 +18,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Delete a key",
         "key [key ...]",
     ),
-    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), unlink, "generic").doc(
+    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), del, "generic").doc(
         "4.0.0",
         "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
         "key [key ...]",
@@ -212,38 +208,6 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 
 // ---------------------------------------------------------------- helpers
 
-/// Values bigger than this many elements are freed on the lazy-free thread
-/// by UNLINK (Redis's LAZYFREE_THRESHOLD).
-const LAZYFREE_THRESHOLD: usize = 64;
-
-/// Drops `v` on a background thread (UNLINK, FLUSH* ASYNC) so freeing a huge
-/// value never stalls the reactor. Falls back to dropping inline.
-pub fn lazy_free<T: Send + 'static>(v: T) {
-    static TX: OnceLock<Option<Sender<Box<dyn Any + Send>>>> = OnceLock::new();
-    let tx = TX.get_or_init(|| {
-        let (tx, rx) = channel::<Box<dyn Any + Send>>();
-        std::thread::Builder::new()
-            .name("memkv-lazyfree".into())
-            .spawn(move || for _ in rx {})
-            .ok()
-            .map(|_| tx)
-    });
-    if let Some(tx) = tx {
-        // On a send error the value comes back inside the error and is
-        // dropped here, which is still correct.
-        let _ = tx.send(Box::new(v));
-    }
-}
-
-/// The "effort" of freeing a value: its element count (1 for strings).
-fn free_effort(v: &Value) -> usize {
-    match v {
-        Value::Str(_) => 1,
-        Value::List(l) => l.len(),
-        Value::Hash(h) => h.len(),
-    }
-}
-
 /// Parses a C `int` argument (Redis's getIntFromObjectOrReply).
 fn parse_int(b: &[u8]) -> Option<i32> {
     parse_i64(b).and_then(|v| i32::try_from(v).ok())
@@ -277,25 +241,14 @@ fn lfu_policy(srv: &Server) -> bool {
 
 // ---------------------------------------------------------------- DEL etc.
 
+/// DEL and UNLINK: the same here, since a big value is always freed off
+/// the reactor (src/store/lazyfree.rs).
 fn del(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let mut n = 0;
-    for key in args.iter().skip(1) {
-        if srv.store.remove(c.db, key).is_some() {
-            n += 1;
-        }
-    }
-    c.reply.int(n);
-    Ok(())
-}
-
-fn unlink(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut n = 0;
     for key in args.iter().skip(1) {
         if let Some(v) = srv.store.remove(c.db, key) {
             n += 1;
-            if free_effort(&v) > LAZYFREE_THRESHOLD {
-                lazy_free(v);
-            }
+            lazyfree::drop_value(v);
         }
     }
     c.reply.int(n);
@@ -644,7 +597,7 @@ fn parse_flush_mode(args: &Args) -> Result<bool, CmdError> {
 
 fn flushdb(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if parse_flush_mode(args)? {
-        lazy_free(srv.store.take_db(c.db));
+        lazyfree::free(srv.store.take_db(c.db));
     } else {
         srv.store.flush_db(c.db);
     }
@@ -657,7 +610,7 @@ fn flushall(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         let old: Vec<_> = (0..srv.store.db_count())
             .map(|i| srv.store.take_db(i))
             .collect();
-        lazy_free(old);
+        lazyfree::free(old);
     } else {
         srv.store.flush_all();
     }

@@ -569,8 +569,14 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("mem_fragmentation_ratio", "1.00".into());
             kv("mem_allocator", "libc".into());
             kv("active_defrag_running", "0".into());
-            kv("lazyfree_pending_objects", "0".into());
-            kv("lazyfreed_objects", "0".into());
+            kv(
+                "lazyfree_pending_objects",
+                crate::store::lazyfree::pending().to_string(),
+            );
+            kv(
+                "lazyfreed_objects",
+                crate::store::lazyfree::freed().to_string(),
+            );
         }
         "persistence" => {
             let started = unix_secs(srv.started_unix);

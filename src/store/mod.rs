@@ -9,6 +9,7 @@ pub mod bytes;
 pub mod digest;
 pub mod expire;
 pub mod journal;
+pub mod lazyfree;
 pub mod list;
 pub mod ready;
 pub mod scan;
@@ -228,7 +229,9 @@ impl Store {
         }
         self.before_write(db, key);
         let d = &mut self.dbs[db];
-        d.keys.swap_remove(key);
+        if let Some(v) = d.keys.swap_remove(key) {
+            lazyfree::drop_value(v);
+        }
         d.expires.swap_remove(key);
         self.expired_keys += 1;
         self.prop.del(db, key);
@@ -291,7 +294,7 @@ impl Store {
         self.before_write(db, key);
         let d = &mut self.dbs[db];
         match d.keys.get_mut(key) {
-            Some(slot) => *slot = value,
+            Some(slot) => lazyfree::drop_value(std::mem::replace(slot, value)),
             None => {
                 d.keys.insert(Key::new(key), value);
             }
@@ -315,7 +318,7 @@ impl Store {
         self.before_write(db, key);
         let d = &mut self.dbs[db];
         match d.keys.get_mut(key) {
-            Some(slot) => *slot = value,
+            Some(slot) => lazyfree::drop_value(std::mem::replace(slot, value)),
             None => {
                 d.keys.insert(Key::new(key), value);
             }
@@ -369,9 +372,12 @@ impl Store {
         true
     }
 
-    /// Empties one database.
+    /// Empties one database; its old contents are freed off the reactor.
     pub fn flush_db(&mut self, db: usize) {
-        drop(self.take_db(db));
+        let old = self.take_db(db);
+        if !old.is_empty() {
+            lazyfree::free(old);
+        }
     }
 
     /// Empties one database and hands back its old contents (FLUSHDB ASYNC
