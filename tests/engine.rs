@@ -211,3 +211,85 @@ fn big_values_and_flushed_databases_are_freed_off_the_reactor() {
     assert_eq!(info_field(&mut c, "memory", "lazyfreed_objects"), 4);
     assert_eq!(info_field(&mut c, "memory", "lazyfree_pending_objects"), 0);
 }
+
+/// Rollback of in-place changes to big containers undoes them by their
+/// inverses (no copy of the value) and restores the exact order, also for
+/// hashes past the size where deletion swaps the last field into the hole.
+#[test]
+fn rollback_of_big_containers_restores_them_exactly() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    let fields: Vec<(String, String)> = (0..500)
+        .map(|i| (format!("f{i}"), format!("v{i}")))
+        .collect();
+    let _: () = redis::cmd("HSET")
+        .arg("big")
+        .arg(&fields)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("small")
+        .arg(&fields[..5])
+        .query(&mut c)
+        .unwrap();
+    let items: Vec<u32> = (0..1000).collect();
+    let _: () = redis::cmd("RPUSH")
+        .arg("l")
+        .arg(&items)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("s")
+        .arg("text")
+        .query(&mut c)
+        .unwrap();
+    let snapshot = |c: &mut redis::Connection| -> (Vec<String>, Vec<String>, Vec<String>) {
+        let big: Vec<String> = redis::cmd("HGETALL").arg("big").query(c).unwrap();
+        let small: Vec<String> = redis::cmd("HGETALL").arg("small").query(c).unwrap();
+        let l: Vec<String> = redis::cmd("LRANGE")
+            .arg("l")
+            .arg(0)
+            .arg(-1)
+            .query(c)
+            .unwrap();
+        (big, small, l)
+    };
+    let before = snapshot(&mut c);
+    let mut raw = srv.raw();
+    let failing_tx = |raw: &mut common::Raw, cmds: &[&[&[u8]]]| {
+        assert_eq!(raw.cmd(&[b"MULTI"]), b"+OK\r\n");
+        for cmd in cmds {
+            assert_eq!(raw.cmd(cmd), b"+QUEUED\r\n");
+        }
+        assert_eq!(raw.cmd(&[b"INCR", b"s"]), b"+QUEUED\r\n");
+        let exec = raw.cmd(&[b"EXEC"]);
+        assert!(
+            exec.starts_with(b"-EXECABORT Transaction rolled back"),
+            "{}",
+            String::from_utf8_lossy(&exec)
+        );
+    };
+    failing_tx(
+        &mut raw,
+        &[
+            &[b"HDEL", b"big", b"f10", b"f499", b"f0", b"nope"],
+            &[
+                b"HSET", b"big", b"new", b"1", b"f30", b"changed", b"new", b"2",
+            ],
+            &[b"HINCRBY", b"big", b"n", b"5"],
+            &[b"HDEL", b"small", b"f1", b"f3"],
+            &[b"HSET", b"small", b"f1", b"back"],
+            &[b"RPUSH", b"l", b"a", b"b"],
+            &[b"LPOP", b"l", b"7"],
+            &[b"RPOP", b"l"],
+            &[b"LPUSH", b"l", b"c"],
+        ],
+    );
+    assert_eq!(snapshot(&mut c), before);
+    // Emptying a big list and then failing puts every element back.
+    failing_tx(
+        &mut raw,
+        &[&[b"LPOP", b"l", b"600"], &[b"RPOP", b"l", b"600"]],
+    );
+    assert_eq!(snapshot(&mut c), before);
+}

@@ -21,6 +21,7 @@ use super::list::parse_long;
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
+use crate::store::journal::{InverseOp, UndoLog};
 use crate::store::scan::{parse_cursor, scan_step};
 use crate::store::{Hash, Kind, Sds, Value};
 
@@ -174,24 +175,39 @@ fn peek_hash<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'
     }
 }
 
-/// The hash at `key` with intent to change it (passes the choke point).
+/// The hash at `key` with intent to change it in place, with the log its
+/// inverse changes go to (see `store::journal`).
 #[inline]
-fn write_hash<'a>(
+fn write_hash_undo<'a>(
     srv: &'a mut Server,
     db: usize,
     key: &[u8],
-) -> Result<Option<&'a mut Hash>, CmdError> {
-    match srv.store.get_mut(db, key, Kind::Hash)? {
+) -> Result<Option<(&'a mut Hash, UndoLog<'a>)>, CmdError> {
+    match srv.store.get_mut_undo(db, key, Kind::Hash)? {
         None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some((Value::Hash(h), undo)) => Ok(Some((h, undo))),
         Some(_) => Err(CmdError::WrongType),
     }
 }
 
+/// Sets a field of an existing hash and logs the inverse; true if the
+/// field is new.
+#[inline]
+fn insert_field(h: &mut Hash, undo: &mut UndoLog, field: &[u8], value: Sds) -> bool {
+    let field = Sds::new(field);
+    let logged = undo.on().then(|| field.clone());
+    let old = h.insert(field, value);
+    let created = old.is_none();
+    if let Some(field) = logged {
+        undo.push(InverseOp::HashSet { field, old });
+    }
+    created
+}
+
 /// Sets one field, creating the hash if needed (type already checked).
 fn set_field(srv: &mut Server, db: usize, key: &[u8], field: &[u8], value: Sds) -> CmdResult {
-    if let Some(h) = write_hash(srv, db, key)? {
-        h.insert(Sds::new(field), value);
+    if let Some((h, mut undo)) = write_hash_undo(srv, db, key)? {
+        insert_field(h, &mut undo, field, value);
     } else {
         let mut h = Hash::with_capacity(1);
         h.insert(Sds::new(field), value);
@@ -200,13 +216,14 @@ fn set_field(srv: &mut Server, db: usize, key: &[u8], field: &[u8], value: Sds) 
     Ok(())
 }
 
-/// Removes a field keeping listpack-like order for small hashes.
+/// Removes a field keeping listpack-like order for small hashes; returns
+/// the removed field and value.
 #[inline]
-fn remove_field(h: &mut Hash, field: &[u8]) -> bool {
+fn remove_field(h: &mut Hash, field: &[u8]) -> Option<(Sds, Sds)> {
     if h.len() <= SMALL_HASH {
-        h.shift_remove(field).is_some()
+        h.shift_remove_entry(field)
     } else {
-        h.swap_remove(field).is_some()
+        h.swap_remove_entry(field)
     }
 }
 
@@ -220,12 +237,10 @@ fn hset_generic(srv: &mut Server, c: &mut Client, args: &Args, name: &'static st
     }
     let key = &args[1];
     let mut created = 0i64;
-    if let Some(h) = write_hash(srv, c.db, key)? {
+    if let Some((h, mut undo)) = write_hash_undo(srv, c.db, key)? {
         let mut i = 2;
         while i + 1 < args.len() {
-            if h.insert(Sds::new(&args[i]), Sds::new(&args[i + 1]))
-                .is_none()
-            {
+            if insert_field(h, &mut undo, &args[i], Sds::new(&args[i + 1])) {
                 created += 1;
             }
             i += 2;
@@ -281,14 +296,24 @@ fn hdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     }
-    let Some(h) = write_hash(srv, c.db, key)? else {
+    let Some((h, mut undo)) = write_hash_undo(srv, c.db, key)? else {
         c.reply.int(0);
         return Ok(());
     };
     let mut deleted = 0i64;
     for f in args.iter().skip(2) {
-        if remove_field(h, f) {
+        let index = if undo.on() { h.get_index_of(f) } else { None };
+        let shifted = h.len() <= SMALL_HASH;
+        if let Some((field, old)) = remove_field(h, f) {
             deleted += 1;
+            if let Some(index) = index {
+                undo.push(InverseOp::HashDel {
+                    field,
+                    old,
+                    index,
+                    shifted,
+                });
+            }
             if h.is_empty() {
                 break;
             }

@@ -20,6 +20,7 @@ use crate::long_double as ld;
 use crate::number::parse_i64;
 use crate::resp::Reply;
 use crate::server::{Client, Server};
+use crate::store::journal::{InverseOp, UndoLog};
 use crate::store::list::Iter as ListIter;
 use crate::store::{Key, Kind, List, Value};
 
@@ -297,12 +298,49 @@ fn write_list<'a>(
     }
 }
 
-/// Pops `n` (<= len) elements from one end, replying each as a bulk string
-/// in pop order.
+/// The list at `key` with intent to change it in place, with the log its
+/// inverse changes go to (see `store::journal`).
 #[inline]
-fn pop_n_reply(l: &mut List, left: bool, n: usize, reply: &mut Reply) {
+fn write_list_undo<'a>(
+    srv: &'a mut Server,
+    db: usize,
+    key: &[u8],
+) -> Result<Option<(&'a mut List, UndoLog<'a>)>, CmdError> {
+    match srv.store.get_mut_undo(db, key, Kind::List)? {
+        None => Ok(None),
+        Some((Value::List(l), undo)) => Ok(Some((l, undo))),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+/// Pops `n` (<= len) elements from one end, replying each as a bulk string
+/// in pop order, and logs their inverse.
+#[inline]
+fn pop_n_reply(l: &mut List, left: bool, n: usize, reply: &mut Reply, undo: &mut UndoLog) {
     reply.array(n);
-    l.pop_each(left, n, |e| reply.bulk(e));
+    if undo.on() {
+        let mut items = Vec::with_capacity(n);
+        l.pop_each(left, n, |e| {
+            reply.bulk(e);
+            items.push(Key::new(e));
+        });
+        undo.push(InverseOp::ListPush { left, items });
+    } else {
+        l.pop_each(left, n, |e| reply.bulk(e));
+    }
+}
+
+/// Pops one element and logs its inverse.
+#[inline]
+fn pop_one(l: &mut List, left: bool, undo: &mut UndoLog) -> Option<Key> {
+    let e = l.pop(left)?;
+    if undo.on() {
+        undo.push(InverseOp::ListPush {
+            left,
+            items: vec![e.clone()],
+        });
+    }
+    Some(e)
 }
 
 // ---------------------------------------------------------------------------
@@ -311,8 +349,12 @@ fn pop_n_reply(l: &mut List, left: bool, n: usize, reply: &mut Reply) {
 
 fn push_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool, xx: bool) -> CmdResult {
     let key = &args[1];
-    if let Some(l) = write_list(srv, c.db, key)? {
+    if let Some((l, mut undo)) = write_list_undo(srv, c.db, key)? {
         l.push_all(left, args.iter().skip(2));
+        undo.push(InverseOp::ListPop {
+            left,
+            n: args.len() - 2,
+        });
         c.reply.int(l.len() as i64);
         return Ok(());
     }
@@ -361,7 +403,7 @@ fn pop_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool) -> Cmd
         }
         return Ok(());
     }
-    let Some(l) = write_list(srv, c.db, key)? else {
+    let Some((l, mut undo)) = write_list_undo(srv, c.db, key)? else {
         if count.is_some() {
             c.reply.null_array();
         } else {
@@ -370,16 +412,13 @@ fn pop_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool) -> Cmd
         return Ok(());
     };
     match count {
-        None => {
-            let e = l.pop(left);
-            match e {
-                Some(e) => c.reply.bulk(&e),
-                None => c.reply.null(),
-            }
-        }
+        None => match pop_one(l, left, &mut undo) {
+            Some(e) => c.reply.bulk(&e),
+            None => c.reply.null(),
+        },
         Some(n) => {
             let n = (n as u64).min(l.len() as u64) as usize;
-            pop_n_reply(l, left, n, &mut c.reply);
+            pop_n_reply(l, left, n, &mut c.reply, &mut undo);
         }
     }
     if l.is_empty() {
@@ -849,7 +888,7 @@ fn pop_first_nonempty<'k>(
 ) -> Result<bool, CmdError> {
     let db = c.db;
     for key in keys {
-        let Some(l) = write_list(srv, db, key)? else {
+        let Some((l, mut undo)) = write_list_undo(srv, db, key)? else {
             continue;
         };
         if l.is_empty() {
@@ -860,14 +899,14 @@ fn pop_first_nonempty<'k>(
         let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
         let popped = match count {
             None => {
-                if let Some(e) = l.pop(left) {
+                if let Some(e) = pop_one(l, left, &mut undo) {
                     c.reply.bulk(&e);
                 }
                 None
             }
             Some(n) => {
                 let n = (n as u64).min(l.len() as u64) as usize;
-                pop_n_reply(l, left, n, &mut c.reply);
+                pop_n_reply(l, left, n, &mut c.reply, &mut undo);
                 Some(n)
             }
         };

@@ -3,10 +3,109 @@
 //! (flush, swap) records the database itself. Undo replays the records in
 //! reverse, so the data is exactly as before EXEC. Cost is proportional to
 //! what the transaction touched, not to the dataset.
+//!
+//! Copying a key's prior value would make `MULTI; RPUSH biglist x; EXEC`
+//! copy the whole list. Commands that change a container in place can
+//! instead open the key with [`Store::get_mut_undo`] and log the *inverse*
+//! of each change ([`InverseOp`]: pushed n -> pop n, popped items -> push
+//! them back, field set -> old value or removal, field deleted -> put it
+//! back at its index), so their journal costs O(what they changed). A later
+//! command on the key that cannot log inverses falls back to copying the
+//! value as it is then; replaying all records in reverse stays exact.
 
 use std::collections::HashSet;
 
-use super::{Db, Key, Store, Value};
+use super::{Db, Hash, Key, Kind, Sds, Store, Value, WrongType};
+
+/// The inverse of one in-place change to a container.
+#[derive(Debug)]
+pub enum InverseOp {
+    /// Undo a push of `n` elements at one end: pop them.
+    ListPop { left: bool, n: usize },
+    /// Undo pops from one end: push the popped items back (given in pop
+    /// order).
+    ListPush { left: bool, items: Vec<Key> },
+    /// Undo setting a field: its old value, or None if it was new (then it
+    /// is the hash's last field when this is undone).
+    HashSet { field: Sds, old: Option<Sds> },
+    /// Undo deleting a field that stood at `index`; `shifted` tells whether
+    /// the deletion kept the order (shift) or moved the last field into the
+    /// hole (swap).
+    HashDel {
+        field: Sds,
+        old: Sds,
+        index: usize,
+        shifted: bool,
+    },
+}
+
+impl InverseOp {
+    fn undo(self, v: &mut Value) {
+        match (self, v) {
+            (InverseOp::ListPop { left, n }, Value::List(l)) => l.pop_each(left, n, |_| {}),
+            (InverseOp::ListPush { left, items }, Value::List(l)) => {
+                for k in items.into_iter().rev() {
+                    l.push_key(left, k);
+                }
+            }
+            (InverseOp::HashSet { field, old }, Value::Hash(h)) => match old {
+                Some(old) => {
+                    h.insert(field, old);
+                }
+                None => {
+                    if h.last().is_some_and(|(f, _)| *f == field) {
+                        h.pop();
+                    } else {
+                        h.shift_remove(&field);
+                    }
+                }
+            },
+            (
+                InverseOp::HashDel {
+                    field,
+                    old,
+                    index,
+                    shifted,
+                },
+                Value::Hash(h),
+            ) => restore_field(h, field, old, index, shifted),
+            // Replaying in reverse always finds the type the op was logged
+            // on; anything else is left alone rather than panicking.
+            _ => {}
+        }
+    }
+}
+
+fn restore_field(h: &mut Hash, field: Sds, old: Sds, index: usize, shifted: bool) {
+    let (last, _) = h.insert_full(field, old);
+    if index < last {
+        if shifted {
+            h.move_index(last, index);
+        } else {
+            h.swap_indices(index, last);
+        }
+    }
+}
+
+/// Where a command opened with [`Store::get_mut_undo`] logs its inverse
+/// changes; inert when no transaction records or the key's prior value is
+/// already recorded.
+pub struct UndoLog<'a>(Option<&'a mut Vec<InverseOp>>);
+
+impl UndoLog<'_> {
+    /// True if inverses must be logged (skip computing them otherwise).
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    #[inline]
+    pub fn push(&mut self, op: InverseOp) {
+        if let Some(ops) = self.0.as_mut() {
+            ops.push(op);
+        }
+    }
+}
 
 #[derive(Debug)]
 enum Undo {
@@ -15,6 +114,13 @@ enum Undo {
         db: usize,
         key: Key,
         prior: Option<(Value, Option<u64>)>,
+    },
+    /// In-place changes to a key, undone by replaying their inverses in
+    /// reverse.
+    Ops {
+        db: usize,
+        key: Key,
+        ops: Vec<InverseOp>,
     },
     /// A database replaced wholesale (FLUSHDB / FLUSHALL).
     Db { db: usize, prior: Db },
@@ -36,6 +142,9 @@ pub struct Journal {
     since_db_change: usize,
     /// Keys already recorded, kept once the journal outgrows `SCAN_LIMIT`.
     seen: HashSet<(usize, Key)>,
+    /// Whether `seen` indexes the key records since the last database
+    /// change (the journal outgrew `SCAN_LIMIT`).
+    indexed: bool,
     /// Other clients whose watches the transaction invalidates when it
     /// commits (decided at the moment of each change).
     dirty_watchers: Vec<u64>,
@@ -46,13 +155,14 @@ impl Journal {
         self.records.clear();
         self.since_db_change = 0;
         self.seen.clear();
+        self.indexed = false;
         self.dirty_watchers.clear();
     }
 
     /// True if (db, key) was recorded since the last database-level change.
     #[inline]
     fn recorded(&self, db: usize, key: &[u8]) -> bool {
-        if self.records.len() - self.since_db_change <= SCAN_LIMIT {
+        if !self.indexed {
             self.records[self.since_db_change..]
                 .iter()
                 .any(|r| matches!(r, Undo::Key { db: d, key: k, .. } if *d == db && **k == *key))
@@ -63,30 +173,46 @@ impl Journal {
 
     fn push_key(&mut self, db: usize, key: Key, prior: Option<(Value, Option<u64>)>) {
         let live = self.records.len() - self.since_db_change;
-        if live == SCAN_LIMIT {
+        if !self.indexed && live >= SCAN_LIMIT {
             // Switch to the set: index what the scan covered so far.
             for r in &self.records[self.since_db_change..] {
                 if let Undo::Key { db, key, .. } = r {
                     self.seen.insert((*db, key.clone()));
                 }
             }
+            self.indexed = true;
         }
-        if live >= SCAN_LIMIT {
+        if self.indexed {
             self.seen.insert((db, key.clone()));
         }
         self.records.push(Undo::Key { db, key, prior });
+    }
+
+    /// Opens an inverse-op record for `key`; its ops are filled in by the
+    /// command.
+    fn push_ops(&mut self, db: usize, key: Key) -> &mut Vec<InverseOp> {
+        self.records.push(Undo::Ops {
+            db,
+            key,
+            ops: Vec::new(),
+        });
+        match self.records.last_mut() {
+            Some(Undo::Ops { ops, .. }) => ops,
+            _ => unreachable!("just pushed"),
+        }
     }
 
     fn push_db_level(&mut self, rec: Undo) {
         self.records.push(rec);
         self.since_db_change = self.records.len();
         self.seen.clear();
+        self.indexed = false;
     }
 
     /// Keys the transaction changed (for deferred WATCH invalidation).
     fn touched(&self) -> impl Iterator<Item = (usize, &Key)> {
         self.records.iter().filter_map(|r| match r {
-            Undo::Key { db, key, .. } => Some((*db, key)),
+            Undo::Key { db, key, .. } | Undo::Ops { db, key, .. } => Some((*db, key)),
             _ => None,
         })
     }
@@ -124,6 +250,29 @@ impl Store {
             .get(key)
             .map(|v| (v.clone(), d.expires.get(key).copied()));
         j.push_key(db, Key::new(key), prior);
+    }
+
+    /// Opens `key` (of `kind`) to change it in place, like `get_mut`, for a
+    /// command that logs the inverse of each change in the returned
+    /// [`UndoLog`] instead of having the journal copy the prior value.
+    pub fn get_mut_undo(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        kind: Kind,
+    ) -> Result<Option<(&mut Value, UndoLog<'_>)>, WrongType> {
+        self.expire_if_needed(db, key);
+        match self.dbs[db].keys.get(key) {
+            None => return Ok(None),
+            Some(v) if v.kind() != kind => return Err(WrongType),
+            Some(_) => {}
+        }
+        self.before_write_hooks(db, key);
+        let ops = match self.journal.as_mut() {
+            Some(j) if !j.recorded(db, key) => Some(j.push_ops(db, Key::new(key))),
+            _ => None,
+        };
+        Ok(self.dbs[db].keys.get_mut(key).map(|v| (v, UndoLog(ops))))
     }
 
     /// Records a whole database before it is replaced; returns true if a
@@ -196,6 +345,14 @@ impl Store {
                             let d = &mut self.dbs[db];
                             d.keys.swap_remove(&*key);
                             d.expires.swap_remove(&*key);
+                        }
+                    }
+                }
+                Undo::Ops { db, key, ops } => {
+                    self.snapshot_before_raw_change(db, &key);
+                    if let Some(v) = self.dbs[db].keys.get_mut(&*key) {
+                        for op in ops.into_iter().rev() {
+                            op.undo(v);
                         }
                     }
                 }

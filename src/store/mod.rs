@@ -199,13 +199,20 @@ impl Store {
     /// The choke point: called before any change to `key` in `db`.
     #[inline]
     fn before_write(&mut self, db: usize, key: &[u8]) {
+        self.before_write_hooks(db, key);
+        self.journal_key(db, key);
+    }
+
+    /// The choke point minus the rollback journal (which the caller takes
+    /// care of: a copy of the prior value, or inverse ops).
+    #[inline]
+    fn before_write_hooks(&mut self, db: usize, key: &[u8]) {
         self.dirty += 1;
         self.ready.on_write(db, key);
         self.snapshot_before_write(db, key);
-        if self.journal.is_some() {
-            // Other clients' watches are invalidated only if EXEC commits.
-            self.journal_key(db, key);
-        } else {
+        // While a transaction records, other clients' watches are
+        // invalidated only if EXEC commits.
+        if self.journal.is_none() {
             self.watches.touch(db, key);
         }
     }

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Measures how long one client's heavy command stalls everyone else.
+
+Starts memkv (release build) and real Redis on free loopback ports, and for
+each scenario: loads the data, then runs a PING probe (one connection, one
+PING at a time) while another connection issues the heavy command. Prints
+the probe's p50 / p99 / max latency in ms for both servers.
+
+Usage: scripts/stall_probe.py [path/to/memkv]   (default target/release/memkv)
+"""
+import os, socket, subprocess, sys, tempfile, threading, time
+
+MEMKV = sys.argv[1] if len(sys.argv) > 1 else "target/release/memkv"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def enc(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(1 << 16)
+            if not d:
+                raise EOFError
+            self.buf += d
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(1 << 16)
+            if not d:
+                raise EOFError
+            self.buf += d
+
+    def reply(self):
+        line = self._line()
+        t = line[:1]
+        if t in (b"+", b"-", b":"):
+            return line
+        if t == b"$":
+            n = int(line[1:])
+            if n < 0:
+                return None
+            self._need(n + 2)
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return v
+        if t == b"*":
+            n = int(line[1:])
+            return [self.reply() for _ in range(max(n, 0))]
+        raise ValueError(line)
+
+    def cmd(self, *args):
+        self.s.sendall(enc(*args))
+        return self.reply()
+
+    def pipeline(self, cmds):
+        self.s.sendall(b"".join(enc(*c) for c in cmds))
+        for _ in cmds:
+            self.reply()
+
+
+def start(kind, port, d):
+    if kind == "memkv":
+        argv = [MEMKV, "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
+                "--enable-debug-command", "yes", "--loglevel", "warning"]
+    else:
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
+                "--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        try:
+            Conn(port).cmd("PING")
+            return p
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError(kind + " did not start")
+
+
+def probe(port, heavy):
+    """Runs heavy() on its own connection while PINGing; returns latencies."""
+    c = Conn(port)
+    lat = []
+    done = threading.Event()
+
+    def run():
+        try:
+            heavy()
+        finally:
+            done.set()
+
+    t = threading.Thread(target=run)
+    start_t = time.perf_counter()
+    t.start()
+    while not done.is_set() or time.perf_counter() - start_t < 0.2:
+        t0 = time.perf_counter()
+        c.cmd("PING")
+        lat.append((time.perf_counter() - t0) * 1000)
+    t.join()
+    return lat
+
+
+def summary(lat):
+    lat = sorted(lat)
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    return "p50 %.2f  p99 %.2f  max %.1f ms (%d pings)" % (pick(0.5), pick(0.99), lat[-1], len(lat))
+
+
+def scenarios(port):
+    c = Conn(port)
+
+    def flushall_1m():
+        c.cmd("FLUSHALL")
+        c.cmd("DEBUG", "POPULATE", 1000000)
+        return lambda: Conn(port).cmd("FLUSHALL")
+
+    def del_big_list():
+        c.cmd("FLUSHALL")
+        for i in range(0, 3000000, 100000):
+            c.pipeline([("RPUSH", "big", *range(j, j + 1000)) for j in range(i, i + 100000, 1000)])
+        return lambda: Conn(port).cmd("DEL", "big")
+
+    def multi_rpush_big_list():
+        c.cmd("FLUSHALL")
+        for i in range(0, 3000000, 100000):
+            c.pipeline([("RPUSH", "big", *range(j, j + 1000)) for j in range(i, i + 100000, 1000)])
+
+        def heavy():
+            h = Conn(port)
+            h.pipeline([("MULTI",), ("RPUSH", "big", "x"), ("EXEC",)])
+        return heavy
+
+    return [("FLUSHALL of 1M keys", flushall_1m), ("DEL of a 3M-element list", del_big_list),
+            ("MULTI RPUSH on a 3M-element list", multi_rpush_big_list)]
+
+
+def main():
+    results = {}
+    for kind in ("memkv", "redis"):
+        port = free_port()
+        with tempfile.TemporaryDirectory() as d:
+            p = start(kind, port, d)
+            try:
+                for name, setup in scenarios(port):
+                    heavy = setup()
+                    results.setdefault(name, {})[kind] = summary(probe(port, heavy))
+            finally:
+                p.kill()
+                p.wait()
+    for name, r in results.items():
+        print(name)
+        for kind in ("memkv", "redis"):
+            print("  %-6s %s" % (kind, r.get(kind)))
+
+
+if __name__ == "__main__":
+    main()
