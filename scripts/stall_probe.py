@@ -148,7 +148,24 @@ def scenarios(port):
             h.pipeline([("MULTI",), ("RPUSH", "big", "x"), ("EXEC",)])
         return heavy
 
-    return [("FLUSHALL of 1M keys", flushall_1m), ("DEL of a 3M-element list", del_big_list),
+    def rewrite_then_flushall():
+        c.cmd("FLUSHALL")
+        c.cmd("DEBUG", "POPULATE", 1000000)
+        for i in range(0, 3000000, 100000):
+            c.pipeline([("RPUSH", "big", *range(j, j + 1000)) for j in range(i, i + 100000, 1000)])
+
+        def heavy():
+            h = Conn(port)
+            h.cmd("BGREWRITEAOF")
+            time.sleep(0.05)
+            h.cmd("FLUSHALL")
+            # Until the rewrite is over.
+            while b"aof_rewrite_in_progress:1" in h.cmd("INFO", "persistence"):
+                time.sleep(0.01)
+        return heavy
+
+    return [("FLUSHALL of 1M keys", flushall_1m),
+            ("BGREWRITEAOF of 1M keys + a 3M list, FLUSHALL during it", rewrite_then_flushall), ("DEL of a 3M-element list", del_big_list),
             ("MULTI RPUSH on a 3M-element list", multi_rpush_big_list)]
 
 

@@ -30,9 +30,10 @@ use manifest::{FileEntry, FileKind, Layout, Manifest};
 use rewrite::RewriteMsg;
 use writer::{Sizes, Writer, WriterMsg};
 
-/// Entries walked per reactor tick during a rewrite: small enough to keep
-/// every client's latency low, the reactor loops without sleeping meanwhile.
-const REWRITE_KEYS_PER_TICK: usize = 2000;
+/// Elements (keys and the elements of their values) serialized per reactor
+/// tick during a rewrite: small enough to keep every client's latency low,
+/// the reactor loops without sleeping meanwhile.
+const REWRITE_ELEMENTS_PER_TICK: usize = 4000;
 
 /// A running rewrite, seen from the reactor.
 struct Rewrite {
@@ -288,10 +289,8 @@ pub fn after_round(srv: &mut Server) {
     if let Some(rw) = aof.rewrite.as_mut()
         && !rw.walk_done
     {
-        let (chunk, done) = srv.store.snapshot_step(REWRITE_KEYS_PER_TICK);
-        if !chunk.is_empty() {
-            let _ = rw.tx.send(RewriteMsg::Chunk(chunk));
-        }
+        let (pieces, done) = srv.store.snapshot_step(REWRITE_ELEMENTS_PER_TICK);
+        send_pieces(&rw.tx, pieces);
         if done {
             rw.walk_done = true;
             let _ = rw.tx.send(RewriteMsg::Finish);
@@ -504,6 +503,17 @@ pub fn stop(srv: &mut Server) {
     }
 }
 
+/// Hands the walk's output to the rewrite thread, in order.
+fn send_pieces(tx: &Sender<RewriteMsg>, pieces: Vec<crate::store::snapshot::Piece>) {
+    use crate::store::snapshot::Piece;
+    for p in pieces {
+        let _ = tx.send(match p {
+            Piece::Bytes(b) => RewriteMsg::Chunk(b),
+            Piece::Detached(d) => RewriteMsg::Detached(d),
+        });
+    }
+}
+
 /// Completes a running rewrite synchronously and waits until the writer
 /// installed it (shutdown during the initial rewrite).
 fn finish_rewrite_now(srv: &mut Server) {
@@ -512,10 +522,8 @@ fn finish_rewrite_now(srv: &mut Server) {
     };
     if !rw.walk_done {
         loop {
-            let (chunk, done) = srv.store.snapshot_step(usize::MAX);
-            if !chunk.is_empty() {
-                let _ = rw.tx.send(RewriteMsg::Chunk(chunk));
-            }
+            let (pieces, done) = srv.store.snapshot_step(usize::MAX);
+            send_pieces(&rw.tx, pieces);
             if done {
                 break;
             }

@@ -16,6 +16,9 @@ use crate::server::{Notice, Notifier};
 #[derive(Debug)]
 pub enum RewriteMsg {
     Chunk(Vec<u8>),
+    /// A database flushed during the walk: serialize its unwalked entries
+    /// here, then free it (both off the reactor).
+    Detached(crate::store::snapshot::DetachedDb),
     /// The walk is complete: fsync and install.
     Finish,
     /// Give up (AOF turned off, shutdown): remove the temp file.
@@ -59,6 +62,11 @@ fn write_base(temp: &PathBuf, rx: &Receiver<RewriteMsg>) -> io::Result<bool> {
     loop {
         match rx.recv() {
             Ok(RewriteMsg::Chunk(data)) => out.write_all(&data)?,
+            Ok(RewriteMsg::Detached(d)) => {
+                let mut data = Vec::new();
+                d.serialize(&mut data);
+                out.write_all(&data)?;
+            }
             Ok(RewriteMsg::Finish) => {
                 let f = out.into_inner().map_err(|e| e.into_error())?;
                 f.sync_all()?;

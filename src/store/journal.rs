@@ -357,7 +357,10 @@ impl Store {
                     }
                 }
                 Undo::Db { db, prior } => self.dbs[db] = prior,
-                Undo::Swap { a, b } => self.dbs.swap(a, b),
+                Undo::Swap { a, b } => {
+                    self.snapshot_swap(a, b);
+                    self.dbs.swap(a, b);
+                }
             }
         }
         self.spare_journal = Some(j);

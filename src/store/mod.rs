@@ -392,7 +392,12 @@ impl Store {
     /// `flush_all` go through here.
     pub fn take_db(&mut self, db: usize) -> Db {
         self.dirty += self.dbs[db].len() as u64;
-        self.snapshot_finish_db(db);
+        let journaling = self.journal.is_some();
+        if journaling {
+            // The journal keeps the old database for undo: a running
+            // rewrite cannot have it, so it serializes the rest now.
+            self.snapshot_finish_db(db);
+        }
         let old = std::mem::take(&mut self.dbs[db]);
         if !self.watches.is_empty() {
             let ids = self
@@ -400,8 +405,11 @@ impl Store {
                 .watchers_in_db(db, |k| old.keys.contains_key(k));
             self.invalidate_watchers(ids);
         }
-        // Inside a transaction the journal keeps the old database for undo.
-        self.journal_db(db, old).unwrap_or_default()
+        if journaling {
+            return self.journal_db(db, old).unwrap_or_default();
+        }
+        // A running rewrite takes what it has not written yet (O(1) here).
+        self.snapshot_detach(db, old).unwrap_or_default()
     }
 
     /// Empties every database.
@@ -422,8 +430,7 @@ impl Store {
             self.invalidate_watchers(ids);
         }
         self.journal_swap(a, b);
-        self.snapshot_finish_db(a);
-        self.snapshot_finish_db(b);
+        self.snapshot_swap(a, b);
         self.dbs.swap(a, b);
         self.ready.on_db_change(a);
         self.ready.on_db_change(b);

@@ -12,10 +12,18 @@
 //! below the cursor, the moved element (already walked, or newer than the
 //! epoch) is marked `done` so the walk skips it - the one way an element
 //! can travel from the walked region into the unwalked one.
+//!
+//! Whole-database changes cost O(1) on the reactor: a database flushed
+//! during the walk is *detached* with its unwalked part and handed to the
+//! rewrite thread ([`Piece::Detached`]), which serializes and frees it
+//! there; SWAPDB swaps the two databases' walk state and the db number
+//! their entries are written under (`labels`). The walk's budget counts
+//! elements, not keys, so a tick never serializes much more than its share.
 
 use std::collections::HashSet;
 
-use super::{Key, Store, Value};
+use super::lazyfree::free_effort;
+use super::{Db, Key, Store, Value};
 use crate::aof::propagate::encode_into;
 
 /// Elements per RPUSH / HMSET command in a rewritten file (Redis's
@@ -26,27 +34,80 @@ const ITEMS_PER_CMD: usize = 64;
 pub struct Snapshot {
     /// Per database: indexes below this are not walked yet.
     cursors: Vec<usize>,
+    /// Per database index: the db number its entries had at the epoch (what
+    /// SELECT names in the output); SWAPDB swaps two labels.
+    labels: Vec<usize>,
     /// Database the walk is on.
     db: usize,
     /// Keys below a cursor that must not be walked (already serialized, or
     /// not part of the snapshot).
     done: HashSet<(usize, Key)>,
+    /// Output ready to hand over, in order, before `out`.
+    pieces: Vec<Piece>,
     out: Vec<u8>,
     selected: Option<usize>,
 }
 
-impl Snapshot {
-    fn select(&mut self, db: usize) {
-        if self.selected != Some(db) {
-            let n = db.to_string();
-            encode_into(&mut self.out, [&b"SELECT"[..], n.as_bytes()].into_iter());
-            self.selected = Some(db);
+/// Output of the walk, in file order.
+#[derive(Debug)]
+pub enum Piece {
+    /// Serialized commands.
+    Bytes(Vec<u8>),
+    /// A flushed database whose unwalked entries still belong to the
+    /// snapshot: serialized (and freed) by the rewrite thread.
+    Detached(DetachedDb),
+}
+
+/// The part of a flushed database the walk had not reached.
+#[derive(Debug)]
+pub struct DetachedDb {
+    /// db number of the entries at the epoch.
+    label: usize,
+    db: Db,
+    /// Indexes below this are unwalked.
+    upto: usize,
+    /// Unwalked keys not to write (already written, or newer).
+    skip: HashSet<Key>,
+}
+
+impl DetachedDb {
+    /// Serializes the unwalked entries (after a SELECT) into `out`.
+    pub fn serialize(&self, out: &mut Vec<u8>) {
+        select_cmd(out, self.label);
+        let upto = self.upto.min(self.db.keys.len());
+        for idx in (0..upto).rev() {
+            if let Some((k, v)) = self.db.keys.get_index(idx) {
+                if self.skip.contains(k) {
+                    continue;
+                }
+                let expiry = self.db.expires.get(&**k).copied();
+                serialize_entry(out, k, v, expiry);
+            }
         }
     }
+}
 
+fn select_cmd(out: &mut Vec<u8>, db: usize) {
+    let n = db.to_string();
+    encode_into(out, [&b"SELECT"[..], n.as_bytes()].into_iter());
+}
+
+impl Snapshot {
     fn serialize(&mut self, db: usize, key: &[u8], value: &Value, expiry: Option<u64>) {
-        self.select(db);
+        let label = self.labels[db];
+        if self.selected != Some(label) {
+            select_cmd(&mut self.out, label);
+            self.selected = Some(label);
+        }
         serialize_entry(&mut self.out, key, value, expiry);
+    }
+
+    /// Moves what `out` holds into the ordered pieces.
+    fn seal_bytes(&mut self) {
+        if !self.out.is_empty() {
+            self.pieces
+                .push(Piece::Bytes(std::mem::take(&mut self.out)));
+        }
     }
 }
 
@@ -80,6 +141,7 @@ impl Store {
     pub fn begin_snapshot(&mut self) {
         self.snapshot = Some(Snapshot {
             cursors: self.dbs.iter().map(|d| d.keys.len()).collect(),
+            labels: (0..self.dbs.len()).collect(),
             ..Default::default()
         });
     }
@@ -92,14 +154,15 @@ impl Store {
         self.snapshot = None;
     }
 
-    /// Walks up to `max_keys` entries. Returns the serialized commands
-    /// produced since the last call (walk and early serialization) and
-    /// whether the walk is complete (the snapshot then ends).
-    pub fn snapshot_step(&mut self, max_keys: usize) -> (Vec<u8>, bool) {
+    /// Walks entries worth up to `max_elements` elements. Returns the output
+    /// produced since the last call (walk, early serialization, detached
+    /// databases), in order, and whether the walk is complete (the snapshot
+    /// then ends).
+    pub fn snapshot_step(&mut self, max_elements: usize) -> (Vec<Piece>, bool) {
         let Some(mut snap) = self.snapshot.take() else {
             return (Vec::new(), true);
         };
-        let mut budget = max_keys;
+        let mut budget = max_elements;
         while budget > 0 && snap.db < self.dbs.len() {
             let db = snap.db;
             let d = &self.dbs[db];
@@ -111,22 +174,86 @@ impl Store {
             }
             let idx = c - 1;
             snap.cursors[db] = idx;
-            budget -= 1;
+            budget = budget.saturating_sub(1);
             let Some((k, v)) = d.keys.get_index(idx) else {
                 continue;
             };
             if !snap.done.is_empty() && snap.done.remove(&(db, k.clone())) {
                 continue;
             }
+            budget = budget.saturating_sub(free_effort(v));
             let expiry = d.expires.get(&**k).copied();
             snap.serialize(db, k, v, expiry);
         }
-        let out = std::mem::take(&mut snap.out);
+        snap.seal_bytes();
+        let pieces = std::mem::take(&mut snap.pieces);
         let finished = snap.db >= self.dbs.len();
         if !finished {
             self.snapshot = Some(snap);
         }
-        (out, finished)
+        (pieces, finished)
+    }
+
+    /// A flush is replacing `db` (outside a transaction): the unwalked part
+    /// of `old` goes to the rewrite thread with it. Returns `old` back when
+    /// no walk needs it.
+    pub(crate) fn snapshot_detach(&mut self, db: usize, old: Db) -> Option<Db> {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return Some(old);
+        };
+        let upto = snap.cursors[db].min(old.keys.len());
+        snap.cursors[db] = 0;
+        let mut skip = HashSet::new();
+        if !snap.done.is_empty() {
+            snap.done.retain(|(d, k)| {
+                if *d == db {
+                    skip.insert(k.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        if upto == 0 {
+            return Some(old);
+        }
+        snap.seal_bytes();
+        snap.pieces.push(Piece::Detached(DetachedDb {
+            label: snap.labels[db],
+            db: old,
+            upto,
+            skip,
+        }));
+        // The rewrite thread writes a SELECT of its own.
+        snap.selected = None;
+        None
+    }
+
+    /// SWAPDB a b (also undoing one): each database keeps its walk state
+    /// and the db number its epoch entries are written under.
+    pub(crate) fn snapshot_swap(&mut self, a: usize, b: usize) {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return;
+        };
+        snap.cursors.swap(a, b);
+        snap.labels.swap(a, b);
+        if !snap.done.is_empty() {
+            let moved: Vec<(usize, Key)> = snap
+                .done
+                .iter()
+                .filter(|(d, _)| *d == a || *d == b)
+                .cloned()
+                .collect();
+            // Remove all, then insert all: a key name can be in both.
+            for entry in &moved {
+                snap.done.remove(entry);
+            }
+            for (d, k) in moved {
+                snap.done.insert((if d == a { b } else { a }, k));
+            }
+        }
+        // The walk may have passed one of them: go back to the lower one.
+        snap.db = snap.db.min(a.min(b));
     }
 
     /// Choke-point hook: serialize `key` before its first change if the
@@ -255,7 +382,7 @@ mod tests {
     /// data as of the epoch, each key written once.
     #[test]
     fn snapshot_is_point_in_time_under_writes() {
-        for seed in 1..40u64 {
+        for seed in 1..200u64 {
             let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             let mut next = move |n: u64| {
                 rng ^= rng << 13;
@@ -300,15 +427,20 @@ mod tests {
                                 Value::Str(Sds::new(b"new")),
                             );
                         }
-                        _ => {
-                            if next(10) == 0 {
-                                s.flush_db(db);
-                            }
-                        }
+                        _ => match next(20) {
+                            0 => s.flush_db(db),
+                            1 => s.swap_dbs(0, 1),
+                            _ => {}
+                        },
                     }
                 }
-                let (chunk, done) = s.snapshot_step(1 + next(7) as usize);
-                out.extend_from_slice(&chunk);
+                let (pieces, done) = s.snapshot_step(1 + next(7) as usize);
+                for p in pieces {
+                    match p {
+                        Piece::Bytes(b) => out.extend_from_slice(&b),
+                        Piece::Detached(d) => d.serialize(&mut out),
+                    }
+                }
                 if done {
                     break;
                 }
