@@ -18,7 +18,9 @@
 //! rewrite thread ([`Piece::Detached`]), which serializes and frees it
 //! there; SWAPDB swaps the two databases' walk state and the db number
 //! their entries are written under (`labels`). The walk's budget counts
-//! elements, not keys, so a tick never serializes much more than its share.
+//! elements, not keys, so a tick never serializes much more than its share:
+//! a big list or hash is written a slice per tick (`partial`), and a write
+//! to it in the meantime first writes the rest.
 
 use std::collections::HashSet;
 
@@ -42,11 +44,24 @@ pub struct Snapshot {
     /// Keys below a cursor that must not be walked (already serialized, or
     /// not part of the snapshot).
     done: HashSet<(usize, Key)>,
+    /// A big value the walk is writing a slice per tick.
+    partial: Option<Partial>,
     /// Output ready to hand over, in order, before `out`.
     pieces: Vec<Piece>,
     out: Vec<u8>,
     selected: Option<usize>,
 }
+
+/// A value being written in slices: elements before `next` are written.
+#[derive(Debug)]
+struct Partial {
+    db: usize,
+    key: Key,
+    next: usize,
+}
+
+/// Values with more elements than this are written in slices.
+const SLICE_ELEMENTS: usize = 4096;
 
 /// Output of the walk, in file order.
 #[derive(Debug)]
@@ -55,7 +70,7 @@ pub enum Piece {
     Bytes(Vec<u8>),
     /// A flushed database whose unwalked entries still belong to the
     /// snapshot: serialized (and freed) by the rewrite thread.
-    Detached(DetachedDb),
+    Detached(Box<DetachedDb>),
 }
 
 /// The part of a flushed database the walk had not reached.
@@ -68,12 +83,20 @@ pub struct DetachedDb {
     upto: usize,
     /// Unwalked keys not to write (already written, or newer).
     skip: HashSet<Key>,
+    /// A walked key whose value was only partly written: the rest.
+    partial: Option<(Key, usize)>,
 }
 
 impl DetachedDb {
     /// Serializes the unwalked entries (after a SELECT) into `out`.
     pub fn serialize(&self, out: &mut Vec<u8>) {
         select_cmd(out, self.label);
+        if let Some((k, next)) = &self.partial
+            && let Some(v) = self.db.keys.get(&**k)
+        {
+            let expiry = self.db.expires.get(&**k).copied();
+            serialize_rest(out, k, v, *next, expiry);
+        }
         let upto = self.upto.min(self.db.keys.len());
         for idx in (0..upto).rev() {
             if let Some((k, v)) = self.db.keys.get_index(idx) {
@@ -93,13 +116,53 @@ fn select_cmd(out: &mut Vec<u8>, db: usize) {
 }
 
 impl Snapshot {
-    fn serialize(&mut self, db: usize, key: &[u8], value: &Value, expiry: Option<u64>) {
+    fn select(&mut self, db: usize) {
         let label = self.labels[db];
         if self.selected != Some(label) {
             select_cmd(&mut self.out, label);
             self.selected = Some(label);
         }
+    }
+
+    fn serialize(&mut self, db: usize, key: &[u8], value: &Value, expiry: Option<u64>) {
+        self.select(db);
         serialize_entry(&mut self.out, key, value, expiry);
+    }
+
+    /// Writes up to `budget` more elements of the partial value (in `d`);
+    /// returns what is left of the budget. The partial ends when the value
+    /// is complete or gone.
+    fn continue_partial(&mut self, d: &Db, budget: usize) -> usize {
+        let Some(p) = self.partial.take() else {
+            return budget;
+        };
+        let Some(v) = d.keys.get(&*p.key) else {
+            return budget;
+        };
+        self.select(p.db);
+        let len = free_effort(v);
+        let end = p.next.saturating_add(budget).min(len);
+        serialize_slice(&mut self.out, &p.key, v, p.next, end);
+        if end >= len {
+            if let Some(at) = d.expires.get(&*p.key) {
+                pexpireat(&mut self.out, &p.key, *at);
+            }
+            budget.saturating_sub(end - p.next)
+        } else {
+            self.partial = Some(Partial { next: end, ..p });
+            0
+        }
+    }
+
+    /// Writes the rest of the partial value if it is (db, key).
+    fn finish_partial_of(&mut self, d: &Db, db: usize, key: &[u8]) {
+        if self
+            .partial
+            .as_ref()
+            .is_some_and(|p| p.db == db && *p.key == *key)
+        {
+            self.continue_partial(d, usize::MAX);
+        }
     }
 
     /// Moves what `out` holds into the ordered pieces.
@@ -109,6 +172,50 @@ impl Snapshot {
                 .push(Piece::Bytes(std::mem::take(&mut self.out)));
         }
     }
+}
+
+fn pexpireat(out: &mut Vec<u8>, key: &[u8], at: u64) {
+    let at = at.to_string();
+    encode_into(out, [&b"PEXPIREAT"[..], key, at.as_bytes()].into_iter());
+}
+
+/// Writes elements `from..to` of a list or hash (RPUSH / HMSET chunks of
+/// `ITEMS_PER_CMD`); other values are written whole when `from` is 0.
+fn serialize_slice(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, to: usize) {
+    match value {
+        Value::List(l) => {
+            let items: Vec<&[u8]> = l.range(from, to).collect();
+            for chunk in items.chunks(ITEMS_PER_CMD) {
+                let head = [&b"RPUSH"[..], key];
+                encode_into(out, head.into_iter().chain(chunk.iter().copied()));
+            }
+        }
+        Value::Hash(h) => {
+            let pairs: Vec<&[u8]> = (from..to.min(h.len()))
+                .filter_map(|i| h.get_index(i))
+                .flat_map(|(f, v)| [&f[..], &v[..]])
+                .collect();
+            for chunk in pairs.chunks(ITEMS_PER_CMD * 2) {
+                let head = [&b"HMSET"[..], key];
+                encode_into(out, head.into_iter().chain(chunk.iter().copied()));
+            }
+        }
+        _ if from == 0 => serialize_entry(out, key, value, None),
+        _ => {}
+    }
+}
+
+/// Writes elements `from..` of a value, then its expiry.
+fn serialize_rest(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, expiry: Option<u64>) {
+    serialize_slice(out, key, value, from, free_effort(value));
+    if let Some(at) = expiry {
+        pexpireat(out, key, at);
+    }
+}
+
+/// True for the values the walk writes in slices.
+fn sliceable(v: &Value) -> bool {
+    matches!(v, Value::List(_) | Value::Hash(_)) && free_effort(v) > SLICE_ELEMENTS
 }
 
 /// Writes the commands that recreate one key.
@@ -163,6 +270,10 @@ impl Store {
             return (Vec::new(), true);
         };
         let mut budget = max_elements;
+        if let Some(p) = &snap.partial {
+            let d = &self.dbs[p.db];
+            budget = snap.continue_partial(d, budget);
+        }
         while budget > 0 && snap.db < self.dbs.len() {
             let db = snap.db;
             let d = &self.dbs[db];
@@ -179,6 +290,15 @@ impl Store {
                 continue;
             };
             if !snap.done.is_empty() && snap.done.remove(&(db, k.clone())) {
+                continue;
+            }
+            if sliceable(v) {
+                snap.partial = Some(Partial {
+                    db,
+                    key: k.clone(),
+                    next: 0,
+                });
+                budget = snap.continue_partial(d, budget);
                 continue;
             }
             budget = budget.saturating_sub(free_effort(v));
@@ -203,6 +323,13 @@ impl Store {
         };
         let upto = snap.cursors[db].min(old.keys.len());
         snap.cursors[db] = 0;
+        let partial = match snap.partial.take() {
+            Some(p) if p.db == db => Some((p.key, p.next)),
+            other => {
+                snap.partial = other;
+                None
+            }
+        };
         let mut skip = HashSet::new();
         if !snap.done.is_empty() {
             snap.done.retain(|(d, k)| {
@@ -214,16 +341,17 @@ impl Store {
                 }
             });
         }
-        if upto == 0 {
+        if upto == 0 && partial.is_none() {
             return Some(old);
         }
         snap.seal_bytes();
-        snap.pieces.push(Piece::Detached(DetachedDb {
+        snap.pieces.push(Piece::Detached(Box::new(DetachedDb {
             label: snap.labels[db],
             db: old,
             upto,
             skip,
-        }));
+            partial,
+        })));
         // The rewrite thread writes a SELECT of its own.
         snap.selected = None;
         None
@@ -237,6 +365,13 @@ impl Store {
         };
         snap.cursors.swap(a, b);
         snap.labels.swap(a, b);
+        if let Some(p) = snap.partial.as_mut() {
+            if p.db == a {
+                p.db = b;
+            } else if p.db == b {
+                p.db = a;
+            }
+        }
         if !snap.done.is_empty() {
             let moved: Vec<(usize, Key)> = snap
                 .done
@@ -265,6 +400,10 @@ impl Store {
             return;
         };
         let d = &self.dbs[db];
+        // A value being written in slices is completed before it changes.
+        if snap.partial.is_some() {
+            snap.finish_partial_of(d, db, key);
+        }
         // A cursor above the length would let the next insert land in the
         // unwalked region: every insert is preceded by this hook, so clamp.
         if snap.cursors[db] > d.keys.len() {
@@ -311,6 +450,9 @@ impl Store {
             return;
         };
         let d = &self.dbs[db];
+        if snap.partial.as_ref().is_some_and(|p| p.db == db) {
+            snap.continue_partial(d, usize::MAX);
+        }
         let c = snap.cursors[db].min(d.keys.len());
         for idx in (0..c).rev() {
             if let Some((k, v)) = d.keys.get_index(idx) {
@@ -454,6 +596,152 @@ mod tests {
                 writes.values().all(|&n| n == 1),
                 "seed {seed}: a key written twice"
             );
+        }
+    }
+
+    /// Parses output into (db, key) -> canonical value text, for strings,
+    /// lists (RPUSH) and hashes (HMSET, fields sorted).
+    fn replay_values(out: &[u8]) -> Keyed<Vec<Vec<u8>>> {
+        let mut map: Keyed<Vec<Vec<u8>>> = HashMap::new();
+        let (mut pos, mut db) = (0, 0);
+        let mut ranges = Vec::new();
+        let mut scratch = Vec::new();
+        while pos < out.len() {
+            let f = parse_command(&out[pos..], &Limits::default(), &mut ranges, &mut scratch)
+                .unwrap()
+                .unwrap();
+            let args: Vec<&[u8]> = ranges.iter().map(|r| &out[pos..][r.clone()]).collect();
+            let k = || (db, args[1].to_vec());
+            match args[0] {
+                b"SELECT" => db = std::str::from_utf8(args[1]).unwrap().parse().unwrap(),
+                b"SET" => {
+                    assert!(map.insert(k(), vec![args[2].to_vec()]).is_none());
+                }
+                b"RPUSH" | b"HMSET" => {
+                    let e = map.entry(k()).or_default();
+                    e.extend(args[2..].iter().map(|a| a.to_vec()));
+                }
+                b"PEXPIREAT" => {}
+                other => panic!("unexpected {:?}", String::from_utf8_lossy(other)),
+            }
+            pos += f.consumed;
+        }
+        map
+    }
+
+    fn canonical(v: &Value) -> Vec<Vec<u8>> {
+        match v {
+            Value::Str(s) => vec![s.to_vec()],
+            Value::List(l) => l.iter().map(|e| e.to_vec()).collect(),
+            Value::Hash(h) => h
+                .iter()
+                .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
+                .collect(),
+        }
+    }
+
+    /// Big lists and hashes are written a slice per step while they, and
+    /// everything around them, keep changing: the output is still exactly
+    /// the data as of the epoch.
+    #[test]
+    fn big_values_are_written_in_slices_at_the_epoch() {
+        use crate::store::{Hash, Kind, List};
+        for seed in 1..12u64 {
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = move |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let mut s = Store::new(2);
+            for db in 0..2 {
+                let mut l = List::new();
+                for i in 0..9000 {
+                    l.push(false, format!("e{i}").as_bytes());
+                }
+                s.set(db, b"list", Value::List(l));
+                let mut h = Hash::default();
+                for i in 0..5000 {
+                    h.insert(
+                        Sds::new(format!("f{i}").as_bytes()),
+                        Sds::new(format!("v{i}").as_bytes()),
+                    );
+                }
+                s.set(db, b"hash", Value::Hash(Box::new(h)));
+                for i in 0..50 {
+                    s.set(db, format!("k{i}").as_bytes(), Value::Str(Sds::new(b"v")));
+                }
+            }
+            let mut epoch = HashMap::new();
+            for db in 0..2 {
+                for (k, v) in s.db(db).keys() {
+                    epoch.insert((db, k.to_vec()), canonical(v));
+                }
+            }
+            s.begin_snapshot();
+            let mut out = Vec::new();
+            loop {
+                for _ in 0..next(4) {
+                    let db = next(2) as usize;
+                    match next(12) {
+                        0 => {
+                            if let Ok(Some(Value::List(l))) = s.get_mut(db, b"list", Kind::List) {
+                                l.push(next(2) == 0, b"new");
+                            }
+                        }
+                        1 => {
+                            if let Ok(Some(Value::List(l))) = s.get_mut(db, b"list", Kind::List) {
+                                l.pop(next(2) == 0);
+                            }
+                        }
+                        2 => {
+                            if let Ok(Some(Value::Hash(h))) = s.get_mut(db, b"hash", Kind::Hash) {
+                                let f = format!("f{}", next(6000));
+                                h.insert(Sds::new(f.as_bytes()), Sds::new(b"changed"));
+                            }
+                        }
+                        3 => {
+                            s.remove(db, if next(2) == 0 { b"list" } else { b"hash" });
+                        }
+                        4 => {
+                            s.remove(db, format!("k{}", next(60)).as_bytes());
+                        }
+                        5 if next(6) == 0 => s.swap_dbs(0, 1),
+                        6 if next(12) == 0 => s.flush_db(db),
+                        _ => {}
+                    }
+                }
+                let (pieces, done) = s.snapshot_step(1 + next(700) as usize);
+                for p in pieces {
+                    match p {
+                        Piece::Bytes(b) => out.extend_from_slice(&b),
+                        Piece::Detached(d) => d.serialize(&mut out),
+                    }
+                }
+                if done {
+                    break;
+                }
+            }
+            let mut got = replay_values(&out);
+            // Hash fields come in any order; compare them as pairs sorted.
+            let sort_pairs = |v: &mut Vec<Vec<u8>>| {
+                let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = v
+                    .chunks(2)
+                    .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or_default()))
+                    .collect();
+                pairs.sort();
+                *v = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+            };
+            for ((_, k), v) in got.iter_mut().chain(epoch.iter_mut()) {
+                if k == b"hash" {
+                    sort_pairs(v);
+                }
+            }
+            assert_eq!(got.len(), epoch.len(), "seed {seed}");
+            for (k, v) in &epoch {
+                assert!(got.get(k) == Some(v), "seed {seed}: {k:?} differs");
+            }
         }
     }
 }
