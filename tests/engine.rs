@@ -293,3 +293,42 @@ fn rollback_of_big_containers_restores_them_exactly() {
     );
     assert_eq!(snapshot(&mut c), before);
 }
+
+/// CONFIG SET appendonly no while the initial rewrite of a big dataset runs
+/// abandons it (as Redis kills its rewrite child) instead of finishing the
+/// whole dataset on the reactor before answering.
+#[test]
+fn appendonly_no_during_the_initial_rewrite_abandons_it() {
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = srv.conn();
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(300_000)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(info_field(&mut c, "persistence", "aof_enabled"), 0);
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_rewrite_in_progress"),
+        0
+    );
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    // No base was installed: the directory has no manifest.
+    std::thread::sleep(Duration::from_millis(200));
+    let manifest = srv
+        .dir
+        .join("appendonlydir")
+        .join("appendonly.aof.manifest");
+    assert!(!manifest.exists(), "{manifest:?} was written");
+}

@@ -422,7 +422,7 @@ pub fn reconcile_config(srv: &mut Server) {
         }
         // A standalone BGREWRITEAOF stops by itself when installed.
         (false, true) if srv.aof.as_ref().is_some_and(|a| a.standalone) => {}
-        (false, true) => stop(srv),
+        (false, true) => stop_in_background(srv),
         (true, true) if srv.aof.as_ref().is_some_and(|a| a.standalone) => {
             // appendonly turned on while a standalone rewrite runs: from
             // now on appends count too.
@@ -471,8 +471,28 @@ fn enable_at_runtime(srv: &mut Server) -> Result<(), String> {
     start_rewrite_inner(srv, false)
 }
 
-/// Stops the AOF (appendonly no, shutdown): abort any rewrite, write and
-/// fsync everything, join the writer.
+/// CONFIG SET appendonly no: appending stops at once and a running
+/// rewrite (the initial one too) is abandoned; the writer thread writes and
+/// fsyncs what it was handed and exits on its own when its channel closes.
+/// The reactor neither waits for that fsync nor joins the thread (clients
+/// whose replies wait for an fsync get them when it is done).
+fn stop_in_background(srv: &mut Server) {
+    after_round(srv);
+    srv.store.prop.enabled = false;
+    srv.store.abort_snapshot();
+    let Some(mut aof) = srv.aof.take() else {
+        return;
+    };
+    if let Some(rw) = aof.rewrite.take() {
+        let _ = rw.tx.send(RewriteMsg::Abort);
+    }
+    info!("AOF turned off: the writer finishes in the background");
+    // Dropping the sender closes the writer's channel; dropping the join
+    // handle detaches the thread.
+}
+
+/// Stops the AOF at shutdown: completes an initial rewrite, aborts a later
+/// one, writes and fsyncs everything and joins the writer.
 pub fn stop(srv: &mut Server) {
     after_round(srv);
     srv.store.prop.enabled = false;
