@@ -553,6 +553,11 @@ mod tests {
             let mut out = Vec::new();
             let mut fresh = 1000;
             loop {
+                // Some rounds run as a transaction, committed or rolled back.
+                let tx = next(3);
+                if tx > 0 {
+                    s.begin_journal();
+                }
                 for _ in 0..next(8) {
                     let db = next(2) as usize;
                     let k = format!("k{}", next(320));
@@ -575,6 +580,11 @@ mod tests {
                             _ => {}
                         },
                     }
+                }
+                match tx {
+                    1 => s.commit_journal(),
+                    2 => s.rollback_journal(),
+                    _ => {}
                 }
                 let (pieces, done) = s.snapshot_step(1 + next(7) as usize);
                 for p in pieces {
