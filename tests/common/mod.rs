@@ -5,7 +5,7 @@
 pub mod cluster;
 pub mod script;
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -177,7 +177,9 @@ impl Server {
     /// A raw TCP connection for byte-level protocol tests.
     pub fn raw(&self) -> Raw {
         let s = TcpStream::connect(("127.0.0.1", self.port)).expect("raw connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        // Generous: a debug build on a loaded 2-core machine can take
+        // seconds for DEBUG DIGEST of a big dataset.
+        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
         s.set_nodelay(true).ok();
         Raw {
             s,
@@ -266,8 +268,16 @@ impl Raw {
             }
             let mut b = [0u8; 4096];
             match self.s.read(&mut b) {
-                Ok(0) | Err(_) => return buf,
-                Ok(k) => buf.extend_from_slice(&b[..k]),
+                Ok(k) if k > 0 => buf.extend_from_slice(&b[..k]),
+                // A timeout must not pass for an empty reply: every later
+                // reply would be read one command late.
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    panic!(
+                        "no complete reply within the read timeout (got {:?})",
+                        String::from_utf8_lossy(&buf)
+                    )
+                }
+                Ok(_) | Err(_) => return buf,
             }
         }
     }
