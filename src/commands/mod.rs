@@ -172,6 +172,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::debug::COMMANDS,
         crate::commands::list::COMMANDS,
         crate::commands::hash::COMMANDS,
+        crate::commands::set::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
     ]
@@ -187,6 +188,7 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod transaction;
 
