@@ -776,3 +776,201 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
         "memkv loaded other data"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Differential run against real Redis.
+// ---------------------------------------------------------------------------
+
+const KEYS: &[&str] = &["s1", "s2", "s3", "s4", "str"];
+/// Integers (some beyond 16 and 32 bits), their non-canonical spellings,
+/// and strings: intsets, their widths and conversions all happen.
+const MEMBERS: &[&str] = &[
+    "1",
+    "2",
+    "3",
+    "-7",
+    "70000",
+    "-9223372036854775808",
+    "9223372036854775807",
+    "01",
+    "+2",
+    "a",
+    "b",
+    "\"\"",
+];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Cmp {
+    Exact,
+    Sorted,
+    Scan,
+    Shape,
+}
+
+fn gen_set_command(r: &mut Rng) -> (String, Cmp) {
+    let key = |r: &mut Rng| r.pick(KEYS).to_string();
+    let members = |r: &mut Rng, n: usize| -> String {
+        (0..n)
+            .map(|_| r.pick(MEMBERS))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let keys = |r: &mut Rng| -> String {
+        let n = 1 + r.below(3);
+        (0..n).map(|_| r.pick(KEYS)).collect::<Vec<_>>().join(" ")
+    };
+    match r.below(24) {
+        0..=4 => {
+            let n = 1 + r.below(4);
+            (format!("SADD {} {}", key(r), members(r, n)), Cmp::Exact)
+        }
+        5..=6 => {
+            let n = 1 + r.below(3);
+            (format!("SREM {} {}", key(r), members(r, n)), Cmp::Exact)
+        }
+        7 => (format!("SCARD {}", key(r)), Cmp::Exact),
+        8 => (
+            format!("SISMEMBER {} {}", key(r), r.pick(MEMBERS)),
+            Cmp::Exact,
+        ),
+        9 => {
+            let n = 1 + r.below(3);
+            (
+                format!("SMISMEMBER {} {}", key(r), members(r, n)),
+                Cmp::Exact,
+            )
+        }
+        10 => (format!("SMEMBERS {}", key(r)), Cmp::Sorted),
+        11 => {
+            let count = r.pick(&["", " 0", " 1", " 2", " -3", " 20", " x"]);
+            (format!("SRANDMEMBER {}{count}", key(r)), Cmp::Shape)
+        }
+        12 => {
+            // Only SPOPs whose outcome is not random.
+            let count = r.pick(&["0", "100", "-1", "x"]);
+            (format!("SPOP {} {count}", key(r)), Cmp::Sorted)
+        }
+        13 => (
+            format!("SMOVE {} {} {}", key(r), key(r), r.pick(MEMBERS)),
+            Cmp::Exact,
+        ),
+        14..=15 => (
+            format!("{} {}", r.pick(&["SINTER", "SUNION", "SDIFF"]), keys(r)),
+            Cmp::Sorted,
+        ),
+        16 => {
+            let n = 1 + r.below(3);
+            let ks: Vec<&str> = (0..n).map(|_| r.pick(KEYS)).collect();
+            let numkeys = if r.chance(10) { n + 1 } else { n };
+            let mut s = format!("SINTERCARD {numkeys} {}", ks.join(" "));
+            if r.chance(40) {
+                s += &format!(" LIMIT {}", r.pick(&["0", "1", "2", "-1"]));
+            }
+            (s, Cmp::Exact)
+        }
+        17..=18 => (
+            format!(
+                "{} {} {}",
+                r.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]),
+                key(r),
+                keys(r)
+            ),
+            Cmp::Exact,
+        ),
+        19 => {
+            let mut s = format!("SSCAN {} 0 COUNT 1000", key(r));
+            if r.chance(50) {
+                s += &format!(" MATCH {}", r.pick(&["1*", "*", "?", "[ab]*", "-*"]));
+            }
+            (s, Cmp::Scan)
+        }
+        20 => (format!("OBJECT ENCODING {}", key(r)), Cmp::Exact),
+        21 => (
+            format!("{} {}", r.pick(&["SET", "DEL", "TYPE", "EXISTS"]), key(r))
+                + if r.chance(30) { " v" } else { "" },
+            Cmp::Exact,
+        ),
+        _ => (
+            format!("SORT {}{}", key(r), r.pick(&["", " ALPHA", " DESC ALPHA"])),
+            Cmp::Exact,
+        ),
+    }
+}
+
+/// Normalizes a rendered reply for comparison under `cmp`.
+fn normalize(text: &str, cmp: Cmp) -> String {
+    if text.starts_with('-') || cmp == Cmp::Exact {
+        return text.to_string();
+    }
+    let (tag, list) = match text.strip_prefix('~') {
+        Some(rest) => ("set", rest),
+        None => ("array", text),
+    };
+    if !list.starts_with('[') {
+        return match cmp {
+            Cmp::Shape if text.starts_with('"') => "some bulk".into(),
+            _ => text.to_string(),
+        };
+    }
+    let mut v = items(list);
+    match cmp {
+        Cmp::Sorted => {
+            v.sort();
+            format!("{tag} sorted {v:?}")
+        }
+        Cmp::Scan => {
+            let mut elems = items(&v[1]);
+            elems.sort();
+            format!("scan {} {elems:?}", v[0])
+        }
+        _ => format!("{tag} of {}", v.len()),
+    }
+}
+
+#[test]
+fn differential_against_redis() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        eprintln!("redis-server not installed: differential test skipped");
+        return;
+    };
+    let ours = Server::start(&[]);
+    let seed = seed();
+    eprintln!("set differential seed: {seed} (MEMKV_SEED={seed} to replay)");
+    let mut r = Rng(seed);
+    let mut a2 = ours.raw();
+    let mut b2 = redis.raw();
+    let mut a3 = ours.raw();
+    let mut b3 = redis.raw();
+    a3.cmd(&[b"HELLO", b"3"]);
+    b3.cmd(&[b"HELLO", b"3"]);
+    // A small intset limit, so conversions happen all the time.
+    for c in [&mut a2, &mut b2] {
+        assert_eq!(send(c, "CONFIG SET set-max-intset-entries 4"), "+OK");
+    }
+    let mut history: Vec<String> = Vec::new();
+    for i in 0..6000 {
+        let (line, cmp) = gen_set_command(&mut r);
+        let resp3 = r.chance(30);
+        let (a, b) = if resp3 {
+            (&mut a3, &mut b3)
+        } else {
+            (&mut a2, &mut b2)
+        };
+        let got = send(a, &line);
+        let want = send(b, &line);
+        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
+        let (ng, nw) = (normalize(&got, cmp), normalize(&want, cmp));
+        if ng != nw {
+            let from = history.len().saturating_sub(15);
+            panic!(
+                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
+                history[from..].join("\n  ")
+            );
+        }
+    }
+    assert_eq!(
+        send(&mut a2, "DEBUG DIGEST"),
+        send(&mut b2, "DEBUG DIGEST"),
+        "seed {seed}: final digest"
+    );
+}
