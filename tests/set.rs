@@ -13,6 +13,21 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use common::script::*;
+
+/// DEBUG is refused by default (Redis's `enable-debug-command no`).
+const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+
+/// DEBUG DIGEST, checked to be a real digest (not an error that would
+/// compare equal to another error).
+fn digest(c: &mut common::Raw) -> String {
+    let d = send(c, "DEBUG DIGEST");
+    let hex = d.trim_start_matches('+');
+    assert!(
+        hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "DEBUG DIGEST answered {d}"
+    );
+    d
+}
 use common::{Raw, Server};
 
 // ---------------------------------------------------------------------------
@@ -354,14 +369,14 @@ fn rename_copy_move_scan_type_and_digest_like_redis() {
         ("SCAN 0 TYPE set COUNT 100", "$ignored"),
         ("SET str v", "+OK"),
     ];
-    let s = Server::start(&[]);
+    let s = Server::start(DEBUG);
     let mut a = s.raw();
     run(&mut a, "memkv", script);
     let got = send(&mut a, "SCAN 0 TYPE set COUNT 100");
     let mut keys = items(&items(&got)[1]);
     keys.sort();
     assert_eq!(keys, vec![r#""s2""#, r#""s3""#]);
-    let Some(r) = Server::start_redis(&[]) else {
+    let Some(r) = Server::start_redis(DEBUG) else {
         return;
     };
     let mut b = r.raw();
@@ -372,7 +387,9 @@ fn rename_copy_move_scan_type_and_digest_like_redis() {
         "SELECT 1",
         "DEBUG DIGEST-VALUE i",
     ] {
-        assert_eq!(send(&mut a, line), send(&mut b, line), "{line}");
+        let got = send(&mut a, line);
+        assert!(!got.starts_with('-'), "{line}: {got}");
+        assert_eq!(got, send(&mut b, line), "{line}");
     }
 }
 
@@ -602,12 +619,12 @@ fn watch_sees_changes_but_not_no_ops() {
 
 #[test]
 fn failed_transaction_rolls_back_set_changes() {
-    let s = Server::start(&[]);
+    let s = Server::start(DEBUG);
     let mut c = s.raw();
     send(&mut c, "SADD s 1 2 3 x");
     send(&mut c, "SADD i 1 2 3");
     send(&mut c, "SET str notanumber");
-    let before = send(&mut c, "DEBUG DIGEST");
+    let before = digest(&mut c);
     for line in [
         "MULTI",
         "SADD s y z",
@@ -622,7 +639,7 @@ fn failed_transaction_rolls_back_set_changes() {
     }
     let got = send(&mut c, "EXEC");
     assert!(got.starts_with("-EXECABORT"), "{got}");
-    assert_eq!(send(&mut c, "DEBUG DIGEST"), before);
+    assert_eq!(digest(&mut c), before);
     assert_eq!(send(&mut c, "SMEMBERS i"), r#"["1", "2", "3"]"#);
     assert_eq!(send(&mut c, "EXISTS fresh u"), ":0");
 }
@@ -709,13 +726,13 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
         return;
     }
     // memkv -> Redis (a rewritten base plus an increment).
-    let mut m = Server::start(&["--appendonly", "yes"]);
+    let mut m = Server::start(&["--appendonly", "yes", "--enable-debug-command", "yes"]);
     let mut c = m.raw();
     set_writes(&mut c, "before");
     send(&mut c, "BGREWRITEAOF");
     wait_until(&mut c, "memkv rewrite", rewrite_done);
     set_writes(&mut c, "after");
-    let want = send(&mut c, "DEBUG DIGEST");
+    let want = digest(&mut c);
     shutdown(&mut m);
     let rdir = common::temp_dir("set-aof-redis");
     copy_dir(&m.dir.join("appendonlydir"), &rdir.join("appendonlydir"));
@@ -725,17 +742,15 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
         "yes",
         "--aof-use-rdb-preamble",
         "no",
+        "--enable-debug-command",
+        "yes",
         "--dir",
         dir,
     ];
     let r = Server::start_redis(&args).expect("Redis refused memkv's AOF");
     let mut rc = r.raw();
     wait_until(&mut rc, "redis load", loaded);
-    assert_eq!(
-        send(&mut rc, "DEBUG DIGEST"),
-        want,
-        "Redis loaded other data"
-    );
+    assert_eq!(digest(&mut rc), want, "Redis loaded other data");
     drop(rc);
     drop(r);
     let _ = std::fs::remove_dir_all(&rdir);
@@ -743,10 +758,13 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
     // memkv reloads its own files (SPOP replayed as SREM gives the same data).
     let mdir = common::temp_dir("set-aof-memkv-self");
     copy_dir(&m.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
-    let again = Server::start_in(&mdir, &["--appendonly", "yes"]);
+    let again = Server::start_in(
+        &mdir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
     let mut ac = again.raw();
     wait_until(&mut ac, "memkv load", loaded);
-    assert_eq!(send(&mut ac, "DEBUG DIGEST"), want);
+    assert_eq!(digest(&mut ac), want);
     assert_eq!(send(&mut ac, "OBJECT ENCODING before:i:1"), r#""intset""#);
     assert_eq!(
         send(&mut ac, "OBJECT ENCODING before:i:30"),
@@ -756,25 +774,31 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
     drop(again);
 
     // Redis -> memkv.
-    let mut r = Server::start_redis(&["--appendonly", "yes", "--aof-use-rdb-preamble", "no"])
-        .expect("redis starts");
+    let mut r = Server::start_redis(&[
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--enable-debug-command",
+        "yes",
+    ])
+    .expect("redis starts");
     let mut rc = r.raw();
     set_writes(&mut rc, "before");
     send(&mut rc, "BGREWRITEAOF");
     wait_until(&mut rc, "redis rewrite", rewrite_done);
     set_writes(&mut rc, "after");
-    let want = send(&mut rc, "DEBUG DIGEST");
+    let want = digest(&mut rc);
     shutdown(&mut r);
     let mdir = common::temp_dir("set-aof-memkv");
     copy_dir(&r.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
-    let s = Server::start_in(&mdir, &["--appendonly", "yes"]);
+    let s = Server::start_in(
+        &mdir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
     let mut sc = s.raw();
     wait_until(&mut sc, "memkv load", loaded);
-    assert_eq!(
-        send(&mut sc, "DEBUG DIGEST"),
-        want,
-        "memkv loaded other data"
-    );
+    assert_eq!(digest(&mut sc), want, "memkv loaded other data");
 }
 
 // ---------------------------------------------------------------------------
@@ -929,11 +953,11 @@ fn normalize(text: &str, cmp: Cmp) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
+    let Some(redis) = Server::start_redis(DEBUG) else {
         eprintln!("redis-server not installed: differential test skipped");
         return;
     };
-    let ours = Server::start(&[]);
+    let ours = Server::start(DEBUG);
     let seed = seed();
     eprintln!("set differential seed: {seed} (MEMKV_SEED={seed} to replay)");
     let mut r = Rng(seed);
@@ -969,8 +993,8 @@ fn differential_against_redis() {
         }
     }
     assert_eq!(
-        send(&mut a2, "DEBUG DIGEST"),
-        send(&mut b2, "DEBUG DIGEST"),
+        digest(&mut a2),
+        digest(&mut b2),
         "seed {seed}: final digest"
     );
 }
