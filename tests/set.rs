@@ -391,6 +391,31 @@ fn rename_copy_move_scan_type_and_digest_like_redis() {
         assert!(!got.starts_with('-'), "{line}: {got}");
         assert_eq!(got, send(&mut b, line), "{line}");
     }
+    // DEBUG OBJECT: encoding and serialized length as Redis (the address
+    // and LRU clock differ by nature).
+    let strip = |s: String| -> String {
+        s.split(' ')
+            .filter(|w| !w.starts_with("\"Value") && !w.starts_with("at:") && !w.starts_with("lru"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    send(&mut a, "SELECT 0");
+    send(&mut b, "SELECT 0");
+    for line in [
+        "SADD dbg:i 1 2 3",
+        "SADD dbg:w 70000 -1",
+        "SADD dbg:h a b 1",
+        "SADD dbg:l 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20",
+    ] {
+        send(&mut a, line);
+        send(&mut b, line);
+    }
+    for k in ["dbg:i", "dbg:w", "dbg:h", "dbg:l"] {
+        let line = format!("DEBUG OBJECT {k}");
+        let got = strip(send(&mut a, &line));
+        assert!(got.contains("serializedlength:"), "{got}");
+        assert_eq!(got, strip(send(&mut b, &line)), "{line}");
+    }
 }
 
 #[test]

@@ -203,19 +203,6 @@ impl Set {
             t.shrink_to(t.len() * 2);
         }
     }
-
-    /// Approximate heap bytes (MEMORY USAGE-style accounting).
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Set::Ints(s) => s.data.len(),
-            Set::Table(t) => {
-                t.capacity() * (std::mem::size_of::<Key>() + 16)
-                    + t.keys()
-                        .map(|k| if k.len() > 22 { k.len() } else { 0 })
-                        .sum::<usize>()
-            }
-        }
-    }
 }
 
 /// Iterator over a set's members.
