@@ -178,6 +178,10 @@ fn key_extraction_and_command_info() {
         ("COMMAND GETKEYS SORT_RO a BY b", r#"["a"]"#),
         ("COMMAND GETKEYS SINTERCARD 2 a b LIMIT 3", r#"["a", "b"]"#),
         ("COMMAND GETKEYS SMOVE a b m", r#"["a", "b"]"#),
+        (
+            "COMMAND GETKEYSANDFLAGS SORT a STORE b",
+            "[[\"a\", [+RO, +access]], [\"b\", [+OW, +update]]]",
+        ),
     ]);
     let s = Server::start(&[]);
     let mut c = s.raw();

@@ -266,6 +266,8 @@ fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
         "set" => &["RW", "access", "update", "variable_flags"],
         "mset" | "msetnx" | "setex" | "psetex" => &["OW", "update"],
         "getdel" => &["RW", "access", "delete"],
+        // SORT only reads its key; the STORE key comes from its extractor.
+        "sort" => &["RO", "access"],
         _ if spec.has(flags::WRITE) => &["RW", "update"],
         _ => &["RO", "access"],
     }
