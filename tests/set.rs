@@ -625,6 +625,13 @@ fn watch_sees_changes_but_not_no_ops() {
             ("SPOP s 0", false),
             ("SMOVE s t 1", true),
             ("SINTERSTORE s t", true),
+            ("DEL s", true),
+            // An empty result into a missing destination changes nothing.
+            ("SUNIONSTORE s nokey", false),
+            ("SINTERSTORE s nokey", false),
+            ("SINTERSTORE s t t", true),
+            ("DEL s", true),
+            ("SDIFFSTORE s t t", false),
         ] {
             send(&mut a, "WATCH s");
             send(&mut b, other);
