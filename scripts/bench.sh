@@ -10,19 +10,20 @@
 #
 # Environment:
 #   ROUNDS=3        rounds (median over rounds)
-#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset   (redis-benchmark -t; empty: skip)
+#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop   (redis-benchmark -t; empty: skip)
 #   REQUESTS=200000 requests per test (-n)
 #   CLIENTS=50      parallel connections (-c)
 #   PIPELINES="1 16"
-#   MEMORY=1        also load the same ~1M random keys into fresh servers
-#                   and compare resident memory (VmRSS)
+#   MEMORY=1        also load the same datasets into fresh servers and
+#                   compare resident memory (VmRSS): ~1M random string keys,
+#                   one set of 1,000,000 members, 100,000 small integer sets
 #   MEMKV_ARGS=""   extra memkv directives, e.g. "--appendonly yes"
 #   MEMKV_BIN=path  use this memkv binary instead of building one
 #   KEEP=1          keep the raw results directory
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset}
+TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -175,25 +176,62 @@ EOF
 fi
 
 # --- memory -----------------------------------------------------------------
-if [ "$MEMORY" = 1 ]; then
-    # Fresh servers, so throughput runs do not skew the baseline.
+# Writes one dataset as RESP commands on stdout (for redis-cli --pipe).
+gen_dataset() {
+    python3 - "$1" <<'EOF'
+import sys
+out = sys.stdout.buffer
+def cmd(*parts):
+    b = [b"*%d\r\n" % len(parts)]
+    for p in parts:
+        p = p if isinstance(p, bytes) else str(p).encode()
+        b.append(b"$%d\r\n%s\r\n" % (len(p), p))
+    out.write(b"".join(b))
+if sys.argv[1] == "bigset":
+    # One set of 1,000,000 members, 100 per SADD.
+    for i in range(0, 1_000_000, 100):
+        cmd("SADD", "bigset", *[f"member:{j}" for j in range(i, i + 100)])
+elif sys.argv[1] == "intsets":
+    # 100,000 sets of 10 small integers (intset encoded).
+    for i in range(100_000):
+        cmd("SADD", f"iset:{i}", *[str((i + 7 * j) % 1000) for j in range(10)])
+EOF
+}
+
+mem_case() { # name, loader (a function taking a port)
+    local name=$1 load=$2
     stop_servers
     start_servers
+    local m0 r0 m1 r1 mk rk
     m0=$(rss_kb "$MEMKV_PID")
     r0=$(rss_kb "$REDIS_PID")
     for server in memkv redis; do
         if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
-        log "loading keys into $server (-t set -r 1000000 -n 2000000 -d 16 -P 16)"
-        redis-benchmark -h 127.0.0.1 -p "$port" -t set -r 1000000 -n 2000000 -d 16 \
-            -P 16 -c "$CLIENTS" -q >/dev/null 2>&1
+        log "memory: loading $name into $server"
+        "$load" "$port"
     done
     m1=$(rss_kb "$MEMKV_PID")
     r1=$(rss_kb "$REDIS_PID")
     mk=$(redis-cli -p "$MEMKV_PORT" dbsize 2>/dev/null || echo "?")
     rk=$(redis-cli -p "$REDIS_PORT" dbsize 2>/dev/null || echo "?")
     echo
+    echo "memory: $name"
     printf '%-8s %10s %14s %14s\n' server keys rss_empty_kb rss_loaded_kb
     printf '%-8s %10s %14s %14s\n' memkv "$mk" "$m0" "$m1"
     printf '%-8s %10s %14s %14s\n' redis "$rk" "$r0" "$r1"
-    python3 -c "import sys; m,r=map(int,sys.argv[1:]); print(f'rss ratio memkv/redis: {m/r:.3f}')" "$m1" "$r1"
+    python3 -c "import sys; m0,r0,m,r=map(int,sys.argv[1:]); print(f'rss ratio memkv/redis: {m/r:.3f} (growth only: {(m-m0)/max(r-r0,1):.3f})')" "$m0" "$r0" "$m1" "$r1"
+}
+
+load_strings() {
+    redis-benchmark -h 127.0.0.1 -p "$1" -t set -r 1000000 -n 2000000 -d 16 \
+        -P 16 -c "$CLIENTS" -q >/dev/null 2>&1
+}
+load_bigset() { gen_dataset bigset | redis-cli -p "$1" --pipe >/dev/null; }
+load_intsets() { gen_dataset intsets | redis-cli -p "$1" --pipe >/dev/null; }
+
+if [ "$MEMORY" = 1 ]; then
+    # Fresh servers per dataset, so earlier runs do not skew the baseline.
+    mem_case "~1M random string keys (-t set -r 1000000 -d 16)" load_strings
+    mem_case "one set of 1,000,000 members" load_bigset
+    mem_case "100,000 sets of 10 small integers" load_intsets
 fi

@@ -144,6 +144,8 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: u64,
     /// memkv's own directive: roll back a transaction whose command fails.
     pub multi_rollback: bool,
+    /// Largest set kept in the intset encoding (Redis's directive).
+    pub set_max_intset_entries: usize,
     /// Cluster: this node's `host:port` (directive `self`).
     #[serde(rename = "self")]
     pub self_addr: Option<String>,
@@ -197,6 +199,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             multi_rollback: true,
+            set_max_intset_entries: crate::store::set::DEFAULT_MAX_INTSET_ENTRIES,
             self_addr: None,
             peers: Vec::new(),
             cluster_node_timeout: 5000,
@@ -306,6 +309,7 @@ typed_fields! {
     "auto-aof-rewrite-percentage" => auto_aof_rewrite_percentage,
     "auto-aof-rewrite-min-size" => auto_aof_rewrite_min_size,
     "multi-rollback" => multi_rollback,
+    "set-max-intset-entries" => set_max_intset_entries,
     "self" => self_addr,
     "peers" => peers,
     "cluster-node-timeout" => cluster_node_timeout,
@@ -3258,6 +3262,7 @@ mod tests {
             ("auto-aof-rewrite-percentage", &["50"]),
             ("auto-aof-rewrite-min-size", &["1024"]),
             ("multi-rollback", &["no"]),
+            ("set-max-intset-entries", &["7"]),
             ("self", &["127.0.0.1:7000"]),
             ("peers", &["127.0.0.1:7001", "127.0.0.1:7002"]),
             ("cluster-node-timeout", &["700"]),

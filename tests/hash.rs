@@ -536,49 +536,6 @@ fn gen_hash_command(r: &mut Rng) -> (String, Cmp) {
     }
 }
 
-/// Splits a rendered flat array `[a, b, ...]` into its top-level items.
-fn items(text: &str) -> Vec<String> {
-    let inner = &text[1..text.len() - 1];
-    let mut out = Vec::new();
-    let mut depth = 0;
-    let mut in_str = false;
-    let mut esc = false;
-    let mut cur = String::new();
-    for ch in inner.chars() {
-        if in_str {
-            cur.push(ch);
-            if esc {
-                esc = false;
-            } else if ch == '\\' {
-                esc = true;
-            } else if ch == '"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match ch {
-            '"' => {
-                in_str = true;
-                cur.push(ch);
-            }
-            '[' | '{' => {
-                depth += 1;
-                cur.push(ch);
-            }
-            ']' | '}' => {
-                depth -= 1;
-                cur.push(ch);
-            }
-            ',' if depth == 0 => out.push(std::mem::take(&mut cur).trim().to_string()),
-            _ => cur.push(ch),
-        }
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur.trim().to_string());
-    }
-    out
-}
-
 /// Normalizes a rendered reply for comparison under `cmp`.
 fn normalize(text: &str, cmp: Cmp) -> String {
     if text.starts_with('-') || cmp == Cmp::Exact {

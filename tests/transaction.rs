@@ -276,6 +276,20 @@ fn dump(srv: &Server, dbs: usize, ttl: Ttl) -> BTreeMap<(usize, Vec<u8>), String
                     pairs.sort();
                     format!("{pairs:?}")
                 }
+                "set" => {
+                    let mut m: Vec<Vec<u8>> = match parse(&r.cmd(&[b"SMEMBERS", &k])) {
+                        V::Arr(a) => a
+                            .into_iter()
+                            .map(|e| match e {
+                                V::Bulk(b) => b,
+                                o => panic!("{o:?}"),
+                            })
+                            .collect(),
+                        o => panic!("SMEMBERS {o:?}"),
+                    };
+                    m.sort();
+                    format!("{m:?}")
+                }
                 "none" => continue,
                 other => format!("<{other}>"),
             };
@@ -1836,6 +1850,10 @@ const POPULATE: &[&str] = &[
     "HSET h1 f1 1 f2 two f3 3.5",
     "HSET h2 a 1 b 2",
     "EXPIRE h2 7000",
+    "SADD st1 1 2 3",
+    "SADD st2 a b 3",
+    "SADD st3 x",
+    "EXPIRE st2 6500",
     "SELECT 1",
     "SET s1 other-db",
     "RPUSH l1 q w",
@@ -2165,6 +2183,33 @@ fn multi_rollback_directive_and_config_set() {
 /// data, each valid on its own (no errors, no blocking). A write command in
 /// the server's table without an entry here fails the test: add one.
 const WRITE_EXAMPLES: &[(&str, &[&str])] = &[
+    ("sadd", &["SADD st1 4 x", "SADD newset a", "SADD st2 a"]),
+    ("srem", &["SREM st1 1 9", "SREM st3 x", "SREM st2 zz"]),
+    ("spop", &["SPOP st3", "SPOP st1 5", "SPOP st2 0"]),
+    (
+        "smove",
+        &["SMOVE st1 st2 1", "SMOVE st3 newset x", "SMOVE st2 st2 a"],
+    ),
+    (
+        "sinterstore",
+        &["SINTERSTORE st1 st1 st2", "SINTERSTORE out st1 nokey"],
+    ),
+    (
+        "sunionstore",
+        &["SUNIONSTORE out st1 st2", "SUNIONSTORE st3 st1"],
+    ),
+    (
+        "sdiffstore",
+        &["SDIFFSTORE s1 st1 st2", "SDIFFSTORE st2 st2 st2"],
+    ),
+    (
+        "sort",
+        &[
+            "SORT l1 ALPHA DESC STORE sorted",
+            "SORT st2 BY nosort STORE l2",
+            "SORT st1",
+        ],
+    ),
     (
         "append",
         &["APPEND s1 xyz", "APPEND newstr abc", "APPEND s2 !"],

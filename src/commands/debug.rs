@@ -240,6 +240,14 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
             };
             (size, String::new())
         }
+        // An intset is saved as one string blob, a table member by member.
+        Value::Set(crate::store::Set::Ints(i)) => {
+            (rdb_len_size(i.blob_len()) + i.blob_len(), String::new())
+        }
+        Value::Set(crate::store::Set::Table(t)) => (
+            rdb_len_size(t.len()) + t.keys().map(|m| rdb_string_size(m)).sum::<usize>(),
+            String::new(),
+        ),
     };
     Some(format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:0{}",

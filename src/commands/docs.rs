@@ -231,7 +231,7 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
     }
     CommandDocs {
         args,
-        movablekeys: keynum_spec.is_some(),
+        movablekeys: keynum_spec.is_some() || spec.keys_fn.is_some(),
         keys_optional,
         key_specs,
     }
@@ -266,6 +266,8 @@ fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
         "set" => &["RW", "access", "update", "variable_flags"],
         "mset" | "msetnx" | "setex" | "psetex" => &["OW", "update"],
         "getdel" => &["RW", "access", "delete"],
+        // SORT only reads its key; the STORE key comes from its extractor.
+        "sort" => &["RO", "access"],
         _ if spec.has(flags::WRITE) => &["RW", "update"],
         _ => &["RO", "access"],
     }
@@ -280,7 +282,8 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     // Containers (CONFIG, CLIENT...) only get what their flags imply.
     let group_cat = match spec.group {
         _ if !spec.subcommands.is_empty() => None,
-        "generic" => Some("@keyspace"),
+        // SORT reads lists, sets and sorted sets, not the keyspace.
+        "generic" if !matches!(base, "sort" | "sort_ro") => Some("@keyspace"),
         "string" => Some("@string"),
         "list" => Some("@list"),
         "hash" => Some("@hash"),
@@ -298,7 +301,9 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     };
     let extra: &[&str] = match base {
         "command" => &["@connection"],
-        "info" | "keys" | "sort" | "migrate" | "restore" => &["@dangerous"],
+        "info" | "keys" | "migrate" | "restore" => &["@dangerous"],
+        "sort" => &["@set", "@sortedset", "@list", "@dangerous"],
+        "sort_ro" => &["@set", "@sortedset", "@list", "@dangerous"],
         "dbsize" | "flushdb" | "flushall" => &["@keyspace"],
         "swapdb" => &["@keyspace", "@dangerous"],
         "lastsave" => &["@admin", "@dangerous"],

@@ -646,7 +646,8 @@ const EMBSTR_LIMIT: usize = 44;
 /// The encoding name Redis would report for `v`, decided from the value as
 /// it is now: strings `int` / `embstr` / `raw`; lists `quicklist` (Redis
 /// 7.0 has no listpack lists); hashes `listpack` within
-/// hash-max-listpack-entries / -value, else `hashtable`.
+/// hash-max-listpack-entries / -value, else `hashtable`; sets by their
+/// actual encoding (`intset` / `hashtable`).
 pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) -> &'static str {
     match v {
         Value::Str(s) => {
@@ -665,6 +666,7 @@ pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) 
                     .all(|(f, v)| f.len() <= hash_max_value && v.len() <= hash_max_value);
             if small { "listpack" } else { "hashtable" }
         }
+        Value::Set(s) => s.encoding(),
     }
 }
 

@@ -21,6 +21,11 @@ use crate::server::{Client, Server};
 /// anything the handler wrote and replies with the error instead.
 pub type Handler = fn(&mut Server, &mut Client, &Args) -> CmdResult;
 
+/// A per-command key extractor for commands whose keys the (first, last,
+/// step) triple and a `numkeys` argument cannot describe (SORT's STORE):
+/// argv (name included) -> (index, is the key written).
+pub type KeysFn = fn(&[&[u8]]) -> Vec<(usize, bool)>;
+
 /// Command flags (Redis's names, see COMMAND INFO).
 pub mod flags {
     pub const WRITE: u32 = 1 << 0;
@@ -84,6 +89,8 @@ pub struct CommandSpec {
     pub syntax: &'static str,
     /// Subcommands (CLIENT LIST, CONFIG GET, ...); empty for plain commands.
     pub subcommands: &'static [CommandSpec],
+    /// Key extractor for the odd ones (COMMAND INFO then says movablekeys).
+    pub keys_fn: Option<KeysFn>,
 }
 
 impl CommandSpec {
@@ -110,7 +117,14 @@ impl CommandSpec {
             summary: "",
             syntax: "",
             subcommands: &[],
+            keys_fn: None,
         }
+    }
+
+    /// Attaches a key extractor (see [`KeysFn`]).
+    pub const fn keys_fn(mut self, f: KeysFn) -> Self {
+        self.keys_fn = Some(f);
+        self
     }
 
     /// Adds COMMAND DOCS data: version introduced, summary, argument syntax.
@@ -172,6 +186,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::debug::COMMANDS,
         crate::commands::list::COMMANDS,
         crate::commands::hash::COMMANDS,
+        crate::commands::set::COMMANDS,
+        crate::commands::sort::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
@@ -189,6 +205,8 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod server;
+pub mod set;
+pub mod sort;
 pub mod string;
 pub mod transaction;
 

@@ -277,7 +277,15 @@ fn getkeys_common(args: &Args) -> Result<(KeyPositions, &'static CommandSpec), C
         ));
     }
     let invalid = CmdError::Static("ERR Invalid arguments specified for command");
-    let keys = docs::keys_of(d, &argv).map_err(|_| invalid.clone())?;
+    let keys = match spec.keys_fn {
+        // A written key from an extractor is reported after the specs
+        // (`getkeysandflags` flags it OW update).
+        Some(f) => f(&argv)
+            .into_iter()
+            .map(|(i, w)| (i, if w { d.key_specs.len() } else { 0 }))
+            .collect(),
+        None => docs::keys_of(d, &argv).map_err(|_| invalid.clone())?,
+    };
     if keys.is_empty() && !d.keys_optional {
         return Err(invalid);
     }
@@ -300,7 +308,11 @@ fn command_getkeysandflags(_srv: &mut Server, c: &mut Client, args: &Args) -> Cm
     for (i, si) in keys {
         c.reply.array(2);
         c.reply.bulk(&args[i + 2]);
-        let mut flags = d.key_specs.get(si).map(|k| k.flags).unwrap_or(&[]);
+        let mut flags = d
+            .key_specs
+            .get(si)
+            .map(|k| k.flags)
+            .unwrap_or(&["OW", "update"]);
         if flags.contains(&"variable_flags") {
             // SET: a plain overwrite unless GET reads the old value.
             let get = args.iter().skip(5).any(|a| a.eq_ignore_ascii_case(b"get"));

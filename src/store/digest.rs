@@ -128,12 +128,13 @@ pub fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
     *digest = sha1(digest);
 }
 
-/// Redis's type number (OBJ_STRING 0, OBJ_LIST 1, OBJ_HASH 4).
+/// Redis's type number (OBJ_STRING 0, OBJ_LIST 1, OBJ_SET 2, OBJ_HASH 4).
 fn type_code(v: &Value) -> u32 {
     match v {
         Value::Str(_) => 0,
         Value::List(_) => 1,
         Value::Hash(_) => 4,
+        Value::Set(_) => 2,
     }
 }
 
@@ -154,6 +155,12 @@ pub fn mix_value(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
                 mix_digest(&mut ele, f);
                 mix_digest(&mut ele, v);
                 xor_digest(digest, &ele);
+            }
+        }
+        // Members xored straight in (order-free), integers as their text.
+        Value::Set(set) => {
+            for e in set.iter() {
+                e.with_bytes(|b| xor_digest(digest, b));
             }
         }
     }

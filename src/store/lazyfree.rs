@@ -65,6 +65,7 @@ pub fn free_effort(v: &Value) -> usize {
         Value::Str(_) => 1,
         Value::List(l) => l.len(),
         Value::Hash(h) => h.len(),
+        Value::Set(s) => s.len(),
     }
 }
 

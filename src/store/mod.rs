@@ -13,6 +13,7 @@ pub mod lazyfree;
 pub mod list;
 pub mod ready;
 pub mod scan;
+pub mod set;
 pub mod snapshot;
 pub mod watch;
 
@@ -26,6 +27,8 @@ pub use bytes::{Key, Sds};
 pub use list::List;
 /// A hash value.
 pub type Hash = IndexMap<Sds, Sds>;
+/// A set value: intset or hash table (src/store/set.rs).
+pub use set::Set;
 
 /// A stored value.
 #[derive(Clone, Debug)]
@@ -34,6 +37,8 @@ pub enum Value {
     /// Not boxed: a `List` is 24 bytes, so `Value` stays 32.
     List(List),
     Hash(Box<Hash>),
+    /// Not boxed: a `Set` is at most 24 bytes.
+    Set(Set),
 }
 
 /// The value types, as TYPE names them.
@@ -42,6 +47,7 @@ pub enum Kind {
     String,
     List,
     Hash,
+    Set,
 }
 
 impl Kind {
@@ -50,6 +56,7 @@ impl Kind {
             Kind::String => "string",
             Kind::List => "list",
             Kind::Hash => "hash",
+            Kind::Set => "set",
         }
     }
 }
@@ -60,6 +67,7 @@ impl Value {
             Value::Str(_) => Kind::String,
             Value::List(_) => Kind::List,
             Value::Hash(_) => Kind::Hash,
+            Value::Set(_) => Kind::Set,
         }
     }
 }

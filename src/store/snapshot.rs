@@ -28,7 +28,7 @@ use super::lazyfree::free_effort;
 use super::{Db, Key, Store, Value};
 use crate::aof::propagate::encode_into;
 
-/// Elements per RPUSH / HMSET command in a rewritten file (Redis's
+/// Elements per RPUSH / HMSET / SADD command in a rewritten file (Redis's
 /// AOF_REWRITE_ITEMS_PER_CMD).
 const ITEMS_PER_CMD: usize = 64;
 
@@ -234,6 +234,13 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
             for chunk in pairs.chunks(ITEMS_PER_CMD * 2) {
                 let head = [&b"HMSET"[..], key];
                 encode_into(out, head.into_iter().chain(chunk.iter().copied()));
+            }
+        }
+        Value::Set(set) => {
+            let items: Vec<Vec<u8>> = set.iter().map(|e| e.to_vec()).collect();
+            for chunk in items.chunks(ITEMS_PER_CMD) {
+                let head = [&b"SADD"[..], key];
+                encode_into(out, head.into_iter().chain(chunk.iter().map(|m| &m[..])));
             }
         }
     }
@@ -647,6 +654,7 @@ mod tests {
                 .iter()
                 .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
                 .collect(),
+            _ => unreachable!("the test holds strings, lists and hashes"),
         }
     }
 
