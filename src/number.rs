@@ -84,9 +84,40 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+/// Formats `n` in decimal into `buf`, returning the digits: the one integer
+/// formatter (replies, stored integers, AOF arguments) - no allocation and
+/// no fmt machinery on hot paths.
+#[inline]
+pub fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut pos = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    &buf[pos..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_format_without_allocating() {
+        let mut b = [0u8; 20];
+        assert_eq!(fmt_i64(0, &mut b), b"0");
+        assert_eq!(fmt_i64(-42, &mut b), b"-42");
+        assert_eq!(fmt_i64(i64::MIN, &mut b), b"-9223372036854775808");
+        assert_eq!(fmt_i64(i64::MAX, &mut b), b"9223372036854775807");
+    }
 
     #[test]
     fn string2ll_rules() {
