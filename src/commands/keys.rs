@@ -241,6 +241,7 @@ fn free_effort(v: &Value) -> usize {
         Value::Str(_) => 1,
         Value::List(l) => l.len(),
         Value::Hash(h) => h.len(),
+        Value::ZSet(z) => z.len(),
     }
 }
 
@@ -711,6 +712,13 @@ pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) 
                 && h.iter()
                     .all(|(f, v)| f.len() <= hash_max_value && v.len() <= hash_max_value);
             if small { "listpack" } else { "hashtable" }
+        }
+        Value::ZSet(z) => {
+            if z.is_listpack() {
+                "listpack"
+            } else {
+                "skiplist"
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod ready;
 pub mod scan;
 pub mod snapshot;
 pub mod watch;
+pub mod zset;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +26,8 @@ pub use bytes::{Key, Sds};
 pub use list::List;
 /// A hash value.
 pub type Hash = IndexMap<Sds, Sds>;
+/// A sorted-set value: listpack or skiplist (src/store/zset.rs).
+pub use zset::ZSet;
 
 /// A stored value.
 #[derive(Clone, Debug)]
@@ -33,6 +36,8 @@ pub enum Value {
     /// Not boxed: a `List` is 24 bytes, so `Value` stays 32.
     List(List),
     Hash(Box<Hash>),
+    /// 24 bytes (a buffer, or a boxed skiplist), so `Value` stays 32.
+    ZSet(ZSet),
 }
 
 /// The value types, as TYPE names them.
@@ -41,6 +46,7 @@ pub enum Kind {
     String,
     List,
     Hash,
+    ZSet,
 }
 
 impl Kind {
@@ -49,6 +55,7 @@ impl Kind {
             Kind::String => "string",
             Kind::List => "list",
             Kind::Hash => "hash",
+            Kind::ZSet => "zset",
         }
     }
 }
@@ -59,6 +66,7 @@ impl Value {
             Value::Str(_) => Kind::String,
             Value::List(_) => Kind::List,
             Value::Hash(_) => Kind::Hash,
+            Value::ZSet(_) => Kind::ZSet,
         }
     }
 }

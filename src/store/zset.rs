@@ -1,0 +1,913 @@
+//! The sorted-set value: members ordered by (score, member bytes), with
+//! Redis 7.0's two encodings.
+//!
+//! - `listpack` ([`Pack`]): one exactly sized buffer of entries
+//!   `[score f64 LE][varint len][member]`, sorted, with the entry count in a
+//!   4-byte header; every operation is a linear scan (Redis does the same on
+//!   its listpack). Used while entries <= `zset-max-listpack-entries` and
+//!   every member <= `zset-max-listpack-value` bytes.
+//! - `skiplist` ([`SkipList`]): Redis's skiplist with spans (rank in
+//!   O(log n)), its nodes in an arena indexed by `u32`, plus a hash table of
+//!   node indexes keyed by member (member -> score in O(1), without storing
+//!   each member twice). Level 0 lives inside the node; only the ~25% of
+//!   nodes with more levels allocate.
+//!
+//! Like Redis, a set converts listpack -> skiplist when it outgrows the
+//! limits and never back (except results of *STORE commands, built with
+//! [`ZSet::from_sorted`], which pick the encoding that fits).
+//!
+//! Ranks are 0-based in forward order everywhere; ranges are `start..end`
+//! rank intervals, and every range query is "how many elements satisfy a
+//! predicate that holds for a prefix" ([`ZSet::count_while`]).
+
+use std::cell::Cell;
+use std::cmp::Ordering;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+
+use super::Sds;
+
+/// The listpack limits (`zset-max-listpack-entries` / `-value`).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub entries: usize,
+    pub value: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            entries: 128,
+            value: 64,
+        }
+    }
+}
+
+/// (score, member) order: score first, then member bytes (memcmp).
+#[inline]
+pub fn cmp_entry(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    if s1 < s2 {
+        Ordering::Less
+    } else if s1 > s2 {
+        Ordering::Greater
+    } else {
+        m1.cmp(m2)
+    }
+}
+
+/// A sorted set.
+#[derive(Clone, Debug)]
+pub enum ZSet {
+    Pack(Pack),
+    Skip(Box<SkipList>),
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::Pack(Pack::default())
+    }
+}
+
+impl ZSet {
+    /// An empty set for a first member of `member_len` bytes (Redis's ZADD:
+    /// skiplist right away when the member or the limits exclude listpack).
+    pub fn new_for(member_len: usize, lim: &Limits) -> ZSet {
+        if lim.entries == 0 || member_len > lim.value {
+            ZSet::Skip(Box::default())
+        } else {
+            ZSet::Pack(Pack::default())
+        }
+    }
+
+    /// A set from entries sorted by (score, member) with distinct members,
+    /// in the encoding that fits (zsetConvertToListpackIfNeeded).
+    pub fn from_sorted(entries: Vec<(Sds, f64)>, lim: &Limits) -> ZSet {
+        let fits =
+            entries.len() <= lim.entries && entries.iter().all(|(m, _)| m.len() <= lim.value);
+        if fits {
+            let mut p = Pack::default();
+            p.extend_sorted(entries.iter().map(|(m, s)| (&m[..], *s)));
+            ZSet::Pack(p)
+        } else {
+            let mut s = SkipList::default();
+            for (m, sc) in entries {
+                s.insert_new(m, sc);
+            }
+            ZSet::Skip(Box::new(s))
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Pack(p) => p.len(),
+            ZSet::Skip(s) => s.len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True for the listpack encoding.
+    pub fn is_listpack(&self) -> bool {
+        matches!(self, ZSet::Pack(_))
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(p) => p.find(member).map(|(_, _, s)| s),
+            ZSet::Skip(s) => s.find(member).map(|i| s.nodes[i as usize].score),
+        }
+    }
+
+    /// Converts to the skiplist encoding.
+    fn convert(&mut self) {
+        if let ZSet::Pack(p) = self {
+            let mut s = SkipList::default();
+            p.for_each(|m, sc| s.insert_new(Sds::new(m), sc));
+            *self = ZSet::Skip(Box::new(s));
+        }
+    }
+
+    /// Adds `member` or changes its score. Returns the previous score.
+    pub fn insert(&mut self, member: &[u8], score: f64, lim: &Limits) -> Option<f64> {
+        if let ZSet::Pack(p) = self {
+            if let Some((off, end, old)) = p.find(member) {
+                if old != score || old.is_sign_negative() != score.is_sign_negative() {
+                    p.remove_at(off, end);
+                    p.insert_sorted(member, score);
+                }
+                return Some(old);
+            }
+            if p.len() < lim.entries && member.len() <= lim.value && p.len() < u32::MAX as usize {
+                p.insert_sorted(member, score);
+                return None;
+            }
+            self.convert();
+        }
+        match self {
+            ZSet::Skip(s) => s.insert(member, score),
+            ZSet::Pack(_) => None,
+        }
+    }
+
+    /// Removes `member`; returns its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(p) => {
+                let (off, end, s) = p.find(member)?;
+                p.remove_at(off, end);
+                Some(s)
+            }
+            ZSet::Skip(s) => s.remove(member),
+        }
+    }
+
+    /// How many leading elements (in order) satisfy `pred`; `pred` must
+    /// hold for a prefix of the set.
+    pub fn count_while(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+        match self {
+            ZSet::Pack(p) => {
+                let mut n = 0;
+                let mut off = 4;
+                while let Some((m, s, next)) = p.entry(off) {
+                    if !pred(s, m) {
+                        break;
+                    }
+                    n += 1;
+                    off = next;
+                }
+                n
+            }
+            ZSet::Skip(s) => s.count_while(pred),
+        }
+    }
+
+    /// The 0-based forward rank and score of `member`.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let score = self.score(member)?;
+        let r = self.count_while(|s, m| cmp_entry(s, m, score, member) == Ordering::Less);
+        Some((r, score))
+    }
+
+    /// The element at forward rank `r`.
+    pub fn get(&self, r: usize) -> Option<(&[u8], f64)> {
+        match self {
+            ZSet::Pack(p) => p.iter().nth(r),
+            ZSet::Skip(s) => {
+                let i = s.by_rank(r)?;
+                let n = &s.nodes[i as usize];
+                Some((&n.member, n.score))
+            }
+        }
+    }
+
+    /// Visits the elements of ranks `start..end`, forward or (`rev`) from
+    /// `end - 1` down to `start`.
+    pub fn for_range<'a>(
+        &'a self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut f: impl FnMut(&'a [u8], f64),
+    ) {
+        let end = end.min(self.len());
+        if start >= end {
+            return;
+        }
+        match self {
+            ZSet::Pack(p) => {
+                if rev {
+                    let offs: Vec<usize> = p.offsets().skip(start).take(end - start).collect();
+                    for &o in offs.iter().rev() {
+                        if let Some((m, s, _)) = p.entry(o) {
+                            f(m, s);
+                        }
+                    }
+                } else {
+                    p.iter()
+                        .skip(start)
+                        .take(end - start)
+                        .for_each(|(m, s)| f(m, s));
+                }
+            }
+            ZSet::Skip(s) => {
+                let first = if rev { end - 1 } else { start };
+                let Some(mut x) = s.by_rank(first) else {
+                    return;
+                };
+                for _ in start..end {
+                    let n = &s.nodes[x as usize];
+                    f(&n.member, n.score);
+                    x = if rev { n.back } else { n.l0.next };
+                    if x == NIL {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every element in order.
+    pub fn for_each<'a>(&'a self, f: impl FnMut(&'a [u8], f64)) {
+        self.for_range(0, self.len(), false, f);
+    }
+
+    /// Removes the elements of ranks `start..end`; returns how many.
+    pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
+        let end = end.min(self.len());
+        if start >= end {
+            return 0;
+        }
+        match self {
+            ZSet::Pack(p) => {
+                let offs: Vec<usize> = p.offsets().skip(start).take(end - start + 1).collect();
+                let from = offs[0];
+                let to = offs.get(end - start).copied().unwrap_or(p.buf.len());
+                p.remove_span(from, to, end - start);
+            }
+            ZSet::Skip(_) => {
+                // Collect the members first, then delete each (O(k log n)).
+                let mut victims = Vec::with_capacity(end - start);
+                self.for_range(start, end, false, |m, _| victims.push(Sds::new(m)));
+                if let ZSet::Skip(s) = self {
+                    for m in &victims {
+                        s.remove(m);
+                    }
+                }
+            }
+        }
+        end - start
+    }
+
+    /// ZSCAN: a cursor step. A listpack is returned whole (cursor 0, like
+    /// Redis); a skiplist is walked by arena slot, so an element present for
+    /// the whole scan (its slot never changes) is returned exactly once.
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
+        match self {
+            ZSet::Pack(_) => {
+                self.for_each(f);
+                0
+            }
+            ZSet::Skip(s) => {
+                let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+                let mut visited = 0;
+                while i < s.nodes.len() && visited < count {
+                    let n = &s.nodes[i];
+                    if n.back != FREE {
+                        f(&n.member, n.score);
+                        visited += 1;
+                    }
+                    i += 1;
+                }
+                if i >= s.nodes.len() { 0 } else { i as u64 }
+            }
+        }
+    }
+
+    /// Bytes of heap used (approximate, for MEMORY USAGE-like reports).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            ZSet::Pack(p) => p.buf.capacity(),
+            ZSet::Skip(s) => {
+                s.nodes.capacity() * std::mem::size_of::<Node>()
+                    + s.dict.capacity() * 5
+                    + s.nodes
+                        .iter()
+                        .map(|n| n.member.heap_size() + n.upper.as_ref().map_or(0, |u| u.len() * 8))
+                        .sum::<usize>()
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// listpack: one sorted buffer.
+// ---------------------------------------------------------------------------
+
+/// The packed encoding: `[count u32 LE]` then entries
+/// `[score f64 LE][LEB128 member length][member]` in (score, member) order.
+/// An empty set has an empty buffer.
+#[derive(Clone, Debug, Default)]
+pub struct Pack {
+    buf: Vec<u8>,
+}
+
+impl Pack {
+    pub fn len(&self) -> usize {
+        match self.buf.get(..4) {
+            Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
+            None => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn set_len(&mut self, n: usize) {
+        if self.buf.len() < 4 {
+            self.buf.resize(4, 0);
+        }
+        self.buf[..4].copy_from_slice(&(n as u32).to_le_bytes());
+    }
+
+    /// The entry at byte offset `off`: (member, score, next offset).
+    #[inline]
+    fn entry(&self, off: usize) -> Option<(&[u8], f64, usize)> {
+        let b = self.buf.get(off..)?;
+        if b.len() < 9 {
+            return None;
+        }
+        let score = f64::from_le_bytes(b[..8].try_into().ok()?);
+        let (len, n) = read_varint(&b[8..])?;
+        let start = 8 + n;
+        let m = b.get(start..start + len)?;
+        Some((m, score, off + start + len))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let mut off = 4;
+        std::iter::from_fn(move || {
+            let (m, s, next) = self.entry(off)?;
+            off = next;
+            Some((m, s))
+        })
+    }
+
+    fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut off = 4;
+        std::iter::from_fn(move || {
+            let (_, _, next) = self.entry(off)?;
+            let here = off;
+            off = next;
+            Some(here)
+        })
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
+        self.iter().for_each(|(m, s)| f(m, s));
+    }
+
+    /// (offset, end offset, score) of `member`.
+    fn find(&self, member: &[u8]) -> Option<(usize, usize, f64)> {
+        let mut off = 4;
+        while let Some((m, s, next)) = self.entry(off) {
+            if m == member {
+                return Some((off, next, s));
+            }
+            off = next;
+        }
+        None
+    }
+
+    fn remove_at(&mut self, off: usize, end: usize) {
+        self.remove_span(off, end, 1);
+    }
+
+    fn remove_span(&mut self, off: usize, end: usize, n: usize) {
+        self.buf.drain(off..end);
+        let len = self.len() - n;
+        if len == 0 {
+            self.buf = Vec::new();
+        } else {
+            self.set_len(len);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    fn insert_sorted(&mut self, member: &[u8], score: f64) {
+        let mut off = 4;
+        while let Some((m, s, next)) = self.entry(off) {
+            if cmp_entry(s, m, score, member) == Ordering::Greater {
+                break;
+            }
+            off = next;
+        }
+        let mut enc = [0u8; 18];
+        enc[..8].copy_from_slice(&score.to_le_bytes());
+        let n = write_varint(member.len(), &mut enc[8..]);
+        let len = self.len();
+        if self.buf.is_empty() {
+            self.buf.reserve_exact(4 + 8 + n + member.len());
+            self.buf.extend_from_slice(&[0; 4]);
+            off = 4;
+        } else {
+            self.buf.reserve_exact(8 + n + member.len());
+        }
+        let tail = self.buf.split_off(off);
+        self.buf.extend_from_slice(&enc[..8 + n]);
+        self.buf.extend_from_slice(member);
+        self.buf.extend_from_slice(&tail);
+        self.set_len(len + 1);
+    }
+
+    /// Appends entries already in order (building a new set).
+    fn extend_sorted<'a>(&mut self, entries: impl Iterator<Item = (&'a [u8], f64)>) {
+        let mut len = self.len();
+        if self.buf.is_empty() {
+            self.buf.extend_from_slice(&[0; 4]);
+        }
+        for (m, s) in entries {
+            let mut enc = [0u8; 18];
+            enc[..8].copy_from_slice(&s.to_le_bytes());
+            let n = write_varint(m.len(), &mut enc[8..]);
+            self.buf.extend_from_slice(&enc[..8 + n]);
+            self.buf.extend_from_slice(m);
+            len += 1;
+        }
+        if len == 0 {
+            self.buf = Vec::new();
+        } else {
+            self.set_len(len);
+            self.buf.shrink_to_fit();
+        }
+    }
+}
+
+fn write_varint(mut v: usize, out: &mut [u8]) -> usize {
+    let mut i = 0;
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out[i] = b;
+            return i + 1;
+        }
+        out[i] = b | 0x80;
+        i += 1;
+    }
+}
+
+#[inline]
+fn read_varint(b: &[u8]) -> Option<(usize, usize)> {
+    let mut v = 0usize;
+    for (i, &c) in b.iter().enumerate().take(10) {
+        v |= ((c & 0x7f) as usize) << (7 * i);
+        if c & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// skiplist: Redis's zskiplist with spans, nodes in an arena.
+// ---------------------------------------------------------------------------
+
+const MAX_LEVEL: usize = 32;
+/// No node.
+const NIL: u32 = u32::MAX;
+/// The header (not in the arena).
+const HEAD: u32 = u32::MAX - 1;
+/// `back` of a free arena slot.
+const FREE: u32 = u32::MAX - 2;
+
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    next: u32,
+    span: u32,
+}
+
+const EMPTY_LEVEL: Level = Level { next: NIL, span: 0 };
+
+#[derive(Clone, Debug)]
+struct Node {
+    member: Sds,
+    score: f64,
+    back: u32,
+    l0: Level,
+    /// Levels 1.. (None for the ~75% of nodes with one level).
+    upper: Option<Box<[Level]>>,
+}
+
+/// The big encoding: skiplist (order, ranks) + member index (lookups).
+#[derive(Clone, Debug)]
+pub struct SkipList {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    head: [Level; MAX_LEVEL],
+    tail: u32,
+    len: u32,
+    level: usize,
+    dict: HashTable<u32>,
+    hasher: RandomState,
+}
+
+impl Default for SkipList {
+    fn default() -> Self {
+        SkipList {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            head: [EMPTY_LEVEL; MAX_LEVEL],
+            tail: NIL,
+            len: 0,
+            level: 1,
+            dict: HashTable::new(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+thread_local! {
+    static LEVEL_RNG: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) };
+}
+
+/// Redis's zslRandomLevel: level k with probability 0.25^(k-1).
+fn random_level() -> usize {
+    LEVEL_RNG.with(|r| {
+        let mut x = r.get();
+        let mut level = 1;
+        loop {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 48;
+            if v >= 0x4000 || level >= MAX_LEVEL {
+                break;
+            }
+            level += 1;
+        }
+        r.set(x);
+        level
+    })
+}
+
+impl SkipList {
+    #[inline]
+    fn lv(&self, x: u32, i: usize) -> Level {
+        if x == HEAD {
+            self.head[i]
+        } else {
+            let n = &self.nodes[x as usize];
+            match i {
+                0 => n.l0,
+                _ => n.upper.as_ref().map_or(EMPTY_LEVEL, |u| u[i - 1]),
+            }
+        }
+    }
+
+    #[inline]
+    fn lv_mut(&mut self, x: u32, i: usize) -> &mut Level {
+        if x == HEAD {
+            return &mut self.head[i];
+        }
+        let n = &mut self.nodes[x as usize];
+        match (i, n.upper.as_mut()) {
+            (0, _) => &mut n.l0,
+            (_, Some(u)) => &mut u[i - 1],
+            // Never asked for a level a node does not have.
+            (_, None) => &mut n.l0,
+        }
+    }
+
+    #[inline]
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let h = self.hash(member);
+        let nodes = &self.nodes;
+        self.dict
+            .find(h, |&i| &nodes[i as usize].member[..] == member)
+            .copied()
+    }
+
+    /// Count of leading elements satisfying `pred` (a prefix property).
+    fn count_while(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+        let mut x = HEAD;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.lv(x, i);
+                if l.next == NIL {
+                    break;
+                }
+                let n = &self.nodes[l.next as usize];
+                if !pred(n.score, &n.member) {
+                    break;
+                }
+                rank += l.span as usize;
+                x = l.next;
+            }
+        }
+        rank
+    }
+
+    /// The node at 0-based rank `r`.
+    fn by_rank(&self, r: usize) -> Option<u32> {
+        if r >= self.len as usize {
+            return None;
+        }
+        let target = r + 1;
+        let mut x = HEAD;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.lv(x, i);
+                if l.next == NIL || traversed + l.span as usize > target {
+                    break;
+                }
+                traversed += l.span as usize;
+                x = l.next;
+            }
+            if traversed == target {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    /// The nodes after which (score, member) goes, per level, with ranks.
+    fn path(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [usize; MAX_LEVEL]) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0usize; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let l = self.lv(x, i);
+                if l.next == NIL {
+                    break;
+                }
+                let n = &self.nodes[l.next as usize];
+                if cmp_entry(n.score, &n.member, score, member) != Ordering::Less {
+                    break;
+                }
+                rank[i] += l.span as usize;
+                x = l.next;
+            }
+            update[i] = x;
+        }
+        (update, rank)
+    }
+
+    /// Inserts a member known to be absent.
+    fn insert_new(&mut self, member: Sds, score: f64) {
+        let (mut update, mut rank) = self.path(score, &member);
+        let lvl = random_level();
+        if lvl > self.level {
+            for i in self.level..lvl {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.head[i].span = self.len;
+            }
+            self.level = lvl;
+        }
+        let node = Node {
+            member,
+            score,
+            back: NIL,
+            l0: EMPTY_LEVEL,
+            upper: (lvl > 1).then(|| vec![EMPTY_LEVEL; lvl - 1].into_boxed_slice()),
+        };
+        let x = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        for i in 0..lvl {
+            let u = self.lv(update[i], i);
+            let d = (rank[0] - rank[i]) as u32;
+            *self.lv_mut(x, i) = Level {
+                next: u.next,
+                span: u.span - d,
+            };
+            *self.lv_mut(update[i], i) = Level {
+                next: x,
+                span: d + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.lv_mut(u, i).span += 1;
+        }
+        let back = if update[0] == HEAD { NIL } else { update[0] };
+        self.nodes[x as usize].back = back;
+        let next = self.nodes[x as usize].l0.next;
+        if next != NIL {
+            self.nodes[next as usize].back = x;
+        } else {
+            self.tail = x;
+        }
+        self.len += 1;
+        let h = self.hash(&self.nodes[x as usize].member);
+        let nodes = &self.nodes;
+        let hasher = &self.hasher;
+        self.dict
+            .insert_unique(h, x, |&i| hasher.hash_one(&nodes[i as usize].member[..]));
+    }
+
+    fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        if let Some(old) = self.remove(member) {
+            self.insert_new(Sds::new(member), score);
+            return Some(old);
+        }
+        self.insert_new(Sds::new(member), score);
+        None
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let x = self.find(member)?;
+        let score = self.nodes[x as usize].score;
+        let (update, _) = self.path(score, member);
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let ul = self.lv(u, i);
+            if ul.next == x {
+                let xl = self.lv(x, i);
+                *self.lv_mut(u, i) = Level {
+                    next: xl.next,
+                    span: ul.span + xl.span - 1,
+                };
+            } else {
+                self.lv_mut(u, i).span -= 1;
+            }
+        }
+        let (next, back) = (self.nodes[x as usize].l0.next, self.nodes[x as usize].back);
+        if next != NIL {
+            self.nodes[next as usize].back = back;
+        } else {
+            self.tail = back;
+        }
+        while self.level > 1 && self.head[self.level - 1].next == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+        let h = self.hash(member);
+        if let Ok(e) = self.dict.find_entry(h, |&i| i == x) {
+            e.remove();
+        }
+        let n = &mut self.nodes[x as usize];
+        n.member = Sds::default();
+        n.upper = None;
+        n.back = FREE;
+        if self.len == 0 {
+            // Start over: no free-list garbage in an emptied set.
+            self.nodes = Vec::new();
+            self.free = Vec::new();
+        } else {
+            self.free.push(x);
+        }
+        Some(score)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(z: &ZSet) -> Vec<(Vec<u8>, f64)> {
+        let mut v = Vec::new();
+        z.for_each(|m, s| v.push((m.to_vec(), s)));
+        v
+    }
+
+    fn check(z: &ZSet, model: &std::collections::BTreeMap<Vec<u8>, f64>) {
+        let mut want: Vec<(Vec<u8>, f64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+        want.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+        assert_eq!(collect(z), want);
+        assert_eq!(z.len(), want.len());
+        for (r, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m), Some((r, *s)));
+            assert_eq!(
+                z.get(r).map(|(m, s)| (m.to_vec(), s)),
+                Some((m.clone(), *s))
+            );
+        }
+        let mut rev = Vec::new();
+        z.for_range(0, z.len(), true, |m, s| rev.push((m.to_vec(), s)));
+        rev.reverse();
+        assert_eq!(rev, want);
+    }
+
+    #[test]
+    fn random_against_model() {
+        let mut seed = 12345u64;
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for lim in [
+            Limits::default(),
+            Limits {
+                entries: 4,
+                value: 3,
+            },
+        ] {
+            let mut z = ZSet::new_for(1, &lim);
+            let mut model = std::collections::BTreeMap::new();
+            for step in 0..3000 {
+                let m = format!("m{}", rnd(300)).into_bytes();
+                match rnd(4) {
+                    0 | 1 => {
+                        let s = rnd(50) as f64 - 25.0;
+                        assert_eq!(z.insert(&m, s, &lim), model.insert(m, s));
+                    }
+                    2 => assert_eq!(z.remove(&m), model.remove(&m)),
+                    _ => {
+                        let a = rnd(20) as usize;
+                        let b = a + rnd(5) as usize;
+                        let mut gone = Vec::new();
+                        z.for_range(a, b, false, |m, _| gone.push(m.to_vec()));
+                        assert_eq!(z.remove_range(a, b), gone.len());
+                        for g in gone {
+                            model.remove(&g);
+                        }
+                    }
+                }
+                if step % 97 == 0 {
+                    check(&z, &model);
+                }
+            }
+            check(&z, &model);
+        }
+    }
+
+    #[test]
+    fn converts_at_limits_and_value_stays_small() {
+        let lim = Limits {
+            entries: 3,
+            value: 5,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            z.insert(m.as_bytes(), i as f64, &lim);
+        }
+        assert!(z.is_listpack());
+        z.insert(b"d", 0.0, &lim);
+        assert!(!z.is_listpack());
+        let mut y = ZSet::new_for(1, &lim);
+        y.insert(b"toolong", 1.0, &lim);
+        assert!(!y.is_listpack());
+        assert_eq!(std::mem::size_of::<super::super::Value>(), 32);
+    }
+
+    #[test]
+    fn scan_visits_everything_once() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for i in 0..1000 {
+            z.insert(format!("{i}").as_bytes(), i as f64, &lim);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut c = 0;
+        loop {
+            c = z.scan(c, 7, |m, _| assert!(seen.insert(m.to_vec())));
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+    }
+}
