@@ -144,6 +144,10 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: u64,
     /// memkv's own directive: roll back a transaction whose command fails.
     pub multi_rollback: bool,
+    /// Sorted sets stay `listpack` up to this many members ...
+    pub zset_max_listpack_entries: usize,
+    /// ... each at most this many bytes.
+    pub zset_max_listpack_value: usize,
     /// Cluster: this node's `host:port` (directive `self`).
     #[serde(rename = "self")]
     pub self_addr: Option<String>,
@@ -193,6 +197,8 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             multi_rollback: true,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             self_addr: None,
             peers: Vec::new(),
             config_file: None,
@@ -293,6 +299,8 @@ typed_fields! {
     "proto-max-bulk-len" => proto_max_bulk_len,
     "client-query-buffer-limit" => client_query_buffer_limit,
     "hz" => hz,
+    "zset-max-listpack-entries" => zset_max_listpack_entries,
+    "zset-max-listpack-value" => zset_max_listpack_value,
     "appendonly" => appendonly,
     "appendfsync" => appendfsync,
     "appendfilename" => appendfilename,

@@ -172,6 +172,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::debug::COMMANDS,
         crate::commands::list::COMMANDS,
         crate::commands::hash::COMMANDS,
+        crate::commands::zset::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
     ]
@@ -189,6 +190,7 @@ pub mod persistence;
 pub mod server;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 /// Lookup table from lower-case name to spec, built once.
 pub struct Table {

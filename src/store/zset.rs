@@ -134,7 +134,7 @@ impl ZSet {
     pub fn insert(&mut self, member: &[u8], score: f64, lim: &Limits) -> Option<f64> {
         if let ZSet::Pack(p) = self {
             if let Some((off, end, old)) = p.find(member) {
-                if old != score || old.is_sign_negative() != score.is_sign_negative() {
+                if old != score {
                     p.remove_at(off, end);
                     p.insert_sorted(member, score);
                 }
@@ -418,6 +418,8 @@ impl Pack {
     }
 
     fn insert_sorted(&mut self, member: &[u8], score: f64) {
+        // Redis's listpack keeps a zero score as the integer 0: -0 is lost.
+        let score = if score == 0.0 { 0.0 } else { score };
         let mut off = 4;
         while let Some((m, s, next)) = self.entry(off) {
             if cmp_entry(s, m, score, member) == Ordering::Greater {
@@ -450,6 +452,7 @@ impl Pack {
             self.buf.extend_from_slice(&[0; 4]);
         }
         for (m, s) in entries {
+            let s = if s == 0.0 { 0.0 } else { s };
             let mut enc = [0u8; 18];
             enc[..8].copy_from_slice(&s.to_le_bytes());
             let n = write_varint(m.len(), &mut enc[8..]);
