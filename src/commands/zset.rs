@@ -1666,10 +1666,10 @@ fn zrandmember(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         }
         return Ok(());
     }
-    // The whole set, in order (Redis iterates it).
+    // The whole set, from the highest score down (Redis's zset iterator).
     if count >= size as u64 {
         range_header(r, size, withscores);
-        z.for_each(|m, s| range_item(r, m, s, withscores));
+        z.for_range(0, size, true, |m, s| range_item(r, m, s, withscores));
         return Ok(());
     }
     let count = count as usize;
