@@ -173,6 +173,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::list::COMMANDS,
         crate::commands::hash::COMMANDS,
         crate::commands::zset::COMMANDS,
+        crate::commands::geo::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
     ]
@@ -183,6 +184,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 pub mod connection;
 pub mod debug;
 pub mod docs;
+pub mod geo;
+pub mod geohash;
 pub mod hash;
 pub mod keys;
 pub mod list;

@@ -740,7 +740,7 @@ fn zadd_generic(
     Ok(())
 }
 
-fn zadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+pub(crate) fn zadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     zadd_generic(srv, c, args, AddFlags::default(), 2)
 }
 
