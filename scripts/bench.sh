@@ -10,7 +10,9 @@
 #
 # Environment:
 #   ROUNDS=3        rounds (median over rounds)
-#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset   (redis-benchmark -t; empty: skip)
+#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,zadd,zpopmin   (redis-benchmark -t; empty: skip)
+#   ZCUSTOM=1       also ZRANGE / ZRANK / ZSCORE as custom commands on a
+#                   1000-member sorted set (bench:z)
 #   REQUESTS=200000 requests per test (-n)
 #   CLIENTS=50      parallel connections (-c)
 #   PIPELINES="1 16"
@@ -22,7 +24,8 @@
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset}
+TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,zadd,zpopmin}
+ZCUSTOM=${ZCUSTOM:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -124,6 +127,16 @@ log "$(redis-server --version) on port $REDIS_PORT (pid $REDIS_PID)"
 # --- throughput -------------------------------------------------------------
 RESULTS=$WORK/results.csv
 : >"$RESULTS"
+# Sorted-set custom commands: the same 1000-member set in both servers.
+ZCMDS=()
+if [ "$ZCUSTOM" = 1 ]; then
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        python3 -c 'print("ZADD bench:z " + " ".join(f"{i} member:{i}" for i in range(1000)))' \
+            | redis-cli -p "$port" >/dev/null
+    done
+    ZCMDS=("ZRANGE bench:z 0 9 WITHSCORES" "ZRANK bench:z member:__rand_int__" \
+        "ZSCORE bench:z member:__rand_int__")
+fi
 if [ -n "$TESTS" ]; then
     log "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS"
     for round in $(seq 1 "$ROUNDS"); do
@@ -139,6 +152,14 @@ if [ -n "$TESTS" ]; then
                         'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
                         >>"$RESULTS" \
                     || log "redis-benchmark failed against $server (-P $p)"
+                for zc in "${ZCMDS[@]}"; do
+                    # shellcheck disable=SC2086 # the command is a list of words
+                    redis-benchmark -h 127.0.0.1 -p "$port" -r 1000 -n "$REQUESTS" \
+                        -c "$CLIENTS" -P "$p" -q --csv $zc 2>/dev/null \
+                        | awk -F'","' -v r="$round" -v p="$p" -v s="$server" -v t="${zc%% *}" \
+                            'NR > 1 { print r "," p "," s "," t "," $2 }' >>"$RESULTS" \
+                        || log "redis-benchmark $zc failed against $server (-P $p)"
+                done
             done
         done
     done
@@ -196,4 +217,44 @@ if [ "$MEMORY" = 1 ]; then
     printf '%-8s %10s %14s %14s\n' memkv "$mk" "$m0" "$m1"
     printf '%-8s %10s %14s %14s\n' redis "$rk" "$r0" "$r1"
     python3 -c "import sys; m,r=map(int,sys.argv[1:]); print(f'rss ratio memkv/redis: {m/r:.3f}')" "$m1" "$r1"
+
+    # Sorted sets: one of 1,000,000 members, then 100,000 of 10 members
+    # (listpack), each on fresh servers; RSS growth compared.
+    zset_load() { # name generator
+        stop_servers
+        start_servers
+        local m0 r0 m1 r1
+        m0=$(rss_kb "$MEMKV_PID")
+        r0=$(rss_kb "$REDIS_PID")
+        for port in $MEMKV_PORT $REDIS_PORT; do
+            python3 -c "$2" | redis-cli -p "$port" --pipe >/dev/null
+        done
+        m1=$(rss_kb "$MEMKV_PID")
+        r1=$(rss_kb "$REDIS_PID")
+        python3 -c "import sys; n,m0,m1,r0,r1=sys.argv[1],*map(int,sys.argv[2:]); \
+print(f'{n:<28} memkv +{m1-m0} kB  redis +{r1-r0} kB  ratio {(m1-m0)/max(1,r1-r0):.3f}')" \
+            "$1" "$m0" "$m1" "$r0" "$r1"
+    }
+    # RESP from python: ZADD in batches of 1000 members / one per key.
+    gen_big='import sys
+w = sys.stdout.buffer.write
+def cmd(*a):
+    w(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a))
+for b in range(1000):
+    args = [b"ZADD", b"bigz"]
+    for i in range(b * 1000, (b + 1) * 1000):
+        args += [str(i * 7 % 1000003).encode(), b"member:%d" % i]
+    cmd(*args)'
+    gen_small='import sys
+w = sys.stdout.buffer.write
+def cmd(*a):
+    w(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a))
+for k in range(100000):
+    args = [b"ZADD", b"zs:%d" % k]
+    for i in range(10):
+        args += [str(i * 1.5).encode(), b"m%d" % i]
+    cmd(*args)'
+    echo
+    zset_load "zset 1,000,000 members" "$gen_big"
+    zset_load "100,000 zsets x 10 members" "$gen_small"
 fi

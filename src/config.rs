@@ -3254,6 +3254,8 @@ mod tests {
             ("auto-aof-rewrite-percentage", &["50"]),
             ("auto-aof-rewrite-min-size", &["1024"]),
             ("multi-rollback", &["no"]),
+            ("zset-max-listpack-entries", &["16"]),
+            ("zset-max-listpack-value", &["32"]),
             ("self", &["127.0.0.1:7000"]),
             ("peers", &["127.0.0.1:7001", "127.0.0.1:7002"]),
         ];
