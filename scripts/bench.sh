@@ -127,11 +127,13 @@ log "$(redis-server --version) on port $REDIS_PORT (pid $REDIS_PID)"
 # --- throughput -------------------------------------------------------------
 RESULTS=$WORK/results.csv
 : >"$RESULTS"
-# Sorted-set custom commands: the same 1000-member set in both servers.
+# Sorted-set custom commands: the same 1000-member set in both servers,
+# named as redis-benchmark expands member:__rand_int__ (-r 1000), so every
+# lookup hits.
 ZCMDS=()
 if [ "$ZCUSTOM" = 1 ]; then
     for port in $MEMKV_PORT $REDIS_PORT; do
-        python3 -c 'print("ZADD bench:z " + " ".join(f"{i} member:{i}" for i in range(1000)))' \
+        python3 -c 'print("ZADD bench:z " + " ".join(f"{i} member:{i:012d}" for i in range(1000)))' \
             | redis-cli -p "$port" >/dev/null
     done
     ZCMDS=("ZRANGE bench:z 0 9 WITHSCORES" "ZRANK bench:z member:__rand_int__" \
