@@ -327,8 +327,10 @@ impl ZSet {
 // ---------------------------------------------------------------------------
 
 /// The packed encoding: `[count u32 LE]` then entries
-/// `[score f64 LE][LEB128 member length][member]` in (score, member) order.
-/// An empty set has an empty buffer.
+/// `[LEB128 (member length << 2 | score tag)][member][score]` in (score,
+/// member) order. The score is stored as small as it exactly fits (like
+/// listpack's integer encodings): tag 0 a zigzag LEB128 integer, 1 an f32,
+/// 2 an f64. An empty set has an empty buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Pack {
     buf: Vec<u8>,
@@ -357,14 +359,43 @@ impl Pack {
     #[inline]
     fn entry(&self, off: usize) -> Option<(&[u8], f64, usize)> {
         let b = self.buf.get(off..)?;
-        if b.len() < 9 {
-            return None;
-        }
-        let score = f64::from_le_bytes(b[..8].try_into().ok()?);
-        let (len, n) = read_varint(&b[8..])?;
-        let start = 8 + n;
-        let m = b.get(start..start + len)?;
-        Some((m, score, off + start + len))
+        let (hdr, n) = read_varint(b)?;
+        let (len, tag) = (hdr >> 2, hdr & 3);
+        let m = b.get(n..n + len)?;
+        let rest = &b[n + len..];
+        let (score, sn) = match tag {
+            0 => {
+                let (z, k) = read_varint(rest)?;
+                let z = z as u64;
+                (((z >> 1) as i64 ^ -((z & 1) as i64)) as f64, k)
+            }
+            1 => (
+                f32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as f64,
+                4,
+            ),
+            _ => (f64::from_le_bytes(rest.get(..8)?.try_into().ok()?), 8),
+        };
+        Some((m, score, off + n + len + sn))
+    }
+
+    /// Encodes one entry into `out` (member bytes go between header and
+    /// score); returns (header length, score bytes, score length).
+    fn encode(member_len: usize, score: f64) -> ([u8; 10], usize, [u8; 10], usize) {
+        let mut sb = [0u8; 10];
+        let (tag, sn) = if score.fract() == 0.0 && score.abs() < 9.0e15 {
+            let i = score as i64;
+            let z = ((i << 1) ^ (i >> 63)) as u64 as usize;
+            (0, write_varint(z, &mut sb))
+        } else if (score as f32) as f64 == score {
+            sb[..4].copy_from_slice(&(score as f32).to_le_bytes());
+            (1, 4)
+        } else {
+            sb[..8].copy_from_slice(&score.to_le_bytes());
+            (2, 8)
+        };
+        let mut hb = [0u8; 10];
+        let hn = write_varint((member_len << 2) | tag, &mut hb);
+        (hb, hn, sb, sn)
     }
 
     fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
@@ -427,21 +458,23 @@ impl Pack {
             }
             off = next;
         }
-        let mut enc = [0u8; 18];
-        enc[..8].copy_from_slice(&score.to_le_bytes());
-        let n = write_varint(member.len(), &mut enc[8..]);
+        let (hb, hn, sb, sn) = Self::encode(member.len(), score);
+        let size = hn + member.len() + sn;
         let len = self.len();
         if self.buf.is_empty() {
-            self.buf.reserve_exact(4 + 8 + n + member.len());
+            self.buf.reserve_exact(4 + size);
             self.buf.extend_from_slice(&[0; 4]);
             off = 4;
         } else {
-            self.buf.reserve_exact(8 + n + member.len());
+            self.buf.reserve_exact(size);
         }
-        let tail = self.buf.split_off(off);
-        self.buf.extend_from_slice(&enc[..8 + n]);
-        self.buf.extend_from_slice(member);
-        self.buf.extend_from_slice(&tail);
+        // Open a gap of `size` bytes at `off` and fill it.
+        let old = self.buf.len();
+        self.buf.resize(old + size, 0);
+        self.buf.copy_within(off..old, off + size);
+        self.buf[off..off + hn].copy_from_slice(&hb[..hn]);
+        self.buf[off + hn..off + hn + member.len()].copy_from_slice(member);
+        self.buf[off + hn + member.len()..off + size].copy_from_slice(&sb[..sn]);
         self.set_len(len + 1);
     }
 
@@ -453,11 +486,10 @@ impl Pack {
         }
         for (m, s) in entries {
             let s = if s == 0.0 { 0.0 } else { s };
-            let mut enc = [0u8; 18];
-            enc[..8].copy_from_slice(&s.to_le_bytes());
-            let n = write_varint(m.len(), &mut enc[8..]);
-            self.buf.extend_from_slice(&enc[..8 + n]);
+            let (hb, hn, sb, sn) = Self::encode(m.len(), s);
+            self.buf.extend_from_slice(&hb[..hn]);
             self.buf.extend_from_slice(m);
+            self.buf.extend_from_slice(&sb[..sn]);
             len += 1;
         }
         if len == 0 {
@@ -891,6 +923,44 @@ mod tests {
         y.insert(b"toolong", 1.0, &lim);
         assert!(!y.is_listpack());
         assert_eq!(std::mem::size_of::<super::super::Value>(), 32);
+    }
+
+    #[test]
+    fn pack_scores_round_trip_in_every_encoding() {
+        let lim = Limits::default();
+        let scores = [
+            0.0,
+            1.0,
+            -1.0,
+            1.5,
+            -2.25,
+            0.1,
+            1e300,
+            -1e-300,
+            5e-324,
+            8.9e15,
+            -9.5e15,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            123456789.0,
+            3.4e38,
+            16777217.0,
+        ];
+        let mut z = ZSet::new_for(1, &lim);
+        for (i, s) in scores.iter().enumerate() {
+            z.insert(format!("m{i}").as_bytes(), *s, &lim);
+        }
+        assert!(z.is_listpack());
+        for (i, s) in scores.iter().enumerate() {
+            assert_eq!(z.score(format!("m{i}").as_bytes()), Some(*s), "{s:e}");
+        }
+        // Entries are as small as their score allows.
+        let mut small = ZSet::new_for(1, &lim);
+        small.insert(b"ab", 3.0, &lim);
+        small.insert(b"cd", 1.5, &lim);
+        if let ZSet::Pack(p) = &small {
+            assert_eq!(p.buf.len(), 4 + (1 + 2 + 1) + (1 + 2 + 4));
+        }
     }
 
     #[test]
