@@ -2,8 +2,8 @@
 //! Redis 7.0's two encodings.
 //!
 //! - `listpack` ([`Pack`]): one exactly sized buffer of entries
-//!   `[score f64 LE][varint len][member]`, sorted, with the entry count in a
-//!   4-byte header; every operation is a linear scan (Redis does the same on
+//!   `[varint len+tag][member][score]`, sorted, with the entry count in a
+//!   varint header; every operation is a linear scan (Redis does the same on
 //!   its listpack). Used while entries <= `zset-max-listpack-entries` and
 //!   every member <= `zset-max-listpack-value` bytes.
 //! - `skiplist` ([`SkipList`]): Redis's skiplist with spans (rank in
@@ -170,7 +170,7 @@ impl ZSet {
         match self {
             ZSet::Pack(p) => {
                 let mut n = 0;
-                let mut off = 4;
+                let mut off = p.start();
                 while let Some((m, s, next)) = p.entry(off) {
                     if !pred(s, m) {
                         break;
@@ -326,7 +326,7 @@ impl ZSet {
 // listpack: one sorted buffer.
 // ---------------------------------------------------------------------------
 
-/// The packed encoding: `[count u32 LE]` then entries
+/// The packed encoding: `[LEB128 count]` then entries
 /// `[LEB128 (member length << 2 | score tag)][member][score]` in (score,
 /// member) order. The score is stored as small as it exactly fits (like
 /// listpack's integer encodings): tag 0 a zigzag LEB128 integer, 1 an f32,
@@ -337,22 +337,36 @@ pub struct Pack {
 }
 
 impl Pack {
+    /// (entry count, header length): the count is a LEB128 header.
+    #[inline]
+    fn head(&self) -> (usize, usize) {
+        read_varint(&self.buf).unwrap_or((0, 0))
+    }
+
     pub fn len(&self) -> usize {
-        match self.buf.get(..4) {
-            Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
-            None => 0,
-        }
+        self.head().0
+    }
+
+    /// Offset of the first entry.
+    #[inline]
+    fn start(&self) -> usize {
+        self.head().1
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Rewrites the count header (the buffer always has one once built).
     fn set_len(&mut self, n: usize) {
-        if self.buf.len() < 4 {
-            self.buf.resize(4, 0);
+        let mut hb = [0u8; 10];
+        let hn = write_varint(n, &mut hb);
+        let old = self.start();
+        if hn == old {
+            self.buf[..hn].copy_from_slice(&hb[..hn]);
+        } else {
+            self.buf.splice(..old, hb[..hn].iter().copied());
         }
-        self.buf[..4].copy_from_slice(&(n as u32).to_le_bytes());
     }
 
     /// The entry at byte offset `off`: (member, score, next offset).
@@ -399,7 +413,7 @@ impl Pack {
     }
 
     fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
-        let mut off = 4;
+        let mut off = self.start();
         std::iter::from_fn(move || {
             let (m, s, next) = self.entry(off)?;
             off = next;
@@ -408,7 +422,7 @@ impl Pack {
     }
 
     fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        let mut off = 4;
+        let mut off = self.start();
         std::iter::from_fn(move || {
             let (_, _, next) = self.entry(off)?;
             let here = off;
@@ -423,7 +437,7 @@ impl Pack {
 
     /// (offset, end offset, score) of `member`.
     fn find(&self, member: &[u8]) -> Option<(usize, usize, f64)> {
-        let mut off = 4;
+        let mut off = self.start();
         while let Some((m, s, next)) = self.entry(off) {
             if m == member {
                 return Some((off, next, s));
@@ -451,7 +465,10 @@ impl Pack {
     fn insert_sorted(&mut self, member: &[u8], score: f64) {
         // Redis's listpack keeps a zero score as the integer 0: -0 is lost.
         let score = if score == 0.0 { 0.0 } else { score };
-        let mut off = 4;
+        if self.buf.is_empty() {
+            self.buf.push(0);
+        }
+        let mut off = self.start();
         while let Some((m, s, next)) = self.entry(off) {
             if cmp_entry(s, m, score, member) == Ordering::Greater {
                 break;
@@ -461,13 +478,7 @@ impl Pack {
         let (hb, hn, sb, sn) = Self::encode(member.len(), score);
         let size = hn + member.len() + sn;
         let len = self.len();
-        if self.buf.is_empty() {
-            self.buf.reserve_exact(4 + size);
-            self.buf.extend_from_slice(&[0; 4]);
-            off = 4;
-        } else {
-            self.buf.reserve_exact(size);
-        }
+        self.buf.reserve_exact(size);
         // Open a gap of `size` bytes at `off` and fill it.
         let old = self.buf.len();
         self.buf.resize(old + size, 0);
@@ -482,7 +493,7 @@ impl Pack {
     fn extend_sorted<'a>(&mut self, entries: impl Iterator<Item = (&'a [u8], f64)>) {
         let mut len = self.len();
         if self.buf.is_empty() {
-            self.buf.extend_from_slice(&[0; 4]);
+            self.buf.push(0);
         }
         for (m, s) in entries {
             let s = if s == 0.0 { 0.0 } else { s };
@@ -959,8 +970,28 @@ mod tests {
         small.insert(b"ab", 3.0, &lim);
         small.insert(b"cd", 1.5, &lim);
         if let ZSet::Pack(p) = &small {
-            assert_eq!(p.buf.len(), 4 + (1 + 2 + 1) + (1 + 2 + 4));
+            assert_eq!(p.buf.len(), 1 + (1 + 2 + 1) + (1 + 2 + 4));
         }
+    }
+
+    #[test]
+    fn pack_count_header_grows_and_shrinks() {
+        let lim = Limits {
+            entries: 1000,
+            value: 64,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for i in 0..300 {
+            z.insert(format!("m{i:03}").as_bytes(), i as f64, &lim);
+            assert_eq!(z.len(), i + 1);
+        }
+        assert!(z.is_listpack());
+        assert_eq!(z.get(299).map(|(m, _)| m.to_vec()), Some(b"m299".to_vec()));
+        assert_eq!(z.remove_range(0, 200), 200);
+        assert_eq!(z.len(), 100);
+        assert_eq!(z.get(0), Some((&b"m200"[..], 200.0)));
+        assert_eq!(z.remove_range(0, 100), 100);
+        assert!(z.is_empty());
     }
 
     #[test]
