@@ -9,8 +9,8 @@
 //! - `skiplist` ([`SkipList`]): Redis's skiplist with spans (rank in
 //!   O(log n)), its nodes in an arena indexed by `u32`, plus a hash table of
 //!   node indexes keyed by member (member -> score in O(1), without storing
-//!   each member twice). Level 0 lives inside the node; only the ~25% of
-//!   nodes with more levels allocate.
+//!   each member twice). A node is 56 bytes: the member inline up to 22
+//!   bytes, level 0 inside the node, higher levels in one shared array.
 //!
 //! Like Redis, a set converts listpack -> skiplist when it outgrows the
 //! limits and never back (except results of *STORE commands, built with
@@ -26,7 +26,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 
-use super::Sds;
+use super::{Key, Sds};
 
 /// The listpack limits (`zset-max-listpack-entries` / `-value`).
 #[derive(Clone, Copy, Debug)]
@@ -92,7 +92,7 @@ impl ZSet {
         } else {
             let mut s = SkipList::default();
             for (m, sc) in entries {
-                s.insert_new(m, sc);
+                s.insert_new(Key::new(&m), sc);
             }
             ZSet::Skip(Box::new(s))
         }
@@ -125,7 +125,7 @@ impl ZSet {
     fn convert(&mut self) {
         if let ZSet::Pack(p) = self {
             let mut s = SkipList::default();
-            p.for_each(|m, sc| s.insert_new(Sds::new(m), sc));
+            p.for_each(|m, sc| s.insert_new(Key::new(m), sc));
             *self = ZSet::Skip(Box::new(s));
         }
     }
@@ -312,10 +312,17 @@ impl ZSet {
             ZSet::Pack(p) => p.buf.capacity(),
             ZSet::Skip(s) => {
                 s.nodes.capacity() * std::mem::size_of::<Node>()
+                    + s.uppers.capacity() * std::mem::size_of::<Level>()
                     + s.dict.capacity() * 5
                     + s.nodes
                         .iter()
-                        .map(|n| n.member.heap_size() + n.upper.as_ref().map_or(0, |u| u.len() * 8))
+                        .map(|n| {
+                            if n.member.len() > 22 {
+                                n.member.len()
+                            } else {
+                                0
+                            }
+                        })
                         .sum::<usize>()
             }
         }
@@ -560,12 +567,15 @@ const EMPTY_LEVEL: Level = Level { next: NIL, span: 0 };
 
 #[derive(Clone, Debug)]
 struct Node {
-    member: Sds,
+    /// A `Key` (24 bytes, inline up to 22): members never change.
+    member: Key,
     score: f64,
     back: u32,
     l0: Level,
-    /// Levels 1.. (None for the ~75% of nodes with one level).
-    upper: Option<Box<[Level]>>,
+    /// Levels 1..`levels` live in `SkipList::uppers` from this index (the
+    /// ~75% of nodes with one level use none): no allocation per node.
+    upper: u32,
+    levels: u8,
 }
 
 /// The big encoding: skiplist (order, ranks) + member index (lookups).
@@ -579,6 +589,10 @@ pub struct SkipList {
     level: usize,
     dict: HashTable<u32>,
     hasher: RandomState,
+    /// Upper levels of all nodes, in blocks of `levels - 1`.
+    uppers: Vec<Level>,
+    /// Freed blocks by size (index = block length - 1).
+    free_uppers: Vec<Vec<u32>>,
 }
 
 impl Default for SkipList {
@@ -592,6 +606,8 @@ impl Default for SkipList {
             level: 1,
             dict: HashTable::new(),
             hasher: RandomState::new(),
+            uppers: Vec::new(),
+            free_uppers: Vec::new(),
         }
     }
 }
@@ -629,7 +645,7 @@ impl SkipList {
             let n = &self.nodes[x as usize];
             match i {
                 0 => n.l0,
-                _ => n.upper.as_ref().map_or(EMPTY_LEVEL, |u| u[i - 1]),
+                _ => self.uppers[n.upper as usize + i - 1],
             }
         }
     }
@@ -640,11 +656,9 @@ impl SkipList {
             return &mut self.head[i];
         }
         let n = &mut self.nodes[x as usize];
-        match (i, n.upper.as_mut()) {
-            (0, _) => &mut n.l0,
-            (_, Some(u)) => &mut u[i - 1],
-            // Never asked for a level a node does not have.
-            (_, None) => &mut n.l0,
+        match i {
+            0 => &mut n.l0,
+            _ => &mut self.uppers[n.upper as usize + i - 1],
         }
     }
 
@@ -731,7 +745,7 @@ impl SkipList {
     }
 
     /// Inserts a member known to be absent.
-    fn insert_new(&mut self, member: Sds, score: f64) {
+    fn insert_new(&mut self, member: Key, score: f64) {
         let (mut update, mut rank) = self.path(score, &member);
         let lvl = random_level();
         if lvl > self.level {
@@ -742,12 +756,26 @@ impl SkipList {
             }
             self.level = lvl;
         }
+        let upper = if lvl > 1 {
+            let k = lvl - 1;
+            match self.free_uppers.get_mut(k - 1).and_then(Vec::pop) {
+                Some(at) => at,
+                None => {
+                    let at = self.uppers.len() as u32;
+                    self.uppers.resize(self.uppers.len() + k, EMPTY_LEVEL);
+                    at
+                }
+            }
+        } else {
+            0
+        };
         let node = Node {
             member,
             score,
             back: NIL,
             l0: EMPTY_LEVEL,
-            upper: (lvl > 1).then(|| vec![EMPTY_LEVEL; lvl - 1].into_boxed_slice()),
+            upper,
+            levels: lvl as u8,
         };
         let x = match self.free.pop() {
             Some(i) => {
@@ -792,10 +820,10 @@ impl SkipList {
 
     fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         if let Some(old) = self.remove(member) {
-            self.insert_new(Sds::new(member), score);
+            self.insert_new(Key::new(member), score);
             return Some(old);
         }
-        self.insert_new(Sds::new(member), score);
+        self.insert_new(Key::new(member), score);
         None
     }
 
@@ -830,13 +858,22 @@ impl SkipList {
             e.remove();
         }
         let n = &mut self.nodes[x as usize];
-        n.member = Sds::default();
-        n.upper = None;
+        n.member = Key::new(b"");
         n.back = FREE;
+        if n.levels > 1 {
+            let k = n.levels as usize - 1;
+            if self.free_uppers.len() < k {
+                self.free_uppers.resize_with(k, Vec::new);
+            }
+            self.free_uppers[k - 1].push(n.upper);
+        }
+        n.levels = 0;
         if self.len == 0 {
             // Start over: no free-list garbage in an emptied set.
             self.nodes = Vec::new();
             self.free = Vec::new();
+            self.uppers = Vec::new();
+            self.free_uppers = Vec::new();
         } else {
             self.free.push(x);
         }
@@ -934,6 +971,7 @@ mod tests {
         y.insert(b"toolong", 1.0, &lim);
         assert!(!y.is_listpack());
         assert_eq!(std::mem::size_of::<super::super::Value>(), 32);
+        assert_eq!(std::mem::size_of::<Node>(), 56);
     }
 
     #[test]
