@@ -666,9 +666,10 @@ fn zadd_generic(
         None => changes = !f.xx,
         Some(z) => {
             for (s, m) in pairs() {
-                match add_outcome(&f, z.score(m), s) {
+                let cur = z.score(m);
+                match add_outcome(&f, cur, s) {
                     Err(()) => return Err(CmdError::Static(NAN_ERR)),
-                    Ok(Some(new)) if z.score(m) != Some(new) => {
+                    Ok(Some(new)) if cur != Some(new) => {
                         changes = true;
                         break;
                     }

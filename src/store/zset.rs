@@ -668,7 +668,11 @@ impl SkipList {
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
-        let h = self.hash(member);
+        self.find_h(member, self.hash(member))
+    }
+
+    /// `find` with the member's hash already computed.
+    fn find_h(&self, member: &[u8], h: u64) -> Option<u32> {
         let nodes = &self.nodes;
         self.dict
             .find(h, |&i| &nodes[i as usize].member[..] == member)
@@ -746,6 +750,12 @@ impl SkipList {
 
     /// Inserts a member known to be absent.
     fn insert_new(&mut self, member: Key, score: f64) {
+        let h = self.hash(&member);
+        self.insert_new_h(member, score, h);
+    }
+
+    /// Inserts a member known to be absent whose hash is `h`.
+    fn insert_new_h(&mut self, member: Key, score: f64, h: u64) {
         let (mut update, mut rank) = self.path(score, &member);
         let lvl = random_level();
         if lvl > self.level {
@@ -811,26 +821,54 @@ impl SkipList {
             self.tail = x;
         }
         self.len += 1;
-        let h = self.hash(&self.nodes[x as usize].member);
         let nodes = &self.nodes;
         let hasher = &self.hasher;
         self.dict
             .insert_unique(h, x, |&i| hasher.hash_one(&nodes[i as usize].member[..]));
     }
 
+    /// Adds or rescores `member` (hashed once). Like Redis's
+    /// zslUpdateScore, a new score that keeps the node between its
+    /// neighbours is written in place; otherwise the node moves.
     fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
-        if let Some(old) = self.remove(member) {
-            self.insert_new(Key::new(member), score);
+        let h = self.hash(member);
+        let Some(x) = self.find_h(member, h) else {
+            self.insert_new_h(Key::new(member), score, h);
+            return None;
+        };
+        let n = &self.nodes[x as usize];
+        let old = n.score;
+        let (back, next) = (n.back, n.l0.next);
+        let after_prev = back == NIL || {
+            let p = &self.nodes[back as usize];
+            cmp_entry(p.score, &p.member, score, member) == Ordering::Less
+        };
+        let before_next = next == NIL || {
+            let q = &self.nodes[next as usize];
+            cmp_entry(q.score, &q.member, score, member) == Ordering::Greater
+        };
+        if after_prev && before_next {
+            self.nodes[x as usize].score = score;
             return Some(old);
         }
-        self.insert_new(Key::new(member), score);
-        None
+        let key = self.unlink(x, h);
+        self.insert_new_h(key, score, h);
+        Some(old)
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let x = self.find(member)?;
+        let h = self.hash(member);
+        let x = self.find_h(member, h)?;
         let score = self.nodes[x as usize].score;
-        let (update, _) = self.path(score, member);
+        self.unlink(x, h);
+        Some(score)
+    }
+
+    /// Removes node `x` (member hash `h`) and hands back its member.
+    fn unlink(&mut self, x: u32, h: u64) -> Key {
+        let n = &self.nodes[x as usize];
+        let (update, _) = self.path(n.score, &n.member);
+        let member = std::mem::replace(&mut self.nodes[x as usize].member, Key::new(b""));
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let ul = self.lv(u, i);
             if ul.next == x {
@@ -853,12 +891,10 @@ impl SkipList {
             self.level -= 1;
         }
         self.len -= 1;
-        let h = self.hash(member);
         if let Ok(e) = self.dict.find_entry(h, |&i| i == x) {
             e.remove();
         }
         let n = &mut self.nodes[x as usize];
-        n.member = Key::new(b"");
         n.back = FREE;
         if n.levels > 1 {
             let k = n.levels as usize - 1;
@@ -877,7 +913,7 @@ impl SkipList {
         } else {
             self.free.push(x);
         }
-        Some(score)
+        member
     }
 }
 
