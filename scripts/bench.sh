@@ -10,7 +10,9 @@
 #
 # Environment:
 #   ROUNDS=3        rounds (median over rounds)
-#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop   (redis-benchmark -t; empty: skip)
+#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin   (redis-benchmark -t; empty: skip)
+#   ZCUSTOM=1       also ZRANGE / ZRANK / ZSCORE as custom commands on a
+#                   1000-member sorted set (bench:z)
 #   REQUESTS=200000 requests per test (-n)
 #   CLIENTS=50      parallel connections (-c)
 #   PIPELINES="1 16"
@@ -23,7 +25,8 @@
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop}
+TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin}
+ZCUSTOM=${ZCUSTOM:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -125,6 +128,18 @@ log "$(redis-server --version) on port $REDIS_PORT (pid $REDIS_PID)"
 # --- throughput -------------------------------------------------------------
 RESULTS=$WORK/results.csv
 : >"$RESULTS"
+# Sorted-set custom commands: the same 1000-member set in both servers,
+# named as redis-benchmark expands member:__rand_int__ (-r 1000), so every
+# lookup hits.
+ZCMDS=()
+if [ "$ZCUSTOM" = 1 ]; then
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        python3 -c 'print("ZADD bench:z " + " ".join(f"{i} member:{i:012d}" for i in range(1000)))' \
+            | redis-cli -p "$port" >/dev/null
+    done
+    ZCMDS=("ZRANGE bench:z 0 9 WITHSCORES" "ZRANK bench:z member:__rand_int__" \
+        "ZSCORE bench:z member:__rand_int__")
+fi
 if [ -n "$TESTS" ]; then
     log "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS"
     for round in $(seq 1 "$ROUNDS"); do
@@ -140,6 +155,14 @@ if [ -n "$TESTS" ]; then
                         'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
                         >>"$RESULTS" \
                     || log "redis-benchmark failed against $server (-P $p)"
+                for zc in "${ZCMDS[@]}"; do
+                    # shellcheck disable=SC2086 # the command is a list of words
+                    redis-benchmark -h 127.0.0.1 -p "$port" -r 1000 -n "$REQUESTS" \
+                        -c "$CLIENTS" -P "$p" -q --csv $zc 2>/dev/null \
+                        | awk -F'","' -v r="$round" -v p="$p" -v s="$server" -v t="${zc%% *}" \
+                            'NR > 1 { print r "," p "," s "," t "," $2 }' >>"$RESULTS" \
+                        || log "redis-benchmark $zc failed against $server (-P $p)"
+                done
             done
         done
     done
@@ -195,6 +218,20 @@ elif sys.argv[1] == "intsets":
     # 100,000 sets of 10 small integers (intset encoded).
     for i in range(100_000):
         cmd("SADD", f"iset:{i}", *[str((i + 7 * j) % 1000) for j in range(10)])
+elif sys.argv[1] == "bigzset":
+    # One sorted set of 1,000,000 members, 1000 per ZADD (skiplist).
+    for b in range(1000):
+        args = []
+        for i in range(b * 1000, (b + 1) * 1000):
+            args += [str(i * 7 % 1000003), f"member:{i}"]
+        cmd("ZADD", "bigz", *args)
+elif sys.argv[1] == "smallzsets":
+    # 100,000 sorted sets of 10 members (listpack).
+    for k in range(100_000):
+        args = []
+        for i in range(10):
+            args += [str(i * 1.5), f"m{i}"]
+        cmd("ZADD", f"zs:{k}", *args)
 EOF
 }
 
@@ -228,10 +265,14 @@ load_strings() {
 }
 load_bigset() { gen_dataset bigset | redis-cli -p "$1" --pipe >/dev/null; }
 load_intsets() { gen_dataset intsets | redis-cli -p "$1" --pipe >/dev/null; }
+load_bigzset() { gen_dataset bigzset | redis-cli -p "$1" --pipe >/dev/null; }
+load_smallzsets() { gen_dataset smallzsets | redis-cli -p "$1" --pipe >/dev/null; }
 
 if [ "$MEMORY" = 1 ]; then
     # Fresh servers per dataset, so earlier runs do not skew the baseline.
     mem_case "~1M random string keys (-t set -r 1000000 -d 16)" load_strings
     mem_case "one set of 1,000,000 members" load_bigset
     mem_case "100,000 sets of 10 small integers" load_intsets
+    mem_case "one sorted set of 1,000,000 members" load_bigzset
+    mem_case "100,000 sorted sets of 10 members" load_smallzsets
 fi

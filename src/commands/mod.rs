@@ -188,6 +188,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::hash::COMMANDS,
         crate::commands::set::COMMANDS,
         crate::commands::sort::COMMANDS,
+        crate::commands::zset::COMMANDS,
+        crate::commands::geo::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
@@ -200,6 +202,8 @@ pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod docs;
+pub mod geo;
+pub mod geohash;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -209,6 +213,7 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 /// Lookup table from lower-case name to spec, built once.
 pub struct Table {
