@@ -203,13 +203,3 @@ pub fn seed() -> u64 {
         })
         | 1
 }
-
-/// Like [`both`], with extra directives for both servers (e.g.
-/// `--enable-debug-command yes`).
-pub fn both_with(extra: &[&str], script: &[(&str, &str)]) {
-    let s = Server::start(extra);
-    run_script(&mut s.raw(), "memkv", script);
-    if let Some(r) = Server::start_redis(extra) {
-        run_script(&mut r.raw(), "redis", script);
-    }
-}
