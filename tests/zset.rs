@@ -271,6 +271,40 @@ fn zremrange() {
     ]);
 }
 
+/// Plain sets are inputs too: every member scores 1 (intsets and tables).
+#[test]
+fn set_operations_take_plain_sets() {
+    both(&[
+        ("ZADD a 1 x 2 y 3 z 5 7", ":4"),
+        ("SADD s y z w", ":3"),
+        ("SADD i 7 8", ":2"),
+        (
+            "ZUNION 3 a s i WITHSCORES",
+            r#"["8", "1", "w", "1", "x", "1", "y", "3", "z", "4", "7", "6"]"#,
+        ),
+        (
+            "ZINTER 2 a s WEIGHTS 1 10 WITHSCORES",
+            r#"["y", "12", "z", "13"]"#,
+        ),
+        ("ZINTER 2 i a AGGREGATE MAX WITHSCORES", r#"["7", "5"]"#),
+        ("ZDIFF 2 a s WITHSCORES", r#"["x", "1", "7", "5"]"#),
+        ("ZDIFF 2 s a", r#"["w"]"#),
+        ("ZINTERCARD 2 a i", ":1"),
+        ("ZUNIONSTORE d 2 s i", ":5"),
+        (
+            "ZRANGE d 0 -1 WITHSCORES",
+            r#"["7", "1", "8", "1", "w", "1", "y", "1", "z", "1"]"#,
+        ),
+        ("ZINTERSTORE d 2 s s", ":3"),
+        (
+            "ZRANGE d 0 -1 WITHSCORES",
+            r#"["w", "2", "y", "2", "z", "2"]"#,
+        ),
+        ("SET str x", "+OK"),
+        ("ZUNION 2 a str", WRONGTYPE),
+    ]);
+}
+
 #[test]
 fn set_operations() {
     both(&[

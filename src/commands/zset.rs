@@ -24,7 +24,7 @@ use crate::resp::Reply;
 use crate::server::{Client, Server};
 use crate::store::scan::parse_cursor;
 use crate::store::zset::{Limits, cmp_entry};
-use crate::store::{Kind, Sds, Value, ZSet};
+use crate::store::{Kind, Sds, Set, Value, ZSet};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zadd", -4, WRITE | DENYOOM | FAST, (1, 1, 1), zadd, "sorted-set").doc(
@@ -1065,15 +1065,19 @@ fn zremrangebylex(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 enum Src<'a> {
     Missing,
     Z(&'a ZSet),
+    /// A plain set: every member scores 1.0, as in Redis. Its members as
+    /// bytes (an intset holds integers) are materialized by the caller.
+    Set(&'a Set, &'a [Vec<u8>]),
 }
 
 impl<'a> Src<'a> {
-    /// The input for a value, None for a type that cannot be an input.
-    /// (A plain set becomes one more arm here: members with score 1.0.)
-    fn of(v: Option<&'a Value>) -> Option<Src<'a>> {
+    /// The input for a value, None for a type that cannot be an input;
+    /// `members` are a set's members as bytes (empty for other types).
+    fn of(v: Option<&'a Value>, members: &'a [Vec<u8>]) -> Option<Src<'a>> {
         match v {
             None => Some(Src::Missing),
             Some(Value::ZSet(z)) => Some(Src::Z(z)),
+            Some(Value::Set(s)) => Some(Src::Set(s, members)),
             Some(_) => None,
         }
     }
@@ -1082,6 +1086,7 @@ impl<'a> Src<'a> {
         match self {
             Src::Missing => 0,
             Src::Z(z) => z.len(),
+            Src::Set(s, _) => s.len(),
         }
     }
 
@@ -1089,19 +1094,22 @@ impl<'a> Src<'a> {
         match self {
             Src::Missing => None,
             Src::Z(z) => z.score(m),
+            Src::Set(s, _) => s.contains(m).then_some(1.0),
         }
     }
 
-    fn for_each(&self, f: impl FnMut(&'a [u8], f64)) {
+    fn for_each(&self, mut f: impl FnMut(&'a [u8], f64)) {
         match self {
             Src::Missing => {}
             Src::Z(z) => z.for_each(f),
+            Src::Set(_, members) => members.iter().for_each(|m| f(m, 1.0)),
         }
     }
 
     fn same(&self, o: &Src) -> bool {
         match (self, o) {
             (Src::Z(a), Src::Z(b)) => std::ptr::eq(*a, *b),
+            (Src::Set(a, _), Src::Set(b, _)) => std::ptr::eq(*a, *b),
             _ => false,
         }
     }
@@ -1188,7 +1196,7 @@ fn setop_generic(
         } else {
             srv.store.lookup_read(db, k)
         };
-        if Src::of(v).is_none() {
+        if Src::of(v, &[]).is_none() {
             return Err(CmdError::WrongType);
         }
     }
@@ -1239,10 +1247,19 @@ fn setop_generic(
         }
     }
     let dbref = srv.store.db(db);
+    let set_members: Vec<Vec<Vec<u8>>> = (0..setnum)
+        .map(|i| match dbref.keys().get(&args[nk + 1 + i]) {
+            Some(Value::Set(s)) => super::set::members(s),
+            _ => Vec::new(),
+        })
+        .collect();
     let mut srcs: Vec<(Src, f64)> = (0..setnum)
         .map(|i| {
             let v = dbref.keys().get(&args[nk + 1 + i]);
-            (Src::of(v).unwrap_or(Src::Missing), weights[i])
+            (
+                Src::of(v, &set_members[i]).unwrap_or(Src::Missing),
+                weights[i],
+            )
         })
         .collect();
     if card {
