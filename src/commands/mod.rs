@@ -235,6 +235,34 @@ pub fn lookup_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static C
         .find(|s| s.name.len() > plen && s.name.as_bytes()[plen..].eq_ignore_ascii_case(sub))
 }
 
+/// The one key extractor: the argv indexes of the keys a concrete command
+/// names, in argument order. Cluster routing (and later ACL key patterns,
+/// scripts' declared keys, tracking) read keys through this function only.
+/// Fixed positions come from the row's (first, last, step); commands whose
+/// keys move (a `numkeys` argument: LMPOP, BLMPOP, ZUNIONSTORE, EVAL...) use
+/// the key specs derived from the row's syntax ([`docs::keys_of`]).
+pub fn command_keys(
+    spec: &'static CommandSpec,
+    args: &Args,
+    out: &mut Vec<usize>,
+) -> Result<(), docs::BadKeyArgs> {
+    out.clear();
+    if spec.first_key > 0 && spec.subcommands.is_empty() && !docs::docs_for(spec).movablekeys {
+        out.extend(spec.key_indexes(args.len()));
+        return Ok(());
+    }
+    let d = docs::docs_for(spec);
+    if d.key_specs.is_empty() {
+        return Ok(());
+    }
+    let argv: Vec<&[u8]> = args.iter().collect();
+    let mut found = docs::keys_of(d, &argv)?;
+    found.sort_unstable_by_key(|&(i, _)| i);
+    found.dedup_by_key(|&mut (i, _)| i);
+    out.extend(found.into_iter().map(|(i, _)| i));
+    Ok(())
+}
+
 /// Redis's text for an unknown command: the name and the first arguments,
 /// quoted, bounded to about 128 bytes.
 pub fn unknown_command_error(args: &Args) -> String {
@@ -410,6 +438,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn keys_for(argv: &[&str]) -> Result<Vec<String>, docs::BadKeyArgs> {
+        let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+        let args = owned.as_args();
+        let spec = resolve(&args).expect("known command");
+        let mut out = Vec::new();
+        command_keys(spec, &args, &mut out)?;
+        Ok(out.iter().map(|&i| argv[i].to_string()).collect())
+    }
+
+    #[test]
+    fn key_extractor_covers_fixed_ranges_and_numkeys() {
+        assert_eq!(keys_for(&["get", "a"]).unwrap(), ["a"]);
+        assert_eq!(keys_for(&["mset", "a", "1", "b", "2"]).unwrap(), ["a", "b"]);
+        assert_eq!(keys_for(&["del", "a", "b", "c"]).unwrap(), ["a", "b", "c"]);
+        assert_eq!(keys_for(&["blpop", "a", "b", "0"]).unwrap(), ["a", "b"]);
+        assert_eq!(
+            keys_for(&["lmove", "s", "d", "LEFT", "RIGHT"]).unwrap(),
+            ["s", "d"]
+        );
+        assert_eq!(
+            keys_for(&["lmpop", "2", "x", "y", "LEFT"]).unwrap(),
+            ["x", "y"]
+        );
+        assert_eq!(
+            keys_for(&["blmpop", "0", "1", "x", "LEFT", "COUNT", "2"]).unwrap(),
+            ["x"]
+        );
+        // numkeys larger than what follows: Redis's "Invalid arguments".
+        assert!(keys_for(&["lmpop", "5", "x", "LEFT"]).is_err());
+        assert!(keys_for(&["ping"]).unwrap().is_empty());
+        assert!(keys_for(&["dbsize"]).unwrap().is_empty());
     }
 
     #[test]
