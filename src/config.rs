@@ -149,6 +149,10 @@ pub struct Config {
     pub self_addr: Option<String>,
     /// Cluster: the other nodes' `host:port` (directive `peers`).
     pub peers: Vec<String>,
+    /// Cluster: how long a peer may take before a client gets CLUSTERDOWN
+    /// (ms). memkv's default is 5000, not Redis's 15000: a plain client
+    /// should not wait that long for a dead node.
+    pub cluster_node_timeout: u64,
     /// Absolute path of the config file given on the command line.
     #[serde(skip)]
     pub config_file: Option<PathBuf>,
@@ -195,6 +199,7 @@ impl Default for Config {
             multi_rollback: true,
             self_addr: None,
             peers: Vec::new(),
+            cluster_node_timeout: 5000,
             config_file: None,
             ignored: Vec::new(),
             rename_commands: Vec::new(),
@@ -303,6 +308,7 @@ typed_fields! {
     "multi-rollback" => multi_rollback,
     "self" => self_addr,
     "peers" => peers,
+    "cluster-node-timeout" => cluster_node_timeout,
 }
 
 fn is_typed(name: &str) -> bool {
@@ -1185,7 +1191,7 @@ static SPECS: &[Spec] = &[
         INT,
         0,
         LONG_MAX,
-        "15000",
+        "5000",
     ),
     num_cfg(
         "slowlog-log-slower-than",
@@ -2208,13 +2214,19 @@ fn set_value(
             Ok(out)
         }
         Kind::Peers => {
-            if args.len() == 1 && args[0].is_empty() {
-                return Ok(Vec::new());
-            }
-            for a in args {
+            // `peers a:1, b:2`, `peers a:1,b:2` and `peers a:1 b:2` all
+            // name the same members.
+            let list: Vec<String> = args
+                .iter()
+                .flat_map(|a| a.split(','))
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect();
+            for a in &list {
                 check_host_port(a)?;
             }
-            Ok(args.to_vec())
+            Ok(list)
         }
     }
 }
@@ -3248,6 +3260,7 @@ mod tests {
             ("multi-rollback", &["no"]),
             ("self", &["127.0.0.1:7000"]),
             ("peers", &["127.0.0.1:7001", "127.0.0.1:7002"]),
+            ("cluster-node-timeout", &["700"]),
         ];
         assert_eq!(samples.len(), TYPED_NAMES.len());
         let mut map: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();

@@ -7,6 +7,7 @@
 //! See ARCHITECTURE.md for the code map and invariants.
 
 pub mod aof;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod glob;

@@ -73,6 +73,8 @@ pub struct Server {
     pub max_clients_seen: usize,
     /// For other threads to hand results back to the reactor.
     pub notifier: Notifier,
+    /// Cluster mode: the members and the slot table (None without `self`).
+    pub cluster: Option<crate::cluster::Topology>,
     /// The AOF, when `appendonly yes`.
     pub aof: Option<crate::aof::Aof>,
     /// Set while the AOF is being loaded at start-up.

@@ -86,6 +86,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             None
         }
     };
+    let cluster = crate::cluster::Topology::from_config(&config)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let srv = Server {
         store: Store::new(config.databases),
         clients: Slab::new(),
@@ -102,6 +104,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             tx,
             waker: waker.clone(),
         },
+        cluster,
         aof: None,
         loading: None,
         pending_writes: Vec::new(),
