@@ -333,9 +333,29 @@ pub fn resolve(args: &Args) -> Result<&'static CommandSpec, CmdError> {
 /// Runs one command for `client`: resolve, check, call, and turn a handler
 /// error into an error reply. Returns the spec that ran (None if rejected).
 pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'static CommandSpec> {
+    if client.peer
+        && args
+            .get(0)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"memkv.relay"))
+    {
+        crate::cluster::route::serve_relay(srv, client, args);
+        return None;
+    }
     let spec = match resolve(args) {
         Ok(s) => s,
-        Err(e) => return reject(srv, client, args, &e.to_string()),
+        Err(e) => {
+            // The cluster handshake is not a table command (not listed by
+            // COMMAND, never propagated).
+            if client.authenticated
+                && args
+                    .get(0)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(b"memkv.hello"))
+            {
+                crate::cluster::route::hello(srv, client, args);
+                return None;
+            }
+            return reject(srv, client, args, &e.to_string());
+        }
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(srv, client, args, "NOAUTH Authentication required.");
@@ -348,6 +368,22 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
     {
         return reject(srv, client, args, &e);
+    }
+    // Cluster routing: one Option check when there is no cluster.
+    if let Some(topo) = srv.cluster.as_ref()
+        && topo.members.len() > 1
+        && !client.is_internal()
+    {
+        if client.peer {
+            // A relayed request is never relayed again.
+            if let Some(e) = crate::cluster::route::foreign_key(srv, spec, args) {
+                return reject(srv, client, args, &e);
+            }
+        } else if (client.multi.is_none() || transaction::runs_inside_multi(spec))
+            && crate::cluster::route::route(srv, client, spec, args)
+        {
+            return Some(spec);
+        }
     }
     if let Some(m) = client.multi.as_mut()
         && !transaction::runs_inside_multi(spec)

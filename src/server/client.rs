@@ -79,6 +79,14 @@ pub struct Client {
     /// With `appendfsync always`: the AOF batch that must be fsynced
     /// before this client's pending replies may be sent.
     pub(crate) hold_seq: u64,
+    /// A cluster peer's relay connection (after `MEMKV.HELLO`): may send
+    /// `MEMKV.RELAY`, and its commands are never routed again.
+    pub peer: bool,
+    /// The cluster operation this client is parked for.
+    pub relay: Option<Box<crate::cluster::route::Pending>>,
+    /// Sequence number of the latest cluster operation (late answers to an
+    /// abandoned one are recognised and dropped).
+    pub relay_seq: u64,
 }
 
 impl Client {
@@ -141,6 +149,9 @@ impl Client {
             writable_registered: false,
             pending_write: false,
             hold_seq: 0,
+            peer: false,
+            relay: None,
+            relay_seq: 0,
         }
     }
 

@@ -49,6 +49,10 @@ pub enum Notice {
     AofWriteOk,
     /// A rewrite ended: its base installed (ok) or abandoned.
     AofRewriteInstalled { ok: bool },
+    /// A cluster relay job finished (for the client with that id).
+    Relay(crate::cluster::relay::Done),
+    /// A cluster member became reachable or unreachable.
+    PeerState { member: usize, up: bool },
 }
 
 /// The event loop and the state it owns.
@@ -105,6 +109,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             waker: waker.clone(),
         },
         cluster,
+        relay: None,
+        client_ids: Default::default(),
         aof: None,
         loading: None,
         pending_writes: Vec::new(),
@@ -112,6 +118,18 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         held: Vec::new(),
         config,
     };
+    let mut srv = srv;
+    if let Some(t) = srv.cluster.as_ref().filter(|t| t.members.len() > 1) {
+        let addrs: Vec<String> = t.members.iter().map(|m| m.addr.clone()).collect();
+        srv.relay = Some(crate::cluster::relay::RelayPool::start(
+            &addrs,
+            t.me,
+            t.fingerprint,
+            &srv.config.requirepass,
+            srv.config.cluster_node_timeout,
+            srv.notifier.clone(),
+        ));
+    }
     Ok(Reactor {
         poll,
         listeners,
@@ -308,8 +326,44 @@ impl Reactor {
                 Notice::AofRewriteInstalled { ok } => {
                     crate::aof::rewrite_finished(&mut self.srv, ok)
                 }
+                Notice::Relay(done) => self.relay_done(done),
+                Notice::PeerState { member, up } => {
+                    if let Some(u) = self.srv.cluster.as_mut().and_then(|t| t.up.get_mut(member)) {
+                        *u = up;
+                    }
+                }
             }
         }
+    }
+
+    /// A relay result: fills its part of the client's pending operation;
+    /// the last part writes the reply and unparks the client, whose later
+    /// pipelined commands then run in order.
+    fn relay_done(&mut self, done: crate::cluster::relay::Done) {
+        let Some(&token) = self.srv.client_ids.get(&done.waiter.client) else {
+            return; // the client left
+        };
+        let Some(Some(c)) = self.srv.clients.get_mut(token) else {
+            return;
+        };
+        let Some(p) = c.relay.as_mut().filter(|p| p.seq == done.waiter.seq) else {
+            return; // an abandoned operation
+        };
+        if let Some(slot) = p.parts.get_mut(done.waiter.part)
+            && slot.is_none()
+        {
+            *slot = Some(done.result);
+            p.remaining -= 1;
+        }
+        if p.remaining > 0 {
+            return;
+        }
+        if let Some(p) = c.relay.take() {
+            crate::cluster::route::finish(c, *p);
+        }
+        c.park = None;
+        self.srv.unparked.push(token);
+        self.srv.wake_writer(token);
     }
 
     fn handle_signals(&mut self) {
@@ -373,6 +427,7 @@ impl Reactor {
         let authenticated = srv.config.requirepass.is_empty();
         let client = Client::new(id, token, stream, addr, authenticated);
         entry.insert(Some(Box::new(client)));
+        srv.client_ids.insert(id, token);
         srv.max_clients_seen = srv.max_clients_seen.max(srv.clients.len());
         debug!("Accepted {addr}");
     }
@@ -407,6 +462,12 @@ impl Reactor {
 
     fn close_client(&mut self, mut c: Box<Client>) {
         self.srv.on_client_gone(c.id);
+        self.srv.client_ids.remove(&c.id);
+        if c.relay.is_some()
+            && let Some(pool) = self.srv.relay.as_ref()
+        {
+            pool.cancel(c.id);
+        }
         crate::commands::transaction::reset_transaction(&mut self.srv, &mut c);
         if let Some(stream) = c.stream.as_mut() {
             let _ = self.poll.registry().deregister(stream);
@@ -546,7 +607,9 @@ impl Reactor {
             .iter()
             .filter_map(|(t, c)| c.as_ref().map(|c| (t, c)))
             .filter(|(_, c)| {
-                c.park.is_none() && now.duration_since(c.last_interaction).as_secs() > timeout
+                c.park.is_none()
+                    && !c.peer
+                    && now.duration_since(c.last_interaction).as_secs() > timeout
             })
             .map(|(t, _)| t)
             .collect();
