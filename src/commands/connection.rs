@@ -410,7 +410,7 @@ fn hello(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     r.bulk(b"id");
     r.int(c.id as i64);
     r.bulk(b"mode");
-    r.bulk(b"standalone");
+    r.bulk(super::server::redis_mode(srv).as_bytes());
     r.bulk(b"role");
     r.bulk(b"master");
     r.bulk(b"modules");

@@ -174,11 +174,13 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::hash::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
+        crate::commands::cluster::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
+pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod docs;

@@ -398,6 +398,15 @@ fn write_info(r: &mut Reply, spec: &CommandSpec) {
 
 // --------------------------------------------------------------------- INFO
 
+/// `redis_mode` of INFO and `mode` of HELLO.
+pub fn redis_mode(srv: &Server) -> &'static str {
+    if srv.cluster.is_some() {
+        "cluster"
+    } else {
+        "standalone"
+    }
+}
+
 /// INFO sections in Redis's order: (name, header, in the default set).
 const SECTIONS: &[(&str, &str, bool)] = &[
     ("server", "Server", true),
@@ -479,7 +488,7 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("redis_git_sha1", "00000000".into());
             kv("redis_git_dirty", "0".into());
             kv("redis_build_id", "0".into());
-            kv("redis_mode", "standalone".into());
+            kv("redis_mode", redis_mode(srv).into());
             kv("os", os_name());
             kv("arch_bits", (usize::BITS).to_string());
             kv("monotonic_clock", "POSIX clock_gettime".into());
@@ -711,7 +720,7 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("used_cpu_sys_main_thread", ts);
             kv("used_cpu_user_main_thread", tu);
         }
-        "cluster" => kv("cluster_enabled", "0".into()),
+        "cluster" => super::cluster::info_section(srv, &mut kv),
         "keyspace" => {
             for i in 0..srv.store.db_count() {
                 let db = srv.store.db(i);

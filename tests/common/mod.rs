@@ -2,6 +2,7 @@
 //! loopback port, hands out clients, and kills the process on drop.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod script;
 
 use std::io::{Read, Write};
@@ -89,31 +90,44 @@ impl Server {
     /// memkv with an optional config file, then `extra` overrides.
     pub fn start_with_config(dir: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
         for _attempt in 0..5 {
-            let port = free_port();
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_memkv"));
-            if let Some(c) = config {
-                cmd.arg(c);
+            if let Some(s) = Self::try_start_on(free_port(), dir, config, extra) {
+                return s;
             }
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--dir", dir.to_str().expect("utf-8 dir")])
-                .args(["--loglevel", "warning"])
-                .args(extra)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit());
-            let mut child = cmd.spawn().expect("spawn memkv");
-            if wait_ready(&mut child, port) {
-                return Server {
-                    child,
-                    port,
-                    dir: dir.to_path_buf(),
-                };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("memkv did not start");
+    }
+
+    /// memkv on `port` (None if it did not come up there, e.g. the port was
+    /// taken meanwhile).
+    pub fn try_start_on(
+        port: u16,
+        dir: &Path,
+        config: Option<&Path>,
+        extra: &[&str],
+    ) -> Option<Server> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_memkv"));
+        if let Some(c) = config {
+            cmd.arg(c);
+        }
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--dir", dir.to_str().expect("utf-8 dir")])
+            .args(["--loglevel", "warning"])
+            .args(extra)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawn memkv");
+        if wait_ready(&mut child, port) {
+            return Some(Server {
+                child,
+                port,
+                dir: dir.to_path_buf(),
+            });
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     /// Real Redis (`redis-server` on PATH) with persistence off, or None if
