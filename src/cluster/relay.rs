@@ -81,7 +81,9 @@ pub struct BlockingJob {
 struct Peer {
     member: usize,
     addr: String,
-    queue: SyncSender<Job>,
+    /// One queue per pipeline thread; a client's jobs always use the same
+    /// one, so they reach the peer in order on one connection.
+    queues: Vec<SyncSender<Job>>,
     down: AtomicBool,
     blocking: AtomicUsize,
 }
@@ -131,18 +133,18 @@ impl RelayPool {
                 peers.push(None);
                 continue;
             }
-            let (tx, rx) = sync_channel(QUEUE_CAP);
+            let (txs, rxs): (Vec<_>, Vec<_>) = (0..THREADS_PER_PEER)
+                .map(|_| sync_channel(QUEUE_CAP))
+                .unzip();
             let peer = Arc::new(Peer {
                 member: i,
                 addr: addr.clone(),
-                queue: tx,
+                queues: txs,
                 down: AtomicBool::new(false),
                 blocking: AtomicUsize::new(0),
             });
-            let rx = Arc::new(Mutex::new(rx));
-            for t in 0..THREADS_PER_PEER {
-                let (peer, rx, hello, n) =
-                    (peer.clone(), rx.clone(), hello.clone(), notifier.clone());
+            for (t, rx) in rxs.into_iter().enumerate() {
+                let (peer, hello, n) = (peer.clone(), hello.clone(), notifier.clone());
                 let _ = std::thread::Builder::new()
                     .name(format!("relay-{i}-{t}"))
                     .spawn(move || pipeline_thread(peer, rx, hello, n));
@@ -178,7 +180,8 @@ impl RelayPool {
                 "marked down, retrying in the background",
             ));
         }
-        match peer.queue.try_send(job) {
+        let q = &peer.queues[job.waiter.client as usize % peer.queues.len()];
+        match q.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(down_error(&peer.addr, "relay queue full")),
             Err(TrySendError::Disconnected(_)) => Err(down_error(&peer.addr, "relay stopped")),
@@ -451,27 +454,19 @@ fn log_refusal(peer: &Peer, why: &str) {
     );
 }
 
-fn pipeline_thread(
-    peer: Arc<Peer>,
-    rx: Arc<Mutex<Receiver<Job>>>,
-    hello: Hello,
-    notifier: Notifier,
-) {
+fn pipeline_thread(peer: Arc<Peer>, rx: Receiver<Job>, hello: Hello, notifier: Notifier) {
     let mut conn: Option<Conn> = None;
     let mut batch: Vec<Job> = Vec::new();
     let mut payload: Vec<u8> = Vec::new();
     loop {
-        {
-            let Ok(q) = rx.lock() else { return };
-            match q.recv() {
+        match rx.recv() {
+            Ok(j) => batch.push(j),
+            Err(_) => return,
+        }
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
                 Ok(j) => batch.push(j),
-                Err(_) => return,
-            }
-            while batch.len() < BATCH_MAX {
-                match q.try_recv() {
-                    Ok(j) => batch.push(j),
-                    Err(_) => break,
-                }
+                Err(_) => break,
             }
         }
         let mut done: Vec<Done> = Vec::with_capacity(batch.len());

@@ -43,13 +43,57 @@ pub enum Combine {
     AllOk,
 }
 
-/// An operation a parked client waits for.
+/// An operation in flight for a client.
 #[derive(Debug)]
 pub struct Pending {
     pub seq: u64,
     pub parts: Vec<Option<Result<Vec<u8>, String>>>,
     pub remaining: usize,
     pub combine: Combine,
+}
+
+/// An operation in a client's queue, and the replies of the local
+/// commands that came after it (sent once it is answered).
+#[derive(Debug)]
+pub struct Slot {
+    pub op: Pending,
+    pub after: Vec<u8>,
+}
+
+/// Relayed commands a client may have in flight at once (its pipeline
+/// keeps flowing); beyond this it waits.
+const WINDOW: usize = 64;
+/// Park reasons: `RELAY` waits for every operation in flight to finish
+/// (gathers, barriers); `WINDOW_FULL` for a free place in the window.
+const RELAY: &str = "relay";
+const WINDOW_FULL: &str = "relay-window";
+
+/// Whether a client parked by routing may run its next command now.
+pub fn may_resume(c: &Client) -> bool {
+    match &c.park {
+        Some(Park::Waiting(r)) if *r == RELAY => c.relay.is_empty(),
+        Some(Park::Waiting(r)) if *r == WINDOW_FULL => c.relay.len() < WINDOW,
+        _ => false,
+    }
+}
+
+/// Moves the reply bytes written since `mark` behind the last operation in
+/// flight, so the client gets its replies in command order.
+pub fn hold_behind(c: &mut Client, mark: usize) {
+    if c.reply.len() <= mark {
+        return;
+    }
+    if let Some(last) = c.relay.back_mut() {
+        last.after.extend_from_slice(&c.reply.buf[mark..]);
+        c.reply.truncate(mark);
+    }
+}
+
+/// The command waits (unexecuted, parked) until `reason` is satisfied.
+fn defer(c: &mut Client, reason: &'static str) -> bool {
+    c.deferred = true;
+    c.park = Some(Park::Waiting(reason));
+    true
 }
 
 /// One part of an operation.
@@ -111,6 +155,9 @@ fn owners_of(
 /// cluster has other members). Returns true if the command was handled
 /// here: relayed (client parked), gathered, or refused.
 pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args: &Args) -> bool {
+    if !c.relay.is_empty() {
+        return route_behind(srv, c, spec, args);
+    }
     match spec.name {
         "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" => return fan_out(srv, c, args),
         "scan" => return scan(srv, c, args),
@@ -128,18 +175,7 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
             if spec.has(flags::BLOCKING) && !c.in_transaction() {
                 return relay_blocking(srv, c, spec, args, member);
             }
-            let mut payload = Vec::new();
-            encode_relay(&mut payload, c.db, c.protocol(), args.iter());
-            start(
-                srv,
-                c,
-                vec![Part::Remote {
-                    member,
-                    payload,
-                    replies: 1,
-                }],
-                Combine::Verbatim,
-            )
+            relay_one(srv, c, args, member)
         }
         Owners::Several => match spec.name {
             "mget" => gather(srv, c, args, &keys, true),
@@ -157,6 +193,42 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
     }
 }
 
+/// Routing while operations are in flight: a command on keys of one node
+/// (here or a peer) goes ahead at once - its reply is ordered behind the
+/// ones in flight, and a peer gets a client's commands in order on one
+/// connection; anything else (no keys, several nodes, blocking, MULTI...)
+/// waits until the client's operations are answered.
+fn route_behind(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args: &Args) -> bool {
+    if spec.has(flags::BLOCKING)
+        || c.multi.is_some()
+        || matches!(
+            spec.name,
+            "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" | "scan" | "exec" | "watch"
+        )
+    {
+        return defer(c, RELAY);
+    }
+    let mut keys = Vec::new();
+    match owners_of(srv, spec, args, &mut keys) {
+        Owners::Local if !keys.is_empty() => false,
+        Owners::One(member) if c.relay.len() < WINDOW => relay_one(srv, c, args, member),
+        Owners::One(_) => defer(c, WINDOW_FULL),
+        _ => defer(c, RELAY),
+    }
+}
+
+/// Relays one command to `member` without stopping the client's pipeline.
+fn relay_one(srv: &mut Server, c: &mut Client, args: &Args, member: usize) -> bool {
+    let mut payload = Vec::new();
+    encode_relay(&mut payload, c.db, c.protocol(), args.iter());
+    let part = Part::Remote {
+        member,
+        payload,
+        replies: 1,
+    };
+    start(srv, c, vec![part], Combine::Verbatim, false)
+}
+
 /// Runs argv here for a part of a gather, with the client's db and protocol.
 fn run_local(srv: &mut Server, c: &Client, argv: &Args) -> Vec<u8> {
     let mut tmp = Client::internal(c.id);
@@ -171,9 +243,10 @@ fn run_local(srv: &mut Server, c: &Client, argv: &Args) -> Vec<u8> {
     std::mem::take(&mut tmp.reply.buf)
 }
 
-/// Queues the remote parts and parks the client (or answers at once if
-/// every part is local or a peer is down).
-fn start(srv: &mut Server, c: &mut Client, parts: Vec<Part>, combine: Combine) -> bool {
+/// Queues the remote parts as one operation at the end of the client's
+/// queue; with `park` the client's next commands wait for it. Answers at
+/// once if every part is local or a peer is down.
+fn start(srv: &mut Server, c: &mut Client, parts: Vec<Part>, combine: Combine, park: bool) -> bool {
     c.relay_seq += 1;
     let seq = c.relay_seq;
     let mut pending = Pending {
@@ -216,10 +289,17 @@ fn start(srv: &mut Server, c: &mut Client, parts: Vec<Part>, combine: Combine) -
         }
     }
     if pending.remaining == 0 {
+        // Only operations that start with nothing in flight have local
+        // parts, so this reply is in order.
         finish(c, pending);
     } else {
-        c.relay = Some(Box::new(pending));
-        c.park = Some(Park::Waiting("relay"));
+        c.relay.push_back(Slot {
+            op: pending,
+            after: Vec::new(),
+        });
+        if park {
+            c.park = Some(Park::Waiting(RELAY));
+        }
     }
     true
 }
@@ -254,13 +334,16 @@ fn relay_blocking(
     };
     match pool.submit_blocking(member, job) {
         Ok(()) => {
-            c.relay = Some(Box::new(Pending {
-                seq: c.relay_seq,
-                parts: vec![None],
-                remaining: 1,
-                combine: Combine::Verbatim,
-            }));
-            c.park = Some(Park::Waiting("relay"));
+            c.relay.push_back(Slot {
+                op: Pending {
+                    seq: c.relay_seq,
+                    parts: vec![None],
+                    remaining: 1,
+                    combine: Combine::Verbatim,
+                },
+                after: Vec::new(),
+            });
+            c.park = Some(Park::Waiting(RELAY));
         }
         Err(e) => c.reply.error(&e),
     }
@@ -309,7 +392,7 @@ fn gather(srv: &mut Server, c: &mut Client, args: &Args, keys: &[usize], mget: b
     } else {
         Combine::Sum
     };
-    start(srv, c, parts, combine)
+    start(srv, c, parts, combine, true)
 }
 
 /// Whole-keyspace commands: the same command on every member.
@@ -338,7 +421,7 @@ fn fan_out(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
             });
         }
     }
-    start(srv, c, parts, combine)
+    start(srv, c, parts, combine, true)
 }
 
 /// SCAN: the cursor's high bits name the member being walked, the low bits
@@ -379,7 +462,7 @@ fn scan(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
             replies: 1,
         }
     };
-    start(srv, c, vec![part], Combine::Scan { node, nodes: n })
+    start(srv, c, vec![part], Combine::Scan { node, nodes: n }, true)
 }
 
 /// EXEC in cluster mode: a transaction whose keys are all on one peer runs
@@ -456,6 +539,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             replies,
         }],
         Combine::Last,
+        true,
     )
 }
 

@@ -82,8 +82,12 @@ pub struct Client {
     /// A cluster peer's relay connection (after `MEMKV.HELLO`): may send
     /// `MEMKV.RELAY`, and its commands are never routed again.
     pub peer: bool,
-    /// The cluster operation this client is parked for.
-    pub relay: Option<Box<crate::cluster::route::Pending>>,
+    /// Cluster operations in flight, in command order; replies of later
+    /// local commands wait behind them (`Slot::after`).
+    pub relay: std::collections::VecDeque<crate::cluster::route::Slot>,
+    /// Set by routing when a command must wait until the operations in
+    /// flight are answered: the dispatcher leaves it in the query buffer.
+    pub deferred: bool,
     /// Sequence number of the latest cluster operation (late answers to an
     /// abandoned one are recognised and dropped).
     pub relay_seq: u64,
@@ -150,7 +154,8 @@ impl Client {
             pending_write: false,
             hold_seq: 0,
             peer: false,
-            relay: None,
+            relay: Default::default(),
+            deferred: false,
             relay_seq: 0,
         }
     }

@@ -336,9 +336,10 @@ impl Reactor {
         }
     }
 
-    /// A relay result: fills its part of the client's pending operation;
-    /// the last part writes the reply and unparks the client, whose later
-    /// pipelined commands then run in order.
+    /// A relay result: fills its part of the client's operation; every
+    /// finished operation at the head of the client's queue writes its reply
+    /// (then the local replies that waited behind it), and a client parked
+    /// for the relay resumes once what it waits for is answered.
     fn relay_done(&mut self, done: crate::cluster::relay::Done) {
         let Some(&token) = self.srv.client_ids.get(&done.waiter.client) else {
             return; // the client left
@@ -346,23 +347,30 @@ impl Reactor {
         let Some(Some(c)) = self.srv.clients.get_mut(token) else {
             return;
         };
-        let Some(p) = c.relay.as_mut().filter(|p| p.seq == done.waiter.seq) else {
+        let Some(slot) = c.relay.iter_mut().find(|s| s.op.seq == done.waiter.seq) else {
             return; // an abandoned operation
         };
-        if let Some(slot) = p.parts.get_mut(done.waiter.part)
-            && slot.is_none()
+        if let Some(part) = slot.op.parts.get_mut(done.waiter.part)
+            && part.is_none()
         {
-            *slot = Some(done.result);
-            p.remaining -= 1;
+            *part = Some(done.result);
+            slot.op.remaining -= 1;
         }
-        if p.remaining > 0 {
+        let mut progressed = false;
+        while c.relay.front().is_some_and(|s| s.op.remaining == 0) {
+            if let Some(s) = c.relay.pop_front() {
+                crate::cluster::route::finish(c, s.op);
+                c.reply.buf.extend_from_slice(&s.after);
+                progressed = true;
+            }
+        }
+        if !progressed {
             return;
         }
-        if let Some(p) = c.relay.take() {
-            crate::cluster::route::finish(c, *p);
+        if crate::cluster::route::may_resume(c) {
+            c.park = None;
+            self.srv.unparked.push(token);
         }
-        c.park = None;
-        self.srv.unparked.push(token);
         self.srv.wake_writer(token);
     }
 
@@ -463,7 +471,7 @@ impl Reactor {
     fn close_client(&mut self, mut c: Box<Client>) {
         self.srv.on_client_gone(c.id);
         self.srv.client_ids.remove(&c.id);
-        if c.relay.is_some()
+        if !c.relay.is_empty()
             && let Some(pool) = self.srv.relay.as_ref()
         {
             pool.cancel(c.id);
@@ -761,7 +769,18 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                 } else {
                     Args::new(&query[start..], &ranges)
                 };
+                let mark = c.reply.len();
                 commands::execute(srv, c, &args);
+                if c.deferred {
+                    // Waits (parked) for the cluster operations in flight;
+                    // it runs when they are answered.
+                    c.deferred = false;
+                    pos = start;
+                    break;
+                }
+                if !c.relay.is_empty() {
+                    crate::cluster::route::hold_behind(c, mark);
+                }
                 srv.handle_ready_keys();
             }
             Err(e) => {
