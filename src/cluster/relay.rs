@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ use crate::server::{Notice, Notifier};
 
 /// Pipeline threads per peer.
 const THREADS_PER_PEER: usize = 2;
-/// Jobs waiting per peer before new ones are refused.
+/// Jobs waiting per pipeline thread before new ones are refused.
 const QUEUE_CAP: usize = 4096;
 /// Jobs written as one pipeline at most.
 const BATCH_MAX: usize = 512;
@@ -83,9 +83,16 @@ struct Peer {
     addr: String,
     /// One queue per pipeline thread; a client's jobs always use the same
     /// one, so they reach the peer in order on one connection.
-    queues: Vec<SyncSender<Job>>,
+    queues: Vec<Queue>,
     down: AtomicBool,
     blocking: AtomicUsize,
+}
+
+/// A pipeline thread's queue: jobs arrive in batches (one per poll round),
+/// and `queued` bounds how many wait.
+struct Queue {
+    tx: Sender<Vec<Job>>,
+    queued: AtomicUsize,
 }
 
 /// What every connection needs to introduce itself.
@@ -102,6 +109,10 @@ pub struct RelayPool {
     peers: Vec<Option<Arc<Peer>>>,
     hello: Hello,
     notifier: Notifier,
+    /// Jobs submitted this poll round, by member and queue; handed to the
+    /// threads in one batch each by [`RelayPool::flush`] (one wake-up per
+    /// thread per round, not per command).
+    outbox: Vec<Vec<Vec<Job>>>,
     /// Cancel flags of blocking relays, by client id.
     cancels: Arc<Mutex<HashMap<u64, Arc<AtomicBool>>>>,
 }
@@ -134,7 +145,16 @@ impl RelayPool {
                 continue;
             }
             let (txs, rxs): (Vec<_>, Vec<_>) = (0..THREADS_PER_PEER)
-                .map(|_| sync_channel(QUEUE_CAP))
+                .map(|_| {
+                    let (tx, rx) = channel();
+                    (
+                        Queue {
+                            tx,
+                            queued: AtomicUsize::new(0),
+                        },
+                        rx,
+                    )
+                })
                 .unzip();
             let peer = Arc::new(Peer {
                 member: i,
@@ -147,7 +167,7 @@ impl RelayPool {
                 let (peer, hello, n) = (peer.clone(), hello.clone(), notifier.clone());
                 let _ = std::thread::Builder::new()
                     .name(format!("relay-{i}-{t}"))
-                    .spawn(move || pipeline_thread(peer, rx, hello, n));
+                    .spawn(move || pipeline_thread(peer, t, rx, hello, n));
             }
             let (p, h, n) = (peer.clone(), hello.clone(), notifier.clone());
             let _ = std::thread::Builder::new()
@@ -155,7 +175,15 @@ impl RelayPool {
                 .spawn(move || prober_thread(p, h, n));
             peers.push(Some(peer));
         }
+        let outbox = peers
+            .iter()
+            .map(|p| {
+                let n = if p.is_some() { THREADS_PER_PEER } else { 0 };
+                (0..n).map(|_| Vec::new()).collect()
+            })
+            .collect();
         RelayPool {
+            outbox,
             peers,
             hello,
             notifier,
@@ -172,19 +200,52 @@ impl RelayPool {
 
     /// Queues a job; fails at once when the peer is known to be down or its
     /// queue is full (the caller answers the error, nothing waits).
-    pub fn submit(&self, member: usize, job: Job) -> Result<(), String> {
-        let peer = self.peer(member)?;
+    pub fn submit(&mut self, member: usize, job: Job) -> Result<(), String> {
+        let peer = self.peer(member)?.clone();
         if peer.down.load(Ordering::Acquire) {
             return Err(down_error(
                 &peer.addr,
                 "marked down, retrying in the background",
             ));
         }
-        let q = &peer.queues[job.waiter.client as usize % peer.queues.len()];
-        match q.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(down_error(&peer.addr, "relay queue full")),
-            Err(TrySendError::Disconnected(_)) => Err(down_error(&peer.addr, "relay stopped")),
+        let qi = job.waiter.client as usize % THREADS_PER_PEER;
+        let waiting = peer.queues[qi].queued.load(Ordering::Acquire);
+        let Some(out) = self.outbox.get_mut(member).and_then(|o| o.get_mut(qi)) else {
+            return Err("ERR memkv cluster: no such peer".to_string());
+        };
+        if waiting + out.len() >= QUEUE_CAP {
+            return Err(down_error(&peer.addr, "relay queue full"));
+        }
+        out.push(job);
+        Ok(())
+    }
+
+    /// Hands this round's jobs to the pipeline threads (end of each poll
+    /// round, like the reply flush).
+    pub fn flush(&mut self) {
+        for (member, queues) in self.outbox.iter_mut().enumerate() {
+            let Some(Some(peer)) = self.peers.get(member) else {
+                continue;
+            };
+            for (qi, out) in queues.iter_mut().enumerate() {
+                if out.is_empty() {
+                    continue;
+                }
+                let jobs = std::mem::take(out);
+                let q = &peer.queues[qi];
+                q.queued.fetch_add(jobs.len(), Ordering::AcqRel);
+                if let Err(e) = q.tx.send(jobs) {
+                    let why = down_error(&peer.addr, "relay stopped");
+                    let done =
+                        e.0.into_iter()
+                            .map(|j| Done {
+                                waiter: j.waiter,
+                                result: Err(why.clone()),
+                            })
+                            .collect();
+                    self.notifier.send_all(done);
+                }
+            }
         }
     }
 
@@ -454,21 +515,30 @@ fn log_refusal(peer: &Peer, why: &str) {
     );
 }
 
-fn pipeline_thread(peer: Arc<Peer>, rx: Receiver<Job>, hello: Hello, notifier: Notifier) {
+fn pipeline_thread(
+    peer: Arc<Peer>,
+    qi: usize,
+    rx: Receiver<Vec<Job>>,
+    hello: Hello,
+    notifier: Notifier,
+) {
     let mut conn: Option<Conn> = None;
     let mut batch: Vec<Job> = Vec::new();
     let mut payload: Vec<u8> = Vec::new();
     loop {
         match rx.recv() {
-            Ok(j) => batch.push(j),
+            Ok(jobs) => batch.extend(jobs),
             Err(_) => return,
         }
         while batch.len() < BATCH_MAX {
             match rx.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(jobs) => batch.extend(jobs),
                 Err(_) => break,
             }
         }
+        peer.queues[qi]
+            .queued
+            .fetch_sub(batch.len(), Ordering::AcqRel);
         let mut done: Vec<Done> = Vec::with_capacity(batch.len());
         if peer.down.load(Ordering::Acquire) {
             conn = None;

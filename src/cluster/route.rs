@@ -255,7 +255,7 @@ fn start(srv: &mut Server, c: &mut Client, parts: Vec<Part>, combine: Combine, p
         remaining: 0,
         combine,
     };
-    let Some(pool) = srv.relay.as_ref() else {
+    let Some(pool) = srv.relay.as_mut() else {
         c.reply
             .error("CLUSTERDOWN memkv cluster: the relay is not running");
         return true;

@@ -296,6 +296,9 @@ impl Reactor {
                 self.cron();
             }
             crate::aof::after_round(&mut self.srv);
+            if let Some(relay) = self.srv.relay.as_mut() {
+                relay.flush();
+            }
             self.flush_pending();
             if self.srv.shutdown.is_some() {
                 return self.shutdown();
