@@ -540,7 +540,8 @@ impl Reactor {
                 continue;
             }
             let open = self.write_client(&mut c);
-            let done = c.close_after_reply && c.sent >= c.reply.len();
+            // Replies still expected from peers come before closing.
+            let done = c.close_after_reply && c.sent >= c.reply.len() && c.relay.is_empty();
             self.put_back(c, open && !done);
         }
         let mut pending = pending;
@@ -792,9 +793,13 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                     c.id, c.addr
                 );
                 // Redis's exact bytes (a raw byte >= 0x80 in "got 'x'").
+                let mark = c.reply.len();
                 c.reply.buf.extend_from_slice(b"-ERR ");
                 e.write_message(&mut c.reply.buf);
                 c.reply.buf.extend_from_slice(b"\r\n");
+                if !c.relay.is_empty() {
+                    crate::cluster::route::hold_behind(c, mark);
+                }
                 c.close_after_reply = true;
                 pos = query.len();
             }
