@@ -260,6 +260,14 @@ fn transactions_run_on_their_node_and_spanning_ones_are_refused() {
         "{got}"
     );
     assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"6\"");
+    // SELECT inside a relayed transaction moves the client, as locally.
+    assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut raw, "SELECT 3"), "+QUEUED");
+    assert_eq!(cmd(&mut raw, &format!("SET {a} in3")), "+QUEUED");
+    assert_eq!(cmd(&mut raw, "EXEC"), "[+OK, +OK]");
+    assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"in3\"");
+    assert_eq!(cmd(&mut raw, "SELECT 0"), "+OK");
+    assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"6\"");
     // Keys on two nodes in one transaction: refused, nothing applied.
     let other = cluster.key_on(2, "o");
     assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
@@ -629,4 +637,57 @@ fn random_pipelines_through_random_nodes_answer_like_one_redis() {
             assert_eq!(got, want, "seed {seed} round {round} via node {i}: {l}");
         }
     }
+}
+
+#[test]
+fn requests_for_a_down_peer_pile_up_no_threads_or_connections() {
+    let cluster = Cluster::start(2, &["--cluster-node-timeout", "300"]);
+    let remote = cluster.key_on(1, "r");
+    let list = cluster.key_on(1, "q");
+    let pid = cluster.nodes[0].child.id();
+    let count = |what: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{what}"))
+            .map(|d| d.count())
+            .expect("procfs")
+    };
+    let mut clients: Vec<Raw> = (0..4).map(|_| cluster.nodes[0].raw()).collect();
+    assert_eq!(cmd(&mut clients[0], &format!("SET {remote} v")), "+OK");
+    let (threads, fds) = (count("task"), count("fd"));
+    cluster.signal(1, libc::SIGSTOP);
+    let first = cmd(&mut clients[0], &format!("GET {remote}"));
+    assert!(first.starts_with("-CLUSTERDOWN "), "{first}");
+    // Many plain and blocking requests while it is down: all answered with
+    // CLUSTERDOWN, none queued, no thread or connection per request.
+    for c in clients.iter_mut() {
+        let mut bytes = Vec::new();
+        for i in 0..500 {
+            let line = if i % 10 == 0 {
+                format!("BLPOP {list} 0")
+            } else {
+                format!("GET {remote}")
+            };
+            let parts = split(&line);
+            let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+            bytes.extend(common::encode(&refs));
+        }
+        c.send(&bytes);
+        for _ in 0..500 {
+            let r = render(&c.read_reply());
+            assert!(r.starts_with("-CLUSTERDOWN "), "{r}");
+        }
+    }
+    assert!(
+        count("task") <= threads,
+        "threads grew while the peer was down"
+    );
+    // The prober may hold one connection attempt open.
+    assert!(
+        count("fd") <= fds + 1,
+        "connections grew while the peer was down"
+    );
+    cluster.signal(1, libc::SIGCONT);
+    assert!(eventually(|| cmd(
+        &mut clients[1],
+        &format!("GET {remote}")
+    ) == "\"v\""));
 }

@@ -27,8 +27,9 @@ pub enum Combine {
     /// One part; its bytes are the reply.
     Verbatim,
     /// One part holding several replies: the last one is the reply (a
-    /// relayed MULTI ... EXEC).
-    Last,
+    /// relayed MULTI ... EXEC); if it ran, the client's database becomes
+    /// the one its SELECTs left (as after a local EXEC).
+    Last { db_after: usize },
     /// MGET: for each requested key, (part, index in that part's array).
     MGet(Vec<(usize, usize)>),
     /// Integer replies added up (EXISTS, TOUCH, DBSIZE).
@@ -522,6 +523,16 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
         return true;
     }
     let (db, proto) = (c.db, c.protocol());
+    let mut db_after = db;
+    for (spec, argv) in &m.queue {
+        if spec.name == "select"
+            && let Some(d) = argv.as_args().get(1).and_then(crate::number::parse_i64)
+            && d >= 0
+            && (d as usize) < srv.store.db_count()
+        {
+            db_after = d as usize;
+        }
+    }
     let mut payload = Vec::new();
     encode_relay(&mut payload, db, proto, [&b"MULTI"[..]].into_iter());
     for (_, argv) in &m.queue {
@@ -538,7 +549,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             payload,
             replies,
         }],
-        Combine::Last,
+        Combine::Last { db_after },
         true,
     )
 }
@@ -593,7 +604,7 @@ pub fn finish(c: &mut Client, p: Pending) {
                 c.reply.raw(b);
             }
         }
-        Combine::Last => {
+        Combine::Last { db_after } => {
             let Some(b) = bufs.first() else { return };
             let lim = ReplyLimits::default();
             let mut pos = 0;
@@ -602,7 +613,12 @@ pub fn finish(c: &mut Client, p: Pending) {
                 last = pos;
                 pos += len;
             }
-            c.reply.raw(&b[last..pos]);
+            let exec = &b[last..pos];
+            // An array: the transaction ran (not EXECABORT, not a WATCH null).
+            if exec.first() == Some(&b'*') && !exec.starts_with(b"*-1") {
+                c.db = db_after;
+            }
+            c.reply.raw(exec);
         }
         Combine::MGet(picks) => {
             let mut arrays = Vec::with_capacity(bufs.len());
