@@ -806,3 +806,105 @@ pub fn foreign_key(srv: &Server, spec: &'static CommandSpec, args: &Args) -> Opt
 pub fn down(addr: &str, why: &str) -> String {
     relay::down_error(addr, why)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(parts: &[&[u8]], combine: Combine) -> Pending {
+        Pending {
+            seq: 1,
+            parts: parts.iter().map(|p| Some(Ok(p.to_vec()))).collect(),
+            remaining: 0,
+            combine,
+        }
+    }
+
+    fn run(parts: &[&[u8]], combine: Combine, resp3: bool) -> Vec<u8> {
+        let mut c = Client::internal(1);
+        c.reply.resp3 = resp3;
+        finish(&mut c, op(parts, combine));
+        c.reply.buf
+    }
+
+    #[test]
+    fn mget_parts_are_put_back_in_request_order() {
+        // Keys a(part 0, #0), b(part 1, #0), c(part 0, #1), d(part 1, #1).
+        let picks = vec![(0, 0), (1, 0), (0, 1), (1, 1)];
+        let p0: &[u8] = b"*2\r\n$1\r\nA\r\n$-1\r\n";
+        let p1: &[u8] = b"*2\r\n$1\r\nB\r\n$1\r\nD\r\n";
+        assert_eq!(
+            run(&[p0, p1], Combine::MGet(picks.clone()), false),
+            b"*4\r\n$1\r\nA\r\n$1\r\nB\r\n$-1\r\n$1\r\nD\r\n"
+        );
+        let p0: &[u8] = b"*2\r\n$1\r\nA\r\n_\r\n";
+        assert_eq!(
+            run(&[p0, p1], Combine::MGet(picks), true),
+            b"*4\r\n$1\r\nA\r\n$1\r\nB\r\n_\r\n$1\r\nD\r\n"
+        );
+    }
+
+    #[test]
+    fn scan_cursors_carry_the_node_in_the_high_bits() {
+        let step: &[u8] = b"*2\r\n$2\r\n17\r\n*1\r\n$1\r\nk\r\n";
+        let done: &[u8] = b"*2\r\n$1\r\n0\r\n*0\r\n";
+        let c = |n: u64| (n << SCAN_NODE_SHIFT).to_string();
+        // Mid-walk on node 1: node 1, its cursor 17.
+        let cur = ((1u64 << SCAN_NODE_SHIFT) | 17).to_string();
+        let want = format!("*2\r\n${}\r\n{}\r\n*1\r\n$1\r\nk\r\n", cur.len(), cur);
+        let got = run(&[step], Combine::Scan { node: 1, nodes: 3 }, false);
+        assert_eq!(got, want.into_bytes());
+        // Node 1 finished: node 2 from its start.
+        let got = run(&[done], Combine::Scan { node: 1, nodes: 3 }, false);
+        assert_eq!(
+            got,
+            format!("*2\r\n${}\r\n{}\r\n*0\r\n", c(2).len(), c(2)).into_bytes()
+        );
+        // The last node finished: the walk is over.
+        assert_eq!(
+            run(&[done], Combine::Scan { node: 2, nodes: 3 }, false),
+            b"*2\r\n$1\r\n0\r\n*0\r\n"
+        );
+    }
+
+    #[test]
+    fn errors_and_sums_combine_like_one_server() {
+        assert_eq!(run(&[b":2\r\n", b":3\r\n"], Combine::Sum, false), b":5\r\n");
+        assert_eq!(
+            run(
+                &[b"+OK\r\n", b"-ERR syntax error\r\n"],
+                Combine::AllOk,
+                false
+            ),
+            b"-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            run(
+                &[b"*1\r\n$1\r\na\r\n", b"*0\r\n", b"*1\r\n$1\r\nb\r\n"],
+                Combine::Concat,
+                false
+            ),
+            b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+        // A transport error of any part is the reply.
+        let mut c = Client::internal(1);
+        let mut p = op(&[b":1\r\n"], Combine::Sum);
+        p.parts.push(Some(Err(
+            "CLUSTERDOWN node x:1 is not reachable (timed out)".into(),
+        )));
+        finish(&mut c, p);
+        assert_eq!(
+            c.reply.buf,
+            b"-CLUSTERDOWN node x:1 is not reachable (timed out)\r\n"
+        );
+        // A relayed transaction: only EXEC's reply is the client's.
+        assert_eq!(
+            run(
+                &[b"+OK\r\n+QUEUED\r\n*1\r\n:1\r\n"],
+                Combine::Last { db_after: 0 },
+                false
+            ),
+            b"*1\r\n:1\r\n"
+        );
+    }
+}
