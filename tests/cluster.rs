@@ -691,3 +691,43 @@ fn requests_for_a_down_peer_pile_up_no_threads_or_connections() {
         &format!("GET {remote}")
     ) == "\"v\""));
 }
+
+#[test]
+fn a_cluster_client_and_plain_clients_see_the_same_data() {
+    let cluster = Cluster::start(3, &[]);
+    let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url()).collect();
+    let client = redis::cluster::ClusterClient::new(urls).expect("cluster client");
+    let mut cc = client.get_connection().expect("cluster connection");
+    let keys: Vec<String> = (0..90).map(|i| format!("cc:{i}")).collect();
+    for (i, k) in keys.iter().enumerate() {
+        let _: () = redis::cmd("SET").arg(k).arg(i).query(&mut cc).unwrap();
+    }
+    let _: () = redis::cmd("MSET")
+        .arg("{u}a")
+        .arg("1")
+        .arg("{u}b")
+        .arg("2")
+        .query(&mut cc)
+        .unwrap();
+    for (n, node) in cluster.nodes.iter().enumerate() {
+        let mut c = node.conn();
+        let vals: Vec<i64> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+        let mut want: Vec<i64> = (0..90).collect();
+        want[7] += 100 * n as i64;
+        assert_eq!(vals, want);
+        let tagged: Vec<i64> = redis::cmd("MGET")
+            .arg("{u}a")
+            .arg("{u}b")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(tagged, [1, 2]);
+        // A plain client's write is what the cluster client reads next.
+        let _: () = redis::cmd("INCRBY")
+            .arg(&keys[7])
+            .arg(100)
+            .query(&mut c)
+            .unwrap();
+    }
+    let v: i64 = redis::cmd("GET").arg(&keys[7]).query(&mut cc).unwrap();
+    assert_eq!(v, 307);
+}
