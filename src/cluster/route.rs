@@ -613,6 +613,11 @@ pub fn finish(c: &mut Client, p: Pending) {
                 last = pos;
                 pos += len;
             }
+            if pos == 0 {
+                return c
+                    .reply
+                    .error("ERR memkv cluster: malformed reply from a peer");
+            }
             let exec = &b[last..pos];
             // An array: the transaction ran (not EXECABORT, not a WATCH null).
             if exec.first() == Some(&b'*') && !exec.starts_with(b"*-1") {
