@@ -731,3 +731,47 @@ fn a_cluster_client_and_plain_clients_see_the_same_data() {
     let v: i64 = redis::cmd("GET").arg(&keys[7]).query(&mut cc).unwrap();
     assert_eq!(v, 307);
 }
+
+#[test]
+fn one_scan_cursor_returns_every_key_present_for_the_whole_walk() {
+    let cluster = Cluster::start(3, &[]);
+    let mut writer = cluster.nodes[1].conn();
+    let stable: BTreeSet<String> = (0..300).map(|i| format!("stable:{i}")).collect();
+    for k in &stable {
+        let _: () = redis::cmd("SET").arg(k).arg(1).query(&mut writer).unwrap();
+    }
+    let mut c = cluster.nodes[0].conn();
+    let mut seen = BTreeSet::new();
+    let mut cursor = 0u64;
+    let mut step = 0;
+    loop {
+        // Churn through another node while the walk goes on.
+        for j in 0..5 {
+            let k = format!("churn:{step}:{j}");
+            let _: () = redis::cmd("SET").arg(&k).arg(1).query(&mut writer).unwrap();
+            if step > 0 {
+                let _: i64 = redis::cmd("DEL")
+                    .arg(format!("churn:{}:{j}", step - 1))
+                    .query(&mut writer)
+                    .unwrap();
+            }
+        }
+        step += 1;
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("stable:*")
+            .arg("COUNT")
+            .arg(10)
+            .query(&mut c)
+            .unwrap();
+        assert!(batch.iter().all(|k| k.starts_with("stable:")), "{batch:?}");
+        seen.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+        assert!(step < 10_000, "the walk ends");
+    }
+    assert_eq!(seen, stable);
+}
