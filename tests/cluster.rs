@@ -122,6 +122,25 @@ fn every_node_reads_and_writes_every_key() {
         let touched: usize = redis::cmd("TOUCH").arg(&names).query(c).unwrap();
         assert_eq!(touched, n);
     }
+    // SWAPDB through one node swaps on every node.
+    let _: () = redis::cmd("SWAPDB")
+        .arg(0)
+        .arg(2)
+        .query(&mut conns[2])
+        .unwrap();
+    let size: usize = redis::cmd("DBSIZE").query(&mut conns[0]).unwrap();
+    assert_eq!(size, 0);
+    let _: () = redis::cmd("SELECT").arg(2).query(&mut conns[1]).unwrap();
+    let size: usize = redis::cmd("DBSIZE").query(&mut conns[1]).unwrap();
+    assert_eq!(size, 2 * n);
+    let v: i64 = redis::cmd("GET").arg("s:3").query(&mut conns[1]).unwrap();
+    assert_eq!(v, 3);
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut conns[1]).unwrap();
+    let _: () = redis::cmd("SWAPDB")
+        .arg(2)
+        .arg(0)
+        .query(&mut conns[0])
+        .unwrap();
     // FLUSHALL through one node empties them all.
     let _: () = redis::cmd("FLUSHALL")
         .arg("ASYNC")

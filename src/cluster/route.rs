@@ -5,8 +5,9 @@
 //! here -> the caller runs the command as today. All on one peer -> the
 //! command is relayed and the client parked until the reply arrives. Reads
 //! spanning nodes (MGET, EXISTS, TOUCH) and whole-keyspace commands (DBSIZE,
-//! KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL) gather a part from each owner
-//! and combine them. Writes spanning nodes are refused with CROSSSLOT: the
+//! KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) gather a part from each
+//! owner and combine them (the whole-keyspace writes are applied node by
+//! node, not atomically across nodes). Writes spanning nodes are refused with CROSSSLOT: the
 //! two-phase commit of design.md is not built yet. A MULTI whose keys are all
 //! on one peer is relayed there as one unit.
 //!
@@ -160,7 +161,9 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
         return route_behind(srv, c, spec, args);
     }
     match spec.name {
-        "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" => return fan_out(srv, c, args),
+        "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" | "swapdb" => {
+            return fan_out(srv, c, args);
+        }
         "scan" => return scan(srv, c, args),
         "exec" => return exec(srv, c),
         _ => {}
@@ -204,7 +207,15 @@ fn route_behind(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, ar
         || c.multi.is_some()
         || matches!(
             spec.name,
-            "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" | "scan" | "exec" | "watch"
+            "dbsize"
+                | "keys"
+                | "randomkey"
+                | "flushdb"
+                | "flushall"
+                | "swapdb"
+                | "scan"
+                | "exec"
+                | "watch"
         )
     {
         return defer(c, RELAY);
@@ -396,7 +407,9 @@ fn gather(srv: &mut Server, c: &mut Client, args: &Args, keys: &[usize], mget: b
     start(srv, c, parts, combine, true)
 }
 
-/// Whole-keyspace commands: the same command on every member.
+/// Whole-keyspace commands: the same command on every member (FLUSH* and
+/// SWAPDB apply on each member in turn; a member that is down fails the
+/// command with CLUSTERDOWN after the others applied it).
 fn fan_out(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     let Some(topo) = srv.cluster.as_ref() else {
         return false;
@@ -485,7 +498,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
         let args = argv.as_args();
         if matches!(
             spec.name,
-            "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" | "scan"
+            "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" | "swapdb" | "scan"
         ) {
             spans = true;
             break;
