@@ -330,7 +330,33 @@ pub fn encode_command<'a>(out: &mut Vec<u8>, argv: impl Iterator<Item = &'a [u8]
 
 fn push_header(out: &mut Vec<u8>, t: u8, n: usize) {
     out.push(t);
-    out.extend_from_slice(n.to_string().as_bytes());
+    push_decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Decimal digits without allocating (this runs per relayed argument).
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    let (digits, start) = decimal(n);
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// `n` in decimal: the digits are `buf[start..]`.
+fn decimal(mut n: usize) -> ([u8; 20], usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return (buf, i);
+        }
+    }
+}
+
+fn push_bulk(out: &mut Vec<u8>, a: &[u8]) {
+    push_header(out, b'$', a.len());
+    out.extend_from_slice(a);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -341,18 +367,17 @@ pub fn encode_relay<'a>(
     proto: u8,
     argv: impl Iterator<Item = &'a [u8]> + Clone,
 ) {
-    push_header(out, b'*', argv.clone().count() + 3);
-    let db = db.to_string();
-    let proto = proto.to_string();
-    for a in [&b"MEMKV.RELAY"[..], db.as_bytes(), proto.as_bytes()] {
-        push_header(out, b'$', a.len());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let (n, bytes) = argv
+        .clone()
+        .fold((0, 0), |(n, b), a| (n + 1, b + a.len() + 16));
+    out.reserve(bytes + 48);
+    push_header(out, b'*', n + 3);
+    push_bulk(out, b"MEMKV.RELAY");
+    let (digits, start) = decimal(db);
+    push_bulk(out, &digits[start..]);
+    push_bulk(out, if proto == 3 { b"3" } else { b"2" });
     for a in argv {
-        push_header(out, b'$', a.len());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        push_bulk(out, a);
     }
 }
 
@@ -730,6 +755,10 @@ mod tests {
 
     #[test]
     fn relay_encoding_wraps_argv_with_db_and_protocol() {
+        for n in [0usize, 7, 10, 12345, usize::MAX] {
+            let (d, i) = decimal(n);
+            assert_eq!(&d[i..], n.to_string().as_bytes());
+        }
         let mut out = Vec::new();
         encode_relay(&mut out, 3, 2, [&b"GET"[..], b"k"].into_iter());
         assert_eq!(
