@@ -300,22 +300,6 @@ impl RelayPool {
             c.store(true, Ordering::Release);
         }
     }
-
-    /// Whether a member is currently marked down.
-    pub fn is_down(&self, member: usize) -> bool {
-        self.peers
-            .get(member)
-            .and_then(Option::as_ref)
-            .is_some_and(|p| p.down.load(Ordering::Acquire))
-    }
-
-    /// The address of a member.
-    pub fn addr(&self, member: usize) -> &str {
-        self.peers
-            .get(member)
-            .and_then(Option::as_ref)
-            .map_or("?", |p| p.addr.as_str())
-    }
 }
 
 /// RESP encoding of one command.

@@ -17,7 +17,7 @@
 
 use log::error;
 
-use super::relay::{self, BlockingJob, Job, Waiter, encode_relay};
+use super::relay::{BlockingJob, Job, Waiter, encode_relay};
 use crate::commands::{self, Args, CommandSpec, OwnedArgs, flags, transaction};
 use crate::resp::response::{ReplyLimits, Value, parse_value, reply_len};
 use crate::server::{Client, Park, Server};
@@ -817,12 +817,6 @@ pub fn foreign_key(srv: &Server, spec: &'static CommandSpec, args: &Args) -> Opt
             )
         })
     })
-}
-
-/// The error text for a member that cannot be reached (for tests and the
-/// reactor).
-pub fn down(addr: &str, why: &str) -> String {
-    relay::down_error(addr, why)
 }
 
 #[cfg(test)]
