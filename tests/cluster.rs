@@ -794,3 +794,74 @@ fn one_scan_cursor_returns_every_key_present_for_the_whole_walk() {
     }
     assert_eq!(seen, stable);
 }
+
+/// The member-set fingerprint as every node computes it (FNV-1a 64 of the
+/// sorted addresses joined by newlines).
+fn fingerprint(addrs: &[String]) -> u64 {
+    let mut sorted = addrs.to_vec();
+    sorted.sort();
+    sorted
+        .join("\n")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
+#[test]
+fn the_receiving_side_checks_the_handshake_and_never_relays_again() {
+    let cluster = Cluster::start(2, &[]);
+    let addrs = cluster.addrs();
+    let mine = cluster.key_on(0, "m");
+    let theirs = cluster.key_on(1, "t");
+    let mut raw = cluster.nodes[0].raw();
+    // Not a peer yet: MEMKV.RELAY is an unknown command.
+    let r = cmd(&mut raw, &format!("MEMKV.RELAY 0 2 GET {mine}"));
+    assert!(r.starts_with("-ERR unknown command 'MEMKV.RELAY'"), "{r}");
+    let wrong = format!("MEMKV.HELLO {} 127.0.0.1:1", fingerprint(&addrs) ^ 1);
+    assert_eq!(
+        cmd(&mut raw, &wrong),
+        format!(
+            "-ERR memkv cluster: member set mismatch (node {} has a different `self`/`peers` member set)",
+            addrs[0]
+        )
+    );
+    let hello = format!("MEMKV.HELLO {} {}", fingerprint(&addrs), addrs[1]);
+    assert_eq!(cmd(&mut raw, &hello), "+OK");
+    assert_eq!(
+        cmd(&mut raw, &format!("MEMKV.RELAY 0 2 SET {mine} v")),
+        "+OK"
+    );
+    // A key this node does not own is refused, never relayed on.
+    assert_eq!(
+        cmd(&mut raw, &format!("MEMKV.RELAY 0 2 SET {theirs} v")),
+        format!(
+            "-ERR memkv cluster: key '{theirs}' is owned by {}, not by this node",
+            addrs[1]
+        )
+    );
+    let r = cmd(&mut raw, &format!("MEMKV.RELAY 0 2 GET {theirs}"));
+    assert!(r.starts_with("-ERR memkv cluster: key"), "{r}");
+    // Database and protocol come with each request.
+    assert_eq!(
+        raw.cmd(&[b"MEMKV.RELAY", b"3", b"3", b"GET", mine.as_bytes()]),
+        b"_\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&[b"MEMKV.RELAY", b"0", b"2", b"GET", mine.as_bytes()]),
+        b"$1\r\nv\r\n"
+    );
+    assert_eq!(
+        cmd(&mut raw, &format!("MEMKV.RELAY 99 2 GET {mine}")),
+        "-ERR DB index is out of range"
+    );
+    assert_eq!(
+        cmd(&mut raw, "MEMKV.RELAY 0 2"),
+        "-ERR memkv cluster: malformed relay request"
+    );
+    // The owner of `theirs` never got it.
+    assert_eq!(
+        cmd(&mut cluster.nodes[1].raw(), &format!("EXISTS {theirs}")),
+        ":0"
+    );
+}
