@@ -22,6 +22,10 @@
 #   MEMKV_ARGS=""   extra memkv directives, e.g. "--appendonly yes"
 #   MEMKV_BIN=path  use this memkv binary instead of building one
 #   KEEP=1          keep the raw results directory
+#   CLUSTER=1       cluster mode: one node of a 3-node memkv cluster (two
+#                   thirds of the keys relayed) vs a single memkv node, same
+#                   tests with random keys (-r 100000), reported as ratios
+#                   cluster/single (TESTS defaults to set,get there)
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -120,6 +124,80 @@ start_servers() {
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# --- cluster mode -----------------------------------------------------------
+if [ "${CLUSTER:-0}" = 1 ]; then
+    CTESTS=${TESTS:-set,get}
+    [ "$CTESTS" = "ping_inline,ping_mbulk,set,get,incr,mset" ] && CTESTS=set,get
+    CLUSTER_PIDS=""
+    cluster_cleanup() {
+        for pid in $CLUSTER_PIDS; do kill "$pid" 2>/dev/null || true; done
+        for pid in $CLUSTER_PIDS; do wait "$pid" 2>/dev/null || true; done
+        cleanup
+    }
+    trap cluster_cleanup EXIT
+    ports=()
+    for i in 1 2 3; do ports+=("$(free_port)"); done
+    for i in 0 1 2; do
+        peers=""
+        for j in 0 1 2; do [ "$j" != "$i" ] && peers="${peers}127.0.0.1:${ports[$j]},"; done
+        mkdir -p "$WORK/node$i"
+        # shellcheck disable=SC2086 # MEMKV_ARGS is a list of words
+        "$MEMKV_BIN" --port "${ports[$i]}" --bind 127.0.0.1 --dir "$WORK/node$i" \
+            --appendonly no --loglevel warning --self "127.0.0.1:${ports[$i]}" \
+            --peers "$peers" $MEMKV_ARGS >"$WORK/node$i.log" 2>&1 &
+        pid=$!
+        CLUSTER_PIDS="$CLUSTER_PIDS $pid"
+        wait_ping "${ports[$i]}" "$pid" "cluster node $i"
+    done
+    mkdir -p "$WORK/single"
+    SINGLE_PORT=$(free_port)
+    # shellcheck disable=SC2086
+    "$MEMKV_BIN" --port "$SINGLE_PORT" --bind 127.0.0.1 --dir "$WORK/single" \
+        --appendonly no --loglevel warning $MEMKV_ARGS >"$WORK/single.log" 2>&1 &
+    pid=$!
+    CLUSTER_PIDS="$CLUSTER_PIDS $pid"
+    wait_ping "$SINGLE_PORT" "$pid" "single memkv"
+    log "3-node cluster on ${ports[*]} (benchmarking through ${ports[0]}), single node on $SINGLE_PORT"
+    RESULTS=$WORK/cluster.csv
+    : >"$RESULTS"
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) -eq 1 ]; then order="cluster single"; else order="single cluster"; fi
+        for p in $PIPELINES; do
+            for server in $order; do
+                if [ "$server" = cluster ]; then port=${ports[0]}; else port=$SINGLE_PORT; fi
+                log "round $round/$ROUNDS  -P $p  $server"
+                redis-benchmark -h 127.0.0.1 -p "$port" -t "$CTESTS" -n "$REQUESTS" -r 100000 \
+                    -c "$CLIENTS" -P "$p" -q --csv 2>/dev/null \
+                    | awk -F'","' -v r="$round" -v p="$p" -v s="$server" \
+                        'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
+                        >>"$RESULTS" \
+                    || log "redis-benchmark failed against $server (-P $p)"
+            done
+        done
+    done
+    python3 - "$RESULTS" <<'EOF'
+import statistics, sys
+rows, order = {}, []
+for line in open(sys.argv[1]):
+    _r, p, server, test, rps = line.rstrip("\n").split(",")
+    key = (test, int(p))
+    if key not in rows:
+        rows[key] = {"cluster": [], "single": []}
+        order.append(key)
+    rows[key][server].append(float(rps))
+print()
+print(f"{'test':<10} {'P':>3} {'cluster_rps':>12} {'single_rps':>12} {'ratio':>7}")
+for test, p in sorted(order, key=lambda k: (k[1], order.index(k))):
+    r = rows[(test, p)]
+    if not r["cluster"] or not r["single"]:
+        print(f"{test:<10} {p:>3} {'missing':>12}")
+        continue
+    c, s = statistics.median(r["cluster"]), statistics.median(r["single"])
+    print(f"{test:<10} {p:>3} {c:>12.0f} {s:>12.0f} {c / s:>7.3f}")
+EOF
+    exit 0
+fi
 
 start_servers
 log "memkv on port $MEMKV_PORT (pid $MEMKV_PID)"

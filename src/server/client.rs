@@ -80,6 +80,18 @@ pub struct Client {
     /// With `appendfsync always`: the AOF batch that must be fsynced
     /// before this client's pending replies may be sent.
     pub(crate) hold_seq: u64,
+    /// A cluster peer's relay connection (after `MEMKV.HELLO`): may send
+    /// `MEMKV.RELAY`, and its commands are never routed again.
+    pub peer: bool,
+    /// Cluster operations in flight, in command order; replies of later
+    /// local commands wait behind them (`Slot::after`).
+    pub relay: std::collections::VecDeque<crate::cluster::route::Slot>,
+    /// Set by routing when a command must wait until the operations in
+    /// flight are answered: the dispatcher leaves it in the query buffer.
+    pub deferred: bool,
+    /// Sequence number of the latest cluster operation (late answers to an
+    /// abandoned one are recognised and dropped).
+    pub relay_seq: u64,
 }
 
 impl Client {
@@ -142,6 +154,10 @@ impl Client {
             writable_registered: false,
             pending_write: false,
             hold_seq: 0,
+            peer: false,
+            relay: Default::default(),
+            deferred: false,
+            relay_seq: 0,
         }
     }
 
