@@ -2228,9 +2228,11 @@ fn set_value(
         Kind::Peers => {
             // `peers a:1, b:2`, `peers a:1,b:2` and `peers a:1 b:2` all
             // name the same members.
+            // `--peers "a:1 b:2"` on the command line arrives as one
+            // argument: split on white space as well as commas.
             let list: Vec<String> = args
                 .iter()
-                .flat_map(|a| a.split(','))
+                .flat_map(|a| a.split(|c: char| c == ',' || c.is_whitespace()))
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .map(str::to_string)

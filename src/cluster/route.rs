@@ -526,7 +526,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
         _ => return false,
     };
     // WATCHed keys are local (WATCH of a remote key is refused).
-    let watch_failed = !c.watched.is_empty() && srv.store.watch_failed(c.id, &c.watched);
+    let watch_failed = !c.watched.is_empty() && srv.store.watch_failed(c.id, c.watched.iter());
     let Some(m) = c.multi.take() else {
         return false;
     };

@@ -293,12 +293,10 @@ pub(crate) fn put_score(r: &mut Reply, s: f64) {
     if s.fract() == 0.0 && s.abs() < 1e15 && !(s == 0.0 && s.is_sign_negative()) {
         let i = s as i64;
         if r.resp3 {
-            let mut b = [0u8; 24];
-            b[0] = b',';
-            let mut n = 1 + fmt_i64(i, &mut b[1..]);
-            b[n..n + 2].copy_from_slice(b"\r\n");
-            n += 2;
-            r.raw(&b[..n]);
+            let mut b = [0u8; 20];
+            r.raw(b",");
+            r.raw(crate::number::fmt_i64(i, &mut b));
+            r.raw(b"\r\n");
         } else {
             r.bulk_int(i);
         }
@@ -312,29 +310,6 @@ pub(crate) fn put_score(r: &mut Reply, s: f64) {
     } else {
         r.bulk(t.as_bytes());
     }
-}
-
-/// Decimal digits of `v` into `out`; returns the length.
-fn fmt_i64(v: i64, out: &mut [u8]) -> usize {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut k = 0;
-    if v < 0 {
-        out[0] = b'-';
-        k = 1;
-    }
-    let digits = &tmp[i..];
-    out[k..k + digits.len()].copy_from_slice(digits);
-    k + digits.len()
 }
 
 /// Header of a reply of `n` elements (with scores: pairs).
