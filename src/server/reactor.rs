@@ -6,7 +6,7 @@
 //! round - registering WRITABLE interest only for sockets that would block.
 //! Other threads reach the reactor only through [`Notice`]s plus the Waker.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
@@ -740,30 +740,39 @@ fn read_into(c: &mut Client, srv: &mut Server) -> ReadOutcome {
             );
             return ReadOutcome::Closed;
         }
-        c.query.resize(len + READ_CHUNK, 0);
-        match stream.read(&mut c.query[len..]) {
-            Ok(0) => {
-                c.query.truncate(len);
-                return ReadOutcome::PeerClosed;
-            }
+        match read_spare(stream, &mut c.query) {
+            Ok(0) => return ReadOutcome::PeerClosed,
             Ok(n) => {
-                c.query.truncate(len + n);
                 srv.stats.net_input_bytes += n as u64;
                 c.last_interaction = Instant::now();
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                c.query.truncate(len);
-                return ReadOutcome::Open;
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {
-                c.query.truncate(len);
-            }
-            Err(_) => {
-                c.query.truncate(len);
-                return ReadOutcome::Closed;
-            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return ReadOutcome::Open,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return ReadOutcome::Closed,
         }
     }
+}
+
+/// Reads up to `READ_CHUNK` bytes from the socket straight into the spare
+/// capacity of `buf` (growing it first), appending what arrived. Unlike
+/// `resize` + `read`, nothing is zero-filled: zeroing 16 KiB per read was
+/// ~2,000 instructions per command at -P 16, a large share of a cheap one.
+fn read_spare(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    buf.reserve(READ_CHUNK);
+    let spare = buf.spare_capacity_mut();
+    let want = spare.len().min(READ_CHUNK);
+    // SAFETY: the pointer and length describe `want` bytes of `buf`'s
+    // allocated, unused capacity, which read(2) may write; the fd is a valid
+    // socket owned by `stream` for the duration of the call.
+    let n = unsafe { libc::read(stream.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: read(2) initialized the first `n` (<= `want`) spare bytes.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
 }
 
 /// Executes every complete command in the client's query buffer, in order,
