@@ -332,3 +332,104 @@ fn appendonly_no_during_the_initial_rewrite_abandons_it() {
         .join("appendonly.aof.manifest");
     assert!(!manifest.exists(), "{manifest:?} was written");
 }
+
+/// Reads whatever arrives within `ms` milliseconds (empty if nothing).
+fn read_for(r: &mut common::Raw, ms: u64) -> Vec<u8> {
+    r.s.set_read_timeout(Some(Duration::from_millis(ms)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let got = match r.s.read(&mut buf) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(_) => Vec::new(),
+    };
+    r.s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    got
+}
+
+/// CLIENT PAUSE WRITE, step by step on memkv and on real Redis: reads go
+/// on, writes (also queued inside MULTI) wait for UNPAUSE and then run in
+/// order, and expiry is paused (an expired key looks missing but is not
+/// deleted until the pause ends).
+#[test]
+fn client_pause_write_matches_redis() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        return;
+    };
+    let memkv = Server::start(&[]);
+    let run = |srv: &Server| -> Vec<Vec<u8>> {
+        let (mut a, mut b) = (srv.raw(), srv.raw());
+        let mut out = Vec::new();
+        out.push(b.cmd(&[b"SET", b"k", b"v", b"PX", b"50"]));
+        out.push(b.cmd(&[b"CLIENT", b"PAUSE", b"20000", b"WRITE"]));
+        std::thread::sleep(Duration::from_millis(120));
+        out.push(b.cmd(&[b"GET", b"k"]));
+        out.push(b.cmd(&[b"DBSIZE"]));
+        out.push(b.cmd(&[b"EXISTS", b"k"]));
+        out.push(a.cmd(&[b"MULTI"]));
+        a.send(&common::encode(&[b"SET", b"x", b"1"]));
+        a.send(&common::encode(&[b"GET", b"x"]));
+        a.send(&common::encode(&[b"SET", b"y", b"2"]));
+        // Postponed: nothing arrives while the pause lasts.
+        out.push(read_for(&mut a, 300));
+        out.push(b.cmd(&[b"GET", b"y"]));
+        out.push(b.cmd(&[b"CLIENT", b"UNPAUSE"]));
+        out.push(a.read_reply());
+        out.push(a.read_reply());
+        out.push(a.cmd(&[b"EXEC"]));
+        out.push(a.read_reply());
+        out.push(b.cmd(&[b"MGET", b"x", b"y"]));
+        out.push(b.cmd(&[b"DBSIZE"]));
+        out
+    };
+    // RANDOMKEY when every key is expired and expiry is paused: Redis 7.0
+    // loops forever (dbRandomKey); memkv answers one of the keys.
+    let mut c = memkv.raw();
+    assert_eq!(c.cmd(&[b"SET", b"k", b"v", b"PX", b"1"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&[b"CLIENT", b"PAUSE", b"20000", b"WRITE"]),
+        b"+OK\r\n"
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(c.cmd(&[b"RANDOMKEY"]), b"$1\r\nk\r\n");
+    assert_eq!(c.cmd(&[b"CLIENT", b"UNPAUSE"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"RANDOMKEY"]), b"$-1\r\n");
+    assert_eq!(c.cmd(&[b"FLUSHALL"]), b"+OK\r\n");
+    let (m, r) = (run(&memkv), run(&redis));
+    for (i, (m, r)) in m.iter().zip(&r).enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(m),
+            String::from_utf8_lossy(r),
+            "step {i}"
+        );
+    }
+}
+
+/// CLIENT PAUSE ALL with a timeout postpones every command (PING too) and
+/// lets them run, in order, when the time is up.
+#[test]
+fn client_pause_all_postpones_everything_until_the_timeout() {
+    let srv = Server::start(&[]);
+    let (mut a, mut b) = (srv.raw(), srv.raw());
+    assert_eq!(a.cmd(&[b"CLIENT", b"PAUSE", b"400", b"ALL"]), b"+OK\r\n");
+    b.send(&common::encode(&[b"PING"]));
+    b.send(&common::encode(&[b"INCR", b"n"]));
+    assert_eq!(read_for(&mut b, 150), b"", "answered during the pause");
+    assert_eq!(b.read_reply(), b"+PONG\r\n");
+    assert_eq!(b.read_reply(), b":1\r\n");
+    for (req, err) in [
+        (
+            &[&b"CLIENT"[..], b"PAUSE", b"x"][..],
+            "-ERR timeout is not an integer or out of range\r\n",
+        ),
+        (
+            &[b"CLIENT", b"PAUSE", b"-1"],
+            "-ERR timeout is negative\r\n",
+        ),
+        (
+            &[b"CLIENT", b"PAUSE", b"10", b"foo"],
+            "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n",
+        ),
+    ] {
+        assert_eq!(String::from_utf8_lossy(&a.cmd(req)), err);
+    }
+}

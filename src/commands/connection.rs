@@ -805,7 +805,7 @@ fn client_caching(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult
 
 /// CLIENT PAUSE timeout [WRITE|ALL]: validated like Redis and acknowledged;
 /// memkv does not pause clients yet.
-fn client_pause(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+fn client_pause(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if args.len() > 4 {
         return Err(subcommand_syntax_error(args));
     }
@@ -823,11 +823,14 @@ fn client_pause(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if ms < 0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
+    let all = args.get(3).is_none_or(|m| m.eq_ignore_ascii_case(b"all"));
+    srv.pause_clients(ms as u64, all);
     c.reply.ok();
     Ok(())
 }
 
-fn client_unpause(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+fn client_unpause(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+    srv.unpause_clients();
     c.reply.ok();
     Ok(())
 }

@@ -330,7 +330,7 @@ fn scan_cmd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     // Expired keys met on the way are reclaimed through the choke point;
     // each removal fills its hole from the top, i.e. from visited indices.
     for k in &expired {
-        srv.store.expire_if_needed(c.db, k);
+        srv.store.expired_for_read(c.db, k);
     }
     c.reply.array(2);
     c.reply.bulk(next.to_string().as_bytes());

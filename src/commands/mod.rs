@@ -44,6 +44,9 @@ pub mod flags {
     /// Not allowed inside MULTI (WATCH, MULTI...).
     pub const NO_MULTI: u32 = 1 << 12;
     pub const ALLOW_BUSY: u32 = 1 << 13;
+    /// Not a write, but its effect is propagated (PUBLISH, EVAL): CLIENT
+    /// PAUSE WRITE postpones it too.
+    pub const MAY_REPLICATE: u32 = 1 << 14;
 
     /// Flag names in COMMAND INFO order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -61,6 +64,7 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
+        (MAY_REPLICATE, "may_replicate"),
     ];
 }
 
@@ -393,6 +397,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
     {
         return reject(srv, client, args, &e);
+    }
+    // CLIENT PAUSE: one Option check when there is none.
+    if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
+        return Some(spec);
     }
     // Cluster routing: one Option check when there is no cluster.
     if let Some(topo) = srv.cluster.as_ref()

@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod pause;
 pub mod reactor;
 
 use std::sync::Arc;
@@ -101,6 +102,9 @@ pub struct Server {
     pub(crate) pending_writes: Vec<usize>,
     /// Tokens of clients that got unparked and may have queued commands.
     pub(crate) unparked: Vec<usize>,
+    /// CLIENT PAUSE in force, and the tokens of the clients it postponed.
+    pub pause: Option<pause::Pause>,
+    pub(crate) paused: Vec<usize>,
     /// Tokens of clients whose replies wait for an AOF fsync.
     pub(crate) held: Vec<usize>,
 }

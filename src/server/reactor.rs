@@ -115,6 +115,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         loading: None,
         pending_writes: Vec::new(),
         unparked: Vec::new(),
+        pause: None,
+        paused: Vec::new(),
         held: Vec::new(),
         config,
     };
@@ -614,6 +616,7 @@ impl Reactor {
         let hz = self.srv.config.hz.clamp(1, 500);
         self.next_cron = Instant::now() + Duration::from_millis(1000 / hz);
         self.close_idle_clients();
+        self.srv.pause_tick();
         crate::aof::reconcile_config(&mut self.srv);
         crate::aof::maybe_auto_rewrite(&mut self.srv);
         self.srv.store.set_now(crate::store::unix_ms());

@@ -25,7 +25,7 @@ impl Store {
     /// Reclaims expired keys within `budget` (the reactor calls it `hz`
     /// times a second). Does nothing while DEBUG SET-ACTIVE-EXPIRE 0.
     pub fn active_expire_cycle(&mut self, budget: Duration) {
-        if !self.active_expire_enabled {
+        if !self.active_expire_enabled || self.expiry_paused {
             return;
         }
         let start = Instant::now();

@@ -151,6 +151,8 @@ pub struct Store {
     /// DEBUG SET-ACTIVE-EXPIRE: when false the cron leaves expired keys to
     /// lazy expiry.
     pub active_expire_enabled: bool,
+    /// CLIENT PAUSE: no key is deleted by expiry (active or lazy) meanwhile.
+    pub expiry_paused: bool,
     /// Active expiry cycles that stopped because their time budget ran out.
     pub expired_time_cap_reached_count: u64,
     /// Next database the active expiry cycle looks at.
@@ -180,6 +182,7 @@ impl Store {
             expired_keys: 0,
             keyspace_hits: 0,
             keyspace_misses: 0,
+            expiry_paused: false,
             active_expire_enabled: true,
             expired_time_cap_reached_count: 0,
             expire_db_cursor: 0,
@@ -261,18 +264,35 @@ impl Store {
         true
     }
 
+    /// Lazy expiry for a read: true if the key is logically expired. It is
+    /// removed, unless CLIENT PAUSE has paused expiry (then it only looks
+    /// missing, as in Redis).
+    #[inline]
+    pub fn expired_for_read(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.expiry_paused {
+            self.is_expired(db, key)
+        } else {
+            self.expire_if_needed(db, key)
+        }
+    }
+
     /// Looks a key up for reading (lazy expiry applies).
     #[inline]
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(db, key);
+        if self.expired_for_read(db, key) {
+            return None;
+        }
         self.dbs[db].keys.get(key)
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss.
     #[inline]
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(db, key);
-        let v = self.dbs[db].keys.get(key);
+        let v = if self.expired_for_read(db, key) {
+            None
+        } else {
+            self.dbs[db].keys.get(key)
+        };
         if v.is_some() {
             self.keyspace_hits += 1;
         } else {
@@ -284,8 +304,7 @@ impl Store {
     /// Existence check (lazy expiry applies).
     #[inline]
     pub fn contains(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
-        self.dbs[db].keys.contains_key(key)
+        !self.expired_for_read(db, key) && self.dbs[db].keys.contains_key(key)
     }
 
     /// Mutable access to an existing key of kind `kind` with intent to
@@ -366,7 +385,9 @@ impl Store {
 
     /// The absolute expiry of a live key, if any.
     pub fn expiry(&mut self, db: usize, key: &[u8]) -> Option<u64> {
-        self.expire_if_needed(db, key);
+        if self.expired_for_read(db, key) {
+            return None;
+        }
         self.dbs[db].expires.get(key).copied()
     }
 
@@ -466,6 +487,7 @@ impl Store {
     /// A random live key of `db` (RANDOMKEY). Expired keys drawn on the way
     /// are deleted, so the loop ends: every miss shrinks the map.
     pub fn random_key(&mut self, db: usize) -> Option<Key> {
+        let mut tries = 100;
         loop {
             let len = self.dbs[db].keys.len();
             if len == 0 {
@@ -473,7 +495,17 @@ impl Store {
             }
             let i = (self.random_u64() % len as u64) as usize;
             let key = self.dbs[db].keys.get_index(i)?.0.clone();
-            if !self.expire_if_needed(db, &key) {
+            // While expiry is paused expired keys stay: if every key has a
+            // TTL they may all be expired, so after some tries return one
+            // anyway instead of looping forever (Redis's dbRandomKey).
+            let all_volatile = self.dbs[db].expires.len() == len;
+            if self.expiry_paused && all_volatile {
+                tries -= 1;
+                if tries == 0 {
+                    return Some(key);
+                }
+            }
+            if !self.expired_for_read(db, &key) {
                 return Some(key);
             }
         }
