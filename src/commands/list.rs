@@ -829,16 +829,25 @@ fn rpoplpush(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 // Multi-key pops (LMPOP, BLPOP, BRPOP, BLMPOP).
 // ---------------------------------------------------------------------------
 
-/// Parsed `numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`.
-struct Mpop {
-    first_key: usize,
-    numkeys: usize,
-    left: bool,
-    count: i64,
+/// Parsed `numkeys key [key ...] <end> [COUNT count]` of LMPOP / BLMPOP
+/// (ends LEFT | RIGHT) and ZMPOP / BZMPOP (MIN | MAX).
+pub(crate) struct Mpop {
+    pub first_key: usize,
+    pub numkeys: usize,
+    /// The first of the two end tokens was given (LEFT, MIN).
+    pub first_end: bool,
+    /// At least 1 (1 when COUNT is absent).
+    pub count: i64,
 }
 
-/// Redis's lmpopGenericCommand argument parsing (before the timeout).
-fn parse_mpop(args: &Args, numkeys_idx: usize) -> Result<Mpop, CmdError> {
+/// Redis's lmpopGenericCommand / zmpopGenericCommand argument parsing
+/// (before the timeout): numkeys at `numkeys_idx`, `ends` the two tokens
+/// naming where to pop.
+pub(crate) fn parse_mpop(
+    args: &Args,
+    numkeys_idx: usize,
+    ends: [&[u8]; 2],
+) -> Result<Mpop, CmdError> {
     let numkeys = parse_range_long(
         &args[numkeys_idx],
         1,
@@ -849,7 +858,14 @@ fn parse_mpop(args: &Args, numkeys_idx: usize) -> Result<Mpop, CmdError> {
         Some(w) if w < args.len() as u64 => w as usize,
         _ => return Err(CmdError::Syntax),
     };
-    let left = parse_where(&args[where_idx])?;
+    let end = &args[where_idx];
+    let first_end = if end.eq_ignore_ascii_case(ends[0]) {
+        true
+    } else if end.eq_ignore_ascii_case(ends[1]) {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
     let mut count: i64 = -1;
     let mut j = where_idx + 1;
     while j < args.len() {
@@ -870,7 +886,7 @@ fn parse_mpop(args: &Args, numkeys_idx: usize) -> Result<Mpop, CmdError> {
     Ok(Mpop {
         first_key: numkeys_idx + 1,
         numkeys: numkeys as usize,
-        left,
+        first_end,
         count: if count == -1 { 1 } else { count },
     })
 }
@@ -927,9 +943,9 @@ fn pop_first_nonempty<'k>(
 }
 
 fn lmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let m = parse_mpop(args, 1)?;
+    let m = parse_mpop(args, 1, [b"left", b"right"])?;
     let keys = args.iter().skip(m.first_key).take(m.numkeys);
-    if !pop_first_nonempty(srv, c, keys, m.left, Some(m.count))? {
+    if !pop_first_nonempty(srv, c, keys, m.first_end, Some(m.count))? {
         c.reply.null_array();
     }
     Ok(())
@@ -977,10 +993,10 @@ fn brpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 }
 
 fn blmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let m = parse_mpop(args, 2)?;
+    let m = parse_mpop(args, 2, [b"left", b"right"])?;
     let timeout = parse_timeout(&args[1])?;
     let keys = args.iter().skip(m.first_key).take(m.numkeys);
-    if pop_first_nonempty(srv, c, keys, m.left, Some(m.count))? {
+    if pop_first_nonempty(srv, c, keys, m.first_end, Some(m.count))? {
         return Ok(());
     }
     let keys: Vec<&[u8]> = args.iter().skip(m.first_key).take(m.numkeys).collect();

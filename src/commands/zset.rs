@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::flags::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
-use super::list::{parse_long, parse_range_long, parse_timeout};
+use super::list::{Mpop, parse_long, parse_mpop, parse_range_long, parse_timeout};
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::{fmt_g17, parse_f64};
 use crate::resp::Reply;
@@ -1469,66 +1469,16 @@ fn zpopmax(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     zpop_generic(srv, c, args, true)
 }
 
-/// The parsed tail of ZMPOP / BZMPOP.
-struct Mpop {
-    first_key: usize,
-    numkeys: usize,
-    max: bool,
-    count: usize,
-}
 
-fn parse_mpop(args: &Args, nk: usize) -> Result<Mpop, CmdError> {
-    let numkeys = parse_range_long(
-        &args[nk],
-        1,
-        i64::MAX,
-        Some("ERR numkeys should be greater than 0"),
-    )?;
-    let where_idx = match (nk as u64).checked_add(numkeys as u64 + 1) {
-        Some(w) if w < args.len() as u64 => w as usize,
-        _ => return Err(CmdError::Syntax),
-    };
-    let w = &args[where_idx];
-    let max = if w.eq_ignore_ascii_case(b"min") {
-        false
-    } else if w.eq_ignore_ascii_case(b"max") {
-        true
-    } else {
-        return Err(CmdError::Syntax);
-    };
-    let mut count: i64 = -1;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        let more = args.len() - 1 - j > 0;
-        if count == -1 && args[j].eq_ignore_ascii_case(b"count") && more {
-            j += 1;
-            count = parse_range_long(
-                &args[j],
-                1,
-                i64::MAX,
-                Some("ERR count should be greater than 0"),
-            )?;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    Ok(Mpop {
-        first_key: nk + 1,
-        numkeys: numkeys as usize,
-        max,
-        count: if count == -1 {
-            1
-        } else {
-            usize::try_from(count).unwrap_or(usize::MAX)
-        },
-    })
+/// ZMPOP's COUNT as a pop size.
+fn mpop_count(m: &Mpop) -> usize {
+    usize::try_from(m.count).unwrap_or(usize::MAX)
 }
 
 fn zmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let m = parse_mpop(args, 1)?;
+    let m = parse_mpop(args, 1, [b"min", b"max"])?;
     let keys: Vec<&[u8]> = args.iter().skip(m.first_key).take(m.numkeys).collect();
-    if !pop_first(srv, c, &keys, m.max, m.count, PopShape::Nested)? {
+    if !pop_first(srv, c, &keys, !m.first_end, mpop_count(&m), PopShape::Nested)? {
         c.reply.null_array();
     }
     Ok(())
@@ -1575,9 +1525,9 @@ fn bzpopmax(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 
 fn bzmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let timeout = parse_timeout(&args[1])?;
-    let m = parse_mpop(args, 2)?;
+    let m = parse_mpop(args, 2, [b"min", b"max"])?;
     let keys: Vec<&[u8]> = args.iter().skip(m.first_key).take(m.numkeys).collect();
-    if pop_first(srv, c, &keys, m.max, m.count, PopShape::Nested)? {
+    if pop_first(srv, c, &keys, !m.first_end, mpop_count(&m), PopShape::Nested)? {
         return Ok(());
     }
     block_or_null(srv, c, &keys, timeout, args);
