@@ -1469,7 +1469,6 @@ fn zpopmax(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     zpop_generic(srv, c, args, true)
 }
 
-
 /// ZMPOP's COUNT as a pop size.
 fn mpop_count(m: &Mpop) -> usize {
     usize::try_from(m.count).unwrap_or(usize::MAX)
@@ -1478,7 +1477,14 @@ fn mpop_count(m: &Mpop) -> usize {
 fn zmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let m = parse_mpop(args, 1, [b"min", b"max"])?;
     let keys: Vec<&[u8]> = args.iter().skip(m.first_key).take(m.numkeys).collect();
-    if !pop_first(srv, c, &keys, !m.first_end, mpop_count(&m), PopShape::Nested)? {
+    if !pop_first(
+        srv,
+        c,
+        &keys,
+        !m.first_end,
+        mpop_count(&m),
+        PopShape::Nested,
+    )? {
         c.reply.null_array();
     }
     Ok(())
@@ -1527,7 +1533,14 @@ fn bzmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let timeout = parse_timeout(&args[1])?;
     let m = parse_mpop(args, 2, [b"min", b"max"])?;
     let keys: Vec<&[u8]> = args.iter().skip(m.first_key).take(m.numkeys).collect();
-    if pop_first(srv, c, &keys, !m.first_end, mpop_count(&m), PopShape::Nested)? {
+    if pop_first(
+        srv,
+        c,
+        &keys,
+        !m.first_end,
+        mpop_count(&m),
+        PopShape::Nested,
+    )? {
         return Ok(());
     }
     block_or_null(srv, c, &keys, timeout, args);
