@@ -246,10 +246,13 @@ fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
 }
 
 /// The class of a connected client. memkv has no replication, and until
-/// Pub/Sub lands no client holds subscriptions: every client is normal.
-/// (Pub/Sub: return PubSub for clients with subscriptions here.)
-fn client_type(_c: &Client) -> ClientType {
-    ClientType::Normal
+/// Redis's getClientType: a client with subscriptions is of class pubsub.
+fn client_type(c: &Client) -> ClientType {
+    if c.pubsub.flag {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// Parses ON/OFF (case-insensitive) or gives a syntax error.
@@ -280,7 +283,13 @@ fn ping(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if args.len() > 2 {
         return Err(CmdError::WrongArity("ping"));
     }
-    // (Pub/Sub: a subscribed RESP2 client gets ["pong", message] instead.)
+    // A subscribed RESP2 client gets ["pong", message] (Redis: pushes only).
+    if crate::pubsub::resp2_subscribed(c) {
+        c.reply.array(2);
+        c.reply.bulk(b"pong");
+        c.reply.bulk(args.get(1).unwrap_or(b""));
+        return Ok(());
+    }
     match args.get(1) {
         None => c.reply.simple("PONG"),
         Some(msg) => c.reply.bulk(msg),
@@ -303,6 +312,7 @@ fn reset(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     // Redis's clearClientConnectionState: every per-connection feature
     // resets its state here (Pub/Sub, tracking and MONITOR when they exist).
     super::transaction::reset_transaction(srv, c);
+    crate::pubsub::forget_client(srv, c);
     c.db = 0;
     c.reply.resp3 = false;
     c.authenticated = requirepass(srv).is_empty();

@@ -191,6 +191,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
+        crate::commands::pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -204,6 +205,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -339,6 +341,9 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if spec.has(flags::WRITE)
         && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
     {
+        return reject(srv, client, args, &e);
+    }
+    if let Some(e) = crate::pubsub::subscribed_mode_error(client, spec) {
         return reject(srv, client, args, &e);
     }
     if let Some(m) = client.multi.as_mut()

@@ -965,6 +965,7 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if !c.in_exec {
         crate::aof::reconcile_config(srv);
     }
+    crate::pubsub::config_changed(srv);
     c.reply.ok();
     Ok(())
 }

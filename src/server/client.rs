@@ -80,6 +80,8 @@ pub struct Client {
     /// With `appendfsync always`: the AOF batch that must be fsynced
     /// before this client's pending replies may be sent.
     pub(crate) hold_seq: u64,
+    /// Pub/Sub subscriptions and output-limit state (owned by `pubsub`).
+    pub pubsub: crate::pubsub::ClientSubs,
 }
 
 impl Client {
@@ -142,6 +144,7 @@ impl Client {
             writable_registered: false,
             pending_write: false,
             hold_seq: 0,
+            pubsub: Default::default(),
         }
     }
 
@@ -178,6 +181,9 @@ impl Client {
         if self.multi.is_some() {
             flags.push('x');
         }
+        if self.pubsub.flag {
+            flags.push('P');
+        }
         if self.no_evict {
             flags.push('e');
         }
@@ -188,7 +194,7 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -198,6 +204,9 @@ impl Client {
             now.duration_since(self.last_interaction).as_secs(),
             flags,
             self.db,
+            self.pubsub.channels.len(),
+            self.pubsub.patterns.len(),
+            self.pubsub.shard.len(),
             self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
             self.query.len(),
             self.query.capacity() - self.query.len(),

@@ -88,7 +88,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     };
     let cluster = crate::cluster::Topology::from_config(&config)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let srv = Server {
+    let mut srv = Server {
         store: Store::new(config.databases),
         clients: Slab::new(),
         stats: Stats::default(),
@@ -110,8 +110,10 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         pending_writes: Vec::new(),
         unparked: Vec::new(),
         held: Vec::new(),
+        pubsub: Default::default(),
         config,
     };
+    crate::pubsub::config_changed(&mut srv);
     Ok(Reactor {
         poll,
         listeners,
@@ -423,6 +425,7 @@ impl Reactor {
     fn close_client(&mut self, mut c: Box<Client>) {
         self.srv.on_client_gone(c.id);
         crate::commands::transaction::reset_transaction(&mut self.srv, &mut c);
+        crate::pubsub::forget_client(&mut self.srv, &mut c);
         if let Some(stream) = c.stream.as_mut() {
             let _ = self.poll.registry().deregister(stream);
         }
@@ -725,6 +728,7 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                     Args::new(&query[start..], &ranges)
                 };
                 commands::execute(srv, c, &args);
+                crate::pubsub::after_command(srv, c);
                 srv.handle_ready_keys();
             }
             Err(e) => {
