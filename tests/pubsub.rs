@@ -244,3 +244,130 @@ fn client_list_shows_subscriptions() {
         b"*2\r\n$1\r\nx\r\n:0\r\n"
     );
 }
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("kB");
+    kb * 1024
+}
+
+/// One subscriber never reads while a publisher sends 200 MB: the
+/// subscriber is dropped at the pubsub hard limit (Redis's default 32mb),
+/// memory stays bounded, the drop is logged as Redis logs it, and another
+/// client is served throughout.
+#[test]
+fn slow_subscriber_is_disconnected_at_the_limit() {
+    let dir = common::temp_dir("slowsub");
+    let log = dir.join("memkv.log");
+    let s = Server::start_in(&dir, &["--logfile", log.to_str().expect("utf-8")]);
+    let mut sub = s.raw();
+    // A small receive window so the kernel does not absorb the flood.
+    {
+        use std::os::fd::AsRawFd;
+        let size: libc::c_int = 64 * 1024;
+        // SAFETY: a valid socket fd and a c_int that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                sub.s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &size as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    assert_eq!(
+        sub.cmd(&[b"SUBSCRIBE", b"flood"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$5\r\nflood\r\n:1\r\n"
+    );
+    let mut publisher = s.raw();
+    let mut other = s.raw();
+    let payload = vec![b'x'; 1 << 20];
+    let mut delivered_to = Vec::new();
+    let mut pings = Vec::new();
+    for _ in 0..200 {
+        let r = publisher.cmd(&[b"PUBLISH", b"flood", &payload]);
+        delivered_to.push(r.clone());
+        let t = std::time::Instant::now();
+        assert_eq!(other.cmd(&[b"PING"]), b"+PONG\r\n");
+        pings.push(t.elapsed());
+    }
+    // Reported, not asserted (no timing assertions in tests).
+    pings.sort();
+    eprintln!(
+        "PING p99 during the flood: {:?}",
+        pings[pings.len() * 99 / 100]
+    );
+    // Delivered while under the limit, then nobody is subscribed anymore.
+    assert_eq!(delivered_to[0], b":1\r\n");
+    assert_eq!(delivered_to[199], b":0\r\n");
+    assert_eq!(
+        publisher.cmd(&[b"PUBSUB", b"NUMSUB", b"flood"]),
+        b"*2\r\n$5\r\nflood\r\n:0\r\n"
+    );
+    let list = String::from_utf8_lossy(&other.cmd(&[b"CLIENT", b"LIST"])).into_owned();
+    assert!(!list.contains("sub=1"), "{list}");
+    // 200 MB went through; the server's peak memory stayed near the 32 MB
+    // limit plus one message in flight per query buffer.
+    let peak = peak_rss(s.child.id());
+    eprintln!("peak RSS after a 200 MB flood: {} MB", peak >> 20);
+    assert!(peak < 96 << 20, "peak RSS {peak}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("scheduled to be closed ASAP for overcoming of output buffer limits."),
+        "{text}"
+    );
+    assert!(text.contains(" flags=P "), "{text}");
+}
+
+/// The normal class protects against a client that pipelines big replies
+/// and never reads them; CONFIG SET changes the limits at run time.
+#[test]
+fn normal_class_limit_closes_a_pipelining_client() {
+    let s = Server::start(&[]);
+    let mut admin = s.raw();
+    assert_eq!(
+        admin.cmd(&[
+            b"CONFIG",
+            b"SET",
+            b"client-output-buffer-limit",
+            b"normal 1mb 512kb 10"
+        ]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        admin.cmd(&[b"CONFIG", b"GET", b"client-output-buffer-limit"]),
+        b"*2\r\n$26\r\nclient-output-buffer-limit\r\n$79\r\nnormal 1048576 524288 10 slave 268435456 67108864 60 pubsub 33554432 8388608 60\r\n"
+    );
+    let big = vec![b'v'; 100 * 1024];
+    assert_eq!(admin.cmd(&[b"SET", b"big", &big]), b"+OK\r\n");
+    // 20 GETs of 100 KB in one write: 2 MB of replies before any flush.
+    let mut greedy = s.raw();
+    let mut pipeline = Vec::new();
+    for _ in 0..20 {
+        pipeline.extend_from_slice(&common::encode(&[b"GET", b"big"]));
+    }
+    greedy.send(&pipeline);
+    // Closed without a byte of output (Redis frees it asynchronously).
+    let got = greedy.read_n(1);
+    assert!(got.is_empty(), "got {} bytes", got.len());
+    // Under the limit nothing happens.
+    let mut fine = s.raw();
+    let mut pipeline = Vec::new();
+    for _ in 0..5 {
+        pipeline.extend_from_slice(&common::encode(&[b"GET", b"big"]));
+    }
+    fine.send(&pipeline);
+    let got = fine.read_n(5 * (big.len() + 11));
+    assert_eq!(got.len(), 5 * (big.len() + 11));
+    assert_eq!(admin.cmd(&[b"PING"]), b"+PONG\r\n");
+}

@@ -107,11 +107,12 @@ pub fn check(limits: &Limits, c: &mut Client, now: Instant) {
         return;
     }
     if reached(class, c, now) {
-        c.close_asap = true;
+        // Described before it is flagged for closing, as Redis logs it.
         log::warn!(
             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
             c.info_line(now)
         );
+        c.close_asap = true;
     }
 }
 

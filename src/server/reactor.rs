@@ -510,6 +510,14 @@ impl Reactor {
                     self.srv.stats.net_output_bytes += n as u64;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // A slow reader (a subscriber) never drains its buffer
+                    // completely: drop the sent prefix once it is at least
+                    // half, so memory is bounded by the unsent bytes
+                    // (which the output buffer limits bound).
+                    if c.sent >= REPLY_KEEP && c.sent * 2 >= c.reply.len() {
+                        c.reply.buf.drain(..c.sent);
+                        c.sent = 0;
+                    }
                     if !c.writable_registered {
                         c.writable_registered = true;
                         let _ = self.poll.registry().reregister(
