@@ -406,12 +406,16 @@ pub fn call(
             client.reply.truncate(mark);
             client.reply.error(&e.to_string());
             srv.store.prop.clear_replacement();
+            crate::pubsub::notify::discard(srv, false);
         }
         // What executed and changed something goes to the AOF.
         Ok(()) if srv.store.prop.enabled && srv.store.dirty != dirty && spec.has(flags::WRITE) => {
             srv.store.prop.command(client.db, args);
         }
         Ok(()) => srv.store.prop.clear_replacement(),
+    }
+    if res.is_ok() && srv.pubsub.notify.pending() {
+        crate::pubsub::notify::after_call(srv, client, spec, args, mark);
     }
     res
 }

@@ -11,6 +11,7 @@
 //! directly when it is a target.
 
 pub mod limits;
+pub mod notify;
 
 use std::collections::HashMap;
 
@@ -63,6 +64,8 @@ pub struct PubSub {
     pub limits: limits::Limits,
     /// The cluster fan-out of PUBLISH (see [`RelayHook`]).
     pub relay: Option<RelayHook>,
+    /// Keyspace notification settings and held events.
+    pub notify: notify::Notify,
     /// Tokens to flush after a delivery (reused).
     woken: Vec<usize>,
 }
@@ -281,8 +284,14 @@ impl Sink<'_> {
     /// Appends `msg` to one subscriber (the running client `me` or one in
     /// the slab) unless it is being closed; checks its output limits.
     /// Returns whether it was delivered.
-    fn deliver(&mut self, me: &mut Client, id: u64, token: usize, msg: &Encoded) -> bool {
-        let c = if me.id == id {
+    fn deliver(
+        &mut self,
+        me: &mut Option<&mut Client>,
+        id: u64,
+        token: usize,
+        msg: &Encoded,
+    ) -> bool {
+        let c = if let Some(me) = me.as_deref_mut().filter(|m| m.id == id) {
             me
         } else {
             match self.clients.get_mut(token) {
@@ -319,7 +328,7 @@ fn flush_woken(srv: &mut Server) {
 /// Returns the number of receivers (PUBLISH's reply).
 pub fn publish_local(
     srv: &mut Server,
-    me: &mut Client,
+    mut me: Option<&mut Client>,
     shard: bool,
     channel: &[u8],
     message: &[u8],
@@ -349,7 +358,7 @@ pub fn publish_local(
         let word: &[u8] = if shard { b"smessage" } else { b"message" };
         let msg = Encoded::new(&[word, channel, message]);
         for (&id, &token) in subs {
-            receivers += sink.deliver(me, id, token, &msg) as usize;
+            receivers += sink.deliver(&mut me, id, token, &msg) as usize;
         }
     }
     if !shard {
@@ -359,7 +368,7 @@ pub fn publish_local(
             }
             let msg = Encoded::new(&[b"pmessage", pattern, channel, message]);
             for (&id, &token) in subs {
-                receivers += sink.deliver(me, id, token, &msg) as usize;
+                receivers += sink.deliver(&mut me, id, token, &msg) as usize;
             }
         }
     }
@@ -377,7 +386,7 @@ pub fn publish(
     channel: &[u8],
     msg: &[u8],
 ) -> usize {
-    let n = publish_local(srv, me, shard, channel, msg);
+    let n = publish_local(srv, Some(me), shard, channel, msg);
     if let Some(relay) = srv.pubsub.relay {
         relay(srv, shard, channel, msg);
     }
@@ -387,6 +396,7 @@ pub fn publish(
 /// Re-reads the settings this module caches (at start and after CONFIG SET).
 pub fn config_changed(srv: &mut Server) {
     srv.pubsub.limits = limits::Limits::from_config(&srv.config);
+    notify::config_changed(srv);
 }
 
 /// After each command of the running client: its own output limits (a

@@ -558,6 +558,7 @@ impl Reactor {
         self.srv
             .store
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
+        crate::pubsub::notify::after_cron(&mut self.srv);
     }
 
     fn close_idle_clients(&mut self) {

@@ -161,6 +161,9 @@ pub struct Store {
     snapshot: Option<snapshot::Snapshot>,
     /// Executed writes on their way to the AOF.
     pub prop: crate::aof::propagate::Propagation,
+    /// What the choke point saw, for keyspace notifications (recorded only
+    /// while notifications are on; `crate::pubsub::notify`).
+    pub notes: crate::pubsub::notify::Notes,
 }
 
 impl Store {
@@ -182,6 +185,7 @@ impl Store {
             spare_journal: None,
             snapshot: None,
             prop: Default::default(),
+            notes: Default::default(),
         }
     }
 
@@ -215,6 +219,16 @@ impl Store {
     /// care of: a copy of the prior value, or inverse ops).
     #[inline]
     fn before_write_hooks(&mut self, db: usize, key: &[u8]) {
+        if self.notes.on {
+            let present = self.dbs[db].keys.contains_key(key);
+            let expired = present && self.is_expired(db, key);
+            if expired {
+                // Overwritten while logically expired (SET): Redis's
+                // lookup expires it first, and announces it.
+                self.notes.expired(db, key);
+            }
+            self.notes.write(db, key, present && !expired);
+        }
         self.dirty += 1;
         self.ready.on_write(db, key);
         self.snapshot_before_write(db, key);
@@ -250,6 +264,9 @@ impl Store {
         d.expires.swap_remove(key);
         self.expired_keys += 1;
         self.prop.del(db, key);
+        if self.notes.on {
+            self.notes.expired(db, key);
+        }
         true
     }
 
@@ -269,6 +286,9 @@ impl Store {
             self.keyspace_hits += 1;
         } else {
             self.keyspace_misses += 1;
+            if self.notes.misses {
+                self.notes.miss(db, key);
+            }
         }
         v
     }
