@@ -742,75 +742,22 @@ fn client_no_touch(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult 
 }
 
 fn client_getredir(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
-    // Tracking is never on, so there is no redirection.
-    c.reply.int(-1);
+    crate::pubsub::tracking::client_getredir(c);
     Ok(())
 }
 
-/// CLIENT TRACKING: the arguments are checked like Redis; switching it off
-/// works (it is never on); switching it on is not supported.
+/// CLIENT TRACKING (client-side caching lives in `crate::pubsub::tracking`).
 fn client_tracking(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let mut redirect = false;
-    let mut j = 3;
-    while j < args.len() {
-        let opt = &args[j];
-        let more = j + 1 < args.len();
-        if opt.eq_ignore_ascii_case(b"redirect") && more {
-            j += 1;
-            if redirect {
-                return Err(CmdError::Static(
-                    "ERR A client can only redirect to a single other client",
-                ));
-            }
-            let id = parse_i64(&args[j]).ok_or(CmdError::NotInteger)?;
-            let exists = id == c.id as i64 || live_clients(srv).any(|o| o.id as i64 == id);
-            if !exists {
-                return Err(CmdError::Static(
-                    "ERR The client ID you want redirect to does not exist",
-                ));
-            }
-            redirect = true;
-        } else if opt.eq_ignore_ascii_case(b"prefix") && more {
-            j += 1;
-        } else if !(opt.eq_ignore_ascii_case(b"bcast")
-            || opt.eq_ignore_ascii_case(b"optin")
-            || opt.eq_ignore_ascii_case(b"optout")
-            || opt.eq_ignore_ascii_case(b"noloop"))
-        {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    if args[2].eq_ignore_ascii_case(b"on") {
-        Err(CmdError::Static(
-            "ERR CLIENT TRACKING is not supported by this server",
-        ))
-    } else if args[2].eq_ignore_ascii_case(b"off") {
-        c.reply.ok();
-        Ok(())
-    } else {
-        Err(CmdError::Syntax)
-    }
+    crate::pubsub::tracking::client_tracking(srv, c, args)
 }
 
 fn client_trackinginfo(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
-    let r = &mut c.reply;
-    r.map(3);
-    r.bulk(b"flags");
-    r.set(1);
-    r.bulk(b"off");
-    r.bulk(b"redirect");
-    r.int(-1);
-    r.bulk(b"prefixes");
-    r.array(0);
+    crate::pubsub::tracking::client_trackinginfo(c);
     Ok(())
 }
 
-fn client_caching(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
-    // Only valid with tracking in OPTIN/OPTOUT mode, which is never on.
-    Err(CmdError::Static(
-        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
-    ))
+fn client_caching(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    crate::pubsub::tracking::client_caching(c, args)
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]: validated like Redis and acknowledged;

@@ -414,7 +414,7 @@ pub fn call(
         }
         Ok(()) => srv.store.prop.clear_replacement(),
     }
-    if res.is_ok() && srv.pubsub.notify.pending() {
+    if res.is_ok() && crate::pubsub::notify::pending(srv) {
         crate::pubsub::notify::after_call(srv, client, spec, args, mark);
     }
     res

@@ -12,6 +12,7 @@
 
 pub mod limits;
 pub mod notify;
+pub mod tracking;
 
 use std::collections::HashMap;
 
@@ -66,6 +67,8 @@ pub struct PubSub {
     pub relay: Option<RelayHook>,
     /// Keyspace notification settings and held events.
     pub notify: notify::Notify,
+    /// Client-side caching: the tracking table and BCAST prefixes.
+    pub tracking: tracking::Tracking,
     /// Tokens to flush after a delivery (reused).
     woken: Vec<usize>,
 }
@@ -80,6 +83,8 @@ pub struct ClientSubs {
     /// channel + pattern count drops to zero (as Redis 7.0 does, even with
     /// shard subscriptions left).
     pub flag: bool,
+    /// CLIENT TRACKING state, None while tracking is off.
+    pub tracking: Option<tracking::ClientTracking>,
     /// When the soft output limit was first exceeded (cleared below it).
     pub soft_since: Option<std::time::Instant>,
 }
@@ -240,6 +245,7 @@ pub fn forget_client(srv: &mut Server, c: &mut Client) {
     }
     c.pubsub.flag = false;
     c.pubsub.soft_since = None;
+    tracking::disable(srv, c);
 }
 
 /// A message encoded once, copied into each receiver. RESP2 and RESP3 differ
@@ -403,6 +409,7 @@ pub fn config_changed(srv: &mut Server) {
 /// client that pipelines huge replies and never reads).
 #[inline]
 pub fn after_command(srv: &Server, c: &mut Client) {
+    tracking::after_command_reset(c);
     if !c.close_asap {
         limits::check(&srv.pubsub.limits, c, std::time::Instant::now());
     }

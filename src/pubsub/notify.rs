@@ -66,6 +66,8 @@ pub enum Note {
     Expired { db: usize, key: Key },
     /// A read found no key.
     Miss { db: usize, key: Key },
+    /// A database was flushed (FLUSHDB / FLUSHALL).
+    Flush,
 }
 
 /// The store's recorder (`Store::notes`). Off (and free) unless some
@@ -137,11 +139,22 @@ pub struct Notify {
     out: Vec<Event>,
 }
 
-impl Notify {
-    /// Anything for [`after_call`] to do (cheap check on every command).
-    #[inline]
-    pub fn pending(&self) -> bool {
-        self.flags != 0 || !self.held.is_empty()
+/// Anything for [`after_call`] to do (cheap check on every command).
+#[inline]
+pub fn pending(srv: &Server) -> bool {
+    let n = &srv.pubsub.notify;
+    n.flags != 0 || !n.held.is_empty() || super::tracking::active(srv)
+}
+
+/// Whether the store records notes: notifications or tracking need them.
+pub fn refresh_recording(srv: &mut Server) {
+    let flags = srv.pubsub.notify.flags;
+    let notify = flags & (KEYSPACE | KEYEVENT) != 0 && flags & !(KEYSPACE | KEYEVENT) != 0;
+    let on = notify || super::tracking::active(srv);
+    srv.store.notes.on = on;
+    srv.store.notes.misses = notify && flags & KEY_MISS != 0;
+    if !on {
+        srv.store.notes.list.clear();
     }
 }
 
@@ -149,12 +162,7 @@ impl Notify {
 pub fn config_changed(srv: &mut Server) {
     let flags = srv.config.keyspace_events_raw().map_or(0, parse_flags);
     srv.pubsub.notify.flags = flags;
-    let on = flags & (KEYSPACE | KEYEVENT) != 0 && flags & !(KEYSPACE | KEYEVENT) != 0;
-    srv.store.notes.on = on;
-    srv.store.notes.misses = on && flags & KEY_MISS != 0;
-    if !on {
-        srv.store.notes.list.clear();
-    }
+    refresh_recording(srv);
 }
 
 /// Queues one event (class `class`) for `key` in `db`, if enabled.
@@ -314,6 +322,9 @@ pub fn after_call(
     args: &Args,
     mark: usize,
 ) {
+    if super::tracking::active(srv) {
+        track(srv, Some(&mut *me), Some((spec, args)));
+    }
     if srv.store.notes.list.is_empty() {
         if !me.in_exec && !srv.pubsub.notify.held.is_empty() {
             let held = std::mem::take(&mut srv.pubsub.notify.held);
@@ -347,6 +358,7 @@ pub fn after_call(
         match note {
             Note::Expired { db, key } => emit(&mut out, flags, EXPIRED, "expired", *db, key),
             Note::Miss { db, key } => emit(&mut out, flags, KEY_MISS, "keymiss", *db, key),
+            Note::Flush => {}
             Note::Write { .. } if moving => {}
             Note::Write { db, key, existed } => {
                 let Some(eff) = effect_of(name, args, nth, *db == me.db) else {
@@ -449,6 +461,22 @@ fn emit_write(
     }
 }
 
+/// Client-side caching: invalidates the keys the notes say changed, and
+/// remembers what a tracking client read (`read`: a command that ran).
+fn track(srv: &mut Server, me: Option<&mut Client>, read: Option<(&'static CommandSpec, &Args)>) {
+    let mut flushed = false;
+    let mut changed: Vec<Vec<u8>> = Vec::new();
+    for n in &srv.store.notes.list {
+        match n {
+            Note::Write { key, .. } | Note::Expired { key, .. } => changed.push(key.to_vec()),
+            Note::Flush => flushed = true,
+            Note::Miss { .. } => {}
+        }
+    }
+    let read = read.filter(|(spec, _)| spec.has(crate::commands::flags::READONLY));
+    super::tracking::after_command(srv, me, &changed, flushed, read);
+}
+
 /// A failed command or a rolled-back transaction: nothing is announced.
 pub fn discard(srv: &mut Server, whole_transaction: bool) {
     srv.store.notes.list.clear();
@@ -461,6 +489,9 @@ pub fn discard(srv: &mut Server, whole_transaction: bool) {
 pub fn after_cron(srv: &mut Server) {
     if srv.store.notes.list.is_empty() {
         return;
+    }
+    if super::tracking::active(srv) {
+        track(srv, None, None);
     }
     let notes = std::mem::take(&mut srv.store.notes.list);
     let flags = srv.pubsub.notify.flags;

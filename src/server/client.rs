@@ -171,18 +171,28 @@ impl Client {
 
     /// The CLIENT LIST / CLIENT INFO line for this client (without newline).
     pub fn info_line(&self, now: Instant) -> String {
+        // Redis's catClientInfoString order.
         let mut flags = String::new();
-        if self.close_after_reply || self.close_asap {
-            flags.push('c');
-        }
-        if self.park.is_some() {
-            flags.push('b');
+        if self.pubsub.flag {
+            flags.push('P');
         }
         if self.multi.is_some() {
             flags.push('x');
         }
-        if self.pubsub.flag {
-            flags.push('P');
+        if self.park.is_some() {
+            flags.push('b');
+        }
+        if let Some(t) = &self.pubsub.tracking {
+            flags.push('t');
+            if t.broken_redirect {
+                flags.push('R');
+            }
+            if t.bcast {
+                flags.push('B');
+            }
+        }
+        if self.close_after_reply || self.close_asap {
+            flags.push('c');
         }
         if self.no_evict {
             flags.push('e');
@@ -194,7 +204,7 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -215,6 +225,10 @@ impl Client {
             self.reply.len() - self.sent.min(self.reply.len()),
             self.query.capacity() + self.reply.buf.capacity(),
             self.last_cmd,
+            self.pubsub
+                .tracking
+                .as_ref()
+                .map_or(-1, |t| t.redirect as i64),
             self.protocol(),
             String::from_utf8_lossy(&self.lib_name),
             String::from_utf8_lossy(&self.lib_ver),

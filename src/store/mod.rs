@@ -420,6 +420,9 @@ impl Store {
     /// `flush_all` go through here.
     pub fn take_db(&mut self, db: usize) -> Db {
         self.dirty += self.dbs[db].len() as u64;
+        if self.notes.on {
+            self.notes.list.push(crate::pubsub::notify::Note::Flush);
+        }
         let journaling = self.journal.is_some();
         if journaling {
             // The journal keeps the old database for undo: a running
