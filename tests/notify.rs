@@ -126,6 +126,64 @@ const EXPIRY: &[&str] = &[
     "get e",
 ];
 
+/// Commands that change nothing, keys given twice, replaced destinations.
+const EDGES: &[&str] = &[
+    "sadd s a b",
+    "srem s zz",
+    "sadd s a",
+    "smove s s2 zz",
+    "hset h f v",
+    "hdel h nofield",
+    "hset h f v",
+    "hsetnx h f w",
+    "rpush l a b c",
+    "lrem l 0 zz",
+    "ltrim l 0 -1",
+    "ltrim l 5 10",
+    "rpush l a",
+    "linsert l before nopivot x",
+    "lpushx nol a",
+    "rpushx nol a",
+    "set k v",
+    "persist k",
+    "expire nokey 10",
+    "expire k 100 nx",
+    "expire k 100 nx",
+    "lpop nol",
+    "spop nos",
+    "getex k",
+    "getdel nokey",
+    "append k x",
+    "setrange k 0 \"\"",
+    "setrange nok 0 \"\"",
+    "incrbyfloat f 0",
+    "mset a 1 a 2",
+    "lset l 0 Z",
+    "sinterstore dst nos1 nos2",
+    "copy k k2",
+    "copy k k2",
+    "copy k k2 replace",
+    "move k 1",
+    "move k2 0",
+    "rename k2 k2",
+    "hincrby h n 0",
+    "sort l alpha store sl",
+    "sunionstore s3 s",
+    "sdiffstore s3 s s",
+];
+
+const RENAMES: &[&str] = &[
+    "rename a b",
+    "set a 1",
+    "set b 2",
+    "rename a b",
+    "set c 3",
+    "copy c b replace",
+    "set x 1",
+    "renamenx x b",
+    "rename b b",
+];
+
 /// Runs `cmds` on one connection while another listens on every
 /// notification channel; returns each message's raw bytes, in order.
 fn stream(s: &Server, flags: &str, cmds: &[&str]) -> Vec<Vec<u8>> {
@@ -290,4 +348,19 @@ fn off_by_default_and_resp3_push() {
         b">4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$18\r\n__keyevent@0__:set\r\n$4\r\nmine\r\n"
     );
     assert_eq!(sub.read_reply(), b"+OK\r\n");
+}
+
+#[test]
+fn no_op_writes_repeats_and_replaced_destinations() {
+    // (Without `m`: memkv's set-operation sources do not count key misses.)
+    let s = differential("KEAn", EDGES);
+    assert!(!has(&s, "__keyevent@0__:srem", "s"));
+    let sets = s
+        .iter()
+        .filter(|m| m.ends_with("$18 __keyevent@0__:set $1 a "))
+        .count();
+    assert_eq!(sets, 2, "{s:?}");
+    let s = differential("KEAmn", RENAMES);
+    assert!(has(&s, "__keyevent@0__:new", "b"));
+    assert!(has(&s, "__keyevent@0__:copy_to", "b"));
 }

@@ -237,6 +237,10 @@ fn client_list_shows_subscriptions() {
     assert!(info.contains(" flags=P "), "{info}");
     assert!(info.contains(" sub=2 psub=1 ssub=1 "), "{info}");
     let mut b = s.raw();
+    let stats = String::from_utf8_lossy(&b.cmd(&[b"INFO", b"stats"])).into_owned();
+    assert!(stats.contains("pubsub_channels:2\r\n"), "{stats}");
+    assert!(stats.contains("pubsub_patterns:1\r\n"), "{stats}");
+    assert!(stats.contains("pubsubshard_channels:1\r\n"), "{stats}");
     assert_eq!(b.cmd(&[b"CLIENT", b"KILL", b"TYPE", b"pubsub"]), b":1\r\n");
     assert!(a.is_closed());
     assert_eq!(

@@ -284,6 +284,11 @@ fn tracking_table_max_keys_evicts() {
     let first = a.read_reply();
     let second = a.read_reply();
     assert_eq!(first, b"_\r\n");
+    let info = String::from_utf8_lossy(&a.cmd(&[b"INFO"])).into_owned();
+    assert!(info.contains("tracking_clients:1\r\n"), "{info}");
+    assert!(info.contains("tracking_total_keys:2\r\n"), "{info}");
+    let me = String::from_utf8_lossy(&a.cmd(&[b"CLIENT", b"INFO"])).into_owned();
+    assert!(me.contains(" flags=t ") && me.contains(" redir=0 "), "{me}");
     let text = String::from_utf8_lossy(&second).into_owned();
     assert!(
         text.starts_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk"),

@@ -147,6 +147,15 @@ impl PubSub {
         map.get(channel).map_or(0, IndexMap::len)
     }
 
+    /// INFO stats: channels, patterns, shard channels with subscribers.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.channels.len(),
+            self.patterns.len(),
+            self.shard_channels.len(),
+        )
+    }
+
     /// Number of distinct patterns subscribed to.
     pub fn numpat(&self) -> usize {
         self.patterns.len()

@@ -341,14 +341,17 @@ pub fn after_call(
     // Commands whose destination is created (dbAdd announces `new`) before
     // any of their own events.
     let news_first = matches!(name, "rename" | "renamenx" | "move");
+    // RENAME and COPY replace an existing destination by deleting it and
+    // adding the key anew: always `new`.
+    let dst = matches!(name, "rename" | "renamenx" | "copy").then(|| args.get(2).unwrap_or(b""));
+    let created = |db: usize, key: &Key, existed: bool| {
+        (!existed || dst.is_some_and(|d| d == key.as_ref()))
+            && srv.store.db(db).keys().contains_key(key.as_ref())
+    };
     if news_first {
         for note in &notes {
-            if let Note::Write {
-                db,
-                key,
-                existed: false,
-            } = note
-                && srv.store.db(*db).keys().contains_key(key.as_ref())
+            if let Note::Write { db, key, existed } = note
+                && created(*db, key, *existed)
             {
                 emit(&mut out, flags, NEW, "new", *db, key);
             }
@@ -366,7 +369,19 @@ pub fn after_call(
                 };
                 nth += 1;
                 // With `news_first` its `new` was announced already.
-                let existed = *existed || news_first;
+                let existed = news_first || (*existed && !created(*db, key, *existed));
+                if name == "mset" || name == "msetnx" {
+                    // A key given twice is announced twice.
+                    let times = args
+                        .iter()
+                        .skip(1)
+                        .step_by(2)
+                        .filter(|k| *k == key.as_ref());
+                    for i in 0..times.count() {
+                        emit_write(srv, &mut out, flags, name, eff, *db, key, existed || i > 0);
+                    }
+                    continue;
+                }
                 emit_write(srv, &mut out, flags, name, eff, *db, key, existed);
             }
         }

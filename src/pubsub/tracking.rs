@@ -49,9 +49,10 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    /// Keys in the tracking table (INFO `tracking_total_keys`).
-    pub fn total_keys(&self) -> usize {
-        self.table.len()
+    /// INFO stats: tracked keys, (key, client) pairs, BCAST prefixes.
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let items = self.table.values().map(IndexMap::len).sum();
+        (self.table.len(), items, self.prefixes.len())
     }
 }
 
