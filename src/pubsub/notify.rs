@@ -10,6 +10,8 @@
 //! Inside EXEC the events wait for the commit; a rolled-back transaction
 //! emits nothing. A failed command emits nothing.
 
+use std::collections::HashSet;
+
 use crate::commands::{Args, CommandSpec};
 use crate::server::{Client, Server};
 use crate::store::Key;
@@ -79,15 +81,32 @@ pub struct Notes {
     /// Record read misses (`m`).
     pub misses: bool,
     pub list: Vec<Note>,
+    /// Keys written by this command, once it wrote more than a few (a DEL
+    /// of many keys stays linear).
+    seen: HashSet<(usize, Key)>,
 }
+
+/// Below this many notes the duplicate check is a scan.
+const SCAN_MAX: usize = 16;
 
 impl Notes {
     /// A write to `key` (the choke point); only the first per command counts.
     #[inline]
     pub fn write(&mut self, db: usize, key: &[u8], existed: bool) {
-        let seen = self.list.iter().any(
-            |n| matches!(n, Note::Write { db: d, key: k, .. } if *d == db && k.as_ref() == key),
-        );
+        let seen = if self.list.len() < SCAN_MAX {
+            self.list.iter().any(
+                |n| matches!(n, Note::Write { db: d, key: k, .. } if *d == db && k.as_ref() == key),
+            )
+        } else {
+            if self.seen.is_empty() {
+                for n in &self.list {
+                    if let Note::Write { db, key, .. } = n {
+                        self.seen.insert((*db, key.clone()));
+                    }
+                }
+            }
+            !self.seen.insert((db, Key::new(key)))
+        };
         if !seen {
             self.list.push(Note::Write {
                 db,
@@ -97,13 +116,20 @@ impl Notes {
         }
     }
 
+    /// Forgets everything noted (after a command, or when discarded).
+    pub fn clear(&mut self) {
+        self.list.clear();
+        self.seen.clear();
+    }
+
     /// `key` expired: an `expired` event instead of the write the removal
-    /// went through.
+    /// went through (the last thing noted: time is frozen within a command,
+    /// so the key was not written earlier in it).
     pub fn expired(&mut self, db: usize, key: &[u8]) {
-        if let Some(pos) = self.list.iter().rposition(
-            |n| matches!(n, Note::Write { db: d, key: k, .. } if *d == db && k.as_ref() == key),
-        ) {
-            self.list.remove(pos);
+        if matches!(self.list.last(), Some(Note::Write { db: d, key: k, .. }) if *d == db && k.as_ref() == key)
+        {
+            self.list.pop();
+            self.seen.remove(&(db, Key::new(key)));
         }
         let note = Note::Expired {
             db,
@@ -154,7 +180,7 @@ pub fn refresh_recording(srv: &mut Server) {
     srv.store.notes.on = on;
     srv.store.notes.misses = notify && flags & KEY_MISS != 0;
     if !on {
-        srv.store.notes.list.clear();
+        srv.store.notes.clear();
     }
 }
 
@@ -409,6 +435,7 @@ pub fn after_call(
     let mut notes = notes;
     notes.clear();
     srv.store.notes.list = notes;
+    srv.store.notes.clear();
     if me.in_exec {
         srv.pubsub.notify.held.append(&mut out);
         srv.pubsub.notify.out = out;
@@ -494,7 +521,7 @@ fn track(srv: &mut Server, me: Option<&mut Client>, read: Option<(&'static Comma
 
 /// A failed command or a rolled-back transaction: nothing is announced.
 pub fn discard(srv: &mut Server, whole_transaction: bool) {
-    srv.store.notes.list.clear();
+    srv.store.notes.clear();
     if whole_transaction {
         srv.pubsub.notify.held.clear();
     }
@@ -516,6 +543,7 @@ pub fn after_cron(srv: &mut Server) {
             emit(&mut out, flags, EXPIRED, "expired", *db, key);
         }
     }
+    srv.store.notes.clear();
     send(srv, None, out);
 }
 
@@ -571,14 +599,14 @@ mod tests {
     fn notes_keep_first_write_and_expired_replaces_it() {
         let mut n = Notes {
             on: true,
-            misses: false,
-            list: Vec::new(),
+            ..Default::default()
         };
         n.write(0, b"a", true);
         n.write(0, b"a", false);
         n.miss(0, b"b");
         assert_eq!(n.list.len(), 1);
         n.write(1, b"x", true);
+        n.expired(1, b"x");
         n.expired(1, b"x");
         assert_eq!(
             n.list[1],
@@ -588,5 +616,12 @@ mod tests {
             }
         );
         assert_eq!(n.list.len(), 2);
+        // Past the scan threshold duplicates are found through the set.
+        n.clear();
+        for i in 0..100u32 {
+            n.write(0, &i.to_be_bytes(), true);
+            n.write(0, &(i / 2).to_be_bytes(), true);
+        }
+        assert_eq!(n.list.len(), 100);
     }
 }
