@@ -375,3 +375,33 @@ fn normal_class_limit_closes_a_pipelining_client() {
     assert_eq!(got.len(), 5 * (big.len() + 11));
     assert_eq!(admin.cmd(&[b"PING"]), b"+PONG\r\n");
 }
+
+/// The `redis` crate's Pub/Sub API (a real client library) in RESP2.
+#[test]
+fn redis_crate_pubsub() {
+    let s = Server::start(&[]);
+    let mut sub_conn = s.conn();
+    let mut publisher = s.conn();
+    let mut ps = sub_conn.as_pubsub();
+    ps.subscribe("news").expect("subscribe");
+    ps.psubscribe("n*").expect("psubscribe");
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hello")
+        .query(&mut publisher)
+        .expect("publish");
+    assert_eq!(n, 2);
+    let m = ps.get_message().expect("message");
+    assert_eq!(m.get_channel_name(), "news");
+    assert_eq!(m.get_payload::<String>().expect("payload"), "hello");
+    assert!(!m.from_pattern());
+    let m = ps.get_message().expect("pmessage");
+    assert_eq!(m.get_pattern::<String>().expect("pattern"), "n*");
+    assert_eq!(m.get_payload::<String>().expect("payload"), "hello");
+    ps.unsubscribe("news").expect("unsubscribe");
+    ps.punsubscribe("n*").expect("punsubscribe");
+    drop(ps);
+    // Out of subscribed mode the connection runs commands again.
+    let pong: String = redis::cmd("PING").query(&mut sub_conn).expect("ping");
+    assert_eq!(pong, "PONG");
+}

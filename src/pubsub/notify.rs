@@ -317,6 +317,33 @@ fn effect_of(name: &str, args: &Args, nth: usize, same_db: bool) -> Option<Effec
         "sunionstore" => ev("sunionstore", SET),
         "sdiffstore" => ev("sdiffstore", SET),
         "sort" => ev("sortstore", LIST),
+        // Sorted sets (Redis 7.0's names, ready for the zset family).
+        "zadd" => {
+            if has_arg(args, 2, &[b"incr"]) {
+                ev("zincr", ZSET)
+            } else {
+                ev("zadd", ZSET)
+            }
+        }
+        "zincrby" => ev("zincr", ZSET),
+        "zrem" => ev("zrem", ZSET),
+        "zremrangebyscore" => ev("zremrangebyscore", ZSET),
+        "zremrangebyrank" => ev("zremrangebyrank", ZSET),
+        "zremrangebylex" => ev("zremrangebylex", ZSET),
+        "zpopmin" | "bzpopmin" => ev("zpopmin", ZSET),
+        "zpopmax" | "bzpopmax" => ev("zpopmax", ZSET),
+        "zmpop" | "bzmpop" => {
+            let at = mpop_dir(args, if name == "zmpop" { 1 } else { 2 });
+            if args.get(at).is_some_and(|a| a.eq_ignore_ascii_case(b"min")) {
+                ev("zpopmin", ZSET)
+            } else {
+                ev("zpopmax", ZSET)
+            }
+        }
+        "zunionstore" => ev("zunionstore", ZSET),
+        "zinterstore" => ev("zinterstore", ZSET),
+        "zdiffstore" => ev("zdiffstore", ZSET),
+        "zrangestore" => ev("zrangestore", ZSET),
         "restore" => ev("restore", GENERIC),
         _ => None,
     }
