@@ -405,3 +405,26 @@ fn redis_crate_pubsub() {
     let pong: String = redis::cmd("PING").query(&mut sub_conn).expect("ping");
     assert_eq!(pong, "PONG");
 }
+
+/// The table rows as Redis describes them: flags, arity, key positions and
+/// the not_key specs of shard channels (positions for cluster routing).
+#[test]
+fn command_info_matches_redis() {
+    differential(
+        &[
+            (
+                "a",
+                "COMMAND INFO subscribe psubscribe unsubscribe punsubscribe publish",
+            ),
+            ("a", "COMMAND INFO ssubscribe sunsubscribe spublish"),
+            (
+                "a",
+                "COMMAND INFO pubsub|channels pubsub|numsub pubsub|numpat pubsub|help",
+            ),
+            ("a", "COMMAND INFO pubsub|shardchannels pubsub|shardnumsub"),
+            ("a", "COMMAND GETKEYS spublish ch m"),
+            ("a", "COMMAND GETKEYS publish ch m"),
+        ],
+        &[(4, b"-ERR The command has no key arguments\r\n")],
+    );
+}

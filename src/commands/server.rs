@@ -268,7 +268,8 @@ fn getkeys_common(args: &Args) -> Result<(KeyPositions, &'static CommandSpec), C
         return Err(CmdError::Static("ERR Invalid command specified"));
     };
     let d = docs_for(spec);
-    if d.key_specs.is_empty() {
+    // Redis's doesCommandHaveKeys: some spec not marked not_key.
+    if d.key_specs.iter().all(|k| k.flags.contains(&"not_key")) {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(argv.len()) {
