@@ -411,6 +411,11 @@ pub fn publish(
 /// Re-reads the settings this module caches (at start and after CONFIG SET).
 pub fn config_changed(srv: &mut Server) {
     srv.pubsub.limits = limits::Limits::from_config(&srv.config);
+    srv.pubsub.tracking.max_keys = srv
+        .config
+        .value("tracking-table-max-keys")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     notify::config_changed(srv);
 }
 

@@ -46,6 +46,8 @@ pub struct Tracking {
     /// Key -> clients that may cache it (id -> token).
     table: HashMap<Vec<u8>, IndexMap<u64, usize>>,
     prefixes: BTreeMap<Vec<u8>, Prefix>,
+    /// `tracking-table-max-keys` (0 = no limit), refreshed on CONFIG SET.
+    pub max_keys: usize,
 }
 
 impl Tracking {
@@ -258,11 +260,7 @@ pub fn after_command(
     if let (Some(m), Some((spec, args))) = (me.as_deref_mut(), read) {
         remember_keys(&mut srv.pubsub.tracking, m, spec, args);
     }
-    let max = srv
-        .config
-        .value("tracking-table-max-keys")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
+    let max = srv.pubsub.tracking.max_keys;
     while max > 0 && srv.pubsub.tracking.table.len() > max {
         let Some(key) = srv.pubsub.tracking.table.keys().next().cloned() else {
             break;
