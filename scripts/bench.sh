@@ -10,7 +10,9 @@
 #
 # Environment:
 #   ROUNDS=3        rounds (median over rounds)
-#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop   (redis-benchmark -t; empty: skip)
+#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin   (redis-benchmark -t; empty: skip)
+#   ZCUSTOM=1       also ZRANGE / ZRANK / ZSCORE as custom commands on a
+#                   1000-member sorted set (bench:z)
 #   REQUESTS=200000 requests per test (-n)
 #   CLIENTS=50      parallel connections (-c)
 #   PIPELINES="1 16"
@@ -24,10 +26,15 @@
 #   MEMKV_ARGS=""   extra memkv directives, e.g. "--appendonly yes"
 #   MEMKV_BIN=path  use this memkv binary instead of building one
 #   KEEP=1          keep the raw results directory
+#   CLUSTER=1       cluster mode: one node of a 3-node memkv cluster (two
+#                   thirds of the keys relayed) vs a single memkv node, same
+#                   tests with random keys (-r 100000), reported as ratios
+#                   cluster/single (TESTS defaults to set,get there)
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop}
+TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin}
+ZCUSTOM=${ZCUSTOM:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -125,6 +132,80 @@ start_servers() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+# --- cluster mode -----------------------------------------------------------
+if [ "${CLUSTER:-0}" = 1 ]; then
+    CTESTS=${TESTS:-set,get}
+    [ "$CTESTS" = "ping_inline,ping_mbulk,set,get,incr,mset" ] && CTESTS=set,get
+    CLUSTER_PIDS=""
+    cluster_cleanup() {
+        for pid in $CLUSTER_PIDS; do kill "$pid" 2>/dev/null || true; done
+        for pid in $CLUSTER_PIDS; do wait "$pid" 2>/dev/null || true; done
+        cleanup
+    }
+    trap cluster_cleanup EXIT
+    ports=()
+    for i in 1 2 3; do ports+=("$(free_port)"); done
+    for i in 0 1 2; do
+        peers=""
+        for j in 0 1 2; do [ "$j" != "$i" ] && peers="${peers}127.0.0.1:${ports[$j]},"; done
+        mkdir -p "$WORK/node$i"
+        # shellcheck disable=SC2086 # MEMKV_ARGS is a list of words
+        "$MEMKV_BIN" --port "${ports[$i]}" --bind 127.0.0.1 --dir "$WORK/node$i" \
+            --appendonly no --loglevel warning --self "127.0.0.1:${ports[$i]}" \
+            --peers "$peers" $MEMKV_ARGS >"$WORK/node$i.log" 2>&1 &
+        pid=$!
+        CLUSTER_PIDS="$CLUSTER_PIDS $pid"
+        wait_ping "${ports[$i]}" "$pid" "cluster node $i"
+    done
+    mkdir -p "$WORK/single"
+    SINGLE_PORT=$(free_port)
+    # shellcheck disable=SC2086
+    "$MEMKV_BIN" --port "$SINGLE_PORT" --bind 127.0.0.1 --dir "$WORK/single" \
+        --appendonly no --loglevel warning $MEMKV_ARGS >"$WORK/single.log" 2>&1 &
+    pid=$!
+    CLUSTER_PIDS="$CLUSTER_PIDS $pid"
+    wait_ping "$SINGLE_PORT" "$pid" "single memkv"
+    log "3-node cluster on ${ports[*]} (benchmarking through ${ports[0]}), single node on $SINGLE_PORT"
+    RESULTS=$WORK/cluster.csv
+    : >"$RESULTS"
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) -eq 1 ]; then order="cluster single"; else order="single cluster"; fi
+        for p in $PIPELINES; do
+            for server in $order; do
+                if [ "$server" = cluster ]; then port=${ports[0]}; else port=$SINGLE_PORT; fi
+                log "round $round/$ROUNDS  -P $p  $server"
+                redis-benchmark -h 127.0.0.1 -p "$port" -t "$CTESTS" -n "$REQUESTS" -r 100000 \
+                    -c "$CLIENTS" -P "$p" -q --csv 2>/dev/null \
+                    | awk -F'","' -v r="$round" -v p="$p" -v s="$server" \
+                        'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
+                        >>"$RESULTS" \
+                    || log "redis-benchmark failed against $server (-P $p)"
+            done
+        done
+    done
+    python3 - "$RESULTS" <<'EOF'
+import statistics, sys
+rows, order = {}, []
+for line in open(sys.argv[1]):
+    _r, p, server, test, rps = line.rstrip("\n").split(",")
+    key = (test, int(p))
+    if key not in rows:
+        rows[key] = {"cluster": [], "single": []}
+        order.append(key)
+    rows[key][server].append(float(rps))
+print()
+print(f"{'test':<10} {'P':>3} {'cluster_rps':>12} {'single_rps':>12} {'ratio':>7}")
+for test, p in sorted(order, key=lambda k: (k[1], order.index(k))):
+    r = rows[(test, p)]
+    if not r["cluster"] or not r["single"]:
+        print(f"{test:<10} {p:>3} {'missing':>12}")
+        continue
+    c, s = statistics.median(r["cluster"]), statistics.median(r["single"])
+    print(f"{test:<10} {p:>3} {c:>12.0f} {s:>12.0f} {c / s:>7.3f}")
+EOF
+    exit 0
+fi
+
 start_servers
 log "memkv on port $MEMKV_PORT (pid $MEMKV_PID)"
 log "$(redis-server --version) on port $REDIS_PORT (pid $REDIS_PID)"
@@ -132,6 +213,18 @@ log "$(redis-server --version) on port $REDIS_PORT (pid $REDIS_PID)"
 # --- throughput -------------------------------------------------------------
 RESULTS=$WORK/results.csv
 : >"$RESULTS"
+# Sorted-set custom commands: the same 1000-member set in both servers,
+# named as redis-benchmark expands member:__rand_int__ (-r 1000), so every
+# lookup hits.
+ZCMDS=()
+if [ "$ZCUSTOM" = 1 ]; then
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        python3 -c 'print("ZADD bench:z " + " ".join(f"{i} member:{i:012d}" for i in range(1000)))' \
+            | redis-cli -p "$port" >/dev/null
+    done
+    ZCMDS=("ZRANGE bench:z 0 9 WITHSCORES" "ZRANK bench:z member:__rand_int__" \
+        "ZSCORE bench:z member:__rand_int__")
+fi
 if [ -n "$TESTS" ]; then
     log "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS"
     for round in $(seq 1 "$ROUNDS"); do
@@ -147,6 +240,14 @@ if [ -n "$TESTS" ]; then
                         'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
                         >>"$RESULTS" \
                     || log "redis-benchmark failed against $server (-P $p)"
+                for zc in "${ZCMDS[@]}"; do
+                    # shellcheck disable=SC2086 # the command is a list of words
+                    redis-benchmark -h 127.0.0.1 -p "$port" -r 1000 -n "$REQUESTS" \
+                        -c "$CLIENTS" -P "$p" -q --csv $zc 2>/dev/null \
+                        | awk -F'","' -v r="$round" -v p="$p" -v s="$server" -v t="${zc%% *}" \
+                            'NR > 1 { print r "," p "," s "," t "," $2 }' >>"$RESULTS" \
+                        || log "redis-benchmark $zc failed against $server (-P $p)"
+                done
             done
         done
     done
@@ -276,6 +377,20 @@ elif sys.argv[1] == "intsets":
     # 100,000 sets of 10 small integers (intset encoded).
     for i in range(100_000):
         cmd("SADD", f"iset:{i}", *[str((i + 7 * j) % 1000) for j in range(10)])
+elif sys.argv[1] == "bigzset":
+    # One sorted set of 1,000,000 members, 1000 per ZADD (skiplist).
+    for b in range(1000):
+        args = []
+        for i in range(b * 1000, (b + 1) * 1000):
+            args += [str(i * 7 % 1000003), f"member:{i}"]
+        cmd("ZADD", "bigz", *args)
+elif sys.argv[1] == "smallzsets":
+    # 100,000 sorted sets of 10 members (listpack).
+    for k in range(100_000):
+        args = []
+        for i in range(10):
+            args += [str(i * 1.5), f"m{i}"]
+        cmd("ZADD", f"zs:{k}", *args)
 EOF
 }
 
@@ -309,10 +424,14 @@ load_strings() {
 }
 load_bigset() { gen_dataset bigset | redis-cli -p "$1" --pipe >/dev/null; }
 load_intsets() { gen_dataset intsets | redis-cli -p "$1" --pipe >/dev/null; }
+load_bigzset() { gen_dataset bigzset | redis-cli -p "$1" --pipe >/dev/null; }
+load_smallzsets() { gen_dataset smallzsets | redis-cli -p "$1" --pipe >/dev/null; }
 
 if [ "$MEMORY" = 1 ]; then
     # Fresh servers per dataset, so earlier runs do not skew the baseline.
     mem_case "~1M random string keys (-t set -r 1000000 -d 16)" load_strings
     mem_case "one set of 1,000,000 members" load_bigset
     mem_case "100,000 sets of 10 small integers" load_intsets
+    mem_case "one sorted set of 1,000,000 members" load_bigzset
+    mem_case "100,000 sorted sets of 10 members" load_smallzsets
 fi

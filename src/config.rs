@@ -146,6 +146,10 @@ pub struct Config {
     pub multi_rollback: bool,
     /// Largest set kept in the intset encoding (Redis's directive).
     pub set_max_intset_entries: usize,
+    /// Sorted sets stay `listpack` up to this many members ...
+    pub zset_max_listpack_entries: usize,
+    /// ... each at most this many bytes.
+    pub zset_max_listpack_value: usize,
     /// Cluster: this node's `host:port` (directive `self`).
     #[serde(rename = "self")]
     pub self_addr: Option<String>,
@@ -200,6 +204,8 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             multi_rollback: true,
             set_max_intset_entries: crate::store::set::DEFAULT_MAX_INTSET_ENTRIES,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             self_addr: None,
             peers: Vec::new(),
             cluster_node_timeout: 5000,
@@ -301,6 +307,8 @@ typed_fields! {
     "proto-max-bulk-len" => proto_max_bulk_len,
     "client-query-buffer-limit" => client_query_buffer_limit,
     "hz" => hz,
+    "zset-max-listpack-entries" => zset_max_listpack_entries,
+    "zset-max-listpack-value" => zset_max_listpack_value,
     "appendonly" => appendonly,
     "appendfsync" => appendfsync,
     "appendfilename" => appendfilename,
@@ -2220,9 +2228,11 @@ fn set_value(
         Kind::Peers => {
             // `peers a:1, b:2`, `peers a:1,b:2` and `peers a:1 b:2` all
             // name the same members.
+            // `--peers "a:1 b:2"` on the command line arrives as one
+            // argument: split on white space as well as commas.
             let list: Vec<String> = args
                 .iter()
-                .flat_map(|a| a.split(','))
+                .flat_map(|a| a.split(|c: char| c == ',' || c.is_whitespace()))
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .map(str::to_string)
@@ -3283,6 +3293,8 @@ mod tests {
             ("auto-aof-rewrite-min-size", &["1024"]),
             ("multi-rollback", &["no"]),
             ("set-max-intset-entries", &["7"]),
+            ("zset-max-listpack-entries", &["16"]),
+            ("zset-max-listpack-value", &["32"]),
             ("self", &["127.0.0.1:7000"]),
             ("peers", &["127.0.0.1:7001", "127.0.0.1:7002"]),
             ("cluster-node-timeout", &["700"]),

@@ -84,9 +84,40 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+/// Formats `n` in decimal into `buf`, returning the digits: the one integer
+/// formatter (replies, stored integers, AOF arguments) - no allocation and
+/// no fmt machinery on hot paths.
+#[inline]
+pub fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut pos = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    &buf[pos..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_format_without_allocating() {
+        let mut b = [0u8; 20];
+        assert_eq!(fmt_i64(0, &mut b), b"0");
+        assert_eq!(fmt_i64(-42, &mut b), b"-42");
+        assert_eq!(fmt_i64(i64::MIN, &mut b), b"-9223372036854775808");
+        assert_eq!(fmt_i64(i64::MAX, &mut b), b"9223372036854775807");
+    }
 
     #[test]
     fn string2ll_rules() {
@@ -120,5 +151,96 @@ mod tests {
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"1 "), None);
         assert_eq!(parse_f64(b"abc"), None);
+    }
+}
+
+/// C's `%.17g` of a double, as Redis 7.0 prints scores (`addReplyDouble`,
+/// `d2string`, DEBUG DIGEST, AOF rewrite): 17 significant digits, trailing
+/// zeros dropped, exponent form below 1e-4 or from 1e17; `inf`/`-inf`/`nan`.
+pub fn fmt_g17(d: f64) -> String {
+    if d.is_nan() {
+        return if d.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    // Rust's `{:.16e}` is exactly rounded: "d.dddddddddddddddde<exp>".
+    let e = format!("{:.16e}", d.abs());
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut out = String::with_capacity(24);
+    if d < 0.0 {
+        out.push('-');
+    }
+    if !(-4..17).contains(&exp) {
+        let frac = digits[1..].trim_end_matches('0');
+        out.push_str(&digits[..1]);
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            out.push('0');
+        }
+        out.push_str(&a.to_string());
+    } else if exp >= 0 {
+        let (int, frac) = digits.split_at(exp as usize + 1);
+        out.push_str(int);
+        let frac = frac.trim_end_matches('0');
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+    } else {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out
+}
+
+#[cfg(test)]
+mod g17_tests {
+    use super::fmt_g17;
+
+    #[test]
+    fn like_printf() {
+        for (d, s) in [
+            (1.1, "1.1000000000000001"),
+            (3.0, "3"),
+            (-2.5, "-2.5"),
+            (1e17, "1e+17"),
+            (1.5e17, "1.5e+17"),
+            (99999999999999999.0, "1e+17"),
+            (12345678901234567.0, "12345678901234568"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (0.1, "0.10000000000000001"),
+            (1e300, "1.0000000000000001e+300"),
+            (5e-324, "4.9406564584124654e-324"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (-0.0, "-0"),
+            (123.456, "123.456"),
+        ] {
+            assert_eq!(fmt_g17(d), s, "{d:e}");
+        }
     }
 }

@@ -636,6 +636,7 @@ fn dump_all(c: &mut Conn, dbs: usize) -> Dump {
                 "string" => encode(&[b"GET", k]),
                 "list" => encode(&[b"LRANGE", k, b"0", b"-1"]),
                 "hash" => encode(&[b"HGETALL", k]),
+                "zset" => encode(&[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]),
                 _ => encode(&[b"TYPE", k]),
             };
             reads.push(cmd);
@@ -2588,6 +2589,13 @@ fn interop_writes(conn: &mut Conn, phase: &str) {
         }
         let p: Vec<&str> = parts.iter().map(String::as_str).collect();
         cmds.push(c(&p));
+        let mut parts: Vec<String> = vec!["ZADD".into(), format!("{phase}:zset:{i}")];
+        for m in 0..(i * 9 + 1) {
+            parts.push(format!("{}.{}", m % 17, m));
+            parts.push(format!("m{m}"));
+        }
+        let p: Vec<&str> = parts.iter().map(String::as_str).collect();
+        cmds.push(c(&p));
     }
     cmds.extend([
         c(&["INCR", &format!("{phase}:counter")]),
@@ -2598,6 +2606,35 @@ fn interop_writes(conn: &mut Conn, phase: &str) {
         c(&["DEL", &format!("{phase}:s:1")]),
         c(&["LPOP", &format!("{phase}:list:3")]),
         c(&["HDEL", &format!("{phase}:hash:4"), "f0"]),
+        c(&[
+            "ZADD",
+            &format!("{phase}:z"),
+            "1",
+            "a",
+            "2.5",
+            "b",
+            "-inf",
+            "c",
+            "0.1",
+            "d",
+        ]),
+        c(&["ZINCRBY", &format!("{phase}:z"), "0.2", "d"]),
+        c(&["ZADD", &format!("{phase}:z"), "INCR", "1e-3", "a"]),
+        c(&["ZPOPMAX", &format!("{phase}:z")]),
+        c(&[
+            "GEOADD",
+            &format!("{phase}:geo"),
+            "13.361389",
+            "38.115556",
+            "Palermo",
+        ]),
+        c(&[
+            "ZUNIONSTORE",
+            &format!("{phase}:zu"),
+            "2",
+            &format!("{phase}:z"),
+            &format!("{phase}:geo"),
+        ]),
         c(&["MULTI"]),
         c(&["SET", &format!("{phase}:tx"), "1"]),
         c(&["RPUSH", &format!("{phase}:txl"), "a", "b"]),

@@ -238,6 +238,20 @@ fn command_line_overrides_file() {
     assert_eq!(c.peers, vec!["h1:1", "h2:2"]);
     assert_eq!(c.config_file.as_deref(), Some(file.as_path()));
 
+    // The peer list in every spelling: commas, spaces, one quoted argument.
+    for spelling in [
+        &["--peers", "h1:1,h2:2"][..],
+        &["--peers", "h1:1, h2:2"],
+        &["--peers", "h1:1 h2:2"],
+        &["--peers", "h1:1", "h2:2,"],
+    ] {
+        let c = Config::from_args(spelling).unwrap();
+        assert_eq!(c.peers, vec!["h1:1", "h2:2"], "{spelling:?}");
+    }
+    let file2 = dir.write("peers.conf", "peers 127.0.0.1:7002, 127.0.0.1:7003\n");
+    let c = Config::from_file(&file2).unwrap();
+    assert_eq!(c.peers, vec!["127.0.0.1:7002", "127.0.0.1:7003"]);
+
     // No file: options only.
     let c = Config::from_args(["--port", "6390", "--appendonly", "yes"]).unwrap();
     assert_eq!(

@@ -184,6 +184,36 @@ const RENAMES: &[&str] = &[
     "rename b b",
 ];
 
+/// Sorted sets and geo.
+const ZSETS: &[&str] = &[
+    "zadd z 1 a 2 b 3 c",
+    "zadd z incr 5 a",
+    "zincrby z 1 b",
+    "zrem z c",
+    "zrem z nope",
+    "zadd z2 1 x 2 y 3 z",
+    "zremrangebyscore z2 1 1",
+    "zremrangebyrank z2 0 0",
+    "zadd z3 0 a 0 b",
+    "zremrangebylex z3 [a [a",
+    "zpopmin z",
+    "zpopmax z",
+    "zadd z4 1 a 2 b",
+    "zmpop 1 z4 min",
+    "zmpop 1 z4 max",
+    "zadd s1 1 a 2 b",
+    "zadd s2 1 b",
+    "zunionstore u 2 s1 s2",
+    "zinterstore i 2 s1 s2",
+    "zdiffstore d 2 s1 s1",
+    "zrangestore r s1 0 -1",
+    "geoadd g 13.361389 38.115556 Palermo",
+    "geoadd g 15.087269 37.502669 Catania",
+    "geosearchstore gs g fromlonlat 15 37 byradius 200 km",
+    "georadius g 15 37 200 km store gr",
+    "bzpopmin s2 0",
+];
+
 /// Runs `cmds` on one connection while another listens on every
 /// notification channel; returns each message's raw bytes, in order.
 fn stream(s: &Server, flags: &str, cmds: &[&str]) -> Vec<Vec<u8>> {
@@ -363,4 +393,12 @@ fn no_op_writes_repeats_and_replaced_destinations() {
     let s = differential("KEAmn", RENAMES);
     assert!(has(&s, "__keyevent@0__:new", "b"));
     assert!(has(&s, "__keyevent@0__:copy_to", "b"));
+}
+
+#[test]
+fn sorted_sets_and_geo() {
+    let s = differential("KEAn", ZSETS);
+    assert!(has(&s, "__keyevent@0__:zincr", "z"));
+    assert!(has(&s, "__keyevent@0__:zadd", "g"));
+    assert!(has(&s, "__keyevent@0__:zpopmin", "s2"));
 }

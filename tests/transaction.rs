@@ -290,6 +290,7 @@ fn dump(srv: &Server, dbs: usize, ttl: Ttl) -> BTreeMap<(usize, Vec<u8>), String
                     m.sort();
                     format!("{m:?}")
                 }
+                "zset" => show(&r.cmd(&[b"ZRANGE", &k, b"0", b"-1", b"WITHSCORES"])),
                 "none" => continue,
                 other => format!("<{other}>"),
             };
@@ -1854,6 +1855,10 @@ const POPULATE: &[&str] = &[
     "SADD st2 a b 3",
     "SADD st3 x",
     "EXPIRE st2 6500",
+    "ZADD z1 1 a 2 b 3 c 4.5 d",
+    "ZADD z2 0 x 0 y 0 z",
+    "PEXPIRE z2 6500000",
+    "GEOADD g1 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
     "SELECT 1",
     "SET s1 other-db",
     "RPUSH l1 q w",
@@ -2312,6 +2317,65 @@ const WRITE_EXAMPLES: &[(&str, &[&str])] = &[
     ("setrange", &["SETRANGE s1 10 xyz", "SETRANGE newstr 3 ab"]),
     ("swapdb", &["SWAPDB 0 1", "SWAPDB 1 2"]),
     ("unlink", &["UNLINK s1 h1 l2"]),
+    ("bzmpop", &["BZMPOP 0 2 nozset z1 MAX COUNT 2"]),
+    ("bzpopmax", &["BZPOPMAX z1 0"]),
+    ("bzpopmin", &["BZPOPMIN nozset z2 0"]),
+    (
+        "geoadd",
+        &["GEOADD g1 CH 13 38 Palermo 1 2 new", "GEOADD newg 1 1 p"],
+    ),
+    (
+        "georadius",
+        &[
+            "GEORADIUS g1 15 37 200 km STORE gd",
+            "GEORADIUS g1 15 37 100 km STOREDIST z1",
+        ],
+    ),
+    (
+        "georadiusbymember",
+        &["GEORADIUSBYMEMBER g1 Palermo 500 km STORE gd"],
+    ),
+    (
+        "geosearchstore",
+        &[
+            "GEOSEARCHSTORE gd g1 FROMLONLAT 15 37 BYBOX 400 400 km",
+            "GEOSEARCHSTORE z1 g1 FROMMEMBER Palermo BYRADIUS 1 m STOREDIST",
+        ],
+    ),
+    (
+        "zadd",
+        &["ZADD z1 9 a 10 new", "ZADD newz 1 m", "ZADD z2 INCR 1 x"],
+    ),
+    (
+        "zdiffstore",
+        &["ZDIFFSTORE zd 2 z1 z2", "ZDIFFSTORE z2 1 z1"],
+    ),
+    ("zincrby", &["ZINCRBY z1 0.5 a", "ZINCRBY newz 1 m"]),
+    (
+        "zinterstore",
+        &[
+            "ZINTERSTORE zd 2 z1 z1 WEIGHTS 1 2",
+            "ZINTERSTORE z1 2 z1 z2",
+        ],
+    ),
+    ("zmpop", &["ZMPOP 2 nozset z1 MIN COUNT 2"]),
+    ("zpopmax", &["ZPOPMAX z1", "ZPOPMAX z2 10"]),
+    ("zpopmin", &["ZPOPMIN z1 2"]),
+    (
+        "zrangestore",
+        &["ZRANGESTORE zd z1 0 1", "ZRANGESTORE z2 z1 (1 +inf BYSCORE"],
+    ),
+    ("zrem", &["ZREM z1 a b c d", "ZREM z2 x nope"]),
+    ("zremrangebylex", &["ZREMRANGEBYLEX z2 [x (z"]),
+    ("zremrangebyrank", &["ZREMRANGEBYRANK z1 0 1"]),
+    ("zremrangebyscore", &["ZREMRANGEBYSCORE z1 -inf +inf"]),
+    (
+        "zunionstore",
+        &[
+            "ZUNIONSTORE zd 2 z1 z2 AGGREGATE MAX",
+            "ZUNIONSTORE z1 1 nozset",
+        ],
+    ),
 ];
 
 /// Names of the commands (and `container|sub` subcommands) whose COMMAND

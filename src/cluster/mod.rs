@@ -8,6 +8,8 @@
 //! fingerprint agree across nodes whatever order each config file lists them
 //! in.
 
+pub mod relay;
+pub mod route;
 pub mod slots;
 
 pub use slots::{SLOTS, key_slot};

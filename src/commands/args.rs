@@ -32,6 +32,15 @@ impl<'a> Args<'a> {
         self.ranges.get(i).map(|r| &self.buf[r.clone()])
     }
 
+    /// The arguments after the first `n` (an argv wrapped in another).
+    #[inline]
+    pub fn tail(&self, n: usize) -> Args<'a> {
+        Args {
+            buf: self.buf,
+            ranges: &self.ranges[n.min(self.ranges.len())..],
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + Clone + '_ {
         self.ranges.iter().map(|r| &self.buf[r.clone()])
     }

@@ -248,6 +248,21 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
             rdb_len_size(t.len()) + t.keys().map(|m| rdb_string_size(m)).sum::<usize>(),
             String::new(),
         ),
+        Value::ZSet(z) => {
+            let mut strings = 0usize;
+            let mut lp = 7usize;
+            z.for_each(|m, s| {
+                let score = crate::number::fmt_g17(s);
+                strings += rdb_string_size(m) + 8;
+                lp += lp_entry_size(m.len()) + lp_entry_size(score.len());
+            });
+            let size = if z.is_listpack() {
+                rdb_len_size(lp) + lp
+            } else {
+                rdb_len_size(z.len()) + strings
+            };
+            (size, String::new())
+        }
     };
     Some(format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:0{}",

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::list::parse_long;
 use super::{Args, CmdError, CmdResult, CommandSpec};
-use crate::number::parse_i64;
+use crate::number::{fmt_i64, parse_i64};
 use crate::server::{Client, Server};
 use crate::store::journal::{InverseOp, UndoLog};
 use crate::store::scan::{parse_cursor, scan_step};
@@ -339,25 +339,6 @@ fn hincrby(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     set_field(srv, c.db, key, field, Sds::new(text))?;
     c.reply.int(new);
     Ok(())
-}
-
-/// Decimal text of `v` in `buf` (no allocation).
-fn fmt_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 fn hincrbyfloat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {

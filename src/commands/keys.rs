@@ -667,6 +667,13 @@ pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) 
             if small { "listpack" } else { "hashtable" }
         }
         Value::Set(s) => s.encoding(),
+        Value::ZSet(z) => {
+            if z.is_listpack() {
+                "listpack"
+            } else {
+                "skiplist"
+            }
+        }
     }
 }
 

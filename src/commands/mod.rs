@@ -188,6 +188,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::hash::COMMANDS,
         crate::commands::set::COMMANDS,
         crate::commands::sort::COMMANDS,
+        crate::commands::zset::COMMANDS,
+        crate::commands::geo::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
@@ -201,6 +203,8 @@ pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod docs;
+pub mod geo;
+pub mod geohash;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -211,6 +215,7 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 /// Lookup table from lower-case name to spec, built once.
 pub struct Table {
@@ -255,6 +260,34 @@ pub fn lookup_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static C
         .subcommands
         .iter()
         .find(|s| s.name.len() > plen && s.name.as_bytes()[plen..].eq_ignore_ascii_case(sub))
+}
+
+/// The one key extractor: the argv indexes of the keys a concrete command
+/// names, in argument order. Cluster routing (and later ACL key patterns,
+/// scripts' declared keys, tracking) read keys through this function only.
+/// Fixed positions come from the row's (first, last, step); commands whose
+/// keys move (a `numkeys` argument: LMPOP, BLMPOP, ZUNIONSTORE, EVAL...) use
+/// the key specs derived from the row's syntax ([`docs::keys_of`]).
+pub fn command_keys(
+    spec: &'static CommandSpec,
+    args: &Args,
+    out: &mut Vec<usize>,
+) -> Result<(), docs::BadKeyArgs> {
+    out.clear();
+    if spec.first_key > 0 && spec.subcommands.is_empty() && !docs::docs_for(spec).movablekeys {
+        out.extend(spec.key_indexes(args.len()));
+        return Ok(());
+    }
+    let d = docs::docs_for(spec);
+    if d.key_specs.is_empty() {
+        return Ok(());
+    }
+    let argv: Vec<&[u8]> = args.iter().collect();
+    let mut found = docs::keys_of(d, &argv)?;
+    found.sort_unstable_by_key(|&(i, _)| i);
+    found.dedup_by_key(|&mut (i, _)| i);
+    out.extend(found.into_iter().map(|(i, _)| i));
+    Ok(())
 }
 
 /// Redis's text for an unknown command: the name and the first arguments,
@@ -327,9 +360,29 @@ pub fn resolve(args: &Args) -> Result<&'static CommandSpec, CmdError> {
 /// Runs one command for `client`: resolve, check, call, and turn a handler
 /// error into an error reply. Returns the spec that ran (None if rejected).
 pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'static CommandSpec> {
+    if client.peer
+        && args
+            .get(0)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"memkv.relay"))
+    {
+        crate::cluster::route::serve_relay(srv, client, args);
+        return None;
+    }
     let spec = match resolve(args) {
         Ok(s) => s,
-        Err(e) => return reject(srv, client, args, &e.to_string()),
+        Err(e) => {
+            // The cluster handshake is not a table command (not listed by
+            // COMMAND, never propagated).
+            if client.authenticated
+                && args
+                    .get(0)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(b"memkv.hello"))
+            {
+                crate::cluster::route::hello(srv, client, args);
+                return None;
+            }
+            return reject(srv, client, args, &e.to_string());
+        }
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(srv, client, args, "NOAUTH Authentication required.");
@@ -345,6 +398,22 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     }
     if let Some(e) = crate::pubsub::subscribed_mode_error(client, spec) {
         return reject(srv, client, args, &e);
+    }
+    // Cluster routing: one Option check when there is no cluster.
+    if let Some(topo) = srv.cluster.as_ref()
+        && topo.members.len() > 1
+        && !client.is_internal()
+    {
+        if client.peer {
+            // A relayed request is never relayed again.
+            if let Some(e) = crate::cluster::route::foreign_key(srv, spec, args) {
+                return reject(srv, client, args, &e);
+            }
+        } else if (client.multi.is_none() || transaction::runs_inside_multi(spec))
+            && crate::cluster::route::route(srv, client, spec, args)
+        {
+            return Some(spec);
+        }
     }
     if let Some(m) = client.multi.as_mut()
         && !transaction::runs_inside_multi(spec)
@@ -471,6 +540,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn keys_for(argv: &[&str]) -> Result<Vec<String>, docs::BadKeyArgs> {
+        let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+        let args = owned.as_args();
+        let spec = resolve(&args).expect("known command");
+        let mut out = Vec::new();
+        command_keys(spec, &args, &mut out)?;
+        Ok(out.iter().map(|&i| argv[i].to_string()).collect())
+    }
+
+    #[test]
+    fn key_extractor_covers_fixed_ranges_and_numkeys() {
+        assert_eq!(keys_for(&["get", "a"]).unwrap(), ["a"]);
+        assert_eq!(keys_for(&["mset", "a", "1", "b", "2"]).unwrap(), ["a", "b"]);
+        assert_eq!(keys_for(&["del", "a", "b", "c"]).unwrap(), ["a", "b", "c"]);
+        assert_eq!(keys_for(&["blpop", "a", "b", "0"]).unwrap(), ["a", "b"]);
+        assert_eq!(
+            keys_for(&["lmove", "s", "d", "LEFT", "RIGHT"]).unwrap(),
+            ["s", "d"]
+        );
+        assert_eq!(
+            keys_for(&["lmpop", "2", "x", "y", "LEFT"]).unwrap(),
+            ["x", "y"]
+        );
+        assert_eq!(
+            keys_for(&["blmpop", "0", "1", "x", "LEFT", "COUNT", "2"]).unwrap(),
+            ["x"]
+        );
+        // numkeys larger than what follows: Redis's "Invalid arguments".
+        assert!(keys_for(&["lmpop", "5", "x", "LEFT"]).is_err());
+        assert!(keys_for(&["ping"]).unwrap().is_empty());
+        assert!(keys_for(&["dbsize"]).unwrap().is_empty());
     }
 
     #[test]

@@ -74,10 +74,9 @@ pub fn sort_ro_keys(argv: &[&[u8]]) -> Vec<(usize, bool)> {
     }
 }
 
-/// The elements SORT works on, in the value's native order, or None for
-/// a type SORT refuses (WRONGTYPE). Lists and sets now; the sorted-set
-/// family adds its arm here (members by rank, ascending) - `BY nosort`
-/// then reverses with DESC exactly as for lists (`reversible`).
+/// The elements SORT works on, in the value's native order (a sorted set's
+/// members by rank, ascending: `BY nosort` then reverses with DESC exactly
+/// as for lists), or None for a type SORT refuses (WRONGTYPE).
 fn elements_of(v: &Value) -> Option<Source> {
     match v {
         Value::List(l) => Some(Source {
@@ -88,6 +87,14 @@ fn elements_of(v: &Value) -> Option<Source> {
             elems: super::set::members(s),
             kind: SourceKind::Set,
         }),
+        Value::ZSet(z) => {
+            let mut elems = Vec::with_capacity(z.len());
+            z.for_each(|m, _| elems.push(m.to_vec()));
+            Some(Source {
+                elems,
+                kind: SourceKind::SortedSet,
+            })
+        }
         _ => None,
     }
 }
@@ -102,7 +109,6 @@ struct Source {
 enum SourceKind {
     /// Ordered containers: `BY nosort DESC` reverses them (lists, zsets).
     List,
-    #[allow(dead_code)]
     SortedSet,
     /// No meaningful order: sorted anyway when the result is stored.
     Set,

@@ -10,7 +10,7 @@
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::long_double::Ld;
-use crate::number::parse_i64;
+use crate::number::{fmt_i64, parse_i64};
 use crate::server::{Client, Server};
 use crate::store::{Kind, Sds, Value};
 
@@ -163,27 +163,6 @@ fn cstr(b: &[u8]) -> &[u8] {
         Some(i) => &b[..i],
         None => b,
     }
-}
-
-/// Formats `n` in decimal into `buf`, returning the digits (no allocation).
-#[inline]
-fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut pos = buf.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    &buf[pos..]
 }
 
 /// `getLongLongFromObjectOrReply` on an argument.
@@ -964,15 +943,6 @@ fn lcs(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn itoa_on_stack() {
-        let mut b = [0u8; 20];
-        assert_eq!(fmt_i64(0, &mut b), b"0");
-        assert_eq!(fmt_i64(-42, &mut b), b"-42");
-        assert_eq!(fmt_i64(i64::MIN, &mut b), b"-9223372036854775808");
-        assert_eq!(fmt_i64(i64::MAX, &mut b), b"9223372036854775807");
-    }
 
     #[test]
     fn c_string_options() {

@@ -344,6 +344,10 @@ fn effect_of(name: &str, args: &Args, nth: usize, same_db: bool) -> Option<Effec
         "zinterstore" => ev("zinterstore", ZSET),
         "zdiffstore" => ev("zdiffstore", ZSET),
         "zrangestore" => ev("zrangestore", ZSET),
+        // GEOADD is ZADD underneath; the STORE forms name themselves.
+        "geoadd" => ev("zadd", ZSET),
+        "geosearchstore" => ev("geosearchstore", ZSET),
+        "georadius" | "georadiusbymember" => ev("georadiusstore", ZSET),
         "restore" => ev("restore", GENERIC),
         _ => None,
     }

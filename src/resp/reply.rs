@@ -2,6 +2,7 @@
 //! output buffer. Commands call these methods; the protocol version decides
 //! how aggregate and null types are spelled on the wire.
 
+use crate::number::fmt_i64;
 use std::io::Write;
 
 /// A client's pending output plus the protocol it speaks.
@@ -36,8 +37,8 @@ impl Reply {
     #[inline]
     fn header(&mut self, prefix: u8, n: i64) {
         self.buf.push(prefix);
-        let tmp = itoa_buf(n);
-        self.buf.extend_from_slice(tmp.as_bytes());
+        let mut tmp = [0u8; 20];
+        self.buf.extend_from_slice(fmt_i64(n, &mut tmp));
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -80,8 +81,8 @@ impl Reply {
 
     /// A bulk string holding the decimal form of `n`.
     pub fn bulk_int(&mut self, n: i64) {
-        let s = itoa_buf(n);
-        self.bulk(s.as_bytes());
+        let mut tmp = [0u8; 20];
+        self.bulk(fmt_i64(n, &mut tmp));
     }
 
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
@@ -183,40 +184,6 @@ impl Reply {
         let mut tmp = Vec::new();
         let _ = tmp.write_fmt(args);
         self.bulk(&tmp);
-    }
-}
-
-/// Small stack-free integer formatting (avoids fmt machinery on the hot path).
-fn itoa_buf(n: i64) -> ItoaStr {
-    let mut out = ItoaStr {
-        buf: [0u8; 20],
-        start: 20,
-    };
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        out.start -= 1;
-        out.buf[out.start] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
-        out.start -= 1;
-        out.buf[out.start] = b'-';
-    }
-    out
-}
-
-struct ItoaStr {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl ItoaStr {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Client, Park, Server};
 use crate::commands::{self, Args, OwnedArgs};
-use crate::store::{Key, Value};
+use crate::store::{Key, Kind, Value};
 
 /// One parked client's blocking state.
 #[derive(Debug)]
@@ -186,21 +186,27 @@ impl Server {
 
     fn serve_key(&mut self, db: usize, key: &Key) {
         let slot = (db, key.clone());
-        // Each waiter is tried once per readiness; one that blocks again
-        // (nothing for it after all) goes to the back, so stop after a lap.
-        let mut budget = self.blocked.by_key.get(&slot).map_or(0, |q| q.len());
-        while budget > 0 {
-            budget -= 1;
-            // Only a list serves list waiters; a key turned into another
-            // type keeps them blocked, as in Redis.
-            if !matches!(self.store.get(db, key), Some(Value::List(_))) {
-                return;
-            }
-            let Some(&id) = self.blocked.by_key.get(&slot).and_then(|q| q.front()) else {
+        // Each waiter is tried once per readiness, in blocking order; one
+        // that blocks again (nothing for it after all) goes to the back.
+        let ids: Vec<u64> = self
+            .blocked
+            .by_key
+            .get(&slot)
+            .map_or_else(Vec::new, |q| q.iter().copied().collect());
+        for id in ids {
+            // A key serves only the waiters of its type (BLPOP a list,
+            // BZPOPMIN a sorted set); the others stay blocked, as in Redis.
+            let Some(kind) = self.store.get(db, key).map(Value::kind) else {
                 return;
             };
+            let Some(want) = self.blocked.waiters.get(&id).map(|w| waits_for(&w.args)) else {
+                continue;
+            };
+            if want != kind {
+                continue;
+            }
             let Some(w) = self.forget_blocked(id) else {
-                return;
+                continue;
             };
             let Some(mut c) = self.clients.get_mut(w.token).and_then(Option::take) else {
                 continue;
@@ -254,14 +260,25 @@ impl Server {
     }
 }
 
+/// The type of value a blocked command pops from.
+fn waits_for(args: &OwnedArgs) -> Kind {
+    match args.as_args().get(0) {
+        Some(n) if n.len() > 2 && n[..2].eq_ignore_ascii_case(b"bz") => Kind::ZSet,
+        _ => Kind::List,
+    }
+}
+
 /// The argv of a blocked command with `key` moved to the front of its keys
 /// (None when it is already first or the command has one key).
 fn ready_key_first(args: &OwnedArgs, key: &[u8]) -> Option<OwnedArgs> {
     let a = args.as_args();
     let name = a.get(0)?;
-    let keys = if name.eq_ignore_ascii_case(b"blpop") || name.eq_ignore_ascii_case(b"brpop") {
+    let keys = if ["blpop", "brpop", "bzpopmin", "bzpopmax"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+    {
         1..a.len().checked_sub(1)?
-    } else if name.eq_ignore_ascii_case(b"blmpop") {
+    } else if name.eq_ignore_ascii_case(b"blmpop") || name.eq_ignore_ascii_case(b"bzmpop") {
         let n = crate::number::parse_i64(a.get(2)?)?;
         3..3usize.checked_add(usize::try_from(n).ok()?)?.min(a.len())
     } else {

@@ -82,6 +82,18 @@ pub struct Client {
     pub(crate) hold_seq: u64,
     /// Pub/Sub subscriptions and output-limit state (owned by `pubsub`).
     pub pubsub: crate::pubsub::ClientSubs,
+    /// A cluster peer's relay connection (after `MEMKV.HELLO`): may send
+    /// `MEMKV.RELAY`, and its commands are never routed again.
+    pub peer: bool,
+    /// Cluster operations in flight, in command order; replies of later
+    /// local commands wait behind them (`Slot::after`).
+    pub relay: std::collections::VecDeque<crate::cluster::route::Slot>,
+    /// Set by routing when a command must wait until the operations in
+    /// flight are answered: the dispatcher leaves it in the query buffer.
+    pub deferred: bool,
+    /// Sequence number of the latest cluster operation (late answers to an
+    /// abandoned one are recognised and dropped).
+    pub relay_seq: u64,
 }
 
 impl Client {
@@ -145,6 +157,10 @@ impl Client {
             pending_write: false,
             hold_seq: 0,
             pubsub: Default::default(),
+            peer: false,
+            relay: Default::default(),
+            deferred: false,
+            relay_seq: 0,
         }
     }
 

@@ -27,6 +27,19 @@ impl Notifier {
             let _ = self.waker.wake();
         }
     }
+
+    /// Posts several relay results with one wake-up.
+    pub fn send_all(&self, done: Vec<crate::cluster::relay::Done>) {
+        if done.is_empty() {
+            return;
+        }
+        for d in done {
+            if self.tx.send(Notice::Relay(d)).is_err() {
+                return;
+            }
+        }
+        let _ = self.waker.wake();
+    }
 }
 
 use crate::config::Config;
@@ -75,6 +88,11 @@ pub struct Server {
     pub notifier: Notifier,
     /// Cluster mode: the members and the slot table (None without `self`).
     pub cluster: Option<crate::cluster::Topology>,
+    /// Connections to the other members (cluster mode with peers).
+    pub relay: Option<crate::cluster::relay::RelayPool>,
+    /// Client id -> slab token, so other threads address clients by id
+    /// (tokens are reused).
+    pub(crate) client_ids: std::collections::HashMap<u64, usize>,
     /// The AOF, when `appendonly yes`.
     pub aof: Option<crate::aof::Aof>,
     /// Set while the AOF is being loaded at start-up.
@@ -107,9 +125,10 @@ impl Server {
 
     /// Finds a connected client (other than the running one) by id.
     pub fn client_by_id_mut(&mut self, id: u64) -> Option<&mut Client> {
+        let token = *self.client_ids.get(&id)?;
         self.clients
-            .iter_mut()
-            .filter_map(|(_, c)| c.as_deref_mut())
-            .find(|c| c.id == id)
+            .get_mut(token)
+            .and_then(|c| c.as_deref_mut())
+            .filter(|c| c.id == id)
     }
 }

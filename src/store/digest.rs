@@ -128,13 +128,15 @@ pub fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
     *digest = sha1(digest);
 }
 
-/// Redis's type number (OBJ_STRING 0, OBJ_LIST 1, OBJ_SET 2, OBJ_HASH 4).
+/// Redis's type number (OBJ_STRING 0, OBJ_LIST 1, OBJ_SET 2, OBJ_ZSET 3,
+/// OBJ_HASH 4).
 fn type_code(v: &Value) -> u32 {
     match v {
         Value::Str(_) => 0,
         Value::List(_) => 1,
         Value::Hash(_) => 4,
         Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
     }
 }
 
@@ -163,6 +165,14 @@ pub fn mix_value(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
                 e.with_bytes(|b| xor_digest(digest, b));
             }
         }
+        // Redis 7.0: each element is SHA1-mixed member then `%.17g` score,
+        // xored in (order-free).
+        Value::ZSet(z) => z.for_each(|m, s| {
+            let mut ele = [0u8; 20];
+            mix_digest(&mut ele, m);
+            mix_digest(&mut ele, crate::number::fmt_g17(s).as_bytes());
+            xor_digest(digest, &ele);
+        }),
     }
     if has_expire {
         xor_digest(digest, b"!!expire!!");

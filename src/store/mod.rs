@@ -16,6 +16,7 @@ pub mod scan;
 pub mod set;
 pub mod snapshot;
 pub mod watch;
+pub mod zset;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,6 +30,8 @@ pub use list::List;
 pub type Hash = IndexMap<Sds, Sds>;
 /// A set value: intset or hash table (src/store/set.rs).
 pub use set::Set;
+/// A sorted-set value: listpack or skiplist (src/store/zset.rs).
+pub use zset::ZSet;
 
 /// A stored value.
 #[derive(Clone, Debug)]
@@ -39,6 +42,8 @@ pub enum Value {
     Hash(Box<Hash>),
     /// Not boxed: a `Set` is at most 24 bytes.
     Set(Set),
+    /// 24 bytes (a buffer, or a boxed skiplist), so `Value` stays 32.
+    ZSet(ZSet),
 }
 
 /// The value types, as TYPE names them.
@@ -48,6 +53,7 @@ pub enum Kind {
     List,
     Hash,
     Set,
+    ZSet,
 }
 
 impl Kind {
@@ -57,6 +63,7 @@ impl Kind {
             Kind::List => "list",
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 }
@@ -68,6 +75,7 @@ impl Value {
             Value::List(_) => Kind::List,
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
         }
     }
 }

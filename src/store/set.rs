@@ -18,7 +18,7 @@
 use indexmap::IndexMap;
 
 use super::Key;
-use crate::number::parse_i64;
+use crate::number::{fmt_i64, parse_i64};
 
 /// Members of a hash-table encoded set.
 pub type Members = IndexMap<Key, ()>;
@@ -57,25 +57,6 @@ impl Elem<'_> {
     pub fn to_vec(&self) -> Vec<u8> {
         self.with_bytes(|b| b.to_vec())
     }
-}
-
-/// Decimal text of `v` in `buf`.
-pub fn fmt_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 impl Set {

@@ -243,6 +243,16 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
                 encode_into(out, head.into_iter().chain(chunk.iter().map(|m| &m[..])));
             }
         }
+        // ZADD key score member ..., scores in `%.17g` (exact round trip).
+        Value::ZSet(z) => {
+            let mut items: Vec<(String, &[u8])> = Vec::with_capacity(z.len());
+            z.for_each(|m, s| items.push((crate::number::fmt_g17(s), m)));
+            for chunk in items.chunks(ITEMS_PER_CMD) {
+                let head = [&b"ZADD"[..], key];
+                let body = chunk.iter().flat_map(|(s, m)| [s.as_bytes(), *m]);
+                encode_into(out, head.into_iter().chain(body));
+            }
+        }
     }
     if let Some(at) = expiry {
         let at = at.to_string();

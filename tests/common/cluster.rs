@@ -5,6 +5,8 @@ use super::{Server, free_port, temp_dir};
 
 pub struct Cluster {
     pub nodes: Vec<Server>,
+    /// The directives each node was started with (for restarts).
+    pub args: Vec<Vec<String>>,
 }
 
 impl Cluster {
@@ -14,6 +16,7 @@ impl Cluster {
             let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
             let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
             let mut nodes = Vec::new();
+            let mut all_args = Vec::new();
             for (i, &port) in ports.iter().enumerate() {
                 let peers: Vec<&str> = addrs
                     .iter()
@@ -28,13 +31,17 @@ impl Cluster {
                 }
                 args.extend_from_slice(extra);
                 let dir = temp_dir("cluster");
+                all_args.push(args.iter().map(|a| a.to_string()).collect());
                 match Server::try_start_on(port, &dir, None, &args) {
                     Some(s) => nodes.push(s),
                     None => break,
                 }
             }
             if nodes.len() == n {
-                return Cluster { nodes };
+                return Cluster {
+                    nodes,
+                    args: all_args,
+                };
             }
         }
         panic!("cluster did not start");
@@ -46,5 +53,79 @@ impl Cluster {
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.port))
             .collect()
+    }
+}
+
+impl Cluster {
+    /// The index of the node that owns `key` (asked of node 0: CLUSTER
+    /// KEYSLOT, then CLUSTER SLOTS).
+    pub fn owner(&self, key: &str) -> usize {
+        let mut c = self.nodes[0].conn();
+        let slot: i64 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut c)
+            .expect("CLUSTER KEYSLOT");
+        let slots: Vec<(i64, i64, (String, u16))> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query::<Vec<redis::Value>>(&mut c)
+            .expect("CLUSTER SLOTS")
+            .into_iter()
+            .map(|v| {
+                let redis::Value::Array(items) = v else {
+                    panic!("slot range is not an array")
+                };
+                let lo: i64 = redis::from_redis_value(items[0].clone()).expect("start");
+                let hi: i64 = redis::from_redis_value(items[1].clone()).expect("end");
+                let redis::Value::Array(node) = items[2].clone() else {
+                    panic!("node is not an array")
+                };
+                let host: String = redis::from_redis_value(node[0].clone()).expect("host");
+                let port: u16 = redis::from_redis_value(node[1].clone()).expect("port");
+                (lo, hi, (host, port))
+            })
+            .collect();
+        let (_, _, (_, port)) = slots
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
+            .expect("slot covered");
+        self.nodes
+            .iter()
+            .position(|n| n.port == *port)
+            .expect("owner is a node")
+    }
+
+    /// A key (`prefix` + a number) owned by node `i`.
+    pub fn key_on(&self, i: usize, prefix: &str) -> String {
+        (0..10_000)
+            .map(|n| format!("{prefix}{n}"))
+            .find(|k| self.owner(k) == i)
+            .expect("some key lands on every node")
+    }
+
+    /// SIGKILLs node `i` and starts it again on the same port and directory
+    /// (so it reloads its AOF).
+    pub fn restart(&mut self, i: usize) {
+        let port = self.nodes[i].port;
+        let dir = self.nodes[i].dir.clone();
+        self.nodes[i].kill9();
+        let args: Vec<&str> = self.args[i].iter().map(String::as_str).collect();
+        for _ in 0..50 {
+            if let Some(s) = Server::try_start_on(port, &dir, None, &args) {
+                let mut old = std::mem::replace(&mut self.nodes[i], s);
+                // The directory now belongs to the new process.
+                old.dir = std::path::PathBuf::new();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("node {i} did not restart on port {port}");
+    }
+
+    /// Sends `sig` (libc::SIGSTOP, SIGCONT...) to node `i`.
+    pub fn signal(&self, i: usize, sig: i32) {
+        // SAFETY: kill(2) on a child process we own.
+        let rc = unsafe { libc::kill(self.nodes[i].child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill({sig})");
     }
 }

@@ -1,0 +1,1091 @@
+//! The sorted-set value: members ordered by (score, member bytes), with
+//! Redis 7.0's two encodings.
+//!
+//! - `listpack` ([`Pack`]): one exactly sized buffer of entries
+//!   `[varint len+tag][member][score]`, sorted, with the entry count in a
+//!   varint header; every operation is a linear scan (Redis does the same on
+//!   its listpack). Used while entries <= `zset-max-listpack-entries` and
+//!   every member <= `zset-max-listpack-value` bytes.
+//! - `skiplist` ([`SkipList`]): Redis's skiplist with spans (rank in
+//!   O(log n)), its nodes in an arena indexed by `u32`, plus a hash table of
+//!   node indexes keyed by member (member -> score in O(1), without storing
+//!   each member twice). A node is 56 bytes: the member inline up to 22
+//!   bytes, level 0 inside the node, higher levels in one shared array.
+//!
+//! Like Redis, a set converts listpack -> skiplist when it outgrows the
+//! limits and never back (except results of *STORE commands, built with
+//! [`ZSet::from_sorted`], which pick the encoding that fits).
+//!
+//! Ranks are 0-based in forward order everywhere; ranges are `start..end`
+//! rank intervals, and every range query is "how many elements satisfy a
+//! predicate that holds for a prefix" ([`ZSet::count_while`]).
+
+use std::cell::Cell;
+use std::cmp::Ordering;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+
+use super::{Key, Sds};
+
+/// The listpack limits (`zset-max-listpack-entries` / `-value`).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub entries: usize,
+    pub value: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            entries: 128,
+            value: 64,
+        }
+    }
+}
+
+/// (score, member) order: score first, then member bytes (memcmp).
+#[inline]
+pub fn cmp_entry(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    if s1 < s2 {
+        Ordering::Less
+    } else if s1 > s2 {
+        Ordering::Greater
+    } else {
+        m1.cmp(m2)
+    }
+}
+
+/// A sorted set.
+#[derive(Clone, Debug)]
+pub enum ZSet {
+    Pack(Pack),
+    Skip(Box<SkipList>),
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::Pack(Pack::default())
+    }
+}
+
+impl ZSet {
+    /// An empty set for a first member of `member_len` bytes (Redis's ZADD:
+    /// skiplist right away when the member or the limits exclude listpack).
+    pub fn new_for(member_len: usize, lim: &Limits) -> ZSet {
+        if lim.entries == 0 || member_len > lim.value {
+            ZSet::Skip(Box::default())
+        } else {
+            ZSet::Pack(Pack::default())
+        }
+    }
+
+    /// A set from entries sorted by (score, member) with distinct members,
+    /// in the encoding that fits (zsetConvertToListpackIfNeeded).
+    pub fn from_sorted(entries: Vec<(Sds, f64)>, lim: &Limits) -> ZSet {
+        let fits =
+            entries.len() <= lim.entries && entries.iter().all(|(m, _)| m.len() <= lim.value);
+        if fits {
+            let mut p = Pack::default();
+            p.extend_sorted(entries.iter().map(|(m, s)| (&m[..], *s)));
+            ZSet::Pack(p)
+        } else {
+            let mut s = SkipList::default();
+            for (m, sc) in entries {
+                s.insert_new(Key::new(&m), sc);
+            }
+            ZSet::Skip(Box::new(s))
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Pack(p) => p.len(),
+            ZSet::Skip(s) => s.len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True for the listpack encoding.
+    pub fn is_listpack(&self) -> bool {
+        matches!(self, ZSet::Pack(_))
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(p) => p.find(member).map(|(_, _, s)| s),
+            ZSet::Skip(s) => s.find(member).map(|i| s.nodes[i as usize].score),
+        }
+    }
+
+    /// Converts to the skiplist encoding.
+    fn convert(&mut self) {
+        if let ZSet::Pack(p) = self {
+            let mut s = SkipList::default();
+            p.for_each(|m, sc| s.insert_new(Key::new(m), sc));
+            *self = ZSet::Skip(Box::new(s));
+        }
+    }
+
+    /// Adds `member` or changes its score. Returns the previous score.
+    pub fn insert(&mut self, member: &[u8], score: f64, lim: &Limits) -> Option<f64> {
+        if let ZSet::Pack(p) = self {
+            if let Some((off, end, old)) = p.find(member) {
+                if old != score {
+                    p.remove_at(off, end);
+                    p.insert_sorted(member, score);
+                }
+                return Some(old);
+            }
+            if p.len() < lim.entries && member.len() <= lim.value && p.len() < u32::MAX as usize {
+                p.insert_sorted(member, score);
+                return None;
+            }
+            self.convert();
+        }
+        match self {
+            ZSet::Skip(s) => s.insert(member, score),
+            ZSet::Pack(_) => None,
+        }
+    }
+
+    /// Removes `member`; returns its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(p) => {
+                let (off, end, s) = p.find(member)?;
+                p.remove_at(off, end);
+                Some(s)
+            }
+            ZSet::Skip(s) => s.remove(member),
+        }
+    }
+
+    /// How many leading elements (in order) satisfy `pred`; `pred` must
+    /// hold for a prefix of the set.
+    pub fn count_while(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+        match self {
+            ZSet::Pack(p) => {
+                let mut n = 0;
+                let mut off = p.start();
+                while let Some((m, s, next)) = p.entry(off) {
+                    if !pred(s, m) {
+                        break;
+                    }
+                    n += 1;
+                    off = next;
+                }
+                n
+            }
+            ZSet::Skip(s) => s.count_while(pred),
+        }
+    }
+
+    /// The 0-based forward rank and score of `member`.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let score = self.score(member)?;
+        let r = self.count_while(|s, m| cmp_entry(s, m, score, member) == Ordering::Less);
+        Some((r, score))
+    }
+
+    /// The element at forward rank `r`.
+    pub fn get(&self, r: usize) -> Option<(&[u8], f64)> {
+        match self {
+            ZSet::Pack(p) => p.iter().nth(r),
+            ZSet::Skip(s) => {
+                let i = s.by_rank(r)?;
+                let n = &s.nodes[i as usize];
+                Some((&n.member, n.score))
+            }
+        }
+    }
+
+    /// Visits the elements of ranks `start..end`, forward or (`rev`) from
+    /// `end - 1` down to `start`.
+    pub fn for_range<'a>(
+        &'a self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut f: impl FnMut(&'a [u8], f64),
+    ) {
+        let end = end.min(self.len());
+        if start >= end {
+            return;
+        }
+        match self {
+            ZSet::Pack(p) => {
+                if rev {
+                    let offs: Vec<usize> = p.offsets().skip(start).take(end - start).collect();
+                    for &o in offs.iter().rev() {
+                        if let Some((m, s, _)) = p.entry(o) {
+                            f(m, s);
+                        }
+                    }
+                } else {
+                    p.iter()
+                        .skip(start)
+                        .take(end - start)
+                        .for_each(|(m, s)| f(m, s));
+                }
+            }
+            ZSet::Skip(s) => {
+                let first = if rev { end - 1 } else { start };
+                let Some(mut x) = s.by_rank(first) else {
+                    return;
+                };
+                for _ in start..end {
+                    let n = &s.nodes[x as usize];
+                    f(&n.member, n.score);
+                    x = if rev { n.back } else { n.l0.next };
+                    if x == NIL {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every element in order.
+    pub fn for_each<'a>(&'a self, f: impl FnMut(&'a [u8], f64)) {
+        self.for_range(0, self.len(), false, f);
+    }
+
+    /// Removes the elements of ranks `start..end`; returns how many.
+    pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
+        let end = end.min(self.len());
+        if start >= end {
+            return 0;
+        }
+        match self {
+            ZSet::Pack(p) => {
+                let offs: Vec<usize> = p.offsets().skip(start).take(end - start + 1).collect();
+                let from = offs[0];
+                let to = offs.get(end - start).copied().unwrap_or(p.buf.len());
+                p.remove_span(from, to, end - start);
+            }
+            ZSet::Skip(_) => {
+                // Collect the members first, then delete each (O(k log n)).
+                let mut victims = Vec::with_capacity(end - start);
+                self.for_range(start, end, false, |m, _| victims.push(Sds::new(m)));
+                if let ZSet::Skip(s) = self {
+                    for m in &victims {
+                        s.remove(m);
+                    }
+                }
+            }
+        }
+        end - start
+    }
+
+    /// ZSCAN: a cursor step. A listpack is returned whole (cursor 0, like
+    /// Redis); a skiplist is walked by arena slot, so an element present for
+    /// the whole scan (its slot never changes) is returned exactly once.
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
+        match self {
+            ZSet::Pack(_) => {
+                self.for_each(f);
+                0
+            }
+            ZSet::Skip(s) => {
+                let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+                let mut visited = 0;
+                while i < s.nodes.len() && visited < count {
+                    let n = &s.nodes[i];
+                    if n.back != FREE {
+                        f(&n.member, n.score);
+                        visited += 1;
+                    }
+                    i += 1;
+                }
+                if i >= s.nodes.len() { 0 } else { i as u64 }
+            }
+        }
+    }
+
+    /// Bytes of heap used (approximate, for MEMORY USAGE-like reports).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            ZSet::Pack(p) => p.buf.capacity(),
+            ZSet::Skip(s) => {
+                s.nodes.capacity() * std::mem::size_of::<Node>()
+                    + s.uppers.capacity() * std::mem::size_of::<Level>()
+                    + s.dict.capacity() * 5
+                    + s.nodes
+                        .iter()
+                        .map(|n| {
+                            if n.member.len() > 22 {
+                                n.member.len()
+                            } else {
+                                0
+                            }
+                        })
+                        .sum::<usize>()
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// listpack: one sorted buffer.
+// ---------------------------------------------------------------------------
+
+/// The packed encoding: `[LEB128 count]` then entries
+/// `[LEB128 (member length << 2 | score tag)][member][score]` in (score,
+/// member) order. The score is stored as small as it exactly fits (like
+/// listpack's integer encodings): tag 0 a zigzag LEB128 integer, 1 an f32,
+/// 2 an f64. An empty set has an empty buffer.
+#[derive(Clone, Debug, Default)]
+pub struct Pack {
+    buf: Vec<u8>,
+}
+
+impl Pack {
+    /// (entry count, header length): the count is a LEB128 header.
+    #[inline]
+    fn head(&self) -> (usize, usize) {
+        read_varint(&self.buf).unwrap_or((0, 0))
+    }
+
+    pub fn len(&self) -> usize {
+        self.head().0
+    }
+
+    /// Offset of the first entry.
+    #[inline]
+    fn start(&self) -> usize {
+        self.head().1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rewrites the count header (the buffer always has one once built).
+    fn set_len(&mut self, n: usize) {
+        let mut hb = [0u8; 10];
+        let hn = write_varint(n, &mut hb);
+        let old = self.start();
+        if hn == old {
+            self.buf[..hn].copy_from_slice(&hb[..hn]);
+        } else {
+            self.buf.splice(..old, hb[..hn].iter().copied());
+        }
+    }
+
+    /// The entry at byte offset `off`: (member, score, next offset).
+    #[inline]
+    fn entry(&self, off: usize) -> Option<(&[u8], f64, usize)> {
+        let b = self.buf.get(off..)?;
+        let (hdr, n) = read_varint(b)?;
+        let (len, tag) = (hdr >> 2, hdr & 3);
+        let m = b.get(n..n + len)?;
+        let rest = &b[n + len..];
+        let (score, sn) = match tag {
+            0 => {
+                let (z, k) = read_varint(rest)?;
+                let z = z as u64;
+                (((z >> 1) as i64 ^ -((z & 1) as i64)) as f64, k)
+            }
+            1 => (
+                f32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as f64,
+                4,
+            ),
+            _ => (f64::from_le_bytes(rest.get(..8)?.try_into().ok()?), 8),
+        };
+        Some((m, score, off + n + len + sn))
+    }
+
+    /// Encodes one entry into `out` (member bytes go between header and
+    /// score); returns (header length, score bytes, score length).
+    fn encode(member_len: usize, score: f64) -> ([u8; 10], usize, [u8; 10], usize) {
+        let mut sb = [0u8; 10];
+        let (tag, sn) = if score.fract() == 0.0 && score.abs() < 9.0e15 {
+            let i = score as i64;
+            let z = ((i << 1) ^ (i >> 63)) as u64 as usize;
+            (0, write_varint(z, &mut sb))
+        } else if (score as f32) as f64 == score {
+            sb[..4].copy_from_slice(&(score as f32).to_le_bytes());
+            (1, 4)
+        } else {
+            sb[..8].copy_from_slice(&score.to_le_bytes());
+            (2, 8)
+        };
+        let mut hb = [0u8; 10];
+        let hn = write_varint((member_len << 2) | tag, &mut hb);
+        (hb, hn, sb, sn)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let mut off = self.start();
+        std::iter::from_fn(move || {
+            let (m, s, next) = self.entry(off)?;
+            off = next;
+            Some((m, s))
+        })
+    }
+
+    fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut off = self.start();
+        std::iter::from_fn(move || {
+            let (_, _, next) = self.entry(off)?;
+            let here = off;
+            off = next;
+            Some(here)
+        })
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
+        self.iter().for_each(|(m, s)| f(m, s));
+    }
+
+    /// (offset, end offset, score) of `member`.
+    fn find(&self, member: &[u8]) -> Option<(usize, usize, f64)> {
+        let mut off = self.start();
+        while let Some((m, s, next)) = self.entry(off) {
+            if m == member {
+                return Some((off, next, s));
+            }
+            off = next;
+        }
+        None
+    }
+
+    fn remove_at(&mut self, off: usize, end: usize) {
+        self.remove_span(off, end, 1);
+    }
+
+    fn remove_span(&mut self, off: usize, end: usize, n: usize) {
+        self.buf.drain(off..end);
+        let len = self.len() - n;
+        if len == 0 {
+            self.buf = Vec::new();
+        } else {
+            self.set_len(len);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    fn insert_sorted(&mut self, member: &[u8], score: f64) {
+        // Redis's listpack keeps a zero score as the integer 0: -0 is lost.
+        let score = if score == 0.0 { 0.0 } else { score };
+        if self.buf.is_empty() {
+            self.buf.push(0);
+        }
+        let mut off = self.start();
+        while let Some((m, s, next)) = self.entry(off) {
+            if cmp_entry(s, m, score, member) == Ordering::Greater {
+                break;
+            }
+            off = next;
+        }
+        let (hb, hn, sb, sn) = Self::encode(member.len(), score);
+        let size = hn + member.len() + sn;
+        let len = self.len();
+        self.buf.reserve_exact(size);
+        // Open a gap of `size` bytes at `off` and fill it.
+        let old = self.buf.len();
+        self.buf.resize(old + size, 0);
+        self.buf.copy_within(off..old, off + size);
+        self.buf[off..off + hn].copy_from_slice(&hb[..hn]);
+        self.buf[off + hn..off + hn + member.len()].copy_from_slice(member);
+        self.buf[off + hn + member.len()..off + size].copy_from_slice(&sb[..sn]);
+        self.set_len(len + 1);
+    }
+
+    /// Appends entries already in order (building a new set).
+    fn extend_sorted<'a>(&mut self, entries: impl Iterator<Item = (&'a [u8], f64)>) {
+        let mut len = self.len();
+        if self.buf.is_empty() {
+            self.buf.push(0);
+        }
+        for (m, s) in entries {
+            let s = if s == 0.0 { 0.0 } else { s };
+            let (hb, hn, sb, sn) = Self::encode(m.len(), s);
+            self.buf.extend_from_slice(&hb[..hn]);
+            self.buf.extend_from_slice(m);
+            self.buf.extend_from_slice(&sb[..sn]);
+            len += 1;
+        }
+        if len == 0 {
+            self.buf = Vec::new();
+        } else {
+            self.set_len(len);
+            self.buf.shrink_to_fit();
+        }
+    }
+}
+
+fn write_varint(mut v: usize, out: &mut [u8]) -> usize {
+    let mut i = 0;
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out[i] = b;
+            return i + 1;
+        }
+        out[i] = b | 0x80;
+        i += 1;
+    }
+}
+
+#[inline]
+fn read_varint(b: &[u8]) -> Option<(usize, usize)> {
+    let mut v = 0usize;
+    for (i, &c) in b.iter().enumerate().take(10) {
+        v |= ((c & 0x7f) as usize) << (7 * i);
+        if c & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// skiplist: Redis's zskiplist with spans, nodes in an arena.
+// ---------------------------------------------------------------------------
+
+const MAX_LEVEL: usize = 32;
+/// No node.
+const NIL: u32 = u32::MAX;
+/// The header (not in the arena).
+const HEAD: u32 = u32::MAX - 1;
+/// `back` of a free arena slot.
+const FREE: u32 = u32::MAX - 2;
+
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    next: u32,
+    span: u32,
+}
+
+const EMPTY_LEVEL: Level = Level { next: NIL, span: 0 };
+
+#[derive(Clone, Debug)]
+struct Node {
+    /// A `Key` (24 bytes, inline up to 22): members never change.
+    member: Key,
+    score: f64,
+    back: u32,
+    l0: Level,
+    /// Levels 1..`levels` live in `SkipList::uppers` from this index (the
+    /// ~75% of nodes with one level use none): no allocation per node.
+    upper: u32,
+    levels: u8,
+}
+
+/// The big encoding: skiplist (order, ranks) + member index (lookups).
+#[derive(Clone, Debug)]
+pub struct SkipList {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    head: [Level; MAX_LEVEL],
+    tail: u32,
+    len: u32,
+    level: usize,
+    dict: HashTable<u32>,
+    hasher: RandomState,
+    /// Upper levels of all nodes, in blocks of `levels - 1`.
+    uppers: Vec<Level>,
+    /// Freed blocks by size (index = block length - 1).
+    free_uppers: Vec<Vec<u32>>,
+}
+
+impl Default for SkipList {
+    fn default() -> Self {
+        SkipList {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            head: [EMPTY_LEVEL; MAX_LEVEL],
+            tail: NIL,
+            len: 0,
+            level: 1,
+            dict: HashTable::new(),
+            hasher: RandomState::new(),
+            uppers: Vec::new(),
+            free_uppers: Vec::new(),
+        }
+    }
+}
+
+thread_local! {
+    static LEVEL_RNG: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) };
+}
+
+/// Redis's zslRandomLevel: level k with probability 0.25^(k-1).
+fn random_level() -> usize {
+    LEVEL_RNG.with(|r| {
+        let mut x = r.get();
+        let mut level = 1;
+        loop {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 48;
+            if v >= 0x4000 || level >= MAX_LEVEL {
+                break;
+            }
+            level += 1;
+        }
+        r.set(x);
+        level
+    })
+}
+
+impl SkipList {
+    #[inline]
+    fn lv(&self, x: u32, i: usize) -> Level {
+        if x == HEAD {
+            self.head[i]
+        } else {
+            let n = &self.nodes[x as usize];
+            match i {
+                0 => n.l0,
+                _ => self.uppers[n.upper as usize + i - 1],
+            }
+        }
+    }
+
+    #[inline]
+    fn lv_mut(&mut self, x: u32, i: usize) -> &mut Level {
+        if x == HEAD {
+            return &mut self.head[i];
+        }
+        let n = &mut self.nodes[x as usize];
+        match i {
+            0 => &mut n.l0,
+            _ => &mut self.uppers[n.upper as usize + i - 1],
+        }
+    }
+
+    #[inline]
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        self.find_h(member, self.hash(member))
+    }
+
+    /// `find` with the member's hash already computed.
+    fn find_h(&self, member: &[u8], h: u64) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.dict
+            .find(h, |&i| &nodes[i as usize].member[..] == member)
+            .copied()
+    }
+
+    /// Count of leading elements satisfying `pred` (a prefix property).
+    fn count_while(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+        let mut x = HEAD;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.lv(x, i);
+                if l.next == NIL {
+                    break;
+                }
+                let n = &self.nodes[l.next as usize];
+                if !pred(n.score, &n.member) {
+                    break;
+                }
+                rank += l.span as usize;
+                x = l.next;
+            }
+        }
+        rank
+    }
+
+    /// The node at 0-based rank `r`.
+    fn by_rank(&self, r: usize) -> Option<u32> {
+        if r >= self.len as usize {
+            return None;
+        }
+        let target = r + 1;
+        let mut x = HEAD;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.lv(x, i);
+                if l.next == NIL || traversed + l.span as usize > target {
+                    break;
+                }
+                traversed += l.span as usize;
+                x = l.next;
+            }
+            if traversed == target {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    /// The nodes after which (score, member) goes, per level, with ranks.
+    fn path(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [usize; MAX_LEVEL]) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0usize; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let l = self.lv(x, i);
+                if l.next == NIL {
+                    break;
+                }
+                let n = &self.nodes[l.next as usize];
+                if cmp_entry(n.score, &n.member, score, member) != Ordering::Less {
+                    break;
+                }
+                rank[i] += l.span as usize;
+                x = l.next;
+            }
+            update[i] = x;
+        }
+        (update, rank)
+    }
+
+    /// Inserts a member known to be absent.
+    fn insert_new(&mut self, member: Key, score: f64) {
+        let h = self.hash(&member);
+        self.insert_new_h(member, score, h);
+    }
+
+    /// Inserts a member known to be absent whose hash is `h`.
+    fn insert_new_h(&mut self, member: Key, score: f64, h: u64) {
+        let (mut update, mut rank) = self.path(score, &member);
+        let lvl = random_level();
+        if lvl > self.level {
+            for i in self.level..lvl {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.head[i].span = self.len;
+            }
+            self.level = lvl;
+        }
+        let upper = if lvl > 1 {
+            let k = lvl - 1;
+            match self.free_uppers.get_mut(k - 1).and_then(Vec::pop) {
+                Some(at) => at,
+                None => {
+                    let at = self.uppers.len() as u32;
+                    self.uppers.resize(self.uppers.len() + k, EMPTY_LEVEL);
+                    at
+                }
+            }
+        } else {
+            0
+        };
+        let node = Node {
+            member,
+            score,
+            back: NIL,
+            l0: EMPTY_LEVEL,
+            upper,
+            levels: lvl as u8,
+        };
+        let x = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        for i in 0..lvl {
+            let u = self.lv(update[i], i);
+            let d = (rank[0] - rank[i]) as u32;
+            *self.lv_mut(x, i) = Level {
+                next: u.next,
+                span: u.span - d,
+            };
+            *self.lv_mut(update[i], i) = Level {
+                next: x,
+                span: d + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.lv_mut(u, i).span += 1;
+        }
+        let back = if update[0] == HEAD { NIL } else { update[0] };
+        self.nodes[x as usize].back = back;
+        let next = self.nodes[x as usize].l0.next;
+        if next != NIL {
+            self.nodes[next as usize].back = x;
+        } else {
+            self.tail = x;
+        }
+        self.len += 1;
+        let nodes = &self.nodes;
+        let hasher = &self.hasher;
+        self.dict
+            .insert_unique(h, x, |&i| hasher.hash_one(&nodes[i as usize].member[..]));
+    }
+
+    /// Adds or rescores `member` (hashed once). Like Redis's
+    /// zslUpdateScore, a new score that keeps the node between its
+    /// neighbours is written in place; otherwise the node moves.
+    fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        let h = self.hash(member);
+        let Some(x) = self.find_h(member, h) else {
+            self.insert_new_h(Key::new(member), score, h);
+            return None;
+        };
+        let n = &self.nodes[x as usize];
+        let old = n.score;
+        let (back, next) = (n.back, n.l0.next);
+        let after_prev = back == NIL || {
+            let p = &self.nodes[back as usize];
+            cmp_entry(p.score, &p.member, score, member) == Ordering::Less
+        };
+        let before_next = next == NIL || {
+            let q = &self.nodes[next as usize];
+            cmp_entry(q.score, &q.member, score, member) == Ordering::Greater
+        };
+        if after_prev && before_next {
+            self.nodes[x as usize].score = score;
+            return Some(old);
+        }
+        let key = self.unlink(x, h);
+        self.insert_new_h(key, score, h);
+        Some(old)
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let h = self.hash(member);
+        let x = self.find_h(member, h)?;
+        let score = self.nodes[x as usize].score;
+        self.unlink(x, h);
+        Some(score)
+    }
+
+    /// Removes node `x` (member hash `h`) and hands back its member.
+    fn unlink(&mut self, x: u32, h: u64) -> Key {
+        let n = &self.nodes[x as usize];
+        let (update, _) = self.path(n.score, &n.member);
+        let member = std::mem::replace(&mut self.nodes[x as usize].member, Key::new(b""));
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let ul = self.lv(u, i);
+            if ul.next == x {
+                let xl = self.lv(x, i);
+                *self.lv_mut(u, i) = Level {
+                    next: xl.next,
+                    span: ul.span + xl.span - 1,
+                };
+            } else {
+                self.lv_mut(u, i).span -= 1;
+            }
+        }
+        let (next, back) = (self.nodes[x as usize].l0.next, self.nodes[x as usize].back);
+        if next != NIL {
+            self.nodes[next as usize].back = back;
+        } else {
+            self.tail = back;
+        }
+        while self.level > 1 && self.head[self.level - 1].next == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+        if let Ok(e) = self.dict.find_entry(h, |&i| i == x) {
+            e.remove();
+        }
+        let n = &mut self.nodes[x as usize];
+        n.back = FREE;
+        if n.levels > 1 {
+            let k = n.levels as usize - 1;
+            if self.free_uppers.len() < k {
+                self.free_uppers.resize_with(k, Vec::new);
+            }
+            self.free_uppers[k - 1].push(n.upper);
+        }
+        n.levels = 0;
+        if self.len == 0 {
+            // Start over: no free-list garbage in an emptied set.
+            self.nodes = Vec::new();
+            self.free = Vec::new();
+            self.uppers = Vec::new();
+            self.free_uppers = Vec::new();
+        } else {
+            self.free.push(x);
+        }
+        member
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(z: &ZSet) -> Vec<(Vec<u8>, f64)> {
+        let mut v = Vec::new();
+        z.for_each(|m, s| v.push((m.to_vec(), s)));
+        v
+    }
+
+    fn check(z: &ZSet, model: &std::collections::BTreeMap<Vec<u8>, f64>) {
+        let mut want: Vec<(Vec<u8>, f64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+        want.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+        assert_eq!(collect(z), want);
+        assert_eq!(z.len(), want.len());
+        for (r, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m), Some((r, *s)));
+            assert_eq!(
+                z.get(r).map(|(m, s)| (m.to_vec(), s)),
+                Some((m.clone(), *s))
+            );
+        }
+        let mut rev = Vec::new();
+        z.for_range(0, z.len(), true, |m, s| rev.push((m.to_vec(), s)));
+        rev.reverse();
+        assert_eq!(rev, want);
+    }
+
+    #[test]
+    fn random_against_model() {
+        let mut seed = 12345u64;
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for lim in [
+            Limits::default(),
+            Limits {
+                entries: 4,
+                value: 3,
+            },
+        ] {
+            let mut z = ZSet::new_for(1, &lim);
+            let mut model = std::collections::BTreeMap::new();
+            for step in 0..3000 {
+                let m = format!("m{}", rnd(300)).into_bytes();
+                match rnd(4) {
+                    0 | 1 => {
+                        let s = rnd(50) as f64 - 25.0;
+                        assert_eq!(z.insert(&m, s, &lim), model.insert(m, s));
+                    }
+                    2 => assert_eq!(z.remove(&m), model.remove(&m)),
+                    _ => {
+                        let a = rnd(20) as usize;
+                        let b = a + rnd(5) as usize;
+                        let mut gone = Vec::new();
+                        z.for_range(a, b, false, |m, _| gone.push(m.to_vec()));
+                        assert_eq!(z.remove_range(a, b), gone.len());
+                        for g in gone {
+                            model.remove(&g);
+                        }
+                    }
+                }
+                if step % 97 == 0 {
+                    check(&z, &model);
+                }
+            }
+            check(&z, &model);
+        }
+    }
+
+    #[test]
+    fn converts_at_limits_and_value_stays_small() {
+        let lim = Limits {
+            entries: 3,
+            value: 5,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            z.insert(m.as_bytes(), i as f64, &lim);
+        }
+        assert!(z.is_listpack());
+        z.insert(b"d", 0.0, &lim);
+        assert!(!z.is_listpack());
+        let mut y = ZSet::new_for(1, &lim);
+        y.insert(b"toolong", 1.0, &lim);
+        assert!(!y.is_listpack());
+        assert_eq!(std::mem::size_of::<super::super::Value>(), 32);
+        assert_eq!(std::mem::size_of::<Node>(), 56);
+    }
+
+    #[test]
+    fn pack_scores_round_trip_in_every_encoding() {
+        let lim = Limits::default();
+        let scores = [
+            0.0,
+            1.0,
+            -1.0,
+            1.5,
+            -2.25,
+            0.1,
+            1e300,
+            -1e-300,
+            5e-324,
+            8.9e15,
+            -9.5e15,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            123456789.0,
+            3.4e38,
+            16777217.0,
+        ];
+        let mut z = ZSet::new_for(1, &lim);
+        for (i, s) in scores.iter().enumerate() {
+            z.insert(format!("m{i}").as_bytes(), *s, &lim);
+        }
+        assert!(z.is_listpack());
+        for (i, s) in scores.iter().enumerate() {
+            assert_eq!(z.score(format!("m{i}").as_bytes()), Some(*s), "{s:e}");
+        }
+        // Entries are as small as their score allows.
+        let mut small = ZSet::new_for(1, &lim);
+        small.insert(b"ab", 3.0, &lim);
+        small.insert(b"cd", 1.5, &lim);
+        if let ZSet::Pack(p) = &small {
+            assert_eq!(p.buf.len(), 1 + (1 + 2 + 1) + (1 + 2 + 4));
+        }
+    }
+
+    #[test]
+    fn pack_count_header_grows_and_shrinks() {
+        let lim = Limits {
+            entries: 1000,
+            value: 64,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for i in 0..300 {
+            z.insert(format!("m{i:03}").as_bytes(), i as f64, &lim);
+            assert_eq!(z.len(), i + 1);
+        }
+        assert!(z.is_listpack());
+        assert_eq!(z.get(299).map(|(m, _)| m.to_vec()), Some(b"m299".to_vec()));
+        assert_eq!(z.remove_range(0, 200), 200);
+        assert_eq!(z.len(), 100);
+        assert_eq!(z.get(0), Some((&b"m200"[..], 200.0)));
+        assert_eq!(z.remove_range(0, 100), 100);
+        assert!(z.is_empty());
+    }
+
+    #[test]
+    fn scan_visits_everything_once() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for i in 0..1000 {
+            z.insert(format!("{i}").as_bytes(), i as f64, &lim);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut c = 0;
+        loop {
+            c = z.scan(c, 7, |m, _| assert!(seen.insert(m.to_vec())));
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+    }
+}
