@@ -428,3 +428,40 @@ fn command_info_matches_redis() {
         &[(4, b"-ERR The command has no key arguments\r\n")],
     );
 }
+
+/// In a cluster, Pub/Sub is served by the node the client talks to: a
+/// shard channel owned by another node is not relayed (the relay
+/// connection would be the subscriber), so SSUBSCRIBE / SPUBLISH through
+/// one node meet there.
+#[test]
+fn cluster_node_serves_its_own_subscribers() {
+    let cluster = common::cluster::Cluster::start(2, &[]);
+    let channel = cluster.key_on(1, "ch");
+    let mut sub = cluster.nodes[0].raw();
+    let ack = sub.cmd(&[b"SSUBSCRIBE", channel.as_bytes()]);
+    assert_eq!(
+        ack,
+        format!(
+            "*3\r\n$10\r\nssubscribe\r\n${}\r\n{channel}\r\n:1\r\n",
+            channel.len()
+        )
+        .as_bytes()
+    );
+    let mut publisher = cluster.nodes[0].raw();
+    assert_eq!(
+        publisher.cmd(&[b"SPUBLISH", channel.as_bytes(), b"m"]),
+        b":1\r\n"
+    );
+    assert_eq!(
+        sub.read_reply(),
+        format!(
+            "*3\r\n$8\r\nsmessage\r\n${}\r\n{channel}\r\n$1\r\nm\r\n",
+            channel.len()
+        )
+        .as_bytes()
+    );
+    // Keys still route: a write through node 0 to a key node 1 owns works.
+    let key = cluster.key_on(1, "k");
+    assert_eq!(publisher.cmd(&[b"SET", key.as_bytes(), b"v"]), b"+OK\r\n");
+    assert_eq!(publisher.cmd(&[b"GET", key.as_bytes()]), b"$1\r\nv\r\n");
+}

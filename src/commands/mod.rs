@@ -400,9 +400,13 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         return reject(srv, client, args, &e);
     }
     // Cluster routing: one Option check when there is no cluster.
+    // Pub/Sub is served by the node the client talks to (shard channels
+    // are positions, not keys); PUBLISH reaches other nodes through
+    // `pubsub::PubSub::relay`.
     if let Some(topo) = srv.cluster.as_ref()
         && topo.members.len() > 1
         && !client.is_internal()
+        && !spec.has(flags::PUBSUB)
     {
         if client.peer {
             // A relayed request is never relayed again.
