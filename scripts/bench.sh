@@ -19,6 +19,10 @@
 #   MEMORY=1        also load the same datasets into fresh servers and
 #                   compare resident memory (VmRSS): ~1M random string keys,
 #                   one set of 1,000,000 members, 100,000 small integer sets
+#   FANOUT=1        Pub/Sub fan-out: one publisher (redis-benchmark PUBLISH,
+#                   -P 16), SUBSCRIBERS subscribers, messages delivered per
+#                   second until every subscriber got every message (0: skip)
+#   SUBSCRIBERS=50  FANOUT_MESSAGES=100000
 #   MEMKV_ARGS=""   extra memkv directives, e.g. "--appendonly yes"
 #   MEMKV_BIN=path  use this memkv binary instead of building one
 #   KEEP=1          keep the raw results directory
@@ -36,6 +40,9 @@ CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
 MEMORY=${MEMORY:-0}
 MEMKV_ARGS=${MEMKV_ARGS:-}
+FANOUT=${FANOUT:-1}
+SUBSCRIBERS=${SUBSCRIBERS:-50}
+FANOUT_MESSAGES=${FANOUT_MESSAGES:-100000}
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -273,6 +280,80 @@ for test, p in sorted(order, key=lambda k: (k[1], order.index(k))):
 if ratios:
     gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
     print(f"{'geomean':<16} {'':>3} {'':>12} {'':>12} {gm:>7.3f}")
+EOF
+fi
+
+# --- Pub/Sub fan-out ---------------------------------------------------------
+# One run: SUBSCRIBERS raw sockets subscribe to one channel, redis-benchmark
+# publishes FANOUT_MESSAGES fixed-size messages; prints deliveries per second
+# (messages x subscribers / time until the last subscriber has them all).
+fanout_run() { # port
+    python3 - "$1" "$SUBSCRIBERS" "$FANOUT_MESSAGES" <<'EOF'
+import selectors, socket, subprocess, sys, time
+port, nsub, nmsg = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+payload = b"x" * 32
+msg = b"*3\r\n$7\r\nmessage\r\n$6\r\nfanout\r\n$%d\r\n%s\r\n" % (len(payload), payload)
+sel = selectors.DefaultSelector()
+want = {}
+for _ in range(nsub):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$6\r\nfanout\r\n")
+    ack = b"*3\r\n$9\r\nsubscribe\r\n$6\r\nfanout\r\n:1\r\n"
+    got = b""
+    while len(got) < len(ack):
+        got += s.recv(len(ack) - len(got))
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+    want[s] = nmsg * len(msg)
+start = time.monotonic()
+pub = subprocess.Popen(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(nmsg),
+                        "-c", "1", "-P", "16", "-q", "PUBLISH", "fanout", payload.decode()],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+left = len(want)
+deadline = start + 300
+while left and time.monotonic() < deadline:
+    for key, _ in sel.select(timeout=1):
+        s = key.fileobj
+        try:
+            data = s.recv(1 << 18)
+        except BlockingIOError:
+            continue
+        if not data:
+            sel.unregister(s)
+            left -= 1
+            continue
+        want[s] -= len(data)
+        if want[s] <= 0:
+            sel.unregister(s)
+            left -= 1
+elapsed = time.monotonic() - start
+pub.wait()
+print(f"{nmsg * nsub / elapsed:.0f}" if not left else "0")
+EOF
+}
+
+if [ "$FANOUT" = 1 ]; then
+    log "fan-out: 1 publisher, $SUBSCRIBERS subscribers, $FANOUT_MESSAGES messages, rounds: $ROUNDS"
+    FAN=$WORK/fanout.csv
+    : >"$FAN"
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) -eq 1 ]; then order="memkv redis"; else order="redis memkv"; fi
+        for server in $order; do
+            if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+            log "fan-out round $round/$ROUNDS  $server"
+            echo "$server,$(fanout_run "$port")" >>"$FAN"
+        done
+    done
+    python3 - "$FAN" <<'EOF'
+import statistics, sys
+r = {"memkv": [], "redis": []}
+for line in open(sys.argv[1]):
+    s, v = line.strip().split(",")
+    r[s].append(float(v))
+m, d = statistics.median(r["memkv"]), statistics.median(r["redis"])
+print()
+print(f"{'fan-out':<16} {'memkv_deliv/s':>14} {'redis_deliv/s':>14} {'ratio':>7}")
+print(f"{'publish':<16} {m:>14.0f} {d:>14.0f} {m / d if d else float('nan'):>7.3f}")
 EOF
 fi
 

@@ -2278,6 +2278,11 @@ fn normalize_keyspace_events(s: &str) -> Result<String, String> {
             out.push(c);
         }
     }
+    // Redis keeps 'n' active next to 'A' without printing it: it is stored
+    // last and hidden by `value_of`.
+    if out.starts_with('A') && flags.contains(&'n') {
+        out.push('n');
+    }
     Ok(out)
 }
 
@@ -2684,6 +2689,15 @@ impl Config {
         }
     }
 
+    /// `notify-keyspace-events` as stored (with a hidden trailing 'n' after
+    /// 'A', which CONFIG GET does not show); None when never set.
+    pub fn keyspace_events_raw(&self) -> Option<&str> {
+        self.other
+            .get("notify-keyspace-events")
+            .and_then(|a| a.first())
+            .map(String::as_str)
+    }
+
     /// The current value of one known parameter (name or alias, any case,
     /// hidden ones included), formatted as CONFIG GET prints it.
     pub fn value(&self, name: &str) -> Option<String> {
@@ -2698,6 +2712,12 @@ impl Config {
         }
         if let Some(v) = self.typed_get(spec.name) {
             return v;
+        }
+        if spec.name == "notify-keyspace-events"
+            && let Some(v) = self.other.get(spec.name).and_then(|a| a.first())
+            && v.starts_with('A')
+        {
+            return v.trim_end_matches('n').to_string();
         }
         match self.other.get(spec.name) {
             Some(args) => args.join(" "),

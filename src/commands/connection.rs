@@ -246,10 +246,13 @@ fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
 }
 
 /// The class of a connected client. memkv has no replication, and until
-/// Pub/Sub lands no client holds subscriptions: every client is normal.
-/// (Pub/Sub: return PubSub for clients with subscriptions here.)
-fn client_type(_c: &Client) -> ClientType {
-    ClientType::Normal
+/// Redis's getClientType: a client with subscriptions is of class pubsub.
+fn client_type(c: &Client) -> ClientType {
+    if c.pubsub.flag {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// Parses ON/OFF (case-insensitive) or gives a syntax error.
@@ -280,7 +283,13 @@ fn ping(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if args.len() > 2 {
         return Err(CmdError::WrongArity("ping"));
     }
-    // (Pub/Sub: a subscribed RESP2 client gets ["pong", message] instead.)
+    // A subscribed RESP2 client gets ["pong", message] (Redis: pushes only).
+    if crate::pubsub::resp2_subscribed(c) {
+        c.reply.array(2);
+        c.reply.bulk(b"pong");
+        c.reply.bulk(args.get(1).unwrap_or(b""));
+        return Ok(());
+    }
     match args.get(1) {
         None => c.reply.simple("PONG"),
         Some(msg) => c.reply.bulk(msg),
@@ -303,6 +312,7 @@ fn reset(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     // Redis's clearClientConnectionState: every per-connection feature
     // resets its state here (Pub/Sub, tracking and MONITOR when they exist).
     super::transaction::reset_transaction(srv, c);
+    crate::pubsub::forget_client(srv, c);
     c.db = 0;
     c.reply.resp3 = false;
     c.authenticated = requirepass(srv).is_empty();
@@ -732,75 +742,22 @@ fn client_no_touch(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult 
 }
 
 fn client_getredir(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
-    // Tracking is never on, so there is no redirection.
-    c.reply.int(-1);
+    crate::pubsub::tracking::client_getredir(c);
     Ok(())
 }
 
-/// CLIENT TRACKING: the arguments are checked like Redis; switching it off
-/// works (it is never on); switching it on is not supported.
+/// CLIENT TRACKING (client-side caching lives in `crate::pubsub::tracking`).
 fn client_tracking(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let mut redirect = false;
-    let mut j = 3;
-    while j < args.len() {
-        let opt = &args[j];
-        let more = j + 1 < args.len();
-        if opt.eq_ignore_ascii_case(b"redirect") && more {
-            j += 1;
-            if redirect {
-                return Err(CmdError::Static(
-                    "ERR A client can only redirect to a single other client",
-                ));
-            }
-            let id = parse_i64(&args[j]).ok_or(CmdError::NotInteger)?;
-            let exists = id == c.id as i64 || live_clients(srv).any(|o| o.id as i64 == id);
-            if !exists {
-                return Err(CmdError::Static(
-                    "ERR The client ID you want redirect to does not exist",
-                ));
-            }
-            redirect = true;
-        } else if opt.eq_ignore_ascii_case(b"prefix") && more {
-            j += 1;
-        } else if !(opt.eq_ignore_ascii_case(b"bcast")
-            || opt.eq_ignore_ascii_case(b"optin")
-            || opt.eq_ignore_ascii_case(b"optout")
-            || opt.eq_ignore_ascii_case(b"noloop"))
-        {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    if args[2].eq_ignore_ascii_case(b"on") {
-        Err(CmdError::Static(
-            "ERR CLIENT TRACKING is not supported by this server",
-        ))
-    } else if args[2].eq_ignore_ascii_case(b"off") {
-        c.reply.ok();
-        Ok(())
-    } else {
-        Err(CmdError::Syntax)
-    }
+    crate::pubsub::tracking::client_tracking(srv, c, args)
 }
 
 fn client_trackinginfo(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
-    let r = &mut c.reply;
-    r.map(3);
-    r.bulk(b"flags");
-    r.set(1);
-    r.bulk(b"off");
-    r.bulk(b"redirect");
-    r.int(-1);
-    r.bulk(b"prefixes");
-    r.array(0);
+    crate::pubsub::tracking::client_trackinginfo(c);
     Ok(())
 }
 
-fn client_caching(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
-    // Only valid with tracking in OPTIN/OPTOUT mode, which is never on.
-    Err(CmdError::Static(
-        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
-    ))
+fn client_caching(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    crate::pubsub::tracking::client_caching(c, args)
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]: validated like Redis and acknowledged;

@@ -268,6 +268,8 @@ fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
         "getdel" => &["RW", "access", "delete"],
         // SORT only reads its key; the STORE key comes from its extractor.
         "sort" => &["RO", "access"],
+        // Shard channels: positions for cluster routing, not keys.
+        "ssubscribe" | "sunsubscribe" | "spublish" => &["not_key"],
         _ if spec.has(flags::WRITE) => &["RW", "update"],
         _ => &["RO", "access"],
     }
@@ -293,7 +295,7 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         "hyperloglog" => Some("@hyperloglog"),
         "geo" => Some("@geo"),
         "stream" => Some("@stream"),
-        "pubsub" => Some("@pubsub"),
+        // pubsub: the PUBSUB flag gives @pubsub (PUBSUB HELP has none).
         "connection" => Some("@connection"),
         "transactions" => Some("@transaction"),
         "scripting" => Some("@scripting"),

@@ -63,3 +63,15 @@ impl From<WrongType> for CmdError {
         CmdError::WrongType
     }
 }
+
+impl CmdError {
+    /// Redis's addReplySubcommandSyntaxError: `container` is the upper-case
+    /// parent (`PUBSUB`), the subcommand is shown as typed.
+    pub fn subcommand_syntax(args: &super::Args, container: &str) -> CmdError {
+        let sub = args.get(1).unwrap_or(b"");
+        CmdError::Custom(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)])
+        ))
+    }
+}

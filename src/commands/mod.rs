@@ -45,7 +45,8 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 12;
     pub const ALLOW_BUSY: u32 = 1 << 13;
     /// Not a write, but its effect is propagated (PUBLISH, EVAL): CLIENT
-    /// PAUSE WRITE postpones it too.
+    /// PAUSE WRITE postpones it too. Internal: Redis 7.0's COMMAND INFO
+    /// does not show it.
     pub const MAY_REPLICATE: u32 = 1 << 14;
 
     /// Flag names in COMMAND INFO order.
@@ -64,7 +65,6 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
-        (MAY_REPLICATE, "may_replicate"),
     ];
 }
 
@@ -197,6 +197,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
+        crate::commands::pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -212,6 +213,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -398,14 +400,21 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     {
         return reject(srv, client, args, &e);
     }
+    if let Some(e) = crate::pubsub::subscribed_mode_error(client, spec) {
+        return reject(srv, client, args, &e);
+    }
     // CLIENT PAUSE: one Option check when there is none.
     if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
         return Some(spec);
     }
     // Cluster routing: one Option check when there is no cluster.
+    // Pub/Sub is served by the node the client talks to (shard channels
+    // are positions, not keys); PUBLISH reaches other nodes through
+    // `pubsub::PubSub::relay`.
     if let Some(topo) = srv.cluster.as_ref()
         && topo.members.len() > 1
         && !client.is_internal()
+        && !spec.has(flags::PUBSUB)
     {
         if client.peer {
             // A relayed request is never relayed again.
@@ -478,12 +487,16 @@ pub fn call(
             client.reply.truncate(mark);
             client.reply.error(&e.to_string());
             srv.store.prop.clear_replacement();
+            crate::pubsub::notify::discard(srv, false);
         }
         // What executed and changed something goes to the AOF.
         Ok(()) if srv.store.prop.enabled && srv.store.dirty != dirty && spec.has(flags::WRITE) => {
             srv.store.prop.command(client.db, args);
         }
         Ok(()) => srv.store.prop.clear_replacement(),
+    }
+    if res.is_ok() && crate::pubsub::notify::pending(srv) {
+        crate::pubsub::notify::after_call(srv, client, spec, args, mark);
     }
     res
 }

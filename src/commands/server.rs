@@ -268,7 +268,8 @@ fn getkeys_common(args: &Args) -> Result<(KeyPositions, &'static CommandSpec), C
         return Err(CmdError::Static("ERR Invalid command specified"));
     };
     let d = docs_for(spec);
-    if d.key_specs.is_empty() {
+    // Redis's doesCommandHaveKeys: some spec not marked not_key.
+    if d.key_specs.iter().all(|k| k.flags.contains(&"not_key")) {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(argv.len()) {
@@ -554,7 +555,7 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("client_recent_max_input_buffer", max_in.to_string());
             kv("client_recent_max_output_buffer", max_out.to_string());
             kv("blocked_clients", blocked.to_string());
-            kv("tracking_clients", "0".into());
+            kv("tracking_clients", srv.pubsub.tracking.clients.to_string());
             kv("clients_in_timeout_table", "0".into());
         }
         "memory" => {
@@ -699,15 +700,17 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("evicted_clients", "0".into());
             kv("keyspace_hits", srv.store.keyspace_hits.to_string());
             kv("keyspace_misses", srv.store.keyspace_misses.to_string());
-            kv("pubsub_channels", "0".into());
-            kv("pubsub_patterns", "0".into());
-            kv("pubsubshard_channels", "0".into());
+            let (channels, patterns, shard) = srv.pubsub.counts();
+            kv("pubsub_channels", channels.to_string());
+            kv("pubsub_patterns", patterns.to_string());
+            kv("pubsubshard_channels", shard.to_string());
             kv("latest_fork_usec", "0".into());
             kv("total_forks", "0".into());
             kv("migrate_cached_sockets", "0".into());
-            kv("tracking_total_keys", "0".into());
-            kv("tracking_total_items", "0".into());
-            kv("tracking_total_prefixes", "0".into());
+            let (keys, items, prefixes) = srv.pubsub.tracking.totals();
+            kv("tracking_total_keys", keys.to_string());
+            kv("tracking_total_items", items.to_string());
+            kv("tracking_total_prefixes", prefixes.to_string());
             kv("unexpected_error_replies", "0".into());
             kv(
                 "total_error_replies",
@@ -965,6 +968,7 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if !c.in_exec {
         crate::aof::reconcile_config(srv);
     }
+    crate::pubsub::config_changed(srv);
     c.reply.ok();
     Ok(())
 }

@@ -146,6 +146,7 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         Some((i, spec, e)) => {
             srv.store.rollback_journal();
             srv.store.prop.restore(prop_mark);
+            crate::pubsub::notify::discard(srv, true);
             // The transaction never happened, SELECT included.
             c.db = db_before;
             c.reply.truncate(mark);

@@ -80,6 +80,8 @@ pub struct Client {
     /// With `appendfsync always`: the AOF batch that must be fsynced
     /// before this client's pending replies may be sent.
     pub(crate) hold_seq: u64,
+    /// Pub/Sub subscriptions and output-limit state (owned by `pubsub`).
+    pub pubsub: crate::pubsub::ClientSubs,
     /// A cluster peer's relay connection (after `MEMKV.HELLO`): may send
     /// `MEMKV.RELAY`, and its commands are never routed again.
     pub peer: bool,
@@ -154,6 +156,7 @@ impl Client {
             writable_registered: false,
             pending_write: false,
             hold_seq: 0,
+            pubsub: Default::default(),
             peer: false,
             relay: Default::default(),
             deferred: false,
@@ -184,15 +187,28 @@ impl Client {
 
     /// The CLIENT LIST / CLIENT INFO line for this client (without newline).
     pub fn info_line(&self, now: Instant) -> String {
+        // Redis's catClientInfoString order.
         let mut flags = String::new();
-        if self.close_after_reply || self.close_asap {
-            flags.push('c');
+        if self.pubsub.flag {
+            flags.push('P');
+        }
+        if self.multi.is_some() {
+            flags.push('x');
         }
         if self.park.is_some() {
             flags.push('b');
         }
-        if self.multi.is_some() {
-            flags.push('x');
+        if let Some(t) = &self.pubsub.tracking {
+            flags.push('t');
+            if t.broken_redirect {
+                flags.push('R');
+            }
+            if t.bcast {
+                flags.push('B');
+            }
+        }
+        if self.close_after_reply || self.close_asap {
+            flags.push('c');
         }
         if self.no_evict {
             flags.push('e');
@@ -204,7 +220,7 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -214,6 +230,9 @@ impl Client {
             now.duration_since(self.last_interaction).as_secs(),
             flags,
             self.db,
+            self.pubsub.channels.len(),
+            self.pubsub.patterns.len(),
+            self.pubsub.shard.len(),
             self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
             self.query.len(),
             self.query.capacity() - self.query.len(),
@@ -222,6 +241,10 @@ impl Client {
             self.reply.len() - self.sent.min(self.reply.len()),
             self.query.capacity() + self.reply.buf.capacity(),
             self.last_cmd,
+            self.pubsub
+                .tracking
+                .as_ref()
+                .map_or(-1, |t| t.redirect as i64),
             self.protocol(),
             String::from_utf8_lossy(&self.lib_name),
             String::from_utf8_lossy(&self.lib_ver),

@@ -98,6 +98,8 @@ pub struct Server {
     pub aof: Option<crate::aof::Aof>,
     /// Set while the AOF is being loaded at start-up.
     pub loading: Option<crate::aof::loader::Loader>,
+    /// Pub/Sub registry, notifications, output limits (`crate::pubsub`).
+    pub pubsub: crate::pubsub::PubSub,
     /// Tokens of clients with output to flush after this poll round.
     pub(crate) pending_writes: Vec<usize>,
     /// Tokens of clients that got unparked and may have queued commands.

@@ -118,6 +118,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         pause: None,
         paused: Vec::new(),
         held: Vec::new(),
+        pubsub: Default::default(),
         config,
     };
     let mut srv = srv;
@@ -132,6 +133,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             srv.notifier.clone(),
         ));
     }
+    crate::pubsub::config_changed(&mut srv);
     Ok(Reactor {
         poll,
         listeners,
@@ -497,6 +499,7 @@ impl Reactor {
             pool.cancel(c.id);
         }
         crate::commands::transaction::reset_transaction(&mut self.srv, &mut c);
+        crate::pubsub::forget_client(&mut self.srv, &mut c);
         if let Some(stream) = c.stream.as_mut() {
             let _ = self.poll.registry().deregister(stream);
         }
@@ -582,6 +585,14 @@ impl Reactor {
                     self.srv.stats.net_output_bytes += n as u64;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // A slow reader (a subscriber) never drains its buffer
+                    // completely: drop the sent prefix once it is at least
+                    // half, so memory is bounded by the unsent bytes
+                    // (which the output buffer limits bound).
+                    if c.sent >= REPLY_KEEP && c.sent * 2 >= c.reply.len() {
+                        c.reply.buf.drain(..c.sent);
+                        c.sent = 0;
+                    }
                     if !c.writable_registered {
                         c.writable_registered = true;
                         let _ = self.poll.registry().reregister(
@@ -623,6 +634,7 @@ impl Reactor {
         self.srv
             .store
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
+        crate::pubsub::notify::after_cron(&mut self.srv);
     }
 
     fn close_idle_clients(&mut self) {
@@ -823,6 +835,7 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                 if !c.relay.is_empty() {
                     crate::cluster::route::hold_behind(c, mark);
                 }
+                crate::pubsub::after_command(srv, c);
                 srv.handle_ready_keys();
             }
             Err(e) => {

@@ -171,6 +171,9 @@ pub struct Store {
     snapshot: Option<snapshot::Snapshot>,
     /// Executed writes on their way to the AOF.
     pub prop: crate::aof::propagate::Propagation,
+    /// What the choke point saw, for keyspace notifications (recorded only
+    /// while notifications are on; `crate::pubsub::notify`).
+    pub notes: crate::pubsub::notify::Notes,
 }
 
 impl Store {
@@ -193,6 +196,7 @@ impl Store {
             spare_journal: None,
             snapshot: None,
             prop: Default::default(),
+            notes: Default::default(),
         }
     }
 
@@ -226,6 +230,16 @@ impl Store {
     /// care of: a copy of the prior value, or inverse ops).
     #[inline]
     fn before_write_hooks(&mut self, db: usize, key: &[u8]) {
+        if self.notes.on {
+            let present = self.dbs[db].keys.contains_key(key);
+            let expired = present && self.is_expired(db, key);
+            if expired {
+                // Overwritten while logically expired (SET): Redis's
+                // lookup expires it first, and announces it.
+                self.notes.expired(db, key);
+            }
+            self.notes.write(db, key, present && !expired);
+        }
         self.dirty += 1;
         self.ready.on_write(db, key);
         self.snapshot_before_write(db, key);
@@ -261,6 +275,9 @@ impl Store {
         d.expires.swap_remove(key);
         self.expired_keys += 1;
         self.prop.del(db, key);
+        if self.notes.on {
+            self.notes.expired(db, key);
+        }
         true
     }
 
@@ -297,6 +314,9 @@ impl Store {
             self.keyspace_hits += 1;
         } else {
             self.keyspace_misses += 1;
+            if self.notes.misses {
+                self.notes.miss(db, key);
+            }
         }
         v
     }
@@ -429,6 +449,9 @@ impl Store {
     /// `flush_all` go through here.
     pub fn take_db(&mut self, db: usize) -> Db {
         self.dirty += self.dbs[db].len() as u64;
+        if self.notes.on {
+            self.notes.list.push(crate::pubsub::notify::Note::Flush);
+        }
         let journaling = self.journal.is_some();
         if journaling {
             // The journal keeps the old database for undo: a running

@@ -1,0 +1,455 @@
+//! Pub/Sub: the channel, pattern and shard-channel registry, message
+//! delivery into other clients' reply buffers, and the output buffer limits
+//! that keep a slow subscriber from costing unbounded memory
+//! ([`limits`]). The commands live in `commands/pubsub.rs`; this module is
+//! the one door through which anything (PUBLISH, keyspace notifications,
+//! tracking invalidations, a future cluster relay) reaches subscribers.
+//!
+//! Subscribers are recorded by (client id, slab token): tokens are reused,
+//! so a delivery checks the id. The running client is not in `srv.clients`
+//! while its command runs; every delivery takes it as `me` and writes to it
+//! directly when it is a target.
+
+pub mod limits;
+pub mod notify;
+pub mod tracking;
+
+use std::collections::HashMap;
+
+use indexmap::{IndexMap, IndexSet};
+
+use crate::resp::Reply;
+use crate::server::{Client, Server};
+
+/// Subscribers of one channel or pattern: client id -> slab token, in
+/// subscription order (Redis appends to a list).
+type Subscribers = IndexMap<u64, usize>;
+
+/// Which of the three subscription spaces a command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Kind {
+    fn subscribe_word(self) -> &'static [u8] {
+        match self {
+            Kind::Channel => b"subscribe",
+            Kind::Pattern => b"psubscribe",
+            Kind::Shard => b"ssubscribe",
+        }
+    }
+    fn unsubscribe_word(self) -> &'static [u8] {
+        match self {
+            Kind::Channel => b"unsubscribe",
+            Kind::Pattern => b"punsubscribe",
+            Kind::Shard => b"sunsubscribe",
+        }
+    }
+}
+
+/// Forwards a PUBLISH to the other cluster nodes (installed by the cluster
+/// relay; `None` outside cluster mode). Called once per PUBLISH/SPUBLISH
+/// that a client ran here, never for a relayed one.
+pub type RelayHook = fn(&mut Server, shard: bool, channel: &[u8], message: &[u8]);
+
+/// The server-wide registry.
+#[derive(Default)]
+pub struct PubSub {
+    channels: HashMap<Vec<u8>, Subscribers>,
+    shard_channels: HashMap<Vec<u8>, Subscribers>,
+    patterns: IndexMap<Vec<u8>, Subscribers>,
+    /// Output buffer limits, parsed from the config (refreshed on CONFIG SET).
+    pub limits: limits::Limits,
+    /// The cluster fan-out of PUBLISH (see [`RelayHook`]).
+    pub relay: Option<RelayHook>,
+    /// Keyspace notification settings and held events.
+    pub notify: notify::Notify,
+    /// Client-side caching: the tracking table and BCAST prefixes.
+    pub tracking: tracking::Tracking,
+    /// Tokens to flush after a delivery (reused).
+    woken: Vec<usize>,
+}
+
+/// Per-client subscriptions and limit state (the client's `pubsub` field).
+#[derive(Debug, Default)]
+pub struct ClientSubs {
+    pub channels: IndexSet<Vec<u8>>,
+    pub patterns: IndexSet<Vec<u8>>,
+    pub shard: IndexSet<Vec<u8>>,
+    /// Redis's CLIENT_PUBSUB flag: set by any subscribe, cleared when the
+    /// channel + pattern count drops to zero (as Redis 7.0 does, even with
+    /// shard subscriptions left).
+    pub flag: bool,
+    /// CLIENT TRACKING state, None while tracking is off.
+    pub tracking: Option<tracking::ClientTracking>,
+    /// When the soft output limit was first exceeded (cleared below it).
+    pub soft_since: Option<std::time::Instant>,
+}
+
+impl ClientSubs {
+    /// Channels + patterns (the count SUBSCRIBE/PSUBSCRIBE replies carry).
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    fn count_of(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.shard.len(),
+            _ => self.count(),
+        }
+    }
+
+    fn set_of(&mut self, kind: Kind) -> &mut IndexSet<Vec<u8>> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard,
+        }
+    }
+}
+
+/// True when RESP2 subscribed-mode rules apply to this client.
+pub fn resp2_subscribed(c: &Client) -> bool {
+    c.pubsub.flag && !c.reply.resp3
+}
+
+impl PubSub {
+    fn map_of(&mut self, kind: Kind) -> &mut HashMap<Vec<u8>, Subscribers> {
+        match kind {
+            Kind::Shard => &mut self.shard_channels,
+            _ => &mut self.channels,
+        }
+    }
+
+    /// Channels with at least one subscriber matching `pattern` (all without).
+    pub fn channel_names(&self, shard: bool, pattern: Option<&[u8]>) -> Vec<&[u8]> {
+        let map = if shard {
+            &self.shard_channels
+        } else {
+            &self.channels
+        };
+        map.keys()
+            .map(Vec::as_slice)
+            .filter(|ch| pattern.is_none_or(|p| crate::glob::glob_match(p, ch, false)))
+            .collect()
+    }
+
+    /// Number of subscribers of one channel.
+    pub fn numsub(&self, shard: bool, channel: &[u8]) -> usize {
+        let map = if shard {
+            &self.shard_channels
+        } else {
+            &self.channels
+        };
+        map.get(channel).map_or(0, IndexMap::len)
+    }
+
+    /// INFO stats: channels, patterns, shard channels with subscribers.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.channels.len(),
+            self.patterns.len(),
+            self.shard_channels.len(),
+        )
+    }
+
+    /// Number of distinct patterns subscribed to.
+    pub fn numpat(&self) -> usize {
+        self.patterns.len()
+    }
+}
+
+/// Writes a subscribe/unsubscribe confirmation (`[word, name|null, count]`).
+fn confirm(r: &mut Reply, word: &[u8], name: Option<&[u8]>, count: usize) {
+    r.push(3);
+    r.bulk(word);
+    match name {
+        Some(n) => r.bulk(n),
+        None => r.null(),
+    }
+    r.int(count as i64);
+}
+
+/// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE one name for `c`, with its reply.
+pub fn subscribe(srv: &mut Server, c: &mut Client, kind: Kind, name: &[u8]) {
+    if c.pubsub.set_of(kind).insert(name.to_vec()) {
+        let subs = match kind {
+            Kind::Pattern => srv.pubsub.patterns.entry(name.to_vec()).or_default(),
+            _ => srv.pubsub.map_of(kind).entry(name.to_vec()).or_default(),
+        };
+        subs.insert(c.id, c.token);
+    }
+    c.pubsub.flag = true;
+    let count = c.pubsub.count_of(kind);
+    confirm(&mut c.reply, kind.subscribe_word(), Some(name), count);
+}
+
+/// Removes one subscription; with `reply` writes its confirmation. Returns
+/// whether the client was subscribed.
+pub fn unsubscribe(srv: &mut Server, c: &mut Client, kind: Kind, name: &[u8], reply: bool) -> bool {
+    let had = c.pubsub.set_of(kind).shift_remove(name);
+    if had {
+        let map_entry = match kind {
+            Kind::Pattern => {
+                let gone = srv.pubsub.patterns.get_mut(name).is_some_and(|s| {
+                    s.shift_remove(&c.id);
+                    s.is_empty()
+                });
+                if gone {
+                    srv.pubsub.patterns.shift_remove(name);
+                }
+                None
+            }
+            _ => Some(srv.pubsub.map_of(kind)),
+        };
+        if let Some(map) = map_entry
+            && map.get_mut(name).is_some_and(|s| {
+                s.shift_remove(&c.id);
+                s.is_empty()
+            })
+        {
+            map.remove(name);
+        }
+    }
+    if reply {
+        let count = c.pubsub.count_of(kind);
+        confirm(&mut c.reply, kind.unsubscribe_word(), Some(name), count);
+    }
+    had
+}
+
+/// Removes every subscription of one kind (UNSUBSCRIBE without arguments,
+/// RESET, disconnection). With `reply`: one confirmation per name, or one
+/// with a null name when there was none.
+pub fn unsubscribe_all(srv: &mut Server, c: &mut Client, kind: Kind, reply: bool) {
+    let names: Vec<Vec<u8>> = c.pubsub.set_of(kind).iter().cloned().collect();
+    for name in &names {
+        unsubscribe(srv, c, kind, name, reply);
+    }
+    if reply && names.is_empty() {
+        let count = c.pubsub.count_of(kind);
+        confirm(&mut c.reply, kind.unsubscribe_word(), None, count);
+    }
+}
+
+/// After an (S|P)UNSUBSCRIBE: Redis 7.0 clears the Pub/Sub flag when
+/// channels + patterns reach zero (SUNSUBSCRIBE looks at shards too).
+pub fn update_flag(c: &mut Client, kind: Kind) {
+    let total = match kind {
+        Kind::Shard => c.pubsub.count() + c.pubsub.shard.len(),
+        _ => c.pubsub.count(),
+    };
+    if total == 0 {
+        c.pubsub.flag = false;
+    }
+}
+
+/// Drops every subscription without replies (RESET, disconnection).
+pub fn forget_client(srv: &mut Server, c: &mut Client) {
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        unsubscribe_all(srv, c, kind, false);
+    }
+    c.pubsub.flag = false;
+    c.pubsub.soft_since = None;
+    tracking::disable(srv, c);
+}
+
+/// A message encoded once, copied into each receiver. RESP2 and RESP3 differ
+/// only in the first byte (`*` array vs `>` push header).
+struct Encoded {
+    resp2: Vec<u8>,
+}
+
+impl Encoded {
+    fn new(parts: &[&[u8]]) -> Encoded {
+        let mut r = Reply {
+            buf: Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum::<usize>() + 8),
+            resp3: false,
+        };
+        r.push(parts.len());
+        for p in parts {
+            r.bulk(p);
+        }
+        Encoded { resp2: r.buf }
+    }
+
+    fn write_to(&self, c: &mut Client) {
+        if c.reply.resp3 {
+            c.reply.raw(b">");
+            c.reply.raw(&self.resp2[1..]);
+        } else {
+            c.reply.raw(&self.resp2);
+        }
+    }
+}
+
+/// Where a delivery writes: the other clients, the limits, the flush list
+/// (disjoint borrows of the server, so subscriber lists are not copied).
+struct Sink<'a> {
+    clients: &'a mut slab::Slab<Option<Box<Client>>>,
+    limits: limits::Limits,
+    woken: &'a mut Vec<usize>,
+    now: std::time::Instant,
+}
+
+impl Sink<'_> {
+    /// Appends `msg` to one subscriber (the running client `me` or one in
+    /// the slab) unless it is being closed; checks its output limits.
+    /// Returns whether it was delivered.
+    fn deliver(
+        &mut self,
+        me: &mut Option<&mut Client>,
+        id: u64,
+        token: usize,
+        msg: &Encoded,
+    ) -> bool {
+        let c = if let Some(me) = me.as_deref_mut().filter(|m| m.id == id) {
+            me
+        } else {
+            match self.clients.get_mut(token) {
+                Some(Some(c)) if c.id == id => {
+                    if !c.pending_write {
+                        self.woken.push(token);
+                    }
+                    c
+                }
+                _ => return false,
+            }
+        };
+        if c.close_asap {
+            return false;
+        }
+        msg.write_to(c);
+        limits::check(&self.limits, c, self.now);
+        true
+    }
+}
+
+fn flush_woken(srv: &mut Server) {
+    let woken = std::mem::take(&mut srv.pubsub.woken);
+    for &t in &woken {
+        srv.wake_writer(t);
+    }
+    let mut woken = woken;
+    woken.clear();
+    srv.pubsub.woken = woken;
+}
+
+/// Delivers a message published on `channel` to channel subscribers and
+/// (unless `shard`) matching pattern subscribers, on this node only.
+/// Returns the number of receivers (PUBLISH's reply).
+pub fn publish_local(
+    srv: &mut Server,
+    mut me: Option<&mut Client>,
+    shard: bool,
+    channel: &[u8],
+    message: &[u8],
+) -> usize {
+    let Server {
+        pubsub, clients, ..
+    } = srv;
+    let PubSub {
+        channels,
+        shard_channels,
+        patterns,
+        limits,
+        woken,
+        ..
+    } = pubsub;
+    let mut sink = Sink {
+        clients,
+        limits: *limits,
+        woken,
+        now: std::time::Instant::now(),
+    };
+    let mut receivers = 0;
+    let map = if shard { shard_channels } else { channels };
+    if let Some(subs) = map.get(channel)
+        && !subs.is_empty()
+    {
+        let word: &[u8] = if shard { b"smessage" } else { b"message" };
+        let msg = Encoded::new(&[word, channel, message]);
+        for (&id, &token) in subs {
+            receivers += sink.deliver(&mut me, id, token, &msg) as usize;
+        }
+    }
+    if !shard {
+        for (pattern, subs) in patterns.iter() {
+            if !crate::glob::glob_match(pattern, channel, false) {
+                continue;
+            }
+            let msg = Encoded::new(&[b"pmessage", pattern, channel, message]);
+            for (&id, &token) in subs {
+                receivers += sink.deliver(&mut me, id, token, &msg) as usize;
+            }
+        }
+    }
+    if !srv.pubsub.woken.is_empty() {
+        flush_woken(srv);
+    }
+    receivers
+}
+
+/// PUBLISH / SPUBLISH from a client: local delivery plus the cluster hook.
+pub fn publish(
+    srv: &mut Server,
+    me: &mut Client,
+    shard: bool,
+    channel: &[u8],
+    msg: &[u8],
+) -> usize {
+    let n = publish_local(srv, Some(me), shard, channel, msg);
+    if let Some(relay) = srv.pubsub.relay {
+        relay(srv, shard, channel, msg);
+    }
+    n
+}
+
+/// Re-reads the settings this module caches (at start and after CONFIG SET).
+pub fn config_changed(srv: &mut Server) {
+    srv.pubsub.limits = limits::Limits::from_config(&srv.config);
+    srv.pubsub.tracking.max_keys = srv
+        .config
+        .value("tracking-table-max-keys")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    notify::config_changed(srv);
+}
+
+/// After each command of the running client: its own output limits (a
+/// client that pipelines huge replies and never reads).
+#[inline]
+pub fn after_command(srv: &Server, c: &mut Client) {
+    tracking::after_command_reset(c);
+    if !c.close_asap {
+        limits::check(&srv.pubsub.limits, c, std::time::Instant::now());
+    }
+}
+
+/// Commands a RESP2 client in subscribed mode may run.
+const SUBSCRIBED_MODE_ALLOWED: &[&str] = &[
+    "ping",
+    "subscribe",
+    "ssubscribe",
+    "unsubscribe",
+    "sunsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "quit",
+    "reset",
+];
+
+/// Redis's subscribed-mode rule (RESP2 only): the error for any other
+/// command, `None` when it may run.
+pub fn subscribed_mode_error(c: &Client, spec: &crate::commands::CommandSpec) -> Option<String> {
+    if !resp2_subscribed(c) || SUBSCRIBED_MODE_ALLOWED.contains(&spec.name) {
+        return None;
+    }
+    Some(format!(
+        "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        spec.name
+    ))
+}
