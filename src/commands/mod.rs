@@ -193,6 +193,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
+        crate::commands::scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -208,6 +209,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod persistence;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;

@@ -97,6 +97,8 @@ pub struct Server {
     pub aof: Option<crate::aof::Aof>,
     /// Set while the AOF is being loaded at start-up.
     pub loading: Option<crate::aof::loader::Loader>,
+    /// The Lua interpreter and script cache (taken out while a script runs).
+    pub scripting: Option<Box<crate::scripting::Engine>>,
     /// Tokens of clients with output to flush after this poll round.
     pub(crate) pending_writes: Vec<usize>,
     /// Tokens of clients that got unparked and may have queued commands.
