@@ -263,6 +263,36 @@ const CORPUS: &[Cmd] = &[
     &["EVAL", "redis.log(1) return 1", "0"],
     &["EVAL", "redis.set_repl() return 1", "0"],
     &["EVAL", "redis.setresp('x') return 1", "0"],
+    // bit.
+    &[
+        "EVAL",
+        "return {bit.tobit(0xffffffff), bit.tobit(2^32 + 5), bit.bnot(0), bit.band(0xff, 0x0f, 0x3)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {bit.bor(1, 2, 4), bit.bxor(5, 3), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {bit.tohex(255), bit.tohex(-1, -4), bit.tohex(0x1234, 2), bit.tohex('10')}",
+        "0",
+    ],
+    &["EVAL", "return bit.band()", "0"],
+    &["EVAL", "return bit.band('x')", "0"],
+    &["EVAL", "bit.foo = 1", "0"],
+    &["EVAL", "return redis.call('blpop', 'emptylist', 0)", "0"],
+    &[
+        "EVAL",
+        "redis.call('rpush', 'bl', 'x') return redis.call('blpop', 'bl', 0)",
+        "0",
+    ],
     // Shebang.
     &["EVAL", "#!lua\nreturn 1", "0"],
     &[

@@ -9,6 +9,7 @@
 //! client, so the store's choke point, WATCH, the journal and AOF
 //! propagation see them exactly like client commands.
 
+pub mod bit;
 pub mod rand48;
 
 use std::collections::HashMap;
@@ -67,6 +68,7 @@ impl Engine {
         let native = lua.create_table()?;
         let hidden = lua.create_table()?;
         natives(&lua, &native, &hidden)?;
+        bit::install(&lua, &lua.globals(), &hidden)?;
         native.set("version", crate::REDIS_VERSION)?;
         native.set("version_num", version_num(crate::REDIS_VERSION))?;
         rand48::seed(crate::store::unix_ms() as i32 ^ std::process::id() as i32);
@@ -190,7 +192,7 @@ fn natives(lua: &Lua, native: &Table, hidden: &Table) -> mlua::Result<()> {
         "random",
         lua.create_function(move |lua, args: mlua::Variadic<f64>| {
             rand48::lua_random(&args).or_else(|msg| {
-                raise(lua, &h, &format!("ERR {}{msg}", lua_where(lua)))?;
+                raise_here(lua, &h, msg)?;
                 Ok(0.0)
             })
         })?,
@@ -225,6 +227,12 @@ fn natives(lua: &Lua, native: &Table, hidden: &Table) -> mlua::Result<()> {
         })?,
     )?;
     Ok(())
+}
+
+/// Raises a Lua library error (luaL_error: position of the calling Lua
+/// code, then the message), as Redis's handler reports it.
+pub(crate) fn raise_here(lua: &Lua, hidden: &Table, msg: &str) -> mlua::Result<()> {
+    raise(lua, hidden, &format!("ERR {}{msg}", lua_where(lua)))
 }
 
 /// luaL_where(L, 1): "chunk:line: " of the Lua code calling a native.
