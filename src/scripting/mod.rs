@@ -10,6 +10,7 @@
 //! propagation see them exactly like client commands.
 
 pub mod bit;
+pub mod cjson;
 pub mod rand48;
 
 use std::collections::HashMap;
@@ -69,6 +70,7 @@ impl Engine {
         let hidden = lua.create_table()?;
         natives(&lua, &native, &hidden)?;
         bit::install(&lua, &lua.globals(), &hidden)?;
+        cjson::install(&lua, &lua.globals(), &hidden)?;
         native.set("version", crate::REDIS_VERSION)?;
         native.set("version_num", version_num(crate::REDIS_VERSION))?;
         rand48::seed(crate::store::unix_ms() as i32 ^ std::process::id() as i32);
@@ -439,14 +441,14 @@ pub fn set_current_sha(sha: &str) {
 fn lua_value_text(v: &LuaValue) -> Option<String> {
     match v {
         LuaValue::String(s) => Some(s.to_string_lossy()),
-        LuaValue::Integer(i) => Some(i.to_string()),
+        LuaValue::Integer(i) => Some(lua_number_text(*i as f64)),
         LuaValue::Number(n) => Some(lua_number_text(*n)),
         _ => None,
     }
 }
 
 /// Lua 5.1's `%.14g` of a number (tostring).
-fn lua_number_text(n: f64) -> String {
+pub(crate) fn lua_number_text(n: f64) -> String {
     let mut buf = [0u8; 64];
     // SAFETY: the buffer is large enough for any %.14g output and
     // snprintf always NUL-terminates within the given size.
@@ -497,7 +499,7 @@ fn redis_call(
     for a in args.iter() {
         match a {
             LuaValue::String(s) => parts.push(s.as_bytes().to_vec()),
-            LuaValue::Integer(i) => parts.push(i.to_string().into_bytes()),
+            LuaValue::Integer(i) => parts.push(crate::number::fmt_g17(*i as f64).into_bytes()),
             LuaValue::Number(n) => parts.push(crate::number::fmt_g17(*n).into_bytes()),
             _ => {
                 return err_table(
