@@ -763,3 +763,31 @@ fn aof_holds_effects_and_loads_in_both() {
     }
     let _ = std::fs::remove_dir_all(&rdir);
 }
+
+/// In a cluster a script runs on the node owning its declared keys (any
+/// node accepts it); a key it touches on another node is Redis's error.
+#[test]
+fn cluster_runs_scripts_where_their_keys_live() {
+    let cluster = common::cluster::Cluster::start(3, &[]);
+    let on0 = cluster.key_on(0, "k");
+    let on1 = cluster.key_on(1, "k");
+    let script = "redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])";
+    // Sent to node 2, run on node 0.
+    let mut r = cluster.nodes[2].raw();
+    assert_eq!(send(&mut r, &["EVAL", script, "1", &on0, "v0"]), r#""v0""#);
+    assert_eq!(send(&mut cluster.nodes[0].raw(), &["GET", &on0]), r#""v0""#);
+    // Undeclared key on another node.
+    let touch_other = format!("return redis.call('get', '{on1}')");
+    let got = send(&mut r, &["EVAL", &touch_other, "1", &on0]);
+    assert!(
+        got.starts_with(
+            "-ERR Script attempted to access a non local key in a cluster node script: "
+        ),
+        "{got}"
+    );
+    let got = send(&mut r, &["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"]);
+    assert_eq!(
+        got,
+        "-ERR Can not run script on cluster, 'no-cluster' flag is set."
+    );
+}

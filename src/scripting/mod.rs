@@ -289,6 +289,13 @@ fn run_in(
         ));
     };
     let func = script.func.clone();
+    if script.flags & script_flags::NO_CLUSTER != 0
+        && srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
+    {
+        return Err(CmdError::Static(
+            "ERR Can not run script on cluster, 'no-cluster' flag is set.",
+        ));
+    }
     let read_only = read_only || script.flags & script_flags::NO_WRITES != 0;
     let lua = &eng.lua;
     let setup = || -> mlua::Result<()> {
@@ -528,6 +535,16 @@ fn redis_call(
         return err_table(
             lua,
             "ERR Write commands are not allowed from read-only scripts.",
+        );
+    }
+    // In a cluster a script runs on the node owning its declared keys; a
+    // key it touches elsewhere is Redis's error (never a silent local write).
+    if srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
+        && crate::cluster::route::foreign_key(srv, spec, &args).is_some()
+    {
+        return err_table(
+            lua,
+            "ERR Script attempted to access a non local key in a cluster node",
         );
     }
     let resp: i64 = hidden.raw_get("resp").unwrap_or(2);
