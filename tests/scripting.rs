@@ -357,6 +357,61 @@ const CORPUS: &[Cmd] = &[
         "{\"name\":\"memkv\"}",
     ],
     &["EVAL", "cjson.encode = nil", "0"],
+    // cmsgpack.
+    &[
+        "EVAL",
+        "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967296, -32, -33, -129, -32769, -2147483649)",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return cmsgpack.pack(1.5, 0.1, 1/0, true, false, nil, 'short', string.rep('x', 40), string.rep('y', 300))",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return cmsgpack.pack({1, 2, 3}, {a = 1}, {}, {[2] = 'x'}, {1, {2, {3}}})",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local t = {} for i = 1, 20 do t[i] = i end return cmsgpack.pack(t)",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, true))}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local t = cmsgpack.unpack(cmsgpack.pack({k = 'v', n = 1.25})) return {t.k, tostring(t.n)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local s = cmsgpack.pack(10, 20, 30) return {cmsgpack.unpack_one(s, 0)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local s = cmsgpack.pack(10, 20, 30) return {cmsgpack.unpack_one(s, 2)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local s = cmsgpack.pack(10, 20, 30) return {cmsgpack.unpack_limit(s, 2)}",
+        "0",
+    ],
+    &["EVAL", "return cmsgpack.unpack('\\146\\1')", "0"],
+    &["EVAL", "return cmsgpack.unpack('\\193')", "0"],
+    &["EVAL", "return cmsgpack.pack()", "0"],
+    &[
+        "EVAL",
+        "return cmsgpack.unpack(ARGV[1])",
+        "0",
+        "\u{92}\u{01}\u{02}",
+    ],
     // Shebang.
     &["EVAL", "#!lua\nreturn 1", "0"],
     &[

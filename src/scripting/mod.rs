@@ -11,6 +11,7 @@
 
 pub mod bit;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod rand48;
 
 use std::collections::HashMap;
@@ -71,6 +72,7 @@ impl Engine {
         natives(&lua, &native, &hidden)?;
         bit::install(&lua, &lua.globals(), &hidden)?;
         cjson::install(&lua, &lua.globals(), &hidden)?;
+        cmsgpack::install(&lua, &lua.globals(), &hidden)?;
         native.set("version", crate::REDIS_VERSION)?;
         native.set("version_num", version_num(crate::REDIS_VERSION))?;
         rand48::seed(crate::store::unix_ms() as i32 ^ std::process::id() as i32);
