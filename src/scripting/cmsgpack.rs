@@ -141,10 +141,7 @@ fn encode_int(n: i64, out: &mut Vec<u8>) {
 
 fn encode_number(d: f64, out: &mut Vec<u8>) {
     // IS_INT64_EQUIVALENT: finite and (int64_t)d == d.
-    if d.is_finite()
-        && d >= -9.223_372_036_854_776e18
-        && d < 9.223_372_036_854_776e18
-        && (d as i64) as f64 == d
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&d) && (d as i64) as f64 == d
     {
         encode_int(d as i64, out);
         return;
