@@ -412,6 +412,41 @@ const CORPUS: &[Cmd] = &[
         "0",
         "\u{92}\u{01}\u{02}",
     ],
+    // struct.
+    &[
+        "EVAL",
+        "return struct.pack('>I2<i4bBhHlLc3sfd', 258, -2, -1, 255, -3, 65535, -4, 5, 'abcdef', 'zs', 1.5, 0.1)",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {struct.unpack('>I2<i4bB', struct.pack('>I2<i4bB', 258, -2, -1, 255))}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {struct.unpack('c3s', 'abcdef\\0rest')}",
+        "0",
+    ],
+    &["EVAL", "return {struct.unpack('Bc0', '\\3abcd')}", "0"],
+    &[
+        "EVAL",
+        "return {struct.unpack('i', struct.pack('i', 7) .. struct.pack('i', 9), 5)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {struct.size('>iIhbd'), struct.size('c5x')}",
+        "0",
+    ],
+    &["EVAL", "return struct.pack('!4bi', 1, 2)", "0"],
+    &["EVAL", "return struct.pack('q', 1)", "0"],
+    &["EVAL", "return struct.pack('i40', 1)", "0"],
+    &["EVAL", "return struct.pack('i')", "0"],
+    &["EVAL", "return struct.pack('c5', 'ab')", "0"],
+    &["EVAL", "return struct.unpack('i', 'ab')", "0"],
+    &["EVAL", "return struct.unpack('s', 'abc')", "0"],
+    &["EVAL", "return struct.size('s')", "0"],
     // Shebang.
     &["EVAL", "#!lua\nreturn 1", "0"],
     &[

@@ -102,7 +102,7 @@ math2.random = native.random
 math2.randomseed = native.randomseed
 B.math = math2
 
-for _, n in ipairs({ 'string', 'math', 'table', 'redis', 'coroutine', 'bit', 'cjson', 'cmsgpack' }) do
+for _, n in ipairs({ 'string', 'math', 'table', 'redis', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct' }) do
     if B[n] then B[n] = readonly(B[n]) end
 end
 

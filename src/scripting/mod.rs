@@ -13,6 +13,7 @@ pub mod bit;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod rand48;
+pub mod structlib;
 
 use std::collections::HashMap;
 
@@ -73,6 +74,7 @@ impl Engine {
         bit::install(&lua, &lua.globals(), &hidden)?;
         cjson::install(&lua, &lua.globals(), &hidden)?;
         cmsgpack::install(&lua, &lua.globals(), &hidden)?;
+        structlib::install(&lua, &lua.globals(), &hidden)?;
         native.set("version", crate::REDIS_VERSION)?;
         native.set("version_num", version_num(crate::REDIS_VERSION))?;
         rand48::seed(crate::store::unix_ms() as i32 ^ std::process::id() as i32);
@@ -447,7 +449,7 @@ pub fn set_current_sha(sha: &str) {
 }
 
 /// Text of a Lua string or number value.
-fn lua_value_text(v: &LuaValue) -> Option<String> {
+pub(crate) fn lua_value_text(v: &LuaValue) -> Option<String> {
     match v {
         LuaValue::String(s) => Some(s.to_string_lossy()),
         LuaValue::Integer(i) => Some(lua_number_text(*i as f64)),
