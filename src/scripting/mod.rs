@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaValue};
 
-use crate::commands::{CmdError, CommandSpec, OwnedArgs, call, flags, resolve};
+use crate::commands::{CmdError, CommandSpec, call, flags, resolve};
 use crate::resp::Reply;
 use crate::resp::response::{ReplyLimits, Value as RespValue, parse_value};
 use crate::server::{Client, Server};
@@ -51,6 +51,8 @@ pub struct Engine {
     /// `run` (xpcall with Redis's handler), `resp` (redis.setresp).
     hidden: Table,
     pub scripts: HashMap<String, Script>,
+    /// xpcall of a script with Redis's error handler (bootstrap's `run`).
+    runner: Function,
     /// The client scripts run their commands as (Redis's lua client).
     fake: Box<Client>,
 }
@@ -82,7 +84,11 @@ impl Engine {
             .load(include_str!("bootstrap.lua"))
             .set_name("=memkv")
             .call((hidden.clone(), native))?;
+        let redis: Table = hidden.raw_get("redis")?;
+        register_call(&lua, &redis, &hidden)?;
+        let runner: Function = hidden.raw_get("run")?;
         Ok(Engine {
+            runner,
             lua,
             globals,
             hidden,
@@ -253,6 +259,68 @@ fn lua_where(lua: &Lua) -> String {
     .unwrap_or_default()
 }
 
+/// The server state redis.call works on while a script runs. Raw pointers
+/// because the functions are registered once in the interpreter (creating
+/// scoped closures per script cost a third of EVALSHA's time) while the
+/// borrows they stand for exist only during `run_in`.
+#[derive(Clone, Copy)]
+struct Active {
+    srv: *mut Server,
+    fake: *mut Client,
+    run: *mut RunCtx,
+}
+
+thread_local! {
+    static ACTIVE: std::cell::Cell<Option<Active>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets ACTIVE for one script run; clears it on every exit path.
+struct ActiveGuard;
+
+impl ActiveGuard {
+    fn set(a: Active) -> ActiveGuard {
+        ACTIVE.with(|c| c.set(Some(a)));
+        ActiveGuard
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        ACTIVE.with(|c| c.set(None));
+    }
+}
+
+/// redis.call (raise = true) / redis.pcall, registered once.
+fn register_call(lua: &Lua, redis: &Table, hidden: &Table) -> mlua::Result<()> {
+    for (name, raise) in [("call", true), ("pcall", false)] {
+        let h = hidden.clone();
+        let f = lua.create_function(move |lua, args: MultiValue| {
+            let Some(a) = ACTIVE.with(|c| c.take()) else {
+                return Err(mlua::Error::RuntimeError(
+                    "redis.call is only available while a script runs".into(),
+                ));
+            };
+            // Taken out while the command runs and put back after: a
+            // nested call (impossible: scripts cannot start scripts) would
+            // find none instead of aliasing the server.
+            // SAFETY: the pointers come from `run_in`'s exclusive borrows,
+            // which it does not use while the script runs, and ACTIVE is
+            // cleared before `run_in` returns.
+            let (srv, fake, run) = unsafe { (&mut *a.srv, &mut *a.fake, &mut *a.run) };
+            let res = redis_call(lua, srv, fake, &h, run, args);
+            ACTIVE.with(|c| c.set(Some(a)));
+            let (v, is_err) = res?;
+            if is_err && raise {
+                h.raw_set("err", v)?;
+                return Err(mlua::Error::RuntimeError("redis.call failed".into()));
+            }
+            Ok(v)
+        })?;
+        redis.raw_set(name, f)?;
+    }
+    Ok(())
+}
+
 /// What a running script needs besides the interpreter.
 struct RunCtx {
     read_only: bool,
@@ -342,30 +410,16 @@ fn run_in(
         propagated: 0,
     };
     let hidden = eng.hidden.clone();
-    let runner: Function = match hidden.raw_get("run") {
-        Ok(f) => f,
-        Err(e) => return Err(CmdError::Custom(format!("ERR {e}"))),
-    };
-    let redis_table: Table = match hidden.raw_get("redis") {
-        Ok(t) => t,
-        Err(e) => return Err(CmdError::Custom(format!("ERR {e}"))),
-    };
-    let ctx = std::cell::RefCell::new((srv, fake, ctx));
-    let result = lua.scope(|scope| {
-        for (name, raise) in [("call", true), ("pcall", false)] {
-            let (ctx, hidden) = (&ctx, &hidden);
-            let f = scope.create_function(move |lua, args: MultiValue| {
-                let mut guard = ctx.borrow_mut();
-                let (srv, fake, run) = &mut *guard;
-                let (v, is_err) = redis_call(lua, srv, fake, hidden, run, args)?;
-                if is_err && raise {
-                    hidden.raw_set("err", v)?;
-                    return Err(mlua::Error::RuntimeError("redis.call failed".into()));
-                }
-                Ok(v)
-            })?;
-            redis_table.raw_set(name, f)?;
-        }
+    let runner = eng.runner.clone();
+    let mut run = ctx;
+    // redis.call / pcall reach the server through ACTIVE for exactly the
+    // duration of this call (see `Active`).
+    let guard = ActiveGuard::set(Active {
+        srv: srv as *mut Server,
+        fake: &mut **fake as *mut Client,
+        run: &mut run as *mut RunCtx,
+    });
+    let result = (|| -> mlua::Result<Result<(), String>> {
         let (ok, val): (bool, LuaValue) = runner.call(func)?;
         let mark = c.reply.len();
         let out = if ok {
@@ -378,10 +432,9 @@ fn run_in(
             c.reply.truncate(mark);
         }
         Ok(out)
-    });
-    let _ = redis_table.raw_set("call", LuaValue::Nil);
-    let _ = redis_table.raw_set("pcall", LuaValue::Nil);
-    let (srv, _, ctx) = ctx.into_inner();
+    })();
+    drop(guard);
+    let ctx = run;
     let outcome = match result {
         Ok(r) => r,
         Err(e) => Err(format!("ERR {}", lua_error_text(&e))),
@@ -506,12 +559,18 @@ fn redis_call(
             "ERR Please specify at least one argument for this redis lib call",
         );
     }
-    let mut parts: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    // One buffer and its ranges: the argv of the command, without a copy
+    // per argument.
+    let mut data: Vec<u8> = Vec::new();
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(args.len());
     for a in args.iter() {
+        let start = data.len();
         match a {
-            LuaValue::String(s) => parts.push(s.as_bytes().to_vec()),
-            LuaValue::Integer(i) => parts.push(crate::number::fmt_g17(*i as f64).into_bytes()),
-            LuaValue::Number(n) => parts.push(crate::number::fmt_g17(*n).into_bytes()),
+            LuaValue::String(s) => data.extend_from_slice(&s.as_bytes()),
+            LuaValue::Integer(i) => {
+                data.extend_from_slice(crate::number::fmt_g17(*i as f64).as_bytes())
+            }
+            LuaValue::Number(n) => data.extend_from_slice(crate::number::fmt_g17(*n).as_bytes()),
             _ => {
                 return err_table(
                     lua,
@@ -519,9 +578,9 @@ fn redis_call(
                 );
             }
         }
+        ranges.push(start..data.len());
     }
-    let owned = OwnedArgs::from_slices(parts.iter().map(|p| p.as_slice()));
-    let args = owned.as_args();
+    let args = crate::commands::Args::new(&data, &ranges);
     let spec: &'static CommandSpec = match resolve(&args) {
         Ok(s) => s,
         Err(CmdError::WrongArity(_)) => {
