@@ -518,6 +518,7 @@ const CORPUS: &[Cmd] = &[
     &["SCRIPT", "KILL"],
     &["SCRIPT", "KILL", "x"],
     &["SCRIPT", "NOSUB"],
+    &["SCRIPT", "HELP"],
     &["EVAL", "return 1"],
     // Writes through scripts land.
     &[

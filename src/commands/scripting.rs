@@ -59,6 +59,19 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 static SCRIPT_SUBS: &[CommandSpec] = &[
     CommandSpec::new(
+        "script|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        script_help_sub,
+        "scripting",
+    )
+    .doc(
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        "",
+    ),
+    CommandSpec::new(
         "script|exists",
         -3,
         NOSCRIPT,
@@ -179,6 +192,31 @@ fn eval_generic(
 
 fn script_help(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
     Err(CmdError::WrongArity("script"))
+}
+
+const SCRIPT_HELP: &[&str] = &[
+    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn script_help_sub(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+    super::server::help(&mut c.reply, SCRIPT_HELP);
+    Ok(())
 }
 
 fn script_load(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
