@@ -462,6 +462,19 @@ const CORPUS: &[Cmd] = &[
     &["EVAL", "return struct.unpack('i', 'ab')", "0"],
     &["EVAL", "return struct.unpack('s', 'abc')", "0"],
     &["EVAL", "return struct.size('s')", "0"],
+    &["EVAL", "return struct.size('c99999999999')", "0"],
+    &["EVAL", "return struct.unpack('c2147483647', 'ab')", "0"],
+    &["EVAL", "return struct.unpack('Bc0', '\\255ab')", "0"],
+    &[
+        "EVAL",
+        "return cmsgpack.unpack('\\221\\255\\255\\255\\255')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return cmsgpack.unpack('\\219\\255\\255\\255\\255ab')",
+        "0",
+    ],
     // Shebang.
     &["EVAL", "#!lua\nreturn 1", "0"],
     &[

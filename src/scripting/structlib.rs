@@ -26,18 +26,20 @@ struct Fmt<'a> {
 }
 
 impl Fmt<'_> {
-    fn num(&mut self, default: usize) -> usize {
+    /// getnum: a size after an option, at most INT_MAX.
+    fn num(&mut self, default: usize) -> Result<usize, String> {
         if self.i >= self.f.len() || !self.f[self.i].is_ascii_digit() {
-            return default;
+            return Ok(default);
         }
         let mut n = 0usize;
         while self.i < self.f.len() && self.f[self.i].is_ascii_digit() {
-            n = n
-                .saturating_mul(10)
-                .saturating_add((self.f[self.i] - b'0') as usize);
+            n = n * 10 + (self.f[self.i] - b'0') as usize;
+            if n > i32::MAX as usize {
+                return Err("integral size overflow".into());
+            }
             self.i += 1;
         }
-        n
+        Ok(n)
     }
 
     /// The next option with a size (None at the end); endianness and
@@ -61,7 +63,7 @@ impl Fmt<'_> {
                     continue;
                 }
                 b'!' => {
-                    self.align = self.num(8);
+                    self.align = self.num(8)?;
                     continue;
                 }
                 b'x' | b'b' | b'B' => 1,
@@ -69,7 +71,7 @@ impl Fmt<'_> {
                 b'l' | b'L' | b'T' | b'd' => 8,
                 b'f' => 4,
                 b'i' | b'I' => {
-                    let n = self.num(4);
+                    let n = self.num(4)?;
                     if n > MAX_INT {
                         return Err(format!(
                             "integral size {n} is larger than limit of {MAX_INT}"
@@ -77,7 +79,7 @@ impl Fmt<'_> {
                     }
                     n
                 }
-                b'c' => self.num(1),
+                b'c' => self.num(1)?,
                 b's' => 0,
                 other => {
                     return Err(format!(
@@ -261,7 +263,7 @@ fn unpack(lua: &Lua, args: &MultiValue) -> Result<MultiValue, String> {
     let short = || "bad argument #2 to 'unpack' (data string too short)".to_string();
     while let Some(opt) = f.next()? {
         pos += f.to_align(pos, &opt);
-        if pos + opt.size > data.len() {
+        if pos.checked_add(opt.size).is_none_or(|end| end > data.len()) {
             return Err(short());
         }
         match opt.code {
@@ -314,7 +316,7 @@ fn unpack(lua: &Lua, args: &MultiValue) -> Result<MultiValue, String> {
                 } else {
                     opt.size
                 };
-                if pos + size > data.len() {
+                if pos.checked_add(size).is_none_or(|end| end > data.len()) {
                     return Err(short());
                 }
                 let s = lua
@@ -359,7 +361,7 @@ fn size(args: &MultiValue) -> Result<f64, String> {
         if opt.code == b'c' && opt.size == 0 {
             return Err("bad argument #1 to 'size' (option 'c0' has no fixed size)".into());
         }
-        pos += f.to_align(pos, &opt) + opt.size;
+        pos = pos.saturating_add(f.to_align(pos, &opt) + opt.size);
     }
     Ok(pos as f64)
 }
