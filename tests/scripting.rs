@@ -953,3 +953,39 @@ fn watch_and_flush() {
         "-NOSCRIPT No matching script. Please use EVAL."
     );
 }
+
+const LIMITER: &str = "local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return 0 end
+return 1";
+
+/// A fixed-window rate limiter from a real client (the redis crate's
+/// EVALSHA-with-EVAL-fallback), the same answers as Redis.
+#[test]
+fn rate_limiter_through_the_redis_crate() {
+    let run = |s: &Server| -> (Vec<i64>, i64) {
+        let mut c = s.conn();
+        let script = redis::Script::new(LIMITER);
+        let got: Vec<i64> = (0..8)
+            .map(|_| {
+                script
+                    .key("rl:user1")
+                    .arg(60_000)
+                    .arg(5)
+                    .invoke(&mut c)
+                    .expect("limiter")
+            })
+            .collect();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg("rl:user1")
+            .query(&mut c)
+            .expect("pttl");
+        (got, ttl)
+    };
+    let (got, ttl) = run(&Server::start(&[]));
+    assert_eq!(got, [1, 1, 1, 1, 1, 0, 0, 0]);
+    assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+    if let Some(r) = Server::start_redis(&[]) {
+        assert_eq!(run(&r).0, got);
+    }
+}
