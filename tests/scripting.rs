@@ -62,6 +62,12 @@ fn differential(resp3: bool, cmds: &[Cmd]) -> Vec<String> {
 
 /// Scripts whose replies must equal Redis's in both protocols.
 const CORPUS: &[Cmd] = &[
+    // First: a fresh server's random sequence (rand.c's initial state).
+    &[
+        "EVAL",
+        "return {tostring(math.random()), math.random(1000)}",
+        "0",
+    ],
     // Lua -> Redis conversions.
     &["EVAL", "return 1", "0"],
     &["EVAL", "return 3.99", "0"],

@@ -79,7 +79,6 @@ impl Engine {
         structlib::install(&lua, &lua.globals(), &hidden)?;
         native.set("version", crate::REDIS_VERSION)?;
         native.set("version_num", version_num(crate::REDIS_VERSION))?;
-        rand48::seed(crate::store::unix_ms() as i32 ^ std::process::id() as i32);
         let globals: Table = lua
             .load(include_str!("bootstrap.lua"))
             .set_name("=memkv")

@@ -1,7 +1,8 @@
 //! Redis's `redisLrand48` (rand.c) behind math.random / math.randomseed:
 //! the 48-bit LCG of POSIX lrand48. Redis 7.0 replicates effects, so it no
-//! longer reseeds per script: the sequence goes on from script to script,
-//! seeded once at start; `math.randomseed(n)` gives Redis's exact sequence.
+//! longer reseeds per script: one sequence per process, from rand.c's
+//! static initial state, going on from script to script (SCRIPT FLUSH does
+//! not reset it); `math.randomseed(n)` reseeds it.
 
 use std::cell::Cell;
 
@@ -12,7 +13,9 @@ const MASK: u64 = (1 << 48) - 1;
 const MAX: i64 = i32::MAX as i64;
 
 thread_local! {
-    static STATE: Cell<u64> = const { Cell::new(0x330E) };
+    // rand.c's static initial state (X2, X1, X0 = 0x1234, 0xABCD, 0x330E):
+    // a fresh Redis draws the same numbers, and so does memkv.
+    static STATE: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
 }
 
 /// redisSrand48: x = seed << 16 | 0x330E.
@@ -56,6 +59,12 @@ pub fn lua_random(args: &[f64]) -> Result<f64, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn initial_state_is_rand_c_static_one() {
+        // A fresh Redis 7.0: math.random() -> 0.39646477363839.
+        assert_eq!(STATE.with(|x| x.get()), 0x1234_ABCD_330E);
+    }
 
     #[test]
     fn matches_posix_lrand48_with_seed_zero() {
