@@ -268,6 +268,15 @@ const CORPUS: &[Cmd] = &[
     &["EVAL", "redis.setresp(4)", "0"],
     &["EVAL", "redis.setresp()", "0"],
     &["EVAL", "return redis.replicate_commands()", "0"],
+    &[
+        "EVAL",
+        "return {redis.acl_check_cmd('get', 'k'), redis.acl_check_cmd('config', 'get')}",
+        "0",
+    ],
+    &["EVAL", "return redis.acl_check_cmd('nosuch')", "0"],
+    &["EVAL", "return redis.acl_check_cmd('config', 'nosub')", "0"],
+    &["EVAL", "return redis.acl_check_cmd()", "0"],
+    &["EVAL", "return redis.acl_check_cmd({})", "0"],
     &["EVAL", "redis.set_repl(redis.REPL_ALL) return 1", "0"],
     &["EVAL", "redis.set_repl(99) return 1", "0"],
     &[

@@ -88,6 +88,7 @@ redis.log = native.log
 redis.setresp = native.setresp
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.set_repl = native.set_repl
+redis.acl_check_cmd = native.acl_check_cmd
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end

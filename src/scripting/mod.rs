@@ -217,6 +217,50 @@ fn natives(lua: &Lua, native: &Table, hidden: &Table) -> mlua::Result<()> {
     )?;
     let h = hidden.clone();
     native.set(
+        "acl_check_cmd",
+        lua.create_function(move |lua, args: MultiValue| {
+            // memkv has one user with every permission: a known command
+            // is allowed, an unknown one is Redis's error.
+            if args.is_empty() {
+                raise(
+                    lua,
+                    &h,
+                    "ERR Please specify at least one argument for this redis lib call",
+                )?;
+            }
+            let mut parts = Vec::with_capacity(args.len());
+            for a in args.iter() {
+                match a {
+                    LuaValue::String(s) => parts.push(s.as_bytes().to_vec()),
+                    LuaValue::Integer(_) | LuaValue::Number(_) => {
+                        parts.push(lua_value_text(a).unwrap_or_default().into_bytes())
+                    }
+                    _ => raise(
+                        lua,
+                        &h,
+                        "ERR Lua redis lib command arguments must be strings or integers",
+                    )?,
+                }
+            }
+            let known = crate::commands::table()
+                .lookup(&parts[0])
+                .is_some_and(|spec| {
+                    spec.subcommands.is_empty()
+                        || parts.len() < 2
+                        || crate::commands::lookup_sub(spec, &parts[1]).is_some()
+                });
+            if !known {
+                raise(
+                    lua,
+                    &h,
+                    "ERR Invalid command passed to redis.acl_check_cmd()",
+                )?;
+            }
+            Ok(true)
+        })?,
+    )?;
+    let h = hidden.clone();
+    native.set(
         "set_repl",
         lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
