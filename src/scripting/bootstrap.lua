@@ -107,6 +107,13 @@ for _, n in ipairs({ 'string', 'math', 'table', 'redis', 'coroutine', 'bit', 'cj
     if B[n] then B[n] = readonly(B[n]) end
 end
 
+-- Strings share one metatable across scripts: point it at the read-only
+-- string table and hand out a read-only view of it, so no script can
+-- change what another script's ('x'):upper() does.
+local string_mt = { __index = B.string }
+string_mt.__metatable = readonly({ __index = B.string })
+dbg.setmetatable('', string_mt)
+
 -- Redis's __redis__err__handler: string errors become {err='ERR ...'} and
 -- the table gets the position of the user code that raised it (frames of
 -- C functions and of this sandbox are skipped).
