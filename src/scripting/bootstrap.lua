@@ -16,16 +16,28 @@ for _, n in ipairs({ 'loadfile', 'dofile', 'print', 'debug', 'setfenv', 'getfenv
     B[n] = nil
 end
 
+-- readonly_set[proxy] = the table it stands for: raw access and
+-- iteration (rawget, next, pairs) see the real contents, as in Redis.
 local readonly_set = setmetatable({}, { __mode = 'k' })
 local function ro_error() error('Attempt to modify a readonly table', 2) end
 local function readonly(t)
     local p = setmetatable({}, { __index = t, __newindex = ro_error, __metatable = false })
-    readonly_set[p] = true
+    readonly_set[p] = t
     return p
 end
+local rawget0, next0 = rawget, next
+B.rawget = function(t, k) return rawget0(readonly_set[t] or t, k) end
+B.next = function(t, k) return next0(readonly_set[t] or t, k) end
+B.pairs = function(t) return next0, readonly_set[t] or t, nil end
 B.rawset = function(t, k, v)
     if readonly_set[t] then error('Attempt to modify a readonly table', 0) end
     return rawset0(t, k, v)
+end
+
+local setmetatable0 = setmetatable
+B.setmetatable = function(t, mt)
+    if readonly_set[t] then error('Attempt to modify a readonly table', 0) end
+    return setmetatable0(t, mt)
 end
 
 -- The redis library.
@@ -145,7 +157,7 @@ B._G = G
 local names = {}
 for k in pairs(G) do names[#names + 1] = k end
 for _, k in ipairs(names) do rawset0(G, k, nil) end
-readonly_set[G] = true
+readonly_set[G] = B
 setmetatable(B, {
     __index = function(_, k)
         error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
