@@ -186,7 +186,6 @@ fn eval_generic(
     let keys = &all[3..3 + numkeys];
     let argv = &all[3 + numkeys..];
     engine(srv)?;
-    scripting::set_current_sha(&sha);
     scripting::run(srv, c, &sha, keys, argv, read_only)
 }
 

@@ -469,7 +469,7 @@ fn run_in(
             let resp3 = hidden.raw_get::<i64>("resp").unwrap_or(2) == 3;
             lua_to_reply(&val, &mut c.reply, resp3, 0)
         } else {
-            Err(error_table_text(&val))
+            Err(error_table_text(&val, sha))
         };
         if out.is_err() {
             c.reply.truncate(mark);
@@ -501,7 +501,7 @@ fn run_in(
 
 /// The error text of an error table raised by a script (Redis's
 /// luaCallFunction: the message, plus where the user code raised it).
-fn error_table_text(v: &LuaValue) -> String {
+fn error_table_text(v: &LuaValue, sha: &str) -> String {
     let LuaValue::Table(t) = v else {
         return format!(
             "ERR Error running script: {}",
@@ -522,26 +522,9 @@ fn error_table_text(v: &LuaValue) -> String {
         .ok()
         .and_then(|m| lua_value_text(&m));
     match (source, line) {
-        (Some(s), Some(l)) => format!("{msg} script: {}, on {s}:{l}.", current_sha(t)),
+        (Some(s), Some(l)) => format!("{msg} script: {sha}, on {s}:{l}."),
         _ => msg,
     }
-}
-
-thread_local! {
-    static CURRENT_SHA: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-fn current_sha(_t: &Table) -> String {
-    CURRENT_SHA.with(|s| s.borrow().clone())
-}
-
-/// Sets the SHA that error messages name (Redis's `funcname`).
-pub fn set_current_sha(sha: &str) {
-    CURRENT_SHA.with(|s| {
-        let mut s = s.borrow_mut();
-        s.clear();
-        s.push_str(sha);
-    });
 }
 
 /// Text of a Lua string or number value.
