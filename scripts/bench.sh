@@ -13,6 +13,8 @@
 #   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin   (redis-benchmark -t; empty: skip)
 #   ZCUSTOM=1       also ZRANGE / ZRANK / ZSCORE as custom commands on a
 #                   1000-member sorted set (bench:z)
+#   EVALSHA=1       also EVALSHA of a small script (GET + INCR of one key),
+#                   loaded with SCRIPT LOAD into both servers
 #   REQUESTS=200000 requests per test (-n)
 #   CLIENTS=50      parallel connections (-c)
 #   PIPELINES="1 16"
@@ -35,6 +37,7 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin}
 ZCUSTOM=${ZCUSTOM:-1}
+EVALSHA=${EVALSHA:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -224,6 +227,13 @@ if [ "$ZCUSTOM" = 1 ]; then
     done
     ZCMDS=("ZRANGE bench:z 0 9 WITHSCORES" "ZRANK bench:z member:__rand_int__" \
         "ZSCORE bench:z member:__rand_int__")
+fi
+if [ "$EVALSHA" = 1 ]; then
+    script="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        sha=$(redis-cli -p "$port" SCRIPT LOAD "$script")
+    done
+    ZCMDS+=("EVALSHA $sha 1 bench:eval")
 fi
 if [ -n "$TESTS" ]; then
     log "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS"

@@ -16,6 +16,7 @@ pub mod long_double;
 pub mod number;
 pub mod pubsub;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 pub mod store;
 

@@ -198,6 +198,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
         crate::commands::pubsub::COMMANDS,
+        crate::commands::scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -214,6 +215,7 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;

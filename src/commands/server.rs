@@ -360,7 +360,7 @@ fn command_help(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn help(r: &mut Reply, lines: &[&str]) {
+pub(crate) fn help(r: &mut Reply, lines: &[&str]) {
     r.array(lines.len());
     for l in lines {
         r.simple(l);

@@ -94,9 +94,9 @@ impl Notes {
     #[inline]
     pub fn write(&mut self, db: usize, key: &[u8], existed: bool) {
         let seen = if self.list.len() < SCAN_MAX {
-            self.list.iter().any(
-                |n| matches!(n, Note::Write { db: d, key: k, .. } if *d == db && k.as_ref() == key),
-            )
+            self.list
+                .iter()
+                .any(|n| matches!(n, Note::Write { db: d, key: k, .. } if *d == db && **k == *key))
         } else {
             if self.seen.is_empty() {
                 for n in &self.list {
@@ -126,7 +126,7 @@ impl Notes {
     /// went through (the last thing noted: time is frozen within a command,
     /// so the key was not written earlier in it).
     pub fn expired(&mut self, db: usize, key: &[u8]) {
-        if matches!(self.list.last(), Some(Note::Write { db: d, key: k, .. }) if *d == db && k.as_ref() == key)
+        if matches!(self.list.last(), Some(Note::Write { db: d, key: k, .. }) if *d == db && **k == *key)
         {
             self.list.pop();
             self.seen.remove(&(db, Key::new(key)));
@@ -402,8 +402,8 @@ pub fn after_call(
     // adding the key anew: always `new`.
     let dst = matches!(name, "rename" | "renamenx" | "copy").then(|| args.get(2).unwrap_or(b""));
     let created = |db: usize, key: &Key, existed: bool| {
-        (!existed || dst.is_some_and(|d| d == key.as_ref()))
-            && srv.store.db(db).keys().contains_key(key.as_ref())
+        (!existed || dst.is_some_and(|d| *d == **key))
+            && srv.store.db(db).keys().contains_key(&**key)
     };
     if news_first {
         for note in &notes {
@@ -429,11 +429,7 @@ pub fn after_call(
                 let existed = news_first || (*existed && !created(*db, key, *existed));
                 if name == "mset" || name == "msetnx" {
                     // A key given twice is announced twice.
-                    let times = args
-                        .iter()
-                        .skip(1)
-                        .step_by(2)
-                        .filter(|k| *k == key.as_ref());
+                    let times = args.iter().skip(1).step_by(2).filter(|k| *k == &key[..]);
                     for i in 0..times.count() {
                         emit_write(srv, &mut out, flags, name, eff, *db, key, existed || i > 0);
                     }
@@ -448,7 +444,7 @@ pub fn after_call(
         // the source (then its `del`), whatever order the data changed in.
         let find = |k: &[u8]| {
             notes.iter().find_map(|n| match n {
-                Note::Write { db, key, existed } if key.as_ref() == k => Some((*db, *existed)),
+                Note::Write { db, key, existed } if &key[..] == k => Some((*db, *existed)),
                 _ => None,
             })
         };

@@ -100,6 +100,8 @@ pub struct Server {
     pub loading: Option<crate::aof::loader::Loader>,
     /// Pub/Sub registry, notifications, output limits (`crate::pubsub`).
     pub pubsub: crate::pubsub::PubSub,
+    /// The Lua interpreter and script cache (taken out while a script runs).
+    pub scripting: Option<Box<crate::scripting::Engine>>,
     /// Tokens of clients with output to flush after this poll round.
     pub(crate) pending_writes: Vec<usize>,
     /// Tokens of clients that got unparked and may have queued commands.

@@ -113,6 +113,10 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         client_ids: Default::default(),
         aof: None,
         loading: None,
+        scripting: crate::scripting::Engine::new()
+            .map_err(|e| log::error!("Lua interpreter: {e}"))
+            .ok()
+            .map(Box::new),
         pending_writes: Vec::new(),
         unparked: Vec::new(),
         pause: None,
