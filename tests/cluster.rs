@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
+use common::cluster::{Cluster, fingerprint};
 use common::script::{Rng, render, seed, split};
 use common::{Raw, Server};
 
@@ -298,10 +298,11 @@ fn transactions_run_on_their_node_and_spanning_ones_are_refused() {
     );
     assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"6\"");
     assert_eq!(cmd(&mut raw, &format!("EXISTS {other}")), ":0");
-    // Multi-node writes outside MULTI: refused with the reason.
+    // Multi-node writes outside MULTI are atomic (tests/cluster_atomic.rs).
+    assert_eq!(cmd(&mut raw, &format!("MSET {a} 1 {other} 2")), "+OK");
     assert_eq!(
-        cmd(&mut raw, &format!("MSET {a} 1 {other} 2")),
-        "-CROSSSLOT Keys in request don't hash to the same node (memkv: atomic cross-node writes are not implemented yet; keep keys written together on one node with a {hash tag})"
+        cmd(&mut raw, &format!("MGET {a} {other}")),
+        "[\"1\", \"2\"]"
     );
     assert_eq!(cmd(&mut raw, &format!("MSET {a} 1 {b}2 2")), "+OK");
 }
@@ -793,19 +794,6 @@ fn one_scan_cursor_returns_every_key_present_for_the_whole_walk() {
         assert!(step < 10_000, "the walk ends");
     }
     assert_eq!(seen, stable);
-}
-
-/// The member-set fingerprint as every node computes it (FNV-1a 64 of the
-/// sorted addresses joined by newlines).
-fn fingerprint(addrs: &[String]) -> u64 {
-    let mut sorted = addrs.to_vec();
-    sorted.sort();
-    sorted
-        .join("\n")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-        })
 }
 
 #[test]

@@ -3,13 +3,14 @@
 //!
 //! Keys come from the one key extractor (`commands::command_keys`). All keys
 //! here -> the caller runs the command as today. All on one peer -> the
-//! command is relayed and the client parked until the reply arrives. Reads
-//! spanning nodes (MGET, EXISTS, TOUCH) and whole-keyspace commands (DBSIZE,
+//! command is relayed and the client parked until the reply arrives. Any
+//! other command spanning nodes (MGET, MSET, RENAME, SUNIONSTORE...) takes
+//! the atomic lock-fetch-compute-commit path of `tx` (blocking commands and
+//! COPY ... DB are refused with CROSSSLOT). Whole-keyspace commands (DBSIZE,
 //! KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) gather a part from each
 //! owner and combine them (the whole-keyspace writes are applied node by
-//! node, not atomically across nodes). Writes spanning nodes are refused with CROSSSLOT: the
-//! two-phase commit of design.md is not built yet. A MULTI whose keys are all
-//! on one peer is relayed there as one unit.
+//! node, not atomically across nodes). A MULTI whose keys are all on one
+//! peer is relayed there as one unit; one spanning nodes is refused.
 //!
 //! The receiving side is here too: `MEMKV.HELLO` (the handshake, which
 //! compares member-set fingerprints) and `MEMKV.RELAY <db> <proto> argv...`,
@@ -31,8 +32,6 @@ pub enum Combine {
     /// relayed MULTI ... EXEC); if it ran, the client's database becomes
     /// the one its SELECTs left (as after a local EXEC).
     Last { db_after: usize },
-    /// MGET: for each requested key, (part, index in that part's array).
-    MGet(Vec<(usize, usize)>),
     /// Integer replies added up (EXISTS, TOUCH, DBSIZE).
     Sum,
     /// Arrays concatenated (KEYS).
@@ -43,6 +42,9 @@ pub enum Combine {
     Random,
     /// Every part must say OK (FLUSHDB, FLUSHALL).
     AllOk,
+    /// A phase of an atomic cross-node command (`tx`): the reactor hands
+    /// the finished operation to `tx::resume`.
+    Tx(Box<super::tx::TxState>),
 }
 
 /// An operation in flight for a client.
@@ -113,7 +115,7 @@ enum Part {
 /// Bits of a SCAN cursor above this hold the member index.
 const SCAN_NODE_SHIFT: u32 = 56;
 
-const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: atomic cross-node writes are not implemented yet; keep keys written together on one node with a {hash tag})";
+const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: blocking commands and COPY ... DB across nodes are not supported; keep their keys on one node with a {hash tag})";
 const CROSS_MULTI: &str = "EXECABORT Transaction discarded because its keys live on several cluster nodes (memkv: cross-node transactions are not implemented yet; use a {hash tag})";
 const CROSS_WATCH: &str = "ERR memkv cluster: WATCH of a key owned by another node is not supported yet (use a {hash tag} so watched and written keys live on the node you WATCH through)";
 
@@ -182,17 +184,18 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
             relay_one(srv, c, args, member)
         }
         Owners::Several => match spec.name {
-            "mget" => gather(srv, c, args, &keys, true),
-            "exists" | "touch" => gather(srv, c, args, &keys, false),
             "watch" => {
                 c.reply.error(CROSS_WATCH);
                 true
             }
-            _ => {
+            _ if super::tx::unsupported(spec, args) => {
                 srv.stats.rejected_calls += 1;
                 c.reply.error(CROSS_WRITE);
                 true
             }
+            // Reads too: a read spanning nodes takes read locks, so it
+            // never sees half of a cross-node write.
+            _ => super::tx::begin(srv, c, spec, args, &keys),
         },
     }
 }
@@ -360,51 +363,6 @@ fn relay_blocking(
         Err(e) => c.reply.error(&e),
     }
     true
-}
-
-/// MGET / EXISTS / TOUCH over keys on several members: one sub-command per
-/// owner, each with that owner's keys in request order.
-fn gather(srv: &mut Server, c: &mut Client, args: &Args, keys: &[usize], mget: bool) -> bool {
-    let Some(topo) = srv.cluster.as_ref() else {
-        return false;
-    };
-    let n = topo.members.len();
-    let mut per: Vec<Vec<&[u8]>> = vec![Vec::new(); n];
-    let mut picks = Vec::with_capacity(keys.len());
-    for &i in keys {
-        let o = topo.owner_of_key(&args[i]);
-        picks.push((o, per[o].len()));
-        per[o].push(&args[i]);
-    }
-    let me = topo.me;
-    let name = &args[0];
-    let mut parts = Vec::new();
-    let mut part_of = vec![usize::MAX; n];
-    for (member, ks) in per.iter().enumerate() {
-        if ks.is_empty() {
-            continue;
-        }
-        part_of[member] = parts.len();
-        let argv: Vec<&[u8]> = std::iter::once(name).chain(ks.iter().copied()).collect();
-        if member == me {
-            let owned = OwnedArgs::from_slices(argv.iter());
-            parts.push(Part::Local(run_local(srv, c, &owned.as_args())));
-        } else {
-            let mut payload = Vec::new();
-            encode_relay(&mut payload, c.db, c.protocol(), argv.into_iter());
-            parts.push(Part::Remote {
-                member,
-                payload,
-                replies: 1,
-            });
-        }
-    }
-    let combine = if mget {
-        Combine::MGet(picks.into_iter().map(|(o, k)| (part_of[o], k)).collect())
-    } else {
-        Combine::Sum
-    };
-    start(srv, c, parts, combine, true)
 }
 
 /// Whole-keyspace commands: the same command on every member (FLUSH* and
@@ -638,22 +596,6 @@ pub fn finish(c: &mut Client, p: Pending) {
             }
             c.reply.raw(exec);
         }
-        Combine::MGet(picks) => {
-            let mut arrays = Vec::with_capacity(bufs.len());
-            for b in &bufs {
-                match decode(b) {
-                    Ok(v) => arrays.push(items(v)),
-                    Err(e) => return err(c, e),
-                }
-            }
-            c.reply.array(picks.len());
-            for (part, k) in picks {
-                match arrays.get(part).and_then(|a| a.get(k)) {
-                    Some(v) => put(c, v),
-                    None => c.reply.null(),
-                }
-            }
-        }
         Combine::Sum => {
             let mut sum = 0i64;
             for b in &bufs {
@@ -720,6 +662,7 @@ pub fn finish(c: &mut Client, p: Pending) {
                 c.reply.bulk(&found[pick]);
             }
         }
+        Combine::Tx(_) => c.reply.error("ERR memkv cluster: transaction state lost"),
         Combine::AllOk => {
             for b in &bufs {
                 if b.first() == Some(&b'-') {
@@ -837,23 +780,6 @@ mod tests {
         c.reply.resp3 = resp3;
         finish(&mut c, op(parts, combine));
         c.reply.buf
-    }
-
-    #[test]
-    fn mget_parts_are_put_back_in_request_order() {
-        // Keys a(part 0, #0), b(part 1, #0), c(part 0, #1), d(part 1, #1).
-        let picks = vec![(0, 0), (1, 0), (0, 1), (1, 1)];
-        let p0: &[u8] = b"*2\r\n$1\r\nA\r\n$-1\r\n";
-        let p1: &[u8] = b"*2\r\n$1\r\nB\r\n$1\r\nD\r\n";
-        assert_eq!(
-            run(&[p0, p1], Combine::MGet(picks.clone()), false),
-            b"*4\r\n$1\r\nA\r\n$1\r\nB\r\n$-1\r\n$1\r\nD\r\n"
-        );
-        let p0: &[u8] = b"*2\r\n$1\r\nA\r\n_\r\n";
-        assert_eq!(
-            run(&[p0, p1], Combine::MGet(picks), true),
-            b"*4\r\n$1\r\nA\r\n$1\r\nB\r\n_\r\n$1\r\nD\r\n"
-        );
     }
 
     #[test]

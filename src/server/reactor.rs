@@ -359,6 +359,12 @@ impl Reactor {
             *part = Some(done.result);
             slot.op.remaining -= 1;
         }
+        if c.relay.front().is_some_and(|s| {
+            s.op.remaining == 0 && matches!(s.op.combine, crate::cluster::route::Combine::Tx(_))
+        }) {
+            // The next phase of an atomic cross-node command.
+            return crate::cluster::tx::resume(&mut self.srv, token);
+        }
         let mut progressed = false;
         while c.relay.front().is_some_and(|s| s.op.remaining == 0) {
             if let Some(s) = c.relay.pop_front() {
@@ -620,6 +626,7 @@ impl Reactor {
         self.srv
             .store
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
+        crate::cluster::tx::cron(&mut self.srv);
     }
 
     fn close_idle_clients(&mut self) {

@@ -1,0 +1,324 @@
+//! Atomic cross-node commands (lock, fetch, compute, commit): Redis's
+//! replies and data for commands whose keys live on several nodes, readers
+//! never see half a write, conflicting writers never deadlock, a dead
+//! coordinator's locks expire, a dead participant costs an error, never a
+//! hang or a torn acknowledged write.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::cluster::{Cluster, fingerprint};
+use common::script::{render, split};
+use common::{Raw, Server};
+
+fn cmd(raw: &mut Raw, line: &str) -> String {
+    let parts = split(line);
+    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    render(&raw.cmd(&refs))
+}
+
+/// Keys named like `prefix` + n, one on each node in turn (node = i % 3).
+fn spread(cluster: &Cluster, prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| cluster.key_on(i % cluster.nodes.len(), &format!("{prefix}{i}_")))
+        .collect()
+}
+
+#[test]
+fn cross_node_commands_answer_and_store_like_one_redis() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        eprintln!("redis-server not installed; skipping");
+        return;
+    };
+    let cluster = Cluster::start(3, &[]);
+    // k[0] on node 0, k[1] on node 1, k[2] on node 2, k[3] on node 0...
+    let k = spread(&cluster, "k", 9);
+    let script = [
+        format!("MSET {} 1 {} 2 {} 3", k[0], k[1], k[2]),
+        format!("MGET {} {} {} {}", k[0], k[1], k[2], k[3]),
+        format!("MSETNX {} x {} y", k[3], k[1]),
+        format!("MSETNX {} x {} y", k[3], k[4]),
+        format!("EXISTS {} {} {} {} {}", k[0], k[1], k[2], k[3], k[5]),
+        format!("TOUCH {} {} {}", k[0], k[1], k[5]),
+        format!("DEL {} {} {}", k[0], k[1], k[5]),
+        format!("UNLINK {} {}", k[2], k[3]),
+        format!("MGET {} {} {} {} {}", k[0], k[1], k[2], k[3], k[4]),
+        format!("SET {} v PX 100000000", k[0]),
+        format!("RENAME {} {}", k[0], k[1]),
+        format!("TTL {}", k[1]),
+        format!("EXISTS {}", k[0]),
+        format!("RENAME {} {}", k[0], k[1]),
+        format!("RENAMENX {} {}", k[1], k[4]),
+        format!("RENAMENX {} {}", k[1], k[2]),
+        format!("GET {}", k[2]),
+        format!("RPUSH {} a b c", k[3]),
+        format!("LMOVE {} {} LEFT RIGHT", k[3], k[4]),
+        format!("LMOVE {} {} LEFT RIGHT", k[3], k[5]),
+        format!("RPOPLPUSH {} {}", k[3], k[5]),
+        format!("LRANGE {} 0 -1", k[5]),
+        format!("LMOVE {} {} RIGHT LEFT", k[6], k[5]),
+        format!("SADD {} a b c", k[6]),
+        format!("SADD {} c d", k[7]),
+        format!("SMOVE {} {} a", k[6], k[7]),
+        format!("SMOVE {} {} zz", k[6], k[7]),
+        format!("SMOVE {} {} a", k[2], k[7]),
+        format!("SINTERSTORE {} {} {}", k[8], k[6], k[7]),
+        format!("SORT {} ALPHA", k[8]),
+        format!("SUNIONSTORE {} {} {}", k[0], k[6], k[7]),
+        format!("SORT {} ALPHA", k[0]),
+        format!("SDIFFSTORE {} {} {}", k[0], k[7], k[6]),
+        format!("SORT {} ALPHA", k[0]),
+        format!("SINTERCARD 2 {} {}", k[6], k[7]),
+        format!("SUNION {} {}", k[6], k[8]).replace("SUNION", "SINTER"),
+        format!("ZADD {} 1 a 2 b", k[1]),
+        format!("ZADD {} 3 b 4 c", k[2]),
+        format!("ZUNIONSTORE {} 2 {} {}", k[3], k[1], k[2]),
+        format!("ZRANGE {} 0 -1 WITHSCORES", k[3]),
+        format!("ZINTERSTORE {} 2 {} {} WEIGHTS 2 3", k[4], k[1], k[2]),
+        format!("ZRANGE {} 0 -1 WITHSCORES", k[4]),
+        format!("COPY {} {}", k[3], k[5]),
+        format!("COPY {} {}", k[3], k[6]),
+        format!("COPY {} {} REPLACE", k[3], k[6]),
+        format!("ZRANGE {} 0 -1 WITHSCORES", k[6]),
+        format!("SET {} str", k[7]),
+        format!("SUNIONSTORE {} {} {}", k[0], k[7], k[8]),
+        format!("LMOVE {} {} LEFT LEFT", k[7], k[8]),
+        format!("MSET {} 1 {}", k[0], k[1]),
+        format!("RENAME {} {}", k[7], k[7]),
+        format!(
+            "DEL {} {} {} {} {} {} {} {} {}",
+            k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+        ),
+    ];
+    let mut r = redis.raw();
+    let mut nodes: Vec<Raw> = cluster.nodes.iter().map(|n| n.raw()).collect();
+    for (i, line) in script.iter().enumerate() {
+        let node = i % 3;
+        let want = cmd(&mut r, line);
+        let got = cmd(&mut nodes[node], line);
+        assert_eq!(got, want, "step {i} via node {node}: {line}");
+    }
+    // RESP3 replies of a cross-node read.
+    let mut n3 = cluster.nodes[1].raw();
+    n3.cmd(&[b"HELLO", b"3"]);
+    let mut r3 = redis.raw();
+    r3.cmd(&[b"HELLO", b"3"]);
+    for line in [
+        format!("MSET {} 1 {} 2", k[0], k[1]),
+        format!("MGET {} {} {}", k[0], k[1], k[2]),
+    ] {
+        assert_eq!(cmd(&mut n3, &line), cmd(&mut r3, &line), "{line}");
+    }
+    // The data is where it belongs: each owner holds its key.
+    assert_eq!(cmd(&mut cluster.nodes[0].raw(), "DBSIZE"), ":2");
+}
+
+/// Readers through every node never see half of an MSET.
+#[test]
+fn readers_never_see_half_a_cross_node_write() {
+    let cluster = Arc::new(Cluster::start(3, &[]));
+    let (a, b) = (cluster.key_on(1, "a"), cluster.key_on(2, "b"));
+    cmd(
+        &mut cluster.nodes[0].raw(),
+        &format!("MSET {a} init {b} init"),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let (cluster, a, b) = (cluster.clone(), a.clone(), b.clone());
+        writers.push(std::thread::spawn(move || {
+            let mut raw = cluster.nodes[w].raw();
+            for i in 0..300 {
+                let v = format!("w{w}_{i}");
+                assert_eq!(cmd(&mut raw, &format!("MSET {a} {v} {b} {v}")), "+OK");
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for node in 0..3 {
+        let (cluster, a, b, stop) = (cluster.clone(), a.clone(), b.clone(), stop.clone());
+        readers.push(std::thread::spawn(move || {
+            let mut raw = cluster.nodes[node].raw();
+            let mut reads = 0;
+            while !stop.load(Ordering::Acquire) || reads < 50 {
+                let got = cmd(&mut raw, &format!("MGET {a} {b}"));
+                let parts: Vec<&str> = got
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .split(", ")
+                    .collect();
+                assert_eq!(parts.len(), 2, "{got}");
+                assert_eq!(parts[0], parts[1], "half a write seen via node {node}");
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    for w in writers {
+        w.join().expect("writer");
+    }
+    stop.store(true, Ordering::Release);
+    for r in readers {
+        assert!(r.join().expect("reader") >= 50);
+    }
+}
+
+/// Writers taking the same keys in opposite orders through different
+/// nodes all finish (no deadlock), and every write is whole.
+#[test]
+fn conflicting_cross_node_writes_never_deadlock() {
+    let cluster = Arc::new(Cluster::start(3, &[]));
+    let (a, b, c) = (
+        cluster.key_on(0, "a"),
+        cluster.key_on(1, "b"),
+        cluster.key_on(2, "c"),
+    );
+    let mut threads = Vec::new();
+    for t in 0..4 {
+        let (cluster, a, b, c) = (cluster.clone(), a.clone(), b.clone(), c.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut raw = cluster.nodes[t % 3].raw();
+            for i in 0..150 {
+                let v = format!("t{t}_{i}");
+                let line = match t {
+                    0 => format!("MSET {a} {v} {b} {v} {c} {v}"),
+                    1 => format!("MSET {c} {v} {b} {v} {a} {v}"),
+                    2 => format!("MSET {b} {v} {a} {v} {c} {v}"),
+                    _ => format!("MSET {c} {v} {a} {v} {b} {v}"),
+                };
+                assert_eq!(cmd(&mut raw, &line), "+OK", "{line}");
+            }
+        }));
+    }
+    for t in threads {
+        t.join().expect("writer");
+    }
+    for n in &cluster.nodes {
+        let got = cmd(&mut n.raw(), &format!("MGET {a} {b} {c}"));
+        let parts: Vec<&str> = got.split(", ").collect();
+        assert_eq!(parts.len(), 3, "{got}");
+        assert_eq!(parts[0].trim_start_matches('['), parts[1]);
+        assert_eq!(parts[1], parts[2].trim_end_matches(']'));
+    }
+}
+
+/// A coordinator that locks a key and dies: the participant drops the
+/// lock after cluster-node-timeout; the waiting client is then served.
+#[test]
+fn a_dead_coordinators_locks_expire() {
+    let cluster = Cluster::start(2, &["--cluster-node-timeout", "800"]);
+    let addrs = cluster.addrs();
+    let key = cluster.key_on(0, "lk");
+    cmd(&mut cluster.nodes[0].raw(), &format!("SET {key} old"));
+    let mut coord = cluster.nodes[0].raw();
+    let hello = format!("MEMKV.HELLO {} {}", fingerprint(&addrs), addrs[1]);
+    assert_eq!(cmd(&mut coord, &hello), "+OK");
+    // The participant answers the key's state (the commands that rebuild it).
+    let state = coord.cmd(&[b"MEMKV.LOCK", b"tx1", b"w", b"0", key.as_bytes()]);
+    let set = format!(
+        "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nold\r\n",
+        key.len()
+    );
+    assert_eq!(
+        state,
+        format!("*1\r\n${}\r\n{set}\r\n", set.len()).into_bytes()
+    );
+    // A second transaction is refused at once (no waiting).
+    assert_eq!(
+        cmd(&mut coord, &format!("MEMKV.LOCK tx2 w 0 {key}")),
+        "-TRYAGAIN memkv cluster: a key is locked by another cross-node transaction"
+    );
+    drop(coord); // the coordinator dies without a decision
+    // A plain client waits for the lock, then runs: no hang, no loss.
+    let mut c = cluster.nodes[0].raw();
+    assert_eq!(cmd(&mut c, &format!("APPEND {key} +new")), ":7");
+    assert_eq!(cmd(&mut c, &format!("GET {key}")), "\"old+new\"");
+    // COMMIT after the timeout is refused: nothing applied.
+    let mut late = cluster.nodes[0].raw();
+    cmd(&mut late, &hello);
+    let blob = "*3\r\n$3\r\nSET\r\n";
+    let r = render(&late.cmd(&[
+        b"MEMKV.COMMIT",
+        b"tx1",
+        b"0",
+        key.as_bytes(),
+        blob.as_bytes(),
+    ]));
+    assert_eq!(
+        r,
+        "-ERR memkv cluster: transaction tx1 holds no lock here (timed out or aborted)"
+    );
+    // A malformed state is refused and applies nothing.
+    let r = cmd(&mut late, &format!("MEMKV.LOCK tx3 w 0 {key}"));
+    assert!(r.starts_with("[\"*3"), "{r}");
+    let r = render(&late.cmd(&[
+        b"MEMKV.COMMIT",
+        b"tx3",
+        b"0",
+        key.as_bytes(),
+        b"*1\r\n$8\r\nFLUSHALL\r\n",
+    ]));
+    assert_eq!(r, "-ERR memkv cluster: malformed key state from a peer");
+    assert_eq!(cmd(&mut c, &format!("GET {key}")), "\"old+new\"");
+    // Not on a plain connection.
+    let r = cmd(&mut c, &format!("MEMKV.LOCK tx4 w 0 {key}"));
+    assert!(r.starts_with("-ERR unknown command 'MEMKV.LOCK'"), "{r}");
+}
+
+/// A participant SIGKILLed during a stream of cross-node writes: writes
+/// fail with CLUSTERDOWN naming it (no hang); after its restart every
+/// acknowledged write is there, whole.
+#[test]
+fn a_killed_participant_costs_errors_not_torn_acknowledged_writes() {
+    let mut cluster = Cluster::start(
+        3,
+        &[
+            "--cluster-node-timeout",
+            "1000",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ],
+    );
+    let (a, b) = (cluster.key_on(1, "a"), cluster.key_on(2, "b"));
+    let addr2 = cluster.addrs()[2].clone();
+    let mut raw = cluster.nodes[0].raw();
+    let mut last_ok = None;
+    for i in 0..40 {
+        if i == 20 {
+            cluster.nodes[2].kill9();
+        }
+        let r = cmd(&mut raw, &format!("MSET {a} {i} {b} {i}"));
+        if r == "+OK" {
+            assert!(i < 20, "acknowledged after the kill: {i}");
+            last_ok = Some(i);
+        } else {
+            assert!(
+                r.starts_with(&format!("-CLUSTERDOWN node {addr2} is not reachable")),
+                "{r}"
+            );
+        }
+    }
+    assert_eq!(last_ok, Some(19));
+    // Keys of live nodes keep answering.
+    assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"19\"");
+    cluster.restart(2);
+    let want = "[\"19\", \"19\"]";
+    let mut ok = false;
+    for _ in 0..100 {
+        if cmd(&mut raw, &format!("MGET {a} {b}")) == want {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ok, "{}", cmd(&mut raw, &format!("MGET {a} {b}")));
+    assert_eq!(cmd(&mut raw, &format!("MSET {a} z {b} z")), "+OK");
+    assert_eq!(
+        cmd(&mut cluster.nodes[2].raw(), &format!("GET {b}")),
+        "\"z\""
+    );
+}
