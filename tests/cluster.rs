@@ -485,7 +485,20 @@ fn random_command(rng: &mut Rng, keys: &[String]) -> String {
         rng.pick(&["1", "2", "abc", "-5", "x y", "10"])
             .replace(' ', "_")
     };
-    match rng.below(24) {
+    match rng.below(36) {
+        // Keys on several nodes: the atomic cross-node path.
+        24 => format!("MSET {} {} {} {}", k(rng), val(rng), k(rng), val(rng)),
+        25 => format!("DEL {} {} {}", k(rng), k(rng), k(rng)),
+        26 => format!("RENAME {} {}", k(rng), k(rng)),
+        27 => format!("LMOVE {} {} RIGHT LEFT", k(rng), k(rng)),
+        28 => format!("SADD {} {} {}", k(rng), val(rng), val(rng)),
+        29 => format!("SMOVE {} {} {}", k(rng), k(rng), val(rng)),
+        30 => format!("SUNIONSTORE {} {} {}", k(rng), k(rng), k(rng)),
+        31 => format!("MSETNX {} {} {} {}", k(rng), val(rng), k(rng), val(rng)),
+        32 => format!("COPY {} {}", k(rng), k(rng)),
+        33 => format!("RPOPLPUSH {} {}", k(rng), k(rng)),
+        34 => format!("RENAMENX {} {}", k(rng), k(rng)),
+        35 => format!("SCARD {}", k(rng)),
         0 => format!("SET {} {}", k(rng), val(rng)),
         1 => format!("GET {}", k(rng)),
         2 => format!("INCR {}", k(rng)),
