@@ -287,17 +287,30 @@ fn transactions_run_on_their_node_and_spanning_ones_are_refused() {
     assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"in3\"");
     assert_eq!(cmd(&mut raw, "SELECT 0"), "+OK");
     assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"6\"");
-    // Keys on two nodes in one transaction: refused, nothing applied.
+    // Keys on two nodes in one transaction: one atomic cross-node
+    // transaction (more in tests/cluster_atomic.rs).
     let other = cluster.key_on(2, "o");
     assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
     assert_eq!(cmd(&mut raw, &format!("SET {a} 9")), "+QUEUED");
     assert_eq!(cmd(&mut raw, &format!("SET {other} 9")), "+QUEUED");
+    assert_eq!(cmd(&mut raw, "EXEC"), "[+OK, +OK]");
+    assert_eq!(
+        cmd(&mut raw, &format!("MGET {a} {other}")),
+        "[\"9\", \"9\"]"
+    );
+    // With a whole-keyspace command it is refused, nothing applied.
+    assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut raw, &format!("SET {a} 6")), "+QUEUED");
+    assert_eq!(cmd(&mut raw, &format!("SET {other} 6")), "+QUEUED");
+    assert_eq!(cmd(&mut raw, "DBSIZE"), "+QUEUED");
     assert_eq!(
         cmd(&mut raw, "EXEC"),
-        "-EXECABORT Transaction discarded because its keys live on several cluster nodes (memkv: cross-node transactions are not implemented yet; use a {hash tag})"
+        "-EXECABORT Transaction discarded because it runs a whole-keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) and its keys live on several cluster nodes (memkv cluster)"
     );
-    assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"6\"");
-    assert_eq!(cmd(&mut raw, &format!("EXISTS {other}")), ":0");
+    assert_eq!(
+        cmd(&mut raw, &format!("MGET {a} {other}")),
+        "[\"9\", \"9\"]"
+    );
     // Multi-node writes outside MULTI are atomic (tests/cluster_atomic.rs).
     assert_eq!(cmd(&mut raw, &format!("MSET {a} 1 {other} 2")), "+OK");
     assert_eq!(

@@ -322,3 +322,138 @@ fn a_killed_participant_costs_errors_not_torn_acknowledged_writes() {
         "\"z\""
     );
 }
+
+/// MULTI ... EXEC over keys of several nodes answers exactly as one memkv
+/// node (same replies, same rollback and EXECABORT, SELECT inside).
+#[test]
+fn cross_node_transactions_answer_like_one_node() {
+    let single = Server::start(&[]);
+    let cluster = Cluster::start(3, &[]);
+    let k = spread(&cluster, "t", 6);
+    let script = [
+        "MULTI".to_string(),
+        format!("SET {} 1", k[0]),
+        format!("INCRBY {} 5", k[1]),
+        format!("RPUSH {} x y", k[2]),
+        format!("RENAME {} {}", k[0], k[3]),
+        format!("MGET {} {} {}", k[0], k[1], k[3]),
+        "EXEC".to_string(),
+        format!("MGET {} {} {}", k[0], k[1], k[3]),
+        // A runtime error rolls everything back, on every node.
+        "MULTI".to_string(),
+        format!("SET {} changed", k[1]),
+        format!("DEL {}", k[3]),
+        format!("INCR {}", k[2]),
+        format!("SET {} never", k[4]),
+        "EXEC".to_string(),
+        format!("MGET {} {} {} {}", k[1], k[3], k[4], k[2]),
+        format!("LRANGE {} 0 -1", k[2]),
+        // A queuing error: EXECABORT, nothing applied.
+        "MULTI".to_string(),
+        format!("SET {} a", k[0]),
+        format!("SET {}", k[1]),
+        format!("SET {} b", k[2]),
+        "EXEC".to_string(),
+        format!("EXISTS {} {}", k[0], k[2]),
+        // SELECT inside moves the client, as locally.
+        "MULTI".to_string(),
+        format!("SET {} in0", k[4]),
+        "SELECT 2".to_string(),
+        format!("SET {} in2", k[5]),
+        format!("MSET {} a {} b", k[4], k[0]),
+        "EXEC".to_string(),
+        format!("MGET {} {} {}", k[4], k[5], k[0]),
+        "SELECT 0".to_string(),
+        format!("MGET {} {} {}", k[4], k[5], k[0]),
+        // Reads only.
+        "MULTI".to_string(),
+        format!("GET {}", k[4]),
+        format!("LLEN {}", k[2]),
+        "EXEC".to_string(),
+    ];
+    let mut one = single.raw();
+    for (node, entry) in cluster.nodes.iter().enumerate() {
+        let mut via = entry.raw();
+        for line in &script {
+            let want = cmd(&mut one, line);
+            let got = cmd(&mut via, line);
+            assert_eq!(got, want, "via node {node}: {line}");
+        }
+        cmd(&mut one, "FLUSHALL");
+        cmd(&mut via, "FLUSHALL");
+    }
+    // WATCH through the key's owner, a write through another node, then a
+    // cross-node EXEC: discarded (null), nothing applied.
+    let mut w = cluster.nodes[0].raw();
+    assert_eq!(cmd(&mut w, &format!("WATCH {}", k[0])), "+OK");
+    assert_eq!(
+        cmd(&mut cluster.nodes[1].raw(), &format!("SET {} other", k[0])),
+        "+OK"
+    );
+    assert_eq!(cmd(&mut w, "MULTI"), "+OK");
+    assert_eq!(
+        cmd(&mut w, &format!("MSET {} 1 {} 1", k[0], k[1])),
+        "+QUEUED"
+    );
+    assert_eq!(cmd(&mut w, "EXEC"), "*-1");
+    assert_eq!(
+        cmd(&mut w, &format!("MGET {} {}", k[0], k[1])),
+        "[\"other\", $-1]"
+    );
+}
+
+/// Readers never see half of a cross-node transaction.
+#[test]
+fn readers_never_see_half_a_cross_node_transaction() {
+    let cluster = Arc::new(Cluster::start(3, &[]));
+    let (a, b) = (cluster.key_on(1, "a"), cluster.key_on(2, "b"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let (cluster, a, b) = (cluster.clone(), a.clone(), b.clone());
+        writers.push(std::thread::spawn(move || {
+            let mut raw = cluster.nodes[w].raw();
+            for _ in 0..200 {
+                assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
+                assert_eq!(cmd(&mut raw, &format!("INCR {a}")), "+QUEUED");
+                assert_eq!(cmd(&mut raw, &format!("INCR {b}")), "+QUEUED");
+                let r = cmd(&mut raw, "EXEC");
+                assert!(r.starts_with("[:") && r.ends_with(']'), "{r}");
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for node in 0..3 {
+        let (cluster, a, b, stop) = (cluster.clone(), a.clone(), b.clone(), stop.clone());
+        readers.push(std::thread::spawn(move || {
+            let mut raw = cluster.nodes[node].raw();
+            let mut reads = 0;
+            while !stop.load(Ordering::Acquire) || reads < 50 {
+                let got = cmd(&mut raw, &format!("MGET {a} {b}"));
+                let parts: Vec<&str> = got
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .split(", ")
+                    .collect();
+                assert_eq!(parts.len(), 2, "{got}");
+                assert_eq!(
+                    parts[0], parts[1],
+                    "half a transaction seen via node {node}"
+                );
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    for w in writers {
+        w.join().expect("writer");
+    }
+    stop.store(true, Ordering::Release);
+    for r in readers {
+        assert!(r.join().expect("reader") >= 50);
+    }
+    assert_eq!(
+        cmd(&mut cluster.nodes[0].raw(), &format!("MGET {a} {b}")),
+        "[\"400\", \"400\"]"
+    );
+}

@@ -116,7 +116,7 @@ enum Part {
 const SCAN_NODE_SHIFT: u32 = 56;
 
 const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: blocking commands and COPY ... DB across nodes are not supported; keep their keys on one node with a {hash tag})";
-const CROSS_MULTI: &str = "EXECABORT Transaction discarded because its keys live on several cluster nodes (memkv: cross-node transactions are not implemented yet; use a {hash tag})";
+const CROSS_MULTI: &str = "EXECABORT Transaction discarded because it runs a whole-keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) and its keys live on several cluster nodes (memkv cluster)";
 const CROSS_WATCH: &str = "ERR memkv cluster: WATCH of a key owned by another node is not supported yet (use a {hash tag} so watched and written keys live on the node you WATCH through)";
 
 /// Where a command's keys live.
@@ -438,7 +438,8 @@ fn scan(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
 }
 
 /// EXEC in cluster mode: a transaction whose keys are all on one peer runs
-/// there as one unit; one spanning members is refused.
+/// there as one unit; one spanning members runs as an atomic cross-node
+/// transaction (`tx`); one with a whole-keyspace command is refused.
 fn exec(srv: &mut Server, c: &mut Client) -> bool {
     let Some(m) = c.multi.as_ref() else {
         return false;
@@ -451,6 +452,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
     };
     let mut target: Option<usize> = None;
     let mut spans = false;
+    let mut keyspace = false;
     let mut keys = Vec::new();
     for (spec, argv) in &m.queue {
         let args = argv.as_args();
@@ -458,7 +460,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             spec.name,
             "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" | "swapdb" | "scan"
         ) {
-            spans = true;
+            keyspace = true;
             break;
         }
         if commands::command_keys(spec, &args, &mut keys).is_err() {
@@ -473,14 +475,14 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             }
         }
     }
-    if spans {
+    if keyspace {
         transaction::reset_transaction(srv, c);
         srv.stats.rejected_calls += 1;
         c.reply.error(CROSS_MULTI);
         return true;
     }
     let member = match target {
-        Some(t) if !topo.is_me(t) => t,
+        Some(t) if !topo.is_me(t) || spans => t,
         _ => return false,
     };
     // WATCHed keys are local (WATCH of a remote key is refused).
@@ -491,6 +493,11 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
     transaction::reset_transaction(srv, c);
     if watch_failed {
         c.reply.null_array();
+        return true;
+    }
+    if spans {
+        // Keys on several nodes: one atomic cross-node transaction.
+        super::tx::begin_exec(srv, c, m.queue);
         return true;
     }
     let (db, proto) = (c.db, c.protocol());

@@ -445,8 +445,7 @@ enum Phase {
 /// A cross-node command in flight (inside the client's relay queue).
 pub struct TxState {
     txid: Txid,
-    spec: &'static CommandSpec,
-    argv: OwnedArgs,
+    work: Work,
     db: usize,
     exclusive: bool,
     /// Keys by owner (self included), deduplicated.
@@ -460,13 +459,27 @@ pub struct TxState {
     local: Vec<Change>,
 }
 
+/// What the transaction runs.
+enum Work {
+    /// One command.
+    Command(&'static CommandSpec, OwnedArgs),
+    /// A MULTI queue; the client's database after it (its SELECTs).
+    Exec {
+        queue: Vec<(&'static CommandSpec, OwnedArgs)>,
+        db_after: usize,
+    },
+}
+
 impl std::fmt::Debug for TxState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match &self.work {
+            Work::Command(spec, _) => spec.name,
+            Work::Exec { .. } => "exec",
+        };
         write!(
             f,
-            "Tx({} {} {:?})",
+            "Tx({} {what} {:?})",
             String::from_utf8_lossy(&self.txid),
-            self.spec.name,
             self.phase
         )
     }
@@ -489,13 +502,46 @@ pub fn begin(
     args: &Args,
     keys: &[usize],
 ) -> bool {
+    let keys: Vec<DbKey> = keys.iter().map(|&i| (c.db, args[i].to_vec())).collect();
+    let work = Work::Command(spec, args.to_owned_args());
+    start(srv, c, work, keys, spec.has(flags::WRITE));
+    true
+}
+
+/// Starts a MULTI queue whose keys live on several nodes as one atomic
+/// cross-node transaction (EXEC's reply, rollback and EXECABORT as on one
+/// node). The caller has checked WATCH and cleared the client's MULTI.
+pub fn begin_exec(srv: &mut Server, c: &mut Client, queue: Vec<(&'static CommandSpec, OwnedArgs)>) {
+    let mut keys = Vec::new();
+    let mut idx = Vec::new();
+    let mut db = c.db;
+    let mut exclusive = false;
+    for (spec, argv) in &queue {
+        let args = argv.as_args();
+        if spec.name == "select"
+            && let Some(d) = args.get(1).and_then(|b| parse_db(srv, b))
+        {
+            db = d;
+        }
+        exclusive |= spec.has(flags::WRITE);
+        if commands::command_keys(spec, &args, &mut idx).is_ok() {
+            keys.extend(idx.iter().map(|&i| (db, args[i].to_vec())));
+        }
+    }
+    let work = Work::Exec {
+        queue,
+        db_after: db,
+    };
+    start(srv, c, work, keys, exclusive);
+}
+
+fn start(srv: &mut Server, c: &mut Client, work: Work, keys: Vec<DbKey>, exclusive: bool) {
     let Some(topo) = srv.cluster.as_mut() else {
-        return false;
+        return;
     };
     let mut owners: Vec<(usize, Vec<DbKey>)> = Vec::new();
-    for &i in keys {
-        let o = topo.owner_of_key(&args[i]);
-        let k = (c.db, args[i].to_vec());
+    for k in keys {
+        let o = topo.owner_of_key(&k.1);
         match owners.iter_mut().find(|(m, _)| *m == o) {
             Some((_, ks)) if ks.contains(&k) => {}
             Some((_, ks)) => ks.push(k),
@@ -504,10 +550,9 @@ pub fn begin(
     }
     let st = TxState {
         txid: topo.locks.next_txid(),
-        spec,
-        argv: args.to_owned_args(),
+        work,
         db: c.db,
-        exclusive: spec.has(flags::WRITE),
+        exclusive,
         owners,
         asked: Vec::new(),
         phase: Phase::Locking,
@@ -517,7 +562,6 @@ pub fn begin(
         local: Vec::new(),
     };
     lock_phase(srv, c, st);
-    true
 }
 
 /// Sends a message nobody waits for (ABORT), on the control connection.
@@ -793,7 +837,10 @@ fn compute(
     let db_before = c.db;
     c.db = st.db;
     let mark = c.reply.len();
-    let res = commands::call(srv, c, st.spec, &st.argv.as_args());
+    let ok = match &st.work {
+        Work::Command(spec, argv) => commands::call(srv, c, spec, &argv.as_args()).is_ok(),
+        Work::Exec { queue, .. } => run_queue(srv, c, queue),
+    };
     st.reply = c.reply.buf[mark..].to_vec();
     c.reply.truncate(mark);
     c.db = db_before;
@@ -807,7 +854,7 @@ fn compute(
         .collect();
     srv.store.rollback_journal();
     srv.store.prop.restore(pm);
-    if res.is_err() {
+    if !ok {
         let asked = st.asked.clone();
         abort_all(srv, &st, &asked);
         return c.reply.raw(&st.reply);
@@ -911,7 +958,48 @@ fn committed(
         st.reply = b"-CLUSTERDOWN memkv cluster: the transaction's local locks timed out before the commit was confirmed\r\n".to_vec();
     }
     unlock(srv, &st.txid);
+    if let Work::Exec { db_after, .. } = st.work
+        && st.reply.first() == Some(&b'*')
+    {
+        // The transaction ran: its SELECTs stay, as after a local EXEC.
+        c.db = db_after;
+    }
     c.reply.raw(&st.reply);
+}
+
+/// EXEC's loop over the fetched and local keys (as `transaction::exec`,
+/// inside this module's journal): false if a command failed and
+/// `multi-rollback` discards the transaction (the reply is EXECABORT).
+fn run_queue(
+    srv: &mut Server,
+    c: &mut Client,
+    queue: &[(&'static CommandSpec, OwnedArgs)],
+) -> bool {
+    let mark = c.reply.len();
+    c.reply.array(queue.len());
+    c.in_exec = true;
+    let rollback = srv.config.multi_rollback;
+    let mut failure = None;
+    for (i, (spec, args)) in queue.iter().enumerate() {
+        if let Err(e) = commands::call(srv, c, spec, &args.as_args())
+            && rollback
+        {
+            failure = Some((i, spec.name, e));
+            break;
+        }
+    }
+    c.in_exec = false;
+    let Some((i, name, e)) = failure else {
+        return true;
+    };
+    c.reply.truncate(mark);
+    c.reply.error(&format!(
+        "EXECABORT Transaction rolled back: command #{} ({}) failed: {}",
+        i + 1,
+        name.to_ascii_uppercase(),
+        e
+    ));
+    false
 }
 
 #[cfg(test)]
