@@ -382,6 +382,21 @@ fn cross_node_transactions_answer_like_one_node() {
         cmd(&mut one, "FLUSHALL");
         cmd(&mut via, "FLUSHALL");
     }
+    // MOVE / COPY ... DB inside a spanning transaction: refused, and as
+    // single commands across nodes too.
+    let mut raw = cluster.nodes[2].raw();
+    assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut raw, &format!("SET {} 1", k[0])), "+QUEUED");
+    assert_eq!(cmd(&mut raw, &format!("MOVE {} 3", k[1])), "+QUEUED");
+    assert_eq!(
+        cmd(&mut raw, "EXEC"),
+        "-EXECABORT Transaction discarded because it runs MOVE or COPY ... DB and its keys live on several cluster nodes (memkv cluster: use a {hash tag})"
+    );
+    assert_eq!(cmd(&mut raw, &format!("EXISTS {}", k[0])), ":0");
+    assert_eq!(
+        cmd(&mut raw, &format!("COPY {} {} DB 1", k[0], k[1])),
+        "-CROSSSLOT Keys in request don't hash to the same node (memkv: blocking commands and COPY ... DB across nodes are not supported; keep their keys on one node with a {hash tag})"
+    );
     // WATCH through the key's owner, a write through another node, then a
     // cross-node EXEC: discarded (null), nothing applied.
     let mut w = cluster.nodes[0].raw();

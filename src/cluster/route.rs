@@ -117,6 +117,7 @@ const SCAN_NODE_SHIFT: u32 = 56;
 
 const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: blocking commands and COPY ... DB across nodes are not supported; keep their keys on one node with a {hash tag})";
 const CROSS_MULTI: &str = "EXECABORT Transaction discarded because it runs a whole-keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) and its keys live on several cluster nodes (memkv cluster)";
+const CROSS_MULTI_DB: &str = "EXECABORT Transaction discarded because it runs MOVE or COPY ... DB and its keys live on several cluster nodes (memkv cluster: use a {hash tag})";
 const CROSS_WATCH: &str = "ERR memkv cluster: WATCH of a key owned by another node is not supported yet (use a {hash tag} so watched and written keys live on the node you WATCH through)";
 
 /// Where a command's keys live.
@@ -453,6 +454,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
     let mut target: Option<usize> = None;
     let mut spans = false;
     let mut keyspace = false;
+    let mut other_db = false;
     let mut keys = Vec::new();
     for (spec, argv) in &m.queue {
         let args = argv.as_args();
@@ -463,6 +465,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             keyspace = true;
             break;
         }
+        other_db |= super::tx::writes_other_db(spec, &args);
         if commands::command_keys(spec, &args, &mut keys).is_err() {
             continue;
         }
@@ -475,10 +478,14 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             }
         }
     }
-    if keyspace {
+    if keyspace || (spans && other_db) {
         transaction::reset_transaction(srv, c);
         srv.stats.rejected_calls += 1;
-        c.reply.error(CROSS_MULTI);
+        c.reply.error(if keyspace {
+            CROSS_MULTI
+        } else {
+            CROSS_MULTI_DB
+        });
         return true;
     }
     let member = match target {

@@ -485,10 +485,15 @@ impl std::fmt::Debug for TxState {
     }
 }
 
-/// Why a command spanning nodes cannot take the atomic path (None: it can).
+/// Whether a command spanning nodes cannot take the atomic path.
 pub fn unsupported(spec: &'static CommandSpec, args: &Args) -> bool {
-    spec.has(flags::BLOCKING)
-        // COPY ... DB n writes another database: not carried yet.
+    spec.has(flags::BLOCKING) || writes_other_db(spec, args)
+}
+
+/// MOVE and COPY ... DB write a key in another database, which is not among
+/// the keys the transaction locks and commits.
+pub fn writes_other_db(spec: &'static CommandSpec, args: &Args) -> bool {
+    spec.name == "move"
         || (spec.name == "copy" && args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"db")))
 }
 
