@@ -572,7 +572,11 @@ fn random_commands_through_random_nodes_answer_like_one_redis() {
             // time) on keys of several nodes, through a random node.
             let i = rng.below(3);
             let mut script = vec!["MULTI".to_string()];
-            let span = if rng.chance(50) { &keys[..] } else { &keys[12..] };
+            let span = if rng.chance(50) {
+                &keys[..]
+            } else {
+                &keys[12..]
+            };
             for _ in 0..rng.below(4) + 1 {
                 let c = random_command(&mut rng, span);
                 if c != "DBSIZE" {

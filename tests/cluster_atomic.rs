@@ -216,7 +216,7 @@ fn a_dead_coordinators_locks_expire() {
     let hello = format!("MEMKV.HELLO {} {}", fingerprint(&addrs), addrs[1]);
     assert_eq!(cmd(&mut coord, &hello), "+OK");
     // The participant answers the key's state (the commands that rebuild it).
-    let state = coord.cmd(&[b"MEMKV.LOCK", b"tx1", b"w", b"0", key.as_bytes()]);
+    let state = coord.cmd(&[b"MEMKV.LOCK", b"tx1", b"w", b"0", b"0", key.as_bytes()]);
     let set = format!(
         "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nold\r\n",
         key.len()
@@ -227,7 +227,7 @@ fn a_dead_coordinators_locks_expire() {
     );
     // A second transaction is refused at once (no waiting).
     assert_eq!(
-        cmd(&mut coord, &format!("MEMKV.LOCK tx2 w 0 {key}")),
+        cmd(&mut coord, &format!("MEMKV.LOCK tx2 w 0 0 {key}")),
         "-TRYAGAIN memkv cluster: a key is locked by another cross-node transaction"
     );
     drop(coord); // the coordinator dies without a decision
@@ -251,7 +251,7 @@ fn a_dead_coordinators_locks_expire() {
         "-ERR memkv cluster: transaction tx1 holds no lock here (timed out or aborted)"
     );
     // A malformed state is refused and applies nothing.
-    let r = cmd(&mut late, &format!("MEMKV.LOCK tx3 w 0 {key}"));
+    let r = cmd(&mut late, &format!("MEMKV.LOCK tx3 w 0 0 {key}"));
     assert!(r.starts_with("[\"*3"), "{r}");
     let r = render(&late.cmd(&[
         b"MEMKV.COMMIT",
@@ -263,7 +263,7 @@ fn a_dead_coordinators_locks_expire() {
     assert_eq!(r, "-ERR memkv cluster: malformed key state from a peer");
     assert_eq!(cmd(&mut c, &format!("GET {key}")), "\"old+new\"");
     // Not on a plain connection.
-    let r = cmd(&mut c, &format!("MEMKV.LOCK tx4 w 0 {key}"));
+    let r = cmd(&mut c, &format!("MEMKV.LOCK tx4 w 0 0 {key}"));
     assert!(r.starts_with("-ERR unknown command 'MEMKV.LOCK'"), "{r}");
 }
 
@@ -537,4 +537,57 @@ fn a_killed_coordinator_leaves_no_lock_behind() {
     }
     assert!(ok);
     assert_eq!(cmd(&mut raw, &format!("MGET {a} {b}")), "[\"z\", \"z\"]");
+}
+
+/// WATCH of a key owned by another node: a write through any node makes
+/// EXEC fail (null array, nothing applied); untouched, EXEC runs; UNWATCH
+/// forgets it.
+#[test]
+fn watch_of_a_key_on_another_node_is_honoured() {
+    let cluster = Cluster::start(3, &[]);
+    let (w, x) = (cluster.key_on(1, "w"), cluster.key_on(2, "x"));
+    let mut c = cluster.nodes[0].raw();
+    let mut other = cluster.nodes[2].raw();
+    // Changed through a third node: EXEC discards.
+    assert_eq!(cmd(&mut c, &format!("WATCH {w} {x}")), "+OK");
+    assert_eq!(cmd(&mut other, &format!("SET {w} changed")), "+OK");
+    assert_eq!(cmd(&mut c, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut c, &format!("SET {w} mine")), "+QUEUED");
+    assert_eq!(cmd(&mut c, "EXEC"), "*-1");
+    assert_eq!(cmd(&mut c, &format!("GET {w}")), "\"changed\"");
+    // Untouched: EXEC runs (a transaction on one other node's key too).
+    assert_eq!(cmd(&mut c, &format!("WATCH {w}")), "+OK");
+    assert_eq!(cmd(&mut c, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut c, &format!("SET {w} mine")), "+QUEUED");
+    assert_eq!(cmd(&mut c, "EXEC"), "[+OK]");
+    assert_eq!(cmd(&mut other, &format!("GET {w}")), "\"mine\"");
+    // The watch ended with EXEC: a later change does not matter.
+    assert_eq!(cmd(&mut other, &format!("SET {w} again")), "+OK");
+    assert_eq!(cmd(&mut c, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut c, &format!("SET {x} 1")), "+QUEUED");
+    assert_eq!(cmd(&mut c, "EXEC"), "[+OK]");
+    // UNWATCH forgets; a watched key expiring counts as changed.
+    assert_eq!(cmd(&mut c, &format!("WATCH {w}")), "+OK");
+    assert_eq!(cmd(&mut c, "UNWATCH"), "+OK");
+    assert_eq!(cmd(&mut other, &format!("SET {w} 3")), "+OK");
+    assert_eq!(cmd(&mut c, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut c, &format!("INCR {w}")), "+QUEUED");
+    assert_eq!(cmd(&mut c, "EXEC"), "[:4]");
+    // Watched keys on two nodes, with keys written on a third: one
+    // change anywhere discards the whole transaction.
+    let local = cluster.key_on(0, "l");
+    assert_eq!(cmd(&mut c, &format!("WATCH {w} {x} {local}")), "+OK");
+    assert_eq!(cmd(&mut cluster.nodes[1].raw(), &format!("DEL {x}")), ":1");
+    assert_eq!(cmd(&mut c, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut c, &format!("SET {local} v")), "+QUEUED");
+    assert_eq!(cmd(&mut c, "EXEC"), "*-1");
+    assert_eq!(cmd(&mut c, &format!("EXISTS {local}")), ":0");
+    // DISCARD ends the watch too.
+    assert_eq!(cmd(&mut c, &format!("WATCH {w}")), "+OK");
+    assert_eq!(cmd(&mut c, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut c, "DISCARD"), "+OK");
+    assert_eq!(cmd(&mut other, &format!("SET {w} 9")), "+OK");
+    assert_eq!(cmd(&mut c, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut c, &format!("GET {w}")), "+QUEUED");
+    assert_eq!(cmd(&mut c, "EXEC"), "[\"9\"]");
 }

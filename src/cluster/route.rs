@@ -118,7 +118,6 @@ const SCAN_NODE_SHIFT: u32 = 56;
 const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: blocking commands and COPY ... DB across nodes are not supported; keep their keys on one node with a {hash tag})";
 const CROSS_MULTI: &str = "EXECABORT Transaction discarded because it runs a whole-keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) and its keys live on several cluster nodes (memkv cluster)";
 const CROSS_MULTI_DB: &str = "EXECABORT Transaction discarded because it runs MOVE or COPY ... DB and its keys live on several cluster nodes (memkv cluster: use a {hash tag})";
-const CROSS_WATCH: &str = "ERR memkv cluster: WATCH of a key owned by another node is not supported yet (use a {hash tag} so watched and written keys live on the node you WATCH through)";
 
 /// Where a command's keys live.
 enum Owners {
@@ -169,26 +168,22 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
         }
         "scan" => return scan(srv, c, args),
         "exec" => return exec(srv, c),
+        // Watches of keys on other nodes end here too (then as locally).
+        "unwatch" => super::tx::drop_watches(srv, c.id),
+        "discard" if c.multi.is_some() => super::tx::drop_watches(srv, c.id),
         _ => {}
     }
     let mut keys = Vec::new();
     match owners_of(srv, spec, args, &mut keys) {
         Owners::Local => false,
+        Owners::One(_) | Owners::Several if spec.name == "watch" => watch(srv, c, args),
         Owners::One(member) => {
-            if spec.name == "watch" {
-                c.reply.error(CROSS_WATCH);
-                return true;
-            }
             if spec.has(flags::BLOCKING) && !c.in_transaction() {
                 return relay_blocking(srv, c, spec, args, member);
             }
             relay_one(srv, c, args, member)
         }
         Owners::Several => match spec.name {
-            "watch" => {
-                c.reply.error(CROSS_WATCH);
-                true
-            }
             _ if super::tx::unsupported(spec, args) => {
                 srv.stats.rejected_calls += 1;
                 c.reply.error(CROSS_WRITE);
@@ -199,6 +194,54 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
             _ => super::tx::begin(srv, c, spec, args, &keys),
         },
     }
+}
+
+/// WATCH of keys owned by other nodes: each owner watches them on the
+/// client's behalf (`MEMKV.WATCH`); EXEC then checks them in its LOCK step
+/// (`tx`), so a write through any node invalidates the WATCH.
+fn watch(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
+    if c.multi.is_some() {
+        return false; // the local handler answers Redis's error
+    }
+    let Some(topo) = srv.cluster.as_ref() else {
+        return false;
+    };
+    let me = topo.me;
+    let mut per: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+    for key in args.iter().skip(1) {
+        let o = topo.owner_of_key(key);
+        match per.iter_mut().find(|(m, _)| *m == o) {
+            Some((_, ks)) => ks.push(key),
+            None => per.push((o, vec![key])),
+        }
+    }
+    let wid = super::tx::watch_id(me, c.id).to_string();
+    let db = c.db.to_string();
+    let mut parts = Vec::new();
+    for (m, keys) in per {
+        if m == me {
+            for key in keys {
+                if c.watched.insert((c.db, crate::store::Key::new(key))) {
+                    srv.store.watch(c.id, c.db, key);
+                }
+            }
+            continue;
+        }
+        for key in &keys {
+            super::tx::note_watch(srv, c.id, m, c.db, key);
+        }
+        let argv = [&b"MEMKV.WATCH"[..], wid.as_bytes(), db.as_bytes()]
+            .into_iter()
+            .chain(keys.iter().copied());
+        let mut payload = Vec::new();
+        super::relay::encode_command(&mut payload, argv);
+        parts.push(Part::Remote {
+            member: m,
+            payload,
+            replies: 1,
+        });
+    }
+    start(srv, c, parts, Combine::AllOk, true)
 }
 
 /// Routing while operations are in flight: a command on keys of one node
@@ -445,7 +488,11 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
     let Some(m) = c.multi.as_ref() else {
         return false;
     };
+    let remote_watch = super::tx::has_watches(srv, c.id);
     if m.aborted {
+        if remote_watch {
+            super::tx::drop_watches(srv, c.id);
+        }
         return false;
     }
     let Some(topo) = srv.cluster.as_ref() else {
@@ -479,6 +526,7 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
         }
     }
     if keyspace || (spans && other_db) {
+        super::tx::drop_watches(srv, c.id);
         transaction::reset_transaction(srv, c);
         srv.stats.rejected_calls += 1;
         c.reply.error(if keyspace {
@@ -488,17 +536,21 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
         });
         return true;
     }
+    // Watches of keys on other nodes are checked in the LOCK step.
+    let spans = spans || remote_watch;
     let member = match target {
         Some(t) if !topo.is_me(t) || spans => t,
+        None if spans => topo.me,
         _ => return false,
     };
-    // WATCHed keys are local (WATCH of a remote key is refused).
+    // Local WATCHes: checked here, as by EXEC.
     let watch_failed = !c.watched.is_empty() && srv.store.watch_failed(c.id, c.watched.iter());
     let Some(m) = c.multi.take() else {
         return false;
     };
     transaction::reset_transaction(srv, c);
     if watch_failed {
+        super::tx::drop_watches(srv, c.id);
         c.reply.null_array();
         return true;
     }

@@ -66,6 +66,11 @@ pub struct Locks {
     /// Keys a writer was refused on because readers held them: new read
     /// locks are refused until then, so readers cannot starve writers.
     intents: HashMap<DbKey, Instant>,
+    /// WATCHes held here for clients of other nodes: watch id -> keys.
+    peer_watches: HashMap<u64, Vec<(usize, crate::store::Key)>>,
+    /// Keys on other nodes watched by clients here: client id -> (member,
+    /// db, key).
+    watching: HashMap<u64, Vec<(usize, usize, Vec<u8>)>>,
     prefix: String,
     next: u64,
 }
@@ -77,6 +82,8 @@ impl Locks {
             txs: HashMap::new(),
             waiters: Vec::new(),
             intents: HashMap::new(),
+            peer_watches: HashMap::new(),
+            watching: HashMap::new(),
             // A restarted coordinator never reuses an id a peer may still hold.
             prefix: format!("{me}.{}", crate::store::unix_ms()),
             next: 0,
@@ -350,6 +357,16 @@ pub fn serve(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
         serve_lock(srv, c, args);
     } else if name.eq_ignore_ascii_case(b"memkv.commit") {
         serve_commit(srv, c, args);
+    } else if name.eq_ignore_ascii_case(b"memkv.watch") {
+        serve_watch(srv, c, args);
+    } else if name.eq_ignore_ascii_case(b"memkv.unwatch") {
+        match args.get(1).and_then(parse_u64) {
+            Some(wid) => {
+                peer_unwatch(srv, wid);
+                c.reply.ok();
+            }
+            None => c.reply.error("ERR memkv cluster: malformed UNWATCH"),
+        }
     } else if name.eq_ignore_ascii_case(b"memkv.abort") {
         match args.get(1) {
             Some(tx) => {
@@ -365,21 +382,105 @@ pub fn serve(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
     true
 }
 
+/// Watch ids use all 64 bits.
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
 fn parse_db(srv: &Server, b: &[u8]) -> Option<usize> {
     crate::number::parse_i64(b)
         .filter(|&d| d >= 0 && (d as usize) < srv.store.db_count())
         .map(|d| d as usize)
 }
 
-/// `MEMKV.LOCK txid w|r db key [db key ...]`.
+/// `MEMKV.WATCH wid db key...`: WATCH on behalf of a client of another
+/// node (`wid` is its node-wide watch id, never a local client id).
+fn serve_watch(srv: &mut Server, c: &mut Client, args: &Args) {
+    let wid = args.get(1).and_then(parse_u64);
+    let db = args.get(2).and_then(|b| parse_db(srv, b));
+    let (Some(wid), Some(db)) = (wid, db) else {
+        return c.reply.error("ERR memkv cluster: malformed WATCH");
+    };
+    for key in args.iter().skip(3) {
+        let k = (db, crate::store::Key::new(key));
+        let Some(l) = locks(srv) else { break };
+        let ks = l.peer_watches.entry(wid).or_default();
+        if !ks.contains(&k) {
+            ks.push(k);
+            srv.store.watch(wid, db, key);
+        }
+    }
+    c.reply.ok();
+}
+
+fn peer_unwatch(srv: &mut Server, wid: u64) {
+    if let Some(keys) = locks(srv).and_then(|l| l.peer_watches.remove(&wid)) {
+        srv.store.unwatch_all(wid, keys.iter());
+    }
+}
+
+/// The watch id under which other nodes watch keys for client `id` of
+/// member `me` (bit 63 set: never a client id there).
+pub fn watch_id(me: usize, id: u64) -> u64 {
+    (1 << 63) | ((me as u64 & 0x7fff) << 48) | (id & ((1 << 48) - 1))
+}
+
+/// Records that client `id` watches `key` (db) on `member`; false if it
+/// already did.
+pub fn note_watch(srv: &mut Server, id: u64, member: usize, db: usize, key: &[u8]) -> bool {
+    let Some(l) = locks(srv) else { return false };
+    let w = l.watching.entry(id).or_default();
+    if w.iter()
+        .any(|(m, d, k)| *m == member && *d == db && k == key)
+    {
+        return false;
+    }
+    w.push((member, db, key.to_vec()));
+    true
+}
+
+pub fn has_watches(srv: &Server, id: u64) -> bool {
+    srv.cluster
+        .as_ref()
+        .is_some_and(|t| t.locks.watching.contains_key(&id))
+}
+
+/// UNWATCH, DISCARD, EXEC, disconnect: forgets client `id`'s watches of
+/// keys on other nodes (and tells those nodes).
+pub fn drop_watches(srv: &mut Server, id: u64) {
+    let Some(w) = locks(srv).and_then(|l| l.watching.remove(&id)) else {
+        return;
+    };
+    let mut members: Vec<usize> = w.iter().map(|(m, _, _)| *m).collect();
+    members.sort_unstable();
+    members.dedup();
+    unwatch_members(srv, id, &members);
+}
+
+fn unwatch_members(srv: &mut Server, id: u64, members: &[usize]) {
+    let wid = watch_id(me(srv), id).to_string();
+    for &m in members {
+        let mut p = Vec::new();
+        encode_command(&mut p, [&b"MEMKV.UNWATCH"[..], wid.as_bytes()].into_iter());
+        fire(srv, m, p);
+    }
+}
+
+/// `MEMKV.LOCK txid w|r wid [db key ...]` (wid 0: no WATCH to check).
 fn serve_lock(srv: &mut Server, c: &mut Client, args: &Args) {
-    if args.len() < 5 || !(args.len() - 3).is_multiple_of(2) {
+    if args.len() < 4 || !(args.len() - 4).is_multiple_of(2) {
         return c.reply.error("ERR memkv cluster: malformed LOCK");
     }
     let tx = args[1].to_vec();
     let exclusive = &args[2] == b"w";
-    let mut keys = Vec::with_capacity((args.len() - 3) / 2);
-    for i in (3..args.len()).step_by(2) {
+    let Some(wid) = parse_u64(&args[3]) else {
+        return c.reply.error("ERR memkv cluster: malformed LOCK");
+    };
+    if wid == 0 && args.len() == 4 {
+        return c.reply.error("ERR memkv cluster: malformed LOCK");
+    }
+    let mut keys = Vec::with_capacity((args.len() - 4) / 2);
+    for i in (4..args.len()).step_by(2) {
         let Some(db) = parse_db(srv, &args[i]) else {
             return c.reply.error("ERR DB index is out of range");
         };
@@ -393,6 +494,19 @@ fn serve_lock(srv: &mut Server, c: &mut Client, args: &Args) {
     };
     if !l.try_lock(&tx, exclusive, &keys, deadline) {
         return c.reply.error(BUSY);
+    }
+    if wid != 0 {
+        // A watch lost here (say, by a restart) counts as changed.
+        let failed = match l.peer_watches.get(&wid).cloned() {
+            Some(w) => srv.store.watch_failed(wid, w.iter()),
+            None => true,
+        };
+        if failed {
+            unlock(srv, &tx);
+            return c
+                .reply
+                .error("WATCHFAILED memkv cluster: a watched key changed");
+        }
     }
     c.reply.array(keys.len());
     for (db, key) in &keys {
@@ -457,6 +571,8 @@ pub struct TxState {
     started: Instant,
     reply: Vec<u8>,
     local: Vec<Change>,
+    /// Members holding WATCHes of the client (checked in their LOCK).
+    watched: Vec<usize>,
 }
 
 /// What the transaction runs.
@@ -509,7 +625,7 @@ pub fn begin(
 ) -> bool {
     let keys: Vec<DbKey> = keys.iter().map(|&i| (c.db, args[i].to_vec())).collect();
     let work = Work::Command(spec, args.to_owned_args());
-    start(srv, c, work, keys, spec.has(flags::WRITE));
+    start(srv, c, work, keys, spec.has(flags::WRITE), Vec::new());
     true
 }
 
@@ -537,10 +653,29 @@ pub fn begin_exec(srv: &mut Server, c: &mut Client, queue: Vec<(&'static Command
         queue,
         db_after: db,
     };
-    start(srv, c, work, keys, exclusive);
+    let mut watched: Vec<usize> = locks(srv)
+        .and_then(|l| l.watching.remove(&c.id))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(m, _, _)| m)
+        .collect();
+    watched.sort_unstable();
+    watched.dedup();
+    start(srv, c, work, keys, exclusive, watched.clone());
+    if c.relay.is_empty() {
+        // Answered already (a peer is down): the watches are over.
+        unwatch_members(srv, c.id, &watched);
+    }
 }
 
-fn start(srv: &mut Server, c: &mut Client, work: Work, keys: Vec<DbKey>, exclusive: bool) {
+fn start(
+    srv: &mut Server,
+    c: &mut Client,
+    work: Work,
+    keys: Vec<DbKey>,
+    exclusive: bool,
+    watched: Vec<usize>,
+) {
     let Some(topo) = srv.cluster.as_mut() else {
         return;
     };
@@ -551,6 +686,11 @@ fn start(srv: &mut Server, c: &mut Client, work: Work, keys: Vec<DbKey>, exclusi
             Some((_, ks)) if ks.contains(&k) => {}
             Some((_, ks)) => ks.push(k),
             None => owners.push((o, vec![k])),
+        }
+    }
+    for &m in &watched {
+        if !owners.iter().any(|(o, _)| *o == m) {
+            owners.push((m, Vec::new()));
         }
     }
     let st = TxState {
@@ -565,6 +705,7 @@ fn start(srv: &mut Server, c: &mut Client, work: Work, keys: Vec<DbKey>, exclusi
         started: Instant::now(),
         reply: Vec::new(),
         local: Vec::new(),
+        watched,
     };
     lock_phase(srv, c, st);
 }
@@ -631,11 +772,17 @@ fn lock_phase(srv: &mut Server, c: &mut Client, mut st: TxState) {
     c.relay_seq += 1;
     let seq = c.relay_seq;
     let mode: &[u8] = if st.exclusive { b"w" } else { b"r" };
+    let wid = watch_id(me, c.id).to_string();
     let mut dbs = Vec::new();
     for (m, keys) in st.owners.iter().filter(|(m, _)| *m != me) {
         dbs.clear();
         dbs.extend(keys.iter().map(|(d, _)| d.to_string()));
-        let argv = [&b"MEMKV.LOCK"[..], &st.txid, mode].into_iter().chain(
+        let w: &[u8] = if st.watched.contains(m) {
+            wid.as_bytes()
+        } else {
+            b"0"
+        };
+        let argv = [&b"MEMKV.LOCK"[..], &st.txid, mode, w].into_iter().chain(
             keys.iter()
                 .zip(&dbs)
                 .flat_map(|((_, k), d)| [d.as_bytes(), k.as_slice()]),
@@ -708,7 +855,11 @@ pub fn resume(srv: &mut Server, token: usize) {
     if let Some(s) = c.relay.pop_front() {
         let Pending { parts, combine, .. } = s.op;
         if let Combine::Tx(st) = combine {
+            let watched = st.watched.clone();
             advance(srv, &mut c, parts, *st);
+            if c.relay.is_empty() && !watched.is_empty() {
+                unwatch_members(srv, c.id, &watched);
+            }
         }
     }
     let resumes = c.relay.is_empty() && c.park == Some(Park::Waiting(RELAY));
@@ -746,6 +897,7 @@ fn locked(
     st: TxState,
 ) {
     let mut busy = false;
+    let mut watch_failed = false;
     let mut failure: Option<String> = None;
     let mut fetched: Vec<(usize, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     for (i, part) in parts.into_iter().enumerate() {
@@ -769,6 +921,7 @@ fn locked(
         };
         match parse_value(&bytes, &ReplyLimits::default()) {
             Ok(Some((Value::Error(e), _))) if e.starts_with(b"TRYAGAIN") => busy = true,
+            Ok(Some((Value::Error(e), _))) if e.starts_with(b"WATCHFAILED") => watch_failed = true,
             Ok(Some((Value::Error(e), _))) => {
                 failure.get_or_insert_with(|| String::from_utf8_lossy(&e).into_owned());
             }
@@ -788,11 +941,13 @@ fn locked(
             }
         }
     }
-    if busy || failure.is_some() {
+    if busy || watch_failed || failure.is_some() {
         let asked = st.asked.clone();
         abort_all(srv, &st, &asked);
         return match failure {
             Some(e) => c.reply.error(&e),
+            // As EXEC after a failed WATCH: a null array.
+            None if watch_failed => c.reply.null_array(),
             None => retry(srv, c, st),
         };
     }

@@ -500,6 +500,7 @@ impl Reactor {
         {
             pool.cancel(c.id);
         }
+        crate::cluster::tx::drop_watches(&mut self.srv, c.id);
         crate::commands::transaction::reset_transaction(&mut self.srv, &mut c);
         if let Some(stream) = c.stream.as_mut() {
             let _ = self.poll.registry().deregister(stream);
