@@ -1,12 +1,13 @@
 //! Atomic cross-node commands: lock, fetch, compute, commit (design.md,
 //! "Cross-node execution"). Owns the lock table, the participant side
-//! (`MEMKV.LOCK` / `MEMKV.COMMIT` / `MEMKV.ABORT`, accepted only on peer
-//! connections) and the coordinator's state machine.
+//! (`MEMKV.LOCK` / `MEMKV.COMMIT` / `MEMKV.ABORT` / `MEMKV.WATCH` /
+//! `MEMKV.UNWATCH`, accepted only on peer connections) and the
+//! coordinator's state machine.
 //!
 //! Coordinator (the node the client talks to), for a command whose keys
 //! live on several nodes:
 //! 1. lock its own keys in the lock table and send every other owner
-//!    `MEMKV.LOCK txid w|r db key [db key ...]` (on the relay's control
+//!    `MEMKV.LOCK txid w|r wid db key [db key ...]` (on the relay's control
 //!    connection); each answers the current state of its keys (the AOF
 //!    rewrite's `serialize_entry` commands, or null for a missing key) or
 //!    `TRYAGAIN` when a key is held by another transaction (no waiting: the
@@ -23,8 +24,14 @@
 //! (reads too, under a write lock; writes only, under a read lock) until
 //! the unlock. COMMIT applies the changes through the store's choke point as
 //! one MULTI ... EXEC in the AOF (WATCH invalidated, blocked clients served)
-//! and unlocks. A lock with no decision after `cluster-node-timeout` is
-//! dropped by the cron, so no lock outlives a dead coordinator.
+//! and unlocks. A lock with no decision after half of
+//! `cluster-node-timeout` is dropped by the cron, so no lock outlives a dead
+//! coordinator (and a relayed command parked on it is answered before its
+//! relay times out).
+//!
+//! WATCH of a key on another node: the owner watches it on the client's
+//! behalf under a watch id (`MEMKV.WATCH` / `MEMKV.UNWATCH`); EXEC carries
+//! that id in its LOCK, and the owner answers `WATCHFAILED` if it changed.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -191,6 +198,13 @@ fn locks(srv: &mut Server) -> Option<&mut Locks> {
 
 fn node_timeout(srv: &Server) -> Duration {
     Duration::from_millis(srv.config.cluster_node_timeout.max(1))
+}
+
+/// How long a lock may wait for its decision: half the node timeout, so a
+/// relayed command parked on it is answered before its relay times out
+/// (which would mark this node down).
+fn lock_timeout(srv: &Server) -> Duration {
+    node_timeout(srv) / 2
 }
 
 /// Releases `tx` here and lets the clients parked on locks retry.
@@ -486,7 +500,7 @@ fn serve_lock(srv: &mut Server, c: &mut Client, args: &Args) {
         };
         keys.push((db, args[i + 1].to_vec()));
     }
-    let deadline = Instant::now() + node_timeout(srv);
+    let deadline = Instant::now() + lock_timeout(srv);
     let Some(l) = locks(srv) else {
         return c
             .reply
@@ -760,7 +774,7 @@ fn park(c: &mut Client, seq: u64, parts: usize, st: TxState) {
 
 fn lock_phase(srv: &mut Server, c: &mut Client, mut st: TxState) {
     let me = me(srv);
-    let deadline = Instant::now() + node_timeout(srv);
+    let deadline = Instant::now() + lock_timeout(srv);
     st.phase = Phase::Locking;
     st.asked.clear();
     if let Some(local) = st.owners.iter().find(|(m, _)| *m == me).map(|(_, k)| k)
