@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
+use common::cluster::{Cluster, fingerprint};
 use common::script::{Rng, render, seed, split};
 use common::{Raw, Server};
 
@@ -287,21 +287,35 @@ fn transactions_run_on_their_node_and_spanning_ones_are_refused() {
     assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"in3\"");
     assert_eq!(cmd(&mut raw, "SELECT 0"), "+OK");
     assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"6\"");
-    // Keys on two nodes in one transaction: refused, nothing applied.
+    // Keys on two nodes in one transaction: one atomic cross-node
+    // transaction (more in tests/cluster_atomic.rs).
     let other = cluster.key_on(2, "o");
     assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
     assert_eq!(cmd(&mut raw, &format!("SET {a} 9")), "+QUEUED");
     assert_eq!(cmd(&mut raw, &format!("SET {other} 9")), "+QUEUED");
+    assert_eq!(cmd(&mut raw, "EXEC"), "[+OK, +OK]");
+    assert_eq!(
+        cmd(&mut raw, &format!("MGET {a} {other}")),
+        "[\"9\", \"9\"]"
+    );
+    // With a whole-keyspace command it is refused, nothing applied.
+    assert_eq!(cmd(&mut raw, "MULTI"), "+OK");
+    assert_eq!(cmd(&mut raw, &format!("SET {a} 6")), "+QUEUED");
+    assert_eq!(cmd(&mut raw, &format!("SET {other} 6")), "+QUEUED");
+    assert_eq!(cmd(&mut raw, "DBSIZE"), "+QUEUED");
     assert_eq!(
         cmd(&mut raw, "EXEC"),
-        "-EXECABORT Transaction discarded because its keys live on several cluster nodes (memkv: cross-node transactions are not implemented yet; use a {hash tag})"
+        "-EXECABORT Transaction discarded because it runs a whole-keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) and its keys live on several cluster nodes (memkv cluster)"
     );
-    assert_eq!(cmd(&mut raw, &format!("GET {a}")), "\"6\"");
-    assert_eq!(cmd(&mut raw, &format!("EXISTS {other}")), ":0");
-    // Multi-node writes outside MULTI: refused with the reason.
     assert_eq!(
-        cmd(&mut raw, &format!("MSET {a} 1 {other} 2")),
-        "-CROSSSLOT Keys in request don't hash to the same node (memkv: atomic cross-node writes are not implemented yet; keep keys written together on one node with a {hash tag})"
+        cmd(&mut raw, &format!("MGET {a} {other}")),
+        "[\"9\", \"9\"]"
+    );
+    // Multi-node writes outside MULTI are atomic (tests/cluster_atomic.rs).
+    assert_eq!(cmd(&mut raw, &format!("MSET {a} 1 {other} 2")), "+OK");
+    assert_eq!(
+        cmd(&mut raw, &format!("MGET {a} {other}")),
+        "[\"1\", \"2\"]"
     );
     assert_eq!(cmd(&mut raw, &format!("MSET {a} 1 {b}2 2")), "+OK");
 }
@@ -484,7 +498,20 @@ fn random_command(rng: &mut Rng, keys: &[String]) -> String {
         rng.pick(&["1", "2", "abc", "-5", "x y", "10"])
             .replace(' ', "_")
     };
-    match rng.below(24) {
+    match rng.below(36) {
+        // Keys on several nodes: the atomic cross-node path.
+        24 => format!("MSET {} {} {} {}", k(rng), val(rng), k(rng), val(rng)),
+        25 => format!("DEL {} {} {}", k(rng), k(rng), k(rng)),
+        26 => format!("RENAME {} {}", k(rng), k(rng)),
+        27 => format!("LMOVE {} {} RIGHT LEFT", k(rng), k(rng)),
+        28 => format!("SADD {} {} {}", k(rng), val(rng), val(rng)),
+        29 => format!("SMOVE {} {} {}", k(rng), k(rng), val(rng)),
+        30 => format!("SUNIONSTORE {} {} {}", k(rng), k(rng), k(rng)),
+        31 => format!("MSETNX {} {} {} {}", k(rng), val(rng), k(rng), val(rng)),
+        32 => format!("COPY {} {}", k(rng), k(rng)),
+        33 => format!("RPOPLPUSH {} {}", k(rng), k(rng)),
+        34 => format!("RENAMENX {} {}", k(rng), k(rng)),
+        35 => format!("SCARD {}", k(rng)),
         0 => format!("SET {} {}", k(rng), val(rng)),
         1 => format!("GET {}", k(rng)),
         2 => format!("INCR {}", k(rng)),
@@ -541,11 +568,17 @@ fn random_commands_through_random_nodes_answer_like_one_redis() {
         };
         assert_eq!(got, want, "seed {seed} step {step} via node {i}: {line}");
         if rng.chance(3) {
-            // A transaction on one hash-tagged group, through a random node.
+            // A transaction on one hash-tagged group, or (every other
+            // time) on keys of several nodes, through a random node.
             let i = rng.below(3);
             let mut script = vec!["MULTI".to_string()];
+            let span = if rng.chance(50) {
+                &keys[..]
+            } else {
+                &keys[12..]
+            };
             for _ in 0..rng.below(4) + 1 {
-                let c = random_command(&mut rng, &keys[12..]);
+                let c = random_command(&mut rng, span);
                 if c != "DBSIZE" {
                     script.push(c);
                 }
@@ -793,19 +826,6 @@ fn one_scan_cursor_returns_every_key_present_for_the_whole_walk() {
         assert!(step < 10_000, "the walk ends");
     }
     assert_eq!(seen, stable);
-}
-
-/// The member-set fingerprint as every node computes it (FNV-1a 64 of the
-/// sorted addresses joined by newlines).
-fn fingerprint(addrs: &[String]) -> u64 {
-    let mut sorted = addrs.to_vec();
-    sorted.sort();
-    sorted
-        .join("\n")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-        })
 }
 
 #[test]

@@ -11,6 +11,7 @@
 pub mod relay;
 pub mod route;
 pub mod slots;
+pub mod tx;
 
 pub use slots::{SLOTS, key_slot};
 
@@ -72,6 +73,8 @@ pub struct Topology {
     pub up: Vec<bool>,
     /// slot -> member index.
     table: Vec<u16>,
+    /// Keys locked by cross-node transactions (see [`tx`]).
+    pub locks: tx::Locks,
 }
 
 impl Topology {
@@ -113,6 +116,7 @@ impl Topology {
         Ok(Topology {
             up: vec![true; members.len()],
             table: slots::build_table(&addrs),
+            locks: tx::Locks::new(me),
             members,
             me,
             fingerprint,

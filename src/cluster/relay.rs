@@ -29,6 +29,11 @@ use crate::server::{Notice, Notifier};
 
 /// Pipeline threads per peer.
 const THREADS_PER_PEER: usize = 2;
+/// Index of the extra pipeline thread per peer that carries only the
+/// two-phase commit's LOCK / COMMIT / ABORT (see `tx`): those are answered
+/// at once by the peer, so they never wait behind a relayed command that
+/// is parked on a locked key.
+const CONTROL: usize = THREADS_PER_PEER;
 /// Jobs waiting per pipeline thread before new ones are refused.
 const QUEUE_CAP: usize = 4096;
 /// Jobs written as one pipeline at most.
@@ -144,7 +149,7 @@ impl RelayPool {
                 peers.push(None);
                 continue;
             }
-            let (txs, rxs): (Vec<_>, Vec<_>) = (0..THREADS_PER_PEER)
+            let (txs, rxs): (Vec<_>, Vec<_>) = (0..=CONTROL)
                 .map(|_| {
                     let (tx, rx) = channel();
                     (
@@ -178,7 +183,7 @@ impl RelayPool {
         let outbox = peers
             .iter()
             .map(|p| {
-                let n = if p.is_some() { THREADS_PER_PEER } else { 0 };
+                let n = if p.is_some() { CONTROL + 1 } else { 0 };
                 (0..n).map(|_| Vec::new()).collect()
             })
             .collect();
@@ -201,6 +206,36 @@ impl RelayPool {
     /// Queues a job; fails at once when the peer is known to be down or its
     /// queue is full (the caller answers the error, nothing waits).
     pub fn submit(&mut self, member: usize, job: Job) -> Result<(), String> {
+        let qi = job.waiter.client as usize % THREADS_PER_PEER;
+        self.submit_to(member, qi, job)
+    }
+
+    /// Queues a two-phase-commit message on the peer's control connection.
+    pub fn submit_control(&mut self, member: usize, job: Job) -> Result<(), String> {
+        self.submit_to(member, CONTROL, job)
+    }
+
+    /// Posts `Done { waiter, Ok(empty) }` after `delay` (a retry backoff).
+    pub fn after(&self, delay: Duration, waiter: Waiter) {
+        let n = self.notifier.clone();
+        let spawned = std::thread::Builder::new()
+            .name("relay-backoff".into())
+            .spawn(move || {
+                std::thread::sleep(delay);
+                n.send(Notice::Relay(Done {
+                    waiter,
+                    result: Ok(Vec::new()),
+                }));
+            });
+        if spawned.is_err() {
+            self.notifier.send(Notice::Relay(Done {
+                waiter,
+                result: Ok(Vec::new()),
+            }));
+        }
+    }
+
+    fn submit_to(&mut self, member: usize, qi: usize, job: Job) -> Result<(), String> {
         let peer = self.peer(member)?.clone();
         if peer.down.load(Ordering::Acquire) {
             return Err(down_error(
@@ -208,7 +243,6 @@ impl RelayPool {
                 "marked down, retrying in the background",
             ));
         }
-        let qi = job.waiter.client as usize % THREADS_PER_PEER;
         let waiting = peer.queues[qi].queued.load(Ordering::Acquire);
         let Some(out) = self.outbox.get_mut(member).and_then(|o| o.get_mut(qi)) else {
             return Err("ERR memkv cluster: no such peer".to_string());

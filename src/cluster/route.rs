@@ -3,13 +3,14 @@
 //!
 //! Keys come from the one key extractor (`commands::command_keys`). All keys
 //! here -> the caller runs the command as today. All on one peer -> the
-//! command is relayed and the client parked until the reply arrives. Reads
-//! spanning nodes (MGET, EXISTS, TOUCH) and whole-keyspace commands (DBSIZE,
+//! command is relayed and the client parked until the reply arrives. Any
+//! other command spanning nodes (MGET, MSET, RENAME, SUNIONSTORE...) takes
+//! the atomic lock-fetch-compute-commit path of `tx` (blocking commands and
+//! COPY ... DB are refused with CROSSSLOT). Whole-keyspace commands (DBSIZE,
 //! KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) gather a part from each
 //! owner and combine them (the whole-keyspace writes are applied node by
-//! node, not atomically across nodes). Writes spanning nodes are refused with CROSSSLOT: the
-//! two-phase commit of design.md is not built yet. A MULTI whose keys are all
-//! on one peer is relayed there as one unit.
+//! node, not atomically across nodes). A MULTI whose keys are all on one
+//! peer is relayed there as one unit; one spanning nodes is refused.
 //!
 //! The receiving side is here too: `MEMKV.HELLO` (the handshake, which
 //! compares member-set fingerprints) and `MEMKV.RELAY <db> <proto> argv...`,
@@ -31,8 +32,6 @@ pub enum Combine {
     /// relayed MULTI ... EXEC); if it ran, the client's database becomes
     /// the one its SELECTs left (as after a local EXEC).
     Last { db_after: usize },
-    /// MGET: for each requested key, (part, index in that part's array).
-    MGet(Vec<(usize, usize)>),
     /// Integer replies added up (EXISTS, TOUCH, DBSIZE).
     Sum,
     /// Arrays concatenated (KEYS).
@@ -43,6 +42,9 @@ pub enum Combine {
     Random,
     /// Every part must say OK (FLUSHDB, FLUSHALL).
     AllOk,
+    /// A phase of an atomic cross-node command (`tx`): the reactor hands
+    /// the finished operation to `tx::resume`.
+    Tx(Box<super::tx::TxState>),
 }
 
 /// An operation in flight for a client.
@@ -113,9 +115,9 @@ enum Part {
 /// Bits of a SCAN cursor above this hold the member index.
 const SCAN_NODE_SHIFT: u32 = 56;
 
-const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: atomic cross-node writes are not implemented yet; keep keys written together on one node with a {hash tag})";
-const CROSS_MULTI: &str = "EXECABORT Transaction discarded because its keys live on several cluster nodes (memkv: cross-node transactions are not implemented yet; use a {hash tag})";
-const CROSS_WATCH: &str = "ERR memkv cluster: WATCH of a key owned by another node is not supported yet (use a {hash tag} so watched and written keys live on the node you WATCH through)";
+const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: blocking commands and COPY ... DB across nodes are not supported; keep their keys on one node with a {hash tag})";
+const CROSS_MULTI: &str = "EXECABORT Transaction discarded because it runs a whole-keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) and its keys live on several cluster nodes (memkv cluster)";
+const CROSS_MULTI_DB: &str = "EXECABORT Transaction discarded because it runs MOVE or COPY ... DB and its keys live on several cluster nodes (memkv cluster: use a {hash tag})";
 
 /// Where a command's keys live.
 enum Owners {
@@ -166,35 +168,80 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
         }
         "scan" => return scan(srv, c, args),
         "exec" => return exec(srv, c),
+        // Watches of keys on other nodes end here too (then as locally).
+        "unwatch" => super::tx::drop_watches(srv, c.id),
+        "discard" if c.multi.is_some() => super::tx::drop_watches(srv, c.id),
         _ => {}
     }
     let mut keys = Vec::new();
     match owners_of(srv, spec, args, &mut keys) {
         Owners::Local => false,
+        Owners::One(_) | Owners::Several if spec.name == "watch" => watch(srv, c, args),
         Owners::One(member) => {
-            if spec.name == "watch" {
-                c.reply.error(CROSS_WATCH);
-                return true;
-            }
             if spec.has(flags::BLOCKING) && !c.in_transaction() {
                 return relay_blocking(srv, c, spec, args, member);
             }
             relay_one(srv, c, args, member)
         }
         Owners::Several => match spec.name {
-            "mget" => gather(srv, c, args, &keys, true),
-            "exists" | "touch" => gather(srv, c, args, &keys, false),
-            "watch" => {
-                c.reply.error(CROSS_WATCH);
-                true
-            }
-            _ => {
+            _ if super::tx::unsupported(spec, args) => {
                 srv.stats.rejected_calls += 1;
                 c.reply.error(CROSS_WRITE);
                 true
             }
+            // Reads too: a read spanning nodes takes read locks, so it
+            // never sees half of a cross-node write.
+            _ => super::tx::begin(srv, c, spec, args, &keys),
         },
     }
+}
+
+/// WATCH of keys owned by other nodes: each owner watches them on the
+/// client's behalf (`MEMKV.WATCH`); EXEC then checks them in its LOCK step
+/// (`tx`), so a write through any node invalidates the WATCH.
+fn watch(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
+    if c.multi.is_some() {
+        return false; // the local handler answers Redis's error
+    }
+    let Some(topo) = srv.cluster.as_ref() else {
+        return false;
+    };
+    let me = topo.me;
+    let mut per: Vec<(usize, Vec<&[u8]>)> = Vec::new();
+    for key in args.iter().skip(1) {
+        let o = topo.owner_of_key(key);
+        match per.iter_mut().find(|(m, _)| *m == o) {
+            Some((_, ks)) => ks.push(key),
+            None => per.push((o, vec![key])),
+        }
+    }
+    let wid = super::tx::watch_id(me, c.id).to_string();
+    let db = c.db.to_string();
+    let mut parts = Vec::new();
+    for (m, keys) in per {
+        if m == me {
+            for key in keys {
+                if c.watched.insert((c.db, crate::store::Key::new(key))) {
+                    srv.store.watch(c.id, c.db, key);
+                }
+            }
+            continue;
+        }
+        for key in &keys {
+            super::tx::note_watch(srv, c.id, m, c.db, key);
+        }
+        let argv = [&b"MEMKV.WATCH"[..], wid.as_bytes(), db.as_bytes()]
+            .into_iter()
+            .chain(keys.iter().copied());
+        let mut payload = Vec::new();
+        super::relay::encode_command(&mut payload, argv);
+        parts.push(Part::Remote {
+            member: m,
+            payload,
+            replies: 1,
+        });
+    }
+    start(srv, c, parts, Combine::AllOk, true)
 }
 
 /// Routing while operations are in flight: a command on keys of one node
@@ -362,51 +409,6 @@ fn relay_blocking(
     true
 }
 
-/// MGET / EXISTS / TOUCH over keys on several members: one sub-command per
-/// owner, each with that owner's keys in request order.
-fn gather(srv: &mut Server, c: &mut Client, args: &Args, keys: &[usize], mget: bool) -> bool {
-    let Some(topo) = srv.cluster.as_ref() else {
-        return false;
-    };
-    let n = topo.members.len();
-    let mut per: Vec<Vec<&[u8]>> = vec![Vec::new(); n];
-    let mut picks = Vec::with_capacity(keys.len());
-    for &i in keys {
-        let o = topo.owner_of_key(&args[i]);
-        picks.push((o, per[o].len()));
-        per[o].push(&args[i]);
-    }
-    let me = topo.me;
-    let name = &args[0];
-    let mut parts = Vec::new();
-    let mut part_of = vec![usize::MAX; n];
-    for (member, ks) in per.iter().enumerate() {
-        if ks.is_empty() {
-            continue;
-        }
-        part_of[member] = parts.len();
-        let argv: Vec<&[u8]> = std::iter::once(name).chain(ks.iter().copied()).collect();
-        if member == me {
-            let owned = OwnedArgs::from_slices(argv.iter());
-            parts.push(Part::Local(run_local(srv, c, &owned.as_args())));
-        } else {
-            let mut payload = Vec::new();
-            encode_relay(&mut payload, c.db, c.protocol(), argv.into_iter());
-            parts.push(Part::Remote {
-                member,
-                payload,
-                replies: 1,
-            });
-        }
-    }
-    let combine = if mget {
-        Combine::MGet(picks.into_iter().map(|(o, k)| (part_of[o], k)).collect())
-    } else {
-        Combine::Sum
-    };
-    start(srv, c, parts, combine, true)
-}
-
 /// Whole-keyspace commands: the same command on every member (FLUSH* and
 /// SWAPDB apply on each member in turn; a member that is down fails the
 /// command with CLUSTERDOWN after the others applied it).
@@ -480,12 +482,17 @@ fn scan(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
 }
 
 /// EXEC in cluster mode: a transaction whose keys are all on one peer runs
-/// there as one unit; one spanning members is refused.
+/// there as one unit; one spanning members runs as an atomic cross-node
+/// transaction (`tx`); one with a whole-keyspace command is refused.
 fn exec(srv: &mut Server, c: &mut Client) -> bool {
     let Some(m) = c.multi.as_ref() else {
         return false;
     };
+    let remote_watch = super::tx::has_watches(srv, c.id);
     if m.aborted {
+        if remote_watch {
+            super::tx::drop_watches(srv, c.id);
+        }
         return false;
     }
     let Some(topo) = srv.cluster.as_ref() else {
@@ -493,6 +500,8 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
     };
     let mut target: Option<usize> = None;
     let mut spans = false;
+    let mut keyspace = false;
+    let mut other_db = false;
     let mut keys = Vec::new();
     for (spec, argv) in &m.queue {
         let args = argv.as_args();
@@ -500,9 +509,10 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             spec.name,
             "dbsize" | "keys" | "randomkey" | "flushdb" | "flushall" | "swapdb" | "scan"
         ) {
-            spans = true;
+            keyspace = true;
             break;
         }
+        other_db |= super::tx::writes_other_db(spec, &args);
         if commands::command_keys(spec, &args, &mut keys).is_err() {
             continue;
         }
@@ -515,24 +525,38 @@ fn exec(srv: &mut Server, c: &mut Client) -> bool {
             }
         }
     }
-    if spans {
+    if keyspace || (spans && other_db) {
+        super::tx::drop_watches(srv, c.id);
         transaction::reset_transaction(srv, c);
         srv.stats.rejected_calls += 1;
-        c.reply.error(CROSS_MULTI);
+        c.reply.error(if keyspace {
+            CROSS_MULTI
+        } else {
+            CROSS_MULTI_DB
+        });
         return true;
     }
+    // Watches of keys on other nodes are checked in the LOCK step.
+    let spans = spans || remote_watch;
     let member = match target {
-        Some(t) if !topo.is_me(t) => t,
+        Some(t) if !topo.is_me(t) || spans => t,
+        None if spans => topo.me,
         _ => return false,
     };
-    // WATCHed keys are local (WATCH of a remote key is refused).
+    // Local WATCHes: checked here, as by EXEC.
     let watch_failed = !c.watched.is_empty() && srv.store.watch_failed(c.id, c.watched.iter());
     let Some(m) = c.multi.take() else {
         return false;
     };
     transaction::reset_transaction(srv, c);
     if watch_failed {
+        super::tx::drop_watches(srv, c.id);
         c.reply.null_array();
+        return true;
+    }
+    if spans {
+        // Keys on several nodes: one atomic cross-node transaction.
+        super::tx::begin_exec(srv, c, m.queue);
         return true;
     }
     let (db, proto) = (c.db, c.protocol());
@@ -638,22 +662,6 @@ pub fn finish(c: &mut Client, p: Pending) {
             }
             c.reply.raw(exec);
         }
-        Combine::MGet(picks) => {
-            let mut arrays = Vec::with_capacity(bufs.len());
-            for b in &bufs {
-                match decode(b) {
-                    Ok(v) => arrays.push(items(v)),
-                    Err(e) => return err(c, e),
-                }
-            }
-            c.reply.array(picks.len());
-            for (part, k) in picks {
-                match arrays.get(part).and_then(|a| a.get(k)) {
-                    Some(v) => put(c, v),
-                    None => c.reply.null(),
-                }
-            }
-        }
         Combine::Sum => {
             let mut sum = 0i64;
             for b in &bufs {
@@ -720,6 +728,7 @@ pub fn finish(c: &mut Client, p: Pending) {
                 c.reply.bulk(&found[pick]);
             }
         }
+        Combine::Tx(_) => c.reply.error("ERR memkv cluster: transaction state lost"),
         Combine::AllOk => {
             for b in &bufs {
                 if b.first() == Some(&b'-') {
@@ -837,23 +846,6 @@ mod tests {
         c.reply.resp3 = resp3;
         finish(&mut c, op(parts, combine));
         c.reply.buf
-    }
-
-    #[test]
-    fn mget_parts_are_put_back_in_request_order() {
-        // Keys a(part 0, #0), b(part 1, #0), c(part 0, #1), d(part 1, #1).
-        let picks = vec![(0, 0), (1, 0), (0, 1), (1, 1)];
-        let p0: &[u8] = b"*2\r\n$1\r\nA\r\n$-1\r\n";
-        let p1: &[u8] = b"*2\r\n$1\r\nB\r\n$1\r\nD\r\n";
-        assert_eq!(
-            run(&[p0, p1], Combine::MGet(picks.clone()), false),
-            b"*4\r\n$1\r\nA\r\n$1\r\nB\r\n$-1\r\n$1\r\nD\r\n"
-        );
-        let p0: &[u8] = b"*2\r\n$1\r\nA\r\n_\r\n";
-        assert_eq!(
-            run(&[p0, p1], Combine::MGet(picks), true),
-            b"*4\r\n$1\r\nA\r\n$1\r\nB\r\n_\r\n$1\r\nD\r\n"
-        );
     }
 
     #[test]

@@ -374,6 +374,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         crate::cluster::route::serve_relay(srv, client, args);
         return None;
     }
+    // The two-phase commit's messages (peer connections only).
+    if client.peer && crate::cluster::tx::serve(srv, client, args) {
+        return None;
+    }
     let spec = match resolve(args) {
         Ok(s) => s,
         Err(e) => {
@@ -418,6 +422,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         && !client.is_internal()
         && !spec.has(flags::PUBSUB)
     {
+        // A key locked by a cross-node transaction: wait (parked) for it.
+        if !topo.locks.is_empty() && crate::cluster::tx::must_wait(srv, client, spec, args) {
+            return Some(spec);
+        }
         if client.peer {
             // A relayed request is never relayed again.
             if let Some(e) = crate::cluster::route::foreign_key(srv, spec, args) {

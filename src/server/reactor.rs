@@ -367,6 +367,12 @@ impl Reactor {
             *part = Some(done.result);
             slot.op.remaining -= 1;
         }
+        if c.relay.front().is_some_and(|s| {
+            s.op.remaining == 0 && matches!(s.op.combine, crate::cluster::route::Combine::Tx(_))
+        }) {
+            // The next phase of an atomic cross-node command.
+            return crate::cluster::tx::resume(&mut self.srv, token);
+        }
         let mut progressed = false;
         while c.relay.front().is_some_and(|s| s.op.remaining == 0) {
             if let Some(s) = c.relay.pop_front() {
@@ -502,6 +508,7 @@ impl Reactor {
         {
             pool.cancel(c.id);
         }
+        crate::cluster::tx::drop_watches(&mut self.srv, c.id);
         crate::commands::transaction::reset_transaction(&mut self.srv, &mut c);
         crate::pubsub::forget_client(&mut self.srv, &mut c);
         if let Some(stream) = c.stream.as_mut() {
@@ -639,6 +646,7 @@ impl Reactor {
             .store
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
         crate::pubsub::notify::after_cron(&mut self.srv);
+        crate::cluster::tx::cron(&mut self.srv);
     }
 
     fn close_idle_clients(&mut self) {

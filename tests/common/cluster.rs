@@ -129,3 +129,16 @@ impl Cluster {
         assert_eq!(rc, 0, "kill({sig})");
     }
 }
+
+/// The member-set fingerprint as every node computes it (FNV-1a 64 of the
+/// sorted addresses joined by newlines).
+pub fn fingerprint(addrs: &[String]) -> u64 {
+    let mut sorted = addrs.to_vec();
+    sorted.sort();
+    sorted
+        .join("\n")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
