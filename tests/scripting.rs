@@ -1044,3 +1044,43 @@ fn rate_limiter_through_the_redis_crate() {
         assert_eq!(run(&r).0, got);
     }
 }
+
+/// A script that never ends is stopped at busy-reply-threshold with an
+/// error (its writes undone by the journal) instead of stalling every
+/// client for good; the server then serves everyone as before.
+#[test]
+fn runaway_script_is_stopped_at_the_busy_threshold() {
+    let srv = Server::start(&["--busy-reply-threshold", "200"]);
+    let mut a = srv.raw();
+    let mut b = srv.raw();
+    let reply = send(
+        &mut a,
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], 'x') while true do end",
+            "1",
+            "k",
+        ],
+    );
+    assert!(
+        reply.starts_with("-ERR") && reply.contains("busy-reply-threshold (200 ms)"),
+        "{reply}"
+    );
+    assert_eq!(send(&mut b, &["PING"]), "+PONG");
+    assert_eq!(
+        send(&mut b, &["EXISTS", "k"]),
+        ":0",
+        "the script's write was undone"
+    );
+    // A loop that catches errors with pcall is stopped all the same.
+    let reply = send(
+        &mut a,
+        &[
+            "EVAL",
+            "while true do pcall(function() for i=1,1000 do end end) end",
+            "0",
+        ],
+    );
+    assert!(reply.contains("busy-reply-threshold"), "{reply}");
+    assert_eq!(send(&mut a, &["EVAL", "return 1", "0"]), ":1");
+}

@@ -462,6 +462,38 @@ fn run_in(
         fake: &mut **fake as *mut Client,
         run: &mut run as *mut RunCtx,
     });
+    // A runaway script must not stall every client for good. Redis answers
+    // others BUSY past busy-reply-threshold and waits for SCRIPT KILL;
+    // memkv (which does not serve others meanwhile yet) stops the script
+    // there with an error instead, and the journal undoes its writes.
+    let limit_ms = srv
+        .config
+        .value("busy-reply-threshold")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000);
+    if limit_ms > 0 {
+        let started = std::time::Instant::now();
+        let limit = std::time::Duration::from_millis(limit_ms);
+        let _ = lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |lua, _| {
+                if started.elapsed() <= limit {
+                    return Ok(mlua::VmState::Continue);
+                }
+                // From now on every instruction raises, so a pcall in a
+                // loop cannot catch its way past the kill.
+                let msg = format!(
+                    "Script killed: it ran longer than busy-reply-threshold ({limit_ms} ms)"
+                );
+                let again = msg.clone();
+                let _ = lua.set_hook(
+                    mlua::HookTriggers::new().every_nth_instruction(1),
+                    move |_, _| Err(mlua::Error::runtime(again.clone())),
+                );
+                Err(mlua::Error::runtime(msg))
+            },
+        );
+    }
     let result = (|| -> mlua::Result<Result<(), String>> {
         let (ok, val): (bool, LuaValue) = runner.call(func)?;
         let mark = c.reply.len();
@@ -477,6 +509,9 @@ fn run_in(
         Ok(out)
     })();
     drop(guard);
+    if limit_ms > 0 {
+        lua.remove_hook();
+    }
     let ctx = run;
     let outcome = match result {
         Ok(r) => r,
