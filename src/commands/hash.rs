@@ -13,7 +13,6 @@
 //! only ever move entries to lower indices, which keeps HSCAN's guarantee
 //! (see `store::scan`).
 
-use std::cell::Cell;
 use std::collections::HashSet;
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
@@ -537,37 +536,13 @@ fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-thread_local! {
-    /// xorshift64* state for HRANDFIELD (not for anything that needs
-    /// unpredictability). Seeded from the clock on first use.
-    static RNG: Cell<u64> = Cell::new({
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        (t ^ 0x9E37_79B9_7F4A_7C15) | 1
-    });
-}
-
-/// A random index in `0..n` (n > 0).
-fn rand_below(n: usize) -> usize {
-    RNG.with(|r| {
-        let mut x = r.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r.set(x);
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
-    })
-}
-
 fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if args.len() < 3 {
         let Some(h) = read_hash(srv, c.db, &args[1])? else {
             c.reply.null();
             return Ok(());
         };
-        match h.get_index(rand_below(h.len().max(1))) {
+        match h.get_index(crate::store::random_index(h.len().max(1))) {
             Some((k, _)) => c.reply.bulk(k),
             None => c.reply.null(),
         }
@@ -619,7 +594,7 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         let n = count as usize;
         header(reply, n);
         for _ in 0..n {
-            emit(reply, rand_below(size));
+            emit(reply, crate::store::random_index(size));
         }
         return Ok(());
     }
@@ -637,7 +612,7 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         // Many of them: a partial Fisher-Yates shuffle of all indices.
         let mut idx: Vec<usize> = (0..size).collect();
         for i in 0..count {
-            let j = i + rand_below(size - i);
+            let j = i + crate::store::random_index(size - i);
             idx.swap(i, j);
             emit(reply, idx[i]);
         }
@@ -646,7 +621,7 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         // draws each since count <= size / 3).
         let mut picked: HashSet<usize> = HashSet::with_capacity(count);
         while picked.len() < count {
-            let i = rand_below(size);
+            let i = crate::store::random_index(size);
             if picked.insert(i) {
                 emit(reply, i);
             }

@@ -11,7 +11,6 @@
 //! Scores are printed with `%.17g` like Redis 7.0 (`number::fmt_g17`).
 //! Range queries are rank intervals computed by `ZSet::count_while`.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -1551,37 +1550,13 @@ fn bzmpop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 // ZRANDMEMBER, ZSCAN.
 // ---------------------------------------------------------------------------
 
-thread_local! {
-    /// xorshift64* state for ZRANDMEMBER (not for anything that needs
-    /// unpredictability). Seeded from the clock on first use.
-    static RNG: Cell<u64> = Cell::new({
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        (t ^ 0x2545_F491_4F6C_DD1D) | 1
-    });
-}
-
-/// A random index in `0..n` (n > 0).
-fn rand_below(n: usize) -> usize {
-    RNG.with(|r| {
-        let mut x = r.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r.set(x);
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
-    })
-}
-
 /// Largest |count| served with repetitions: refuses replies of gigabytes.
 const RANDMEMBER_MAX_REPEAT: u64 = 10_000_000;
 
 fn zrandmember(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if args.len() < 3 {
         match read_zset(srv, c.db, &args[1])? {
-            Some(z) => match z.get(rand_below(z.len())) {
+            Some(z) => match z.get(crate::store::random_index(z.len())) {
                 Some((m, _)) => c.reply.bulk(m),
                 None => c.reply.null(),
             },
@@ -1616,7 +1591,7 @@ fn zrandmember(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         let n = count as usize;
         range_header(r, n, withscores);
         for _ in 0..n {
-            if let Some((m, s)) = z.get(rand_below(size)) {
+            if let Some((m, s)) = z.get(crate::store::random_index(size)) {
                 range_item(r, m, s, withscores);
             }
         }
@@ -1634,7 +1609,7 @@ fn zrandmember(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         // Many: a partial Fisher-Yates shuffle of the ranks.
         let mut idx: Vec<usize> = (0..size).collect();
         for i in 0..count {
-            let j = i + rand_below(size - i);
+            let j = i + crate::store::random_index(size - i);
             idx.swap(i, j);
             if let Some((m, s)) = z.get(idx[i]) {
                 range_item(r, m, s, withscores);
@@ -1643,7 +1618,7 @@ fn zrandmember(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     } else {
         let mut picked: HashSet<usize> = HashSet::with_capacity(count);
         while picked.len() < count {
-            let i = rand_below(size);
+            let i = crate::store::random_index(size);
             if picked.insert(i)
                 && let Some((m, s)) = z.get(i)
             {

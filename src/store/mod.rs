@@ -124,6 +124,25 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+thread_local! {
+    /// xorshift64* state of `random_index` (the reactor is one thread).
+    static RANDOM_STATE: std::cell::Cell<u64> = std::cell::Cell::new(seed_rng());
+}
+
+/// A pseudo-random index in `0..n` (HRANDFIELD, ZRANDMEMBER): xorshift64*,
+/// not for anything that needs unpredictability. Needs no `&mut Store`, so
+/// callers can hold a borrowed value while drawing.
+pub fn random_index(n: usize) -> usize {
+    RANDOM_STATE.with(|r| {
+        let mut x = r.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
+    })
+}
+
 /// A non-zero seed for the RANDOMKEY generator.
 fn seed_rng() -> u64 {
     let t = SystemTime::now()
