@@ -15,6 +15,7 @@ pub mod rewrite;
 pub mod writer;
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Sender, channel};
@@ -93,42 +94,44 @@ impl Aof {
     }
 }
 
-/// Finds the files to load for `appendonly yes`: the manifest's, or a
-/// legacy `appendonly.aof` in `dir` (upgraded after loading), or none.
+/// Finds the files to load for `appendonly yes` the way Redis 7.0's
+/// `loadAppendOnlyFiles` does: the manifest's files (every one must exist:
+/// starting with part of the data would be silent loss), or a legacy
+/// `appendonly.aof` in `dir` to upgrade into the directory (also resuming an
+/// upgrade a crash interrupted), or a fresh layout. A damaged manifest is
+/// refused with Redis's message.
 pub fn plan_startup(config: &Config) -> Result<StartupPlan, String> {
     let layout = Layout::new(&config.dir, &config.appenddirname, &config.appendfilename);
     cleanup_temp_files(&layout.dir);
-    let manifest = layout.load_manifest().map_err(|e| {
-        format!(
-            "Can't read the AOF manifest {}: {e}",
-            layout.manifest_path().display()
-        )
-    })?;
-    if let Some(m) = manifest {
-        let mut files = Vec::new();
-        for e in m.files() {
-            let p = layout.path(&e.name);
-            if !p.exists() {
-                if e.kind == FileKind::Incr && Some(e) == m.incrs.last() {
-                    continue; // never written to: fine
-                }
-                return Err(format!(
-                    "The AOF file {} doesn't exist (named in the manifest)",
-                    p.display()
-                ));
+    let dir_exists = layout.dir.is_dir();
+    let manifest = if dir_exists {
+        layout.load_manifest().map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                e.to_string()
+            } else {
+                format!(
+                    "Fatal error: can't open the AOF manifest file {} for reading: {}",
+                    layout.manifest_path().display(),
+                    strerror(&e)
+                )
             }
-            files.push(p);
-        }
-        return Ok(StartupPlan {
-            files,
-            manifest: m,
-            legacy: None,
-            persist_manifest: false,
-            layout,
-        });
+        })?
+    } else {
+        None
+    };
+    let mut m = manifest.unwrap_or_default();
+    // History files are what a finished rewrite left for deletion.
+    let had_history = !m.history.is_empty();
+    for h in m.history.drain(..) {
+        let _ = fs::remove_file(layout.path(&h.name));
     }
     let legacy = Path::new(&config.dir).join(&config.appendfilename);
-    if legacy.is_file() {
+    let empty = m.base.is_none() && m.incrs.is_empty();
+    let interrupted_upgrade = m.incrs.is_empty()
+        && m.base
+            .as_ref()
+            .is_some_and(|b| b.name == config.appendfilename && !layout.path(&b.name).exists());
+    if legacy.is_file() && (!dir_exists || empty || interrupted_upgrade) {
         let manifest = Manifest {
             base: Some(FileEntry {
                 name: config.appendfilename.clone(),
@@ -140,12 +143,34 @@ pub fn plan_startup(config: &Config) -> Result<StartupPlan, String> {
                 seq: 1,
                 kind: FileKind::Incr,
             }],
+            history: Vec::new(),
         };
         return Ok(StartupPlan {
             files: vec![legacy.clone()],
             manifest,
             legacy: Some(legacy),
             persist_manifest: true,
+            layout,
+        });
+    }
+    if !empty {
+        let mut files = Vec::new();
+        for e in m.files() {
+            let p = layout.path(&e.name);
+            if let Err(err) = fs::metadata(&p) {
+                return Err(format!(
+                    "Unable to obtain the AOF file {} length. stat: {}",
+                    e.name,
+                    strerror(&err)
+                ));
+            }
+            files.push(p);
+        }
+        return Ok(StartupPlan {
+            files,
+            manifest: m,
+            legacy: None,
+            persist_manifest: had_history,
             layout,
         });
     }
@@ -161,6 +186,7 @@ pub fn plan_startup(config: &Config) -> Result<StartupPlan, String> {
             seq: 1,
             kind: FileKind::Incr,
         }],
+        history: Vec::new(),
     };
     Ok(StartupPlan {
         files: Vec::new(),
@@ -169,6 +195,15 @@ pub fn plan_startup(config: &Config) -> Result<StartupPlan, String> {
         persist_manifest: true,
         layout,
     })
+}
+
+/// C's `strerror` text of an I/O error (Rust appends " (os error N)").
+fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 fn cleanup_temp_files(dir: &Path) {
@@ -466,6 +501,7 @@ fn enable_at_runtime(srv: &mut Server) -> Result<(), String> {
                 kind: FileKind::Incr,
             }])
             .collect(),
+        history: Vec::new(),
     };
     start_writer(srv, layout, manifest, false)?;
     start_rewrite_inner(srv, false)

@@ -333,6 +333,7 @@ impl Writer {
                 .filter(|e| e.seq >= from)
                 .cloned()
                 .collect(),
+            history: Vec::new(),
         };
         if next.incrs.is_empty() {
             next.incrs = self.manifest.incrs.last().cloned().into_iter().collect();

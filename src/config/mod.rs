@@ -44,7 +44,7 @@ mod set;
 use deserialize::*;
 use directives::*;
 use parse::*;
-pub use parse::{memtoull, split_args, string2ll};
+pub use parse::{memtoull, repr, split_args, string2ll};
 use set::*;
 
 /// The banner used where Redis prints "Redis 7.0.15".

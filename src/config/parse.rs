@@ -108,7 +108,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Port of `sdscatrepr`: quote a string so `split_args` reads it back.
-pub(super) fn repr(s: &[u8]) -> String {
+pub fn repr(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for &c in s {
