@@ -960,9 +960,29 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     // Atomic (all or nothing), with Redis's checks and side effects.
     let local = c.addr.ip().is_loopback()
         || matches!(c.addr.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+    let tls_touched = pairs
+        .iter()
+        .find(|(n, _)| n.len() > 4 && n[..4].eq_ignore_ascii_case("tls-"));
+    let before = tls_touched.map(|_| srv.config.clone());
     srv.config
         .set_many(&pairs, local)
         .map_err(CmdError::Custom)?;
+    // New certificates (rotation) apply to the next handshakes, as Redis
+    // reloads its TLS context; a bad set is undone.
+    if let (Some((name, _)), Some(before)) = (tls_touched, before)
+        && srv.tls.is_some()
+    {
+        match crate::server::tls::server_config(&srv.config) {
+            Ok(cfg) => srv.tls = Some(cfg),
+            Err(e) => {
+                log::warn!("Failed to update TLS configuration: {e}");
+                srv.config = before;
+                return Err(CmdError::Custom(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."
+                )));
+            }
+        }
+    }
     // appendonly / appendfsync take effect now, as in Redis (inside EXEC
     // the reactor applies them right after the transaction).
     if !c.in_exec {

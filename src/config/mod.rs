@@ -174,6 +174,21 @@ pub struct Config {
     /// (ms). memkv's default is 5000, not Redis's 15000: a plain client
     /// should not wait that long for a dead node.
     pub cluster_node_timeout: u64,
+    /// TLS on the client port (0 = none); see `server::tls`.
+    pub tls_port: u16,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub tls_key_file_pass: String,
+    pub tls_ca_cert_file: String,
+    pub tls_ca_cert_dir: String,
+    /// `yes`, `no` or `optional`.
+    pub tls_auth_clients: String,
+    pub tls_protocols: String,
+    pub tls_ciphers: String,
+    pub tls_ciphersuites: String,
+    pub tls_prefer_server_ciphers: bool,
+    pub tls_session_caching: bool,
+    pub tls_session_cache_size: u64,
     /// Absolute path of the config file given on the command line.
     #[serde(skip)]
     pub config_file: Option<PathBuf>,
@@ -224,6 +239,19 @@ impl Default for Config {
             self_addr: None,
             peers: Vec::new(),
             cluster_node_timeout: 5000,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_key_file_pass: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_ca_cert_dir: String::new(),
+            tls_auth_clients: "yes".to_string(),
+            tls_protocols: String::new(),
+            tls_ciphers: String::new(),
+            tls_ciphersuites: String::new(),
+            tls_prefer_server_ciphers: false,
+            tls_session_caching: true,
+            tls_session_cache_size: 20480,
             config_file: None,
             ignored: Vec::new(),
             rename_commands: Vec::new(),
@@ -336,6 +364,19 @@ typed_fields! {
     "self" => self_addr,
     "peers" => peers,
     "cluster-node-timeout" => cluster_node_timeout,
+    "tls-port" => tls_port,
+    "tls-cert-file" => tls_cert_file,
+    "tls-key-file" => tls_key_file,
+    "tls-key-file-pass" => tls_key_file_pass,
+    "tls-ca-cert-file" => tls_ca_cert_file,
+    "tls-ca-cert-dir" => tls_ca_cert_dir,
+    "tls-auth-clients" => tls_auth_clients,
+    "tls-protocols" => tls_protocols,
+    "tls-ciphers" => tls_ciphers,
+    "tls-ciphersuites" => tls_ciphersuites,
+    "tls-prefer-server-ciphers" => tls_prefer_server_ciphers,
+    "tls-session-caching" => tls_session_caching,
+    "tls-session-cache-size" => tls_session_cache_size,
 }
 
 fn is_typed(name: &str) -> bool {

@@ -38,6 +38,9 @@ pub struct Client {
     pub token: usize,
     /// None for internal clients (the AOF loader).
     pub(crate) stream: Option<TcpStream>,
+    /// The TLS session of a client accepted on `tls-port`: reads and
+    /// writes go through it (`server::tls`).
+    pub(crate) tls: Option<Box<rustls::ServerConnection>>,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
     pub fd: i32,
@@ -128,6 +131,7 @@ impl Client {
             id,
             token: usize::MAX,
             stream: None,
+            tls: None,
             addr,
             laddr: addr,
             fd: -1,

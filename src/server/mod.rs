@@ -5,6 +5,7 @@ pub mod blocking;
 pub mod client;
 pub mod pause;
 pub mod reactor;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
@@ -100,6 +101,9 @@ pub struct Server {
     pub loading: Option<crate::aof::loader::Loader>,
     /// Pub/Sub registry, notifications, output limits (`crate::pubsub`).
     pub pubsub: crate::pubsub::PubSub,
+    /// TLS settings for connections accepted on `tls-port` (`server::tls`);
+    /// rebuilt by CONFIG SET tls-*, used by the next handshakes.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The Lua interpreter and script cache (taken out while a script runs).
     pub scripting: Option<Box<crate::scripting::Engine>>,
     /// Tokens of clients with output to flush after this poll round.

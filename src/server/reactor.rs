@@ -59,6 +59,8 @@ pub enum Notice {
 pub struct Reactor {
     poll: Poll,
     listeners: Vec<TcpListener>,
+    /// Listeners from this index on are `tls-port`'s.
+    tls_from: usize,
     notices: Receiver<Notice>,
     signals: Option<Signals>,
     srv: Server,
@@ -72,10 +74,35 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (tx, rx) = channel();
-    let mut listeners = bind_all(&config)?;
+    // Redis's `port 0`: no plain TCP listener (TLS only).
+    let mut listeners = if config.port == 0 {
+        Vec::new()
+    } else {
+        bind_all(&config, config.port)?
+    };
+    let tls_from = listeners.len();
+    let tls = if super::tls::enabled(&config) {
+        let cfg = super::tls::server_config(&config).map_err(|e| {
+            log::error!("Failed to configure TLS: {e}");
+            io::Error::other(format!(
+                "Failed to configure TLS. Check logs for more info. ({e})"
+            ))
+        })?;
+        listeners.extend(bind_all(&config, config.tls_port)?);
+        Some(cfg)
+    } else {
+        None
+    };
+    if listeners.is_empty() {
+        return Err(io::Error::other(
+            "Configured to not listen anywhere, exiting.",
+        ));
+    }
     let mut port = config.port;
     for (i, l) in listeners.iter_mut().enumerate() {
-        port = l.local_addr()?.port();
+        if i < tls_from {
+            port = l.local_addr()?.port();
+        }
         poll.registry()
             .register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
     }
@@ -123,6 +150,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         paused: Vec::new(),
         held: Vec::new(),
         pubsub: Default::default(),
+        tls,
         config,
     };
     let mut srv = srv;
@@ -141,6 +169,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     Ok(Reactor {
         poll,
         listeners,
+        tls_from,
         notices: rx,
         signals,
         srv,
@@ -176,9 +205,9 @@ fn make_run_id() -> String {
 
 /// Binds every `bind` address on `port`. Addresses with Redis's `-` prefix
 /// are optional: failing to bind them is logged, not fatal.
-fn bind_all(config: &Config) -> io::Result<Vec<TcpListener>> {
+fn bind_all(config: &Config, port: u16) -> io::Result<Vec<TcpListener>> {
     let mut out = Vec::new();
-    let mut bound_port = config.port;
+    let mut bound_port = port;
     for (addr, optional) in config.bind_addrs() {
         let host = match addr.as_str() {
             "*" => "0.0.0.0",
@@ -408,7 +437,10 @@ impl Reactor {
                 return;
             };
             match listener.accept() {
-                Ok((stream, addr)) => self.add_client(stream, addr),
+                Ok((stream, addr)) => {
+                    let tls = idx >= self.tls_from;
+                    self.add_client(stream, addr, tls)
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -419,19 +451,32 @@ impl Reactor {
         }
     }
 
-    fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr) {
+    fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr, tls: bool) {
         let srv = &mut self.srv;
         srv.stats.connections_received += 1;
+        // Refusals are plain text: a TLS client just sees the close.
         if srv.clients.len() >= srv.config.maxclients {
             srv.stats.rejected_connections += 1;
-            let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+            if !tls {
+                let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+            }
             return;
         }
         if protected_mode_denies(&srv.config, &addr) {
             srv.stats.rejected_connections += 1;
-            let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
+            if !tls {
+                let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
+            }
             return;
         }
+        let session = match (tls, srv.tls.as_ref()) {
+            (false, _) => None,
+            (true, Some(cfg)) => match super::tls::accept(cfg) {
+                Some(s) => Some(s),
+                None => return,
+            },
+            (true, None) => return,
+        };
         let _ = stream.set_nodelay(true);
         set_keepalive(&stream, srv.config.tcp_keepalive);
         let entry = srv.clients.vacant_entry();
@@ -450,7 +495,8 @@ impl Reactor {
         let id = srv.next_client_id;
         srv.next_client_id += 1;
         let authenticated = srv.config.requirepass.is_empty();
-        let client = Client::new(id, token, stream, addr, authenticated);
+        let mut client = Client::new(id, token, stream, addr, authenticated);
+        client.tls = session;
         entry.insert(Some(Box::new(client)));
         srv.client_ids.insert(id, token);
         srv.max_clients_seen = srv.max_clients_seen.max(srv.clients.len());
@@ -490,7 +536,8 @@ impl Reactor {
             self.close_client(c);
             return;
         }
-        if !c.reply.is_empty() && !c.pending_write {
+        let tls_out = c.tls.as_deref().is_some_and(super::tls::wants_write);
+        if (!c.reply.is_empty() || tls_out) && !c.pending_write {
             c.pending_write = true;
             self.srv.pending_writes.push(c.token);
         }
@@ -588,9 +635,17 @@ impl Reactor {
         let Some(stream) = c.stream.as_mut() else {
             return false;
         };
-        while c.sent < c.reply.len() {
-            match stream.write(&c.reply.buf[c.sent..]) {
-                Ok(0) => return false,
+        loop {
+            let tls_out = c.tls.as_deref().is_some_and(super::tls::wants_write);
+            if c.sent >= c.reply.len() && !tls_out {
+                break;
+            }
+            let res = match c.tls.as_deref_mut() {
+                Some(t) => super::tls::write(t, stream, &c.reply.buf[c.sent..]),
+                None => stream.write(&c.reply.buf[c.sent..]),
+            };
+            match res {
+                Ok(0) if c.tls.is_none() => return false,
                 Ok(n) => {
                     c.sent += n;
                     self.srv.stats.net_output_bytes += n as u64;
@@ -767,7 +822,11 @@ fn read_into(c: &mut Client, srv: &mut Server) -> ReadOutcome {
             );
             return ReadOutcome::Closed;
         }
-        match read_spare(stream, &mut c.query) {
+        let got = match c.tls.as_deref_mut() {
+            Some(t) => super::tls::read(t, stream, &mut c.query),
+            None => read_spare(stream, &mut c.query),
+        };
+        match got {
             Ok(0) => return ReadOutcome::PeerClosed,
             Ok(n) => {
                 srv.stats.net_input_bytes += n as u64;

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod script;
+pub mod tls;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};

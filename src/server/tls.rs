@@ -1,0 +1,316 @@
+//! TLS on the client port (`tls-port`), with rustls driven by the reactor:
+//! the server configuration built from Redis's `tls-*` directives, and the
+//! non-blocking record I/O the reactor calls instead of read(2)/write(2) for
+//! a TLS client (generic over the socket so the fuzz target can drive it). Nothing here blocks: a handshake or a record that cannot be
+//! written yet waits for the socket's next WRITABLE event.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedProtocolVersion};
+
+use crate::config::Config;
+
+/// Plaintext read per call, like the plain path's `READ_CHUNK`.
+const READ_CHUNK: usize = 16 * 1024;
+/// Plaintext handed to rustls per call: bounds what one client buffers as
+/// encrypted records beyond its reply buffer.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Whether any `tls-*` directive asks for TLS on the client port.
+pub fn enabled(config: &Config) -> bool {
+    config.tls_port != 0
+}
+
+/// Builds the rustls server configuration from the `tls-*` directives.
+/// Errors name the directive and the cause, for the log; Redis answers a
+/// failed start with "Failed to configure TLS. Check logs for more info.".
+pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, String> {
+    if config.tls_cert_file.is_empty() {
+        return Err("No tls-cert-file configured!".into());
+    }
+    if config.tls_key_file.is_empty() {
+        return Err("No tls-key-file configured!".into());
+    }
+    if !config.tls_key_file_pass.is_empty() {
+        return Err(
+            "tls-key-file-pass: encrypted private keys are not supported by memkv; use an unencrypted key file"
+                .into(),
+        );
+    }
+    let auth = config.tls_auth_clients.as_str();
+    if auth != "no" && config.tls_ca_cert_file.is_empty() && config.tls_ca_cert_dir.is_empty() {
+        return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
+    }
+    let certs = load_certs(&config.tls_cert_file)?;
+    let key = PrivateKeyDer::from_pem_file(&config.tls_key_file)
+        .map_err(|e| format!("Failed to load private key: {}: {e}", config.tls_key_file))?;
+    let provider = Arc::new(provider(config)?);
+    let versions = protocols(&config.tls_protocols)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("Failed to configure TLS protocols: {e}"))?;
+    let builder = if auth == "no" {
+        builder.with_no_client_auth()
+    } else {
+        let roots = Arc::new(load_roots(config)?);
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
+        let verifier = if auth == "optional" {
+            verifier.allow_unauthenticated()
+        } else {
+            verifier
+        };
+        let verifier = verifier
+            .build()
+            .map_err(|e| format!("Failed to configure client certificate verification: {e}"))?;
+        builder.with_client_cert_verifier(verifier)
+    };
+    let mut cfg = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("Failed to use the certificate and key: {e}"))?;
+    cfg.ignore_client_order = config.tls_prefer_server_ciphers;
+    if config.tls_session_caching {
+        // OpenSSL's cache size 0 means unlimited; rustls needs a bound.
+        let size = match config.tls_session_cache_size {
+            0 => 1 << 20,
+            n => n.min(1 << 20) as usize,
+        };
+        cfg.session_storage = ServerSessionMemoryCache::new(size);
+    } else {
+        cfg.session_storage = Arc::new(NoServerSessionStorage {});
+        cfg.send_tls13_tickets = 0;
+    }
+    Ok(Arc::new(cfg))
+}
+
+fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("Failed to load certificate: {path}: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("Failed to load certificate: {path}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "Failed to load certificate: {path}: no certificate found"
+        ));
+    }
+    Ok(certs)
+}
+
+/// The CA certificates client certificates must chain to: the file and
+/// every PEM file of the directory.
+fn load_roots(config: &Config) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    // (path, found in tls-ca-cert-dir)
+    let mut files = Vec::new();
+    if !config.tls_ca_cert_file.is_empty() {
+        files.push((config.tls_ca_cert_file.clone(), false));
+    }
+    if !config.tls_ca_cert_dir.is_empty() {
+        let dir = std::fs::read_dir(&config.tls_ca_cert_dir).map_err(|e| {
+            format!(
+                "Failed to configure CA certificate(s) file/directory: {}: {e}",
+                config.tls_ca_cert_dir
+            )
+        })?;
+        for entry in dir.flatten() {
+            let p = entry.path();
+            if p.is_file() {
+                files.push((p.to_string_lossy().into_owned(), true));
+            }
+        }
+    }
+    for (f, from_dir) in &files {
+        match load_certs(f) {
+            Ok(certs) => {
+                for c in certs {
+                    roots.add(c).map_err(|e| {
+                        format!("Failed to configure CA certificate(s) file/directory: {f}: {e}")
+                    })?;
+                }
+            }
+            // A directory may hold other files (hash links, keys).
+            Err(_) if *from_dir => continue,
+            Err(e) => {
+                return Err(format!(
+                    "Failed to configure CA certificate(s) file/directory: {e}"
+                ));
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(
+            "Failed to configure CA certificate(s) file/directory: no certificate found".into(),
+        );
+    }
+    Ok(roots)
+}
+
+/// `tls-protocols "TLSv1.2 TLSv1.3"`; empty = every version rustls has.
+/// TLSv1 and TLSv1.1 are insecure and rustls does not implement them.
+fn protocols(spec: &str) -> Result<Vec<&'static SupportedProtocolVersion>, String> {
+    if spec.trim().is_empty() {
+        return Ok(vec![&rustls::version::TLS13, &rustls::version::TLS12]);
+    }
+    let mut out = Vec::new();
+    for p in spec.split_whitespace() {
+        match p.to_ascii_lowercase().as_str() {
+            "tlsv1.3" => out.push(&rustls::version::TLS13),
+            "tlsv1.2" => out.push(&rustls::version::TLS12),
+            "tlsv1" | "tlsv1.1" => {
+                log::warn!("tls-protocols: {p} is not supported (only TLSv1.2 and TLSv1.3)")
+            }
+            _ => {
+                return Err(format!(
+                    "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'. ({p})"
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("Failed to configure protocols: none of tls-protocols is supported".into());
+    }
+    Ok(out)
+}
+
+/// The crypto provider with the cipher suites `tls-ciphersuites` (TLS 1.3,
+/// IANA names) and `tls-ciphers` (TLS 1.2, OpenSSL names) allow.
+fn provider(config: &Config) -> Result<CryptoProvider, String> {
+    let mut p = rustls::crypto::ring::default_provider();
+    let v13 = config.tls_ciphersuites.trim();
+    let v12 = config.tls_ciphers.trim();
+    if v13.is_empty() && v12.is_empty() {
+        return Ok(p);
+    }
+    let wanted13: Vec<String> = v13.split(':').map(|s| s.trim().to_string()).collect();
+    let wanted12: Vec<String> = v12.split(':').map(|s| s.trim().to_string()).collect();
+    p.cipher_suites.retain(|s| {
+        let name = format!("{:?}", s.suite());
+        match s.version().version {
+            rustls::ProtocolVersion::TLSv1_3 => {
+                v13.is_empty()
+                    || wanted13
+                        .iter()
+                        .any(|w| name == w.replacen("TLS_", "TLS13_", 1))
+            }
+            _ => {
+                v12.is_empty()
+                    || wanted12
+                        .iter()
+                        .any(|w| openssl_name(&name) == Some(w.as_str()))
+            }
+        }
+    });
+    if p.cipher_suites.is_empty() {
+        return Err("Failed to configure ciphers: no cipher suite left".into());
+    }
+    Ok(p)
+}
+
+/// OpenSSL's names for the TLS 1.2 suites rustls implements.
+fn openssl_name(rustls_name: &str) -> Option<&'static str> {
+    Some(match rustls_name {
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" => "ECDHE-RSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" => "ECDHE-RSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => return None,
+    })
+}
+
+/// A new server-side session for an accepted connection.
+pub fn accept(cfg: &Arc<ServerConfig>) -> Option<Box<ServerConnection>> {
+    match ServerConnection::new(cfg.clone()) {
+        Ok(c) => Some(Box::new(c)),
+        Err(e) => {
+            log::warn!("Error accepting a TLS connection: {e}");
+            None
+        }
+    }
+}
+
+/// Reads decrypted bytes into `buf` (appending), like `read(2)` on the
+/// plain path: `Ok(n > 0)` data, `Ok(0)` the peer closed, `WouldBlock`
+/// nothing more for now. Handshake messages rustls wants to send are
+/// written as far as the socket takes them; the rest goes out with the
+/// next write (the caller checks [`wants_write`]).
+pub fn read<S: Read + Write>(
+    conn: &mut ServerConnection,
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> io::Result<usize> {
+    loop {
+        let start = buf.len();
+        buf.resize(start + READ_CHUNK, 0);
+        let got = conn.reader().read(&mut buf[start..]);
+        match got {
+            Ok(n) => {
+                buf.truncate(start + n);
+                // n == 0: close_notify received.
+                return Ok(n);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => buf.truncate(start),
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+        match conn.read_tls(stream) {
+            Ok(0) => return Ok(0),
+            Ok(_) => {
+                if let Err(e) = conn.process_new_packets() {
+                    // Send the alert rustls queued, then give up.
+                    let _ = conn.write_tls(stream);
+                    return Err(io::Error::new(ErrorKind::InvalidData, e));
+                }
+                if conn.wants_write() {
+                    flush(conn, stream)?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Encrypts up to `WRITE_CHUNK` bytes of `data` after flushing the records
+/// already queued. `WouldBlock` while queued records remain; with empty
+/// `data` it only flushes, returning `Ok(0)` once everything is out.
+pub fn write<S: Write>(
+    conn: &mut ServerConnection,
+    stream: &mut S,
+    data: &[u8],
+) -> io::Result<usize> {
+    if !flush(conn, stream)? {
+        return Err(ErrorKind::WouldBlock.into());
+    }
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let n = conn.writer().write(&data[..data.len().min(WRITE_CHUNK)])?;
+    flush(conn, stream)?;
+    Ok(n)
+}
+
+/// Writes queued records until done (`true`) or the socket would block.
+fn flush<S: Write>(conn: &mut ServerConnection, stream: &mut S) -> io::Result<bool> {
+    while conn.wants_write() {
+        match conn.write_tls(stream) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Records waiting for the socket (handshake, alerts, encrypted replies).
+pub fn wants_write(conn: &ServerConnection) -> bool {
+    conn.wants_write()
+}
