@@ -32,6 +32,10 @@
 #                   thirds of the keys relayed) vs a single memkv node, same
 #                   tests with random keys (-r 100000), reported as ratios
 #                   cluster/single (TESTS defaults to set,get there)
+#   TLS=1           benchmark over TLS: both servers get a tls-port with an
+#                   openssl-made certificate (tls-auth-clients no) and
+#                   redis-benchmark runs with --tls (TESTS defaults to
+#                   set,get there; Debian's Redis is built with TLS)
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -120,17 +124,41 @@ wait_ping() { # port pid name
 start_servers() {
     mkdir -p "$WORK/memkv" "$WORK/redis"
     MEMKV_PORT=$(free_port)
+    local mt=() rt=()
+    if [ "${TLS:-0}" = 1 ]; then
+        MEMKV_TLS_PORT=$(free_port)
+        REDIS_TLS_PORT=$(free_port)
+        mt=(--tls-port "$MEMKV_TLS_PORT" "${TLS_SERVER_ARGS[@]}")
+        rt=(--tls-port "$REDIS_TLS_PORT" "${TLS_SERVER_ARGS[@]}")
+    fi
     # shellcheck disable=SC2086 # MEMKV_ARGS is a list of words
     "$MEMKV_BIN" --port "$MEMKV_PORT" --bind 127.0.0.1 --dir "$WORK/memkv" \
-        --appendonly no --loglevel warning $MEMKV_ARGS >"$WORK/memkv.log" 2>&1 &
+        --appendonly no --loglevel warning "${mt[@]}" $MEMKV_ARGS >"$WORK/memkv.log" 2>&1 &
     MEMKV_PID=$!
     wait_ping "$MEMKV_PORT" "$MEMKV_PID" memkv
     REDIS_PORT=$(free_port)
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" \
-        --save '' --appendonly no --daemonize no --loglevel warning \
+        --save '' --appendonly no --daemonize no --loglevel warning "${rt[@]}" \
         >"$WORK/redis.log" 2>&1 &
     REDIS_PID=$!
     wait_ping "$REDIS_PORT" "$REDIS_PID" redis
+}
+
+# TLS=1: a CA and a server certificate for 127.0.0.1, made with openssl.
+BENCH_ARGS=()
+tls_setup() {
+    local d=$WORK/tls
+    mkdir -p "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench CA" \
+        -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/ext.cnf"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+        -CAcreateserial -days 2 -extfile "$d/ext.cnf" -out "$d/server.crt" 2>/dev/null
+    TLS_SERVER_ARGS=(--tls-cert-file "$d/server.crt" --tls-key-file "$d/server.key"
+        --tls-auth-clients no)
+    BENCH_ARGS=(--tls --cacert "$d/ca.crt")
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -209,7 +237,17 @@ EOF
     exit 0
 fi
 
+if [ "${TLS:-0}" = 1 ]; then
+    tls_setup
+    [ "$TESTS" = "ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin" ] && TESTS=set,get
+    ZCUSTOM=0
+    EVALSHA=0
+    FANOUT=0
+fi
 start_servers
+# Where redis-benchmark goes: the TLS ports with TLS=1.
+MEMKV_BPORT=${MEMKV_TLS_PORT:-$MEMKV_PORT}
+REDIS_BPORT=${REDIS_TLS_PORT:-$REDIS_PORT}
 log "memkv on port $MEMKV_PORT (pid $MEMKV_PID)"
 log "$(redis-server --version) on port $REDIS_PORT (pid $REDIS_PID)"
 
@@ -242,9 +280,9 @@ if [ -n "$TESTS" ]; then
         if [ $((round % 2)) -eq 1 ]; then order="memkv redis"; else order="redis memkv"; fi
         for p in $PIPELINES; do
             for server in $order; do
-                if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+                if [ "$server" = memkv ]; then port=$MEMKV_BPORT; else port=$REDIS_BPORT; fi
                 log "round $round/$ROUNDS  -P $p  $server"
-                redis-benchmark -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$REQUESTS" \
+                redis-benchmark "${BENCH_ARGS[@]}" -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$REQUESTS" \
                     -c "$CLIENTS" -P "$p" -q --csv 2>/dev/null \
                     | awk -F'","' -v r="$round" -v p="$p" -v s="$server" \
                         'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
