@@ -9,6 +9,8 @@
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::{Args, CmdError, CmdResult, CommandSpec};
+use std::collections::HashMap;
+
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::{Kind, Sds, Value};
@@ -83,7 +85,18 @@ fn with_bits<R>(
     match srv.store.get_mut(db, key, Kind::String)? {
         Some(Value::Str(s)) => {
             let v = s.make_vec();
-            if v.len() < need {
+            if need > v.capacity() {
+                // A fresh zeroed buffer (calloc: untouched pages stay
+                // free) instead of realloc + memset of the whole growth;
+                // greedy like sdsMakeRoomFor so growing bit by bit is
+                // amortized.
+                const MB: usize = 1024 * 1024;
+                let cap = if need < MB { need * 2 } else { need + MB };
+                let mut grown = vec![0u8; cap];
+                grown.truncate(need);
+                grown[..v.len()].copy_from_slice(v);
+                *v = grown;
+            } else if v.len() < need {
                 v.resize(need, 0);
             }
             Ok(f(v))
@@ -115,6 +128,15 @@ fn setbit(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     let byte = (off >> 3) as usize;
     let mask = 1u8 << (7 - (off & 7));
+    // A bit that already has the value, inside the string, is no write
+    // (no event, WATCH untouched, nothing propagated), as in Redis 7.0.15.
+    if let Some(Value::Str(s)) = srv.store.get(c.db, &args[1])
+        && let Some(b) = s.get(byte)
+        && (b & mask != 0) == (on == 1)
+    {
+        c.reply.int(on);
+        return Ok(());
+    }
     let old = with_bits(srv, c.db, &args[1], off, |v| {
         let old = v[byte] & mask != 0;
         if on == 1 {
@@ -598,62 +620,131 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> 
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    let reply = &mut c.reply;
-    with_bits(srv, db, &args[1], highest, |p| {
-        reply.array(ops.len());
+    // Run the ops against an overlay of changed bytes first: the key is
+    // written (WATCH, AOF, event) only if a field changes or it must grow.
+    let (grow, replies, overlay, changes) = {
+        let need = (highest >> 3) as usize + 1;
+        let (base, grow): (&[u8], bool) = match srv.store.get(db, &args[1]) {
+            None => (&[], true),
+            Some(Value::Str(s)) => (s, s.len() < need),
+            Some(_) => return Err(CmdError::WrongType),
+        };
+        let mut ov = Overlay {
+            base,
+            over: HashMap::new(),
+        };
+        let mut replies = Vec::with_capacity(ops.len());
+        let mut changes = 0usize;
         for f in &ops {
             if f.op == FieldOp::Get {
-                reply.int(field_get(p, f));
+                replies.push(Some(ov.get_field(f.offset, f.bits, f.signed)));
                 continue;
             }
-            if f.signed {
-                let old = get_signed(p, f.offset, f.bits);
+            let old = ov.get_field(f.offset, f.bits, f.signed);
+            let new_ret = if f.signed {
                 let (new, ret) = if f.op == FieldOp::Incr {
                     match signed_overflow(old, f.value, f.bits, f.overflow) {
-                        None => (Some(old.wrapping_add(f.value)), 0),
-                        Some(w) => (w, 0),
+                        None => (Some(old.wrapping_add(f.value)), None),
+                        Some(w) => (w, None),
                     }
                 } else {
                     match signed_overflow(f.value, 0, f.bits, f.overflow) {
-                        None => (Some(f.value), old),
-                        Some(w) => (w, old),
+                        None => (Some(f.value), Some(old)),
+                        Some(w) => (w, Some(old)),
                     }
                 };
-                match new {
-                    Some(v) => {
-                        reply.int(if f.op == FieldOp::Incr { v } else { ret });
-                        set_unsigned(p, f.offset, f.bits, v as u64);
-                    }
-                    None => reply.null(),
-                }
+                new.map(|n| (n as u64, ret.unwrap_or(n)))
             } else {
-                let old = get_unsigned(p, f.offset, f.bits);
+                let old = old as u64;
                 let (new, ret) = if f.op == FieldOp::Incr {
                     match unsigned_overflow(old, f.value, f.bits, f.overflow) {
-                        None => (Some(old.wrapping_add(f.value as u64)), 0),
-                        Some(w) => (w, 0),
+                        None => (Some(old.wrapping_add(f.value as u64)), None),
+                        Some(w) => (w, None),
                     }
                 } else {
                     match unsigned_overflow(f.value as u64, 0, f.bits, f.overflow) {
-                        None => (Some(f.value as u64), old),
-                        Some(w) => (w, old),
+                        None => (Some(f.value as u64), Some(old as i64)),
+                        Some(w) => (w, Some(old as i64)),
                     }
                 };
-                match new {
-                    Some(v) => {
-                        reply.int(if f.op == FieldOp::Incr {
-                            v as i64
-                        } else {
-                            ret as i64
-                        });
-                        set_unsigned(p, f.offset, f.bits, v);
+                new.map(|n| (n, ret.unwrap_or(n as i64)))
+            };
+            match new_ret {
+                Some((new, ret)) => {
+                    replies.push(Some(ret));
+                    let mask = if f.bits == 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << f.bits) - 1
+                    };
+                    if grow || (old as u64 & mask) != (new & mask) {
+                        changes += 1;
                     }
-                    None => reply.null(),
+                    ov.set_field(f.offset, f.bits, new);
                 }
+                // OVERFLOW FAIL: nothing written, a null reply.
+                None => replies.push(None),
             }
         }
-    })?;
+        (grow, replies, ov.over, changes)
+    };
+    if changes > 0 || grow {
+        with_bits(srv, db, &args[1], highest, |p| {
+            for (&i, &b) in &overlay {
+                p[i] = b;
+            }
+        })?;
+    }
+    c.reply.array(replies.len());
+    for r in replies {
+        match r {
+            Some(v) => c.reply.int(v),
+            None => c.reply.null(),
+        }
+    }
     Ok(())
+}
+
+/// A string seen through the bytes BITFIELD's ops changed so far.
+struct Overlay<'a> {
+    base: &'a [u8],
+    over: HashMap<usize, u8>,
+}
+
+impl Overlay<'_> {
+    fn byte(&self, i: usize) -> u8 {
+        match self.over.get(&i) {
+            Some(b) => *b,
+            None => self.base.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    fn get_field(&self, offset: u64, bits: u32, signed: bool) -> i64 {
+        let first = (offset >> 3) as usize;
+        let mut buf = [0u8; 9];
+        for (k, b) in buf.iter_mut().enumerate() {
+            *b = self.byte(first + k);
+        }
+        let off = offset & 7;
+        if signed {
+            get_signed(&buf, off, bits)
+        } else {
+            get_unsigned(&buf, off, bits) as i64
+        }
+    }
+
+    fn set_field(&mut self, offset: u64, bits: u32, value: u64) {
+        let first = (offset >> 3) as usize;
+        let mut buf = [0u8; 9];
+        for (k, b) in buf.iter_mut().enumerate() {
+            *b = self.byte(first + k);
+        }
+        set_unsigned(&mut buf, offset & 7, bits, value);
+        let touched = ((offset & 7) + bits as u64).div_ceil(8) as usize;
+        for (k, b) in buf.iter().enumerate().take(touched) {
+            self.over.insert(first + k, *b);
+        }
+    }
 }
 
 /// A GET of BITFIELD reads up to 9 bytes copied from the string, zero
