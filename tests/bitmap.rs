@@ -442,3 +442,52 @@ fn setbit_at_the_last_offset() {
     assert_eq!(send(&mut a, "bitpos big 1"), ":4294967295");
     assert_eq!(send(&mut a, "del big"), ":1");
 }
+
+/// In a cluster, BITOP's destination and sources (and PFMERGE/PFCOUNT's
+/// keys) may live on different nodes: the command runs as an atomic
+/// cross-node write and answers as one Redis would; each owner then holds
+/// its key.
+#[test]
+fn cross_node_bitop_and_pfmerge_in_a_cluster() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        return;
+    };
+    let cluster = common::cluster::Cluster::start(3, &[]);
+    let k: Vec<String> = (0..6)
+        .map(|i| cluster.key_on(i % 3, &format!("bits{i}_")))
+        .collect();
+    let script = [
+        format!("SETBIT {} 3 1", k[0]),
+        format!("SET {} foobar", k[1]),
+        format!("BITOP OR {} {} {}", k[2], k[0], k[1]),
+        format!("GET {}", k[2]),
+        format!("BITOP AND {} {} {} {}", k[3], k[0], k[1], k[5]),
+        format!("GET {}", k[3]),
+        format!("BITOP NOT {} {}", k[4], k[1]),
+        format!("BITOP XOR {} {} {}", k[4], k[5], k[5]),
+        format!("EXISTS {}", k[4]),
+        format!("PFADD {} a b c", k[0].replace("bits", "h")),
+        format!("PFADD {} c d", k[1]),
+        format!("PFADD {} c d", k[5]),
+        format!("PFADD {} x y z", k[4]),
+        format!("PFMERGE {} {} {}", k[2], k[4], k[5]),
+        format!("PFCOUNT {} {}", k[4], k[5]),
+        format!("PFMERGE {} {}", k[3], k[5]),
+        format!("GET {}", k[3]),
+        format!("BITCOUNT {}", k[3]),
+    ];
+    let mut r = redis.raw();
+    let mut nodes: Vec<common::Raw> = cluster.nodes.iter().map(|n| n.raw()).collect();
+    for (i, line) in script.iter().enumerate() {
+        let node = (i + 1) % 3;
+        let want = send(&mut r, line);
+        let got = send(&mut nodes[node], line);
+        assert_eq!(got, want, "step {i} via node {node}: {line}");
+    }
+    // BITOP's result lives on the destination's owner.
+    let owner = cluster.owner(&k[3]);
+    assert_eq!(
+        send(&mut cluster.nodes[owner].raw(), &format!("STRLEN {}", k[3])),
+        send(&mut r, &format!("STRLEN {}", k[3]))
+    );
+}
