@@ -13,6 +13,8 @@
 #   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin   (redis-benchmark -t; empty: skip)
 #   ZCUSTOM=1       also ZRANGE / ZRANK / ZSCORE as custom commands on a
 #                   1000-member sorted set (bench:z)
+#   BITS=1          also SETBIT, BITCOUNT (64 KB bitmap), PFADD and PFCOUNT
+#                   (a dense HyperLogLog) as custom commands
 #   EVALSHA=1       also EVALSHA of a small script (GET + INCR of one key),
 #                   loaded with SCRIPT LOAD into both servers
 #   REQUESTS=200000 requests per test (-n)
@@ -38,6 +40,7 @@ ROUNDS=${ROUNDS:-3}
 TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin}
 ZCUSTOM=${ZCUSTOM:-1}
 EVALSHA=${EVALSHA:-1}
+BITS=${BITS:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -227,6 +230,16 @@ if [ "$ZCUSTOM" = 1 ]; then
     done
     ZCMDS=("ZRANGE bench:z 0 9 WITHSCORES" "ZRANK bench:z member:__rand_int__" \
         "ZSCORE bench:z member:__rand_int__")
+fi
+if [ "$BITS" = 1 ]; then
+    # The same 64 KB bitmap and dense HLL (100,000 elements) in both.
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        redis-cli -p "$port" SETBIT bench:bits 524287 1 >/dev/null
+        python3 -c 'print("\n".join("PFADD bench:hll " + " ".join(f"e{i}" for i in range(j, j + 1000)) for j in range(0, 100000, 1000)))' \
+            | redis-cli -p "$port" >/dev/null
+    done
+    ZCMDS+=("SETBIT bench:bits __rand_int__ 1" "BITCOUNT bench:bits" \
+        "PFADD bench:hll e__rand_int__" "PFCOUNT bench:hll")
 fi
 if [ "$EVALSHA" = 1 ]; then
     script="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"
