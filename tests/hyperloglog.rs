@@ -351,3 +351,23 @@ fn aof_replays_hll_values_with_their_cache() {
     let after = ["s", "d", "m"].map(|k| cmd(&mut a, &[b"GET", k.as_bytes()]));
     assert_eq!(before, after);
 }
+
+#[test]
+fn failed_transaction_rolls_hll_writes_back() {
+    let s = Server::start(&[]);
+    let mut a = s.raw();
+    send(&mut a, "pfadd h a b c");
+    send(&mut a, "pfadd h2 x y");
+    let before = cmd(&mut a, &[b"GET", b"h"]);
+    send(&mut a, "multi");
+    send(&mut a, "pfadd h d e f");
+    send(&mut a, "pfcount h");
+    send(&mut a, "pfmerge h h2");
+    send(&mut a, "pfmerge h3 h");
+    send(&mut a, "pfdebug todense h");
+    send(&mut a, "lpush h x");
+    let exec = send(&mut a, "exec");
+    assert!(exec.contains("WRONGTYPE"), "{exec}");
+    assert_eq!(cmd(&mut a, &[b"GET", b"h"]), before);
+    assert_eq!(send(&mut a, "exists h3"), ":0");
+}

@@ -9,8 +9,6 @@
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::{Args, CmdError, CmdResult, CommandSpec};
-use std::collections::HashMap;
-
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::{Kind, Sds, Value};
@@ -631,7 +629,7 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> 
         };
         let mut ov = Overlay {
             base,
-            over: HashMap::new(),
+            over: Vec::new(),
         };
         let mut replies = Vec::with_capacity(ops.len());
         let mut changes = 0usize;
@@ -690,7 +688,8 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> 
     };
     if changes > 0 || grow {
         with_bits(srv, db, &args[1], highest, |p| {
-            for (&i, &b) in &overlay {
+            // In write order, so the last write of a byte wins.
+            for &(i, b) in &overlay {
                 p[i] = b;
             }
         })?;
@@ -705,16 +704,17 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> 
     Ok(())
 }
 
-/// A string seen through the bytes BITFIELD's ops changed so far.
+/// A string seen through the bytes BITFIELD's ops changed so far (a few
+/// per op: a list searched from the newest write is enough).
 struct Overlay<'a> {
     base: &'a [u8],
-    over: HashMap<usize, u8>,
+    over: Vec<(usize, u8)>,
 }
 
 impl Overlay<'_> {
     fn byte(&self, i: usize) -> u8 {
-        match self.over.get(&i) {
-            Some(b) => *b,
+        match self.over.iter().rev().find(|(at, _)| *at == i) {
+            Some((_, b)) => *b,
             None => self.base.get(i).copied().unwrap_or(0),
         }
     }
@@ -742,7 +742,7 @@ impl Overlay<'_> {
         set_unsigned(&mut buf, offset & 7, bits, value);
         let touched = ((offset & 7) + bits as u64).div_ceil(8) as usize;
         for (k, b) in buf.iter().enumerate().take(touched) {
-            self.over.insert(first + k, *b);
+            self.over.push((first + k, *b));
         }
     }
 }
