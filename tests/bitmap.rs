@@ -68,6 +68,20 @@ fn bitcount_and_bitpos_ranges() {
         ("bitcount nokey", ":0"),
         ("bitcount nokey 0", ":0"),
         ("bitcount s 100 200", ":0"),
+        ("bitcount s 9223372036854775807 -1", ":0"),
+        ("bitcount s 9223372036854775807 -1 bit", ":0"),
+        ("bitcount s -9223372036854775808 9223372036854775807", ":26"),
+        (
+            "bitcount s -9223372036854775808 9223372036854775807 bit",
+            ":26",
+        ),
+        ("bitpos s 1 9223372036854775807", ":-1"),
+        ("bitpos s 0 9223372036854775807 -1 bit", ":-1"),
+        ("bitpos s 1 -9223372036854775808 9223372036854775807", ":1"),
+        (
+            "bitpos s 0 -9223372036854775808 9223372036854775807 bit",
+            ":0",
+        ),
         ("set z \"\"", "+OK"),
         ("bitcount z 0 -1", ":0"),
         ("bitpos s 1", ":1"),
@@ -195,7 +209,12 @@ const KEYS: &[&str] = &["b1", "b2", "b3", "{b}4", "str", "lst"];
 
 fn gen_bit_command(r: &mut Rng) -> Vec<Vec<u8>> {
     let key = |r: &mut Rng| r.pick(KEYS).to_string();
-    let small = |r: &mut Rng| (r.below(60) as i64 - 30).to_string();
+    let small = |r: &mut Rng| match r.below(30) {
+        0 => i64::MAX.to_string(),
+        1 => i64::MIN.to_string(),
+        2 => "-1099511627776".to_string(),
+        _ => (r.below(60) as i64 - 30).to_string(),
+    };
     let offset = |r: &mut Rng| match r.below(20) {
         0 => "-1".to_string(),
         1 => "x".to_string(),

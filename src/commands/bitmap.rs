@@ -221,7 +221,9 @@ fn bitcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
                 false
             };
             let (s0, e0) = normalize(start, end, s.len() as u64, bit);
-            if bit {
+            if bit || s0 > e0 {
+                // (An empty range stays empty; a huge start must not
+                // overflow when turned into bits.)
                 (s0, e0)
             } else {
                 (s0 << 3, (e0 << 3) + 7)
