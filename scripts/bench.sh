@@ -13,6 +13,8 @@
 #   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin   (redis-benchmark -t; empty: skip)
 #   ZCUSTOM=1       also ZRANGE / ZRANK / ZSCORE as custom commands on a
 #                   1000-member sorted set (bench:z)
+#   BITS=1          also SETBIT, BITFIELD INCRBY, BITCOUNT (64 KB bitmap), PFADD and PFCOUNT
+#                   (a dense HyperLogLog) as custom commands
 #   EVALSHA=1       also EVALSHA of a small script (GET + INCR of one key),
 #                   loaded with SCRIPT LOAD into both servers
 #   REQUESTS=200000 requests per test (-n)
@@ -42,6 +44,7 @@ ROUNDS=${ROUNDS:-3}
 TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin}
 ZCUSTOM=${ZCUSTOM:-1}
 EVALSHA=${EVALSHA:-1}
+BITS=${BITS:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -265,6 +268,19 @@ if [ "$ZCUSTOM" = 1 ]; then
     done
     ZCMDS=("ZRANGE bench:z 0 9 WITHSCORES" "ZRANK bench:z member:__rand_int__" \
         "ZSCORE bench:z member:__rand_int__")
+fi
+if [ "$BITS" = 1 ]; then
+    # The same 64 KB bitmap and dense HLL (100,000 elements) in both.
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        redis-cli -p "$port" SETBIT bench:bits 524287 1 >/dev/null
+        python3 -c 'print("\n".join("PFADD bench:hll " + " ".join(f"e{i}" for i in range(j, j + 1000)) for j in range(0, 100000, 1000)))' \
+            | redis-cli -p "$port" >/dev/null
+    done
+    # redis-benchmark pads __rand_int__ with zeros, which no bit offset
+    # accepts: SETBIT sets one fixed bit (after the first call, Redis's
+    # unchanged-bit path), BITFIELD INCRBY writes every time.
+    ZCMDS+=("SETBIT bench:bits 1000 1" "BITFIELD bench:bits INCRBY u8 #100 1" "BITCOUNT bench:bits" \
+        "PFADD bench:hll e__rand_int__" "PFCOUNT bench:hll")
 fi
 if [ "$EVALSHA" = 1 ]; then
     script="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"

@@ -7,6 +7,7 @@ PING at a time) while another connection issues the heavy command. Prints
 the probe's p50 / p99 / max latency in ms for both servers.
 
 Usage: scripts/stall_probe.py [path/to/memkv]   (default target/release/memkv)
+       ONLY=<text> runs only the scenarios whose name contains it.
 """
 import os, socket, subprocess, sys, tempfile, threading, time
 
@@ -164,7 +165,18 @@ def scenarios(port):
                 time.sleep(0.01)
         return heavy
 
-    return [("FLUSHALL of 1M keys", flushall_1m),
+    def setbit_far_new_key():
+        c.cmd("FLUSHALL")
+        return lambda: Conn(port).cmd("SETBIT", "bits", 4294967295, 1)
+
+    def setbit_far_growing():
+        c.cmd("FLUSHALL")
+        c.cmd("SETBIT", "bits", 7, 1)
+        return lambda: Conn(port).cmd("SETBIT", "bits", 4294967295, 1)
+
+    return [("SETBIT 2^32-1 on a new key (512 MB)", setbit_far_new_key),
+            ("SETBIT 2^32-1 growing a 1-byte string (512 MB)", setbit_far_growing),
+            ("FLUSHALL of 1M keys", flushall_1m),
             ("BGREWRITEAOF of 1M keys + a 3M list, FLUSHALL during it", rewrite_then_flushall), ("DEL of a 3M-element list", del_big_list),
             ("MULTI RPUSH on a 3M-element list", multi_rpush_big_list)]
 
@@ -176,7 +188,10 @@ def main():
         with tempfile.TemporaryDirectory() as d:
             p = start(kind, port, d)
             try:
+                only = os.environ.get("ONLY", "")
                 for name, setup in scenarios(port):
+                    if only and only not in name:
+                        continue
                     heavy = setup()
                     results.setdefault(name, {})[kind] = summary(probe(port, heavy))
             finally:

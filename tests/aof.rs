@@ -2720,6 +2720,37 @@ fn interop_writes(conn: &mut Conn, phase: &str) {
             &format!("value {i} with spaces\r\n and bytes"),
         ]));
     }
+    // Bitmaps and HyperLogLogs (sparse, dense, merged, cached count).
+    cmds.push(c(&["SETBIT", &format!("{phase}:bits"), "100001", "1"]));
+    cmds.push(c(&[
+        "BITFIELD",
+        &format!("{phase}:bits"),
+        "OVERFLOW",
+        "SAT",
+        "INCRBY",
+        "i8",
+        "#3",
+        "300",
+    ]));
+    cmds.push(c(&[
+        "BITOP",
+        "NOT",
+        &format!("{phase}:notbits"),
+        &format!("{phase}:bits"),
+    ]));
+    cmds.push(c(&["PFADD", &format!("{phase}:hll"), "a", "b", "c"]));
+    let many: Vec<String> = (0..3000).map(|i| format!("e{i}")).collect();
+    let mut pfadd = vec!["PFADD".to_string(), format!("{phase}:dense")];
+    pfadd.extend(many);
+    let pfadd: Vec<&str> = pfadd.iter().map(String::as_str).collect();
+    cmds.push(c(&pfadd));
+    cmds.push(c(&["PFCOUNT", &format!("{phase}:dense")]));
+    cmds.push(c(&[
+        "PFMERGE",
+        &format!("{phase}:merged"),
+        &format!("{phase}:hll"),
+        &format!("{phase}:dense"),
+    ]));
     for i in 0..50 {
         cmds.push(c(&["SET", &format!("{phase}:ex:{i}"), "v", "EX", "3600"]));
         cmds.push(c(&[

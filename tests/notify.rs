@@ -402,3 +402,45 @@ fn sorted_sets_and_geo() {
     assert!(has(&s, "__keyevent@0__:zadd", "g"));
     assert!(has(&s, "__keyevent@0__:zpopmin", "s2"));
 }
+
+/// Bitmaps and HyperLogLogs: SETBIT/BITFIELD announce `setbit` (also when
+/// the bit keeps its value, as Redis 7.0 does), BITOP `set` or `del` for an
+/// empty result, PFADD/PFMERGE `pfadd` only when a register changed, and
+/// PFCOUNT refreshing its cache nothing.
+const BITS_AND_HLL: &[&str] = &[
+    "setbit b 7 1",
+    "setbit b 7 1",
+    "setbit b 100 0",
+    "getbit b 3",
+    "getbit nob 3",
+    "bitfield f set u8 0 200 get u8 0",
+    "bitfield f get u8 0",
+    "bitfield f overflow fail incrby u8 0 100",
+    "bitfield_ro f get u4 0",
+    "bitfield_ro nof get u4 0",
+    "bitcount b",
+    "bitpos b 1",
+    "bitop and d b f",
+    "bitop or d2 b nokey",
+    "bitop xor d nokey nokey2",
+    "bitop not d3 nokey",
+    "pfadd h a b c",
+    "pfadd h a",
+    "pfadd h2",
+    "pfcount h",
+    "pfcount h h2 nokey",
+    "pfmerge h3 h h2",
+    "pfmerge h3",
+    "pfdebug todense h",
+];
+
+#[test]
+fn bitmaps_and_hyperloglog() {
+    let s = differential("KEAmn", BITS_AND_HLL);
+    assert!(has(&s, "__keyevent@0__:setbit", "b"));
+    assert!(has(&s, "__keyevent@0__:setbit", "f"));
+    assert!(has(&s, "__keyevent@0__:set", "d"));
+    assert!(has(&s, "__keyevent@0__:del", "d"));
+    assert!(has(&s, "__keyevent@0__:pfadd", "h3"));
+    assert!(has(&s, "__keyevent@0__:new", "h2"));
+}

@@ -1859,6 +1859,7 @@ const POPULATE: &[&str] = &[
     "ZADD z2 0 x 0 y 0 z",
     "PEXPIRE z2 6500000",
     "GEOADD g1 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+    "PFADD hll1 a b c",
     "SELECT 1",
     "SET s1 other-db",
     "RPUSH l1 q w",
@@ -2188,6 +2189,31 @@ fn multi_rollback_directive_and_config_set() {
 /// data, each valid on its own (no errors, no blocking). A write command in
 /// the server's table without an entry here fails the test: add one.
 const WRITE_EXAMPLES: &[(&str, &[&str])] = &[
+    (
+        "setbit",
+        &["SETBIT s1 3 1", "SETBIT s2 100 1", "SETBIT newbits 7 1"],
+    ),
+    (
+        "bitop",
+        &[
+            "BITOP AND dst s1 s2",
+            "BITOP OR s2 s1 nokey",
+            "BITOP XOR s1 nokey nokey2",
+        ],
+    ),
+    (
+        "bitfield",
+        &[
+            "BITFIELD s1 INCRBY u8 0 1 GET i4 4",
+            "BITFIELD newbf OVERFLOW SAT SET i8 #3 -300",
+        ],
+    ),
+    (
+        "pfadd",
+        &["PFADD hll1 x y z", "PFADD hll1 a", "PFADD newhll"],
+    ),
+    ("pfmerge", &["PFMERGE hll2 hll1 nokey", "PFMERGE hll1"]),
+    ("pfdebug", &["PFDEBUG TODENSE hll1", "PFDEBUG GETREG hll1"]),
     ("sadd", &["SADD st1 4 x", "SADD newset a", "SADD st2 a"]),
     ("srem", &["SREM st1 1 9", "SREM st3 x", "SREM st2 zz"]),
     ("spop", &["SPOP st3", "SPOP st1 5", "SPOP st2 0"]),

@@ -186,6 +186,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::connection::COMMANDS,
         crate::commands::server::COMMANDS,
         crate::commands::string::COMMANDS,
+        crate::commands::bitmap::COMMANDS,
+        crate::commands::hyperloglog::COMMANDS,
         crate::commands::keys::COMMANDS,
         crate::commands::debug::COMMANDS,
         crate::commands::list::COMMANDS,
@@ -204,6 +206,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
     .flatten()
 }
 
+pub mod bitmap;
 pub mod cluster;
 pub mod connection;
 pub mod debug;
@@ -211,6 +214,7 @@ pub mod docs;
 pub mod geo;
 pub mod geohash;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod persistence;

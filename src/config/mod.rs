@@ -165,6 +165,8 @@ pub struct Config {
     pub zset_max_listpack_entries: usize,
     /// ... each at most this many bytes.
     pub zset_max_listpack_value: usize,
+    /// A sparse HyperLogLog is promoted to dense past this many bytes.
+    pub hll_sparse_max_bytes: usize,
     /// Cluster: this node's `host:port` (directive `self`).
     #[serde(rename = "self")]
     pub self_addr: Option<String>,
@@ -236,6 +238,7 @@ impl Default for Config {
             set_max_intset_entries: crate::store::set::DEFAULT_MAX_INTSET_ENTRIES,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
             self_addr: None,
             peers: Vec::new(),
             cluster_node_timeout: 5000,
@@ -361,6 +364,7 @@ typed_fields! {
     "auto-aof-rewrite-min-size" => auto_aof_rewrite_min_size,
     "multi-rollback" => multi_rollback,
     "set-max-intset-entries" => set_max_intset_entries,
+    "hll-sparse-max-bytes" => hll_sparse_max_bytes,
     "self" => self_addr,
     "peers" => peers,
     "cluster-node-timeout" => cluster_node_timeout,

@@ -257,6 +257,11 @@ fn effect_of(name: &str, args: &Args, nth: usize, same_db: bool) -> Option<Effec
         "incrbyfloat" => ev("incrbyfloat", STRING),
         "append" => ev("append", STRING),
         "setrange" => ev("setrange", STRING),
+        "setbit" | "bitfield" => ev("setbit", STRING),
+        // BITOP with an empty result deletes the destination (emit_write).
+        "bitop" => ev("set", STRING),
+        // PFMERGE announces itself as a mass PFADD, like Redis.
+        "pfadd" | "pfmerge" => ev("pfadd", STRING),
         "getdel" | "del" | "unlink" => ev("del", GENERIC),
         "getex" => {
             if has_arg(args, 2, &[b"persist"]) {
@@ -514,7 +519,7 @@ fn emit_write(
     if !existed && exists {
         emit(out, flags, NEW, "new", db, key);
     }
-    if ev.ends_with("store") && !exists {
+    if (ev.ends_with("store") || name == "bitop") && !exists {
         // An empty result deletes the destination.
         if existed {
             emit(out, flags, GENERIC, "del", db, key);

@@ -8,6 +8,7 @@
 pub mod bytes;
 pub mod digest;
 pub mod expire;
+pub mod hll;
 pub mod journal;
 pub mod lazyfree;
 pub mod list;
