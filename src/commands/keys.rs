@@ -234,7 +234,6 @@ fn config_usize(srv: &Server, name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// True when maxmemory-policy is an LFU policy (OBJECT FREQ / IDLETIME).
 // ---------------------------------------------------------------- DEL etc.
 
 /// DEL and UNLINK: the same here, since a big value is always freed off

@@ -198,6 +198,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
         crate::commands::pubsub::COMMANDS,
+        crate::commands::memory::COMMANDS,
         crate::commands::scripting::COMMANDS,
     ]
     .into_iter()
@@ -213,6 +214,7 @@ pub mod geohash;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod memory;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;

@@ -250,7 +250,10 @@ pub fn info_section(srv: &Server, kv: &mut dyn FnMut(&str, String)) {
     );
     kv("rss_overhead_ratio", "1.00".into());
     kv("rss_overhead_bytes", "0".into());
-    kv("mem_fragmentation_ratio", format!("{:.2}", ratio(rss, used)));
+    kv(
+        "mem_fragmentation_ratio",
+        format!("{:.2}", ratio(rss, used)),
+    );
     kv(
         "mem_fragmentation_bytes",
         (rss as i64 - used as i64).to_string(),
@@ -357,8 +360,7 @@ pub fn must_refuse(
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queue.iter().any(|(s, _)| s.has(DENYOOM))));
-    let in_multi = client.multi.is_some()
-        && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    let in_multi = client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
     denyoom || in_multi
 }
 
@@ -383,7 +385,7 @@ mod tests {
         assert_eq!(chunk_size(25), 48);
         assert_eq!(chunk_size(40), 48);
         assert_eq!(chunk_size(1000), 1008);
-        assert_eq!(chunk_size(200_000), 204_800);
+        assert_eq!(chunk_size(200_000), 200_704);
     }
 
     #[test]

@@ -171,11 +171,7 @@ pub fn lfu_decr(lru: u32, now_ms: u64, decay_time: u32) -> u32 {
     } else {
         65535 - ldt + now
     };
-    let periods = if decay_time > 0 {
-        elapsed / decay_time
-    } else {
-        0
-    };
+    let periods = elapsed.checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
@@ -302,12 +298,12 @@ impl Store {
             d.expires.swap_remove(key);
         }
         let mut handed_off = 0;
-        if let Some((k, v)) = d.remove_entry(key) {
-            if lazyfree::free_effort(&v) > lazyfree::LAZYFREE_THRESHOLD {
-                // Freed by the background thread: count what it will free.
-                handed_off = crate::memory::usage::entry_bytes(&k, &v, 5) as i64;
-                lazyfree::free(v);
-            }
+        if let Some((k, v)) = d.remove_entry(key)
+            && lazyfree::free_effort(&v) > lazyfree::LAZYFREE_THRESHOLD
+        {
+            // Freed by the background thread: count what it will free.
+            handed_off = crate::memory::usage::entry_bytes(&k, &v, 5) as i64;
+            lazyfree::free(v);
         }
         self.evicted_keys += 1;
         if self.notes.on {
@@ -389,7 +385,11 @@ impl Store {
         let decay = self.evict.lfu_decay_time;
         for _ in 0..samples {
             let d = &self.dbs[db];
-            let len = if allkeys { d.keys.len() } else { d.expires.len() };
+            let len = if allkeys {
+                d.keys.len()
+            } else {
+                d.expires.len()
+            };
             if len == 0 {
                 return;
             }
@@ -417,7 +417,10 @@ impl Store {
                 continue;
             }
             // First slot whose score is not smaller than ours.
-            let k = pool.iter().position(|c| c.idle >= idle).unwrap_or(pool.len());
+            let k = pool
+                .iter()
+                .position(|c| c.idle >= idle)
+                .unwrap_or(pool.len());
             if pool.len() == EVPOOL_SIZE {
                 if k == 0 {
                     // Worse than every candidate of a full pool.
@@ -425,9 +428,23 @@ impl Store {
                 }
                 // Drop the worst (lowest score) to make room.
                 pool.remove(0);
-                pool.insert(k - 1, Candidate { idle, db, key: key.clone() });
+                pool.insert(
+                    k - 1,
+                    Candidate {
+                        idle,
+                        db,
+                        key: key.clone(),
+                    },
+                );
             } else {
-                pool.insert(k, Candidate { idle, db, key: key.clone() });
+                pool.insert(
+                    k,
+                    Candidate {
+                        idle,
+                        db,
+                        key: key.clone(),
+                    },
+                );
             }
         }
     }
@@ -487,7 +504,11 @@ mod tests {
         let now = 1_700_000_000_000u64;
         for i in 0..64u64 {
             s.set_now(now - (i + 1) * 1000);
-            s.set(0, format!("k{i}").as_bytes(), super::super::Value::Str(super::super::Sds::new(b"v")));
+            s.set(
+                0,
+                format!("k{i}").as_bytes(),
+                super::super::Value::Str(super::super::Sds::new(b"v")),
+            );
         }
         s.set_now(now);
         // Enough draws to have seen every key.
