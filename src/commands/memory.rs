@@ -142,8 +142,8 @@ fn stats(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     num(r, "allocator.resident", rss);
     dbl(r, "allocator-fragmentation.ratio", 1.0);
     num(r, "allocator-fragmentation.bytes", 0);
-    dbl(r, "allocator.rss-ratio", ratio(rss, o.total));
-    num(r, "allocator.rss-bytes", rss.saturating_sub(o.total));
+    dbl(r, "allocator-rss.ratio", ratio(rss, o.total));
+    num(r, "allocator-rss.bytes", rss.saturating_sub(o.total));
     dbl(r, "rss-overhead.ratio", 1.0);
     num(r, "rss-overhead.bytes", 0);
     dbl(r, "fragmentation", ratio(rss, o.total));

@@ -498,6 +498,7 @@ pub fn call(
     // CLIENT NO-TOUCH: lookups leave the access clock alone (TOUCH still
     // touches); handlers of TYPE, TTL, EXISTS and OBJECT set it too.
     srv.store.evict.no_touch = client.no_touch && spec.name != "touch";
+    srv.store.evict.last_touch = None;
     let dirty = srv.store.dirty;
     let res = call_contained(srv, client, spec, args);
     match &res {

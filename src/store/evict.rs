@@ -100,6 +100,10 @@ pub struct Evict {
     /// Set for the running command: lookups leave the clock alone (TYPE,
     /// TTL, EXISTS, OBJECT; CLIENT NO-TOUCH clients).
     pub no_touch: bool,
+    /// The key the running command touched last: a command that looks a
+    /// key up twice (read, then write) counts one access, as Redis's one
+    /// lookupKeyWrite does. Cleared per command.
+    pub last_touch: Option<(usize, usize)>,
     /// A cycle stopped at its time limit with memory still above the
     /// limit: the cron goes on (Redis's evictionTimeProc).
     pub running: bool,
@@ -119,6 +123,7 @@ impl Default for Evict {
             lazy: false,
             lfu: false,
             no_touch: false,
+            last_touch: None,
             running: false,
             pool: Vec::with_capacity(EVPOOL_SIZE),
             next_db: 0,
@@ -212,9 +217,10 @@ impl Store {
     /// A lookup of the key at `idx` of `db` (Redis's lookupKey touch).
     #[inline]
     pub(crate) fn touch_index(&mut self, db: usize, idx: usize) {
-        if self.evict.no_touch {
+        if self.evict.no_touch || self.evict.last_touch == Some((db, idx)) {
             return;
         }
+        self.evict.last_touch = Some((db, idx));
         let clock = if self.evict.lfu {
             let Some(&old) = self.dbs[db].lru.get(idx) else {
                 return;
