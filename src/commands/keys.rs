@@ -10,7 +10,7 @@ use crate::glob::glob_match;
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::scan::{self, ScanOptionError};
-use crate::store::{Value, lazyfree, unix_ms};
+use crate::store::{Value, lazyfree};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, (1, -1, 1), del, "generic").doc(
@@ -773,11 +773,6 @@ fn object_help(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         c.reply.simple(line);
     }
     Ok(())
-}
-
-/// Current unix time in seconds (for DEBUG OBJECT's lru field).
-pub fn lru_clock() -> u64 {
-    (unix_ms() / 1000) & ((1 << 24) - 1)
 }
 
 #[cfg(test)]

@@ -120,6 +120,11 @@ impl Db {
         &self.expires
     }
 
+    /// A key's access clock (DEBUG OBJECT), without touching it.
+    pub fn clock(&self, key: &[u8]) -> Option<u32> {
+        self.lru.get(self.keys.get_index_of(key)?).copied()
+    }
+
     /// Adds a key that is not in the map, with its access clock.
     #[inline]
     pub(crate) fn insert_new(&mut self, key: Key, value: Value, clock: u32) {
