@@ -332,6 +332,31 @@ fn oom_errors_like_redis() {
     }
 }
 
+/// An evicted key invalidates WATCH (eviction passes the choke point), and
+/// only keys with a TTL go under volatile-ttl, as in Redis.
+#[test]
+fn eviction_invalidates_watch_like_redis() {
+    let script: &[(&str, &str)] = &[
+        ("SET keep v", "+OK"),
+        ("SET w v EX 1000", "+OK"),
+        ("2:CONFIG SET maxmemory-policy volatile-ttl", "+OK"),
+        ("WATCH w", "+OK"),
+        ("2:CONFIG SET maxmemory 1", "+OK"),
+        ("2:GET keep", r#""v""#),
+        ("2:SET other v", "-OOM command not allowed when used memory > 'maxmemory'."),
+        ("2:CONFIG SET maxmemory 0", "+OK"),
+        ("EXISTS w", ":0"),
+        ("MULTI", "+OK"),
+        ("SET w 1", "+QUEUED"),
+        ("EXEC", "*-1"),
+        ("GET keep", r#""v""#),
+    ];
+    run_two(&Server::start(&[]), "memkv", script);
+    if let Some(r) = Server::start_redis(&[]) {
+        run_two(&r, "redis", script);
+    }
+}
+
 /// OBJECT FREQ / IDLETIME: errors by policy, and which commands count as
 /// an access (TTL, TYPE, EXISTS, OBJECT do not), as Redis.
 #[test]
