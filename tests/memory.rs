@@ -343,7 +343,10 @@ fn eviction_invalidates_watch_like_redis() {
         ("WATCH w", "+OK"),
         ("2:CONFIG SET maxmemory 1", "+OK"),
         ("2:GET keep", r#""v""#),
-        ("2:SET other v", "-OOM command not allowed when used memory > 'maxmemory'."),
+        (
+            "2:SET other v",
+            "-OOM command not allowed when used memory > 'maxmemory'.",
+        ),
         ("2:CONFIG SET maxmemory 0", "+OK"),
         ("EXISTS w", ":0"),
         ("MULTI", "+OK"),
@@ -695,4 +698,40 @@ fn memory_subcommands_like_redis() {
     );
     let u = used(&mut c);
     assert!(u > 0 && u < 100 << 20);
+}
+
+/// maxmemory-clients: the biggest evictable clients are closed until the
+/// clients' buffers are under the limit; CLIENT NO-EVICT clients are
+/// spared (as in Redis, even when that means evicting every other client).
+#[test]
+fn client_eviction_spares_no_evict_clients() {
+    let s = Server::start(&["--maxmemory-clients", "1mb"]);
+    let partial = |n: usize| {
+        let mut b = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", n + 10).into_bytes();
+        b.extend(std::iter::repeat_n(b'x', n));
+        b
+    };
+    let mut keep = s.raw();
+    assert_eq!(send(&mut keep, "CLIENT NO-EVICT ON"), "+OK");
+    keep.send(&partial(600 << 10));
+    // The server may close it while it is still sending: ignore write
+    // errors, then expect end of stream (or a reset).
+    let mut big = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    big.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let _ = std::io::Write::write_all(&mut big, &partial(1500 << 10));
+    let mut small = s.raw();
+    let mut b = [0u8; 16];
+    let closed = match std::io::Read::read(&mut big, &mut b) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    };
+    assert!(closed, "the big client was not evicted");
+    assert_eq!(send(&mut small, "PING"), "+PONG");
+    keep.send(&[b'y'; 10]);
+    keep.send(b"\r\n");
+    assert_eq!(render(&keep.read_reply()), "+OK");
+    let mut c = s.conn();
+    assert_eq!(info_field(&mut c, "stats", "evicted_clients").unwrap(), "1");
 }

@@ -665,7 +665,10 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("expired_stale_perc", "0.00".into());
             kv("expired_time_cap_reached_count", "0".into());
             kv("evicted_keys", srv.store.evicted_keys.to_string());
-            kv("evicted_clients", "0".into());
+            kv(
+                "evicted_clients",
+                srv.store.evict.evicted_clients.to_string(),
+            );
             kv("keyspace_hits", srv.store.keyspace_hits.to_string());
             kv("keyspace_misses", srv.store.keyspace_misses.to_string());
             let (channels, patterns, shard) = srv.pubsub.counts();
@@ -909,6 +912,7 @@ fn config_resetstat(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult
     srv.stats = Stats::default();
     srv.store.expired_keys = 0;
     srv.store.evicted_keys = 0;
+    srv.store.evict.evicted_clients = 0;
     srv.store.keyspace_hits = 0;
     srv.store.keyspace_misses = 0;
     if let Ok(mut g) = LAST_SAMPLE.lock() {

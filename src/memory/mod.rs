@@ -286,6 +286,7 @@ pub const DIRECTIVES: &[&str] = &[
     "maxmemory-eviction-tenacity",
     "lfu-log-factor",
     "lfu-decay-time",
+    "maxmemory-clients",
 ];
 
 /// Reads the maxmemory directives into the store (start-up and CONFIG SET).
@@ -364,10 +365,62 @@ pub fn must_refuse(
     denyoom || in_multi
 }
 
+/// What a client's buffers hold (CLIENT LIST `tot-mem`).
+pub fn client_memory(c: &crate::server::Client) -> usize {
+    c.query.capacity() + c.reply.buf.capacity()
+}
+
+/// `maxmemory-clients` in bytes (a percentage is of maxmemory); 0 = off.
+fn clients_limit(srv: &Server) -> u64 {
+    let v = srv.config.value("maxmemory-clients").unwrap_or_default();
+    match v.strip_suffix('%') {
+        Some(p) => srv.store.evict.maxmemory * p.parse::<u64>().unwrap_or(0) / 100,
+        None => v.parse().unwrap_or(0),
+    }
+}
+
+/// Client eviction (`maxmemory-clients`): while the clients' buffers
+/// together hold more than the limit, close the biggest client that is not
+/// CLIENT NO-EVICT (Redis's evictClients).
+pub fn evict_clients(srv: &mut Server) {
+    let limit = clients_limit(srv) as usize;
+    if limit == 0 {
+        return;
+    }
+    let mut total = 0;
+    let mut candidates = Vec::new();
+    for (token, c) in srv.clients.iter() {
+        let Some(c) = c.as_deref() else { continue };
+        let mem = client_memory(c);
+        total += mem;
+        if !c.no_evict && !c.is_internal() && !c.peer && !c.close_asap {
+            candidates.push((mem, token));
+        }
+    }
+    if total <= limit {
+        return;
+    }
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    let now = std::time::Instant::now();
+    for (mem, token) in candidates {
+        if total <= limit {
+            break;
+        }
+        if let Some(Some(c)) = srv.clients.get_mut(token) {
+            log::info!("Evicting client: {}", c.info_line(now));
+            c.close_asap = true;
+            total -= mem;
+            srv.store.evict.evicted_clients += 1;
+            srv.wake_writer(token);
+        }
+    }
+}
+
 /// The cron's share: continue an eviction cycle that ran out of time,
-/// and record the memory peak.
+/// client eviction, and the memory peak.
 pub fn cron(srv: &mut Server) {
     update_peak();
+    evict_clients(srv);
     if srv.store.evict.running && srv.pause.is_none() && srv.loading.is_none() {
         srv.store.perform_evictions();
         crate::pubsub::notify::after_cron(srv);

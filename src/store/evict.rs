@@ -107,6 +107,8 @@ pub struct Evict {
     /// A cycle stopped at its time limit with memory still above the
     /// limit: the cron goes on (Redis's evictionTimeProc).
     pub running: bool,
+    /// Clients closed by `maxmemory-clients` (INFO evicted_clients).
+    pub evicted_clients: u64,
     pool: Vec<Candidate>,
     next_db: usize,
 }
@@ -125,6 +127,7 @@ impl Default for Evict {
             no_touch: false,
             last_touch: None,
             running: false,
+            evicted_clients: 0,
             pool: Vec::with_capacity(EVPOOL_SIZE),
             next_db: 0,
         }
