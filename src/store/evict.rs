@@ -405,11 +405,18 @@ impl Store {
             let i = (self.random_u64() % len as u64) as usize;
             let d = &self.dbs[db];
             let (key, idle) = if allkeys {
+                // The clock first (4 bytes, likely cached): a sample that
+                // cannot enter a full pool never loads its map slot.
+                let lru = d.lru.get(i).copied().unwrap_or(0);
+                let idle = score(policy, lru, 0, now, decay);
+                let pool = &self.evict.pool;
+                if pool.len() == EVPOOL_SIZE && pool.first().is_some_and(|c| c.idle >= idle) {
+                    continue;
+                }
                 let Some((k, _)) = d.keys.get_index(i) else {
                     continue;
                 };
-                let lru = d.lru.get(i).copied().unwrap_or(0);
-                (k, score(policy, lru, 0, now, decay))
+                (k, idle)
             } else {
                 let Some((k, &at)) = d.expires.get_index(i) else {
                     continue;
