@@ -321,6 +321,67 @@ impl Store {
         before - crate::memory::used_memory() as i64 + handed_off
     }
 
+    /// A new key is about to be added to a full key table of `db`: rather
+    /// than doubling the table past maxmemory (one allocation of tens of
+    /// MB for a big keyspace), evict one key of `db` by the policy so the
+    /// new one takes its slot - as Redis 7.0 refuses a dict expansion that
+    /// would cross maxmemory.
+    pub(crate) fn make_room(&mut self, db: usize) {
+        let policy = self.evict.policy;
+        if policy == Policy::NoEviction {
+            return;
+        }
+        let cap = self.dbs[db].keys.capacity();
+        let slot = 8 + std::mem::size_of::<Key>() + std::mem::size_of::<super::Value>();
+        let growth = (cap * (slot + 4 + 9)) as u64;
+        if (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory {
+            return;
+        }
+        let allkeys = policy.allkeys();
+        let d = &self.dbs[db];
+        let len = if allkeys {
+            d.keys.len()
+        } else {
+            d.expires.len()
+        };
+        if len == 0 {
+            return;
+        }
+        // The best of `maxmemory-samples` keys of this database.
+        let mut best: Option<(u64, usize)> = None;
+        for _ in 0..self.evict.samples.max(1) {
+            let i = (self.random_u64() % len as u64) as usize;
+            let d = &self.dbs[db];
+            let (lru, at) = if allkeys {
+                (d.lru.get(i).copied().unwrap_or(0), 0)
+            } else {
+                let Some((k, &at)) = d.expires.get_index(i) else {
+                    continue;
+                };
+                let j = d.keys.get_index_of(&**k);
+                (j.and_then(|j| d.lru.get(j).copied()).unwrap_or(0), at)
+            };
+            let s = if policy.random() {
+                0
+            } else {
+                score(policy, lru, at, self.now, self.evict.lfu_decay_time)
+            };
+            if best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, i));
+            }
+        }
+        let Some((_, i)) = best else { return };
+        let d = &self.dbs[db];
+        let key = if allkeys {
+            d.keys.get_index(i).map(|(k, _)| k.clone())
+        } else {
+            d.expires.get_index(i).map(|(k, _)| k.clone())
+        };
+        if let Some(k) = key {
+            self.evict_key(db, &k);
+        }
+    }
+
     /// allkeys-random / volatile-random: one random key, databases in turn.
     fn pick_random(&mut self) -> Option<(usize, Key)> {
         let n = self.dbs.len();

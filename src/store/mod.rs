@@ -459,6 +459,10 @@ impl Store {
                 self.touch_index(db, i);
             }
             None => {
+                let d = &self.dbs[db];
+                if self.evict.maxmemory != 0 && d.keys.len() == d.keys.capacity() {
+                    self.make_room(db);
+                }
                 let clock = self.new_clock();
                 self.dbs[db].insert_new(Key::new(key), value, clock);
             }
