@@ -29,6 +29,12 @@
 #   SUBSCRIBERS=50  FANOUT_MESSAGES=100000
 #   MEMKV_ARGS=""   extra memkv directives, e.g. "--appendonly yes"
 #   MEMKV_BIN=path  use this memkv binary instead of building one
+#   EVICT=1         maxmemory: fresh servers with maxmemory EVICT_MAXMEMORY and
+#                   allkeys-lru, redis-benchmark SET over 10,000,000 random
+#                   keys (-d EVICT_DATA, -P 16), EVICT_REQUESTS requests;
+#                   prints requests/s, the memkv/Redis ratio and the highest
+#                   used_memory seen (sampled every 20 ms) above maxmemory
+#   EVICT_MAXMEMORY=100mb EVICT_REQUESTS=3000000 EVICT_DATA=100
 #   KEEP=1          keep the raw results directory
 #   CLUSTER=1       cluster mode: one node of a 3-node memkv cluster (two
 #                   thirds of the keys relayed) vs a single memkv node, same
@@ -49,6 +55,10 @@ REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
 MEMORY=${MEMORY:-0}
+EVICT=${EVICT:-0}
+EVICT_MAXMEMORY=${EVICT_MAXMEMORY:-100mb}
+EVICT_REQUESTS=${EVICT_REQUESTS:-3000000}
+EVICT_DATA=${EVICT_DATA:-100}
 MEMKV_ARGS=${MEMKV_ARGS:-}
 FANOUT=${FANOUT:-1}
 SUBSCRIBERS=${SUBSCRIBERS:-50}
@@ -498,4 +508,75 @@ if [ "$MEMORY" = 1 ]; then
     mem_case "100,000 sets of 10 small integers" load_intsets
     mem_case "one sorted set of 1,000,000 members" load_bigzset
     mem_case "100,000 sorted sets of 10 members" load_smallzsets
+fi
+
+# --- maxmemory eviction -------------------------------------------------------
+# Samples used_memory while redis-benchmark writes; prints "rps max_used".
+evict_run() { # port
+    python3 - "$1" "$EVICT_REQUESTS" "$EVICT_DATA" "$CLIENTS" <<'EOF'
+import socket, subprocess, sys, threading, time
+port, n, d, c = sys.argv[1:5]
+def used(s):
+    s.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n")
+    buf = b""
+    while b"lazyfreed_objects" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    for line in buf.split(b"\r\n"):
+        if line.startswith(b"used_memory:"):
+            return int(line.split(b":")[1])
+    return 0
+peak = [0]
+done = threading.Event()
+def poll():
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    while not done.is_set():
+        peak[0] = max(peak[0], used(s))
+        time.sleep(0.02)
+t = threading.Thread(target=poll)
+t.start()
+out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", port, "-t", "set",
+                      "-r", "10000000", "-n", n, "-d", d, "-P", "16", "-c", c, "--csv"],
+                     capture_output=True, text=True).stdout
+done.set()
+t.join()
+rps = [l for l in out.splitlines() if l.startswith('"SET"')][0].split(",")[1].strip('"')
+print(rps, peak[0])
+EOF
+}
+
+if [ "$EVICT" = 1 ]; then
+    log "eviction: maxmemory $EVICT_MAXMEMORY allkeys-lru, SET -r 10000000 -d $EVICT_DATA, rounds: $ROUNDS"
+    echo
+    printf '%-6s %-8s %12s %14s %12s %12s\n' round server rps max_used over_max evicted
+    for round in $(seq 1 "$ROUNDS"); do
+        stop_servers
+        start_servers
+        for port in "$MEMKV_PORT" "$REDIS_PORT"; do
+            redis-cli -p "$port" config set maxmemory "$EVICT_MAXMEMORY" >/dev/null
+            redis-cli -p "$port" config set maxmemory-policy allkeys-lru >/dev/null
+        done
+        max=$(redis-cli -p "$MEMKV_PORT" config get maxmemory | tail -1)
+        # Alternate which server goes first.
+        order="memkv redis"
+        [ $((round % 2)) = 0 ] && order="redis memkv"
+        for server in $order; do
+            if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+            read -r rps peak < <(evict_run "$port")
+            ev=$(redis-cli -p "$port" info stats | tr -d '\r' | awk -F: '$1=="evicted_keys"{print $2}')
+            printf '%-6s %-8s %12s %14s %12s %12s\n' "$round" "$server" "$rps" "$peak" "$((peak - max))" "$ev"
+            echo "$server $rps" >>"$WORK/evict.txt"
+        done
+    done
+    python3 - "$WORK/evict.txt" <<'EOF'
+import statistics, sys
+r = {"memkv": [], "redis": []}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    r[k].append(float(v))
+m, d = statistics.median(r["memkv"]), statistics.median(r["redis"])
+print(f"SET under eviction, median rps: memkv {m:.0f}  redis {d:.0f}  ratio {m/d:.3f}")
+EOF
 fi

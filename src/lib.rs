@@ -13,12 +13,17 @@ pub mod config;
 pub mod glob;
 pub mod logging;
 pub mod long_double;
+pub mod memory;
 pub mod number;
 pub mod pubsub;
 pub mod resp;
 pub mod scripting;
 pub mod server;
 pub mod store;
+
+/// Every allocation is counted (INFO used_memory, maxmemory).
+#[global_allocator]
+static ALLOCATOR: memory::Counting = memory::Counting;
 
 /// The Redis version memkv is compatible with (INFO redis_version, HELLO).
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -720,7 +720,7 @@ fn object_subcommands() {
             ("OBJECT REFCOUNT small", ":2147483647\r\n"),
             ("OBJECT REFCOUNT int", ":1\r\n"),
             ("OBJECT REFCOUNT nokey", "$-1\r\n"),
-            ("OBJECT IDLETIME emb", ":0\r\n"),
+            // IDLETIME's value: tests/memory.rs (seconds tick meanwhile).
             ("OBJECT IDLETIME nokey", "$-1\r\n"),
             (
                 "OBJECT FREQ emb",
@@ -740,7 +740,9 @@ fn object_subcommands() {
                 "-ERR wrong number of arguments for 'object' command\r\n",
             ),
             ("CONFIG SET maxmemory-policy allkeys-lfu", "+OK\r\n"),
-            ("OBJECT FREQ emb", ":5\r\n"),
+            // A key created under an LFU policy starts at LFU_INIT_VAL.
+            ("SET lfu v", "+OK\r\n"),
+            ("OBJECT FREQ lfu", ":5\r\n"),
             (
                 "OBJECT IDLETIME emb",
                 "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n",

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::flags::*;
-use super::keys::{encoding_name, hash_limits, lru_clock};
+use super::keys::{encoding_name, hash_limits};
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
@@ -201,6 +201,7 @@ fn rdb_string_size(s: &[u8]) -> usize {
 /// at the map directly, so a logically expired key is still described.
 fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
     let v = srv.store.db(db).keys().get(key)?;
+    let clock = srv.store.db(db).clock(key).unwrap_or(0);
     let (entries, value) = hash_limits(srv);
     let encoding = encoding_name(v, entries, value);
     let refcount = match v {
@@ -265,12 +266,13 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
         }
     };
     Some(format!(
-        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:0{}",
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{}",
         v as *const Value,
         refcount,
         encoding,
         serialized,
-        lru_clock(),
+        clock,
+        crate::store::evict::idle_ms(clock, crate::store::unix_ms()) / 1000,
         extra
     ))
 }

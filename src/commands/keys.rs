@@ -10,7 +10,7 @@ use crate::glob::glob_match;
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::scan::{self, ScanOptionError};
-use crate::store::{Value, lazyfree, unix_ms};
+use crate::store::{Value, lazyfree};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, (1, -1, 1), del, "generic").doc(
@@ -234,11 +234,6 @@ fn config_usize(srv: &Server, name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// True when maxmemory-policy is an LFU policy (OBJECT FREQ / IDLETIME).
-fn lfu_policy(srv: &Server) -> bool {
-    config_value(srv, "maxmemory-policy").is_some_and(|p| p.contains("lfu"))
-}
-
 // ---------------------------------------------------------------- DEL etc.
 
 /// DEL and UNLINK: the same here, since a big value is always freed off
@@ -255,7 +250,14 @@ fn del(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// EXISTS does not count as an access of the key (Redis's LOOKUP_NOTOUCH);
+/// TOUCH does.
 fn exists(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    srv.store.evict.no_touch = true;
+    count_existing(srv, c, args)
+}
+
+fn count_existing(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut n = 0;
     for key in args.iter().skip(1) {
         if srv.store.lookup_read(c.db, key).is_some() {
@@ -267,10 +269,11 @@ fn exists(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 }
 
 fn touch(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    exists(srv, c, args)
+    count_existing(srv, c, args)
 }
 
 fn type_cmd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    srv.store.evict.no_touch = true;
     let name = srv
         .store
         .lookup_read(c.db, &args[1])
@@ -490,6 +493,7 @@ fn pexpireat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 /// (or absolute, `abs`) time in ms or rounded seconds.
 fn ttl_generic(srv: &mut Server, c: &mut Client, args: &Args, ms: bool, abs: bool) -> CmdResult {
     let key = &args[1];
+    srv.store.evict.no_touch = true;
     if srv.store.lookup_read(c.db, key).is_none() {
         c.reply.int(-2);
         return Ok(());
@@ -687,6 +691,7 @@ pub fn hash_limits(srv: &Server) -> (usize, usize) {
 
 fn object_encoding(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let (entries, value) = hash_limits(srv);
+    srv.store.evict.no_touch = true;
     match srv.store.lookup_read(c.db, &args[2]) {
         Some(v) => c.reply.bulk(encoding_name(v, entries, value).as_bytes()),
         None => c.reply.null(),
@@ -699,6 +704,7 @@ fn object_refcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let no_shared = config_value(srv, "maxmemory").is_some_and(|m| m != "0")
         && config_value(srv, "maxmemory-policy")
             .is_some_and(|p| p.contains("lru") || p.contains("lfu"));
+    srv.store.evict.no_touch = true;
     match srv.store.lookup_read(c.db, &args[2]) {
         Some(Value::Str(s)) if !no_shared && s.len() <= 20 => {
             let shared = parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
@@ -711,32 +717,35 @@ fn object_refcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 }
 
 fn object_idletime(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    if srv.store.lookup_read(c.db, &args[2]).is_none() {
+    srv.store.evict.no_touch = true;
+    let Some(clock) = srv.store.clock_of(c.db, &args[2]) else {
         c.reply.null();
         return Ok(());
-    }
-    if lfu_policy(srv) {
+    };
+    if srv.store.evict.lfu {
         return Err(CmdError::Static(
             "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    // Access times are not tracked per key (it would cost memory per key).
-    c.reply.int(0);
+    let idle = crate::store::evict::idle_ms(clock, crate::store::unix_ms());
+    c.reply.int((idle / 1000) as i64);
     Ok(())
 }
 
 fn object_freq(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    if srv.store.lookup_read(c.db, &args[2]).is_none() {
+    srv.store.evict.no_touch = true;
+    let Some(clock) = srv.store.clock_of(c.db, &args[2]) else {
         c.reply.null();
         return Ok(());
-    }
-    if !lfu_policy(srv) {
+    };
+    if !srv.store.evict.lfu {
         return Err(CmdError::Static(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    // Not tracked: report Redis's initial counter (LFU_INIT_VAL).
-    c.reply.int(5);
+    let decay = srv.store.evict.lfu_decay_time;
+    let freq = crate::store::evict::lfu_decr(clock, crate::store::unix_ms(), decay);
+    c.reply.int(freq as i64);
     Ok(())
 }
 
@@ -764,11 +773,6 @@ fn object_help(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         c.reply.simple(line);
     }
     Ok(())
-}
-
-/// Current unix time in seconds (for DEBUG OBJECT's lru field).
-pub fn lru_clock() -> u64 {
-    (unix_ms() / 1000) & ((1 << 24) - 1)
 }
 
 #[cfg(test)]

@@ -200,6 +200,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
         crate::commands::pubsub::COMMANDS,
+        crate::commands::memory::COMMANDS,
         crate::commands::scripting::COMMANDS,
     ]
     .into_iter()
@@ -217,6 +218,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
 pub mod list;
+pub mod memory;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
@@ -413,6 +415,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if let Some(e) = crate::pubsub::subscribed_mode_error(client, spec) {
         return reject(srv, client, args, &e);
     }
+    // maxmemory: evict, or refuse a command that could grow memory.
+    if srv.store.evict.maxmemory != 0 && crate::memory::must_refuse(srv, client, spec) {
+        return reject(srv, client, args, crate::memory::OOM_ERROR);
+    }
     // CLIENT PAUSE: one Option check when there is none.
     if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
         return Some(spec);
@@ -493,6 +499,10 @@ pub fn call(
     }
     srv.stats.commands_processed += 1;
     client.last_cmd = spec.name;
+    // CLIENT NO-TOUCH: lookups leave the access clock alone (TOUCH still
+    // touches); handlers of TYPE, TTL, EXISTS and OBJECT set it too.
+    srv.store.evict.no_touch = client.no_touch && spec.name != "touch";
+    srv.store.evict.last_touch = None;
     let dirty = srv.store.dirty;
     let res = call_contained(srv, client, spec, args);
     match &res {

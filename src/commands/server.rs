@@ -558,39 +558,7 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("tracking_clients", srv.pubsub.tracking.clients.to_string());
             kv("clients_in_timeout_table", "0".into());
         }
-        "memory" => {
-            let rss = rss_bytes();
-            let peak = peak_rss_bytes().max(rss);
-            let total = total_system_memory();
-            kv("used_memory", rss.to_string());
-            kv("used_memory_human", bytes_to_human(rss));
-            kv("used_memory_rss", rss.to_string());
-            kv("used_memory_rss_human", bytes_to_human(rss));
-            kv("used_memory_peak", peak.to_string());
-            kv("used_memory_peak_human", bytes_to_human(peak));
-            kv(
-                "used_memory_peak_perc",
-                format!("{:.2}%", rss as f64 * 100.0 / peak.max(1) as f64),
-            );
-            kv("total_system_memory", total.to_string());
-            kv("total_system_memory_human", bytes_to_human(total));
-            kv("used_memory_lua", "0".into());
-            kv("used_memory_scripts", "0".into());
-            kv("maxmemory", "0".into());
-            kv("maxmemory_human", "0B".into());
-            kv("maxmemory_policy", "noeviction".into());
-            kv("mem_fragmentation_ratio", "1.00".into());
-            kv("mem_allocator", "libc".into());
-            kv("active_defrag_running", "0".into());
-            kv(
-                "lazyfree_pending_objects",
-                crate::store::lazyfree::pending().to_string(),
-            );
-            kv(
-                "lazyfreed_objects",
-                crate::store::lazyfree::freed().to_string(),
-            );
-        }
+        "memory" => crate::memory::info_section(srv, &mut kv),
         "persistence" => {
             let started = unix_secs(srv.started_unix);
             kv("loading", (srv.loading.is_some() as u8).to_string());
@@ -696,8 +664,11 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("expired_keys", srv.store.expired_keys.to_string());
             kv("expired_stale_perc", "0.00".into());
             kv("expired_time_cap_reached_count", "0".into());
-            kv("evicted_keys", "0".into());
-            kv("evicted_clients", "0".into());
+            kv("evicted_keys", srv.store.evicted_keys.to_string());
+            kv(
+                "evicted_clients",
+                srv.store.evict.evicted_clients.to_string(),
+            );
             kv("keyspace_hits", srv.store.keyspace_hits.to_string());
             kv("keyspace_misses", srv.store.keyspace_misses.to_string());
             let (channels, patterns, shard) = srv.pubsub.counts();
@@ -781,45 +752,8 @@ fn os_name() -> String {
     )
 }
 
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u64 } else { 4096 }
-}
-
-/// Resident set size from /proc/self/statm.
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map(|pages| pages * page_size())
-        .unwrap_or(0)
-}
-
-/// Peak resident set size (VmHWM) from /proc/self/status.
-fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
-fn total_system_memory() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
-    if pages > 0 {
-        pages as u64 * page_size()
-    } else {
-        0
-    }
-}
-
 /// Redis's bytesToHuman: `123B`, `1.23K`, `12.09M`, ...
-fn bytes_to_human(n: u64) -> String {
+pub(crate) fn bytes_to_human(n: u64) -> String {
     const UNITS: &[(u64, &str)] = &[
         (1 << 50, "P"),
         (1 << 40, "T"),
@@ -989,6 +923,7 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         crate::aof::reconcile_config(srv);
     }
     crate::pubsub::config_changed(srv);
+    crate::memory::config_changed(srv);
     c.reply.ok();
     Ok(())
 }
@@ -996,6 +931,8 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 fn config_resetstat(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     srv.stats = Stats::default();
     srv.store.expired_keys = 0;
+    srv.store.evicted_keys = 0;
+    srv.store.evict.evicted_clients = 0;
     srv.store.keyspace_hits = 0;
     srv.store.keyspace_misses = 0;
     if let Ok(mut g) = LAST_SAMPLE.lock() {

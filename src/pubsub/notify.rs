@@ -66,6 +66,8 @@ pub enum Note {
     Write { db: usize, key: Key, existed: bool },
     /// Removed by lazy or active expiry.
     Expired { db: usize, key: Key },
+    /// Removed by maxmemory eviction.
+    Evicted { db: usize, key: Key },
     /// A read found no key.
     Miss { db: usize, key: Key },
     /// A database was flushed (FLUSHDB / FLUSHALL).
@@ -139,6 +141,20 @@ impl Notes {
         if self.list.last() != Some(&note) {
             self.list.push(note);
         }
+    }
+
+    /// `key` was evicted: an `evicted` event instead of the write its
+    /// removal went through.
+    pub fn evicted(&mut self, db: usize, key: &[u8]) {
+        if matches!(self.list.last(), Some(Note::Write { db: d, key: k, .. }) if *d == db && **k == *key)
+        {
+            self.list.pop();
+            self.seen.remove(&(db, Key::new(key)));
+        }
+        self.list.push(Note::Evicted {
+            db,
+            key: Key::new(key),
+        });
     }
 
     #[inline]
@@ -422,6 +438,7 @@ pub fn after_call(
     for note in &notes {
         match note {
             Note::Expired { db, key } => emit(&mut out, flags, EXPIRED, "expired", *db, key),
+            Note::Evicted { db, key } => emit(&mut out, flags, EVICTED, "evicted", *db, key),
             Note::Miss { db, key } => emit(&mut out, flags, KEY_MISS, "keymiss", *db, key),
             Note::Flush => {}
             Note::Write { .. } if moving => {}
@@ -542,7 +559,9 @@ fn track(srv: &mut Server, me: Option<&mut Client>, read: Option<(&'static Comma
     let mut changed: Vec<Vec<u8>> = Vec::new();
     for n in &srv.store.notes.list {
         match n {
-            Note::Write { key, .. } | Note::Expired { key, .. } => changed.push(key.to_vec()),
+            Note::Write { key, .. } | Note::Expired { key, .. } | Note::Evicted { key, .. } => {
+                changed.push(key.to_vec())
+            }
             Note::Flush => flushed = true,
             Note::Miss { .. } => {}
         }
@@ -571,8 +590,10 @@ pub fn after_cron(srv: &mut Server) {
     let flags = srv.pubsub.notify.flags;
     let mut out = Vec::new();
     for note in &notes {
-        if let Note::Expired { db, key } = note {
-            emit(&mut out, flags, EXPIRED, "expired", *db, key);
+        match note {
+            Note::Expired { db, key } => emit(&mut out, flags, EXPIRED, "expired", *db, key),
+            Note::Evicted { db, key } => emit(&mut out, flags, EVICTED, "evicted", *db, key),
+            _ => {}
         }
     }
     srv.store.notes.clear();

@@ -166,6 +166,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         ));
     }
     crate::pubsub::config_changed(&mut srv);
+    crate::memory::config_changed(&mut srv);
+    crate::memory::mark_startup();
     Ok(Reactor {
         poll,
         listeners,
@@ -702,6 +704,7 @@ impl Reactor {
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
         crate::pubsub::notify::after_cron(&mut self.srv);
         crate::cluster::tx::cron(&mut self.srv);
+        crate::memory::cron(&mut self.srv);
     }
 
     fn close_idle_clients(&mut self) {

@@ -262,11 +262,12 @@ impl Store {
         kind: Kind,
     ) -> Result<Option<(&mut Value, UndoLog<'_>)>, WrongType> {
         self.expire_if_needed(db, key);
-        match self.dbs[db].keys.get(key) {
+        let i = match self.dbs[db].keys.get_full(key) {
             None => return Ok(None),
-            Some(v) if v.kind() != kind => return Err(WrongType),
-            Some(_) => {}
-        }
+            Some((_, _, v)) if v.kind() != kind => return Err(WrongType),
+            Some((i, _, _)) => i,
+        };
+        self.touch_index(db, i);
         self.before_write_hooks(db, key);
         let ops = match self.journal.as_mut() {
             Some(j) if !j.recorded(db, key) => Some(j.push_ops(db, Key::new(key))),
@@ -323,14 +324,13 @@ impl Store {
             match rec {
                 Undo::Key { db, key, prior } => {
                     self.snapshot_before_raw_change(db, &key);
+                    let clock = self.new_clock();
                     let d = &mut self.dbs[db];
                     match prior {
                         Some((value, expiry)) => {
                             match d.keys.get_mut(&*key) {
                                 Some(slot) => *slot = value,
-                                None => {
-                                    d.keys.insert(key.clone(), value);
-                                }
+                                None => d.insert_new(key.clone(), value, clock),
                             }
                             match expiry {
                                 Some(at) => {
@@ -343,7 +343,7 @@ impl Store {
                         }
                         None => {
                             let d = &mut self.dbs[db];
-                            d.keys.swap_remove(&*key);
+                            d.remove_entry(&key);
                             d.expires.swap_remove(&*key);
                         }
                     }

@@ -264,6 +264,23 @@ impl List {
         self.len() == 0
     }
 
+    /// For MEMORY USAGE (`crate::memory::usage`): (bytes of the list's own
+    /// allocations, heap bytes of its first `samples` elements, how many
+    /// elements were sampled).
+    pub fn mem_parts(&self, samples: usize) -> (usize, usize, usize) {
+        use crate::memory::{chunk_size, usage::key_heap};
+        match &self.repr {
+            Repr::Packed(p) if p.buf.is_empty() => (0, 0, 0),
+            Repr::Packed(p) => (chunk_size(p.buf.len()), 0, 0),
+            Repr::Deque(d) => {
+                let n = samples.min(d.items.len());
+                let own = chunk_size(std::mem::size_of::<Deque>())
+                    + chunk_size(d.items.capacity() * std::mem::size_of::<Key>());
+                (own, d.items.iter().take(n).map(key_heap).sum(), n)
+            }
+        }
+    }
+
     /// True while the list uses the packed encoding.
     pub fn is_packed(&self) -> bool {
         matches!(self.repr, Repr::Packed(_))

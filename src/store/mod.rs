@@ -7,6 +7,7 @@
 
 pub mod bytes;
 pub mod digest;
+pub mod evict;
 pub mod expire;
 pub mod hll;
 pub mod journal;
@@ -92,6 +93,10 @@ pub struct WrongType;
 pub struct Db {
     pub(crate) keys: IndexMap<Key, Value>,
     pub(crate) expires: IndexMap<Key, u64>,
+    /// Each key's access clock, index for index with `keys` (LRU seconds
+    /// or LFU counter: `evict`). Kept beside the map, not in it, so a
+    /// key costs 4 bytes more, not a padded 8.
+    pub(crate) lru: Vec<u32>,
     /// Active expiry walks `expires` from high to low indices, like SCAN;
     /// this is how many indices of the current pass are still unvisited.
     pub(crate) expire_cursor: usize,
@@ -114,6 +119,42 @@ impl Db {
     }
     pub fn expires(&self) -> &IndexMap<Key, u64> {
         &self.expires
+    }
+
+    /// A key's access clock (DEBUG OBJECT), without touching it.
+    pub fn clock(&self, key: &[u8]) -> Option<u32> {
+        self.lru.get(self.keys.get_index_of(key)?).copied()
+    }
+
+    /// Adds a key that is not in the map, with its access clock.
+    #[inline]
+    pub(crate) fn insert_new(&mut self, key: Key, value: Value, clock: u32) {
+        self.keys.insert(key, value);
+        self.lru.push(clock);
+        debug_assert_eq!(self.keys.len(), self.lru.len());
+    }
+
+    /// Removes a key (not its expiry) and its access clock.
+    #[inline]
+    pub(crate) fn remove_entry(&mut self, key: &[u8]) -> Option<(Key, Value)> {
+        let (i, k, v) = self.keys.swap_remove_full(key)?;
+        self.lru.swap_remove(i);
+        Some((k, v))
+    }
+
+    /// Bytes of the key map and the clocks (MEMORY STATS overhead).
+    pub fn main_table_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<Key>() + std::mem::size_of::<Value>();
+        crate::memory::usage::index_map_bytes(self.keys.capacity(), slot)
+            + crate::memory::chunk_size(self.lru.capacity() * 4)
+    }
+
+    /// Bytes of the expiry map.
+    pub fn expires_table_bytes(&self) -> usize {
+        crate::memory::usage::index_map_bytes(
+            self.expires.capacity(),
+            std::mem::size_of::<Key>() + 8,
+        )
     }
 }
 
@@ -168,6 +209,10 @@ pub struct Store {
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// Keys removed by maxmemory eviction (INFO evicted_keys).
+    pub evicted_keys: u64,
+    /// maxmemory settings and eviction state.
+    pub evict: evict::Evict,
     /// DEBUG SET-ACTIVE-EXPIRE: when false the cron leaves expired keys to
     /// lazy expiry.
     pub active_expire_enabled: bool,
@@ -205,6 +250,8 @@ impl Store {
             expired_keys: 0,
             keyspace_hits: 0,
             keyspace_misses: 0,
+            evicted_keys: 0,
+            evict: Default::default(),
             expiry_paused: false,
             active_expire_enabled: true,
             expired_time_cap_reached_count: 0,
@@ -289,7 +336,7 @@ impl Store {
         }
         self.before_write(db, key);
         let d = &mut self.dbs[db];
-        if let Some(v) = d.keys.swap_remove(key) {
+        if let Some((_, v)) = d.remove_entry(key) {
             lazyfree::drop_value(v);
         }
         d.expires.swap_remove(key);
@@ -319,17 +366,23 @@ impl Store {
         if self.expired_for_read(db, key) {
             return None;
         }
-        self.dbs[db].keys.get(key)
+        let i = self.dbs[db].keys.get_index_of(key)?;
+        self.touch_index(db, i);
+        self.dbs[db].keys.get_index(i).map(|(_, v)| v)
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss.
     #[inline]
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
-        let v = if self.expired_for_read(db, key) {
+        let found = if self.expired_for_read(db, key) {
             None
         } else {
-            self.dbs[db].keys.get(key)
+            self.dbs[db].keys.get_index_of(key)
         };
+        if let Some(i) = found {
+            self.touch_index(db, i);
+        }
+        let v = found.and_then(|i| self.dbs[db].keys.get_index(i).map(|(_, v)| v));
         if v.is_some() {
             self.keyspace_hits += 1;
         } else {
@@ -357,11 +410,12 @@ impl Store {
         kind: Kind,
     ) -> Result<Option<&mut Value>, WrongType> {
         self.expire_if_needed(db, key);
-        match self.dbs[db].keys.get(key) {
+        let i = match self.dbs[db].keys.get_full(key) {
             None => return Ok(None),
-            Some(v) if v.kind() != kind => return Err(WrongType),
-            Some(_) => {}
-        }
+            Some((_, _, v)) if v.kind() != kind => return Err(WrongType),
+            Some((i, _, _)) => i,
+        };
+        self.touch_index(db, i);
         self.before_write(db, key);
         Ok(self.dbs[db].keys.get_mut(key))
     }
@@ -374,13 +428,8 @@ impl Store {
     /// Sets `key` to `value` with an absolute expiry (None = persistent).
     pub fn set_with_expiry(&mut self, db: usize, key: &[u8], value: Value, expire: Option<u64>) {
         self.before_write(db, key);
+        self.put(db, key, value);
         let d = &mut self.dbs[db];
-        match d.keys.get_mut(key) {
-            Some(slot) => lazyfree::drop_value(std::mem::replace(slot, value)),
-            None => {
-                d.keys.insert(Key::new(key), value);
-            }
-        }
         match expire {
             Some(at) => {
                 d.expires.insert(Key::new(key), at);
@@ -398,11 +447,25 @@ impl Store {
     pub fn set_keep_ttl(&mut self, db: usize, key: &[u8], value: Value) {
         self.expire_if_needed(db, key);
         self.before_write(db, key);
-        let d = &mut self.dbs[db];
-        match d.keys.get_mut(key) {
-            Some(slot) => lazyfree::drop_value(std::mem::replace(slot, value)),
+        self.put(db, key, value);
+    }
+
+    /// Stores `value` under `key`: an overwrite counts as an access of
+    /// the key, a new key gets a fresh clock.
+    #[inline]
+    fn put(&mut self, db: usize, key: &[u8], value: Value) {
+        match self.dbs[db].keys.get_full_mut(key) {
+            Some((i, _, slot)) => {
+                lazyfree::drop_value(std::mem::replace(slot, value));
+                self.touch_index(db, i);
+            }
             None => {
-                d.keys.insert(Key::new(key), value);
+                let d = &self.dbs[db];
+                if self.evict.maxmemory != 0 && d.keys.len() == d.keys.capacity() {
+                    self.make_room(db);
+                }
+                let clock = self.new_clock();
+                self.dbs[db].insert_new(Key::new(key), value, clock);
             }
         }
     }
@@ -420,7 +483,7 @@ impl Store {
         if !d.expires.is_empty() {
             d.expires.swap_remove(key);
         }
-        d.keys.swap_remove(key)
+        d.remove_entry(key).map(|(_, v)| v)
     }
 
     /// The absolute expiry of a live key, if any.

@@ -342,3 +342,11 @@ pub fn resp_len(b: &[u8]) -> Option<usize> {
         _ => None,
     }
 }
+
+/// One field of an INFO section, through a `redis` crate connection.
+pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
+    let text: String = redis::cmd("INFO").arg(section).query(c).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+}

@@ -1,0 +1,737 @@
+//! Memory limits through the real protocol: eviction per maxmemory policy
+//! against a small limit (which keys go), -OOM refusals (compared with real
+//! Redis), OBJECT FREQ / IDLETIME touch rules (compared with real Redis),
+//! MEMORY USAGE against Redis's answers and against the memory memkv's
+//! allocator really counts, MEMORY subcommand replies, INFO memory fields.
+
+mod common;
+
+use common::script::*;
+use common::{Server, info_field};
+use redis::Connection;
+
+fn used(c: &mut Connection) -> u64 {
+    info_field(c, "memory", "used_memory")
+        .and_then(|v| v.parse().ok())
+        .expect("used_memory")
+}
+
+fn evicted(c: &mut Connection) -> u64 {
+    info_field(c, "stats", "evicted_keys")
+        .and_then(|v| v.parse().ok())
+        .expect("evicted_keys")
+}
+
+fn cfg(c: &mut Connection, name: &str, value: &str) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(c)
+        .expect("config set");
+}
+
+/// Writes `n` keys `prefix:i` with a 100-byte value (and a TTL if asked),
+/// pipelined.
+fn fill(c: &mut Connection, prefix: &str, n: usize, ttl: Option<u64>) {
+    let value = "v".repeat(100);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut p = redis::pipe();
+        for i in chunk {
+            let cmd = p.cmd("SET").arg(format!("{prefix}:{i}")).arg(&value);
+            if let Some(t) = ttl {
+                cmd.arg("EX").arg(t);
+            }
+            cmd.ignore();
+        }
+        let _: () = p.query(c).expect("fill");
+    }
+}
+
+/// How many of `prefix:0..n` still exist.
+fn alive(c: &mut Connection, prefix: &str, n: usize) -> usize {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("EXISTS").arg(format!("{prefix}:{i}"));
+    }
+    let v: Vec<i64> = p.query(c).expect("exists");
+    v.iter().filter(|&&x| x == 1).count()
+}
+
+/// Sets maxmemory to what is used now plus `extra` bytes.
+fn limit_to_now_plus(c: &mut Connection, extra: u64) -> u64 {
+    let max = used(c) + extra;
+    cfg(c, "maxmemory", &max.to_string());
+    max
+}
+
+/// After eviction the counted memory is back under the limit, give or take
+/// what one command's reply and bookkeeping may add.
+fn assert_under(c: &mut Connection, max: u64) {
+    let u = used(c);
+    assert!(u <= max + 64 * 1024, "used {u} > maxmemory {max}");
+}
+
+#[test]
+fn allkeys_lru_keeps_recently_used_keys() {
+    let s = Server::start(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut c = s.conn();
+    // Sized so the keyspace table does not grow (a doubling is one big
+    // allocation that eviction must absorb): 7,200 keys fit in 8,192.
+    fill(&mut c, "cold", 4500, None);
+    fill(&mut c, "hot", 200, None);
+    // LRU clocks tick in seconds: make the cold keys older.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    for _ in 0..3 {
+        let mut p = redis::pipe();
+        for i in 0..200 {
+            p.cmd("GET").arg(format!("hot:{i}")).ignore();
+        }
+        let _: () = p.query(&mut c).unwrap();
+    }
+    let max = limit_to_now_plus(&mut c, 150 * 1024);
+    fill(&mut c, "new", 2500, None);
+    assert!(evicted(&mut c) > 1000, "evicted {}", evicted(&mut c));
+    assert_under(&mut c, max);
+    assert_eq!(
+        alive(&mut c, "hot", 200),
+        200,
+        "a recently read key was evicted"
+    );
+    assert!(alive(&mut c, "new", 2500) >= 2475, "new keys were evicted");
+    assert!(alive(&mut c, "cold", 4500) < 4500 - 1000);
+}
+
+#[test]
+fn allkeys_lfu_keeps_the_hot_set() {
+    let s = Server::start(&[
+        "--maxmemory-policy",
+        "allkeys-lfu",
+        "--lfu-log-factor",
+        "0",
+        "--lfu-decay-time",
+        "0",
+    ]);
+    let mut c = s.conn();
+    fill(&mut c, "hot", 100, None);
+    fill(&mut c, "cold", 5000, None);
+    for _ in 0..20 {
+        let mut p = redis::pipe();
+        for i in 0..100 {
+            p.cmd("GET").arg(format!("hot:{i}")).ignore();
+        }
+        let _: () = p.query(&mut c).unwrap();
+    }
+    let f: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg("hot:7")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(f, 25, "log factor 0: every access counts");
+    let max = limit_to_now_plus(&mut c, 200 * 1024);
+    fill(&mut c, "more", 5000, None);
+    assert!(evicted(&mut c) > 1000);
+    assert_under(&mut c, max);
+    assert_eq!(
+        alive(&mut c, "hot", 100),
+        100,
+        "a frequently used key was evicted"
+    );
+}
+
+#[test]
+fn volatile_policies_only_evict_keys_with_a_ttl() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let s = Server::start(&["--maxmemory-policy", policy]);
+        let mut c = s.conn();
+        fill(&mut c, "keep", 2000, None);
+        fill(&mut c, "long", 1500, Some(100_000));
+        fill(&mut c, "short", 1500, Some(1000));
+        let max = limit_to_now_plus(&mut c, 100 * 1024);
+        fill(&mut c, "vol", 2000, Some(50_000));
+        assert!(evicted(&mut c) > 500, "{policy}");
+        assert_under(&mut c, max);
+        assert_eq!(
+            alive(&mut c, "keep", 2000),
+            2000,
+            "{policy} evicted a persistent key"
+        );
+        if policy == "volatile-ttl" {
+            // The soonest expiries go first.
+            assert_eq!(alive(&mut c, "long", 1500), 1500, "{policy}");
+            assert!(alive(&mut c, "short", 1500) < 1000, "{policy}");
+        }
+        // Only persistent keys left to add: once the volatile ones are
+        // gone, writes are refused.
+        let mut refused = None;
+        for i in 0..200_000 {
+            let r: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("p:{i}"))
+                .arg("x".repeat(100))
+                .query(&mut c);
+            if let Err(e) = r {
+                refused = Some(e.to_string());
+                break;
+            }
+        }
+        let e = refused.unwrap_or_else(|| panic!("{policy}: never refused"));
+        assert!(
+            e.contains("command not allowed when used memory > 'maxmemory'"),
+            "{e}"
+        );
+        assert_eq!(alive(&mut c, "keep", 2000), 2000, "{policy}");
+        let vol = alive(&mut c, "vol", 2000) + alive(&mut c, "long", 1500);
+        assert_eq!(
+            vol + alive(&mut c, "short", 1500),
+            0,
+            "{policy}: volatile keys left"
+        );
+        let got: Option<String> = redis::cmd("GET").arg("keep:1").query(&mut c).unwrap();
+        assert!(got.is_some(), "reads still work");
+    }
+}
+
+#[test]
+fn allkeys_random_gets_under_the_limit() {
+    let s = Server::start(&["--maxmemory-policy", "allkeys-random"]);
+    let mut c = s.conn();
+    fill(&mut c, "a", 3000, None);
+    let max = limit_to_now_plus(&mut c, 100 * 1024);
+    fill(&mut c, "b", 3000, None);
+    assert!(evicted(&mut c) > 1000);
+    assert_under(&mut c, max);
+    // Random: both old and new keys went.
+    assert!(alive(&mut c, "a", 3000) < 3000);
+    assert!(alive(&mut c, "b", 3000) < 3000);
+}
+
+/// Evicted keys announce `evicted` and reach the AOF as DEL.
+#[test]
+fn eviction_notifies_and_propagates_del() {
+    let dir = common::temp_dir("evict-aof");
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = Server::start_in(
+        &dir,
+        &[
+            "--maxmemory-policy",
+            "allkeys-random",
+            "--appendonly",
+            "yes",
+            "--notify-keyspace-events",
+            "Ee",
+        ],
+    );
+    let mut c = s.conn();
+    let mut sub = s.conn();
+    let mut ps = sub.as_pubsub();
+    ps.subscribe("__keyevent@0__:evicted").unwrap();
+    fill(&mut c, "a", 1500, None);
+    limit_to_now_plus(&mut c, 100 * 1024);
+    // One command per round trip: a pipeline's query buffer, AOF batch and
+    // the subscriber's unsent events would all count against the limit.
+    for i in 0..600 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("b:{i}"))
+            .arg("v".repeat(100))
+            .query(&mut c)
+            .unwrap();
+    }
+    let n = evicted(&mut c);
+    assert!(n > 0);
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let msg = ps.get_message().expect("an evicted event");
+    let key: String = msg.get_payload().unwrap();
+    assert!(key.starts_with("a:") || key.starts_with("b:"), "{key}");
+    let exists: i64 = redis::cmd("EXISTS").arg(&key).query(&mut c).unwrap();
+    assert_eq!(exists, 0);
+    // The DEL reached the AOF (the writer thread writes it within a poll
+    // round or so).
+    let del = format!("*2\r\n$3\r\nDEL\r\n${}\r\n{}\r\n", key.len(), key);
+    let mut found = false;
+    for _ in 0..600 {
+        let aof_dir = dir.join("appendonlydir");
+        found = std::fs::read_dir(&aof_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+            .any(|e| {
+                std::fs::read(e.path())
+                    .map(|b| String::from_utf8_lossy(&b).contains(&del))
+                    .unwrap_or(false)
+            });
+        if found {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(found, "no DEL of {key} in the AOF");
+}
+
+/// Runs a script over two connections ("2:" lines go to the second).
+fn run_two(s: &Server, who: &str, script: &[(&str, &str)]) {
+    let (mut one, mut two) = (s.raw(), s.raw());
+    for (line, want) in script {
+        let got = match line.strip_prefix("2:") {
+            Some(l) => send(&mut two, l),
+            None => send(&mut one, line),
+        };
+        assert_eq!(got, *want, "[{who}] {line}");
+    }
+}
+
+/// -OOM under noeviction, also inside MULTI and for EXEC, as Redis.
+#[test]
+fn oom_errors_like_redis() {
+    const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.";
+    let script: &[(&str, &str)] = &[
+        ("SET a 1", "+OK"),
+        ("2:CONFIG SET maxmemory 1", "+OK"),
+        ("SET b 1", OOM),
+        ("RPUSH l x", OOM),
+        ("APPEND a x", OOM),
+        ("INCR a", OOM),
+        ("GET a", r#""1""#),
+        ("EXPIRE a 100", ":1"),
+        ("MULTI", "+OK"),
+        ("GET a", OOM),
+        ("DEL a", OOM),
+        (
+            "EXEC",
+            "-EXECABORT Transaction discarded because of previous errors.",
+        ),
+        ("MULTI", "+OK"),
+        ("DISCARD", "+OK"),
+        ("DEL a", ":1"),
+        ("2:CONFIG SET maxmemory 0", "+OK"),
+        ("MULTI", "+OK"),
+        ("SET d 1", "+QUEUED"),
+        ("GET d", "+QUEUED"),
+        ("2:CONFIG SET maxmemory 1", "+OK"),
+        (
+            "EXEC",
+            "-EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+        ),
+        ("2:CONFIG SET maxmemory 0", "+OK"),
+        ("MULTI", "+OK"),
+        ("GET d", "+QUEUED"),
+        ("2:CONFIG SET maxmemory 1", "+OK"),
+        ("EXEC", "[$-1]"),
+        ("2:CONFIG SET maxmemory 0", "+OK"),
+        ("SET b 1", "+OK"),
+    ];
+    run_two(&Server::start(&[]), "memkv", script);
+    if let Some(r) = Server::start_redis(&[]) {
+        run_two(&r, "redis", script);
+    }
+}
+
+/// An evicted key invalidates WATCH (eviction passes the choke point), and
+/// only keys with a TTL go under volatile-ttl, as in Redis.
+#[test]
+fn eviction_invalidates_watch_like_redis() {
+    let script: &[(&str, &str)] = &[
+        ("SET keep v", "+OK"),
+        ("SET w v EX 1000", "+OK"),
+        ("2:CONFIG SET maxmemory-policy volatile-ttl", "+OK"),
+        ("WATCH w", "+OK"),
+        ("2:CONFIG SET maxmemory 1", "+OK"),
+        ("2:GET keep", r#""v""#),
+        (
+            "2:SET other v",
+            "-OOM command not allowed when used memory > 'maxmemory'.",
+        ),
+        ("2:CONFIG SET maxmemory 0", "+OK"),
+        ("EXISTS w", ":0"),
+        ("MULTI", "+OK"),
+        ("SET w 1", "+QUEUED"),
+        ("EXEC", "*-1"),
+        ("GET keep", r#""v""#),
+    ];
+    run_two(&Server::start(&[]), "memkv", script);
+    if let Some(r) = Server::start_redis(&[]) {
+        run_two(&r, "redis", script);
+    }
+}
+
+/// OBJECT FREQ / IDLETIME: errors by policy, and which commands count as
+/// an access (TTL, TYPE, EXISTS, OBJECT do not), as Redis.
+#[test]
+fn object_freq_touch_rules_like_redis() {
+    let lfu_err = "-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+    let lru_err = "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+    both(&[
+        ("SET k v", "+OK"),
+        ("OBJECT FREQ k", lfu_err),
+        ("OBJECT FREQ missing", "$-1"),
+        ("OBJECT IDLETIME missing", "$-1"),
+        ("CONFIG SET maxmemory-policy allkeys-lfu", "+OK"),
+        ("CONFIG SET lfu-log-factor 0", "+OK"),
+        ("CONFIG SET lfu-decay-time 0", "+OK"),
+        ("OBJECT IDLETIME k", lru_err),
+        ("SET n v", "+OK"),
+        ("OBJECT FREQ n", ":5"),
+        ("GET n", r#""v""#),
+        ("OBJECT FREQ n", ":6"),
+        ("TTL n", ":-1"),
+        ("PTTL n", ":-1"),
+        ("EXPIRETIME n", ":-1"),
+        ("TYPE n", "+string"),
+        ("EXISTS n", ":1"),
+        ("OBJECT ENCODING n", r#""embstr""#),
+        ("OBJECT REFCOUNT n", ":1"),
+        ("OBJECT FREQ n", ":6"),
+        ("TOUCH n", ":1"),
+        ("OBJECT FREQ n", ":7"),
+        ("STRLEN n", ":1"),
+        ("APPEND n x", ":2"),
+        ("OBJECT FREQ n", ":9"),
+        ("RPUSH l a", ":1"),
+        ("OBJECT FREQ l", ":5"),
+        ("LRANGE l 0 -1", "[\"a\"]"),
+        ("LPUSH l b", ":2"),
+        ("OBJECT FREQ l", ":7"),
+        ("HSET h f v", ":1"),
+        ("HGET h f", r#""v""#),
+        ("OBJECT FREQ h", ":6"),
+        ("CONFIG SET maxmemory-policy allkeys-lru", "+OK"),
+        ("OBJECT FREQ n", lfu_err),
+    ]);
+}
+
+/// IDLETIME grows while only non-touching commands run, and a read
+/// resets it.
+#[test]
+fn object_idletime_follows_touch_rules() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("t").arg("v").query(&mut c).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let idle = |c: &mut Connection, k: &str| -> i64 {
+        redis::cmd("OBJECT")
+            .arg("IDLETIME")
+            .arg(k)
+            .query(c)
+            .unwrap()
+    };
+    for cmd in ["TTL", "TYPE", "EXISTS", "PTTL"] {
+        let _: redis::Value = redis::cmd(cmd).arg("k").query(&mut c).unwrap();
+    }
+    assert!(
+        idle(&mut c, "k") >= 2,
+        "a non-touching command reset the clock"
+    );
+    let _: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert!(idle(&mut c, "k") <= 1, "GET did not touch");
+    // CLIENT NO-TOUCH: this client's reads leave the clock alone; TOUCH
+    // still touches.
+    let _: () = redis::cmd("CLIENT")
+        .arg("NO-TOUCH")
+        .arg("ON")
+        .query(&mut c)
+        .unwrap();
+    let _: String = redis::cmd("GET").arg("t").query(&mut c).unwrap();
+    assert!(idle(&mut c, "t") >= 2, "NO-TOUCH client touched");
+    let _: i64 = redis::cmd("TOUCH").arg("t").query(&mut c).unwrap();
+    assert!(idle(&mut c, "t") <= 1, "TOUCH must touch");
+}
+
+/// The datasets of the MEMORY USAGE comparison: (key, commands).
+fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
+    let one = |parts: &[&str]| parts.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let many = |cmd: &str, key: &str, n: usize, f: &dyn Fn(usize) -> Vec<String>| {
+        (0..n)
+            .map(|i| {
+                let mut v = vec![cmd.to_string(), key.to_string()];
+                v.extend(f(i));
+                v
+            })
+            .collect::<Vec<_>>()
+    };
+    vec![
+        ("s_embstr", vec![one(&["SET", "s_embstr", "bar"])]),
+        ("s_raw", vec![one(&["SET", "s_raw", &"a".repeat(300)])]),
+        (
+            "k_long_key_name_more_than_22_bytes",
+            vec![one(&["SET", "k_long_key_name_more_than_22_bytes", "v"])],
+        ),
+        (
+            "set_table",
+            many("SADD", "set_table", 600, &|i| vec![format!("member-{i}")]),
+        ),
+        (
+            "z_listpack",
+            vec![one(&["ZADD", "z_listpack", "1", "a", "2", "b", "3", "c"])],
+        ),
+        (
+            "z_skiplist",
+            many("ZADD", "z_skiplist", 300, &|i| {
+                vec![i.to_string(), format!("member-{i}")]
+            }),
+        ),
+        (
+            "set_intset_big",
+            many("SADD", "set_intset_big", 500, &|i| {
+                vec![(i * 7).to_string()]
+            }),
+        ),
+    ]
+}
+
+fn run_cmds(c: &mut Connection, cmds: &[Vec<String>]) {
+    let mut p = redis::pipe();
+    for cmd in cmds {
+        let mut r = redis::cmd(&cmd[0]);
+        for a in &cmd[1..] {
+            r.arg(a);
+        }
+        p.add_command(r).ignore();
+    }
+    let _: () = p.query(c).unwrap();
+}
+
+/// MEMORY USAGE within 20% of Redis's answer where memkv stores a value
+/// the way Redis does (strings, long keys, hashtable sets, both sorted-set
+/// encodings, intsets).
+#[test]
+fn memory_usage_close_to_redis() {
+    let Some(r) = Server::start_redis(&[]) else {
+        return;
+    };
+    let s = Server::start(&[]);
+    let (mut mc, mut rc) = (s.conn(), r.conn());
+    for (key, cmds) in usage_dataset() {
+        run_cmds(&mut mc, &cmds);
+        run_cmds(&mut rc, &cmds);
+        let enc = |c: &mut Connection| -> String {
+            redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(key)
+                .query(c)
+                .unwrap()
+        };
+        assert_eq!(enc(&mut mc), enc(&mut rc), "{key}");
+        for samples in ["5", "0"] {
+            let usage = |c: &mut Connection| -> i64 {
+                redis::cmd("MEMORY")
+                    .arg("USAGE")
+                    .arg(key)
+                    .arg("SAMPLES")
+                    .arg(samples)
+                    .query(c)
+                    .unwrap()
+            };
+            let (m, rd) = (usage(&mut mc), usage(&mut rc));
+            let ratio = m as f64 / rd as f64;
+            assert!(
+                (0.8..=1.2).contains(&ratio),
+                "{key} SAMPLES {samples}: memkv {m} vs Redis {rd}"
+            );
+        }
+    }
+}
+
+/// Builds the commands that create one key of a shape.
+type MakeCmds = dyn Fn(&str) -> Vec<Vec<String>>;
+
+/// MEMORY USAGE says what a key really costs: adding N keys shaped like
+/// one grows the allocator's count by about N times its MEMORY USAGE (big
+/// values, where the keyspace slot's amortized growth does not matter).
+#[test]
+fn memory_usage_matches_counted_memory() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    let shapes: Vec<(&str, Box<MakeCmds>)> = vec![
+        (
+            "hash",
+            Box::new(|k| {
+                (0..300)
+                    .map(|i| {
+                        vec![
+                            "HSET".into(),
+                            k.into(),
+                            format!("field-{i}"),
+                            format!("value-{i}"),
+                        ]
+                    })
+                    .collect()
+            }),
+        ),
+        (
+            "list",
+            Box::new(|k| {
+                (0..300)
+                    .map(|i| {
+                        vec![
+                            "RPUSH".into(),
+                            k.into(),
+                            format!("element-number-{i}-of-the-list"),
+                        ]
+                    })
+                    .collect()
+            }),
+        ),
+        (
+            "zset",
+            Box::new(|k| {
+                (0..300)
+                    .map(|i| vec!["ZADD".into(), k.into(), i.to_string(), format!("m-{i}")])
+                    .collect()
+            }),
+        ),
+        (
+            "string",
+            Box::new(|k| vec![vec!["SET".into(), k.into(), "x".repeat(4000)]]),
+        ),
+    ];
+    for (name, make) in shapes {
+        let n = 40;
+        run_cmds(&mut c, &make(&format!("{name}:probe")));
+        let before = used(&mut c);
+        for i in 0..n {
+            run_cmds(&mut c, &make(&format!("{name}:{i}")));
+        }
+        let grown = (used(&mut c) - before) as f64 / n as f64;
+        let usage: i64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(format!("{name}:probe"))
+            .arg("SAMPLES")
+            .arg("0")
+            .query(&mut c)
+            .unwrap();
+        let ratio = usage as f64 / grown;
+        assert!(
+            (0.8..=1.2).contains(&ratio),
+            "{name}: MEMORY USAGE {usage} vs {grown:.0} counted per key"
+        );
+    }
+}
+
+#[test]
+fn memory_subcommands_like_redis() {
+    both(&[
+        ("SET k v", "+OK"),
+        ("MEMORY USAGE missing", "$-1"),
+        ("MEMORY USAGE k SAMPLES", SYNTAX),
+        ("MEMORY USAGE k SAMPLES -1", SYNTAX),
+        ("MEMORY USAGE k SAMPLES x", NOTINT),
+        ("MEMORY USAGE k FOO 1", SYNTAX),
+        (
+            "MEMORY USAGE",
+            "-ERR wrong number of arguments for 'memory|usage' command",
+        ),
+        (
+            "MEMORY STATS x",
+            "-ERR wrong number of arguments for 'memory|stats' command",
+        ),
+        (
+            "MEMORY NOPE",
+            "-ERR unknown subcommand 'NOPE'. Try MEMORY HELP.",
+        ),
+        ("MEMORY PURGE", "+OK"),
+        (
+            "MEMORY DOCTOR",
+            r#""Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n""#,
+        ),
+    ]);
+    let s = Server::start(&[]);
+    let r = Server::start_redis(&[]);
+    let help = send(&mut s.raw(), "MEMORY HELP");
+    assert!(help.contains("USAGE <key> [SAMPLES <count>]"), "{help}");
+    if let Some(r) = r {
+        assert_eq!(help, send(&mut r.raw(), "MEMORY HELP"));
+        // MEMORY STATS and INFO memory: the same fields in the same order.
+        for srv in [&s, &r] {
+            let _: () = redis::cmd("SET")
+                .arg("k")
+                .arg("v")
+                .query(&mut srv.conn())
+                .unwrap();
+        }
+        let names = |srv: &Server| -> Vec<String> {
+            let v: Vec<redis::Value> = redis::cmd("MEMORY")
+                .arg("STATS")
+                .query(&mut srv.conn())
+                .unwrap();
+            v.iter()
+                .step_by(2)
+                .map(|x| match x {
+                    redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(names(&s), names(&r));
+        let fields = |srv: &Server| -> Vec<String> {
+            let t: String = redis::cmd("INFO")
+                .arg("memory")
+                .query(&mut srv.conn())
+                .unwrap();
+            t.lines()
+                .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+                .collect()
+        };
+        assert_eq!(fields(&s), fields(&r));
+    }
+    // INFO memory reports the limit and the policy.
+    let mut c = s.conn();
+    cfg(&mut c, "maxmemory", "100mb");
+    cfg(&mut c, "maxmemory-policy", "allkeys-lfu");
+    assert_eq!(
+        info_field(&mut c, "memory", "maxmemory").unwrap(),
+        "104857600"
+    );
+    assert_eq!(
+        info_field(&mut c, "memory", "maxmemory_human").unwrap(),
+        "100.00M"
+    );
+    assert_eq!(
+        info_field(&mut c, "memory", "maxmemory_policy").unwrap(),
+        "allkeys-lfu"
+    );
+    let u = used(&mut c);
+    assert!(u > 0 && u < 100 << 20);
+}
+
+/// maxmemory-clients: the biggest evictable clients are closed until the
+/// clients' buffers are under the limit; CLIENT NO-EVICT clients are
+/// spared (as in Redis, even when that means evicting every other client).
+#[test]
+fn client_eviction_spares_no_evict_clients() {
+    let s = Server::start(&["--maxmemory-clients", "1mb"]);
+    let partial = |n: usize| {
+        let mut b = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", n + 10).into_bytes();
+        b.extend(std::iter::repeat_n(b'x', n));
+        b
+    };
+    let mut keep = s.raw();
+    assert_eq!(send(&mut keep, "CLIENT NO-EVICT ON"), "+OK");
+    keep.send(&partial(600 << 10));
+    // The server may close it while it is still sending: ignore write
+    // errors, then expect end of stream (or a reset).
+    let mut big = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    big.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let _ = std::io::Write::write_all(&mut big, &partial(1500 << 10));
+    let mut small = s.raw();
+    let mut b = [0u8; 16];
+    let closed = match std::io::Read::read(&mut big, &mut b) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    };
+    assert!(closed, "the big client was not evicted");
+    assert_eq!(send(&mut small, "PING"), "+PONG");
+    keep.send(&[b'y'; 10]);
+    keep.send(b"\r\n");
+    assert_eq!(render(&keep.read_reply()), "+OK");
+    let mut c = s.conn();
+    assert_eq!(info_field(&mut c, "stats", "evicted_clients").unwrap(), "1");
+}
