@@ -8,6 +8,7 @@
 //! fingerprint agree across nodes whatever order each config file lists them
 //! in.
 
+pub mod handover;
 pub mod relay;
 pub mod route;
 pub mod slots;
@@ -75,6 +76,8 @@ pub struct Topology {
     table: Vec<u16>,
     /// Keys locked by cross-node transactions (see [`tx`]).
     pub locks: tx::Locks,
+    /// Keys moving to their new owners after a membership change.
+    pub handover: handover::Handover,
 }
 
 impl Topology {
@@ -117,6 +120,7 @@ impl Topology {
             up: vec![true; members.len()],
             table: slots::build_table(&addrs),
             locks: tx::Locks::new(me),
+            handover: handover::Handover::new(members.len(), me),
             members,
             me,
             fingerprint,

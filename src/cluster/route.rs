@@ -45,6 +45,9 @@ pub enum Combine {
     /// A phase of an atomic cross-node command (`tx`): the reactor hands
     /// the finished operation to `tx::resume`.
     Tx(Box<super::tx::TxState>),
+    /// A pull of missing keys from peers still handing keys over
+    /// (`handover`): the reactor hands it to `handover::pulled`.
+    Pull,
 }
 
 /// An operation in flight for a client.
@@ -729,6 +732,7 @@ pub fn finish(c: &mut Client, p: Pending) {
             }
         }
         Combine::Tx(_) => c.reply.error("ERR memkv cluster: transaction state lost"),
+        Combine::Pull => {}
         Combine::AllOk => {
             for b in &bufs {
                 if b.first() == Some(&b'-') {

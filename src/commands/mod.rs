@@ -378,6 +378,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if client.peer && crate::cluster::tx::serve(srv, client, args) {
         return None;
     }
+    // Membership change: the hand-over's messages (peer connections only).
+    if client.peer && crate::cluster::handover::serve(srv, client, args) {
+        return None;
+    }
     let spec = match resolve(args) {
         Ok(s) => s,
         Err(e) => {
@@ -424,6 +428,13 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     {
         // A key locked by a cross-node transaction: wait (parked) for it.
         if !topo.locks.is_empty() && crate::cluster::tx::must_wait(srv, client, spec, args) {
+            return Some(spec);
+        }
+        // A key of ours a peer may still hold (membership change): pull it
+        // first (parked).
+        if srv.cluster.as_ref().is_some_and(|t| t.handover.active)
+            && crate::cluster::handover::must_pull(srv, client, spec, args)
+        {
             return Some(spec);
         }
         if client.peer {
