@@ -95,7 +95,20 @@ fn grow(cluster: &mut Cluster, paused: bool) -> Vec<String> {
     for i in 0..c {
         cluster.restart_with(i, &addrs, AOF);
     }
+    all_up(cluster);
     addrs
+}
+
+/// Waits until every node sees every member up (a restarted node's peers
+/// reconnect with backoff).
+fn all_up(cluster: &Cluster) {
+    let n = cluster.nodes.len().to_string();
+    let up = || {
+        cluster.nodes.iter().all(|s| {
+            info_field(&mut s.conn(), "cluster", "cluster_nodes_up").as_deref() == Some(&n[..])
+        })
+    };
+    assert!(eventually(up), "every node sees every member");
 }
 
 #[test]
@@ -255,6 +268,7 @@ fn growing_two_to_three_moves_keys_to_the_new_node_and_loses_none() {
     for i in 0..3 {
         cluster.restart(i);
     }
+    all_up(&cluster);
     let mut c = cluster.nodes[2].conn();
     for k in &keys {
         assert_eq!(get(&mut c, k), want[k], "{k} after restarts");
@@ -294,6 +308,7 @@ fn a_big_key_moves_while_other_clients_are_served() {
     for i in 0..new {
         cluster.restart_with(i, &addrs, AOF);
     }
+    all_up(&cluster);
     let mut conns: Vec<redis::Connection> = cluster.nodes.iter().map(|s| s.conn()).collect();
     // Other clients keep being answered while the value moves.
     for _ in 0..20 {

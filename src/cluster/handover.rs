@@ -51,8 +51,7 @@ const TAKE: u64 = 1;
 /// it stops early (one key at least).
 const VISIT_MAX: usize = 1024;
 const BYTES_MAX: usize = 4 << 20;
-/// Pause before retrying a walk step that failed (peer down or loading);
-/// pulls skip that peer meanwhile.
+/// Pause before retrying a walk step that failed (peer down or loading).
 const RETRY: Duration = Duration::from_millis(500);
 /// A walk step unanswered for this long means a hung peer: pulls skip it
 /// (a step serializes at most a few MB, normally answered in ms), so a
@@ -72,6 +71,9 @@ struct Walk {
     cursor: u64,
     in_flight: bool,
     sent_at: Option<Instant>,
+    /// The last step failed after more than `SLOW` (a hung peer): pulls
+    /// skip it until a step succeeds.
+    slow: bool,
     retry_at: Option<Instant>,
     /// The peer's run id when the walk started.
     run_id: Option<Vec<u8>>,
@@ -109,6 +111,7 @@ impl Handover {
                 cursor: u64::MAX,
                 in_flight: false,
                 sent_at: None,
+                slow: false,
                 retry_at: None,
                 run_id: None,
             })
@@ -181,10 +184,8 @@ fn askable(srv: &Server) -> Vec<usize> {
     (0..t.members.len())
         .filter(|&m| {
             let w = &t.handover.walks[m];
-            !w.done
-                && t.up[m]
-                && w.retry_at.is_none_or(|r| r <= now)
-                && !(w.in_flight && w.sent_at.is_some_and(|s| now - s > SLOW))
+            let hung = w.slow || (w.in_flight && w.sent_at.is_some_and(|s| now - s > SLOW));
+            !w.done && t.up[m] && !hung
         })
         .collect()
 }
@@ -508,8 +509,10 @@ fn walked(srv: &mut Server, member: usize, result: Result<Vec<u8>, String>) {
     });
     let Some(items) = parsed.filter(|i| i.len() >= 3 && i.len() % 2 == 1) else {
         if let Some(w) = walk_mut(srv, member) {
+            let now = Instant::now();
             w.in_flight = false;
-            w.retry_at = Some(Instant::now() + RETRY);
+            w.slow = w.sent_at.is_some_and(|s| now - s > SLOW);
+            w.retry_at = Some(now + RETRY);
         }
         return;
     };
@@ -529,6 +532,7 @@ fn walked(srv: &mut Server, member: usize, result: Result<Vec<u8>, String>) {
     let h = &mut t.handover;
     let w = &mut h.walks[member];
     w.in_flight = false;
+    w.slow = false;
     w.retry_at = None;
     if w.run_id.as_ref().is_some_and(|r| *r != run_id) {
         // The peer restarted: its keyspace is walked again.

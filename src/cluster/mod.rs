@@ -9,6 +9,7 @@
 //! in.
 
 pub mod handover;
+pub mod pubsub;
 pub mod relay;
 pub mod route;
 pub mod slots;

@@ -417,10 +417,19 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
         return Some(spec);
     }
+    // Pub/Sub in a cluster: PUBLISH reaches every node's subscribers and
+    // PUBSUB introspection covers every node (`cluster::pubsub`);
+    // subscriptions are served by the node the client talks to.
+    if spec.has(flags::PUBSUB)
+        && client.multi.is_none()
+        && !client.peer
+        && !client.is_internal()
+        && srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
+        && crate::cluster::pubsub::route(srv, client, spec, args)
+    {
+        return Some(spec);
+    }
     // Cluster routing: one Option check when there is no cluster.
-    // Pub/Sub is served by the node the client talks to (shard channels
-    // are positions, not keys); PUBLISH reaches other nodes through
-    // `pubsub::PubSub::relay`.
     if let Some(topo) = srv.cluster.as_ref()
         && topo.members.len() > 1
         && !client.is_internal()

@@ -136,6 +136,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             srv.config.cluster_node_timeout,
             srv.notifier.clone(),
         ));
+        // PUBLISH inside MULTI / scripts reaches the other nodes too.
+        srv.pubsub.relay = Some(crate::cluster::pubsub::forward);
     }
     crate::pubsub::config_changed(&mut srv);
     Ok(Reactor {
