@@ -386,3 +386,63 @@ fn a_cross_node_write_on_keys_still_moving_is_atomic_and_complete() {
         );
     }
 }
+
+#[test]
+fn a_leaving_node_hands_every_key_to_the_others() {
+    let mut cluster = Cluster::start(3, AOF);
+    let keys: Vec<String> = (0..1500).map(|i| format!("r:{i}")).collect();
+    {
+        let mut c = cluster.nodes[0].conn();
+        let mut p = redis::pipe();
+        for (i, k) in keys.iter().enumerate() {
+            p.cmd("SET").arg(k).arg(i).arg("EX").arg(100_000).ignore();
+        }
+        p.query::<()>(&mut c).expect("load");
+    }
+    // Every node restarts with node 2 marked as leaving (`-host:port`).
+    let mut addrs = cluster.addrs();
+    addrs[2] = format!("-{}", addrs[2]);
+    for i in 0..3 {
+        cluster.restart_with(i, &addrs, AOF);
+    }
+    all_up(&cluster);
+    let mut conns: Vec<redis::Connection> = cluster.nodes.iter().map(|s| s.conn()).collect();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(get(&mut conns[i % 3], k), Some(i.to_string()), "{k}");
+    }
+    assert!(eventually(|| settled(&cluster)), "hand-over finished");
+    assert_eq!(
+        local_keys(&mut conns[2]),
+        0,
+        "the leaving node holds nothing"
+    );
+    let owners = cluster.owners_under(&addrs, &keys);
+    assert!(owners.iter().all(|&o| o != 2));
+    for (i, conn) in conns.iter_mut().enumerate().take(2) {
+        let owned = owners.iter().filter(|&&o| o == i).count();
+        assert_eq!(local_keys(conn), owned, "node {i}");
+    }
+    // Then the two others restart without it, and it stops: nothing moves,
+    // nothing is missing, TTLs kept.
+    cluster.nodes[2].kill9();
+    let two = cluster.addrs()[..2].to_vec();
+    for i in 0..2 {
+        cluster.restart_with(i, &two, AOF);
+    }
+    let up = || {
+        (0..2).all(|i| {
+            info_field(&mut cluster.nodes[i].conn(), "cluster", "cluster_nodes_up").as_deref()
+                == Some("2")
+        })
+    };
+    assert!(eventually(up), "the two nodes see each other");
+    let mut c = cluster.nodes[1].conn();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(get(&mut c, k), Some(i.to_string()), "{k}");
+    }
+    let ttl: i64 = redis::cmd("TTL").arg(&keys[7]).query(&mut c).unwrap();
+    assert!(ttl > 99_000, "TTL {ttl}");
+    assert_eq!(counter(&cluster, 0, "cluster_handover_keys_left"), 0);
+    let total: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(total as usize, keys.len());
+}
