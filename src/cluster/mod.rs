@@ -8,6 +8,8 @@
 //! fingerprint agree across nodes whatever order each config file lists them
 //! in.
 
+pub mod handover;
+pub mod pubsub;
 pub mod relay;
 pub mod route;
 pub mod slots;
@@ -75,6 +77,8 @@ pub struct Topology {
     table: Vec<u16>,
     /// Keys locked by cross-node transactions (see [`tx`]).
     pub locks: tx::Locks,
+    /// Keys moving to their new owners after a membership change.
+    pub handover: handover::Handover,
 }
 
 impl Topology {
@@ -96,11 +100,31 @@ impl Topology {
     }
 
     /// A topology over `addrs` (any order, duplicates ignored) seen from
-    /// the member `me`.
+    /// the member `me`. An address written `-host:port` is a member that is
+    /// leaving: it owns no slots (the table is the one the other members
+    /// alone would build) and hands its keys over (`handover`).
     pub fn new(addrs: &[&str], me: &str) -> Result<Topology, String> {
-        let mut addrs: Vec<&str> = addrs.to_vec();
-        addrs.sort_unstable();
-        addrs.dedup();
+        let me = me.strip_prefix('-').unwrap_or(me);
+        let mut marked: Vec<(&str, bool)> = addrs
+            .iter()
+            .map(|a| match a.strip_prefix('-') {
+                Some(rest) => (rest, true),
+                None => (*a, false),
+            })
+            .collect();
+        marked.sort_unstable();
+        let mut merged: Vec<(&str, bool)> = Vec::with_capacity(marked.len());
+        for (a, leaving) in marked {
+            match merged.last_mut() {
+                Some(last) if last.0 == a => last.1 |= leaving,
+                _ => merged.push((a, leaving)),
+            }
+        }
+        let addrs: Vec<&str> = merged.iter().map(|m| m.0).collect();
+        let active: Vec<usize> = (0..merged.len()).filter(|&i| !merged[i].1).collect();
+        if active.is_empty() {
+            return Err("every cluster member is marked as leaving".into());
+        }
         if addrs.len() > u16::MAX as usize {
             return Err("too many cluster members".into());
         }
@@ -112,11 +136,22 @@ impl Topology {
             .iter()
             .position(|a| *a == me)
             .ok_or_else(|| format!("'{me}' is not a member"))?;
-        let fingerprint = slots::fnv1a(addrs.join("\n").as_bytes());
+        // Leaving members are part of the fingerprint (all nodes must agree).
+        let named: Vec<String> = merged
+            .iter()
+            .map(|(a, leaving)| format!("{}{a}", if *leaving { "-" } else { "" }))
+            .collect();
+        let fingerprint = slots::fnv1a(named.join("\n").as_bytes());
+        let active_addrs: Vec<&str> = active.iter().map(|&i| addrs[i]).collect();
+        let table = slots::build_table(&active_addrs)
+            .into_iter()
+            .map(|j| active[j as usize] as u16)
+            .collect();
         Ok(Topology {
             up: vec![true; members.len()],
-            table: slots::build_table(&addrs),
+            table,
             locks: tx::Locks::new(me),
+            handover: handover::Handover::new(members.len(), me),
             members,
             me,
             fingerprint,
@@ -182,6 +217,25 @@ mod tests {
         }
         let c = Topology::new(&["127.0.0.1:7001", "127.0.0.1:7003"], "127.0.0.1:7001").unwrap();
         assert_ne!(a.fingerprint, c.fingerprint);
+    }
+
+    #[test]
+    fn a_leaving_member_owns_nothing_and_the_others_keep_their_table() {
+        let rest = Topology::new(&["h:1", "h:2"], "h:1").unwrap();
+        let t = Topology::new(&["h:1", "h:2", "-h:3"], "h:1").unwrap();
+        let own = Topology::new(&["h:1", "h:2"], "-h:3");
+        assert!(own.is_err(), "a node that is not listed is no member");
+        let me = Topology::new(&["h:3", "-h:3", "h:1", "h:2"], "h:3").unwrap();
+        assert_eq!(t.members.len(), 3);
+        assert_eq!(t.slot_counts()[2], 0);
+        assert_eq!((me.me, me.fingerprint), (2, t.fingerprint));
+        for slot in 0..SLOTS as u16 {
+            assert_eq!(t.owner(slot), rest.owner(slot));
+            assert_eq!(me.owner(slot), rest.owner(slot));
+        }
+        let plain = Topology::new(&["h:1", "h:2", "h:3"], "h:1").unwrap();
+        assert_ne!(plain.fingerprint, t.fingerprint);
+        assert!(Topology::new(&["-h:1"], "h:1").is_err());
     }
 
     #[test]

@@ -34,6 +34,11 @@ const THREADS_PER_PEER: usize = 2;
 /// at once by the peer, so they never wait behind a relayed command that
 /// is parked on a locked key.
 const CONTROL: usize = THREADS_PER_PEER;
+/// Index of the pipeline thread per peer that carries the membership
+/// hand-over's TAKE / GIVE (see `handover`), in order on one connection.
+/// Its failures do not mark the peer down: its first step runs at start-up,
+/// when the peers may not be started yet.
+const HANDOVER: usize = CONTROL + 1;
 /// Jobs waiting per pipeline thread before new ones are refused.
 const QUEUE_CAP: usize = 4096;
 /// Jobs written as one pipeline at most.
@@ -149,7 +154,7 @@ impl RelayPool {
                 peers.push(None);
                 continue;
             }
-            let (txs, rxs): (Vec<_>, Vec<_>) = (0..=CONTROL)
+            let (txs, rxs): (Vec<_>, Vec<_>) = (0..=HANDOVER)
                 .map(|_| {
                     let (tx, rx) = channel();
                     (
@@ -183,7 +188,7 @@ impl RelayPool {
         let outbox = peers
             .iter()
             .map(|p| {
-                let n = if p.is_some() { CONTROL + 1 } else { 0 };
+                let n = if p.is_some() { HANDOVER + 1 } else { 0 };
                 (0..n).map(|_| Vec::new()).collect()
             })
             .collect();
@@ -213,6 +218,11 @@ impl RelayPool {
     /// Queues a two-phase-commit message on the peer's control connection.
     pub fn submit_control(&mut self, member: usize, job: Job) -> Result<(), String> {
         self.submit_to(member, CONTROL, job)
+    }
+
+    /// Queues a hand-over message on the peer's hand-over connection.
+    pub fn submit_handover(&mut self, member: usize, job: Job) -> Result<(), String> {
+        self.submit_to(member, HANDOVER, job)
     }
 
     /// Posts `Done { waiter, Ok(empty) }` after `delay` (a retry backoff).
@@ -567,6 +577,12 @@ fn pipeline_thread(
 ) {
     let mut conn: Option<Conn> = None;
     let mut batch: Vec<Job> = Vec::new();
+    // The hand-over's failures are its own business (it retries).
+    let mark = |peer: &Peer, notifier: &Notifier, down: bool, why: &str| {
+        if qi != HANDOVER {
+            mark(peer, notifier, down, why);
+        }
+    };
     let mut payload: Vec<u8> = Vec::new();
     loop {
         match rx.recv() {

@@ -45,6 +45,24 @@ pub enum Combine {
     /// A phase of an atomic cross-node command (`tx`): the reactor hands
     /// the finished operation to `tx::resume`.
     Tx(Box<super::tx::TxState>),
+    /// Pub/Sub across nodes (`cluster::pubsub`): a part that failed (node
+    /// down or timed out) counts as nothing.
+    Live(Live),
+    /// A pull of missing keys from peers still handing keys over
+    /// (`handover`): the reactor hands it to `handover::pulled`.
+    Pull,
+}
+
+/// How the live nodes' Pub/Sub answers combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live {
+    /// Integers added up (PUBLISH, SPUBLISH, PUBSUB NUMPAT).
+    Sum,
+    /// Name lists merged without duplicates (PUBSUB CHANNELS / SHARDCHANNELS).
+    Union,
+    /// `name count` pairs with the counts added up (PUBSUB NUMSUB /
+    /// SHARDNUMSUB).
+    NumSub,
 }
 
 /// An operation in flight for a client.
@@ -69,7 +87,7 @@ pub struct Slot {
 const WINDOW: usize = 64;
 /// Park reasons: `RELAY` waits for every operation in flight to finish
 /// (gathers, barriers); `WINDOW_FULL` for a free place in the window.
-const RELAY: &str = "relay";
+pub(crate) const RELAY: &str = "relay";
 const WINDOW_FULL: &str = "relay-window";
 
 /// Whether a client parked by routing may run its next command now.
@@ -94,14 +112,14 @@ pub fn hold_behind(c: &mut Client, mark: usize) {
 }
 
 /// The command waits (unexecuted, parked) until `reason` is satisfied.
-fn defer(c: &mut Client, reason: &'static str) -> bool {
+pub(crate) fn defer(c: &mut Client, reason: &'static str) -> bool {
     c.deferred = true;
     c.park = Some(Park::Waiting(reason));
     true
 }
 
 /// One part of an operation.
-enum Part {
+pub(crate) enum Part {
     /// Already computed here.
     Local(Vec<u8>),
     /// To be asked of a member.
@@ -289,7 +307,7 @@ fn relay_one(srv: &mut Server, c: &mut Client, args: &Args, member: usize) -> bo
 }
 
 /// Runs argv here for a part of a gather, with the client's db and protocol.
-fn run_local(srv: &mut Server, c: &Client, argv: &Args) -> Vec<u8> {
+pub(crate) fn run_local(srv: &mut Server, c: &Client, argv: &Args) -> Vec<u8> {
     let mut tmp = Client::internal(c.id);
     tmp.db = c.db;
     tmp.reply.resp3 = c.reply.resp3;
@@ -305,9 +323,16 @@ fn run_local(srv: &mut Server, c: &Client, argv: &Args) -> Vec<u8> {
 /// Queues the remote parts as one operation at the end of the client's
 /// queue; with `park` the client's next commands wait for it. Answers at
 /// once if every part is local or a peer is down.
-fn start(srv: &mut Server, c: &mut Client, parts: Vec<Part>, combine: Combine, park: bool) -> bool {
+pub(crate) fn start(
+    srv: &mut Server,
+    c: &mut Client,
+    parts: Vec<Part>,
+    combine: Combine,
+    park: bool,
+) -> bool {
     c.relay_seq += 1;
     let seq = c.relay_seq;
+    let live = matches!(combine, Combine::Live(_));
     let mut pending = Pending {
         seq,
         parts: Vec::with_capacity(parts.len()),
@@ -337,6 +362,11 @@ fn start(srv: &mut Server, c: &mut Client, parts: Vec<Part>, combine: Combine, p
                     replies,
                 };
                 if let Err(e) = pool.submit(member, job) {
+                    if live {
+                        // A node that is down counts as nothing.
+                        pending.parts.push(Some(Err(e)));
+                        continue;
+                    }
                     // Parts already queued answer into a finished op
                     // (their seq no longer matches) and are dropped.
                     c.reply.error(&e);
@@ -622,6 +652,9 @@ fn put(c: &mut Client, v: &Value) {
 
 /// Builds the client's reply from the finished parts.
 pub fn finish(c: &mut Client, p: Pending) {
+    if let Combine::Live(kind) = p.combine {
+        return finish_live(c, kind, p.parts);
+    }
     let mut bufs = Vec::with_capacity(p.parts.len());
     for part in p.parts {
         match part {
@@ -729,6 +762,7 @@ pub fn finish(c: &mut Client, p: Pending) {
             }
         }
         Combine::Tx(_) => c.reply.error("ERR memkv cluster: transaction state lost"),
+        Combine::Pull | Combine::Live(_) => {}
         Combine::AllOk => {
             for b in &bufs {
                 if b.first() == Some(&b'-') {
@@ -738,6 +772,67 @@ pub fn finish(c: &mut Client, p: Pending) {
             }
             if let Some(b) = bufs.first() {
                 c.reply.raw(b);
+            }
+        }
+    }
+}
+
+/// Combines the Pub/Sub answers of the nodes that answered (the first part
+/// is this node's, always present).
+fn finish_live(c: &mut Client, kind: Live, parts: Vec<Option<Result<Vec<u8>, String>>>) {
+    let answers: Vec<Value> = parts
+        .into_iter()
+        .filter_map(|p| decode(&p?.ok()?).ok())
+        .collect();
+    match kind {
+        Live::Sum => {
+            let sum = answers.iter().fold(0i64, |s, v| match v {
+                Value::Int(i) => s.saturating_add(*i),
+                _ => s,
+            });
+            c.reply.int(sum);
+        }
+        Live::Union => {
+            let mut seen = std::collections::HashSet::new();
+            let mut names = Vec::new();
+            for v in answers {
+                for it in items(v) {
+                    if let Value::Bulk(b) = it
+                        && seen.insert(b.clone())
+                    {
+                        names.push(b);
+                    }
+                }
+            }
+            c.reply.array(names.len());
+            for n in &names {
+                c.reply.bulk(n);
+            }
+        }
+        Live::NumSub => {
+            let mut it = answers.into_iter();
+            let mut pairs: Vec<(Vec<u8>, i64)> = Vec::new();
+            let mut first = it.next().map(items).unwrap_or_default().into_iter();
+            while let (Some(Value::Bulk(name)), Some(Value::Int(n))) = (first.next(), first.next())
+            {
+                pairs.push((name, n));
+            }
+            for v in it {
+                let mut rest = items(v).into_iter();
+                let mut i = 0;
+                while let (Some(Value::Bulk(name)), Some(Value::Int(n))) =
+                    (rest.next(), rest.next())
+                {
+                    if let Some(p) = pairs.get_mut(i).filter(|p| p.0 == name) {
+                        p.1 = p.1.saturating_add(n);
+                    }
+                    i += 1;
+                }
+            }
+            c.reply.array(pairs.len() * 2);
+            for (name, n) in &pairs {
+                c.reply.bulk(name);
+                c.reply.int(*n);
             }
         }
     }

@@ -500,6 +500,11 @@ fn serve_lock(srv: &mut Server, c: &mut Client, args: &Args) {
         };
         keys.push((db, args[i + 1].to_vec()));
     }
+    // A key a peer may still hold after a membership change: pulled in
+    // the background, and the coordinator retries.
+    if crate::cluster::handover::lock_must_wait(srv, &keys) {
+        return c.reply.error(BUSY);
+    }
     let deadline = Instant::now() + lock_timeout(srv);
     let Some(l) = locks(srv) else {
         return c

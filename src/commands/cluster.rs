@@ -403,6 +403,14 @@ pub fn info_section(srv: &Server, kv: &mut dyn FnMut(&str, String)) {
     kv("cluster_enabled", "1".into());
     kv("cluster_known_nodes", t.members.len().to_string());
     kv("cluster_nodes_up", t.members_up().to_string());
+    let h = &t.handover;
+    kv("cluster_handover_keys_left", h.keys_left().to_string());
+    kv("cluster_handover_keys_sent", h.sent.to_string());
+    kv("cluster_handover_keys_received", h.received.to_string());
+    kv(
+        "cluster_handover_peers_pending",
+        h.peers_pending().to_string(),
+    );
     let counts = t.slot_counts();
     for (i, m) in t.members.iter().enumerate() {
         kv(

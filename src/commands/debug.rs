@@ -1,5 +1,5 @@
 //! DEBUG: the testing helpers Redis clients and test suites rely on -
-//! SLEEP, DIGEST, DIGEST-VALUE, OBJECT, SET-ACTIVE-EXPIRE, POPULATE, ERROR,
+//! SLEEP, DIGEST, DIGEST-VALUE, OBJECT, SET-ACTIVE-EXPIRE, CLUSTER-HANDOVER, POPULATE, ERROR,
 //! HELP - with Redis 7.0's replies (debug.c). DEBUG is one command with
 //! arity -2 that parses its own subcommand, as in Redis. Like Redis 7 it is
 //! refused unless `enable-debug-command` is `yes` (or `local` and the client
@@ -42,6 +42,10 @@ const HELP: &[&str] = &[
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
     "    it is used instead of the 'key' prefix.",
+    "CLUSTER-HANDOVER <0|1>",
+    "    Setting it to 0 pauses moving keys to their new owners after a cluster",
+    "    membership change (a missing key is still pulled when a command needs",
+    "    it); 1 resumes (memkv).",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -91,6 +95,11 @@ fn debug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             let d = srv.store.digest_value(c.db, key);
             c.reply.simple(&to_hex(&d));
         }
+    } else if is("cluster-handover") && argc == 3 {
+        if let Some(t) = srv.cluster.as_mut() {
+            t.handover.paused = atoi(&args[2]) == 0;
+        }
+        c.reply.ok();
     } else if is("set-active-expire") && argc == 3 {
         srv.store.active_expire_enabled = atoi(&args[2]) != 0;
         c.reply.ok();

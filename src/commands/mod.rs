@@ -384,6 +384,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if client.peer && crate::cluster::tx::serve(srv, client, args) {
         return None;
     }
+    // Membership change: the hand-over's messages (peer connections only).
+    if client.peer && crate::cluster::handover::serve(srv, client, args) {
+        return None;
+    }
     let spec = match resolve(args) {
         Ok(s) => s,
         Err(e) => {
@@ -423,10 +427,19 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
         return Some(spec);
     }
+    // Pub/Sub in a cluster: PUBLISH reaches every node's subscribers and
+    // PUBSUB introspection covers every node (`cluster::pubsub`);
+    // subscriptions are served by the node the client talks to.
+    if spec.has(flags::PUBSUB)
+        && client.multi.is_none()
+        && !client.peer
+        && !client.is_internal()
+        && srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
+        && crate::cluster::pubsub::route(srv, client, spec, args)
+    {
+        return Some(spec);
+    }
     // Cluster routing: one Option check when there is no cluster.
-    // Pub/Sub is served by the node the client talks to (shard channels
-    // are positions, not keys); PUBLISH reaches other nodes through
-    // `pubsub::PubSub::relay`.
     if let Some(topo) = srv.cluster.as_ref()
         && topo.members.len() > 1
         && !client.is_internal()
@@ -434,6 +447,13 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     {
         // A key locked by a cross-node transaction: wait (parked) for it.
         if !topo.locks.is_empty() && crate::cluster::tx::must_wait(srv, client, spec, args) {
+            return Some(spec);
+        }
+        // A key of ours a peer may still hold (membership change): pull it
+        // first (parked).
+        if srv.cluster.as_ref().is_some_and(|t| t.handover.active)
+            && crate::cluster::handover::must_pull(srv, client, spec, args)
+        {
             return Some(spec);
         }
         if client.peer {

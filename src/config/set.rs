@@ -462,7 +462,8 @@ pub(super) fn set_value(
                 .map(str::to_string)
                 .collect();
             for a in &list {
-                check_host_port(a)?;
+                // `-host:port`: a member that is leaving the cluster.
+                check_host_port(a.strip_prefix('-').unwrap_or(a))?;
             }
             Ok(list)
         }

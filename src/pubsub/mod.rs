@@ -51,8 +51,10 @@ impl Kind {
 }
 
 /// Forwards a PUBLISH to the other cluster nodes (installed by the cluster
-/// relay; `None` outside cluster mode). Called once per PUBLISH/SPUBLISH
-/// that a client ran here, never for a relayed one.
+/// relay, `cluster::pubsub::forward`; `None` outside cluster mode). Called
+/// once per PUBLISH/SPUBLISH run here by a handler (inside MULTI/EXEC or a
+/// script; a plain PUBLISH is gathered by `cluster::pubsub::route`
+/// instead), never for a relayed one.
 pub type RelayHook = fn(&mut Server, shard: bool, channel: &[u8], message: &[u8]);
 
 /// The server-wide registry.
@@ -402,7 +404,10 @@ pub fn publish(
     msg: &[u8],
 ) -> usize {
     let n = publish_local(srv, Some(me), shard, channel, msg);
-    if let Some(relay) = srv.pubsub.relay {
+    // A PUBLISH relayed by a peer is never forwarded again.
+    if !me.peer
+        && let Some(relay) = srv.pubsub.relay
+    {
         relay(srv, shard, channel, msg);
     }
     n

@@ -94,6 +94,9 @@ pub struct Client {
     /// Set by routing when a command must wait until the operations in
     /// flight are answered: the dispatcher leaves it in the query buffer.
     pub deferred: bool,
+    /// The deferred command already pulled its missing keys from peers
+    /// handing keys over (`cluster::handover`): it runs without asking again.
+    pub handover_pulled: bool,
     /// Sequence number of the latest cluster operation (late answers to an
     /// abandoned one are recognised and dropped).
     pub relay_seq: u64,
@@ -164,6 +167,7 @@ impl Client {
             peer: false,
             relay: Default::default(),
             deferred: false,
+            handover_pulled: false,
             relay_seq: 0,
         }
     }

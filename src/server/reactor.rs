@@ -164,6 +164,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             srv.config.cluster_node_timeout,
             srv.notifier.clone(),
         ));
+        // PUBLISH inside MULTI / scripts reaches the other nodes too.
+        srv.pubsub.relay = Some(crate::cluster::pubsub::forward);
     }
     crate::pubsub::config_changed(&mut srv);
     crate::memory::config_changed(&mut srv);
@@ -335,6 +337,7 @@ impl Reactor {
                 self.cron();
             }
             crate::aof::after_round(&mut self.srv);
+            crate::cluster::handover::tick(&mut self.srv);
             if let Some(relay) = self.srv.relay.as_mut() {
                 relay.flush();
             }
@@ -383,6 +386,9 @@ impl Reactor {
     /// (then the local replies that waited behind it), and a client parked
     /// for the relay resumes once what it waits for is answered.
     fn relay_done(&mut self, done: crate::cluster::relay::Done) {
+        if done.waiter.client == crate::cluster::handover::WAITER {
+            return crate::cluster::handover::done(&mut self.srv, done);
+        }
         let Some(&token) = self.srv.client_ids.get(&done.waiter.client) else {
             return; // the client left
         };
@@ -403,6 +409,12 @@ impl Reactor {
         }) {
             // The next phase of an atomic cross-node command.
             return crate::cluster::tx::resume(&mut self.srv, token);
+        }
+        if c.relay.front().is_some_and(|s| {
+            s.op.remaining == 0 && matches!(s.op.combine, crate::cluster::route::Combine::Pull)
+        }) {
+            // Missing keys pulled from peers: the deferred command runs.
+            return crate::cluster::handover::pulled(&mut self.srv, token);
         }
         let mut progressed = false;
         while c.relay.front().is_some_and(|s| s.op.remaining == 0) {
@@ -764,6 +776,7 @@ impl Reactor {
                 if let Some(plan) = self.load_plan.take() {
                     crate::aof::open_after_load(&mut self.srv, plan).map_err(io::Error::other)?;
                 }
+                crate::cluster::handover::census(&mut self.srv);
                 Ok(())
             }
             Err(e) => Err(io::Error::other(e)),

@@ -142,3 +142,66 @@ pub fn fingerprint(addrs: &[String]) -> u64 {
             (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
         })
 }
+
+impl Cluster {
+    /// Starts one more node whose member list is every current node plus
+    /// itself (the others keep their lists until `restart_with`); returns
+    /// its index.
+    pub fn add_node(&mut self, extra: &[&str]) -> usize {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let me = format!("127.0.0.1:{port}");
+            let mut addrs = self.addrs();
+            addrs.push(me.clone());
+            let args = member_args(&me, &addrs, extra);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let dir = temp_dir("cluster");
+            if let Some(s) = Server::try_start_on(port, &dir, None, &refs) {
+                self.nodes.push(s);
+                self.args.push(args);
+                return self.nodes.len() - 1;
+            }
+        }
+        panic!("the new node did not start");
+    }
+
+    /// SIGKILLs node `i` and starts it again (reloading its AOF) with
+    /// `self` + `peers` naming exactly `addrs` (a membership change).
+    pub fn restart_with(&mut self, i: usize, addrs: &[String], extra: &[&str]) {
+        let me = format!("127.0.0.1:{}", self.nodes[i].port);
+        self.args[i] = member_args(&me, addrs, extra);
+        self.restart(i);
+    }
+
+    /// Which node owns each of `keys` under the member set `addrs`, as every
+    /// node computes it (`memkv::cluster::Topology`).
+    pub fn owners_under(&self, addrs: &[String], keys: &[String]) -> Vec<usize> {
+        let refs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+        let t = memkv::cluster::Topology::new(&refs, refs[0]).expect("topology");
+        keys.iter()
+            .map(|k| {
+                let m = &t.members[t.owner_of_key(k.as_bytes())];
+                self.nodes
+                    .iter()
+                    .position(|n| n.port == m.port)
+                    .expect("owner is a node")
+            })
+            .collect()
+    }
+}
+
+/// `--self me --peers <addrs but me>` plus `extra`.
+fn member_args(me: &str, addrs: &[String], extra: &[&str]) -> Vec<String> {
+    let peers: Vec<&str> = addrs
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != me)
+        .collect();
+    let mut args = vec!["--self".to_string(), me.to_string()];
+    if !peers.is_empty() {
+        args.push("--peers".into());
+        args.push(peers.join(","));
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}

@@ -1,0 +1,93 @@
+//! Pub/Sub across cluster nodes (issue 12): a message published through any
+//! node reaches the subscribers of every node, and the PUBSUB introspection
+//! subcommands describe the whole cluster.
+//!
+//! - PUBLISH / SPUBLISH from a client: delivered here at once, then relayed
+//!   (`MEMKV.RELAY ... PUBLISH`, on the client's pipeline connection, so its
+//!   messages keep their order) to every other member; the client is parked
+//!   and answered with the receivers summed over the nodes that answered. A
+//!   node that is down counts as nothing and costs nothing (it fails at
+//!   submit); one that hangs costs at most `cluster-node-timeout`, then
+//!   counts as nothing. A relayed PUBLISH is never forwarded again.
+//! - Shard channels are not placed on the channel's slot owner: SSUBSCRIBE
+//!   is served by the node the client talks to and SPUBLISH reaches every
+//!   node, like PUBLISH (a plain client never needs to know the owner).
+//! - PUBSUB CHANNELS / SHARDCHANNELS: the union of every node's names;
+//!   NUMSUB / SHARDNUMSUB: counts summed; NUMPAT: each node's count of
+//!   distinct patterns, summed (a pattern subscribed on two nodes counts
+//!   twice).
+//! - Inside MULTI/EXEC or a script, PUBLISH is forwarded without waiting
+//!   (`forward`, the `PubSub::relay` hook) and its reply counts this
+//!   node's receivers only.
+//! - Keyspace notifications and CLIENT TRACKING invalidations stay local:
+//!   each node reports the events of the keys it owns to its own clients.
+
+use super::relay::{Job, Waiter, encode_relay};
+use super::route::{self, Combine, Live, Part};
+use crate::commands::{Args, CommandSpec};
+use crate::server::{Client, Server};
+
+/// The routing step for Pub/Sub commands (a client's, not a peer's, outside
+/// MULTI). Returns true if the command was handled here.
+pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args: &Args) -> bool {
+    let live = match spec.name {
+        "publish" | "spublish" | "pubsub|numpat" => Live::Sum,
+        "pubsub|channels" | "pubsub|shardchannels" if args.len() <= 3 => Live::Union,
+        "pubsub|numsub" | "pubsub|shardnumsub" => Live::NumSub,
+        _ => return false,
+    };
+    if !c.relay.is_empty() {
+        // Answered in order, after what is in flight.
+        return route::defer(c, route::RELAY);
+    }
+    let Some(topo) = srv.cluster.as_ref() else {
+        return false;
+    };
+    let (n, me) = (topo.members.len(), topo.me);
+    let local = if live == Live::Sum && spec.name != "pubsub|numpat" {
+        let shard = spec.name == "spublish";
+        let k = crate::pubsub::publish_local(srv, Some(c), shard, &args[1], &args[2]);
+        format!(":{k}\r\n").into_bytes()
+    } else {
+        route::run_local(srv, c, args)
+    };
+    let mut parts = vec![Part::Local(local)];
+    for member in (0..n).filter(|&m| m != me) {
+        let mut payload = Vec::new();
+        encode_relay(&mut payload, c.db, 2, args.iter());
+        parts.push(Part::Remote {
+            member,
+            payload,
+            replies: 1,
+        });
+    }
+    route::start(srv, c, parts, Combine::Live(live), true)
+}
+
+/// `PubSub::relay`: a PUBLISH run by a handler here (MULTI/EXEC, scripts)
+/// goes to every other member without waiting for their counts.
+pub fn forward(srv: &mut Server, shard: bool, channel: &[u8], message: &[u8]) {
+    let Some(topo) = srv.cluster.as_ref() else {
+        return;
+    };
+    let (n, me) = (topo.members.len(), topo.me);
+    let cmd: &[u8] = if shard { b"SPUBLISH" } else { b"PUBLISH" };
+    let Some(pool) = srv.relay.as_mut() else {
+        return;
+    };
+    for member in (0..n).filter(|&m| m != me) {
+        let mut payload = Vec::new();
+        encode_relay(&mut payload, 0, 2, [cmd, channel, message].into_iter());
+        // Client id 0: nobody waits for the answer.
+        let job = Job {
+            waiter: Waiter {
+                client: 0,
+                seq: 0,
+                part: 0,
+            },
+            payload,
+            replies: 1,
+        };
+        let _ = pool.submit(member, job);
+    }
+}
