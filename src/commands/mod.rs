@@ -413,6 +413,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
         return Some(spec);
     }
+    // The disk is behind: writes wait for the AOF writer.
+    if srv.aof.is_some() && crate::aof::postpone_if_lagging(srv, client, spec) {
+        return Some(spec);
+    }
     // Cluster routing: one Option check when there is no cluster.
     // Pub/Sub is served by the node the client talks to (shard channels
     // are positions, not keys); PUBLISH reaches other nodes through
@@ -440,7 +444,13 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if let Some(m) = client.multi.as_mut()
         && !transaction::runs_inside_multi(spec)
     {
-        m.queue.push((spec, args.to_owned_args()));
+        // Like Redis, an aborted transaction keeps nothing more (EXEC
+        // will refuse it anyway).
+        if !m.aborted {
+            let owned = args.to_owned_args();
+            m.bytes += owned.mem();
+            m.queue.push((spec, owned));
+        }
         client.reply.simple("QUEUED");
         return Some(spec);
     }

@@ -244,6 +244,33 @@ impl ParseState {
     pub fn reset(&mut self) {
         *self = ParseState::new();
     }
+
+    /// When the command arriving in `buf` is inside a bulk argument of at
+    /// least `big` bytes whose header was read, the bytes still missing for
+    /// that argument (with its CRLF). Like Redis (`PROTO_MBULK_BIG_ARG`),
+    /// the reactor then reads that much at once rather than 16 KiB.
+    pub fn big_bulk_missing(&self, buf: &[u8], big: usize) -> Option<usize> {
+        if self.pos == 0 || self.remaining == 0 || buf.get(self.pos) != Some(&b'$') {
+            return None;
+        }
+        let rest = buf.get(self.pos + 1..)?;
+        let digits = rest
+            .iter()
+            .take(20)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if rest.get(digits..digits + 2) != Some(b"\r\n") {
+            return None;
+        }
+        let len: usize = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        if len < big {
+            return None;
+        }
+        let end = (self.pos + 1 + digits + 2)
+            .checked_add(len)?
+            .checked_add(2)?;
+        Some(end.saturating_sub(buf.len()))
+    }
 }
 
 /// [`parse_command`] that resumes where the previous call on the same
