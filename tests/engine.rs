@@ -733,3 +733,175 @@ fn a_stalled_aof_writer_slows_writers_without_losing_writes() {
     let last: Vec<u8> = redis::cmd("LINDEX").arg("l").arg(-1).query(&mut c).unwrap();
     assert!(last.starts_with(format!("{}:", N - 1).as_bytes()));
 }
+
+/// Rollback of sets (hash-table encoded) and sorted sets (skiplist) undoes
+/// each change by its inverse, restoring them exactly: member order of the
+/// set (SMEMBERS), scores, encodings - through every write command and
+/// SPOP's two strategies (pop one by one / rebuild the remainder).
+#[test]
+fn rollback_of_big_sets_and_sorted_sets_restores_them_exactly() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let _: () = redis::cmd("SADD")
+        .arg("set")
+        .arg(&members)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("set2")
+        .arg(&members[..600])
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("ints")
+        .arg(&[1, 2, 3])
+        .query(&mut c)
+        .unwrap();
+    let mut zargs = Vec::new();
+    for (i, m) in members.iter().enumerate().take(400) {
+        zargs.push(((i % 37) as f64 / 4.0).to_string());
+        zargs.push(m.clone());
+    }
+    let _: () = redis::cmd("ZADD")
+        .arg("z")
+        .arg(&zargs)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("s")
+        .arg("text")
+        .query(&mut c)
+        .unwrap();
+    let snapshot = |c: &mut redis::Connection| -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for k in ["set", "set2", "ints", "dst"] {
+            out.push(redis::cmd("SMEMBERS").arg(k).query(c).unwrap());
+        }
+        out.push(
+            redis::cmd("ZRANGE")
+                .arg("z")
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query(c)
+                .unwrap(),
+        );
+        for k in ["set", "set2", "ints", "z"] {
+            out.push(vec![
+                redis::cmd("OBJECT")
+                    .arg("ENCODING")
+                    .arg(k)
+                    .query(c)
+                    .unwrap(),
+            ]);
+        }
+        out
+    };
+    let before = snapshot(&mut c);
+    let mut raw = srv.raw();
+    let failing_tx = |raw: &mut common::Raw, cmds: &[&[&[u8]]]| {
+        assert_eq!(raw.cmd(&[b"MULTI"]), b"+OK\r\n");
+        for cmd in cmds {
+            assert_eq!(raw.cmd(cmd), b"+QUEUED\r\n");
+        }
+        assert_eq!(raw.cmd(&[b"INCR", b"s"]), b"+QUEUED\r\n");
+        let exec = raw.cmd(&[b"EXEC"]);
+        assert!(
+            exec.starts_with(b"-EXECABORT Transaction rolled back"),
+            "{}",
+            String::from_utf8_lossy(&exec)
+        );
+    };
+    failing_tx(
+        &mut raw,
+        &[
+            &[b"SADD", b"set", b"new1", b"m5", b"new2"],
+            &[b"SREM", b"set", b"m0", b"m999", b"m500", b"nope", b"new1"],
+            &[b"SPOP", b"set"],
+            &[b"SPOP", b"set", b"5"],
+            &[b"SMOVE", b"set", b"set2", b"m700"],
+            &[b"SMOVE", b"set2", b"dst", b"m1"],
+            &[b"SPOP", b"set2", b"550"],
+            &[b"SADD", b"ints", b"70000", b"x"],
+            &[b"ZADD", b"z", b"1.5", b"m3", b"2", b"new", b"-1", b"m399"],
+            &[b"ZINCRBY", b"z", b"10", b"m7"],
+            &[b"ZREM", b"z", b"m8", b"m9", b"nope"],
+            &[b"ZPOPMIN", b"z", b"3"],
+            &[b"ZPOPMAX", b"z"],
+            &[b"ZREMRANGEBYRANK", b"z", b"10", b"20"],
+            &[b"ZREMRANGEBYSCORE", b"z", b"2", b"3"],
+        ],
+    );
+    assert_eq!(snapshot(&mut c), before);
+    // Emptying them and then failing puts every member back.
+    failing_tx(
+        &mut raw,
+        &[
+            &[b"SPOP", b"set", b"999"],
+            &[b"SPOP", b"set", b"999"],
+            &[b"ZREMRANGEBYRANK", b"z", b"0", b"-1"],
+        ],
+    );
+    assert_eq!(snapshot(&mut c), before);
+}
+
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM");
+    kb * 1024
+}
+
+/// `MULTI; SADD bigset x; ...; EXEC` on a 300k-member set and sorted set
+/// journals inverse ops, not a copy of the whole value: the server's peak
+/// memory barely moves (a copy would add the values' size again).
+#[test]
+fn a_transaction_on_a_big_set_does_not_copy_it() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    for chunk in 0..30 {
+        let mut p = redis::pipe();
+        let ms: Vec<String> = (0..10_000)
+            .map(|i| format!("member:{}", chunk * 10_000 + i))
+            .collect();
+        p.cmd("SADD").arg("set").arg(&ms).ignore();
+        let mut z = redis::cmd("ZADD");
+        z.arg("z");
+        for m in &ms {
+            z.arg(1).arg(m);
+        }
+        p.add_command(z).ignore();
+        let _: () = p.query(&mut c).unwrap();
+    }
+    let used = info_field(&mut c, "memory", "used_memory_rss");
+    let peak_before = peak_rss(srv.child.id());
+    let (added, moved, zadded, zrem): (i64, i64, i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("SADD")
+        .arg("set")
+        .arg("x")
+        .cmd("SREM")
+        .arg("set")
+        .arg("member:5")
+        .cmd("ZADD")
+        .arg("z")
+        .arg(2)
+        .arg("x")
+        .cmd("ZREM")
+        .arg("z")
+        .arg("member:5")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((added, moved, zadded, zrem), (1, 1, 1, 1));
+    let peak_after = peak_rss(srv.child.id());
+    let growth = peak_after.saturating_sub(peak_before);
+    assert!(
+        growth < used / 10,
+        "peak RSS grew by {growth} bytes (dataset ~{used}): the values were copied"
+    );
+}
