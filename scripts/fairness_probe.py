@@ -11,7 +11,7 @@ and reports the server's peak RSS after a client pipelines 2 M GETs of a
 
 Usage: scripts/fairness_probe.py [path/to/memkv]
 """
-import os, socket, sys, tempfile, threading, time
+import multiprocessing, os, socket, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stall_probe as sp  # noqa: E402
@@ -23,6 +23,16 @@ def peak_rss_mb(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) // 1024
     return -1
+
+
+def in_process(body, *args):
+    """Runs body(*args) in another process (the probe's PING thread must not
+    share a GIL with the load) and waits for it."""
+    def heavy():
+        p = multiprocessing.Process(target=body, args=args)
+        p.start()
+        p.join()
+    return heavy
 
 
 def scenarios(port):
@@ -48,7 +58,7 @@ def scenarios(port):
             t.start()
             h.s.sendall(data)
             t.join()
-        return heavy
+        return in_process(heavy)
 
     def flood(readers):
         def heavy():
@@ -82,7 +92,7 @@ def scenarios(port):
                 s.s.close()
             for t in ts:
                 t.join()
-        return heavy
+        return in_process(heavy)
 
     return [("64 MB pipeline of SETs in one write", pipeline_64mb),
             ("PUBLISH 200 x 1 MB, 1 stuck subscriber", lambda: flood(0)),
@@ -111,6 +121,7 @@ def unread_gets(port, pid):
 
 
 def main():
+    multiprocessing.set_start_method("fork")
     results = {}
     for kind in ("memkv", "redis"):
         port = sp.free_port()

@@ -1386,6 +1386,27 @@ mod tests {
     }
 
     #[test]
+    fn big_bulk_missing_counts_the_rest_of_a_big_argument() {
+        let limits = Limits::default();
+        let (mut args, mut scratch, mut state) = (Vec::new(), Vec::new(), ParseState::new());
+        let mut buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$40000\r\n".to_vec();
+        let head = buf.len();
+        buf.extend_from_slice(&[b'x'; 1000]);
+        let r = parse_command_resume(&buf, &limits, &mut args, &mut scratch, &mut state);
+        assert_eq!(r.unwrap(), None);
+        // 40000 bytes + CRLF, 1000 of them already there.
+        assert_eq!(state.big_bulk_missing(&buf, 32 * 1024), Some(40_002 - 1000));
+        // Below the threshold: not a big argument.
+        assert_eq!(state.big_bulk_missing(&buf, 50_000), None);
+        // Header not complete yet, or nothing saved: unknown.
+        let partial = &buf[..head - 3];
+        let mut st = ParseState::new();
+        let _ = parse_command_resume(partial, &limits, &mut args, &mut scratch, &mut st);
+        assert_eq!(st.big_bulk_missing(partial, 32 * 1024), None);
+        assert_eq!(ParseState::new().big_bulk_missing(&buf, 1), None);
+    }
+
+    #[test]
     fn resume_keeps_progress_and_resets() {
         let limits = Limits::default();
         let cmd = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
