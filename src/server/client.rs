@@ -68,6 +68,9 @@ pub struct Client {
     /// buffer, or reading was skipped): edge-triggered polling will not
     /// report them again, so the reactor comes back by itself.
     pub(crate) unread: bool,
+    /// The poll reported the peer's end (or an error): a short read does
+    /// not mean it was seen, so the client is read until it is.
+    pub(crate) hup: bool,
     /// In the reactor's list of clients to read from next round.
     pub(crate) in_read_list: bool,
     /// Command execution stopped because the client's unsent output is over
@@ -167,6 +170,7 @@ impl Client {
             sealed_off: 0,
             sealed_bytes: 0,
             unread: false,
+            hup: false,
             in_read_list: false,
             out_paused: false,
             eof: false,

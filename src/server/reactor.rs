@@ -511,13 +511,14 @@ impl Reactor {
         let Some(mut c) = self.srv.clients.get_mut(token).and_then(Option::take) else {
             return;
         };
+        c.hup |= hup;
         if c.in_read_list {
             // Served from the backlog this round, like everyone else.
             c.unread = true;
             self.put_back(c, true);
             return;
         }
-        self.read_client(c, hup);
+        self.read_client(c);
     }
 
     /// Reads once more from each client that had unread bytes.
@@ -527,13 +528,13 @@ impl Reactor {
                 continue;
             };
             c.in_read_list = false;
-            self.read_client(c, false);
+            self.read_client(c);
         }
     }
 
     /// One read (unless the client is paused on its output), then its
     /// complete commands run.
-    fn read_client(&mut self, mut c: Box<Client>, hup: bool) {
+    fn read_client(&mut self, mut c: Box<Client>) {
         if !may_read(&c) {
             // Resumed (and read) once it has read its replies.
             c.unread = true;
@@ -542,7 +543,7 @@ impl Reactor {
         }
         match read_once(&mut c, &mut self.srv) {
             ReadOutcome::Open => {
-                c.unread |= hup;
+                c.unread |= c.hup;
                 process_input(&mut self.srv, &mut c);
                 self.settle(c);
             }
