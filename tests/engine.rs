@@ -433,3 +433,475 @@ fn client_pause_all_postpones_everything_until_the_timeout() {
         assert_eq!(String::from_utf8_lossy(&a.cmd(req)), err);
     }
 }
+
+/// One field of the CLIENT LIST line of the client named `name`.
+fn client_field(c: &mut redis::Connection, name: &str, field: &str) -> Option<u64> {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(c).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")))?;
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+        .and_then(|v| v.parse().ok())
+}
+
+fn set_sndbuf(s: &TcpStream, bytes: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket fd and a c_int that outlives the call.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            &bytes as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// A client that sent megabytes of pipelined commands gets one slice read
+/// per round (16 KiB, Redis's PROTO_IOBUF_LEN), not its whole socket:
+/// another client's command that became readable at the same time is
+/// answered after a few thousand of them, not after all. (The reactor is
+/// held in DEBUG SLEEP while both send, so both are readable at once.)
+#[test]
+fn a_big_pipeline_is_read_a_slice_per_round() {
+    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    let mut sleeper = srv.raw();
+    let mut a = srv.raw();
+    let mut b = srv.raw();
+    set_sndbuf(&a.s, 8 << 20);
+    assert_eq!(a.cmd(&[b"PING"]), b"+PONG\r\n");
+    assert_eq!(b.cmd(&[b"PING"]), b"+PONG\r\n");
+    sleeper.send(&common::encode(&[b"DEBUG", b"SLEEP", b"2"]));
+    std::thread::sleep(Duration::from_millis(200));
+    const N: usize = 600_000;
+    let req = b"INCR a\r\n".repeat(N);
+    let writer = std::thread::spawn(move || {
+        a.send(&req);
+        a
+    });
+    // Ordering only (no timing is asserted): A's bytes are queued first.
+    std::thread::sleep(Duration::from_millis(500));
+    let got = b.cmd(&[b"GET", b"a"]);
+    assert_eq!(sleeper.read_reply(), b"+OK\r\n");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let seen: usize = text
+        .lines()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        seen < 10_000,
+        "{seen} of A's {N} commands ran before B's GET: A was read whole"
+    );
+    // Nothing of A's pipeline is lost or reordered.
+    let mut a = writer.join().unwrap();
+    for i in 1..=N {
+        let r = a.read_reply();
+        if i % 100_000 == 0 || i == N {
+            assert_eq!(r, format!(":{i}\r\n").into_bytes());
+        }
+    }
+    assert_eq!(
+        b.cmd(&[b"GET", b"a"]),
+        format!("${}\r\n{N}\r\n", N.to_string().len()).into_bytes()
+    );
+}
+
+/// A client that pipelines GETs of a big value and never reads: its
+/// commands stop running while its unsent output is over the limit (16
+/// MiB), so the server's memory for it stays bounded (Redis's normal class
+/// has no limit: it would buffer all 200 MB). Once it reads, the rest runs
+/// and every reply arrives, in order.
+#[test]
+fn a_client_that_does_not_read_stops_being_served_until_it_does() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    let value = vec![b'v'; 1 << 20];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&value)
+        .query(&mut c)
+        .unwrap();
+    let mut p = srv.raw();
+    assert_eq!(p.cmd(&[b"CLIENT", b"SETNAME", b"piper"]), b"+OK\r\n");
+    const N: usize = 200;
+    p.send(&common::encode(&[b"GET", b"big"]).repeat(N));
+    let bound = (16 << 20) + (2 << 20);
+    let mut last = (0, 0);
+    let mut stable = 0;
+    while stable < 5 {
+        std::thread::sleep(Duration::from_millis(50));
+        let out = client_field(&mut c, "piper", "omem").unwrap()
+            + client_field(&mut c, "piper", "obl").unwrap();
+        let qbuf = client_field(&mut c, "piper", "qbuf").unwrap();
+        assert!(out <= bound, "unsent output {out} over the bound");
+        if (out, qbuf) == last {
+            stable += 1;
+        } else {
+            stable = 0;
+            last = (out, qbuf);
+        }
+    }
+    // Paused with commands left: it was not served them all.
+    assert!(last.1 > 0, "every GET ran: {last:?}");
+    let mut header = format!("${}\r\n", value.len()).into_bytes();
+    header.extend_from_slice(&value);
+    header.extend_from_slice(b"\r\n");
+    for _ in 0..N {
+        assert!(p.read_reply() == header);
+    }
+    assert_eq!(p.cmd(&[b"PING"]), b"+PONG\r\n");
+}
+
+/// The same before AUTH: each -NOAUTH reply is longer than the command, and
+/// a client that never authenticates nor reads is bounded much lower.
+#[test]
+fn an_unauthenticated_client_that_does_not_read_stays_small() {
+    let srv = Server::start(&["--requirepass", "pw"]);
+    let mut c = srv.conn();
+    let _: () = redis::cmd("AUTH").arg("pw").query(&mut c).unwrap();
+    let mut p = srv.raw();
+    p.send(b"CLIENT SETNAME noauth\r\n");
+    // Sends as much as the socket takes without ever reading.
+    p.s.set_nonblocking(true).unwrap();
+    let chunk = b"GET x\r\n".repeat(10_000);
+    let mut sent = 0usize;
+    let mut idle = 0;
+    while idle < 50 && sent < (64 << 20) {
+        let off = sent % chunk.len();
+        match p.s.write(&chunk[off..]) {
+            Ok(n) => {
+                sent += n;
+                idle = 0;
+            }
+            Err(_) => {
+                idle += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    p.s.set_nonblocking(false).unwrap();
+    // The unauthenticated client cannot set a name: find it by its flags.
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.contains("cmd=NULL") || l.contains("cmd=client|setname"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let field = |f: &str| -> u64 {
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{f}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let out = field("omem") + field("obl");
+    assert!(
+        out < 256 << 10,
+        "unsent {out} after {sent} bytes sent: {line}"
+    );
+    assert!(field("qbuf") < 256 << 10, "{line}");
+    assert!(sent < 32 << 20, "the server kept reading: {sent} bytes");
+    // Everything it sent is answered once it reads.
+    let first = p.read_reply();
+    assert!(first.starts_with(b"-NOAUTH"), "{first:?}");
+    let n = sent / 7;
+    for _ in 1..n {
+        assert_eq!(p.read_reply(), b"-NOAUTH Authentication required.\r\n");
+    }
+}
+
+/// Commands queued in MULTI count against client-query-buffer-limit with
+/// the query buffer (Redis 7.2+; 7.0 lets the queue grow without limit):
+/// the client is closed when they pass it.
+#[test]
+fn a_multi_queue_is_bounded_by_the_query_buffer_limit() {
+    let srv = Server::start(&["--client-query-buffer-limit", "1mb"]);
+    let mut p = srv.raw();
+    assert_eq!(p.cmd(&[b"MULTI"]), b"+OK\r\n");
+    let value = vec![b'x'; 100_000];
+    let mut closed_at = None;
+    for i in 0..30 {
+        p.send(&common::encode(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            &value,
+        ]));
+        let r = p.read_reply();
+        if r.is_empty() {
+            closed_at = Some(i);
+            break;
+        }
+        assert_eq!(r, b"+QUEUED\r\n");
+    }
+    let at = closed_at.expect("30 x 100 KB queued under a 1 MB limit");
+    assert!((9..=11).contains(&at), "closed at command {at}");
+    let mut c = srv.conn();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 0);
+}
+
+/// With the AOF writer stalled (DEBUG AOF-STALL, a disk that does not keep
+/// up) write commands wait once 32 MB are queued for it - the queue stays
+/// bounded instead of growing with every write - while reads are still
+/// served; when the disk is back every write runs, in order, and all of
+/// them are in the AOF.
+#[test]
+fn a_stalled_aof_writer_slows_writers_without_losing_writes() {
+    let dir = common::temp_dir("aofstall");
+    let srv = Server::start_in(
+        &dir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut c = srv.conn();
+    let _: () = redis::cmd("SET").arg("r").arg("1").query(&mut c).unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("AOF-STALL")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    const N: usize = 5_000;
+    let value = vec![b'w'; 10_000];
+    let mut w = srv.raw();
+    let mut req = Vec::new();
+    for i in 0..N {
+        let mut elem = format!("{i}:").into_bytes();
+        elem.extend_from_slice(&value);
+        req.extend_from_slice(&common::encode(&[b"RPUSH", b"l", &elem]));
+    }
+    let writer = std::thread::spawn(move || {
+        w.send(&req);
+        w
+    });
+    let mut last = (0, 0);
+    let mut stable = 0;
+    while stable < 5 {
+        std::thread::sleep(Duration::from_millis(50));
+        let queued = info_field(&mut c, "persistence", "aof_buffer_length");
+        assert!(queued <= 40 << 20, "AOF queue {queued}");
+        let len: u64 = redis::cmd("LLEN").arg("l").query(&mut c).unwrap();
+        if (queued, len) == last {
+            stable += 1;
+        } else {
+            stable = 0;
+            last = (queued, len);
+        }
+    }
+    assert!(last.0 >= 32 << 20, "{last:?}");
+    assert!((last.1 as usize) < N, "every write ran: {last:?}");
+    // Reads are served meanwhile.
+    let r: String = redis::cmd("GET").arg("r").query(&mut c).unwrap();
+    assert_eq!(r, "1");
+    let _: () = redis::cmd("DEBUG")
+        .arg("AOF-STALL")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    let mut w = writer.join().unwrap();
+    for i in 1..=N {
+        assert_eq!(w.read_reply(), format!(":{i}\r\n").into_bytes());
+    }
+    let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
+    drop(c);
+    // SHUTDOWN (the writer writes and fsyncs everything), keeping the dir.
+    let mut srv = srv;
+    let mut s = srv.raw();
+    s.send(b"SHUTDOWN\r\n");
+    let _ = s.is_closed();
+    for _ in 0..6000 {
+        if let Ok(Some(_)) = srv.child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    srv.dir = std::path::PathBuf::new();
+    drop(srv);
+    // Everything reached the AOF, in order.
+    let srv = Server::start_in(
+        &dir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut c = srv.conn();
+    while info_field(&mut c, "persistence", "loading") == 1 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let again: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
+    assert_eq!(again, digest);
+    let first: Vec<u8> = redis::cmd("LINDEX").arg("l").arg(0).query(&mut c).unwrap();
+    assert!(first.starts_with(b"0:"));
+    let last: Vec<u8> = redis::cmd("LINDEX").arg("l").arg(-1).query(&mut c).unwrap();
+    assert!(last.starts_with(format!("{}:", N - 1).as_bytes()));
+}
+
+/// Rollback of sets (hash-table encoded) and sorted sets (skiplist) undoes
+/// each change by its inverse, restoring them exactly: member order of the
+/// set (SMEMBERS), scores, encodings - through every write command and
+/// SPOP's two strategies (pop one by one / rebuild the remainder).
+#[test]
+fn rollback_of_big_sets_and_sorted_sets_restores_them_exactly() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let _: () = redis::cmd("SADD")
+        .arg("set")
+        .arg(&members)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("set2")
+        .arg(&members[..600])
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg("ints")
+        .arg(&[1, 2, 3])
+        .query(&mut c)
+        .unwrap();
+    let mut zargs = Vec::new();
+    for (i, m) in members.iter().enumerate().take(400) {
+        zargs.push(((i % 37) as f64 / 4.0).to_string());
+        zargs.push(m.clone());
+    }
+    let _: () = redis::cmd("ZADD")
+        .arg("z")
+        .arg(&zargs)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("s")
+        .arg("text")
+        .query(&mut c)
+        .unwrap();
+    let snapshot = |c: &mut redis::Connection| -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for k in ["set", "set2", "ints", "dst"] {
+            out.push(redis::cmd("SMEMBERS").arg(k).query(c).unwrap());
+        }
+        out.push(
+            redis::cmd("ZRANGE")
+                .arg("z")
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query(c)
+                .unwrap(),
+        );
+        for k in ["set", "set2", "ints", "z"] {
+            out.push(vec![
+                redis::cmd("OBJECT")
+                    .arg("ENCODING")
+                    .arg(k)
+                    .query(c)
+                    .unwrap(),
+            ]);
+        }
+        out
+    };
+    let before = snapshot(&mut c);
+    let mut raw = srv.raw();
+    let failing_tx = |raw: &mut common::Raw, cmds: &[&[&[u8]]]| {
+        assert_eq!(raw.cmd(&[b"MULTI"]), b"+OK\r\n");
+        for cmd in cmds {
+            assert_eq!(raw.cmd(cmd), b"+QUEUED\r\n");
+        }
+        assert_eq!(raw.cmd(&[b"INCR", b"s"]), b"+QUEUED\r\n");
+        let exec = raw.cmd(&[b"EXEC"]);
+        assert!(
+            exec.starts_with(b"-EXECABORT Transaction rolled back"),
+            "{}",
+            String::from_utf8_lossy(&exec)
+        );
+    };
+    failing_tx(
+        &mut raw,
+        &[
+            &[b"SADD", b"set", b"new1", b"m5", b"new2"],
+            &[b"SREM", b"set", b"m0", b"m999", b"m500", b"nope", b"new1"],
+            &[b"SPOP", b"set"],
+            &[b"SPOP", b"set", b"5"],
+            &[b"SMOVE", b"set", b"set2", b"m700"],
+            &[b"SMOVE", b"set2", b"dst", b"m1"],
+            &[b"SPOP", b"set2", b"550"],
+            &[b"SADD", b"ints", b"70000", b"x"],
+            &[b"ZADD", b"z", b"1.5", b"m3", b"2", b"new", b"-1", b"m399"],
+            &[b"ZINCRBY", b"z", b"10", b"m7"],
+            &[b"ZREM", b"z", b"m8", b"m9", b"nope"],
+            &[b"ZPOPMIN", b"z", b"3"],
+            &[b"ZPOPMAX", b"z"],
+            &[b"ZREMRANGEBYRANK", b"z", b"10", b"20"],
+            &[b"ZREMRANGEBYSCORE", b"z", b"2", b"3"],
+        ],
+    );
+    assert_eq!(snapshot(&mut c), before);
+    // Emptying them and then failing puts every member back.
+    failing_tx(
+        &mut raw,
+        &[
+            &[b"SPOP", b"set", b"999"],
+            &[b"SPOP", b"set", b"999"],
+            &[b"ZREMRANGEBYRANK", b"z", b"0", b"-1"],
+        ],
+    );
+    assert_eq!(snapshot(&mut c), before);
+}
+
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM");
+    kb * 1024
+}
+
+/// `MULTI; SADD bigset x; ...; EXEC` on a 300k-member set and sorted set
+/// journals inverse ops, not a copy of the whole value: the server's peak
+/// memory barely moves (a copy would add the values' size again).
+#[test]
+fn a_transaction_on_a_big_set_does_not_copy_it() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    for chunk in 0..30 {
+        let mut p = redis::pipe();
+        let ms: Vec<String> = (0..10_000)
+            .map(|i| format!("member:{}", chunk * 10_000 + i))
+            .collect();
+        p.cmd("SADD").arg("set").arg(&ms).ignore();
+        let mut z = redis::cmd("ZADD");
+        z.arg("z");
+        for m in &ms {
+            z.arg(1).arg(m);
+        }
+        p.add_command(z).ignore();
+        let _: () = p.query(&mut c).unwrap();
+    }
+    let used = info_field(&mut c, "memory", "used_memory_rss");
+    let peak_before = peak_rss(srv.child.id());
+    let (added, moved, zadded, zrem): (i64, i64, i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("SADD")
+        .arg("set")
+        .arg("x")
+        .cmd("SREM")
+        .arg("set")
+        .arg("member:5")
+        .cmd("ZADD")
+        .arg("z")
+        .arg(2)
+        .arg("x")
+        .cmd("ZREM")
+        .arg("z")
+        .arg("member:5")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((added, moved, zadded, zrem), (1, 1, 1, 1));
+    let peak_after = peak_rss(srv.child.id());
+    let growth = peak_after.saturating_sub(peak_before);
+    assert!(
+        growth < used / 10,
+        "peak RSS grew by {growth} bytes (dataset ~{used}): the values were copied"
+    );
+}

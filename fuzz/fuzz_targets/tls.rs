@@ -86,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
     let mut plain = Vec::new();
     let mut failed = false;
     for _ in 0..rest.len() + 2 {
-        match tls::read(&mut conn, &mut socket, &mut plain) {
+        match tls::read(&mut conn, &mut socket, &mut plain, 16 * 1024) {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -102,7 +102,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = tls::write(&mut conn, &mut socket, b"");
     if failed {
         let mut more = Vec::new();
-        let r = tls::read(&mut conn, &mut socket, &mut more);
+        let r = tls::read(&mut conn, &mut socket, &mut more, 16 * 1024);
         assert!(more.is_empty(), "a failed session produced plaintext: {r:?}");
     }
 });

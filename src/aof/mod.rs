@@ -7,6 +7,13 @@
 //! round's propagated commands to the writer and advances a running
 //! rewrite by a bounded slice; with `appendfsync always` the round's
 //! replies are held until the writer confirms the fsync (group commit).
+//!
+//! Both threads' queues are bounded in bytes ([`Queue`]): when the disk
+//! falls behind, write commands wait (parked, unexecuted, in order) until
+//! the writer has caught up, and the rewrite walk pauses - nothing is
+//! dropped or reordered and the reactor never blocks on a channel; reads
+//! are served meanwhile. Redis instead blocks its whole event loop in
+//! write(2) when the disk is slow.
 
 pub mod loader;
 pub mod manifest;
@@ -18,6 +25,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -36,9 +44,57 @@ use writer::{Sizes, Writer, WriterMsg};
 /// the reactor loops without sleeping meanwhile.
 const REWRITE_ELEMENTS_PER_TICK: usize = 4000;
 
+/// Bytes handed to the writer (or the rewrite thread) and not yet written
+/// beyond which writers wait, and below which they go on again.
+const QUEUE_MAX: usize = 32 << 20;
+const QUEUE_LOW: usize = 16 << 20;
+
+/// Test hook (DEBUG AOF-STALL): the writer thread writes nothing while set,
+/// as if the disk stalled.
+pub static STALL_WRITER: AtomicBool = AtomicBool::new(false);
+
+/// The byte count of a queue to another thread, shared with it: the
+/// reactor adds what it sends, the thread subtracts what it wrote and, if
+/// the reactor is waiting for room, wakes it once below `QUEUE_LOW`.
+#[derive(Debug, Default)]
+pub struct Queue {
+    bytes: AtomicUsize,
+    waiting: AtomicBool,
+}
+
+impl Queue {
+    pub fn queued(&self) -> usize {
+        self.bytes.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn add(&self, n: usize) {
+        self.bytes.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// The consumer wrote `n` bytes.
+    pub(crate) fn done(&self, n: usize, notifier: &crate::server::Notifier) {
+        let left = self.bytes.fetch_sub(n, Ordering::SeqCst).saturating_sub(n);
+        if left <= QUEUE_LOW && self.waiting.swap(false, Ordering::SeqCst) {
+            notifier.send(crate::server::Notice::AofDrained);
+        }
+    }
+
+    /// True if the producer must wait; then the consumer will wake it. The
+    /// flag is set before the count is read again (the consumer does the
+    /// opposite), so a drain cannot slip between them unnoticed.
+    pub(crate) fn must_wait(&self) -> bool {
+        if self.queued() <= QUEUE_MAX {
+            return false;
+        }
+        self.waiting.store(true, Ordering::SeqCst);
+        self.queued() > QUEUE_LOW
+    }
+}
+
 /// A running rewrite, seen from the reactor.
 struct Rewrite {
     tx: Sender<RewriteMsg>,
+    queue: Arc<Queue>,
     thread: Option<JoinHandle<()>>,
     walk_done: bool,
     started: Instant,
@@ -53,6 +109,10 @@ pub struct Aof {
     writer: Sender<WriterMsg>,
     writer_thread: Option<JoinHandle<()>>,
     pub sizes: Arc<Sizes>,
+    /// Bytes sent to the writer and not written yet.
+    pub queue: Arc<Queue>,
+    /// Clients whose write commands wait for the writer to catch up.
+    pub(crate) waiting: Vec<usize>,
     pub policy: AppendFsync,
     /// Batches handed to the writer, and the last one confirmed fsynced.
     pub sent_seq: u64,
@@ -84,6 +144,12 @@ pub struct StartupPlan {
 impl Aof {
     pub fn rewrite_in_progress(&self) -> bool {
         self.rewrite.is_some()
+    }
+
+    /// Bytes queued for the writer and the rewrite thread (INFO
+    /// aof_buffer_length).
+    pub fn queued(&self) -> usize {
+        self.queue.queued() + self.rewrite.as_ref().map_or(0, |r| r.queue.queued())
     }
 
     /// The "MISCONF" error write commands get while the disk fails.
@@ -265,12 +331,14 @@ fn start_writer(
     persist: bool,
 ) -> Result<(), String> {
     let sizes = Arc::new(Sizes::default());
+    let queue = Arc::new(Queue::default());
     let policy = srv.config.appendfsync;
     let w = Writer::open(
         layout.clone(),
         manifest,
         policy,
         sizes.clone(),
+        queue.clone(),
         srv.notifier.clone(),
         persist,
     )
@@ -285,6 +353,8 @@ fn start_writer(
         writer: tx,
         writer_thread: Some(handle),
         sizes,
+        queue,
+        waiting: Vec::new(),
         policy,
         sent_seq: 0,
         synced_seq: 0,
@@ -316,16 +386,24 @@ pub fn after_round(srv: &mut Server) {
     let batch = srv.store.prop.take();
     if !batch.is_empty() {
         aof.sent_seq += 1;
+        aof.queue.add(batch.len());
         let _ = aof.writer.send(WriterMsg::Batch {
             seq: aof.sent_seq,
             data: batch,
         });
     }
+    if let Some(rw) = aof.rewrite.as_mut() {
+        // What writes to unwalked keys serialized goes out in any case
+        // (it must precede their later changes).
+        let forced = srv.store.snapshot_pending();
+        send_pieces(rw, forced);
+    }
     if let Some(rw) = aof.rewrite.as_mut()
         && !rw.walk_done
+        && !rw.queue.must_wait()
     {
         let (pieces, done) = srv.store.snapshot_step(REWRITE_ELEMENTS_PER_TICK);
-        send_pieces(&rw.tx, pieces);
+        send_pieces(rw, pieces);
         if done {
             rw.walk_done = true;
             let _ = rw.tx.send(RewriteMsg::Finish);
@@ -333,13 +411,69 @@ pub fn after_round(srv: &mut Server) {
     }
 }
 
-/// True while a rewrite walk still has work (the reactor then polls
-/// without sleeping).
+/// True while a rewrite walk still has work it may do now (the reactor
+/// then polls without sleeping; a walk waiting for the rewrite thread to
+/// write is woken by it).
 pub fn busy(srv: &Server) -> bool {
     srv.aof
         .as_ref()
         .and_then(|a| a.rewrite.as_ref())
-        .is_some_and(|r| !r.walk_done)
+        .is_some_and(|r| !r.walk_done && r.queue.queued() <= QUEUE_MAX)
+}
+
+/// Dispatch: true if the write command `spec` from `c` must wait because
+/// the disk is behind; the client is then parked with the command left
+/// unexecuted, and runs it (in order) once the writer caught up.
+pub fn postpone_if_lagging(
+    srv: &mut Server,
+    c: &mut crate::server::Client,
+    spec: &'static crate::commands::CommandSpec,
+) -> bool {
+    let Some(aof) = srv.aof.as_mut() else {
+        return false;
+    };
+    if c.is_internal() || !crate::server::pause::writes(c, spec) {
+        return false;
+    }
+    let lagging = aof.queue.must_wait()
+        || aof
+            .rewrite
+            .as_ref()
+            .is_some_and(|r| r.queue.queued() > 2 * QUEUE_MAX && r.queue.must_wait());
+    if !lagging {
+        return false;
+    }
+    c.deferred = true;
+    c.park = Some(crate::server::Park::Waiting(LAGGING));
+    aof.waiting.push(c.token);
+    true
+}
+
+/// Park reason of a client whose write waits for the AOF writer.
+const LAGGING: &str = "aof";
+
+/// A queue drained (Notice::AofDrained, and every cron tick as a safety
+/// net): waiting writers go on once the writer is below its low mark.
+pub fn drained(srv: &mut Server) {
+    let Some(aof) = srv.aof.as_mut() else {
+        return;
+    };
+    if aof.waiting.is_empty() || aof.queue.queued() > QUEUE_LOW {
+        return;
+    }
+    let waiting = std::mem::take(&mut aof.waiting);
+    resume_waiting(srv, waiting);
+}
+
+fn resume_waiting(srv: &mut Server, tokens: Vec<usize>) {
+    for token in tokens {
+        if let Some(Some(c)) = srv.clients.get_mut(token)
+            && c.park == Some(crate::server::Park::Waiting(LAGGING))
+        {
+            c.park = None;
+            srv.unparked.push(token);
+        }
+    }
 }
 
 /// BGREWRITEAOF. Err with Redis's text if one is already running.
@@ -365,12 +499,15 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     let temp = aof.layout.temp_rewrite_path();
     let writer = aof.writer.clone();
     let notifier = srv.notifier.clone();
+    let rw_queue = Arc::new(Queue::default());
+    let q = rw_queue.clone();
     let thread = std::thread::Builder::new()
         .name("aof-rewrite".into())
-        .spawn(move || rewrite::run(temp, rx, writer, notifier))
+        .spawn(move || rewrite::run(temp, rx, writer, q, notifier))
         .map_err(|e| format!("ERR Can't start the rewrite thread: {e}"))?;
     aof.rewrite = Some(Rewrite {
         tx,
+        queue: rw_queue,
         thread: Some(thread),
         walk_done: false,
         started: Instant::now(),
@@ -522,6 +659,8 @@ fn stop_in_background(srv: &mut Server) {
     if let Some(rw) = aof.rewrite.take() {
         let _ = rw.tx.send(RewriteMsg::Abort);
     }
+    // Writers waiting for the disk go on: nothing is appended any more.
+    resume_waiting(srv, std::mem::take(&mut aof.waiting));
     info!("AOF turned off: the writer finishes in the background");
     // Dropping the sender closes the writer's channel; dropping the join
     // handle detaches the thread.
@@ -560,11 +699,14 @@ pub fn stop(srv: &mut Server) {
 }
 
 /// Hands the walk's output to the rewrite thread, in order.
-fn send_pieces(tx: &Sender<RewriteMsg>, pieces: Vec<crate::store::snapshot::Piece>) {
+fn send_pieces(rw: &Rewrite, pieces: Vec<crate::store::snapshot::Piece>) {
     use crate::store::snapshot::Piece;
     for p in pieces {
-        let _ = tx.send(match p {
-            Piece::Bytes(b) => RewriteMsg::Chunk(b),
+        let _ = rw.tx.send(match p {
+            Piece::Bytes(b) => {
+                rw.queue.add(b.len());
+                RewriteMsg::Chunk(b)
+            }
             Piece::Detached(d) => RewriteMsg::Detached(d),
         });
     }
@@ -579,7 +721,7 @@ fn finish_rewrite_now(srv: &mut Server) {
     if !rw.walk_done {
         loop {
             let (pieces, done) = srv.store.snapshot_step(usize::MAX);
-            send_pieces(&rw.tx, pieces);
+            send_pieces(rw, pieces);
             if done {
                 break;
             }

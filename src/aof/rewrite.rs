@@ -10,8 +10,10 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use log::{error, info};
 
+use super::Queue;
 use super::writer::WriterMsg;
 use crate::server::{Notice, Notifier};
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub enum RewriteMsg {
@@ -29,9 +31,10 @@ pub(crate) fn run(
     temp: PathBuf,
     rx: Receiver<RewriteMsg>,
     writer: Sender<WriterMsg>,
+    queue: Arc<Queue>,
     notifier: Notifier,
 ) {
-    match write_base(&temp, &rx) {
+    match write_base(&temp, &rx, &queue, &notifier) {
         Ok(true) => {
             info!("Background AOF rewrite: base file written, installing");
             if writer
@@ -54,14 +57,22 @@ pub(crate) fn run(
 }
 
 /// Returns Ok(true) when complete and durable, Ok(false) when aborted.
-fn write_base(temp: &PathBuf, rx: &Receiver<RewriteMsg>) -> io::Result<bool> {
+fn write_base(
+    temp: &PathBuf,
+    rx: &Receiver<RewriteMsg>,
+    queue: &Queue,
+    notifier: &Notifier,
+) -> io::Result<bool> {
     if let Some(dir) = temp.parent() {
         fs::create_dir_all(dir)?;
     }
     let mut out = BufWriter::with_capacity(1 << 20, File::create(temp)?);
     loop {
         match rx.recv() {
-            Ok(RewriteMsg::Chunk(data)) => out.write_all(&data)?,
+            Ok(RewriteMsg::Chunk(data)) => {
+                out.write_all(&data)?;
+                queue.done(data.len(), notifier);
+            }
             Ok(RewriteMsg::Detached(d)) => {
                 let mut data = Vec::new();
                 d.serialize(&mut data);

@@ -67,6 +67,8 @@ pub(crate) struct Writer {
     /// First increment seq belonging to the running rewrite's epoch.
     rewrite_from_incr: Option<u64>,
     sizes: Arc<Sizes>,
+    /// Bytes the reactor queued and this thread has not written yet.
+    queue: Arc<super::Queue>,
     notifier: Notifier,
 }
 
@@ -77,6 +79,7 @@ impl Writer {
         mut manifest: Manifest,
         policy: AppendFsync,
         sizes: Arc<Sizes>,
+        queue: Arc<super::Queue>,
         notifier: Notifier,
         persist: bool,
     ) -> io::Result<Writer> {
@@ -124,6 +127,7 @@ impl Writer {
             failing: false,
             rewrite_from_incr: None,
             sizes,
+            queue,
             notifier,
         })
     }
@@ -224,12 +228,16 @@ impl Writer {
         if self.backlog.is_empty() {
             return;
         }
+        while super::STALL_WRITER.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         match self.file.write_all(&self.backlog) {
             Ok(()) => {
                 self.file_len += self.backlog.len() as u64;
                 self.sizes
                     .current
                     .fetch_add(self.backlog.len() as u64, Ordering::Relaxed);
+                self.queue.done(self.backlog.len(), &self.notifier);
                 self.backlog.clear();
                 self.unsynced = true;
                 if self.failing {

@@ -74,6 +74,12 @@ pub struct OwnedArgs {
 }
 
 impl OwnedArgs {
+    /// Bytes held: the arguments plus their index (what a queued MULTI
+    /// command counts against the query buffer limit).
+    pub fn mem(&self) -> usize {
+        self.data.len() + self.ranges.len() * std::mem::size_of::<Range<usize>>()
+    }
+
     pub fn from_slices<I, T>(parts: I) -> OwnedArgs
     where
         I: IntoIterator<Item = T>,

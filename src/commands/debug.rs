@@ -27,6 +27,8 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
 
 const HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "AOF-STALL <0|1>",
+    "    memkv: with 1 the AOF writer thread stops writing (a stalled disk) until 0.",
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
@@ -110,6 +112,12 @@ fn debug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         // Redis 7.0 sends the text verbatim after '-' (no ERR prefix).
         let msg = String::from_utf8_lossy(&args[2]).into_owned();
         return Err(CmdError::Custom(msg));
+    } else if is("aof-stall") && argc == 3 {
+        // memkv only: the AOF writer writes nothing while on, as if the
+        // disk stalled (to show writers waiting instead of memory growing).
+        let on = atoi(&args[2]) != 0;
+        crate::aof::STALL_WRITER.store(on, std::sync::atomic::Ordering::Relaxed);
+        c.reply.ok();
     } else if is("panic") && argc == 2 {
         panic!("DEBUG PANIC");
     } else if is("populate") && (3..=5).contains(&argc) {

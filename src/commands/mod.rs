@@ -427,6 +427,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
         return Some(spec);
     }
+    // The disk is behind: writes wait for the AOF writer.
+    if srv.aof.is_some() && crate::aof::postpone_if_lagging(srv, client, spec) {
+        return Some(spec);
+    }
     // Pub/Sub in a cluster: PUBLISH reaches every node's subscribers and
     // PUBSUB introspection covers every node (`cluster::pubsub`);
     // subscriptions are served by the node the client talks to.
@@ -470,7 +474,13 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if let Some(m) = client.multi.as_mut()
         && !transaction::runs_inside_multi(spec)
     {
-        m.queue.push((spec, args.to_owned_args()));
+        // Like Redis, an aborted transaction keeps nothing more (EXEC
+        // will refuse it anyway).
+        if !m.aborted {
+            let owned = args.to_owned_args();
+            m.bytes += owned.mem();
+            m.queue.push((spec, owned));
+        }
         client.reply.simple("QUEUED");
         return Some(spec);
     }

@@ -542,11 +542,11 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
         "clients" => {
             let others = srv.clients.iter().filter_map(|(_, c)| c.as_deref());
             let mut max_in = c.query_len();
-            let mut max_out = c.reply.len();
+            let mut max_out = c.unsent();
             let mut blocked = c.park.is_some() as usize;
             for o in others {
                 max_in = max_in.max(o.query_len());
-                max_out = max_out.max(o.reply.len());
+                max_out = max_out.max(o.unsent());
                 blocked += o.park.is_some() as usize;
             }
             kv("connected_clients", srv.client_count().to_string());
@@ -632,7 +632,7 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
                 );
                 kv("aof_base_size", a.sizes.base.load(Relaxed).to_string());
                 kv("aof_pending_rewrite", flag(a.rewrite_scheduled));
-                kv("aof_buffer_length", "0".into());
+                kv("aof_buffer_length", a.queued().to_string());
                 kv("aof_pending_bio_fsync", "0".into());
                 kv("aof_delayed_fsync", "0".into());
             }

@@ -18,9 +18,10 @@ use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::commands::OwnedArgs;
 use crate::resp::Reply;
 use crate::server::{Client, Server};
+use crate::store::journal::{InverseOp, UndoLog};
 use crate::store::scan::{ScanOptionError, parse_cursor, parse_options, scan_step};
 use crate::store::set::{Elem, Set};
-use crate::store::{Kind, Value};
+use crate::store::{Key, Kind, Value};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, (1, 1, 1), sadd, "set").doc(
@@ -181,18 +182,62 @@ fn peek_set<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'a
     }
 }
 
-/// The set at `key` with intent to change it (passes the choke point).
+/// The set at `key` with intent to change it (passes the choke point). A
+/// table logs the inverse of each change for rollback (see
+/// `store::journal`); an intset is compact and copied instead.
 #[inline]
 fn write_set<'a>(
     srv: &'a mut Server,
     db: usize,
     key: &[u8],
-) -> Result<Option<&'a mut Set>, CmdError> {
-    match srv.store.get_mut(db, key, Kind::Set)? {
+) -> Result<Option<(&'a mut Set, UndoLog<'a>)>, CmdError> {
+    let table = |v: &Value| matches!(v, Value::Set(Set::Table(_)));
+    match srv.store.get_mut_undo_if(db, key, Kind::Set, table)? {
         None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
+        Some((Value::Set(s), undo)) => Ok(Some((s, undo))),
         Some(_) => Err(CmdError::WrongType),
     }
+}
+
+/// Adds `m`, logging the inverse; true if it was new.
+#[inline]
+fn add_logged(s: &mut Set, undo: &mut UndoLog, m: &[u8], max: usize) -> bool {
+    let added = s.add(m, max);
+    if added && undo.on() {
+        undo.push(InverseOp::SetRemove {
+            member: Key::new(m),
+        });
+    }
+    added
+}
+
+/// Removes `m`, logging the inverse; true if it was there.
+#[inline]
+fn remove_logged(s: &mut Set, undo: &mut UndoLog, m: &[u8]) -> bool {
+    if undo.on()
+        && let Set::Table(t) = s
+    {
+        let Some((index, member, ())) = t.swap_remove_full(m) else {
+            return false;
+        };
+        undo.push(InverseOp::SetAdd { member, index });
+        return true;
+    }
+    s.remove(m)
+}
+
+/// Removes the member at position `i`, logging the inverse.
+#[inline]
+fn remove_index_logged(s: &mut Set, undo: &mut UndoLog, i: usize) -> Option<Vec<u8>> {
+    if undo.on()
+        && let Set::Table(t) = s
+    {
+        let (member, ()) = t.swap_remove_index(i)?;
+        let out = member.to_vec();
+        undo.push(InverseOp::SetAdd { member, index: i });
+        return Some(out);
+    }
+    s.remove_index(i)
 }
 
 #[inline]
@@ -231,10 +276,10 @@ fn sadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.int(added as i64);
         return Ok(());
     }
-    let Some(s) = write_set(srv, c.db, key)? else {
+    let Some((s, mut undo)) = write_set(srv, c.db, key)? else {
         return Ok(());
     };
-    let added = members.filter(|m| s.add(m, max)).count();
+    let added = members.filter(|m| add_logged(s, &mut undo, m, max)).count();
     c.reply.int(added as i64);
     Ok(())
 }
@@ -249,12 +294,12 @@ fn srem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     }
-    let Some(s) = write_set(srv, c.db, key)? else {
+    let Some((s, mut undo)) = write_set(srv, c.db, key)? else {
         return Ok(());
     };
     let mut deleted = 0i64;
     for m in args.iter().skip(2) {
-        if s.remove(m) {
+        if remove_logged(s, &mut undo, m) {
             deleted += 1;
             if s.is_empty() {
                 break;
@@ -287,16 +332,16 @@ fn smove(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     }
-    if let Some(s) = write_set(srv, c.db, src)? {
-        s.remove(m);
+    if let Some((s, mut undo)) = write_set(srv, c.db, src)? {
+        remove_logged(s, &mut undo, m);
         if s.is_empty() {
             srv.store.remove(c.db, src);
         }
     }
     let max = srv.config.set_max_intset_entries;
     match write_set(srv, c.db, dst)? {
-        Some(d) => {
-            d.add(m, max);
+        Some((d, mut undo)) => {
+            add_logged(d, &mut undo, m, max);
         }
         None => {
             let mut d = Set::new_for(m);
@@ -322,10 +367,10 @@ fn spop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     let size = s.len().max(1);
     let i = rand_below(srv, size);
-    let Some(s) = write_set(srv, c.db, key)? else {
+    let Some((s, mut undo)) = write_set(srv, c.db, key)? else {
         return Ok(());
     };
-    let Some(m) = s.remove_index(i) else {
+    let Some(m) = remove_index_logged(s, &mut undo, i) else {
         return Ok(());
     };
     if s.is_empty() {
@@ -376,11 +421,11 @@ fn spop_count(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         for n in 0..count {
             picks.push(rand_below(srv, size - n));
         }
-        let Some(s) = write_set(srv, c.db, key)? else {
+        let Some((s, mut undo)) = write_set(srv, c.db, key)? else {
             return Ok(());
         };
         for i in picks {
-            if let Some(m) = s.remove_index(i) {
+            if let Some(m) = remove_index_logged(s, &mut undo, i) {
                 popped.push(m);
             }
         }
@@ -393,18 +438,21 @@ fn spop_count(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         for n in 0..remaining {
             picks.push(rand_below(srv, size - n));
         }
-        let Some(s) = write_set(srv, c.db, key)? else {
+        let Some((s, mut undo)) = write_set(srv, c.db, key)? else {
             return Ok(());
         };
         let mut fresh: Option<Set> = None;
         for i in picks {
-            if let Some(m) = s.remove_index(i) {
+            if let Some(m) = remove_index_logged(s, &mut undo, i) {
                 fresh.get_or_insert_with(|| Set::new_for(&m)).add(&m, max);
             }
         }
         popped.extend(s.iter().map(|e| e.to_vec()));
         if let Some(f) = fresh {
-            *s = f;
+            let old = std::mem::replace(s, f);
+            if undo.on() {
+                undo.push(InverseOp::SetReplaced { old: Box::new(old) });
+            }
         }
     }
     c.reply.set(popped.len());

@@ -21,6 +21,7 @@ use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::{fmt_g17, parse_f64};
 use crate::resp::Reply;
 use crate::server::{Client, Server};
+use crate::store::journal::{InverseOp, UndoLog};
 use crate::store::scan::parse_cursor;
 use crate::store::zset::{Limits, cmp_entry};
 use crate::store::{Kind, Sds, Set, Value, ZSet};
@@ -266,16 +267,64 @@ fn peek_zset<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'
 
 /// The zset at `key` with intent to change it (passes the choke point).
 #[inline]
+/// A skiplist logs the inverse of each change for rollback (see
+/// `store::journal`); a listpack is small and copied instead.
 fn write_zset<'a>(
     srv: &'a mut Server,
     db: usize,
     key: &[u8],
-) -> Result<Option<&'a mut ZSet>, CmdError> {
-    match srv.store.get_mut(db, key, Kind::ZSet)? {
+) -> Result<Option<(&'a mut ZSet, UndoLog<'a>)>, CmdError> {
+    let big = |v: &Value| matches!(v, Value::ZSet(z) if !z.is_listpack());
+    match srv.store.get_mut_undo_if(db, key, Kind::ZSet, big)? {
         None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some((Value::ZSet(z), undo)) => Ok(Some((z, undo))),
         Some(_) => Err(CmdError::WrongType),
     }
+}
+
+/// Sets `member`'s score, logging the inverse; returns the old score.
+fn insert_logged(
+    z: &mut ZSet,
+    undo: &mut UndoLog,
+    member: &[u8],
+    score: f64,
+    lim: &Limits,
+) -> Option<f64> {
+    let old = z.insert(member, score, lim);
+    if undo.on() {
+        undo.push(InverseOp::ZSetScore {
+            member: Sds::new(member),
+            old,
+        });
+    }
+    old
+}
+
+/// Removes `member`, logging the inverse; returns its score.
+fn remove_logged(z: &mut ZSet, undo: &mut UndoLog, member: &[u8]) -> Option<f64> {
+    let old = z.remove(member);
+    if let Some(score) = old
+        && undo.on()
+    {
+        undo.push(InverseOp::ZSetScore {
+            member: Sds::new(member),
+            old: Some(score),
+        });
+    }
+    old
+}
+
+/// Removes ranks `a..b`, logging the removed entries (O(removed)).
+fn remove_range_logged(z: &mut ZSet, undo: &mut UndoLog, a: usize, b: usize) -> usize {
+    if undo.on() {
+        z.for_range(a, b, false, |m, s| {
+            undo.push(InverseOp::ZSetScore {
+                member: Sds::new(m),
+                old: Some(s),
+            })
+        });
+    }
+    z.remove_range(a, b)
 }
 
 /// Removes `key` if the zset there became empty.
@@ -670,7 +719,7 @@ fn zadd_generic(
             srv.store
                 .set(db, key, Value::ZSet(ZSet::new_for(first_len, &lim)));
         }
-        let Some(z) = write_zset(srv, db, key)? else {
+        let Some((z, mut undo)) = write_zset(srv, db, key)? else {
             return Err(CmdError::WrongType);
         };
         for (s, m) in pairs() {
@@ -683,11 +732,11 @@ fn zadd_generic(
                     last = new;
                     match cur {
                         None => {
-                            z.insert(m, new, &lim);
+                            insert_logged(z, &mut undo, m, new, &lim);
                             added += 1;
                         }
                         Some(cur) if cur != new => {
-                            z.insert(m, new, &lim);
+                            insert_logged(z, &mut undo, m, new, &lim);
                             updated += 1;
                         }
                         Some(_) => {}
@@ -737,13 +786,13 @@ fn zrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     }
-    let Some(z) = write_zset(srv, c.db, key)? else {
+    let Some((z, mut undo)) = write_zset(srv, c.db, key)? else {
         c.reply.int(0);
         return Ok(());
     };
     let mut deleted = 0i64;
     for m in args.iter().skip(2) {
-        if z.remove(m).is_some() {
+        if remove_logged(z, &mut undo, m).is_some() {
             deleted += 1;
             if z.is_empty() {
                 break;
@@ -1005,7 +1054,7 @@ fn zremrange_finish(
         return Ok(());
     }
     let n = match write_zset(srv, c.db, key)? {
-        Some(z) => z.remove_range(a, b),
+        Some((z, mut undo)) => remove_range_logged(z, &mut undo, a, b),
         None => 0,
     };
     drop_if_empty(srv, c.db, key);
@@ -1387,7 +1436,7 @@ fn pop_first(
 ) -> Result<bool, CmdError> {
     let db = c.db;
     for &key in keys {
-        let Some(z) = write_zset(srv, db, key)? else {
+        let Some((z, mut undo)) = write_zset(srv, db, key)? else {
             continue;
         };
         let n = count.min(z.len());
@@ -1418,7 +1467,7 @@ fn pop_first(
                 put_score(r, s);
             }
         });
-        z.remove_range(a, b);
+        remove_range_logged(z, &mut undo, a, b);
         drop_if_empty(srv, db, key);
         // Propagated as the plain pop that happened (as Redis does).
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };

@@ -65,7 +65,7 @@ impl Limits {
 
 /// Unsent output bytes of a client.
 pub fn pending_bytes(c: &Client) -> u64 {
-    c.reply.len().saturating_sub(c.sent) as u64
+    c.unsent() as u64
 }
 
 /// Redis's checkClientOutputBufferLimits: true when `c` must be closed.

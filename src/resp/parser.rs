@@ -244,6 +244,33 @@ impl ParseState {
     pub fn reset(&mut self) {
         *self = ParseState::new();
     }
+
+    /// When the command arriving in `buf` is inside a bulk argument of at
+    /// least `big` bytes whose header was read, the bytes still missing for
+    /// that argument (with its CRLF). Like Redis (`PROTO_MBULK_BIG_ARG`),
+    /// the reactor then reads that much at once rather than 16 KiB.
+    pub fn big_bulk_missing(&self, buf: &[u8], big: usize) -> Option<usize> {
+        if self.pos == 0 || self.remaining == 0 || buf.get(self.pos) != Some(&b'$') {
+            return None;
+        }
+        let rest = buf.get(self.pos + 1..)?;
+        let digits = rest
+            .iter()
+            .take(20)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if rest.get(digits..digits + 2) != Some(b"\r\n") {
+            return None;
+        }
+        let len: usize = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        if len < big {
+            return None;
+        }
+        let end = (self.pos + 1 + digits + 2)
+            .checked_add(len)?
+            .checked_add(2)?;
+        Some(end.saturating_sub(buf.len()))
+    }
 }
 
 /// [`parse_command`] that resumes where the previous call on the same
@@ -1356,6 +1383,27 @@ mod tests {
                 pos += full;
             }
         }
+    }
+
+    #[test]
+    fn big_bulk_missing_counts_the_rest_of_a_big_argument() {
+        let limits = Limits::default();
+        let (mut args, mut scratch, mut state) = (Vec::new(), Vec::new(), ParseState::new());
+        let mut buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$40000\r\n".to_vec();
+        let head = buf.len();
+        buf.extend_from_slice(&[b'x'; 1000]);
+        let r = parse_command_resume(&buf, &limits, &mut args, &mut scratch, &mut state);
+        assert_eq!(r.unwrap(), None);
+        // 40000 bytes + CRLF, 1000 of them already there.
+        assert_eq!(state.big_bulk_missing(&buf, 32 * 1024), Some(40_002 - 1000));
+        // Below the threshold: not a big argument.
+        assert_eq!(state.big_bulk_missing(&buf, 50_000), None);
+        // Header not complete yet, or nothing saved: unknown.
+        let partial = &buf[..head - 3];
+        let mut st = ParseState::new();
+        let _ = parse_command_resume(partial, &limits, &mut args, &mut scratch, &mut st);
+        assert_eq!(st.big_bulk_missing(partial, 32 * 1024), None);
+        assert_eq!(ParseState::new().big_bulk_missing(&buf, 1), None);
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct MultiState {
     pub queue: Vec<(&'static CommandSpec, OwnedArgs)>,
     /// A command was rejected while queuing: EXEC answers EXECABORT.
     pub aborted: bool,
+    /// Memory of the queued arguments: counted with the query buffer
+    /// against `client-query-buffer-limit` (Redis's `argv_len_sums`).
+    pub bytes: usize,
 }
 
 /// Why a client's command is waiting for an answer that is not ready yet.
@@ -51,8 +54,34 @@ pub struct Client {
     /// Parser progress on a command still arriving.
     pub(crate) parse_state: ParseState,
     /// Replies not yet written to the socket, and how much of them was.
+    /// Commands append to `reply`; only when the socket takes less than
+    /// is pending does the reactor move the unsent rest to `sealed`.
     pub reply: Reply,
     pub(crate) sent: usize,
+    /// Output older than `reply`, written first: a slow reader's backlog as
+    /// a queue of chunks, so draining it never moves bytes and appending
+    /// never reallocates (and copies) a big buffer. `sent` is 0 whenever
+    /// this is not empty.
+    pub(crate) sealed: std::collections::VecDeque<Vec<u8>>,
+    /// Bytes of the front chunk already written.
+    pub(crate) sealed_off: usize,
+    /// Unsent bytes in `sealed`.
+    pub(crate) sealed_bytes: usize,
+    /// The socket may hold bytes not read yet (the last read filled its
+    /// buffer, or reading was skipped): edge-triggered polling will not
+    /// report them again, so the reactor comes back by itself.
+    pub(crate) unread: bool,
+    /// The poll reported the peer's end (or an error): a short read does
+    /// not mean it was seen, so the client is read until it is.
+    pub(crate) hup: bool,
+    /// In the reactor's list of clients to read from next round.
+    pub(crate) in_read_list: bool,
+    /// Command execution stopped because the client's unsent output is over
+    /// the limit; it resumes when the client has read enough of it.
+    pub(crate) out_paused: bool,
+    /// The peer half-closed; the connection closes once what it sent ran
+    /// and was answered.
+    pub(crate) eof: bool,
     /// Selected database.
     pub db: usize,
     pub name: Vec<u8>,
@@ -144,6 +173,14 @@ impl Client {
             parse_state: ParseState::default(),
             reply: Reply::new(),
             sent: 0,
+            sealed: Default::default(),
+            sealed_off: 0,
+            sealed_bytes: 0,
+            unread: false,
+            hup: false,
+            in_read_list: false,
+            out_paused: false,
+            eof: false,
             db: 0,
             name: Vec::new(),
             lib_name: Vec::new(),
@@ -193,6 +230,12 @@ impl Client {
         self.query.len()
     }
 
+    /// Reply bytes not written to the socket yet.
+    #[inline]
+    pub fn unsent(&self) -> usize {
+        self.sealed_bytes + self.reply.len().saturating_sub(self.sent)
+    }
+
     /// The CLIENT LIST / CLIENT INFO line for this client (without newline).
     pub fn info_line(&self, now: Instant) -> String {
         // Redis's catClientInfoString order.
@@ -228,7 +271,7 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -247,7 +290,9 @@ impl Client {
             self.query.capacity(),
             self.query.len(),
             self.reply.len() - self.sent.min(self.reply.len()),
-            self.query.capacity() + self.reply.buf.capacity(),
+            self.sealed.len(),
+            self.sealed_bytes,
+            self.query.capacity() + self.reply.buf.capacity() + self.sealed_bytes,
             self.last_cmd,
             self.pubsub
                 .tracking

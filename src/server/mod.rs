@@ -108,6 +108,9 @@ pub struct Server {
     pub scripting: Option<Box<crate::scripting::Engine>>,
     /// Tokens of clients with output to flush after this poll round.
     pub(crate) pending_writes: Vec<usize>,
+    /// Tokens of clients to read from next round (their socket may hold
+    /// more than the last read took).
+    pub(crate) read_ready: std::collections::VecDeque<usize>,
     /// Tokens of clients that got unparked and may have queued commands.
     pub(crate) unparked: Vec<usize>,
     /// CLIENT PAUSE in force, and the tokens of the clients it postponed.

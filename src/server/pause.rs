@@ -68,14 +68,7 @@ impl Server {
             self.unpause_clients();
             return false;
         }
-        let covered = p.all
-            || spec.has(flags::WRITE | flags::MAY_REPLICATE)
-            || (spec.name == "exec"
-                && c.multi.as_ref().is_some_and(|m| {
-                    m.queue
-                        .iter()
-                        .any(|(s, _)| s.has(flags::WRITE | flags::MAY_REPLICATE))
-                }));
+        let covered = p.all || writes(c, spec);
         if !covered || c.is_internal() {
             return false;
         }
@@ -84,4 +77,17 @@ impl Server {
         self.paused.push(c.token);
         true
     }
+}
+
+/// True for a command that may write (or replicate): a write command,
+/// PUBLISH/EVAL..., or an EXEC whose queue holds one.
+#[inline]
+pub fn writes(c: &Client, spec: &CommandSpec) -> bool {
+    spec.has(flags::WRITE | flags::MAY_REPLICATE)
+        || (spec.name == "exec"
+            && c.multi.as_ref().is_some_and(|m| {
+                m.queue
+                    .iter()
+                    .any(|(s, _)| s.has(flags::WRITE | flags::MAY_REPLICATE))
+            }))
 }

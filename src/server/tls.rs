@@ -15,8 +15,6 @@ use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedProtocolVer
 
 use crate::config::Config;
 
-/// Plaintext read per call, like the plain path's `READ_CHUNK`.
-const READ_CHUNK: usize = 16 * 1024;
 /// Plaintext handed to rustls per call: bounds what one client buffers as
 /// encrypted records beyond its reply buffer.
 const WRITE_CHUNK: usize = 64 * 1024;
@@ -234,7 +232,7 @@ pub fn accept(cfg: &Arc<ServerConfig>) -> Option<Box<ServerConnection>> {
     }
 }
 
-/// Reads decrypted bytes into `buf` (appending), like `read(2)` on the
+/// Reads at most `max` decrypted bytes into `buf` (appending), like `read(2)` on the
 /// plain path: `Ok(n > 0)` data, `Ok(0)` the peer closed, `WouldBlock`
 /// nothing more for now. Handshake messages rustls wants to send are
 /// written as far as the socket takes them; the rest goes out with the
@@ -243,10 +241,11 @@ pub fn read<S: Read + Write>(
     conn: &mut ServerConnection,
     stream: &mut S,
     buf: &mut Vec<u8>,
+    max: usize,
 ) -> io::Result<usize> {
     loop {
         let start = buf.len();
-        buf.resize(start + READ_CHUNK, 0);
+        buf.resize(start + max.max(1), 0);
         let got = conn.reader().read(&mut buf[start..]);
         match got {
             Ok(n) => {

@@ -9,12 +9,19 @@
 //! instead open the key with [`Store::get_mut_undo`] and log the *inverse*
 //! of each change ([`InverseOp`]: pushed n -> pop n, popped items -> push
 //! them back, field set -> old value or removal, field deleted -> put it
-//! back at its index), so their journal costs O(what they changed). A later
-//! command on the key that cannot log inverses falls back to copying the
-//! value as it is then; replaying all records in reverse stays exact.
+//! back at its index; set member added -> remove it, removed from index i
+//! -> put it back there; sorted-set member added or rescored -> remove it
+//! or restore its score, removed -> insert it again), so their journal costs
+//! O(what they changed). Sets and sorted sets use inverses only in their
+//! big encodings (hash table, skiplist): the compact ones are small and
+//! their exact layout (intset width, listpack) is cheapest kept by a copy,
+//! which also covers a conversion. A later command on the key that cannot
+//! log inverses falls back to copying the value as it is then; replaying
+//! all records in reverse stays exact.
 
 use std::collections::HashSet;
 
+use super::set::Set;
 use super::{Db, Hash, Key, Kind, Sds, Store, Value, WrongType};
 
 /// The inverse of one in-place change to a container.
@@ -37,6 +44,15 @@ pub enum InverseOp {
         index: usize,
         shifted: bool,
     },
+    /// Undo adding a member to a set table (it is then the last one).
+    SetRemove { member: Key },
+    /// Undo removing a set table's member at `index` (by swap-remove).
+    SetAdd { member: Key, index: usize },
+    /// Undo replacing the whole set: the value it replaced.
+    SetReplaced { old: Box<Set> },
+    /// Undo a sorted-set insert or score change: the old score, or None
+    /// if the member was new.
+    ZSetScore { member: Sds, old: Option<f64> },
 }
 
 impl InverseOp {
@@ -69,6 +85,29 @@ impl InverseOp {
                 },
                 Value::Hash(h),
             ) => restore_field(h, field, old, index, shifted),
+            (InverseOp::SetRemove { member }, Value::Set(Set::Table(t))) => {
+                if t.last().is_some_and(|(m, _)| *m == member) {
+                    t.pop();
+                } else {
+                    t.swap_remove(&*member);
+                }
+            }
+            (InverseOp::SetAdd { member, index }, Value::Set(Set::Table(t))) => {
+                let (last, _) = t.insert_full(member, ());
+                if index < last {
+                    t.swap_indices(index, last);
+                }
+            }
+            (InverseOp::SetReplaced { old }, Value::Set(s)) => *s = *old,
+            (InverseOp::ZSetScore { member, old }, Value::ZSet(z)) => match old {
+                // The skiplist never converts back, so any limits do.
+                Some(score) => {
+                    z.insert(&member, score, &super::zset::Limits::default());
+                }
+                None => {
+                    z.remove(&member);
+                }
+            },
             // Replaying in reverse always finds the type the op was logged
             // on; anything else is left alone rather than panicking.
             _ => {}
@@ -274,6 +313,28 @@ impl Store {
             _ => None,
         };
         Ok(self.dbs[db].keys.get_mut(key).map(|v| (v, UndoLog(ops))))
+    }
+
+    /// [`Store::get_mut_undo`] when `inverses(value)`: otherwise (a small
+    /// or compact value) the journal copies it as for `get_mut`, and the
+    /// returned log is inert.
+    pub fn get_mut_undo_if(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        kind: Kind,
+        inverses: impl Fn(&Value) -> bool,
+    ) -> Result<Option<(&mut Value, UndoLog<'_>)>, WrongType> {
+        self.expire_if_needed(db, key);
+        match self.dbs[db].keys.get(key) {
+            None => Ok(None),
+            Some(v) if v.kind() != kind => Err(WrongType),
+            Some(v) if inverses(v) => self.get_mut_undo(db, key, kind),
+            Some(_) => {
+                self.before_write(db, key);
+                Ok(self.dbs[db].keys.get_mut(key).map(|v| (v, UndoLog(None))))
+            }
+        }
     }
 
     /// Records a whole database before it is replaced; returns true if a

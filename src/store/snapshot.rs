@@ -331,6 +331,17 @@ impl Store {
         (pieces, finished)
     }
 
+    /// What writes and flushes produced since the last call (early
+    /// serializations, detached databases), in order, without walking: it
+    /// goes out even while the walk waits for the rewrite thread.
+    pub fn snapshot_pending(&mut self) -> Vec<Piece> {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return Vec::new();
+        };
+        snap.seal_bytes();
+        std::mem::take(&mut snap.pieces)
+    }
+
     /// A flush is replacing `db` (outside a transaction): the unwalked part
     /// of `old` goes to the rewrite thread with it. Returns `old` back when
     /// no walk needs it.
