@@ -211,6 +211,7 @@ pub mod docs;
 pub mod geo;
 pub mod geohash;
 pub mod hash;
+pub mod info;
 pub mod keys;
 pub mod list;
 pub mod persistence;
