@@ -14,6 +14,7 @@ pub mod glob;
 pub mod logging;
 pub mod long_double;
 pub mod number;
+pub mod ops;
 pub mod pubsub;
 pub mod resp;
 pub mod scripting;

@@ -7,11 +7,10 @@
 //! [`section`]; the counters themselves live where they are counted.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Args, CmdResult};
-use crate::server::{Client, Server, Stats};
+use crate::server::{Client, Server};
 
 /// `redis_mode` of INFO and `mode` of HELLO.
 pub fn redis_mode(srv: &Server) -> &'static str {
@@ -273,7 +272,7 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
         }
         "stats" => {
             let st = &srv.stats;
-            let (ops, in_kbps, out_kbps) = instantaneous(st, srv.started.elapsed().as_secs_f64());
+            let (ops, in_kbps, out_kbps) = srv.ops.instantaneous();
             kv(
                 "total_connections_received",
                 st.connections_received.to_string(),
@@ -298,8 +297,11 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("expired_keys", srv.store.expired_keys.to_string());
             kv("expired_stale_perc", "0.00".into());
             kv("expired_time_cap_reached_count", "0".into());
+            kv("expire_cycle_cpu_milliseconds", "0".into());
             kv("evicted_keys", "0".into());
             kv("evicted_clients", "0".into());
+            kv("total_eviction_exceeded_time", "0".into());
+            kv("current_eviction_exceeded_time", "0".into());
             kv("keyspace_hits", srv.store.keyspace_hits.to_string());
             kv("keyspace_misses", srv.store.keyspace_misses.to_string());
             let (channels, patterns, shard) = srv.pubsub.counts();
@@ -309,15 +311,26 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("latest_fork_usec", "0".into());
             kv("total_forks", "0".into());
             kv("migrate_cached_sockets", "0".into());
+            kv("slave_expires_tracked_keys", "0".into());
+            kv("active_defrag_hits", "0".into());
+            kv("active_defrag_misses", "0".into());
+            kv("active_defrag_key_hits", "0".into());
+            kv("active_defrag_key_misses", "0".into());
+            kv("total_active_defrag_time", "0".into());
+            kv("current_active_defrag_time", "0".into());
             let (keys, items, prefixes) = srv.pubsub.tracking.totals();
             kv("tracking_total_keys", keys.to_string());
             kv("tracking_total_items", items.to_string());
             kv("tracking_total_prefixes", prefixes.to_string());
             kv("unexpected_error_replies", "0".into());
-            kv(
-                "total_error_replies",
-                (st.failed_calls + st.rejected_calls).to_string(),
-            );
+            kv("total_error_replies", crate::ops::error_total().to_string());
+            kv("dump_payload_sanitizations", "0".into());
+            kv("total_reads_processed", srv.ops.reads.to_string());
+            kv("total_writes_processed", srv.ops.writes.to_string());
+            kv("io_threaded_reads_processed", "0".into());
+            kv("io_threaded_writes_processed", "0".into());
+            kv("reply_buffer_shrinks", "0".into());
+            kv("reply_buffer_expands", "0".into());
         }
         "replication" => {
             kv("role", "master".into());
@@ -355,7 +368,53 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
                 }
             }
         }
-        // modules, commandstats, errorstats, latencystats: not tracked.
+        "commandstats" => {
+            for (spec, st) in srv.ops.stats() {
+                if st.calls == 0 && st.failed == 0 && st.rejected == 0 {
+                    continue;
+                }
+                l.push((
+                    format!("cmdstat_{}", spec.name),
+                    format!(
+                        "calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
+                        st.calls,
+                        st.usec,
+                        if st.calls == 0 {
+                            0.0
+                        } else {
+                            st.usec as f64 / st.calls as f64
+                        },
+                        st.rejected,
+                        st.failed
+                    ),
+                ));
+            }
+        }
+        "errorstats" => {
+            for (code, n) in crate::ops::error_counts() {
+                l.push((format!("errorstat_{code}"), format!("count={n}")));
+            }
+        }
+        "latencystats" => {
+            let pcts = &srv.ops.settings.percentiles;
+            for (spec, st) in srv.ops.stats() {
+                let Some(h) = &st.hist else { continue };
+                let mut v = String::new();
+                for (i, &p) in pcts.iter().enumerate() {
+                    if i > 0 {
+                        v.push(',');
+                    }
+                    let _ = write!(
+                        v,
+                        "p{}={:.3}",
+                        crate::ops::hist::trim_double(p),
+                        h.value_at_percentile(p) as f64 / 1000.0
+                    );
+                }
+                l.push((format!("latency_percentiles_usec_{}", spec.name), v));
+            }
+        }
+        // modules: none.
         _ => {}
     }
 }
@@ -458,58 +517,6 @@ fn rusage(who: libc::c_int) -> (String, String) {
     }
     let f = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
     (f(ru.ru_stime), f(ru.ru_utime))
-}
-
-/// The counters at the previous INFO stats, for the instantaneous rates.
-struct Sample {
-    at: Instant,
-    commands: u64,
-    input: u64,
-    output: u64,
-}
-
-static LAST_SAMPLE: Mutex<Option<Sample>> = Mutex::new(None);
-
-/// Ops/sec and kbps since the previous INFO that included stats (Redis
-/// samples every 100 ms in its cron; memkv measures between INFO calls,
-/// which is what monitoring tools polling INFO see).
-fn instantaneous(st: &Stats, uptime_secs: f64) -> (u64, f64, f64) {
-    let now = Instant::now();
-    let Ok(mut guard) = LAST_SAMPLE.lock() else {
-        return (0, 0.0, 0.0);
-    };
-    let rates = match guard.as_ref() {
-        Some(prev) if now.duration_since(prev.at).as_secs_f64() > 0.001 => {
-            let secs = now.duration_since(prev.at).as_secs_f64();
-            let ops = st.commands_processed.saturating_sub(prev.commands) as f64 / secs;
-            let inp = st.net_input_bytes.saturating_sub(prev.input) as f64 / secs / 1024.0;
-            let out = st.net_output_bytes.saturating_sub(prev.output) as f64 / secs / 1024.0;
-            (ops as u64, inp, out)
-        }
-        // First sample: the average since start is the best estimate.
-        _ => {
-            let secs = uptime_secs.max(1.0);
-            (
-                (st.commands_processed as f64 / secs) as u64,
-                st.net_input_bytes as f64 / secs / 1024.0,
-                st.net_output_bytes as f64 / secs / 1024.0,
-            )
-        }
-    };
-    *guard = Some(Sample {
-        at: now,
-        commands: st.commands_processed,
-        input: st.net_input_bytes,
-        output: st.net_output_bytes,
-    });
-    rates
-}
-
-/// Forgets the previous sample of the instantaneous rates (CONFIG RESETSTAT).
-pub(crate) fn reset_samples() {
-    if let Ok(mut g) = LAST_SAMPLE.lock() {
-        *g = None;
-    }
 }
 
 #[cfg(test)]

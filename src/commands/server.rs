@@ -474,6 +474,7 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         crate::aof::reconcile_config(srv);
     }
     crate::pubsub::config_changed(srv);
+    crate::ops::config_changed(srv);
     c.reply.ok();
     Ok(())
 }
@@ -483,7 +484,7 @@ fn config_resetstat(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult
     srv.store.expired_keys = 0;
     srv.store.keyspace_hits = 0;
     srv.store.keyspace_misses = 0;
-    super::info::reset_samples();
+    srv.ops.reset_stats();
     c.reply.ok();
     Ok(())
 }

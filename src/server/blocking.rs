@@ -225,7 +225,9 @@ impl Server {
             let args = owned.as_ref().unwrap_or(&w.args).as_args();
             match commands::resolve(&args) {
                 Ok(spec) => {
+                    self.ops.reprocessing = true;
                     let _ = commands::call(self, &mut c, spec, &args);
+                    self.ops.reprocessing = false;
                 }
                 Err(e) => c.reply.error(&e.to_string()),
             }

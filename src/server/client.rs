@@ -74,6 +74,8 @@ pub struct Client {
     /// WATCHed (db, key)s: a set, so WATCH of n keys costs O(n).
     pub watched: indexmap::IndexSet<(usize, Key)>,
     pub no_evict: bool,
+    /// In MONITOR mode (Redis's CLIENT_MONITOR).
+    pub monitor: bool,
     pub no_touch: bool,
     pub(crate) writable_registered: bool,
     pub(crate) pending_write: bool,
@@ -152,6 +154,7 @@ impl Client {
             in_exec: false,
             watched: Default::default(),
             no_evict: false,
+            monitor: false,
             no_touch: false,
             writable_registered: false,
             pending_write: false,

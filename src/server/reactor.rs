@@ -123,6 +123,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         paused: Vec::new(),
         held: Vec::new(),
         pubsub: Default::default(),
+        ops: Default::default(),
         config,
     };
     let mut srv = srv;
@@ -138,6 +139,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         ));
     }
     crate::pubsub::config_changed(&mut srv);
+    crate::ops::config_changed(&mut srv);
     Ok(Reactor {
         poll,
         listeners,
@@ -588,6 +590,7 @@ impl Reactor {
         let Some(stream) = c.stream.as_mut() else {
             return false;
         };
+        self.srv.ops.writes += 1;
         while c.sent < c.reply.len() {
             match stream.write(&c.reply.buf[c.sent..]) {
                 Ok(0) => return false,
@@ -647,6 +650,7 @@ impl Reactor {
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
         crate::pubsub::notify::after_cron(&mut self.srv);
         crate::cluster::tx::cron(&mut self.srv);
+        crate::ops::cron(&mut self.srv);
     }
 
     fn close_idle_clients(&mut self) {
@@ -758,6 +762,7 @@ fn read_into(c: &mut Client, srv: &mut Server) -> ReadOutcome {
     let Some(stream) = c.stream.as_mut() else {
         return ReadOutcome::Closed;
     };
+    srv.ops.reads += 1;
     loop {
         let len = c.query.len();
         if len > limit {
@@ -859,6 +864,7 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                 let mark = c.reply.len();
                 c.reply.buf.extend_from_slice(b"-ERR ");
                 e.write_message(&mut c.reply.buf);
+                crate::ops::note_error("ERR Protocol error");
                 c.reply.buf.extend_from_slice(b"\r\n");
                 if !c.relay.is_empty() {
                     crate::cluster::route::hold_behind(c, mark);
