@@ -489,15 +489,23 @@ fn config_resetstat(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult
     Ok(())
 }
 
-fn config_rewrite(srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
+fn config_rewrite(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     if srv.config.config_file.is_none() {
         return Err(CmdError::Static(
             "ERR The server is running without a config file",
         ));
     }
-    Err(CmdError::Static(
-        "ERR Rewriting config file: CONFIG REWRITE is not supported by memkv",
-    ))
+    match srv.config.rewrite_file() {
+        Ok(()) => {
+            log::info!("CONFIG REWRITE executed with success.");
+            c.reply.ok();
+            Ok(())
+        }
+        Err(e) => {
+            log::warn!("CONFIG REWRITE failed: {e}");
+            Err(CmdError::Custom(format!("ERR Rewriting config file: {e}")))
+        }
+    }
 }
 
 // ------------------------------------------------------------- misc server
