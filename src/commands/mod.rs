@@ -522,9 +522,12 @@ pub fn call(
     args: &Args,
 ) -> CmdResult {
     let mark = client.reply.len();
+    // One clock read serves the store's "now" and the command's duration
+    // (Redis's ustime() in call()).
+    let started = crate::ops::ustime();
     // A transaction runs at one instant: keys cannot expire half-way.
     if !client.in_exec {
-        srv.store.set_now(crate::store::unix_ms());
+        srv.store.set_now(started / 1000);
     }
     client.last_cmd = spec.name;
     let dirty = srv.store.dirty;
@@ -532,7 +535,6 @@ pub fn call(
     if !srv.ops.monitors.is_empty() {
         crate::ops::before_call(srv, client, spec, args);
     }
-    let started = std::time::Instant::now();
     let res = call_contained(srv, client, spec, args);
     // Counted after running, as Redis does (INFO does not count itself).
     srv.stats.commands_processed += 1;

@@ -17,7 +17,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use crate::commands::{Args, CommandSpec, flags, table};
 use crate::server::{Client, Server};
@@ -74,13 +73,28 @@ fn index() -> &'static Index {
     })
 }
 
-#[inline]
-fn slot_of(spec: &'static CommandSpec) -> Option<usize> {
-    index()
-        .slot
-        .get(&(spec as *const CommandSpec as usize))
-        .copied()
+fn slot_lookup(addr: usize) -> Option<usize> {
+    index().slot.get(&addr).copied()
 }
+
+/// Wall clock in microseconds (Redis's ustime), straight from
+/// clock_gettime: the dispatch path reads it twice per command.
+#[inline]
+pub fn ustime() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000)
+        .wrapping_add(ts.tv_nsec as u64 / 1000)
+}
+
+/// Direct-mapped cache in front of the spec -> slot map (a pipeline
+/// alternates a few commands; this makes the lookup a compare).
+const SLOT_CACHE: usize = 64;
 
 /// Directive values read on every command, cached (refreshed after CONFIG
 /// SET by [`config_changed`]).
@@ -147,6 +161,8 @@ pub struct Ops {
     in_metric: Metric,
     out_metric: Metric,
     last_sample_ms: u64,
+    /// (spec address, stat slot), see [`SLOT_CACHE`].
+    slot_cache: Vec<(usize, usize)>,
     /// Set while a blocked command is run again to serve it.
     pub reprocessing: bool,
     /// `total_reads_processed` / `total_writes_processed`.
@@ -155,8 +171,21 @@ pub struct Ops {
 }
 
 impl Ops {
+    #[inline]
     fn stat_mut(&mut self, spec: &'static CommandSpec) -> Option<&mut CmdStat> {
-        let i = slot_of(spec)?;
+        let addr = spec as *const CommandSpec as usize;
+        let way = (addr >> 4) % SLOT_CACHE;
+        let i = match self.slot_cache.get(way) {
+            Some(&(a, i)) if a == addr => i,
+            _ => {
+                let i = slot_lookup(addr)?;
+                if self.slot_cache.len() != SLOT_CACHE {
+                    self.slot_cache = vec![(0, 0); SLOT_CACHE];
+                }
+                self.slot_cache[way] = (addr, i);
+                i
+            }
+        };
         if self.cmd.is_empty() {
             self.cmd = vec![CmdStat::default(); index().specs.len()];
         }
@@ -291,13 +320,13 @@ pub fn after_call(
     client: &mut Client,
     spec: &'static CommandSpec,
     args: &Args,
-    started: Instant,
+    started_us: u64,
 ) {
     // AOF replay is not a client's command (Redis's isAOFLoadingContext).
     if srv.loading.is_some() && client.is_internal() {
         return;
     }
-    let usec = started.elapsed().as_micros() as u64;
+    let usec = ustime().saturating_sub(started_us);
     let failed = new_errors();
     // A command that blocked is counted when it is served (Redis's
     // CLIENT_BLOCKED rule); MONITOR sees it once, when it was sent.
