@@ -53,6 +53,9 @@ pub enum Notice {
     Relay(crate::cluster::relay::Done),
     /// A cluster member became reachable or unreachable.
     PeerState { member: usize, up: bool },
+    /// Another thread took this long (ms) for a latency-monitor event
+    /// (`aof-write`, `aof-fsync-always`).
+    Latency(&'static str, u64),
 }
 
 /// The event loop and the state it owns.
@@ -320,6 +323,7 @@ impl Reactor {
         while let Ok(n) = self.notices.try_recv() {
             match n {
                 Notice::Shutdown => self.srv.shutdown = Some(ShutdownRequest::Graceful),
+                Notice::Latency(event, ms) => crate::ops::latency_event(&mut self.srv, event, ms),
                 Notice::AofSynced(seq) => {
                     if let Some(aof) = self.srv.aof.as_mut() {
                         aof.synced_seq = aof.synced_seq.max(seq);
@@ -645,9 +649,12 @@ impl Reactor {
         crate::aof::reconcile_config(&mut self.srv);
         crate::aof::maybe_auto_rewrite(&mut self.srv);
         self.srv.store.set_now(crate::store::unix_ms());
+        let expire_start = Instant::now();
         self.srv
             .store
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
+        let ms = expire_start.elapsed().as_millis() as u64;
+        crate::ops::latency_event(&mut self.srv, "expire-cycle", ms);
         crate::pubsub::notify::after_cron(&mut self.srv);
         crate::cluster::tx::cron(&mut self.srv);
         crate::ops::cron(&mut self.srv);
