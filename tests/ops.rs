@@ -570,3 +570,32 @@ fn config_rewrite_errors_like_redis() {
     let got = send(&mut c, "CONFIG REWRITE");
     assert!(got.starts_with("-ERR Rewriting config file: "), "{got}");
 }
+
+#[test]
+fn a_monitor_that_stops_reading_meets_the_normal_limits() {
+    // MONITOR clients are replicas to Redis but keep the normal class.
+    let extra = ["--client-output-buffer-limit", "normal", "1mb", "0", "0"];
+    let mut servers = vec![Server::start(&extra)];
+    servers.extend(Server::start_redis(&extra));
+    for s in &servers {
+        let mut mon = s.raw();
+        assert_eq!(send(&mut mon, "MONITOR"), "+OK");
+        let mut c = s.raw();
+        let listed = |c: &mut Raw| {
+            let list = String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"LIST"])).into_owned();
+            list.contains("flags=O ")
+        };
+        assert!(listed(&mut c), "the monitor is listed with flag O");
+        // 20 MB of monitor output while the monitor reads nothing.
+        let value = vec![b'x'; 100_000];
+        let mut batch = Vec::new();
+        for _ in 0..200 {
+            batch.extend(common::encode(&[b"SET", b"k", &value]));
+        }
+        c.send(&batch);
+        for _ in 0..200 {
+            assert_eq!(render(&c.read_reply()), "+OK");
+        }
+        assert!(!listed(&mut c), "the monitor was disconnected");
+    }
+}

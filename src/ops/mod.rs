@@ -484,6 +484,8 @@ fn feed_monitors(srv: &mut Server, client: &mut Client, args: &Args) {
         repr(&mut line, shown_arg(args, &redact, i));
     }
     let mut live = Vec::with_capacity(srv.ops.monitors.len());
+    let limits = srv.pubsub.limits;
+    let now = std::time::Instant::now();
     for id in std::mem::take(&mut srv.ops.monitors) {
         if id == client.id && !client.is_internal() {
             client.reply.simple(&line);
@@ -496,8 +498,14 @@ fn feed_monitors(srv: &mut Server, client: &mut Client, args: &Args) {
         if let Some(Some(m)) = srv.clients.get_mut(token)
             && m.id == id
         {
-            m.reply.simple(&line);
             live.push(id);
+            if m.close_asap {
+                continue;
+            }
+            m.reply.simple(&line);
+            // A monitor that stops reading meets its class's limits
+            // (normal: Redis's getClientType does not count it a replica).
+            crate::pubsub::limits::check(&limits, m, now);
             srv.wake_writer(token);
         } else if srv.clients.get(token).is_some_and(|c| c.is_none()) {
             // Taken out of the slab while it runs (not this client): keep.

@@ -192,6 +192,9 @@ impl Client {
     pub fn info_line(&self, now: Instant) -> String {
         // Redis's catClientInfoString order.
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
         if self.pubsub.flag {
             flags.push('P');
         }
