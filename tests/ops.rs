@@ -92,6 +92,11 @@ const WORKLOAD: &[&str] = &[
     "GET",
     "EXEC",
     "EVAL \"return redis.call('get', KEYS[1])\" 1 a",
+    "EVAL \"return redis.call('lpush', KEYS[1], 'x')\" 1 a",
+    "EVAL \"return redis.pcall('lpush', KEYS[1], 'x')\" 1 a",
+    "EVAL \"return redis.error_reply('MYERR custom')\" 0",
+    "EVAL \"return {err='OTHER thing'}\" 0",
+    "EVAL \"error('raw')\" 0",
     "SELECT 99",
     "OBJECT FREQ a",
 ];
@@ -279,6 +284,7 @@ fn slowlog_matches_redis() {
         "GET k".to_string(),
         "EXEC".to_string(),
         "AUTH nopass".to_string(),
+        "EVAL \"return redis.call('set', 'x', '1')\" 0".to_string(),
         "CONFIG SET slowlog-log-slower-than -1".to_string(),
         "GET k".to_string(),
     ];
@@ -323,6 +329,7 @@ fn slowlog_matches_redis() {
         got[0][0]
     );
     assert!(got[0][0].contains("\"(redacted)\""), "{}", got[0][0]);
+    assert!(got[0][0].contains("\"?:0\""), "{}", got[0][0]);
 }
 
 #[test]

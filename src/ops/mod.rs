@@ -243,11 +243,25 @@ thread_local! {
     static ERROR_TOTAL: Cell<u64> = const { Cell::new(0) };
     static ERROR_SEEN: Cell<u64> = const { Cell::new(0) };
     static ERRORS: RefCell<BTreeMap<String, u64>> = const { RefCell::new(BTreeMap::new()) };
+    /// The next error reply repeats one already counted (a script's
+    /// redis.call error): Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE.
+    static SKIP_NEXT: Cell<bool> = const { Cell::new(false) };
+    /// Such a reply was written: the running command still failed.
+    static FAILED_UNCOUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the next error reply as already counted.
+pub fn error_already_counted() {
+    SKIP_NEXT.with(|s| s.set(true));
 }
 
 /// Counts one error reply by its code: the first word (within the first
 /// 32 bytes), or ERR without one - Redis's afterErrorReply rule.
 pub fn note_error(msg: &str) {
+    if SKIP_NEXT.with(|s| s.replace(false)) {
+        FAILED_UNCOUNTED.with(|f| f.set(true));
+        return;
+    }
     ERROR_TOTAL.with(|t| t.set(t.get() + 1));
     let head = &msg.as_bytes()[..msg.len().min(32)];
     let code = match head.iter().position(|&b| b == b' ') {
@@ -285,16 +299,19 @@ fn reset_errors() {
 #[inline]
 fn new_errors() -> bool {
     let total = error_total();
+    let uncounted = FAILED_UNCOUNTED.with(|f| f.replace(false));
     ERROR_SEEN.with(|s| {
         let fresh = total > s.get();
         s.set(total);
-        fresh
+        fresh || uncounted
     })
 }
 
 /// Marks the errors written so far as seen (before a command runs).
 #[inline]
 pub fn mark_errors() {
+    SKIP_NEXT.with(|s| s.set(false));
+    FAILED_UNCOUNTED.with(|f| f.set(false));
     let total = error_total();
     ERROR_SEEN.with(|s| s.set(total));
 }

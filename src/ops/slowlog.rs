@@ -56,8 +56,9 @@ impl SlowLog {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        // A script's client has no connection: Redis shows "?:0".
         let peer = if client.is_internal() {
-            String::new()
+            "?:0".to_string()
         } else {
             client.addr.to_string()
         };
