@@ -606,3 +606,74 @@ fn a_monitor_that_stops_reading_meets_the_normal_limits() {
         assert!(!listed(&mut c), "the monitor was disconnected");
     }
 }
+
+#[test]
+fn latency_tracking_settings_match_redis() {
+    let Some((m, r)) = pair(&[]) else { return };
+    let mut got = Vec::new();
+    for s in [&m, &r] {
+        let mut c = s.raw();
+        let steps = [
+            "CONFIG SET latency-tracking-info-percentiles \"50 99.99 100\"",
+            "SET a 1",
+        ];
+        run(&mut c, &steps);
+        let first = info(&mut c, &["latencystats"]);
+        // Sorted: Redis lists commands in its dict's order.
+        let keys = |i: &Info| -> Vec<String> {
+            let mut v: Vec<String> = section(i, "Latencystats")
+                .iter()
+                .map(|(k, v)| {
+                    let ps: Vec<&str> =
+                        v.split(',').map(|p| p.split('=').next().unwrap()).collect();
+                    format!("{k}:{}", ps.join(","))
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let a = keys(&first);
+        run(
+            &mut c,
+            &[
+                "CONFIG SET latency-tracking no",
+                "CONFIG RESETSTAT",
+                "GET a",
+            ],
+        );
+        let b = keys(&info(&mut c, &["latencystats"]));
+        assert_eq!(
+            send(&mut c, "LATENCY HISTOGRAM get"),
+            "[]",
+            "no histogram while tracking is off"
+        );
+        got.push((a, b));
+    }
+    assert!(
+        got[0]
+            .0
+            .iter()
+            .any(|l| l == "latency_percentiles_usec_set:p50,p99.99,p100")
+    );
+    assert!(got[0].1.is_empty(), "{:?}", got[0].1);
+    assert_eq!(got[0], got[1]);
+}
+
+#[test]
+fn monitor_inside_multi_is_refused_like_redis() {
+    let Some((m, r)) = pair(&[]) else { return };
+    let script = [
+        ("MULTI", "+OK"),
+        ("MONITOR", "+QUEUED"),
+        (
+            "EXEC",
+            "[-ERR MONITOR isn't allowed for DENY BLOCKING client]",
+        ),
+        (
+            "MONITOR x",
+            "-ERR wrong number of arguments for 'monitor' command",
+        ),
+    ];
+    run_script(&mut m.raw(), "memkv", &script);
+    run_script(&mut r.raw(), "redis", &script);
+}

@@ -479,12 +479,17 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// What Redis's resetServerStats, resetCommandTableStats and
+/// resetErrorTableStats reset: INFO stats counters, commandstats,
+/// latencystats histograms, errorstats, instantaneous samples,
+/// lazyfreed_objects. The slow log and the latency monitor stay.
 fn config_resetstat(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     srv.stats = Stats::default();
     srv.store.expired_keys = 0;
     srv.store.keyspace_hits = 0;
     srv.store.keyspace_misses = 0;
     srv.ops.reset_stats();
+    crate::store::lazyfree::reset_freed();
     c.reply.ok();
     Ok(())
 }
