@@ -677,3 +677,51 @@ fn monitor_inside_multi_is_refused_like_redis() {
     run_script(&mut m.raw(), "memkv", &script);
     run_script(&mut r.raw(), "redis", &script);
 }
+
+#[test]
+fn blocked_commands_are_counted_like_redis() {
+    let Some((m, r)) = pair(&[]) else { return };
+    let mut got = Vec::new();
+    for s in [&m, &r] {
+        let mut c = s.raw();
+        // Served at once, timed out, served after blocking, unblocked.
+        run(&mut c, &["RPUSH l a", "BLPOP l 0", "BLPOP l 0.01"]);
+        let mut w = s.raw();
+        let id = send(&mut w, "CLIENT ID");
+        // Waits until the BLPOP is parked (polling, not timing).
+        let parked = |c: &mut Raw| loop {
+            let i = info(c, &["clients"]);
+            if section(&i, "Clients")
+                .iter()
+                .any(|(k, v)| k == "blocked_clients" && v == "1")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        w.send(&common::encode(&[b"BLPOP", b"q", b"0"]));
+        parked(&mut c);
+        send(&mut c, "RPUSH q x");
+        assert_eq!(render(&w.read_reply()), "[\"q\", \"x\"]");
+        w.send(&common::encode(&[b"BLPOP", b"q", b"0"]));
+        parked(&mut c);
+        let unblock = format!("CLIENT UNBLOCK {} ERROR", &id[1..]);
+        assert_eq!(send(&mut c, &unblock), ":1");
+        let e = render(&w.read_reply());
+        assert!(e.starts_with("-UNBLOCKED"), "{e}");
+        let i = info(&mut c, &["commandstats", "errorstats"]);
+        let mut lines: Vec<String> = section(&i, "Commandstats")
+            .iter()
+            .filter(|(k, _)| k.contains("blpop") || k.contains("rpush"))
+            .map(|(k, v)| format!("{k}:{}", v.split(",usec=").next().unwrap()))
+            .chain(
+                section(&i, "Errorstats")
+                    .iter()
+                    .map(|(k, v)| format!("{k}:{v}")),
+            )
+            .collect();
+        lines.sort();
+        got.push(lines);
+    }
+    assert_eq!(got[0], got[1]);
+}

@@ -390,6 +390,27 @@ pub fn after_call(
     }
 }
 
+/// A blocked command ended without being served (timeout, CLIENT
+/// UNBLOCK): Redis's updateStatsOnUnblock counts the call then.
+pub fn unblocked(srv: &mut Server, argv: &crate::commands::OwnedArgs, failed: bool) {
+    let Ok(spec) = crate::commands::resolve(&argv.as_args()) else {
+        return;
+    };
+    srv.stats.commands_processed += 1;
+    let tracking = srv.ops.settings.latency_tracking;
+    if let Some(st) = srv.ops.stat_mut(spec) {
+        st.calls += 1;
+        st.failed += failed as u64;
+        if tracking {
+            st.hist
+                .get_or_insert_with(hist::Histogram::default)
+                .record(0);
+        }
+    }
+    // The error reply was counted when written; it is this call's.
+    mark_errors();
+}
+
 /// Before a handler runs: scripts (skip_monitor) are shown to MONITOR
 /// before the commands they run, as Redis's evalGenericCommand does.
 pub fn before_call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, args: &Args) {

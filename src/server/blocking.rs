@@ -165,6 +165,7 @@ impl Server {
                 None => c.reply.null_array(),
             }
         }
+        crate::ops::unblocked(self, &w.args, error.is_some());
         self.unparked.push(w.token);
         self.wake_writer(w.token);
         true
