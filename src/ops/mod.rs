@@ -3,9 +3,10 @@
 //! errorstats), the slow log, the latency monitor, MONITOR feeds and the
 //! instantaneous rates of INFO stats.
 //!
-//! Everything is fed from two places: [`after_call`] on the dispatch path
+//! Everything is fed from a few places: [`after_call`] on the dispatch path
 //! (one clock read before and after the handler, one table index, a
-//! histogram increment) and [`cron`]. Errors are counted where every error
+//! histogram increment), [`rejected`] for refused commands, [`unblocked`]
+//! for blocked commands that time out, [`latency_event`] and [`cron`]. Errors are counted where every error
 //! reply is written (`Reply::error` -> [`note_error`]), like Redis's
 //! afterErrorReply.
 
@@ -239,6 +240,9 @@ pub fn config_changed(srv: &mut Server) {
 /// script can invent codes without end).
 const MAX_ERROR_KINDS: usize = 128;
 
+// Error counters live with the thread that writes replies (the reactor):
+// `Reply::error` has no access to the Server. Servers embedded in one
+// process on one thread (unit tests) would share them.
 thread_local! {
     static ERROR_TOTAL: Cell<u64> = const { Cell::new(0) };
     static ERROR_SEEN: Cell<u64> = const { Cell::new(0) };
