@@ -15,6 +15,7 @@ pub mod logging;
 pub mod long_double;
 pub mod memory;
 pub mod number;
+pub mod ops;
 pub mod pubsub;
 pub mod resp;
 pub mod scripting;

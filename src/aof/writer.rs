@@ -231,7 +231,10 @@ impl Writer {
         while super::STALL_WRITER.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        match self.file.write_all(&self.backlog) {
+        let started = Instant::now();
+        let written = self.file.write_all(&self.backlog);
+        self.report_latency("aof-write", started);
+        match written {
             Ok(()) => {
                 self.file_len += self.backlog.len() as u64;
                 self.sizes
@@ -246,7 +249,9 @@ impl Writer {
                     self.notifier.send(Notice::AofWriteOk);
                 }
                 if self.policy == AppendFsync::Always {
+                    let started = Instant::now();
                     self.fsync();
+                    self.report_latency("aof-fsync-always", started);
                     if !self.failing {
                         self.notifier.send(Notice::AofSynced(self.backlog_seq));
                     }
@@ -274,6 +279,15 @@ impl Writer {
             warn!("Error writing to the AOF file: {e}");
             self.failing = true;
             self.notifier.send(Notice::AofWriteError(e.to_string()));
+        }
+    }
+
+    /// Tells the reactor's latency monitor about a slow disk operation
+    /// (it applies `latency-monitor-threshold`).
+    fn report_latency(&self, event: &'static str, started: Instant) {
+        let ms = started.elapsed().as_millis() as u64;
+        if ms > 0 {
+            self.notifier.send(Notice::Latency(event, ms));
         }
     }
 

@@ -313,6 +313,7 @@ fn reset(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     // resets its state here (Pub/Sub, tracking and MONITOR when they exist).
     super::transaction::reset_transaction(srv, c);
     crate::pubsub::forget_client(srv, c);
+    super::ops::stop_monitor(srv, c);
     c.db = 0;
     c.reply.resp3 = false;
     c.authenticated = requirepass(srv).is_empty();

@@ -48,6 +48,8 @@ pub mod flags {
     /// PAUSE WRITE postpones it too. Internal: Redis 7.0's COMMAND INFO
     /// does not show it.
     pub const MAY_REPLICATE: u32 = 1 << 14;
+    /// Never logged in the slow log (EXEC: its commands are).
+    pub const SKIP_SLOWLOG: u32 = 1 << 15;
 
     /// Flag names in COMMAND INFO order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -61,6 +63,7 @@ pub mod flags {
         (LOADING, "loading"),
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
@@ -202,6 +205,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::pubsub::COMMANDS,
         crate::commands::memory::COMMANDS,
         crate::commands::scripting::COMMANDS,
+        crate::commands::ops::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -216,9 +220,11 @@ pub mod geo;
 pub mod geohash;
 pub mod hash;
 pub mod hyperloglog;
+pub mod info;
 pub mod keys;
 pub mod list;
 pub mod memory;
+pub mod ops;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
@@ -401,27 +407,48 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
                 crate::cluster::route::hello(srv, client, args);
                 return None;
             }
-            return reject(srv, client, args, &e.to_string());
+            // An arity error names a known command: its rejected_calls.
+            let known = match &e {
+                CmdError::WrongArity(_) => args.get(0).and_then(|n| table().lookup(n)).map(|t| {
+                    args.get(1)
+                        .filter(|_| !t.subcommands.is_empty())
+                        .and_then(|s| lookup_sub(t, s))
+                        .unwrap_or(t)
+                }),
+                _ => None,
+            };
+            return reject(srv, client, known, args, &e.to_string());
         }
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(srv, client, args, "NOAUTH Authentication required.");
+        return reject(
+            srv,
+            client,
+            Some(spec),
+            args,
+            "NOAUTH Authentication required.",
+        );
+    }
+    // A MONITOR client is a replica to Redis: no keyspace access.
+    if client.monitor && spec.has(flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) {
+        let msg = "ERR Replica can't interact with the keyspace";
+        return reject(srv, client, Some(spec), args, msg);
     }
     if srv.loading.is_some() && !spec.has(flags::LOADING) && !client.is_internal() {
         let msg = "LOADING Redis is loading the dataset in memory";
-        return reject(srv, client, args, msg);
+        return reject(srv, client, Some(spec), args, msg);
     }
     if spec.has(flags::WRITE)
         && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
     {
-        return reject(srv, client, args, &e);
+        return reject(srv, client, Some(spec), args, &e);
     }
     if let Some(e) = crate::pubsub::subscribed_mode_error(client, spec) {
-        return reject(srv, client, args, &e);
+        return reject(srv, client, Some(spec), args, &e);
     }
     // maxmemory: evict, or refuse a command that could grow memory.
     if srv.store.evict.maxmemory != 0 && crate::memory::must_refuse(srv, client, spec) {
-        return reject(srv, client, args, crate::memory::OOM_ERROR);
+        return reject(srv, client, Some(spec), args, crate::memory::OOM_ERROR);
     }
     // CLIENT PAUSE: one Option check when there is none.
     if srv.pause.is_some() && srv.postpone_if_paused(client, spec) {
@@ -463,7 +490,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         if client.peer {
             // A relayed request is never relayed again.
             if let Some(e) = crate::cluster::route::foreign_key(srv, spec, args) {
-                return reject(srv, client, args, &e);
+                return reject(srv, client, Some(spec), args, &e);
             }
         } else if (client.multi.is_none() || transaction::runs_inside_multi(spec))
             && crate::cluster::route::route(srv, client, spec, args)
@@ -493,10 +520,22 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
 fn reject(
     srv: &mut Server,
     client: &mut Client,
+    spec: Option<&'static CommandSpec>,
     args: &Args,
     msg: &str,
 ) -> Option<&'static CommandSpec> {
     srv.stats.rejected_calls += 1;
+    let out = reject_reply(srv, client, args, msg);
+    crate::ops::rejected(srv, spec);
+    out
+}
+
+fn reject_reply(
+    srv: &mut Server,
+    client: &mut Client,
+    args: &Args,
+    msg: &str,
+) -> Option<&'static CommandSpec> {
     if client.multi.is_some() && args.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
         // A rejected EXEC ends the transaction (Redis's execCommandAbort).
         transaction::reset_transaction(srv, client);
@@ -523,18 +562,26 @@ pub fn call(
     args: &Args,
 ) -> CmdResult {
     let mark = client.reply.len();
+    // One clock read serves the store's "now" and the command's duration
+    // (Redis's ustime() in call()).
+    let started = crate::ops::ustime();
     // A transaction runs at one instant: keys cannot expire half-way.
     if !client.in_exec {
-        srv.store.set_now(crate::store::unix_ms());
+        srv.store.set_now(started / 1000);
     }
-    srv.stats.commands_processed += 1;
     client.last_cmd = spec.name;
     // CLIENT NO-TOUCH: lookups leave the access clock alone (TOUCH still
     // touches); handlers of TYPE, TTL, EXISTS and OBJECT set it too.
     srv.store.evict.no_touch = client.no_touch && spec.name != "touch";
     srv.store.evict.last_touch = None;
     let dirty = srv.store.dirty;
+    crate::ops::mark_errors();
+    if !srv.ops.monitors.is_empty() {
+        crate::ops::before_call(srv, client, spec, args);
+    }
     let res = call_contained(srv, client, spec, args);
+    // Counted after running, as Redis does (INFO does not count itself).
+    srv.stats.commands_processed += 1;
     match &res {
         Err(e) => {
             srv.stats.failed_calls += 1;
@@ -552,6 +599,7 @@ pub fn call(
     if res.is_ok() && crate::pubsub::notify::pending(srv) {
         crate::pubsub::notify::after_call(srv, client, spec, args, mark);
     }
+    crate::ops::after_call(srv, client, spec, args, started);
     res
 }
 

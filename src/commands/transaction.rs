@@ -24,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "exec",
         1,
-        NOSCRIPT | LOADING | STALE,
+        NOSCRIPT | LOADING | STALE | super::flags::SKIP_SLOWLOG,
         (0, 0, 0),
         exec,
         "transactions",

@@ -39,6 +39,7 @@ use crate::glob::glob_match;
 mod deserialize;
 mod directives;
 mod parse;
+mod rewrite;
 mod set;
 
 use deserialize::*;

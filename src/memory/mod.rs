@@ -13,7 +13,7 @@ pub mod usage;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::commands::server::bytes_to_human;
+use crate::commands::info::bytes_to_human;
 use crate::server::Server;
 
 /// The counting allocator (installed as `#[global_allocator]` in lib.rs).

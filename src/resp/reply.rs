@@ -59,6 +59,8 @@ impl Reply {
     /// An error line. `msg` includes the code, e.g. `ERR syntax error`.
     /// CR and LF are replaced by spaces, as Redis does.
     pub fn error(&mut self, msg: &str) {
+        // INFO errorstats / total_error_replies count every error reply.
+        crate::ops::note_error(msg);
         self.buf.push(b'-');
         for &b in msg.as_bytes() {
             self.buf

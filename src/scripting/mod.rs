@@ -501,6 +501,9 @@ fn run_in(
             let resp3 = hidden.raw_get::<i64>("resp").unwrap_or(2) == 3;
             lua_to_reply(&val, &mut c.reply, resp3, 0)
         } else {
+            if counted_already(&val) {
+                crate::ops::error_already_counted();
+            }
             Err(error_table_text(&val, sha))
         };
         if out.is_err() {
@@ -598,11 +601,20 @@ fn lua_error_text(e: &mlua::Error) -> String {
     }
 }
 
-/// The error table redis.call / pcall produce (`{err = text}`).
+/// The error table redis.call / pcall produce (`{err = text}`), marked as
+/// already counted in INFO errorstats (Redis 7.0's field): when the script
+/// returns or raises it, the error is not counted a second time.
 fn err_table(lua: &Lua, text: &str) -> mlua::Result<(LuaValue, bool)> {
     let t = lua.create_table()?;
     t.raw_set("err", text)?;
+    t.raw_set("ignore_error_stats_update", true)?;
     Ok((LuaValue::Table(t), true))
+}
+
+/// Whether an error table carries the already-counted mark.
+fn counted_already(v: &LuaValue) -> bool {
+    matches!(v, LuaValue::Table(t)
+        if matches!(t.raw_get::<LuaValue>("ignore_error_stats_update"), Ok(LuaValue::Boolean(true))))
 }
 
 /// redis.call / redis.pcall: runs one command; returns (reply, is error).
@@ -791,6 +803,9 @@ fn lua_to_reply(v: &LuaValue, r: &mut Reply, resp3: bool, depth: usize) -> Resul
         LuaValue::Table(t) => {
             if let Ok(LuaValue::String(e)) = t.raw_get::<LuaValue>("err") {
                 let text = e.to_string_lossy();
+                if counted_already(v) {
+                    crate::ops::error_already_counted();
+                }
                 if depth == 0 {
                     return Err(text);
                 }

@@ -165,6 +165,7 @@ impl Server {
                 None => c.reply.null_array(),
             }
         }
+        crate::ops::unblocked(self, &w.args, error.is_some());
         self.unparked.push(w.token);
         self.wake_writer(w.token);
         true
@@ -225,7 +226,9 @@ impl Server {
             let args = owned.as_ref().unwrap_or(&w.args).as_args();
             match commands::resolve(&args) {
                 Ok(spec) => {
+                    self.ops.reprocessing = true;
                     let _ = commands::call(self, &mut c, spec, &args);
+                    self.ops.reprocessing = false;
                 }
                 Err(e) => c.reply.error(&e.to_string()),
             }

@@ -106,6 +106,8 @@ pub struct Client {
     /// WATCHed (db, key)s: a set, so WATCH of n keys costs O(n).
     pub watched: indexmap::IndexSet<(usize, Key)>,
     pub no_evict: bool,
+    /// In MONITOR mode (Redis's CLIENT_MONITOR).
+    pub monitor: bool,
     pub no_touch: bool,
     pub(crate) writable_registered: bool,
     pub(crate) pending_write: bool,
@@ -196,6 +198,7 @@ impl Client {
             in_exec: false,
             watched: Default::default(),
             no_evict: false,
+            monitor: false,
             no_touch: false,
             writable_registered: false,
             pending_write: false,
@@ -240,6 +243,9 @@ impl Client {
     pub fn info_line(&self, now: Instant) -> String {
         // Redis's catClientInfoString order.
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
         if self.pubsub.flag {
             flags.push('P');
         }

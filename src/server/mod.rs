@@ -118,6 +118,8 @@ pub struct Server {
     pub(crate) paused: Vec<usize>,
     /// Tokens of clients whose replies wait for an AOF fsync.
     pub(crate) held: Vec<usize>,
+    /// Command/error statistics, slow log, latency monitor, MONITOR.
+    pub ops: crate::ops::Ops,
 }
 
 impl Server {

@@ -86,6 +86,9 @@ pub enum Notice {
     Relay(crate::cluster::relay::Done),
     /// A cluster member became reachable or unreachable.
     PeerState { member: usize, up: bool },
+    /// Another thread took this long (ms) for a latency-monitor event
+    /// (`aof-write`, `aof-fsync-always`).
+    Latency(&'static str, u64),
 }
 
 /// The event loop and the state it owns.
@@ -185,6 +188,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         held: Vec::new(),
         pubsub: Default::default(),
         tls,
+        ops: Default::default(),
         config,
     };
     let mut srv = srv;
@@ -204,6 +208,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     crate::pubsub::config_changed(&mut srv);
     crate::memory::config_changed(&mut srv);
     crate::memory::mark_startup();
+    crate::ops::config_changed(&mut srv);
     Ok(Reactor {
         poll,
         listeners,
@@ -390,6 +395,7 @@ impl Reactor {
         while let Ok(n) = self.notices.try_recv() {
             match n {
                 Notice::Shutdown => self.srv.shutdown = Some(ShutdownRequest::Graceful),
+                Notice::Latency(event, ms) => crate::ops::latency_event(&mut self.srv, event, ms),
                 Notice::AofSynced(seq) => {
                     if let Some(aof) = self.srv.aof.as_mut() {
                         aof.synced_seq = aof.synced_seq.max(seq);
@@ -752,6 +758,7 @@ impl Reactor {
         let Some(stream) = c.stream.as_mut() else {
             return false;
         };
+        self.srv.ops.writes += 1;
         let mut budget = WRITE_CHUNK;
         let mut blocked = false;
         while budget > 0 {
@@ -845,12 +852,16 @@ impl Reactor {
         crate::aof::drained(&mut self.srv);
         crate::aof::maybe_auto_rewrite(&mut self.srv);
         self.srv.store.set_now(crate::store::unix_ms());
+        let expire_start = Instant::now();
         self.srv
             .store
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
+        let ms = expire_start.elapsed().as_millis() as u64;
+        crate::ops::latency_event(&mut self.srv, "expire-cycle", ms);
         crate::pubsub::notify::after_cron(&mut self.srv);
         crate::cluster::tx::cron(&mut self.srv);
         crate::memory::cron(&mut self.srv);
+        crate::ops::cron(&mut self.srv);
     }
 
     fn close_idle_clients(&mut self) {
@@ -965,6 +976,7 @@ fn read_once(c: &mut Client, srv: &mut Server) -> ReadOutcome {
     let Some(stream) = c.stream.as_ref() else {
         return ReadOutcome::Closed;
     };
+    srv.ops.reads += 1;
     let want = c
         .parse_state
         .big_bulk_missing(&c.query, BIG_ARG)
@@ -1151,6 +1163,7 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                 let mark = c.reply.len();
                 c.reply.buf.extend_from_slice(b"-ERR ");
                 e.write_message(&mut c.reply.buf);
+                crate::ops::note_error("ERR Protocol error");
                 c.reply.buf.extend_from_slice(b"\r\n");
                 if !c.relay.is_empty() {
                     crate::cluster::route::hold_behind(c, mark);

@@ -31,6 +31,11 @@ pub fn freed() -> u64 {
     FREED.load(Ordering::Relaxed)
 }
 
+/// CONFIG RESETSTAT (Redis's lazyfreeResetStats).
+pub fn reset_freed() {
+    FREED.store(0, Ordering::Relaxed);
+}
+
 /// Drops `v` on the background thread. Falls back to dropping inline if
 /// the thread cannot be started.
 pub fn free<T: Send + 'static>(v: T) {

@@ -134,11 +134,17 @@ impl Server {
     /// Real Redis (`redis-server` on PATH) with persistence off, or None if
     /// it is not installed.
     pub fn start_redis(extra: &[&str]) -> Option<Server> {
+        Self::start_redis_with_config(None, extra)
+    }
+
+    /// Real Redis reading `config` first (like memkv's `start_with_config`).
+    pub fn start_redis_with_config(config: Option<&Path>, extra: &[&str]) -> Option<Server> {
         let bin = which("redis-server")?;
         let dir = temp_dir("redis");
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new(&bin)
+                .args(config)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .args(["--dir", dir.to_str()?])
