@@ -718,7 +718,9 @@ fn object_refcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 
 fn object_idletime(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     srv.store.evict.no_touch = true;
-    let Some(clock) = srv.store.clock_of(c.db, &args[2]) else {
+    // Redis looks the key up as a read (keyspace hits/misses count).
+    let found = srv.store.lookup_read(c.db, &args[2]).is_some();
+    let Some(clock) = srv.store.clock_of(c.db, &args[2]).filter(|_| found) else {
         c.reply.null();
         return Ok(());
     };
@@ -734,7 +736,9 @@ fn object_idletime(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 
 fn object_freq(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     srv.store.evict.no_touch = true;
-    let Some(clock) = srv.store.clock_of(c.db, &args[2]) else {
+    // Redis looks the key up as a read (keyspace hits/misses count).
+    let found = srv.store.lookup_read(c.db, &args[2]).is_some();
+    let Some(clock) = srv.store.clock_of(c.db, &args[2]).filter(|_| found) else {
         c.reply.null();
         return Ok(());
     };
