@@ -15,6 +15,7 @@ pub mod logging;
 pub mod long_double;
 pub mod number;
 pub mod pubsub;
+pub mod rdb;
 pub mod resp;
 pub mod scripting;
 pub mod server;
