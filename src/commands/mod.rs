@@ -199,6 +199,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::cluster::COMMANDS,
         crate::commands::pubsub::COMMANDS,
         crate::commands::scripting::COMMANDS,
+        crate::commands::rdb::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -215,6 +216,7 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod pubsub;
+pub mod rdb;
 pub mod scripting;
 pub mod server;
 pub mod set;

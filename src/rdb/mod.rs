@@ -116,3 +116,30 @@ impl std::fmt::Display for Error {
 
 #[cfg(test)]
 mod tests;
+
+/// The encoding choices of the current configuration.
+pub fn save_opts(config: &crate::config::Config) -> SaveOpts {
+    let num = |name: &str, default: i64| {
+        config
+            .value(name)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(default)
+    };
+    SaveOpts {
+        compress: config.value("rdbcompression").as_deref() != Some("no"),
+        hash_max_entries: num("hash-max-listpack-entries", 128).max(0) as usize,
+        hash_max_value: num("hash-max-listpack-value", 64).max(0) as usize,
+        list_fill: num("list-max-listpack-size", -2),
+    }
+}
+
+/// The encoding limits loaded values are built under.
+pub fn load_limits(config: &crate::config::Config) -> LoadLimits {
+    LoadLimits {
+        max_intset: config.set_max_intset_entries,
+        zset: crate::store::zset::Limits {
+            entries: config.zset_max_listpack_entries,
+            value: config.zset_max_listpack_value,
+        },
+    }
+}
