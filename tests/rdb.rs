@@ -302,3 +302,353 @@ fn restore_options_and_errors_match_redis() {
         assert_eq!(none, None);
     }
 }
+
+// ---------------------------------------------------------------------------
+// dump.rdb files: Redis <-> memkv, SAVE/BGSAVE, start-up, crash safety.
+// ---------------------------------------------------------------------------
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Waits until the server answers something other than -LOADING.
+fn wait_loaded(s: &mut Server) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(Some(st)) = s.child.try_wait() {
+            panic!("server exited while loading: {st}");
+        }
+        if let Ok(mut c) = redis::Client::open(s.url()).and_then(|c| c.get_connection()) {
+            match cmd("DBSIZE").query::<i64>(&mut c) {
+                Ok(_) => return,
+                Err(e) if e.code() == Some("LOADING") => {}
+                Err(e) => panic!("unexpected DBSIZE reply: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("loading did not finish");
+}
+
+fn info_field(c: &mut Connection, field: &str) -> String {
+    let info: String = cmd("INFO").arg("persistence").query(c).expect("info");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO"))
+        .trim()
+        .to_string()
+}
+
+fn db_digest(c: &mut Connection) -> String {
+    cmd("DEBUG").arg("DIGEST").query(c).expect("digest")
+}
+
+/// Every type and encoding in db 0, expiring keys, and keys in db 3.
+fn populate_dataset(c: &mut Connection) {
+    populate(c);
+    let _: () = cmd("SET")
+        .arg("ttl:k")
+        .arg("v")
+        .arg("PX")
+        .arg(3_600_000)
+        .query(c)
+        .expect("set");
+    let _: () = cmd("HSET")
+        .arg("ttl:h")
+        .arg("f")
+        .arg("v")
+        .query(c)
+        .expect("hset");
+    let _: i64 = cmd("EXPIRE")
+        .arg("ttl:h")
+        .arg(5000)
+        .query(c)
+        .expect("expire");
+    let _: () = cmd("SELECT").arg(3).query(c).expect("select");
+    let _: () = cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(2000)
+        .arg("pop")
+        .arg(20)
+        .query(c)
+        .expect("populate");
+    let _: () = cmd("SELECT").arg(0).query(c).expect("select");
+}
+
+fn check_rdb(path: &Path) {
+    let Some(bin) = common::which("redis-check-rdb") else {
+        return;
+    };
+    let out = std::process::Command::new(bin)
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "{text}"
+    );
+}
+
+#[test]
+fn redis_dump_rdb_loads_into_memkv_with_the_same_digest() {
+    let Some(redis) = Server::start_redis(&DEBUG) else {
+        return;
+    };
+    let mut r = redis.conn();
+    populate_dataset(&mut r);
+    let want = db_digest(&mut r);
+    let _: () = cmd("SAVE").query(&mut r).expect("save");
+    let dir = common::temp_dir("rdb-from-redis");
+    std::fs::copy(redis.dir.join("dump.rdb"), dir.join("dump.rdb")).expect("copy");
+    let mut memkv = Server::start_in(&dir, &DEBUG);
+    wait_loaded(&mut memkv);
+    let mut m = memkv.conn();
+    assert_eq!(db_digest(&mut m), want);
+    assert_eq!(info_field(&mut m, "rdb_changes_since_last_save"), "0");
+    assert_eq!(
+        info_field(&mut m, "rdb_last_load_keys_loaded"),
+        (keys_of(&mut r)).to_string()
+    );
+    let ttl: i64 = cmd("TTL").arg("ttl:h").query(&mut m).expect("ttl");
+    assert!(ttl > 4000 && ttl <= 5000);
+}
+
+fn keys_of(c: &mut Connection) -> i64 {
+    let mut n = 0;
+    for db in [0, 3] {
+        let _: () = cmd("SELECT").arg(db).query(c).expect("select");
+        n += cmd("DBSIZE").query::<i64>(c).expect("dbsize");
+    }
+    let _: () = cmd("SELECT").arg(0).query(c).expect("select");
+    n
+}
+
+#[test]
+fn memkv_save_and_bgsave_load_into_redis_with_the_same_digest() {
+    let mut memkv = Server::start(&DEBUG);
+    let mut m = memkv.conn();
+    populate_dataset(&mut m);
+    let want = db_digest(&mut m);
+    for (i, how) in ["SAVE", "BGSAVE"].into_iter().enumerate() {
+        let _ = std::fs::remove_file(memkv.dir.join("dump.rdb"));
+        let before: i64 = cmd("LASTSAVE").query(&mut m).expect("lastsave");
+        let reply: String = cmd(how).query(&mut m).expect(how);
+        if how == "BGSAVE" {
+            assert_eq!(reply, "Background saving started");
+            while info_field(&mut m, "rdb_bgsave_in_progress") == "1" {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(info_field(&mut m, "rdb_last_bgsave_status"), "ok");
+        } else {
+            assert_eq!(reply, "OK");
+        }
+        assert_eq!(info_field(&mut m, "rdb_changes_since_last_save"), "0");
+        assert_eq!(info_field(&mut m, "rdb_saves"), (i + 1).to_string());
+        let after: i64 = cmd("LASTSAVE").query(&mut m).expect("lastsave");
+        assert!(after >= before);
+        let path = memkv.dir.join("dump.rdb");
+        check_rdb(&path);
+        let Some(redis) = Server::start_redis(&DEBUG) else {
+            return;
+        };
+        drop(redis);
+        // A Redis that starts on memkv's file.
+        let rdir = common::temp_dir("redis-from-memkv");
+        std::fs::copy(&path, rdir.join("dump.rdb")).expect("copy");
+        let mut rs = start_redis_in(&rdir);
+        wait_loaded(&mut rs);
+        let mut r = rs.conn();
+        assert_eq!(db_digest(&mut r), want, "{how}");
+    }
+    // The DEBUG RELOAD round trip keeps the dataset.
+    let _: () = cmd("DEBUG").arg("RELOAD").query(&mut m).expect("reload");
+    assert_eq!(db_digest(&mut m), want);
+    memkv.kill9();
+}
+
+/// Redis started in `dir` (loading its dump.rdb), persistence otherwise off.
+fn start_redis_in(dir: &Path) -> Server {
+    let bin = common::which("redis-server").expect("redis-server");
+    for _ in 0..5 {
+        let port = common::free_port();
+        let mut child = std::process::Command::new(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args([
+                "--dir",
+                dir.to_str().expect("dir"),
+                "--enable-debug-command",
+                "yes",
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn redis");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Server {
+                    child,
+                    port,
+                    dir: dir.to_path_buf(),
+                };
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("redis did not start");
+}
+
+#[test]
+fn damaged_dump_rdb_refuses_to_start() {
+    let mut memkv = Server::start(&DEBUG);
+    let mut m = memkv.conn();
+    populate(&mut m);
+    let _: () = cmd("SAVE").query(&mut m).expect("save");
+    memkv.kill9();
+    let img = std::fs::read(memkv.dir.join("dump.rdb")).expect("read");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated", img[..img.len() / 2].to_vec(), "Short read"),
+        (
+            "checksum",
+            {
+                let mut b = img.clone();
+                let n = b.len();
+                b[n - 3] ^= 0xff;
+                b
+            },
+            "Wrong RDB checksum",
+        ),
+        ("signature", b"NOTREDIS0010".to_vec(), "Wrong signature"),
+        (
+            "version",
+            b"REDIS0099\xff".to_vec(),
+            "Can't handle RDB format version 99",
+        ),
+    ];
+    for (name, bytes, msg) in cases {
+        let dir = common::temp_dir("rdb-damaged");
+        std::fs::write(dir.join("dump.rdb"), &bytes).expect("write");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
+            .args([
+                "--port",
+                &common::free_port().to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args(["--dir", dir.to_str().expect("dir")])
+            .output()
+            .expect("run memkv");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: started on a damaged file");
+        assert!(text.contains(msg), "{name}: {text}");
+        // The file is left as it was.
+        assert_eq!(std::fs::read(dir.join("dump.rdb")).expect("read"), bytes);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn sigkill_during_bgsave_leaves_a_complete_dump() {
+    let mut memkv = Server::start(&DEBUG);
+    let mut m = memkv.conn();
+    let _: () = cmd("SET").arg("old").arg("1").query(&mut m).expect("set");
+    let _: () = cmd("SAVE").query(&mut m).expect("save");
+    let old = std::fs::read(memkv.dir.join("dump.rdb")).expect("old dump");
+    let _: () = cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(300_000)
+        .query(&mut m)
+        .expect("populate");
+    let started: String = cmd("BGSAVE").query(&mut m).expect("bgsave");
+    assert_eq!(started, "Background saving started");
+    memkv.kill9();
+    // Whenever the kill landed, dump.rdb is the old file or a whole new one.
+    let now = std::fs::read(memkv.dir.join("dump.rdb")).expect("dump");
+    if now != old {
+        let mut store = memkv::store::Store::new(16);
+        let l = memkv::rdb::file::load_all(now, &mut store, &Default::default(), true)
+            .expect("a complete file");
+        assert_eq!(l.keys_loaded, 300_001);
+    }
+    let dir = memkv.dir.clone();
+    let mut again = Server::start_in(&dir, &DEBUG);
+    wait_loaded(&mut again);
+    let mut c = again.conn();
+    let v: String = cmd("GET").arg("old").query(&mut c).expect("get");
+    assert_eq!(v, "1");
+}
+
+#[test]
+fn shutdown_saves_by_redis_rules() {
+    // Save points set: SHUTDOWN saves; NOSAVE does not.
+    for (args, saved) in [
+        (vec!["SHUTDOWN"], true),
+        (vec!["SHUTDOWN", "NOSAVE"], false),
+    ] {
+        let mut memkv = Server::start(&["--save", "900", "1", "--enable-debug-command", "yes"]);
+        let mut m = memkv.conn();
+        let _: () = cmd("SET").arg("k").arg("v").query(&mut m).expect("set");
+        let mut k = cmd(args[0]);
+        for a in &args[1..] {
+            k.arg(*a);
+        }
+        let _ = k.query::<()>(&mut m);
+        let _ = memkv.child.wait();
+        assert_eq!(memkv.dir.join("dump.rdb").exists(), saved, "{args:?}");
+    }
+    // No save points: only SHUTDOWN SAVE saves.
+    for (args, saved) in [(vec!["SHUTDOWN"], false), (vec!["SHUTDOWN", "SAVE"], true)] {
+        let mut memkv = Server::start(&["--save", ""]);
+        let mut m = memkv.conn();
+        let _: () = cmd("SET").arg("k").arg("v").query(&mut m).expect("set");
+        let mut k = cmd(args[0]);
+        for a in &args[1..] {
+            k.arg(*a);
+        }
+        let _ = k.query::<()>(&mut m);
+        let _ = memkv.child.wait();
+        assert_eq!(memkv.dir.join("dump.rdb").exists(), saved, "{args:?}");
+        if saved {
+            let dir = memkv.dir.clone();
+            let mut again = Server::start_in(&dir, &[]);
+            wait_loaded(&mut again);
+            let v: String = cmd("GET").arg("k").query(&mut again.conn()).expect("get");
+            assert_eq!(v, "v");
+        }
+    }
+}
+
+#[test]
+fn bgsave_replies_match_redis() {
+    let Some((redis, memkv)) = both_servers(&[]) else {
+        return;
+    };
+    for s in [&redis, &memkv] {
+        let mut c = s.conn();
+        let e = cmd("BGSAVE")
+            .arg("FOO")
+            .query::<String>(&mut c)
+            .expect_err("syntax");
+        assert_eq!(e.to_string(), "ResponseError: syntax error", "{}", s.port);
+        let e = cmd("BGSAVE")
+            .arg("a")
+            .arg("b")
+            .query::<String>(&mut c)
+            .expect_err("syntax");
+        assert_eq!(e.to_string(), "ResponseError: syntax error");
+    }
+}

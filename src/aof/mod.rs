@@ -323,6 +323,11 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     if aof.rewrite.is_some() {
         return Err("ERR Background append only file rewriting already in progress".into());
     }
+    if srv.rdb.bgsave_in_progress() {
+        // One snapshot walk at a time: the cron starts it after the BGSAVE.
+        aof.rewrite_scheduled = true;
+        return Err("ERR Background save in progress: AOF rewrite scheduled".into());
+    }
     if rotate {
         let _ = aof.writer.send(WriterMsg::Rotate);
     }

@@ -408,6 +408,11 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     {
         return reject(srv, client, args, &e);
     }
+    if spec.has(flags::WRITE)
+        && let Some(e) = srv.rdb.misconf(&srv.config)
+    {
+        return reject(srv, client, args, e);
+    }
     if let Some(e) = crate::pubsub::subscribed_mode_error(client, spec) {
         return reject(srv, client, args, &e);
     }

@@ -1,10 +1,11 @@
-//! DUMP and RESTORE: a value in RDB form (`crate::rdb`), exactly as Redis
-//! 7.0 serializes it, with Redis's checks and error texts.
+//! RDB commands: DUMP and RESTORE (a value in RDB form, exactly as Redis
+//! 7.0 serializes it, with Redis's checks and error texts) and SAVE,
+//! BGSAVE [SCHEDULE], LASTSAVE (`crate::rdb::persist`).
 
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::parse_i64;
-use crate::rdb::{self, Decoder};
+use crate::rdb::{self, Decoder, persist};
 use crate::server::{Client, Server};
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -12,6 +13,33 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.6.0",
         "Return a serialized version of the value stored at the specified key.",
         "key",
+    ),
+    CommandSpec::new(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        lastsave,
+        "server",
+    )
+    .doc(
+        "1.0.0",
+        "Get the UNIX time stamp of the last successful save to disk",
+        "",
+    ),
+    CommandSpec::new(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        (0, 0, 0),
+        save,
+        "server",
+    )
+    .doc("1.0.0", "Synchronously save the dataset to disk", ""),
+    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, (0, 0, 0), bgsave, "server").doc(
+        "1.0.0",
+        "Asynchronously save the dataset to disk",
+        "[SCHEDULE]",
     ),
     CommandSpec::new(
         "restore",
@@ -27,6 +55,44 @@ pub static COMMANDS: &[CommandSpec] = &[
         "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
     ),
 ];
+
+fn lastsave(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+    c.reply.int(srv.rdb.last_save_unix as i64);
+    Ok(())
+}
+
+fn save(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+    if srv.rdb.bgsave_in_progress() {
+        return Err(CmdError::Static("ERR Background save already in progress"));
+    }
+    persist::save_now(srv).map_err(|_| CmdError::Static("ERR"))?;
+    c.reply.ok();
+    Ok(())
+}
+
+fn bgsave(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let schedule = match args.len() {
+        1 => false,
+        2 if args[1].eq_ignore_ascii_case(b"schedule") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    if srv.rdb.bgsave_in_progress() {
+        return Err(CmdError::Static("ERR Background save already in progress"));
+    }
+    if persist::other_snapshot_running(srv) || c.in_exec {
+        if schedule || c.in_exec {
+            srv.rdb.bgsave_scheduled = true;
+            c.reply.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(CmdError::Static(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ));
+    }
+    persist::start_bgsave(srv).map_err(CmdError::Custom)?;
+    c.reply.simple("Background saving started");
+    Ok(())
+}
 
 fn dump(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let opts = rdb::save_opts(&srv.config);

@@ -44,21 +44,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return the number of keys in the selected database",
         "",
     ),
-    CommandSpec::new("lastsave", 1, LS | FAST, (0, 0, 0), lastsave, G).doc(
-        "1.0.0",
-        "Get the UNIX time stamp of the last successful save to disk",
-        "",
-    ),
-    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), save, G).doc(
-        "1.0.0",
-        "Synchronously save the dataset to disk",
-        "",
-    ),
-    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, (0, 0, 0), save, G).doc(
-        "1.0.0",
-        "Asynchronously save the dataset to disk",
-        "[SCHEDULE]",
-    ),
     CommandSpec::new(
         "shutdown",
         -1,
@@ -614,16 +599,9 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("current_fork_perc", "0.00".into());
             kv("current_save_keys_processed", "0".into());
             kv("current_save_keys_total", "0".into());
-            kv("rdb_changes_since_last_save", srv.store.dirty.to_string());
-            kv("rdb_bgsave_in_progress", "0".into());
-            kv("rdb_last_save_time", started.to_string());
-            kv("rdb_last_bgsave_status", "ok".into());
-            kv("rdb_last_bgsave_time_sec", "-1".into());
-            kv("rdb_current_bgsave_time_sec", "-1".into());
-            kv("rdb_saves", "0".into());
-            kv("rdb_last_cow_size", "0".into());
-            kv("rdb_last_load_keys_expired", "0".into());
-            kv("rdb_last_load_keys_loaded", "0".into());
+            for (k, v) in crate::rdb::persist::info_fields(srv) {
+                kv(k, v);
+            }
             let aof = srv.aof.as_ref();
             let in_progress = aof.is_some_and(|a| a.rewrite_in_progress());
             let flag = |b: bool| (b as u8).to_string();
@@ -1013,18 +991,6 @@ fn dbsize(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn lastsave(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
-    c.reply.int(unix_secs(srv.started_unix) as i64);
-    Ok(())
-}
-
-/// SAVE / BGSAVE: memkv has no RDB snapshots.
-fn save(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
-    Err(CmdError::Static(
-        "ERR memkv does not support RDB snapshots; persistence is AOF only (appendonly yes, BGREWRITEAOF)",
-    ))
-}
-
 fn shutdown(srv: &mut Server, _c: &mut Client, args: &Args) -> CmdResult {
     let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
     for a in args.iter().skip(1) {
@@ -1043,6 +1009,24 @@ fn shutdown(srv: &mut Server, _c: &mut Client, args: &Args) -> CmdResult {
         // Shutdown is immediate in memkv: there is never one in progress.
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
+    // Redis's rule: save with SAVE, or when save points are set, unless
+    // NOSAVE; a failed save keeps the server up (unless FORCE).
+    let points = !crate::rdb::persist::save_points(&srv.config).is_empty();
+    let force = args
+        .iter()
+        .skip(1)
+        .any(|a| a.eq_ignore_ascii_case(b"force"));
+    crate::rdb::persist::abort_bgsave(srv);
+    if !nosave && (save || points) && srv.loading.is_none() {
+        log::info!("Saving the final RDB snapshot before exiting.");
+        if crate::rdb::persist::save_now(srv).is_err() && !force {
+            log::warn!("Error trying to save the DB, can't exit.");
+            return Err(CmdError::Static(
+                "ERR Errors trying to SHUTDOWN. Check logs.",
+            ));
+        }
+    }
+    srv.rdb.shutdown_save_done = true;
     // No reply: the process exits once the reactor finishes this round.
     srv.shutdown = Some(ShutdownRequest::Graceful);
     Ok(())

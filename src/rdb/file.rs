@@ -91,6 +91,8 @@ pub struct FileLoader {
     /// Function libraries found (FUNCTION2), for the scripting side.
     pub functions: Vec<Vec<u8>>,
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+    /// DEBUG RELOAD MERGE: a key that exists already is replaced.
+    pub merge: bool,
 }
 
 impl FileLoader {
@@ -110,6 +112,7 @@ impl FileLoader {
             expired_skipped: 0,
             functions: Vec::new(),
             aux: Vec::new(),
+            merge: false,
         })
     }
 
@@ -166,7 +169,7 @@ impl FileLoader {
                         self.expired_skipped += 1;
                         continue;
                     }
-                    if store.db(self.db).keys().contains_key(&k.key[..]) {
+                    if !self.merge && store.db(self.db).keys().contains_key(&k.key[..]) {
                         return Err(Error::corrupt(format!(
                             "Duplicate key '{}' in DB {}",
                             String::from_utf8_lossy(&k.key),

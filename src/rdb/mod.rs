@@ -14,6 +14,7 @@ pub mod file;
 pub mod load;
 pub mod lzf;
 pub mod pack;
+pub mod persist;
 pub mod save;
 
 pub use load::{Decoder, Item, KeyItem, LoadLimits};
