@@ -222,20 +222,24 @@ impl Loader {
         let Some(f) = self.open.as_mut() else {
             return Ok(true);
         };
-        // Annotations (`#...\n`) are skipped like Redis does.
-        while f.pos < f.buf.len() && f.buf[f.pos] == b'#' {
-            match memchr::memchr(b'\n', &f.buf[f.pos..]) {
-                Some(n) => f.pos += n + 1,
-                None if f.eof => break,
-                None => return refill(f).map(|_| false),
-            }
-        }
         let limits = Limits {
             max_bulk_len: usize::MAX / 2,
             ..Limits::default()
         };
         let mut executed = 0;
         while executed < 1024 {
+            // Annotations (`#...\n`, e.g. Redis's `#TS:`) are skipped
+            // wherever they appear between commands, like Redis does.
+            while f.pos < f.buf.len() && f.buf[f.pos] == b'#' {
+                match memchr::memchr(b'\n', &f.buf[f.pos..]) {
+                    Some(n) => {
+                        f.pos += n + 1;
+                        self.bytes_done += n as u64 + 1;
+                    }
+                    None if f.eof => break,
+                    None => return refill(f).map(|_| false),
+                }
+            }
             let offset = f.base_offset + f.pos as u64;
             let parsed = parse_command(
                 &f.buf[f.pos..],
