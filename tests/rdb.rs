@@ -652,3 +652,124 @@ fn bgsave_replies_match_redis() {
         assert_eq!(e.to_string(), "ResponseError: syntax error");
     }
 }
+
+// ---------------------------------------------------------------------------
+// AOF with an RDB preamble (aof-use-rdb-preamble yes, Redis's default).
+// ---------------------------------------------------------------------------
+
+fn wait_rewrite_done(c: &mut Connection) {
+    loop {
+        let info: String = cmd("INFO").arg("persistence").query(c).expect("info");
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+    }
+}
+
+fn base_rdb_name(dir: &Path) -> Option<String> {
+    std::fs::read_dir(dir.join("appendonlydir"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .find(|n| n.ends_with(".base.rdb"))
+}
+
+#[test]
+fn rdb_preamble_aof_dirs_load_both_ways() {
+    let aof = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let Some(redis) = Server::start_redis(&aof) else {
+        return;
+    };
+    // Redis -> memkv: base .rdb written by Redis, then an increment.
+    let mut r = redis.conn();
+    populate_dataset(&mut r);
+    let _: String = cmd("BGREWRITEAOF").query(&mut r).expect("rewrite");
+    wait_rewrite_done(&mut r);
+    let _: () = cmd("SET")
+        .arg("after")
+        .arg("rewrite")
+        .query(&mut r)
+        .expect("set");
+    let _: i64 = cmd("LPUSH")
+        .arg("l:small")
+        .arg("more")
+        .query(&mut r)
+        .expect("lpush");
+    let want = db_digest(&mut r);
+    assert!(
+        base_rdb_name(&redis.dir).is_some(),
+        "Redis wrote no RDB base"
+    );
+    let mdir = common::temp_dir("preamble-memkv");
+    copy_dir(
+        &redis.dir.join("appendonlydir"),
+        &mdir.join("appendonlydir"),
+    );
+    drop(redis);
+    let mut memkv = Server::start_in(&mdir, &aof);
+    wait_loaded(&mut memkv);
+    let mut m = memkv.conn();
+    assert_eq!(db_digest(&mut m), want);
+    // memkv -> Redis: memkv's own rewrite writes an RDB base too.
+    let _: String = cmd("BGREWRITEAOF").query(&mut m).expect("rewrite");
+    wait_rewrite_done(&mut m);
+    let base = base_rdb_name(&mdir).expect("memkv wrote an RDB base");
+    check_rdb(&mdir.join("appendonlydir").join(&base));
+    let _: () = cmd("SET")
+        .arg("after2")
+        .arg("x")
+        .query(&mut m)
+        .expect("set");
+    let want = db_digest(&mut m);
+    let rdir = common::temp_dir("preamble-redis");
+    copy_dir(&mdir.join("appendonlydir"), &rdir.join("appendonlydir"));
+    memkv.kill9();
+    let bin = common::which("redis-server").expect("redis-server");
+    let port = common::free_port();
+    let child = std::process::Command::new(bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "yes", "--enable-debug-command", "yes"])
+        .args(["--dir", rdir.to_str().expect("dir")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn redis");
+    let mut rs = Server {
+        child,
+        port,
+        dir: rdir.clone(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis did not start");
+        assert!(
+            rs.child.try_wait().expect("wait").is_none(),
+            "redis refused the directory"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_loaded(&mut rs);
+    assert_eq!(db_digest(&mut rs.conn()), want);
+}

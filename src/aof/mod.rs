@@ -335,9 +335,20 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     let temp = aof.layout.temp_rewrite_path();
     let writer = aof.writer.clone();
     let notifier = srv.notifier.clone();
+    // aof-use-rdb-preamble (Redis's default yes): the base is an RDB file.
+    let rdb_opts = (srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no"))
+        .then(|| crate::rdb::save_opts(&srv.config));
+    let rdb_base = rdb_opts.map(|_| {
+        let mut head = Vec::new();
+        crate::rdb::save::write_header(&mut head, &crate::rdb::file::aux_fields(0, true));
+        rewrite::RdbBase {
+            head,
+            checksum: srv.config.value("rdbchecksum").as_deref() != Some("no"),
+        }
+    });
     let thread = std::thread::Builder::new()
         .name("aof-rewrite".into())
-        .spawn(move || rewrite::run(temp, rx, writer, notifier))
+        .spawn(move || rewrite::run(temp, rx, writer, notifier, rdb_base))
         .map_err(|e| format!("ERR Can't start the rewrite thread: {e}"))?;
     aof.rewrite = Some(Rewrite {
         tx,
@@ -347,7 +358,7 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
         initial: !rotate,
     });
     aof.rewrite_scheduled = false;
-    srv.store.begin_snapshot();
+    srv.store.begin_snapshot_as(rdb_opts);
     srv.store.prop.reset_selected();
     info!("Background append only file rewriting started");
     Ok(())

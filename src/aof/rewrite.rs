@@ -25,17 +25,29 @@ pub enum RewriteMsg {
     Abort,
 }
 
+/// With `aof-use-rdb-preamble yes` the base is an RDB file: its header
+/// (aux fields) comes first, EOF and CRC64 (when `checksum`) last.
+pub(crate) struct RdbBase {
+    pub head: Vec<u8>,
+    pub checksum: bool,
+}
+
 pub(crate) fn run(
     temp: PathBuf,
     rx: Receiver<RewriteMsg>,
     writer: Sender<WriterMsg>,
     notifier: Notifier,
+    rdb: Option<RdbBase>,
 ) {
-    match write_base(&temp, &rx) {
+    let is_rdb = rdb.is_some();
+    match write_base(&temp, &rx, rdb) {
         Ok(true) => {
             info!("Background AOF rewrite: base file written, installing");
             if writer
-                .send(WriterMsg::InstallBase { temp: temp.clone() })
+                .send(WriterMsg::InstallBase {
+                    temp: temp.clone(),
+                    rdb: is_rdb,
+                })
                 .is_err()
             {
                 let _ = fs::remove_file(&temp);
@@ -54,20 +66,35 @@ pub(crate) fn run(
 }
 
 /// Returns Ok(true) when complete and durable, Ok(false) when aborted.
-fn write_base(temp: &PathBuf, rx: &Receiver<RewriteMsg>) -> io::Result<bool> {
+fn write_base(temp: &PathBuf, rx: &Receiver<RewriteMsg>, rdb: Option<RdbBase>) -> io::Result<bool> {
     if let Some(dir) = temp.parent() {
         fs::create_dir_all(dir)?;
     }
     let mut out = BufWriter::with_capacity(1 << 20, File::create(temp)?);
+    let mut crc = crate::rdb::CRC64.digest();
+    if let Some(r) = &rdb {
+        crc.update(&r.head);
+        out.write_all(&r.head)?;
+    }
     loop {
         match rx.recv() {
-            Ok(RewriteMsg::Chunk(data)) => out.write_all(&data)?,
+            Ok(RewriteMsg::Chunk(data)) => {
+                crc.update(&data);
+                out.write_all(&data)?
+            }
             Ok(RewriteMsg::Detached(d)) => {
                 let mut data = Vec::new();
                 d.serialize(&mut data);
+                crc.update(&data);
                 out.write_all(&data)?;
             }
             Ok(RewriteMsg::Finish) => {
+                if let Some(r) = &rdb {
+                    crc.update(&[crate::rdb::OP_EOF]);
+                    out.write_all(&[crate::rdb::OP_EOF])?;
+                    let sum = if r.checksum { crc.finalize() } else { 0 };
+                    out.write_all(&sum.to_le_bytes())?;
+                }
                 let f = out.into_inner().map_err(|e| e.into_error())?;
                 f.sync_all()?;
                 return Ok(true);

@@ -244,3 +244,68 @@ fn file_round_trip_with_expiry_and_checksum() {
         Some(Error::Version(11))
     );
 }
+
+/// The snapshot walk in RDB mode (BGSAVE, RDB-preamble rewrite) writes the
+/// dataset as of the epoch, whatever happens during the walk: writes to a
+/// big value being written in slices, deletions, a flushed database, a
+/// SWAPDB.
+#[test]
+fn snapshot_walk_in_rdb_mode_is_point_in_time() {
+    use crate::store::snapshot::Piece;
+    let mut s = Store::new(4);
+    s.set_now(1_000);
+    let mut big = List::new();
+    for i in 0..10_000 {
+        big.push_back(format!("e{i}").as_bytes());
+    }
+    s.set_with_expiry(0, b"big", Value::List(big), Some(9_999_999));
+    let mut h = Hash::new();
+    for i in 0..6000 {
+        h.insert(Sds::new(format!("f{i}").as_bytes()), Sds::new(b"v"));
+    }
+    s.set(0, b"bighash", Value::Hash(Box::new(h)));
+    for (i, v) in samples().into_iter().enumerate() {
+        s.set(i % 3, format!("k{i}").as_bytes(), v);
+    }
+    for i in 0..500 {
+        s.set(1, format!("d1:{i}").as_bytes(), Value::Str(Sds::new(b"x")));
+    }
+    let want = s.dataset_digest();
+    let o = SaveOpts::default();
+    s.begin_snapshot_as(Some(o));
+    let mut out = Vec::new();
+    save::write_header(&mut out, &[]);
+    let mut step = 0;
+    loop {
+        let (pieces, done) = s.snapshot_step(700);
+        for p in pieces {
+            match p {
+                Piece::Bytes(b) => out.extend_from_slice(&b),
+                Piece::Detached(d) => d.serialize(&mut out),
+            }
+        }
+        if done {
+            break;
+        }
+        step += 1;
+        match step {
+            2 => {
+                if let Ok(Some(Value::List(l))) = s.get_mut(0, b"big", crate::store::Kind::List) {
+                    l.push_back(b"new");
+                }
+            }
+            3 => {
+                s.remove(0, b"k0");
+                s.set(0, b"fresh", Value::Str(Sds::new(b"later")));
+            }
+            4 => s.flush_db(1),
+            5 => s.swap_dbs(0, 2),
+            _ => {}
+        }
+    }
+    file::finish(&mut out, true);
+    let mut t = Store::new(4);
+    t.set_now(1_000);
+    file::load_all(out, &mut t, &LoadLimits::default(), true).expect("loads");
+    assert_eq!(t.dataset_digest(), want);
+}

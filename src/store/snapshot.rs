@@ -378,6 +378,14 @@ impl Store {
         let Some(snap) = self.snapshot.as_mut() else {
             return Some(old);
         };
+        // RDB output cannot interleave: a value written in slices is
+        // completed before anything else is written.
+        if snap.rdb.is_some()
+            && let Some(p) = &snap.partial
+        {
+            let d = if p.db == db { &old } else { &self.dbs[p.db] };
+            snap.continue_partial(d, usize::MAX);
+        }
         let upto = snap.cursors[db].min(old.keys.len());
         snap.cursors[db] = 0;
         let partial = match snap.partial.take() {
@@ -458,9 +466,15 @@ impl Store {
             return;
         };
         let d = &self.dbs[db];
-        // A value being written in slices is completed before it changes.
-        if snap.partial.is_some() {
-            snap.finish_partial_of(d, db, key);
+        // A value being written in slices is completed before it changes
+        // (in RDB mode before anything else is written: no interleaving).
+        if let Some(p) = &snap.partial {
+            if snap.rdb.is_some() {
+                let pd = &self.dbs[p.db];
+                snap.continue_partial(pd, usize::MAX);
+            } else {
+                snap.finish_partial_of(d, db, key);
+            }
         }
         // A cursor above the length would let the next insert land in the
         // unwalked region: every insert is preceded by this hook, so clamp.
@@ -508,8 +522,11 @@ impl Store {
             return;
         };
         let d = &self.dbs[db];
-        if snap.partial.as_ref().is_some_and(|p| p.db == db) {
-            snap.continue_partial(d, usize::MAX);
+        if let Some(p) = &snap.partial
+            && (p.db == db || snap.rdb.is_some())
+        {
+            let pd = &self.dbs[p.db];
+            snap.continue_partial(pd, usize::MAX);
         }
         let c = snap.cursors[db].min(d.keys.len());
         for idx in (0..c).rev() {
