@@ -773,3 +773,64 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
     wait_loaded(&mut rs);
     assert_eq!(db_digest(&mut rs.conn()), want);
 }
+
+#[test]
+fn debug_loadaof_and_reload_keep_the_dataset() {
+    let mut memkv = Server::start(&["--appendonly", "yes", "--enable-debug-command", "yes"]);
+    let mut m = memkv.conn();
+    // Commands only: DEBUG POPULATE is not propagated (as in Redis).
+    populate(&mut m);
+    let _: () = cmd("SET")
+        .arg("ttl:k")
+        .arg("v")
+        .arg("PX")
+        .arg(3_600_000)
+        .query(&mut m)
+        .expect("set");
+    let want = db_digest(&mut m);
+    let _: () = cmd("DEBUG").arg("LOADAOF").query(&mut m).expect("loadaof");
+    assert_eq!(db_digest(&mut m), want);
+    // With an RDB base and an increment after it.
+    let _: String = cmd("BGREWRITEAOF").query(&mut m).expect("rewrite");
+    wait_rewrite_done(&mut m);
+    let _: () = cmd("SET").arg("later").arg("1").query(&mut m).expect("set");
+    let want = db_digest(&mut m);
+    let _: () = cmd("DEBUG").arg("LOADAOF").query(&mut m).expect("loadaof");
+    assert_eq!(db_digest(&mut m), want);
+    // Writes after the reload still reach the AOF.
+    let _: () = cmd("SET").arg("after").arg("2").query(&mut m).expect("set");
+    let want = db_digest(&mut m);
+    let _: () = cmd("DEBUG").arg("LOADAOF").query(&mut m).expect("loadaof");
+    assert_eq!(db_digest(&mut m), want);
+    // DEBUG RELOAD: through dump.rdb; MERGE/NOFLUSH/NOSAVE parsed.
+    let _: () = cmd("DEBUG").arg("RELOAD").query(&mut m).expect("reload");
+    assert_eq!(db_digest(&mut m), want);
+    let _: () = cmd("DEBUG")
+        .arg("RELOAD")
+        .arg("NOSAVE")
+        .arg("NOFLUSH")
+        .arg("MERGE")
+        .query(&mut m)
+        .expect("merge");
+    assert_eq!(db_digest(&mut m), want);
+    let e = cmd("DEBUG")
+        .arg("RELOAD")
+        .arg("NOSAVE")
+        .arg("NOFLUSH")
+        .query::<()>(&mut m)
+        .expect_err("duplicates");
+    assert_eq!(
+        e.detail(),
+        Some("Error trying to load the RDB dump, check server logs.")
+    );
+    let e = cmd("DEBUG")
+        .arg("RELOAD")
+        .arg("BOGUS")
+        .query::<()>(&mut m)
+        .expect_err("option");
+    assert_eq!(
+        e.detail(),
+        Some("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+    );
+    memkv.kill9();
+}

@@ -574,3 +574,34 @@ fn finish_rewrite_now(srv: &mut Server) {
     }
     info!("Initial AOF rewrite completed at shutdown");
 }
+
+/// DEBUG LOADAOF: everything written so far made durable, memory emptied,
+/// and the AOF directory replayed (synchronously, like Redis). Nothing is
+/// propagated while replaying.
+pub fn debug_loadaof(srv: &mut Server) -> Result<(), String> {
+    if srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) || srv.rdb.bgsave_in_progress() {
+        return Err("ERR Background save or AOF rewrite in progress, try again later".into());
+    }
+    after_round(srv);
+    if let Some(aof) = srv.aof.as_ref() {
+        let (ack_tx, ack_rx) = channel();
+        if aof.writer.send(WriterMsg::Sync(ack_tx)).is_ok() {
+            let _ = ack_rx.recv();
+        }
+    }
+    let plan = plan_startup(&srv.config)?;
+    srv.store.flush_all();
+    let propagating = srv.store.prop.enabled;
+    srv.store.prop.enabled = false;
+    let mut loader = Loader::new(plan.files.clone());
+    let r = loop {
+        match loader.step(srv, std::time::Duration::from_secs(3600)) {
+            Ok(true) => break Ok(()),
+            Ok(false) => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    srv.store.prop.enabled = propagating;
+    srv.store.prop.reset_selected();
+    r.map(|_| warn!("Append Only File loaded by DEBUG LOADAOF"))
+}

@@ -42,6 +42,8 @@ const HELP: &[&str] = &[
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
     "    it is used instead of the 'key' prefix.",
+    "LOADAOF",
+    "    Flush the Append Only File buffer to disk and reload the AOF in memory.",
     "RELOAD [option ...]",
     "    Save the RDB on disk and reload it back to memory. Options:",
     "    * MERGE: Merge the content of the RDB with the current dataset.",
@@ -157,10 +159,16 @@ fn debug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         populate(srv, c, args)?;
     } else if is("reload") {
         reload(srv, c, args)?;
-    } else if is("loadaof") {
-        return Err(CmdError::Static(
-            "ERR DEBUG LOADAOF is not supported by memkv yet",
-        ));
+    } else if is("loadaof") && argc == 2 {
+        crate::aof::debug_loadaof(srv).map_err(|e| {
+            log::warn!("DEBUG LOADAOF: {e}");
+            CmdError::Custom(if e.starts_with("ERR") {
+                e
+            } else {
+                format!("ERR {e}")
+            })
+        })?;
+        c.reply.ok();
     } else {
         return Err(CmdError::Custom(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
