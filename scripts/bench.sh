@@ -27,6 +27,11 @@
 #   SUBSCRIBERS=50  FANOUT_MESSAGES=100000
 #   MEMKV_ARGS=""   extra memkv directives, e.g. "--appendonly yes"
 #   MEMKV_BIN=path  use this memkv binary instead of building one
+#   BGSAVE=1        BGSAVE of ~1M string keys (-t set -r 1000000 -d 16) in
+#                   each server: seconds until done, and the p99 / max
+#                   latency of GETs by 10 other clients meanwhile (Redis
+#                   forks; memkv walks a snapshot a slice per tick), next to
+#                   the same GETs with no BGSAVE running
 #   KEEP=1          keep the raw results directory
 #   CLUSTER=1       cluster mode: one node of a 3-node memkv cluster (two
 #                   thirds of the keys relayed) vs a single memkv node, same
@@ -42,6 +47,7 @@ REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
 MEMORY=${MEMORY:-0}
+BGSAVE=${BGSAVE:-0}
 MEMKV_ARGS=${MEMKV_ARGS:-}
 FANOUT=${FANOUT:-1}
 SUBSCRIBERS=${SUBSCRIBERS:-50}
@@ -122,7 +128,7 @@ start_servers() {
     MEMKV_PORT=$(free_port)
     # shellcheck disable=SC2086 # MEMKV_ARGS is a list of words
     "$MEMKV_BIN" --port "$MEMKV_PORT" --bind 127.0.0.1 --dir "$WORK/memkv" \
-        --appendonly no --loglevel warning $MEMKV_ARGS >"$WORK/memkv.log" 2>&1 &
+        --appendonly no --save '' --loglevel warning $MEMKV_ARGS >"$WORK/memkv.log" 2>&1 &
     MEMKV_PID=$!
     wait_ping "$MEMKV_PORT" "$MEMKV_PID" memkv
     REDIS_PORT=$(free_port)
@@ -444,4 +450,59 @@ if [ "$MEMORY" = 1 ]; then
     mem_case "100,000 sets of 10 small integers" load_intsets
     mem_case "one sorted set of 1,000,000 members" load_bigzset
     mem_case "100,000 sorted sets of 10 members" load_smallzsets
+fi
+
+# --- BGSAVE -----------------------------------------------------------------
+
+# p99 and max GET latency (ms) of 10 clients while `$2` runs, on port $1.
+get_latency_during() { # port, command to run in the background ("" = none)
+    local port=$1 what=$2 csv
+    if [ -n "$what" ]; then eval "$what" & fi
+    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t get -r 1000000 -n 100000 \
+        -c 10 -P 1 --csv 2>/dev/null | tail -1)
+    wait
+    # "test","rps","avg","min","p50","p95","p99","max"
+    echo "$csv" | awk -F'","' '{gsub(/"/,"",$8); print $7" "$8}'
+}
+
+bgsave_until_done() { # port: seconds from BGSAVE until rdb_bgsave_in_progress:0
+    python3 - "$1" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def q(cmd):
+    s = socket.create_connection(("127.0.0.1", port)); s.sendall(cmd); d = b""
+    while b"\r\n" not in d:
+        d += s.recv(1 << 16)
+    if d.startswith(b"$"):
+        need = d.index(b"\r\n") + 2 + int(d[1:d.index(b"\r\n")]) + 2
+        while len(d) < need:
+            d += s.recv(1 << 16)
+    s.close(); return d
+t0 = time.time()
+q(b"BGSAVE\r\n")
+while b"rdb_bgsave_in_progress:1" in q(b"INFO persistence\r\n"):
+    time.sleep(0.01)
+print(f"{time.time() - t0:.2f}")
+PY
+}
+
+if [ "$BGSAVE" = 1 ]; then
+    stop_servers
+    start_servers
+    for server in memkv redis; do
+        if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+        log "bgsave: loading ~1M keys into $server"
+        load_strings "$port"
+    done
+    echo
+    echo "BGSAVE of ~1M keys: time to complete, GET p99/max (ms) of 10 clients"
+    printf '%-8s %8s %14s %14s %14s\n' server keys bgsave_secs p99_idle/max p99_bgsave/max
+    for server in memkv redis; do
+        if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+        keys=$(redis-cli -p "$port" dbsize)
+        idle=$(get_latency_during "$port" "")
+        during=$(get_latency_during "$port" "bgsave_until_done $port > $WORK/bgsave_$server.secs")
+        printf '%-8s %8s %14s %14s %14s\n' "$server" "$keys" "$(cat "$WORK/bgsave_$server.secs")" \
+            "${idle// //}" "${during// //}"
+    done
 fi
