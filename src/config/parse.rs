@@ -400,7 +400,7 @@ impl Loader {
             let current = self.current(spec);
             let value = set_value(spec, &argv[1..], &current, &mut self.ctx)?;
             self.values.insert(spec.name, value);
-            if !is_typed(spec.name) {
+            if !is_typed(spec.name) && !super::READ_RAW.contains(&spec.name) {
                 self.note_ignored(spec.name);
             }
             return Ok(());
