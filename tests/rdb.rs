@@ -834,3 +834,66 @@ fn debug_loadaof_and_reload_keep_the_dataset() {
     );
     memkv.kill9();
 }
+
+#[test]
+fn failed_bgsave_stops_writes_like_redis() {
+    let extra = ["--save", "3600", "1", "--enable-debug-command", "yes"];
+    let redis = Server::start_redis(&extra);
+    let memkv = Server::start(&extra);
+    let mut replies = Vec::new();
+    for s in redis.iter().chain([&memkv]) {
+        let mut c = s.conn();
+        // A directory where the file must go: the rename fails (even as root).
+        std::fs::create_dir_all(s.dir.join("dump.rdb")).expect("mkdir");
+        let _: () = cmd("SET").arg("k").arg("v").query(&mut c).expect("set");
+        let started: String = cmd("BGSAVE").query(&mut c).expect("bgsave");
+        assert_eq!(started, "Background saving started");
+        while info_field(&mut c, "rdb_bgsave_in_progress") == "1" {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "err");
+        let e = cmd("SET")
+            .arg("k")
+            .arg("w")
+            .query::<()>(&mut c)
+            .expect_err("misconf");
+        let read: String = cmd("GET").arg("k").query(&mut c).expect("reads still work");
+        let _: () = cmd("CONFIG")
+            .arg("SET")
+            .arg("stop-writes-on-bgsave-error")
+            .arg("no")
+            .query(&mut c)
+            .expect("config");
+        let _: () = cmd("SET")
+            .arg("k2")
+            .arg("v")
+            .query(&mut c)
+            .expect("writes again");
+        let _: () = cmd("CONFIG")
+            .arg("SET")
+            .arg("stop-writes-on-bgsave-error")
+            .arg("yes")
+            .query(&mut c)
+            .expect("config");
+        std::fs::remove_dir(s.dir.join("dump.rdb")).expect("rmdir");
+        let _: String = cmd("BGSAVE").query(&mut c).expect("bgsave");
+        while info_field(&mut c, "rdb_bgsave_in_progress") == "1" {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+        let _: () = cmd("SET")
+            .arg("k3")
+            .arg("v")
+            .query(&mut c)
+            .expect("writes after a good save");
+        replies.push((
+            e.code().map(str::to_string),
+            e.detail().map(str::to_string),
+            read,
+        ));
+    }
+    assert_eq!(replies[0].0.as_deref(), Some("MISCONF"));
+    if replies.len() == 2 {
+        assert_eq!(replies[0], replies[1]);
+    }
+}
