@@ -897,3 +897,27 @@ fn failed_bgsave_stops_writes_like_redis() {
         assert_eq!(replies[0], replies[1]);
     }
 }
+
+#[test]
+fn legacy_single_aof_with_rdb_preamble_loads() {
+    // A Redis 6 style appendonly.aof: an RDB image, then AOF commands.
+    let mut memkv = Server::start(&DEBUG);
+    let mut m = memkv.conn();
+    populate(&mut m);
+    let _: () = cmd("SAVE").query(&mut m).expect("save");
+    let _: () = cmd("SET").arg("tail").arg("1").query(&mut m).expect("set");
+    let want = db_digest(&mut m);
+    let mut aof = std::fs::read(memkv.dir.join("dump.rdb")).expect("dump");
+    aof.extend_from_slice(
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$4\r\ntail\r\n$1\r\n1\r\n",
+    );
+    memkv.kill9();
+    let dir = common::temp_dir("legacy-preamble");
+    std::fs::write(dir.join("appendonly.aof"), &aof).expect("write");
+    let mut again = Server::start_in(
+        &dir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    wait_loaded(&mut again);
+    assert_eq!(db_digest(&mut again.conn()), want);
+}
