@@ -29,9 +29,9 @@
 #   MEMKV_BIN=path  use this memkv binary instead of building one
 #   BGSAVE=1        BGSAVE of ~1M string keys (-t set -r 1000000 -d 16) in
 #                   each server: seconds until done, and the p99 / max
-#                   latency of GETs by 10 other clients meanwhile (Redis
-#                   forks; memkv walks a snapshot a slice per tick), next to
-#                   the same GETs with no BGSAVE running
+#                   latency of GETs by 10 other clients while BGSAVEs run
+#                   back to back (Redis forks; memkv walks a snapshot a
+#                   slice per tick), next to the same GETs with none
 #   KEEP=1          keep the raw results directory
 #   CLUSTER=1       cluster mode: one node of a 3-node memkv cluster (two
 #                   thirds of the keys relayed) vs a single memkv node, same
@@ -454,12 +454,15 @@ fi
 
 # --- BGSAVE -----------------------------------------------------------------
 
-# p99 and max GET latency (ms) of 10 clients while `$2` runs, on port $1.
-get_latency_during() { # port, command to run in the background ("" = none)
-    local port=$1 what=$2 csv
-    if [ -n "$what" ]; then eval "$what" & fi
-    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t get -r 1000000 -n 100000 \
+# p99 and max GET latency (ms) of 10 clients on port $1, while BGSAVEs run
+# back to back (when $2 is a file to write the first BGSAVE's time to).
+get_latency_during() { # port, [secs file]
+    local port=$1 secs=${2:-} csv
+    rm -f "$WORK/bgsave.stop"
+    if [ -n "$secs" ]; then bgsave_loop "$port" "$secs" & fi
+    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t get -r 1000000 -n 300000 \
         -c 10 -P 1 --csv 2>/dev/null | tail -1)
+    touch "$WORK/bgsave.stop"
     wait
     # "test","rps","avg","min","p50","p95","p99","max"
     echo "$csv" | awk -F'","' '{gsub(/"/,"",$8); print $7" "$8}'
@@ -486,6 +489,11 @@ print(f"{time.time() - t0:.2f}")
 PY
 }
 
+bgsave_loop() { # port, secs file: BGSAVE again and again until told to stop
+    bgsave_until_done "$1" >"$2"
+    while [ ! -e "$WORK/bgsave.stop" ]; do bgsave_until_done "$1" >/dev/null; done
+}
+
 if [ "$BGSAVE" = 1 ]; then
     stop_servers
     start_servers
@@ -500,8 +508,8 @@ if [ "$BGSAVE" = 1 ]; then
     for server in memkv redis; do
         if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
         keys=$(redis-cli -p "$port" dbsize)
-        idle=$(get_latency_during "$port" "")
-        during=$(get_latency_during "$port" "bgsave_until_done $port > $WORK/bgsave_$server.secs")
+        idle=$(get_latency_during "$port")
+        during=$(get_latency_during "$port" "$WORK/bgsave_$server.secs")
         printf '%-8s %8s %14s %14s %14s\n' "$server" "$keys" "$(cat "$WORK/bgsave_$server.secs")" \
             "${idle// //}" "${during// //}"
     done
