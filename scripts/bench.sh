@@ -35,6 +35,11 @@
 #                   prints requests/s, the memkv/Redis ratio and the highest
 #                   used_memory seen (sampled every 20 ms) above maxmemory
 #   EVICT_MAXMEMORY=100mb EVICT_REQUESTS=3000000 EVICT_DATA=100
+#   BGSAVE=1        BGSAVE of ~1M string keys (-t set -r 1000000 -d 16) in
+#                   each server: seconds until done, and the p99 / max
+#                   latency of GETs by 10 other clients while BGSAVEs run
+#                   back to back (Redis forks; memkv walks a snapshot a
+#                   slice per tick), next to the same GETs with none
 #   KEEP=1          keep the raw results directory
 #   CLUSTER=1       cluster mode: one node of a 3-node memkv cluster (two
 #                   thirds of the keys relayed) vs a single memkv node, same
@@ -59,6 +64,7 @@ EVICT=${EVICT:-0}
 EVICT_MAXMEMORY=${EVICT_MAXMEMORY:-100mb}
 EVICT_REQUESTS=${EVICT_REQUESTS:-3000000}
 EVICT_DATA=${EVICT_DATA:-100}
+BGSAVE=${BGSAVE:-0}
 MEMKV_ARGS=${MEMKV_ARGS:-}
 FANOUT=${FANOUT:-1}
 SUBSCRIBERS=${SUBSCRIBERS:-50}
@@ -146,7 +152,7 @@ start_servers() {
     fi
     # shellcheck disable=SC2086 # MEMKV_ARGS is a list of words
     "$MEMKV_BIN" --port "$MEMKV_PORT" --bind 127.0.0.1 --dir "$WORK/memkv" \
-        --appendonly no --loglevel warning "${mt[@]}" $MEMKV_ARGS >"$WORK/memkv.log" 2>&1 &
+        --appendonly no --save '' --loglevel warning "${mt[@]}" $MEMKV_ARGS >"$WORK/memkv.log" 2>&1 &
     MEMKV_PID=$!
     wait_ping "$MEMKV_PORT" "$MEMKV_PID" memkv
     REDIS_PORT=$(free_port)
@@ -579,4 +585,67 @@ for line in open(sys.argv[1]):
 m, d = statistics.median(r["memkv"]), statistics.median(r["redis"])
 print(f"SET under eviction, median rps: memkv {m:.0f}  redis {d:.0f}  ratio {m/d:.3f}")
 EOF
+fi
+
+# --- BGSAVE -----------------------------------------------------------------
+
+# p99 and max GET latency (ms) of 10 clients on port $1, while BGSAVEs run
+# back to back (when $2 is a file to write the first BGSAVE's time to).
+get_latency_during() { # port, [secs file]
+    local port=$1 secs=${2:-} csv
+    rm -f "$WORK/bgsave.stop"
+    if [ -n "$secs" ]; then bgsave_loop "$port" "$secs" & fi
+    csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t get -r 1000000 -n 300000 \
+        -c 10 -P 1 --csv 2>/dev/null | tail -1)
+    touch "$WORK/bgsave.stop"
+    wait
+    # "test","rps","avg","min","p50","p95","p99","max"
+    echo "$csv" | awk -F'","' '{gsub(/"/,"",$8); print $7" "$8}'
+}
+
+bgsave_until_done() { # port: seconds from BGSAVE until rdb_bgsave_in_progress:0
+    python3 - "$1" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def q(cmd):
+    s = socket.create_connection(("127.0.0.1", port)); s.sendall(cmd); d = b""
+    while b"\r\n" not in d:
+        d += s.recv(1 << 16)
+    if d.startswith(b"$"):
+        need = d.index(b"\r\n") + 2 + int(d[1:d.index(b"\r\n")]) + 2
+        while len(d) < need:
+            d += s.recv(1 << 16)
+    s.close(); return d
+t0 = time.time()
+q(b"BGSAVE\r\n")
+while b"rdb_bgsave_in_progress:1" in q(b"INFO persistence\r\n"):
+    time.sleep(0.01)
+print(f"{time.time() - t0:.2f}")
+PY
+}
+
+bgsave_loop() { # port, secs file: BGSAVE again and again until told to stop
+    bgsave_until_done "$1" >"$2"
+    while [ ! -e "$WORK/bgsave.stop" ]; do bgsave_until_done "$1" >/dev/null; done
+}
+
+if [ "$BGSAVE" = 1 ]; then
+    stop_servers
+    start_servers
+    for server in memkv redis; do
+        if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+        log "bgsave: loading ~1M keys into $server"
+        load_strings "$port"
+    done
+    echo
+    echo "BGSAVE of ~1M keys: time to complete, GET p99/max (ms) of 10 clients"
+    printf '%-8s %8s %14s %14s %14s\n' server keys bgsave_secs p99_idle/max p99_bgsave/max
+    for server in memkv redis; do
+        if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+        keys=$(redis-cli -p "$port" dbsize)
+        idle=$(get_latency_during "$port")
+        during=$(get_latency_during "$port" "$WORK/bgsave_$server.secs")
+        printf '%-8s %8s %14s %14s %14s\n' "$server" "$keys" "$(cat "$WORK/bgsave_$server.secs")" \
+            "${idle// //}" "${during// //}"
+    done
 fi

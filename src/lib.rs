@@ -17,6 +17,7 @@ pub mod memory;
 pub mod number;
 pub mod ops;
 pub mod pubsub;
+pub mod rdb;
 pub mod resp;
 pub mod scripting;
 pub mod server;

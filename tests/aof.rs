@@ -2020,6 +2020,15 @@ fn wait_no_rewrite(conn: &mut Conn) {
 fn assert_files_well_formed(dir: &Path, what: &str) {
     for (name, _, _) in manifest(dir) {
         let bytes = std::fs::read(aof_dir(dir).join(&name)).unwrap_or_default();
+        if name.ends_with(".rdb") {
+            // An RDB base (aof-use-rdb-preamble): a complete, valid file.
+            let mut store = memkv::store::Store::new(16);
+            if let Err(e) = memkv::rdb::file::load_all(bytes, &mut store, &Default::default(), true)
+            {
+                panic!("{what}: {name} is not a valid RDB file: {e}");
+            }
+            continue;
+        }
         if let Err(off) = parse_aof(&bytes) {
             let lo = off.saturating_sub(20);
             panic!(

@@ -2271,6 +2271,15 @@ const WRITE_EXAMPLES: &[(&str, &[&str])] = &[
             "COPY s1 s1 DB 1 REPLACE",
         ],
     ),
+    // The payload is DUMP of the string "v361", whose bytes happen to be
+    // all ASCII without spaces or quotes (so it fits a script line).
+    (
+        "restore",
+        &[
+            "RESTORE restored 0 \u{0}\u{4}v361\n\u{0}3%Hpy\u{16}6i",
+            "RESTORE s1 100000 \u{0}\u{4}v361\n\u{0}3%Hpy\u{16}6i REPLACE",
+        ],
+    ),
     ("decr", &["DECR n1", "DECR newnum"]),
     ("decrby", &["DECRBY n2 100"]),
     ("del", &["DEL s1 l1 h2 nokey"]),

@@ -34,10 +34,21 @@ struct Open {
     multi_at: Option<u64>,
 }
 
+/// An RDB image being loaded: a dump.rdb, or an AOF base file in RDB
+/// format (which may go on with AOF commands after the RDB part).
+struct RdbOpen {
+    path: PathBuf,
+    loader: crate::rdb::file::FileLoader,
+    last: bool,
+}
+
 /// An AOF being loaded.
 pub struct Loader {
     files: VecDeque<PathBuf>,
     open: Option<Open>,
+    rdb: Option<RdbOpen>,
+    /// Loading a dump.rdb (not an AOF): expired keys are dropped.
+    rdb_only: bool,
     client: Client,
     ranges: Vec<Range<usize>>,
     scratch: Vec<u8>,
@@ -57,6 +68,8 @@ impl Loader {
         Loader {
             files: files.into(),
             open: None,
+            rdb: None,
+            rdb_only: false,
             client: Client::internal(0),
             ranges: Vec::new(),
             scratch: Vec::new(),
@@ -68,21 +81,55 @@ impl Loader {
         }
     }
 
+    /// A loader for a dump.rdb (`appendonly no`).
+    pub fn rdb_file(path: PathBuf) -> Loader {
+        let mut l = Loader::new(vec![path]);
+        l.rdb_only = true;
+        l
+    }
+
     /// Replays commands for about `budget`. Ok(true) when everything is
     /// loaded; Err with Redis-style text on a fatal problem.
     pub fn step(&mut self, srv: &mut Server, budget: Duration) -> Result<bool, String> {
         let start = Instant::now();
         let truncated_ok = srv.config.aof_load_truncated;
         loop {
+            if self.rdb.is_some() {
+                self.rdb_some(srv)?;
+                if start.elapsed() >= budget {
+                    return Ok(false);
+                }
+                continue;
+            }
             if self.open.is_none() {
                 let Some(path) = self.files.pop_front() else {
-                    info!(
-                        "DB loaded from append only file: {:.3} seconds ({} commands)",
-                        self.started.elapsed().as_secs_f64(),
-                        self.commands
-                    );
+                    if self.rdb_only {
+                        info!(
+                            "DB loaded from disk: {:.3} seconds",
+                            self.started.elapsed().as_secs_f64()
+                        );
+                    } else {
+                        info!(
+                            "DB loaded from append only file: {:.3} seconds ({} commands)",
+                            self.started.elapsed().as_secs_f64(),
+                            self.commands
+                        );
+                    }
                     return Ok(true);
                 };
+                if self.rdb_only || starts_with_rdb_magic(&path) {
+                    let data = std::fs::read(&path)
+                        .map_err(|e| format!("Can't open the RDB file {}: {e}", path.display()))?;
+                    let loader = crate::rdb::file::FileLoader::new(data, !self.rdb_only)
+                        .map_err(|e| rdb_error(&path, 0, &e))?;
+                    info!("Loading RDB produced by {}", path.display());
+                    self.rdb = Some(RdbOpen {
+                        path,
+                        loader,
+                        last: self.files.is_empty(),
+                    });
+                    continue;
+                }
                 let file = File::open(&path).map_err(|e| {
                     format!("Can't open the append-only file {}: {e}", path.display())
                 })?;
@@ -115,26 +162,84 @@ impl Loader {
         }
     }
 
+    /// Loads a slice of the RDB image being read; at its end, an AOF base
+    /// file may go on with commands (an RDB preamble).
+    fn rdb_some(&mut self, srv: &mut Server) -> Result<(), String> {
+        let Some(r) = self.rdb.as_mut() else {
+            return Ok(());
+        };
+        let lim = crate::rdb::load_limits(&srv.config);
+        let check = srv.config.value("rdbchecksum").as_deref() != Some("no");
+        let before = r.loader.offset();
+        let done = r
+            .loader
+            .step(&mut srv.store, &lim, 1024, check)
+            .map_err(|e| rdb_error(&r.path, r.loader.offset(), &e))?;
+        self.bytes_done += (r.loader.offset() - before) as u64;
+        if !done {
+            return Ok(());
+        }
+        let Some(r) = self.rdb.take() else {
+            return Ok(());
+        };
+        if !r.loader.functions.is_empty() {
+            warn!(
+                "{} function libraries in {} were not loaded (FUNCTION is not available)",
+                r.loader.functions.len(),
+                r.path.display()
+            );
+        }
+        info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            r.loader.keys_loaded, r.loader.expired_skipped
+        );
+        srv.rdb.last_load_keys_loaded = r.loader.keys_loaded;
+        srv.rdb.last_load_keys_expired = r.loader.expired_skipped;
+        let rest = &r.loader.data()[r.loader.offset()..];
+        if !self.rdb_only && !rest.is_empty() {
+            info!("Reading the remaining AOF tail...");
+            let file = File::open(&r.path).map_err(|e| {
+                format!("Can't open the append-only file {}: {e}", r.path.display())
+            })?;
+            self.open = Some(Open {
+                path: r.path.clone(),
+                file,
+                last: r.last,
+                buf: rest.to_vec(),
+                pos: 0,
+                base_offset: r.loader.offset() as u64,
+                eof: true,
+                multi_at: None,
+            });
+            self.client = Client::internal(0);
+        }
+        Ok(())
+    }
+
     /// Executes the commands currently buffered (reading more as needed).
     /// Returns true when the open file is finished.
     fn run_some(&mut self, srv: &mut Server, truncated_ok: bool) -> Result<bool, String> {
         let Some(f) = self.open.as_mut() else {
             return Ok(true);
         };
-        // Annotations (`#...\n`) are skipped like Redis does.
-        while f.pos < f.buf.len() && f.buf[f.pos] == b'#' {
-            match memchr::memchr(b'\n', &f.buf[f.pos..]) {
-                Some(n) => f.pos += n + 1,
-                None if f.eof => break,
-                None => return refill(f).map(|_| false),
-            }
-        }
         let limits = Limits {
             max_bulk_len: usize::MAX / 2,
             ..Limits::default()
         };
         let mut executed = 0;
         while executed < 1024 {
+            // Annotations (`#...\n`, e.g. Redis's `#TS:`) are skipped
+            // wherever they appear between commands, like Redis does.
+            while f.pos < f.buf.len() && f.buf[f.pos] == b'#' {
+                match memchr::memchr(b'\n', &f.buf[f.pos..]) {
+                    Some(n) => {
+                        f.pos += n + 1;
+                        self.bytes_done += n as u64 + 1;
+                    }
+                    None if f.eof => break,
+                    None => return refill(f).map(|_| false),
+                }
+            }
             let offset = f.base_offset + f.pos as u64;
             let parsed = parse_command(
                 &f.buf[f.pos..],
@@ -185,6 +290,27 @@ impl Loader {
             }
         }
         Ok(false)
+    }
+}
+
+/// True if the file starts like an RDB file ("REDIS").
+fn starts_with_rdb_magic(path: &PathBuf) -> bool {
+    let mut magic = [0u8; 5];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"REDIS"
+}
+
+/// Redis's start-up messages for an unreadable RDB file.
+fn rdb_error(path: &std::path::Path, offset: usize, e: &crate::rdb::Error) -> String {
+    use crate::rdb::Error;
+    match e {
+        Error::Short | Error::Corrupt(_) => format!(
+            "{e} (Internal error in RDB reading offset {offset} of {}) Unrecoverable error, aborting now.",
+            path.display()
+        ),
+        _ => format!("{e} ({})", path.display()),
     }
 }
 

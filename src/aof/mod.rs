@@ -492,6 +492,11 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     if aof.rewrite.is_some() {
         return Err("ERR Background append only file rewriting already in progress".into());
     }
+    if srv.rdb.bgsave_in_progress() {
+        // One snapshot walk at a time: the cron starts it after the BGSAVE.
+        aof.rewrite_scheduled = true;
+        return Err("ERR Background save in progress: AOF rewrite scheduled".into());
+    }
     if rotate {
         let _ = aof.writer.send(WriterMsg::Rotate);
     }
@@ -499,11 +504,22 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     let temp = aof.layout.temp_rewrite_path();
     let writer = aof.writer.clone();
     let notifier = srv.notifier.clone();
+    // aof-use-rdb-preamble (Redis's default yes): the base is an RDB file.
+    let rdb_opts = (srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no"))
+        .then(|| crate::rdb::save_opts(&srv.config));
+    let rdb_base = rdb_opts.map(|_| {
+        let mut head = Vec::new();
+        crate::rdb::save::write_header(&mut head, &crate::rdb::file::aux_fields(0, true));
+        rewrite::RdbBase {
+            head,
+            checksum: srv.config.value("rdbchecksum").as_deref() != Some("no"),
+        }
+    });
     let rw_queue = Arc::new(Queue::default());
     let q = rw_queue.clone();
     let thread = std::thread::Builder::new()
         .name("aof-rewrite".into())
-        .spawn(move || rewrite::run(temp, rx, writer, q, notifier))
+        .spawn(move || rewrite::run(temp, rx, writer, q, notifier, rdb_base))
         .map_err(|e| format!("ERR Can't start the rewrite thread: {e}"))?;
     aof.rewrite = Some(Rewrite {
         tx,
@@ -514,7 +530,7 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
         initial: !rotate,
     });
     aof.rewrite_scheduled = false;
-    srv.store.begin_snapshot();
+    srv.store.begin_snapshot_as(rdb_opts);
     srv.store.prop.reset_selected();
     info!("Background append only file rewriting started");
     Ok(())
@@ -735,4 +751,35 @@ fn finish_rewrite_now(srv: &mut Server) {
         let _ = t.join();
     }
     info!("Initial AOF rewrite completed at shutdown");
+}
+
+/// DEBUG LOADAOF: everything written so far made durable, memory emptied,
+/// and the AOF directory replayed (synchronously, like Redis). Nothing is
+/// propagated while replaying.
+pub fn debug_loadaof(srv: &mut Server) -> Result<(), String> {
+    if srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) || srv.rdb.bgsave_in_progress() {
+        return Err("ERR Background save or AOF rewrite in progress, try again later".into());
+    }
+    after_round(srv);
+    if let Some(aof) = srv.aof.as_ref() {
+        let (ack_tx, ack_rx) = channel();
+        if aof.writer.send(WriterMsg::Sync(ack_tx)).is_ok() {
+            let _ = ack_rx.recv();
+        }
+    }
+    let plan = plan_startup(&srv.config)?;
+    srv.store.flush_all();
+    let propagating = srv.store.prop.enabled;
+    srv.store.prop.enabled = false;
+    let mut loader = Loader::new(plan.files.clone());
+    let r = loop {
+        match loader.step(srv, std::time::Duration::from_secs(3600)) {
+            Ok(true) => break Ok(()),
+            Ok(false) => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    srv.store.prop.enabled = propagating;
+    srv.store.prop.reset_selected();
+    r.map(|_| warn!("Append Only File loaded by DEBUG LOADAOF"))
 }

@@ -6,6 +6,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
 use log::{error, info};
@@ -13,7 +14,6 @@ use log::{error, info};
 use super::Queue;
 use super::writer::WriterMsg;
 use crate::server::{Notice, Notifier};
-use std::sync::Arc;
 
 #[derive(Debug)]
 pub enum RewriteMsg {
@@ -27,18 +27,30 @@ pub enum RewriteMsg {
     Abort,
 }
 
+/// With `aof-use-rdb-preamble yes` the base is an RDB file: its header
+/// (aux fields) comes first, EOF and CRC64 (when `checksum`) last.
+pub(crate) struct RdbBase {
+    pub head: Vec<u8>,
+    pub checksum: bool,
+}
+
 pub(crate) fn run(
     temp: PathBuf,
     rx: Receiver<RewriteMsg>,
     writer: Sender<WriterMsg>,
     queue: Arc<Queue>,
     notifier: Notifier,
+    rdb: Option<RdbBase>,
 ) {
-    match write_base(&temp, &rx, &queue, &notifier) {
+    let is_rdb = rdb.is_some();
+    match write_base(&temp, &rx, &queue, &notifier, rdb) {
         Ok(true) => {
             info!("Background AOF rewrite: base file written, installing");
             if writer
-                .send(WriterMsg::InstallBase { temp: temp.clone() })
+                .send(WriterMsg::InstallBase {
+                    temp: temp.clone(),
+                    rdb: is_rdb,
+                })
                 .is_err()
             {
                 let _ = fs::remove_file(&temp);
@@ -62,23 +74,37 @@ fn write_base(
     rx: &Receiver<RewriteMsg>,
     queue: &Queue,
     notifier: &Notifier,
+    rdb: Option<RdbBase>,
 ) -> io::Result<bool> {
     if let Some(dir) = temp.parent() {
         fs::create_dir_all(dir)?;
     }
     let mut out = BufWriter::with_capacity(1 << 20, File::create(temp)?);
+    let mut crc = crate::rdb::CRC64.digest();
+    if let Some(r) = &rdb {
+        crc.update(&r.head);
+        out.write_all(&r.head)?;
+    }
     loop {
         match rx.recv() {
             Ok(RewriteMsg::Chunk(data)) => {
+                crc.update(&data);
                 out.write_all(&data)?;
                 queue.done(data.len(), notifier);
             }
             Ok(RewriteMsg::Detached(d)) => {
                 let mut data = Vec::new();
                 d.serialize(&mut data);
+                crc.update(&data);
                 out.write_all(&data)?;
             }
             Ok(RewriteMsg::Finish) => {
+                if let Some(r) = &rdb {
+                    crc.update(&[crate::rdb::OP_EOF]);
+                    out.write_all(&[crate::rdb::OP_EOF])?;
+                    let sum = if r.checksum { crc.finalize() } else { 0 };
+                    out.write_all(&sum.to_le_bytes())?;
+                }
                 let f = out.into_inner().map_err(|e| e.into_error())?;
                 f.sync_all()?;
                 return Ok(true);

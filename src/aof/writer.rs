@@ -37,6 +37,8 @@ pub enum WriterMsg {
     /// the base, keeping only the increments opened since its epoch.
     InstallBase {
         temp: PathBuf,
+        /// The base is in RDB format (`aof-use-rdb-preamble`): `.base.rdb`.
+        rdb: bool,
     },
     SetPolicy(AppendFsync),
     /// Fsync now and acknowledge (shutdown, appendonly no).
@@ -202,8 +204,8 @@ impl Writer {
                     error!("AOF: cannot open a new increment file: {e}");
                 }
             }
-            WriterMsg::InstallBase { temp } => {
-                let ok = match self.install_base(&temp) {
+            WriterMsg::InstallBase { temp, rdb } => {
+                let ok = match self.install_base(&temp, rdb) {
                     Ok(()) => true,
                     Err(e) => {
                         error!("AOF: cannot install the rewritten base: {e}");
@@ -328,13 +330,19 @@ impl Writer {
 
     /// Renames the finished base into place and swaps the manifest to
     /// (new base, increments since the epoch); then removes old files.
-    fn install_base(&mut self, temp: &std::path::Path) -> io::Result<()> {
+    fn install_base(&mut self, temp: &std::path::Path, rdb: bool) -> io::Result<()> {
         let from = self
             .rewrite_from_incr
             .take()
             .unwrap_or_else(|| self.manifest.last_incr_seq());
         let seq = self.manifest.base.as_ref().map_or(0, |b| b.seq) + 1;
-        let name = self.layout.base_name(seq);
+        let mut name = self.layout.base_name(seq);
+        if rdb {
+            // Redis names an RDB-format base `<appendfilename>.<seq>.base.rdb`.
+            if let Some(stem) = name.strip_suffix(".aof") {
+                name = format!("{stem}.rdb");
+            }
+        }
         fs::rename(temp, self.layout.path(&name))?;
         let old: Vec<FileEntry> = self
             .manifest

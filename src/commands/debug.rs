@@ -48,6 +48,13 @@ const HELP: &[&str] = &[
     "    Setting it to 0 pauses moving keys to their new owners after a cluster",
     "    membership change (a missing key is still pulled when a command needs",
     "    it); 1 resumes (memkv).",
+    "LOADAOF",
+    "    Flush the Append Only File buffer to disk and reload the AOF in memory.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Options:",
+    "    * MERGE: Merge the content of the RDB with the current dataset.",
+    "    * NOFLUSH: Do not empty the current dataset before loading the RDB.",
+    "    * NOSAVE: Do not save the current dataset before loading the RDB.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -57,6 +64,51 @@ const HELP: &[&str] = &[
     "HELP",
     "    Prints this help.",
 ];
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the dataset to the RDB
+/// file, empty memory and load the file back (debug.c), synchronously.
+fn reload(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    let (mut flush, mut save, mut merge) = (true, true, false);
+    for a in args.iter().skip(2) {
+        match a.to_ascii_uppercase().as_slice() {
+            b"MERGE" => merge = true,
+            b"NOFLUSH" => flush = false,
+            b"NOSAVE" => save = false,
+            _ => {
+                return Err(CmdError::Static(
+                    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                ));
+            }
+        }
+    }
+    if save && crate::rdb::persist::save_now(srv).is_err() {
+        return Err(CmdError::Static("ERR"));
+    }
+    let path = crate::rdb::persist::rdb_path(&srv.config);
+    let data = std::fs::read(&path).map_err(|_| {
+        CmdError::Static("ERR Error trying to load the RDB dump, check server logs.")
+    })?;
+    if flush {
+        srv.store.flush_all();
+    }
+    let lim = crate::rdb::load_limits(&srv.config);
+    let check = srv.config.value("rdbchecksum").as_deref() != Some("no");
+    let mut l = crate::rdb::file::FileLoader::new(data, false).map_err(|e| {
+        log::warn!("DEBUG RELOAD: {e}");
+        CmdError::Static("ERR Error trying to load the RDB dump, check server logs.")
+    })?;
+    // MERGE: keys that exist already are replaced instead of refused.
+    l.merge = merge;
+    l.step(&mut srv.store, &lim, usize::MAX, check)
+        .map_err(|e| {
+            log::warn!("DEBUG RELOAD: {e}");
+            CmdError::Static("ERR Error trying to load the RDB dump, check server logs.")
+        })?;
+    srv.rdb.dirty_at_save = srv.store.dirty;
+    log::warn!("DB reloaded by DEBUG RELOAD");
+    c.reply.ok();
+    Ok(())
+}
 
 /// Longest DEBUG SLEEP honoured (a day): a bigger value is surely a typo,
 /// and `Duration` cannot hold arbitrary doubles.
@@ -122,10 +174,18 @@ fn debug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         panic!("DEBUG PANIC");
     } else if is("populate") && (3..=5).contains(&argc) {
         populate(srv, c, args)?;
-    } else if is("reload") || is("loadaof") {
-        return Err(CmdError::Static(
-            "ERR DEBUG RELOAD/LOADAOF are not supported: memkv has no RDB",
-        ));
+    } else if is("reload") {
+        reload(srv, c, args)?;
+    } else if is("loadaof") && argc == 2 {
+        crate::aof::debug_loadaof(srv).map_err(|e| {
+            log::warn!("DEBUG LOADAOF: {e}");
+            CmdError::Custom(if e.starts_with("ERR") {
+                e
+            } else {
+                format!("ERR {e}")
+            })
+        })?;
+        c.reply.ok();
     } else {
         return Err(CmdError::Custom(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",

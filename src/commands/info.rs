@@ -183,16 +183,9 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("current_fork_perc", "0.00".into());
             kv("current_save_keys_processed", "0".into());
             kv("current_save_keys_total", "0".into());
-            kv("rdb_changes_since_last_save", srv.store.dirty.to_string());
-            kv("rdb_bgsave_in_progress", "0".into());
-            kv("rdb_last_save_time", started.to_string());
-            kv("rdb_last_bgsave_status", "ok".into());
-            kv("rdb_last_bgsave_time_sec", "-1".into());
-            kv("rdb_current_bgsave_time_sec", "-1".into());
-            kv("rdb_saves", "0".into());
-            kv("rdb_last_cow_size", "0".into());
-            kv("rdb_last_load_keys_expired", "0".into());
-            kv("rdb_last_load_keys_loaded", "0".into());
+            for (k, v) in crate::rdb::persist::info_fields(srv) {
+                kv(k, v);
+            }
             let aof = srv.aof.as_ref();
             let in_progress = aof.is_some_and(|a| a.rewrite_in_progress());
             let flag = |b: bool| (b as u8).to_string();

@@ -206,6 +206,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::memory::COMMANDS,
         crate::commands::scripting::COMMANDS,
         crate::commands::ops::COMMANDS,
+        crate::commands::rdb::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -227,6 +228,7 @@ pub mod memory;
 pub mod ops;
 pub mod persistence;
 pub mod pubsub;
+pub mod rdb;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -442,6 +444,11 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
     {
         return reject(srv, client, Some(spec), args, &e);
+    }
+    if spec.has(flags::WRITE)
+        && let Some(e) = srv.rdb.misconf(&srv.config)
+    {
+        return reject(srv, client, Some(spec), args, e);
     }
     if let Some(e) = crate::pubsub::subscribed_mode_error(client, spec) {
         return reject(srv, client, Some(spec), args, &e);

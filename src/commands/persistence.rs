@@ -31,6 +31,13 @@ fn bgrewriteaof(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
             .simple("Background append only file rewriting started");
         return Ok(());
     };
+    if srv.rdb.bgsave_in_progress() {
+        // The store has one snapshot walk: the rewrite starts after it.
+        aof.rewrite_scheduled = true;
+        c.reply
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
     if aof.rewrite_in_progress() {
         return Err(CmdError::Static(
             "ERR Background append only file rewriting already in progress",

@@ -43,21 +43,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Return the number of keys in the selected database",
         "",
     ),
-    CommandSpec::new("lastsave", 1, LS | FAST, (0, 0, 0), lastsave, G).doc(
-        "1.0.0",
-        "Get the UNIX time stamp of the last successful save to disk",
-        "",
-    ),
-    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), save, G).doc(
-        "1.0.0",
-        "Synchronously save the dataset to disk",
-        "",
-    ),
-    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, (0, 0, 0), save, G).doc(
-        "1.0.0",
-        "Asynchronously save the dataset to disk",
-        "[SCHEDULE]",
-    ),
     CommandSpec::new(
         "shutdown",
         -1,
@@ -553,18 +538,6 @@ fn dbsize(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn lastsave(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
-    c.reply.int(super::info::unix_secs(srv.started_unix) as i64);
-    Ok(())
-}
-
-/// SAVE / BGSAVE: memkv has no RDB snapshots.
-fn save(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
-    Err(CmdError::Static(
-        "ERR memkv does not support RDB snapshots; persistence is AOF only (appendonly yes, BGREWRITEAOF)",
-    ))
-}
-
 fn shutdown(srv: &mut Server, _c: &mut Client, args: &Args) -> CmdResult {
     let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
     for a in args.iter().skip(1) {
@@ -583,6 +556,24 @@ fn shutdown(srv: &mut Server, _c: &mut Client, args: &Args) -> CmdResult {
         // Shutdown is immediate in memkv: there is never one in progress.
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
+    // Redis's rule: save with SAVE, or when save points are set, unless
+    // NOSAVE; a failed save keeps the server up (unless FORCE).
+    let points = !crate::rdb::persist::save_points(&srv.config).is_empty();
+    let force = args
+        .iter()
+        .skip(1)
+        .any(|a| a.eq_ignore_ascii_case(b"force"));
+    crate::rdb::persist::abort_bgsave(srv);
+    if !nosave && (save || points) && srv.loading.is_none() {
+        log::info!("Saving the final RDB snapshot before exiting.");
+        if crate::rdb::persist::save_now(srv).is_err() && !force {
+            log::warn!("Error trying to save the DB, can't exit.");
+            return Err(CmdError::Static(
+                "ERR Errors trying to SHUTDOWN. Check logs.",
+            ));
+        }
+    }
+    srv.rdb.shutdown_save_done = true;
     // No reply: the process exits once the reactor finishes this round.
     srv.shutdown = Some(ShutdownRequest::Graceful);
     Ok(())

@@ -388,6 +388,17 @@ fn is_typed(name: &str) -> bool {
     TYPED_NAMES.contains(&name)
 }
 
+/// Directives memkv implements but reads as raw values (`Config::value`)
+/// instead of typed fields: not "ignored".
+pub(super) const READ_RAW: &[&str] = &[
+    "save",
+    "dbfilename",
+    "rdbcompression",
+    "rdbchecksum",
+    "stop-writes-on-bgsave-error",
+    "aof-use-rdb-preamble",
+];
+
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------
@@ -575,9 +586,7 @@ impl Config {
             match lookup(name) {
                 Some((spec, _)) => {
                     let value = self.value_of(spec);
-                    // memkv never writes RDB snapshots, so "no save points"
-                    // is what it does anyway.
-                    if value == spec.default || (spec.name == "save" && value.is_empty()) {
+                    if value == spec.default {
                         log::info!("ignoring unsupported directive '{name}' (value '{value}')");
                     } else {
                         log::warn!("ignoring unsupported directive '{name}' (value '{value}')");

@@ -400,7 +400,10 @@ impl Loader {
             let current = self.current(spec);
             let value = set_value(spec, &argv[1..], &current, &mut self.ctx)?;
             self.values.insert(spec.name, value);
-            if !is_typed(spec.name) && !crate::memory::DIRECTIVES.contains(&spec.name) {
+            if !is_typed(spec.name)
+                && !crate::memory::DIRECTIVES.contains(&spec.name)
+                && !super::READ_RAW.contains(&spec.name)
+            {
                 self.note_ignored(spec.name);
             }
             return Ok(());

@@ -99,6 +99,8 @@ pub struct Server {
     pub aof: Option<crate::aof::Aof>,
     /// Set while the AOF is being loaded at start-up.
     pub loading: Option<crate::aof::loader::Loader>,
+    /// RDB snapshots: SAVE/BGSAVE state, save points (`crate::rdb::persist`).
+    pub rdb: crate::rdb::persist::RdbState,
     /// Pub/Sub registry, notifications, output limits (`crate::pubsub`).
     pub pubsub: crate::pubsub::PubSub,
     /// TLS settings for connections accepted on `tls-port` (`server::tls`);

@@ -82,6 +82,8 @@ pub enum Notice {
     AofDrained,
     /// A rewrite ended: its base installed (ok) or abandoned.
     AofRewriteInstalled { ok: bool },
+    /// The BGSAVE thread finished (renamed the file into place, or failed).
+    BgsaveDone { ok: bool },
     /// A cluster relay job finished (for the client with that id).
     Relay(crate::cluster::relay::Done),
     /// A cluster member became reachable or unreachable.
@@ -176,6 +178,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         client_ids: Default::default(),
         aof: None,
         loading: None,
+        rdb: Default::default(),
         scripting: crate::scripting::Engine::new()
             .map_err(|e| log::error!("Lua interpreter: {e}"))
             .ok()
@@ -331,6 +334,8 @@ impl Reactor {
             let plan = crate::aof::plan_startup(&self.srv.config).map_err(io::Error::other)?;
             self.srv.loading = Some(crate::aof::loader_for(&plan));
             self.load_plan = Some(plan);
+        } else if let Some(p) = crate::rdb::persist::startup_file(&self.srv.config) {
+            self.srv.loading = Some(crate::aof::loader::Loader::rdb_file(p));
         }
         info!("Ready to accept connections tcp");
         let mut events = Events::with_capacity(1024);
@@ -340,7 +345,11 @@ impl Reactor {
                 None => self.next_cron,
             };
             let mut timeout = wake_at.saturating_duration_since(Instant::now());
-            if self.srv.loading.is_some() || crate::aof::busy(&self.srv) || self.more_work() {
+            if self.srv.loading.is_some()
+                || crate::aof::busy(&self.srv)
+                || crate::rdb::persist::busy(&self.srv)
+                || self.more_work()
+            {
                 timeout = Duration::ZERO;
             }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -381,6 +390,7 @@ impl Reactor {
             }
             crate::aof::after_round(&mut self.srv);
             crate::cluster::handover::tick(&mut self.srv);
+            crate::rdb::persist::after_round(&mut self.srv);
             if let Some(relay) = self.srv.relay.as_mut() {
                 relay.flush();
             }
@@ -415,6 +425,9 @@ impl Reactor {
                 Notice::AofDrained => crate::aof::drained(&mut self.srv),
                 Notice::AofRewriteInstalled { ok } => {
                     crate::aof::rewrite_finished(&mut self.srv, ok)
+                }
+                Notice::BgsaveDone { ok } => {
+                    crate::rdb::persist::bgsave_finished(&mut self.srv, ok)
                 }
                 Notice::Relay(done) => self.relay_done(done),
                 Notice::PeerState { member, up } => {
@@ -851,6 +864,7 @@ impl Reactor {
         crate::aof::reconcile_config(&mut self.srv);
         crate::aof::drained(&mut self.srv);
         crate::aof::maybe_auto_rewrite(&mut self.srv);
+        crate::rdb::persist::cron(&mut self.srv);
         self.srv.store.set_now(crate::store::unix_ms());
         let expire_start = Instant::now();
         self.srv
@@ -918,6 +932,8 @@ impl Reactor {
                 Ok(())
             }
             Ok(true) => {
+                // What was just loaded is what is on disk.
+                self.srv.rdb.dirty_at_save = self.srv.store.dirty;
                 if let Some(plan) = self.load_plan.take() {
                     crate::aof::open_after_load(&mut self.srv, plan).map_err(io::Error::other)?;
                 }
@@ -930,6 +946,14 @@ impl Reactor {
 
     fn shutdown(mut self) -> io::Result<()> {
         warn!("User requested shutdown...");
+        crate::rdb::persist::abort_bgsave(&mut self.srv);
+        if !self.srv.rdb.shutdown_save_done
+            && !crate::rdb::persist::save_points(&self.srv.config).is_empty()
+            && self.srv.loading.is_none()
+        {
+            info!("Saving the final RDB snapshot before exiting.");
+            let _ = crate::rdb::persist::save_now(&mut self.srv);
+        }
         if self.srv.aof.is_some() {
             info!("Calling fsync() on the AOF file.");
             crate::aof::stop(&mut self.srv);

@@ -27,6 +27,8 @@ use std::collections::HashSet;
 use super::lazyfree::free_effort;
 use super::{Db, Key, Store, Value};
 use crate::aof::propagate::encode_into;
+use crate::rdb::SaveOpts;
+use crate::rdb::save as rdb_save;
 
 /// Elements per RPUSH / HMSET / SADD command in a rewritten file (Redis's
 /// AOF_REWRITE_ITEMS_PER_CMD).
@@ -50,6 +52,9 @@ pub struct Snapshot {
     pieces: Vec<Piece>,
     out: Vec<u8>,
     selected: Option<usize>,
+    /// Some: the output is RDB (a BGSAVE, or an AOF base with an RDB
+    /// preamble) instead of AOF commands.
+    rdb: Option<SaveOpts>,
 }
 
 /// A value being written in slices: elements before `next` are written.
@@ -85,17 +90,21 @@ pub struct DetachedDb {
     skip: HashSet<Key>,
     /// A walked key whose value was only partly written: the rest.
     partial: Option<(Key, usize)>,
+    rdb: Option<SaveOpts>,
 }
 
 impl DetachedDb {
     /// Serializes the unwalked entries (after a SELECT) into `out`.
     pub fn serialize(&self, out: &mut Vec<u8>) {
-        select_cmd(out, self.label);
+        select_any(out, self.label, self.rdb.as_ref(), &self.db);
         if let Some((k, next)) = &self.partial
             && let Some(v) = self.db.keys.get(&**k)
         {
             let expiry = self.db.expires.get(&**k).copied();
-            serialize_rest(out, k, v, *next, expiry);
+            match &self.rdb {
+                Some(o) => rdb_save::write_elements(out, v, *next, free_effort(v), o),
+                None => serialize_rest(out, k, v, *next, expiry),
+            }
         }
         let upto = self.upto.min(self.db.keys.len());
         for idx in (0..upto).rev() {
@@ -104,9 +113,20 @@ impl DetachedDb {
                     continue;
                 }
                 let expiry = self.db.expires.get(&**k).copied();
-                serialize_entry(out, k, v, expiry);
+                match &self.rdb {
+                    Some(o) => rdb_save::write_entry(out, k, v, expiry, o),
+                    None => serialize_entry(out, k, v, expiry),
+                }
             }
         }
+    }
+}
+
+/// SELECT (AOF) or SELECTDB + RESIZEDB (RDB).
+fn select_any(out: &mut Vec<u8>, label: usize, rdb: Option<&SaveOpts>, d: &Db) {
+    match rdb {
+        Some(_) => rdb_save::write_select(out, label, d.keys.len(), d.expires.len()),
+        None => select_cmd(out, label),
     }
 }
 
@@ -116,17 +136,20 @@ fn select_cmd(out: &mut Vec<u8>, db: usize) {
 }
 
 impl Snapshot {
-    fn select(&mut self, db: usize) {
+    fn select(&mut self, db: usize, d: &Db) {
         let label = self.labels[db];
         if self.selected != Some(label) {
-            select_cmd(&mut self.out, label);
+            select_any(&mut self.out, label, self.rdb.as_ref(), d);
             self.selected = Some(label);
         }
     }
 
-    fn serialize(&mut self, db: usize, key: &[u8], value: &Value, expiry: Option<u64>) {
-        self.select(db);
-        serialize_entry(&mut self.out, key, value, expiry);
+    fn serialize(&mut self, db: usize, d: &Db, key: &[u8], value: &Value, expiry: Option<u64>) {
+        self.select(db, d);
+        match &self.rdb {
+            Some(o) => rdb_save::write_entry(&mut self.out, key, value, expiry, o),
+            None => serialize_entry(&mut self.out, key, value, expiry),
+        }
     }
 
     /// Writes up to `budget` more elements of the partial value (in `d`);
@@ -139,12 +162,23 @@ impl Snapshot {
         let Some(v) = d.keys.get(&*p.key) else {
             return budget;
         };
-        self.select(p.db);
+        self.select(p.db, d);
         let len = free_effort(v);
         let end = p.next.saturating_add(budget).min(len);
-        serialize_slice(&mut self.out, &p.key, v, p.next, end);
+        if let Some(o) = &self.rdb {
+            // RDB: the count and expiry go first, the elements follow.
+            if p.next == 0 {
+                let expiry = d.expires.get(&*p.key).copied();
+                rdb_save::write_entry_head(&mut self.out, &p.key, v, expiry, o);
+            }
+            rdb_save::write_elements(&mut self.out, v, p.next, end, o);
+        } else {
+            serialize_slice(&mut self.out, &p.key, v, p.next, end);
+        }
         if end >= len {
-            if let Some(at) = d.expires.get(&*p.key) {
+            if self.rdb.is_none()
+                && let Some(at) = d.expires.get(&*p.key)
+            {
                 pexpireat(&mut self.out, &p.key, *at);
             }
             budget.saturating_sub(end - p.next)
@@ -263,9 +297,15 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
 impl Store {
     /// Starts a snapshot at this instant (the rewrite's epoch).
     pub fn begin_snapshot(&mut self) {
+        self.begin_snapshot_as(None);
+    }
+
+    /// Starts a snapshot whose output is RDB (`Some`) or AOF commands.
+    pub fn begin_snapshot_as(&mut self, rdb: Option<SaveOpts>) {
         self.snapshot = Some(Snapshot {
             cursors: self.dbs.iter().map(|d| d.keys.len()).collect(),
             labels: (0..self.dbs.len()).collect(),
+            rdb,
             ..Default::default()
         });
     }
@@ -320,7 +360,7 @@ impl Store {
             }
             budget = budget.saturating_sub(free_effort(v));
             let expiry = d.expires.get(&**k).copied();
-            snap.serialize(db, k, v, expiry);
+            snap.serialize(db, d, k, v, expiry);
         }
         snap.seal_bytes();
         let pieces = std::mem::take(&mut snap.pieces);
@@ -349,6 +389,14 @@ impl Store {
         let Some(snap) = self.snapshot.as_mut() else {
             return Some(old);
         };
+        // RDB output cannot interleave: a value written in slices is
+        // completed before anything else is written.
+        if snap.rdb.is_some()
+            && let Some(p) = &snap.partial
+        {
+            let d = if p.db == db { &old } else { &self.dbs[p.db] };
+            snap.continue_partial(d, usize::MAX);
+        }
         let upto = snap.cursors[db].min(old.keys.len());
         snap.cursors[db] = 0;
         let partial = match snap.partial.take() {
@@ -379,6 +427,7 @@ impl Store {
             upto,
             skip,
             partial,
+            rdb: snap.rdb,
         })));
         // The rewrite thread writes a SELECT of its own.
         snap.selected = None;
@@ -428,9 +477,15 @@ impl Store {
             return;
         };
         let d = &self.dbs[db];
-        // A value being written in slices is completed before it changes.
-        if snap.partial.is_some() {
-            snap.finish_partial_of(d, db, key);
+        // A value being written in slices is completed before it changes
+        // (in RDB mode before anything else is written: no interleaving).
+        if let Some(p) = &snap.partial {
+            if snap.rdb.is_some() {
+                let pd = &self.dbs[p.db];
+                snap.continue_partial(pd, usize::MAX);
+            } else {
+                snap.finish_partial_of(d, db, key);
+            }
         }
         // A cursor above the length would let the next insert land in the
         // unwalked region: every insert is preceded by this hook, so clamp.
@@ -448,7 +503,7 @@ impl Store {
         if !snap.done.contains(&(db, k.clone())) {
             if let Some(v) = d.keys.get(key) {
                 let expiry = d.expires.get(key).copied();
-                snap.serialize(db, key, v, expiry);
+                snap.serialize(db, d, key, v, expiry);
             }
             snap.done.insert((db, k));
         }
@@ -478,8 +533,11 @@ impl Store {
             return;
         };
         let d = &self.dbs[db];
-        if snap.partial.as_ref().is_some_and(|p| p.db == db) {
-            snap.continue_partial(d, usize::MAX);
+        if let Some(p) = &snap.partial
+            && (p.db == db || snap.rdb.is_some())
+        {
+            let pd = &self.dbs[p.db];
+            snap.continue_partial(pd, usize::MAX);
         }
         let c = snap.cursors[db].min(d.keys.len());
         for idx in (0..c).rev() {
@@ -488,7 +546,7 @@ impl Store {
                     continue;
                 }
                 let expiry = d.expires.get(&**k).copied();
-                snap.serialize(db, k, v, expiry);
+                snap.serialize(db, d, k, v, expiry);
             }
         }
         snap.cursors[db] = 0;

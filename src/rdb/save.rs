@@ -1,0 +1,348 @@
+//! Writing RDB with Redis 7.0's encodings: strings as integers when they
+//! print back the same and LZF-compressed above 20 bytes (`rdbcompression`),
+//! lists as quicklist2 (listpack nodes under `list-max-listpack-size`),
+//! hashes as listpack within `hash-max-listpack-*` else a plain table, sets
+//! as intset or a plain table, sorted sets as listpack or ZSET_2 with
+//! binary scores. Also the file framing (header, aux fields, SELECTDB,
+//! RESIZEDB, EOF and CRC64) and DUMP payloads.
+
+use super::pack::{ListpackWriter, intset_blob};
+use super::*;
+use crate::number::parse_i64;
+use crate::store::set::Set;
+use crate::store::{Value, ZSet};
+
+/// Encoding choices for saving (from the configuration).
+#[derive(Clone, Copy, Debug)]
+pub struct SaveOpts {
+    pub compress: bool,
+    pub hash_max_entries: usize,
+    pub hash_max_value: usize,
+    /// `list-max-listpack-size`: negative = bytes class (-1 4 KiB .. -5
+    /// 64 KiB), positive = elements per node.
+    pub list_fill: i64,
+}
+
+impl Default for SaveOpts {
+    fn default() -> Self {
+        SaveOpts {
+            compress: true,
+            hash_max_entries: 128,
+            hash_max_value: 64,
+            list_fill: -2,
+        }
+    }
+}
+
+/// Longest listpack node a positive fill still allows (quicklist's
+/// SIZE_SAFETY_LIMIT).
+const SIZE_SAFETY_LIMIT: usize = 8192;
+
+pub fn write_len(out: &mut Vec<u8>, n: u64) {
+    if n < 1 << 6 {
+        out.push(n as u8);
+    } else if n < 1 << 14 {
+        out.push(0x40 | (n >> 8) as u8);
+        out.push(n as u8);
+    } else if n <= u32::MAX as u64 {
+        out.push(0x80);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(0x81);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+/// A string the way `rdbSaveRawString` writes it.
+pub fn write_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
+    if s.len() <= 11
+        && let Some(v) = parse_i64(s)
+    {
+        if let Ok(b) = i8::try_from(v) {
+            out.extend_from_slice(&[0xC0 | ENC_INT8, b as u8]);
+            return;
+        }
+        if let Ok(h) = i16::try_from(v) {
+            out.push(0xC0 | ENC_INT16);
+            out.extend_from_slice(&h.to_le_bytes());
+            return;
+        }
+        if let Ok(w) = i32::try_from(v) {
+            out.push(0xC0 | ENC_INT32);
+            out.extend_from_slice(&w.to_le_bytes());
+            return;
+        }
+    }
+    if compress
+        && s.len() > 20
+        && let Some(c) = super::lzf::compress(s, s.len() - 4)
+    {
+        out.push(0xC0 | ENC_LZF);
+        write_len(out, c.len() as u64);
+        write_len(out, s.len() as u64);
+        out.extend_from_slice(&c);
+        return;
+    }
+    write_len(out, s.len() as u64);
+    out.extend_from_slice(s);
+}
+
+fn write_raw(out: &mut Vec<u8>, s: &[u8], compress: bool) {
+    // Blobs (listpacks, intsets) never look like integers: same path.
+    write_string(out, s, compress);
+}
+
+/// The RDB type byte `value` is written with.
+pub fn value_type(v: &Value, o: &SaveOpts) -> u8 {
+    match v {
+        Value::Str(_) => TYPE_STRING,
+        Value::List(_) => TYPE_LIST_QUICKLIST_2,
+        Value::Hash(h) => {
+            if hash_is_listpack(h, o) {
+                TYPE_HASH_LISTPACK
+            } else {
+                TYPE_HASH
+            }
+        }
+        Value::Set(Set::Ints(_)) => TYPE_SET_INTSET,
+        Value::Set(_) => TYPE_SET,
+        Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
+        Value::ZSet(_) => TYPE_ZSET_2,
+    }
+}
+
+fn hash_is_listpack(h: &crate::store::Hash, o: &SaveOpts) -> bool {
+    h.len() <= o.hash_max_entries
+        && h.iter()
+            .all(|(f, v)| f.len() <= o.hash_max_value && v.len() <= o.hash_max_value)
+}
+
+/// Writes the type byte and the payload of `value`.
+pub fn write_value(out: &mut Vec<u8>, value: &Value, o: &SaveOpts) {
+    let ty = value_type(value, o);
+    out.push(ty);
+    write_payload(out, value, ty, o);
+}
+
+fn write_payload(out: &mut Vec<u8>, value: &Value, ty: u8, o: &SaveOpts) {
+    let c = o.compress;
+    match value {
+        Value::Str(s) => write_string(out, s, c),
+        Value::List(l) => {
+            let nodes = list_nodes(l.iter(), o.list_fill);
+            write_len(out, nodes.len() as u64);
+            for n in nodes {
+                write_len(out, QUICKLIST_PACKED);
+                write_raw(out, &n, c);
+            }
+        }
+        Value::Hash(h) => {
+            if ty == TYPE_HASH_LISTPACK {
+                let mut w = ListpackWriter::default();
+                for (f, v) in h.iter() {
+                    w.push(f);
+                    w.push(v);
+                }
+                write_raw(out, &w.finish(), c);
+            } else {
+                write_len(out, h.len() as u64);
+                for (f, v) in h.iter() {
+                    write_string(out, f, c);
+                    write_string(out, v, c);
+                }
+            }
+        }
+        Value::Set(Set::Ints(is)) => {
+            let m: Vec<i64> = is.iter().collect();
+            write_raw(out, &intset_blob(m.iter().copied()), c)
+        }
+        Value::Set(s) => {
+            write_len(out, s.len() as u64);
+            for m in s.iter() {
+                m.with_bytes(|b| write_string(out, b, c));
+            }
+        }
+        Value::ZSet(z) => write_zset(out, z, c),
+    }
+}
+
+fn write_zset(out: &mut Vec<u8>, z: &ZSet, c: bool) {
+    let mut items: Vec<(&[u8], f64)> = Vec::with_capacity(z.len());
+    z.for_each(|m, s| items.push((m, s)));
+    if z.is_listpack() {
+        let mut w = ListpackWriter::default();
+        for (m, s) in items {
+            w.push(m);
+            w.push(score_text(s).as_bytes());
+        }
+        write_raw(out, &w.finish(), c);
+    } else {
+        // Tail to head, as Redis writes them (loading then inserts at the
+        // head of the skiplist).
+        write_len(out, items.len() as u64);
+        for (m, s) in items.into_iter().rev() {
+            write_string(out, m, c);
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+    }
+}
+
+/// A score as a listpack holds it (Redis's `d2string`: integral values
+/// in range as integers, else `%.17g`).
+fn score_text(s: f64) -> String {
+    if s.is_infinite() {
+        return if s > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if s == 0.0 {
+        return if s.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    if s.fract() == 0.0 && s.abs() < (1u64 << 52) as f64 {
+        return (s as i64).to_string();
+    }
+    crate::number::fmt_g17(s)
+}
+
+/// Splits list elements into listpack nodes the way a quicklist fills
+/// them.
+fn list_nodes<'a>(items: impl Iterator<Item = &'a [u8]>, fill: i64) -> Vec<Vec<u8>> {
+    let max_bytes = match fill {
+        f if f >= 0 => SIZE_SAFETY_LIMIT,
+        -1 => 4096,
+        -2 => 8192,
+        -3 => 16384,
+        -4 => 32768,
+        _ => 65536,
+    };
+    let max_count = if fill > 0 { fill as usize } else { usize::MAX };
+    let mut nodes = Vec::new();
+    let mut cur = ListpackWriter::default();
+    for e in items {
+        // Entry overhead: up to 5 bytes of header and 5 of back-length.
+        let grown = cur.bytes() + e.len() + 11;
+        if cur.count() > 0 && (grown > max_bytes || cur.count() >= max_count) {
+            nodes.push(std::mem::take(&mut cur).finish());
+        }
+        cur.push(e);
+    }
+    if cur.count() > 0 {
+        nodes.push(cur.finish());
+    }
+    nodes
+}
+
+/// One key as a file holds it: `[EXPIRETIME_MS]` type key payload.
+pub fn write_entry(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: &Value,
+    expire: Option<u64>,
+    o: &SaveOpts,
+) {
+    if let Some(at) = expire {
+        out.push(OP_EXPIRETIME_MS);
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    let ty = value_type(value, o);
+    out.push(ty);
+    write_string(out, key, o.compress);
+    write_payload(out, value, ty, o);
+}
+
+/// The start of a big list or hash written in slices: the plain
+/// (element-by-element) encodings, so the count can precede elements that
+/// are written later.
+pub fn write_entry_head(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: &Value,
+    expire: Option<u64>,
+    o: &SaveOpts,
+) {
+    if let Some(at) = expire {
+        out.push(OP_EXPIRETIME_MS);
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    let (ty, n) = match value {
+        Value::List(l) => (TYPE_LIST, l.len()),
+        Value::Hash(h) => (TYPE_HASH, h.len()),
+        _ => return write_entry(out, key, value, None, o),
+    };
+    out.push(ty);
+    write_string(out, key, o.compress);
+    write_len(out, n as u64);
+}
+
+/// Elements `from..to` of a list or hash whose head `write_entry_head`
+/// wrote.
+pub fn write_elements(out: &mut Vec<u8>, value: &Value, from: usize, to: usize, o: &SaveOpts) {
+    match value {
+        Value::List(l) => {
+            for e in l.range(from, to) {
+                write_string(out, e, o.compress);
+            }
+        }
+        Value::Hash(h) => {
+            for i in from..to.min(h.len()) {
+                if let Some((f, v)) = h.get_index(i) {
+                    write_string(out, f, o.compress);
+                    write_string(out, v, o.compress);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `REDIS0010` and the aux fields Redis writes.
+pub fn write_header(out: &mut Vec<u8>, aux: &[(&str, String)]) {
+    out.extend_from_slice(b"REDIS");
+    out.extend_from_slice(format!("{RDB_VERSION:04}").as_bytes());
+    for (k, v) in aux {
+        out.push(OP_AUX);
+        write_string(out, k.as_bytes(), false);
+        write_string(out, v.as_bytes(), false);
+    }
+}
+
+pub fn write_select(out: &mut Vec<u8>, db: usize, keys: usize, expires: usize) {
+    out.push(OP_SELECTDB);
+    write_len(out, db as u64);
+    out.push(OP_RESIZEDB);
+    write_len(out, keys as u64);
+    write_len(out, expires as u64);
+}
+
+pub fn write_function(out: &mut Vec<u8>, code: &[u8]) {
+    out.push(OP_FUNCTION2);
+    write_string(out, code, false);
+}
+
+/// DUMP's payload: type, value, RDB version (2 bytes LE), CRC64 (8 bytes
+/// LE) of all that.
+pub fn dump_payload(value: &Value, o: &SaveOpts) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_value(&mut out, value, o);
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Redis's `verifyDumpPayload`: long enough, a version this server reads,
+/// and a matching checksum.
+pub fn verify_dump_payload(p: &[u8]) -> bool {
+    if p.len() < 10 {
+        return false;
+    }
+    let footer = &p[p.len() - 10..];
+    let ver = u16::from_le_bytes([footer[0], footer[1]]);
+    if ver > RDB_VERSION {
+        return false;
+    }
+    let crc = crc64(&p[..p.len() - 8]);
+    crc.to_le_bytes() == footer[2..10]
+}
