@@ -317,6 +317,12 @@ pub fn start_rewrite(srv: &mut Server) -> Result<(), String> {
 fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     // Everything propagated so far belongs before the epoch.
     after_round(srv);
+    // Function libraries come first in the base, as FUNCTION LOAD commands.
+    let libraries = srv
+        .functions
+        .as_ref()
+        .map(|f| f.reg.rewrite_commands())
+        .unwrap_or_default();
     let Some(aof) = srv.aof.as_mut() else {
         return Err("ERR Background append only file rewriting not possible: AOF is off".into());
     };
@@ -334,6 +340,9 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
         .name("aof-rewrite".into())
         .spawn(move || rewrite::run(temp, rx, writer, notifier))
         .map_err(|e| format!("ERR Can't start the rewrite thread: {e}"))?;
+    if !libraries.is_empty() {
+        let _ = tx.send(RewriteMsg::Chunk(libraries));
+    }
     aof.rewrite = Some(Rewrite {
         tx,
         thread: Some(thread),

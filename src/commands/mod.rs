@@ -199,6 +199,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::cluster::COMMANDS,
         crate::commands::pubsub::COMMANDS,
         crate::commands::scripting::COMMANDS,
+        crate::commands::functions::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -208,6 +209,7 @@ pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod docs;
+pub mod functions;
 pub mod geo;
 pub mod geohash;
 pub mod hash;

@@ -574,8 +574,9 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             );
             kv("total_system_memory", total.to_string());
             kv("total_system_memory_human", bytes_to_human(total));
-            kv("used_memory_lua", "0".into());
-            kv("used_memory_scripts", "0".into());
+            for (k, v) in crate::scripting::info_memory(srv) {
+                kv(k, v);
+            }
             kv("maxmemory", "0".into());
             kv("maxmemory_human", "0B".into());
             kv("maxmemory_policy", "noeviction".into());
@@ -819,7 +820,7 @@ fn total_system_memory() -> u64 {
 }
 
 /// Redis's bytesToHuman: `123B`, `1.23K`, `12.09M`, ...
-fn bytes_to_human(n: u64) -> String {
+pub fn bytes_to_human(n: u64) -> String {
     const UNITS: &[(u64, &str)] = &[
         (1 << 50, "P"),
         (1 << 40, "T"),

@@ -12,6 +12,7 @@
 pub mod bit;
 pub mod cjson;
 pub mod cmsgpack;
+pub mod functions;
 pub mod rand48;
 pub mod structlib;
 
@@ -62,8 +63,19 @@ pub struct Engine {
 const MAX_DEPTH: usize = 1000;
 
 impl Engine {
-    /// A fresh interpreter with the sandbox installed.
+    /// A fresh interpreter with the sandbox installed (EVAL's).
     pub fn new() -> mlua::Result<Engine> {
+        Engine::build(false)
+    }
+
+    /// The functions engine's interpreter: a second Lua state, as in Redis,
+    /// whose globals switch to the load API while FUNCTION LOAD runs a
+    /// library's code (see [`functions`]).
+    pub fn new_functions() -> mlua::Result<Engine> {
+        Engine::build(true)
+    }
+
+    fn build(functions: bool) -> mlua::Result<Engine> {
         // DEBUG is only used by the bootstrap (the error handler's
         // getinfo) and removed from the script's globals, as Redis does.
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
@@ -73,6 +85,9 @@ impl Engine {
         let native = lua.create_table()?;
         let hidden = lua.create_table()?;
         natives(&lua, &native, &hidden)?;
+        if functions {
+            functions::install_register(&lua, &native, &hidden)?;
+        }
         bit::install(&lua, &lua.globals(), &hidden)?;
         cjson::install(&lua, &lua.globals(), &hidden)?;
         cmsgpack::install(&lua, &lua.globals(), &hidden)?;
@@ -129,7 +144,7 @@ impl Engine {
 
 /// Raises `{err = text}` from a Rust function: the table waits in the
 /// hidden `err` slot, where Redis's error handler and pcall pick it up.
-fn raise(lua: &Lua, hidden: &Table, text: &str) -> mlua::Result<()> {
+pub(crate) fn raise(lua: &Lua, hidden: &Table, text: &str) -> mlua::Result<()> {
     let t = lua.create_table()?;
     t.raw_set("err", text)?;
     hidden.raw_set("err", t)?;
@@ -384,36 +399,79 @@ pub fn run(
     let Some(mut eng) = srv.scripting.take() else {
         return Err(CmdError::Static("ERR scripting engine unavailable"));
     };
-    let res = run_in(&mut eng, srv, c, sha, keys, argv, read_only);
+    let res = match eng.scripts.get(sha) {
+        None => Err(CmdError::Static(
+            "NOSCRIPT No matching script. Please use EVAL.",
+        )),
+        Some(script) => {
+            let target = Target {
+                func: script.func.clone(),
+                flags: script.flags,
+                name: sha,
+                fcall: false,
+            };
+            run_in(&mut eng, srv, c, target, keys, argv, read_only)
+        }
+    };
     srv.scripting = Some(eng);
     res
 }
 
-fn run_in(
+/// What `run_in` runs: a cached script (EVAL*) or a library's function
+/// (FCALL*, which gets keys and arguments as parameters, not globals).
+pub(crate) struct Target<'a> {
+    pub func: Function,
+    pub flags: u32,
+    /// The SHA1 or the function name, as error texts name it.
+    pub name: &'a str,
+    pub fcall: bool,
+}
+
+pub(crate) fn run_in(
     eng: &mut Engine,
     srv: &mut Server,
     c: &mut Client,
-    sha: &str,
+    target: Target,
     keys: &[&[u8]],
     argv: &[&[u8]],
     read_only: bool,
 ) -> Result<(), CmdError> {
-    let Some(script) = eng.scripts.get(sha) else {
-        return Err(CmdError::Static(
-            "NOSCRIPT No matching script. Please use EVAL.",
-        ));
-    };
-    let func = script.func.clone();
-    if script.flags & script_flags::NO_CLUSTER != 0
+    let Target {
+        func,
+        flags: script_flags_,
+        name: sha,
+        fcall,
+    } = target;
+    if script_flags_ & script_flags::NO_CLUSTER != 0
         && srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
     {
         return Err(CmdError::Static(
             "ERR Can not run script on cluster, 'no-cluster' flag is set.",
         ));
     }
-    let read_only = read_only || script.flags & script_flags::NO_WRITES != 0;
+    let read_only = read_only || script_flags_ & script_flags::NO_WRITES != 0;
     let lua = &eng.lua;
+    let seq = |items: &[&[u8]]| -> mlua::Result<Table> {
+        lua.create_sequence_from(
+            items
+                .iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()?,
+        )
+    };
+    let fn_args = if fcall {
+        let k = seq(keys).map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+        let a = seq(argv).map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+        Some((k, a))
+    } else {
+        None
+    };
     let setup = || -> mlua::Result<()> {
+        if fcall {
+            eng.hidden.raw_set("resp", 2)?;
+            eng.hidden.raw_set("err", LuaValue::Nil)?;
+            return Ok(());
+        }
         eng.globals.raw_set(
             "KEYS",
             lua.create_sequence_from(
@@ -454,6 +512,11 @@ fn run_in(
     };
     let hidden = eng.hidden.clone();
     let runner = eng.runner.clone();
+    let fn_runner: Option<Function> = if fcall {
+        hidden.raw_get("run_fn").ok()
+    } else {
+        None
+    };
     let mut run = ctx;
     // redis.call / pcall reach the server through ACTIVE for exactly the
     // duration of this call (see `Active`).
@@ -495,7 +558,10 @@ fn run_in(
         );
     }
     let result = (|| -> mlua::Result<Result<(), String>> {
-        let (ok, val): (bool, LuaValue) = runner.call(func)?;
+        let (ok, val): (bool, LuaValue) = match (&fn_runner, fn_args) {
+            (Some(r), Some((k, a))) => r.call((func, k, a))?,
+            _ => runner.call(func)?,
+        };
         let mark = c.reply.len();
         let out = if ok {
             let resp3 = hidden.raw_get::<i64>("resp").unwrap_or(2) == 3;
@@ -589,7 +655,7 @@ pub(crate) fn lua_number_text(n: f64) -> String {
 }
 
 /// An mlua error as the plain Lua message (no "runtime error:" prefix).
-fn lua_error_text(e: &mlua::Error) -> String {
+pub(crate) fn lua_error_text(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         mlua::Error::RuntimeError(m) => m.clone(),
@@ -877,6 +943,46 @@ fn lua_to_reply(v: &LuaValue, r: &mut Reply, resp3: bool, depth: usize) -> Resul
 /// C's `(long long)` cast of a double, saturating instead of undefined.
 fn lua_number_to_i64(n: f64) -> i64 {
     if n.is_nan() { i64::MIN } else { n as i64 }
+}
+
+/// INFO memory's scripting fields, in Redis 7.0's order: the two
+/// interpreters' heaps and the cached scripts / libraries.
+pub fn info_memory(srv: &Server) -> Vec<(&'static str, String)> {
+    use crate::commands::server::bytes_to_human;
+    let eval_vm = srv.scripting.as_ref().map_or(0, |e| e.lua.used_memory());
+    let (scripts, eval_bytes) = srv.scripting.as_ref().map_or((0, 0), |e| {
+        (
+            e.scripts.len(),
+            e.scripts.values().map(|s| s.body.len() + 40).sum::<usize>(),
+        )
+    });
+    let (funcs, fn_vm, fn_bytes) = srv.functions.as_ref().map_or((0, 0, 0), |f| {
+        (
+            f.reg.function_count(),
+            f.engine.lua.used_memory(),
+            f.reg.code_bytes(),
+        )
+    });
+    vec![
+        ("used_memory_lua", eval_vm.to_string()),
+        ("used_memory_vm_eval", eval_vm.to_string()),
+        ("used_memory_lua_human", bytes_to_human(eval_vm as u64)),
+        ("used_memory_scripts_eval", eval_bytes.to_string()),
+        ("number_of_cached_scripts", scripts.to_string()),
+        ("number_of_functions", funcs.to_string()),
+        ("used_memory_vm_functions", fn_vm.to_string()),
+        ("used_memory_vm_total", (eval_vm + fn_vm).to_string()),
+        (
+            "used_memory_vm_total_human",
+            bytes_to_human((eval_vm + fn_vm) as u64),
+        ),
+        ("used_memory_functions", fn_bytes.to_string()),
+        ("used_memory_scripts", (eval_bytes + fn_bytes).to_string()),
+        (
+            "used_memory_scripts_human",
+            bytes_to_human((eval_bytes + fn_bytes) as u64),
+        ),
+    ]
 }
 
 /// Lower-case hex SHA1 (script ids, redis.sha1hex).

@@ -102,6 +102,8 @@ pub struct Server {
     pub pubsub: crate::pubsub::PubSub,
     /// The Lua interpreter and script cache (taken out while a script runs).
     pub scripting: Option<Box<crate::scripting::Engine>>,
+    /// The functions engine and its libraries (created on first use).
+    pub functions: Option<Box<crate::scripting::functions::Functions>>,
     /// Tokens of clients with output to flush after this poll round.
     pub(crate) pending_writes: Vec<usize>,
     /// Tokens of clients that got unparked and may have queued commands.

@@ -117,6 +117,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             .map_err(|e| log::error!("Lua interpreter: {e}"))
             .ok()
             .map(Box::new),
+        functions: None,
         pending_writes: Vec::new(),
         unparked: Vec::new(),
         pause: None,
