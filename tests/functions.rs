@@ -349,6 +349,8 @@ fn dump_restore_between_redis_and_memkv() {
     );
     let theirs = bulk(&cmd(&mut rr, &[b"FUNCTION", b"DUMP"]));
     assert!(theirs.contains(&0xc3), "Redis compressed the code");
+    // Both servers hold liba only; the payload has liba and libb.
+    assert_eq!(send(&mut rr, &["FUNCTION", "DELETE", "libb"]), "+OK");
     let both = |c: &[&[u8]], mr: &mut Raw, rr: &mut Raw| {
         let got = cmd(mr, c);
         let want = cmd(rr, c);

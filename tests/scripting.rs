@@ -504,6 +504,13 @@ const CORPUS: &[Cmd] = &[
     &["EVAL", "#!py\nreturn 1", "0"],
     &["EVAL_RO", "return redis.call('get', 's')", "0"],
     &["EVAL_RO", "return redis.call('set', 's', 'y')", "0"],
+    &["EVAL_RO", "#!lua\nreturn 1", "0"],
+    &["EVAL_RO", "#!lua flags=no-writes\nreturn 1", "0"],
+    &[
+        "EVAL_RO",
+        "#!lua flags=no-writes\nreturn redis.call('set', 's', 'y')",
+        "0",
+    ],
     // Cache.
     &["SCRIPT", "LOAD", "return 'loaded'"],
     &["EVALSHA", "a9e0d1c9cfd4b5c8e1be9be5e64c0f86e14fa6e0", "0"],

@@ -8,7 +8,7 @@
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::scripting::functions::{FLAG_NAMES, Functions, RestorePolicy};
-use crate::scripting::{self, Target, script_flags};
+use crate::scripting::{self, Target};
 use crate::server::{Client, Server};
 
 const FCALL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | STALE;
@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         fcall,
         "scripting",
     )
-    .doc("7.0.0", "Invokes a function.", FCALL_SYNTAX),
+    .doc("7.0.0", "Invoke a function", FCALL_SYNTAX),
     CommandSpec::new(
         "fcall_ro",
         -3,
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         fcall_ro,
         "scripting",
     )
-    .doc("7.0.0", "Invokes a read-only function.", FCALL_SYNTAX),
+    .doc("7.0.0", "Invoke a read-only function", FCALL_SYNTAX),
     CommandSpec::new(
         "function",
         -2,
@@ -41,7 +41,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         function_container,
         "scripting",
     )
-    .doc("7.0.0", "A container for function commands.", "")
+    .doc("7.0.0", "A container for function commands", "")
     .subs(FUNCTION_SUBS),
 ];
 
@@ -54,11 +54,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         function_delete,
         "scripting",
     )
-    .doc(
-        "7.0.0",
-        "Deletes a library and its functions.",
-        "library-name",
-    ),
+    .doc("7.0.0", "Delete a function by name", "library-name"),
     CommandSpec::new(
         "function|dump",
         2,
@@ -69,7 +65,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
     )
     .doc(
         "7.0.0",
-        "Dumps all libraries into a serialized binary payload.",
+        "Dump all functions into a serialized binary payload",
         "",
     ),
     CommandSpec::new(
@@ -80,11 +76,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         function_flush,
         "scripting",
     )
-    .doc(
-        "7.0.0",
-        "Deletes all libraries and functions.",
-        "[ASYNC | SYNC]",
-    ),
+    .doc("7.0.0", "Deleting all functions", "[ASYNC | SYNC]"),
     CommandSpec::new(
         "function|help",
         2,
@@ -95,7 +87,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
     )
     .doc(
         "7.0.0",
-        "Returns helpful text about the different subcommands.",
+        "Show helpful text about the different subcommands",
         "",
     ),
     CommandSpec::new(
@@ -106,7 +98,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         function_kill,
         "scripting",
     )
-    .doc("7.0.0", "Terminates a function during execution.", ""),
+    .doc("7.0.0", "Kill the function currently in execution.", ""),
     CommandSpec::new(
         "function|list",
         -2,
@@ -117,7 +109,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
     )
     .doc(
         "7.0.0",
-        "Returns information about all libraries.",
+        "List information about all the functions",
         "[LIBRARYNAME library-name-pattern] [WITHCODE]",
     ),
     CommandSpec::new(
@@ -128,7 +120,11 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         function_load,
         "scripting",
     )
-    .doc("7.0.0", "Creates a library.", "[REPLACE] function-code"),
+    .doc(
+        "7.0.0",
+        "Create a function with the given arguments (name, code, description)",
+        "[REPLACE] function-code",
+    ),
     CommandSpec::new(
         "function|restore",
         -3,
@@ -139,7 +135,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
     )
     .doc(
         "7.0.0",
-        "Restores all libraries from a payload.",
+        "Restore all the functions on the given payload",
         "serialized-value [FLUSH | APPEND | REPLACE]",
     ),
     CommandSpec::new(
@@ -152,7 +148,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
     )
     .doc(
         "7.0.0",
-        "Returns information about a function during execution.",
+        "Return information about the function currently running (name, description, duration)",
         "",
     ),
 ];
@@ -195,11 +191,6 @@ fn fcall_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> Cmd
     }
     if numkeys < 0 {
         return Err(CmdError::Static("ERR Number of keys can't be negative"));
-    }
-    if ro && flags & script_flags::NO_WRITES == 0 {
-        return Err(CmdError::Static(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
     }
     let numkeys = numkeys as usize;
     let all: Vec<&[u8]> = args.iter().collect();

@@ -449,6 +449,16 @@ pub(crate) fn run_in(
             "ERR Can not run script on cluster, 'no-cluster' flag is set.",
         ));
     }
+    // A script with flags (shebang) or a function declares whether it
+    // writes: without no-writes it cannot run from a *_RO command.
+    if read_only
+        && (fcall || script_flags_ & script_flags::SHEBANG != 0)
+        && script_flags_ & script_flags::NO_WRITES == 0
+    {
+        return Err(CmdError::Static(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
     let read_only = read_only || script_flags_ & script_flags::NO_WRITES != 0;
     let lua = &eng.lua;
     let seq = |items: &[&[u8]]| -> mlua::Result<Table> {
