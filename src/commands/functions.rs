@@ -199,11 +199,13 @@ fn fcall_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> Cmd
     let Some(mut f) = srv.functions.take() else {
         return Err(CmdError::Static("ERR functions engine unavailable"));
     };
+    srv.busy.libraries = (f.reg.libs.len(), f.reg.function_count());
     let target = Target {
         func,
         flags,
         name: &name,
         fcall: true,
+        command: args.iter().map(|a| a.to_vec()).collect(),
     };
     let res = scripting::run_in(&mut f.engine, srv, c, target, keys, argv, ro);
     srv.functions = Some(f);
@@ -331,14 +333,32 @@ fn function_list(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 }
 
 fn function_stats(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
-    let reg = &functions(srv)?.reg;
-    let (libs, funcs) = (reg.libs.len(), reg.function_count());
+    if srv.busy.running.as_ref().is_some_and(|r| r.eval) {
+        return Err(CmdError::Static(scripting::busy::BUSY_EVAL));
+    }
+    let (libs, funcs) = match srv.functions.as_ref() {
+        Some(f) => (f.reg.libs.len(), f.reg.function_count()),
+        None => srv.busy.libraries,
+    };
     let r = &mut c.reply;
     r.map(2);
     r.bulk(b"running_script");
-    // Scripts run to completion on the reactor: none is running when
-    // another command is served.
-    r.null();
+    // A busy function (this runs from its mini event loop).
+    match srv.busy.running.as_ref() {
+        None => r.null(),
+        Some(run) => {
+            r.map(3);
+            r.bulk(b"name");
+            r.bulk(run.name.as_bytes());
+            r.bulk(b"command");
+            r.array(run.command.len());
+            for a in &run.command {
+                r.bulk(a);
+            }
+            r.bulk(b"duration_ms");
+            r.int(run.started.elapsed().as_millis() as i64);
+        }
+    }
     r.bulk(b"engines");
     r.map(1);
     r.bulk(b"LUA");
@@ -384,12 +404,11 @@ fn function_restore(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult 
     Ok(())
 }
 
-fn function_kill(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
-    // Scripts and functions run to completion on the reactor: none is ever
-    // running when another command is served.
-    Err(CmdError::Static(
-        "NOTBUSY No scripts in execution right now.",
-    ))
+fn function_kill(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+    // Reached only from a busy script's mini event loop (or NOTBUSY).
+    scripting::busy::kill(srv, false)?;
+    c.reply.ok();
+    Ok(())
 }
 
 const FUNCTION_HELP: &[&str] = &[

@@ -403,6 +403,9 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         let msg = "LOADING Redis is loading the dataset in memory";
         return reject(srv, client, args, msg);
     }
+    if let Some(msg) = crate::scripting::busy::reject(srv, spec) {
+        return reject(srv, client, args, msg);
+    }
     if spec.has(flags::WRITE)
         && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
     {

@@ -1044,6 +1044,8 @@ fn shutdown(srv: &mut Server, _c: &mut Client, args: &Args) -> CmdResult {
         // Shutdown is immediate in memkv: there is never one in progress.
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
+    // During a busy script only NOSAVE, which stops it.
+    crate::scripting::busy::shutdown(srv, nosave)?;
     // No reply: the process exits once the reactor finishes this round.
     srv.shutdown = Some(ShutdownRequest::Graceful);
     Ok(())

@@ -10,6 +10,7 @@
 //! propagation see them exactly like client commands.
 
 pub mod bit;
+pub mod busy;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod functions;
@@ -382,6 +383,8 @@ fn register_call(lua: &Lua, redis: &Table, hidden: &Table) -> mlua::Result<()> {
 /// What a running script needs besides the interpreter.
 struct RunCtx {
     read_only: bool,
+    /// A write command ran (SCRIPT KILL then answers UNKILLABLE).
+    wrote: bool,
     /// Commands the script propagated (more than one: MULTI/EXEC).
     propagated: usize,
 }
@@ -409,6 +412,7 @@ pub fn run(
                 flags: script.flags,
                 name: sha,
                 fcall: false,
+                command: Vec::new(),
             };
             run_in(&mut eng, srv, c, target, keys, argv, read_only)
         }
@@ -425,6 +429,8 @@ pub(crate) struct Target<'a> {
     /// The SHA1 or the function name, as error texts name it.
     pub name: &'a str,
     pub fcall: bool,
+    /// The caller's argv, as FUNCTION STATS shows it while busy (FCALL).
+    pub command: Vec<Vec<u8>>,
 }
 
 pub(crate) fn run_in(
@@ -441,6 +447,7 @@ pub(crate) fn run_in(
         flags: script_flags_,
         name: sha,
         fcall,
+        command,
     } = target;
     if script_flags_ & script_flags::NO_CLUSTER != 0
         && srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
@@ -518,6 +525,7 @@ pub(crate) fn run_in(
     fake.authenticated = true;
     let ctx = RunCtx {
         read_only,
+        wrote: false,
         propagated: 0,
     };
     let hidden = eng.hidden.clone();
@@ -535,35 +543,79 @@ pub(crate) fn run_in(
         fake: &mut **fake as *mut Client,
         run: &mut run as *mut RunCtx,
     });
-    // A runaway script must not stall every client for good. Redis answers
-    // others BUSY past busy-reply-threshold and waits for SCRIPT KILL;
-    // memkv (which does not serve others meanwhile yet) stops the script
-    // there with an error instead, and the journal undoes its writes.
+    // Past busy-reply-threshold the script is busy, as in Redis: the hook
+    // serves the other clients (BUSY to most commands; SCRIPT KILL /
+    // FUNCTION KILL / SHUTDOWN NOSAVE work) until the script ends or is
+    // killed (see `busy`).
     let limit_ms = srv
         .config
         .value("busy-reply-threshold")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(5000);
-    if limit_ms > 0 {
+    {
         let started = std::time::Instant::now();
         let limit = std::time::Duration::from_millis(limit_ms);
+        let h = hidden.clone();
+        let name = sha.to_string();
+        let command = std::cell::RefCell::new(Some(command));
         let _ = lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(100_000),
             move |lua, _| {
                 if started.elapsed() <= limit {
                     return Ok(mlua::VmState::Continue);
                 }
-                // From now on every instruction raises, so a pcall in a
-                // loop cannot catch its way past the kill.
-                let msg = format!(
-                    "Script killed: it ran longer than busy-reply-threshold ({limit_ms} ms)"
-                );
-                let again = msg.clone();
+                let Some(a) = ACTIVE.with(|c| c.get()) else {
+                    return Ok(mlua::VmState::Continue);
+                };
+                // SAFETY: as in redis.call: the pointers are `run_in`'s
+                // exclusive borrows, unused by it while Lua runs; a hook
+                // never runs inside redis.call (no Lua code runs there).
+                let (srv, run) = unsafe { (&mut *a.srv, &*a.run) };
+                if srv.busy.running.is_none() {
+                    log::warn!(
+                        "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} KILL command. Script name is: {}.",
+                        started.elapsed().as_millis(),
+                        if fcall { "FUNCTION" } else { "SCRIPT" },
+                        name
+                    );
+                    srv.busy.running = Some(busy::Running {
+                        eval: !fcall,
+                        name: name.clone(),
+                        command: command.borrow_mut().take().unwrap_or_default(),
+                        started,
+                        wrote: false,
+                        killed: false,
+                        shutdown: false,
+                    });
+                }
+                if let Some(r) = srv.busy.running.as_mut() {
+                    r.wrote = run.wrote;
+                }
+                busy::serve(srv);
+                if !srv.busy.running.as_ref().is_some_and(|r| r.killed) {
+                    return Ok(mlua::VmState::Continue);
+                }
+                log::warn!("Lua script killed by user with SCRIPT KILL.");
+                // From now on every instruction of the script raises, so a
+                // pcall in a loop cannot catch its way past the kill (the
+                // sandbox's own code, the error handler, still runs).
+                let text = "ERR Script killed by user with SCRIPT KILL...";
+                let h2 = h.clone();
                 let _ = lua.set_hook(
                     mlua::HookTriggers::new().every_nth_instruction(1),
-                    move |_, _| Err(mlua::Error::runtime(again.clone())),
+                    move |lua, _| {
+                        let ours = lua
+                            .inspect_stack(0, |d| d.source().source.as_deref() == Some("=memkv"))
+                            .unwrap_or(false);
+                        if ours {
+                            return Ok(mlua::VmState::Continue);
+                        }
+                        raise(lua, &h2, text)?;
+                        Ok(mlua::VmState::Continue)
+                    },
                 );
-                Err(mlua::Error::runtime(msg))
+                raise(lua, &h, text)?;
+                Ok(mlua::VmState::Continue)
             },
         );
     }
@@ -585,15 +637,24 @@ pub(crate) fn run_in(
         Ok(out)
     })();
     drop(guard);
-    if limit_ms > 0 {
-        lua.remove_hook();
-    }
+    lua.remove_hook();
+    let killed_by_shutdown = srv.busy.running.take().is_some_and(|r| r.shutdown);
     let ctx = run;
     let outcome = match result {
         Ok(r) => r,
         Err(e) => Err(format!("ERR {}", lua_error_text(&e))),
     };
     match &outcome {
+        // SHUTDOWN NOSAVE stopped it: exit without its effects (Redis
+        // propagates a script's effects when it ends; it never ends).
+        Err(_) if killed_by_shutdown => {
+            if own_journal {
+                srv.store.commit_journal();
+            }
+            srv.store.prop.restore(prop_mark);
+            // Redis exits inside the script: the caller gets no reply.
+            c.close_asap = true;
+        }
         Err(_) if own_journal => {
             srv.store.rollback_journal();
             srv.store.prop.restore(prop_mark);
@@ -736,6 +797,9 @@ fn redis_call(
             lua,
             "ERR Write commands are not allowed from read-only scripts.",
         );
+    }
+    if spec.has(flags::WRITE) {
+        ctx.wrote = true;
     }
     // In a cluster a script runs on the node owning its declared keys; a
     // key it touches elsewhere is Redis's error (never a silent local write).

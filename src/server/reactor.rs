@@ -118,6 +118,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             .ok()
             .map(Box::new),
         functions: None,
+        busy: crate::scripting::busy::Busy::new(poll.registry(), &listeners),
         pending_writes: Vec::new(),
         unparked: Vec::new(),
         pause: None,
@@ -420,42 +421,8 @@ impl Reactor {
         }
     }
 
-    fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr) {
-        let srv = &mut self.srv;
-        srv.stats.connections_received += 1;
-        if srv.clients.len() >= srv.config.maxclients {
-            srv.stats.rejected_connections += 1;
-            let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
-            return;
-        }
-        if protected_mode_denies(&srv.config, &addr) {
-            srv.stats.rejected_connections += 1;
-            let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        set_keepalive(&stream, srv.config.tcp_keepalive);
-        let entry = srv.clients.vacant_entry();
-        let token = entry.key();
-        if token >= LISTENER_BASE - 1 {
-            return;
-        }
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(token), Interest::READABLE)
-        {
-            warn!("register client: {e}");
-            return;
-        }
-        let id = srv.next_client_id;
-        srv.next_client_id += 1;
-        let authenticated = srv.config.requirepass.is_empty();
-        let client = Client::new(id, token, stream, addr, authenticated);
-        entry.insert(Some(Box::new(client)));
-        srv.client_ids.insert(id, token);
-        srv.max_clients_seen = srv.max_clients_seen.max(srv.clients.len());
-        debug!("Accepted {addr}");
+    fn add_client(&mut self, stream: TcpStream, addr: SocketAddr) {
+        add_client(&mut self.srv, self.poll.registry(), stream, addr);
     }
 
     /// Reads what the socket has and runs the complete commands.
@@ -743,7 +710,7 @@ impl ShutdownHandle {
 
 /// What a read of a client socket found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadOutcome {
+pub(crate) enum ReadOutcome {
     /// Read until WouldBlock; the connection stays open.
     Open,
     /// End of file: the peer will send nothing more (what it sent before is
@@ -754,7 +721,47 @@ enum ReadOutcome {
 }
 
 /// Reads until WouldBlock or end of file.
-fn read_into(c: &mut Client, srv: &mut Server) -> ReadOutcome {
+/// Registers an accepted connection as a client (the reactor's accept, and
+/// a busy script's mini event loop).
+pub(crate) fn add_client(
+    srv: &mut Server,
+    registry: &mio::Registry,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+) {
+    srv.stats.connections_received += 1;
+    if srv.clients.len() >= srv.config.maxclients {
+        srv.stats.rejected_connections += 1;
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+        return;
+    }
+    if protected_mode_denies(&srv.config, &addr) {
+        srv.stats.rejected_connections += 1;
+        let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    set_keepalive(&stream, srv.config.tcp_keepalive);
+    let entry = srv.clients.vacant_entry();
+    let token = entry.key();
+    if token >= LISTENER_BASE - 1 {
+        return;
+    }
+    if let Err(e) = registry.register(&mut stream, Token(token), Interest::READABLE) {
+        warn!("register client: {e}");
+        return;
+    }
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let authenticated = srv.config.requirepass.is_empty();
+    let client = Client::new(id, token, stream, addr, authenticated);
+    entry.insert(Some(Box::new(client)));
+    srv.client_ids.insert(id, token);
+    srv.max_clients_seen = srv.max_clients_seen.max(srv.clients.len());
+    debug!("Accepted {addr}");
+}
+
+pub(crate) fn read_into(c: &mut Client, srv: &mut Server) -> ReadOutcome {
     let limit = srv.config.client_query_buffer_limit as usize;
     let Some(stream) = c.stream.as_mut() else {
         return ReadOutcome::Closed;
