@@ -9,7 +9,7 @@ mod common;
 use common::script::{Cmd, differential, send_argv as send, until_loaded};
 use std::path::{Path, PathBuf};
 
-use common::{Raw, Server, temp_dir};
+use common::{Raw, Server, encode, temp_dir};
 
 const LIB1: &str = "#!lua name=lib1\n\
 local function w(keys, args) return redis.call('set', keys[1], args[1]) end\n\
@@ -580,4 +580,57 @@ fn keys_transactions_and_info() {
     assert_eq!(send(&mut r, &["FUNCTION", "FLUSH"]), "+OK");
     let info = send(&mut r, &["INFO", "memory"]);
     assert!(info.contains("number_of_functions:0"), "{info}");
+}
+
+/// With `multi-rollback yes` a failing EXEC undoes its library changes
+/// (FUNCTION RESTORE's binary payload included) like its data changes;
+/// with `no` they stay, as in Redis.
+#[test]
+fn rolled_back_exec_restores_libraries() {
+    let lib = |name: &str, f: &str| {
+        format!("#!lua name={name}\nredis.register_function('{f}', function() return '{f}' end)")
+    };
+    for rollback in ["yes", "no"] {
+        let s = Server::start(&["--multi-rollback", rollback]);
+        let mut r = s.raw();
+        assert_eq!(
+            send(&mut r, &["FUNCTION", "LOAD", &lib("keep", "k")]),
+            r#""keep""#
+        );
+        let payload = bulk(&cmd(&mut r, &[b"FUNCTION", b"DUMP"]));
+        assert_eq!(send(&mut r, &["HSET", "h", "f", "v"]), ":1");
+        let queue: Vec<Vec<u8>> = vec![
+            encode(&[b"MULTI"]),
+            encode(&[b"FUNCTION", b"LOAD", lib("added", "a").as_bytes()]),
+            encode(&[b"FUNCTION", b"DELETE", b"keep"]),
+            encode(&[b"FUNCTION", b"RESTORE", &payload]),
+            encode(&[b"FUNCTION", b"FLUSH"]),
+            encode(&[b"FUNCTION", b"LOAD", lib("other", "o").as_bytes()]),
+            encode(&[b"INCR", b"h"]),
+            encode(&[b"EXEC"]),
+        ];
+        r.send(&queue.concat());
+        let replies: Vec<String> = (0..queue.len())
+            .map(|_| common::script::render(&r.read_reply()))
+            .collect();
+        let exec = &replies[replies.len() - 1];
+        let listing = send(&mut r, &["FUNCTION", "LIST"]);
+        if rollback == "yes" {
+            assert!(
+                exec.starts_with("-EXECABORT Transaction rolled back: command #6 (INCR)"),
+                "{exec}"
+            );
+            assert!(
+                listing.contains("\"keep\"") && !listing.contains("\"other\""),
+                "{listing}"
+            );
+            assert_eq!(send(&mut r, &["FCALL", "k", "0"]), r#""k""#);
+        } else {
+            assert!(exec.contains("WRONGTYPE"), "{exec}");
+            assert!(
+                listing.contains("\"other\"") && !listing.contains("\"keep\""),
+                "{listing}"
+            );
+        }
+    }
 }

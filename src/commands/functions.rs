@@ -164,6 +164,17 @@ pub fn functions(srv: &mut Server) -> Result<&mut Functions, CmdError> {
         .ok_or(CmdError::Static("ERR functions engine unavailable"))
 }
 
+/// The functions engine about to change: inside a journaled EXEC, keep the
+/// registry as it was for a rollback.
+fn changing(srv: &mut Server) -> Result<&mut Functions, CmdError> {
+    let journaling = srv.store.journaling();
+    let f = functions(srv)?;
+    if journaling && f.undo.is_none() {
+        f.undo = Some(f.reg.clone());
+    }
+    Ok(f)
+}
+
 fn fcall(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     fcall_generic(srv, c, args, false)
 }
@@ -231,7 +242,7 @@ fn function_load(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             String::from_utf8_lossy(a)
         )));
     }
-    let name = functions(srv)?
+    let name = changing(srv)?
         .load(&args[pos], replace)
         .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
     srv.store.dirty += 1;
@@ -240,7 +251,7 @@ fn function_load(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 }
 
 fn function_delete(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    if !functions(srv)?.delete(&args[2]) {
+    if !changing(srv)?.delete(&args[2]) {
         return Err(CmdError::Static("ERR Library not found"));
     }
     srv.store.dirty += 1;
@@ -260,7 +271,7 @@ fn function_flush(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
         ));
     }
-    functions(srv)?.flush();
+    changing(srv)?.flush();
     srv.store.dirty += 1;
     c.reply.ok();
     Ok(())
@@ -396,7 +407,7 @@ fn function_restore(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult 
     } else {
         RestorePolicy::Append
     };
-    functions(srv)?
+    changing(srv)?
         .restore(&args[2], policy)
         .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
     srv.store.dirty += 1;

@@ -38,6 +38,7 @@ const MAX_CODE: usize = 512 << 20;
 const LOAD_TIMEOUT_MS: u64 = 500;
 
 /// One registered function.
+#[derive(Clone)]
 pub struct FunctionDef {
     pub name: String,
     pub desc: Option<Vec<u8>>,
@@ -47,6 +48,7 @@ pub struct FunctionDef {
 
 /// A loaded library: its full code (shebang included) and functions in
 /// registration order.
+#[derive(Clone)]
 pub struct Library {
     pub name: String,
     pub code: Vec<u8>,
@@ -55,7 +57,7 @@ pub struct Library {
 
 /// Libraries by name (case-sensitive, as Redis's dict) and the index of
 /// function names (case-insensitive, as Redis's) to their library.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Registry {
     pub libs: BTreeMap<String, Library>,
     funcs: HashMap<String, String>,
@@ -134,6 +136,10 @@ impl Registry {
 pub struct Functions {
     pub engine: Engine,
     pub reg: Registry,
+    /// The registry before the running EXEC first changed it (with
+    /// multi-rollback; the libraries hold their compiled functions, so a
+    /// copy is cheap).
+    pub undo: Option<Registry>,
 }
 
 thread_local! {
@@ -155,6 +161,7 @@ impl Functions {
         Ok(Functions {
             engine: Engine::new_functions()?,
             reg: Registry::default(),
+            undo: None,
         })
     }
 
@@ -240,6 +247,17 @@ impl Functions {
             self.reg.link(lib);
         }
         Ok(())
+    }
+}
+
+/// EXEC ended: a rolled-back transaction restores the libraries it
+/// changed, a committed one keeps them.
+pub fn end_transaction(srv: &mut crate::server::Server, committed: bool) {
+    if let Some(f) = srv.functions.as_mut()
+        && let Some(before) = f.undo.take()
+        && !committed
+    {
+        f.reg = before;
     }
 }
 
