@@ -1119,3 +1119,42 @@ fn busy_script_answers_busy_and_is_killed_like_redis() {
         assert_eq!(got, busy_transcript(&r));
     }
 }
+
+/// What a busy script pushed is not handed to a blocked client while the
+/// script still runs (the mini event loop serves commands, not blocked
+/// clients): the script still sees its element at the end, as in Redis.
+#[test]
+fn busy_script_does_not_serve_blocked_clients_meanwhile() {
+    let args = ["--busy-reply-threshold", "100"];
+    let run = |s: &Server| -> (String, String) {
+        let mut blocked = s.raw();
+        let mut a = s.raw();
+        let mut b = s.raw();
+        blocked.send(&encode(&[b"BLPOP", b"q", b"0"]));
+        // Converges: the BLPOP is parked once CLIENT LIST shows it.
+        for _ in 0..600 {
+            if send(&mut b, &["CLIENT", "LIST"]).contains("cmd=blpop") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Runs 2 s of wall time (past the 100 ms threshold) after pushing.
+        a.send(&encode(&[
+            b"EVAL",
+            b"redis.call('rpush', KEYS[1], 'x') \
+              local s = redis.call('time') local t0 = s[1] * 1000000 + s[2] \
+              repeat local t = redis.call('time') until t[1] * 1000000 + t[2] - t0 > 2000000 \
+              return redis.call('llen', KEYS[1])",
+            b"1",
+            b"q",
+        ]));
+        wait_busy(&mut b);
+        (render(&a.read_reply()), render(&blocked.read_reply()))
+    };
+    let m = Server::start(&args);
+    let got = run(&m);
+    assert_eq!(got, (":1".to_string(), r#"["q", "x"]"#.to_string()));
+    if let Some(r) = Server::start_redis(&args) {
+        assert_eq!(run(&r), got);
+    }
+}

@@ -157,6 +157,19 @@ pub fn serve(srv: &mut Server) {
         }
         srv.busy.io = Some(io);
     }
+    // The script's pending keyspace events belong to it: keep them out of
+    // reach of the commands served meanwhile (sent when it ends).
+    let held = std::mem::take(&mut srv.pubsub.notify.held);
+    let notes = std::mem::take(&mut srv.store.notes.list);
+    serve_clients(srv);
+    let mut after = std::mem::replace(&mut srv.pubsub.notify.held, held);
+    srv.pubsub.notify.held.append(&mut after);
+    let mut later = std::mem::replace(&mut srv.store.notes.list, notes);
+    srv.store.notes.list.append(&mut later);
+}
+
+/// Reads, runs (through the busy gate) and answers every other client.
+fn serve_clients(srv: &mut Server) {
     let tokens: Vec<usize> = srv
         .clients
         .iter()
