@@ -9,56 +9,8 @@
 
 mod common;
 
-use common::script::render;
-use common::{Raw, Server, temp_dir};
-
-/// One command as argv.
-type Cmd<'a> = &'a [&'a str];
-
-fn send(raw: &mut Raw, argv: Cmd) -> String {
-    let parts: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
-    render(&raw.cmd(&parts))
-}
-
-/// Waits until a server that loads an AOF answers commands (convergence:
-/// polls, never asserts on time).
-fn until_loaded(raw: &mut Raw) {
-    for _ in 0..600 {
-        if !send(raw, &["GET", "__probe__"]).starts_with("-LOADING") {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("still loading");
-}
-
-/// Runs `cmds` on memkv and real Redis (fresh servers, same protocol) and
-/// asserts every reply is the same. Returns memkv's replies.
-fn differential(resp3: bool, cmds: &[Cmd]) -> Vec<String> {
-    let m = Server::start(&[]);
-    let mut mr = m.raw();
-    let r = Server::start_redis(&[]);
-    let mut rr = r.as_ref().map(|r| r.raw());
-    if rr.is_none() {
-        eprintln!("note: redis-server not installed; scripts run on memkv only");
-    }
-    if resp3 {
-        mr.cmd(&[b"HELLO", b"3"]);
-        if let Some(rr) = rr.as_mut() {
-            rr.cmd(&[b"HELLO", b"3"]);
-        }
-    }
-    let mut out = Vec::new();
-    for argv in cmds {
-        let got = send(&mut mr, argv);
-        if let Some(rr) = rr.as_mut() {
-            let want = send(rr, argv);
-            assert_eq!(got, want, "resp3={resp3} {argv:?}");
-        }
-        out.push(got);
-    }
-    out
-}
+use common::script::{Cmd, differential, render, send_argv as send, until_loaded};
+use common::{Raw, Server, encode, temp_dir};
 
 /// Scripts whose replies must equal Redis's in both protocols.
 const CORPUS: &[Cmd] = &[
@@ -552,6 +504,13 @@ const CORPUS: &[Cmd] = &[
     &["EVAL", "#!py\nreturn 1", "0"],
     &["EVAL_RO", "return redis.call('get', 's')", "0"],
     &["EVAL_RO", "return redis.call('set', 's', 'y')", "0"],
+    &["EVAL_RO", "#!lua\nreturn 1", "0"],
+    &["EVAL_RO", "#!lua flags=no-writes\nreturn 1", "0"],
+    &[
+        "EVAL_RO",
+        "#!lua flags=no-writes\nreturn redis.call('set', 's', 'y')",
+        "0",
+    ],
     // Cache.
     &["SCRIPT", "LOAD", "return 'loaded'"],
     &["EVALSHA", "a9e0d1c9cfd4b5c8e1be9be5e64c0f86e14fa6e0", "0"],
@@ -1045,42 +1004,157 @@ fn rate_limiter_through_the_redis_crate() {
     }
 }
 
-/// A script that never ends is stopped at busy-reply-threshold with an
-/// error (its writes undone by the journal) instead of stalling every
-/// client for good; the server then serves everyone as before.
+/// Sends PING on `b` until the server answers BUSY (the script in flight
+/// on another connection passed busy-reply-threshold); returns that reply.
+fn wait_busy(b: &mut Raw) -> String {
+    for _ in 0..3000 {
+        let r = send(b, &["PING"]);
+        if r.starts_with("-BUSY") {
+            return r;
+        }
+        assert_eq!(r, "+PONG");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the script never became busy");
+}
+
+/// FUNCTION STATS without its duration (the one reply that varies).
+fn without_duration(r: String) -> String {
+    match r.find("\"duration_ms\", :") {
+        Some(i) => {
+            let rest = &r[i + 16..];
+            let end = rest
+                .find(|ch: char| !ch.is_ascii_digit())
+                .unwrap_or(rest.len());
+            format!("{}<ms>{}", &r[..i + 16], &rest[end..])
+        }
+        None => r,
+    }
+}
+
+/// A busy script, as Redis: past busy-reply-threshold others get BUSY
+/// (existing and new connections), SCRIPT KILL / FUNCTION KILL stop a
+/// script that has not written (and refuse the other kind), FUNCTION STATS
+/// shows the running function, a script that wrote is UNKILLABLE and
+/// SHUTDOWN NOSAVE exits without answering its caller.
+fn busy_transcript(s: &Server) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut a = s.raw();
+    let mut b = s.raw();
+    a.send(&encode(&[
+        b"EVAL",
+        b"local i = 0 while true do i = i + 1 end",
+        b"0",
+    ]));
+    out.push(wait_busy(&mut b));
+    out.push(send(&mut b, &["GET", "x"]));
+    out.push(send(&mut b, &["FUNCTION", "KILL"]));
+    out.push(send(&mut b, &["FUNCTION", "STATS"]));
+    out.push(send(&mut b, &["SHUTDOWN"]));
+    let mut c = s.raw();
+    out.push(send(&mut c, &["SCRIPT", "KILL"]));
+    out.push(render(&a.read_reply()));
+    out.push(send(&mut b, &["PING"]));
+    out.push(send(&mut b, &["SCRIPT", "KILL"]));
+    // A loop that catches errors with pcall is killed all the same.
+    a.send(&encode(&[
+        b"EVAL",
+        b"while true do pcall(function() for i=1,1000 do end end) end",
+        b"0",
+    ]));
+    out.push(wait_busy(&mut b));
+    out.push(send(&mut b, &["SCRIPT", "KILL"]));
+    out.push(render(&a.read_reply()));
+    out.push(send(
+        &mut b,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=busy\n\
+             redis.register_function('spin', function(k, a) local i = 0 while true do i = i + 1 end end)\n\
+             redis.register_function('spinw', function(k) redis.call('set', k[1], 'x') while true do end end)",
+        ],
+    ));
+    a.send(&encode(&[b"FCALL", b"spin", b"1", b"key", b"arg"]));
+    out.push(wait_busy(&mut b));
+    out.push(send(&mut b, &["SCRIPT", "KILL"]));
+    out.push(without_duration(send(&mut b, &["FUNCTION", "STATS"])));
+    out.push(send(&mut b, &["FUNCTION", "KILL"]));
+    out.push(render(&a.read_reply()));
+    a.send(&encode(&[b"FCALL", b"spinw", b"1", b"kk"]));
+    out.push(wait_busy(&mut b));
+    out.push(send(&mut b, &["FUNCTION", "KILL"]));
+    out.push(send(&mut b, &["GET", "kk"]));
+    b.send(&encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    out.push(format!("shutdown closed: {}", b.is_closed()));
+    out.push(format!("caller closed: {}", a.is_closed()));
+    out
+}
+
 #[test]
-fn runaway_script_is_stopped_at_the_busy_threshold() {
-    let srv = Server::start(&["--busy-reply-threshold", "200"]);
-    let mut a = srv.raw();
-    let mut b = srv.raw();
-    let reply = send(
-        &mut a,
-        &[
-            "EVAL",
-            "redis.call('SET', KEYS[1], 'x') while true do end",
-            "1",
-            "k",
-        ],
-    );
-    assert!(
-        reply.starts_with("-ERR") && reply.contains("busy-reply-threshold (200 ms)"),
-        "{reply}"
-    );
-    assert_eq!(send(&mut b, &["PING"]), "+PONG");
+fn busy_script_answers_busy_and_is_killed_like_redis() {
+    let args = ["--busy-reply-threshold", "100"];
+    let m = Server::start(&args);
+    let got = busy_transcript(&m);
     assert_eq!(
-        send(&mut b, &["EXISTS", "k"]),
-        ":0",
-        "the script's write was undone"
+        got[0],
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
     );
-    // A loop that catches errors with pcall is stopped all the same.
-    let reply = send(
-        &mut a,
-        &[
-            "EVAL",
-            "while true do pcall(function() for i=1,1000 do end end) end",
-            "0",
-        ],
+    assert_eq!(got[5], "+OK");
+    assert!(
+        got[6].starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{}",
+        got[6]
     );
-    assert!(reply.contains("busy-reply-threshold"), "{reply}");
-    assert_eq!(send(&mut a, &["EVAL", "return 1", "0"]), ":1");
+    assert_eq!(got[7], "+PONG");
+    assert!(
+        got[11].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "pcall does not swallow the kill: {}",
+        got[11]
+    );
+    assert!(got[15].contains("\"name\", \"spin\""), "{}", got[15]);
+    assert!(got[19].starts_with("-UNKILLABLE"), "{}", got[19]);
+    assert_eq!(got[got.len() - 1], "caller closed: true");
+    if let Some(r) = Server::start_redis(&args) {
+        assert_eq!(got, busy_transcript(&r));
+    }
+}
+
+/// What a busy script pushed is not handed to a blocked client while the
+/// script still runs (the mini event loop serves commands, not blocked
+/// clients): the script still sees its element at the end, as in Redis.
+#[test]
+fn busy_script_does_not_serve_blocked_clients_meanwhile() {
+    let args = ["--busy-reply-threshold", "100"];
+    let run = |s: &Server| -> (String, String) {
+        let mut blocked = s.raw();
+        let mut a = s.raw();
+        let mut b = s.raw();
+        blocked.send(&encode(&[b"BLPOP", b"q", b"0"]));
+        // Converges: the BLPOP is parked once CLIENT LIST shows it.
+        for _ in 0..600 {
+            if send(&mut b, &["CLIENT", "LIST"]).contains("cmd=blpop") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Runs 2 s of wall time (past the 100 ms threshold) after pushing.
+        a.send(&encode(&[
+            b"EVAL",
+            b"redis.call('rpush', KEYS[1], 'x') \
+              local s = redis.call('time') local t0 = s[1] * 1000000 + s[2] \
+              repeat local t = redis.call('time') until t[1] * 1000000 + t[2] - t0 > 2000000 \
+              return redis.call('llen', KEYS[1])",
+            b"1",
+            b"q",
+        ]));
+        wait_busy(&mut b);
+        (render(&a.read_reply()), render(&blocked.read_reply()))
+    };
+    let m = Server::start(&args);
+    let got = run(&m);
+    assert_eq!(got, (":1".to_string(), r#"["q", "x"]"#.to_string()));
+    if let Some(r) = Server::start_redis(&args) {
+        assert_eq!(run(&r), got);
+    }
 }

@@ -182,12 +182,18 @@ impl Loader {
         let Some(r) = self.rdb.take() else {
             return Ok(());
         };
-        if !r.loader.functions.is_empty() {
-            warn!(
-                "{} function libraries in {} were not loaded (FUNCTION is not available)",
-                r.loader.functions.len(),
-                r.path.display()
-            );
+        // Function libraries (FUNCTION2), as Redis loads them: replacing
+        // a library of the same name; one that fails to load stops it.
+        for code in &r.loader.functions {
+            let loaded = crate::commands::functions::functions(srv)
+                .map_err(|e| format!("{e:?}"))
+                .and_then(|f| f.load(code, true));
+            if let Err(e) = loaded {
+                return Err(format!(
+                    "Failed loading a function library from {}: {e}",
+                    r.path.display()
+                ));
+            }
         }
         info!(
             "Done loading RDB, keys loaded: {}, keys expired: {}.",

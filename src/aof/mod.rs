@@ -486,6 +486,18 @@ pub fn start_rewrite(srv: &mut Server) -> Result<(), String> {
 fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     // Everything propagated so far belongs before the epoch.
     after_round(srv);
+    // Function libraries come first in the base: FUNCTION2 records of an
+    // RDB base, or FUNCTION LOAD commands.
+    let preamble = srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no");
+    let library_codes = crate::rdb::persist::library_codes(srv);
+    let libraries = if preamble {
+        Vec::new()
+    } else {
+        srv.functions
+            .as_ref()
+            .map(|f| f.reg.rewrite_commands())
+            .unwrap_or_default()
+    };
     let Some(aof) = srv.aof.as_mut() else {
         return Err("ERR Background append only file rewriting not possible: AOF is off".into());
     };
@@ -505,11 +517,13 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     let writer = aof.writer.clone();
     let notifier = srv.notifier.clone();
     // aof-use-rdb-preamble (Redis's default yes): the base is an RDB file.
-    let rdb_opts = (srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no"))
-        .then(|| crate::rdb::save_opts(&srv.config));
+    let rdb_opts = preamble.then(|| crate::rdb::save_opts(&srv.config));
     let rdb_base = rdb_opts.map(|_| {
         let mut head = Vec::new();
         crate::rdb::save::write_header(&mut head, &crate::rdb::file::aux_fields(0, true));
+        for code in &library_codes {
+            crate::rdb::save::write_function(&mut head, code);
+        }
         rewrite::RdbBase {
             head,
             checksum: srv.config.value("rdbchecksum").as_deref() != Some("no"),
@@ -521,6 +535,9 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
         .name("aof-rewrite".into())
         .spawn(move || rewrite::run(temp, rx, writer, q, notifier, rdb_base))
         .map_err(|e| format!("ERR Can't start the rewrite thread: {e}"))?;
+    if !libraries.is_empty() {
+        let _ = tx.send(RewriteMsg::Chunk(libraries));
+    }
     aof.rewrite = Some(Rewrite {
         tx,
         queue: rw_queue,

@@ -207,6 +207,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::scripting::COMMANDS,
         crate::commands::ops::COMMANDS,
         crate::commands::rdb::COMMANDS,
+        crate::commands::functions::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -217,6 +218,7 @@ pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod docs;
+pub mod functions;
 pub mod geo;
 pub mod geohash;
 pub mod hash;
@@ -438,6 +440,9 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     }
     if srv.loading.is_some() && !spec.has(flags::LOADING) && !client.is_internal() {
         let msg = "LOADING Redis is loading the dataset in memory";
+        return reject(srv, client, Some(spec), args, msg);
+    }
+    if let Some(msg) = crate::scripting::busy::reject(srv, spec) {
         return reject(srv, client, Some(spec), args, msg);
     }
     if spec.has(flags::WRITE)

@@ -264,10 +264,9 @@ fn script_flush(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn script_kill(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {
-    // Scripts run to completion on the reactor: none is ever running when
-    // another command is served.
-    Err(CmdError::Static(
-        "NOTBUSY No scripts in execution right now.",
-    ))
+fn script_kill(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+    // Reached only from a busy script's mini event loop (or NOTBUSY).
+    scripting::busy::kill(srv, true)?;
+    c.reply.ok();
+    Ok(())
 }

@@ -556,6 +556,8 @@ fn shutdown(srv: &mut Server, _c: &mut Client, args: &Args) -> CmdResult {
         // Shutdown is immediate in memkv: there is never one in progress.
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
+    // During a busy script only NOSAVE, which stops it.
+    crate::scripting::busy::shutdown(srv, nosave)?;
     // Redis's rule: save with SAVE, or when save points are set, unless
     // NOSAVE; a failed save keeps the server up (unless FORCE).
     let points = !crate::rdb::persist::save_points(&srv.config).is_empty();

@@ -145,6 +145,7 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     match failure {
         Some((i, spec, e)) => {
             srv.store.rollback_journal();
+            crate::scripting::functions::end_transaction(srv, false);
             srv.store.prop.restore(prop_mark);
             crate::pubsub::notify::discard(srv, true);
             // The transaction never happened, SELECT included.
@@ -159,6 +160,7 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         }
         None => {
             srv.store.commit_journal();
+            crate::scripting::functions::end_transaction(srv, true);
             srv.store.prop.wrap_multi(prop_mark);
             Ok(())
         }

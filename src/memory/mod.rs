@@ -224,19 +224,9 @@ pub fn info_section(srv: &Server, kv: &mut dyn FnMut(&str, String)) {
     kv("allocator_resident", rss.to_string());
     kv("total_system_memory", total.to_string());
     kv("total_system_memory_human", bytes_to_human(total));
-    kv("used_memory_lua", "0".into());
-    kv("used_memory_vm_eval", "0".into());
-    kv("used_memory_lua_human", "0B".into());
-    kv("used_memory_scripts_eval", "0".into());
-    kv("number_of_cached_scripts", "0".into());
-    kv("number_of_functions", "0".into());
-    kv("number_of_libraries", "0".into());
-    kv("used_memory_vm_functions", "0".into());
-    kv("used_memory_vm_total", "0".into());
-    kv("used_memory_vm_total_human", "0B".into());
-    kv("used_memory_functions", "0".into());
-    kv("used_memory_scripts", "0".into());
-    kv("used_memory_scripts_human", "0B".into());
+    for (k, v) in crate::scripting::info_memory(srv) {
+        kv(k, v);
+    }
     let ev = &srv.store.evict;
     kv("maxmemory", ev.maxmemory.to_string());
     kv("maxmemory_human", bytes_to_human(ev.maxmemory));

@@ -176,7 +176,7 @@ type Event = (Vec<u8>, Vec<u8>);
 pub struct Notify {
     pub flags: u32,
     /// Events of the transaction running now, sent when it commits.
-    held: Vec<Event>,
+    pub(crate) held: Vec<Event>,
     /// Being sent (reused).
     out: Vec<Event>,
 }

@@ -25,9 +25,18 @@ pub fn aux_fields(used_mem: u64, aof_base: bool) -> Vec<(&'static str, String)> 
 
 /// A whole store as an RDB file (a synchronous SAVE). Expired-but-present
 /// keys are written too, as Redis does; loading drops them.
-pub fn save_store(store: &Store, o: &SaveOpts, aux: &[(&str, String)], checksum: bool) -> Vec<u8> {
+pub fn save_store(
+    store: &Store,
+    libraries: &[Vec<u8>],
+    o: &SaveOpts,
+    aux: &[(&str, String)],
+    checksum: bool,
+) -> Vec<u8> {
     let mut out = Vec::new();
     save::write_header(&mut out, aux);
+    for code in libraries {
+        save::write_function(&mut out, code);
+    }
     for i in 0..store.db_count() {
         let d = store.db(i);
         if d.is_empty() {

@@ -125,11 +125,27 @@ pub fn changes_since_save(srv: &Server) -> u64 {
     srv.store.dirty.saturating_sub(srv.rdb.dirty_at_save)
 }
 
+/// The function libraries' code, as RDB files carry them (FUNCTION2
+/// records before the databases).
+pub fn library_codes(srv: &Server) -> Vec<Vec<u8>> {
+    srv.functions
+        .as_ref()
+        .map(|f| f.reg.libs.values().map(|l| l.code.clone()).collect())
+        .unwrap_or_default()
+}
+
 /// SAVE: the whole dataset, now, on this thread (Redis blocks too).
 pub fn save_now(srv: &mut Server) -> Result<(), String> {
     let path = rdb_path(&srv.config);
     let opts = super::save_opts(&srv.config);
-    let img = save_store(&srv.store, &opts, &aux_fields(0, false), checksum_on(srv));
+    let libs = library_codes(srv);
+    let img = save_store(
+        &srv.store,
+        &libs,
+        &opts,
+        &aux_fields(0, false),
+        checksum_on(srv),
+    );
     match write_atomic(&path, &img) {
         Ok(()) => {
             info!("DB saved on disk");
@@ -158,6 +174,9 @@ pub fn start_bgsave(srv: &mut Server) -> Result<(), String> {
     let opts = super::save_opts(&srv.config);
     let mut head = Vec::new();
     write_header(&mut head, &aux_fields(0, false));
+    for code in library_codes(srv) {
+        super::save::write_function(&mut head, &code);
+    }
     let (tx, rx) = channel();
     let notifier = srv.notifier.clone();
     let checksum = checksum_on(srv);

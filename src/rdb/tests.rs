@@ -207,7 +207,13 @@ fn file_round_trip_with_expiry_and_checksum() {
         );
     }
     s.set_with_expiry(5, b"gone", Value::Str(Sds::new(b"x")), Some(500));
-    let img = file::save_store(&s, &SaveOpts::default(), &file::aux_fields(0, false), true);
+    let img = file::save_store(
+        &s,
+        &[],
+        &SaveOpts::default(),
+        &file::aux_fields(0, false),
+        true,
+    );
     let mut t = Store::new(16);
     t.set_now(1_000);
     let l = file::load_all(img.clone(), &mut t, &LoadLimits::default(), true).expect("loads");

@@ -150,8 +150,12 @@ B.__redis__err__handler = function(err)
 end
 local handler = B.__redis__err__handler
 local xpcall = xpcall
--- Runs a compiled script in protected mode with Redis's handler.
+-- Runs a compiled script in protected mode with Redis's handler; a
+-- function (FCALL) gets its keys and arguments as parameters.
 H.run = function(f) return xpcall(f, handler) end
+H.run_fn = function(f, keys, args)
+    return xpcall(function() return f(keys, args) end, handler)
+end
 
 B._G = G
 local names = {}
@@ -163,5 +167,34 @@ setmetatable(B, {
         error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
     end,
 })
-setmetatable(G, { __index = B, __newindex = ro_error, __metatable = false })
+local G_mt = { __index = B, __newindex = ro_error, __metatable = false }
+setmetatable(G, G_mt)
+
+-- The functions engine (FUNCTION LOAD): while a library's code runs, the
+-- globals are only `redis` with register_function, log, LOG_* and
+-- REDIS_VERSION(_NUM); anything else is a nonexistent global, as in
+-- Redis's luaEngineCreate.
+if native.register_function then
+    local function strict(t)
+        return setmetatable0(t, {
+            __index = function(_, k)
+                error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+            end,
+        })
+    end
+    local api = {
+        register_function = native.register_function,
+        log = native.log,
+        LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+        REDIS_VERSION = native.version,
+        REDIS_VERSION_NUM = native.version_num,
+    }
+    local L = strict({ redis = readonly(strict(api)) })
+    H.load_mode = function(on) G_mt.__index = on and L or B end
+    H.load = function(f)
+        local ok, e = pcall0(f)
+        if ok then return true end
+        return false, take_err(e)
+    end
+end
 return B

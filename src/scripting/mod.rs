@@ -10,8 +10,10 @@
 //! propagation see them exactly like client commands.
 
 pub mod bit;
+pub mod busy;
 pub mod cjson;
 pub mod cmsgpack;
+pub mod functions;
 pub mod rand48;
 pub mod structlib;
 
@@ -62,8 +64,19 @@ pub struct Engine {
 const MAX_DEPTH: usize = 1000;
 
 impl Engine {
-    /// A fresh interpreter with the sandbox installed.
+    /// A fresh interpreter with the sandbox installed (EVAL's).
     pub fn new() -> mlua::Result<Engine> {
+        Engine::build(false)
+    }
+
+    /// The functions engine's interpreter: a second Lua state, as in Redis,
+    /// whose globals switch to the load API while FUNCTION LOAD runs a
+    /// library's code (see [`functions`]).
+    pub fn new_functions() -> mlua::Result<Engine> {
+        Engine::build(true)
+    }
+
+    fn build(functions: bool) -> mlua::Result<Engine> {
         // DEBUG is only used by the bootstrap (the error handler's
         // getinfo) and removed from the script's globals, as Redis does.
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
@@ -73,6 +86,9 @@ impl Engine {
         let native = lua.create_table()?;
         let hidden = lua.create_table()?;
         natives(&lua, &native, &hidden)?;
+        if functions {
+            functions::install_register(&lua, &native, &hidden)?;
+        }
         bit::install(&lua, &lua.globals(), &hidden)?;
         cjson::install(&lua, &lua.globals(), &hidden)?;
         cmsgpack::install(&lua, &lua.globals(), &hidden)?;
@@ -129,7 +145,7 @@ impl Engine {
 
 /// Raises `{err = text}` from a Rust function: the table waits in the
 /// hidden `err` slot, where Redis's error handler and pcall pick it up.
-fn raise(lua: &Lua, hidden: &Table, text: &str) -> mlua::Result<()> {
+pub(crate) fn raise(lua: &Lua, hidden: &Table, text: &str) -> mlua::Result<()> {
     let t = lua.create_table()?;
     t.raw_set("err", text)?;
     hidden.raw_set("err", t)?;
@@ -367,6 +383,8 @@ fn register_call(lua: &Lua, redis: &Table, hidden: &Table) -> mlua::Result<()> {
 /// What a running script needs besides the interpreter.
 struct RunCtx {
     read_only: bool,
+    /// A write command ran (SCRIPT KILL then answers UNKILLABLE).
+    wrote: bool,
     /// Commands the script propagated (more than one: MULTI/EXEC).
     propagated: usize,
 }
@@ -384,36 +402,93 @@ pub fn run(
     let Some(mut eng) = srv.scripting.take() else {
         return Err(CmdError::Static("ERR scripting engine unavailable"));
     };
-    let res = run_in(&mut eng, srv, c, sha, keys, argv, read_only);
+    let res = match eng.scripts.get(sha) {
+        None => Err(CmdError::Static(
+            "NOSCRIPT No matching script. Please use EVAL.",
+        )),
+        Some(script) => {
+            let target = Target {
+                func: script.func.clone(),
+                flags: script.flags,
+                name: sha,
+                fcall: false,
+                command: Vec::new(),
+            };
+            run_in(&mut eng, srv, c, target, keys, argv, read_only)
+        }
+    };
     srv.scripting = Some(eng);
     res
 }
 
-fn run_in(
+/// What `run_in` runs: a cached script (EVAL*) or a library's function
+/// (FCALL*, which gets keys and arguments as parameters, not globals).
+pub(crate) struct Target<'a> {
+    pub func: Function,
+    pub flags: u32,
+    /// The SHA1 or the function name, as error texts name it.
+    pub name: &'a str,
+    pub fcall: bool,
+    /// The caller's argv, as FUNCTION STATS shows it while busy (FCALL).
+    pub command: Vec<Vec<u8>>,
+}
+
+pub(crate) fn run_in(
     eng: &mut Engine,
     srv: &mut Server,
     c: &mut Client,
-    sha: &str,
+    target: Target,
     keys: &[&[u8]],
     argv: &[&[u8]],
     read_only: bool,
 ) -> Result<(), CmdError> {
-    let Some(script) = eng.scripts.get(sha) else {
-        return Err(CmdError::Static(
-            "NOSCRIPT No matching script. Please use EVAL.",
-        ));
-    };
-    let func = script.func.clone();
-    if script.flags & script_flags::NO_CLUSTER != 0
+    let Target {
+        func,
+        flags: script_flags_,
+        name: sha,
+        fcall,
+        command,
+    } = target;
+    if script_flags_ & script_flags::NO_CLUSTER != 0
         && srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
     {
         return Err(CmdError::Static(
             "ERR Can not run script on cluster, 'no-cluster' flag is set.",
         ));
     }
-    let read_only = read_only || script.flags & script_flags::NO_WRITES != 0;
+    // A script with flags (shebang) or a function declares whether it
+    // writes: without no-writes it cannot run from a *_RO command.
+    if read_only
+        && (fcall || script_flags_ & script_flags::SHEBANG != 0)
+        && script_flags_ & script_flags::NO_WRITES == 0
+    {
+        return Err(CmdError::Static(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    let read_only = read_only || script_flags_ & script_flags::NO_WRITES != 0;
     let lua = &eng.lua;
+    let seq = |items: &[&[u8]]| -> mlua::Result<Table> {
+        lua.create_sequence_from(
+            items
+                .iter()
+                .map(|k| lua.create_string(k))
+                .collect::<mlua::Result<Vec<_>>>()?,
+        )
+    };
+    let fn_args = if fcall {
+        let k = seq(keys).map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+        let a = seq(argv).map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+        Some((k, a))
+    } else {
+        None
+    };
     let setup = || -> mlua::Result<()> {
+        if fcall {
+            eng.hidden.raw_set("resp", 2)?;
+            eng.hidden.raw_set("err", LuaValue::Nil)?;
+            return Ok(());
+        }
         eng.globals.raw_set(
             "KEYS",
             lua.create_sequence_from(
@@ -450,10 +525,16 @@ fn run_in(
     fake.authenticated = true;
     let ctx = RunCtx {
         read_only,
+        wrote: false,
         propagated: 0,
     };
     let hidden = eng.hidden.clone();
     let runner = eng.runner.clone();
+    let fn_runner: Option<Function> = if fcall {
+        hidden.raw_get("run_fn").ok()
+    } else {
+        None
+    };
     let mut run = ctx;
     // redis.call / pcall reach the server through ACTIVE for exactly the
     // duration of this call (see `Active`).
@@ -462,40 +543,87 @@ fn run_in(
         fake: &mut **fake as *mut Client,
         run: &mut run as *mut RunCtx,
     });
-    // A runaway script must not stall every client for good. Redis answers
-    // others BUSY past busy-reply-threshold and waits for SCRIPT KILL;
-    // memkv (which does not serve others meanwhile yet) stops the script
-    // there with an error instead, and the journal undoes its writes.
+    // Past busy-reply-threshold the script is busy, as in Redis: the hook
+    // serves the other clients (BUSY to most commands; SCRIPT KILL /
+    // FUNCTION KILL / SHUTDOWN NOSAVE work) until the script ends or is
+    // killed (see `busy`).
     let limit_ms = srv
         .config
         .value("busy-reply-threshold")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(5000);
-    if limit_ms > 0 {
+    {
         let started = std::time::Instant::now();
         let limit = std::time::Duration::from_millis(limit_ms);
+        let h = hidden.clone();
+        let name = sha.to_string();
+        let command = std::cell::RefCell::new(Some(command));
         let _ = lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(100_000),
             move |lua, _| {
                 if started.elapsed() <= limit {
                     return Ok(mlua::VmState::Continue);
                 }
-                // From now on every instruction raises, so a pcall in a
-                // loop cannot catch its way past the kill.
-                let msg = format!(
-                    "Script killed: it ran longer than busy-reply-threshold ({limit_ms} ms)"
-                );
-                let again = msg.clone();
+                let Some(a) = ACTIVE.with(|c| c.get()) else {
+                    return Ok(mlua::VmState::Continue);
+                };
+                // SAFETY: as in redis.call: the pointers are `run_in`'s
+                // exclusive borrows, unused by it while Lua runs; a hook
+                // never runs inside redis.call (no Lua code runs there).
+                let (srv, run) = unsafe { (&mut *a.srv, &*a.run) };
+                if srv.busy.running.is_none() {
+                    log::warn!(
+                        "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} KILL command. Script name is: {}.",
+                        started.elapsed().as_millis(),
+                        if fcall { "FUNCTION" } else { "SCRIPT" },
+                        name
+                    );
+                    srv.busy.running = Some(busy::Running {
+                        eval: !fcall,
+                        name: name.clone(),
+                        command: command.borrow_mut().take().unwrap_or_default(),
+                        started,
+                        wrote: false,
+                        killed: false,
+                        shutdown: false,
+                    });
+                }
+                if let Some(r) = srv.busy.running.as_mut() {
+                    r.wrote = run.wrote;
+                }
+                busy::serve(srv);
+                if !srv.busy.running.as_ref().is_some_and(|r| r.killed) {
+                    return Ok(mlua::VmState::Continue);
+                }
+                log::warn!("Lua script killed by user with SCRIPT KILL.");
+                // From now on every instruction of the script raises, so a
+                // pcall in a loop cannot catch its way past the kill (the
+                // sandbox's own code, the error handler, still runs).
+                let text = "ERR Script killed by user with SCRIPT KILL...";
+                let h2 = h.clone();
                 let _ = lua.set_hook(
                     mlua::HookTriggers::new().every_nth_instruction(1),
-                    move |_, _| Err(mlua::Error::runtime(again.clone())),
+                    move |lua, _| {
+                        let ours = lua
+                            .inspect_stack(0, |d| d.source().source.as_deref() == Some("=memkv"))
+                            .unwrap_or(false);
+                        if ours {
+                            return Ok(mlua::VmState::Continue);
+                        }
+                        raise(lua, &h2, text)?;
+                        Ok(mlua::VmState::Continue)
+                    },
                 );
-                Err(mlua::Error::runtime(msg))
+                raise(lua, &h, text)?;
+                Ok(mlua::VmState::Continue)
             },
         );
     }
     let result = (|| -> mlua::Result<Result<(), String>> {
-        let (ok, val): (bool, LuaValue) = runner.call(func)?;
+        let (ok, val): (bool, LuaValue) = match (&fn_runner, fn_args) {
+            (Some(r), Some((k, a))) => r.call((func, k, a))?,
+            _ => runner.call(func)?,
+        };
         let mark = c.reply.len();
         let out = if ok {
             let resp3 = hidden.raw_get::<i64>("resp").unwrap_or(2) == 3;
@@ -512,15 +640,24 @@ fn run_in(
         Ok(out)
     })();
     drop(guard);
-    if limit_ms > 0 {
-        lua.remove_hook();
-    }
+    lua.remove_hook();
+    let killed_by_shutdown = srv.busy.running.take().is_some_and(|r| r.shutdown);
     let ctx = run;
     let outcome = match result {
         Ok(r) => r,
         Err(e) => Err(format!("ERR {}", lua_error_text(&e))),
     };
     match &outcome {
+        // SHUTDOWN NOSAVE stopped it: exit without its effects (Redis
+        // propagates a script's effects when it ends; it never ends).
+        Err(_) if killed_by_shutdown => {
+            if own_journal {
+                srv.store.commit_journal();
+            }
+            srv.store.prop.restore(prop_mark);
+            // Redis exits inside the script: the caller gets no reply.
+            c.close_asap = true;
+        }
         Err(_) if own_journal => {
             srv.store.rollback_journal();
             srv.store.prop.restore(prop_mark);
@@ -592,7 +729,7 @@ pub(crate) fn lua_number_text(n: f64) -> String {
 }
 
 /// An mlua error as the plain Lua message (no "runtime error:" prefix).
-fn lua_error_text(e: &mlua::Error) -> String {
+pub(crate) fn lua_error_text(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         mlua::Error::RuntimeError(m) => m.clone(),
@@ -672,6 +809,9 @@ fn redis_call(
             lua,
             "ERR Write commands are not allowed from read-only scripts.",
         );
+    }
+    if spec.has(flags::WRITE) {
+        ctx.wrote = true;
     }
     // In a cluster a script runs on the node owning its declared keys; a
     // key it touches elsewhere is Redis's error (never a silent local write).
@@ -892,6 +1032,48 @@ fn lua_to_reply(v: &LuaValue, r: &mut Reply, resp3: bool, depth: usize) -> Resul
 /// C's `(long long)` cast of a double, saturating instead of undefined.
 fn lua_number_to_i64(n: f64) -> i64 {
     if n.is_nan() { i64::MIN } else { n as i64 }
+}
+
+/// INFO memory's scripting fields, in Redis 7.0's order: the two
+/// interpreters' heaps and the cached scripts / libraries.
+pub fn info_memory(srv: &Server) -> Vec<(&'static str, String)> {
+    use crate::commands::info::bytes_to_human;
+    let eval_vm = srv.scripting.as_ref().map_or(0, |e| e.lua.used_memory());
+    let (scripts, eval_bytes) = srv.scripting.as_ref().map_or((0, 0), |e| {
+        (
+            e.scripts.len(),
+            e.scripts.values().map(|s| s.body.len() + 40).sum::<usize>(),
+        )
+    });
+    let (funcs, libs, fn_vm, fn_bytes) = srv.functions.as_ref().map_or((0, 0, 0, 0), |f| {
+        (
+            f.reg.function_count(),
+            f.reg.libs.len(),
+            f.engine.lua.used_memory(),
+            f.reg.code_bytes(),
+        )
+    });
+    vec![
+        ("used_memory_lua", eval_vm.to_string()),
+        ("used_memory_vm_eval", eval_vm.to_string()),
+        ("used_memory_lua_human", bytes_to_human(eval_vm as u64)),
+        ("used_memory_scripts_eval", eval_bytes.to_string()),
+        ("number_of_cached_scripts", scripts.to_string()),
+        ("number_of_functions", funcs.to_string()),
+        ("number_of_libraries", libs.to_string()),
+        ("used_memory_vm_functions", fn_vm.to_string()),
+        ("used_memory_vm_total", (eval_vm + fn_vm).to_string()),
+        (
+            "used_memory_vm_total_human",
+            bytes_to_human((eval_vm + fn_vm) as u64),
+        ),
+        ("used_memory_functions", fn_bytes.to_string()),
+        ("used_memory_scripts", (eval_bytes + fn_bytes).to_string()),
+        (
+            "used_memory_scripts_human",
+            bytes_to_human((eval_bytes + fn_bytes) as u64),
+        ),
+    ]
 }
 
 /// Lower-case hex SHA1 (script ids, redis.sha1hex).

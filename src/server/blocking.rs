@@ -174,6 +174,11 @@ impl Server {
     /// Serves clients blocked on keys that were written, in the order they
     /// blocked, until the keys run dry. Runs after every command.
     pub fn handle_ready_keys(&mut self) {
+        // A busy script's mini event loop must not serve blocked clients
+        // with what the script pushed so far: they are served after it.
+        if self.busy.running.is_some() {
+            return;
+        }
         loop {
             let ready = self.store.take_ready();
             if ready.is_empty() {

@@ -108,6 +108,11 @@ pub struct Server {
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The Lua interpreter and script cache (taken out while a script runs).
     pub scripting: Option<Box<crate::scripting::Engine>>,
+    /// The functions engine and its libraries (created on first use).
+    pub functions: Option<Box<crate::scripting::functions::Functions>>,
+    /// The script running past busy-reply-threshold, and what serving
+    /// others meanwhile needs.
+    pub busy: crate::scripting::busy::Busy,
     /// Tokens of clients with output to flush after this poll round.
     pub(crate) pending_writes: Vec<usize>,
     /// Tokens of clients to read from next round (their socket may hold

@@ -183,6 +183,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
             .map_err(|e| log::error!("Lua interpreter: {e}"))
             .ok()
             .map(Box::new),
+        functions: None,
+        busy: crate::scripting::busy::Busy::new(poll.registry(), &listeners, tls_from),
         pending_writes: Vec::new(),
         read_ready: Default::default(),
         unparked: Vec::new(),
@@ -523,56 +525,8 @@ impl Reactor {
         }
     }
 
-    fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr, tls: bool) {
-        let srv = &mut self.srv;
-        srv.stats.connections_received += 1;
-        // Refusals are plain text: a TLS client just sees the close.
-        if srv.clients.len() >= srv.config.maxclients {
-            srv.stats.rejected_connections += 1;
-            if !tls {
-                let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
-            }
-            return;
-        }
-        if protected_mode_denies(&srv.config, &addr) {
-            srv.stats.rejected_connections += 1;
-            if !tls {
-                let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
-            }
-            return;
-        }
-        let session = match (tls, srv.tls.as_ref()) {
-            (false, _) => None,
-            (true, Some(cfg)) => match super::tls::accept(cfg) {
-                Some(s) => Some(s),
-                None => return,
-            },
-            (true, None) => return,
-        };
-        let _ = stream.set_nodelay(true);
-        set_keepalive(&stream, srv.config.tcp_keepalive);
-        let entry = srv.clients.vacant_entry();
-        let token = entry.key();
-        if token >= LISTENER_BASE - 1 {
-            return;
-        }
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(token), Interest::READABLE)
-        {
-            warn!("register client: {e}");
-            return;
-        }
-        let id = srv.next_client_id;
-        srv.next_client_id += 1;
-        let authenticated = srv.config.requirepass.is_empty();
-        let mut client = Client::new(id, token, stream, addr, authenticated);
-        client.tls = session;
-        entry.insert(Some(Box::new(client)));
-        srv.client_ids.insert(id, token);
-        srv.max_clients_seen = srv.max_clients_seen.max(srv.clients.len());
-        debug!("Accepted {addr}");
+    fn add_client(&mut self, stream: TcpStream, addr: SocketAddr, tls: bool) {
+        add_client(&mut self.srv, self.poll.registry(), stream, addr, tls);
     }
 
     /// True when the next round has work without any new event: clients
@@ -768,91 +722,7 @@ impl Reactor {
     /// `Client::sealed`); a client stopped by the cap rather than by the
     /// socket is written again next round.
     fn write_client(&mut self, c: &mut Client) -> bool {
-        let Some(stream) = c.stream.as_mut() else {
-            return false;
-        };
-        self.srv.ops.writes += 1;
-        let mut budget = WRITE_CHUNK;
-        let mut blocked = false;
-        while budget > 0 {
-            // A TLS client may have encrypted records queued with no
-            // plaintext left: an empty write flushes them.
-            let tls_out = c.tls.as_deref().is_some_and(super::tls::wants_write);
-            let (chunk, sealed) = match c.sealed.front() {
-                Some(f) => (&f[c.sealed_off.min(f.len())..], true),
-                None if c.sent < c.reply.buf.len() => (&c.reply.buf[c.sent..], false),
-                None if tls_out => (&[][..], false),
-                None => break,
-            };
-            let want = chunk.len().min(budget);
-            let res = match c.tls.as_deref_mut() {
-                Some(t) => super::tls::write(t, stream, &chunk[..want]),
-                None => stream.write(&chunk[..want]),
-            };
-            match res {
-                Ok(0) if want > 0 => return false,
-                Ok(n) => {
-                    budget -= n;
-                    self.srv.stats.net_output_bytes += n as u64;
-                    if sealed {
-                        c.sealed_bytes -= n;
-                        c.sealed_off += n;
-                        if c.sealed.front().is_some_and(|f| c.sealed_off >= f.len()) {
-                            c.sealed.pop_front();
-                            c.sealed_off = 0;
-                        }
-                    } else {
-                        c.sent += n;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    blocked = true;
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => return false,
-            }
-        }
-        let tls_out = c.tls.as_deref().is_some_and(super::tls::wants_write);
-        if c.unsent() == 0 && !tls_out {
-            c.sent = 0;
-            c.reply.buf.clear();
-            if c.reply.buf.capacity() > REPLY_KEEP {
-                c.reply.buf = Vec::new();
-            }
-            if c.writable_registered
-                && let Some(stream) = c.stream.as_mut()
-            {
-                c.writable_registered = false;
-                let _ = self
-                    .poll
-                    .registry()
-                    .reregister(stream, Token(c.token), Interest::READABLE);
-            }
-        } else {
-            seal(c);
-            if blocked {
-                if !c.writable_registered {
-                    c.writable_registered = true;
-                    if let Some(stream) = c.stream.as_mut() {
-                        let _ = self.poll.registry().reregister(
-                            stream,
-                            Token(c.token),
-                            Interest::READABLE | Interest::WRITABLE,
-                        );
-                    }
-                }
-            } else if !c.pending_write {
-                c.pending_write = true;
-                self.srv.pending_writes.push(c.token);
-            }
-        }
-        if c.out_paused && c.unsent() <= output_pause(c) / 2 {
-            // It read enough: its waiting commands run next round.
-            c.out_paused = false;
-            self.srv.unparked.push(c.token);
-        }
-        true
+        write_out(&mut self.srv, self.poll.registry(), c)
     }
 
     /// Periodic work, `hz` times a second.
@@ -982,7 +852,7 @@ impl ShutdownHandle {
 
 /// What a read of a client socket found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadOutcome {
+pub(crate) enum ReadOutcome {
     /// Read (or nothing to read); the connection stays open.
     Open,
     /// End of file: the peer will send nothing more (what it sent before is
@@ -992,10 +862,155 @@ enum ReadOutcome {
     Closed,
 }
 
+/// Writes as much of a client's output as the socket and the per-round
+/// cap take (the reactor's flush, and a busy script's mini event loop).
+/// Returns false if the connection is gone. What the socket did not take is
+/// sealed (see `Client::sealed`); a client stopped by the cap rather than by
+/// the socket is written again next round.
+pub(crate) fn write_out(srv: &mut Server, registry: &mio::Registry, c: &mut Client) -> bool {
+    let Some(stream) = c.stream.as_mut() else {
+        return false;
+    };
+    srv.ops.writes += 1;
+    let mut budget = WRITE_CHUNK;
+    let mut blocked = false;
+    while budget > 0 {
+        // A TLS client may have encrypted records queued with no
+        // plaintext left: an empty write flushes them.
+        let tls_out = c.tls.as_deref().is_some_and(super::tls::wants_write);
+        let (chunk, sealed) = match c.sealed.front() {
+            Some(f) => (&f[c.sealed_off.min(f.len())..], true),
+            None if c.sent < c.reply.buf.len() => (&c.reply.buf[c.sent..], false),
+            None if tls_out => (&[][..], false),
+            None => break,
+        };
+        let want = chunk.len().min(budget);
+        let res = match c.tls.as_deref_mut() {
+            Some(t) => super::tls::write(t, stream, &chunk[..want]),
+            None => stream.write(&chunk[..want]),
+        };
+        match res {
+            Ok(0) if want > 0 => return false,
+            Ok(n) => {
+                budget -= n;
+                srv.stats.net_output_bytes += n as u64;
+                if sealed {
+                    c.sealed_bytes -= n;
+                    c.sealed_off += n;
+                    if c.sealed.front().is_some_and(|f| c.sealed_off >= f.len()) {
+                        c.sealed.pop_front();
+                        c.sealed_off = 0;
+                    }
+                } else {
+                    c.sent += n;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                blocked = true;
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+    let tls_out = c.tls.as_deref().is_some_and(super::tls::wants_write);
+    if c.unsent() == 0 && !tls_out {
+        c.sent = 0;
+        c.reply.buf.clear();
+        if c.reply.buf.capacity() > REPLY_KEEP {
+            c.reply.buf = Vec::new();
+        }
+        if c.writable_registered
+            && let Some(stream) = c.stream.as_mut()
+        {
+            c.writable_registered = false;
+            let _ = registry.reregister(stream, Token(c.token), Interest::READABLE);
+        }
+    } else {
+        seal(c);
+        if blocked {
+            if !c.writable_registered {
+                c.writable_registered = true;
+                if let Some(stream) = c.stream.as_mut() {
+                    let _ = registry.reregister(
+                        stream,
+                        Token(c.token),
+                        Interest::READABLE | Interest::WRITABLE,
+                    );
+                }
+            }
+        } else if !c.pending_write {
+            c.pending_write = true;
+            srv.pending_writes.push(c.token);
+        }
+    }
+    if c.out_paused && c.unsent() <= output_pause(c) / 2 {
+        // It read enough: its waiting commands run next round.
+        c.out_paused = false;
+        srv.unparked.push(c.token);
+    }
+    true
+}
+
+/// Registers an accepted connection as a client (the reactor's accept, and
+/// a busy script's mini event loop); `tls` for `tls-port`'s listeners.
+pub(crate) fn add_client(
+    srv: &mut Server,
+    registry: &mio::Registry,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    tls: bool,
+) {
+    srv.stats.connections_received += 1;
+    // Refusals are plain text: a TLS client just sees the close.
+    if srv.clients.len() >= srv.config.maxclients {
+        srv.stats.rejected_connections += 1;
+        if !tls {
+            let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
+        }
+        return;
+    }
+    if protected_mode_denies(&srv.config, &addr) {
+        srv.stats.rejected_connections += 1;
+        if !tls {
+            let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
+        }
+        return;
+    }
+    let session = match (tls, srv.tls.as_ref()) {
+        (false, _) => None,
+        (true, Some(cfg)) => match super::tls::accept(cfg) {
+            Some(s) => Some(s),
+            None => return,
+        },
+        (true, None) => return,
+    };
+    let _ = stream.set_nodelay(true);
+    set_keepalive(&stream, srv.config.tcp_keepalive);
+    let entry = srv.clients.vacant_entry();
+    let token = entry.key();
+    if token >= LISTENER_BASE - 1 {
+        return;
+    }
+    if let Err(e) = registry.register(&mut stream, Token(token), Interest::READABLE) {
+        warn!("register client: {e}");
+        return;
+    }
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let authenticated = srv.config.requirepass.is_empty();
+    let mut client = Client::new(id, token, stream, addr, authenticated);
+    client.tls = session;
+    entry.insert(Some(Box::new(client)));
+    srv.client_ids.insert(id, token);
+    srv.max_clients_seen = srv.max_clients_seen.max(srv.clients.len());
+    debug!("Accepted {addr}");
+}
+
 /// Reads once: up to `READ_CHUNK`, or the rest of a big bulk argument.
 /// Sets `c.unread` when the read filled what it asked for (the socket may
 /// hold more, and edge-triggered polling will not say so again).
-fn read_once(c: &mut Client, srv: &mut Server) -> ReadOutcome {
+pub(crate) fn read_once(c: &mut Client, srv: &mut Server) -> ReadOutcome {
     let limit = srv.config.client_query_buffer_limit as usize;
     let Some(stream) = c.stream.as_ref() else {
         return ReadOutcome::Closed;

@@ -254,3 +254,51 @@ pub fn diff_stream(
     }
     (a2, b2)
 }
+
+/// One command as argv.
+pub type Cmd<'a> = &'a [&'a str];
+
+pub fn send_argv(raw: &mut Raw, argv: Cmd) -> String {
+    let parts: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+    render(&raw.cmd(&parts))
+}
+
+/// Waits until a server that loads an AOF answers commands (convergence:
+/// polls, never asserts on time).
+pub fn until_loaded(raw: &mut Raw) {
+    for _ in 0..600 {
+        if !send_argv(raw, &["GET", "__probe__"]).starts_with("-LOADING") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("still loading");
+}
+
+/// Runs `cmds` on memkv and real Redis (fresh servers, same protocol) and
+/// asserts every reply is the same. Returns memkv's replies.
+pub fn differential(resp3: bool, cmds: &[Cmd]) -> Vec<String> {
+    let m = Server::start(&[]);
+    let mut mr = m.raw();
+    let r = Server::start_redis(&[]);
+    let mut rr = r.as_ref().map(|r| r.raw());
+    if rr.is_none() {
+        eprintln!("note: redis-server not installed; scripts run on memkv only");
+    }
+    if resp3 {
+        mr.cmd(&[b"HELLO", b"3"]);
+        if let Some(rr) = rr.as_mut() {
+            rr.cmd(&[b"HELLO", b"3"]);
+        }
+    }
+    let mut out = Vec::new();
+    for argv in cmds {
+        let got = send_argv(&mut mr, argv);
+        if let Some(rr) = rr.as_mut() {
+            let want = send_argv(rr, argv);
+            assert_eq!(got, want, "resp3={resp3} {argv:?}");
+        }
+        out.push(got);
+    }
+    out
+}
