@@ -199,11 +199,13 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::cluster::COMMANDS,
         crate::commands::pubsub::COMMANDS,
         crate::commands::scripting::COMMANDS,
+        crate::commands::acl::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
+pub mod acl;
 pub mod cluster;
 pub mod connection;
 pub mod debug;
@@ -396,6 +398,19 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(srv, client, args, "NOAUTH Authentication required.");
+    }
+    // ACL: one load and branch for a user allowed everything (default).
+    if !srv.acl.user(client.user).unrestricted && !client.is_internal() && !client.peer {
+        client.last_cmd = spec.name;
+        if let Err(d) = srv.acl.user(client.user).check(spec, args) {
+            let ctx = if client.multi.is_some() {
+                crate::acl::LogContext::Multi
+            } else {
+                crate::acl::LogContext::Toplevel
+            };
+            crate::acl::log_denial(srv, client, d, ctx, spec, args);
+            return reject(srv, client, args, &d.error(spec));
+        }
     }
     if srv.loading.is_some() && !spec.has(flags::LOADING) && !client.is_internal() {
         let msg = "LOADING Redis is loading the dataset in memory";

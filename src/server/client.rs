@@ -56,6 +56,9 @@ pub struct Client {
     pub lib_name: Vec<u8>,
     pub lib_ver: Vec<u8>,
     pub authenticated: bool,
+    /// ACL user slot (`crate::acl`) and its name (CLIENT LIST `user=`).
+    pub user: usize,
+    pub user_name: String,
     pub created: Instant,
     pub last_interaction: Instant,
     /// Name of the last command run (CLIENT LIST `cmd=`).
@@ -142,6 +145,8 @@ impl Client {
             lib_name: Vec::new(),
             lib_ver: Vec::new(),
             authenticated: true,
+            user: crate::acl::DEFAULT,
+            user_name: String::from("default"),
             created: now,
             last_interaction: now,
             last_cmd: "NULL",
@@ -220,7 +225,7 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -241,6 +246,7 @@ impl Client {
             self.reply.len() - self.sent.min(self.reply.len()),
             self.query.capacity() + self.reply.buf.capacity(),
             self.last_cmd,
+            self.user_name,
             self.pubsub
                 .tracking
                 .as_ref()

@@ -98,6 +98,8 @@ pub struct Server {
     pub aof: Option<crate::aof::Aof>,
     /// Set while the AOF is being loaded at start-up.
     pub loading: Option<crate::aof::loader::Loader>,
+    /// ACL users and the ACL LOG (`crate::acl`).
+    pub acl: crate::acl::Acl,
     /// Pub/Sub registry, notifications, output limits (`crate::pubsub`).
     pub pubsub: crate::pubsub::PubSub,
     /// The Lua interpreter and script cache (taken out while a script runs).

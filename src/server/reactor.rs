@@ -92,7 +92,10 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     };
     let cluster = crate::cluster::Topology::from_config(&config)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let acl = crate::acl::from_config(&config)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let srv = Server {
+        acl,
         store: Store::new(config.databases),
         clients: Slab::new(),
         stats: Stats::default(),
@@ -427,7 +430,8 @@ impl Reactor {
             let _ = stream.write_all(b"-ERR max number of clients reached\r\n");
             return;
         }
-        if protected_mode_denies(&srv.config, &addr) {
+        let nopass = srv.acl.default_user().nopass();
+        if protected_mode_denies(&srv.config, nopass, &addr) {
             srv.stats.rejected_connections += 1;
             let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
             return;
@@ -449,7 +453,10 @@ impl Reactor {
         }
         let id = srv.next_client_id;
         srv.next_client_id += 1;
-        let authenticated = srv.config.requirepass.is_empty();
+        // Redis's createClient: the default user, authenticated when it
+        // needs no password and is enabled.
+        let d = srv.acl.default_user();
+        let authenticated = d.nopass() && d.enabled();
         let client = Client::new(id, token, stream, addr, authenticated);
         entry.insert(Some(Box::new(client)));
         srv.client_ids.insert(id, token);
@@ -893,8 +900,8 @@ fn is_loopback(addr: &SocketAddr) -> bool {
 
 /// Redis's protected mode: with no password, only loopback clients may
 /// talk to a server bound to a non-loopback address.
-fn protected_mode_denies(config: &Config, peer: &SocketAddr) -> bool {
-    config.protected_mode && config.requirepass.is_empty() && !is_loopback(peer)
+fn protected_mode_denies(config: &Config, default_nopass: bool, peer: &SocketAddr) -> bool {
+    config.protected_mode && default_nopass && !is_loopback(peer)
 }
 
 fn set_keepalive(stream: &TcpStream, secs: u64) {
