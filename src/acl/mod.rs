@@ -127,7 +127,7 @@ impl Registry {
         if parts.next().is_some() {
             return None;
         }
-        let top = table().lookup(first)?;
+        let top = table().lookup_original(first)?;
         match second {
             None => self.id(top),
             Some(sub) => {
@@ -609,6 +609,10 @@ fn command_key_perms(spec: &'static CommandSpec, args: &Args) -> Vec<(usize, u8)
     // fails on its own), as Redis's getKeysFromCommandWithSpecs.
     if commands::command_keys(spec, args, &mut idx).is_err() {
         return Vec::new();
+    }
+    // SET's flags vary (Redis's setGetKeys): it reads the key only with GET.
+    if spec.name == "set" && !args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
+        return idx.into_iter().map(|i| (i, WRITE)).collect();
     }
     idx.into_iter()
         .enumerate()
@@ -1228,7 +1232,11 @@ pub fn parse_file(text: &[u8], path: &str, pubsub_all: bool) -> Result<Vec<User>
                 for op in ops {
                     let op = trim(&op, b"\t\r\n");
                     if let Err(e) = u.apply(op, pubsub_all) {
-                        errors.push_str(&format!("{path}:{linenum}: {}. ", e.message()));
+                        errors.push_str(&format!(
+                            "{path}:{linenum}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(op),
+                            e.message()
+                        ));
                     }
                 }
             }

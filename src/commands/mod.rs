@@ -246,9 +246,20 @@ pub fn table() -> &'static Table {
 }
 
 impl Table {
-    /// Case-insensitive lookup of a top-level command.
+    /// Case-insensitive lookup of a top-level command by the name clients
+    /// use (after `rename-command`).
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let Some(renamed) = RENAMED.get() else {
+            return self.lookup_original(name);
+        };
+        renamed.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// Lookup by the command's own name, whatever `rename-command` did
+    /// (the ACL works on original names, as Redis's orig_commands).
+    #[inline]
+    pub fn lookup_original(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
             return None;
@@ -259,6 +270,37 @@ impl Table {
         }
         self.by_name.get(&*lower).copied()
     }
+}
+
+/// Dispatch names after `rename-command` (None: no command was renamed).
+static RENAMED: OnceLock<HashMap<Vec<u8>, &'static CommandSpec>> = OnceLock::new();
+
+/// Applies the `rename-command old new` directives (`new` empty: the
+/// command is gone) to dispatch, once at start-up, with Redis's errors.
+/// Only top-level commands can be renamed, as in Redis.
+pub fn install_renames(pairs: &[(String, String)]) -> Result<(), String> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let mut m: HashMap<Vec<u8>, &'static CommandSpec> = table()
+        .by_name
+        .iter()
+        .map(|(k, v)| (k.to_vec(), *v))
+        .collect();
+    for (from, to) in pairs {
+        let Some(spec) = m.remove(from.to_ascii_lowercase().as_bytes()) else {
+            return Err("No such command in rename-command".to_string());
+        };
+        if !to.is_empty() {
+            let to = to.to_ascii_lowercase().into_bytes();
+            if m.contains_key(&to) {
+                return Err("Target command name already exists".to_string());
+            }
+            m.insert(to, spec);
+        }
+    }
+    let _ = RENAMED.set(m);
+    Ok(())
 }
 
 /// Finds a subcommand of `parent` by name (case-insensitive).

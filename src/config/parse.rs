@@ -417,7 +417,6 @@ impl Loader {
             "rename-command" if argc == 3 => {
                 self.rename_commands
                     .push((argv[1].clone(), argv[2].clone()));
-                self.note_ignored("rename-command");
                 Ok(())
             }
             "user" if argc >= 2 => {

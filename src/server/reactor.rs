@@ -94,6 +94,8 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let acl = crate::acl::from_config(&config)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    crate::commands::install_renames(&config.rename_commands)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let srv = Server {
         acl,
         store: Store::new(config.databases),
@@ -935,3 +937,24 @@ fn set_keepalive(stream: &TcpStream, secs: u64) {
 
 /// Redis 7's reply to a non-loopback client in protected mode.
 pub const DENIED_PROTECTED_MODE: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_refuses_remote_clients_only_without_a_default_password() {
+        let remote: SocketAddr = "192.0.2.7:5000".parse().expect("addr");
+        let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
+        let mut c = Config::default();
+        assert!(protected_mode_denies(&c, true, &remote));
+        assert!(!protected_mode_denies(&c, true, &local));
+        assert!(!protected_mode_denies(&c, true, &mapped));
+        // A password for the default user (requirepass or ACL) opens it.
+        assert!(!protected_mode_denies(&c, false, &remote));
+        c.protected_mode = false;
+        assert!(!protected_mode_denies(&c, true, &remote));
+        assert!(DENIED_PROTECTED_MODE.starts_with("-DENIED Redis is running in protected mode"));
+    }
+}
