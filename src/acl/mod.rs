@@ -17,7 +17,9 @@
 
 pub mod log;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
 use crate::commands::{self, Args, CommandSpec, docs, flags, table};
@@ -74,7 +76,37 @@ pub struct Registry {
     /// Ids of each container's subcommands.
     pub subs: Vec<Vec<usize>>,
     pub is_sub: Vec<bool>,
-    by_ptr: HashMap<usize, usize>,
+    /// How to find each command's keys and the permission each needs.
+    keys: Vec<KeyInfo>,
+    by_ptr: HashMap<usize, usize, BuildHasherDefault<PtrHasher>>,
+}
+
+/// Per-command key facts, computed once so a check does no lookups.
+struct KeyInfo {
+    /// Shard channels in key positions: not keys for the ACL.
+    channels: bool,
+    /// (first, last, step) when the row's fixed positions give every key.
+    fixed: Option<(i32, i32, i32)>,
+    /// Permission of the n-th key (the last repeats).
+    perms: Vec<u8>,
+}
+
+/// Hashes a spec's address (already unique; no need for SipHash).
+#[derive(Default)]
+struct PtrHasher(u64);
+
+impl std::hash::Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// The command id registry, built once from the table.
@@ -86,7 +118,8 @@ pub fn registry() -> &'static Registry {
             cats: Vec::new(),
             subs: Vec::new(),
             is_sub: Vec::new(),
-            by_ptr: HashMap::new(),
+            keys: Vec::new(),
+            by_ptr: HashMap::default(),
         };
         let add = |r: &mut Registry, s: &'static CommandSpec, sub: bool| {
             let id = r.specs.len();
@@ -94,6 +127,16 @@ pub fn registry() -> &'static Registry {
             r.cats.push(docs::acl_category_bits(s));
             r.subs.push(Vec::new());
             r.is_sub.push(sub);
+            let fixed = (s.first_key > 0
+                && s.subcommands.is_empty()
+                && s.keys_fn.is_none()
+                && !docs::docs_for(s).movablekeys)
+                .then_some((s.first_key, s.last_key, s.step));
+            r.keys.push(KeyInfo {
+                channels: docs::keys_are_channels(s),
+                fixed,
+                perms: (0..4).map(|n| docs::acl_key_perm(s, n)).collect(),
+            });
             r.by_ptr.insert(s as *const CommandSpec as usize, id);
             id
         };
@@ -533,7 +576,7 @@ impl Selector {
         id: usize,
         spec: &'static CommandSpec,
         args: &Args,
-        keys: &mut Option<Vec<(usize, u8)>>,
+        keys: &mut Keys,
     ) -> Result<(), Denied> {
         if !self.allcommands && !spec.has(flags::NO_AUTH) && !self.bit(id) {
             let idx = if registry().is_sub[id] { 2 } else { 1 };
@@ -547,8 +590,11 @@ impl Selector {
             }
         }
         if !self.allkeys {
-            let keys = keys.get_or_insert_with(|| command_key_perms(spec, args));
-            for &(idx, need) in keys.iter() {
+            if !keys.done {
+                command_key_perms(id, spec, args, &mut keys.list);
+                keys.done = true;
+            }
+            for &(idx, need) in keys.list.iter() {
                 let key = args.get(idx).unwrap_or(b"");
                 let ok = self
                     .patterns
@@ -590,34 +636,69 @@ fn channel_args(spec: &CommandSpec, args: &Args) -> (usize, usize, bool) {
     }
 }
 
+/// The keys of the command being checked, computed once for all
+/// selectors (Redis's aclKeyResultCache).
+struct Keys {
+    done: bool,
+    list: Vec<(usize, u8)>,
+}
+
+thread_local! {
+    /// Reused between checks: no allocation per command.
+    static KEYS: RefCell<Vec<(usize, u8)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Keys of a command with the permissions each needs (READ for keys the
 /// command reads, WRITE for keys it inserts into, updates or deletes).
-fn command_key_perms(spec: &'static CommandSpec, args: &Args) -> Vec<(usize, u8)> {
-    if docs::keys_are_channels(spec) {
-        return Vec::new();
+fn command_key_perms(
+    id: usize,
+    spec: &'static CommandSpec,
+    args: &Args,
+    out: &mut Vec<(usize, u8)>,
+) {
+    out.clear();
+    let info = &registry().keys[id];
+    if info.channels {
+        return;
+    }
+    let perm = |n: usize| info.perms[n.min(info.perms.len() - 1)];
+    // SET's flags vary (Redis's setGetKeys): it reads the key only with GET.
+    let set_without_get =
+        spec.name == "set" && !args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+    if let Some((first, last, step)) = info.fixed {
+        let argc = args.len() as i64;
+        let last = if last < 0 {
+            argc + last as i64
+        } else {
+            last as i64
+        };
+        let mut i = first as i64;
+        let mut n = 0;
+        while i <= last.min(argc - 1) {
+            let p = if set_without_get { WRITE } else { perm(n) };
+            out.push((i as usize, p));
+            i += step.max(1) as i64;
+            n += 1;
+        }
+        return;
     }
     // SORT ... STORE: the row's own extractor knows which key is written.
     if let Some(f) = spec.keys_fn {
         let argv: Vec<&[u8]> = args.iter().collect();
-        return f(&argv)
-            .into_iter()
-            .map(|(i, written)| (i, if written { WRITE } else { READ }))
-            .collect();
+        out.extend(
+            f(&argv)
+                .into_iter()
+                .map(|(i, written)| (i, if written { WRITE } else { READ })),
+        );
+        return;
     }
     let mut idx = Vec::new();
     // Arguments the key specs cannot parse: no keys (the command then
     // fails on its own), as Redis's getKeysFromCommandWithSpecs.
     if commands::command_keys(spec, args, &mut idx).is_err() {
-        return Vec::new();
+        return;
     }
-    // SET's flags vary (Redis's setGetKeys): it reads the key only with GET.
-    if spec.name == "set" && !args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
-        return idx.into_iter().map(|i| (i, WRITE)).collect();
-    }
-    idx.into_iter()
-        .enumerate()
-        .map(|(n, i)| (i, docs::acl_key_perm(spec, n)))
-        .collect()
+    out.extend(idx.into_iter().enumerate().map(|(n, i)| (i, perm(n))));
 }
 
 /// Why a command was refused, with the argv index of the key or channel.
@@ -869,19 +950,30 @@ impl User {
         let Some(id) = registry().id(spec) else {
             return Err(Denied::Command);
         };
-        let mut keys = None;
-        let mut worst = Denied::Command;
-        for s in &self.selectors {
-            match s.check(id, spec, args, &mut keys) {
-                Ok(()) => return Ok(()),
-                Err(d) => {
-                    if d.rank() > worst.rank() {
-                        worst = d;
+        KEYS.with(|buf| {
+            let mut keys = Keys {
+                done: false,
+                list: std::mem::take(&mut *buf.borrow_mut()),
+            };
+            let mut worst = Denied::Command;
+            let mut res = Err(worst);
+            for s in &self.selectors {
+                match s.check(id, spec, args, &mut keys) {
+                    Ok(()) => {
+                        res = Ok(());
+                        break;
+                    }
+                    Err(d) => {
+                        if d.rank() > worst.rank() {
+                            worst = d;
+                        }
+                        res = Err(worst);
                     }
                 }
             }
-        }
-        Err(worst)
+            *buf.borrow_mut() = keys.list;
+            res
+        })
     }
 
     /// Flag names as ACL GETUSER lists them.
