@@ -875,3 +875,46 @@ fn rename_command() {
         assert!(text.contains(err), "{text}");
     }
 }
+
+/// enable-debug-command / enable-protected-configs: `no` refuses with
+/// Redis's texts, `local` allows loopback clients (tests connect over
+/// loopback only); both are immutable at run time.
+#[test]
+fn debug_and_protected_configs() {
+    let dir = common::temp_dir("protected-cfg");
+    let d = dir.to_str().expect("utf-8 dir").to_string();
+    let set_dir = format!("CONFIG SET dir {d}");
+    let lines_no = [
+        "DEBUG SLEEP 0",
+        set_dir.as_str(),
+        "CONFIG SET enable-debug-command yes",
+    ];
+    let got = differential(&[], &[], &lines_no);
+    assert!(
+        got[0].starts_with("-ERR DEBUG command not allowed."),
+        "{}",
+        got[0]
+    );
+    assert_eq!(
+        got[1],
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+    );
+    let local = [
+        "--enable-debug-command",
+        "local",
+        "--enable-protected-configs",
+        "local",
+    ];
+    let lines_local = [
+        "DEBUG SLEEP 0",
+        set_dir.as_str(),
+        "CONFIG SET enable-protected-configs yes",
+    ];
+    let got = differential(&local, &local, &lines_local);
+    assert_eq!(got[0], "+OK");
+    assert_eq!(got[1], "+OK");
+    assert_eq!(
+        got[2],
+        "-ERR CONFIG SET failed (possibly related to argument 'enable-protected-configs') - can't set immutable config"
+    );
+}
