@@ -89,6 +89,8 @@ struct KeyInfo {
     fixed: Option<(i32, i32, i32)>,
     /// Permission of the n-th key (the last repeats).
     perms: Vec<u8>,
+    /// SET: its key is read only with GET (flags vary by call).
+    is_set: bool,
 }
 
 /// Hashes a spec's address (already unique; no need for SipHash).
@@ -136,6 +138,7 @@ pub fn registry() -> &'static Registry {
                 channels: docs::keys_are_channels(s),
                 fixed,
                 perms: (0..4).map(|n| docs::acl_key_perm(s, n)).collect(),
+                is_set: s.name == "set",
             });
             r.by_ptr.insert(s as *const CommandSpec as usize, id);
             id
@@ -244,9 +247,43 @@ pub struct Selector {
     /// Command id -> first arguments allowed although the command is not
     /// (`+select|0`), in the order given.
     firstargs: BTreeMap<usize, Vec<Vec<u8>>>,
-    /// Key patterns with READ / WRITE permission bits.
-    patterns: Vec<(Vec<u8>, u8)>,
+    /// Key patterns with READ / WRITE permission bits and their shape.
+    patterns: Vec<(Vec<u8>, u8, Shape)>,
     channels: Vec<Vec<u8>>,
+}
+
+/// A key pattern's shape, so the common ones (`*`, `prefix*`, a plain
+/// name) match without the general glob matcher; same results as
+/// `glob::glob_match`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    Exact,
+    Prefix,
+    Glob,
+}
+
+impl Shape {
+    fn of(p: &[u8]) -> Shape {
+        let special = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b'\\');
+        match p.split_last() {
+            _ if !p.iter().any(special) => Shape::Exact,
+            Some((b'*', head)) if !head.iter().any(special) => Shape::Prefix,
+            _ => Shape::Glob,
+        }
+    }
+
+    #[inline]
+    fn matches(self, p: &[u8], key: &[u8]) -> bool {
+        match self {
+            Shape::Exact => p == key,
+            // As stringmatchlen: the `*` needs at least one byte left.
+            // A byte loop: prefixes are short and most fail at once.
+            Shape::Prefix => {
+                key.len() >= p.len() && p[..p.len() - 1].iter().zip(key).all(|(a, b)| a == b)
+            }
+            Shape::Glob => crate::glob::glob_match(p, key, false),
+        }
+    }
 }
 
 /// Redis's ACLStringHasSpaces.
@@ -363,9 +400,9 @@ impl Selector {
             if has_spaces(pat) {
                 return Err(RuleError::Syntax);
             }
-            match self.patterns.iter_mut().find(|(p, _)| p == pat) {
-                Some((_, f)) => *f |= perm,
-                None => self.patterns.push((pat.to_vec(), perm)),
+            match self.patterns.iter_mut().find(|(p, _, _)| p == pat) {
+                Some((_, f, _)) => *f |= perm,
+                None => self.patterns.push((pat.to_vec(), perm, Shape::of(pat))),
             }
             self.allkeys = false;
         } else if c0 == b'&' {
@@ -506,7 +543,7 @@ impl Selector {
             return "~*".to_string();
         }
         let mut out = String::new();
-        for (i, (p, perm)) in self.patterns.iter().enumerate() {
+        for (i, (p, perm, _)) in self.patterns.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
@@ -541,7 +578,7 @@ impl Selector {
         if self.allkeys {
             res.push_str("~* ");
         } else {
-            for (p, perm) in &self.patterns {
+            for (p, perm, _) in &self.patterns {
                 res.push_str(match *perm {
                     READ => "%R~",
                     WRITE => "%W~",
@@ -599,7 +636,7 @@ impl Selector {
                 let ok = self
                     .patterns
                     .iter()
-                    .any(|(p, perm)| perm & need == need && crate::glob::glob_match(p, key, false));
+                    .any(|(p, perm, shape)| perm & need == need && shape.matches(p, key));
                 if !ok {
                     return Err(Denied::Key(idx));
                 }
@@ -664,7 +701,7 @@ fn command_key_perms(
     let perm = |n: usize| info.perms[n.min(info.perms.len() - 1)];
     // SET's flags vary (Redis's setGetKeys): it reads the key only with GET.
     let set_without_get =
-        spec.name == "set" && !args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+        info.is_set && !args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
     if let Some((first, last, step)) = info.fixed {
         let argc = args.len() as i64;
         let last = if last < 0 {
@@ -1585,6 +1622,27 @@ mod tests {
         assert!(!secure_eq(b"secret", b"secret1"));
         assert!(!secure_eq(b"", b"x"));
         assert!(secure_eq(b"", b""));
+    }
+
+    #[test]
+    fn pattern_shapes_agree_with_glob() {
+        let pats: &[&[u8]] = &[
+            b"*", b"key:*", b"key", b"", b"a?c", b"a[bc]", b"x\\*", b"*:*", b"ab*c",
+        ];
+        let keys: &[&[u8]] = &[
+            b"", b"key", b"key:1", b"keyx", b"abc", b"ab", b"x*", b"a:b", b"abxc",
+        ];
+        for p in pats {
+            for k in keys {
+                assert_eq!(
+                    Shape::of(p).matches(p, k),
+                    crate::glob::glob_match(p, k, false),
+                    "{:?} {:?}",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(k)
+                );
+            }
+        }
     }
 
     #[test]
