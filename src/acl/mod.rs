@@ -276,10 +276,14 @@ impl Shape {
     fn matches(self, p: &[u8], key: &[u8]) -> bool {
         match self {
             Shape::Exact => p == key,
-            // As stringmatchlen: the `*` needs at least one byte left.
-            // A byte loop: prefixes are short and most fail at once.
+            // As stringmatchlen: `*` alone does not match the empty key
+            // (its loop never starts), `a*` matches `a`. A byte loop:
+            // prefixes are short and most fail at once.
             Shape::Prefix => {
-                key.len() >= p.len() && p[..p.len() - 1].iter().zip(key).all(|(a, b)| a == b)
+                let n = p.len() - 1;
+                key.len() >= n
+                    && (n > 0 || !key.is_empty())
+                    && p[..n].iter().zip(key).all(|(a, b)| a == b)
             }
             Shape::Glob => crate::glob::glob_match(p, key, false),
         }
