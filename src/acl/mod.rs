@@ -91,6 +91,7 @@ struct KeyInfo {
     perms: Vec<u8>,
     /// SET: its key is read only with GET (flags vary by call).
     is_set: bool,
+    chan: Chan,
 }
 
 /// Hashes a spec's address (already unique; no need for SipHash).
@@ -139,6 +140,7 @@ pub fn registry() -> &'static Registry {
                 fixed,
                 perms: (0..4).map(|n| docs::acl_key_perm(s, n)).collect(),
                 is_set: s.name == "set",
+                chan: Chan::of(s),
             });
             r.by_ptr.insert(s as *const CommandSpec as usize, id);
             id
@@ -647,7 +649,7 @@ impl Selector {
             }
         }
         if !self.allchannels {
-            let (from, to, literal) = channel_args(spec, args);
+            let (from, to, literal) = registry().keys[id].chan.args(args.len());
             for idx in from..to {
                 let ch = args.get(idx).unwrap_or(b"");
                 let ok = self.channels.iter().any(|p| {
@@ -666,14 +668,37 @@ impl Selector {
     }
 }
 
-/// The argv range holding channels the ACL checks, and whether patterns
-/// are compared literally (PSUBSCRIBE). Unsubscribing is always allowed.
-fn channel_args(spec: &CommandSpec, args: &Args) -> (usize, usize, bool) {
-    match spec.name {
-        "publish" | "spublish" => (1, 2.min(args.len()), false),
-        "subscribe" | "ssubscribe" => (1, args.len(), false),
-        "psubscribe" => (1, args.len(), true),
-        _ => (0, 0, false),
+/// Which arguments of a command are channels the ACL checks (Redis's
+/// ACLDoesCommandHaveChannels); unsubscribing is always allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chan {
+    None,
+    /// PUBLISH / SPUBLISH: argv[1].
+    Publish,
+    /// SUBSCRIBE / SSUBSCRIBE: every argument.
+    Subscribe,
+    /// PSUBSCRIBE: every argument, compared literally with the patterns.
+    Psubscribe,
+}
+
+impl Chan {
+    fn of(spec: &CommandSpec) -> Chan {
+        match spec.name {
+            "publish" | "spublish" => Chan::Publish,
+            "subscribe" | "ssubscribe" => Chan::Subscribe,
+            "psubscribe" => Chan::Psubscribe,
+            _ => Chan::None,
+        }
+    }
+
+    /// The argv range of the channels, and whether literal.
+    fn args(self, argc: usize) -> (usize, usize, bool) {
+        match self {
+            Chan::None => (0, 0, false),
+            Chan::Publish => (1, 2.min(argc), false),
+            Chan::Subscribe => (1, argc, false),
+            Chan::Psubscribe => (1, argc, true),
+        }
     }
 }
 
