@@ -6,6 +6,7 @@
 //! [`resp::Reply`]. [`config`] turns redis.conf into a typed Config.
 //! See ARCHITECTURE.md for the code map and invariants.
 
+pub mod acl;
 pub mod aof;
 pub mod cluster;
 pub mod commands;

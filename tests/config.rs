@@ -411,8 +411,6 @@ fn ignored_redis_directives_are_kept() {
             "replica-read-only",
             "client-output-buffer-limit",
             "list-max-ziplist-entries",
-            "rename-command",
-            "user",
             "loadmodule",
             "notify-keyspace-events",
         ]
@@ -425,6 +423,8 @@ fn ignored_redis_directives_are_kept() {
         "normal 0 0 0 slave 1073741824 536870912 120 pubsub 33554432 8388608 60"
     );
     assert_eq!(get1(&c, "notify-keyspace-events"), "AKE");
+    // `user` lines are kept for the ACL, in order, name first.
+    assert_eq!(c.users, vec![vec!["alice", "on", ">pw", "~*", "+@all"]]);
     assert_eq!(
         c.rename_commands,
         vec![("FLUSHALL".to_string(), String::new())]

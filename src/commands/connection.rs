@@ -154,32 +154,34 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
 // Small helpers
 // ---------------------------------------------------------------------------
 
-/// The configured `requirepass` (empty = the default user has `nopass`).
-fn requirepass(srv: &Server) -> &[u8] {
-    srv.config.requirepass.as_ref()
-}
-
-/// Compares in time independent of where the first difference is (Redis
-/// compares SHA-256 digests for the same reason).
-fn secure_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() != b.len()) as u8;
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= x ^ y;
+/// Redis's ACLAuthenticateUser: on success the connection becomes the
+/// user's; on failure an `auth` entry goes to the ACL LOG. A missing user
+/// and a wrong password give the same answer (nothing leaks).
+fn authenticate(
+    srv: &mut Server,
+    c: &mut Client,
+    args: &Args,
+    user: &[u8],
+    pass: &[u8],
+) -> CmdResult {
+    match srv.acl.authenticate(user, pass) {
+        Some(slot) => {
+            c.authenticated = true;
+            c.user = slot;
+            c.user_name = String::from_utf8_lossy(user).into_owned();
+            Ok(())
+        }
+        None => {
+            let ctx = if c.multi.is_some() {
+                crate::acl::LogContext::Multi
+            } else {
+                crate::acl::LogContext::Toplevel
+            };
+            let object = args.get(0).unwrap_or(b"").to_vec();
+            crate::acl::log_auth_failure(srv, c, ctx, user, object);
+            Err(CmdError::Static(WRONGPASS))
+        }
     }
-    diff == 0
-}
-
-/// Redis's ACLAuthenticateUser for the only user memkv has, `default`:
-/// with no requirepass it is `nopass` (any password works); otherwise the
-/// password must match. Other user names do not exist.
-fn check_credentials(srv: &Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    let want = requirepass(srv);
-    want.is_empty() || secure_eq(want, pass)
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -316,7 +318,10 @@ fn reset(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     super::ops::stop_monitor(srv, c);
     c.db = 0;
     c.reply.resp3 = false;
-    c.authenticated = requirepass(srv).is_empty();
+    let d = srv.acl.default_user();
+    c.authenticated = d.nopass() && d.enabled();
+    c.user = crate::acl::DEFAULT;
+    c.user_name = String::from("default");
     c.name.clear();
     c.no_evict = false;
     c.no_touch = false;
@@ -349,7 +354,7 @@ fn auth(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
-        if requirepass(srv).is_empty() {
+        if srv.acl.default_user().nopass() {
             return Err(CmdError::Static(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             ));
@@ -359,10 +364,7 @@ fn auth(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         (&args[1], &args[2])
     };
     // A failed AUTH leaves an authenticated connection authenticated.
-    if !check_credentials(srv, user, pass) {
-        return Err(CmdError::Static(WRONGPASS));
-    }
-    c.authenticated = true;
+    authenticate(srv, c, args, user, pass)?;
     c.reply.ok();
     Ok(())
 }
@@ -386,10 +388,7 @@ fn hello(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         let opt = &args[j];
         let more = args.len() - 1 - j;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            if !check_credentials(srv, &args[j + 1], &args[j + 2]) {
-                return Err(CmdError::Static(WRONGPASS));
-            }
-            c.authenticated = true;
+            authenticate(srv, c, args, &args[j + 1], &args[j + 2])?;
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             set_client_name(c, &args[j + 1])?;
@@ -622,6 +621,7 @@ struct KillFilter {
     laddr: Option<Vec<u8>>,
     ty: Option<ClientType>,
     id: Option<u64>,
+    user: Option<Vec<u8>>,
     skipme: bool,
 }
 
@@ -647,7 +647,11 @@ impl KillFilter {
         {
             return false;
         }
-        // USER: every client is the `default` user, the only one there is.
+        if let Some(u) = &self.user
+            && cl.user_name.as_bytes() != u.as_slice()
+        {
+            return false;
+        }
         true
     }
 }
@@ -681,12 +685,13 @@ fn client_kill(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             } else if opt.eq_ignore_ascii_case(b"laddr") {
                 f.laddr = Some(val.to_vec());
             } else if opt.eq_ignore_ascii_case(b"user") {
-                if val != b"default" {
+                if srv.acl.get(val).is_none() {
                     return Err(CmdError::Custom(format!(
                         "ERR No such user '{}'",
                         lossy(val)
                     )));
                 }
+                f.user = Some(val.to_vec());
             } else if opt.eq_ignore_ascii_case(b"skipme") {
                 f.skipme = if val.eq_ignore_ascii_case(b"yes") {
                     true
@@ -829,15 +834,6 @@ mod tests {
         assert!(!valid_client_attr(b"a\nb"));
         assert!(!valid_client_attr(b"\x7f"));
         assert!(!valid_client_attr("é".as_bytes()));
-    }
-
-    #[test]
-    fn secure_eq_compares_whole_strings() {
-        assert!(secure_eq(b"secret", b"secret"));
-        assert!(!secure_eq(b"secret", b"secreT"));
-        assert!(!secure_eq(b"secret", b"secret1"));
-        assert!(!secure_eq(b"", b"x"));
-        assert!(secure_eq(b"", b""));
     }
 
     #[test]

@@ -159,7 +159,6 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
     };
     let mut args = parse_syntax(spec.syntax, &ctx);
     let mut key_specs = Vec::new();
-    let key_flags = key_flags(spec);
     let base_name = spec.name.split('|').next().unwrap_or(spec.name);
     if spec.first_key > 0 && spec.last_key > spec.first_key && base_name != "lcs" {
         // A fixed set of distinct keys (RENAME key newkey, LMOVE source
@@ -167,7 +166,7 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
         let mut pos = spec.first_key;
         while pos <= spec.last_key {
             key_specs.push(KeySpec {
-                flags: key_flags,
+                flags: key_flags_nth(spec, key_specs.len()),
                 begin_index: pos as i64,
                 find: FindKeys::Range {
                     lastkey: 0,
@@ -183,7 +182,7 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
             spec.last_key as i64
         };
         key_specs.push(KeySpec {
-            flags: key_flags,
+            flags: key_flags_nth(spec, 0),
             begin_index: spec.first_key as i64,
             find: FindKeys::Range {
                 lastkey,
@@ -203,7 +202,7 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
             keys_optional = args[pos + 1].flags & OPTIONAL != 0;
             keynum_spec = Some(key_specs.len());
             key_specs.push(KeySpec {
-                flags: key_flags,
+                flags: key_flags_nth(spec, key_specs.len()),
                 begin_index: (base + pos) as i64,
                 find: FindKeys::Keynum {
                     keynumidx: 0,
@@ -257,22 +256,75 @@ fn numkeys_position(args: &[Arg]) -> Option<usize> {
     fixed.then_some(pos)
 }
 
-/// Key spec flags, approximated from the command flags (Redis keeps them
-/// per command in its JSON files).
-fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
-    let base = spec.name.split('|').next().unwrap_or(spec.name);
-    match base {
-        "del" | "unlink" => &["RM", "delete"],
-        "set" => &["RW", "access", "update", "variable_flags"],
-        "mset" | "msetnx" | "setex" | "psetex" => &["OW", "update"],
-        "getdel" => &["RW", "access", "delete"],
-        // SORT only reads its key; the STORE key comes from its extractor.
-        "sort" => &["RO", "access"],
+/// Key spec flags per key (Redis keeps them per command in its JSON
+/// files): entry n applies to the n-th key spec and to the n-th key a
+/// command names (the last entry to all further ones). The ACL reads the
+/// same flags for `%R~` / `%W~` ([`acl_key_perm`]).
+fn key_flags(spec: &CommandSpec) -> &'static [&'static [&'static str]] {
+    let name = spec.name;
+    match name {
+        "set" => &[&["RW", "access", "update", "variable_flags"]],
+        "setnx" | "msetnx" => &[&["OW", "insert"]],
+        "setex" | "psetex" | "mset" => &[&["OW", "update"]],
+        "getset" | "getex" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "move"
+        | "hincrby" | "hincrbyfloat" | "zincrby" | "eval" | "evalsha" => {
+            &[&["RW", "access", "update"]]
+        }
+        "getdel" | "lpop" | "rpop" | "lmpop" | "blpop" | "brpop" | "blmpop" | "spop"
+        | "zpopmin" | "zpopmax" | "zmpop" | "bzpopmin" | "bzpopmax" | "bzmpop" => {
+            &[&["RW", "access", "delete"]]
+        }
+        "append" | "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" | "hsetnx" | "sadd" => {
+            &[&["RW", "insert"]]
+        }
+        "strlen" | "exists" | "type" | "touch" | "object|encoding" | "object|freq"
+        | "object|idletime" | "object|refcount" | "llen" | "hlen" | "hstrlen" | "hexists"
+        | "scard" | "sismember" | "zcard" | "watch" => &[&["RO"]],
+        "del" | "unlink" => &[&["RM", "delete"]],
+        "rename" => &[&["RW", "access", "delete"], &["OW", "update"]],
+        "renamenx" => &[&["RW", "access", "delete"], &["OW", "insert"]],
+        "copy" | "georadius" | "georadiusbymember" | "sort" => {
+            &[&["RO", "access"], &["OW", "update"]]
+        }
+        "ltrim" | "lrem" | "hdel" | "srem" | "zrem" | "zremrangebyrank" | "zremrangebyscore"
+        | "zremrangebylex" => &[&["RW", "delete"]],
+        "lmove" | "rpoplpush" | "blmove" | "brpoplpush" | "smove" => {
+            &[&["RW", "access", "delete"], &["RW", "insert"]]
+        }
+        "sinterstore" => &[&["RW", "update"], &["RO", "access"]],
+        "sunionstore" | "sdiffstore" | "zrangestore" | "zunionstore" | "zinterstore"
+        | "zdiffstore" | "geosearchstore" => &[&["OW", "update"], &["RO", "access"]],
         // Shard channels: positions for cluster routing, not keys.
-        "ssubscribe" | "sunsubscribe" | "spublish" => &["not_key"],
-        _ if spec.has(flags::WRITE) => &["RW", "update"],
-        _ => &["RO", "access"],
+        "ssubscribe" | "sunsubscribe" | "spublish" => &[&["not_key"]],
+        _ if spec.has(flags::WRITE) => &[&["RW", "update"]],
+        _ => &[&["RO", "access"]],
     }
+}
+
+/// Flags of the n-th key spec / key.
+fn key_flags_nth(spec: &CommandSpec, n: usize) -> &'static [&'static str] {
+    let all = key_flags(spec);
+    all[n.min(all.len() - 1)]
+}
+
+/// Whether a command's "keys" are shard channels (not keys for the ACL).
+pub fn keys_are_channels(spec: &CommandSpec) -> bool {
+    key_flags(spec)[0] == ["not_key"]
+}
+
+/// The ACL permission the n-th key of a command needs: 1 = read (the
+/// `access` flag), 2 = write (`insert`, `delete`, `update`), 0 = none
+/// (EXISTS, TYPE...: any pattern matches), as Redis's ACLSelectorCheckKey.
+pub fn acl_key_perm(spec: &CommandSpec, n: usize) -> u8 {
+    let mut perm = 0;
+    for f in key_flags_nth(spec, n) {
+        match *f {
+            "access" => perm |= 1,
+            "insert" | "delete" | "update" => perm |= 2,
+            _ => {}
+        }
+    }
+    perm
 }
 
 /// ACL categories as COMMAND INFO lists them, in Redis's category order:
@@ -302,7 +354,7 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         _ => None,
     };
     let extra: &[&str] = match base {
-        "command" => &["@connection"],
+        "command" | "asking" | "readonly" | "readwrite" => &["@connection"],
         "info" | "keys" | "migrate" | "restore" => &["@dangerous"],
         "sort" => &["@set", "@sortedset", "@list", "@dangerous"],
         "sort_ro" => &["@set", "@sortedset", "@list", "@dangerous"],
@@ -362,6 +414,14 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         "@scripting",
     ];
     ORDER.iter().copied().filter(|c| have.contains(c)).collect()
+}
+
+/// The same categories as bits (bit i = `acl::CATEGORIES[i]`), for the ACL.
+pub fn acl_category_bits(spec: &CommandSpec) -> u32 {
+    acl_categories(spec)
+        .iter()
+        .filter_map(|c| crate::acl::category_bit(c.trim_start_matches('@').as_bytes()))
+        .fold(0, |a, b| a | b)
 }
 
 /// Context for type inference.

@@ -208,11 +208,13 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::ops::COMMANDS,
         crate::commands::rdb::COMMANDS,
         crate::commands::functions::COMMANDS,
+        crate::commands::acl::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
+pub mod acl;
 pub mod bitmap;
 pub mod cluster;
 pub mod connection;
@@ -260,9 +262,20 @@ pub fn table() -> &'static Table {
 }
 
 impl Table {
-    /// Case-insensitive lookup of a top-level command.
+    /// Case-insensitive lookup of a top-level command by the name clients
+    /// use (after `rename-command`).
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let Some(renamed) = RENAMED.get() else {
+            return self.lookup_original(name);
+        };
+        renamed.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// Lookup by the command's own name, whatever `rename-command` did
+    /// (the ACL works on original names, as Redis's orig_commands).
+    #[inline]
+    pub fn lookup_original(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
             return None;
@@ -273,6 +286,37 @@ impl Table {
         }
         self.by_name.get(&*lower).copied()
     }
+}
+
+/// Dispatch names after `rename-command` (None: no command was renamed).
+static RENAMED: OnceLock<HashMap<Vec<u8>, &'static CommandSpec>> = OnceLock::new();
+
+/// Applies the `rename-command old new` directives (`new` empty: the
+/// command is gone) to dispatch, once at start-up, with Redis's errors.
+/// Only top-level commands can be renamed, as in Redis.
+pub fn install_renames(pairs: &[(String, String)]) -> Result<(), String> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let mut m: HashMap<Vec<u8>, &'static CommandSpec> = table()
+        .by_name
+        .iter()
+        .map(|(k, v)| (k.to_vec(), *v))
+        .collect();
+    for (from, to) in pairs {
+        let Some(spec) = m.remove(from.to_ascii_lowercase().as_bytes()) else {
+            return Err("No such command in rename-command".to_string());
+        };
+        if !to.is_empty() {
+            let to = to.to_ascii_lowercase().into_bytes();
+            if m.contains_key(&to) {
+                return Err("Target command name already exists".to_string());
+            }
+            m.insert(to, spec);
+        }
+    }
+    let _ = RENAMED.set(m);
+    Ok(())
 }
 
 /// Finds a subcommand of `parent` by name (case-insensitive).
@@ -437,6 +481,19 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if client.monitor && spec.has(flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) {
         let msg = "ERR Replica can't interact with the keyspace";
         return reject(srv, client, Some(spec), args, msg);
+    }
+    // ACL: one load and branch for a user allowed everything (default).
+    if !srv.acl.user(client.user).unrestricted && !client.is_internal() && !client.peer {
+        client.last_cmd = spec.name;
+        if let Err(d) = srv.acl.user(client.user).check(spec, args) {
+            let ctx = if client.multi.is_some() {
+                crate::acl::LogContext::Multi
+            } else {
+                crate::acl::LogContext::Toplevel
+            };
+            crate::acl::log_denial(srv, client, d, ctx, spec, args);
+            return reject(srv, client, Some(spec), args, &d.error(spec));
+        }
     }
     if srv.loading.is_some() && !spec.has(flags::LOADING) && !client.is_internal() {
         let msg = "LOADING Redis is loading the dataset in memory";

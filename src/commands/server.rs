@@ -479,6 +479,14 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         crate::aof::reconcile_config(srv);
     }
     crate::pubsub::config_changed(srv);
+    // requirepass is the default user's password (Redis 6+).
+    if pairs
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("requirepass"))
+    {
+        let pass = srv.config.requirepass.clone();
+        srv.acl.set_requirepass(pass.as_bytes());
+    }
     crate::memory::config_changed(srv);
     crate::ops::config_changed(srv);
     c.reply.ok();

@@ -108,6 +108,26 @@ fn unwatch(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// Redis's execCommand ACL check of a queued command: the NOPERM text, or
+/// None when allowed.
+fn acl_recheck(
+    srv: &mut Server,
+    c: &Client,
+    spec: &'static super::CommandSpec,
+    args: &Args,
+) -> Option<String> {
+    let user = srv.acl.user(c.user);
+    if user.unrestricted || c.is_internal() {
+        return None;
+    }
+    let d = user.check(spec, args).err()?;
+    crate::acl::log_denial(srv, c, d, crate::acl::LogContext::Multi, spec, args);
+    Some(format!(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}",
+        d.exec_reason()
+    ))
+}
+
 fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     let Some(state) = c.multi.take() else {
         return Err(CmdError::Static("ERR EXEC without MULTI"));
@@ -134,7 +154,16 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     c.in_exec = true;
     let mut failure = None;
     for (i, (spec, args)) in state.queue.iter().enumerate() {
-        if let Err(e) = call(srv, c, spec, &args.as_args())
+        let args = args.as_args();
+        // ACL rules are checked again: they may have changed since queueing.
+        let res = match acl_recheck(srv, c, spec, &args) {
+            Some(msg) => {
+                c.reply.error(&msg);
+                Err(CmdError::Custom(msg))
+            }
+            None => call(srv, c, spec, &args),
+        };
+        if let Err(e) = res
             && rollback
         {
             failure = Some((i, *spec, e));

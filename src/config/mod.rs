@@ -45,7 +45,7 @@ mod set;
 use deserialize::*;
 use directives::*;
 use parse::*;
-pub use parse::{memtoull, repr, split_args, string2ll};
+pub use parse::{memtoull, repr, split_args, strerror, string2ll};
 use set::*;
 
 /// The banner used where Redis prints "Redis 7.0.15".
@@ -204,6 +204,10 @@ pub struct Config {
     /// layer).
     #[serde(skip)]
     pub rename_commands: Vec<(String, String)>,
+    /// `user <name> rules...` directives (name first), loaded into the ACL
+    /// at start-up.
+    #[serde(skip)]
+    pub users: Vec<Vec<String>>,
     /// Normalized values of the non-typed directives that were set.
     #[serde(skip)]
     other: BTreeMap<&'static str, Vec<String>>,
@@ -259,6 +263,7 @@ impl Default for Config {
             config_file: None,
             ignored: Vec::new(),
             rename_commands: Vec::new(),
+            users: Vec::new(),
             other: BTreeMap::new(),
         }
     }

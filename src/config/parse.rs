@@ -293,7 +293,7 @@ pub(super) fn format_percentile(v: f64) -> String {
 }
 
 /// Text of an OS error as `strerror` gives it (no "(os error N)" suffix).
-pub(super) fn strerror(e: &io::Error) -> String {
+pub fn strerror(e: &io::Error) -> String {
     let s = e.to_string();
     match s.rfind(" (os error ") {
         Some(i) => s[..i].to_string(),
@@ -324,6 +324,8 @@ pub(super) struct Loader {
     pub(super) values: BTreeMap<&'static str, Vec<String>>,
     pub(super) ignored: Vec<String>,
     pub(super) rename_commands: Vec<(String, String)>,
+    /// `user <name> rules...` lines, for the ACL at start-up.
+    pub(super) users: Vec<Vec<String>>,
     pub(super) ctx: SetCtx,
     pub(super) depth: usize,
 }
@@ -337,6 +339,7 @@ impl Loader {
             values: BTreeMap::new(),
             ignored: Vec::new(),
             rename_commands: Vec::new(),
+            users: Vec::new(),
             ctx: SetCtx {
                 loading: true,
                 save_loaded: false,
@@ -417,10 +420,13 @@ impl Loader {
             "rename-command" if argc == 3 => {
                 self.rename_commands
                     .push((argv[1].clone(), argv[2].clone()));
-                self.note_ignored("rename-command");
                 Ok(())
             }
-            "user" | "loadmodule" if argc >= 2 => {
+            "user" if argc >= 2 => {
+                self.users.push(argv[1..].to_vec());
+                Ok(())
+            }
+            "loadmodule" if argc >= 2 => {
                 self.note_ignored(&name);
                 Ok(())
             }
@@ -498,6 +504,7 @@ impl Loader {
             .collect();
         config.ignored = self.ignored;
         config.rename_commands = self.rename_commands;
+        config.users = self.users;
         config.config_file = config_file;
         Ok(config)
     }

@@ -523,6 +523,9 @@ pub(crate) fn run_in(
     fake.db = c.db;
     fake.in_exec = true;
     fake.authenticated = true;
+    // Commands the script runs are checked against the caller's ACL user.
+    fake.user = c.user;
+    fake.user_name.clone_from(&c.user_name);
     let ctx = RunCtx {
         read_only,
         wrote: false,
@@ -822,6 +825,13 @@ fn redis_call(
             lua,
             "ERR Script attempted to access a non local key in a cluster node",
         );
+    }
+    let user = srv.acl.user(fake.user);
+    if !user.unrestricted
+        && let Err(d) = user.check(spec, &args)
+    {
+        crate::acl::log_denial(srv, fake, d, crate::acl::LogContext::Lua, spec, &args);
+        return err_table(lua, &format!("ERR {}", d.script_error()));
     }
     let resp: i64 = hidden.raw_get("resp").unwrap_or(2);
     fake.reply.buf.clear();

@@ -88,6 +88,9 @@ pub struct Client {
     pub lib_name: Vec<u8>,
     pub lib_ver: Vec<u8>,
     pub authenticated: bool,
+    /// ACL user slot (`crate::acl`) and its name (CLIENT LIST `user=`).
+    pub user: usize,
+    pub user_name: String,
     pub created: Instant,
     pub last_interaction: Instant,
     /// Name of the last command run (CLIENT LIST `cmd=`).
@@ -188,6 +191,8 @@ impl Client {
             lib_name: Vec::new(),
             lib_ver: Vec::new(),
             authenticated: true,
+            user: crate::acl::DEFAULT,
+            user_name: String::from("default"),
             created: now,
             last_interaction: now,
             last_cmd: "NULL",
@@ -277,7 +282,7 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -300,6 +305,7 @@ impl Client {
             self.sealed_bytes,
             self.query.capacity() + self.reply.buf.capacity() + self.sealed_bytes,
             self.last_cmd,
+            self.user_name,
             self.pubsub
                 .tracking
                 .as_ref()

@@ -101,6 +101,8 @@ pub struct Server {
     pub loading: Option<crate::aof::loader::Loader>,
     /// RDB snapshots: SAVE/BGSAVE state, save points (`crate::rdb::persist`).
     pub rdb: crate::rdb::persist::RdbState,
+    /// ACL users and the ACL LOG (`crate::acl`).
+    pub acl: crate::acl::Acl,
     /// Pub/Sub registry, notifications, output limits (`crate::pubsub`).
     pub pubsub: crate::pubsub::PubSub,
     /// TLS settings for connections accepted on `tls-port` (`server::tls`);

@@ -157,7 +157,12 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     };
     let cluster = crate::cluster::Topology::from_config(&config)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let acl = crate::acl::from_config(&config)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    crate::commands::install_renames(&config.rename_commands)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let srv = Server {
+        acl,
         store: Store::new(config.databases),
         clients: Slab::new(),
         stats: Stats::default(),
@@ -970,7 +975,8 @@ pub(crate) fn add_client(
         }
         return;
     }
-    if protected_mode_denies(&srv.config, &addr) {
+    let nopass = srv.acl.default_user().nopass();
+    if protected_mode_denies(&srv.config, nopass, &addr) {
         srv.stats.rejected_connections += 1;
         if !tls {
             let _ = stream.write_all(DENIED_PROTECTED_MODE.as_bytes());
@@ -998,7 +1004,10 @@ pub(crate) fn add_client(
     }
     let id = srv.next_client_id;
     srv.next_client_id += 1;
-    let authenticated = srv.config.requirepass.is_empty();
+    // Redis's createClient: the default user, authenticated when it needs
+    // no password and is enabled.
+    let d = srv.acl.default_user();
+    let authenticated = d.nopass() && d.enabled();
     let mut client = Client::new(id, token, stream, addr, authenticated);
     client.tls = session;
     entry.insert(Some(Box::new(client)));
@@ -1237,8 +1246,8 @@ fn is_loopback(addr: &SocketAddr) -> bool {
 
 /// Redis's protected mode: with no password, only loopback clients may
 /// talk to a server bound to a non-loopback address.
-fn protected_mode_denies(config: &Config, peer: &SocketAddr) -> bool {
-    config.protected_mode && config.requirepass.is_empty() && !is_loopback(peer)
+fn protected_mode_denies(config: &Config, default_nopass: bool, peer: &SocketAddr) -> bool {
+    config.protected_mode && default_nopass && !is_loopback(peer)
 }
 
 fn set_keepalive(stream: &TcpStream, secs: u64) {
@@ -1272,3 +1281,24 @@ fn set_keepalive(stream: &TcpStream, secs: u64) {
 
 /// Redis 7's reply to a non-loopback client in protected mode.
 pub const DENIED_PROTECTED_MODE: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_refuses_remote_clients_only_without_a_default_password() {
+        let remote: SocketAddr = "192.0.2.7:5000".parse().expect("addr");
+        let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
+        let mut c = Config::default();
+        assert!(protected_mode_denies(&c, true, &remote));
+        assert!(!protected_mode_denies(&c, true, &local));
+        assert!(!protected_mode_denies(&c, true, &mapped));
+        // A password for the default user (requirepass or ACL) opens it.
+        assert!(!protected_mode_denies(&c, false, &remote));
+        c.protected_mode = false;
+        assert!(!protected_mode_denies(&c, true, &remote));
+        assert!(DENIED_PROTECTED_MODE.starts_with("-DENIED Redis is running in protected mode"));
+    }
+}

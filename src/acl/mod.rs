@@ -1,0 +1,1687 @@
+//! ACL: users, their rules and the permission check (Redis 7.0's acl.c).
+//!
+//! A user has flags (on/off, nopass, payload sanitizing), SHA-256 password
+//! hashes and selectors: the root selector (rules given outside
+//! parentheses) plus any number of `(...)` selectors; a command is allowed
+//! when one selector allows the command, all its keys and all its channels.
+//! A selector keeps a bitmap of allowed command ids (every command and
+//! subcommand of the table gets one, [`registry`]), key patterns with
+//! read/write permissions, and channel patterns. Categories come from the
+//! command table (`commands::docs::acl_category_bits`), so `+@read` and
+//! COMMAND INFO can never disagree. Rule descriptions (ACL LIST, GETUSER,
+//! SAVE) are rebuilt from the bitmaps with Redis's best-fit algorithm.
+//!
+//! The users live in [`Acl`] (on the server); a client refers to its user by
+//! slot. `User::unrestricted` (every command, key and channel) lets the
+//! dispatch path skip the check with one load for the default user.
+
+pub mod log;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+use std::sync::OnceLock;
+
+use crate::commands::{self, Args, CommandSpec, docs, flags, table};
+use crate::server::{Client, Server};
+
+pub use log::{LogContext, LogEntry, Reason};
+
+/// Redis's category names, in its order (bit i = CATEGORIES[i]).
+pub const CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// Bit of a category name (case-insensitive), as Redis's
+/// ACLGetCommandCategoryFlagByName.
+pub fn category_bit(name: &[u8]) -> Option<u32> {
+    CATEGORIES
+        .iter()
+        .position(|c| c.as_bytes().eq_ignore_ascii_case(name))
+        .map(|i| 1u32 << i)
+}
+
+/// Size of a selector's command bitmap (Redis's USER_COMMAND_BITS_COUNT);
+/// the last bit means "commands added later" and is set only by `+@all`.
+const BITS: usize = 1024;
+const WORDS: usize = BITS / 64;
+const FUTURE: usize = BITS - 1;
+
+/// Every command and subcommand with its id (its index), in table order:
+/// a container is followed by its subcommands.
+pub struct Registry {
+    pub specs: Vec<&'static CommandSpec>,
+    /// Category bits of each id.
+    pub cats: Vec<u32>,
+    /// Ids of each container's subcommands.
+    pub subs: Vec<Vec<usize>>,
+    pub is_sub: Vec<bool>,
+    /// How to find each command's keys and the permission each needs.
+    keys: Vec<KeyInfo>,
+    by_ptr: HashMap<usize, usize, BuildHasherDefault<PtrHasher>>,
+}
+
+/// Per-command key facts, computed once so a check does no lookups.
+struct KeyInfo {
+    /// Shard channels in key positions: not keys for the ACL.
+    channels: bool,
+    /// (first, last, step) when the row's fixed positions give every key.
+    fixed: Option<(i32, i32, i32)>,
+    /// Permission of the n-th key (the last repeats).
+    perms: Vec<u8>,
+    /// SET: its key is read only with GET (flags vary by call).
+    is_set: bool,
+    chan: Chan,
+}
+
+/// Hashes a spec's address (already unique; no need for SipHash).
+#[derive(Default)]
+struct PtrHasher(u64);
+
+impl std::hash::Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The command id registry, built once from the table.
+pub fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut r = Registry {
+            specs: Vec::new(),
+            cats: Vec::new(),
+            subs: Vec::new(),
+            is_sub: Vec::new(),
+            keys: Vec::new(),
+            by_ptr: HashMap::default(),
+        };
+        let add = |r: &mut Registry, s: &'static CommandSpec, sub: bool| {
+            let id = r.specs.len();
+            r.specs.push(s);
+            r.cats.push(docs::acl_category_bits(s));
+            r.subs.push(Vec::new());
+            r.is_sub.push(sub);
+            let fixed = (s.first_key > 0
+                && s.subcommands.is_empty()
+                && s.keys_fn.is_none()
+                && !docs::docs_for(s).movablekeys)
+                .then_some((s.first_key, s.last_key, s.step));
+            r.keys.push(KeyInfo {
+                channels: docs::keys_are_channels(s),
+                fixed,
+                perms: (0..4).map(|n| docs::acl_key_perm(s, n)).collect(),
+                is_set: s.name == "set",
+                chan: Chan::of(s),
+            });
+            r.by_ptr.insert(s as *const CommandSpec as usize, id);
+            id
+        };
+        for top in &table().all {
+            let id = add(&mut r, top, false);
+            for sub in top.subcommands {
+                let sid = add(&mut r, sub, true);
+                r.subs[id].push(sid);
+            }
+        }
+        assert!(r.specs.len() < FUTURE, "more commands than ACL bits");
+        r
+    })
+}
+
+impl Registry {
+    /// Id of a spec from the table.
+    #[inline]
+    pub fn id(&self, spec: &'static CommandSpec) -> Option<usize> {
+        self.by_ptr
+            .get(&(spec as *const CommandSpec as usize))
+            .copied()
+    }
+
+    /// `name` or `parent|sub`, case-insensitive (Redis's
+    /// lookupCommandBySds: more than one `|` finds nothing).
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut parts = name.split(|&b| b == b'|');
+        let first = parts.next()?;
+        let second = parts.next();
+        if parts.next().is_some() {
+            return None;
+        }
+        let top = table().lookup_original(first)?;
+        match second {
+            None => self.id(top),
+            Some(sub) => {
+                if top.subcommands.is_empty() {
+                    return None;
+                }
+                self.id(commands::lookup_sub(top, sub)?)
+            }
+        }
+    }
+}
+
+/// Why a rule was refused (Redis's errno values in ACLSetUser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleError {
+    /// ENOENT
+    Unknown,
+    /// EINVAL
+    Syntax,
+    /// EEXIST
+    KeyAfterAll,
+    /// EISDIR
+    ChannelAfterAll,
+    /// ENODEV
+    NoSuchPassword,
+    /// EBADMSG
+    BadHash,
+    /// ECHILD
+    SubFirstArg,
+    /// EALREADY
+    Duplicate,
+}
+
+impl RuleError {
+    /// Redis's ACLSetUserStringError.
+    pub fn message(self) -> &'static str {
+        match self {
+            RuleError::Unknown => "Unknown command or category name in ACL",
+            RuleError::Syntax => "Syntax error",
+            RuleError::KeyAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"
+            }
+            RuleError::ChannelAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"
+            }
+            RuleError::NoSuchPassword => {
+                "The password you are trying to remove from the user does not exist"
+            }
+            RuleError::BadHash => {
+                "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+            }
+            RuleError::SubFirstArg => "Allowing first-arg of a subcommand is not supported",
+            RuleError::Duplicate => {
+                "Duplicate user found. A user can only be defined once in config files"
+            }
+        }
+    }
+}
+
+const READ: u8 = 1;
+const WRITE: u8 = 2;
+
+/// A set of permissions: commands, keys, channels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selector {
+    root: bool,
+    allkeys: bool,
+    allchannels: bool,
+    allcommands: bool,
+    bits: [u64; WORDS],
+    /// Command id -> first arguments allowed although the command is not
+    /// (`+select|0`), in the order given.
+    firstargs: BTreeMap<usize, Vec<Vec<u8>>>,
+    /// Key patterns with READ / WRITE permission bits and their shape.
+    patterns: Vec<(Vec<u8>, u8, Shape)>,
+    channels: Vec<Vec<u8>>,
+}
+
+/// A key pattern's shape, so the common ones (`*`, `prefix*`, a plain
+/// name) match without the general glob matcher; same results as
+/// `glob::glob_match`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    Exact,
+    Prefix,
+    Glob,
+}
+
+impl Shape {
+    fn of(p: &[u8]) -> Shape {
+        let special = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b'\\');
+        match p.split_last() {
+            _ if !p.iter().any(special) => Shape::Exact,
+            Some((b'*', head)) if !head.iter().any(special) => Shape::Prefix,
+            _ => Shape::Glob,
+        }
+    }
+
+    #[inline]
+    fn matches(self, p: &[u8], key: &[u8]) -> bool {
+        match self {
+            Shape::Exact => p == key,
+            // As stringmatchlen: `*` alone does not match the empty key
+            // (its loop never starts), `a*` matches `a`. A byte loop:
+            // prefixes are short and most fail at once.
+            Shape::Prefix => {
+                let n = p.len() - 1;
+                key.len() >= n
+                    && (n > 0 || !key.is_empty())
+                    && p[..n].iter().zip(key).all(|(a, b)| a == b)
+            }
+            Shape::Glob => crate::glob::glob_match(p, key, false),
+        }
+    }
+}
+
+/// Redis's ACLStringHasSpaces.
+fn has_spaces(s: &[u8]) -> bool {
+    s.iter()
+        .any(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | 0))
+}
+
+impl Selector {
+    fn new(root: bool, pubsub_all: bool) -> Selector {
+        Selector {
+            root,
+            allkeys: false,
+            allchannels: pubsub_all,
+            allcommands: false,
+            bits: [0; WORDS],
+            firstargs: BTreeMap::new(),
+            patterns: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn bit(&self, id: usize) -> bool {
+        id < BITS && self.bits[id / 64] & (1 << (id % 64)) != 0
+    }
+
+    fn set_bit(&mut self, id: usize, on: bool) {
+        if id >= BITS {
+            return;
+        }
+        if on {
+            self.bits[id / 64] |= 1 << (id % 64);
+        } else {
+            self.bits[id / 64] &= !(1 << (id % 64));
+            self.allcommands = false;
+        }
+    }
+
+    /// ACLChangeSelectorPerm: a container takes its subcommands along.
+    fn change_perm(&mut self, id: usize, on: bool) {
+        let r = registry();
+        self.set_bit(id, on);
+        self.firstargs.remove(&id);
+        for &s in &r.subs[id] {
+            self.set_bit(s, on);
+        }
+    }
+
+    fn set_category(&mut self, cat: u32, on: bool) {
+        let r = registry();
+        for id in 0..r.specs.len() {
+            if r.cats[id] & cat != 0 {
+                self.change_perm(id, on);
+            }
+        }
+    }
+
+    fn all_commands(&mut self, on: bool) {
+        self.bits = if on { [u64::MAX; WORDS] } else { [0; WORDS] };
+        self.allcommands = on;
+        self.firstargs.clear();
+    }
+
+    /// Redis's ACLSetSelector.
+    fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        let is = |w: &str| op.eq_ignore_ascii_case(w.as_bytes());
+        let c0 = op.first().copied().unwrap_or(0);
+        let c1 = op.get(1).copied().unwrap_or(0);
+        if is("allkeys") || op == b"~*" {
+            self.allkeys = true;
+            self.patterns.clear();
+        } else if is("resetkeys") {
+            self.allkeys = false;
+            self.patterns.clear();
+        } else if is("allchannels") || op == b"&*" {
+            self.allchannels = true;
+            self.channels.clear();
+        } else if is("resetchannels") {
+            self.allchannels = false;
+            self.channels.clear();
+        } else if is("allcommands") || is("+@all") {
+            self.all_commands(true);
+        } else if is("nocommands") || is("-@all") {
+            self.all_commands(false);
+        } else if c0 == b'~' || c0 == b'%' {
+            if self.allkeys {
+                return Err(RuleError::KeyAfterAll);
+            }
+            let mut perm = 0u8;
+            let mut offset = 1;
+            if c0 == b'%' {
+                while offset < op.len() {
+                    let c = op[offset].to_ascii_uppercase();
+                    if c == b'R' && perm & READ == 0 {
+                        perm |= READ;
+                    } else if c == b'W' && perm & WRITE == 0 {
+                        perm |= WRITE;
+                    } else if c == b'~' {
+                        offset += 1;
+                        break;
+                    } else {
+                        return Err(RuleError::Syntax);
+                    }
+                    offset += 1;
+                }
+                if perm == 0 {
+                    return Err(RuleError::Syntax);
+                }
+            } else {
+                perm = READ | WRITE;
+            }
+            let pat = &op[offset.min(op.len())..];
+            if has_spaces(pat) {
+                return Err(RuleError::Syntax);
+            }
+            match self.patterns.iter_mut().find(|(p, _, _)| p == pat) {
+                Some((_, f, _)) => *f |= perm,
+                None => self.patterns.push((pat.to_vec(), perm, Shape::of(pat))),
+            }
+            self.allkeys = false;
+        } else if c0 == b'&' {
+            if self.allchannels {
+                return Err(RuleError::ChannelAfterAll);
+            }
+            let pat = &op[1..];
+            if has_spaces(pat) {
+                return Err(RuleError::Syntax);
+            }
+            if !self.channels.iter().any(|p| p == pat) {
+                self.channels.push(pat.to_vec());
+            }
+            self.allchannels = false;
+        } else if c0 == b'+' && c1 != b'@' {
+            let name = &op[1..];
+            let r = registry();
+            match name.iter().rposition(|&b| b == b'|') {
+                None => {
+                    let id = r.lookup(name).ok_or(RuleError::Unknown)?;
+                    self.change_perm(id, true);
+                }
+                Some(bar) => {
+                    let (base, sub) = (&name[..bar], &name[bar + 1..]);
+                    let id = r.lookup(base).ok_or(RuleError::Unknown)?;
+                    if r.is_sub[id] {
+                        return Err(RuleError::SubFirstArg);
+                    }
+                    if sub.is_empty() {
+                        return Err(RuleError::Syntax);
+                    }
+                    if !r.subs[id].is_empty() {
+                        let sid = r.lookup(name).ok_or(RuleError::Unknown)?;
+                        self.change_perm(sid, true);
+                    } else {
+                        log::warn_first_arg(name);
+                        let list = self.firstargs.entry(id).or_default();
+                        if !list.iter().any(|a| a.eq_ignore_ascii_case(sub)) {
+                            list.push(sub.to_vec());
+                        }
+                    }
+                }
+            }
+        } else if c0 == b'-' && c1 != b'@' {
+            let id = registry().lookup(&op[1..]).ok_or(RuleError::Unknown)?;
+            self.change_perm(id, false);
+        } else if (c0 == b'+' || c0 == b'-') && c1 == b'@' {
+            let cat = category_bit(&op[2..]).ok_or(RuleError::Unknown)?;
+            self.set_category(cat, c0 == b'+');
+        } else {
+            return Err(RuleError::Syntax);
+        }
+        Ok(())
+    }
+
+    /// (allowed, denied) counts of the commands in a category.
+    fn count_category(&self, cat: u32) -> (usize, usize) {
+        let r = registry();
+        let (mut on, mut off) = (0, 0);
+        for id in 0..r.specs.len() {
+            if r.cats[id] & cat != 0 {
+                if self.bit(id) {
+                    on += 1;
+                } else {
+                    off += 1;
+                }
+            }
+        }
+        (on, off)
+    }
+
+    /// Redis's ACLDescribeSelectorCommandRules: `+@all`/`-@all`, then the
+    /// categories that fit best, then single commands until the bitmap
+    /// is exactly reproduced.
+    fn describe_commands(&self) -> String {
+        let r = registry();
+        let mut rules = String::new();
+        let mut fake = Selector::new(false, false);
+        let additive = !self.bit(FUTURE);
+        if additive {
+            rules.push_str("-@all ");
+            fake.all_commands(false);
+        } else {
+            rules.push_str("+@all ");
+            fake.all_commands(true);
+        }
+        let mut temp = Selector::new(false, false);
+        temp.bits = self.bits;
+        let mut applied = [false; CATEGORIES.len()];
+        loop {
+            let mut best = None;
+            let (mut mindiff, mut maxsame) = (usize::MAX, 0usize);
+            for (j, done) in applied.iter().enumerate() {
+                if *done {
+                    continue;
+                }
+                let (on, off) = temp.count_category(1 << j);
+                let (diff, same) = if additive { (off, on) } else { (on, off) };
+                if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
+                    best = Some(j);
+                    mindiff = diff;
+                    maxsame = same;
+                }
+            }
+            let Some(j) = best else { break };
+            fake.set_category(1 << j, additive);
+            temp.set_category(1 << j, !additive);
+            rules.push_str(if additive { "+@" } else { "-@" });
+            rules.push_str(CATEGORIES[j]);
+            rules.push(' ');
+            applied[j] = true;
+        }
+        for id in 0..r.specs.len() {
+            let user = self.bit(id);
+            if user != fake.bit(id) {
+                rules.push(if user { '+' } else { '-' });
+                rules.push_str(r.specs[id].name);
+                rules.push(' ');
+                fake.change_perm(id, user);
+            }
+            if !user && let Some(args) = self.firstargs.get(&id) {
+                for a in args {
+                    rules.push('+');
+                    rules.push_str(r.specs[id].name);
+                    rules.push('|');
+                    rules.push_str(&String::from_utf8_lossy(a));
+                    rules.push(' ');
+                }
+            }
+        }
+        rules.pop();
+        rules
+    }
+
+    /// Key patterns as GETUSER shows them (`~a %R~b`).
+    fn describe_keys(&self) -> String {
+        if self.allkeys {
+            return "~*".to_string();
+        }
+        let mut out = String::new();
+        for (i, (p, perm, _)) in self.patterns.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(match *perm {
+                READ => "%R~",
+                WRITE => "%W~",
+                _ => "~",
+            });
+            out.push_str(&String::from_utf8_lossy(p));
+        }
+        out
+    }
+
+    fn describe_channels(&self) -> String {
+        if self.allchannels {
+            return "&*".to_string();
+        }
+        let mut out = String::new();
+        for (i, p) in self.channels.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push('&');
+            out.push_str(&String::from_utf8_lossy(p));
+        }
+        out
+    }
+
+    /// Redis's ACLDescribeSelector (the ACL LIST form).
+    fn describe(&self) -> String {
+        let mut res = String::new();
+        if self.allkeys {
+            res.push_str("~* ");
+        } else {
+            for (p, perm, _) in &self.patterns {
+                res.push_str(match *perm {
+                    READ => "%R~",
+                    WRITE => "%W~",
+                    _ => "~",
+                });
+                res.push_str(&String::from_utf8_lossy(p));
+                res.push(' ');
+            }
+        }
+        if self.allchannels {
+            res.push_str("&* ");
+        } else {
+            res.push_str("resetchannels ");
+            for p in &self.channels {
+                res.push('&');
+                res.push_str(&String::from_utf8_lossy(p));
+                res.push(' ');
+            }
+        }
+        res.push_str(&self.describe_commands());
+        res
+    }
+
+    fn unrestricted(&self) -> bool {
+        self.allcommands && self.allkeys && self.allchannels
+    }
+
+    /// Redis's ACLSelectorCheckCmd. `keys` is computed once per check
+    /// (shared by the selectors). Err carries the denial and argv index.
+    fn check(
+        &self,
+        id: usize,
+        spec: &'static CommandSpec,
+        args: &Args,
+        keys: &mut Keys,
+    ) -> Result<(), Denied> {
+        if !self.allcommands && !spec.has(flags::NO_AUTH) && !self.bit(id) {
+            let idx = if registry().is_sub[id] { 2 } else { 1 };
+            let ok = args.len() >= 2
+                && self.firstargs.get(&id).is_some_and(|list| {
+                    args.get(idx)
+                        .is_some_and(|a| list.iter().any(|f| f.eq_ignore_ascii_case(a)))
+                });
+            if !ok {
+                return Err(Denied::Command);
+            }
+        }
+        if !self.allkeys {
+            if !keys.done {
+                command_key_perms(id, spec, args, &mut keys.list);
+                keys.done = true;
+            }
+            for &(idx, need) in keys.list.iter() {
+                let key = args.get(idx).unwrap_or(b"");
+                let ok = self
+                    .patterns
+                    .iter()
+                    .any(|(p, perm, shape)| perm & need == need && shape.matches(p, key));
+                if !ok {
+                    return Err(Denied::Key(idx));
+                }
+            }
+        }
+        if !self.allchannels {
+            let (from, to, literal) = registry().keys[id].chan.args(args.len());
+            for idx in from..to {
+                let ch = args.get(idx).unwrap_or(b"");
+                let ok = self.channels.iter().any(|p| {
+                    if literal {
+                        p.as_slice() == ch
+                    } else {
+                        crate::glob::glob_match(p, ch, false)
+                    }
+                });
+                if !ok {
+                    return Err(Denied::Channel(idx));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which arguments of a command are channels the ACL checks (Redis's
+/// ACLDoesCommandHaveChannels); unsubscribing is always allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chan {
+    None,
+    /// PUBLISH / SPUBLISH: argv[1].
+    Publish,
+    /// SUBSCRIBE / SSUBSCRIBE: every argument.
+    Subscribe,
+    /// PSUBSCRIBE: every argument, compared literally with the patterns.
+    Psubscribe,
+}
+
+impl Chan {
+    fn of(spec: &CommandSpec) -> Chan {
+        match spec.name {
+            "publish" | "spublish" => Chan::Publish,
+            "subscribe" | "ssubscribe" => Chan::Subscribe,
+            "psubscribe" => Chan::Psubscribe,
+            _ => Chan::None,
+        }
+    }
+
+    /// The argv range of the channels, and whether literal.
+    fn args(self, argc: usize) -> (usize, usize, bool) {
+        match self {
+            Chan::None => (0, 0, false),
+            Chan::Publish => (1, 2.min(argc), false),
+            Chan::Subscribe => (1, argc, false),
+            Chan::Psubscribe => (1, argc, true),
+        }
+    }
+}
+
+/// The keys of the command being checked, computed once for all
+/// selectors (Redis's aclKeyResultCache).
+struct Keys {
+    done: bool,
+    list: Vec<(usize, u8)>,
+}
+
+thread_local! {
+    /// Reused between checks: no allocation per command.
+    static KEYS: RefCell<Vec<(usize, u8)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keys of a command with the permissions each needs (READ for keys the
+/// command reads, WRITE for keys it inserts into, updates or deletes).
+fn command_key_perms(
+    id: usize,
+    spec: &'static CommandSpec,
+    args: &Args,
+    out: &mut Vec<(usize, u8)>,
+) {
+    out.clear();
+    let info = &registry().keys[id];
+    if info.channels {
+        return;
+    }
+    let perm = |n: usize| info.perms[n.min(info.perms.len() - 1)];
+    // SET's flags vary (Redis's setGetKeys): it reads the key only with GET.
+    let set_without_get =
+        info.is_set && !args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+    if let Some((first, last, step)) = info.fixed {
+        let argc = args.len() as i64;
+        let last = if last < 0 {
+            argc + last as i64
+        } else {
+            last as i64
+        };
+        let mut i = first as i64;
+        let mut n = 0;
+        while i <= last.min(argc - 1) {
+            let p = if set_without_get { WRITE } else { perm(n) };
+            out.push((i as usize, p));
+            i += step.max(1) as i64;
+            n += 1;
+        }
+        return;
+    }
+    // SORT ... STORE: the row's own extractor knows which key is written.
+    if let Some(f) = spec.keys_fn {
+        let argv: Vec<&[u8]> = args.iter().collect();
+        out.extend(
+            f(&argv)
+                .into_iter()
+                .map(|(i, written)| (i, if written { WRITE } else { READ })),
+        );
+        return;
+    }
+    let mut idx = Vec::new();
+    // Arguments the key specs cannot parse: no keys (the command then
+    // fails on its own), as Redis's getKeysFromCommandWithSpecs.
+    if commands::command_keys(spec, args, &mut idx).is_err() {
+        return;
+    }
+    out.extend(idx.into_iter().enumerate().map(|(n, i)| (i, perm(n))));
+}
+
+/// Why a command was refused, with the argv index of the key or channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    Command,
+    Key(usize),
+    Channel(usize),
+}
+
+impl Denied {
+    fn rank(self) -> (u8, usize) {
+        match self {
+            Denied::Command => (1, 0),
+            Denied::Key(i) => (2, i),
+            Denied::Channel(i) => (4, i),
+        }
+    }
+
+    /// The NOPERM reply Redis gives at the top level (processCommand).
+    pub fn error(self, spec: &CommandSpec) -> String {
+        match self {
+            Denied::Command => format!(
+                "NOPERM this user has no permissions to run the '{}' command",
+                spec.name
+            ),
+            Denied::Key(_) => {
+                "NOPERM this user has no permissions to access one of the keys used as arguments"
+                    .to_string()
+            }
+            Denied::Channel(_) => "NOPERM this user has no permissions to access one of the channels used as arguments".to_string(),
+        }
+    }
+
+    /// The reason EXEC gives when rules changed after queueing.
+    pub fn exec_reason(self) -> &'static str {
+        match self {
+            Denied::Command => "no permission to execute the command or subcommand",
+            Denied::Key(_) => "no permission to touch the specified keys",
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+        }
+    }
+
+    /// The error a script gets from redis.call (scriptVerifyACL).
+    pub fn script_error(self) -> &'static str {
+        match self {
+            Denied::Command => "The user executing the script can't run this command or subcommand",
+            Denied::Key(_) => {
+                "The user executing the script can't access at least one of the keys mentioned in the command arguments"
+            }
+            Denied::Channel(_) => {
+                "The user executing the script can't publish to the channel mentioned in the command"
+            }
+        }
+    }
+
+    pub fn reason(self) -> Reason {
+        match self {
+            Denied::Command => Reason::Command,
+            Denied::Key(_) => Reason::Key,
+            Denied::Channel(_) => Reason::Channel,
+        }
+    }
+}
+
+/// SHA-256 of a password as 64 lowercase hex digits (ACLHashPassword).
+pub fn hash_password(p: &[u8]) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(p);
+    let mut s = String::with_capacity(64);
+    for b in d.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// ACLCheckPasswordHash: exactly 64 lowercase hex digits.
+fn valid_hash(h: &[u8]) -> bool {
+    h.len() == 64 && h.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Compares without an early exit (time_independent_strcmp on digests).
+fn secure_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// Payload sanitizing flag of a user (neither until set or `reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sanitize {
+    Unset,
+    On,
+    Skip,
+}
+
+/// One ACL user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub name: Vec<u8>,
+    enabled: bool,
+    nopass: bool,
+    sanitize: Sanitize,
+    /// SHA-256 hex digests, in the order added.
+    passwords: Vec<String>,
+    /// selectors[0] is the root selector.
+    selectors: Vec<Selector>,
+    /// Every command, key and channel allowed: the dispatch check is
+    /// skipped (the default user's common case).
+    pub unrestricted: bool,
+}
+
+impl User {
+    /// A new user: off, no passwords, no permissions (ACLCreateUser).
+    pub fn new(name: &[u8], pubsub_all: bool) -> User {
+        User {
+            name: name.to_vec(),
+            enabled: false,
+            nopass: false,
+            sanitize: Sanitize::Unset,
+            passwords: Vec::new(),
+            selectors: vec![Selector::new(true, pubsub_all)],
+            unrestricted: false,
+        }
+    }
+
+    /// The default user: `on nopass ~* &* +@all`.
+    pub fn default_user() -> User {
+        let mut u = User::new(b"default", false);
+        for op in ["+@all", "~*", "&*", "on", "nopass"] {
+            let _ = u.apply(op.as_bytes(), false);
+        }
+        u
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn nopass(&self) -> bool {
+        self.nopass
+    }
+
+    /// Applies one rule (Redis's ACLSetUser); `pubsub_all` is
+    /// `acl-pubsub-default allchannels`.
+    pub fn apply(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
+        let res = self.apply_inner(op, pubsub_all);
+        self.unrestricted = self.selectors[0].unrestricted();
+        res
+    }
+
+    fn apply_inner(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
+        if op.is_empty() {
+            return Ok(());
+        }
+        let is = |w: &str| op.eq_ignore_ascii_case(w.as_bytes());
+        let c0 = op[0];
+        if is("on") {
+            self.enabled = true;
+        } else if is("off") {
+            self.enabled = false;
+        } else if is("skip-sanitize-payload") {
+            self.sanitize = Sanitize::Skip;
+        } else if is("sanitize-payload") {
+            self.sanitize = Sanitize::On;
+        } else if is("nopass") {
+            self.nopass = true;
+            self.passwords.clear();
+        } else if is("resetpass") {
+            self.nopass = false;
+            self.passwords.clear();
+        } else if c0 == b'>' || c0 == b'#' {
+            let h = if c0 == b'>' {
+                hash_password(&op[1..])
+            } else {
+                if !valid_hash(&op[1..]) {
+                    return Err(RuleError::BadHash);
+                }
+                String::from_utf8_lossy(&op[1..]).into_owned()
+            };
+            if !self.passwords.contains(&h) {
+                self.passwords.push(h);
+            }
+            self.nopass = false;
+        } else if c0 == b'<' || c0 == b'!' {
+            let h = if c0 == b'<' {
+                hash_password(&op[1..])
+            } else {
+                if !valid_hash(&op[1..]) {
+                    return Err(RuleError::BadHash);
+                }
+                String::from_utf8_lossy(&op[1..]).into_owned()
+            };
+            let pos = self
+                .passwords
+                .iter()
+                .position(|p| *p == h)
+                .ok_or(RuleError::NoSuchPassword)?;
+            self.passwords.remove(pos);
+        } else if c0 == b'(' && op[op.len() - 1] == b')' {
+            let inner = &op[1..op.len() - 1];
+            let parts = crate::config::split_args(inner).ok_or(RuleError::Syntax)?;
+            let mut s = Selector::new(false, pubsub_all);
+            for p in &parts {
+                s.apply(p)?;
+            }
+            self.selectors.push(s);
+        } else if is("clearselectors") {
+            self.selectors.truncate(1);
+        } else if is("reset") {
+            for op in ["resetpass", "resetkeys", "resetchannels"] {
+                let _ = self.apply_inner(op.as_bytes(), pubsub_all);
+            }
+            if pubsub_all {
+                let _ = self.apply_inner(b"allchannels", pubsub_all);
+            }
+            for op in ["off", "sanitize-payload", "clearselectors", "-@all"] {
+                let _ = self.apply_inner(op.as_bytes(), pubsub_all);
+            }
+        } else {
+            self.selectors[0].apply(op)?;
+        }
+        Ok(())
+    }
+
+    /// ACLCheckUserCredentials for an existing user.
+    pub fn password_ok(&self, pass: &[u8]) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        if self.nopass {
+            return true;
+        }
+        let h = hash_password(pass);
+        // Compare with every hash, no early exit.
+        let mut ok = false;
+        for p in &self.passwords {
+            ok |= secure_eq(p.as_bytes(), h.as_bytes());
+        }
+        ok
+    }
+
+    /// Redis's ACLCheckAllUserCommandPerm: allowed if any selector allows
+    /// it; otherwise the most relevant denial (channel > key > command,
+    /// then the highest argv index).
+    pub fn check(&self, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
+        let Some(id) = registry().id(spec) else {
+            return Err(Denied::Command);
+        };
+        KEYS.with(|buf| {
+            let mut keys = Keys {
+                done: false,
+                list: std::mem::take(&mut *buf.borrow_mut()),
+            };
+            let mut worst = Denied::Command;
+            let mut res = Err(worst);
+            for s in &self.selectors {
+                match s.check(id, spec, args, &mut keys) {
+                    Ok(()) => {
+                        res = Ok(());
+                        break;
+                    }
+                    Err(d) => {
+                        if d.rank() > worst.rank() {
+                            worst = d;
+                        }
+                        res = Err(worst);
+                    }
+                }
+            }
+            *buf.borrow_mut() = keys.list;
+            res
+        })
+    }
+
+    /// Flag names as ACL GETUSER lists them.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut f = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            f.push("nopass");
+        }
+        match self.sanitize {
+            Sanitize::Skip => f.push("skip-sanitize-payload"),
+            Sanitize::On => f.push("sanitize-payload"),
+            Sanitize::Unset => {}
+        }
+        f
+    }
+
+    pub fn passwords(&self) -> &[String] {
+        &self.passwords
+    }
+
+    /// Redis's ACLDescribeUser (ACL LIST and the ACL file).
+    pub fn describe(&self) -> String {
+        let mut res = String::new();
+        for f in self.flags() {
+            res.push_str(f);
+            res.push(' ');
+        }
+        for p in &self.passwords {
+            res.push('#');
+            res.push_str(p);
+            res.push(' ');
+        }
+        for s in &self.selectors {
+            if s.root {
+                res.push_str(&s.describe());
+            } else {
+                res.push_str(" (");
+                res.push_str(&s.describe());
+                res.push(')');
+            }
+        }
+        res
+    }
+
+    /// The (commands, keys, channels) strings of each selector, root first
+    /// (ACL GETUSER).
+    pub fn selector_descriptions(&self) -> Vec<[String; 3]> {
+        self.selectors
+            .iter()
+            .map(|s| {
+                [
+                    s.describe_commands(),
+                    s.describe_keys(),
+                    s.describe_channels(),
+                ]
+            })
+            .collect()
+    }
+
+    /// Channel patterns over all selectors, or None if some selector
+    /// allows every channel.
+    fn channel_list(&self) -> Option<Vec<&[u8]>> {
+        let mut out = Vec::new();
+        for s in &self.selectors {
+            if s.allchannels {
+                return None;
+            }
+            out.extend(s.channels.iter().map(|c| c.as_slice()));
+        }
+        Some(out)
+    }
+
+    /// Whether a subscription (channel, or pattern compared literally)
+    /// is still allowed by this user's channel rules.
+    pub fn channel_allowed(&self, ch: &[u8], literal: bool) -> bool {
+        let Some(list) = self.channel_list() else {
+            return true;
+        };
+        list.iter().any(|p| {
+            if literal {
+                *p == ch
+            } else {
+                crate::glob::glob_match(p, ch, false)
+            }
+        })
+    }
+
+    /// Redis's ACLKillPubsubClientsIfNeeded shortcut: true when the new
+    /// rules may revoke a channel the old ones allowed.
+    pub fn channels_narrowed(&self, new: &User) -> bool {
+        let Some(upcoming) = new.channel_list() else {
+            return false;
+        };
+        let old: Vec<&[u8]> = self
+            .selectors
+            .iter()
+            .flat_map(|s| s.channels.iter().map(|c| c.as_slice()))
+            .collect();
+        !old.iter().all(|o| upcoming.contains(o))
+    }
+}
+
+/// Redis's ACLMergeSelectorArguments: a selector may span arguments
+/// (`(~a` `+get)`). Err carries the index of the unmatched `(`.
+pub fn merge_selector_args(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, usize> {
+    let mut out = Vec::new();
+    let mut open: Option<(usize, Vec<u8>)> = None;
+    for (j, op) in args.iter().enumerate() {
+        if op.first() == Some(&b'(') && op.last() != Some(&b')') {
+            open = Some((j, op.to_vec()));
+            continue;
+        }
+        if let Some((start, mut sel)) = open.take() {
+            sel.push(b' ');
+            sel.extend_from_slice(op);
+            if op.last() == Some(&b')') {
+                out.push(sel);
+            } else {
+                open = Some((start, sel));
+            }
+            continue;
+        }
+        out.push(op.to_vec());
+    }
+    match open {
+        Some((start, _)) => Err(start),
+        None => Ok(out),
+    }
+}
+
+/// Every user, the ACL log and the settings that shape new users.
+pub struct Acl {
+    /// Slots (a client refers to its user by slot); slot 0 is `default`.
+    users: Vec<Option<User>>,
+    by_name: BTreeMap<Vec<u8>, usize>,
+    pub log: log::Log,
+}
+
+/// Slot of the default user.
+pub const DEFAULT: usize = 0;
+
+impl Default for Acl {
+    fn default() -> Self {
+        Acl::new()
+    }
+}
+
+impl Acl {
+    pub fn new() -> Acl {
+        let mut by_name = BTreeMap::new();
+        by_name.insert(b"default".to_vec(), DEFAULT);
+        Acl {
+            users: vec![Some(User::default_user())],
+            by_name,
+            log: log::Log::default(),
+        }
+    }
+
+    /// The user in a slot (the default user for a freed slot, which no
+    /// client keeps: deleting a user disconnects its clients).
+    #[inline]
+    pub fn user(&self, slot: usize) -> &User {
+        match self.users.get(slot) {
+            Some(Some(u)) => u,
+            _ => self.users[DEFAULT].as_ref().expect("default user"),
+        }
+    }
+
+    pub fn default_user(&self) -> &User {
+        self.user(DEFAULT)
+    }
+
+    pub fn slot_of(&self, name: &[u8]) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<&User> {
+        self.slot_of(name).map(|s| self.user(s))
+    }
+
+    /// Users in name order (Redis's rax order).
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.by_name.values().map(|&s| self.user(s))
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Creates or replaces a user; returns its slot.
+    pub fn put(&mut self, user: User) -> usize {
+        if let Some(&slot) = self.by_name.get(&user.name) {
+            self.users[slot] = Some(user);
+            return slot;
+        }
+        let slot = match self.users.iter().position(|u| u.is_none()) {
+            Some(s) => s,
+            None => {
+                self.users.push(None);
+                self.users.len() - 1
+            }
+        };
+        self.by_name.insert(user.name.clone(), slot);
+        self.users[slot] = Some(user);
+        slot
+    }
+
+    /// Removes a user (not `default`); returns its freed slot.
+    pub fn remove(&mut self, name: &[u8]) -> Option<usize> {
+        if name == b"default" {
+            return None;
+        }
+        let slot = self.by_name.remove(name)?;
+        self.users[slot] = None;
+        Some(slot)
+    }
+
+    /// Replaces every user at once (ACL LOAD); the default user keeps its
+    /// slot. Returns the slots that were freed.
+    pub fn replace_all(&mut self, users: Vec<User>) -> Vec<usize> {
+        let freed: Vec<usize> = self
+            .by_name
+            .values()
+            .copied()
+            .filter(|&s| s != DEFAULT)
+            .collect();
+        for &s in &freed {
+            self.users[s] = None;
+        }
+        self.by_name.retain(|_, s| *s == DEFAULT);
+        let mut have_default = false;
+        for u in users {
+            have_default |= u.name == b"default";
+            self.put(u);
+        }
+        if !have_default {
+            self.users[DEFAULT] = Some(User::default_user());
+        }
+        freed
+    }
+
+    /// requirepass: `resetpass` then `>pass`, or `nopass` when empty
+    /// (ACLUpdateDefaultUserPassword).
+    pub fn set_requirepass(&mut self, pass: &[u8]) {
+        if let Some(Some(u)) = self.users.get_mut(DEFAULT) {
+            let _ = u.apply(b"resetpass", false);
+            if pass.is_empty() {
+                let _ = u.apply(b"nopass", false);
+            } else {
+                let mut op = b">".to_vec();
+                op.extend_from_slice(pass);
+                let _ = u.apply(&op, false);
+            }
+        }
+    }
+
+    /// ACLCheckUserCredentials: a missing user and a wrong password look
+    /// the same to the caller.
+    pub fn authenticate(&self, name: &[u8], pass: &[u8]) -> Option<usize> {
+        let slot = self.slot_of(name)?;
+        self.user(slot).password_ok(pass).then_some(slot)
+    }
+
+    /// The ACL file / ACL LIST text of every user.
+    pub fn to_file_text(&self) -> String {
+        let mut out = String::new();
+        for u in self.users() {
+            out.push_str("user ");
+            out.push_str(&String::from_utf8_lossy(&u.name));
+            out.push(' ');
+            out.push_str(&u.describe());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// sdstrim: drops the given bytes from both ends.
+fn trim<'a>(b: &'a [u8], set: &[u8]) -> &'a [u8] {
+    let start = b.iter().position(|c| !set.contains(c)).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !set.contains(c))
+        .map_or(start, |e| e + 1);
+    &b[start..end.max(start)]
+}
+
+/// Builds a user from `user <name> rules...` arguments (ACL file line,
+/// `user` directive). Err is Redis's message for the first bad rule.
+pub fn user_from_rules(
+    name: &[u8],
+    rules: &[&[u8]],
+    pubsub_all: bool,
+) -> Result<User, (Vec<u8>, RuleError)> {
+    let merged = merge_selector_args(rules).map_err(|i| (rules[i].to_vec(), RuleError::Syntax))?;
+    let mut u = User::new(name, pubsub_all);
+    for op in &merged {
+        u.apply(op, pubsub_all).map_err(|e| (op.clone(), e))?;
+    }
+    Ok(u)
+}
+
+/// Parses an ACL file (Redis's ACLLoadFromFile): every line `user <name>
+/// rules...` or blank. Any error rejects the whole file; the message is
+/// Redis's, `path` as given by `aclfile`.
+pub fn parse_file(text: &[u8], path: &str, pubsub_all: bool) -> Result<Vec<User>, String> {
+    let mut errors = String::new();
+    let mut users: Vec<User> = Vec::new();
+    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let linenum = i + 1;
+        let line = trim(raw, b" \t\r\n");
+        if line.is_empty() {
+            continue;
+        }
+        let argv: Vec<&[u8]> = line
+            .split(|&b| b == b' ')
+            .filter(|a| !a.is_empty())
+            .collect();
+        if argv.is_empty() {
+            continue;
+        }
+        if argv[0] != b"user" || argv.len() < 2 {
+            errors.push_str(&format!(
+                "{path}:{linenum} should start with user keyword followed by the username. "
+            ));
+            continue;
+        }
+        if has_spaces(argv[1]) {
+            errors.push_str(&format!(
+                "'{path}:{linenum}: username '{}' contains invalid characters. ",
+                String::from_utf8_lossy(argv[1])
+            ));
+            continue;
+        }
+        if users.iter().any(|u| u.name == argv[1]) {
+            errors.push_str(&format!(
+                "WARNING: Duplicate user '{}' found on line {linenum}. ",
+                String::from_utf8_lossy(argv[1])
+            ));
+            continue;
+        }
+        let mut u = User::new(argv[1], pubsub_all);
+        match merge_selector_args(&argv[2..]) {
+            Err(_) => errors.push_str(&format!(
+                "{path}:{linenum}: Unmatched parenthesis in selector definition."
+            )),
+            Ok(ops) => {
+                for op in ops {
+                    let op = trim(&op, b"\t\r\n");
+                    if let Err(e) = u.apply(op, pubsub_all) {
+                        errors.push_str(&format!(
+                            "{path}:{linenum}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(op),
+                            e.message()
+                        ));
+                    }
+                }
+            }
+        }
+        users.push(u);
+    }
+    if errors.is_empty() {
+        Ok(users)
+    } else {
+        errors.push_str(
+            "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+        );
+        Err(errors)
+    }
+}
+
+/// `acllog-max-len`.
+fn log_max_len(srv: &Server) -> usize {
+    srv.config
+        .value("acllog-max-len")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128)
+}
+
+/// Records a refused command in the ACL LOG (object: the command's full
+/// name, or the key / channel argument).
+pub fn log_denial(
+    srv: &mut Server,
+    c: &Client,
+    d: Denied,
+    ctx: LogContext,
+    spec: &CommandSpec,
+    args: &Args,
+) {
+    let object = match d {
+        Denied::Command => spec.name.as_bytes().to_vec(),
+        Denied::Key(i) | Denied::Channel(i) => args.get(i).unwrap_or(b"").to_vec(),
+    };
+    let username = srv.acl.user(c.user).name.clone();
+    add_entry(srv, c, d.reason(), ctx, object, username);
+}
+
+/// Records a failed AUTH / HELLO AUTH (object: the command as typed).
+pub fn log_auth_failure(
+    srv: &mut Server,
+    c: &Client,
+    ctx: LogContext,
+    user: &[u8],
+    object: Vec<u8>,
+) {
+    add_entry(srv, c, Reason::Auth, ctx, object, user.to_vec());
+}
+
+fn add_entry(
+    srv: &mut Server,
+    c: &Client,
+    reason: Reason,
+    context: LogContext,
+    object: Vec<u8>,
+    username: Vec<u8>,
+) {
+    let max = log_max_len(srv);
+    let e = LogEntry {
+        count: 1,
+        reason,
+        context,
+        object,
+        username,
+        ctime: crate::store::unix_ms(),
+        client_info: c.info_line(std::time::Instant::now()),
+    };
+    srv.acl.log.add(e, max);
+}
+
+/// `acl-pubsub-default allchannels`?
+pub fn pubsub_all(config: &crate::config::Config) -> bool {
+    config.value("acl-pubsub-default").as_deref() == Some("allchannels")
+}
+
+/// The ACL at start-up (Redis's ACLLoadUsersAtStartup): `requirepass`,
+/// then the `user` directives or the `aclfile` (not both).
+pub fn from_config(config: &crate::config::Config) -> Result<Acl, String> {
+    let mut acl = Acl::new();
+    acl.set_requirepass(config.requirepass.as_bytes());
+    let pubsub = pubsub_all(config);
+    let aclfile = config.value("aclfile").unwrap_or_default();
+    if !aclfile.is_empty() && !config.users.is_empty() {
+        return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".to_string());
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for line in &config.users {
+        let Some((name, rules)) = line.split_first() else {
+            continue;
+        };
+        if seen.contains(&name.as_str()) {
+            return Err(format!(
+                "Error in user declaration '{name}': {}",
+                RuleError::Duplicate.message()
+            ));
+        }
+        seen.push(name);
+        if has_spaces(name.as_bytes()) {
+            return Err("Spaces not allowed in ACL usernames".to_string());
+        }
+        let rules: Vec<&[u8]> = rules.iter().map(|r| r.as_bytes()).collect();
+        // A `user default` line starts from `reset`, like Redis.
+        let u = user_from_rules(name.as_bytes(), &rules, pubsub).map_err(|(op, e)| {
+            format!(
+                "Error loading ACL rule '{}' for the user named '{name}': {}",
+                String::from_utf8_lossy(&op),
+                e.message()
+            )
+        })?;
+        if !u.enabled {
+            log::notice_disabled(name);
+        }
+        acl.put(u);
+    }
+    if !aclfile.is_empty() {
+        let text = std::fs::read(&aclfile).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{aclfile}': {}",
+                crate::config::strerror(&e)
+            )
+        })?;
+        let users = parse_file(&text, &aclfile, pubsub)
+            .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+        acl.replace_all(users);
+    }
+    Ok(acl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::OwnedArgs;
+
+    fn user(rules: &[&str]) -> User {
+        let r: Vec<&[u8]> = rules.iter().map(|r| r.as_bytes()).collect();
+        user_from_rules(b"u", &r, false).expect("valid rules")
+    }
+
+    fn allowed(u: &User, argv: &[&str]) -> Result<(), Denied> {
+        let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+        let args = owned.as_args();
+        let spec = commands::resolve(&args).expect("known command");
+        u.check(spec, &args)
+    }
+
+    #[test]
+    fn default_user_is_unrestricted_and_described_like_redis() {
+        let u = User::default_user();
+        assert!(u.unrestricted);
+        assert_eq!(u.describe(), "on nopass ~* &* +@all");
+        let mut u = u;
+        u.apply(b"-get", false).unwrap();
+        assert!(!u.unrestricted);
+        assert_eq!(u.describe(), "on nopass ~* &* +@all -get");
+    }
+
+    #[test]
+    fn commands_keys_and_channels() {
+        let u = user(&["on", "+get", "+set", "+publish", "~a*", "%R~r*", "&ch*"]);
+        assert_eq!(allowed(&u, &["get", "abc"]), Ok(()));
+        assert_eq!(allowed(&u, &["get", "r1"]), Ok(()));
+        assert_eq!(allowed(&u, &["set", "r1", "v"]), Err(Denied::Key(1)));
+        assert_eq!(allowed(&u, &["get", "zz"]), Err(Denied::Key(1)));
+        assert_eq!(allowed(&u, &["del", "a"]), Err(Denied::Command));
+        assert_eq!(allowed(&u, &["publish", "chx", "m"]), Ok(()));
+        assert_eq!(allowed(&u, &["publish", "x", "m"]), Err(Denied::Channel(1)));
+        // AUTH is never refused (no_auth).
+        assert_eq!(allowed(&u, &["auth", "p"]), Ok(()));
+    }
+
+    #[test]
+    fn selectors_allow_when_any_selector_does() {
+        let u = user(&["+get", "~a*", "(+set ~b*)"]);
+        assert_eq!(allowed(&u, &["get", "a1"]), Ok(()));
+        assert_eq!(allowed(&u, &["set", "b1", "x"]), Ok(()));
+        assert_eq!(allowed(&u, &["set", "a1", "x"]), Err(Denied::Key(1)));
+        assert_eq!(
+            u.describe(),
+            "off ~a* resetchannels -@all +get (~b* resetchannels -@all +set)"
+        );
+    }
+
+    #[test]
+    fn first_args_and_subcommands() {
+        let u = user(&["-@all", "+select|0", "+config|get", "allkeys"]);
+        assert_eq!(allowed(&u, &["select", "0"]), Ok(()));
+        assert_eq!(allowed(&u, &["select", "1"]), Err(Denied::Command));
+        assert_eq!(allowed(&u, &["config", "get", "x"]), Ok(()));
+        assert_eq!(
+            allowed(&u, &["config", "set", "x", "y"]),
+            Err(Denied::Command)
+        );
+        let mut u2 = User::new(b"x", false);
+        assert_eq!(
+            u2.apply(b"+config|get|x", false),
+            Err(RuleError::SubFirstArg)
+        );
+        assert_eq!(u2.apply(b"+select|", false), Err(RuleError::Syntax));
+        assert_eq!(u2.apply(b"+nosuch", false), Err(RuleError::Unknown));
+        assert_eq!(u2.apply(b"-@nosuch", false), Err(RuleError::Unknown));
+        assert_eq!(u2.apply(b"%", false), Err(RuleError::Syntax));
+        assert_eq!(u2.apply(b"%X~a", false), Err(RuleError::Syntax));
+    }
+
+    #[test]
+    fn describe_reproduces_the_bitmap() {
+        // Whatever the rules, the description applied to a fresh user
+        // gives the same command bitmap (Redis panics otherwise).
+        let sets: &[&[&str]] = &[
+            &["+@all", "-@dangerous", "+flushdb"],
+            &["-@all", "+@read", "-get", "+config|get"],
+            &["+@hash", "+@string", "-@write", "+client"],
+            &["allcommands", "-config|set", "-@pubsub"],
+        ];
+        for rules in sets {
+            let u = user(rules);
+            let d = u.selectors[0].describe_commands();
+            let ops: Vec<&str> = d.split(' ').collect();
+            let again = user(&ops);
+            assert_eq!(
+                again.selectors[0].bits, u.selectors[0].bits,
+                "{rules:?} -> {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        let mut u = user(&["on", ">secret"]);
+        assert!(u.password_ok(b"secret"));
+        assert!(!u.password_ok(b"other"));
+        let h = hash_password(b"secret");
+        assert_eq!(
+            h,
+            "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
+        );
+        assert_eq!(u.apply(b"<nope", false), Err(RuleError::NoSuchPassword));
+        assert_eq!(u.apply(b"#abc", false), Err(RuleError::BadHash));
+        u.apply(format!("!{h}").as_bytes(), false).unwrap();
+        assert!(!u.password_ok(b"secret"));
+        u.apply(b"off", false).unwrap();
+        u.apply(b"nopass", false).unwrap();
+        assert!(!u.password_ok(b"x"), "a disabled user cannot log in");
+    }
+
+    #[test]
+    fn secure_eq_compares_whole_strings() {
+        assert!(secure_eq(b"secret", b"secret"));
+        assert!(!secure_eq(b"secret", b"secreT"));
+        assert!(!secure_eq(b"secret", b"secret1"));
+        assert!(!secure_eq(b"", b"x"));
+        assert!(secure_eq(b"", b""));
+    }
+
+    #[test]
+    fn pattern_shapes_agree_with_glob() {
+        let pats: &[&[u8]] = &[
+            b"*", b"key:*", b"key", b"", b"a?c", b"a[bc]", b"x\\*", b"*:*", b"ab*c",
+        ];
+        let keys: &[&[u8]] = &[
+            b"", b"key", b"key:1", b"keyx", b"abc", b"ab", b"x*", b"a:b", b"abxc",
+        ];
+        for p in pats {
+            for k in keys {
+                assert_eq!(
+                    Shape::of(p).matches(p, k),
+                    crate::glob::glob_match(p, k, false),
+                    "{:?} {:?}",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(k)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn merge_selectors() {
+        let a: Vec<&[u8]> = vec![b"on", b"(~a", b"+get)", b"+set"];
+        assert_eq!(
+            merge_selector_args(&a).unwrap(),
+            vec![b"on".to_vec(), b"(~a +get)".to_vec(), b"+set".to_vec()]
+        );
+        let b: Vec<&[u8]> = vec![b"on", b"(~a"];
+        assert_eq!(merge_selector_args(&b), Err(1));
+    }
+}
