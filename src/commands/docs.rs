@@ -1265,7 +1265,7 @@ mod tests {
         assert_eq!(
             d.key_specs,
             vec![KeySpec {
-                flags: &["RO", "access"],
+                flags: &["RW", "access", "delete"],
                 begin_index: 2,
                 find: FindKeys::Keynum {
                     keynumidx: 0,

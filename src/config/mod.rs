@@ -885,6 +885,20 @@ mod tests {
             ("self", &["127.0.0.1:7000"]),
             ("peers", &["127.0.0.1:7001", "127.0.0.1:7002"]),
             ("cluster-node-timeout", &["700"]),
+            ("hll-sparse-max-bytes", &["1000"]),
+            ("tls-port", &["6380"]),
+            ("tls-cert-file", &["/tmp/c.pem"]),
+            ("tls-key-file", &["/tmp/k.pem"]),
+            ("tls-key-file-pass", &["secret"]),
+            ("tls-ca-cert-file", &["/tmp/ca.pem"]),
+            ("tls-ca-cert-dir", &["/tmp/cas"]),
+            ("tls-auth-clients", &["optional"]),
+            ("tls-protocols", &["TLSv1.3"]),
+            ("tls-ciphers", &["ECDHE-RSA-AES256-GCM-SHA384"]),
+            ("tls-ciphersuites", &["TLS_AES_256_GCM_SHA384"]),
+            ("tls-prefer-server-ciphers", &["yes"]),
+            ("tls-session-caching", &["no"]),
+            ("tls-session-cache-size", &["100"]),
         ];
         assert_eq!(samples.len(), TYPED_NAMES.len());
         let mut map: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
