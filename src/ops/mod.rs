@@ -436,24 +436,7 @@ pub fn latency_event(srv: &mut Server, event: &'static str, ms: u64) {
 
 /// Redis's sdscatrepr: a quoted string with C-style escapes.
 pub fn repr(out: &mut String, s: &[u8]) {
-    use std::fmt::Write as _;
-    out.push('"');
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
+    out.push_str(&crate::config::repr(s));
 }
 
 /// Arguments Redis 7.0 replaces by `(redacted)` (AUTH's password, HELLO's

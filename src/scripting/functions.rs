@@ -25,15 +25,9 @@ pub const FLAG_NAMES: &[(&str, u32)] = &[
     ("allow-cross-slot-keys", script_flags::ALLOW_CROSS_SLOT),
 ];
 
-/// RDB_OPCODE_FUNCTION2: one library (its code) follows.
-const OPCODE_FUNCTION2: u8 = 245;
-/// RDB_OPCODE_FUNCTION_PRE_GA (7.0 release candidates' format).
-const OPCODE_FUNCTION_PRE_GA: u8 = 246;
-/// RDB version written after the payload (Redis 7.0).
-const RDB_VERSION: u16 = 10;
-/// The longest library FUNCTION RESTORE accepts (proto-max-bulk-len's
-/// default bounds a FUNCTION LOAD the same way).
-const MAX_CODE: usize = 512 << 20;
+use crate::rdb::{
+    OP_FUNCTION as OPCODE_FUNCTION_PRE_GA, OP_FUNCTION2 as OPCODE_FUNCTION2, RDB_VERSION,
+};
 /// Redis's LOAD_TIMEOUT_MS: a library's code must register and return.
 const LOAD_TIMEOUT_MS: u64 = 500;
 
@@ -186,11 +180,10 @@ impl Functions {
     pub fn dump(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for lib in self.reg.libs.values() {
-            out.push(OPCODE_FUNCTION2);
-            write_rdb_string(&mut out, &lib.code);
+            crate::rdb::save::write_function(&mut out, &lib.code);
         }
         out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-        let crc = crc64(&out);
+        let crc = crate::rdb::crc64(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
     }
@@ -198,7 +191,7 @@ impl Functions {
     /// FUNCTION RESTORE: every library of the payload is loaded into a
     /// scratch registry first; nothing changes unless all of it applies.
     pub fn restore(&mut self, payload: &[u8], policy: RestorePolicy) -> Result<(), String> {
-        if !verify_payload(payload) {
+        if !crate::rdb::save::verify_dump_payload(payload) {
             return Err("DUMP payload version or checksum are wrong".into());
         }
         let body = &payload[..payload.len() - 10];
@@ -213,8 +206,12 @@ impl Functions {
             if kind != OPCODE_FUNCTION2 {
                 return Err("given type is not a function".into());
             }
-            let code = read_rdb_string(body, &mut pos)
-                .ok_or_else(|| String::from("Failed loading library payload"))?;
+            let mut d = crate::rdb::load::Decoder::at(body, pos);
+            let code = d
+                .string()
+                .map_err(|_| String::from("Failed loading library payload"))?
+                .into_owned();
+            pos = d.pos;
             create(&self.engine, &mut scratch, &code, false)?;
         }
         if policy == RestorePolicy::Flush {
@@ -518,196 +515,9 @@ fn read_register_args(args: &MultiValue) -> Result<FunctionDef, &'static str> {
     })
 }
 
-/// Redis's crc64 (Jones polynomial, reflected).
-pub fn crc64(data: &[u8]) -> u64 {
-    crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(data)
-}
-
-/// verifyDumpPayload: RDB version not newer than ours, CRC64 matches.
-fn verify_payload(p: &[u8]) -> bool {
-    if p.len() < 10 {
-        return false;
-    }
-    let footer = &p[p.len() - 10..];
-    let ver = u16::from_le_bytes([footer[0], footer[1]]);
-    if ver > RDB_VERSION {
-        return false;
-    }
-    crc64(&p[..p.len() - 8]).to_le_bytes() == footer[2..10]
-}
-
-/// An RDB string, raw (length-prefixed bytes).
-fn write_rdb_string(out: &mut Vec<u8>, s: &[u8]) {
-    let n = s.len();
-    if n < 1 << 6 {
-        out.push(n as u8);
-    } else if n < 1 << 14 {
-        out.push(0x40 | (n >> 8) as u8);
-        out.push(n as u8);
-    } else if n <= u32::MAX as usize {
-        out.push(0x80);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(0x81);
-        out.extend_from_slice(&(n as u64).to_be_bytes());
-    }
-    out.extend_from_slice(s);
-}
-
-/// An RDB length: (value, is an encoding tag).
-fn read_rdb_len(b: &[u8], pos: &mut usize) -> Option<(u64, bool)> {
-    let first = *b.get(*pos)?;
-    *pos += 1;
-    match first >> 6 {
-        0 => Some(((first & 0x3f) as u64, false)),
-        1 => {
-            let second = *b.get(*pos)?;
-            *pos += 1;
-            Some(((((first & 0x3f) as u64) << 8) | second as u64, false))
-        }
-        2 => match first {
-            0x80 => {
-                let v = b.get(*pos..*pos + 4)?;
-                *pos += 4;
-                Some((u32::from_be_bytes(v.try_into().ok()?) as u64, false))
-            }
-            0x81 => {
-                let v = b.get(*pos..*pos + 8)?;
-                *pos += 8;
-                Some((u64::from_be_bytes(v.try_into().ok()?), false))
-            }
-            _ => None,
-        },
-        _ => Some(((first & 0x3f) as u64, true)),
-    }
-}
-
-/// An RDB string: raw, integer-encoded or LZF-compressed.
-fn read_rdb_string(b: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
-    let (len, encoded) = read_rdb_len(b, pos)?;
-    if !encoded {
-        let len = usize::try_from(len).ok().filter(|&l| l <= MAX_CODE)?;
-        let s = b.get(*pos..pos.checked_add(len)?)?.to_vec();
-        *pos += len;
-        return Some(s);
-    }
-    let int = |n: usize, pos: &mut usize| -> Option<Vec<u8>> {
-        let v = b.get(*pos..*pos + n)?;
-        *pos += n;
-        let mut buf = [0u8; 8];
-        buf[..n].copy_from_slice(v);
-        // Sign-extend the little-endian value.
-        let shift = 64 - 8 * n as u32;
-        let x = (i64::from_le_bytes(buf) << shift) >> shift;
-        Some(x.to_string().into_bytes())
-    };
-    match len {
-        0 => int(1, pos),
-        1 => int(2, pos),
-        2 => int(4, pos),
-        3 => {
-            let (clen, e1) = read_rdb_len(b, pos)?;
-            let (ulen, e2) = read_rdb_len(b, pos)?;
-            if e1 || e2 {
-                return None;
-            }
-            let clen = usize::try_from(clen).ok().filter(|&l| l <= MAX_CODE)?;
-            let ulen = usize::try_from(ulen).ok().filter(|&l| l <= MAX_CODE)?;
-            let src = b.get(*pos..pos.checked_add(clen)?)?;
-            *pos += clen;
-            lzf_decompress(src, ulen)
-        }
-        _ => None,
-    }
-}
-
-/// liblzf's decompressor; `None` on corrupt input or a wrong length.
-fn lzf_decompress(src: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::with_capacity(out_len);
-    let mut i = 0;
-    while i < src.len() {
-        let ctrl = src[i] as usize;
-        i += 1;
-        if ctrl < 32 {
-            let n = ctrl + 1;
-            if out.len() + n > out_len {
-                return None;
-            }
-            out.extend_from_slice(src.get(i..i + n)?);
-            i += n;
-        } else {
-            let mut n = ctrl >> 5;
-            if n == 7 {
-                n += *src.get(i)? as usize;
-                i += 1;
-            }
-            n += 2;
-            let back = ((ctrl & 0x1f) << 8) + *src.get(i)? as usize + 1;
-            i += 1;
-            if back > out.len() || out.len() + n > out_len {
-                return None;
-            }
-            let start = out.len() - back;
-            for k in 0..n {
-                let byte = out[start + k];
-                out.push(byte);
-            }
-        }
-    }
-    (out.len() == out_len).then_some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc64_is_redis_jones() {
-        // Redis's crc64 self test (crc64.c).
-        assert_eq!(crc64(b"123456789"), 0xe9c6d914c4b8d9ca);
-    }
-
-    #[test]
-    fn rdb_strings_round_trip() {
-        for n in [0usize, 1, 63, 64, 16383, 16384, 70000] {
-            let s: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-            let mut out = Vec::new();
-            write_rdb_string(&mut out, &s);
-            let mut pos = 0;
-            assert_eq!(read_rdb_string(&out, &mut pos).as_deref(), Some(&s[..]));
-            assert_eq!(pos, out.len());
-        }
-        // Integer encodings.
-        let mut pos = 0;
-        assert_eq!(read_rdb_string(&[0xc0, 0xff], &mut pos).unwrap(), b"-1");
-        let mut pos = 0;
-        assert_eq!(
-            read_rdb_string(&[0xc1, 0x39, 0x30], &mut pos).unwrap(),
-            b"12345"
-        );
-        // Truncated and oversized input.
-        let mut pos = 0;
-        assert!(read_rdb_string(&[0x05, b'a'], &mut pos).is_none());
-        let mut pos = 0;
-        assert!(
-            read_rdb_string(
-                &[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
-                &mut pos
-            )
-            .is_none()
-        );
-    }
-
-    #[test]
-    fn lzf_literals_and_back_references() {
-        // "abcabcabc": literal run of 3, then a back reference of 6 at distance 3.
-        let src = [2, b'a', b'b', b'c', (4 << 5), 2];
-        assert_eq!(lzf_decompress(&src, 9).unwrap(), b"abcabcabc");
-        // Wrong length, reference before the start, truncated input.
-        assert!(lzf_decompress(&src, 8).is_none());
-        assert!(lzf_decompress(&[(1 << 5), 5], 3).is_none());
-        assert!(lzf_decompress(&[5, b'a'], 6).is_none());
-    }
 
     #[test]
     fn metadata_errors_are_redis_texts() {
