@@ -921,3 +921,50 @@ fn legacy_single_aof_with_rdb_preamble_loads() {
     wait_loaded(&mut again);
     assert_eq!(db_digest(&mut again.conn()), want);
 }
+
+/// RESTORE's IDLETIME and FREQ set the key's access clock as Redis's
+/// objectSetLRUOrLFU does: OBJECT IDLETIME / FREQ read them back the same.
+#[test]
+fn restore_idletime_and_freq_set_the_access_clock_like_redis() {
+    for (policy, option, value, read) in [
+        ("allkeys-lru", "IDLETIME", "1000", "IDLETIME"),
+        ("allkeys-lfu", "FREQ", "77", "FREQ"),
+    ] {
+        let Some((r, m)) = both_servers(&["--maxmemory-policy", policy]) else {
+            return;
+        };
+        let (mut mc, mut rc) = (m.conn(), r.conn());
+        let _: () = cmd("SET").arg("src").arg("v").query(&mut rc).expect("SET");
+        let payload = dump(&mut rc, "src");
+        for c in [&mut mc, &mut rc] {
+            let ok: String = cmd("RESTORE")
+                .arg("k")
+                .arg(0)
+                .arg(&payload)
+                .arg(option)
+                .arg(value)
+                .query(c)
+                .expect("RESTORE");
+            assert_eq!(ok, "OK");
+        }
+        let got: i64 = cmd("OBJECT")
+            .arg(read)
+            .arg("k")
+            .query(&mut mc)
+            .expect("OBJECT");
+        let want: i64 = cmd("OBJECT")
+            .arg(read)
+            .arg("k")
+            .query(&mut rc)
+            .expect("OBJECT");
+        // The idle time may tick by a second between the two reads.
+        assert!(
+            (got - want).abs() <= 1,
+            "{policy}: memkv {got}, redis {want}"
+        );
+        assert!(
+            got >= value.parse::<i64>().expect("number") - 1,
+            "{policy}: {got}"
+        );
+    }
+}

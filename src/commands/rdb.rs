@@ -177,8 +177,7 @@ fn restore(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     srv.store
         .set_with_expiry(c.db, key, value, (ttl > 0).then_some(at));
-    // LRU/LFU hints: memkv keeps no per-key access clock yet.
-    let _ = (idle, freq);
+    srv.store.set_clock_hint(c.db, key, idle, freq);
     if ttl > 0 && !absttl {
         // Propagated with an absolute expiry, like Redis.
         let at_s = at.to_string();

@@ -251,6 +251,42 @@ impl Store {
         d.keys.get_index_of(key).and_then(|i| d.lru.get(i).copied())
     }
 
+    /// RESTORE's IDLETIME / FREQ and an RDB's IDLE / FREQ records
+    /// (objectSetLRUOrLFU): FREQ under an LFU policy, IDLETIME (seconds)
+    /// otherwise; the other hint is ignored, as Redis does.
+    pub fn set_clock_hint(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        idle_secs: Option<i64>,
+        freq: Option<i64>,
+    ) {
+        let clock = if self.evict.lfu {
+            match freq {
+                Some(f) => (lfu_minutes(self.now) << 8) | (f.clamp(0, 255) as u32),
+                None => return,
+            }
+        } else {
+            match idle_secs {
+                Some(idle) if idle >= 0 => {
+                    let now = i64::from(lru_clock(self.now));
+                    let abs = now - idle;
+                    if abs < 0 {
+                        // A wrapped clock: as idle as it can look.
+                        ((now + i64::from(LRU_CLOCK_MAX) / 2) % i64::from(LRU_CLOCK_MAX)) as u32
+                    } else {
+                        abs as u32
+                    }
+                }
+                _ => return,
+            }
+        };
+        let d = &mut self.dbs[db];
+        if let Some(slot) = d.keys.get_index_of(key).and_then(|i| d.lru.get_mut(i)) {
+            *slot = clock;
+        }
+    }
+
     /// Used memory is above maxmemory: evict by policy until it is not,
     /// within the tenacity time budget (performEvictions).
     pub fn perform_evictions(&mut self) -> Outcome {
