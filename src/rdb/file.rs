@@ -186,6 +186,9 @@ impl FileLoader {
                         )));
                     }
                     store.set_with_expiry(self.db, &k.key, k.value, k.expire);
+                    // RDB_OPCODE_IDLE / FREQ, as Redis applies them on load.
+                    let idle = k.idle.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
+                    store.set_clock_hint(self.db, &k.key, idle, k.freq.map(i64::from));
                     self.keys_loaded += 1;
                 }
             }
