@@ -264,6 +264,7 @@ impl Server {
 fn waits_for(args: &OwnedArgs) -> Kind {
     match args.as_args().get(0) {
         Some(n) if n.len() > 2 && n[..2].eq_ignore_ascii_case(b"bz") => Kind::ZSet,
+        Some(n) if n.first().is_some_and(|b| b.eq_ignore_ascii_case(&b'x')) => Kind::Stream,
         _ => Kind::List,
     }
 }

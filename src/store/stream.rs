@@ -242,7 +242,7 @@ impl Stream {
             break;
         }
         if deleted > 0 {
-            self.first_id = self.first_live_or(StreamId::MAX);
+            self.first_id = self.first_live_or(StreamId::MIN);
         }
         deleted
     }
