@@ -874,7 +874,6 @@ fn setid_prop(key: &[u8], group: &[u8], g: &Group) -> OwnedArgs {
 }
 
 fn xread_generic(srv: &mut Server, c: &mut Client, args: &Args, group_cmd: bool) -> CmdResult {
-    let name = if group_cmd { "xreadgroup" } else { "xread" };
     let mut timeout: Option<Option<Duration>> = None;
     let mut count: i64 = 0;
     let mut streams_arg = 0;
@@ -895,11 +894,10 @@ fn xread_generic(srv: &mut Server, c: &mut Client, args: &Args, group_cmd: bool)
             streams_arg = i + 1;
             let n = args.len() - streams_arg;
             if !n.is_multiple_of(2) {
-                return Err(CmdError::Custom(format!(
-                    "ERR Unbalanced '{}' list of streams: for each stream key an ID or '{}' must be specified.",
-                    name,
-                    if group_cmd { '>' } else { '$' }
-                )));
+                // Redis 7.0 names XREAD and `$` for XREADGROUP too.
+                return Err(CmdError::Custom(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into(),
+                ));
             }
             nstreams = n / 2;
             break;
@@ -1020,21 +1018,10 @@ fn xread_generic(srv: &mut Server, c: &mut Client, args: &Args, group_cmd: bool)
             }
             continue;
         };
-        // XREADGROUP: a change passes the choke point; refreshing a known
-        // consumer's seen time alone does not (a blocked re-run must not
-        // make its own key ready again).
-        let known = peek_stream(srv, c.db, key)?
-            .and_then(|s| s.groups.get(gname))
-            .is_some_and(|g| g.consumers.contains_key(cname));
-        if known && !serve[k] {
-            if let Some(Value::Stream(s)) = srv.store.get_mut_untracked(c.db, key)
-                && let Some(cons) = s
-                    .groups
-                    .get_mut(gname)
-                    .and_then(|g| g.consumers.get_mut(cname))
-            {
-                cons.seen_time = now;
-            }
+        // XREADGROUP: as in Redis 7.0 the consumer is looked up (and
+        // created) only for a stream that is served now; a parked client
+        // gets it when an XADD serves it.
+        if !serve[k] {
             continue;
         }
         let Some(s) = write_stream(srv, c.db, key)? else {

@@ -205,6 +205,13 @@ impl Server {
             if want != kind {
                 continue;
             }
+            // The client that blocked in the very command that wrote the
+            // key (XREADGROUP creating its consumer) is not in the slab
+            // while it runs: it stays blocked and waits for a later write.
+            let token = self.blocked.waiters.get(&id).map(|w| w.token);
+            if !token.is_some_and(|t| matches!(self.clients.get(t), Some(Some(_)))) {
+                continue;
+            }
             let Some(w) = self.forget_blocked(id) else {
                 continue;
             };

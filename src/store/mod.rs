@@ -427,16 +427,6 @@ impl Store {
         Ok(self.dbs[db].keys.get_mut(key))
     }
 
-    /// Mutable access that bypasses the choke point: only for bookkeeping
-    /// that is no logical change of the value (a stream consumer's seen
-    /// time), so it neither invalidates WATCH nor wakes blocked clients.
-    pub fn get_mut_untracked(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
-        if self.is_expired(db, key) {
-            return None;
-        }
-        self.dbs[db].keys.get_mut(key)
-    }
-
     /// Sets `key` to `value`, clearing any expiry (Redis's `setKey`).
     pub fn set(&mut self, db: usize, key: &[u8], value: Value) {
         self.set_with_expiry(db, key, value, None);
