@@ -1144,6 +1144,23 @@ fn xread_generic(srv: &mut Server, c: &mut Client, args: &Args, group_cmd: bool)
     Ok(())
 }
 
+/// The error a parked XREADGROUP gets when its key was written: the
+/// stream is gone (deleted or replaced) or its group was destroyed. None
+/// for other commands, or when it may be served / wait on.
+pub fn blocked_group_error(value: Option<&Value>, args: &OwnedArgs) -> Option<&'static str> {
+    let a = args.as_args();
+    if !a.get(0)?.eq_ignore_ascii_case(b"xreadgroup") {
+        return None;
+    }
+    let Some(Value::Stream(s)) = value else {
+        return Some("UNBLOCKED the stream key no longer exists");
+    };
+    // The parked argv is ours: XREADGROUP GROUP <group> ...
+    let group = a.get(2)?;
+    (!s.groups.contains_key(group))
+        .then_some("NOGROUP the consumer group this client was blocked on no longer exists")
+}
+
 /// BLOCK milliseconds: Redis's getTimeoutFromObjectOrReply in ms.
 fn parse_block_ms(arg: &[u8], now: u64) -> Result<Option<Duration>, CmdError> {
     let ms = parse_i64(arg).ok_or(CmdError::Static(

@@ -194,10 +194,19 @@ impl Server {
             .get(&slot)
             .map_or_else(Vec::new, |q| q.iter().copied().collect());
         for id in ids {
+            // XREADGROUP waiters whose stream or group went away get
+            // Redis 7.0's error (XREAD waiters just stay blocked).
+            if let Some(w) = self.blocked.waiters.get(&id)
+                && let Some(err) =
+                    commands::stream::blocked_group_error(self.store.get(db, key), &w.args)
+            {
+                self.unblock_client(id, Some(err));
+                continue;
+            }
             // A key serves only the waiters of its type (BLPOP a list,
             // BZPOPMIN a sorted set); the others stay blocked, as in Redis.
             let Some(kind) = self.store.get(db, key).map(Value::kind) else {
-                return;
+                continue;
             };
             let Some(want) = self.blocked.waiters.get(&id).map(|w| waits_for(&w.args)) else {
                 continue;
