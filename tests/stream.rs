@@ -889,3 +889,31 @@ fn aof_interop_with_real_redis_both_ways() {
     drop(s2);
     drop(m);
 }
+
+#[test]
+fn watch_sees_stream_writes_but_not_reads() {
+    for (name, s) in targets() {
+        let (mut a, mut b) = (s.raw(), s.raw());
+        send(&mut a, "XADD s 1 f v");
+        send(&mut a, "XGROUP CREATE s g $");
+        // A read, and an XREADGROUP that serves nothing, change nothing.
+        assert_eq!(send(&mut a, "WATCH s"), "+OK", "{name}");
+        send(&mut b, "XRANGE s - +");
+        assert_eq!(
+            send(&mut b, "XREADGROUP GROUP g c STREAMS s >"),
+            "*-1",
+            "{name}"
+        );
+        assert_eq!(send(&mut a, "MULTI"), "+OK", "{name}");
+        assert_eq!(send(&mut a, "XLEN s"), "+QUEUED", "{name}");
+        assert_eq!(send(&mut a, "EXEC"), "[:1]", "{name}");
+        // A write by another client aborts the transaction.
+        for write in ["XADD s 2 f v", "XTRIM s MAXLEN 0"] {
+            assert_eq!(send(&mut a, "WATCH s"), "+OK", "{name}");
+            assert!(!send(&mut b, write).starts_with('-'), "{name}: {write}");
+            assert_eq!(send(&mut a, "MULTI"), "+OK", "{name}");
+            assert_eq!(send(&mut a, "XLEN s"), "+QUEUED", "{name}");
+            assert_eq!(send(&mut a, "EXEC"), "*-1", "{name}: {write}");
+        }
+    }
+}
