@@ -587,8 +587,27 @@ fn aof_round_trip_with_groups() {
     let first = send(&mut r, "XRANGE s - + COUNT 1");
     let id = items(&items(&first)[0])[0].trim_matches('"').to_string();
     send(&mut r, &format!("XCLAIM s g c3 0 {id}"));
+    send(&mut r, "XADD s MAXLEN ~ 0 * e 5");
     let digest = send(&mut r, "DEBUG DIGEST");
     let pending = send(&mut r, "XPENDING s g");
+    // The increment file holds deterministic forms only.
+    let incr: Vec<u8> = std::fs::read_dir(dir.join("appendonlydir"))
+        .expect("aof dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".incr."))
+        .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect();
+    let text = String::from_utf8_lossy(&incr).to_lowercase();
+    assert!(!text.contains("xreadgroup"), "{text}");
+    assert!(
+        !text.contains("\r\n*\r\n"),
+        "an auto id reached the AOF: {text}"
+    );
+    assert!(
+        !text.contains("\r\n~\r\n"),
+        "an approximate trim reached the AOF: {text}"
+    );
+    assert!(text.contains("xclaim") && text.contains("setid"), "{text}");
     let groups = send(&mut r, "XINFO GROUPS s");
     let info = send(&mut r, "XINFO STREAM s");
     let mut s = s;

@@ -540,7 +540,7 @@ fn apply_trim(s: &mut Stream, t: &TrimArgs, argv: &mut [Vec<u8>]) -> u64 {
         argv[t.arg_idx] = if t.strategy == 1 {
             s.len().to_string().into_bytes()
         } else {
-            s.first_live_or(StreamId::MIN).to_text().into_bytes()
+            s.first_live_or(StreamId::MAX).to_text().into_bytes()
         };
     }
     n
