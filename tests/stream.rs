@@ -590,14 +590,23 @@ fn aof_round_trip_with_groups() {
     send(&mut r, "XADD s MAXLEN ~ 0 * e 5");
     let digest = send(&mut r, "DEBUG DIGEST");
     let pending = send(&mut r, "XPENDING s g");
-    // The increment file holds deterministic forms only.
-    let incr: Vec<u8> = std::fs::read_dir(dir.join("appendonlydir"))
-        .expect("aof dir")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".incr."))
-        .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
-        .collect();
-    let text = String::from_utf8_lossy(&incr).to_lowercase();
+    // The increment file holds deterministic forms only (polled: the
+    // writer flushes it after the replies went out).
+    let read_incr = || {
+        let incr: Vec<u8> = std::fs::read_dir(dir.join("appendonlydir"))
+            .expect("aof dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".incr."))
+            .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
+            .collect::<Vec<u8>>();
+        String::from_utf8_lossy(&incr).to_lowercase()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut text = read_incr();
+    while !text.contains("maxlen") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        text = read_incr();
+    }
     assert!(!text.contains("xreadgroup"), "{text}");
     assert!(
         !text.contains("\r\n*\r\n"),

@@ -624,7 +624,12 @@ fn xadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 fn xtrim(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let (t, _) = parse_add_trim(srv, args, false)?;
     let key = &args[1];
-    if peek_stream(srv, c.db, key)?.is_none() {
+    let minid = (t.strategy == 2).then_some(t.minid);
+    // Nothing to trim: reply without passing the choke point (no WATCH
+    // effect, no event), as Redis.
+    if !peek_stream(srv, c.db, key)?
+        .is_some_and(|s| s.would_trim(t.maxlen, minid, t.approx, t.limit))
+    {
         c.reply.int(0);
         return Ok(());
     }

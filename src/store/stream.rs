@@ -247,6 +247,41 @@ impl Stream {
         deleted
     }
 
+    /// Whether [`Stream::trim`] with these arguments would delete anything
+    /// (its first step), so a no-op XTRIM need not pass the choke point.
+    pub fn would_trim(
+        &self,
+        maxlen: u64,
+        minid: Option<StreamId>,
+        approx: bool,
+        limit: u64,
+    ) -> bool {
+        let Some(node) = self.nodes.values().next() else {
+            return false;
+        };
+        let len = self.entries.len() as u64;
+        if minid.is_none() && len <= maxlen {
+            return false;
+        }
+        if limit != 0 && node.live > limit {
+            return false;
+        }
+        let remove_node = match minid {
+            None => len - node.live >= maxlen,
+            Some(min) => node.last < min,
+        };
+        if remove_node {
+            return true;
+        }
+        if approx {
+            return false;
+        }
+        match minid {
+            None => true,
+            Some(min) => self.entries.keys().next().is_some_and(|id| *id < min),
+        }
+    }
+
     /// Redis's streamRangeHasTombstones from `start` to the end.
     pub fn has_tombstones_from(&self, start: StreamId) -> bool {
         if self.entries.is_empty() || self.max_deleted.is_zero() {
@@ -430,6 +465,24 @@ mod tests {
         assert_eq!(StreamId::MAX.incr(), None);
         assert_eq!(StreamId::new(1, u64::MAX).incr(), Some(id(2)));
         assert_eq!(id(0).decr(), None);
+    }
+
+    #[test]
+    fn would_trim_agrees_with_trim() {
+        for (maxlen, minid, approx, limit) in [
+            (5, None, false, 0),
+            (20, None, false, 0),
+            (5, None, true, 0),
+            (3, None, true, 0),
+            (0, Some(id(2)), true, 0),
+            (0, Some(id(5)), true, 0),
+            (0, Some(id(1)), false, 0),
+            (0, None, true, 2),
+        ] {
+            let mut s = filled(10, 4);
+            let predicted = s.would_trim(maxlen, minid, approx, limit);
+            assert_eq!(predicted, s.trim(maxlen, minid, approx, limit) > 0);
+        }
     }
 
     #[test]
