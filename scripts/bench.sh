@@ -15,6 +15,8 @@
 #                   1000-member sorted set (bench:z)
 #   BITS=1          also SETBIT, BITFIELD INCRBY, BITCOUNT (64 KB bitmap), PFADD and PFCOUNT
 #                   (a dense HyperLogLog) as custom commands
+#   STREAMS=1       also XADD (auto id) and XRANGE ... COUNT 10 on a
+#                   1000-entry stream as custom commands
 #   EVALSHA=1       also EVALSHA of a small script (GET + INCR of one key),
 #                   loaded with SCRIPT LOAD into both servers
 #   REQUESTS=200000 requests per test (-n)
@@ -56,6 +58,7 @@ TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin}
 ZCUSTOM=${ZCUSTOM:-1}
 EVALSHA=${EVALSHA:-1}
 BITS=${BITS:-1}
+STREAMS=${STREAMS:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -298,6 +301,14 @@ if [ "$BITS" = 1 ]; then
     ZCMDS+=("SETBIT bench:bits 1000 1" "BITFIELD bench:bits INCRBY u8 #100 1" "BITCOUNT bench:bits" \
         "PFADD bench:hll e__rand_int__" "PFCOUNT bench:hll")
 fi
+if [ "$STREAMS" = 1 ]; then
+    # The same 1000-entry stream in both (explicit ids, so identical).
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        python3 -c 'print("\n".join(f"XADD bench:s {i}-1 field value{i}" for i in range(1, 1001)))' \
+            | redis-cli -p "$port" >/dev/null
+    done
+    ZCMDS+=("XADD bench:x * field value" "XRANGE bench:s - + COUNT 10")
+fi
 if [ "$EVALSHA" = 1 ]; then
     script="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"
     for port in $MEMKV_PORT $REDIS_PORT; do
@@ -506,6 +517,10 @@ load_bigset() { gen_dataset bigset | redis-cli -p "$1" --pipe >/dev/null; }
 load_intsets() { gen_dataset intsets | redis-cli -p "$1" --pipe >/dev/null; }
 load_bigzset() { gen_dataset bigzset | redis-cli -p "$1" --pipe >/dev/null; }
 load_smallzsets() { gen_dataset smallzsets | redis-cli -p "$1" --pipe >/dev/null; }
+load_stream() {
+    redis-benchmark -h 127.0.0.1 -p "$1" -n 1000000 -P 16 -c "$CLIENTS" -q \
+        XADD bench:mem '*' f v >/dev/null 2>&1
+}
 
 if [ "$MEMORY" = 1 ]; then
     # Fresh servers per dataset, so earlier runs do not skew the baseline.
@@ -514,6 +529,7 @@ if [ "$MEMORY" = 1 ]; then
     mem_case "100,000 sets of 10 small integers" load_intsets
     mem_case "one sorted set of 1,000,000 members" load_bigzset
     mem_case "100,000 sorted sets of 10 members" load_smallzsets
+    mem_case "one stream of 1,000,000 small entries (XADD * f v)" load_stream
 fi
 
 # --- maxmemory eviction -------------------------------------------------------

@@ -291,6 +291,16 @@ fn dump(srv: &Server, dbs: usize, ttl: Ttl) -> BTreeMap<(usize, Vec<u8>), String
                     format!("{m:?}")
                 }
                 "zset" => show(&r.cmd(&[b"ZRANGE", &k, b"0", b"-1", b"WITHSCORES"])),
+                // Entries, counters and groups (not the clock-dependent parts).
+                "stream" => [
+                    r.cmd(&[b"XRANGE", &k, b"-", b"+"]),
+                    r.cmd(&[b"XINFO", b"STREAM", &k]),
+                    r.cmd(&[b"XINFO", b"GROUPS", &k]),
+                ]
+                .iter()
+                .map(|x| show(x))
+                .collect::<Vec<_>>()
+                .join(" "),
                 "none" => continue,
                 other => format!("<{other}>"),
             };
@@ -1860,6 +1870,11 @@ const POPULATE: &[&str] = &[
     "PEXPIRE z2 6500000",
     "GEOADD g1 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
     "PFADD hll1 a b c",
+    "XADD x1 1-1 a 1",
+    "XADD x1 2-0 b 2",
+    "XADD x1 3-0 c 3",
+    "XGROUP CREATE x1 g1 0",
+    "XREADGROUP GROUP g1 c1 COUNT 2 STREAMS x1 >",
     "SELECT 1",
     "SET s1 other-db",
     "RPUSH l1 q w",
@@ -2191,6 +2206,41 @@ fn multi_rollback_directive_and_config_set() {
 /// data, each valid on its own (no errors, no blocking). A write command in
 /// the server's table without an entry here fails the test: add one.
 const WRITE_EXAMPLES: &[(&str, &[&str])] = &[
+    ("xack", &["XACK x1 g1 1-1 2-0"]),
+    (
+        "xadd",
+        &[
+            "XADD x1 5-0 f v",
+            "XADD x1 MAXLEN 1 9-0 f v",
+            "XADD xnew 1-* f v",
+        ],
+    ),
+    ("xautoclaim", &["XAUTOCLAIM x1 g1 c2 0 0"]),
+    (
+        "xclaim",
+        &[
+            "XCLAIM x1 g1 c2 0 1-1",
+            "XCLAIM x1 g1 c3 0 3-0 FORCE JUSTID",
+        ],
+    ),
+    ("xdel", &["XDEL x1 2-0 3-0"]),
+    (
+        "xgroup|create",
+        &["XGROUP CREATE x1 g2 $", "XGROUP CREATE xnew g $ MKSTREAM"],
+    ),
+    ("xgroup|createconsumer", &["XGROUP CREATECONSUMER x1 g1 c9"]),
+    ("xgroup|delconsumer", &["XGROUP DELCONSUMER x1 g1 c1"]),
+    ("xgroup|destroy", &["XGROUP DESTROY x1 g1"]),
+    ("xgroup|setid", &["XGROUP SETID x1 g1 0 ENTRIESREAD 0"]),
+    (
+        "xreadgroup",
+        &[
+            "XREADGROUP GROUP g1 c2 STREAMS x1 >",
+            "XREADGROUP GROUP g1 c1 STREAMS x1 0",
+        ],
+    ),
+    ("xsetid", &["XSETID x1 10-0 ENTRIESADDED 7"]),
+    ("xtrim", &["XTRIM x1 MAXLEN 1", "XTRIM x1 MINID ~ 2"]),
     (
         "setbit",
         &["SETBIT s1 3 1", "SETBIT s2 100 1", "SETBIT newbits 7 1"],

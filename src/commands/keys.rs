@@ -678,6 +678,7 @@ pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) 
                 "skiplist"
             }
         }
+        Value::Stream(_) => "stream",
     }
 }
 

@@ -199,6 +199,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::sort::COMMANDS,
         crate::commands::zset::COMMANDS,
         crate::commands::geo::COMMANDS,
+        crate::commands::stream::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::persistence::COMMANDS,
         crate::commands::cluster::COMMANDS,
@@ -237,6 +238,7 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod transaction;
 pub mod zset;
@@ -340,6 +342,14 @@ pub fn command_keys(
     out: &mut Vec<usize>,
 ) -> Result<(), docs::BadKeyArgs> {
     out.clear();
+    // Keyword-located keys (XREAD ... STREAMS k1 k2 id1 id2).
+    if let Some(f) = spec.keys_fn
+        && spec.first_key == 0
+    {
+        let argv: Vec<&[u8]> = args.iter().collect();
+        out.extend(f(&argv).into_iter().map(|(i, _)| i));
+        return Ok(());
+    }
     if spec.first_key > 0 && spec.subcommands.is_empty() && !docs::docs_for(spec).movablekeys {
         out.extend(spec.key_indexes(args.len()));
         return Ok(());

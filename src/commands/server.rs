@@ -253,7 +253,7 @@ fn getkeys_common(args: &Args) -> Result<(KeyPositions, &'static CommandSpec), C
     };
     let d = docs_for(spec);
     // Redis's doesCommandHaveKeys: some spec not marked not_key.
-    if d.key_specs.iter().all(|k| k.flags.contains(&"not_key")) {
+    if spec.keys_fn.is_none() && d.key_specs.iter().all(|k| k.flags.contains(&"not_key")) {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(argv.len()) {

@@ -89,6 +89,7 @@ pub fn value_heap(v: &Value, samples: usize) -> usize {
                 + extrapolate(heap, seen, m.len())
         }
         Value::ZSet(z) => z.heap_size(),
+        Value::Stream(s) => chunk_size(size_of::<crate::store::Stream>()) + s.heap_size(),
     }
 }
 

@@ -370,6 +370,16 @@ fn effect_of(name: &str, args: &Args, nth: usize, same_db: bool) -> Option<Effec
         "geosearchstore" => ev("geosearchstore", ZSET),
         "georadius" | "georadiusbymember" => ev("georadiusstore", ZSET),
         "restore" => ev("restore", GENERIC),
+        // Streams (XADD's trim announces no second `xtrim` event here).
+        "xadd" => ev("xadd", STREAM),
+        "xtrim" => ev("xtrim", STREAM),
+        "xdel" => ev("xdel", STREAM),
+        "xsetid" => ev("xsetid", STREAM),
+        "xgroup|create" => ev("xgroup-create", STREAM),
+        "xgroup|setid" => ev("xgroup-setid", STREAM),
+        "xgroup|destroy" => ev("xgroup-destroy", STREAM),
+        "xgroup|createconsumer" => ev("xgroup-createconsumer", STREAM),
+        "xgroup|delconsumer" => ev("xgroup-delconsumer", STREAM),
         _ => None,
     }
 }

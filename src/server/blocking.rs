@@ -200,15 +200,31 @@ impl Server {
             .get(&slot)
             .map_or_else(Vec::new, |q| q.iter().copied().collect());
         for id in ids {
+            // XREADGROUP waiters whose stream or group went away get
+            // Redis 7.0's error (XREAD waiters just stay blocked).
+            if let Some(w) = self.blocked.waiters.get(&id)
+                && let Some(err) =
+                    commands::stream::blocked_group_error(self.store.get(db, key), &w.args)
+            {
+                self.unblock_client(id, Some(err));
+                continue;
+            }
             // A key serves only the waiters of its type (BLPOP a list,
             // BZPOPMIN a sorted set); the others stay blocked, as in Redis.
             let Some(kind) = self.store.get(db, key).map(Value::kind) else {
-                return;
+                continue;
             };
             let Some(want) = self.blocked.waiters.get(&id).map(|w| waits_for(&w.args)) else {
                 continue;
             };
             if want != kind {
+                continue;
+            }
+            // The client that blocked in the very command that wrote the
+            // key (XREADGROUP creating its consumer) is not in the slab
+            // while it runs: it stays blocked and waits for a later write.
+            let token = self.blocked.waiters.get(&id).map(|w| w.token);
+            if !token.is_some_and(|t| matches!(self.clients.get(t), Some(Some(_)))) {
                 continue;
             }
             let Some(w) = self.forget_blocked(id) else {
@@ -272,6 +288,7 @@ impl Server {
 fn waits_for(args: &OwnedArgs) -> Kind {
     match args.as_args().get(0) {
         Some(n) if n.len() > 2 && n[..2].eq_ignore_ascii_case(b"bz") => Kind::ZSet,
+        Some(n) if n.first().is_some_and(|b| b.eq_ignore_ascii_case(&b'x')) => Kind::Stream,
         _ => Kind::List,
     }
 }

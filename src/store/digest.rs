@@ -137,6 +137,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Hash(_) => 4,
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -173,6 +174,16 @@ pub fn mix_value(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
             mix_digest(&mut ele, crate::number::fmt_g17(s).as_bytes());
             xor_digest(digest, &ele);
         }),
+        // Redis 7.0 digests the entries only: `ms.seq`, then each field
+        // and value, mixed in order.
+        Value::Stream(s) => {
+            for (id, fields) in &s.entries {
+                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for f in fields.iter() {
+                    mix_digest(digest, f);
+                }
+            }
+        }
     }
     if has_expire {
         xor_digest(digest, b"!!expire!!");

@@ -72,6 +72,7 @@ pub fn free_effort(v: &Value) -> usize {
         Value::Hash(h) => h.len(),
         Value::Set(s) => s.len(),
         Value::ZSet(z) => z.len(),
+        Value::Stream(s) => s.len(),
     }
 }
 

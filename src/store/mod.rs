@@ -17,6 +17,7 @@ pub mod ready;
 pub mod scan;
 pub mod set;
 pub mod snapshot;
+pub mod stream;
 pub mod watch;
 pub mod zset;
 
@@ -32,6 +33,8 @@ pub use list::List;
 pub type Hash = IndexMap<Sds, Sds>;
 /// A set value: intset or hash table (src/store/set.rs).
 pub use set::Set;
+/// A stream value (src/store/stream.rs).
+pub use stream::Stream;
 /// A sorted-set value: listpack or skiplist (src/store/zset.rs).
 pub use zset::ZSet;
 
@@ -46,6 +49,7 @@ pub enum Value {
     Set(Set),
     /// 24 bytes (a buffer, or a boxed skiplist), so `Value` stays 32.
     ZSet(ZSet),
+    Stream(Box<Stream>),
 }
 
 /// The value types, as TYPE names them.
@@ -56,6 +60,7 @@ pub enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -66,6 +71,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 }
@@ -78,6 +84,7 @@ impl Value {
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
+            Value::Stream(_) => Kind::Stream,
         }
     }
 }

@@ -287,6 +287,7 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
                 encode_into(out, head.into_iter().chain(body));
             }
         }
+        Value::Stream(s) => super::stream::serialize(out, key, s),
     }
     if let Some(at) = expiry {
         let at = at.to_string();
