@@ -357,6 +357,7 @@ impl<'a> Decoder<'a> {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            Value::Stream(_) => false,
         };
         Ok((!empty).then_some(v))
     }

@@ -108,6 +108,9 @@ pub fn value_type(v: &Value, o: &SaveOpts) -> u8 {
         Value::Set(_) => TYPE_SET,
         Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
         Value::ZSet(_) => TYPE_ZSET_2,
+        // Never written: snapshots with streams are refused (persist.rs)
+        // and DUMP refuses them; an empty string keeps a stray call valid.
+        Value::Stream(_) => TYPE_STRING,
     }
 }
 
@@ -128,6 +131,7 @@ fn write_payload(out: &mut Vec<u8>, value: &Value, ty: u8, o: &SaveOpts) {
     let c = o.compress;
     match value {
         Value::Str(s) => write_string(out, s, c),
+        Value::Stream(_) => write_string(out, b"", c),
         Value::List(l) => {
             let nodes = list_nodes(l.iter(), o.list_fill);
             write_len(out, nodes.len() as u64);
