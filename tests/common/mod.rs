@@ -2,6 +2,7 @@
 //! loopback port, hands out clients, and kills the process on drop.
 #![allow(dead_code)]
 
+pub mod blocking;
 pub mod cluster;
 pub mod script;
 pub mod tls;
