@@ -162,8 +162,14 @@ fn volatile_policies_only_evict_keys_with_a_ttl() {
             "{policy} evicted a persistent key"
         );
         if policy == "volatile-ttl" {
-            // The soonest expiries go first.
-            assert_eq!(alive(&mut c, "long", 1500), 1500, "{policy}");
+            // The soonest expiries go first - approximately, as in Redis:
+            // the pool only sees `maxmemory-samples` keys per round, so a
+            // round that sampled only long-lived keys evicts one of them.
+            let long = alive(&mut c, "long", 1500);
+            assert!(
+                long >= 1400,
+                "{policy}: only {long} of 1500 long-lived keys left"
+            );
             assert!(alive(&mut c, "short", 1500) < 1000, "{policy}");
         }
         // Only persistent keys left to add: once the volatile ones are
