@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::blocking::{block, info_blocked, next, targets};
 use common::script::*;
-use common::{Raw, Server};
+use common::{Raw, Server, wait_rewrite_done};
 
 const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
 
@@ -478,18 +478,6 @@ fn blocked_xread_is_served_by_xadd() {
 // ---------------------------------------------------------------------------
 // AOF.
 // ---------------------------------------------------------------------------
-
-fn wait_rewrite_done(r: &mut Raw) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let info = String::from_utf8_lossy(&r.cmd(&[b"INFO", b"persistence"])).into_owned();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("rewrite did not finish");
-}
 
 fn restart_digest(dir: &std::path::Path, args: &[&str]) -> (Server, String) {
     let s = Server::start_in(dir, args);

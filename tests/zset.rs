@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::blocking::{block, info_blocked, next, targets};
 use common::script::*;
-use common::{Raw, Server};
+use common::{Raw, Server, wait_rewrite_done};
 
 const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
 
@@ -859,18 +859,6 @@ fn blocked_pops_time_out_and_unblock() {
 // ---------------------------------------------------------------------------
 // AOF.
 // ---------------------------------------------------------------------------
-
-fn wait_rewrite_done(r: &mut Raw) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let info = String::from_utf8_lossy(&r.cmd(&[b"INFO", b"persistence"])).into_owned();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("rewrite did not finish");
-}
 
 #[test]
 fn aof_round_trip_and_deterministic_propagation() {

@@ -357,3 +357,17 @@ pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> Opti
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .map(|v| v.trim().to_string())
 }
+
+/// Polls INFO persistence until no AOF rewrite runs or is scheduled (a
+/// failure means never, not slow).
+pub fn wait_rewrite_done(r: &mut Raw) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let info = String::from_utf8_lossy(&r.cmd(&[b"INFO", b"persistence"])).into_owned();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("rewrite did not finish");
+}
