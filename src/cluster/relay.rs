@@ -215,6 +215,13 @@ impl RelayPool {
         self.submit_to(member, qi, job)
     }
 
+    /// Queues a message nobody waits for on the connection client `id`'s
+    /// relayed commands use, so it stays ordered behind them (MEMKV.UNWATCH
+    /// must not overtake the client's next MEMKV.WATCH).
+    pub fn submit_for_client(&mut self, member: usize, id: u64, job: Job) -> Result<(), String> {
+        self.submit_to(member, id as usize % THREADS_PER_PEER, job)
+    }
+
     /// Queues a two-phase-commit message on the peer's control connection.
     pub fn submit_control(&mut self, member: usize, job: Job) -> Result<(), String> {
         self.submit_to(member, CONTROL, job)

@@ -476,7 +476,21 @@ fn unwatch_members(srv: &mut Server, id: u64, members: &[usize]) {
     for &m in members {
         let mut p = Vec::new();
         encode_command(&mut p, [&b"MEMKV.UNWATCH"[..], wid.as_bytes()].into_iter());
-        fire(srv, m, p);
+        // On the client's own relay connection, where its MEMKV.WATCH went:
+        // a late UNWATCH of the last transaction must not reach the peer
+        // after the next WATCH (it would find that watch already dirty).
+        if let Some(pool) = srv.relay.as_mut() {
+            let job = Job {
+                waiter: Waiter {
+                    client: 0,
+                    seq: 0,
+                    part: 0,
+                },
+                payload: p,
+                replies: 1,
+            };
+            let _ = pool.submit_for_client(m, id, job);
+        }
     }
 }
 
