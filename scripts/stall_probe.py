@@ -165,6 +165,27 @@ def scenarios(port):
                 time.sleep(0.01)
         return heavy
 
+    def rewrite_then_write_big():
+        # The big values are created first, so the walk (top index down)
+        # reaches them last: the writes hit values it still owes.
+        c.cmd("FLUSHALL")
+        for i in range(0, 3000000, 100000):
+            c.pipeline([("RPUSH", "big", *range(j, j + 1000)) for j in range(i, i + 100000, 1000)])
+        for i in range(0, 1000000, 100000):
+            c.pipeline([("ZADD", "bigz", *[x for m in range(j, j + 1000) for x in (m, "m%d" % m)])
+                        for j in range(i, i + 100000, 1000)])
+        c.cmd("DEBUG", "POPULATE", 1000000)
+
+        def heavy():
+            h = Conn(port)
+            h.cmd("BGREWRITEAOF")
+            time.sleep(0.05)
+            h.cmd("RPUSH", "big", "x")
+            h.cmd("ZADD", "bigz", 1, "new")
+            while b"aof_rewrite_in_progress:1" in h.cmd("INFO", "persistence"):
+                time.sleep(0.01)
+        return heavy
+
     def setbit_far_new_key():
         c.cmd("FLUSHALL")
         return lambda: Conn(port).cmd("SETBIT", "bits", 4294967295, 1)
@@ -177,7 +198,9 @@ def scenarios(port):
     return [("SETBIT 2^32-1 on a new key (512 MB)", setbit_far_new_key),
             ("SETBIT 2^32-1 growing a 1-byte string (512 MB)", setbit_far_growing),
             ("FLUSHALL of 1M keys", flushall_1m),
-            ("BGREWRITEAOF of 1M keys + a 3M list, FLUSHALL during it", rewrite_then_flushall), ("DEL of a 3M-element list", del_big_list),
+            ("BGREWRITEAOF of 1M keys + a 3M list, FLUSHALL during it", rewrite_then_flushall),
+            ("BGREWRITEAOF of 1M keys + a 3M list + a 1M zset, both written during it",
+             rewrite_then_write_big), ("DEL of a 3M-element list", del_big_list),
             ("MULTI RPUSH on a 3M-element list", multi_rpush_big_list)]
 
 

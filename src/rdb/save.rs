@@ -256,7 +256,7 @@ pub fn write_entry(
     write_payload(out, value, ty, o);
 }
 
-/// The start of a big list or hash written in slices: the plain
+/// The start of a big list, hash, set or sorted set written in slices: the plain
 /// (element-by-element) encodings, so the count can precede elements that
 /// are written later.
 pub fn write_entry_head(
@@ -273,6 +273,8 @@ pub fn write_entry_head(
     let (ty, n) = match value {
         Value::List(l) => (TYPE_LIST, l.len()),
         Value::Hash(h) => (TYPE_HASH, h.len()),
+        Value::Set(s) if !matches!(s, Set::Ints(_)) => (TYPE_SET, s.len()),
+        Value::ZSet(z) if !z.is_listpack() => (TYPE_ZSET_2, z.len()),
         _ => return write_entry(out, key, value, None, o),
     };
     out.push(ty);
@@ -280,7 +282,7 @@ pub fn write_entry_head(
     write_len(out, n as u64);
 }
 
-/// Elements `from..to` of a list or hash whose head `write_entry_head`
+/// Elements `from..to` of a list, hash, set or sorted set whose head `write_entry_head`
 /// wrote.
 pub fn write_elements(out: &mut Vec<u8>, value: &Value, from: usize, to: usize, o: &SaveOpts) {
     match value {
@@ -295,6 +297,24 @@ pub fn write_elements(out: &mut Vec<u8>, value: &Value, from: usize, to: usize, 
                     write_string(out, f, o.compress);
                     write_string(out, v, o.compress);
                 }
+            }
+        }
+        Value::Set(s) => {
+            for i in from..to.min(s.len()) {
+                if let Some(m) = s.get_index(i) {
+                    m.with_bytes(|b| write_string(out, b, o.compress));
+                }
+            }
+        }
+        // Tail to head, as `write_zset` writes them: position i is rank
+        // len - 1 - i.
+        Value::ZSet(z) => {
+            let (len, to) = (z.len(), to.min(z.len()));
+            if from < to {
+                z.for_range(len - to, len - from, true, |m, s| {
+                    write_string(out, m, o.compress);
+                    out.extend_from_slice(&s.to_le_bytes());
+                });
             }
         }
         _ => {}

@@ -276,6 +276,19 @@ fn snapshot_walk_in_rdb_mode_is_point_in_time() {
     for i in 0..500 {
         s.set(1, format!("d1:{i}").as_bytes(), Value::Str(Sds::new(b"x")));
     }
+    // Walked first (highest indexes): a big set and a big sorted set, both
+    // changed while the walk is inside them.
+    let zlim = crate::store::zset::Limits::default();
+    let mut set = crate::store::set::Set::new_for(b"m");
+    for i in 0..6000 {
+        set.add(format!("m{i}").as_bytes(), 512);
+    }
+    s.set(0, b"bigset", Value::Set(set));
+    let mut z = crate::store::zset::ZSet::new_for(8, &zlim);
+    for i in 0..7000 {
+        z.insert(format!("z{i}").as_bytes(), (i % 89) as f64 * 0.5, &zlim);
+    }
+    s.set(0, b"bigzset", Value::ZSet(z));
     let want = s.dataset_digest();
     let o = SaveOpts::default();
     s.begin_snapshot_as(Some(o));
@@ -306,6 +319,17 @@ fn snapshot_walk_in_rdb_mode_is_point_in_time() {
             }
             4 => s.flush_db(1),
             5 => s.swap_dbs(0, 2),
+            6 => {
+                if let Ok(Some(Value::ZSet(z))) = s.get_mut(2, b"bigzset", crate::store::Kind::ZSet)
+                {
+                    z.insert(b"z1", 1e9, &zlim);
+                }
+            }
+            14 => {
+                if let Ok(Some(Value::Set(m))) = s.get_mut(2, b"bigset", crate::store::Kind::Set) {
+                    m.remove(b"m5");
+                }
+            }
             _ => {}
         }
     }

@@ -19,8 +19,14 @@
 //! there; SWAPDB swaps the two databases' walk state and the db number
 //! their entries are written under (`labels`). The walk's budget counts
 //! elements, not keys, so a tick never serializes much more than its share:
-//! a big list or hash is written a slice per tick (`partial`), and a write
-//! to it in the meantime first writes the rest.
+//! a big list, hash, set or sorted set is written a slice per tick
+//! (`partial`).
+//!
+//! A write to a big value the walk still owes (not reached yet, or written
+//! only in part) does not serialize it on the reactor: the value as it is
+//! is cloned and the clone handed to the rewrite thread
+//! ([`Detached::Value`]), which serializes and frees it. A clone of a
+//! 3M-element list costs milliseconds; serializing it cost half a second.
 
 use std::collections::HashSet;
 
@@ -73,9 +79,50 @@ const SLICE_ELEMENTS: usize = 4096;
 pub enum Piece {
     /// Serialized commands.
     Bytes(Vec<u8>),
-    /// A flushed database whose unwalked entries still belong to the
-    /// snapshot: serialized (and freed) by the rewrite thread.
-    Detached(Box<DetachedDb>),
+    /// Epoch data serialized (and freed) by the rewrite thread: a flushed
+    /// database's unwalked entries, or a big value about to change.
+    Detached(Box<Detached>),
+}
+
+/// What the rewrite thread serializes for the walk.
+#[derive(Debug)]
+pub enum Detached {
+    Db(DetachedDb),
+    Value(DetachedValue),
+}
+
+impl Detached {
+    pub fn serialize(&self, out: &mut Vec<u8>) {
+        match self {
+            Detached::Db(d) => d.serialize(out),
+            Detached::Value(v) => v.serialize(out),
+        }
+    }
+}
+
+/// A copy of a big value as of the epoch, taken just before its first
+/// change. The reactor already wrote the SELECT it needs (and, for an RDB
+/// value written in part, its head and first elements).
+#[derive(Debug)]
+pub struct DetachedValue {
+    key: Key,
+    value: Value,
+    expiry: Option<u64>,
+    /// Elements before this are already written.
+    from: usize,
+    rdb: Option<SaveOpts>,
+}
+
+impl DetachedValue {
+    pub fn serialize(&self, out: &mut Vec<u8>) {
+        let (k, v) = (&*self.key, &self.value);
+        match (&self.rdb, self.from) {
+            (Some(o), 0) => rdb_save::write_entry(out, k, v, self.expiry, o),
+            (Some(o), from) => rdb_save::write_elements(out, v, from, free_effort(v), o),
+            (None, 0) => serialize_entry(out, k, v, self.expiry),
+            (None, from) => serialize_rest(out, k, v, from, self.expiry),
+        }
+    }
 }
 
 /// The part of a flushed database the walk had not reached.
@@ -159,6 +206,12 @@ impl Snapshot {
         let Some(p) = self.partial.take() else {
             return budget;
         };
+        if budget == 0 {
+            // Nothing written yet stays nothing written (`next == 0` means
+            // the RDB head is still to come).
+            self.partial = Some(p);
+            return 0;
+        }
         let Some(v) = d.keys.get(&*p.key) else {
             return budget;
         };
@@ -188,15 +241,40 @@ impl Snapshot {
         }
     }
 
-    /// Writes the rest of the partial value if it is (db, key).
-    fn finish_partial_of(&mut self, d: &Db, db: usize, key: &[u8]) {
-        if self
-            .partial
-            .as_ref()
-            .is_some_and(|p| p.db == db && *p.key == *key)
-        {
-            self.continue_partial(d, usize::MAX);
-        }
+    /// Hands the rest of the partial value (in `d`) to the rewrite thread
+    /// as a copy: it is about to change, or (RDB) other output must follow.
+    fn hand_off_partial(&mut self, d: &Db) {
+        let Some(p) = self.partial.take() else {
+            return;
+        };
+        let Some(v) = d.keys.get(&*p.key) else {
+            return;
+        };
+        let expiry = d.expires.get(&*p.key).copied();
+        self.hand_off(p.db, d, p.key, v, expiry, p.next);
+    }
+
+    /// Hands a copy of a value to the rewrite thread, which writes its
+    /// elements from `from` on (0: the whole entry).
+    fn hand_off(
+        &mut self,
+        db: usize,
+        d: &Db,
+        key: Key,
+        v: &Value,
+        expiry: Option<u64>,
+        from: usize,
+    ) {
+        self.select(db, d);
+        self.seal_bytes();
+        self.pieces
+            .push(Piece::Detached(Box::new(Detached::Value(DetachedValue {
+                key,
+                value: v.clone(),
+                expiry,
+                from,
+                rdb: self.rdb,
+            }))));
     }
 
     /// Moves what `out` holds into the ordered pieces.
@@ -234,8 +312,33 @@ fn serialize_slice(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, to
                 encode_into(out, head.into_iter().chain(chunk.iter().copied()));
             }
         }
+        Value::Set(set) => {
+            let items: Vec<Vec<u8>> = (from..to.min(set.len()))
+                .filter_map(|i| set.get_index(i).map(|e| e.to_vec()))
+                .collect();
+            for chunk in items.chunks(ITEMS_PER_CMD) {
+                let head = [&b"SADD"[..], key];
+                encode_into(out, head.into_iter().chain(chunk.iter().map(|m| &m[..])));
+            }
+        }
+        Value::ZSet(z) => {
+            let mut items: Vec<(String, &[u8])> = Vec::with_capacity(to.saturating_sub(from));
+            z.for_range(from, to, false, |m, s| {
+                items.push((crate::number::fmt_g17(s), m))
+            });
+            zadd_chunks(out, key, &items);
+        }
         _ if from == 0 => serialize_entry(out, key, value, None),
         _ => {}
+    }
+}
+
+/// ZADD key score member ..., scores in `%.17g` (exact round trip).
+fn zadd_chunks(out: &mut Vec<u8>, key: &[u8], items: &[(String, &[u8])]) {
+    for chunk in items.chunks(ITEMS_PER_CMD) {
+        let head = [&b"ZADD"[..], key];
+        let body = chunk.iter().flat_map(|(s, m)| [s.as_bytes(), *m]);
+        encode_into(out, head.into_iter().chain(body));
     }
 }
 
@@ -247,9 +350,16 @@ fn serialize_rest(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, exp
     }
 }
 
-/// True for the values the walk writes in slices.
+/// True for the values the walk writes in slices (and copies rather than
+/// serializes when they change before it is done with them).
 fn sliceable(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::Hash(_)) && free_effort(v) > SLICE_ELEMENTS
+    let kind = match v {
+        Value::List(_) | Value::Hash(_) => true,
+        Value::Set(s) => !matches!(s, super::set::Set::Ints(_)),
+        Value::ZSet(z) => !z.is_listpack(),
+        Value::Str(_) | Value::Stream(_) => false,
+    };
+    kind && free_effort(v) > SLICE_ELEMENTS
 }
 
 /// Writes the commands that recreate one key.
@@ -277,15 +387,10 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
                 encode_into(out, head.into_iter().chain(chunk.iter().map(|m| &m[..])));
             }
         }
-        // ZADD key score member ..., scores in `%.17g` (exact round trip).
         Value::ZSet(z) => {
             let mut items: Vec<(String, &[u8])> = Vec::with_capacity(z.len());
             z.for_each(|m, s| items.push((crate::number::fmt_g17(s), m)));
-            for chunk in items.chunks(ITEMS_PER_CMD) {
-                let head = [&b"ZADD"[..], key];
-                let body = chunk.iter().flat_map(|(s, m)| [s.as_bytes(), *m]);
-                encode_into(out, head.into_iter().chain(body));
-            }
+            zadd_chunks(out, key, &items);
         }
         Value::Stream(s) => super::stream::serialize(out, key, s),
     }
@@ -396,7 +501,7 @@ impl Store {
             && let Some(p) = &snap.partial
         {
             let d = if p.db == db { &old } else { &self.dbs[p.db] };
-            snap.continue_partial(d, usize::MAX);
+            snap.hand_off_partial(d);
         }
         let upto = snap.cursors[db].min(old.keys.len());
         snap.cursors[db] = 0;
@@ -422,14 +527,15 @@ impl Store {
             return Some(old);
         }
         snap.seal_bytes();
-        snap.pieces.push(Piece::Detached(Box::new(DetachedDb {
-            label: snap.labels[db],
-            db: old,
-            upto,
-            skip,
-            partial,
-            rdb: snap.rdb,
-        })));
+        snap.pieces
+            .push(Piece::Detached(Box::new(Detached::Db(DetachedDb {
+                label: snap.labels[db],
+                db: old,
+                upto,
+                skip,
+                partial,
+                rdb: snap.rdb,
+            }))));
         // The rewrite thread writes a SELECT of its own.
         snap.selected = None;
         None
@@ -470,43 +576,45 @@ impl Store {
     }
 
     /// Choke-point hook: serialize `key` before its first change if the
-    /// walk has not reached it, and protect the element a removal would
-    /// move below the cursor.
+    /// walk has not reached it (a big value: hand a copy to the rewrite
+    /// thread), and protect the element a removal would move below the
+    /// cursor.
     #[inline]
     pub(crate) fn snapshot_before_write(&mut self, db: usize, key: &[u8]) {
         let Some(snap) = self.snapshot.as_mut() else {
             return;
         };
         let d = &self.dbs[db];
-        // A value being written in slices is completed before it changes
-        // (in RDB mode before anything else is written: no interleaving).
-        if let Some(p) = &snap.partial {
-            if snap.rdb.is_some() {
-                let pd = &self.dbs[p.db];
-                snap.continue_partial(pd, usize::MAX);
-            } else {
-                snap.finish_partial_of(d, db, key);
-            }
-        }
         // A cursor above the length would let the next insert land in the
         // unwalked region: every insert is preceded by this hook, so clamp.
         if snap.cursors[db] > d.keys.len() {
             snap.cursors[db] = d.keys.len();
         }
-        let Some(j) = d.keys.get_index_of(key) else {
+        let j = d.keys.get_index_of(key);
+        let owed =
+            j.is_some_and(|j| j < snap.cursors[db]) && !snap.done.contains(&(db, Key::new(key)));
+        // A value being written in slices goes to the rewrite thread before
+        // it changes, and in RDB mode before anything else is written (no
+        // interleaving inside one value's payload).
+        if let Some(p) = &snap.partial
+            && ((p.db == db && *p.key == *key) || (owed && snap.rdb.is_some()))
+        {
+            let pd = &self.dbs[p.db];
+            snap.hand_off_partial(pd);
+        }
+        let Some(j) = j else {
             return;
         };
-        let cursor = snap.cursors[db];
-        if j >= cursor {
-            return;
-        }
-        let k = Key::new(key);
-        if !snap.done.contains(&(db, k.clone())) {
+        if owed {
             if let Some(v) = d.keys.get(key) {
                 let expiry = d.expires.get(key).copied();
-                snap.serialize(db, d, key, v, expiry);
+                if sliceable(v) {
+                    snap.hand_off(db, d, Key::new(key), v, expiry, 0);
+                } else {
+                    snap.serialize(db, d, key, v, expiry);
+                }
             }
-            snap.done.insert((db, k));
+            snap.done.insert((db, Key::new(key)));
         }
         guard_last(snap, d, db, j);
     }
@@ -714,7 +822,7 @@ mod tests {
                 b"SET" => {
                     assert!(map.insert(k(), vec![args[2].to_vec()]).is_none());
                 }
-                b"RPUSH" | b"HMSET" => {
+                b"RPUSH" | b"HMSET" | b"SADD" | b"ZADD" => {
                     let e = map.entry(k()).or_default();
                     e.extend(args[2..].iter().map(|a| a.to_vec()));
                 }
@@ -734,16 +842,29 @@ mod tests {
                 .iter()
                 .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
                 .collect(),
-            _ => unreachable!("the test holds strings, lists and hashes"),
+            Value::Set(s) => s.iter().map(|e| e.to_vec()).collect(),
+            Value::ZSet(z) => {
+                let mut out = Vec::new();
+                z.for_each(|m, s| {
+                    out.push(crate::number::fmt_g17(s).into_bytes());
+                    out.push(m.to_vec());
+                });
+                out
+            }
+            _ => unreachable!("the test holds no streams"),
         }
     }
 
-    /// Big lists and hashes are written a slice per step while they, and
-    /// everything around them, keep changing: the output is still exactly
-    /// the data as of the epoch.
+    /// Big lists, hashes, sets and sorted sets are written a slice per
+    /// step (or handed to the rewrite thread as a copy when they change
+    /// first) while they, and everything around them, keep changing: the
+    /// output is still exactly the data as of the epoch.
     #[test]
     fn big_values_are_written_in_slices_at_the_epoch() {
+        use crate::store::set::Set;
+        use crate::store::zset::{Limits as ZLimits, ZSet};
         use crate::store::{Hash, Kind, List};
+        let zlim = ZLimits::default();
         for seed in 1..12u64 {
             let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             let mut next = move |n: u64| {
@@ -767,6 +888,16 @@ mod tests {
                     );
                 }
                 s.set(db, b"hash", Value::Hash(Box::new(h)));
+                let mut set = Set::new_for(b"m");
+                for i in 0..6000 {
+                    set.add(format!("m{i}").as_bytes(), 512);
+                }
+                s.set(db, b"set", Value::Set(set));
+                let mut z = ZSet::new_for(8, &zlim);
+                for i in 0..7000 {
+                    z.insert(format!("z{i}").as_bytes(), (i % 97) as f64 / 3.0, &zlim);
+                }
+                s.set(db, b"zset", Value::ZSet(z));
                 for i in 0..50 {
                     s.set(db, format!("k{i}").as_bytes(), Value::Str(Sds::new(b"v")));
                 }
@@ -800,7 +931,33 @@ mod tests {
                             }
                         }
                         3 => {
-                            s.remove(db, if next(2) == 0 { b"list" } else { b"hash" });
+                            let k: &[u8] = match next(4) {
+                                0 => b"list",
+                                1 => b"hash",
+                                2 => b"set",
+                                _ => b"zset",
+                            };
+                            s.remove(db, k);
+                        }
+                        7 => {
+                            if let Ok(Some(Value::Set(st))) = s.get_mut(db, b"set", Kind::Set) {
+                                let m = format!("m{}", next(7000));
+                                if next(2) == 0 {
+                                    st.add(m.as_bytes(), 512);
+                                } else {
+                                    st.remove(m.as_bytes());
+                                }
+                            }
+                        }
+                        8 => {
+                            if let Ok(Some(Value::ZSet(z))) = s.get_mut(db, b"zset", Kind::ZSet) {
+                                let m = format!("z{}", next(8000));
+                                if next(2) == 0 {
+                                    z.insert(m.as_bytes(), next(1000) as f64, &zlim);
+                                } else {
+                                    z.remove(m.as_bytes());
+                                }
+                            }
                         }
                         4 => {
                             s.remove(db, format!("k{}", next(60)).as_bytes());
@@ -832,8 +989,10 @@ mod tests {
                 *v = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
             };
             for ((_, k), v) in got.iter_mut().chain(epoch.iter_mut()) {
-                if k == b"hash" {
-                    sort_pairs(v);
+                match &k[..] {
+                    b"hash" | b"zset" => sort_pairs(v),
+                    b"set" => v.sort(),
+                    _ => {}
                 }
             }
             assert_eq!(got.len(), epoch.len(), "seed {seed}");
