@@ -20,7 +20,7 @@ pub enum RewriteMsg {
     Chunk(Vec<u8>),
     /// A database flushed during the walk: serialize its unwalked entries
     /// here, then free it (both off the reactor).
-    Detached(Box<crate::store::snapshot::Detached>),
+    Detached(Box<crate::store::snapshot::DetachedDb>),
     /// The walk is complete: fsync and install.
     Finish,
     /// Give up (AOF turned off, shutdown): remove the temp file.

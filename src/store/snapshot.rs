@@ -20,13 +20,10 @@
 //! their entries are written under (`labels`). The walk's budget counts
 //! elements, not keys, so a tick never serializes much more than its share:
 //! a big list, hash, set or sorted set is written a slice per tick
-//! (`partial`).
-//!
-//! A write to a big value the walk still owes (not reached yet, or written
-//! only in part) does not serialize it on the reactor: the value as it is
-//! is cloned and the clone handed to the rewrite thread
-//! ([`Detached::Value`]), which serializes and frees it. A clone of a
-//! 3M-element list costs milliseconds; serializing it cost half a second.
+//! (`partial`), and a write to it in the meantime first writes the rest.
+//! (Handing a copy of the value to the rewrite thread instead was tried:
+//! cloning a 3M-element list or a 1M-member sorted set cost the reactor
+//! more than encoding it.)
 
 use std::collections::HashSet;
 
@@ -79,50 +76,9 @@ const SLICE_ELEMENTS: usize = 4096;
 pub enum Piece {
     /// Serialized commands.
     Bytes(Vec<u8>),
-    /// Epoch data serialized (and freed) by the rewrite thread: a flushed
-    /// database's unwalked entries, or a big value about to change.
-    Detached(Box<Detached>),
-}
-
-/// What the rewrite thread serializes for the walk.
-#[derive(Debug)]
-pub enum Detached {
-    Db(DetachedDb),
-    Value(DetachedValue),
-}
-
-impl Detached {
-    pub fn serialize(&self, out: &mut Vec<u8>) {
-        match self {
-            Detached::Db(d) => d.serialize(out),
-            Detached::Value(v) => v.serialize(out),
-        }
-    }
-}
-
-/// A copy of a big value as of the epoch, taken just before its first
-/// change. The reactor already wrote the SELECT it needs (and, for an RDB
-/// value written in part, its head and first elements).
-#[derive(Debug)]
-pub struct DetachedValue {
-    key: Key,
-    value: Value,
-    expiry: Option<u64>,
-    /// Elements before this are already written.
-    from: usize,
-    rdb: Option<SaveOpts>,
-}
-
-impl DetachedValue {
-    pub fn serialize(&self, out: &mut Vec<u8>) {
-        let (k, v) = (&*self.key, &self.value);
-        match (&self.rdb, self.from) {
-            (Some(o), 0) => rdb_save::write_entry(out, k, v, self.expiry, o),
-            (Some(o), from) => rdb_save::write_elements(out, v, from, free_effort(v), o),
-            (None, 0) => serialize_entry(out, k, v, self.expiry),
-            (None, from) => serialize_rest(out, k, v, from, self.expiry),
-        }
-    }
+    /// A flushed database whose unwalked entries still belong to the
+    /// snapshot: serialized (and freed) by the rewrite thread.
+    Detached(Box<DetachedDb>),
 }
 
 /// The part of a flushed database the walk had not reached.
@@ -241,40 +197,15 @@ impl Snapshot {
         }
     }
 
-    /// Hands the rest of the partial value (in `d`) to the rewrite thread
-    /// as a copy: it is about to change, or (RDB) other output must follow.
-    fn hand_off_partial(&mut self, d: &Db) {
-        let Some(p) = self.partial.take() else {
-            return;
-        };
-        let Some(v) = d.keys.get(&*p.key) else {
-            return;
-        };
-        let expiry = d.expires.get(&*p.key).copied();
-        self.hand_off(p.db, d, p.key, v, expiry, p.next);
-    }
-
-    /// Hands a copy of a value to the rewrite thread, which writes its
-    /// elements from `from` on (0: the whole entry).
-    fn hand_off(
-        &mut self,
-        db: usize,
-        d: &Db,
-        key: Key,
-        v: &Value,
-        expiry: Option<u64>,
-        from: usize,
-    ) {
-        self.select(db, d);
-        self.seal_bytes();
-        self.pieces
-            .push(Piece::Detached(Box::new(Detached::Value(DetachedValue {
-                key,
-                value: v.clone(),
-                expiry,
-                from,
-                rdb: self.rdb,
-            }))));
+    /// Writes the rest of the partial value if it is (db, key).
+    fn finish_partial_of(&mut self, d: &Db, db: usize, key: &[u8]) {
+        if self
+            .partial
+            .as_ref()
+            .is_some_and(|p| p.db == db && *p.key == *key)
+        {
+            self.continue_partial(d, usize::MAX);
+        }
     }
 
     /// Moves what `out` holds into the ordered pieces.
@@ -350,8 +281,7 @@ fn serialize_rest(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, exp
     }
 }
 
-/// True for the values the walk writes in slices (and copies rather than
-/// serializes when they change before it is done with them).
+/// True for the values the walk writes in slices.
 fn sliceable(v: &Value) -> bool {
     let kind = match v {
         Value::List(_) | Value::Hash(_) => true,
@@ -501,7 +431,7 @@ impl Store {
             && let Some(p) = &snap.partial
         {
             let d = if p.db == db { &old } else { &self.dbs[p.db] };
-            snap.hand_off_partial(d);
+            snap.continue_partial(d, usize::MAX);
         }
         let upto = snap.cursors[db].min(old.keys.len());
         snap.cursors[db] = 0;
@@ -527,15 +457,14 @@ impl Store {
             return Some(old);
         }
         snap.seal_bytes();
-        snap.pieces
-            .push(Piece::Detached(Box::new(Detached::Db(DetachedDb {
-                label: snap.labels[db],
-                db: old,
-                upto,
-                skip,
-                partial,
-                rdb: snap.rdb,
-            }))));
+        snap.pieces.push(Piece::Detached(Box::new(DetachedDb {
+            label: snap.labels[db],
+            db: old,
+            upto,
+            skip,
+            partial,
+            rdb: snap.rdb,
+        })));
         // The rewrite thread writes a SELECT of its own.
         snap.selected = None;
         None
@@ -576,45 +505,43 @@ impl Store {
     }
 
     /// Choke-point hook: serialize `key` before its first change if the
-    /// walk has not reached it (a big value: hand a copy to the rewrite
-    /// thread), and protect the element a removal would move below the
-    /// cursor.
+    /// walk has not reached it, and protect the element a removal would
+    /// move below the cursor.
     #[inline]
     pub(crate) fn snapshot_before_write(&mut self, db: usize, key: &[u8]) {
         let Some(snap) = self.snapshot.as_mut() else {
             return;
         };
         let d = &self.dbs[db];
+        // A value being written in slices is completed before it changes
+        // (in RDB mode before anything else is written: no interleaving).
+        if let Some(p) = &snap.partial {
+            if snap.rdb.is_some() {
+                let pd = &self.dbs[p.db];
+                snap.continue_partial(pd, usize::MAX);
+            } else {
+                snap.finish_partial_of(d, db, key);
+            }
+        }
         // A cursor above the length would let the next insert land in the
         // unwalked region: every insert is preceded by this hook, so clamp.
         if snap.cursors[db] > d.keys.len() {
             snap.cursors[db] = d.keys.len();
         }
-        let j = d.keys.get_index_of(key);
-        let owed =
-            j.is_some_and(|j| j < snap.cursors[db]) && !snap.done.contains(&(db, Key::new(key)));
-        // A value being written in slices goes to the rewrite thread before
-        // it changes, and in RDB mode before anything else is written (no
-        // interleaving inside one value's payload).
-        if let Some(p) = &snap.partial
-            && ((p.db == db && *p.key == *key) || (owed && snap.rdb.is_some()))
-        {
-            let pd = &self.dbs[p.db];
-            snap.hand_off_partial(pd);
-        }
-        let Some(j) = j else {
+        let Some(j) = d.keys.get_index_of(key) else {
             return;
         };
-        if owed {
+        let cursor = snap.cursors[db];
+        if j >= cursor {
+            return;
+        }
+        let k = Key::new(key);
+        if !snap.done.contains(&(db, k.clone())) {
             if let Some(v) = d.keys.get(key) {
                 let expiry = d.expires.get(key).copied();
-                if sliceable(v) {
-                    snap.hand_off(db, d, Key::new(key), v, expiry, 0);
-                } else {
-                    snap.serialize(db, d, key, v, expiry);
-                }
+                snap.serialize(db, d, key, v, expiry);
             }
-            snap.done.insert((db, Key::new(key)));
+            snap.done.insert((db, k));
         }
         guard_last(snap, d, db, j);
     }
@@ -856,8 +783,7 @@ mod tests {
     }
 
     /// Big lists, hashes, sets and sorted sets are written a slice per
-    /// step (or handed to the rewrite thread as a copy when they change
-    /// first) while they, and everything around them, keep changing: the
+    /// step while they, and everything around them, keep changing: the
     /// output is still exactly the data as of the epoch.
     #[test]
     fn big_values_are_written_in_slices_at_the_epoch() {
