@@ -293,10 +293,9 @@ fn read_node(blob: &[u8], master: StreamId) -> Result<NodeIn, Error> {
         // Field, value pairs; values only under SAMEFIELDS.
         let mut fields = Vec::with_capacity(nfields * 2);
         for j in 0..nfields {
-            let name = if same {
-                Sds::new(&master_fields[j])
-            } else {
-                Sds::from_vec(next(&mut p).ok_or_else(lp_corrupt)?.to_vec())
+            let name = match master_fields.get(j).filter(|_| same) {
+                Some(m) => Sds::new(m),
+                None => Sds::from_vec(next(&mut p).ok_or_else(lp_corrupt)?.to_vec()),
             };
             fields.push(name);
             fields.push(Sds::from_vec(next(&mut p).ok_or_else(lp_corrupt)?.to_vec()));
