@@ -148,6 +148,13 @@ impl ListpackWriter {
         self.count += 1;
     }
 
+    /// Appends every element of `other` (elements are self-contained, so
+    /// their bytes move as they are).
+    pub fn append(&mut self, other: ListpackWriter) {
+        self.buf.extend_from_slice(&other.buf[LP_HDR..]);
+        self.count += other.count;
+    }
+
     /// The finished blob: header (total bytes, element count or 65535 when
     /// it does not fit) and terminator.
     pub fn finish(mut self) -> Vec<u8> {

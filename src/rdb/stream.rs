@@ -60,19 +60,25 @@ struct NodeOut<'a> {
     entries: Vec<(StreamId, &'a [Sds])>,
 }
 
-/// The live entries grouped by their simulated node, in order. This is
-/// the one place the writer reads the stream's entries.
+/// The live entries grouped by their simulated node, in order (a merge
+/// walk of entries and nodes). This is the one place the writer reads the
+/// stream's entries.
 fn nodes_of(s: &Stream) -> Vec<NodeOut<'_>> {
     let mut out: Vec<NodeOut> = Vec::with_capacity(s.nodes.len());
+    let mut nodes = s.nodes.iter().peekable();
+    let mut cur = None;
     for (id, fields) in s.entries.range(..) {
-        let node = s.nodes.range(..=*id).next_back();
-        let master = node.map_or(*id, |(m, _)| *m);
+        while let Some((m, n)) = nodes.next_if(|(m, _)| *m <= id) {
+            cur = Some((*m, n.total, n.last));
+        }
+        // An entry before every node (never made by memkv) is its own.
+        let (master, total, last) = cur.unwrap_or((*id, 0, *id));
         match out.last_mut() {
             Some(n) if n.master == master => n.entries.push((*id, &fields[..])),
             _ => out.push(NodeOut {
                 master,
-                total: node.map_or(0, |(_, n)| n.total),
-                last: node.map_or(*id, |(_, n)| n.last),
+                total,
+                last,
                 entries: vec![(*id, &fields[..])],
             }),
         }
@@ -122,25 +128,57 @@ fn push_tombstone(lp: &mut ListpackWriter, master: StreamId, id: StreamId) {
     lp.push_int(4);
 }
 
-/// How a node's entries split into listpacks: one, unless they outgrow
-/// a listpack's size limit (each piece at least one entry).
-fn pieces(n: &NodeOut) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < n.entries.len() {
-        let mut j = i + 1;
-        let mut bytes = 64 + entry_bytes(n.entries[i].1);
-        while j < n.entries.len() {
-            bytes += entry_bytes(n.entries[j].1);
-            if bytes >= LISTPACK_MAX_SIZE {
+/// Writes a node as listpacks (key, blob), returning how many: one,
+/// unless its entries outgrow a listpack's size limit. The node's deleted
+/// entries go first (first piece) and last (last piece).
+fn write_node(out: &mut Vec<u8>, n: &NodeOut, compress: bool) -> u64 {
+    let live = n.entries.len() as u64;
+    let last_live = n.entries.last().map_or(n.master, |e| e.0);
+    let gone_last = n.last > last_live;
+    let mut head = n.total.max(live) - live - u64::from(gone_last);
+    let mut pieces = 0;
+    let mut rest = &n.entries[..];
+    while let Some((first_id, first_fields)) = rest.first() {
+        let master = if pieces == 0 { n.master } else { *first_id };
+        let mf: Vec<&[u8]> = first_fields.chunks_exact(2).map(|p| &p[0][..]).collect();
+        // The entries first (at least one), then the master entry before
+        // them once their number is known.
+        let mut body = ListpackWriter::default();
+        let mut taken = 0;
+        for (id, fields) in rest {
+            // (Sizes summed only once the listpack is big.)
+            if taken > 0
+                && body.bytes() >= LISTPACK_MAX_SIZE / 2
+                && body.bytes() + entry_bytes(fields) >= LISTPACK_MAX_SIZE
+            {
                 break;
             }
-            j += 1;
+            push_entry(&mut body, master, &mf, *id, fields);
+            taken += 1;
         }
-        out.push(i..j);
-        i = j;
+        rest = &rest[taken..];
+        let tail = gone_last && rest.is_empty();
+        let mut lp = ListpackWriter::default();
+        lp.push_int(taken as i64);
+        lp.push_int((head + u64::from(tail)) as i64);
+        lp.push_int(mf.len() as i64);
+        for f in &mf {
+            lp.push(f);
+        }
+        lp.push_int(0);
+        for _ in 0..head {
+            push_tombstone(&mut lp, master, master);
+        }
+        head = 0;
+        lp.append(body);
+        if tail {
+            push_tombstone(&mut lp, master, n.last);
+        }
+        write_string(out, &id_key(master), compress);
+        write_string(out, &lp.finish(), compress);
+        pieces += 1;
     }
-    out
+    pieces
 }
 
 /// An upper bound of the bytes an entry takes in a listpack.
@@ -148,57 +186,17 @@ fn entry_bytes(fields: &[Sds]) -> usize {
     64 + fields.iter().map(|f| f.len() + 10).sum::<usize>()
 }
 
-/// One piece of a node as a listpack: (master id, blob). The node's
-/// deleted entries go first (the first piece) and last (the last piece).
-fn listpack(n: &NodeOut, piece: std::ops::Range<usize>) -> (StreamId, Vec<u8>) {
-    let live = n.entries.len() as u64;
-    let last_live = n.entries.last().map_or(n.master, |e| e.0);
-    let tail = n.last > last_live && piece.end == n.entries.len();
-    let head = if piece.start == 0 {
-        n.total.max(live) - live - u64::from(n.last > last_live)
-    } else {
-        0
-    };
-    let master = if piece.start == 0 {
-        n.master
-    } else {
-        n.entries[piece.start].0
-    };
-    let entries = &n.entries[piece];
-    let mf: Vec<&[u8]> = entries[0].1.chunks_exact(2).map(|p| &p[0][..]).collect();
-    let mut lp = ListpackWriter::default();
-    lp.push_int(entries.len() as i64);
-    lp.push_int((head + u64::from(tail)) as i64);
-    lp.push_int(mf.len() as i64);
-    for f in &mf {
-        lp.push(f);
-    }
-    lp.push_int(0);
-    for _ in 0..head {
-        push_tombstone(&mut lp, master, master);
-    }
-    for (id, fields) in entries {
-        push_entry(&mut lp, master, &mf, *id, fields);
-    }
-    if tail {
-        push_tombstone(&mut lp, master, n.last);
-    }
-    (master, lp.finish())
-}
-
 /// The payload of a stream (after the type byte), as
 /// RDB_TYPE_STREAM_LISTPACKS_2.
 pub fn write(out: &mut Vec<u8>, s: &Stream, compress: bool) {
-    let nodes = nodes_of(s);
-    let split: Vec<_> = nodes.iter().map(pieces).collect();
-    write_len(out, split.iter().map(|p| p.len() as u64).sum());
-    for (n, ps) in nodes.iter().zip(split) {
-        for p in ps {
-            let (master, lp) = listpack(n, p);
-            write_string(out, &id_key(master), compress);
-            write_string(out, &lp, compress);
-        }
-    }
+    // The listpacks' count comes first: they are written aside.
+    let mut lps = Vec::new();
+    let count: u64 = nodes_of(s)
+        .iter()
+        .map(|n| write_node(&mut lps, n, compress))
+        .sum();
+    write_len(out, count);
+    out.extend_from_slice(&lps);
     write_len(out, s.len() as u64);
     for id in [s.last_id, s.first_id, s.max_deleted] {
         write_len(out, id.ms);
