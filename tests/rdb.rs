@@ -1296,3 +1296,46 @@ fn streams_are_kept_by_rdb_preamble_aof_bases() {
     let after: Vec<_> = keys.iter().map(|(k, _)| xinfo_full(&mut c, k)).collect();
     assert_eq!(after, before);
 }
+
+/// A dump.rdb whose stream listpack is damaged (checksum fixed up) refuses
+/// to start, saying what is wrong.
+#[test]
+fn damaged_stream_in_dump_rdb_refuses_to_start() {
+    let mut memkv = Server::start(&["--rdbcompression", "no"]);
+    let mut m = memkv.conn();
+    run(&mut m, &["XADD", "s", "1-1", "f", "marker-value"]);
+    run(&mut m, &["XADD", "s", "2-1", "f", "v"]);
+    let _: () = cmd("SAVE").query(&mut m).expect("save");
+    memkv.kill9();
+    let mut img = std::fs::read(memkv.dir.join("dump.rdb")).expect("read");
+    let at = img
+        .windows(12)
+        .position(|w| w == b"marker-value")
+        .expect("the value in the listpack");
+    // The element's header says 12 bytes; say 13.
+    assert_eq!(img[at - 1], 0x80 | 12);
+    img[at - 1] = 0x80 | 13;
+    let n = img.len();
+    let crc = memkv::rdb::crc64(&img[..n - 8]);
+    img[n - 8..].copy_from_slice(&crc.to_le_bytes());
+    let dir = common::temp_dir("rdb-damaged-stream");
+    std::fs::write(dir.join("dump.rdb"), &img).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
+        .args([
+            "--port",
+            &common::free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(["--dir", dir.to_str().expect("dir")])
+        .output()
+        .expect("run memkv");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started on a damaged stream");
+    assert!(
+        text.contains("Internal error in RDB reading: Stream listpack integrity check failed."),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
