@@ -398,11 +398,7 @@ fn redis_dump_rdb_loads_into_memkv_with_the_same_digest() {
     let mut r = redis.conn();
     populate_dataset(&mut r);
     let want = db_digest(&mut r);
-    let _: () = cmd("SAVE").query(&mut r).expect("save");
-    let dir = common::temp_dir("rdb-from-redis");
-    std::fs::copy(redis.dir.join("dump.rdb"), dir.join("dump.rdb")).expect("copy");
-    let mut memkv = Server::start_in(&dir, &DEBUG);
-    wait_loaded(&mut memkv);
+    let memkv = memkv_on_redis_save(&redis, &mut r, &DEBUG);
     let mut m = memkv.conn();
     assert_eq!(db_digest(&mut m), want);
     assert_eq!(info_field(&mut m, "rdb_changes_since_last_save"), "0");
@@ -412,6 +408,16 @@ fn redis_dump_rdb_loads_into_memkv_with_the_same_digest() {
     );
     let ttl: i64 = cmd("TTL").arg("ttl:h").query(&mut m).expect("ttl");
     assert!(ttl > 4000 && ttl <= 5000);
+}
+
+/// Redis SAVEs; memkv starts (loaded) on a copy of its dump.rdb.
+fn memkv_on_redis_save(redis: &Server, r: &mut Connection, args: &[&str]) -> Server {
+    let _: () = cmd("SAVE").query(r).expect("save");
+    let dir = common::temp_dir("rdb-from-redis");
+    std::fs::copy(redis.dir.join("dump.rdb"), dir.join("dump.rdb")).expect("copy");
+    let mut memkv = Server::start_in(&dir, args);
+    wait_loaded(&mut memkv);
+    memkv
 }
 
 fn keys_of(c: &mut Connection) -> i64 {
@@ -539,26 +545,31 @@ fn damaged_dump_rdb_refuses_to_start() {
         ),
     ];
     for (name, bytes, msg) in cases {
-        let dir = common::temp_dir("rdb-damaged");
-        std::fs::write(dir.join("dump.rdb"), &bytes).expect("write");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
-            .args([
-                "--port",
-                &common::free_port().to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            .args(["--dir", dir.to_str().expect("dir")])
-            .output()
-            .expect("run memkv");
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{name}: started on a damaged file");
-        assert!(text.contains(msg), "{name}: {text}");
-        // The file is left as it was.
-        assert_eq!(std::fs::read(dir.join("dump.rdb")).expect("read"), bytes);
-        let _ = std::fs::remove_dir_all(&dir);
+        refuses_to_start_on(&bytes, msg, name);
     }
+}
+
+/// memkv started on `dump.rdb` = `bytes` exits with `msg` in its output
+/// and leaves the file as it was.
+fn refuses_to_start_on(bytes: &[u8], msg: &str, name: &str) {
+    let dir = common::temp_dir("rdb-damaged");
+    std::fs::write(dir.join("dump.rdb"), bytes).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
+        .args([
+            "--port",
+            &common::free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(["--dir", dir.to_str().expect("dir")])
+        .output()
+        .expect("run memkv");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{name}: started on a damaged file");
+    assert!(text.contains(msg), "{name}: {text}");
+    assert_eq!(std::fs::read(dir.join("dump.rdb")).expect("read"), bytes);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -1230,11 +1241,7 @@ fn stream_dump_rdb_files_load_both_ways() {
     };
     let mut r = redis.conn();
     let keys = populate_streams(&mut r);
-    let _: () = cmd("SAVE").query(&mut r).expect("save");
-    let dir = common::temp_dir("stream-rdb-from-redis");
-    std::fs::copy(redis.dir.join("dump.rdb"), dir.join("dump.rdb")).expect("copy");
-    let mut memkv = Server::start_in(&dir, &args);
-    wait_loaded(&mut memkv);
+    let mut memkv = memkv_on_redis_save(&redis, &mut r, &args);
     let mut m = memkv.conn();
     for (k, _) in &keys {
         same_stream(&mut r, k, &mut m, k, &format!("{k} Redis -> memkv"));
@@ -1318,24 +1325,9 @@ fn damaged_stream_in_dump_rdb_refuses_to_start() {
     let n = img.len();
     let crc = memkv::rdb::crc64(&img[..n - 8]);
     img[n - 8..].copy_from_slice(&crc.to_le_bytes());
-    let dir = common::temp_dir("rdb-damaged-stream");
-    std::fs::write(dir.join("dump.rdb"), &img).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args([
-            "--port",
-            &common::free_port().to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args(["--dir", dir.to_str().expect("dir")])
-        .output()
-        .expect("run memkv");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "started on a damaged stream");
-    assert!(
-        text.contains("Internal error in RDB reading: Stream listpack integrity check failed."),
-        "{text}"
+    refuses_to_start_on(
+        &img,
+        "Internal error in RDB reading: Stream listpack integrity check failed.",
+        "stream",
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
