@@ -488,9 +488,7 @@ fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     after_round(srv);
     // Function libraries come first in the base: FUNCTION2 records of an
     // RDB base, or FUNCTION LOAD commands.
-    // Streams have no RDB encoding in memkv yet: such a base is AOF.
-    let preamble = srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no")
-        && !srv.store.has_streams();
+    let preamble = srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no");
     let library_codes = crate::rdb::persist::library_codes(srv);
     let libraries = if preamble {
         Vec::new()

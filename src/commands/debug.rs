@@ -341,15 +341,13 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
             };
             (size, String::new())
         }
-        // No RDB stream encoding yet: an estimate from the entry bytes.
-        Value::Stream(s) => (
-            s.entries
-                .values()
-                .map(|f| 16 + f.iter().map(|x| rdb_string_size(x)).sum::<usize>())
-                .sum::<usize>()
-                + 16,
-            String::new(),
-        ),
+        // The real payload, as Redis's rdbSavedObjectLen measures it.
+        Value::Stream(s) => {
+            let mut out = Vec::new();
+            let compress = crate::rdb::save_opts(&srv.config).compress;
+            crate::rdb::stream::write(&mut out, s, compress);
+            (out.len(), String::new())
+        }
     };
     Some(format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{}",

@@ -65,13 +65,7 @@ fn save(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
     if srv.rdb.bgsave_in_progress() {
         return Err(CmdError::Static("ERR Background save already in progress"));
     }
-    persist::save_now(srv).map_err(|e| {
-        if e == persist::STREAMS_UNSUPPORTED {
-            CmdError::Static(persist::STREAMS_UNSUPPORTED)
-        } else {
-            CmdError::Static("ERR")
-        }
-    })?;
+    persist::save_now(srv).map_err(|_| CmdError::Static("ERR"))?;
     c.reply.ok();
     Ok(())
 }
@@ -104,11 +98,6 @@ fn dump(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let opts = rdb::save_opts(&srv.config);
     match srv.store.lookup_read(c.db, &args[1]) {
         None => c.reply.null(),
-        Some(crate::store::Value::Stream(_)) => {
-            return Err(CmdError::Static(
-                "ERR DUMP of stream keys is not supported by memkv yet",
-            ));
-        }
         Some(v) => {
             let p = rdb::save::dump_payload(v, &opts);
             c.reply.bulk(&p);

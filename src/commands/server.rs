@@ -576,11 +576,7 @@ fn shutdown(srv: &mut Server, _c: &mut Client, args: &Args) -> CmdResult {
     crate::rdb::persist::abort_bgsave(srv);
     if !nosave && (save || points) && srv.loading.is_none() {
         log::info!("Saving the final RDB snapshot before exiting.");
-        let failed = match crate::rdb::persist::save_now(srv) {
-            // Streams cannot be in an RDB yet: only an explicit SAVE insists.
-            Err(e) if e == crate::rdb::persist::STREAMS_UNSUPPORTED => save,
-            r => r.is_err(),
-        };
+        let failed = crate::rdb::persist::save_now(srv).is_err();
         if failed && !force {
             log::warn!("Error trying to save the DB, can't exit.");
             return Err(CmdError::Static(

@@ -75,7 +75,7 @@ impl<'a> Decoder<'a> {
         self.buf.len().saturating_sub(self.pos)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         if n > self.remaining() {
             return Err(Error::Short);
         }
@@ -88,7 +88,7 @@ impl<'a> Decoder<'a> {
         Ok(self.take(1)?[0])
     }
 
-    fn le(&mut self, n: usize) -> Result<u64, Error> {
+    pub(super) fn le(&mut self, n: usize) -> Result<u64, Error> {
         let b = self.take(n)?;
         Ok(b.iter().rev().fold(0u64, |acc, &x| acc << 8 | x as u64))
     }
@@ -129,7 +129,7 @@ impl<'a> Decoder<'a> {
 
     /// A count of items that each take at least `min_bytes`: bounded by
     /// what is left of the input.
-    fn count(&mut self, min_bytes: usize) -> Result<usize, Error> {
+    pub(super) fn count(&mut self, min_bytes: usize) -> Result<usize, Error> {
         let n = self.length()?;
         if n > (self.remaining() / min_bytes.max(1)) as u64 {
             return Err(Error::Short);
@@ -340,9 +340,7 @@ impl<'a> Decoder<'a> {
                 Value::List(l)
             }
             TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => {
-                return Err(Error::Unsupported(
-                    "streams are not supported by memkv yet".into(),
-                ));
+                Value::Stream(Box::new(super::stream::read(self, ty)?))
             }
             TYPE_MODULE | TYPE_MODULE_2 => {
                 return Err(Error::Unsupported(

@@ -4,11 +4,12 @@
 //! `load` reads every encoding Redis 7.0 reads (strings plain, integer and
 //! LZF; lists quicklist/quicklist2/ziplist/plain; hashes
 //! listpack/ziplist/zipmap/plain; sets intset/listpack/plain; sorted sets
-//! listpack/ziplist/ZSET_2/ZSET) plus the opcodes (expiry in ms and s,
-//! IDLE, FREQ, AUX, SELECTDB, RESIZEDB, FUNCTION2, EOF + CRC64); `save`
-//! writes what Redis 7.0 writes. `pack` holds the packed blob formats and
-//! `lzf` the compression. Streams and module types are refused with a
-//! clear error (memkv holds neither).
+//! listpack/ziplist/ZSET_2/ZSET; streams listpacks 1, 2 and 3) plus the
+//! opcodes (expiry in ms and s, IDLE, FREQ, AUX, SELECTDB, RESIZEDB,
+//! FUNCTION2, EOF + CRC64); `save` writes what Redis 7.0 writes. `stream`
+//! is the stream encoding both ways, `pack` the packed blob formats and
+//! `lzf` the compression. Module types are refused with a clear error
+//! (memkv holds none).
 
 pub mod file;
 pub mod load;
@@ -16,6 +17,7 @@ pub mod lzf;
 pub mod pack;
 pub mod persist;
 pub mod save;
+pub mod stream;
 
 pub use load::{Decoder, Item, KeyItem, LoadLimits};
 pub use save::SaveOpts;

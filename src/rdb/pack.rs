@@ -57,14 +57,22 @@ fn backlen_size(l: usize) -> usize {
     }
 }
 
-fn push_backlen(out: &mut Vec<u8>, l: usize) {
+/// The back-length of an entry of `l` bytes, and how many bytes of it.
+fn backlen(l: usize) -> ([u8; 5], usize) {
     let n = backlen_size(l);
+    let mut b = [0u8; 5];
     // Most significant 7-bit group first; every byte but the first has the
     // high bit set (the blob is walked backwards from the last byte).
-    for i in (0..n).rev() {
+    for (k, i) in (0..n).rev().enumerate() {
         let group = ((l >> (7 * i)) & 127) as u8;
-        out.push(if i == n - 1 { group } else { group | 128 });
+        b[k] = if i == n - 1 { group } else { group | 128 };
     }
+    (b, n)
+}
+
+fn push_backlen(out: &mut Vec<u8>, l: usize) {
+    let (b, n) = backlen(l);
+    out.extend_from_slice(&b[..n]);
 }
 
 /// A listpack being built.
@@ -148,6 +156,13 @@ impl ListpackWriter {
         self.count += 1;
     }
 
+    /// Appends every element of `other` (elements are self-contained, so
+    /// their bytes move as they are).
+    pub fn append(&mut self, other: ListpackWriter) {
+        self.buf.extend_from_slice(&other.buf[LP_HDR..]);
+        self.count += other.count;
+    }
+
     /// The finished blob: header (total bytes, element count or 65535 when
     /// it does not fit) and terminator.
     pub fn finish(mut self) -> Vec<u8> {
@@ -203,13 +218,12 @@ pub fn listpack_entries(lp: &[u8]) -> Option<Vec<Entry<'_>>> {
                 _ => return None,
             }
         };
-        let mut expect = Vec::with_capacity(5);
-        push_backlen(&mut expect, size);
-        let bl = lp.get(p + size..p + size + expect.len())?;
-        if bl != &expect[..] {
+        // Checked without allocating: this runs once per element.
+        let (expect, n) = backlen(size);
+        if lp.get(p + size..p + size + n)? != &expect[..n] {
             return None;
         }
-        p += size + expect.len();
+        p += size + n;
         out.push(entry);
     }
     if p != lp.len() - 1 || (count != 65535 && count != out.len()) {

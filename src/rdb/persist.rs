@@ -134,16 +134,8 @@ pub fn library_codes(srv: &Server) -> Vec<Vec<u8>> {
         .unwrap_or_default()
 }
 
-/// memkv's RDB writer has no stream encoding yet: snapshots of a dataset
-/// with streams are refused rather than written without them.
-pub const STREAMS_UNSUPPORTED: &str = "ERR memkv cannot write stream keys to an RDB file yet (the dataset holds streams; the AOF keeps them)";
-
 /// SAVE: the whole dataset, now, on this thread (Redis blocks too).
 pub fn save_now(srv: &mut Server) -> Result<(), String> {
-    if srv.store.has_streams() {
-        warn!("{STREAMS_UNSUPPORTED}");
-        return Err(STREAMS_UNSUPPORTED.into());
-    }
     let path = rdb_path(&srv.config);
     let opts = super::save_opts(&srv.config);
     let libs = library_codes(srv);
@@ -172,9 +164,6 @@ pub fn save_now(srv: &mut Server) -> Result<(), String> {
 
 /// Starts a BGSAVE. The caller checks that no other snapshot runs.
 pub fn start_bgsave(srv: &mut Server) -> Result<(), String> {
-    if srv.store.has_streams() {
-        return Err(STREAMS_UNSUPPORTED.into());
-    }
     let path = rdb_path(&srv.config);
     let dir = path
         .parent()
@@ -348,15 +337,6 @@ pub fn cron(srv: &mut Server) {
     let retry_ok = srv.rdb.last_bgsave_ok || now.saturating_sub(srv.rdb.last_bgsave_try_unix) > 5;
     for (secs, min_changes) in save_points(&srv.config) {
         if changes >= min_changes && elapsed >= secs && retry_ok {
-            if srv.store.has_streams() {
-                // Not an error state (no MISCONF): said once per process.
-                static WARNED: std::sync::atomic::AtomicBool =
-                    std::sync::atomic::AtomicBool::new(false);
-                if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    warn!("Save points skipped: {STREAMS_UNSUPPORTED}");
-                }
-                return;
-            }
             info!("{min_changes} changes in {secs} seconds. Saving...");
             if let Err(e) = start_bgsave(srv) {
                 warn!("{e}");

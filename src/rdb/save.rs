@@ -3,8 +3,9 @@
 //! lists as quicklist2 (listpack nodes under `list-max-listpack-size`),
 //! hashes as listpack within `hash-max-listpack-*` else a plain table, sets
 //! as intset or a plain table, sorted sets as listpack or ZSET_2 with
-//! binary scores. Also the file framing (header, aux fields, SELECTDB,
-//! RESIZEDB, EOF and CRC64) and DUMP payloads.
+//! binary scores, streams as listpacks 2 (`stream.rs`). Also the file
+//! framing (header, aux fields, SELECTDB, RESIZEDB, EOF and CRC64) and DUMP
+//! payloads.
 
 use super::pack::{ListpackWriter, intset_blob};
 use super::*;
@@ -108,9 +109,7 @@ pub fn value_type(v: &Value, o: &SaveOpts) -> u8 {
         Value::Set(_) => TYPE_SET,
         Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
         Value::ZSet(_) => TYPE_ZSET_2,
-        // Never written: snapshots with streams are refused (persist.rs)
-        // and DUMP refuses them; an empty string keeps a stray call valid.
-        Value::Stream(_) => TYPE_STRING,
+        Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
     }
 }
 
@@ -131,7 +130,7 @@ fn write_payload(out: &mut Vec<u8>, value: &Value, ty: u8, o: &SaveOpts) {
     let c = o.compress;
     match value {
         Value::Str(s) => write_string(out, s, c),
-        Value::Stream(_) => write_string(out, b"", c),
+        Value::Stream(s) => super::stream::write(out, s, c),
         Value::List(l) => {
             let nodes = list_nodes(l.iter(), o.list_fill);
             write_len(out, nodes.len() as u64);

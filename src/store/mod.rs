@@ -378,15 +378,6 @@ impl Store {
         self.dbs[db].keys.get_index(i).map(|(_, v)| v)
     }
 
-    /// Whether any database holds a stream (RDB files cannot carry them
-    /// yet: SAVE/BGSAVE refuse and AOF rewrites use the AOF format). A scan,
-    /// for the rare moments a snapshot starts.
-    pub fn has_streams(&self) -> bool {
-        self.dbs
-            .iter()
-            .any(|d| d.keys.values().any(|v| matches!(v, Value::Stream(_))))
-    }
-
     /// Looks a key up for reading and counts a keyspace hit or miss.
     #[inline]
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
