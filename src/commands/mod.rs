@@ -667,7 +667,7 @@ pub fn call(
             client.reply.truncate(mark);
             client.reply.error(&e.to_string());
             srv.store.prop.clear_replacement();
-            crate::pubsub::notify::discard(srv, false);
+            crate::pubsub::notify::failed(srv, client, mark);
         }
         // What executed and changed something goes to the AOF.
         Ok(()) if srv.store.prop.enabled && srv.store.dirty != dirty && spec.has(flags::WRITE) => {

@@ -176,7 +176,7 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
             srv.store.rollback_journal();
             crate::scripting::functions::end_transaction(srv, false);
             srv.store.prop.restore(prop_mark);
-            crate::pubsub::notify::discard(srv, true);
+            crate::pubsub::notify::discard_transaction(srv);
             // The transaction never happened, SELECT included.
             c.db = db_before;
             c.reply.truncate(mark);

@@ -401,6 +401,7 @@ impl Reactor {
             if let Some(relay) = self.srv.relay.as_mut() {
                 relay.flush();
             }
+            crate::pubsub::tracking::after_round(&mut self.srv);
             self.flush_pending();
             if self.srv.shutdown.is_some() {
                 return self.shutdown();
