@@ -465,3 +465,84 @@ fn cluster_node_serves_its_own_subscribers() {
     assert_eq!(publisher.cmd(&[b"SET", key.as_bytes(), b"v"]), b"+OK\r\n");
     assert_eq!(publisher.cmd(&[b"GET", key.as_bytes()]), b"$1\r\nv\r\n");
 }
+
+/// SUBSCRIBE / PSUBSCRIBE / UNSUBSCRIBE run inside MULTI in RESP2 and RESP3
+/// as in Redis 7.0 (their confirmations are EXEC's elements); EXEC in RESP2
+/// subscribed mode aborts as Redis's does.
+/// When memkv rolls such a transaction back (`multi-rollback yes`) the
+/// client is told EXECABORT, and its subscriptions are what they were:
+/// not subscribed, not in subscribed mode, no messages.
+#[test]
+fn subscribe_inside_multi() {
+    for resp3 in [false, true] {
+        let mut steps: Vec<Step> = Vec::new();
+        if resp3 {
+            steps.push(("a", "@resp3"));
+        }
+        steps.extend_from_slice(&[
+            ("a", "MULTI"),
+            ("a", "SUBSCRIBE a b"),
+            ("a", "PSUBSCRIBE p*"),
+            ("a", "UNSUBSCRIBE a"),
+            ("a", "EXEC"),
+            ("a", "PING"),
+            ("b", "PUBSUB NUMSUB a b"),
+            ("b", "PUBSUB NUMPAT"),
+            ("a", "EXEC"),
+        ]);
+        let steps: &'static [Step] = Vec::leak(steps);
+        differential(steps, &[]);
+    }
+    // Rolled back: nothing of it stays.
+    let s = Server::start(&[]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    a.cmd(&[b"HELLO", b"3"]);
+    assert_eq!(a.cmd(&[b"SET", b"str", b"x"]), b"+OK\r\n");
+    a.cmd(&[b"SUBSCRIBE", b"kept"]);
+    let mut out = Vec::new();
+    for cmd in [
+        &[&b"MULTI"[..]][..],
+        &[b"SUBSCRIBE", b"r1"],
+        &[b"PSUBSCRIBE", b"r*"],
+        &[b"UNSUBSCRIBE", b"kept"],
+        &[b"LPUSH", b"str", b"x"],
+        &[b"EXEC"],
+    ] {
+        out.extend(a.cmd(cmd));
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n-EXECABORT Transaction rolled back: command #4 (LPUSH) failed: WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_eq!(
+        b.cmd(&[b"PUBSUB", b"NUMSUB", b"r1", b"kept"]),
+        b"*4\r\n$2\r\nr1\r\n:0\r\n$4\r\nkept\r\n:1\r\n"
+    );
+    assert_eq!(b.cmd(&[b"PUBSUB", b"NUMPAT"]), b":0\r\n");
+    assert_eq!(b.cmd(&[b"PUBLISH", b"r1", b"m"]), b":0\r\n");
+    assert_eq!(b.cmd(&[b"PUBLISH", b"kept", b"m"]), b":1\r\n");
+    assert_eq!(
+        a.read_reply(),
+        b">3\r\n$7\r\nmessage\r\n$4\r\nkept\r\n$1\r\nm\r\n"
+    );
+    // RESP2: a rolled-back SUBSCRIBE leaves the client out of subscribed
+    // mode, as it was told.
+    let mut c = s.raw();
+    for cmd in [
+        &[&b"MULTI"[..]][..],
+        &[b"SUBSCRIBE", b"r2"],
+        &[b"LPUSH", b"str", b"x"],
+    ] {
+        c.cmd(cmd);
+    }
+    assert!(
+        c.cmd(&[b"EXEC"])
+            .starts_with(b"-EXECABORT Transaction rolled back")
+    );
+    assert_eq!(c.cmd(&[b"GET", b"str"]), b"$1\r\nx\r\n");
+    assert_eq!(
+        b.cmd(&[b"PUBSUB", b"NUMSUB", b"r2"]),
+        b"*2\r\n$2\r\nr2\r\n:0\r\n"
+    );
+}

@@ -615,8 +615,9 @@ fn reject_reply(
     args: &Args,
     msg: &str,
 ) -> Option<&'static CommandSpec> {
-    if client.multi.is_some() && args.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
-        // A rejected EXEC ends the transaction (Redis's execCommandAbort).
+    if args.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
+        // A rejected EXEC ends the transaction (Redis's execCommandAbort,
+        // with or without MULTI: e.g. in RESP2 subscribed mode).
         transaction::reset_transaction(srv, client);
         let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
         client.reply.error(&format!(

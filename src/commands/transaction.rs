@@ -144,6 +144,13 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         return Ok(());
     }
     let rollback = srv.config.multi_rollback;
+    // SUBSCRIBE & co. run inside MULTI (as in Redis): a rollback undoes them.
+    let subs = (rollback
+        && state
+            .queue
+            .iter()
+            .any(|(spec, _)| crate::pubsub::changes_subscriptions(spec)))
+    .then(|| crate::pubsub::snapshot(c));
     let mark = c.reply.len();
     c.reply.array(state.queue.len());
     if rollback {
@@ -177,6 +184,9 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
             crate::scripting::functions::end_transaction(srv, false);
             srv.store.prop.restore(prop_mark);
             crate::pubsub::notify::discard_transaction(srv);
+            if let Some(snap) = subs {
+                crate::pubsub::restore(srv, c, snap);
+            }
             // The transaction never happened, SELECT included.
             c.db = db_before;
             c.reply.truncate(mark);

@@ -249,6 +249,57 @@ pub fn update_flag(c: &mut Client, kind: Kind) {
     }
 }
 
+/// A client's subscriptions before a transaction that may be rolled back
+/// (SUBSCRIBE and friends run inside MULTI, as in Redis).
+pub struct Snapshot {
+    channels: IndexSet<Vec<u8>>,
+    patterns: IndexSet<Vec<u8>>,
+    shard: IndexSet<Vec<u8>>,
+    flag: bool,
+}
+
+/// Whether `spec` changes the running client's subscriptions.
+pub fn changes_subscriptions(spec: &crate::commands::CommandSpec) -> bool {
+    spec.has(crate::commands::flags::PUBSUB) && spec.name.contains("subscribe")
+}
+
+pub fn snapshot(c: &Client) -> Snapshot {
+    Snapshot {
+        channels: c.pubsub.channels.clone(),
+        patterns: c.pubsub.patterns.clone(),
+        shard: c.pubsub.shard.clone(),
+        flag: c.pubsub.flag,
+    }
+}
+
+/// A rolled-back transaction: the client is told EXECABORT, so its
+/// subscriptions go back to what they were (and RESP2 subscribed mode
+/// with them).
+pub fn restore(srv: &mut Server, c: &mut Client, snap: Snapshot) {
+    for (kind, before) in [
+        (Kind::Channel, &snap.channels),
+        (Kind::Pattern, &snap.patterns),
+        (Kind::Shard, &snap.shard),
+    ] {
+        let now: Vec<Vec<u8>> = c.pubsub.set_of(kind).iter().cloned().collect();
+        for name in now.iter().filter(|n| !before.contains(*n)) {
+            unsubscribe(srv, c, kind, name, false);
+        }
+        for name in before
+            .iter()
+            .filter(|n| !c.pubsub.set_of(kind).contains(*n))
+        {
+            let subs = match kind {
+                Kind::Pattern => srv.pubsub.patterns.entry(name.clone()).or_default(),
+                _ => srv.pubsub.map_of(kind).entry(name.clone()).or_default(),
+            };
+            subs.insert(c.id, c.token);
+        }
+        *c.pubsub.set_of(kind) = before.clone();
+    }
+    c.pubsub.flag = snap.flag;
+}
+
 /// Drops every subscription without replies (RESET, disconnection).
 pub fn forget_client(srv: &mut Server, c: &mut Client) {
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
