@@ -452,6 +452,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if client.peer && crate::cluster::handover::serve(srv, client, args) {
         return None;
     }
+    // PUBSUB NUMPAT's pattern list (peer connections only).
+    if client.peer && crate::cluster::pubsub::serve(srv, client, args) {
+        return None;
+    }
     let spec = match resolve(args) {
         Ok(s) => s,
         Err(e) => {

@@ -162,6 +162,11 @@ impl PubSub {
     pub fn numpat(&self) -> usize {
         self.patterns.len()
     }
+
+    /// The distinct patterns subscribed to (a cluster's NUMPAT merges them).
+    pub fn pattern_names(&self) -> impl Iterator<Item = &[u8]> {
+        self.patterns.keys().map(Vec::as_slice)
+    }
 }
 
 /// Writes a subscribe/unsubscribe confirmation (`[word, name|null, count]`).
