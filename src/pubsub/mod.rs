@@ -315,32 +315,59 @@ pub fn forget_client(srv: &mut Server, c: &mut Client) {
     tracking::disable(srv, c);
 }
 
-/// A message encoded once, copied into each receiver. RESP2 and RESP3 differ
-/// only in the first byte (`*` array vs `>` push header).
-struct Encoded {
-    resp2: Vec<u8>,
+/// Payloads from this size on are shared between the subscribers' output
+/// queues instead of copied into each (a 1 MB PUBLISH costs one copy).
+const SHARE_MIN: usize = 16 * 1024;
+
+/// A message encoded once for all its receivers: the header up to the
+/// payload's bulk length (RESP2 and RESP3 differ only in its first byte,
+/// `*` array vs `>` push), the payload, and a shared copy of a big payload
+/// made on the first delivery that can use it.
+struct Encoded<'a> {
+    head: Vec<u8>,
+    payload: &'a [u8],
+    shared: Option<bytes::Bytes>,
 }
 
-impl Encoded {
-    fn new(parts: &[&[u8]]) -> Encoded {
+impl<'a> Encoded<'a> {
+    fn new(parts: &[&[u8]], payload: &'a [u8]) -> Encoded<'a> {
         let mut r = Reply {
-            buf: Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum::<usize>() + 8),
+            buf: Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum::<usize>() + 32),
             resp3: false,
         };
-        r.push(parts.len());
+        r.push(parts.len() + 1);
         for p in parts {
             r.bulk(p);
         }
-        Encoded { resp2: r.buf }
+        r.buf.push(b'$');
+        r.buf
+            .extend_from_slice(payload.len().to_string().as_bytes());
+        r.buf.extend_from_slice(b"\r\n");
+        Encoded {
+            head: r.buf,
+            payload,
+            shared: None,
+        }
     }
 
-    fn write_to(&self, c: &mut Client) {
+    /// Appends the message to `c`'s output; `running`: `c` is the client
+    /// whose command is running (its reply buffer is written in place).
+    fn write_to(&mut self, c: &mut Client, running: bool) {
         if c.reply.resp3 {
             c.reply.raw(b">");
-            c.reply.raw(&self.resp2[1..]);
+            c.reply.raw(&self.head[1..]);
         } else {
-            c.reply.raw(&self.resp2);
+            c.reply.raw(&self.head);
         }
+        if self.payload.len() >= SHARE_MIN && !running {
+            let shared = self
+                .shared
+                .get_or_insert_with(|| bytes::Bytes::copy_from_slice(self.payload));
+            c.push_shared(shared);
+        } else {
+            c.reply.raw(self.payload);
+        }
+        c.reply.raw(b"\r\n");
     }
 }
 
@@ -362,9 +389,11 @@ impl Sink<'_> {
         me: &mut Option<&mut Client>,
         id: u64,
         token: usize,
-        msg: &Encoded,
+        msg: &mut Encoded,
     ) -> bool {
+        let mut running = false;
         let c = if let Some(me) = me.as_deref_mut().filter(|m| m.id == id) {
+            running = true;
             me
         } else {
             match self.clients.get_mut(token) {
@@ -380,7 +409,7 @@ impl Sink<'_> {
         if c.close_asap {
             return false;
         }
-        msg.write_to(c);
+        msg.write_to(c, running);
         limits::check(&self.limits, c, self.now);
         true
     }
@@ -424,25 +453,30 @@ pub fn publish_local(
         now: std::time::Instant::now(),
     };
     let mut receivers = 0;
+    // A big payload's shared copy, made once for all its messages.
+    let mut shared = None;
     let map = if shard { shard_channels } else { channels };
     if let Some(subs) = map.get(channel)
         && !subs.is_empty()
     {
         let word: &[u8] = if shard { b"smessage" } else { b"message" };
-        let msg = Encoded::new(&[word, channel, message]);
+        let mut msg = Encoded::new(&[word, channel], message);
         for (&id, &token) in subs {
-            receivers += sink.deliver(&mut me, id, token, &msg) as usize;
+            receivers += sink.deliver(&mut me, id, token, &mut msg) as usize;
         }
+        shared = msg.shared;
     }
     if !shard {
         for (pattern, subs) in patterns.iter() {
             if !crate::glob::glob_match(pattern, channel, false) {
                 continue;
             }
-            let msg = Encoded::new(&[b"pmessage", pattern, channel, message]);
+            let mut msg = Encoded::new(&[b"pmessage", pattern, channel], message);
+            msg.shared = shared.take();
             for (&id, &token) in subs {
-                receivers += sink.deliver(&mut me, id, token, &msg) as usize;
+                receivers += sink.deliver(&mut me, id, token, &mut msg) as usize;
             }
+            shared = msg.shared;
         }
     }
     if !srv.pubsub.woken.is_empty() {

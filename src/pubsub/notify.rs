@@ -568,12 +568,17 @@ fn events_of(
 /// executes a command).
 fn release(srv: &mut Server, me: &mut Client) {
     let steps = std::mem::take(&mut srv.pubsub.notify.held);
-    let Some(base) = steps.iter().find_map(|s| s.mark) else {
-        // Nothing of a connected client's: in order, with no reply to
-        // place them in.
+    let base = steps.iter().find_map(|s| s.mark);
+    let Some(base) = base.filter(|_| me.pubsub.flag) else {
+        // No reply to place events in (an internal client), or none can
+        // reach this client (not subscribed): in order, own invalidations
+        // after the reply.
+        srv.pubsub.tracking.defer_me = Some(me.id);
         for step in steps {
             send_step(srv, Some(&mut *me), step);
         }
+        srv.pubsub.tracking.defer_me = None;
+        super::tracking::send_deferred(srv, me);
         return;
     };
     let base = base.min(me.reply.buf.len());
