@@ -467,3 +467,31 @@ fn bcast_is_sent_once_per_round() {
         check(&r, "redis");
     }
 }
+
+/// Scripts and tracking as Redis 7.0 has them: EVAL_RO's own keys are not
+/// remembered, a script's read-only command remembers the keys its caller
+/// declared (Redis takes them from the caller's argv), a read after a
+/// write in the same script tracks the key again.
+#[test]
+fn script_reads_remember_the_declared_keys() {
+    let r = differential(&[
+        ("a", "@resp3"),
+        ("a", "CLIENT TRACKING on"),
+        ("a", "EVAL_RO \"return 1\" 1 rk2"),
+        ("a", "EVAL_RO \"return redis.call('get', KEYS[1])\" 1 rk"),
+        ("a", "EVAL \"return redis.call('get', 'zz')\" 0"),
+        (
+            "a",
+            "EVAL \"redis.call('get', KEYS[1]) redis.call('set', KEYS[1], 'v') return redis.call('get', KEYS[1])\" 1 rk3",
+        ),
+        ("a", "@read"),
+        ("b", "MSET rk2 1 rk 1 zz 1 rk3 1"),
+        ("a", "@read"),
+        ("a", "@read"),
+        ("a", "PING"),
+    ]);
+    assert_eq!(r[6], push_invalidate(&["rk3"]));
+    assert_eq!(r[8], push_invalidate(&["rk"]));
+    assert_eq!(r[9], push_invalidate(&["rk3"]));
+    assert_eq!(r[10], "+PONG\r\n");
+}

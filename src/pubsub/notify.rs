@@ -187,6 +187,9 @@ pub(crate) struct Step {
     flushed: bool,
     /// Keys a tracking client read (remembered in order with the changes).
     read: Vec<Vec<u8>>,
+    /// A script's read-only command: Redis 7.0 then remembers the keys the
+    /// script's caller declared (trackingRememberKeys on the caller's argv).
+    script_read: bool,
 }
 
 /// Held events of a running EXEC and the parsed flags.
@@ -433,6 +436,7 @@ pub fn after_call(
     if hold || !srv.pubsub.notify.held.is_empty() {
         let mut step = Step {
             mark: (!me.is_internal()).then_some(mark),
+            script_read: me.is_internal() && spec.has(crate::commands::flags::READONLY),
             ..Step::default()
         };
         if super::tracking::active(srv) {
@@ -447,17 +451,26 @@ pub fn after_call(
         srv.store.notes.clear();
         if step.mark.is_some() {
             // A script's commands are announced before the script's reply.
+            let keys = if super::tracking::active(srv) {
+                super::tracking::declared_keys(me, spec, args)
+            } else {
+                Vec::new()
+            };
             for s in srv.pubsub.notify.held.iter_mut().rev() {
                 if s.mark.is_some() {
                     break;
                 }
                 s.mark = step.mark;
+                if s.script_read {
+                    s.read.clone_from(&keys);
+                }
             }
         }
         let empty = step.events.is_empty()
             && step.changed.is_empty()
             && !step.flushed
-            && step.read.is_empty();
+            && step.read.is_empty()
+            && !step.script_read;
         if !empty {
             srv.pubsub.notify.held.push(step);
         }

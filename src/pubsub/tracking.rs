@@ -337,16 +337,23 @@ pub fn apply(
 }
 
 /// Redis's trackingRememberKeys: the keys a read-only command read, if the
-/// client tracks them (none otherwise).
+/// client tracks them (none otherwise). A read-only script's KEYS are not
+/// what it read: Redis leaves them out, and its commands are the script's.
 pub fn read_keys(c: &Client, spec: &'static CommandSpec, args: &Args) -> Vec<Vec<u8>> {
+    if !spec.has(crate::commands::flags::READONLY)
+        || matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+    {
+        return Vec::new();
+    }
+    declared_keys(c, spec, args)
+}
+
+/// The keys `args` names, if the client tracks what it reads now.
+pub fn declared_keys(c: &Client, spec: &'static CommandSpec, args: &Args) -> Vec<Vec<u8>> {
     let Some(t) = c.pubsub.tracking.as_ref() else {
         return Vec::new();
     };
-    if !spec.has(crate::commands::flags::READONLY)
-        || t.bcast
-        || (t.optin && !t.caching)
-        || (t.optout && t.caching)
-    {
+    if t.bcast || (t.optin && !t.caching) || (t.optout && t.caching) {
         return Vec::new();
     }
     let argv: Vec<&[u8]> = args.iter().collect();
