@@ -3,9 +3,11 @@
 //! Queuing happens in the dispatcher ([`super::execute`]); EXEC runs the
 //! queue as one step of the reactor, so no other client runs in between.
 //! With `multi-rollback yes` (the default) a runtime error makes EXEC undo
-//! every change of the transaction through the store's journal and answer
-//! an EXECABORT error naming the failing command; with `no` it behaves
-//! exactly like Redis (errors in their slots, the rest applied).
+//! every change of the transaction through the store's journal (and the
+//! subscriptions it changed; nothing it did is announced to subscribers or
+//! tracking clients) and answer an EXECABORT error naming the failing
+//! command; with `no` it behaves exactly like Redis (errors in their slots,
+//! the rest applied).
 
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, CommandSpec, call};

@@ -7,8 +7,12 @@
 //! command's event name for each written key (Redis's names, by command and
 //! key role), `new` for a key the command created, `del` for a container it
 //! emptied, `expire` after a SET with an expiry, `expired`, `keymiss`.
-//! Inside EXEC the events wait for the commit; a rolled-back transaction
-//! emits nothing. A failed command emits nothing.
+//! Inside EXEC or a script every command's effects (events, and the keys
+//! it changed or read for client-side caching) wait as a [`Step`] for the
+//! end of the outermost command, then go out in order, the running
+//! client's own events spliced into its reply where Redis 7.0 writes them;
+//! a rolled-back transaction or script emits nothing. A failed command
+//! emits nothing.
 
 use std::collections::HashSet;
 
@@ -726,7 +730,7 @@ pub fn failed(srv: &mut Server, me: &mut Client, mark: usize) {
         while held.last().is_some_and(|s| s.mark.is_none()) {
             held.pop();
         }
-    } else if !me.is_internal() {
+    } else {
         for s in held.iter_mut().rev() {
             if s.mark.is_some() {
                 break;
