@@ -597,3 +597,75 @@ fn big_payloads_reach_every_subscriber_intact() {
         }
     }
 }
+
+/// With `multi-rollback yes` a PUBLISH inside a transaction or script waits
+/// for the commit: a rolled-back one reaches nobody, a committed one
+/// reaches every subscriber in order and its reply counts them. With `no`
+/// it is sent at once and kept, as in Redis.
+#[test]
+fn publish_inside_a_rolled_back_transaction_is_not_sent() {
+    for rollback in [true, false] {
+        let s = Server::start(&["--multi-rollback", if rollback { "yes" } else { "no" }]);
+        let mut sub = s.raw();
+        let mut psub = s.raw();
+        let mut c = s.raw();
+        sub.cmd(&[b"SUBSCRIBE", b"ch"]);
+        psub.cmd(&[b"PSUBSCRIBE", b"c*"]);
+        c.cmd(&[b"SET", b"str", b"x"]);
+        for cmd in [
+            &[&b"MULTI"[..]][..],
+            &[b"PUBLISH", b"ch", b"undone"],
+            &[b"LPUSH", b"str", b"x"],
+            &[b"EXEC"],
+            &[
+                b"EVAL",
+                b"redis.call('publish', 'ch', 'undone2') return redis.call('lpush', 'str', 'x')",
+                b"0",
+            ],
+            &[b"MULTI"],
+            &[b"PUBLISH", b"ch", b"one"],
+            &[b"PUBLISH", b"nobody", b"x"],
+            &[b"PUBLISH", b"ch", b"two"],
+        ] {
+            c.cmd(cmd);
+        }
+        assert_eq!(c.cmd(&[b"EXEC"]), b"*3\r\n:2\r\n:0\r\n:2\r\n");
+        assert_eq!(
+            c.cmd(&[
+                b"EVAL",
+                b"return redis.call('publish', 'ch', 'three')",
+                b"0"
+            ]),
+            b":2\r\n"
+        );
+        let mut want: Vec<&[u8]> = vec![b"one", b"two", b"three"];
+        if !rollback {
+            want.splice(0..0, [&b"undone"[..], b"undone2"]);
+        }
+        for m in &want {
+            let got = sub.read_reply();
+            assert!(
+                got.ends_with(
+                    &[b"$", m.len().to_string().as_bytes(), b"\r\n", m, b"\r\n"].concat()
+                ),
+                "{rollback}: {}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+        assert!(
+            psub.read_reply().ends_with(
+                &[
+                    b"$",
+                    want[0].len().to_string().as_bytes(),
+                    b"\r\n",
+                    want[0],
+                    b"\r\n"
+                ]
+                .concat()
+            )
+        );
+        // Nothing else arrived before this marker.
+        c.cmd(&[b"PUBLISH", b"ch", b"end"]);
+        assert!(sub.read_reply().ends_with(b"$3\r\nend\r\n"));
+    }
+}

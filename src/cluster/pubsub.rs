@@ -18,8 +18,9 @@
 //!   (each peer lists its patterns, `MEMKV.PATTERNS`), so a pattern
 //!   subscribed on two nodes counts once, as in one Redis.
 //! - Inside MULTI/EXEC or a script, PUBLISH is forwarded without waiting
-//!   (`forward`, the `PubSub::relay` hook) and its reply counts this
-//!   node's receivers only.
+//!   (`forward`, the `PubSub::relay` hook; with `multi-rollback yes` when
+//!   the transaction commits, never if it rolls back) and its reply counts
+//!   this node's receivers only.
 //! - Keyspace notifications and CLIENT TRACKING invalidations stay local:
 //!   each node reports the events of the keys it owns to its own clients.
 

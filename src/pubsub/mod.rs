@@ -493,12 +493,64 @@ pub fn publish(
     channel: &[u8],
     msg: &[u8],
 ) -> usize {
-    let n = publish_local(srv, Some(me), shard, channel, msg);
     // A PUBLISH relayed by a peer is never forwarded again.
-    if !me.peer
-        && let Some(relay) = srv.pubsub.relay
-    {
+    let forward = !me.peer;
+    if me.in_exec && srv.store.journaling() {
+        // In a transaction or script `multi-rollback` may still undo: the
+        // message waits with the other effects (`notify::Step`) and is
+        // dropped by a rollback; the reply counts who would receive it.
+        let n = receivers(srv, me, shard, channel);
+        let p = notify::Published {
+            shard,
+            forward,
+            channel: channel.to_vec(),
+            message: msg.to_vec(),
+        };
+        srv.pubsub.notify.published.push(p);
+        return n;
+    }
+    deliver_published(srv, Some(me), shard, forward, channel, msg)
+}
+
+/// Local delivery plus the cluster hook (`forward`: not a peer's PUBLISH).
+pub(crate) fn deliver_published(
+    srv: &mut Server,
+    me: Option<&mut Client>,
+    shard: bool,
+    forward: bool,
+    channel: &[u8],
+    msg: &[u8],
+) -> usize {
+    let n = publish_local(srv, me, shard, channel, msg);
+    if forward && let Some(relay) = srv.pubsub.relay {
         relay(srv, shard, channel, msg);
+    }
+    n
+}
+
+/// How many clients a message on `channel` reaches now (PUBLISH's reply):
+/// channel subscribers plus matching pattern subscribers, as delivered.
+fn receivers(srv: &Server, me: &Client, shard: bool, channel: &[u8]) -> usize {
+    let live = |(&id, &token): (&u64, &usize)| {
+        if id == me.id {
+            return !me.close_asap;
+        }
+        matches!(srv.clients.get(token), Some(Some(c)) if c.id == id && !c.close_asap)
+    };
+    let map = if shard {
+        &srv.pubsub.shard_channels
+    } else {
+        &srv.pubsub.channels
+    };
+    let mut n = map
+        .get(channel)
+        .map_or(0, |s| s.iter().filter(|e| live(*e)).count());
+    if !shard {
+        for (pattern, subs) in &srv.pubsub.patterns {
+            if crate::glob::glob_match(pattern, channel, false) {
+                n += subs.iter().filter(|e| live(*e)).count();
+            }
+        }
     }
     n
 }

@@ -175,6 +175,16 @@ impl Notes {
 /// Channel name and message of one notification.
 type Event = (Vec<u8>, Vec<u8>);
 
+/// A PUBLISH held with its transaction (see `pubsub::publish`).
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub shard: bool,
+    /// Relay it to the other cluster nodes (not a peer's PUBLISH).
+    pub forward: bool,
+    pub channel: Vec<u8>,
+    pub message: Vec<u8>,
+}
+
 /// What one command run inside EXEC or a script did, held until the
 /// outermost command ends (sent then, in order; dropped if it is rolled
 /// back, as nothing changed).
@@ -194,6 +204,8 @@ pub(crate) struct Step {
     /// A script's read-only command: Redis 7.0 then remembers the keys the
     /// script's caller declared (trackingRememberKeys on the caller's argv).
     script_read: bool,
+    /// Its PUBLISH, delivered when the step is sent.
+    published: Vec<Published>,
 }
 
 /// Held events of a running EXEC and the parsed flags.
@@ -202,6 +214,8 @@ pub struct Notify {
     pub flags: u32,
     /// Effects of the transaction or script running now.
     pub(crate) held: Vec<Step>,
+    /// PUBLISHes of the running command, taken into its step.
+    pub(crate) published: Vec<Published>,
     /// Being sent (reused).
     out: Vec<Event>,
 }
@@ -209,7 +223,7 @@ pub struct Notify {
 #[inline]
 pub fn pending(srv: &Server) -> bool {
     let n = &srv.pubsub.notify;
-    n.flags != 0 || !n.held.is_empty() || super::tracking::active(srv)
+    n.flags != 0 || !n.held.is_empty() || !n.published.is_empty() || super::tracking::active(srv)
 }
 
 /// Whether the store records notes: notifications or tracking need them.
@@ -441,6 +455,7 @@ pub fn after_call(
         let mut step = Step {
             mark: (!me.is_internal()).then_some(mark),
             script_read: me.is_internal() && spec.has(crate::commands::flags::READONLY),
+            published: std::mem::take(&mut srv.pubsub.notify.published),
             ..Step::default()
         };
         if super::tracking::active(srv) {
@@ -474,7 +489,8 @@ pub fn after_call(
             && step.changed.is_empty()
             && !step.flushed
             && step.read.is_empty()
-            && !step.script_read;
+            && !step.script_read
+            && step.published.is_empty();
         if !empty {
             srv.pubsub.notify.held.push(step);
         }
@@ -628,7 +644,17 @@ fn send_step(srv: &mut Server, me: Option<&mut Client>, step: Step) {
         );
     }
     if !step.events.is_empty() {
-        send(srv, me, step.events);
+        send(srv, me.as_deref_mut(), step.events);
+    }
+    for p in step.published {
+        super::deliver_published(
+            srv,
+            me.as_deref_mut(),
+            p.shard,
+            p.forward,
+            &p.channel,
+            &p.message,
+        );
     }
 }
 
@@ -714,6 +740,7 @@ fn track(srv: &mut Server, me: Option<&mut Client>, read: Option<(&'static Comma
 pub fn discard_transaction(srv: &mut Server) {
     srv.store.notes.clear();
     srv.pubsub.notify.held.clear();
+    srv.pubsub.notify.published.clear();
 }
 
 /// A failed command (`mark`: where its reply starts) emits nothing of its
@@ -721,6 +748,7 @@ pub fn discard_transaction(srv: &mut Server) {
 /// `multi-rollback` undid them, announced as Redis does otherwise.
 pub fn failed(srv: &mut Server, me: &mut Client, mark: usize) {
     srv.store.notes.clear();
+    srv.pubsub.notify.published.clear();
     // A script's failed command (redis.pcall) undoes nothing by itself.
     if srv.pubsub.notify.held.is_empty() || me.is_internal() {
         return;
