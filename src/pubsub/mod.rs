@@ -319,6 +319,53 @@ pub fn forget_client(srv: &mut Server, c: &mut Client) {
 /// queues instead of copied into each (a 1 MB PUBLISH costs one copy).
 const SHARE_MIN: usize = 16 * 1024;
 
+/// Big payload buffers whose last subscriber has written them out, kept for
+/// the next big message (fresh memory costs a page fault per 4 KiB): one,
+/// of at most `SPARE_MAX` bytes.
+const SPARE_MAX: usize = 4 << 20;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A shared payload's buffer; given back to `SPARE` when the last
+/// subscriber's chunk is dropped.
+struct Recycled(Vec<u8>);
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        if v.capacity() <= SPARE_MAX {
+            let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(v));
+        }
+    }
+}
+
+/// One shared copy of a big payload, in a recycled buffer when one fits.
+fn shared_copy(payload: &[u8]) -> bytes::Bytes {
+    let spare = SPARE
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.as_ref().is_some_and(|v| v.capacity() >= payload.len()) {
+                s.take()
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten();
+    let mut v = spare.unwrap_or_default();
+    v.clear();
+    v.extend_from_slice(payload);
+    bytes::Bytes::from_owner(Recycled(v))
+}
+
 /// A message encoded once for all its receivers: the header up to the
 /// payload's bulk length (RESP2 and RESP3 differ only in its first byte,
 /// `*` array vs `>` push), the payload, and a shared copy of a big payload
@@ -360,9 +407,7 @@ impl<'a> Encoded<'a> {
             c.reply.raw(&self.head);
         }
         if self.payload.len() >= SHARE_MIN && !running {
-            let shared = self
-                .shared
-                .get_or_insert_with(|| bytes::Bytes::copy_from_slice(self.payload));
+            let shared = self.shared.get_or_insert_with(|| shared_copy(self.payload));
             c.push_shared(shared);
         } else {
             c.reply.raw(self.payload);
