@@ -195,7 +195,34 @@ def scenarios(port):
         c.cmd("SETBIT", "bits", 7, 1)
         return lambda: Conn(port).cmd("SETBIT", "bits", 4294967295, 1)
 
-    return [("SETBIT 2^32-1 on a new key (512 MB)", setbit_far_new_key),
+    stuck = []
+
+    def publish_flood(subscribed):
+        def setup():
+            c.cmd("FLUSHALL")
+            for s in stuck:
+                s.s.close()
+            stuck.clear()
+            if subscribed:
+                # A subscriber that never reads, with a small receive window
+                # so the kernel does not absorb the flood: dropped at the
+                # pubsub hard limit (32 MB).
+                sub = Conn(port)
+                sub.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+                sub.cmd("SUBSCRIBE", "flood")
+                stuck.append(sub)
+            payload = b"x" * (1 << 20)
+
+            def heavy():
+                h = Conn(port)
+                for _ in range(200):
+                    h.cmd("PUBLISH", "flood", payload)
+            return heavy
+        return setup
+
+    return [("PUBLISH 200 x 1 MB to a stuck subscriber", publish_flood(True)),
+            ("PUBLISH 200 x 1 MB, no subscriber", publish_flood(False)),
+            ("SETBIT 2^32-1 on a new key (512 MB)", setbit_far_new_key),
             ("SETBIT 2^32-1 growing a 1-byte string (512 MB)", setbit_far_growing),
             ("FLUSHALL of 1M keys", flushall_1m),
             ("BGREWRITEAOF of 1M keys + a 3M list, FLUSHALL during it", rewrite_then_flushall),

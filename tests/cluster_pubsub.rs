@@ -217,3 +217,65 @@ fn a_stopped_node_delays_publish_at_most_the_node_timeout_then_counts_as_nothing
     assert!(back, "the node counts again once it answers");
     assert_eq!(q(&mut p, &["PUBLISH", "ch", "c"]), ":2\r\n");
 }
+
+/// The same patterns subscribed on several nodes: PUBSUB NUMPAT through any
+/// node counts distinct patterns over the cluster (what one Redis holding
+/// all those subscribers answers), NUMSUB and CHANNELS likewise; a pattern
+/// stays counted until its last subscriber on any node leaves.
+#[test]
+fn numpat_counts_each_pattern_once_across_nodes() {
+    const SAME: &[Sub] = &[
+        (0, "PSUBSCRIBE", &["n*", "a?"]),
+        (1, "PSUBSCRIBE", &["n*"]),
+        (2, "PSUBSCRIBE", &["n*", "x*"]),
+        (2, "SUBSCRIBE", &["news"]),
+        (0, "SUBSCRIBE", &["news"]),
+    ];
+    let cluster = Cluster::start(3, &[]);
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    let mut subs = subscribe(&ports, SAME);
+    let redis = Server::start_redis(&[]);
+    let mut redis_subs = redis.as_ref().map(|r| subscribe(&[r.port; 3], SAME));
+    let asks: &[&[&str]] = &[
+        &["PUBSUB", "NUMPAT"],
+        &["PUBSUB", "NUMSUB", "news", "n*"],
+        &["PUBSUB", "CHANNELS"],
+    ];
+    let want = |r: &Option<Server>, fallback: &[&str]| -> Vec<String> {
+        match r {
+            Some(r) => asks.iter().map(|a| q(&mut r.raw(), a)).collect(),
+            None => fallback.iter().map(|s| s.to_string()).collect(),
+        }
+    };
+    let expected = want(
+        &redis,
+        &[
+            ":3\r\n",
+            "*4\r\n$4\r\nnews\r\n:2\r\n$2\r\nn*\r\n:0\r\n",
+            "*1\r\n$4\r\nnews\r\n",
+        ],
+    );
+    assert_eq!(expected[0], ":3\r\n");
+    for entry in 0..3 {
+        let mut p = cluster.nodes[entry].raw();
+        for (a, w) in asks.iter().zip(&expected) {
+            assert_eq!(&q(&mut p, a), w, "through node {entry}: {a:?}");
+        }
+    }
+    // n* leaves nodes 0 and 1: still subscribed on node 2.
+    for (i, sub) in subs.iter_mut().enumerate().take(2) {
+        let reply = sub.cmd(&[b"PUNSUBSCRIBE", b"n*"]);
+        assert!(reply.starts_with(b"*3\r\n$12\r\npunsubscribe\r\n"), "{i}");
+    }
+    if let Some(rs) = redis_subs.as_mut() {
+        for sub in rs.iter_mut().take(2) {
+            sub.cmd(&[b"PUNSUBSCRIBE", b"n*"]);
+        }
+    }
+    let expected = want(&redis, &[":3\r\n"]);
+    assert_eq!(expected[0], ":3\r\n");
+    assert_eq!(q(&mut cluster.nodes[1].raw(), asks[0]), expected[0]);
+    // And leaves node 2 too: gone.
+    subs[2].cmd(&[b"PUNSUBSCRIBE", b"n*"]);
+    assert_eq!(q(&mut cluster.nodes[0].raw(), asks[0]), ":2\r\n");
+}

@@ -444,3 +444,73 @@ fn bitmaps_and_hyperloglog() {
     assert!(has(&s, "__keyevent@0__:pfadd", "h3"));
     assert!(has(&s, "__keyevent@0__:new", "h2"));
 }
+
+/// A RESP3 client subscribed to its own keys' events runs a transaction:
+/// Redis 7.0 writes each event into the EXEC reply, before the reply of
+/// the command that caused it (a script's events before the script's
+/// reply). memkv sends the same bytes, whether it could roll the
+/// transaction back (`multi-rollback yes`, events held until the commit)
+/// or not; with `no`, a failed command in the middle announces nothing and
+/// the others do, as in Redis.
+#[test]
+fn own_events_inside_the_exec_reply() {
+    let committed: &[&str] = &[
+        "MULTI",
+        "SET k v",
+        "PUBLISH ch hi",
+        "GET k",
+        "EVAL \"redis.call('set', 'k', 'x') redis.call('del', 'k') return 7\" 0",
+        "SET k w",
+        "EXEC",
+        "SET k z",
+    ];
+    let failing: &[&str] = &[
+        "SET s str",
+        "MULTI",
+        "SET k 1",
+        "LPUSH s x",
+        "SET k 2",
+        "EXEC",
+    ];
+    let session = |s: &Server, cmds: &[&str]| {
+        let mut c = s.raw();
+        c.cmd(&[b"HELLO", b"3"]);
+        c.cmd(&[b"CONFIG", b"SET", b"notify-keyspace-events", b"KEA"]);
+        c.cmd(&[b"SUBSCRIBE", b"__keyspace@0__:k"]);
+        c.cmd(&[b"SUBSCRIBE", b"ch"]);
+        common::push::exchange(&mut c, cmds)
+    };
+    let ev = |e: &str| {
+        format!(
+            ">3\r\n$7\r\nmessage\r\n$16\r\n__keyspace@0__:k\r\n${}\r\n{e}\r\n",
+            e.len()
+        )
+    };
+    let want = [
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*5\r\n".to_string(),
+        ev("set"),
+        "+OK\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n:1\r\n$1\r\nv\r\n".into(),
+        ev("set"),
+        ev("del"),
+        ":7\r\n".into(),
+        ev("set"),
+        "+OK\r\n".into(),
+        ev("set"),
+        "+OK\r\n".into(),
+    ]
+    .concat();
+    let memkv = Server::start(&[]);
+    assert_eq!(session(&memkv, committed), want);
+    let no_rollback = Server::start(&["--multi-rollback", "no"]);
+    let mine = session(&no_rollback, failing);
+    assert_eq!(session(&no_rollback, committed), want);
+    if let Some(r) = Server::start_redis(&[]) {
+        assert_eq!(session(&r, committed), want, "redis");
+        assert_eq!(session(&r, failing), mine, "redis, a failed command");
+    }
+    // Rolled back: the client is told EXECABORT and sees no event.
+    assert_eq!(
+        session(&memkv, failing),
+        "+OK\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n-EXECABORT Transaction rolled back: command #2 (LPUSH) failed: WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}

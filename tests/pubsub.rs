@@ -465,3 +465,207 @@ fn cluster_node_serves_its_own_subscribers() {
     assert_eq!(publisher.cmd(&[b"SET", key.as_bytes(), b"v"]), b"+OK\r\n");
     assert_eq!(publisher.cmd(&[b"GET", key.as_bytes()]), b"$1\r\nv\r\n");
 }
+
+/// SUBSCRIBE / PSUBSCRIBE / UNSUBSCRIBE run inside MULTI in RESP2 and RESP3
+/// as in Redis 7.0 (their confirmations are EXEC's elements); EXEC in RESP2
+/// subscribed mode aborts as Redis's does.
+/// When memkv rolls such a transaction back (`multi-rollback yes`) the
+/// client is told EXECABORT, and its subscriptions are what they were:
+/// not subscribed, not in subscribed mode, no messages.
+#[test]
+fn subscribe_inside_multi() {
+    for resp3 in [false, true] {
+        let mut steps: Vec<Step> = Vec::new();
+        if resp3 {
+            steps.push(("a", "@resp3"));
+        }
+        steps.extend_from_slice(&[
+            ("a", "MULTI"),
+            ("a", "SUBSCRIBE a b"),
+            ("a", "PSUBSCRIBE p*"),
+            ("a", "UNSUBSCRIBE a"),
+            ("a", "EXEC"),
+            ("a", "PING"),
+            ("b", "PUBSUB NUMSUB a b"),
+            ("b", "PUBSUB NUMPAT"),
+            ("a", "EXEC"),
+        ]);
+        let steps: &'static [Step] = Vec::leak(steps);
+        differential(steps, &[]);
+    }
+    // Rolled back: nothing of it stays.
+    let s = Server::start(&[]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    a.cmd(&[b"HELLO", b"3"]);
+    assert_eq!(a.cmd(&[b"SET", b"str", b"x"]), b"+OK\r\n");
+    a.cmd(&[b"SUBSCRIBE", b"kept"]);
+    let mut out = Vec::new();
+    for cmd in [
+        &[&b"MULTI"[..]][..],
+        &[b"SUBSCRIBE", b"r1"],
+        &[b"PSUBSCRIBE", b"r*"],
+        &[b"UNSUBSCRIBE", b"kept"],
+        &[b"LPUSH", b"str", b"x"],
+        &[b"EXEC"],
+    ] {
+        out.extend(a.cmd(cmd));
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n-EXECABORT Transaction rolled back: command #4 (LPUSH) failed: WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_eq!(
+        b.cmd(&[b"PUBSUB", b"NUMSUB", b"r1", b"kept"]),
+        b"*4\r\n$2\r\nr1\r\n:0\r\n$4\r\nkept\r\n:1\r\n"
+    );
+    assert_eq!(b.cmd(&[b"PUBSUB", b"NUMPAT"]), b":0\r\n");
+    assert_eq!(b.cmd(&[b"PUBLISH", b"r1", b"m"]), b":0\r\n");
+    assert_eq!(b.cmd(&[b"PUBLISH", b"kept", b"m"]), b":1\r\n");
+    assert_eq!(
+        a.read_reply(),
+        b">3\r\n$7\r\nmessage\r\n$4\r\nkept\r\n$1\r\nm\r\n"
+    );
+    // RESP2: a rolled-back SUBSCRIBE leaves the client out of subscribed
+    // mode, as it was told.
+    let mut c = s.raw();
+    for cmd in [
+        &[&b"MULTI"[..]][..],
+        &[b"SUBSCRIBE", b"r2"],
+        &[b"LPUSH", b"str", b"x"],
+    ] {
+        c.cmd(cmd);
+    }
+    assert!(
+        c.cmd(&[b"EXEC"])
+            .starts_with(b"-EXECABORT Transaction rolled back")
+    );
+    assert_eq!(c.cmd(&[b"GET", b"str"]), b"$1\r\nx\r\n");
+    assert_eq!(
+        b.cmd(&[b"PUBSUB", b"NUMSUB", b"r2"]),
+        b"*2\r\n$2\r\nr2\r\n:0\r\n"
+    );
+}
+
+/// Big payloads (shared between the subscribers' output queues rather than
+/// copied into each) arrive intact and in order with small ones, in RESP2
+/// and RESP3, to channel and pattern subscribers and to a publisher
+/// subscribed to its own channel - the same bytes as Redis sends.
+#[test]
+fn big_payloads_reach_every_subscriber_intact() {
+    let run = |s: &Server| -> Vec<Vec<u8>> {
+        let mut sub2 = s.raw();
+        let mut sub3 = s.raw();
+        let mut publisher = s.raw();
+        sub2.cmd(&[b"SUBSCRIBE", b"big"]);
+        sub3.cmd(&[b"HELLO", b"3"]);
+        sub3.cmd(&[b"PSUBSCRIBE", b"b*"]);
+        sub3.cmd(&[b"SUBSCRIBE", b"big"]);
+        publisher.cmd(&[b"HELLO", b"3"]);
+        publisher.cmd(&[b"SUBSCRIBE", b"big"]);
+        let mut out = Vec::new();
+        let sizes = [200_000usize, 5, 16 * 1024, 16 * 1024 - 1, 1 << 20];
+        for (i, n) in sizes.iter().enumerate() {
+            let payload: Vec<u8> = (0..*n).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+            publisher.send(&common::encode(&[b"PUBLISH", b"big", &payload]));
+            // Its own message comes before PUBLISH's reply.
+            out.push(publisher.read_reply());
+            out.push(publisher.read_reply());
+            out.push(sub2.read_reply());
+            out.push(sub3.read_reply());
+            out.push(sub3.read_reply());
+        }
+        out
+    };
+    let s = Server::start(&[]);
+    let mine = run(&s);
+    assert_eq!(mine[1], b":4\r\n");
+    let payload: Vec<u8> = (0..200_000).map(|j| b'a' + (j % 26) as u8).collect();
+    let mut want = b"*3\r\n$7\r\nmessage\r\n$3\r\nbig\r\n$200000\r\n".to_vec();
+    want.extend_from_slice(&payload);
+    want.extend_from_slice(b"\r\n");
+    assert!(mine[2] == want, "RESP2 subscriber's first message");
+    if let Some(r) = Server::start_redis(&[]) {
+        let theirs = run(&r);
+        for (i, (a, b)) in mine.iter().zip(&theirs).enumerate() {
+            assert!(
+                a == b,
+                "message #{i}: memkv vs redis ({} vs {} bytes)",
+                a.len(),
+                b.len()
+            );
+        }
+    }
+}
+
+/// With `multi-rollback yes` a PUBLISH inside a transaction or script waits
+/// for the commit: a rolled-back one reaches nobody, a committed one
+/// reaches every subscriber in order and its reply counts them. With `no`
+/// it is sent at once and kept, as in Redis.
+#[test]
+fn publish_inside_a_rolled_back_transaction_is_not_sent() {
+    for rollback in [true, false] {
+        let s = Server::start(&["--multi-rollback", if rollback { "yes" } else { "no" }]);
+        let mut sub = s.raw();
+        let mut psub = s.raw();
+        let mut c = s.raw();
+        sub.cmd(&[b"SUBSCRIBE", b"ch"]);
+        psub.cmd(&[b"PSUBSCRIBE", b"c*"]);
+        c.cmd(&[b"SET", b"str", b"x"]);
+        for cmd in [
+            &[&b"MULTI"[..]][..],
+            &[b"PUBLISH", b"ch", b"undone"],
+            &[b"LPUSH", b"str", b"x"],
+            &[b"EXEC"],
+            &[
+                b"EVAL",
+                b"redis.call('publish', 'ch', 'undone2') return redis.call('lpush', 'str', 'x')",
+                b"0",
+            ],
+            &[b"MULTI"],
+            &[b"PUBLISH", b"ch", b"one"],
+            &[b"PUBLISH", b"nobody", b"x"],
+            &[b"PUBLISH", b"ch", b"two"],
+        ] {
+            c.cmd(cmd);
+        }
+        assert_eq!(c.cmd(&[b"EXEC"]), b"*3\r\n:2\r\n:0\r\n:2\r\n");
+        assert_eq!(
+            c.cmd(&[
+                b"EVAL",
+                b"return redis.call('publish', 'ch', 'three')",
+                b"0"
+            ]),
+            b":2\r\n"
+        );
+        let mut want: Vec<&[u8]> = vec![b"one", b"two", b"three"];
+        if !rollback {
+            want.splice(0..0, [&b"undone"[..], b"undone2"]);
+        }
+        for m in &want {
+            let got = sub.read_reply();
+            assert!(
+                got.ends_with(
+                    &[b"$", m.len().to_string().as_bytes(), b"\r\n", m, b"\r\n"].concat()
+                ),
+                "{rollback}: {}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+        assert!(
+            psub.read_reply().ends_with(
+                &[
+                    b"$",
+                    want[0].len().to_string().as_bytes(),
+                    b"\r\n",
+                    want[0],
+                    b"\r\n"
+                ]
+                .concat()
+            )
+        );
+        // Nothing else arrived before this marker.
+        c.cmd(&[b"PUBLISH", b"ch", b"end"]);
+        assert!(sub.read_reply().ends_with(b"$3\r\nend\r\n"));
+    }
+}

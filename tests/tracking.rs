@@ -295,3 +295,203 @@ fn tracking_table_max_keys_evicts() {
         "{text}"
     );
 }
+
+/// A tracking client's own invalidations caused inside EXEC follow the
+/// whole EXEC reply (Redis 7.0 defers them while it executes a command),
+/// a key read after being written in the same transaction stays tracked,
+/// and a script's writes invalidate after the script's reply.
+#[test]
+fn own_invalidations_follow_the_exec_reply() {
+    let cmds: &[&str] = &[
+        "GET k",
+        "MULTI",
+        "SET k v",
+        "GET k",
+        "SET k w",
+        "SET k2 x",
+        "GET k2",
+        "EXEC",
+        "EVAL \"redis.call('set', 'k2', 'y') return 1\" 0",
+        "GET k",
+        "FLUSHALL",
+    ];
+    let session = |s: &Server| {
+        let mut c = s.raw();
+        c.cmd(&[b"HELLO", b"3"]);
+        c.cmd(&[b"CLIENT", b"TRACKING", b"on"]);
+        common::push::exchange(&mut c, cmds)
+    };
+    let want = [
+        "_\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n",
+        "*5\r\n+OK\r\n$1\r\nv\r\n+OK\r\n+OK\r\n$1\r\nx\r\n",
+        &push_invalidate(&["k"]),
+        &push_invalidate(&["k"]),
+        ":1\r\n",
+        &push_invalidate(&["k2"]),
+        "$1\r\nw\r\n+OK\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n",
+    ]
+    .concat();
+    let s = Server::start(&[]);
+    assert_eq!(session(&s), want);
+    let no_rollback = Server::start(&["--multi-rollback", "no"]);
+    assert_eq!(session(&no_rollback), want);
+    if let Some(r) = Server::start_redis(&[]) {
+        assert_eq!(session(&r), want, "redis");
+    }
+}
+
+/// With `multi-rollback yes` a rolled-back transaction or script changed
+/// nothing: no invalidation reaches the reading client, a BCAST client or
+/// the client itself, and the key stays tracked (a later real write
+/// invalidates it). With `no` the writes stay and are invalidated as Redis
+/// does.
+#[test]
+fn rolled_back_writes_invalidate_nothing() {
+    let run = |s: &Server, rollback: bool| {
+        let mut c = s.raw();
+        let mut bcast = s.raw();
+        c.cmd(&[b"HELLO", b"3"]);
+        bcast.cmd(&[b"HELLO", b"3"]);
+        c.cmd(&[b"CLIENT", b"TRACKING", b"on"]);
+        bcast.cmd(&[b"CLIENT", b"TRACKING", b"on", b"BCAST", b"PREFIX", b"k"]);
+        let mut out = common::push::exchange(
+            &mut c,
+            &[
+                "SET s str",
+                "GET k",
+                "MULTI",
+                "SET k 1",
+                "LPUSH s x",
+                "EXEC",
+                "EVAL \"redis.call('set', 'k', '2') return redis.call('lpush', 's', 'x')\" 0",
+            ],
+        );
+        // The BCAST client: a PING ends what it got (nothing, or the
+        // kept writes).
+        out.push_str(&common::push::exchange(&mut bcast, &[]));
+        if rollback {
+            // A real write now still invalidates k for both.
+            let mut other = s.raw();
+            other.cmd(&[b"SET", b"k", b"3"]);
+            out.push_str(&common::push::exchange(&mut c, &[]));
+            out.push_str(&common::push::exchange(&mut bcast, &[]));
+        }
+        out
+    };
+    let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    let s = Server::start(&[]);
+    let sha = String::from_utf8_lossy(&s.raw().cmd(&[
+        b"SCRIPT",
+        b"LOAD",
+        b"redis.call('set', 'k', '2') return redis.call('lpush', 's', 'x')",
+    ]))
+    .into_owned();
+    let sha = sha.split("\r\n").nth(1).unwrap_or_default().to_string();
+    assert_eq!(
+        run(&s, true),
+        [
+            "+OK\r\n_\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n",
+            &format!(
+                "-EXECABORT Transaction rolled back: command #2 (LPUSH) failed: {wrongtype}\r\n"
+            ),
+            &format!("-{wrongtype} script: {sha}, on @user_script:1.\r\n"),
+            &push_invalidate(&["k"]),
+            &push_invalidate(&["k"]),
+        ]
+        .concat()
+    );
+    let kept = Server::start(&["--multi-rollback", "no"]);
+    let mine = run(&kept, false);
+    assert!(mine.contains(&push_invalidate(&["k"])), "{mine}");
+    if let Some(r) = Server::start_redis(&[]) {
+        assert_eq!(run(&r, false), mine, "redis");
+    }
+}
+
+/// BCAST invalidations are collected over an event-loop round and sent once
+/// per prefix, each key once and sorted (Redis's radix tree): a pipeline of
+/// 100 SETs brings one push (a few if the pipeline arrives in pieces), not
+/// 100.
+#[test]
+fn bcast_is_sent_once_per_round() {
+    let mut cmds: Vec<String> = (0..100).map(|i| format!("SET p{i} x")).collect();
+    cmds.push("SET p7 y".into());
+    cmds.push("SET other 1".into());
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    let check = |s: &Server, who: &str| {
+        let mut c = s.raw();
+        c.cmd(&[b"HELLO", b"3"]);
+        c.cmd(&[b"CLIENT", b"TRACKING", b"on", b"BCAST", b"PREFIX", b"p"]);
+        let out = common::push::exchange(&mut c, &refs);
+        let values = common::push::values(out.as_bytes());
+        let replies: Vec<&[u8]> = values.iter().copied().filter(|v| v[0] != b'>').collect();
+        assert_eq!(replies, vec![&b"+OK\r\n"[..]; 102], "[{who}]");
+        let pushes: Vec<String> = values
+            .iter()
+            .filter(|v| v[0] == b'>')
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        assert!(
+            !pushes.is_empty() && pushes.len() <= 3,
+            "[{who}] {pushes:?}"
+        );
+        let mut all = Vec::new();
+        for p in &pushes {
+            let keys: Vec<String> = p
+                .split("\r\n")
+                .skip(5)
+                .step_by(2)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(keys, sorted, "[{who}] keys in one push: sorted, once");
+            all.extend(keys);
+        }
+        all.sort();
+        all.dedup();
+        let mut want: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
+        want.sort();
+        assert_eq!(all, want, "[{who}]");
+        if pushes.len() == 1 {
+            assert_eq!(
+                pushes[0],
+                push_invalidate(&want.iter().map(String::as_str).collect::<Vec<_>>())
+            );
+        }
+    };
+    check(&Server::start(&[]), "memkv");
+    if let Some(r) = Server::start_redis(&[]) {
+        check(&r, "redis");
+    }
+}
+
+/// Scripts and tracking as Redis 7.0 has them: EVAL_RO's own keys are not
+/// remembered, a script's read-only command remembers the keys its caller
+/// declared (Redis takes them from the caller's argv), a read after a
+/// write in the same script tracks the key again.
+#[test]
+fn script_reads_remember_the_declared_keys() {
+    let r = differential(&[
+        ("a", "@resp3"),
+        ("a", "CLIENT TRACKING on"),
+        ("a", "EVAL_RO \"return 1\" 1 rk2"),
+        ("a", "EVAL_RO \"return redis.call('get', KEYS[1])\" 1 rk"),
+        ("a", "EVAL \"return redis.call('get', 'zz')\" 0"),
+        (
+            "a",
+            "EVAL \"redis.call('get', KEYS[1]) redis.call('set', KEYS[1], 'v') return redis.call('get', KEYS[1])\" 1 rk3",
+        ),
+        ("a", "@read"),
+        ("b", "MSET rk2 1 rk 1 zz 1 rk3 1"),
+        ("a", "@read"),
+        ("a", "@read"),
+        ("a", "PING"),
+    ]);
+    assert_eq!(r[6], push_invalidate(&["rk3"]));
+    assert_eq!(r[8], push_invalidate(&["rk"]));
+    assert_eq!(r[9], push_invalidate(&["rk3"]));
+    assert_eq!(r[10], "+PONG\r\n");
+}

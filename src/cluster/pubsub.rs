@@ -13,12 +13,14 @@
 //!   is served by the node the client talks to and SPUBLISH reaches every
 //!   node, like PUBLISH (a plain client never needs to know the owner).
 //! - PUBSUB CHANNELS / SHARDCHANNELS: the union of every node's names;
-//!   NUMSUB / SHARDNUMSUB: counts summed; NUMPAT: each node's count of
-//!   distinct patterns, summed (a pattern subscribed on two nodes counts
-//!   twice).
+//!   NUMSUB / SHARDNUMSUB: counts summed (a subscriber is a connection to
+//!   one node); NUMPAT: the number of distinct patterns over every node
+//!   (each peer lists its patterns, `MEMKV.PATTERNS`), so a pattern
+//!   subscribed on two nodes counts once, as in one Redis.
 //! - Inside MULTI/EXEC or a script, PUBLISH is forwarded without waiting
-//!   (`forward`, the `PubSub::relay` hook) and its reply counts this
-//!   node's receivers only.
+//!   (`forward`, the `PubSub::relay` hook; with `multi-rollback yes` when
+//!   the transaction commits, never if it rolls back) and its reply counts
+//!   this node's receivers only.
 //! - Keyspace notifications and CLIENT TRACKING invalidations stay local:
 //!   each node reports the events of the keys it owns to its own clients.
 
@@ -31,7 +33,8 @@ use crate::server::{Client, Server};
 /// MULTI). Returns true if the command was handled here.
 pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args: &Args) -> bool {
     let live = match spec.name {
-        "publish" | "spublish" | "pubsub|numpat" => Live::Sum,
+        "publish" | "spublish" => Live::Sum,
+        "pubsub|numpat" => Live::Count,
         "pubsub|channels" | "pubsub|shardchannels" if args.len() <= 3 => Live::Union,
         "pubsub|numsub" | "pubsub|shardnumsub" => Live::NumSub,
         _ => return false,
@@ -44,17 +47,23 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
         return false;
     };
     let (n, me) = (topo.members.len(), topo.me);
-    let local = if live == Live::Sum && spec.name != "pubsub|numpat" {
-        let shard = spec.name == "spublish";
-        let k = crate::pubsub::publish_local(srv, Some(c), shard, &args[1], &args[2]);
-        format!(":{k}\r\n").into_bytes()
-    } else {
-        route::run_local(srv, c, args)
+    let local = match live {
+        Live::Sum => {
+            let shard = spec.name == "spublish";
+            let k = crate::pubsub::publish_local(srv, Some(c), shard, &args[1], &args[2]);
+            format!(":{k}\r\n").into_bytes()
+        }
+        Live::Count => patterns_reply(srv),
+        _ => route::run_local(srv, c, args),
     };
     let mut parts = vec![Part::Local(local)];
     for member in (0..n).filter(|&m| m != me) {
         let mut payload = Vec::new();
-        encode_relay(&mut payload, c.db, 2, args.iter());
+        if live == Live::Count {
+            encode_relay(&mut payload, c.db, 2, [&b"MEMKV.PATTERNS"[..]].into_iter());
+        } else {
+            encode_relay(&mut payload, c.db, 2, args.iter());
+        }
         parts.push(Part::Remote {
             member,
             payload,
@@ -90,4 +99,29 @@ pub fn forward(srv: &mut Server, shard: bool, channel: &[u8], message: &[u8]) {
         };
         let _ = pool.submit(member, job);
     }
+}
+
+/// This node's distinct patterns as a RESP2 array of bulk strings.
+fn patterns_reply(srv: &Server) -> Vec<u8> {
+    let mut r = crate::resp::Reply::new();
+    let names: Vec<&[u8]> = srv.pubsub.pattern_names().collect();
+    r.array(names.len());
+    for n in names {
+        r.bulk(n);
+    }
+    r.buf
+}
+
+/// `MEMKV.PATTERNS` from a peer (its PUBSUB NUMPAT): this node's patterns.
+/// Returns false for any other command.
+pub fn serve(srv: &mut Server, c: &mut Client, args: &Args) -> bool {
+    if !args
+        .get(0)
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"memkv.patterns"))
+    {
+        return false;
+    }
+    let reply = patterns_reply(srv);
+    c.reply.raw(&reply);
+    true
 }

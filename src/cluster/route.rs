@@ -63,6 +63,9 @@ pub enum Live {
     /// `name count` pairs with the counts added up (PUBSUB NUMSUB /
     /// SHARDNUMSUB).
     NumSub,
+    /// Name lists merged without duplicates, answered as their number
+    /// (PUBSUB NUMPAT: a pattern subscribed on two nodes counts once).
+    Count,
 }
 
 /// An operation in flight for a client.
@@ -792,7 +795,7 @@ fn finish_live(c: &mut Client, kind: Live, parts: Vec<Option<Result<Vec<u8>, Str
             });
             c.reply.int(sum);
         }
-        Live::Union => {
+        Live::Union | Live::Count => {
             let mut seen = std::collections::HashSet::new();
             let mut names = Vec::new();
             for v in answers {
@@ -803,6 +806,9 @@ fn finish_live(c: &mut Client, kind: Live, parts: Vec<Option<Result<Vec<u8>, Str
                         names.push(b);
                     }
                 }
+            }
+            if kind == Live::Count {
+                return c.reply.int(names.len() as i64);
             }
             c.reply.array(names.len());
             for n in &names {

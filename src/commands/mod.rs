@@ -452,6 +452,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if client.peer && crate::cluster::handover::serve(srv, client, args) {
         return None;
     }
+    // PUBSUB NUMPAT's pattern list (peer connections only).
+    if client.peer && crate::cluster::pubsub::serve(srv, client, args) {
+        return None;
+    }
     let spec = match resolve(args) {
         Ok(s) => s,
         Err(e) => {
@@ -615,8 +619,9 @@ fn reject_reply(
     args: &Args,
     msg: &str,
 ) -> Option<&'static CommandSpec> {
-    if client.multi.is_some() && args.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
-        // A rejected EXEC ends the transaction (Redis's execCommandAbort).
+    if args.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
+        // A rejected EXEC ends the transaction (Redis's execCommandAbort,
+        // with or without MULTI: e.g. in RESP2 subscribed mode).
         transaction::reset_transaction(srv, client);
         let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
         client.reply.error(&format!(
@@ -667,7 +672,7 @@ pub fn call(
             client.reply.truncate(mark);
             client.reply.error(&e.to_string());
             srv.store.prop.clear_replacement();
-            crate::pubsub::notify::discard(srv, false);
+            crate::pubsub::notify::failed(srv, client, mark);
         }
         // What executed and changed something goes to the AOF.
         Ok(()) if srv.store.prop.enabled && srv.store.dirty != dirty && spec.has(flags::WRITE) => {

@@ -3,9 +3,11 @@
 //! Queuing happens in the dispatcher ([`super::execute`]); EXEC runs the
 //! queue as one step of the reactor, so no other client runs in between.
 //! With `multi-rollback yes` (the default) a runtime error makes EXEC undo
-//! every change of the transaction through the store's journal and answer
-//! an EXECABORT error naming the failing command; with `no` it behaves
-//! exactly like Redis (errors in their slots, the rest applied).
+//! every change of the transaction through the store's journal (and the
+//! subscriptions it changed; nothing it did is announced to subscribers or
+//! tracking clients) and answer an EXECABORT error naming the failing
+//! command; with `no` it behaves exactly like Redis (errors in their slots,
+//! the rest applied).
 
 use super::flags::*;
 use super::{Args, CmdError, CmdResult, CommandSpec, call};
@@ -144,6 +146,13 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
         return Ok(());
     }
     let rollback = srv.config.multi_rollback;
+    // SUBSCRIBE & co. run inside MULTI (as in Redis): a rollback undoes them.
+    let subs = (rollback
+        && state
+            .queue
+            .iter()
+            .any(|(spec, _)| crate::pubsub::changes_subscriptions(spec)))
+    .then(|| crate::pubsub::snapshot(c));
     let mark = c.reply.len();
     c.reply.array(state.queue.len());
     if rollback {
@@ -176,7 +185,10 @@ fn exec(srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
             srv.store.rollback_journal();
             crate::scripting::functions::end_transaction(srv, false);
             srv.store.prop.restore(prop_mark);
-            crate::pubsub::notify::discard(srv, true);
+            crate::pubsub::notify::discard_transaction(srv);
+            if let Some(snap) = subs {
+                crate::pubsub::restore(srv, c, snap);
+            }
             // The transaction never happened, SELECT included.
             c.db = db_before;
             c.reply.truncate(mark);

@@ -162,6 +162,11 @@ impl PubSub {
     pub fn numpat(&self) -> usize {
         self.patterns.len()
     }
+
+    /// The distinct patterns subscribed to (a cluster's NUMPAT merges them).
+    pub fn pattern_names(&self) -> impl Iterator<Item = &[u8]> {
+        self.patterns.keys().map(Vec::as_slice)
+    }
 }
 
 /// Writes a subscribe/unsubscribe confirmation (`[word, name|null, count]`).
@@ -249,6 +254,57 @@ pub fn update_flag(c: &mut Client, kind: Kind) {
     }
 }
 
+/// A client's subscriptions before a transaction that may be rolled back
+/// (SUBSCRIBE and friends run inside MULTI, as in Redis).
+pub struct Snapshot {
+    channels: IndexSet<Vec<u8>>,
+    patterns: IndexSet<Vec<u8>>,
+    shard: IndexSet<Vec<u8>>,
+    flag: bool,
+}
+
+/// Whether `spec` changes the running client's subscriptions.
+pub fn changes_subscriptions(spec: &crate::commands::CommandSpec) -> bool {
+    spec.has(crate::commands::flags::PUBSUB) && spec.name.contains("subscribe")
+}
+
+pub fn snapshot(c: &Client) -> Snapshot {
+    Snapshot {
+        channels: c.pubsub.channels.clone(),
+        patterns: c.pubsub.patterns.clone(),
+        shard: c.pubsub.shard.clone(),
+        flag: c.pubsub.flag,
+    }
+}
+
+/// A rolled-back transaction: the client is told EXECABORT, so its
+/// subscriptions go back to what they were (and RESP2 subscribed mode
+/// with them).
+pub fn restore(srv: &mut Server, c: &mut Client, snap: Snapshot) {
+    for (kind, before) in [
+        (Kind::Channel, &snap.channels),
+        (Kind::Pattern, &snap.patterns),
+        (Kind::Shard, &snap.shard),
+    ] {
+        let now: Vec<Vec<u8>> = c.pubsub.set_of(kind).iter().cloned().collect();
+        for name in now.iter().filter(|n| !before.contains(*n)) {
+            unsubscribe(srv, c, kind, name, false);
+        }
+        for name in before
+            .iter()
+            .filter(|n| !c.pubsub.set_of(kind).contains(*n))
+        {
+            let subs = match kind {
+                Kind::Pattern => srv.pubsub.patterns.entry(name.clone()).or_default(),
+                _ => srv.pubsub.map_of(kind).entry(name.clone()).or_default(),
+            };
+            subs.insert(c.id, c.token);
+        }
+        *c.pubsub.set_of(kind) = before.clone();
+    }
+    c.pubsub.flag = snap.flag;
+}
+
 /// Drops every subscription without replies (RESET, disconnection).
 pub fn forget_client(srv: &mut Server, c: &mut Client) {
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
@@ -259,32 +315,104 @@ pub fn forget_client(srv: &mut Server, c: &mut Client) {
     tracking::disable(srv, c);
 }
 
-/// A message encoded once, copied into each receiver. RESP2 and RESP3 differ
-/// only in the first byte (`*` array vs `>` push header).
-struct Encoded {
-    resp2: Vec<u8>,
+/// Payloads from this size on are shared between the subscribers' output
+/// queues instead of copied into each (a 1 MB PUBLISH costs one copy).
+const SHARE_MIN: usize = 16 * 1024;
+
+/// Big payload buffers whose last subscriber has written them out, kept for
+/// the next big message (fresh memory costs a page fault per 4 KiB): one,
+/// of at most `SPARE_MAX` bytes.
+const SPARE_MAX: usize = 4 << 20;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
 }
 
-impl Encoded {
-    fn new(parts: &[&[u8]]) -> Encoded {
+/// A shared payload's buffer; given back to `SPARE` when the last
+/// subscriber's chunk is dropped.
+struct Recycled(Vec<u8>);
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        if v.capacity() <= SPARE_MAX {
+            let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(v));
+        }
+    }
+}
+
+/// One shared copy of a big payload, in a recycled buffer when one fits.
+fn shared_copy(payload: &[u8]) -> bytes::Bytes {
+    let spare = SPARE
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.as_ref().is_some_and(|v| v.capacity() >= payload.len()) {
+                s.take()
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten();
+    let mut v = spare.unwrap_or_default();
+    v.clear();
+    v.extend_from_slice(payload);
+    bytes::Bytes::from_owner(Recycled(v))
+}
+
+/// A message encoded once for all its receivers: the header up to the
+/// payload's bulk length (RESP2 and RESP3 differ only in its first byte,
+/// `*` array vs `>` push), the payload, and a shared copy of a big payload
+/// made on the first delivery that can use it.
+struct Encoded<'a> {
+    head: Vec<u8>,
+    payload: &'a [u8],
+    shared: Option<bytes::Bytes>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(parts: &[&[u8]], payload: &'a [u8]) -> Encoded<'a> {
         let mut r = Reply {
-            buf: Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum::<usize>() + 8),
+            buf: Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum::<usize>() + 32),
             resp3: false,
         };
-        r.push(parts.len());
+        r.push(parts.len() + 1);
         for p in parts {
             r.bulk(p);
         }
-        Encoded { resp2: r.buf }
+        r.buf.push(b'$');
+        r.buf
+            .extend_from_slice(payload.len().to_string().as_bytes());
+        r.buf.extend_from_slice(b"\r\n");
+        Encoded {
+            head: r.buf,
+            payload,
+            shared: None,
+        }
     }
 
-    fn write_to(&self, c: &mut Client) {
+    /// Appends the message to `c`'s output; `running`: `c` is the client
+    /// whose command is running (its reply buffer is written in place).
+    fn write_to(&mut self, c: &mut Client, running: bool) {
         if c.reply.resp3 {
             c.reply.raw(b">");
-            c.reply.raw(&self.resp2[1..]);
+            c.reply.raw(&self.head[1..]);
         } else {
-            c.reply.raw(&self.resp2);
+            c.reply.raw(&self.head);
         }
+        if self.payload.len() >= SHARE_MIN && !running {
+            let shared = self.shared.get_or_insert_with(|| shared_copy(self.payload));
+            c.push_shared(shared);
+        } else {
+            c.reply.raw(self.payload);
+        }
+        c.reply.raw(b"\r\n");
     }
 }
 
@@ -306,9 +434,11 @@ impl Sink<'_> {
         me: &mut Option<&mut Client>,
         id: u64,
         token: usize,
-        msg: &Encoded,
+        msg: &mut Encoded,
     ) -> bool {
+        let mut running = false;
         let c = if let Some(me) = me.as_deref_mut().filter(|m| m.id == id) {
+            running = true;
             me
         } else {
             match self.clients.get_mut(token) {
@@ -324,7 +454,7 @@ impl Sink<'_> {
         if c.close_asap {
             return false;
         }
-        msg.write_to(c);
+        msg.write_to(c, running);
         limits::check(&self.limits, c, self.now);
         true
     }
@@ -368,25 +498,30 @@ pub fn publish_local(
         now: std::time::Instant::now(),
     };
     let mut receivers = 0;
+    // A big payload's shared copy, made once for all its messages.
+    let mut shared = None;
     let map = if shard { shard_channels } else { channels };
     if let Some(subs) = map.get(channel)
         && !subs.is_empty()
     {
         let word: &[u8] = if shard { b"smessage" } else { b"message" };
-        let msg = Encoded::new(&[word, channel, message]);
+        let mut msg = Encoded::new(&[word, channel], message);
         for (&id, &token) in subs {
-            receivers += sink.deliver(&mut me, id, token, &msg) as usize;
+            receivers += sink.deliver(&mut me, id, token, &mut msg) as usize;
         }
+        shared = msg.shared;
     }
     if !shard {
         for (pattern, subs) in patterns.iter() {
             if !crate::glob::glob_match(pattern, channel, false) {
                 continue;
             }
-            let msg = Encoded::new(&[b"pmessage", pattern, channel, message]);
+            let mut msg = Encoded::new(&[b"pmessage", pattern, channel], message);
+            msg.shared = shared.take();
             for (&id, &token) in subs {
-                receivers += sink.deliver(&mut me, id, token, &msg) as usize;
+                receivers += sink.deliver(&mut me, id, token, &mut msg) as usize;
             }
+            shared = msg.shared;
         }
     }
     if !srv.pubsub.woken.is_empty() {
@@ -403,12 +538,64 @@ pub fn publish(
     channel: &[u8],
     msg: &[u8],
 ) -> usize {
-    let n = publish_local(srv, Some(me), shard, channel, msg);
     // A PUBLISH relayed by a peer is never forwarded again.
-    if !me.peer
-        && let Some(relay) = srv.pubsub.relay
-    {
+    let forward = !me.peer;
+    if me.in_exec && srv.store.journaling() {
+        // In a transaction or script `multi-rollback` may still undo: the
+        // message waits with the other effects (`notify::Step`) and is
+        // dropped by a rollback; the reply counts who would receive it.
+        let n = receivers(srv, me, shard, channel);
+        let p = notify::Published {
+            shard,
+            forward,
+            channel: channel.to_vec(),
+            message: msg.to_vec(),
+        };
+        srv.pubsub.notify.published.push(p);
+        return n;
+    }
+    deliver_published(srv, Some(me), shard, forward, channel, msg)
+}
+
+/// Local delivery plus the cluster hook (`forward`: not a peer's PUBLISH).
+pub(crate) fn deliver_published(
+    srv: &mut Server,
+    me: Option<&mut Client>,
+    shard: bool,
+    forward: bool,
+    channel: &[u8],
+    msg: &[u8],
+) -> usize {
+    let n = publish_local(srv, me, shard, channel, msg);
+    if forward && let Some(relay) = srv.pubsub.relay {
         relay(srv, shard, channel, msg);
+    }
+    n
+}
+
+/// How many clients a message on `channel` reaches now (PUBLISH's reply):
+/// channel subscribers plus matching pattern subscribers, as delivered.
+fn receivers(srv: &Server, me: &Client, shard: bool, channel: &[u8]) -> usize {
+    let live = |(&id, &token): (&u64, &usize)| {
+        if id == me.id {
+            return !me.close_asap;
+        }
+        matches!(srv.clients.get(token), Some(Some(c)) if c.id == id && !c.close_asap)
+    };
+    let map = if shard {
+        &srv.pubsub.shard_channels
+    } else {
+        &srv.pubsub.channels
+    };
+    let mut n = map
+        .get(channel)
+        .map_or(0, |s| s.iter().filter(|e| live(*e)).count());
+    if !shard {
+        for (pattern, subs) in &srv.pubsub.patterns {
+            if crate::glob::glob_match(pattern, channel, false) {
+                n += subs.iter().filter(|e| live(*e)).count();
+            }
+        }
     }
     n
 }

@@ -7,8 +7,12 @@
 //! command's event name for each written key (Redis's names, by command and
 //! key role), `new` for a key the command created, `del` for a container it
 //! emptied, `expire` after a SET with an expiry, `expired`, `keymiss`.
-//! Inside EXEC the events wait for the commit; a rolled-back transaction
-//! emits nothing. A failed command emits nothing.
+//! Inside EXEC or a script every command's effects (events, and the keys
+//! it changed or read for client-side caching) wait as a [`Step`] for the
+//! end of the outermost command, then go out in order, the running
+//! client's own events spliced into its reply where Redis 7.0 writes them;
+//! a rolled-back transaction or script emits nothing. A failed command
+//! emits nothing.
 
 use std::collections::HashSet;
 
@@ -171,21 +175,55 @@ impl Notes {
 /// Channel name and message of one notification.
 type Event = (Vec<u8>, Vec<u8>);
 
+/// A PUBLISH held with its transaction (see `pubsub::publish`).
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub shard: bool,
+    /// Relay it to the other cluster nodes (not a peer's PUBLISH).
+    pub forward: bool,
+    pub channel: Vec<u8>,
+    pub message: Vec<u8>,
+}
+
+/// What one command run inside EXEC or a script did, held until the
+/// outermost command ends (sent then, in order; dropped if it is rolled
+/// back, as nothing changed).
+#[derive(Debug, Default)]
+pub(crate) struct Step {
+    /// Where the command's reply starts in the running client's buffer:
+    /// its own events go there (Redis writes them while EXEC runs, between
+    /// the array's elements). None for a script's command until the
+    /// script's own command ends.
+    mark: Option<usize>,
+    events: Vec<Event>,
+    /// Keys it changed and whether it flushed (client-side caching).
+    changed: Vec<Vec<u8>>,
+    flushed: bool,
+    /// Keys a tracking client read (remembered in order with the changes).
+    read: Vec<Vec<u8>>,
+    /// A script's read-only command: Redis 7.0 then remembers the keys the
+    /// script's caller declared (trackingRememberKeys on the caller's argv).
+    script_read: bool,
+    /// Its PUBLISH, delivered when the step is sent.
+    published: Vec<Published>,
+}
+
 /// Held events of a running EXEC and the parsed flags.
 #[derive(Debug, Default)]
 pub struct Notify {
     pub flags: u32,
-    /// Events of the transaction running now, sent when it commits.
-    pub(crate) held: Vec<Event>,
+    /// Effects of the transaction or script running now.
+    pub(crate) held: Vec<Step>,
+    /// PUBLISHes of the running command, taken into its step.
+    pub(crate) published: Vec<Published>,
     /// Being sent (reused).
     out: Vec<Event>,
 }
-
 /// Anything for [`after_call`] to do (cheap check on every command).
 #[inline]
 pub fn pending(srv: &Server) -> bool {
     let n = &srv.pubsub.notify;
-    n.flags != 0 || !n.held.is_empty() || super::tracking::active(srv)
+    n.flags != 0 || !n.held.is_empty() || !n.published.is_empty() || super::tracking::active(srv)
 }
 
 /// Whether the store records notes: notifications or tracking need them.
@@ -410,19 +448,79 @@ pub fn after_call(
     args: &Args,
     mark: usize,
 ) {
+    // Inside EXEC or a script every effect waits for the end of the
+    // outermost command (`release`), or for a rollback that drops it.
+    let hold = me.in_exec;
+    if hold || !srv.pubsub.notify.held.is_empty() {
+        let mut step = Step {
+            mark: (!me.is_internal()).then_some(mark),
+            script_read: me.is_internal() && spec.has(crate::commands::flags::READONLY),
+            published: std::mem::take(&mut srv.pubsub.notify.published),
+            ..Step::default()
+        };
+        if super::tracking::active(srv) {
+            (step.changed, step.flushed) = changed_keys(srv);
+            step.read = super::tracking::read_keys(me, spec, args);
+        }
+        if !srv.store.notes.list.is_empty() {
+            let mut out = std::mem::take(&mut srv.pubsub.notify.out);
+            events_of(srv, me, spec, args, &mut out);
+            step.events = out;
+        }
+        srv.store.notes.clear();
+        if step.mark.is_some() {
+            // A script's commands are announced before the script's reply.
+            let keys = if super::tracking::active(srv) {
+                super::tracking::declared_keys(me, spec, args)
+            } else {
+                Vec::new()
+            };
+            for s in srv.pubsub.notify.held.iter_mut().rev() {
+                if s.mark.is_some() {
+                    break;
+                }
+                s.mark = step.mark;
+                if s.script_read {
+                    s.read.clone_from(&keys);
+                }
+            }
+        }
+        let empty = step.events.is_empty()
+            && step.changed.is_empty()
+            && !step.flushed
+            && step.read.is_empty()
+            && !step.script_read
+            && step.published.is_empty();
+        if !empty {
+            srv.pubsub.notify.held.push(step);
+        }
+        if !hold {
+            release(srv, me);
+        }
+        return;
+    }
     if super::tracking::active(srv) {
         track(srv, Some(&mut *me), Some((spec, args)));
     }
     if srv.store.notes.list.is_empty() {
-        if !me.in_exec && !srv.pubsub.notify.held.is_empty() {
-            let held = std::mem::take(&mut srv.pubsub.notify.held);
-            send_before_reply(srv, me, held, mark);
-        }
         return;
     }
+    let mut out = std::mem::take(&mut srv.pubsub.notify.out);
+    events_of(srv, me, spec, args, &mut out);
+    srv.store.notes.clear();
+    send_before_reply(srv, me, out, mark);
+}
+
+/// The events of the store's notes for the command that just ran.
+fn events_of(
+    srv: &mut Server,
+    me: &Client,
+    spec: &'static CommandSpec,
+    args: &Args,
+    out: &mut Vec<Event>,
+) {
     let notes = std::mem::take(&mut srv.store.notes.list);
     let flags = srv.pubsub.notify.flags;
-    let mut out = std::mem::take(&mut srv.pubsub.notify.out);
     let name = spec.name;
     let mut nth = 0;
     let moving = matches!(name, "lmove" | "blmove" | "rpoplpush" | "brpoplpush");
@@ -441,15 +539,15 @@ pub fn after_call(
             if let Note::Write { db, key, existed } = note
                 && created(*db, key, *existed)
             {
-                emit(&mut out, flags, NEW, "new", *db, key);
+                emit(out, flags, NEW, "new", *db, key);
             }
         }
     }
     for note in &notes {
         match note {
-            Note::Expired { db, key } => emit(&mut out, flags, EXPIRED, "expired", *db, key),
-            Note::Evicted { db, key } => emit(&mut out, flags, EVICTED, "evicted", *db, key),
-            Note::Miss { db, key } => emit(&mut out, flags, KEY_MISS, "keymiss", *db, key),
+            Note::Expired { db, key } => emit(out, flags, EXPIRED, "expired", *db, key),
+            Note::Evicted { db, key } => emit(out, flags, EVICTED, "evicted", *db, key),
+            Note::Miss { db, key } => emit(out, flags, KEY_MISS, "keymiss", *db, key),
             Note::Flush => {}
             Note::Write { .. } if moving => {}
             Note::Write { db, key, existed } => {
@@ -463,11 +561,11 @@ pub fn after_call(
                     // A key given twice is announced twice.
                     let times = args.iter().skip(1).step_by(2).filter(|k| *k == &key[..]);
                     for i in 0..times.count() {
-                        emit_write(srv, &mut out, flags, name, eff, *db, key, existed || i > 0);
+                        emit_write(srv, out, flags, name, eff, *db, key, existed || i > 0);
                     }
                     continue;
                 }
-                emit_write(srv, &mut out, flags, name, eff, *db, key, existed);
+                emit_write(srv, out, flags, name, eff, *db, key, existed);
             }
         }
     }
@@ -487,25 +585,77 @@ pub fn after_call(
             effect_of(name, args, 1, true),
         ) {
             let (ddb, dst_existed) = find(dst).unwrap_or((db, true));
-            emit_write(srv, &mut out, flags, name, push, ddb, dst, dst_existed);
-            emit_write(srv, &mut out, flags, name, pop, db, src, src_existed);
+            emit_write(srv, out, flags, name, push, ddb, dst, dst_existed);
+            emit_write(srv, out, flags, name, pop, db, src, src_existed);
         }
     }
     let mut notes = notes;
     notes.clear();
     srv.store.notes.list = notes;
-    srv.store.notes.clear();
-    if me.in_exec {
-        srv.pubsub.notify.held.append(&mut out);
-        srv.pubsub.notify.out = out;
+}
+
+/// Sends what the outermost command (EXEC, a script, or one after them)
+/// and the commands it ran did, in order. The running client's own
+/// keyspace events go at each command's place in its reply; its own
+/// invalidations after the whole reply (Redis 7.0 defers them while it
+/// executes a command).
+fn release(srv: &mut Server, me: &mut Client) {
+    let steps = std::mem::take(&mut srv.pubsub.notify.held);
+    let base = steps.iter().find_map(|s| s.mark);
+    let Some(base) = base.filter(|_| me.pubsub.flag) else {
+        // No reply to place events in (an internal client), or none can
+        // reach this client (not subscribed): in order, own invalidations
+        // after the reply.
+        srv.pubsub.tracking.defer_me = Some(me.id);
+        for step in steps {
+            send_step(srv, Some(&mut *me), step);
+        }
+        srv.pubsub.tracking.defer_me = None;
+        super::tracking::send_deferred(srv, me);
         return;
+    };
+    let base = base.min(me.reply.buf.len());
+    let tail = me.reply.buf.split_off(base);
+    srv.pubsub.tracking.defer_me = Some(me.id);
+    let mut pos = 0;
+    for step in steps {
+        let at = step
+            .mark
+            .map_or(pos, |m| m.saturating_sub(base).clamp(pos, tail.len()));
+        me.reply.buf.extend_from_slice(&tail[pos..at]);
+        pos = at;
+        send_step(srv, Some(&mut *me), step);
     }
-    if !srv.pubsub.notify.held.is_empty() {
-        let mut held = std::mem::take(&mut srv.pubsub.notify.held);
-        held.append(&mut out);
-        out = held;
+    me.reply.buf.extend_from_slice(&tail[pos..]);
+    srv.pubsub.tracking.defer_me = None;
+    super::tracking::send_deferred(srv, me);
+}
+
+/// One held step: its invalidations, the keys it read, its events.
+fn send_step(srv: &mut Server, me: Option<&mut Client>, step: Step) {
+    let mut me = me;
+    if super::tracking::active(srv) {
+        super::tracking::apply(
+            srv,
+            me.as_deref_mut(),
+            &step.changed,
+            step.flushed,
+            &step.read,
+        );
     }
-    send_before_reply(srv, me, out, mark);
+    if !step.events.is_empty() {
+        send(srv, me.as_deref_mut(), step.events);
+    }
+    for p in step.published {
+        super::deliver_published(
+            srv,
+            me.as_deref_mut(),
+            p.shard,
+            p.forward,
+            &p.channel,
+            &p.message,
+        );
+    }
 }
 
 /// Sends events; those for `me` go before its reply from `mark` on.
@@ -562,9 +712,8 @@ fn emit_write(
     }
 }
 
-/// Client-side caching: invalidates the keys the notes say changed, and
-/// remembers what a tracking client read (`read`: a command that ran).
-fn track(srv: &mut Server, me: Option<&mut Client>, read: Option<(&'static CommandSpec, &Args)>) {
+/// The keys the store's notes say changed, and whether a flush happened.
+fn changed_keys(srv: &Server) -> (Vec<Vec<u8>>, bool) {
     let mut flushed = false;
     let mut changed: Vec<Vec<u8>> = Vec::new();
     for n in &srv.store.notes.list {
@@ -576,15 +725,49 @@ fn track(srv: &mut Server, me: Option<&mut Client>, read: Option<(&'static Comma
             Note::Miss { .. } => {}
         }
     }
+    (changed, flushed)
+}
+
+/// Client-side caching: invalidates the keys the notes say changed, and
+/// remembers what a tracking client read (`read`: a command that ran).
+fn track(srv: &mut Server, me: Option<&mut Client>, read: Option<(&'static CommandSpec, &Args)>) {
+    let (changed, flushed) = changed_keys(srv);
     let read = read.filter(|(spec, _)| spec.has(crate::commands::flags::READONLY));
     super::tracking::after_command(srv, me, &changed, flushed, read);
 }
 
-/// A failed command or a rolled-back transaction: nothing is announced.
-pub fn discard(srv: &mut Server, whole_transaction: bool) {
+/// A rolled-back transaction: nothing it did is announced.
+pub fn discard_transaction(srv: &mut Server) {
     srv.store.notes.clear();
-    if whole_transaction {
-        srv.pubsub.notify.held.clear();
+    srv.pubsub.notify.held.clear();
+    srv.pubsub.notify.published.clear();
+}
+
+/// A failed command (`mark`: where its reply starts) emits nothing of its
+/// own. A failed script's commands are dropped with its writes when
+/// `multi-rollback` undid them, announced as Redis does otherwise.
+pub fn failed(srv: &mut Server, me: &mut Client, mark: usize) {
+    srv.store.notes.clear();
+    srv.pubsub.notify.published.clear();
+    // A script's failed command (redis.pcall) undoes nothing by itself.
+    if srv.pubsub.notify.held.is_empty() || me.is_internal() {
+        return;
+    }
+    let held = &mut srv.pubsub.notify.held;
+    if srv.config.multi_rollback {
+        while held.last().is_some_and(|s| s.mark.is_none()) {
+            held.pop();
+        }
+    } else {
+        for s in held.iter_mut().rev() {
+            if s.mark.is_some() {
+                break;
+            }
+            s.mark = Some(mark);
+        }
+    }
+    if !me.in_exec && !srv.pubsub.notify.held.is_empty() {
+        release(srv, me);
     }
 }
 

@@ -3,8 +3,12 @@
 //! expiry, flushes), as RESP3 pushes or, for a RESP2 client, as messages on
 //! `__redis__:invalidate` to the client it redirects to. Keys changing are
 //! learned from the store's choke point notes (see `notify`), after each
-//! command; BCAST invalidations are sent at the end of the command (Redis
-//! batches them until the end of its event-loop round).
+//! command (after the outermost one inside EXEC or a script: a rolled-back
+//! one invalidates nothing). As in Redis 7.0, the running client's own
+//! invalidations follow its whole reply, and BCAST invalidations are
+//! collected per prefix (each key once, sorted) and sent once per
+//! event-loop round ([`after_round`], Redis's
+//! trackingBroadcastInvalidationMessages in beforeSleep).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -34,9 +38,13 @@ pub struct ClientTracking {
 struct Prefix {
     /// BCAST clients of this prefix: id -> token.
     clients: IndexMap<u64, usize>,
-    /// Keys changed since the last broadcast, with who changed them.
-    pending: Vec<(Vec<u8>, u64)>,
+    /// Keys changed since the last broadcast -> who changed them last (0:
+    /// the server), sorted like Redis's radix tree.
+    pending: BTreeMap<Vec<u8>, u64>,
 }
+
+/// An invalidation held for the running client (see `Tracking::defer_me`).
+type Deferred = (u64, usize, Option<Vec<Vec<u8>>>);
 
 /// The server-wide tracking table.
 #[derive(Debug, Default)]
@@ -48,6 +56,12 @@ pub struct Tracking {
     prefixes: BTreeMap<Vec<u8>, Prefix>,
     /// `tracking-table-max-keys` (0 = no limit), refreshed on CONFIG SET.
     pub max_keys: usize,
+    /// While set, invalidations that would land in this client's buffer
+    /// wait in `deferred` (its reply is being assembled).
+    pub(crate) defer_me: Option<u64>,
+    deferred: Vec<Deferred>,
+    /// Some prefix has pending keys (a cheap check for `after_round`).
+    bcast_pending: bool,
 }
 
 impl Tracking {
@@ -131,6 +145,11 @@ fn send(
         target_token = rtoken;
         woken = (rtoken != me.as_deref().map_or(usize::MAX, |m| m.token)).then_some(rtoken);
     }
+    if srv.pubsub.tracking.defer_me == Some(target_id) {
+        let keys = keys.map(|k| k.iter().map(|k| k.to_vec()).collect());
+        srv.pubsub.tracking.deferred.push((id, token, keys));
+        return;
+    }
     let Some(target) = client_mut(&mut srv.clients, me, target_id, target_token) else {
         return;
     };
@@ -168,10 +187,12 @@ fn send(
 /// Redis's trackingInvalidateKey: `key` changed (by client `by`, 0 = the
 /// server itself).
 fn invalidate_key(srv: &mut Server, me: &mut Option<&mut Client>, key: &[u8], by: u64) {
-    if !srv.pubsub.tracking.prefixes.is_empty() {
-        for (p, prefix) in srv.pubsub.tracking.prefixes.iter_mut() {
+    let tr = &mut srv.pubsub.tracking;
+    if !tr.prefixes.is_empty() {
+        for (p, prefix) in tr.prefixes.iter_mut() {
             if key.starts_with(p) {
-                prefix.pending.push((key.to_vec(), by));
+                prefix.pending.insert(key.to_vec(), by);
+                tr.bcast_pending = true;
             }
         }
     }
@@ -193,8 +214,13 @@ fn invalidate_key(srv: &mut Server, me: &mut Option<&mut Client>, key: &[u8], by
     }
 }
 
-/// Sends the pending BCAST invalidations, one message per client and prefix.
-fn broadcast(srv: &mut Server, me: &mut Option<&mut Client>) {
+/// Sends the pending BCAST invalidations, one message per client and
+/// prefix: once per event-loop round, after every command of the round.
+pub fn after_round(srv: &mut Server) {
+    if !srv.pubsub.tracking.bcast_pending {
+        return;
+    }
+    srv.pubsub.tracking.bcast_pending = false;
     let mut jobs: Vec<(u64, usize, Vec<Vec<u8>>)> = Vec::new();
     for prefix in srv.pubsub.tracking.prefixes.values_mut() {
         if prefix.pending.is_empty() {
@@ -202,12 +228,13 @@ fn broadcast(srv: &mut Server, me: &mut Option<&mut Client>) {
         }
         let pending = std::mem::take(&mut prefix.pending);
         for (&id, &token) in &prefix.clients {
-            let noloop = client_mut(&mut srv.clients, me, id, token)
-                .and_then(|c| c.pubsub.tracking.as_ref().map(|t| t.noloop))
-                .unwrap_or(false);
+            let noloop = match srv.clients.get(token) {
+                Some(Some(c)) if c.id == id => c.pubsub.tracking.as_ref().is_some_and(|t| t.noloop),
+                _ => continue,
+            };
             let keys: Vec<Vec<u8>> = pending
                 .iter()
-                .filter(|(_, by)| !(noloop && *by == id))
+                .filter(|(_, by)| !(noloop && **by == id))
                 .map(|(k, _)| k.clone())
                 .collect();
             if !keys.is_empty() {
@@ -217,7 +244,23 @@ fn broadcast(srv: &mut Server, me: &mut Option<&mut Client>) {
     }
     for (id, token, keys) in jobs {
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-        send(srv, me, id, token, Some(&refs));
+        send(srv, &mut None, id, token, Some(&refs));
+    }
+}
+
+/// Sends the running client's invalidations held while its reply was
+/// assembled (after it, in order).
+pub fn send_deferred(srv: &mut Server, me: &mut Client) {
+    let deferred = std::mem::take(&mut srv.pubsub.tracking.deferred);
+    let mut me = Some(me);
+    for (id, token, keys) in deferred {
+        match keys {
+            Some(keys) => {
+                let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+                send(srv, &mut me, id, token, Some(&refs));
+            }
+            None => send(srv, &mut me, id, token, None),
+        }
     }
 }
 
@@ -225,10 +268,26 @@ fn broadcast(srv: &mut Server, me: &mut Option<&mut Client>) {
 /// what a tracking client read, apply `tracking-table-max-keys`.
 pub fn after_command(
     srv: &mut Server,
-    mut me: Option<&mut Client>,
+    me: Option<&mut Client>,
     changed: &[Vec<u8>],
     flushed: bool,
     read: Option<(&'static CommandSpec, &Args)>,
+) {
+    let keys = match (&me, read) {
+        (Some(m), Some((spec, args))) => read_keys(m, spec, args),
+        _ => Vec::new(),
+    };
+    apply(srv, me, changed, flushed, &keys);
+}
+
+/// Invalidates `changed` (and everything on a flush), then remembers the
+/// keys `read` by the running client.
+pub fn apply(
+    srv: &mut Server,
+    mut me: Option<&mut Client>,
+    changed: &[Vec<u8>],
+    flushed: bool,
+    read: &[Vec<u8>],
 ) {
     let by = me.as_deref().map_or(0, |m| m.id);
     if flushed {
@@ -256,9 +315,17 @@ pub fn after_command(
     for key in changed {
         invalidate_key(srv, &mut me, key, by);
     }
-    broadcast(srv, &mut me);
-    if let (Some(m), Some((spec, args))) = (me.as_deref_mut(), read) {
-        remember_keys(&mut srv.pubsub.tracking, m, spec, args);
+    if let Some(m) = me.as_deref()
+        && !read.is_empty()
+    {
+        for k in read {
+            srv.pubsub
+                .tracking
+                .table
+                .entry(k.clone())
+                .or_default()
+                .insert(m.id, m.token);
+        }
     }
     let max = srv.pubsub.tracking.max_keys;
     while max > 0 && srv.pubsub.tracking.table.len() > max {
@@ -269,26 +336,33 @@ pub fn after_command(
     }
 }
 
-/// Redis's trackingRememberKeys: the keys a read-only command read.
-fn remember_keys(tr: &mut Tracking, c: &mut Client, spec: &'static CommandSpec, args: &Args) {
+/// Redis's trackingRememberKeys: the keys a read-only command read, if the
+/// client tracks them (none otherwise). A read-only script's KEYS are not
+/// what it read: Redis leaves them out, and its commands are the script's.
+pub fn read_keys(c: &Client, spec: &'static CommandSpec, args: &Args) -> Vec<Vec<u8>> {
+    if !spec.has(crate::commands::flags::READONLY)
+        || matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+    {
+        return Vec::new();
+    }
+    declared_keys(c, spec, args)
+}
+
+/// The keys `args` names, if the client tracks what it reads now.
+pub fn declared_keys(c: &Client, spec: &'static CommandSpec, args: &Args) -> Vec<Vec<u8>> {
     let Some(t) = c.pubsub.tracking.as_ref() else {
-        return;
+        return Vec::new();
     };
     if t.bcast || (t.optin && !t.caching) || (t.optout && t.caching) {
-        return;
+        return Vec::new();
     }
     let argv: Vec<&[u8]> = args.iter().collect();
     let Ok(keys) = docs::keys_of(docs::docs_for(spec), &argv) else {
-        return;
+        return Vec::new();
     };
-    for (i, _) in keys {
-        if let Some(k) = argv.get(i) {
-            tr.table
-                .entry(k.to_vec())
-                .or_default()
-                .insert(c.id, c.token);
-        }
-    }
+    keys.into_iter()
+        .filter_map(|(i, _)| argv.get(i).map(|k| k.to_vec()))
+        .collect()
 }
 
 /// Whether the tracking part of `after_command` has anything to do.

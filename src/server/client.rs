@@ -33,6 +33,25 @@ pub enum Park {
     Waiting(&'static str),
 }
 
+/// One chunk of a client's sealed output: its own bytes, or a big Pub/Sub
+/// payload shared by every subscriber it goes to (`push_shared`: one copy
+/// in memory however many subscribers wait for it).
+#[derive(Debug)]
+pub(crate) enum Chunk {
+    Own(Vec<u8>),
+    Shared(bytes::Bytes),
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Chunk::Own(v) => v,
+            Chunk::Shared(b) => b,
+        }
+    }
+}
+
 /// One connected client.
 #[derive(Debug)]
 pub struct Client {
@@ -62,7 +81,7 @@ pub struct Client {
     /// a queue of chunks, so draining it never moves bytes and appending
     /// never reallocates (and copies) a big buffer. `sent` is 0 whenever
     /// this is not empty.
-    pub(crate) sealed: std::collections::VecDeque<Vec<u8>>,
+    pub(crate) sealed: std::collections::VecDeque<Chunk>,
     /// Bytes of the front chunk already written.
     pub(crate) sealed_off: usize,
     /// Unsent bytes in `sealed`.
@@ -215,6 +234,15 @@ impl Client {
             handover_pulled: false,
             relay_seq: 0,
         }
+    }
+
+    /// Appends `data` to the output, after everything queued, without
+    /// copying it. Never for the running client: its reply buffer holds
+    /// positions (marks) a command may still come back to.
+    pub(crate) fn push_shared(&mut self, data: &bytes::Bytes) {
+        super::reactor::seal(self);
+        self.sealed_bytes += data.len();
+        self.sealed.push_back(Chunk::Shared(data.clone()));
     }
 
     /// True inside MULTI (queuing) or while EXEC runs: blocking commands

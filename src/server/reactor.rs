@@ -26,6 +26,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use super::client::Chunk;
 use super::{Client, Server, ShutdownRequest, Stats};
 use crate::commands::{self, Args};
 use crate::config::Config;
@@ -401,6 +402,7 @@ impl Reactor {
             if let Some(relay) = self.srv.relay.as_mut() {
                 relay.flush();
             }
+            crate::pubsub::tracking::after_round(&mut self.srv);
             self.flush_pending();
             if self.srv.shutdown.is_some() {
                 return self.shutdown();
@@ -1092,7 +1094,7 @@ fn may_read(c: &Client) -> bool {
 /// Moves the unsent part of `c.reply` behind the sealed chunks: a small
 /// rest is copied (into the last chunk while it is small), a big one is
 /// moved whole, so nothing big is ever copied or shifted.
-fn seal(c: &mut Client) {
+pub(crate) fn seal(c: &mut Client) {
     let unsent = c.reply.buf.len().saturating_sub(c.sent);
     if unsent == 0 {
         c.reply.buf.clear();
@@ -1102,14 +1104,14 @@ fn seal(c: &mut Client) {
     if unsent <= SEAL_COPY {
         let rest = &c.reply.buf[c.sent..];
         match c.sealed.back_mut() {
-            Some(b) if b.len() + unsent <= SEAL_CHUNK => b.extend_from_slice(rest),
+            Some(Chunk::Own(b)) if b.len() + unsent <= SEAL_CHUNK => b.extend_from_slice(rest),
             _ => {
                 if c.sealed.is_empty() {
                     c.sealed_off = 0;
                 }
                 let mut chunk = Vec::with_capacity(SEAL_CHUNK.min(unsent.max(4096)));
                 chunk.extend_from_slice(rest);
-                c.sealed.push_back(chunk);
+                c.sealed.push_back(Chunk::Own(chunk));
             }
         }
         c.reply.buf.clear();
@@ -1121,7 +1123,7 @@ fn seal(c: &mut Client) {
         if c.sealed.is_empty() {
             c.sealed_off = c.sent;
         }
-        c.sealed.push_back(b);
+        c.sealed.push_back(Chunk::Own(b));
     }
     c.sealed_bytes += unsent;
     c.sent = 0;
