@@ -1158,3 +1158,86 @@ fn busy_script_does_not_serve_blocked_clients_meanwhile() {
         assert_eq!(run(&r), got);
     }
 }
+
+/// Scripts over maxmemory (noeviction), as Redis 7.0's scriptPrepareForRun
+/// and scriptVerifyOOM: a script without shebang runs and its denyoom
+/// commands fail until it has written; a flagged script that may write is
+/// refused at start unless `allow-oom`; no-writes and EVAL_RO run.
+#[test]
+fn scripts_over_maxmemory_match_redis() {
+    const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    let cmds: &[Cmd] = &[
+        &["SET", "k", "v"],
+        &["SCRIPT", "LOAD", "#!lua\nreturn 1"],
+        &["SCRIPT", "LOAD", "return redis.call('set', KEYS[1], 'z')"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["EVAL", "return redis.call('set', 'a', '1')", "0"],
+        &["EVAL", "return redis.pcall('set', 'a', '1')", "0"],
+        &[
+            "EVAL",
+            "local e = redis.pcall('incr', 'n') return e.err",
+            "0",
+        ],
+        &["EVAL", "return redis.call('get', 'k')", "0"],
+        &["EVAL", "return redis.call('del', 'a')", "0"],
+        // A write first (DEL is not denyoom): the script may go on.
+        &[
+            "EVAL",
+            "redis.call('del', 'nokey') return redis.call('set', 'a', '1')",
+            "0",
+        ],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('set', 'b', '2')",
+            "0",
+        ],
+        &["EVAL_RO", "return redis.call('get', 'k')", "0"],
+        &["EVAL_RO", "return redis.call('set', 'k', '1')", "0"],
+        &["EVAL_RO", "#!lua\nreturn 1", "0"],
+        &["EVALSHA", "cb70127618f0b0be70c53cf6bfcfa54a29d9b0c0", "0"],
+        &["EVALSHA", "5ba6b24e8b1ee7e7e6e5d6d0f4df5b1e4e5b3a1c", "0"],
+        &[
+            "EVALSHA",
+            "2eba4ce252979588f00e57dab3095e51633bb84f",
+            "1",
+            "k",
+        ],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["GET", "a"],
+        &["GET", "b"],
+    ];
+    let got = differential(false, cmds);
+    let want_prefix = ["+OK", "\"cb70127618f0b0be70c53cf6bfcfa54a29d9b0c0\""];
+    assert_eq!(&got[..2], &want_prefix);
+    assert!(
+        got[4].starts_with(&format!("-{OOM} script: ")),
+        "{}",
+        got[4]
+    );
+    assert_eq!(got[5], format!("-{OOM}"));
+    assert_eq!(got[6], format!("\"{OOM}\""));
+    assert_eq!(got[7], "\"v\"");
+    assert_eq!(got[8], ":0");
+    assert_eq!(got[9], "+OK");
+    assert_eq!(got[10], format!("-{OOM}"));
+    assert_eq!(got[11], "\"v\"");
+    assert_eq!(got[12], "+OK");
+    assert_eq!(got[13], "\"v\"");
+    assert!(got[14].starts_with("-ERR Write commands are not allowed from read-only scripts."));
+    assert_eq!(got[15], format!("-{OOM}"));
+    assert_eq!(got[16], format!("-{OOM}"));
+    assert_eq!(got[17], "-NOSCRIPT No matching script. Please use EVAL.");
+    assert!(
+        got[18].starts_with(&format!("-{OOM} script: ")),
+        "{}",
+        got[18]
+    );
+    assert_eq!(&got[19..], &["+OK", ":1", "\"1\"", "\"2\""]);
+}
