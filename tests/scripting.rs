@@ -1241,3 +1241,70 @@ fn scripts_over_maxmemory_match_redis() {
     );
     assert_eq!(&got[19..], &["+OK", ":1", "\"1\"", "\"2\""]);
 }
+
+/// lua-cjson's settings as Redis 7.0 bundles them: getters / setters with
+/// their argument errors, and their effect on encode and decode; they last
+/// for the interpreter's life (later scripts see them), `cjson.new()` has
+/// its own.
+#[test]
+fn cjson_settings_match_redis() {
+    let scripts = [
+        "return {cjson.encode_keep_buffer(), cjson.encode_max_depth(), cjson.decode_max_depth(), \
+         cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers(), cjson.encode_number_precision()}",
+        "return {cjson.encode_sparse_array()}",
+        "return type(cjson.new)",
+        "return cjson.encode_max_depth(0)",
+        "return cjson.encode_max_depth(1, 2)",
+        "return cjson.encode_max_depth('a')",
+        "return cjson.encode_max_depth({})",
+        "return cjson.encode({1/0})",
+        "return cjson.encode_invalid_numbers('null')",
+        "return cjson.encode({1/0, 0/0, -1/0, [5]=1})",
+        "return cjson.encode_invalid_numbers('on')",
+        "return cjson.encode({1/0, 0/0, -1/0})",
+        "return cjson.encode({[1/0]=1})",
+        "return cjson.encode_invalid_numbers()",
+        "return cjson.encode_invalid_numbers(false)",
+        "return cjson.encode_invalid_numbers('x')",
+        "return cjson.encode_invalid_numbers(5)",
+        "return cjson.encode_number_precision(3)",
+        "return cjson.encode({3.14159, 1234567, {[2.5]=1}})",
+        "return cjson.encode_number_precision(15)",
+        "return cjson.encode_number_precision(14)",
+        "return cjson.encode_keep_buffer('off')",
+        "return cjson.encode_keep_buffer(true)",
+        "return cjson.decode('[1e2, -0.5, 01]')",
+        "return cjson.decode('[0x10, 1]')",
+        "return cjson.encode(cjson.decode('[inf, -inf, Infinity, 1e2]'))",
+        "return tostring(cjson.decode('nan'))",
+        "return cjson.decode('+1')",
+        "return cjson.decode('[1.5.5]')",
+        "return cjson.decode_invalid_numbers(false)",
+        "return cjson.decode('[0x10]')",
+        "return cjson.decode('[01]')",
+        "return cjson.decode('[inf]')",
+        "return cjson.decode('[-5]')",
+        "return cjson.decode_invalid_numbers('on')",
+        "return cjson.encode({[1]=1, [12]=2})",
+        "return {cjson.encode_sparse_array(true, 2, 3)}",
+        "return cjson.encode({[1]=1, [10]=2})",
+        "return {cjson.encode_sparse_array(false, 0)}",
+        "return cjson.encode({[1]=1, [20]=2})",
+        "return {cjson.encode_sparse_array(nil, -1)}",
+        "return cjson.decode_max_depth(2)",
+        "return cjson.decode('[[1]]')",
+        "return cjson.decode('[[[1]]]')",
+        "return cjson.encode_max_depth(2)",
+        "return cjson.encode({{1}})",
+        "return cjson.encode({{{1}}})",
+        "local c = cjson.new() return {c.encode_max_depth(), c.encode({{{1}}}), cjson.encode_max_depth()}",
+    ];
+    let cmds: Vec<Vec<&str>> = scripts.iter().map(|s| vec!["EVAL", *s, "0"]).collect();
+    let cmds: Vec<Cmd> = cmds.iter().map(|c| c.as_slice()).collect();
+    let got = differential(false, &cmds);
+    assert_eq!(got[0], "[:1, :1000, :1000, $-1, :1, :14]");
+    assert_eq!(got[8], "\"null\"");
+    assert_eq!(got[9], "\"[null,null,null,null,1]\"");
+    assert_eq!(got[11], "\"[inf,nan,-inf]\"");
+    assert_eq!(got[18], "\"[3.14,1.23e+06,{\\\"2.5\\\":1}]\"");
+}
