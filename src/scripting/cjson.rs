@@ -341,23 +341,6 @@ fn settings(lua: &Lua, t: &Table, hidden: &Table, cfg: &Shared) -> mlua::Result<
     Ok(())
 }
 
-/// fpconv_g_fmt: `%.<precision>g`.
-fn number_text(n: f64, precision: i32) -> String {
-    let mut buf = [0u8; 64];
-    // SAFETY: the buffer is large enough for any %g output of a double
-    // with precision <= 14, and snprintf NUL-terminates within its size.
-    let len = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            c"%.*g".as_ptr(),
-            precision as libc::c_int,
-            n,
-        )
-    };
-    String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
-}
-
 /// json_append_number: invalid numbers per encode_invalid_numbers.
 fn encode_number(n: f64, out: &mut Vec<u8>, cfg: &Cfg) -> Result<(), String> {
     match cfg.encode_invalid_numbers {
@@ -374,7 +357,7 @@ fn encode_number(n: f64, out: &mut Vec<u8>, cfg: &Cfg) -> Result<(), String> {
         }
         _ => {}
     }
-    out.extend_from_slice(number_text(n, cfg.precision).as_bytes());
+    out.extend_from_slice(super::g_fmt(n, cfg.precision).as_bytes());
     Ok(())
 }
 

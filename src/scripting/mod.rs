@@ -819,14 +819,20 @@ pub(crate) fn lua_value_text(v: &LuaValue) -> Option<String> {
 
 /// Lua 5.1's `%.14g` of a number (tostring).
 pub(crate) fn lua_number_text(n: f64) -> String {
+    g_fmt(n, 14)
+}
+
+/// C's `%.<precision>g` of a double (precision 1 to 17).
+pub(crate) fn g_fmt(n: f64, precision: i32) -> String {
     let mut buf = [0u8; 64];
-    // SAFETY: the buffer is large enough for any %.14g output and
-    // snprintf always NUL-terminates within the given size.
+    // SAFETY: the buffer is large enough for any %g output of a double
+    // with precision <= 17, and snprintf NUL-terminates within its size.
     let len = unsafe {
         libc::snprintf(
             buf.as_mut_ptr() as *mut libc::c_char,
             buf.len(),
-            c"%.14g".as_ptr(),
+            c"%.*g".as_ptr(),
+            precision.clamp(1, 17) as libc::c_int,
             n,
         )
     };
