@@ -564,6 +564,14 @@ const CORPUS: &[Cmd] = &[
     &["EXISTS", "in1"],
     &["SELECT", "1"],
     &["GET", "in1"],
+    // A large argv and reply through redis.call, then small ones (the
+    // reused buffers are dropped past 64 KiB, not reused stale).
+    &[
+        "EVAL",
+        "redis.call('set', 'big', string.rep('x', 200000)) \
+         return {#redis.call('get', 'big'), redis.call('strlen', 'big'), redis.call('get', 'in1')}",
+        "0",
+    ],
 ];
 
 #[test]

@@ -21,6 +21,9 @@ use super::{ACTIVE, RunCtx};
 use crate::commands::{CmdError, CommandSpec, call, flags, resolve};
 use crate::server::{Client, Server};
 
+/// Buffer capacity kept between redis.call calls.
+const KEEP_BYTES: usize = 64 * 1024;
+
 /// The deepest reply nesting pushed as Lua tables (bounded by the stack).
 const MAX_DEPTH: usize = 1000;
 
@@ -80,6 +83,18 @@ unsafe fn generic(l: *mut ffi::lua_State, raise: bool) -> c_int {
             true
         }
     };
+    // The buffers are kept for the next call, but not a huge one's (a
+    // big argv or reply) for the rest of the interpreter's life.
+    // SAFETY: as above; the shared borrows above are no longer used.
+    unsafe {
+        let (fake, run) = (&mut *a.fake, &mut *a.run);
+        if fake.reply.buf.capacity() > KEEP_BYTES {
+            fake.reply.buf = Default::default();
+        }
+        if run.data.capacity() > KEEP_BYTES {
+            run.data = Vec::new();
+        }
+    }
     finish(l, raise, is_err)
 }
 
