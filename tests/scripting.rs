@@ -564,6 +564,20 @@ const CORPUS: &[Cmd] = &[
     &["EXISTS", "in1"],
     &["SELECT", "1"],
     &["GET", "in1"],
+    // Library errors (luaL_error) caught by pcall are plain strings.
+    &["EVAL", "return {pcall(cjson.decode, '[')}", "0"],
+    &[
+        "EVAL",
+        "return {pcall(function() return cjson.decode('[') end)}",
+        "0",
+    ],
+    &["EVAL", "return {pcall(math.random, 1, 2, 3)}", "0"],
+    &[
+        "EVAL",
+        "return {pcall(function() return bit.tohex({}) end)}",
+        "0",
+    ],
+    &["EVAL", "return {pcall(redis.sha1hex)}", "0"],
     // A large argv and reply through redis.call, then small ones (the
     // reused buffers are dropped past 64 KiB, not reused stale).
     &[

@@ -352,10 +352,13 @@ fn natives(lua: &Lua, native: &Table, hidden: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Raises a Lua library error (luaL_error: position of the calling Lua
-/// code, then the message), as Redis's handler reports it.
+/// Raises a Lua library error as luaL_error does: a plain string, the
+/// position of the calling Lua code then the message. pcall returns it as
+/// is; uncaught, Redis's handler makes it `{err = 'ERR ' .. it}`.
 pub(crate) fn raise_here(lua: &Lua, hidden: &Table, msg: &str) -> mlua::Result<()> {
-    raise(lua, hidden, &format!("ERR {}{msg}", lua_where(lua)))
+    let text = format!("{}{msg}", lua_where(lua));
+    hidden.raw_set("err", text.as_str())?;
+    Err(mlua::Error::RuntimeError(text))
 }
 
 /// luaL_where(L, 1): "chunk:line: " of the Lua code calling a native.
