@@ -160,10 +160,14 @@ H.run = function(f)
     B.KEYS, B.ARGV = args()
     return xpcall(f, handler)
 end
+-- (no closure per call: the function and its parameters wait in H.)
+local function call_fn() return H.f(H.k, H.a) end
 H.run_fn = function(f)
     H.err = nil
-    local keys, argv = args()
-    return xpcall(function() return f(keys, argv) end, handler)
+    H.f, H.k, H.a = f, args()
+    local ok, v = xpcall(call_fn, handler)
+    H.f, H.k, H.a = nil, nil, nil
+    return ok, v
 end
 
 B._G = G

@@ -411,19 +411,32 @@ impl Drop for ActiveGuard {
 }
 
 /// What the instruction-count hook needs to know about the running code.
-#[derive(Default)]
 struct HookRun {
     /// When the running script started (None: no script runs).
     started: Option<std::time::Instant>,
     fcall: bool,
     /// The SHA1 or function name (reused buffer).
     name: String,
-    /// FCALL's argv, for FUNCTION STATS while busy.
-    command: Vec<Vec<u8>>,
+    /// FCALL's argv, for FUNCTION STATS while busy (copied only then;
+    /// `run_in`'s borrow, valid while `started` is set).
+    command: *const [&'static [u8]],
     /// FUNCTION LOAD running a library's code since then.
     load_started: Option<std::time::Instant>,
     /// SCRIPT KILL replaced the hook: put the standard one back after.
     replaced: bool,
+}
+
+impl Default for HookRun {
+    fn default() -> Self {
+        HookRun {
+            started: None,
+            fcall: false,
+            name: String::new(),
+            command: &[],
+            load_started: None,
+            replaced: false,
+        }
+    }
 }
 
 /// FUNCTION LOAD's time limit for a library's top-level code.
@@ -479,8 +492,15 @@ fn busy_hook(lua: &Lua, h: &Table) -> mlua::Result<mlua::VmState> {
     }
     if srv.busy.running.is_none() {
         let (fcall, name, command) = HOOK.with(|s| {
-            let mut s = s.borrow_mut();
-            (s.fcall, s.name.clone(), std::mem::take(&mut s.command))
+            let s = s.borrow();
+            // SAFETY: `command` is the running `run_in`'s borrowed argv
+            // (the hook only fires while it runs).
+            let command = unsafe { &*s.command };
+            (
+                s.fcall,
+                s.name.clone(),
+                command.iter().map(|a| a.to_vec()).collect(),
+            )
         });
         log::warn!(
             "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} KILL command. Script name is: {}.",
@@ -574,7 +594,7 @@ pub fn run(
                 flags: script.flags,
                 name: sha,
                 fcall: false,
-                command: Vec::new(),
+                command: &[],
             };
             run_in(&mut eng, srv, c, target, keys, argv, read_only)
         }
@@ -592,7 +612,7 @@ pub(crate) struct Target<'a> {
     pub name: &'a str,
     pub fcall: bool,
     /// The caller's argv, as FUNCTION STATS shows it while busy (FCALL).
-    pub command: Vec<Vec<u8>>,
+    pub command: &'a [&'a [u8]],
 }
 
 /// Whether a script with these flags is refused over maxmemory: one with
@@ -704,7 +724,10 @@ pub(crate) fn run_in(
         h.fcall = fcall;
         h.name.clear();
         h.name.push_str(sha);
-        h.command = command;
+        // SAFETY (lifetime erasure): read only while `started` is set,
+        // which this function clears before returning.
+        h.command =
+            unsafe { std::mem::transmute::<*const [&[u8]], *const [&'static [u8]]>(command) };
     });
     // SAFETY (lifetime erasure): ACTIVE holds these slices only while the
     // guard lives, inside this function, where they are borrowed.
@@ -729,7 +752,7 @@ pub(crate) fn run_in(
     let replaced = HOOK.with(|h| {
         let mut h = h.borrow_mut();
         h.started = None;
-        h.command = Vec::new();
+        h.command = &[];
         std::mem::take(&mut h.replaced)
     });
     if replaced {
