@@ -411,6 +411,7 @@ impl Drop for ActiveGuard {
 }
 
 /// What the instruction-count hook needs to know about the running code.
+#[derive(Default)]
 struct HookRun {
     /// When the running script started (None: no script runs).
     started: Option<std::time::Instant>,
@@ -419,24 +420,11 @@ struct HookRun {
     name: String,
     /// FCALL's argv, for FUNCTION STATS while busy (copied only then;
     /// `run_in`'s borrow, valid while `started` is set).
-    command: *const [&'static [u8]],
+    command: Option<*const [&'static [u8]]>,
     /// FUNCTION LOAD running a library's code since then.
     load_started: Option<std::time::Instant>,
     /// SCRIPT KILL replaced the hook: put the standard one back after.
     replaced: bool,
-}
-
-impl Default for HookRun {
-    fn default() -> Self {
-        HookRun {
-            started: None,
-            fcall: false,
-            name: String::new(),
-            command: &[],
-            load_started: None,
-            replaced: false,
-        }
-    }
 }
 
 /// FUNCTION LOAD's time limit for a library's top-level code.
@@ -495,7 +483,7 @@ fn busy_hook(lua: &Lua, h: &Table) -> mlua::Result<mlua::VmState> {
             let s = s.borrow();
             // SAFETY: `command` is the running `run_in`'s borrowed argv
             // (the hook only fires while it runs).
-            let command = unsafe { &*s.command };
+            let command: &[&[u8]] = s.command.map_or(&[], |p| unsafe { &*p });
             (
                 s.fcall,
                 s.name.clone(),
@@ -727,7 +715,7 @@ pub(crate) fn run_in(
         // SAFETY (lifetime erasure): read only while `started` is set,
         // which this function clears before returning.
         h.command =
-            unsafe { std::mem::transmute::<*const [&[u8]], *const [&'static [u8]]>(command) };
+            Some(unsafe { std::mem::transmute::<*const [&[u8]], *const [&'static [u8]]>(command) });
     });
     // SAFETY (lifetime erasure): ACTIVE holds these slices only while the
     // guard lives, inside this function, where they are borrowed.
@@ -752,7 +740,7 @@ pub(crate) fn run_in(
     let replaced = HOOK.with(|h| {
         let mut h = h.borrow_mut();
         h.started = None;
-        h.command = &[];
+        h.command = None;
         std::mem::take(&mut h.replaced)
     });
     if replaced {
