@@ -636,3 +636,36 @@ fn rolled_back_exec_restores_libraries() {
         }
     }
 }
+
+/// FCALL over maxmemory follows the function's flags as Redis 7.0: a
+/// function that may write and lacks `allow-oom` is refused (a denyoom
+/// command), `no-writes` and `allow-oom` ones run.
+#[test]
+fn fcall_over_maxmemory_matches_redis() {
+    const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.";
+    let lib = "#!lua name=oomlib\n\
+redis.register_function('fw', function(keys, args) return redis.call('set', keys[1], 'x') end)\n\
+redis.register_function{function_name='fro', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes'}}\n\
+redis.register_function{function_name='foom', callback=function(keys, args) return redis.call('set', keys[1], 'y') end, flags={'allow-oom'}}";
+    let cmds: &[Cmd] = &[
+        &["SET", "k", "v"],
+        &["FUNCTION", "LOAD", lib],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["FCALL", "fw", "1", "k"],
+        &["FCALL", "fro", "1", "k"],
+        &["FCALL_RO", "fro", "1", "k"],
+        &["FCALL_RO", "fw", "1", "k"],
+        &["FCALL", "foom", "1", "k2"],
+        &["FCALL", "nosuch", "0"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["GET", "k2"],
+    ];
+    let got = differential(false, cmds);
+    assert_eq!(got[3], OOM);
+    assert_eq!(got[4], "\"v\"");
+    assert_eq!(got[5], "\"v\"");
+    assert_eq!(got[6], OOM);
+    assert_eq!(got[7], "+OK");
+    assert_eq!(got[8], "-ERR Function not found");
+    assert_eq!(got[10], "\"y\"");
+}

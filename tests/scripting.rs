@@ -564,6 +564,28 @@ const CORPUS: &[Cmd] = &[
     &["EXISTS", "in1"],
     &["SELECT", "1"],
     &["GET", "in1"],
+    // Library errors (luaL_error) caught by pcall are plain strings.
+    &["EVAL", "return {pcall(cjson.decode, '[')}", "0"],
+    &[
+        "EVAL",
+        "return {pcall(function() return cjson.decode('[') end)}",
+        "0",
+    ],
+    &["EVAL", "return {pcall(math.random, 1, 2, 3)}", "0"],
+    &[
+        "EVAL",
+        "return {pcall(function() return bit.tohex({}) end)}",
+        "0",
+    ],
+    &["EVAL", "return {pcall(redis.sha1hex)}", "0"],
+    // A large argv and reply through redis.call, then small ones (the
+    // reused buffers are dropped past 64 KiB, not reused stale).
+    &[
+        "EVAL",
+        "redis.call('set', 'big', string.rep('x', 200000)) \
+         return {#redis.call('get', 'big'), redis.call('strlen', 'big'), redis.call('get', 'in1')}",
+        "0",
+    ],
 ];
 
 #[test]
@@ -1157,4 +1179,154 @@ fn busy_script_does_not_serve_blocked_clients_meanwhile() {
     if let Some(r) = Server::start_redis(&args) {
         assert_eq!(run(&r), got);
     }
+}
+
+/// Scripts over maxmemory (noeviction), as Redis 7.0's scriptPrepareForRun
+/// and scriptVerifyOOM: a script without shebang runs and its denyoom
+/// commands fail until it has written; a flagged script that may write is
+/// refused at start unless `allow-oom`; no-writes and EVAL_RO run.
+#[test]
+fn scripts_over_maxmemory_match_redis() {
+    const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    let cmds: &[Cmd] = &[
+        &["SET", "k", "v"],
+        &["SCRIPT", "LOAD", "#!lua\nreturn 1"],
+        &["SCRIPT", "LOAD", "return redis.call('set', KEYS[1], 'z')"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["EVAL", "return redis.call('set', 'a', '1')", "0"],
+        &["EVAL", "return redis.pcall('set', 'a', '1')", "0"],
+        &[
+            "EVAL",
+            "local e = redis.pcall('incr', 'n') return e.err",
+            "0",
+        ],
+        &["EVAL", "return redis.call('get', 'k')", "0"],
+        &["EVAL", "return redis.call('del', 'a')", "0"],
+        // A write first (DEL is not denyoom): the script may go on.
+        &[
+            "EVAL",
+            "redis.call('del', 'nokey') return redis.call('set', 'a', '1')",
+            "0",
+        ],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('set', 'b', '2')",
+            "0",
+        ],
+        &["EVAL_RO", "return redis.call('get', 'k')", "0"],
+        &["EVAL_RO", "return redis.call('set', 'k', '1')", "0"],
+        &["EVAL_RO", "#!lua\nreturn 1", "0"],
+        &["EVALSHA", "cb70127618f0b0be70c53cf6bfcfa54a29d9b0c0", "0"],
+        &["EVALSHA", "5ba6b24e8b1ee7e7e6e5d6d0f4df5b1e4e5b3a1c", "0"],
+        &[
+            "EVALSHA",
+            "2eba4ce252979588f00e57dab3095e51633bb84f",
+            "1",
+            "k",
+        ],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["GET", "a"],
+        &["GET", "b"],
+    ];
+    let got = differential(false, cmds);
+    let want_prefix = ["+OK", "\"cb70127618f0b0be70c53cf6bfcfa54a29d9b0c0\""];
+    assert_eq!(&got[..2], &want_prefix);
+    assert!(
+        got[4].starts_with(&format!("-{OOM} script: ")),
+        "{}",
+        got[4]
+    );
+    assert_eq!(got[5], format!("-{OOM}"));
+    assert_eq!(got[6], format!("\"{OOM}\""));
+    assert_eq!(got[7], "\"v\"");
+    assert_eq!(got[8], ":0");
+    assert_eq!(got[9], "+OK");
+    assert_eq!(got[10], format!("-{OOM}"));
+    assert_eq!(got[11], "\"v\"");
+    assert_eq!(got[12], "+OK");
+    assert_eq!(got[13], "\"v\"");
+    assert!(got[14].starts_with("-ERR Write commands are not allowed from read-only scripts."));
+    assert_eq!(got[15], format!("-{OOM}"));
+    assert_eq!(got[16], format!("-{OOM}"));
+    assert_eq!(got[17], "-NOSCRIPT No matching script. Please use EVAL.");
+    assert!(
+        got[18].starts_with(&format!("-{OOM} script: ")),
+        "{}",
+        got[18]
+    );
+    assert_eq!(&got[19..], &["+OK", ":1", "\"1\"", "\"2\""]);
+}
+
+/// lua-cjson's settings as Redis 7.0 bundles them: getters / setters with
+/// their argument errors, and their effect on encode and decode; they last
+/// for the interpreter's life (later scripts see them), `cjson.new()` has
+/// its own.
+#[test]
+fn cjson_settings_match_redis() {
+    let scripts = [
+        "return {cjson.encode_keep_buffer(), cjson.encode_max_depth(), cjson.decode_max_depth(), \
+         cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers(), cjson.encode_number_precision()}",
+        "return {cjson.encode_sparse_array()}",
+        "return type(cjson.new)",
+        "return cjson.encode_max_depth(0)",
+        "return cjson.encode_max_depth(1, 2)",
+        "return cjson.encode_max_depth('a')",
+        "return cjson.encode_max_depth({})",
+        "return cjson.encode({1/0})",
+        "return cjson.encode_invalid_numbers('null')",
+        "return cjson.encode({1/0, 0/0, -1/0, [5]=1})",
+        "return cjson.encode_invalid_numbers('on')",
+        "return cjson.encode({1/0, 0/0, -1/0})",
+        "return cjson.encode({[1/0]=1})",
+        "return cjson.encode_invalid_numbers()",
+        "return cjson.encode_invalid_numbers(false)",
+        "return cjson.encode_invalid_numbers('x')",
+        "return cjson.encode_invalid_numbers(5)",
+        "return cjson.encode_number_precision(3)",
+        "return cjson.encode({3.14159, 1234567, {[2.5]=1}})",
+        "return cjson.encode_number_precision(15)",
+        "return cjson.encode_number_precision(14)",
+        "return cjson.encode_keep_buffer('off')",
+        "return cjson.encode_keep_buffer(true)",
+        "return cjson.decode('[1e2, -0.5, 01]')",
+        "return cjson.decode('[0x10, 1]')",
+        "return cjson.encode(cjson.decode('[inf, -inf, Infinity, 1e2]'))",
+        "return tostring(cjson.decode('nan'))",
+        "return cjson.decode('+1')",
+        "return cjson.decode('[1.5.5]')",
+        "return cjson.decode_invalid_numbers(false)",
+        "return cjson.decode('[0x10]')",
+        "return cjson.decode('[01]')",
+        "return cjson.decode('[inf]')",
+        "return cjson.decode('[-5]')",
+        "return cjson.decode_invalid_numbers('on')",
+        "return cjson.encode({[1]=1, [12]=2})",
+        "return {cjson.encode_sparse_array(true, 2, 3)}",
+        "return cjson.encode({[1]=1, [10]=2})",
+        "return {cjson.encode_sparse_array(false, 0)}",
+        "return cjson.encode({[1]=1, [20]=2})",
+        "return {cjson.encode_sparse_array(nil, -1)}",
+        "return cjson.decode_max_depth(2)",
+        "return cjson.decode('[[1]]')",
+        "return cjson.decode('[[[1]]]')",
+        "return cjson.encode_max_depth(2)",
+        "return cjson.encode({{1}})",
+        "return cjson.encode({{{1}}})",
+        "local c = cjson.new() return {c.encode_max_depth(), c.encode({{{1}}}), cjson.encode_max_depth()}",
+    ];
+    let cmds: Vec<Vec<&str>> = scripts.iter().map(|s| vec!["EVAL", *s, "0"]).collect();
+    let cmds: Vec<Cmd> = cmds.iter().map(|c| c.as_slice()).collect();
+    let got = differential(false, &cmds);
+    assert_eq!(got[0], "[:1, :1000, :1000, $-1, :1, :14]");
+    assert_eq!(got[8], "\"null\"");
+    assert_eq!(got[9], "\"[null,null,null,null,1]\"");
+    assert_eq!(got[11], "\"[inf,nan,-inf]\"");
+    assert_eq!(got[18], "\"[3.14,1.23e+06,{\\\"2.5\\\":1}]\"");
 }

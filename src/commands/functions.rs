@@ -216,7 +216,7 @@ fn fcall_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> Cmd
         flags,
         name: &name,
         fcall: true,
-        command: args.iter().map(|a| a.to_vec()).collect(),
+        command: &all,
     };
     let res = scripting::run_in(&mut f.engine, srv, c, target, keys, argv, ro);
     srv.functions = Some(f);

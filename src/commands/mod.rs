@@ -530,7 +530,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         return reject(srv, client, Some(spec), args, &e);
     }
     // maxmemory: evict, or refuse a command that could grow memory.
-    if srv.store.evict.maxmemory != 0 && crate::memory::must_refuse(srv, client, spec) {
+    if srv.store.evict.maxmemory != 0 && crate::memory::must_refuse(srv, client, spec, args) {
         return reject(srv, client, Some(spec), args, crate::memory::OOM_ERROR);
     }
     // CLIENT PAUSE: one Option check when there is none.

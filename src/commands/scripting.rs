@@ -183,22 +183,28 @@ fn eval_generic(
         ));
     }
     let numkeys = numkeys as usize;
-    let sha = if by_sha {
+    const NOSCRIPT: CmdError = CmdError::Static("NOSCRIPT No matching script. Please use EVAL.");
+    // EVALSHA's id lower-cased on the stack (it is looked up on every call).
+    let mut hex = [0u8; 40];
+    let loaded;
+    let sha: &str = if by_sha {
         let s = &args[1];
         if s.len() != 40 {
-            return Err(CmdError::Static(
-                "NOSCRIPT No matching script. Please use EVAL.",
-            ));
+            return Err(NOSCRIPT);
         }
-        String::from_utf8_lossy(s).to_ascii_lowercase()
+        for (d, b) in hex.iter_mut().zip(s) {
+            *d = b.to_ascii_lowercase();
+        }
+        std::str::from_utf8(&hex).map_err(|_| NOSCRIPT)?
     } else {
-        engine(srv)?.load(&args[1]).map_err(CmdError::Custom)?
+        loaded = engine(srv)?.load(&args[1]).map_err(CmdError::Custom)?;
+        &loaded
     };
     let all: Vec<&[u8]> = args.iter().collect();
     let keys = &all[3..3 + numkeys];
     let argv = &all[3 + numkeys..];
     engine(srv)?;
-    scripting::run(srv, c, &sha, keys, argv, read_only)
+    scripting::run(srv, c, sha, keys, argv, read_only)
 }
 
 fn script_help(_srv: &mut Server, _c: &mut Client, _args: &Args) -> CmdResult {

@@ -325,14 +325,18 @@ pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemo
 
 /// Before a client's command (processCommand): with maxmemory set, evict
 /// what the policy allows; true if the command must then be refused with
-/// [`OOM_ERROR`] - a denyoom command (or an EXEC queueing one), or any
-/// command but EXEC/DISCARD/QUIT/RESET inside MULTI.
+/// [`OOM_ERROR`] - a denyoom command (an EVAL / FCALL of a script whose
+/// flags make it one, or an EXEC queueing one), or any command but
+/// EXEC/DISCARD/QUIT/RESET inside MULTI. Remembers whether memory stayed
+/// over the limit, for the scripts the command runs.
 pub fn must_refuse(
     srv: &mut Server,
     client: &crate::server::Client,
     spec: &crate::commands::CommandSpec,
+    args: &crate::commands::Args,
 ) -> bool {
     use crate::commands::flags::DENYOOM;
+    srv.store.evict.oom_before_command = false;
     // Like isSafeToPerformEvictions: not while loading or paused (the
     // dataset must stay still).
     if srv.loading.is_some() || srv.pause.is_some() || client.is_internal() {
@@ -343,14 +347,20 @@ pub fn must_refuse(
     if outcome != crate::store::evict::Outcome::Fail {
         return false;
     }
+    srv.store.evict.oom_before_command = true;
     let name = spec.name;
     let exec = name == "exec";
+    let script = |s: &crate::commands::CommandSpec, a: &crate::commands::Args| {
+        s.group == "scripting" && crate::scripting::command_denies_oom(srv, s, a)
+    };
     let denyoom = spec.has(DENYOOM)
+        || script(spec, args)
         || (exec
-            && client
-                .multi
-                .as_ref()
-                .is_some_and(|m| m.queue.iter().any(|(s, _)| s.has(DENYOOM))));
+            && client.multi.as_ref().is_some_and(|m| {
+                m.queue
+                    .iter()
+                    .any(|(s, a)| s.has(DENYOOM) || script(s, &a.as_args()))
+            }));
     let in_multi = client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
     denyoom || in_multi
 }

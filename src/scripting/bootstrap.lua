@@ -42,10 +42,11 @@ end
 
 -- The redis library.
 local redis = {}
--- redis.call / redis.pcall are Rust functions set into this table for
--- each run (so a tail call `return redis.call(...)` keeps the user's
--- frame, as Redis's C functions do). redis.call raises a Rust error and
--- leaves the error table in H.err, which the handler and pcall pick up.
+-- redis.call / redis.pcall are C functions set into this table after
+-- this chunk (so a tail call `return redis.call(...)` keeps the user's
+-- frame, as Redis's C functions do); redis.call raises its error table.
+-- Rust natives raise a Rust error and leave the error table in H.err,
+-- which the handler and pcall pick up.
 H.redis = redis
 local function take_err(e)
     if type(e) == 'userdata' and H.err then
@@ -150,11 +151,23 @@ B.__redis__err__handler = function(err)
 end
 local handler = B.__redis__err__handler
 local xpcall = xpcall
--- Runs a compiled script in protected mode with Redis's handler; a
--- function (FCALL) gets its keys and arguments as parameters.
-H.run = function(f) return xpcall(f, handler) end
-H.run_fn = function(f, keys, args)
-    return xpcall(function() return f(keys, args) end, handler)
+-- Runs a compiled script in protected mode with Redis's handler, with
+-- fresh KEYS / ARGV tables (H.args, a C function, builds them from the
+-- caller's argv); a function (FCALL) gets them as parameters.
+local args = H.args
+H.run = function(f)
+    H.err = nil
+    B.KEYS, B.ARGV = args()
+    return xpcall(f, handler)
+end
+-- (no closure per call: the function and its parameters wait in H.)
+local function call_fn() return H.f(H.k, H.a) end
+H.run_fn = function(f)
+    H.err = nil
+    H.f, H.k, H.a = f, args()
+    local ok, v = xpcall(call_fn, handler)
+    H.f, H.k, H.a = nil, nil, nil
+    return ok, v
 end
 
 B._G = G

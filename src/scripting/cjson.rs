@@ -1,13 +1,55 @@
 //! The `cjson` library Redis bundles (lua-cjson 2.1.0), ported: encode and
 //! decode with its output form (`%.14g` numbers, `\/` escaped, empty table
-//! as `{}`, arrays detected by positive integer keys) and its error texts.
+//! as `{}`, arrays detected by positive integer keys) and its error texts,
+//! and its settings (encode_sparse_array, encode/decode_max_depth,
+//! encode_number_precision, encode_keep_buffer, encode/decode_invalid_numbers),
+//! which last for the interpreter's life as in Redis, and `cjson.new()`
+//! (another module with its own settings).
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
 use super::raise_here;
 
-/// Deepest nesting lua-cjson encodes / decodes (its default 1000).
-const MAX_DEPTH: usize = 1000;
+/// lua-cjson's json_config_t (the settings; its defaults).
+#[derive(Clone, Copy)]
+struct Cfg {
+    sparse_convert: bool,
+    sparse_ratio: i32,
+    sparse_safe: i32,
+    encode_max_depth: i32,
+    decode_max_depth: i32,
+    /// 0 off (error), 1 on (`inf` / `nan`), 2 `null`.
+    encode_invalid_numbers: u8,
+    decode_invalid_numbers: bool,
+    keep_buffer: bool,
+    precision: i32,
+}
+
+impl Default for Cfg {
+    fn default() -> Cfg {
+        Cfg {
+            sparse_convert: false,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            encode_invalid_numbers: 0,
+            decode_invalid_numbers: true,
+            keep_buffer: true,
+            precision: 14,
+        }
+    }
+}
+
+type Shared = Rc<RefCell<Cfg>>;
+
+/// Nesting this port never goes past, whatever encode_max_depth /
+/// decode_max_depth say: encode and decode recurse on the reactor's stack
+/// (Redis stops near 8000, at the Lua C stack limit).
+const HARD_DEPTH: i32 = 1000;
 
 fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
@@ -15,8 +57,15 @@ fn null() -> Value {
 
 /// Installs `cjson` into `globals`.
 pub fn install(lua: &Lua, globals: &Table, hidden: &Table) -> mlua::Result<()> {
+    globals.raw_set("cjson", module(lua, hidden)?)
+}
+
+/// One cjson module table with its own settings (luaopen_cjson /
+/// lua_cjson_new).
+fn module(lua: &Lua, hidden: &Table) -> mlua::Result<Table> {
+    let cfg: Shared = Rc::new(RefCell::new(Cfg::default()));
     let t = lua.create_table()?;
-    let h = hidden.clone();
+    let (h, c) = (hidden.clone(), cfg.clone());
     t.set(
         "encode",
         lua.create_function(move |lua, args: MultiValue| {
@@ -25,13 +74,14 @@ pub fn install(lua: &Lua, globals: &Table, hidden: &Table) -> mlua::Result<()> {
             }
             let mut out = Vec::new();
             let v = args.front().cloned().unwrap_or(Value::Nil);
-            if let Err(msg) = encode(&v, &mut out, 0) {
+            let cfg = *c.borrow();
+            if let Err(msg) = encode(&v, &mut out, 0, &cfg) {
                 raise_here(lua, &h, &msg)?;
             }
             lua.create_string(&out)
         })?,
     )?;
-    let h = hidden.clone();
+    let (h, c) = (hidden.clone(), cfg.clone());
     t.set(
         "decode",
         lua.create_function(move |lua, args: MultiValue| {
@@ -42,7 +92,13 @@ pub fn install(lua: &Lua, globals: &Table, hidden: &Table) -> mlua::Result<()> {
                     Vec::new()
                 }
             };
-            let mut p = Parser { s: &s, i: 0, lua };
+            let cfg = *c.borrow();
+            let mut p = Parser {
+                s: &s,
+                i: 0,
+                lua,
+                cfg,
+            };
             match p.document() {
                 Ok(v) => Ok(v),
                 Err(msg) => {
@@ -52,14 +108,257 @@ pub fn install(lua: &Lua, globals: &Table, hidden: &Table) -> mlua::Result<()> {
             }
         })?,
     )?;
+    settings(lua, &t, hidden, &cfg)?;
+    let h = hidden.clone();
+    t.set("new", lua.create_function(move |lua, ()| module(lua, &h))?)?;
     t.set("null", null())?;
     t.set("_NAME", "cjson")?;
     t.set("_VERSION", "2.1.0")?;
-    globals.raw_set("cjson", t)
+    Ok(t)
 }
 
-fn number_text(n: f64) -> String {
-    super::lua_number_text(n)
+/// What a setting's argument was: absent (nil), or given.
+enum Opt<'a> {
+    Nil,
+    Given(&'a Value),
+}
+
+/// json_arg_init: at most `n` arguments ("found too many arguments").
+fn args_at_most<'a>(
+    lua: &Lua,
+    h: &Table,
+    name: &str,
+    args: &'a MultiValue,
+    n: usize,
+) -> mlua::Result<Vec<Opt<'a>>> {
+    if args.len() > n {
+        raise_here(
+            lua,
+            h,
+            &format!(
+                "bad argument #{} to '{name}' (found too many arguments)",
+                n + 1
+            ),
+        )?;
+    }
+    Ok((0..n)
+        .map(|i| match args.get(i) {
+            None | Some(Value::Nil) => Opt::Nil,
+            Some(v) => Opt::Given(v),
+        })
+        .collect())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::LightUserData(_) => "userdata",
+        other => other.type_name(),
+    }
+}
+
+/// json_integer_option: luaL_checkinteger, then the range check.
+fn int_option(
+    lua: &Lua,
+    h: &Table,
+    name: &str,
+    argn: usize,
+    opt: &Opt,
+    setting: &mut i32,
+    (min, max): (i32, i32),
+) -> mlua::Result<()> {
+    let Opt::Given(v) = opt else {
+        return Ok(());
+    };
+    let n = match v {
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        Value::String(s) => match crate::number::parse_f64(&s.as_bytes()) {
+            Some(n) => n,
+            None => {
+                return raise_here(
+                    lua,
+                    h,
+                    &format!("bad argument #{argn} to '{name}' (number expected, got string)"),
+                );
+            }
+        },
+        other => {
+            return raise_here(
+                lua,
+                h,
+                &format!(
+                    "bad argument #{argn} to '{name}' (number expected, got {})",
+                    type_name(other)
+                ),
+            );
+        }
+    };
+    // lua_tointeger's cast, then C's int.
+    let value = n as i64 as i32;
+    if !(min <= value && value <= max) {
+        // luaL_argcheck names argument 1 for every option (as lua-cjson).
+        return raise_here(
+            lua,
+            h,
+            &format!("bad argument #1 to '{name}' (expected integer between {min} and {max})"),
+        );
+    }
+    *setting = value;
+    Ok(())
+}
+
+/// json_enum_option: a boolean (when `bool_true`), or one of `options`.
+fn enum_option(
+    lua: &Lua,
+    h: &Table,
+    name: &str,
+    argn: usize,
+    opt: &Opt,
+    setting: &mut u8,
+    options: &[&str],
+) -> mlua::Result<()> {
+    let Opt::Given(v) = opt else {
+        return Ok(());
+    };
+    let text = match v {
+        Value::Boolean(b) => {
+            *setting = *b as u8;
+            return Ok(());
+        }
+        Value::String(s) => s.to_string_lossy(),
+        Value::Integer(_) | Value::Number(_) => super::lua_value_text(v).unwrap_or_default(),
+        other => {
+            return raise_here(
+                lua,
+                h,
+                &format!(
+                    "bad argument #{argn} to '{name}' (string expected, got {})",
+                    type_name(other)
+                ),
+            );
+        }
+    };
+    match options.iter().position(|o| *o == text) {
+        Some(i) => *setting = i as u8,
+        None => {
+            return raise_here(
+                lua,
+                h,
+                &format!("bad argument #{argn} to '{name}' (invalid option '{text}')"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The value json_enum_option returns: a boolean for off/on, else the name.
+fn enum_value(lua: &Lua, setting: u8, options: &[&str]) -> mlua::Result<Value> {
+    if setting <= 1 {
+        return Ok(Value::Boolean(setting == 1));
+    }
+    Ok(Value::String(lua.create_string(options[setting as usize])?))
+}
+
+const BOOL_OPTIONS: &[&str] = &["off", "on"];
+
+/// The configuration functions, each returning the current setting(s).
+fn settings(lua: &Lua, t: &Table, hidden: &Table, cfg: &Shared) -> mlua::Result<()> {
+    let (h, c) = (hidden.clone(), cfg.clone());
+    t.set(
+        "encode_sparse_array",
+        lua.create_function(move |lua, args: MultiValue| {
+            let name = "encode_sparse_array";
+            let o = args_at_most(lua, &h, name, &args, 3)?;
+            let mut cfg = c.borrow_mut();
+            let mut convert = cfg.sparse_convert as u8;
+            enum_option(lua, &h, name, 1, &o[0], &mut convert, BOOL_OPTIONS)?;
+            cfg.sparse_convert = convert == 1;
+            int_option(
+                lua,
+                &h,
+                name,
+                2,
+                &o[1],
+                &mut cfg.sparse_ratio,
+                (0, i32::MAX),
+            )?;
+            int_option(lua, &h, name, 3, &o[2], &mut cfg.sparse_safe, (0, i32::MAX))?;
+            Ok((cfg.sparse_convert, cfg.sparse_ratio, cfg.sparse_safe))
+        })?,
+    )?;
+    type Field = fn(&mut Cfg) -> &mut i32;
+    let ints: [(&'static str, Field, i32); 3] = [
+        ("encode_max_depth", |c| &mut c.encode_max_depth, i32::MAX),
+        ("decode_max_depth", |c| &mut c.decode_max_depth, i32::MAX),
+        ("encode_number_precision", |c| &mut c.precision, 14),
+    ];
+    for (name, field, max) in ints {
+        let (h, c) = (hidden.clone(), cfg.clone());
+        t.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                let o = args_at_most(lua, &h, name, &args, 1)?;
+                let mut cfg = c.borrow_mut();
+                int_option(lua, &h, name, 1, &o[0], field(&mut cfg), (1, max))?;
+                Ok(*field(&mut cfg))
+            })?,
+        )?;
+    }
+    type Flag = fn(&mut Cfg) -> (u8, &'static [&'static str]);
+    type SetFlag = fn(&mut Cfg, u8);
+    let enums: [(&'static str, Flag, SetFlag); 3] = [
+        (
+            "encode_keep_buffer",
+            |c| (c.keep_buffer as u8, BOOL_OPTIONS),
+            |c, v| c.keep_buffer = v == 1,
+        ),
+        (
+            "encode_invalid_numbers",
+            |c| (c.encode_invalid_numbers, &["off", "on", "null"]),
+            |c, v| c.encode_invalid_numbers = v,
+        ),
+        (
+            "decode_invalid_numbers",
+            |c| (c.decode_invalid_numbers as u8, BOOL_OPTIONS),
+            |c, v| c.decode_invalid_numbers = v == 1,
+        ),
+    ];
+    for (name, get, set) in enums {
+        let (h, c) = (hidden.clone(), cfg.clone());
+        t.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                let o = args_at_most(lua, &h, name, &args, 1)?;
+                let mut cfg = c.borrow_mut();
+                let (mut v, options) = get(&mut cfg);
+                enum_option(lua, &h, name, 1, &o[0], &mut v, options)?;
+                set(&mut cfg, v);
+                enum_value(lua, v, options)
+            })?,
+        )?;
+    }
+    Ok(())
+}
+
+/// json_append_number: invalid numbers per encode_invalid_numbers.
+fn encode_number(n: f64, out: &mut Vec<u8>, cfg: &Cfg) -> Result<(), String> {
+    match cfg.encode_invalid_numbers {
+        0 if !n.is_finite() => {
+            return Err("Cannot serialise number: must not be NaN or Inf".into());
+        }
+        1 if n.is_nan() => {
+            out.extend_from_slice(b"nan");
+            return Ok(());
+        }
+        2 if !n.is_finite() => {
+            out.extend_from_slice(b"null");
+            return Ok(());
+        }
+        _ => {}
+    }
+    out.extend_from_slice(super::g_fmt(n, cfg.precision).as_bytes());
+    Ok(())
 }
 
 fn encode_string(s: &[u8], out: &mut Vec<u8>) {
@@ -81,28 +380,23 @@ fn encode_string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
+fn encode(v: &Value, out: &mut Vec<u8>, depth: usize, cfg: &Cfg) -> Result<(), String> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         // mlua shows integral numbers as Integer; Lua 5.1 has doubles only.
-        Value::Integer(i) => out.extend_from_slice(number_text(*i as f64).as_bytes()),
-        Value::Number(n) => {
-            if !n.is_finite() {
-                return Err("Cannot serialise number: must not be NaN or Inf".into());
-            }
-            out.extend_from_slice(number_text(*n).as_bytes());
-        }
+        Value::Integer(i) => encode_number(*i as f64, out, cfg)?,
+        Value::Number(n) => encode_number(*n, out, cfg)?,
         Value::String(s) => encode_string(&s.as_bytes(), out),
         Value::Table(t) => {
             let depth = depth + 1;
-            if depth > MAX_DEPTH {
+            if depth > cfg.encode_max_depth.clamp(0, HARD_DEPTH) as usize {
                 return Err(format!("Cannot serialise, excessive nesting ({depth})"));
             }
             let pairs: Vec<(Value, Value)> =
                 t.pairs::<Value, Value>().filter_map(|p| p.ok()).collect();
-            match array_length(&pairs)? {
+            match array_length(&pairs, cfg)? {
                 Some(len) if len > 0 => {
                     out.push(b'[');
                     for i in 1..=len {
@@ -110,7 +404,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                             out.push(b',');
                         }
                         let v: Value = t.raw_get(i).map_err(|e| e.to_string())?;
-                        encode(&v, out, depth)?;
+                        encode(&v, out, depth, cfg)?;
                     }
                     out.push(b']');
                 }
@@ -122,10 +416,16 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                         }
                         match k {
                             Value::String(s) => encode_string(&s.as_bytes(), out),
-                            Value::Integer(i) => {
-                                encode_string(number_text(*i as f64).as_bytes(), out)
+                            Value::Integer(_) | Value::Number(_) => {
+                                let x = match k {
+                                    Value::Integer(i) => *i as f64,
+                                    Value::Number(x) => *x,
+                                    _ => 0.0,
+                                };
+                                out.push(b'"');
+                                encode_number(x, out, cfg)?;
+                                out.push(b'"');
                             }
-                            Value::Number(x) => encode_string(number_text(*x).as_bytes(), out),
                             other => {
                                 return Err(format!(
                                     "Cannot serialise {}: table key must be a number or string",
@@ -134,7 +434,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                             }
                         }
                         out.push(b':');
-                        encode(v, out, depth)?;
+                        encode(v, out, depth, cfg)?;
                     }
                     out.push(b'}');
                 }
@@ -151,9 +451,13 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
 }
 
 /// lua_array_length: Some(max index) when every key is a positive
-/// integer (None: an object); excessively sparse arrays are an error.
-fn array_length(pairs: &[(Value, Value)]) -> Result<Option<usize>, String> {
-    let mut max = 0usize;
+/// integer (None: an object); an excessively sparse array is an error, or
+/// an object with encode_sparse_array's `convert`.
+fn array_length(pairs: &[(Value, Value)], cfg: &Cfg) -> Result<Option<usize>, String> {
+    // lua-cjson keeps the largest index in a C int: a key too big for it
+    // (inf, 2^31) becomes INT_MIN on x86, so the table is an object.
+    let mut max: i32 = 0;
+    let mut items: i64 = 0;
     for (k, _) in pairs {
         let n = match k {
             Value::Integer(i) => *i as f64,
@@ -163,20 +467,31 @@ fn array_length(pairs: &[(Value, Value)]) -> Result<Option<usize>, String> {
         if n < 1.0 || n.floor() != n {
             return Ok(None);
         }
-        max = max.max(n as usize);
+        if n > max as f64 {
+            max = if n < 2_147_483_648.0 {
+                n as i32
+            } else {
+                i32::MIN
+            };
+        }
+        items += 1;
     }
-    let items = pairs.len();
-    // encode_sparse_array defaults: convert = 0, ratio = 2, safe = 10.
-    if max > 10 && max > items * 2 {
-        return Err("Cannot serialise table: excessively sparse array".into());
+    let max = max as i64;
+    let ratio = cfg.sparse_ratio as i64;
+    if ratio > 0 && max > items * ratio && max > cfg.sparse_safe as i64 {
+        if !cfg.sparse_convert {
+            return Err("Cannot serialise table: excessively sparse array".into());
+        }
+        return Ok(None);
     }
-    Ok(Some(max))
+    Ok((max > 0).then_some(max as usize))
 }
 
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
     lua: &'a Lua,
+    cfg: Cfg,
 }
 
 impl Parser<'_> {
@@ -229,7 +544,7 @@ impl Parser<'_> {
         match c {
             b'{' | b'[' => {
                 let depth = depth + 1;
-                if depth > MAX_DEPTH {
+                if depth > self.cfg.decode_max_depth.clamp(0, HARD_DEPTH) as usize {
                     return Err(format!(
                         "Found too many nested data structures ({depth}) at character {}",
                         self.i + 1
@@ -295,23 +610,17 @@ impl Parser<'_> {
                 Ok(null())
             }
             b'-' | b'0'..=b'9' => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && matches!(
-                        self.s[self.i],
-                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
-                    )
-                {
-                    self.i += 1;
+                if !self.cfg.decode_invalid_numbers && self.invalid_number() {
+                    return self.err("value", "invalid number");
                 }
-                let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
-                match text.parse::<f64>() {
-                    Ok(n) => Ok(Value::Number(n)),
-                    Err(_) => {
-                        self.i = start;
-                        self.err("value", "invalid number")
-                    }
-                }
+                self.number()
+            }
+            // Inf, NaN, hex and '+' numbers when decode_invalid_numbers is
+            // on (only those: other bad tokens stay "invalid token").
+            b'+' | b'i' | b'I' | b'n' | b'N'
+                if self.cfg.decode_invalid_numbers && self.invalid_number() =>
+            {
+                self.number()
             }
             _ => self.err("value", "invalid token"),
         }
@@ -377,6 +686,55 @@ impl Parser<'_> {
             }
         }
         self.lua.create_string(&out).map_err(|e| e.to_string())
+    }
+
+    /// json_is_invalid_number: a number JSON does not allow (a '+' sign,
+    /// hex, leading zeros, inf, nan) that strtod would still read.
+    fn invalid_number(&self) -> bool {
+        let rest = &self.s[self.i..];
+        let mut p = 0;
+        match rest.first() {
+            Some(b'+') => return true,
+            Some(b'-') => p = 1,
+            _ => {}
+        }
+        match rest.get(p) {
+            Some(b'0') => {
+                matches!(rest.get(p + 1), Some(c) if (c | 0x20) == b'x' || c.is_ascii_digit())
+            }
+            Some(c) if *c <= b'9' => false,
+            _ => {
+                let word = rest.get(p..p + 3).map(|w| w.to_ascii_lowercase());
+                matches!(word.as_deref(), Some(b"inf") | Some(b"nan"))
+            }
+        }
+    }
+
+    /// json_next_number_token: C's strtod from here (hex, inf, nan and
+    /// all), as lua-cjson's fpconv_strtod in the C locale.
+    fn number(&mut self) -> Result<Value, String> {
+        // strtod reads at most the run of these characters ("nan(...)"
+        // included); copying just that keeps decoding linear.
+        let run = self.s[self.i..]
+            .iter()
+            .take_while(|&&c| {
+                c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.' | b'(' | b')' | b'_')
+            })
+            .count();
+        let mut buf = Vec::with_capacity(run + 1);
+        buf.extend_from_slice(&self.s[self.i..self.i + run]);
+        buf.push(0);
+        let mut end: *mut libc::c_char = std::ptr::null_mut();
+        // SAFETY: `buf` is NUL-terminated; strtod sets `end` inside it.
+        let n = unsafe { libc::strtod(buf.as_ptr() as *const libc::c_char, &mut end) };
+        let used = (end as usize)
+            .saturating_sub(buf.as_ptr() as usize)
+            .min(run);
+        if used == 0 {
+            return self.err("value", "invalid number");
+        }
+        self.i += used;
+        Ok(Value::Number(n))
     }
 
     fn hex4(&mut self) -> Option<u32> {

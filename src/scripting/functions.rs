@@ -28,8 +28,6 @@ pub const FLAG_NAMES: &[(&str, u32)] = &[
 use crate::rdb::{
     OP_FUNCTION as OPCODE_FUNCTION_PRE_GA, OP_FUNCTION2 as OPCODE_FUNCTION2, RDB_VERSION,
 };
-/// Redis's LOAD_TIMEOUT_MS: a library's code must register and return.
-const LOAD_TIMEOUT_MS: u64 = 500;
 
 /// One registered function.
 #[derive(Clone)]
@@ -348,20 +346,11 @@ fn run_library(eng: &Engine, body: &[u8]) -> Result<Vec<FunctionDef>, String> {
     hidden.raw_set("err", LuaValue::Nil).map_err(internal)?;
     PENDING.with(|p| *p.borrow_mut() = Some(Vec::new()));
     mode.call::<()>(true).map_err(internal)?;
-    let started = std::time::Instant::now();
-    let h = hidden.clone();
-    let _ = lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(100_000),
-        move |lua, _| {
-            if started.elapsed().as_millis() as u64 <= LOAD_TIMEOUT_MS {
-                return Ok(mlua::VmState::Continue);
-            }
-            raise(lua, &h, "ERR FUNCTION LOAD timeout")?;
-            Ok(mlua::VmState::Continue)
-        },
-    );
+    // The interpreter's hook enforces Redis's LOAD_TIMEOUT_MS (500 ms): a
+    // library's code must register and return.
+    super::set_loading(true);
     let res = load.call::<(bool, LuaValue)>(chunk);
-    lua.remove_hook();
+    super::set_loading(false);
     let _ = mode.call::<()>(false);
     let registered = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
     let (ok, err) = res.map_err(internal)?;

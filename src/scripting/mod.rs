@@ -11,6 +11,7 @@
 
 pub mod bit;
 pub mod busy;
+mod call;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod functions;
@@ -21,9 +22,8 @@ use std::collections::HashMap;
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaValue};
 
-use crate::commands::{CmdError, CommandSpec, call, flags, resolve};
+use crate::commands::{CmdError, CommandSpec};
 use crate::resp::Reply;
-use crate::resp::response::{ReplyLimits, Value as RespValue, parse_value};
 use crate::server::{Client, Server};
 
 /// `#!lua flags=...` script flags (Redis's SCRIPT_FLAG_*).
@@ -37,6 +37,47 @@ pub mod script_flags {
     pub const SHEBANG: u32 = 1 << 5;
 }
 
+/// Hashing of script ids for the cache. They are SHA1 hex digests, so a
+/// multiply-fold of their bytes (seeded per process, finished with
+/// murmur's mix) spreads them as well as SipHash at a fraction of the
+/// cost, which EVALSHA pays on every call.
+#[derive(Clone)]
+pub struct ShaState(u64);
+
+impl Default for ShaState {
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        ShaState(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl std::hash::BuildHasher for ShaState {
+    type Hasher = ShaHasher;
+    fn build_hasher(&self) -> ShaHasher {
+        ShaHasher(self.0)
+    }
+}
+
+pub struct ShaHasher(u64);
+
+impl std::hash::Hasher for ShaHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^ (x >> 33)
+    }
+}
+
 /// A compiled, cached script.
 pub struct Script {
     pub body: Vec<u8>,
@@ -47,16 +88,18 @@ pub struct Script {
 /// The interpreter and the script cache.
 pub struct Engine {
     lua: Lua,
-    /// Backing table of the read-only globals (KEYS / ARGV are set here).
-    globals: Table,
-    /// Hidden table shared with the bootstrap chunk: `call` (per run),
-    /// `run` (xpcall with Redis's handler), `resp` (redis.setresp).
+    /// Hidden table shared with the bootstrap chunk: `run` / `run_fn`
+    /// (xpcall with Redis's handler), `args` (KEYS / ARGV), `err`.
     hidden: Table,
-    pub scripts: HashMap<String, Script>,
+    pub scripts: HashMap<String, Script, ShaState>,
     /// xpcall of a script with Redis's error handler (bootstrap's `run`).
     runner: Function,
+    /// The same for a function: keys and args as parameters (`run_fn`).
+    fn_runner: Function,
     /// The client scripts run their commands as (Redis's lua client).
     fake: Box<Client>,
+    /// The running script's state, kept between runs for its buffers.
+    ctx: RunCtx,
 }
 
 /// Deepest nesting of a table returned by a script (Redis stops at the
@@ -86,6 +129,7 @@ impl Engine {
         let native = lua.create_table()?;
         let hidden = lua.create_table()?;
         natives(&lua, &native, &hidden)?;
+        call::register_args(&lua, &hidden)?;
         if functions {
             functions::install_register(&lua, &native, &hidden)?;
         }
@@ -95,20 +139,23 @@ impl Engine {
         structlib::install(&lua, &lua.globals(), &hidden)?;
         native.set("version", crate::REDIS_VERSION)?;
         native.set("version_num", version_num(crate::REDIS_VERSION))?;
-        let globals: Table = lua
+        let _globals: Table = lua
             .load(include_str!("bootstrap.lua"))
             .set_name("=memkv")
             .call((hidden.clone(), native))?;
         let redis: Table = hidden.raw_get("redis")?;
-        register_call(&lua, &redis, &hidden)?;
+        call::register(&lua, &redis)?;
         let runner: Function = hidden.raw_get("run")?;
+        let fn_runner: Function = hidden.raw_get("run_fn")?;
+        install_hook(&lua, &hidden);
         Ok(Engine {
             runner,
+            fn_runner,
             lua,
-            globals,
             hidden,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             fake: Box::new(Client::internal(0)),
+            ctx: RunCtx::default(),
         })
     }
 
@@ -211,7 +258,12 @@ fn natives(lua: &Lua, native: &Table, hidden: &Table) -> mlua::Result<()> {
             if v != 2 && v != 3 {
                 raise(lua, &h, "ERR RESP version must be 2 or 3.")?;
             }
-            h.raw_set("resp", v)
+            if let Some(a) = ACTIVE.with(|c| c.get()) {
+                // SAFETY: only the flag is written; redis.call is not
+                // running (this is a different native).
+                unsafe { (*a.run).resp3 = v == 3 };
+            }
+            Ok(())
         })?,
     )?;
     let h = hidden.clone();
@@ -300,10 +352,13 @@ fn natives(lua: &Lua, native: &Table, hidden: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Raises a Lua library error (luaL_error: position of the calling Lua
-/// code, then the message), as Redis's handler reports it.
+/// Raises a Lua library error as luaL_error does: a plain string, the
+/// position of the calling Lua code then the message. pcall returns it as
+/// is; uncaught, Redis's handler makes it `{err = 'ERR ' .. it}`.
 pub(crate) fn raise_here(lua: &Lua, hidden: &Table, msg: &str) -> mlua::Result<()> {
-    raise(lua, hidden, &format!("ERR {}{msg}", lua_where(lua)))
+    let text = format!("{}{msg}", lua_where(lua));
+    hidden.raw_set("err", text.as_str())?;
+    Err(mlua::Error::RuntimeError(text))
 }
 
 /// luaL_where(L, 1): "chunk:line: " of the Lua code calling a native.
@@ -323,14 +378,20 @@ fn lua_where(lua: &Lua) -> String {
 /// scoped closures per script cost a third of EVALSHA's time) while the
 /// borrows they stand for exist only during `run_in`.
 #[derive(Clone, Copy)]
-struct Active {
-    srv: *mut Server,
-    fake: *mut Client,
-    run: *mut RunCtx,
+pub(crate) struct Active {
+    pub(crate) srv: *mut Server,
+    pub(crate) fake: *mut Client,
+    pub(crate) run: *mut RunCtx,
+    /// The script's keys and arguments (KEYS / ARGV, or FCALL's).
+    pub(crate) keys: *const [&'static [u8]],
+    pub(crate) argv: *const [&'static [u8]],
 }
 
 thread_local! {
-    static ACTIVE: std::cell::Cell<Option<Active>> = const { std::cell::Cell::new(None) };
+    pub(crate) static ACTIVE: std::cell::Cell<Option<Active>> = const { std::cell::Cell::new(None) };
+    /// The running script as the busy hook needs it (set per run, read
+    /// every 100,000 instructions).
+    static HOOK: std::cell::RefCell<HookRun> = std::cell::RefCell::new(HookRun::default());
 }
 
 /// Sets ACTIVE for one script run; clears it on every exit path.
@@ -349,44 +410,153 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// redis.call (raise = true) / redis.pcall, registered once.
-fn register_call(lua: &Lua, redis: &Table, hidden: &Table) -> mlua::Result<()> {
-    for (name, raise) in [("call", true), ("pcall", false)] {
-        let h = hidden.clone();
-        let f = lua.create_function(move |lua, args: MultiValue| {
-            let Some(a) = ACTIVE.with(|c| c.take()) else {
-                return Err(mlua::Error::RuntimeError(
-                    "redis.call is only available while a script runs".into(),
-                ));
-            };
-            // Taken out while the command runs and put back after: a
-            // nested call (impossible: scripts cannot start scripts) would
-            // find none instead of aliasing the server.
-            // SAFETY: the pointers come from `run_in`'s exclusive borrows,
-            // which it does not use while the script runs, and ACTIVE is
-            // cleared before `run_in` returns.
-            let (srv, fake, run) = unsafe { (&mut *a.srv, &mut *a.fake, &mut *a.run) };
-            let res = redis_call(lua, srv, fake, &h, run, args);
-            ACTIVE.with(|c| c.set(Some(a)));
-            let (v, is_err) = res?;
-            if is_err && raise {
-                h.raw_set("err", v)?;
-                return Err(mlua::Error::RuntimeError("redis.call failed".into()));
-            }
-            Ok(v)
-        })?;
-        redis.raw_set(name, f)?;
-    }
-    Ok(())
+/// What the instruction-count hook needs to know about the running code.
+#[derive(Default)]
+struct HookRun {
+    /// When the running script started (None: no script runs).
+    started: Option<std::time::Instant>,
+    fcall: bool,
+    /// The SHA1 or function name (reused buffer).
+    name: String,
+    /// FCALL's argv, for FUNCTION STATS while busy (copied only then;
+    /// `run_in`'s borrow, valid while `started` is set).
+    command: Option<*const [&'static [u8]]>,
+    /// FUNCTION LOAD running a library's code since then.
+    load_started: Option<std::time::Instant>,
+    /// SCRIPT KILL replaced the hook: put the standard one back after.
+    replaced: bool,
 }
 
-/// What a running script needs besides the interpreter.
-struct RunCtx {
-    read_only: bool,
-    /// A write command ran (SCRIPT KILL then answers UNKILLABLE).
-    wrote: bool,
+/// FUNCTION LOAD's time limit for a library's top-level code.
+pub(crate) const LOAD_TIMEOUT_MS: u64 = 500;
+
+/// FUNCTION LOAD runs a library's code (`on`) or is done: the hook then
+/// enforces [`LOAD_TIMEOUT_MS`].
+pub(crate) fn set_loading(on: bool) {
+    HOOK.with(|h| h.borrow_mut().load_started = on.then(std::time::Instant::now));
+}
+
+/// The interpreter's one count hook, installed when it is created (not per
+/// script: setting an mlua hook allocates a closure and registry entries).
+/// Every 100,000 instructions it checks the clock against the running
+/// script's busy-reply-threshold (or FUNCTION LOAD's timeout).
+fn install_hook(lua: &Lua, hidden: &Table) {
+    let h = hidden.clone();
+    let _ = lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(100_000),
+        move |lua, _| busy_hook(lua, &h),
+    );
+}
+
+fn busy_hook(lua: &Lua, h: &Table) -> mlua::Result<mlua::VmState> {
+    let (started, load) = HOOK.with(|s| {
+        let s = s.borrow();
+        (s.started, s.load_started)
+    });
+    if let Some(st) = load {
+        if st.elapsed().as_millis() as u64 > LOAD_TIMEOUT_MS {
+            raise(lua, h, "ERR FUNCTION LOAD timeout")?;
+        }
+        return Ok(mlua::VmState::Continue);
+    }
+    let (Some(started), Some(a)) = (started, ACTIVE.with(|c| c.get())) else {
+        return Ok(mlua::VmState::Continue);
+    };
+    // SAFETY: as in redis.call: the pointers are `run_in`'s exclusive
+    // borrows, unused by it while Lua runs; a hook never runs inside
+    // redis.call (no Lua code runs there).
+    let (srv, run) = unsafe { (&mut *a.srv, &*a.run) };
+    // Past busy-reply-threshold the script is busy, as in Redis: the hook
+    // serves the other clients (BUSY to most commands; SCRIPT KILL /
+    // FUNCTION KILL / SHUTDOWN NOSAVE work) until the script ends or is
+    // killed (see `busy`). The setting is read here, not per script.
+    let limit_ms = srv
+        .config
+        .value("busy-reply-threshold")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000);
+    if started.elapsed() <= std::time::Duration::from_millis(limit_ms) {
+        return Ok(mlua::VmState::Continue);
+    }
+    if srv.busy.running.is_none() {
+        let (fcall, name, command) = HOOK.with(|s| {
+            let s = s.borrow();
+            // SAFETY: `command` is the running `run_in`'s borrowed argv
+            // (the hook only fires while it runs).
+            let command: &[&[u8]] = s.command.map_or(&[], |p| unsafe { &*p });
+            (
+                s.fcall,
+                s.name.clone(),
+                command.iter().map(|a| a.to_vec()).collect(),
+            )
+        });
+        log::warn!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} KILL command. Script name is: {}.",
+            started.elapsed().as_millis(),
+            if fcall { "FUNCTION" } else { "SCRIPT" },
+            name
+        );
+        srv.busy.running = Some(busy::Running {
+            eval: !fcall,
+            name,
+            command,
+            started,
+            wrote: false,
+            killed: false,
+            shutdown: false,
+        });
+    }
+    if let Some(r) = srv.busy.running.as_mut() {
+        r.wrote = run.wrote;
+    }
+    busy::serve(srv);
+    if !srv.busy.running.as_ref().is_some_and(|r| r.killed) {
+        return Ok(mlua::VmState::Continue);
+    }
+    log::warn!("Lua script killed by user with SCRIPT KILL.");
+    // From now on every instruction of the script raises, so a pcall in a
+    // loop cannot catch its way past the kill (the sandbox's own code, the
+    // error handler, still runs). `run_in` puts the standard hook back.
+    let text = "ERR Script killed by user with SCRIPT KILL...";
+    HOOK.with(|s| s.borrow_mut().replaced = true);
+    let h2 = h.clone();
+    let _ = lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(1),
+        move |lua, _| {
+            let ours = lua
+                .inspect_stack(0, |d| d.source().source.as_deref() == Some("=memkv"))
+                .unwrap_or(false);
+            if ours {
+                return Ok(mlua::VmState::Continue);
+            }
+            raise(lua, &h2, text)?;
+            Ok(mlua::VmState::Continue)
+        },
+    );
+    raise(lua, h, text)?;
+    Ok(mlua::VmState::Continue)
+}
+
+/// What a running script needs besides the interpreter; one per engine,
+/// reset per run, so redis.call's buffers are reused.
+#[derive(Default)]
+pub(crate) struct RunCtx {
+    pub(crate) read_only: bool,
+    /// A write command ran (SCRIPT KILL then answers UNKILLABLE; past the
+    /// OOM check).
+    pub(crate) wrote: bool,
     /// Commands the script propagated (more than one: MULTI/EXEC).
-    propagated: usize,
+    pub(crate) propagated: usize,
+    /// redis.setresp(3) was called.
+    pub(crate) resp3: bool,
+    /// Over maxmemory when the script started and not `allow-oom`: its
+    /// denyoom commands fail until it has written (scriptVerifyOOM).
+    pub(crate) oom: bool,
+    /// redis.call's argv buffer and ranges.
+    pub(crate) data: Vec<u8>,
+    pub(crate) ranges: Vec<std::ops::Range<usize>>,
+    /// The error text of a refused redis.call.
+    pub(crate) err: String,
 }
 
 /// Runs cached script `sha` for client `c` with `keys` and `argv`, writing
@@ -412,7 +582,7 @@ pub fn run(
                 flags: script.flags,
                 name: sha,
                 fcall: false,
-                command: Vec::new(),
+                command: &[],
             };
             run_in(&mut eng, srv, c, target, keys, argv, read_only)
         }
@@ -430,7 +600,40 @@ pub(crate) struct Target<'a> {
     pub name: &'a str,
     pub fcall: bool,
     /// The caller's argv, as FUNCTION STATS shows it while busy (FCALL).
-    pub command: Vec<Vec<u8>>,
+    pub command: &'a [&'a [u8]],
+}
+
+/// Whether a script with these flags is refused over maxmemory: one with
+/// a shebang (or a function) that may write and does not declare
+/// `allow-oom` (Redis's scriptFlagsToCmdFlags adding CMD_DENYOOM).
+pub fn flags_deny_oom(flags: u32, fcall: bool) -> bool {
+    (fcall || flags & script_flags::SHEBANG != 0)
+        && flags & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0
+}
+
+/// Whether EVAL* / FCALL* `args` count as a denyoom command before they
+/// run (Redis's evalGetCommandFlags / fcallGetCommandFlags): by the flags
+/// of the script (cached, or the shebang of EVAL's body) or function.
+pub fn command_denies_oom(srv: &Server, spec: &CommandSpec, args: &crate::commands::Args) -> bool {
+    let Some(target) = args.get(1) else {
+        return false;
+    };
+    match spec.name {
+        "eval" | "eval_ro" => parse_shebang(target).is_ok_and(|(f, _)| flags_deny_oom(f, false)),
+        "evalsha" | "evalsha_ro" => {
+            let sha = String::from_utf8_lossy(target).to_ascii_lowercase();
+            srv.scripting
+                .as_ref()
+                .and_then(|e| e.scripts.get(&sha))
+                .is_some_and(|s| flags_deny_oom(s.flags, false))
+        }
+        "fcall" | "fcall_ro" => srv
+            .functions
+            .as_ref()
+            .and_then(|f| f.reg.function(target).map(|(_, d)| d.flags))
+            .is_some_and(|f| flags_deny_oom(f, true)),
+        _ => false,
+    }
 }
 
 pub(crate) fn run_in(
@@ -466,50 +669,19 @@ pub(crate) fn run_in(
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
+    // Over maxmemory when the command started (the dispatcher evicted
+    // first): scriptPrepareForRun refuses a flagged script that may write;
+    // a script without shebang runs, its denyoom commands checked by
+    // redis.call. The dispatcher already refused most such scripts as
+    // denyoom commands; this covers the rest (e.g. loaded after queueing).
+    let oom_at_start =
+        srv.store.evict.maxmemory != 0 && !c.is_internal() && srv.store.evict.oom_before_command;
+    if oom_at_start && flags_deny_oom(script_flags_, fcall) {
+        return Err(CmdError::Static(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
     let read_only = read_only || script_flags_ & script_flags::NO_WRITES != 0;
-    let lua = &eng.lua;
-    let seq = |items: &[&[u8]]| -> mlua::Result<Table> {
-        lua.create_sequence_from(
-            items
-                .iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )
-    };
-    let fn_args = if fcall {
-        let k = seq(keys).map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
-        let a = seq(argv).map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
-        Some((k, a))
-    } else {
-        None
-    };
-    let setup = || -> mlua::Result<()> {
-        if fcall {
-            eng.hidden.raw_set("resp", 2)?;
-            eng.hidden.raw_set("err", LuaValue::Nil)?;
-            return Ok(());
-        }
-        eng.globals.raw_set(
-            "KEYS",
-            lua.create_sequence_from(
-                keys.iter()
-                    .map(|k| lua.create_string(k))
-                    .collect::<mlua::Result<Vec<_>>>()?,
-            )?,
-        )?;
-        eng.globals.raw_set(
-            "ARGV",
-            lua.create_sequence_from(
-                argv.iter()
-                    .map(|k| lua.create_string(k))
-                    .collect::<mlua::Result<Vec<_>>>()?,
-            )?,
-        )?;
-        eng.hidden.raw_set("resp", 2)?;
-        eng.hidden.raw_set("err", LuaValue::Nil)?;
-        Ok(())
-    };
-    setup().map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
 
     // A script is one atomic step: with multi-rollback its writes are
     // journaled like EXEC's (inside EXEC, EXEC's journal covers them).
@@ -525,129 +697,73 @@ pub(crate) fn run_in(
     fake.authenticated = true;
     // Commands the script runs are checked against the caller's ACL user.
     fake.user = c.user;
-    fake.user_name.clone_from(&c.user_name);
-    let ctx = RunCtx {
-        read_only,
-        wrote: false,
-        propagated: 0,
+    if fake.user_name != c.user_name {
+        fake.user_name.clone_from(&c.user_name);
+    }
+    let run = &mut eng.ctx;
+    run.read_only = read_only;
+    run.wrote = false;
+    run.propagated = 0;
+    run.resp3 = false;
+    run.oom = oom_at_start && script_flags_ & script_flags::ALLOW_OOM == 0;
+    HOOK.with(|h| {
+        let mut h = h.borrow_mut();
+        h.started = Some(std::time::Instant::now());
+        h.fcall = fcall;
+        h.name.clear();
+        h.name.push_str(sha);
+        // SAFETY (lifetime erasure): read only while `started` is set,
+        // which this function clears before returning.
+        h.command =
+            Some(unsafe { std::mem::transmute::<*const [&[u8]], *const [&'static [u8]]>(command) });
+    });
+    // SAFETY (lifetime erasure): ACTIVE holds these slices only while the
+    // guard lives, inside this function, where they are borrowed.
+    let (keys_ptr, argv_ptr) = unsafe {
+        (
+            std::mem::transmute::<*const [&[u8]], *const [&'static [u8]]>(keys),
+            std::mem::transmute::<*const [&[u8]], *const [&'static [u8]]>(argv),
+        )
     };
-    let hidden = eng.hidden.clone();
-    let runner = eng.runner.clone();
-    let fn_runner: Option<Function> = if fcall {
-        hidden.raw_get("run_fn").ok()
-    } else {
-        None
-    };
-    let mut run = ctx;
     // redis.call / pcall reach the server through ACTIVE for exactly the
     // duration of this call (see `Active`).
     let guard = ActiveGuard::set(Active {
         srv: srv as *mut Server,
         fake: &mut **fake as *mut Client,
-        run: &mut run as *mut RunCtx,
+        run: run as *mut RunCtx,
+        keys: keys_ptr,
+        argv: argv_ptr,
     });
-    // Past busy-reply-threshold the script is busy, as in Redis: the hook
-    // serves the other clients (BUSY to most commands; SCRIPT KILL /
-    // FUNCTION KILL / SHUTDOWN NOSAVE work) until the script ends or is
-    // killed (see `busy`).
-    let limit_ms = srv
-        .config
-        .value("busy-reply-threshold")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(5000);
-    {
-        let started = std::time::Instant::now();
-        let limit = std::time::Duration::from_millis(limit_ms);
-        let h = hidden.clone();
-        let name = sha.to_string();
-        let command = std::cell::RefCell::new(Some(command));
-        let _ = lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(100_000),
-            move |lua, _| {
-                if started.elapsed() <= limit {
-                    return Ok(mlua::VmState::Continue);
-                }
-                let Some(a) = ACTIVE.with(|c| c.get()) else {
-                    return Ok(mlua::VmState::Continue);
-                };
-                // SAFETY: as in redis.call: the pointers are `run_in`'s
-                // exclusive borrows, unused by it while Lua runs; a hook
-                // never runs inside redis.call (no Lua code runs there).
-                let (srv, run) = unsafe { (&mut *a.srv, &*a.run) };
-                if srv.busy.running.is_none() {
-                    log::warn!(
-                        "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} KILL command. Script name is: {}.",
-                        started.elapsed().as_millis(),
-                        if fcall { "FUNCTION" } else { "SCRIPT" },
-                        name
-                    );
-                    srv.busy.running = Some(busy::Running {
-                        eval: !fcall,
-                        name: name.clone(),
-                        command: command.borrow_mut().take().unwrap_or_default(),
-                        started,
-                        wrote: false,
-                        killed: false,
-                        shutdown: false,
-                    });
-                }
-                if let Some(r) = srv.busy.running.as_mut() {
-                    r.wrote = run.wrote;
-                }
-                busy::serve(srv);
-                if !srv.busy.running.as_ref().is_some_and(|r| r.killed) {
-                    return Ok(mlua::VmState::Continue);
-                }
-                log::warn!("Lua script killed by user with SCRIPT KILL.");
-                // From now on every instruction of the script raises, so a
-                // pcall in a loop cannot catch its way past the kill (the
-                // sandbox's own code, the error handler, still runs).
-                let text = "ERR Script killed by user with SCRIPT KILL...";
-                let h2 = h.clone();
-                let _ = lua.set_hook(
-                    mlua::HookTriggers::new().every_nth_instruction(1),
-                    move |lua, _| {
-                        let ours = lua
-                            .inspect_stack(0, |d| d.source().source.as_deref() == Some("=memkv"))
-                            .unwrap_or(false);
-                        if ours {
-                            return Ok(mlua::VmState::Continue);
-                        }
-                        raise(lua, &h2, text)?;
-                        Ok(mlua::VmState::Continue)
-                    },
-                );
-                raise(lua, &h, text)?;
-                Ok(mlua::VmState::Continue)
-            },
-        );
-    }
-    let result = (|| -> mlua::Result<Result<(), String>> {
-        let (ok, val): (bool, LuaValue) = match (&fn_runner, fn_args) {
-            (Some(r), Some((k, a))) => r.call((func, k, a))?,
-            _ => runner.call(func)?,
-        };
-        let mark = c.reply.len();
-        let out = if ok {
-            let resp3 = hidden.raw_get::<i64>("resp").unwrap_or(2) == 3;
-            lua_to_reply(&val, &mut c.reply, resp3, 0)
-        } else {
-            if counted_already(&val) {
-                crate::ops::error_already_counted();
-            }
-            Err(error_table_text(&val, sha))
-        };
-        if out.is_err() {
-            c.reply.truncate(mark);
-        }
-        Ok(out)
-    })();
+    let runner = if fcall { &eng.fn_runner } else { &eng.runner };
+    let result = runner.call::<(bool, LuaValue)>(func);
     drop(guard);
-    lua.remove_hook();
+    let replaced = HOOK.with(|h| {
+        let mut h = h.borrow_mut();
+        h.started = None;
+        h.command = None;
+        std::mem::take(&mut h.replaced)
+    });
+    if replaced {
+        install_hook(&eng.lua, &eng.hidden);
+    }
     let killed_by_shutdown = srv.busy.running.take().is_some_and(|r| r.shutdown);
-    let ctx = run;
+    let ctx = &eng.ctx;
     let outcome = match result {
-        Ok(r) => r,
+        Ok((ok, val)) => {
+            let mark = c.reply.len();
+            let out = if ok {
+                lua_to_reply(&val, &mut c.reply, ctx.resp3, 0)
+            } else {
+                if counted_already(&val) {
+                    crate::ops::error_already_counted();
+                }
+                Err(error_table_text(&val, sha))
+            };
+            if out.is_err() {
+                c.reply.truncate(mark);
+            }
+            out
+        }
         Err(e) => Err(format!("ERR {}", lua_error_text(&e))),
     };
     match &outcome {
@@ -717,14 +833,20 @@ pub(crate) fn lua_value_text(v: &LuaValue) -> Option<String> {
 
 /// Lua 5.1's `%.14g` of a number (tostring).
 pub(crate) fn lua_number_text(n: f64) -> String {
+    g_fmt(n, 14)
+}
+
+/// C's `%.<precision>g` of a double (precision 1 to 17).
+pub(crate) fn g_fmt(n: f64, precision: i32) -> String {
     let mut buf = [0u8; 64];
-    // SAFETY: the buffer is large enough for any %.14g output and
-    // snprintf always NUL-terminates within the given size.
+    // SAFETY: the buffer is large enough for any %g output of a double
+    // with precision <= 17, and snprintf NUL-terminates within its size.
     let len = unsafe {
         libc::snprintf(
             buf.as_mut_ptr() as *mut libc::c_char,
             buf.len(),
-            c"%.14g".as_ptr(),
+            c"%.*g".as_ptr(),
+            precision.clamp(1, 17) as libc::c_int,
             n,
         )
     };
@@ -741,192 +863,10 @@ pub(crate) fn lua_error_text(e: &mlua::Error) -> String {
     }
 }
 
-/// The error table redis.call / pcall produce (`{err = text}`), marked as
-/// already counted in INFO errorstats (Redis 7.0's field): when the script
-/// returns or raises it, the error is not counted a second time.
-fn err_table(lua: &Lua, text: &str) -> mlua::Result<(LuaValue, bool)> {
-    let t = lua.create_table()?;
-    t.raw_set("err", text)?;
-    t.raw_set("ignore_error_stats_update", true)?;
-    Ok((LuaValue::Table(t), true))
-}
-
 /// Whether an error table carries the already-counted mark.
 fn counted_already(v: &LuaValue) -> bool {
     matches!(v, LuaValue::Table(t)
         if matches!(t.raw_get::<LuaValue>("ignore_error_stats_update"), Ok(LuaValue::Boolean(true))))
-}
-
-/// redis.call / redis.pcall: runs one command; returns (reply, is error).
-fn redis_call(
-    lua: &Lua,
-    srv: &mut Server,
-    fake: &mut Client,
-    hidden: &Table,
-    ctx: &mut RunCtx,
-    args: MultiValue,
-) -> mlua::Result<(LuaValue, bool)> {
-    if args.is_empty() {
-        return err_table(
-            lua,
-            "ERR Please specify at least one argument for this redis lib call",
-        );
-    }
-    // One buffer and its ranges: the argv of the command, without a copy
-    // per argument.
-    let mut data: Vec<u8> = Vec::new();
-    let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        let start = data.len();
-        match a {
-            LuaValue::String(s) => data.extend_from_slice(&s.as_bytes()),
-            LuaValue::Integer(i) => {
-                data.extend_from_slice(crate::number::fmt_g17(*i as f64).as_bytes())
-            }
-            LuaValue::Number(n) => data.extend_from_slice(crate::number::fmt_g17(*n).as_bytes()),
-            _ => {
-                return err_table(
-                    lua,
-                    "ERR Lua redis lib command arguments must be strings or integers",
-                );
-            }
-        }
-        ranges.push(start..data.len());
-    }
-    let args = crate::commands::Args::new(&data, &ranges);
-    let spec: &'static CommandSpec = match resolve(&args) {
-        Ok(s) => s,
-        Err(CmdError::WrongArity(_)) => {
-            return err_table(
-                lua,
-                "ERR Wrong number of args calling Redis command from script",
-            );
-        }
-        Err(_) => return err_table(lua, "ERR Unknown Redis command called from script"),
-    };
-    if spec.has(flags::NOSCRIPT) {
-        return err_table(lua, "ERR This Redis command is not allowed from script");
-    }
-    if spec.has(flags::WRITE) && ctx.read_only {
-        return err_table(
-            lua,
-            "ERR Write commands are not allowed from read-only scripts.",
-        );
-    }
-    if spec.has(flags::WRITE) {
-        ctx.wrote = true;
-    }
-    // In a cluster a script runs on the node owning its declared keys; a
-    // key it touches elsewhere is Redis's error (never a silent local write).
-    if srv.cluster.as_ref().is_some_and(|t| t.members.len() > 1)
-        && crate::cluster::route::foreign_key(srv, spec, &args).is_some()
-    {
-        return err_table(
-            lua,
-            "ERR Script attempted to access a non local key in a cluster node",
-        );
-    }
-    let user = srv.acl.user(fake.user);
-    if !user.unrestricted
-        && let Err(d) = user.check(spec, &args)
-    {
-        crate::acl::log_denial(srv, fake, d, crate::acl::LogContext::Lua, spec, &args);
-        return err_table(lua, &format!("ERR {}", d.script_error()));
-    }
-    let resp: i64 = hidden.raw_get("resp").unwrap_or(2);
-    fake.reply.buf.clear();
-    fake.reply.resp3 = resp == 3;
-    let before = srv.store.prop.buf.len();
-    let _ = call(srv, fake, spec, &args);
-    if srv.store.prop.buf.len() > before {
-        ctx.propagated += 1;
-    }
-    let limits = ReplyLimits::default();
-    let value = match parse_value(&fake.reply.buf, &limits) {
-        Ok(Some((v, _))) => v,
-        _ => RespValue::Error(b"ERR internal error: unparsable reply".to_vec()),
-    };
-    fake.reply.buf.clear();
-    if let RespValue::Error(e) = &value {
-        let text = String::from_utf8_lossy(e);
-        return err_table(lua, text.trim_end_matches(['\r', '\n']));
-    }
-    Ok((resp_to_lua(lua, value, resp == 3)?, false))
-}
-
-/// A Redis reply as a Lua value (Redis's redisProtocolToLuaType).
-fn resp_to_lua(lua: &Lua, v: RespValue, resp3: bool) -> mlua::Result<LuaValue> {
-    Ok(match v {
-        RespValue::Int(i) => LuaValue::Number(i as f64),
-        RespValue::Bulk(b) => LuaValue::String(lua.create_string(&b)?),
-        RespValue::Simple(s) => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(&s)?)?;
-            LuaValue::Table(t)
-        }
-        RespValue::Error(e) => {
-            let t = lua.create_table()?;
-            t.raw_set("err", lua.create_string(&e)?)?;
-            LuaValue::Table(t)
-        }
-        RespValue::Null => {
-            if resp3 {
-                LuaValue::Nil
-            } else {
-                LuaValue::Boolean(false)
-            }
-        }
-        RespValue::Array(items) | RespValue::Push(items) => {
-            let t = lua.create_table()?;
-            for (i, item) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, resp_to_lua(lua, item, resp3)?)?;
-            }
-            LuaValue::Table(t)
-        }
-        RespValue::Set(items) => {
-            let inner = lua.create_table()?;
-            for item in items {
-                inner.raw_set(resp_to_lua(lua, item, resp3)?, true)?;
-            }
-            let t = lua.create_table()?;
-            t.raw_set("set", inner)?;
-            LuaValue::Table(t)
-        }
-        RespValue::Map(pairs) => {
-            let inner = lua.create_table()?;
-            for (k, v) in pairs {
-                inner.raw_set(resp_to_lua(lua, k, resp3)?, resp_to_lua(lua, v, resp3)?)?;
-            }
-            let t = lua.create_table()?;
-            t.raw_set("map", inner)?;
-            LuaValue::Table(t)
-        }
-        RespValue::Double(d) => {
-            let n = crate::number::parse_f64(&d).unwrap_or(0.0);
-            let t = lua.create_table()?;
-            t.raw_set("double", n)?;
-            LuaValue::Table(t)
-        }
-        RespValue::Bool(b) => LuaValue::Boolean(b),
-        RespValue::BigNumber(b) => {
-            let t = lua.create_table()?;
-            t.raw_set("big_number", lua.create_string(&b)?)?;
-            LuaValue::Table(t)
-        }
-        RespValue::Verbatim(v) => {
-            let (fmt, text) = if v.len() >= 4 && v[3] == b':' {
-                (&v[..3], &v[4..])
-            } else {
-                (&b"txt"[..], &v[..])
-            };
-            let inner = lua.create_table()?;
-            inner.raw_set("format", lua.create_string(fmt)?)?;
-            inner.raw_set("string", lua.create_string(text)?)?;
-            let t = lua.create_table()?;
-            t.raw_set("verbatim_string", inner)?;
-            LuaValue::Table(t)
-        }
-    })
 }
 
 /// Writes a script's return value as a reply (Redis's

@@ -109,6 +109,9 @@ pub struct Evict {
     pub running: bool,
     /// Clients closed by `maxmemory-clients` (INFO evicted_clients).
     pub evicted_clients: u64,
+    /// Memory stayed above maxmemory after the running client command's
+    /// eviction (Redis's pre_command_oom_state): scripts check it.
+    pub oom_before_command: bool,
     pool: Vec<Candidate>,
     next_db: usize,
 }
@@ -128,6 +131,7 @@ impl Default for Evict {
             last_touch: None,
             running: false,
             evicted_clients: 0,
+            oom_before_command: false,
             pool: Vec::with_capacity(EVPOOL_SIZE),
             next_db: 0,
         }
