@@ -322,6 +322,7 @@ fn migrate(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Err(CmdError::Static(ERR_CONNECT));
     }
     c.park = Some(Park::Waiting(MIGRATING));
+    c.argv_mem = args.iter().map(<[u8]>::len).sum();
     Ok(())
 }
 
@@ -385,6 +386,7 @@ pub fn finished(srv: &mut Server, done: Done) {
         Some(e) => c.reply.error(e),
     }
     c.park = None;
+    c.argv_mem = 0;
     srv.unparked.push(token);
     srv.wake_writer(token);
 }

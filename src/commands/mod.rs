@@ -588,6 +588,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         if !m.aborted {
             let owned = args.to_owned_args();
             m.bytes += owned.mem();
+            m.argv_len_sums += args.iter().map(|a| a.len() + 8).sum::<usize>();
             m.queue.push((spec, owned));
         }
         client.reply.simple("QUEUED");
