@@ -307,7 +307,11 @@ fn complete(buf: &[u8], n: usize) -> bool {
 /// A fake target: accepts one connection, reports the request bytes it
 /// read (until `expect` complete commands arrived) and answers `reply`
 /// when told to (or never).
-fn fake_target(expect: usize) -> (u16, mpsc::Receiver<Vec<u8>>, mpsc::Sender<Option<Vec<u8>>>) {
+/// A fake target's port, the request it read, and the switch: send
+/// `Some(reply)` to answer; dropping it closes the connection.
+type Fake = (u16, mpsc::Receiver<Vec<u8>>, mpsc::Sender<Option<Vec<u8>>>);
+
+fn fake_target(expect: usize) -> Fake {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     let (got_tx, got_rx) = mpsc::channel();
@@ -335,29 +339,31 @@ fn fake_target(expect: usize) -> (u16, mpsc::Receiver<Vec<u8>>, mpsc::Sender<Opt
     (port, got_rx, reply_tx)
 }
 
+/// MIGRATE 127.0.0.1 `args` from a connection of its own, on a thread.
+fn spawn_migrate(s: &Server, args: &[&str]) -> std::thread::JoinHandle<String> {
+    let url = s.url();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    std::thread::spawn(move || {
+        let mut c = redis::Client::open(url)
+            .expect("client")
+            .get_connection()
+            .expect("connect");
+        let mut k = cmd("MIGRATE");
+        k.arg("127.0.0.1").arg(&args);
+        reply_text(k.query::<RV>(&mut c))
+    })
+}
+
 /// A target that takes the request and never answers: IOERR after the
-/// timeout, and meanwhile memkv serves other clients; the key stays.
+/// timeout, and meanwhile memkv serves other clients (the timeout is long
+/// so that "meanwhile" holds on any machine); the key stays.
 #[test]
 fn silent_target_times_out_without_stalling_the_server() {
     let m = memkv();
     let mut c = m.conn();
     let _: () = cmd("SET").arg("k").arg("v").query(&mut c).expect("set");
     let (port, got, hold) = fake_target(2); // SELECT + RESTORE
-    let url = m.url();
-    let worker = std::thread::spawn(move || {
-        let mut c = redis::Client::open(url)
-            .expect("client")
-            .get_connection()
-            .expect("connect");
-        let r = cmd("MIGRATE")
-            .arg("127.0.0.1")
-            .arg(port)
-            .arg("k")
-            .arg(0)
-            .arg(1500)
-            .query::<RV>(&mut c);
-        reply_text(r)
-    });
+    let worker = spawn_migrate(&m, &[&port.to_string(), "k", "0", "10000"]);
     let req = got.recv().expect("the target got the request");
     let text = String::from_utf8_lossy(&req);
     assert!(text.starts_with(
@@ -368,7 +374,11 @@ fn silent_target_times_out_without_stalling_the_server() {
     let pong: String = cmd("PING").query(&mut c).expect("ping");
     assert_eq!(pong, "PONG");
     let list: String = cmd("CLIENT").arg("LIST").query(&mut c).expect("list");
-    assert!(list.contains("cmd=migrate"), "{list}");
+    assert!(
+        list.contains("flags=b "),
+        "the migrating client waits: {list}"
+    );
+    assert!(!worker.is_finished());
     assert_eq!(
         worker.join().expect("join"),
         "-IOERR error or timeout reading to target instance"
@@ -422,17 +432,7 @@ fn delete_after_success_spares_keys_written_meanwhile() {
     let mut sub = m.raw();
     sub.cmd(&[b"SUBSCRIBE", b"__keyevent@0__:del"]);
     let (port, got, reply) = fake_target(3); // SELECT + 2 RESTOREs
-    let url = m.url();
-    let worker = std::thread::spawn(move || {
-        let mut c = redis::Client::open(url)
-            .expect("client")
-            .get_connection()
-            .expect("connect");
-        let mut k = cmd("MIGRATE");
-        k.arg("127.0.0.1").arg(port).arg("").arg(0).arg(30_000);
-        k.arg("KEYS").arg("a").arg("b");
-        reply_text(k.query::<RV>(&mut c))
-    });
+    let worker = spawn_migrate(&m, &[&port.to_string(), "", "0", "30000", "KEYS", "a", "b"]);
     got.recv().expect("request");
     let _: () = cmd("SET").arg("b").arg("new").query(&mut c).expect("set");
     reply
@@ -470,4 +470,27 @@ fn cached_connection_is_reused() {
         2,
         "one MIGRATE connection: {clients}"
     );
+}
+
+/// In a memkv cluster MIGRATE moves keys of the node it is sent to; keys
+/// another node owns are refused (relaying would hold a relay connection
+/// for the whole transfer).
+#[test]
+fn cluster_migrates_own_keys_and_refuses_others() {
+    let cluster = common::cluster::Cluster::start(2, &[]);
+    let target = memkv();
+    let mut c = cluster.nodes[0].conn();
+    let mine = cluster.key_on(0, "mine");
+    let theirs = cluster.key_on(1, "theirs");
+    for k in [&mine, &theirs] {
+        let _: () = cmd("SET").arg(k).arg("v").query(&mut c).expect("set");
+    }
+    assert_eq!(migrate(&mut c, target.port, &mine, 0, &[]), "+OK");
+    assert!(!exists(&mut c, &mine));
+    let refused = migrate(&mut c, target.port, &theirs, 0, &[]);
+    assert!(refused.starts_with("-CROSSSLOT "), "{refused}");
+    assert!(exists(&mut c, &theirs));
+    let mut t = target.conn();
+    assert!(exists(&mut t, &mine));
+    assert!(!exists(&mut t, &theirs));
 }

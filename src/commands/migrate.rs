@@ -522,18 +522,14 @@ fn run(cache: &Cache, job: Job) -> Done {
             }
         };
         let t = job.timeout;
-        let auth_line = match job.auth.is_some().then(|| conn.read_line(t)).transpose() {
-            Ok(l) => l,
-            Err(e) => {
-                if !is_timeout(&e) && may_retry {
-                    may_retry = false;
-                    continue;
-                }
-                return io_reading(job.id, acked);
-            }
-        };
-        let select_line = match select.then(|| conn.read_line(t)).transpose() {
-            Ok(l) => l,
+        // The AUTH and SELECT replies, when sent.
+        let heads = (|| {
+            let a = job.auth.is_some().then(|| conn.read_line(t)).transpose()?;
+            let s = select.then(|| conn.read_line(t)).transpose()?;
+            Ok::<_, std::io::Error>((a, s))
+        })();
+        let (auth_line, select_line) = match heads {
+            Ok(h) => h,
             Err(e) => {
                 if !is_timeout(&e) && may_retry {
                     may_retry = false;
