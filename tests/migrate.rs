@@ -277,7 +277,7 @@ fn argument_errors_and_getkeys_like_redis() {
 }
 
 #[test]
-fn not_inside_multi() {
+fn not_inside_multi_or_scripts() {
     let m = memkv();
     let mut r = m.raw();
     r.cmd(&[b"SET", b"k", b"v"]);
@@ -290,6 +290,12 @@ fn not_inside_multi() {
         "{exec}"
     );
     assert_eq!(r.cmd(&[b"EXISTS", b"k"]), b":1\r\n");
+    // Nor inside a script.
+    let script = b"return redis.pcall('MIGRATE', '127.0.0.1', '1', 'k', '0', '100')";
+    assert_eq!(
+        r.cmd(&[b"EVAL", script, b"0"]),
+        b"-ERR MIGRATE is not supported inside MULTI/EXEC or scripts by memkv\r\n"
+    );
 }
 
 /// True once `buf` holds `n` complete RESP values.
