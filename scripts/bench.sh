@@ -42,6 +42,14 @@
 #                   latency of GETs by 10 other clients while BGSAVEs run
 #                   back to back (Redis forks; memkv walks a snapshot a
 #                   slice per tick), next to the same GETs with none
+#   ZIPF=1          hit rate under a skewed workload (issue 16): fresh servers
+#                   with maxmemory ZIPF_MAXMEMORY and allkeys-lru, then
+#                   allkeys-lfu; scripts/zipf_hitrate.py drives the same
+#                   seeded Zipf(ZIPF_S) stream of GET (miss -> SET of
+#                   ZIPF_VALUE bytes) over ZIPF_KEYS keys, ZIPF_OPS GETs, and
+#                   the hit rate after ZIPF_WARMUP GETs is compared (points)
+#   ZIPF_MAXMEMORY=20mb ZIPF_KEYS=1000000 ZIPF_OPS=2000000 ZIPF_WARMUP=500000
+#   ZIPF_S=1.0 ZIPF_VALUE=100 ZIPF_SEED=16
 #   KEEP=1          keep the raw results directory
 #   CLUSTER=1       cluster mode: one node of a 3-node memkv cluster (two
 #                   thirds of the keys relayed) vs a single memkv node, same
@@ -68,6 +76,14 @@ EVICT_MAXMEMORY=${EVICT_MAXMEMORY:-100mb}
 EVICT_REQUESTS=${EVICT_REQUESTS:-3000000}
 EVICT_DATA=${EVICT_DATA:-100}
 BGSAVE=${BGSAVE:-0}
+ZIPF=${ZIPF:-0}
+ZIPF_MAXMEMORY=${ZIPF_MAXMEMORY:-20mb}
+ZIPF_KEYS=${ZIPF_KEYS:-1000000}
+ZIPF_OPS=${ZIPF_OPS:-2000000}
+ZIPF_WARMUP=${ZIPF_WARMUP:-500000}
+ZIPF_S=${ZIPF_S:-1.0}
+ZIPF_VALUE=${ZIPF_VALUE:-100}
+ZIPF_SEED=${ZIPF_SEED:-16}
 MEMKV_ARGS=${MEMKV_ARGS:-}
 FANOUT=${FANOUT:-1}
 SUBSCRIBERS=${SUBSCRIBERS:-50}
@@ -663,5 +679,33 @@ if [ "$BGSAVE" = 1 ]; then
         during=$(get_latency_during "$port" "$WORK/bgsave_$server.secs")
         printf '%-8s %8s %14s %14s %14s\n' "$server" "$keys" "$(cat "$WORK/bgsave_$server.secs")" \
             "${idle// //}" "${during// //}"
+    done
+fi
+
+# --- Zipf hit rate ----------------------------------------------------------
+
+if [ "$ZIPF" = 1 ]; then
+    log "zipf hit rate: maxmemory $ZIPF_MAXMEMORY, $ZIPF_KEYS keys, $ZIPF_OPS GETs, s=$ZIPF_S"
+    echo
+    echo "Hit rate after $ZIPF_WARMUP warm-up GETs (overall in brackets), Zipf s=$ZIPF_S over $ZIPF_KEYS keys"
+    printf '%-12s %18s %18s %8s
+' policy memkv redis points
+    for policy in allkeys-lru allkeys-lfu; do
+        stop_servers
+        start_servers
+        for port in "$MEMKV_PORT" "$REDIS_PORT"; do
+            redis-cli -p "$port" config set maxmemory "$ZIPF_MAXMEMORY" >/dev/null
+            redis-cli -p "$port" config set maxmemory-policy "$policy" >/dev/null
+        done
+        res=()
+        for port in "$MEMKV_PORT" "$REDIS_PORT"; do
+            res+=("$(python3 "$ROOT/scripts/zipf_hitrate.py" "$port" --keys "$ZIPF_KEYS" \
+                --ops "$ZIPF_OPS" --warmup "$ZIPF_WARMUP" --s "$ZIPF_S" \
+                --value "$ZIPF_VALUE" --seed "$ZIPF_SEED")")
+        done
+        read -r _ _ mw mo <<<"${res[0]}"
+        read -r _ _ rw ro <<<"${res[1]}"
+        pts=$(python3 -c "print(f'{($mw - $rw) * 100:+.2f}')")
+        printf '%-12s %10s (%5s) %10s (%5s) %8s\n' "$policy" "$mw" "$mo" "$rw" "$ro" "$pts"
     done
 fi

@@ -961,3 +961,72 @@ fn same_replies_as_redis() {
         assert_eq!(rb, ra, "{line:?}");
     }
 }
+
+/// CLIENT LIST `argv-mem` and `multi-mem` as Redis 7.0 counts them: the
+/// running command's argument bytes (CLIENT INFO shows its own; a blocked
+/// BLPOP keeps its), and for queued MULTI commands their argument bytes
+/// plus a pointer per argument - the same numbers from real Redis; both
+/// back to 0 after EXEC, and counted in tot-mem.
+#[test]
+fn argv_mem_and_multi_mem_like_redis() {
+    let memkv = Server::start(&[]);
+    let redis = Server::start_redis(&[]);
+    let mut got = Vec::new();
+    for s in std::iter::once(&memkv).chain(redis.as_ref()) {
+        let mut a = s.raw();
+        let mut b = s.raw();
+        let mut blocked = s.raw();
+        cmd(&mut a, &["CLIENT", "SETNAME", "queuer"]);
+        cmd(&mut blocked, &["CLIENT", "SETNAME", "blocked"]);
+        let info = payload(&cmd(&mut a, &["CLIENT", "INFO"])).to_string();
+        let own = field(&info, "argv-mem").to_string();
+        let line = |b: &mut Raw, name: &str| -> String {
+            let list = cmd(b, &["CLIENT", "LIST"]);
+            payload(&list)
+                .lines()
+                .find(|l| field(l, "name") == name)
+                .expect("client line")
+                .to_string()
+        };
+        let idle = line(&mut b, "queuer");
+        assert_eq!(field(&idle, "argv-mem"), "0");
+        assert_eq!(field(&idle, "multi-mem"), "0");
+        cmd(&mut a, &["MULTI"]);
+        let mut arg_bytes = 0;
+        for i in 0..100 {
+            let (k, v) = (format!("key:{i}"), "v".repeat(i % 7));
+            arg_bytes += 3 + k.len() + v.len();
+            assert_eq!(cmd(&mut a, &["SET", &k, &v]), "+QUEUED\r\n");
+        }
+        let queued = line(&mut b, "queuer");
+        let multi: usize = field(&queued, "multi-mem").parse().expect("number");
+        assert!(multi > arg_bytes, "{multi} <= {arg_bytes}");
+        let tot_before: usize = field(&idle, "tot-mem").parse().expect("number");
+        let tot: usize = field(&queued, "tot-mem").parse().expect("number");
+        assert!(tot >= tot_before + multi, "{tot} {tot_before} {multi}");
+        a.send(&common::encode(&[b"EXEC"]));
+        a.read_reply();
+        let after = line(&mut b, "queuer");
+        assert_eq!(field(&after, "multi-mem"), "0");
+        blocked.send(&common::encode(&[b"BLPOP", b"nothing-here", b"0"]));
+        let mut bl = line(&mut b, "blocked");
+        for _ in 0..100 {
+            if field(&bl, "flags") == "b" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            bl = line(&mut b, "blocked");
+        }
+        got.push((
+            own,
+            multi,
+            field(&bl, "argv-mem").to_string(),
+            field(&after, "argv-mem").to_string(),
+        ));
+    }
+    assert_eq!(got[0].0, "10", "CLIENT INFO's own arguments");
+    assert_eq!(got[0].2, "18", "BLPOP nothing-here 0");
+    if got.len() == 2 {
+        assert_eq!(got[0], got[1], "memkv vs Redis");
+    }
+}

@@ -2511,10 +2511,12 @@ fn every_write_command_rolls_back_and_commits_like_outside_multi() {
     assert!(writes.contains(&"set".to_string()), "{writes:?}");
     let examples: HashMap<&str, &[&str]> = WRITE_EXAMPLES.iter().copied().collect();
     // FUNCTION RESTORE's payload is binary (these examples are text lines):
-    // its rollback is tested in tests/functions.rs.
+    // its rollback is tested in tests/functions.rs. MIGRATE waits for the
+    // network, which a transaction's one step cannot: memkv refuses it
+    // inside MULTI (tests/migrate.rs).
     let writes: Vec<String> = writes
         .into_iter()
-        .filter(|w| w != "function|restore")
+        .filter(|w| w != "function|restore" && w != "migrate")
         .collect();
     let missing: Vec<&String> = writes
         .iter()

@@ -751,11 +751,12 @@ fn command_key_perms(
     // SORT ... STORE: the row's own extractor knows which key is written.
     if let Some(f) = spec.keys_fn {
         let argv: Vec<&[u8]> = args.iter().collect();
-        out.extend(
-            f(&argv)
-                .into_iter()
-                .map(|(i, written)| (i, if written { WRITE } else { READ })),
-        );
+        out.extend(f(&argv).into_iter().map(|(i, written)| match written {
+            true => (i, WRITE),
+            // MIGRATE reads and deletes its keys (RW access delete).
+            false if spec.name == "migrate" => (i, READ | WRITE),
+            false => (i, READ),
+        }));
         return;
     }
     let mut idx = Vec::new();

@@ -137,6 +137,9 @@ pub(crate) enum Part {
 const SCAN_NODE_SHIFT: u32 = 56;
 
 const CROSS_WRITE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv: blocking commands and COPY ... DB across nodes are not supported; keep their keys on one node with a {hash tag})";
+/// MIGRATE runs where its keys are: relaying it would hold a relay
+/// connection for up to its timeout (past cluster-node-timeout).
+const CROSS_MIGRATE: &str = "CROSSSLOT Keys in request don't hash to the same node (memkv cluster: MIGRATE moves keys of the node it is sent to; send it to the node owning them)";
 const CROSS_MULTI: &str = "EXECABORT Transaction discarded because it runs a whole-keyspace command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB) and its keys live on several cluster nodes (memkv cluster)";
 const CROSS_MULTI_DB: &str = "EXECABORT Transaction discarded because it runs MOVE or COPY ... DB and its keys live on several cluster nodes (memkv cluster: use a {hash tag})";
 
@@ -198,6 +201,11 @@ pub fn route(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, args:
     match owners_of(srv, spec, args, &mut keys) {
         Owners::Local => false,
         Owners::One(_) | Owners::Several if spec.name == "watch" => watch(srv, c, args),
+        Owners::One(_) | Owners::Several if spec.name == "migrate" => {
+            srv.stats.rejected_calls += 1;
+            c.reply.error(CROSS_MIGRATE);
+            true
+        }
         Owners::One(member) => {
             if spec.has(flags::BLOCKING) && !c.in_transaction() {
                 return relay_blocking(srv, c, spec, args, member);
@@ -284,6 +292,8 @@ fn route_behind(srv: &mut Server, c: &mut Client, spec: &'static CommandSpec, ar
                 | "scan"
                 | "exec"
                 | "watch"
+                // Answered later, by its worker: not behind relays.
+                | "migrate"
         )
     {
         return defer(c, RELAY);

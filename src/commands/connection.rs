@@ -553,8 +553,16 @@ fn client_setinfo(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn client_info(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
+/// Redis's `argv_len_sum` of the running command (CLIENT LIST / INFO show
+/// their own arguments as `argv-mem`).
+fn argv_len_sum(args: &Args) -> usize {
+    args.iter().map(<[u8]>::len).sum()
+}
+
+fn client_info(_srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
+    c.argv_mem = argv_len_sum(args);
     let mut line = c.info_line(Instant::now());
+    c.argv_mem = 0;
     line.push('\n');
     c.reply.verbatim(line.as_bytes());
     Ok(())
@@ -564,9 +572,24 @@ fn client_info(_srv: &mut Server, c: &mut Client, _args: &Args) -> CmdResult {
 fn client_list(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let now = Instant::now();
     let mut out = String::new();
+    c.argv_mem = argv_len_sum(args);
+    let res = client_list_lines(srv, c, args, now, &mut out);
+    c.argv_mem = 0;
+    res?;
+    c.reply.verbatim(out.as_bytes());
+    Ok(())
+}
+
+fn client_list_lines(
+    srv: &Server,
+    c: &Client,
+    args: &Args,
+    now: Instant,
+    out: &mut String,
+) -> CmdResult {
     if args.len() == 4 && args[2].eq_ignore_ascii_case(b"type") {
         let ty = client_type_by_name(&args[3])?;
-        all_client_lines(srv, c, now, Some(ty), &mut out);
+        all_client_lines(srv, c, now, Some(ty), out);
     } else if args.len() > 3 && args[2].eq_ignore_ascii_case(b"id") {
         let mut ids = Vec::with_capacity(args.len() - 3);
         for a in args.iter().skip(3) {
@@ -576,7 +599,7 @@ fn client_list(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         // One pass over the clients builds the index: O(clients + ids).
         let by_id: std::collections::HashMap<i64, &Client> = live_clients(srv)
             .map(|o| (o.id as i64, o))
-            .chain(std::iter::once((c.id as i64, &*c)))
+            .chain(std::iter::once((c.id as i64, c)))
             .collect();
         for id in ids {
             if let Some(cl) = by_id.get(&id) {
@@ -587,9 +610,8 @@ fn client_list(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     } else if args.len() != 2 {
         return Err(CmdError::Syntax);
     } else {
-        all_client_lines(srv, c, now, None, &mut out);
+        all_client_lines(srv, c, now, None, out);
     }
-    c.reply.verbatim(out.as_bytes());
     Ok(())
 }
 

@@ -117,6 +117,8 @@ pub enum FindKeys {
 pub struct KeySpec {
     pub flags: &'static [&'static str],
     pub begin_index: i64,
+    /// begin_search `keyword` (keyword, startfrom) instead of `index`.
+    pub keyword: Option<(&'static str, i64)>,
     pub find: FindKeys,
 }
 
@@ -168,6 +170,7 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
             key_specs.push(KeySpec {
                 flags: key_flags_nth(spec, key_specs.len()),
                 begin_index: pos as i64,
+                keyword: None,
                 find: FindKeys::Range {
                     lastkey: 0,
                     keystep: 1,
@@ -184,6 +187,7 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
         key_specs.push(KeySpec {
             flags: key_flags_nth(spec, 0),
             begin_index: spec.first_key as i64,
+            keyword: None,
             find: FindKeys::Range {
                 lastkey,
                 keystep: spec.step.max(1) as i64,
@@ -204,6 +208,7 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
             key_specs.push(KeySpec {
                 flags: key_flags_nth(spec, key_specs.len()),
                 begin_index: (base + pos) as i64,
+                keyword: None,
                 find: FindKeys::Keynum {
                     keynumidx: 0,
                     firstkey: 1,
@@ -226,6 +231,22 @@ pub fn derive(spec: &CommandSpec) -> CommandDocs {
     if let (Some(pos), Some(k)) = (numkeys_position(&args), keynum_spec) {
         for a in args.iter_mut().skip(pos + 1) {
             assign_key_specs(a, Some(k));
+        }
+    }
+    if base_name == "migrate" {
+        // The keys after KEYS: a keyword spec (Redis marks it incomplete:
+        // the keyword could be an AUTH password).
+        key_specs.push(KeySpec {
+            flags: key_flags_nth(spec, key_specs.len()),
+            begin_index: 0,
+            keyword: Some(("KEYS", -2)),
+            find: FindKeys::Range {
+                lastkey: -1,
+                keystep: 1,
+            },
+        });
+        if let Some(a) = args.last_mut() {
+            assign_key_specs(a, Some(key_specs.len() - 1));
         }
     }
     CommandDocs {
@@ -281,6 +302,10 @@ fn key_flags(spec: &CommandSpec) -> &'static [&'static [&'static str]] {
         | "object|idletime" | "object|refcount" | "llen" | "hlen" | "hstrlen" | "hexists"
         | "scard" | "sismember" | "zcard" | "watch" => &[&["RO"]],
         "del" | "unlink" => &[&["RM", "delete"]],
+        "migrate" => &[
+            &["RW", "access", "delete"],
+            &["RW", "access", "delete", "incomplete"],
+        ],
         "rename" => &[&["RW", "access", "delete"], &["OW", "update"]],
         "renamenx" => &[&["RW", "access", "delete"], &["OW", "insert"]],
         "copy" | "georadius" | "georadiusbymember" | "sort" => {
@@ -897,11 +922,21 @@ pub fn write_key_specs(r: &mut Reply, specs: &[KeySpec]) {
         r.bulk(b"begin_search");
         r.map(2);
         r.bulk(b"type");
-        r.bulk(b"index");
-        r.bulk(b"spec");
-        r.map(1);
-        r.bulk(b"index");
-        r.int(ks.begin_index);
+        if let Some((word, from)) = ks.keyword {
+            r.bulk(b"keyword");
+            r.bulk(b"spec");
+            r.map(2);
+            r.bulk(b"keyword");
+            r.bulk(word.as_bytes());
+            r.bulk(b"startfrom");
+            r.int(from);
+        } else {
+            r.bulk(b"index");
+            r.bulk(b"spec");
+            r.map(1);
+            r.bulk(b"index");
+            r.int(ks.begin_index);
+        }
         r.bulk(b"find_keys");
         r.map(2);
         r.bulk(b"type");
@@ -946,7 +981,22 @@ pub fn keys_of(docs: &CommandDocs, argv: &[&[u8]]) -> Result<Vec<(usize, usize)>
     let argc = argv.len() as i64;
     let mut out = Vec::new();
     for (si, ks) in docs.key_specs.iter().enumerate() {
-        let begin = ks.begin_index;
+        let mut begin = ks.begin_index;
+        if let Some((word, from)) = ks.keyword {
+            // Redis's keyword search: forwards from `from`, or backwards
+            // from argc+`from`, never at index 0.
+            let found = if from > 0 {
+                (from..argc).find(|&i| argv[i as usize].eq_ignore_ascii_case(word.as_bytes()))
+            } else {
+                (1..=(argc + from).min(argc - 1))
+                    .rev()
+                    .find(|&i| argv[i as usize].eq_ignore_ascii_case(word.as_bytes()))
+            };
+            let Some(at) = found else {
+                continue;
+            };
+            begin = at + 1;
+        }
         if begin >= argc {
             continue;
         }
@@ -1267,6 +1317,7 @@ mod tests {
             vec![KeySpec {
                 flags: &["RW", "access", "delete"],
                 begin_index: 2,
+                keyword: None,
                 find: FindKeys::Keynum {
                     keynumidx: 0,
                     firstkey: 1,
@@ -1288,6 +1339,7 @@ mod tests {
             key_specs: vec![KeySpec {
                 flags: &["RW"],
                 begin_index: 2,
+                keyword: None,
                 find: FindKeys::Keynum {
                     keynumidx: 0,
                     firstkey: 1,

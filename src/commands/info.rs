@@ -274,7 +274,10 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
             kv("pubsubshard_channels", shard.to_string());
             kv("latest_fork_usec", "0".into());
             kv("total_forks", "0".into());
-            kv("migrate_cached_sockets", "0".into());
+            kv(
+                "migrate_cached_sockets",
+                srv.migrate.cache.len().to_string(),
+            );
             kv("slave_expires_tracked_keys", "0".into());
             kv("active_defrag_hits", "0".into());
             kv("active_defrag_misses", "0".into());

@@ -208,6 +208,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::scripting::COMMANDS,
         crate::commands::ops::COMMANDS,
         crate::commands::rdb::COMMANDS,
+        crate::commands::migrate::COMMANDS,
         crate::commands::functions::COMMANDS,
         crate::commands::acl::COMMANDS,
     ]
@@ -230,6 +231,7 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod memory;
+pub mod migrate;
 pub mod ops;
 pub mod persistence;
 pub mod pubsub;
@@ -342,9 +344,10 @@ pub fn command_keys(
     out: &mut Vec<usize>,
 ) -> Result<(), docs::BadKeyArgs> {
     out.clear();
-    // Keyword-located keys (XREAD ... STREAMS k1 k2 id1 id2).
+    // Keyword-located keys (XREAD ... STREAMS k1 k2 id1 id2, MIGRATE's
+    // KEYS, whose key spec is incomplete).
     if let Some(f) = spec.keys_fn
-        && spec.first_key == 0
+        && (spec.first_key == 0 || spec.name == "migrate")
     {
         let argv: Vec<&[u8]> = args.iter().collect();
         out.extend(f(&argv).into_iter().map(|(i, _)| i));
@@ -589,6 +592,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
         if !m.aborted {
             let owned = args.to_owned_args();
             m.bytes += owned.mem();
+            m.argv_len_sums += args.iter().map(|a| a.len() + 8).sum::<usize>();
             m.queue.push((spec, owned));
         }
         client.reply.simple("QUEUED");

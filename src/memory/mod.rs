@@ -365,9 +365,12 @@ pub fn must_refuse(
     denyoom || in_multi
 }
 
-/// What a client's buffers hold (CLIENT LIST `tot-mem`).
+/// What a client holds (CLIENT LIST `tot-mem`, what `maxmemory-clients`
+/// weighs): its buffers, its unsent output, and as Redis's
+/// getClientMemoryUsage the current command's arguments and the queued
+/// MULTI commands.
 pub fn client_memory(c: &crate::server::Client) -> usize {
-    c.query.capacity() + c.reply.buf.capacity()
+    c.query.capacity() + c.reply.buf.capacity() + c.sealed_bytes + c.argv_mem + c.multi_mem()
 }
 
 /// `maxmemory-clients` in bytes (a percentage is of maxmemory); 0 = off.

@@ -134,6 +134,9 @@ impl Server {
             },
         );
         c.park = Some(Park::Blocked);
+        // A blocked client keeps its command's arguments (CLIENT LIST
+        // argv-mem, as Redis).
+        c.argv_mem = args.iter().map(<[u8]>::len).sum();
     }
 
     /// Unblocks client `id` without running its command. Returns false if
@@ -160,6 +163,7 @@ impl Server {
         };
         if let Some(Some(c)) = self.clients.get_mut(w.token) {
             c.park = None;
+            c.argv_mem = 0;
             match error {
                 Some(e) => c.reply.error(e),
                 None => c.reply.null_array(),
@@ -234,6 +238,7 @@ impl Server {
                 continue;
             };
             c.park = None;
+            c.argv_mem = 0;
             if c.close_asap {
                 // Killed earlier in this round: it must not consume anything.
                 if let Some(s) = self.clients.get_mut(w.token) {

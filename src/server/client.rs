@@ -20,6 +20,9 @@ pub struct MultiState {
     /// Memory of the queued arguments: counted with the query buffer
     /// against `client-query-buffer-limit` (Redis's `argv_len_sums`).
     pub bytes: usize,
+    /// The same as Redis 7.0 counts it (CLIENT LIST `multi-mem`, Redis's
+    /// `mstate.argv_len_sums`): argument bytes plus a pointer per argument.
+    pub argv_len_sums: usize,
 }
 
 /// Why a client's command is waiting for an answer that is not ready yet.
@@ -153,6 +156,11 @@ pub struct Client {
     /// Sequence number of the latest cluster operation (late answers to an
     /// abandoned one are recognised and dropped).
     pub relay_seq: u64,
+    /// Bytes of the arguments of the command this client is in the middle
+    /// of (Redis's `argv_len_sum`, CLIENT LIST `argv-mem`): the running
+    /// CLIENT LIST / INFO itself, a blocked command, a MIGRATE in flight.
+    /// 0 between commands.
+    pub argv_mem: usize,
 }
 
 impl Client {
@@ -233,6 +241,7 @@ impl Client {
             deferred: false,
             handover_pulled: false,
             relay_seq: 0,
+            argv_mem: 0,
         }
     }
 
@@ -270,6 +279,11 @@ impl Client {
     #[inline]
     pub fn unsent(&self) -> usize {
         self.sealed_bytes + self.reply.len().saturating_sub(self.sent)
+    }
+
+    /// CLIENT LIST `multi-mem`: Redis's multiStateMemOverhead.
+    pub fn multi_mem(&self) -> usize {
+        self.multi.as_ref().map_or(0, |m| m.argv_len_sums)
     }
 
     /// The CLIENT LIST / CLIENT INFO line for this client (without newline).
@@ -310,7 +324,7 @@ impl Client {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -326,12 +340,14 @@ impl Client {
             self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
             self.query.len(),
             self.query.capacity() - self.query.len(),
+            self.argv_mem,
+            self.multi_mem(),
             self.query.capacity(),
             self.query.len(),
             self.reply.len() - self.sent.min(self.reply.len()),
             self.sealed.len(),
             self.sealed_bytes,
-            self.query.capacity() + self.reply.buf.capacity() + self.sealed_bytes,
+            crate::memory::client_memory(self),
             self.last_cmd,
             self.user_name,
             self.pubsub

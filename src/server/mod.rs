@@ -129,6 +129,8 @@ pub struct Server {
     pub(crate) held: Vec<usize>,
     /// Command/error statistics, slow log, latency monitor, MONITOR.
     pub ops: crate::ops::Ops,
+    /// MIGRATE operations in flight and cached target connections.
+    pub migrate: crate::commands::migrate::State,
 }
 
 impl Server {

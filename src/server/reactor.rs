@@ -92,6 +92,8 @@ pub enum Notice {
     /// Another thread took this long (ms) for a latency-monitor event
     /// (`aof-write`, `aof-fsync-always`).
     Latency(&'static str, u64),
+    /// A MIGRATE worker finished talking to the target.
+    Migrate(crate::commands::migrate::Done),
 }
 
 /// The event loop and the state it owns.
@@ -197,6 +199,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         pause: None,
         paused: Vec::new(),
         held: Vec::new(),
+        migrate: Default::default(),
         pubsub: Default::default(),
         tls,
         ops: Default::default(),
@@ -439,6 +442,7 @@ impl Reactor {
                     crate::rdb::persist::bgsave_finished(&mut self.srv, ok)
                 }
                 Notice::Relay(done) => self.relay_done(done),
+                Notice::Migrate(done) => crate::commands::migrate::finished(&mut self.srv, done),
                 Notice::PeerState { member, up } => {
                     if let Some(u) = self.srv.cluster.as_mut().and_then(|t| t.up.get_mut(member)) {
                         *u = up;
@@ -753,6 +757,7 @@ impl Reactor {
         crate::cluster::tx::cron(&mut self.srv);
         crate::memory::cron(&mut self.srv);
         crate::ops::cron(&mut self.srv);
+        self.srv.migrate.cache.prune();
     }
 
     fn close_idle_clients(&mut self) {

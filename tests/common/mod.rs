@@ -4,6 +4,7 @@
 
 pub mod blocking;
 pub mod cluster;
+pub mod dataset;
 pub mod push;
 pub mod script;
 pub mod tls;
