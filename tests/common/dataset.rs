@@ -79,7 +79,17 @@ pub fn populate(c: &mut Connection) -> Vec<String> {
         &["XADD", "x:s", "2-5", "a", "3", "b", "4"][..],
         &["XADD", "x:s", "3-0", "c", "5"],
         &["XGROUP", "CREATE", "x:s", "g", "0"],
-        &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "x:s", ">"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "x:s",
+            ">",
+        ],
         &["XDEL", "x:s", "2-5"],
     ] {
         let mut k = cmd(args[0]);
