@@ -544,6 +544,13 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     if srv.aof.is_some() && crate::aof::postpone_if_lagging(srv, client, spec) {
         return Some(spec);
     }
+    // A rewrite or BGSAVE walk still owes a big value this write touches:
+    // wait while the walk writes it in slices.
+    if srv.store.snapshot_active()
+        && crate::server::snapshot_wait::postpone(srv, client, spec, args)
+    {
+        return Some(spec);
+    }
     // Pub/Sub in a cluster: PUBLISH reaches every node's subscribers and
     // PUBSUB introspection covers every node (`cluster::pubsub`);
     // subscriptions are served by the node the client talks to.

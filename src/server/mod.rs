@@ -5,6 +5,7 @@ pub mod blocking;
 pub mod client;
 pub mod pause;
 pub mod reactor;
+pub mod snapshot_wait;
 pub mod tls;
 
 use std::sync::Arc;
@@ -122,6 +123,9 @@ pub struct Server {
     pub(crate) read_ready: std::collections::VecDeque<usize>,
     /// Tokens of clients that got unparked and may have queued commands.
     pub(crate) unparked: Vec<usize>,
+    /// Tokens of writers waiting for the snapshot walk to write a big value
+    /// (`snapshot_wait`).
+    pub(crate) walk_waiters: Vec<usize>,
     /// CLIENT PAUSE in force, and the tokens of the clients it postponed.
     pub pause: Option<pause::Pause>,
     pub(crate) paused: Vec<usize>,

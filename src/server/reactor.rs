@@ -196,6 +196,7 @@ pub fn start(config: Config) -> io::Result<Reactor> {
         pending_writes: Vec::new(),
         read_ready: Default::default(),
         unparked: Vec::new(),
+        walk_waiters: Vec::new(),
         pause: None,
         paused: Vec::new(),
         held: Vec::new(),
@@ -402,6 +403,7 @@ impl Reactor {
             crate::aof::after_round(&mut self.srv);
             crate::cluster::handover::tick(&mut self.srv);
             crate::rdb::persist::after_round(&mut self.srv);
+            crate::server::snapshot_wait::after_round(&mut self.srv);
             if let Some(relay) = self.srv.relay.as_mut() {
                 relay.flush();
             }

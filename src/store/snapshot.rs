@@ -546,6 +546,49 @@ impl Store {
         guard_last(snap, d, db, j);
     }
 
+    /// Dispatch check (`server::snapshot_wait`): true if changing `key` now
+    /// would make the choke point encode a big value on the reactor - the
+    /// value the walk is writing in slices, a big value it has not reached,
+    /// or (RDB output, which cannot interleave) any value it owes while it
+    /// is in the middle of another. A big value not reached yet becomes the
+    /// walk's next one (written a slice per tick) when the walk is free.
+    pub fn snapshot_claim(&mut self, db: usize, key: &[u8]) -> bool {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return false;
+        };
+        if let Some(p) = &snap.partial
+            && p.db == db
+            && *p.key == *key
+        {
+            return true;
+        }
+        let d = &self.dbs[db];
+        let Some((j, _, v)) = d.keys.get_full(key) else {
+            return false;
+        };
+        if j >= snap.cursors[db].min(d.keys.len()) || snap.done.contains(&(db, Key::new(key))) {
+            return false;
+        }
+        let big = sliceable(v);
+        if snap.partial.is_some() {
+            return big || snap.rdb.is_some();
+        }
+        if big {
+            snap.done.insert((db, Key::new(key)));
+            snap.partial = Some(Partial {
+                db,
+                key: Key::new(key),
+                next: 0,
+            });
+        }
+        big
+    }
+
+    /// True while the walk is in the middle of a big value.
+    pub fn snapshot_partial_active(&self) -> bool {
+        self.snapshot.as_ref().is_some_and(|s| s.partial.is_some())
+    }
+
     /// Before a change that bypasses the choke point (a rollback): keep the
     /// cursor within the map and protect the element a removal would move
     /// into the hole.
