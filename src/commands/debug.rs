@@ -343,9 +343,8 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
         }
         // No RDB stream encoding yet: an estimate from the entry bytes.
         Value::Stream(s) => (
-            s.entries
-                .values()
-                .map(|f| 16 + f.iter().map(|x| rdb_string_size(x)).sum::<usize>())
+            s.iter()
+                .map(|(_, f)| 16 + f.iter().map(rdb_string_size).sum::<usize>())
                 .sum::<usize>()
                 + 16,
             String::new(),
