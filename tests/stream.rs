@@ -694,6 +694,17 @@ fn mask(line: &str, reply: String) -> String {
     reply
 }
 
+/// Panics with the seed and the recent commands when the replies differ.
+fn expect_same(seed: u64, at: &str, got: &str, want: &str, history: &[String]) {
+    if got != want {
+        let from = history.len().saturating_sub(20);
+        panic!(
+            "seed {seed}: divergence at {at}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
+            history[from..].join("\n  ")
+        );
+    }
+}
+
 #[test]
 fn differential_against_redis() {
     let Some(redis) = Server::start_redis(DEBUG) else {
@@ -725,13 +736,7 @@ fn differential_against_redis() {
         let got = mask(&line, send(a, &line));
         let want = mask(&line, send(b, &line));
         history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        if got != want {
-            let from = history.len().saturating_sub(20);
-            panic!(
-                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-                history[from..].join("\n  ")
-            );
-        }
+        expect_same(seed, &format!("command {i}: {line}"), &got, &want, &history);
     }
     assert_eq!(
         send(&mut a2, "DEBUG DIGEST"),
@@ -858,13 +863,8 @@ fn node_byte_limit_differential() {
             let got = mask(&line, send(&mut a, &line));
             let want = mask(&line, send(&mut b, &line));
             history.push(line.chars().take(120).collect());
-            if got != want {
-                let from = history.len().saturating_sub(20);
-                panic!(
-                    "seed {seed}: divergence at phase {phase} command {i}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-                    history[from..].join("\n  ")
-                );
-            }
+            let at = format!("phase {phase} command {i}");
+            expect_same(seed, &at, &got, &want, &history);
         }
     }
     assert_eq!(
