@@ -719,6 +719,17 @@ impl Stream {
     /// does; a node whose last live entry goes is dropped, as Redis frees
     /// an emptied listpack. True if it was live.
     pub fn remove(&mut self, id: StreamId) -> bool {
+        self.delete(id, true)
+    }
+
+    /// Marks a live entry deleted but keeps its node even when no live
+    /// entry is left in it (a node an exact trim emptied, as a loaded RDB
+    /// file may hold). True if it was live.
+    pub fn mark_deleted(&mut self, id: StreamId) -> bool {
+        self.delete(id, false)
+    }
+
+    fn delete(&mut self, id: StreamId, drop_empty: bool) -> bool {
         let Some((&master, n)) = self.nodes.range_mut(..=id).next_back() else {
             return false;
         };
@@ -732,7 +743,7 @@ impl Stream {
         n.mark_deleted(at);
         n.live -= 1;
         self.length -= 1;
-        if n.live == 0 {
+        if n.live == 0 && drop_empty {
             self.nodes.remove(&master);
         }
         true
@@ -1133,6 +1144,12 @@ mod tests {
         assert_eq!(s.len(), 5);
         assert_eq!(s.first_live_or(StreamId::MAX), id(6));
         assert_eq!(s.last_live(), id(10));
+        for i in 6..=10 {
+            assert!(s.mark_deleted(id(i)));
+        }
+        assert_eq!((s.nodes[&id(6)].total, s.nodes[&id(6)].live), (5, 0));
+        assert!(s.is_empty() && s.iter().next().is_none());
+        assert!(!s.mark_deleted(id(6)));
     }
 
     #[test]
