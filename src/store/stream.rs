@@ -128,6 +128,28 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Bytes of an entry's back-length: its length in 7-bit groups.
+fn backlen_size(len: usize) -> usize {
+    let mut n = 1;
+    let mut l = len >> 7;
+    while l > 0 {
+        n += 1;
+        l >>= 7;
+    }
+    n
+}
+
+/// An entry's length after it, readable from its last byte backwards (the
+/// low group last; every byte but the first written has the high bit
+/// set), so a block can be walked from its end as Redis's lp-count allows.
+fn put_backlen(out: &mut Vec<u8>, len: usize) {
+    let n = backlen_size(len);
+    for i in (0..n).rev() {
+        let group = ((len >> (7 * i)) & 0x7f) as u8;
+        out.push(if i == n - 1 { group } else { group | 0x80 });
+    }
+}
+
 /// Signed deltas (a sequence can go down when the ms goes up) as small
 /// unsigned varints.
 fn zigzag(v: u64) -> u64 {
@@ -219,7 +241,9 @@ fn lp_str_size(s: &[u8]) -> u64 {
 /// `flags u8, varint ms-delta, varint zigzag(seq-delta)` (deltas against
 /// the master id, the node's key) and either the values alone
 /// (SAMEFIELDS: `(varint len, value)` per master field) or `varint npairs,
-/// npairs x (len, field, len, value)`.
+/// npairs x (len, field, len, value)`, then the entry's length as a
+/// back-length (read from its last byte), so XREVRANGE walks a block from
+/// its end as Redis walks a listpack by lp-count.
 #[derive(Clone, Debug, Default)]
 pub struct Node {
     /// Entries in the block, live and deleted (Redis's count + deleted).
@@ -296,7 +320,9 @@ impl Node {
             master_id: master,
             master: &self.data[from..c.p],
             master_n,
-            cur: c,
+            b: &self.data,
+            front: c.p,
+            back: self.data.len(),
         }
     }
 
@@ -318,6 +344,7 @@ impl Node {
             id.seq.wrapping_sub(master.seq),
         );
         let d = &mut self.data;
+        let at = d.len();
         d.push(if same { FLAG_SAMEFIELDS } else { 0 });
         put_varint(d, ms);
         put_varint(d, zigzag(seq));
@@ -338,6 +365,7 @@ impl Node {
             }
             lp += lp_int_size(2 * pairs as i64 + 4);
         }
+        put_backlen(d, d.len() - at);
         self.lp_rest += lp;
         self.total += 1;
         self.live += 1;
@@ -372,50 +400,91 @@ pub struct RawEntry<'a> {
     flags_at: usize,
 }
 
-/// Walks a block's entries.
+/// Walks a block's entries, from either end.
 #[derive(Clone, Debug)]
 pub struct NodeIter<'a> {
     master_id: StreamId,
     /// The master field names (after their count).
     master: &'a [u8],
     master_n: usize,
-    cur: Cur<'a>,
+    /// The block; entries not yet walked are `b[front..back]`.
+    b: &'a [u8],
+    front: usize,
+    back: usize,
+}
+
+impl<'a> NodeIter<'a> {
+    /// Decodes the entry whose flags byte is at `at`; also returns where
+    /// the next one starts (past its back-length).
+    fn decode(&self, at: usize) -> Option<(RawEntry<'a>, usize)> {
+        let mut c = Cur { b: self.b, p: at };
+        let flags = *self.b.get(at)?;
+        c.p += 1;
+        let ms = self.master_id.ms.wrapping_add(c.varint());
+        let seq = self.master_id.seq.wrapping_add(unzigzag(c.varint()));
+        let same = flags & FLAG_SAMEFIELDS != 0;
+        let pairs = if same {
+            self.master_n
+        } else {
+            c.varint() as usize
+        };
+        let from = c.p;
+        let strings = if same { pairs } else { pairs.saturating_mul(2) };
+        for _ in 0..strings {
+            if c.p >= self.b.len() {
+                break;
+            }
+            c.bytes();
+        }
+        let next = (c.p + backlen_size(c.p - at)).min(self.b.len());
+        let e = RawEntry {
+            id: StreamId::new(ms, seq),
+            deleted: flags & FLAG_DELETED != 0,
+            fields: Fields {
+                master: self.master,
+                body: &self.b[from..c.p],
+                pairs,
+                same,
+            },
+            flags_at: at,
+        };
+        Some((e, next))
+    }
 }
 
 impl<'a> Iterator for NodeIter<'a> {
     type Item = RawEntry<'a>;
 
     fn next(&mut self) -> Option<RawEntry<'a>> {
-        let flags_at = self.cur.p;
-        let flags = *self.cur.b.get(flags_at)?;
-        self.cur.p += 1;
-        let ms = self.master_id.ms.wrapping_add(self.cur.varint());
-        let seq = self.master_id.seq.wrapping_add(unzigzag(self.cur.varint()));
-        let same = flags & FLAG_SAMEFIELDS != 0;
-        let pairs = if same {
-            self.master_n
-        } else {
-            self.cur.varint() as usize
-        };
-        let from = self.cur.p;
-        let strings = if same { pairs } else { pairs.saturating_mul(2) };
-        for _ in 0..strings {
-            if self.cur.p >= self.cur.b.len() {
+        if self.front >= self.back {
+            return None;
+        }
+        let (e, next) = self.decode(self.front)?;
+        self.front = next;
+        Some(e)
+    }
+}
+
+impl<'a> DoubleEndedIterator for NodeIter<'a> {
+    /// The last entry: its back-length says where it starts.
+    fn next_back(&mut self) -> Option<RawEntry<'a>> {
+        if self.back <= self.front {
+            return None;
+        }
+        let (mut p, mut len, mut shift) = (self.back, 0usize, 0u32);
+        loop {
+            p = p.checked_sub(1)?;
+            let byte = *self.b.get(p)?;
+            len |= usize::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
                 break;
             }
-            self.cur.bytes();
+            shift += 7;
         }
-        Some(RawEntry {
-            id: StreamId::new(ms, seq),
-            deleted: flags & FLAG_DELETED != 0,
-            fields: Fields {
-                master: self.master,
-                body: &self.cur.b[from..self.cur.p],
-                pairs,
-                same,
-            },
-            flags_at,
-        })
+        let start = p.checked_sub(len).filter(|s| *s >= self.front)?;
+        let (e, _) = self.decode(start)?;
+        self.back = start;
+        Some(e)
     }
 }
 
@@ -532,32 +601,38 @@ impl<'a> Iterator for Range<'a> {
     }
 }
 
-/// Live entries from `end` down to `start` ([`Stream::range_rev`]): a
-/// block is decoded forward into `buf`, then handed out backwards.
+/// Live entries from `end` down to `start` ([`Stream::range_rev`]),
+/// each block walked from its end by the entries' back-lengths.
 pub struct RevRange<'a> {
     nodes: std::iter::Rev<std::collections::btree_map::Range<'a, StreamId, Node>>,
-    buf: Vec<(StreamId, Fields<'a>)>,
+    cur: Option<NodeIter<'a>>,
     start: StreamId,
     end: StreamId,
+    done: bool,
 }
 
 impl<'a> Iterator for RevRange<'a> {
     type Item = (StreamId, Fields<'a>);
 
     fn next(&mut self) -> Option<(StreamId, Fields<'a>)> {
-        loop {
-            if let Some(x) = self.buf.pop() {
-                return Some(x);
+        while !self.done {
+            if let Some(it) = self.cur.as_mut() {
+                while let Some(e) = it.next_back() {
+                    if e.id < self.start {
+                        self.done = true;
+                        return None;
+                    }
+                    if !e.deleted && e.id <= self.end {
+                        return Some((e.id, e.fields));
+                    }
+                }
             }
-            let (k, n) = self.nodes.next()?;
-            let (start, end) = (self.start, self.end);
-            self.buf.extend(
-                n.entries(*k)
-                    .take_while(|e| e.id <= end)
-                    .filter(|e| !e.deleted && e.id >= start)
-                    .map(|e| (e.id, e.fields)),
-            );
+            match self.nodes.next() {
+                Some((k, n)) => self.cur = Some(n.entries(*k)),
+                None => self.done = true,
+            }
         }
+        None
     }
 }
 
@@ -684,9 +759,10 @@ impl Stream {
         };
         RevRange {
             nodes: nodes.rev(),
-            buf: Vec::new(),
+            cur: None,
             start,
             end,
+            done: start > end,
         }
     }
 
@@ -1096,10 +1172,17 @@ mod tests {
         assert_eq!(got, want);
         let mut rev: Vec<_> = s
             .range_rev(StreamId::MIN, StreamId::MAX)
-            .map(|(i, _)| i)
+            .map(|(i, f)| (i, strs(f)))
             .collect();
         rev.reverse();
-        assert_eq!(rev, want.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+        assert_eq!(rev, want);
+        // Walking a block from both ends meets in the middle.
+        let node = s.nodes.values().next().expect("node");
+        let mut it = node.entries(StreamId::new(5, 7));
+        let (a, b) = (it.next().map(|e| e.id), it.next_back().map(|e| e.id));
+        assert_eq!((a, b), (Some(cases[0].0), Some(cases[4].0)));
+        let rest: Vec<_> = it.rev().map(|e| e.id).collect();
+        assert_eq!(rest, [cases[3].0, cases[2].0, cases[1].0]);
         let node = s.nodes.values().next().expect("node");
         let flags: Vec<bool> = node
             .entries(StreamId::new(5, 7))
@@ -1220,8 +1303,9 @@ mod tests {
         s.append(id(5), Box::new([Sds::new(b"f"), Sds::new(b"v")]), 100, 0);
         assert_eq!(s.nodes.keys().copied().collect::<Vec<_>>(), [id(1), id(4)]);
         assert_eq!(s.nodes[&id(1)].heap_size(), {
-            // Shrunk to fit when closed: nfields + "f" + 3 x 5 bytes.
-            1 + 2 + 3 * 5
+            // Shrunk to fit when closed: nfields + "f" + 3 entries of flags,
+            // two deltas, "v" and the back-length.
+            1 + 2 + 3 * 6
         });
     }
 }
