@@ -389,7 +389,7 @@ fn write_stream<'a>(
 }
 
 fn reply_id(r: &mut Reply, id: StreamId) {
-    r.bulk(id.to_text().as_bytes());
+    r.bulk(id.text_into(&mut [0; 41]));
 }
 
 fn reply_entry(r: &mut Reply, id: StreamId, fields: Fields<'_>) {

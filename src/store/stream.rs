@@ -73,6 +73,27 @@ impl StreamId {
     pub fn to_text(self) -> String {
         format!("{}-{}", self.ms, self.seq)
     }
+
+    /// [`StreamId::to_text`] into a stack buffer (every reply entry has
+    /// an id: no allocation and no formatter on that path).
+    pub fn text_into(self, buf: &mut [u8; 41]) -> &[u8] {
+        let mut p = buf.len();
+        for (i, mut v) in [self.seq, self.ms].into_iter().enumerate() {
+            loop {
+                p -= 1;
+                buf[p] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            if i == 0 {
+                p -= 1;
+                buf[p] = b'-';
+            }
+        }
+        &buf[p..]
+    }
 }
 
 /// One pending entry of a group (Redis's streamNACK).
@@ -170,6 +191,7 @@ struct Cur<'a> {
 }
 
 impl<'a> Cur<'a> {
+    #[inline]
     fn varint(&mut self) -> u64 {
         let (mut v, mut shift) = (0u64, 0u32);
         while let Some(&byte) = self.b.get(self.p) {
@@ -185,6 +207,7 @@ impl<'a> Cur<'a> {
         v
     }
 
+    #[inline]
     fn bytes(&mut self) -> &'a [u8] {
         let n = usize::try_from(self.varint()).unwrap_or(usize::MAX);
         let start = self.p.min(self.b.len());
@@ -416,6 +439,7 @@ pub struct NodeIter<'a> {
 impl<'a> NodeIter<'a> {
     /// Decodes the entry whose flags byte is at `at`; also returns where
     /// the next one starts (past its back-length).
+    #[inline]
     fn decode(&self, at: usize) -> Option<(RawEntry<'a>, usize)> {
         let mut c = Cur { b: self.b, p: at };
         let flags = *self.b.get(at)?;
@@ -455,6 +479,7 @@ impl<'a> NodeIter<'a> {
 impl<'a> Iterator for NodeIter<'a> {
     type Item = RawEntry<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<RawEntry<'a>> {
         if self.front >= self.back {
             return None;
@@ -513,6 +538,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Field, value, field, value...
+    #[inline]
     pub fn iter(&self) -> FieldsIter<'a> {
         FieldsIter {
             master: Cur {
@@ -546,6 +572,7 @@ pub struct FieldsIter<'a> {
 impl<'a> Iterator for FieldsIter<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.left == 0 {
             return None;
@@ -579,6 +606,7 @@ pub struct Range<'a> {
 impl<'a> Iterator for Range<'a> {
     type Item = (StreamId, Fields<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<(StreamId, Fields<'a>)> {
         while !self.done {
             if let Some(it) = self.cur.as_mut() {
@@ -614,6 +642,7 @@ pub struct RevRange<'a> {
 impl<'a> Iterator for RevRange<'a> {
     type Item = (StreamId, Fields<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<(StreamId, Fields<'a>)> {
         while !self.done {
             if let Some(it) = self.cur.as_mut() {
@@ -1107,6 +1136,14 @@ mod tests {
         assert_eq!(StreamId::MAX.incr(), None);
         assert_eq!(StreamId::new(1, u64::MAX).incr(), Some(id(2)));
         assert_eq!(id(0).decr(), None);
+        for i in [
+            StreamId::MIN,
+            StreamId::MAX,
+            StreamId::new(10, 0),
+            StreamId::new(7, 99),
+        ] {
+            assert_eq!(i.text_into(&mut [0; 41]), i.to_text().as_bytes());
+        }
     }
 
     #[test]
