@@ -347,6 +347,8 @@ if [ -n "$TESTS" ]; then
                         'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
                         >>"$RESULTS" \
                     || log "redis-benchmark failed against $server (-P $p)"
+                # No globbing: XADD's `*` id must reach redis-benchmark as is.
+                set -f
                 for zc in "${ZCMDS[@]}"; do
                     # shellcheck disable=SC2086 # the command is a list of words
                     redis-benchmark -h 127.0.0.1 -p "$port" -r 1000 -n "$REQUESTS" \
@@ -355,6 +357,7 @@ if [ -n "$TESTS" ]; then
                             'NR > 1 { print r "," p "," s "," t "," $2 }' >>"$RESULTS" \
                         || log "redis-benchmark $zc failed against $server (-P $p)"
                 done
+                set +f
             done
         done
     done

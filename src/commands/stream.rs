@@ -20,7 +20,7 @@ use super::{Args, CmdError, CmdResult, CommandSpec, OwnedArgs};
 use crate::number::parse_i64;
 use crate::resp::reply::Reply;
 use crate::server::{Client, Server};
-use crate::store::stream::{Consumer, ENTRIES_READ_INVALID, Group, Nack, Stream, StreamId};
+use crate::store::stream::{Consumer, ENTRIES_READ_INVALID, Fields, Group, Nack, Stream, StreamId};
 use crate::store::{Kind, Sds, Value};
 
 const G: &str = "stream";
@@ -389,21 +389,21 @@ fn write_stream<'a>(
 }
 
 fn reply_id(r: &mut Reply, id: StreamId) {
-    r.bulk(id.to_text().as_bytes());
+    r.bulk(id.text_into(&mut [0; 41]));
 }
 
-fn reply_entry(r: &mut Reply, id: StreamId, fields: &[Sds]) {
+fn reply_entry(r: &mut Reply, id: StreamId, fields: Fields<'_>) {
     r.array(2);
     reply_id(r, id);
     r.array(fields.len());
-    for f in fields {
+    for f in fields.iter() {
         r.bulk(f);
     }
 }
 
 /// An entry, or the null Redis emits for a missing one.
 fn reply_entry_or(r: &mut Reply, s: &Stream, id: StreamId, null_array: bool) {
-    match s.entries.get(&id) {
+    match s.get(id) {
         Some(f) => reply_entry(r, id, f),
         None if null_array => r.null_array(),
         None => r.null(),
@@ -414,6 +414,12 @@ fn node_max(srv: &Server) -> u64 {
     super::keys::config_value(srv, "stream-node-max-entries")
         .and_then(|v| v.parse().ok())
         .unwrap_or(100)
+}
+
+fn node_max_bytes(srv: &Server) -> u64 {
+    super::keys::config_value(srv, "stream-node-max-bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096)
 }
 
 fn nogroup_key_group(key: &[u8], group: &[u8]) -> CmdError {
@@ -569,7 +575,7 @@ fn xadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         }
         srv.store.set(c.db, key, Value::Stream(Box::default()));
     }
-    let node_max = node_max(srv);
+    let (node_max, node_max_bytes) = (node_max(srv), node_max_bytes(srv));
     let now = srv.store.now();
     let Some(s) = write_stream(srv, c.db, key)? else {
         return Ok(());
@@ -607,8 +613,7 @@ fn xadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if id <= s.last_id {
         return Err(too_small);
     }
-    let fields: Box<[Sds]> = args.iter().skip(field_pos).map(Sds::new).collect();
-    s.append(id, fields, node_max);
+    s.push(id, args.iter().skip(field_pos), node_max, node_max_bytes);
     reply_id(&mut c.reply, id);
     let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
     if t.strategy != 0 {
@@ -690,15 +695,14 @@ fn xrange_generic(srv: &mut Server, c: &mut Client, args: &Args, rev: bool) -> C
         c.reply.array(0);
         return Ok(());
     }
-    let range = s.entries.range(start..=end);
     let items: Vec<_> = if rev {
-        range.rev().take(limit).collect()
+        s.range_rev(start, end).take(limit).collect()
     } else {
-        range.take(limit).collect()
+        s.range(start, end).take(limit).collect()
     };
     c.reply.array(items.len());
     for (id, f) in items {
-        reply_entry(&mut c.reply, *id, f);
+        reply_entry(&mut c.reply, id, f);
     }
     Ok(())
 }
@@ -721,7 +725,7 @@ fn xdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     for a in args.iter().skip(2) {
         ids.push(parse_strict_id(a)?);
     }
-    if !ids.iter().any(|id| s.entries.contains_key(id)) {
+    if !ids.iter().any(|id| s.contains(*id)) {
         c.reply.int(0);
         return Ok(());
     }
@@ -1016,10 +1020,10 @@ fn xread_generic(srv: &mut Server, c: &mut Client, args: &Args, group_cmd: bool)
                 c.reply.array(2);
             }
             c.reply.bulk(key);
-            let items: Vec<_> = s.entries.range(start..).take(limit).collect();
+            let items: Vec<_> = s.range(start, StreamId::MAX).take(limit).collect();
             c.reply.array(items.len());
             for (id, f) in items {
-                reply_entry(&mut c.reply, *id, f);
+                reply_entry(&mut c.reply, id, f);
             }
             continue;
         };
@@ -1062,7 +1066,7 @@ fn xread_generic(srv: &mut Server, c: &mut Client, args: &Args, group_cmd: bool)
                     .unwrap_or_default();
                 c.reply.array(pel.len());
                 for id in pel {
-                    match stream.entries.get(&id) {
+                    match stream.get(id) {
                         Some(f) => {
                             reply_entry(&mut c.reply, id, f);
                             if let Some(n) = g.pel.get_mut(&id) {
@@ -1079,22 +1083,15 @@ fn xread_generic(srv: &mut Server, c: &mut Client, args: &Args, group_cmd: bool)
                 }
             } else {
                 let start = g.last_id.incr().unwrap_or(StreamId::MAX);
-                let items: Vec<StreamId> = stream
-                    .entries
-                    .range(start..)
-                    .take(limit)
-                    .map(|(k, _)| *k)
-                    .collect();
+                let items: Vec<_> = stream.range(start, StreamId::MAX).take(limit).collect();
                 c.reply.array(items.len());
-                for id in &items {
-                    stream.advance_group(&mut g, *id);
-                    if let Some(f) = stream.entries.get(id) {
-                        reply_entry(&mut c.reply, *id, f);
-                    }
+                for &(id, f) in &items {
+                    stream.advance_group(&mut g, id);
+                    reply_entry(&mut c.reply, id, f);
                     if !noack {
-                        deliver(&mut g, cname, *id, now);
-                        if let Some(n) = g.pel.get(id) {
-                            props.push(xclaim_prop(key, gname, &g, *id, n));
+                        deliver(&mut g, cname, id, now);
+                        if let Some(n) = g.pel.get(&id) {
+                            props.push(xclaim_prop(key, gname, &g, id, n));
                         }
                     }
                 }
@@ -1600,7 +1597,7 @@ fn xclaim(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     let mut claimed: Vec<StreamId> = Vec::new();
     for id in ids {
-        let exists = stream.entries.contains_key(&id);
+        let exists = stream.contains(id);
         if !exists {
             if let Some(n) = g.pel.remove(&id) {
                 props.push(xclaim_prop(key, gname, &g, id, &n));
@@ -1726,7 +1723,7 @@ fn xautoclaim(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         }
         let id = keys[i];
         i += 1;
-        if !stream.entries.contains_key(&id) {
+        if !stream.contains(id) {
             if let Some(n) = g.pel.remove(&id) {
                 props.push(xclaim_prop(key, gname, &g, id, &n));
                 if let Some(cons) = g.consumers.get_mut(&n.consumer[..]) {
@@ -1839,22 +1836,22 @@ fn xinfo_stream(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         r.bulk(b"groups");
         r.int(s.groups.len() as i64);
         r.bulk(b"first-entry");
-        match s.entries.iter().next() {
-            Some((id, f)) => reply_entry(r, *id, f),
+        match s.first_entry() {
+            Some((id, f)) => reply_entry(r, id, f),
             None => r.null(),
         }
         r.bulk(b"last-entry");
-        match s.entries.iter().next_back() {
-            Some((id, f)) => reply_entry(r, *id, f),
+        match s.last_entry() {
+            Some((id, f)) => reply_entry(r, id, f),
             None => r.null(),
         }
         return Ok(());
     }
     r.bulk(b"entries");
-    let items: Vec<_> = s.entries.iter().take(limit).collect();
+    let items: Vec<_> = s.iter().take(limit).collect();
     r.array(items.len());
     for (id, f) in items {
-        reply_entry(r, *id, f);
+        reply_entry(r, id, f);
     }
     r.bulk(b"groups");
     r.array(s.groups.len());

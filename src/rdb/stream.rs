@@ -11,15 +11,16 @@
 //! (name, last id, entries read, PEL of id + delivery time + count,
 //! consumers with seen time and their PEL ids).
 //!
-//! memkv keeps no deleted entries, only each node's counts (`Node`): a
-//! node is written with tombstones that carry no fields - at the master id,
-//! and at the node's last id when that entry is gone - so Redis counts the
-//! node as full and trims by its last id exactly as memkv does.
+//! memkv's stream nodes are Redis's listpacks in another byte layout (the
+//! same entries, deleted ones included, the same master fields and
+//! SAMEFIELDS decisions, split by the same limits), so a node is written as
+//! exactly the listpack Redis would hold, and a loaded listpack becomes
+//! one node with the same entries.
 //!
 //! Loading checks everything Redis's deep sanitization checks, plus what
 //! memkv's model needs (ids ascending, counts matching the entries, every
 //! pending entry owned by one consumer), and builds the stream through
-//! `Stream::append`.
+//! `Stream::push` / `mark_deleted`.
 
 use std::collections::BTreeMap;
 
@@ -29,13 +30,10 @@ use super::save::{write_len, write_string};
 use super::{Error, TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3};
 use crate::number::parse_i64;
 use crate::store::Sds;
-use crate::store::stream::{Consumer, Group, Nack, Stream, StreamId};
+use crate::store::stream::{Consumer, Group, Nack, Node, Stream, StreamId};
 
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;
-
-/// Redis's STREAM_LISTPACK_MAX_SIZE: a node's listpack never grows past it.
-const LISTPACK_MAX_SIZE: usize = 1 << 30;
 
 /// An id as a radix tree key: ms then seq, big-endian.
 fn id_key(id: StreamId) -> [u8; 16] {
@@ -51,152 +49,52 @@ fn id_from_key(k: &[u8]) -> Option<StreamId> {
     Some(StreamId::new(ms, seq))
 }
 
-/// One node as written: its master id, how many entries it ever held and
-/// the last id appended to it, and its live entries.
-struct NodeOut<'a> {
-    master: StreamId,
-    total: u64,
-    last: StreamId,
-    entries: Vec<(StreamId, &'a [Sds])>,
-}
-
-/// The live entries grouped by their simulated node, in order (a merge
-/// walk of entries and nodes). This is the one place the writer reads the
-/// stream's entries.
-fn nodes_of(s: &Stream) -> Vec<NodeOut<'_>> {
-    let mut out: Vec<NodeOut> = Vec::with_capacity(s.nodes.len());
-    let mut nodes = s.nodes.iter().peekable();
-    let mut cur = None;
-    for (id, fields) in s.entries.range(..) {
-        while let Some((m, n)) = nodes.next_if(|(m, _)| *m <= id) {
-            cur = Some((*m, n.total, n.last));
-        }
-        // An entry before every node (never made by memkv) is its own.
-        let (master, total, last) = cur.unwrap_or((*id, 0, *id));
-        match out.last_mut() {
-            Some(n) if n.master == master => n.entries.push((*id, &fields[..])),
-            _ => out.push(NodeOut {
-                master,
-                total,
-                last,
-                entries: vec![(*id, &fields[..])],
-            }),
-        }
+/// A node's listpack exactly as streamAppendItem built it: the master
+/// entry (live count, deleted count, master field names, 0), then every
+/// entry, deleted ones included (flags, ms-diff, seq-diff, [field count,
+/// fields] values, lp-count). memkv's node blocks hold the same entries.
+fn node_listpack(master: StreamId, n: &Node) -> Vec<u8> {
+    let mut lp = ListpackWriter::default();
+    lp.push_int(n.live as i64);
+    lp.push_int(n.total.saturating_sub(n.live) as i64);
+    let names = n.master_fields();
+    lp.push_int(names.len() as i64);
+    for f in names {
+        lp.push(f);
     }
-    out
-}
-
-/// Appends one entry the way streamAppendItem lays it out.
-fn push_entry(
-    lp: &mut ListpackWriter,
-    master: StreamId,
-    master_fields: &[&[u8]],
-    id: StreamId,
-    fields: &[Sds],
-) {
-    let n = fields.len() / 2;
-    let same = n == master_fields.len()
-        && fields
-            .chunks_exact(2)
-            .zip(master_fields)
-            .all(|(p, m)| p[0].as_bytes() == *m);
-    lp.push_int(if same { FLAG_SAMEFIELDS } else { 0 });
-    lp.push_int(id.ms.wrapping_sub(master.ms) as i64);
-    lp.push_int(id.seq.wrapping_sub(master.seq) as i64);
-    if !same {
-        lp.push_int(n as i64);
-    }
-    for p in fields.chunks_exact(2) {
-        if !same {
-            lp.push(&p[0]);
-        }
-        lp.push(&p[1]);
-    }
-    let mut count = n as i64 + 3;
-    if !same {
-        count += n as i64 + 1;
-    }
-    lp.push_int(count);
-}
-
-/// A tombstone without fields (flags, ids, 0 fields, lp-count 4).
-fn push_tombstone(lp: &mut ListpackWriter, master: StreamId, id: StreamId) {
-    lp.push_int(FLAG_DELETED);
-    lp.push_int(id.ms.wrapping_sub(master.ms) as i64);
-    lp.push_int(id.seq.wrapping_sub(master.seq) as i64);
     lp.push_int(0);
-    lp.push_int(4);
-}
-
-/// Writes a node as listpacks (key, blob), returning how many: one,
-/// unless its entries outgrow a listpack's size limit. The node's deleted
-/// entries go first (first piece) and last (last piece).
-fn write_node(out: &mut Vec<u8>, n: &NodeOut, compress: bool) -> u64 {
-    let live = n.entries.len() as u64;
-    let last_live = n.entries.last().map_or(n.master, |e| e.0);
-    let gone_last = n.last > last_live;
-    let mut head = n.total.max(live) - live - u64::from(gone_last);
-    let mut pieces = 0;
-    let mut rest = &n.entries[..];
-    while let Some((first_id, first_fields)) = rest.first() {
-        let master = if pieces == 0 { n.master } else { *first_id };
-        let mf: Vec<&[u8]> = first_fields.chunks_exact(2).map(|p| &p[0][..]).collect();
-        // The entries first (at least one), then the master entry before
-        // them once their number is known.
-        let mut body = ListpackWriter::default();
-        let mut taken = 0;
-        for (id, fields) in rest {
-            // (Sizes summed only once the listpack is big.)
-            if taken > 0
-                && body.bytes() >= LISTPACK_MAX_SIZE / 2
-                && body.bytes() + entry_bytes(fields) >= LISTPACK_MAX_SIZE
-            {
-                break;
+    for e in n.entries(master) {
+        let same = e.fields.same_fields();
+        let pairs = e.fields.len() / 2;
+        let mut flags = if same { FLAG_SAMEFIELDS } else { 0 };
+        if e.deleted {
+            flags |= FLAG_DELETED;
+        }
+        lp.push_int(flags);
+        lp.push_int(e.id.ms.wrapping_sub(master.ms) as i64);
+        lp.push_int(e.id.seq.wrapping_sub(master.seq) as i64);
+        if !same {
+            lp.push_int(pairs as i64);
+        }
+        for (i, f) in e.fields.iter().enumerate() {
+            if !same || i % 2 == 1 {
+                lp.push(f);
             }
-            push_entry(&mut body, master, &mf, *id, fields);
-            taken += 1;
         }
-        rest = &rest[taken..];
-        let tail = gone_last && rest.is_empty();
-        let mut lp = ListpackWriter::default();
-        lp.push_int(taken as i64);
-        lp.push_int((head + u64::from(tail)) as i64);
-        lp.push_int(mf.len() as i64);
-        for f in &mf {
-            lp.push(f);
-        }
-        lp.push_int(0);
-        for _ in 0..head {
-            push_tombstone(&mut lp, master, master);
-        }
-        head = 0;
-        lp.append(body);
-        if tail {
-            push_tombstone(&mut lp, master, n.last);
-        }
-        write_string(out, &id_key(master), compress);
-        write_string(out, &lp.finish(), compress);
-        pieces += 1;
+        let count = if same { pairs + 3 } else { 2 * pairs + 4 };
+        lp.push_int(count as i64);
     }
-    pieces
-}
-
-/// An upper bound of the bytes an entry takes in a listpack.
-fn entry_bytes(fields: &[Sds]) -> usize {
-    64 + fields.iter().map(|f| f.len() + 10).sum::<usize>()
+    lp.finish()
 }
 
 /// The payload of a stream (after the type byte), as
 /// RDB_TYPE_STREAM_LISTPACKS_2.
 pub fn write(out: &mut Vec<u8>, s: &Stream, compress: bool) {
-    // The listpacks' count comes first: they are written aside.
-    let mut lps = Vec::new();
-    let count: u64 = nodes_of(s)
-        .iter()
-        .map(|n| write_node(&mut lps, n, compress))
-        .sum();
-    write_len(out, count);
-    out.extend_from_slice(&lps);
+    write_len(out, s.nodes.len() as u64);
+    for (master, n) in &s.nodes {
+        write_string(out, &id_key(*master), compress);
+        write_string(out, &node_listpack(*master, n), compress);
+    }
     write_len(out, s.len() as u64);
     for id in [s.last_id, s.first_id, s.max_deleted] {
         write_len(out, id.ms);
@@ -233,12 +131,9 @@ fn lp_corrupt() -> Error {
     Error::corrupt("Stream listpack integrity check failed.")
 }
 
-/// One listpack read back: its live entries, how many entries it holds in
-/// all and the id of its last one (deleted or not).
+/// One listpack read back: every entry (id, deleted, fields) in order.
 struct NodeIn {
-    entries: Vec<(StreamId, Box<[Sds]>)>,
-    total: u64,
-    last: StreamId,
+    entries: Vec<(StreamId, bool, Vec<Vec<u8>>)>,
 }
 
 /// Redis's lpGetIntegerIfValid: an integer entry, or a string that is one.
@@ -259,7 +154,7 @@ fn bounded(v: i64, left: usize) -> Result<usize, Error> {
 }
 
 /// Reads a node's listpack as streamValidateListpackIntegrity walks it
-/// (deep), keeping the live entries.
+/// (deep).
 fn read_node(blob: &[u8], master: StreamId) -> Result<NodeIn, Error> {
     let e = pack::listpack_entries(blob).ok_or_else(lp_corrupt)?;
     if e.is_empty() {
@@ -286,7 +181,7 @@ fn read_node(blob: &[u8], master: StreamId) -> Result<NodeIn, Error> {
         .filter(|t| live >= 0 && deleted >= 0 && *t as u64 <= e.len() as u64)
         .ok_or_else(lp_corrupt)? as u64;
     let mut entries = Vec::new();
-    let mut last = master;
+    let mut live_seen = 0i64;
     for _ in 0..total {
         let flags = int_of(next(&mut p))?;
         let ms = int_of(next(&mut p))?;
@@ -306,54 +201,43 @@ fn read_node(blob: &[u8], master: StreamId) -> Result<NodeIn, Error> {
         let mut fields = Vec::with_capacity(nfields * 2);
         for j in 0..nfields {
             let name = match master_fields.get(j).filter(|_| same) {
-                Some(m) => Sds::new(m),
-                None => Sds::from_vec(next(&mut p).ok_or_else(lp_corrupt)?.to_vec()),
+                Some(m) => m.clone(),
+                None => next(&mut p).ok_or_else(lp_corrupt)?.to_vec(),
             };
             fields.push(name);
-            fields.push(Sds::from_vec(next(&mut p).ok_or_else(lp_corrupt)?.to_vec()));
+            fields.push(next(&mut p).ok_or_else(lp_corrupt)?.to_vec());
         }
         extra += nfields;
         if int_of(next(&mut p))? != extra as i64 {
             return Err(lp_corrupt());
         }
-        last = id;
-        if flags & FLAG_DELETED == 0 {
-            // memkv's model: ids ascend from the master id, entries have
-            // at least one field.
-            let after = entries.last().is_none_or(|(prev, _)| *prev < id);
-            if nfields == 0 || id < master || !after {
-                return Err(lp_corrupt());
-            }
-            entries.push((id, fields.into_boxed_slice()));
+        // memkv's model: ids ascend from the master id; a live entry has at
+        // least one field.
+        let deleted = flags & FLAG_DELETED != 0;
+        let after = entries.last().is_none_or(|(prev, _, _)| *prev < id);
+        if (nfields == 0 && !deleted) || id < master || !after {
+            return Err(lp_corrupt());
         }
+        if !deleted {
+            live_seen += 1;
+        }
+        entries.push((id, deleted, fields));
     }
-    if p != e.len() || entries.len() as i64 != live {
+    if p != e.len() || live_seen != live {
         return Err(lp_corrupt());
     }
-    Ok(NodeIn {
-        entries,
-        total,
-        last,
-    })
+    Ok(NodeIn { entries })
 }
 
-/// Adds a loaded node through `Stream::append`, then gives it Redis's
-/// master id, its deleted entries and its last id.
-fn add_node(s: &mut Stream, master: StreamId, n: NodeIn) {
-    let Some(first) = n.entries.first().map(|e| e.0) else {
-        // Only tombstones: Redis would keep the node; memkv drops nodes
-        // with no live entry (as it does when one empties).
-        return;
-    };
-    let last_live = n.entries.last().map_or(first, |e| e.0);
-    for (i, (id, fields)) in n.entries.into_iter().enumerate() {
-        // node_max 1 starts a new node, 0 never does.
-        s.append(id, fields, u64::from(i == 0));
-    }
-    if let Some(mut node) = s.nodes.remove(&first) {
-        node.total = node.total.max(n.total);
-        node.last = n.last.max(last_live);
-        s.nodes.insert(master, node);
+/// Adds a loaded node, deleted entries included, so its layout (master
+/// fields, SAMEFIELDS, counts, last id) is the file's.
+fn add_node(s: &mut Stream, n: NodeIn) {
+    s.start_node();
+    for (id, deleted, fields) in &n.entries {
+        s.push(*id, fields.iter().map(|f| &f[..]), 0, 0);
+        if *deleted {
+            s.mark_deleted(*id);
+        }
     }
 }
 
@@ -389,13 +273,13 @@ pub fn read(d: &mut Decoder, ty: u8) -> Result<Stream, Error> {
             return Err(Error::corrupt("Listpack re-added with existing key"));
         }
         let n = read_node(&blob, master)?;
-        if let (Some(p), Some((first, _))) = (prev, n.entries.first())
+        if let (Some(p), Some((first, _, _))) = (prev, n.entries.first())
             && *first <= p
         {
             return Err(lp_corrupt());
         }
         prev = Some(n.entries.last().map_or(master, |e| e.0).max(master));
-        add_node(&mut s, master, n);
+        add_node(&mut s, n);
     }
     let length = d.length()?;
     let last_id = read_id(d)?;
@@ -534,7 +418,7 @@ mod tests {
             } else {
                 fields(&["a", &i.to_string(), "b", &"v".repeat(i as usize * 10)])
             };
-            s.append(id(i, i), f, 3);
+            s.append(id(i, i), f, 3, 4096);
         }
         s.remove(id(4, 4));
         s.remove(id(6, 6));
@@ -641,7 +525,7 @@ mod tests {
         }
         // An empty stream with a group.
         let mut e = Stream::default();
-        e.append(id(1, 0), fields(&["f", "v"]), 100);
+        e.append(id(1, 0), fields(&["f", "v"]), 100, 4096);
         e.remove(id(1, 0));
         e.groups.insert(b"g".to_vec(), Group::default());
         let p = payload(&e, true);
@@ -655,7 +539,7 @@ mod tests {
     fn listpacks_1_and_3_load() {
         let mut s = Stream::default();
         for i in 1..=3 {
-            s.append(id(i, 0), fields(&["f", "v"]), 100);
+            s.append(id(i, 0), fields(&["f", "v"]), 100, 4096);
         }
         let p = payload(&s, false);
         // Tail of `p`: len 3, last 3 0, first 1 0, max deleted 0 0, added

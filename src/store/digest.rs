@@ -177,7 +177,7 @@ pub fn mix_value(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
         // Redis 7.0 digests the entries only: `ms.seq`, then each field
         // and value, mixed in order.
         Value::Stream(s) => {
-            for (id, fields) in &s.entries {
+            for (id, fields) in s.iter() {
                 mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
                 for f in fields.iter() {
                     mix_digest(digest, f);
