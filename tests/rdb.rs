@@ -615,6 +615,23 @@ fn base_rdb_name(dir: &Path) -> Option<String> {
         .find(|n| n.ends_with(".base.rdb"))
 }
 
+/// redis-check-aof accepts an AOF directory (its manifest and every file).
+fn check_aof(dir: &Path) {
+    let Some(bin) = common::which("redis-check-aof") else {
+        return;
+    };
+    let out = std::process::Command::new(bin)
+        .arg(dir.join("appendonlydir").join("appendonly.aof.manifest"))
+        .output()
+        .expect("redis-check-aof");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("All AOF files and manifest are valid"),
+        "{text}"
+    );
+}
+
 #[test]
 fn rdb_preamble_aof_dirs_load_both_ways() {
     let aof = [
@@ -672,6 +689,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
     let rdir = common::temp_dir("preamble-redis");
     copy_dir(&mdir.join("appendonlydir"), &rdir.join("appendonlydir"));
     memkv.kill9();
+    check_aof(&mdir);
     let bin = common::which("redis-server").expect("redis-server");
     let port = common::free_port();
     let child = std::process::Command::new(bin)
