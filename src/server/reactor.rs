@@ -204,12 +204,19 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     let mut srv = srv;
     if let Some(t) = srv.cluster.as_ref().filter(|t| t.members.len() > 1) {
         let addrs: Vec<String> = t.members.iter().map(|m| m.addr.clone()).collect();
+        let tls = super::tls::cluster_client_config(&srv.config).map_err(|e| {
+            log::error!("Failed to configure TLS for the cluster links: {e}");
+            io::Error::other(format!(
+                "Failed to configure TLS. Check logs for more info. ({e})"
+            ))
+        })?;
         srv.relay = Some(crate::cluster::relay::RelayPool::start(
             &addrs,
             t.me,
             t.fingerprint,
             &srv.config.requirepass,
             srv.config.cluster_node_timeout,
+            tls,
             srv.notifier.clone(),
         ));
         // PUBLISH inside MULTI / scripts reaches the other nodes too.
