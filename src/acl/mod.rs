@@ -13,7 +13,14 @@
 //!
 //! The users live in [`Acl`] (on the server); a client refers to its user by
 //! slot. `User::unrestricted` (every command, key and channel) lets the
-//! dispatch path skip the check with one load for the default user.
+//! dispatch path skip the check with one load for the default user. Every
+//! rule change also rebuilds the user's [`Fast`] plan: per command id,
+//! whether some selector allows it outright, or allows it when its keys
+//! (fixed positions) match that selector's patterns; the check then costs
+//! a byte lookup and a prefix match per key. What the plan cannot prove
+//! allowed goes to the full check (`User::check_full`), which also picks
+//! the denial to report, so NOPERM texts and ACL LOG entries do not depend
+//! on the plan.
 
 pub mod log;
 
@@ -85,6 +92,9 @@ pub struct Registry {
 struct KeyInfo {
     /// Shard channels in key positions: not keys for the ACL.
     channels: bool,
+    /// No arguments are ever keys (no key positions, extractor or key
+    /// specs): the key check has nothing to do.
+    keyless: bool,
     /// (first, last, step) when the row's fixed positions give every key.
     fixed: Option<(i32, i32, i32)>,
     /// Permission of the n-th key (the last repeats).
@@ -135,8 +145,13 @@ pub fn registry() -> &'static Registry {
                 && s.keys_fn.is_none()
                 && !docs::docs_for(s).movablekeys)
                 .then_some((s.first_key, s.last_key, s.step));
+            let channels = docs::keys_are_channels(s);
             r.keys.push(KeyInfo {
-                channels: docs::keys_are_channels(s),
+                channels,
+                keyless: channels
+                    || (s.first_key == 0
+                        && s.keys_fn.is_none()
+                        && docs::docs_for(s).key_specs.is_empty()),
                 fixed,
                 perms: (0..4).map(|n| docs::acl_key_perm(s, n)).collect(),
                 is_set: s.name == "set",
@@ -877,12 +892,162 @@ pub struct User {
     /// Every command, key and channel allowed: the dispatch check is
     /// skipped (the default user's common case).
     pub unrestricted: bool,
+    /// The check's shortcut, rebuilt from `selectors` by every change.
+    fast: Fast,
+}
+
+/// `Fast::plan` codes; 2 + i means "selector i allows the command: match
+/// its keys against that selector's patterns".
+const PLAN_FULL: u8 = 0;
+const PLAN_ALLOW: u8 = 1;
+
+/// A user's permissions compiled for the dispatch path (see the module
+/// comment). Derived from the selectors alone, so equal users have equal
+/// plans.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Fast {
+    /// By command id: `PLAN_FULL`, `PLAN_ALLOW` or 2 + selector index.
+    plan: Vec<u8>,
+    /// By selector, then by the permission a key needs (0..=3, READ |
+    /// WRITE bits): the patterns granting it.
+    pats: Vec<[KeyPats; 4]>,
+}
+
+/// Key patterns indexed by their first byte, so a key is compared only
+/// with the literal-headed patterns that start like it (plus the few
+/// that start with a wildcard): the cost does not grow with the number of
+/// patterns that cannot match.
+#[derive(Debug, Clone, PartialEq)]
+struct KeyPats {
+    /// Exact and `prefix*` patterns with a non-empty head, sorted by
+    /// first byte; those starting with byte b are `lit[start[b]..start[b + 1]]`.
+    lit: Vec<(Vec<u8>, Shape)>,
+    start: Box<[u32; 257]>,
+    /// Patterns starting with a wildcard (or empty): tried for every key.
+    wild: Vec<(Vec<u8>, Shape)>,
+}
+
+impl KeyPats {
+    fn new<'a>(pats: impl Iterator<Item = (&'a [u8], Shape)>) -> KeyPats {
+        let (mut lit, mut wild) = (Vec::new(), Vec::new());
+        for (p, shape) in pats {
+            let literal_head = shape != Shape::Glob && p.first().is_some_and(|&b| b != b'*');
+            if literal_head {
+                lit.push((p.to_vec(), shape));
+            } else {
+                wild.push((p.to_vec(), shape));
+            }
+        }
+        lit.sort_by_key(|(p, _)| p[0]);
+        let mut start = Box::new([0u32; 257]);
+        for (b, slot) in start.iter_mut().enumerate() {
+            *slot = lit.partition_point(|(p, _)| usize::from(p[0]) < b) as u32;
+        }
+        KeyPats { lit, start, wild }
+    }
+
+    #[inline]
+    fn matches(&self, key: &[u8]) -> bool {
+        if let Some(&b) = key.first() {
+            let lo = self.start[usize::from(b)] as usize;
+            let hi = self.start[usize::from(b) + 1] as usize;
+            if let Some(cands) = self.lit.get(lo..hi)
+                && cands.iter().any(|(p, shape)| shape.matches(p, key))
+            {
+                return true;
+            }
+        }
+        self.wild.iter().any(|(p, shape)| shape.matches(p, key))
+    }
+}
+
+impl Fast {
+    fn build(selectors: &[Selector]) -> Fast {
+        let r = registry();
+        let mut plan = vec![PLAN_FULL; r.specs.len()];
+        // Selector indexes must fit the plan byte; beyond, the full check.
+        let usable = &selectors[..selectors.len().min(usize::from(u8::MAX) - 2)];
+        for (id, p) in plan.iter_mut().enumerate() {
+            let (spec, info) = (r.specs[id], &r.keys[id]);
+            for (si, s) in usable.iter().enumerate() {
+                if !s.allcommands && !spec.has(flags::NO_AUTH) && !s.bit(id) {
+                    continue; // first-argument grants: the full check
+                }
+                if info.chan != Chan::None && !s.allchannels {
+                    continue;
+                }
+                if s.allkeys || info.keyless {
+                    *p = PLAN_ALLOW;
+                    break;
+                }
+                if *p == PLAN_FULL && info.fixed.is_some() && !info.channels {
+                    *p = 2 + si as u8;
+                }
+            }
+        }
+        let pats = usable
+            .iter()
+            .map(|s| {
+                std::array::from_fn(|need| {
+                    KeyPats::new(
+                        s.patterns
+                            .iter()
+                            .filter(|(_, perm, _)| usize::from(*perm) & need == need)
+                            .map(|(p, _, shape)| (p.as_slice(), *shape)),
+                    )
+                })
+            })
+            .collect();
+        Fast { plan, pats }
+    }
+
+    /// True when the plan proves `args` allowed; false means "ask the
+    /// full check" (which may still allow it).
+    #[inline]
+    fn allows(&self, id: usize, args: &Args) -> bool {
+        let p = self.plan.get(id).copied().unwrap_or(PLAN_FULL);
+        if p <= PLAN_ALLOW {
+            return p == PLAN_ALLOW;
+        }
+        let Some(pats) = self.pats.get(usize::from(p - 2)) else {
+            return false;
+        };
+        let info = &registry().keys[id];
+        let Some((first, last, step)) = info.fixed else {
+            return false;
+        };
+        // The same positions and needs as `command_key_perms`.
+        let set_without_get = info.is_set
+            && !(3..args.len())
+                .any(|i| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"get")));
+        let argc = args.len() as i64;
+        let last = if last < 0 {
+            argc + i64::from(last)
+        } else {
+            i64::from(last)
+        };
+        let (mut i, mut n) = (i64::from(first), 0);
+        while i <= last.min(argc - 1) {
+            let need = if set_without_get {
+                WRITE
+            } else {
+                info.perms[n.min(info.perms.len() - 1)]
+            };
+            let key = args.get(i as usize).unwrap_or(b"");
+            if !pats[usize::from(need & 3)].matches(key) {
+                return false;
+            }
+            i += i64::from(step.max(1));
+            n += 1;
+        }
+        true
+    }
 }
 
 impl User {
     /// A new user: off, no passwords, no permissions (ACLCreateUser).
     pub fn new(name: &[u8], pubsub_all: bool) -> User {
-        User {
+        let mut u = User {
             name: name.to_vec(),
             enabled: false,
             nopass: false,
@@ -890,7 +1055,10 @@ impl User {
             passwords: Vec::new(),
             selectors: vec![Selector::new(true, pubsub_all)],
             unrestricted: false,
-        }
+            fast: Fast::default(),
+        };
+        u.fast = Fast::build(&u.selectors);
+        u
     }
 
     /// The default user: `on nopass ~* &* +@all`.
@@ -915,6 +1083,7 @@ impl User {
     pub fn apply(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
         let res = self.apply_inner(op, pubsub_all);
         self.unrestricted = self.selectors[0].unrestricted();
+        self.fast = Fast::build(&self.selectors);
         res
     }
 
@@ -1016,6 +1185,14 @@ impl User {
         let Some(id) = registry().id(spec) else {
             return Err(Denied::Command);
         };
+        if self.fast.allows(id, args) {
+            return Ok(());
+        }
+        self.check_full(id, spec, args)
+    }
+
+    /// Every selector, in order, as Redis does it; also the denial.
+    fn check_full(&self, id: usize, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
         KEYS.with(|buf| {
             let mut keys = Keys {
                 done: false,
@@ -1683,5 +1860,108 @@ mod tests {
         );
         let b: Vec<&[u8]> = vec![b"on", b"(~a"];
         assert_eq!(merge_selector_args(&b), Err(1));
+    }
+
+    #[test]
+    fn fast_plan_agrees_with_the_full_check() {
+        let users = [
+            vec![
+                "on",
+                "nopass",
+                "-@all",
+                "+@hash",
+                "+get",
+                "+set",
+                "~user:*",
+                "%R~cache:*",
+                "%W~log:*",
+                "~key:*",
+                "&news",
+                "(~other:* +hget)",
+            ],
+            vec!["on", "+@all", "~*", "resetchannels", "&ch*"],
+            vec!["on", "+@all", "%R~r*", "%W~w*", "~rw"],
+            vec![
+                "on",
+                "+get",
+                "+select|0",
+                "+mset",
+                "+subscribe",
+                "+publish",
+                "allkeys",
+                "&a*",
+            ],
+            vec![
+                "on",
+                "allcommands",
+                "~exact",
+                "~pre*",
+                "~g?ob*",
+                "(+set ~*)",
+            ],
+            vec!["on", "-@all", "+ping", "+auth", "+client|id"],
+            vec!["on", "+@all", "~*x", "~", "~ab*", "%R~a", "%W~b*"],
+        ];
+        let argvs: [&[&str]; 30] = [
+            &["get", "ax"],
+            &["get", "abc"],
+            &["set", "a", "v"],
+            &["set", "bz", "v", "get"],
+            &["get", "key:1"],
+            &["get", "user:"],
+            &["get", "cache:x"],
+            &["get", "log:x"],
+            &["set", "log:x", "v"],
+            &["set", "cache:x", "v"],
+            &["set", "cache:x", "v", "GET"],
+            &["set", "key:1", "v", "ex", "10"],
+            &["set", "other:1", "v"],
+            &["hget", "other:1", "f"],
+            &["mset", "rw", "1", "r1", "2"],
+            &["mset", "w1", "1", "w2", "2"],
+            &["get", "rw"],
+            &["get", "r"],
+            &["get", ""],
+            &["get", "exact"],
+            &["get", "pre"],
+            &["get", "gxob1"],
+            &["select", "0"],
+            &["select", "1"],
+            &["subscribe", "a1", "b"],
+            &["publish", "a", "m"],
+            &["publish", "news", "m"],
+            &["ping"],
+            &["client", "id"],
+            &["lpush", "key:1", "x"],
+        ];
+        for rules in &users {
+            let u = user(rules);
+            for argv in argvs {
+                let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+                let args = owned.as_args();
+                let spec = commands::resolve(&args).expect("known command");
+                let id = registry().id(spec).expect("id");
+                let full = u.check_full(id, spec, &args);
+                assert_eq!(u.check(spec, &args), full, "{rules:?} {argv:?}");
+                if u.fast.allows(id, &args) {
+                    assert_eq!(full, Ok(()), "fast path allowed {argv:?} for {rules:?}");
+                }
+            }
+        }
+        // The common cases take the plan, not the full check.
+        let u = user(&users[0]);
+        for argv in [
+            &["get", "key:1"][..],
+            &["set", "log:1", "v"],
+            &["hset", "key:1", "f", "v"],
+        ] {
+            let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+            let args = owned.as_args();
+            let spec = commands::resolve(&args).expect("known command");
+            assert!(
+                u.fast.allows(registry().id(spec).expect("id"), &args),
+                "{argv:?}"
+            );
+        }
     }
 }
