@@ -1038,20 +1038,20 @@ pub(crate) fn read_once(c: &mut Client, srv: &mut Server) -> ReadOutcome {
         .filter(|&n| n > READ_CHUNK)
         .map_or(READ_CHUNK, |n| n.min(BIG_READ_MAX));
     loop {
+        // (bytes, whether the socket may hold more)
         let got = match c.tls.as_deref_mut() {
             Some(t) => {
                 let mut s = stream;
-                super::tls::read(t, &mut s, &mut c.query, want)
+                super::tls::read_round(t, &mut s, &mut c.query, want)
             }
-            None => read_spare(stream, &mut c.query, want),
+            None => read_spare(stream, &mut c.query, want).map(|n| (n, n == want)),
         };
         match got {
-            Ok(0) => return ReadOutcome::PeerClosed,
-            Ok(n) => {
+            Ok((0, _)) => return ReadOutcome::PeerClosed,
+            Ok((n, more)) => {
                 srv.stats.net_input_bytes += n as u64;
                 c.last_interaction = Instant::now();
-                // rustls may hold more decrypted data than one read takes.
-                c.unread = n == want || c.tls.is_some();
+                c.unread = more;
                 // Queued MULTI commands count too (as in Redis 7.2+).
                 let queued = c.multi.as_ref().map_or(0, |m| m.bytes);
                 if c.query.len() + queued > limit {

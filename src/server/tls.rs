@@ -284,48 +284,95 @@ pub fn accept(cfg: &Arc<ServerConfig>) -> Option<Box<ServerConnection>> {
     }
 }
 
-/// Reads at most `max` decrypted bytes into `buf` (appending), like `read(2)` on the
+/// Reads decrypted bytes into `buf` (appending), like `read(2)` on the
 /// plain path: `Ok(n > 0)` data, `Ok(0)` the peer closed, `WouldBlock`
-/// nothing more for now. Handshake messages rustls wants to send are
-/// written as far as the socket takes them; the rest goes out with the
-/// next write (the caller checks [`wants_write`]).
+/// nothing more for now. See [`read_round`].
 pub fn read<S: Read + Write>(
     conn: &mut ServerConnection,
     stream: &mut S,
     buf: &mut Vec<u8>,
     max: usize,
 ) -> io::Result<usize> {
-    loop {
+    read_round(conn, stream, buf, max).map(|(n, _)| n)
+}
+
+thread_local! {
+    /// Ciphertext scratch for [`read_round`] (the reactor's thread): one
+    /// buffer, zeroed once, instead of a zeroed chunk per read.
+    static CIPHER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One `read(2)` of up to `max` (at least 16 KiB) ciphertext, all of it
+/// decrypted into `buf` (appending; a little more than `max` may come).
+/// Also says whether the socket may hold more (the read filled the
+/// chunk): when not, the reactor need not try again this round, so a
+/// round costs one read(2) as on the plain path. Handshake messages
+/// rustls wants to send are written as far as the socket takes them; the
+/// rest goes out with the next write (the caller checks [`wants_write`]).
+pub fn read_round<S: Read + Write>(
+    conn: &mut ServerConnection,
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<(usize, bool)> {
+    CIPHER.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let want = max.clamp(16 * 1024, 1024 * 1024);
+        if scratch.len() < want {
+            scratch.resize(want, 0);
+        }
         let start = buf.len();
-        buf.resize(start + max.max(1), 0);
-        let got = conn.reader().read(&mut buf[start..]);
-        match got {
-            Ok(n) => {
-                buf.truncate(start + n);
-                // n == 0: close_notify received.
-                return Ok(n);
+        // Plaintext is always taken whole, so rustls holds none: its
+        // reader says only whether close_notify came (Ok(0)).
+        let mut probe = [0u8; 1];
+        match conn.reader().read(&mut probe) {
+            Ok(0) => return Ok((0, false)),
+            Ok(_) => buf.push(probe[0]),
+            Err(_) => {}
+        }
+        loop {
+            let n = stream.read(&mut scratch[..want])?;
+            if n == 0 {
+                return Ok((0, false));
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => buf.truncate(start),
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
+            let more = n == want;
+            let mut rest = &scratch[..n];
+            let mut closed = false;
+            while !rest.is_empty() {
+                // rustls takes at most a few KiB per call.
+                conn.read_tls(&mut rest)?;
+                let st = match conn.process_new_packets() {
+                    Ok(st) => st,
+                    Err(e) => {
+                        // Send the alert rustls queued, then give up.
+                        let _ = conn.write_tls(stream);
+                        return Err(io::Error::new(ErrorKind::InvalidData, e));
+                    }
+                };
+                let avail = st.plaintext_bytes_to_read();
+                if avail > 0 {
+                    let at = buf.len();
+                    buf.resize(at + avail, 0);
+                    let got = conn.reader().read(&mut buf[at..]).unwrap_or(0);
+                    buf.truncate(at + got);
+                }
+                closed |= st.peer_has_closed();
+            }
+            if conn.wants_write() {
+                flush(conn, stream)?;
+            }
+            let got = buf.len() - start;
+            if got > 0 {
+                return Ok((got, more || closed));
+            }
+            if closed {
+                return Ok((0, false));
+            }
+            if !more {
+                return Err(ErrorKind::WouldBlock.into());
             }
         }
-        match conn.read_tls(stream) {
-            Ok(0) => return Ok(0),
-            Ok(_) => {
-                if let Err(e) = conn.process_new_packets() {
-                    // Send the alert rustls queued, then give up.
-                    let _ = conn.write_tls(stream);
-                    return Err(io::Error::new(ErrorKind::InvalidData, e));
-                }
-                if conn.wants_write() {
-                    flush(conn, stream)?;
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    })
 }
 
 /// Encrypts up to `WRITE_CHUNK` bytes of `data` after flushing the records
