@@ -1,7 +1,9 @@
 //! TLS on `tls-port`: the `redis` crate and redis-cli over TLS, client
 //! certificate authentication (`tls-auth-clients yes|optional|no`), plain
 //! and TLS ports side by side, `port 0` for TLS only, a plain client on the
-//! TLS port rejected without disturbing anyone, and configuration errors.
+//! TLS port rejected without disturbing anyone, and configuration errors;
+//! `tls-cluster yes` (a TLS-only cluster, a node of another CA refused) and
+//! encrypted private keys (`tls-key-file-pass`).
 
 mod common;
 
@@ -10,6 +12,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::member_args;
 use common::tls::Pki;
 use common::{Server, free_port, temp_dir, which};
 
@@ -368,18 +371,11 @@ fn tls_cluster(pkis: &[&Pki], extra: &[Vec<String>]) -> (Vec<Server>, Vec<String
         let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let mut nodes = Vec::new();
         for (i, pki) in pkis.iter().enumerate() {
-            let peers: Vec<&str> = addrs
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, a)| a.as_str())
-                .collect();
             let mut args = pki.server_args(ports[i]);
             args.extend(["--tls-cluster".into(), "yes".into()]);
-            args.extend(["--self".into(), addrs[i].clone()]);
-            args.extend(["--peers".into(), peers.join(",")]);
             args.extend(["--cluster-node-timeout".into(), "2000".into()]);
-            args.extend(extra[i].iter().cloned());
+            let extra: Vec<&str> = extra[i].iter().map(String::as_str).collect();
+            args.extend(member_args(&addrs[i], &addrs, &extra));
             match start_tls_only(pki, ports[i], &args) {
                 Some(s) => nodes.push(s),
                 None => continue 'attempt,
@@ -414,7 +410,7 @@ fn tls_cluster_links_carry_keys_to_every_node() {
     // One TLS client on node 0 writes and reads keys owned by every node
     // (node 0 relays over its TLS links to the others).
     let mut c = pki.connect(nodes[0].port, true).expect("connect node 0");
-    for i in 0..3 {
+    for (i, node) in nodes.iter().enumerate() {
         let k = key_owned_by(&addrs, i, "tlsk");
         let _: () = redis::cmd("SET")
             .arg(&k)
@@ -423,12 +419,13 @@ fn tls_cluster_links_carry_keys_to_every_node() {
             .expect("SET through node 0");
         let v: String = redis::cmd("GET").arg(&k).query(&mut c).expect("GET");
         assert_eq!(v, format!("v{i}"));
-        // The owner holds it.
-        let mut direct = pki.connect(nodes[i].port, true).expect("connect owner");
-        let n: i64 = redis::cmd("DBSIZE").query(&mut direct).expect("DBSIZE");
-        assert!(n >= 1, "node {i} holds nothing");
-        let v: String = redis::cmd("GET").arg(&k).query(&mut direct).expect("GET");
-        assert_eq!(v, format!("v{i}"));
+        // Read back from the owner itself and through the next node (a
+        // link between two other nodes).
+        for n in [node, &nodes[(i + 1) % nodes.len()]] {
+            let mut other = pki.connect(n.port, true).expect("connect");
+            let v: String = redis::cmd("GET").arg(&k).query(&mut other).expect("GET");
+            assert_eq!(v, format!("v{i}"));
+        }
     }
     // A fan-out over every node: DBSIZE sums the three.
     let total: i64 = redis::cmd("DBSIZE").query(&mut c).expect("DBSIZE");
@@ -533,8 +530,7 @@ fn encrypted_private_keys_load_with_tls_key_file_pass() {
         // A wrong password, or none, refuses to start with a clear message.
         let port = free_port().to_string();
         let tls_port = free_port().to_string();
-        let mut args: Vec<String> = pki.server_args(0);
-        args.truncate(0);
+        let mut args: Vec<String> = Vec::new();
         for (k, v) in [
             ("--port", port.as_str()),
             ("--tls-port", tls_port.as_str()),
@@ -546,17 +542,17 @@ fn encrypted_private_keys_load_with_tls_key_file_pass() {
         }
         let mut wrong: Vec<&str> = args.iter().map(String::as_str).collect();
         wrong.extend(["--tls-key-file-pass", "not it"]);
-        let (ok, out) = run_to_exit(&wrong);
-        assert!(
-            !ok && out.contains("Failed to configure TLS")
-                && out.contains("cannot decrypt the key with tls-key-file-pass (wrong password?)"),
-            "{out}"
+        refuses_to_start(
+            &wrong,
+            &[
+                "Failed to configure TLS",
+                "cannot decrypt the key with tls-key-file-pass (wrong password?)",
+            ],
         );
         let none: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, out) = run_to_exit(&none);
-        assert!(
-            !ok && out.contains("the key is encrypted and tls-key-file-pass is not set"),
-            "{out}"
+        refuses_to_start(
+            &none,
+            &["the key is encrypted and tls-key-file-pass is not set"],
         );
     }
 }
@@ -608,22 +604,27 @@ fn openssl_encrypted_keys_load_and_legacy_pem_encryption_is_refused() {
     )
     .expect("write");
     let (port, tls_port) = (free_port().to_string(), free_port().to_string());
-    let (ok, out) = run_to_exit(&[
-        "--port",
-        &port,
-        "--tls-port",
-        &tls_port,
-        "--tls-cert-file",
-        pki.server_cert.to_str().expect("utf-8"),
-        "--tls-key-file",
-        legacy.to_str().expect("utf-8"),
-        "--tls-key-file-pass",
-        "x",
-        "--tls-ca-cert-file",
-        pki.ca_cert.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        !ok && out.contains("legacy PEM encryption (Proc-Type: 4,ENCRYPTED) is not supported"),
-        "{out}"
+    refuses_to_start(
+        &[
+            "--port",
+            &port,
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            pki.server_cert.to_str().expect("utf-8"),
+            "--tls-key-file",
+            legacy.to_str().expect("utf-8"),
+            "--tls-key-file-pass",
+            "x",
+            "--tls-ca-cert-file",
+            pki.ca_cert.to_str().expect("utf-8"),
+        ],
+        &["legacy PEM encryption (Proc-Type: 4,ENCRYPTED) is not supported"],
     );
+}
+
+/// memkv with `args` exits by itself, having printed every one of `texts`.
+fn refuses_to_start(args: &[&str], texts: &[&str]) {
+    let (ok, out) = run_to_exit(args);
+    assert!(!ok && texts.iter().all(|t| out.contains(t)), "{out}");
 }
