@@ -405,8 +405,20 @@ fn key_owned_by(addrs: &[String], i: usize, prefix: &str) -> String {
 #[test]
 fn tls_cluster_links_carry_keys_to_every_node() {
     let pki = Pki::create(&temp_dir("pki"));
-    let none = vec![Vec::new(); 3];
-    let (nodes, addrs) = tls_cluster(&[&pki, &pki, &pki], &none);
+    // Node 0 presents the client certificate, its key encrypted
+    // (tls-client-key-file-pass); the others their server certificate.
+    let key = temp_dir("client-key").join("client-enc.key");
+    std::fs::create_dir_all(key.parent().expect("dir")).expect("dir");
+    std::fs::write(&key, encrypted_key(&pki.client_key, "client pw", false)).expect("write");
+    let own = vec![
+        "--tls-client-cert-file".to_string(),
+        pki.client_cert.display().to_string(),
+        "--tls-client-key-file".to_string(),
+        key.display().to_string(),
+        "--tls-client-key-file-pass".to_string(),
+        "client pw".to_string(),
+    ];
+    let (nodes, addrs) = tls_cluster(&[&pki, &pki, &pki], &[own, Vec::new(), Vec::new()]);
     // One TLS client on node 0 writes and reads keys owned by every node
     // (node 0 relays over its TLS links to the others).
     let mut c = pki.connect(nodes[0].port, true).expect("connect node 0");
@@ -478,12 +490,12 @@ fn tls_cluster_refuses_a_node_from_another_ca() {
     assert_eq!(err.code(), Some("CLUSTERDOWN"), "{err:?}");
 }
 
-/// `pki`'s server key encrypted as PKCS#8 (PBES2: PBKDF2-SHA256 or
+/// The key in `path` encrypted as PKCS#8 (PBES2: PBKDF2-SHA256 or
 /// scrypt, AES-256-CBC) with `pass`, as PEM.
-fn encrypted_key(pki: &Pki, pass: &str, scrypt: bool) -> String {
+fn encrypted_key(path: &std::path::Path, pass: &str, scrypt: bool) -> String {
     use pkcs8::der::pem::LineEnding;
     use pkcs8::pkcs5::pbes2::Parameters;
-    let pem = std::fs::read(&pki.server_key).expect("read key");
+    let pem = std::fs::read(path).expect("read key");
     let (_, der) = pkcs8::der::pem::decode_vec(&pem).expect("PEM");
     let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()).expect("PKCS#8");
     let (salt, iv) = ([7u8; 16], [9u8; 16]);
@@ -505,7 +517,7 @@ fn encrypted_private_keys_load_with_tls_key_file_pass() {
     let pki = Pki::create(&temp_dir("pki"));
     for scrypt in [false, true] {
         let key = temp_dir("enc-key").join("server-enc.key");
-        std::fs::write(&key, encrypted_key(&pki, "s3cret pass", scrypt)).expect("write");
+        std::fs::write(&key, encrypted_key(&pki.server_key, "s3cret pass", scrypt)).expect("write");
         let key_s = key.display().to_string();
         let (s, tls_port) = tls_server(
             &pki,
