@@ -1073,7 +1073,7 @@ impl Fast {
     /// True when the plan proves `args` allowed; false means "ask the
     /// full check" (which may still allow it). Keys are the ones
     /// `command_key_perms` finds, with the same needs.
-    #[inline]
+    #[inline(always)]
     fn allows(&self, id: usize, args: &Args) -> bool {
         let Some(e) = self.plan.get(id) else {
             return false;
@@ -1107,6 +1107,7 @@ impl Fast {
     }
 
     /// `KEYS`: every key at the row's fixed positions.
+    #[inline(never)]
     fn keys_allowed(&self, id: usize, sel: u8, args: &Args) -> bool {
         let Some(pats) = self.pats.get(usize::from(sel)) else {
             return false;
@@ -1272,7 +1273,9 @@ impl User {
     /// Redis's ACLCheckAllUserCommandPerm: allowed if any selector allows
     /// it; otherwise the most relevant denial (channel > key > command,
     /// then the highest argv index).
-    #[inline]
+    /// Inlined into the dispatch path: the common allowed case is a few
+    /// dozen instructions, the rest is out of line.
+    #[inline(always)]
     pub fn check(&self, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
         let Some(id) = registry().id(spec) else {
             return Err(Denied::Command);
