@@ -640,3 +640,62 @@ fn refuses_to_start(args: &[&str], texts: &[&str]) {
     let (ok, out) = run_to_exit(args);
     assert!(!ok && texts.iter().all(|t| out.contains(t)), "{out}");
 }
+
+#[test]
+fn bytes_after_close_notify_close_the_connection_and_nothing_hangs() {
+    use std::sync::Arc;
+    let pki = Pki::create(&temp_dir("pki"));
+    let (s, tls_port) = tls_server(&pki, &["--tls-auth-clients", "no"]);
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(&pki.ca_cert).expect("read CA");
+    let ca = rustls::pki_types::pem::PemObject::from_pem_slice(&ca).expect("CA PEM");
+    roots.add(ca).expect("add CA");
+    let cfg = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut conn = rustls::ClientConnection::new(Arc::new(cfg), name).expect("client");
+    let mut sock = TcpStream::connect(("127.0.0.1", tls_port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).expect("handshake");
+    }
+    // A command, close_notify, then more bytes in the same segment.
+    conn.writer()
+        .write_all(b"*1\r\n$4\r\nPING\r\n")
+        .expect("plaintext");
+    conn.send_close_notify();
+    let mut wire = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut wire).expect("records");
+    }
+    // More than rustls takes in one step (4 KiB), so some arrives after
+    // it has seen the close_notify.
+    for _ in 0..3 {
+        wire.extend_from_slice(&[0x17, 0x03, 0x03, 0x0f, 0xa0]);
+        wire.extend(std::iter::repeat_n(7u8, 4000));
+    }
+    sock.write_all(&wire).expect("send");
+    // The server answers the PING and closes; it keeps serving others.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                assert!(
+                    e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut,
+                    "connection left open: {e}"
+                );
+                break;
+            }
+        }
+    }
+    let pong: String = redis::cmd("PING").query(&mut s.conn()).expect("plain PING");
+    assert_eq!(pong, "PONG");
+    let mut c = pki.connect(tls_port, false).expect("TLS again");
+    let pong: String = redis::cmd("PING").query(&mut c).expect("TLS PING");
+    assert_eq!(pong, "PONG");
+}

@@ -339,8 +339,13 @@ pub fn read_round<S: Read + Write>(
             let mut rest = &scratch[..n];
             let mut closed = false;
             while !rest.is_empty() {
-                // rustls takes at most a few KiB per call.
-                conn.read_tls(&mut rest)?;
+                // rustls takes at most a few KiB per call, and nothing
+                // after a close_notify: stop there (bytes past it are
+                // dropped, as the connection ends).
+                if conn.read_tls(&mut rest)? == 0 {
+                    closed = true;
+                    break;
+                }
                 let st = match conn.process_new_packets() {
                     Ok(st) => st,
                     Err(e) => {
