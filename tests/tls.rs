@@ -693,6 +693,18 @@ fn bytes_after_close_notify_close_the_connection_and_nothing_hangs() {
             }
         }
     }
+    let mut rest = &got[..];
+    let mut plain = Vec::new();
+    while !rest.is_empty() && conn.read_tls(&mut rest).unwrap_or(0) > 0 {
+        if conn.process_new_packets().is_err() {
+            break;
+        }
+        let mut chunk = [0u8; 1024];
+        while let Ok(n @ 1..) = conn.reader().read(&mut chunk) {
+            plain.extend_from_slice(&chunk[..n]);
+        }
+    }
+    assert_eq!(plain, b"+PONG\r\n");
     let pong: String = redis::cmd("PING").query(&mut s.conn()).expect("plain PING");
     assert_eq!(pong, "PONG");
     let mut c = pki.connect(tls_port, false).expect("TLS again");
