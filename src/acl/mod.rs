@@ -13,13 +13,19 @@
 //!
 //! The users live in [`Acl`] (on the server); a client refers to its user by
 //! slot. `User::unrestricted` (every command, key and channel) lets the
-//! dispatch path skip the check with one load for the default user.
+//! dispatch path skip the check with one load for the default user. Every
+//! rule change also rebuilds the user's [`Fast`] plan: per command id,
+//! whether some selector allows it outright, or allows it when its keys
+//! (fixed positions) match that selector's patterns; the check then costs
+//! a byte lookup and a prefix match per key. What the plan cannot prove
+//! allowed goes to the full check (`User::check_full`), which also picks
+//! the denial to report, so NOPERM texts and ACL LOG entries do not depend
+//! on the plan.
 
 pub mod log;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::commands::{self, Args, CommandSpec, docs, flags, table};
@@ -78,13 +84,20 @@ pub struct Registry {
     pub is_sub: Vec<bool>,
     /// How to find each command's keys and the permission each needs.
     keys: Vec<KeyInfo>,
-    by_ptr: HashMap<usize, usize, BuildHasherDefault<PtrHasher>>,
+    /// Spec address -> id: open addressing, at most a quarter full, so a
+    /// lookup is a multiply and usually one compare (this runs per
+    /// checked command).
+    by_ptr: Vec<(usize, u32)>,
+    ptr_shift: u32,
 }
 
 /// Per-command key facts, computed once so a check does no lookups.
 struct KeyInfo {
     /// Shard channels in key positions: not keys for the ACL.
     channels: bool,
+    /// No arguments are ever keys (no key positions, extractor or key
+    /// specs): the key check has nothing to do.
+    keyless: bool,
     /// (first, last, step) when the row's fixed positions give every key.
     fixed: Option<(i32, i32, i32)>,
     /// Permission of the n-th key (the last repeats).
@@ -94,22 +107,10 @@ struct KeyInfo {
     chan: Chan,
 }
 
-/// Hashes a spec's address (already unique; no need for SipHash).
-#[derive(Default)]
-struct PtrHasher(u64);
-
-impl std::hash::Hasher for PtrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+/// Slot of a spec address in `Registry::by_ptr` (Fibonacci hashing).
+#[inline]
+fn ptr_slot(p: usize, shift: u32) -> usize {
+    ((p as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
 }
 
 /// The command id registry, built once from the table.
@@ -122,7 +123,8 @@ pub fn registry() -> &'static Registry {
             subs: Vec::new(),
             is_sub: Vec::new(),
             keys: Vec::new(),
-            by_ptr: HashMap::default(),
+            by_ptr: Vec::new(),
+            ptr_shift: 64,
         };
         let add = |r: &mut Registry, s: &'static CommandSpec, sub: bool| {
             let id = r.specs.len();
@@ -135,14 +137,18 @@ pub fn registry() -> &'static Registry {
                 && s.keys_fn.is_none()
                 && !docs::docs_for(s).movablekeys)
                 .then_some((s.first_key, s.last_key, s.step));
+            let channels = docs::keys_are_channels(s);
             r.keys.push(KeyInfo {
-                channels: docs::keys_are_channels(s),
+                channels,
+                keyless: channels
+                    || (s.first_key == 0
+                        && s.keys_fn.is_none()
+                        && docs::docs_for(s).key_specs.is_empty()),
                 fixed,
                 perms: (0..4).map(|n| docs::acl_key_perm(s, n)).collect(),
                 is_set: s.name == "set",
                 chan: Chan::of(s),
             });
-            r.by_ptr.insert(s as *const CommandSpec as usize, id);
             id
         };
         for top in &table().all {
@@ -153,6 +159,17 @@ pub fn registry() -> &'static Registry {
             }
         }
         assert!(r.specs.len() < FUTURE, "more commands than ACL bits");
+        let bits = (r.specs.len() * 4).next_power_of_two().trailing_zeros();
+        r.ptr_shift = 64 - bits;
+        r.by_ptr = vec![(0, 0); 1 << bits];
+        for (id, s) in r.specs.iter().enumerate() {
+            let p = *s as *const CommandSpec as usize;
+            let mut i = ptr_slot(p, r.ptr_shift);
+            while r.by_ptr[i].0 != 0 {
+                i = (i + 1) & (r.by_ptr.len() - 1);
+            }
+            r.by_ptr[i] = (p, id as u32);
+        }
         r
     })
 }
@@ -161,9 +178,19 @@ impl Registry {
     /// Id of a spec from the table.
     #[inline]
     pub fn id(&self, spec: &'static CommandSpec) -> Option<usize> {
-        self.by_ptr
-            .get(&(spec as *const CommandSpec as usize))
-            .copied()
+        let p = spec as *const CommandSpec as usize;
+        let mask = self.by_ptr.len().checked_sub(1)?;
+        let mut i = ptr_slot(p, self.ptr_shift);
+        loop {
+            let (k, id) = *self.by_ptr.get(i)?;
+            if k == p {
+                return Some(id as usize);
+            }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// `name` or `parent|sub`, case-insensitive (Redis's
@@ -878,12 +905,242 @@ pub struct User {
     /// Every command, key and channel allowed: the dispatch check is
     /// skipped (the default user's common case).
     pub unrestricted: bool,
+    /// The check's shortcut, rebuilt from `selectors` by every change.
+    fast: Fast,
+}
+
+/// How `Fast` decides a command (`Entry::how`).
+const PLAN_FULL: u8 = 0; // the full check
+const PLAN_ALLOW: u8 = 1; // allowed whatever the arguments
+const PLAN_ONE_KEY: u8 = 2; // the key at `pos` (if any) must be granted `need`
+const PLAN_SET_KEY: u8 = 3; // SET: as PLAN_ONE_KEY, needing WRITE unless a GET flag
+const PLAN_KEYS: u8 = 4; // the keys at the row's fixed positions
+
+/// A command's plan for one user.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Entry {
+    how: u8,
+    /// The selector whose key patterns grant the keys.
+    sel: u8,
+    pos: u8,
+    need: u8,
+}
+
+/// A user's permissions compiled for the dispatch path (see the module
+/// comment). Derived from the selectors alone, so equal users have equal
+/// plans.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Fast {
+    /// By command id.
+    plan: Vec<Entry>,
+    /// By selector, then by the permission a key needs (0..=3, READ |
+    /// WRITE bits): the patterns granting it.
+    pats: Vec<[KeyPats; 4]>,
+}
+
+/// Key patterns indexed by their first byte, so a key is compared only
+/// with the literal-headed patterns that start like it (plus the few
+/// that start with a wildcard): the cost does not grow with the number of
+/// patterns that cannot match.
+#[derive(Debug, Clone, PartialEq)]
+struct KeyPats {
+    /// Exact names and `head*` patterns (non-empty head) as (literal,
+    /// exact), sorted by first byte; those starting with byte b are
+    /// `lit[start[b]..start[b + 1]]`.
+    lit: Vec<(Vec<u8>, bool)>,
+    start: Box<[u32; 257]>,
+    /// Patterns starting with a wildcard (or empty): tried for every key.
+    wild: Vec<(Vec<u8>, Shape)>,
+}
+
+impl KeyPats {
+    fn new<'a>(pats: impl Iterator<Item = (&'a [u8], Shape)>) -> KeyPats {
+        let (mut lit, mut wild) = (Vec::new(), Vec::new());
+        for (p, shape) in pats {
+            match shape {
+                Shape::Exact if !p.is_empty() => lit.push((p.to_vec(), true)),
+                // `Shape::Prefix`: p ends with the only `*`.
+                Shape::Prefix if p.len() > 1 => lit.push((p[..p.len() - 1].to_vec(), false)),
+                _ => wild.push((p.to_vec(), shape)),
+            }
+        }
+        lit.sort_by_key(|(p, _)| p[0]);
+        let mut start = Box::new([0u32; 257]);
+        for (b, slot) in start.iter_mut().enumerate() {
+            *slot = lit.partition_point(|(p, _)| usize::from(p[0]) < b) as u32;
+        }
+        KeyPats { lit, start, wild }
+    }
+
+    #[inline(always)]
+    fn matches(&self, key: &[u8]) -> bool {
+        if let Some(&b) = key.first() {
+            let lo = self.start[usize::from(b)] as usize;
+            let hi = self.start[usize::from(b) + 1] as usize;
+            if let Some(cands) = self.lit.get(lo..hi) {
+                for (head, exact) in cands {
+                    if (!exact || key.len() == head.len()) && has_prefix(key, head) {
+                        return true;
+                    }
+                }
+            }
+        }
+        !self.wild.is_empty() && self.wild.iter().any(|(p, shape)| shape.matches(p, key))
+    }
+}
+
+/// `key.starts_with(head)` without a memcmp call for the short heads key
+/// patterns have: two overlapping 4-byte loads cover 4 to 8 bytes.
+#[inline(always)]
+fn has_prefix(key: &[u8], head: &[u8]) -> bool {
+    let n = head.len();
+    let (Some(k), true) = (key.get(..n), (4..=8).contains(&n)) else {
+        return key.starts_with(head);
+    };
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map(u32::from_ne_bytes)
+    };
+    word(k, 0) == word(head, 0) && word(k, n - 4) == word(head, n - 4)
+}
+
+impl Fast {
+    fn build(selectors: &[Selector]) -> Fast {
+        let r = registry();
+        let mut plan = vec![Entry::default(); r.specs.len()];
+        // Selector indexes must fit a byte; beyond, the full check.
+        let usable = &selectors[..selectors.len().min(usize::from(u8::MAX))];
+        for (id, e) in plan.iter_mut().enumerate() {
+            let (spec, info) = (r.specs[id], &r.keys[id]);
+            for (si, s) in usable.iter().enumerate() {
+                if !s.allcommands && !spec.has(flags::NO_AUTH) && !s.bit(id) {
+                    continue; // first-argument grants: the full check
+                }
+                if info.chan != Chan::None && !s.allchannels {
+                    continue;
+                }
+                if s.allkeys || info.keyless {
+                    *e = Entry {
+                        how: PLAN_ALLOW,
+                        ..Entry::default()
+                    };
+                    break;
+                }
+                let Some((first, last, _)) = info.fixed.filter(|_| !info.channels) else {
+                    continue;
+                };
+                if e.how != PLAN_FULL {
+                    continue; // an earlier selector's keys are tried
+                }
+                let need = info.perms[0] & 3;
+                *e = match u8::try_from(first) {
+                    Ok(pos) if first == last && info.is_set => Entry {
+                        how: PLAN_SET_KEY,
+                        sel: si as u8,
+                        pos,
+                        need,
+                    },
+                    Ok(pos) if first == last => Entry {
+                        how: PLAN_ONE_KEY,
+                        sel: si as u8,
+                        pos,
+                        need,
+                    },
+                    _ => Entry {
+                        how: PLAN_KEYS,
+                        sel: si as u8,
+                        ..Entry::default()
+                    },
+                };
+            }
+        }
+        let pats = usable
+            .iter()
+            .map(|s| {
+                std::array::from_fn(|need| {
+                    KeyPats::new(
+                        s.patterns
+                            .iter()
+                            .filter(|(_, perm, _)| usize::from(*perm) & need == need)
+                            .map(|(p, _, shape)| (p.as_slice(), *shape)),
+                    )
+                })
+            })
+            .collect();
+        Fast { plan, pats }
+    }
+
+    /// True when the plan proves `args` allowed; false means "ask the
+    /// full check" (which may still allow it). Keys are the ones
+    /// `command_key_perms` finds, with the same needs.
+    #[inline(always)]
+    fn allows(&self, id: usize, args: &Args) -> bool {
+        let Some(e) = self.plan.get(id) else {
+            return false;
+        };
+        let pats = |need: u8| {
+            self.pats
+                .get(usize::from(e.sel))
+                .map(|p| &p[usize::from(need & 3)])
+        };
+        match e.how {
+            PLAN_ALLOW => true,
+            PLAN_ONE_KEY => match (args.get(usize::from(e.pos)), pats(e.need)) {
+                (None, _) => true,
+                (Some(k), Some(p)) => p.matches(k),
+                _ => false,
+            },
+            PLAN_SET_KEY => {
+                // SET reads its key only with GET (Redis's setGetKeys).
+                let get = (3..args.len())
+                    .any(|i| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"get")));
+                let need = if get { e.need } else { WRITE };
+                match (args.get(usize::from(e.pos)), pats(need)) {
+                    (None, _) => true,
+                    (Some(k), Some(p)) => p.matches(k),
+                    _ => false,
+                }
+            }
+            PLAN_KEYS => self.keys_allowed(id, e.sel, args),
+            _ => false,
+        }
+    }
+
+    /// `KEYS`: every key at the row's fixed positions.
+    #[inline(never)]
+    fn keys_allowed(&self, id: usize, sel: u8, args: &Args) -> bool {
+        let Some(pats) = self.pats.get(usize::from(sel)) else {
+            return false;
+        };
+        let info = &registry().keys[id];
+        let Some((first, last, step)) = info.fixed else {
+            return false;
+        };
+        let argc = args.len() as i64;
+        let last = if last < 0 {
+            argc + i64::from(last)
+        } else {
+            i64::from(last)
+        };
+        let (mut i, mut n) = (i64::from(first), 0);
+        while i <= last.min(argc - 1) {
+            let need = info.perms[n.min(info.perms.len() - 1)];
+            let key = args.get(i as usize).unwrap_or(b"");
+            if !pats[usize::from(need & 3)].matches(key) {
+                return false;
+            }
+            i += i64::from(step.max(1));
+            n += 1;
+        }
+        true
+    }
 }
 
 impl User {
     /// A new user: off, no passwords, no permissions (ACLCreateUser).
     pub fn new(name: &[u8], pubsub_all: bool) -> User {
-        User {
+        let mut u = User {
             name: name.to_vec(),
             enabled: false,
             nopass: false,
@@ -891,7 +1148,10 @@ impl User {
             passwords: Vec::new(),
             selectors: vec![Selector::new(true, pubsub_all)],
             unrestricted: false,
-        }
+            fast: Fast::default(),
+        };
+        u.fast = Fast::build(&u.selectors);
+        u
     }
 
     /// The default user: `on nopass ~* &* +@all`.
@@ -916,6 +1176,7 @@ impl User {
     pub fn apply(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
         let res = self.apply_inner(op, pubsub_all);
         self.unrestricted = self.selectors[0].unrestricted();
+        self.fast = Fast::build(&self.selectors);
         res
     }
 
@@ -1013,10 +1274,22 @@ impl User {
     /// Redis's ACLCheckAllUserCommandPerm: allowed if any selector allows
     /// it; otherwise the most relevant denial (channel > key > command,
     /// then the highest argv index).
+    /// Inlined into the dispatch path: the common allowed case is a few
+    /// dozen instructions, the rest is out of line.
+    #[inline(always)]
     pub fn check(&self, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
         let Some(id) = registry().id(spec) else {
             return Err(Denied::Command);
         };
+        if self.fast.allows(id, args) {
+            return Ok(());
+        }
+        self.check_full(id, spec, args)
+    }
+
+    /// Every selector, in order, as Redis does it; also the denial.
+    #[inline(never)]
+    fn check_full(&self, id: usize, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
         KEYS.with(|buf| {
             let mut keys = Keys {
                 done: false,
@@ -1684,5 +1957,126 @@ mod tests {
         );
         let b: Vec<&[u8]> = vec![b"on", b"(~a"];
         assert_eq!(merge_selector_args(&b), Err(1));
+    }
+
+    #[test]
+    fn fast_plan_agrees_with_the_full_check() {
+        let users = [
+            vec![
+                "on",
+                "nopass",
+                "-@all",
+                "+@hash",
+                "+get",
+                "+set",
+                "~user:*",
+                "%R~cache:*",
+                "%W~log:*",
+                "~key:*",
+                "&news",
+                "(~other:* +hget)",
+            ],
+            vec!["on", "+@all", "~*", "resetchannels", "&ch*"],
+            vec!["on", "+@all", "%R~r*", "%W~w*", "~rw"],
+            vec![
+                "on",
+                "+get",
+                "+select|0",
+                "+mset",
+                "+subscribe",
+                "+publish",
+                "allkeys",
+                "&a*",
+            ],
+            vec![
+                "on",
+                "allcommands",
+                "~exact",
+                "~pre*",
+                "~g?ob*",
+                "(+set ~*)",
+            ],
+            vec!["on", "-@all", "+ping", "+auth", "+client|id"],
+            vec!["on", "+@all", "~*x", "~", "~ab*", "%R~a", "%W~b*"],
+        ];
+        let argvs: [&[&str]; 30] = [
+            &["get", "ax"],
+            &["get", "abc"],
+            &["set", "a", "v"],
+            &["set", "bz", "v", "get"],
+            &["get", "key:1"],
+            &["get", "user:"],
+            &["get", "cache:x"],
+            &["get", "log:x"],
+            &["set", "log:x", "v"],
+            &["set", "cache:x", "v"],
+            &["set", "cache:x", "v", "GET"],
+            &["set", "key:1", "v", "ex", "10"],
+            &["set", "other:1", "v"],
+            &["hget", "other:1", "f"],
+            &["mset", "rw", "1", "r1", "2"],
+            &["mset", "w1", "1", "w2", "2"],
+            &["get", "rw"],
+            &["get", "r"],
+            &["get", ""],
+            &["get", "exact"],
+            &["get", "pre"],
+            &["get", "gxob1"],
+            &["select", "0"],
+            &["select", "1"],
+            &["subscribe", "a1", "b"],
+            &["publish", "a", "m"],
+            &["publish", "news", "m"],
+            &["ping"],
+            &["client", "id"],
+            &["lpush", "key:1", "x"],
+        ];
+        for rules in &users {
+            let u = user(rules);
+            for argv in argvs {
+                let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+                let args = owned.as_args();
+                let spec = commands::resolve(&args).expect("known command");
+                let id = registry().id(spec).expect("id");
+                let full = u.check_full(id, spec, &args);
+                assert_eq!(u.check(spec, &args), full, "{rules:?} {argv:?}");
+                if u.fast.allows(id, &args) {
+                    assert_eq!(full, Ok(()), "fast path allowed {argv:?} for {rules:?}");
+                }
+            }
+        }
+        // The common cases take the plan, not the full check.
+        let u = user(&users[0]);
+        for argv in [
+            &["get", "key:1"][..],
+            &["set", "log:1", "v"],
+            &["hset", "key:1", "f", "v"],
+        ] {
+            let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+            let args = owned.as_args();
+            let spec = commands::resolve(&args).expect("known command");
+            assert!(
+                u.fast.allows(registry().id(spec).expect("id"), &args),
+                "{argv:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn has_prefix_is_starts_with() {
+        let key = b"session:12345678";
+        for n in 0..=key.len() {
+            for flip in [None, Some(0), Some(n.saturating_sub(1)), Some(n / 2)] {
+                let mut head = key[..n].to_vec();
+                if let Some(i) = flip.filter(|&i| i < n) {
+                    head[i] ^= 1;
+                }
+                assert_eq!(has_prefix(key, &head), key.starts_with(&head), "{head:?}");
+                assert_eq!(
+                    has_prefix(&key[..n / 2], &head),
+                    key[..n / 2].starts_with(&head)
+                );
+            }
+        }
     }
 }

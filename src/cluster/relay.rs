@@ -13,13 +13,18 @@
 //! the jobs in flight fail with `CLUSTERDOWN ... <node> ...`, the peer is
 //! marked down and, while it is, new jobs fail at once (no queue grows). A
 //! prober thread per peer reconnects with backoff and marks it up again.
+//!
+//! With `tls-cluster yes` every one of these connections is TLS (the
+//! members' addresses are their `tls-port`s): [`connect`] does the TLS
+//! handshake (`server::tls::connect_peer`) before the `MEMKV.HELLO` one, and
+//! [`Stream`] hides which kind a connection is from the rest.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
@@ -112,6 +117,9 @@ struct Hello {
     me: String,
     password: String,
     timeout: Duration,
+    /// `tls-cluster yes`: the TLS client configuration, shared by every
+    /// thread and replaced by CONFIG SET tls-* (new connections use it).
+    tls: Arc<RwLock<Option<Arc<rustls::ClientConfig>>>>,
 }
 
 /// The relay pool (one per server in cluster mode).
@@ -140,6 +148,7 @@ impl RelayPool {
         fingerprint: u64,
         password: &str,
         timeout_ms: u64,
+        tls: Option<Arc<rustls::ClientConfig>>,
         notifier: Notifier,
     ) -> RelayPool {
         let hello = Hello {
@@ -147,6 +156,7 @@ impl RelayPool {
             me: members.get(me).cloned().unwrap_or_default(),
             password: password.to_string(),
             timeout: Duration::from_millis(timeout_ms.max(1)),
+            tls: Arc::new(RwLock::new(tls)),
         };
         let mut peers = Vec::with_capacity(members.len());
         for (i, addr) in members.iter().enumerate() {
@@ -198,6 +208,14 @@ impl RelayPool {
             hello,
             notifier,
             cancels: Default::default(),
+        }
+    }
+
+    /// New TLS settings for the links opened from now on (CONFIG SET
+    /// tls-*: rotated certificates); open links keep theirs.
+    pub fn set_tls(&self, tls: Option<Arc<rustls::ClientConfig>>) {
+        if let Ok(mut t) = self.hello.tls.write() {
+            *t = tls;
         }
     }
 
@@ -416,9 +434,44 @@ pub fn encode_relay<'a>(
     }
 }
 
+/// A socket to a peer: plain, or TLS with `tls-cluster yes`.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    /// Writes all of `data` and, over TLS, every record it made.
+    fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(data),
+            Stream::Tls(s) => {
+                s.write_all(data)?;
+                s.flush()
+            }
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
 /// A connection to a peer that has passed the handshake.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     /// Start of the unread part of `buf`.
     pos: usize,
@@ -466,6 +519,13 @@ fn connect(addr: &str, hello: &Hello, read_timeout: Option<Duration>) -> Result<
     stream
         .set_read_timeout(Some(hello.timeout))
         .map_err(io_fail)?;
+    let tls = hello.tls.read().ok().and_then(|t| t.clone());
+    let stream = match tls {
+        None => Stream::Plain(stream),
+        Some(cfg) => Stream::Tls(Box::new(
+            crate::server::tls::connect_peer(&cfg, addr, stream).map_err(io_fail)?,
+        )),
+    };
     let mut c = Conn {
         stream,
         buf: Vec::with_capacity(16 * 1024),
@@ -485,7 +545,7 @@ fn connect(addr: &str, hello: &Hello, read_timeout: Option<Duration>) -> Result<
         &mut req,
         [&b"MEMKV.HELLO"[..], fp.as_bytes(), hello.me.as_bytes()].into_iter(),
     );
-    c.stream.write_all(&req).map_err(io_fail)?;
+    c.stream.send(&req).map_err(io_fail)?;
     for _ in 0..expect {
         let r = c.read_replies(1)?;
         if r.first() == Some(&b'-') {
@@ -493,7 +553,10 @@ fn connect(addr: &str, hello: &Hello, read_timeout: Option<Duration>) -> Result<
             return Err(Fail::Refused(text));
         }
     }
-    c.stream.set_read_timeout(read_timeout).map_err(io_fail)?;
+    c.stream
+        .tcp()
+        .set_read_timeout(read_timeout)
+        .map_err(io_fail)?;
     Ok(c)
 }
 
@@ -648,7 +711,7 @@ fn pipeline_thread(
             }
             let Some(c) = conn.as_mut() else { break };
             let mut answered = 0;
-            let res = c.stream.write_all(&payload).map_err(io_fail).and_then(|_| {
+            let res = c.stream.send(&payload).map_err(io_fail).and_then(|_| {
                 for j in &batch {
                     let r = c.read_replies(j.replies)?;
                     done.push(Done {
@@ -779,7 +842,7 @@ fn run_blocking(
         );
         let r = conn
             .stream
-            .write_all(&req)
+            .send(&req)
             .map_err(io_fail)
             .and_then(|_| conn.read_replies(1));
         match r {

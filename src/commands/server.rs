@@ -462,8 +462,17 @@ fn config_set(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if let (Some((name, _)), Some(before)) = (tls_touched, before)
         && srv.tls.is_some()
     {
-        match crate::server::tls::server_config(&srv.config) {
-            Ok(cfg) => srv.tls = Some(cfg),
+        let cluster = match srv.relay {
+            Some(_) => crate::server::tls::cluster_client_config(&srv.config),
+            None => Ok(None),
+        };
+        match crate::server::tls::server_config(&srv.config).and_then(|c| Ok((c, cluster?))) {
+            Ok((cfg, cluster)) => {
+                srv.tls = Some(cfg);
+                if let Some(r) = srv.relay.as_ref() {
+                    r.set_tls(cluster);
+                }
+            }
             Err(e) => {
                 log::warn!("Failed to update TLS configuration: {e}");
                 srv.config = before;

@@ -192,6 +192,14 @@ pub struct Config {
     pub tls_prefer_server_ciphers: bool,
     pub tls_session_caching: bool,
     pub tls_session_cache_size: u64,
+    /// Cluster links (relay, control, hand-over, prober connections) over
+    /// TLS to the peers' `tls-port`s; see `cluster::relay`.
+    pub tls_cluster: bool,
+    /// The certificate and key cluster links present as a client (Redis's
+    /// client context); empty: `tls-cert-file` / `tls-key-file`.
+    pub tls_client_cert_file: String,
+    pub tls_client_key_file: String,
+    pub tls_client_key_file_pass: String,
     /// Absolute path of the config file given on the command line.
     #[serde(skip)]
     pub config_file: Option<PathBuf>,
@@ -260,6 +268,10 @@ impl Default for Config {
             tls_prefer_server_ciphers: false,
             tls_session_caching: true,
             tls_session_cache_size: 20480,
+            tls_cluster: false,
+            tls_client_cert_file: String::new(),
+            tls_client_key_file: String::new(),
+            tls_client_key_file_pass: String::new(),
             config_file: None,
             ignored: Vec::new(),
             rename_commands: Vec::new(),
@@ -387,6 +399,10 @@ typed_fields! {
     "tls-prefer-server-ciphers" => tls_prefer_server_ciphers,
     "tls-session-caching" => tls_session_caching,
     "tls-session-cache-size" => tls_session_cache_size,
+    "tls-cluster" => tls_cluster,
+    "tls-client-cert-file" => tls_client_cert_file,
+    "tls-client-key-file" => tls_client_key_file,
+    "tls-client-key-file-pass" => tls_client_key_file_pass,
 }
 
 fn is_typed(name: &str) -> bool {
@@ -899,6 +915,10 @@ mod tests {
             ("tls-prefer-server-ciphers", &["yes"]),
             ("tls-session-caching", &["no"]),
             ("tls-session-cache-size", &["100"]),
+            ("tls-cluster", &["yes"]),
+            ("tls-client-cert-file", &["/tmp/cc.pem"]),
+            ("tls-client-key-file", &["/tmp/ck.pem"]),
+            ("tls-client-key-file-pass", &["secret2"]),
         ];
         assert_eq!(samples.len(), TYPED_NAMES.len());
         let mut map: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();

@@ -209,12 +209,19 @@ pub fn start(config: Config) -> io::Result<Reactor> {
     let mut srv = srv;
     if let Some(t) = srv.cluster.as_ref().filter(|t| t.members.len() > 1) {
         let addrs: Vec<String> = t.members.iter().map(|m| m.addr.clone()).collect();
+        let tls = super::tls::cluster_client_config(&srv.config).map_err(|e| {
+            log::error!("Failed to configure TLS for the cluster links: {e}");
+            io::Error::other(format!(
+                "Failed to configure TLS. Check logs for more info. ({e})"
+            ))
+        })?;
         srv.relay = Some(crate::cluster::relay::RelayPool::start(
             &addrs,
             t.me,
             t.fingerprint,
             &srv.config.requirepass,
             srv.config.cluster_node_timeout,
+            tls,
             srv.notifier.clone(),
         ));
         // PUBLISH inside MULTI / scripts reaches the other nodes too.
@@ -1040,20 +1047,20 @@ pub(crate) fn read_once(c: &mut Client, srv: &mut Server) -> ReadOutcome {
         .filter(|&n| n > READ_CHUNK)
         .map_or(READ_CHUNK, |n| n.min(BIG_READ_MAX));
     loop {
+        // (bytes, whether the socket may hold more)
         let got = match c.tls.as_deref_mut() {
             Some(t) => {
                 let mut s = stream;
-                super::tls::read(t, &mut s, &mut c.query, want)
+                super::tls::read_round(t, &mut s, &mut c.query, want)
             }
-            None => read_spare(stream, &mut c.query, want),
+            None => read_spare(stream, &mut c.query, want).map(|n| (n, n == want)),
         };
         match got {
-            Ok(0) => return ReadOutcome::PeerClosed,
-            Ok(n) => {
+            Ok((0, _)) => return ReadOutcome::PeerClosed,
+            Ok((n, more)) => {
                 srv.stats.net_input_bytes += n as u64;
                 c.last_interaction = Instant::now();
-                // rustls may hold more decrypted data than one read takes.
-                c.unread = n == want || c.tls.is_some();
+                c.unread = more;
                 // Queued MULTI commands count too (as in Redis 7.2+).
                 let queued = c.multi.as_ref().map_or(0, |m| m.bytes);
                 if c.query.len() + queued > limit {

@@ -1,17 +1,28 @@
 //! TLS on the client port (`tls-port`), with rustls driven by the reactor:
-//! the server configuration built from Redis's `tls-*` directives, and the
+//! the server configuration built from Redis's `tls-*` directives (private
+//! keys may be encrypted PKCS#8, `tls-key-file-pass`), and the
 //! non-blocking record I/O the reactor calls instead of read(2)/write(2) for
-//! a TLS client (generic over the socket so the fuzz target can drive it). Nothing here blocks: a handshake or a record that cannot be
-//! written yet waits for the socket's next WRITABLE event.
+//! a TLS client (generic over the socket so the fuzz target can drive it).
+//! Nothing here blocks: a handshake or a record that cannot be written yet
+//! waits for the socket's next WRITABLE event. Also the client side of
+//! `tls-cluster yes` ([`cluster_client_config`], [`connect_peer`]): the
+//! cluster links are blocking sockets on relay threads, so they use
+//! rustls's blocking `StreamOwned`.
 
 use std::io::{self, ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
-use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedProtocolVersion};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    ServerConfig, ServerConnection, SignatureScheme, StreamOwned, SupportedProtocolVersion,
+};
 
 use crate::config::Config;
 
@@ -34,19 +45,19 @@ pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, String> {
     if config.tls_key_file.is_empty() {
         return Err("No tls-key-file configured!".into());
     }
-    if !config.tls_key_file_pass.is_empty() {
-        return Err(
-            "tls-key-file-pass: encrypted private keys are not supported by memkv; use an unencrypted key file"
-                .into(),
-        );
-    }
     let auth = config.tls_auth_clients.as_str();
-    if auth != "no" && config.tls_ca_cert_file.is_empty() && config.tls_ca_cert_dir.is_empty() {
+    if (auth != "no" || config.tls_cluster)
+        && config.tls_ca_cert_file.is_empty()
+        && config.tls_ca_cert_dir.is_empty()
+    {
         return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
     }
     let certs = load_certs(&config.tls_cert_file)?;
-    let key = PrivateKeyDer::from_pem_file(&config.tls_key_file)
-        .map_err(|e| format!("Failed to load private key: {}: {e}", config.tls_key_file))?;
+    let key = load_key(
+        &config.tls_key_file,
+        &config.tls_key_file_pass,
+        "tls-key-file-pass",
+    )?;
     let provider = Arc::new(provider(config)?);
     let versions = protocols(&config.tls_protocols)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -83,6 +94,47 @@ pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, String> {
         cfg.send_tls13_tickets = 0;
     }
     Ok(Arc::new(cfg))
+}
+
+/// Loads the private key of `path` (PEM). `pass` decrypts an encrypted
+/// PKCS#8 key ("BEGIN ENCRYPTED PRIVATE KEY", what `openssl genpkey
+/// -aes256` and OpenSSL 3's `genrsa -aes256` write; PBES2 with PBKDF2 or
+/// scrypt and AES-CBC) in pure Rust; `directive` names the password
+/// directive in errors. A key that is not encrypted loads whatever `pass`
+/// says, as OpenSSL does. OpenSSL's legacy encrypted PEM ("Proc-Type:
+/// 4,ENCRYPTED", MD5-based key derivation) is refused with how to convert.
+fn load_key(path: &str, pass: &str, directive: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let fail = |why: &dyn std::fmt::Display| format!("Failed to load private key: {path}: {why}");
+    let text = std::fs::read(path).map_err(|e| fail(&e))?;
+    const BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
+    if let Some(start) = memchr::memmem::find(&text, BEGIN) {
+        if pass.is_empty() {
+            return Err(fail(&format!(
+                "the key is encrypted and {directive} is not set"
+            )));
+        }
+        let end = memchr::memmem::find(&text[start..], END)
+            .map(|e| start + e + END.len())
+            .ok_or_else(|| fail(&"unterminated ENCRYPTED PRIVATE KEY block"))?;
+        let (_, der) = pkcs8::der::pem::decode_vec(&text[start..end])
+            .map_err(|e| fail(&format!("bad PEM: {e}")))?;
+        let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+            .map_err(|e| fail(&format!("bad encrypted PKCS#8 key: {e}")))?;
+        let plain = info.decrypt(pass.as_bytes()).map_err(|e| {
+            fail(&format!(
+                "cannot decrypt the key with {directive} (wrong password?): {e}"
+            ))
+        })?;
+        let der = plain.as_bytes().to_vec();
+        return Ok(PrivateKeyDer::Pkcs8(der.into()));
+    }
+    if memchr::memmem::find(&text, b"Proc-Type: 4,ENCRYPTED").is_some() {
+        return Err(fail(&format!(
+            "legacy PEM encryption (Proc-Type: 4,ENCRYPTED) is not supported; convert the key to encrypted PKCS#8 (openssl pkcs8 -topk8 -v2 aes-256-cbc -in old.key -out new.key) and use it with {directive}"
+        )));
+    }
+    PrivateKeyDer::from_pem_slice(&text).map_err(|e| fail(&e))
 }
 
 fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -232,48 +284,100 @@ pub fn accept(cfg: &Arc<ServerConfig>) -> Option<Box<ServerConnection>> {
     }
 }
 
-/// Reads at most `max` decrypted bytes into `buf` (appending), like `read(2)` on the
+/// Reads decrypted bytes into `buf` (appending), like `read(2)` on the
 /// plain path: `Ok(n > 0)` data, `Ok(0)` the peer closed, `WouldBlock`
-/// nothing more for now. Handshake messages rustls wants to send are
-/// written as far as the socket takes them; the rest goes out with the
-/// next write (the caller checks [`wants_write`]).
+/// nothing more for now. See [`read_round`].
 pub fn read<S: Read + Write>(
     conn: &mut ServerConnection,
     stream: &mut S,
     buf: &mut Vec<u8>,
     max: usize,
 ) -> io::Result<usize> {
-    loop {
+    read_round(conn, stream, buf, max).map(|(n, _)| n)
+}
+
+thread_local! {
+    /// Ciphertext scratch for [`read_round`] (the reactor's thread): one
+    /// buffer, zeroed once, instead of a zeroed chunk per read.
+    static CIPHER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One `read(2)` of up to `max` (at least 16 KiB) ciphertext, all of it
+/// decrypted into `buf` (appending; a little more than `max` may come).
+/// Also says whether the socket may hold more (the read filled the
+/// chunk): when not, the reactor need not try again this round, so a
+/// round costs one read(2) as on the plain path. Handshake messages
+/// rustls wants to send are written as far as the socket takes them; the
+/// rest goes out with the next write (the caller checks [`wants_write`]).
+pub fn read_round<S: Read + Write>(
+    conn: &mut ServerConnection,
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<(usize, bool)> {
+    CIPHER.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let want = max.clamp(16 * 1024, 1024 * 1024);
+        if scratch.len() < want {
+            scratch.resize(want, 0);
+        }
         let start = buf.len();
-        buf.resize(start + max.max(1), 0);
-        let got = conn.reader().read(&mut buf[start..]);
-        match got {
-            Ok(n) => {
-                buf.truncate(start + n);
-                // n == 0: close_notify received.
-                return Ok(n);
+        // Plaintext is always taken whole, so rustls holds none: its
+        // reader says only whether close_notify came (Ok(0)).
+        let mut probe = [0u8; 1];
+        match conn.reader().read(&mut probe) {
+            Ok(0) => return Ok((0, false)),
+            Ok(_) => buf.push(probe[0]),
+            Err(_) => {}
+        }
+        loop {
+            let n = stream.read(&mut scratch[..want])?;
+            if n == 0 {
+                return Ok((0, false));
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => buf.truncate(start),
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
+            let more = n == want;
+            let mut rest = &scratch[..n];
+            let mut closed = false;
+            while !rest.is_empty() {
+                // rustls takes at most a few KiB per call, and nothing
+                // after a close_notify: stop there (bytes past it are
+                // dropped, as the connection ends).
+                if conn.read_tls(&mut rest)? == 0 {
+                    closed = true;
+                    break;
+                }
+                let st = match conn.process_new_packets() {
+                    Ok(st) => st,
+                    Err(e) => {
+                        // Send the alert rustls queued, then give up.
+                        let _ = conn.write_tls(stream);
+                        return Err(io::Error::new(ErrorKind::InvalidData, e));
+                    }
+                };
+                let avail = st.plaintext_bytes_to_read();
+                if avail > 0 {
+                    let at = buf.len();
+                    buf.resize(at + avail, 0);
+                    let got = conn.reader().read(&mut buf[at..]).unwrap_or(0);
+                    buf.truncate(at + got);
+                }
+                closed |= st.peer_has_closed();
+            }
+            if conn.wants_write() {
+                flush(conn, stream)?;
+            }
+            let got = buf.len() - start;
+            if got > 0 {
+                return Ok((got, more || closed));
+            }
+            if closed {
+                return Ok((0, false));
+            }
+            if !more {
+                return Err(ErrorKind::WouldBlock.into());
             }
         }
-        match conn.read_tls(stream) {
-            Ok(0) => return Ok(0),
-            Ok(_) => {
-                if let Err(e) = conn.process_new_packets() {
-                    // Send the alert rustls queued, then give up.
-                    let _ = conn.write_tls(stream);
-                    return Err(io::Error::new(ErrorKind::InvalidData, e));
-                }
-                if conn.wants_write() {
-                    flush(conn, stream)?;
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    })
 }
 
 /// Encrypts up to `WRITE_CHUNK` bytes of `data` after flushing the records
@@ -312,4 +416,131 @@ fn flush<S: Write>(conn: &mut ServerConnection, stream: &mut S) -> io::Result<bo
 /// Records waiting for the socket (handshake, alerts, encrypted replies).
 pub fn wants_write(conn: &ServerConnection) -> bool {
     conn.wants_write()
+}
+
+/// The client side of `tls-cluster yes`: what this node's links to the
+/// other members (relay, control, hand-over, blocking and prober
+/// connections, `cluster::relay`) use. It presents `tls-client-cert-file` /
+/// `tls-client-key-file` when both are set, else the server's own
+/// certificate (as Redis's client context), and verifies the peer against
+/// `tls-ca-cert-file` / `tls-ca-cert-dir`. `None` with `tls-cluster no`.
+pub fn cluster_client_config(config: &Config) -> Result<Option<Arc<ClientConfig>>, String> {
+    if !config.tls_cluster {
+        return Ok(None);
+    }
+    if config.tls_port == 0 {
+        return Err(
+            "tls-cluster yes needs tls-port: the members' addresses (self, peers) name their TLS ports"
+                .into(),
+        );
+    }
+    let own = !config.tls_client_cert_file.is_empty() && !config.tls_client_key_file.is_empty();
+    let (cert, key, pass, directive) = if own {
+        (
+            &config.tls_client_cert_file,
+            &config.tls_client_key_file,
+            &config.tls_client_key_file_pass,
+            "tls-client-key-file-pass",
+        )
+    } else {
+        (
+            &config.tls_cert_file,
+            &config.tls_key_file,
+            &config.tls_key_file_pass,
+            "tls-key-file-pass",
+        )
+    };
+    let certs = load_certs(cert)?;
+    let key = load_key(key, pass, directive)?;
+    let provider = Arc::new(provider(config)?);
+    let versions = protocols(&config.tls_protocols)?;
+    let roots = Arc::new(load_roots(config)?);
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| format!("Failed to configure peer certificate verification: {e}"))?;
+    let cfg = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("Failed to configure TLS protocols: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PeerVerifier(webpki)))
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| format!("Failed to use the client certificate and key: {e}"))?;
+    Ok(Some(Arc::new(cfg)))
+}
+
+/// Verifies a cluster peer's certificate chain against the configured CAs
+/// but not its name: members are addressed by whatever `self` / `peers`
+/// say (often bare IPs), and Redis's cluster bus checks the chain only.
+#[derive(Debug)]
+struct PeerVerifier(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for PeerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // webpki checks the chain before the name: a name error means the
+        // chain is good.
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// A cluster link over TLS: the handshake with the peer at `addr`
+/// (`host:port`) on the connected blocking socket `tcp`, whose timeouts
+/// bound it. Errors say why (an unknown CA, a refused client certificate).
+pub fn connect_peer(
+    cfg: &Arc<ClientConfig>,
+    addr: &str,
+    mut tcp: TcpStream,
+) -> io::Result<StreamOwned<ClientConnection, TcpStream>> {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    // The name only travels as SNI (PeerVerifier does not check it).
+    let name = ServerName::try_from(host.to_string())
+        .unwrap_or_else(|_| ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    let mut conn = ClientConnection::new(cfg.clone(), name).map_err(io::Error::other)?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).map_err(|e| {
+            if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut {
+                e
+            } else {
+                io::Error::other(format!("TLS handshake failed: {e}"))
+            }
+        })?;
+    }
+    Ok(StreamOwned::new(conn, tcp))
 }

@@ -191,7 +191,7 @@ impl Cluster {
 }
 
 /// `--self me --peers <addrs but me>` plus `extra`.
-fn member_args(me: &str, addrs: &[String], extra: &[&str]) -> Vec<String> {
+pub fn member_args(me: &str, addrs: &[String], extra: &[&str]) -> Vec<String> {
     let peers: Vec<&str> = addrs
         .iter()
         .map(String::as_str)
