@@ -411,15 +411,11 @@ fn reply_entry_or(r: &mut Reply, s: &Stream, id: StreamId, null_array: bool) {
 }
 
 fn node_max(srv: &Server) -> u64 {
-    super::keys::config_value(srv, "stream-node-max-entries")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+    srv.config.stream_node_max_entries
 }
 
 fn node_max_bytes(srv: &Server) -> u64 {
-    super::keys::config_value(srv, "stream-node-max-bytes")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4096)
+    srv.config.stream_node_max_bytes
 }
 
 fn nogroup_key_group(key: &[u8], group: &[u8]) -> CmdError {
@@ -577,6 +573,9 @@ fn xadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     let (node_max, node_max_bytes) = (node_max(srv), node_max_bytes(srv));
     let now = srv.store.now();
+    // Without an AOF (or with propagation off) the deterministic form is
+    // never used: skip building it (XADD is a hot path).
+    let propagate = srv.store.prop.enabled;
     let Some(s) = write_stream(srv, c.db, key)? else {
         return Ok(());
     };
@@ -615,6 +614,12 @@ fn xadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     s.push(id, args.iter().skip(field_pos), node_max, node_max_bytes);
     reply_id(&mut c.reply, id);
+    if !propagate {
+        if t.strategy != 0 {
+            apply_trim(s, &t, &mut []);
+        }
+        return Ok(());
+    }
     let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
     if t.strategy != 0 {
         apply_trim(s, &t, &mut argv);

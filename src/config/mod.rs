@@ -168,6 +168,10 @@ pub struct Config {
     pub zset_max_listpack_value: usize,
     /// A sparse HyperLogLog is promoted to dense past this many bytes.
     pub hll_sparse_max_bytes: usize,
+    /// A stream node closes at this many entries (0: no limit) ...
+    pub stream_node_max_entries: u64,
+    /// ... or when its listpack would reach this many bytes (0: no limit).
+    pub stream_node_max_bytes: u64,
     /// Cluster: this node's `host:port` (directive `self`).
     #[serde(rename = "self")]
     pub self_addr: Option<String>,
@@ -252,6 +256,8 @@ impl Default for Config {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             hll_sparse_max_bytes: 3000,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
             self_addr: None,
             peers: Vec::new(),
             cluster_node_timeout: 5000,
@@ -383,6 +389,8 @@ typed_fields! {
     "multi-rollback" => multi_rollback,
     "set-max-intset-entries" => set_max_intset_entries,
     "hll-sparse-max-bytes" => hll_sparse_max_bytes,
+    "stream-node-max-entries" => stream_node_max_entries,
+    "stream-node-max-bytes" => stream_node_max_bytes,
     "self" => self_addr,
     "peers" => peers,
     "cluster-node-timeout" => cluster_node_timeout,
@@ -902,6 +910,8 @@ mod tests {
             ("peers", &["127.0.0.1:7001", "127.0.0.1:7002"]),
             ("cluster-node-timeout", &["700"]),
             ("hll-sparse-max-bytes", &["1000"]),
+            ("stream-node-max-entries", &["7"]),
+            ("stream-node-max-bytes", &["2048"]),
             ("tls-port", &["6380"]),
             ("tls-cert-file", &["/tmp/c.pem"]),
             ("tls-key-file", &["/tmp/k.pem"]),
