@@ -246,8 +246,32 @@ pub mod transaction;
 pub mod zset;
 
 /// Lookup table from lower-case name to spec, built once.
+/// FNV-1a for the command-name table: the table is fixed at start-up and
+/// never grows from client input, so an unkeyed hash cannot be flooded,
+/// and SipHash cost ~200 instructions per command here.
+#[derive(Default)]
+pub struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type NameMap<V> = HashMap<&'static [u8], V, std::hash::BuildHasherDefault<NameHasher>>;
+
 pub struct Table {
-    by_name: HashMap<&'static [u8], &'static CommandSpec>,
+    by_name: NameMap<&'static CommandSpec>,
     pub all: Vec<&'static CommandSpec>,
 }
 
@@ -255,7 +279,7 @@ pub struct Table {
 pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut by_name = HashMap::new();
+        let mut by_name = NameMap::default();
         let mut all = Vec::new();
         for spec in families() {
             by_name.insert(spec.name.as_bytes(), spec);
