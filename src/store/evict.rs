@@ -363,9 +363,12 @@ impl Store {
 
     /// A new key is about to be added to a full key table of `db`: rather
     /// than doubling the table past maxmemory (one allocation of tens of
-    /// MB for a big keyspace), evict one key of `db` by the policy so the
-    /// new one takes its slot - as Redis 7.0 refuses a dict expansion that
-    /// would cross maxmemory.
+    /// MB for a big keyspace), evict keys of `db` by the policy so the new
+    /// one takes a slot - as Redis 7.0 refuses a dict expansion that would
+    /// cross maxmemory. An evicted key's slot may stay marked deleted (it
+    /// still counts against the table's growth), so a batch of 1/64 of the
+    /// table goes at once, and if no slot came free the index is rebuilt:
+    /// at most one O(n) rebuild per n/64 inserts, not one per insert.
     pub(crate) fn make_room(&mut self, db: usize) {
         let policy = self.evict.policy;
         if policy == Policy::NoEviction {
@@ -377,6 +380,23 @@ impl Store {
         if (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory {
             return;
         }
+        for _ in 0..(cap / 64).max(1) {
+            if !self.evict_for_room(db) {
+                break;
+            }
+        }
+        // Most erased slots become free again; only when none did is the
+        // index rebuilt.
+        let d = &mut self.dbs[db];
+        if d.keys.len() >= d.keys.capacity() {
+            d.rebuild_index();
+        }
+    }
+
+    /// Evicts the policy's best of `maxmemory-samples` keys of `db`; false
+    /// if there was none to evict.
+    fn evict_for_room(&mut self, db: usize) -> bool {
+        let policy = self.evict.policy;
         let allkeys = policy.allkeys();
         let d = &self.dbs[db];
         let len = if allkeys {
@@ -385,7 +405,7 @@ impl Store {
             d.expires.len()
         };
         if len == 0 {
-            return;
+            return false;
         }
         // The best of `maxmemory-samples` keys of this database.
         let mut best: Option<(u64, usize)> = None;
@@ -410,15 +430,19 @@ impl Store {
                 best = Some((s, i));
             }
         }
-        let Some((_, i)) = best else { return };
+        let Some((_, i)) = best else { return false };
         let d = &self.dbs[db];
         let key = if allkeys {
             d.keys.get_index(i).map(|(k, _)| k.clone())
         } else {
             d.expires.get_index(i).map(|(k, _)| k.clone())
         };
-        if let Some(k) = key {
-            self.evict_key(db, &k);
+        match key {
+            Some(k) => {
+                self.evict_key(db, &k);
+                true
+            }
+            None => false,
         }
     }
 

@@ -107,6 +107,9 @@ pub struct Db {
     /// Active expiry walks `expires` from high to low indices, like SCAN;
     /// this is how many indices of the current pass are still unvisited.
     pub(crate) expire_cursor: usize,
+    /// The key table's capacity with no deleted slots (after its last
+    /// growth or rebuild): what `purge_tombstones` could win back.
+    pub(crate) full_capacity: usize,
 }
 
 impl Db {
@@ -159,12 +162,29 @@ impl Db {
     /// so every index (`lru`, SCAN and snapshot cursors) stays valid. When
     /// the table is really full it costs one extra pass before the growth.
     pub(crate) fn purge_tombstones(&mut self) {
+        // Only when deleted slots ate at least an eighth of the table: a
+        // table full of live keys (steady state under maxmemory, where
+        // every insert finds it full) gains nothing, and rebuilding it on
+        // each insert was quadratic. So a rebuild wins back >= n/8 slots:
+        // amortized O(1) per insert.
+        let cap = self.keys.capacity();
+        self.full_capacity = self.full_capacity.max(cap);
+        if self.full_capacity - cap < self.full_capacity / 8 {
+            return;
+        }
+        self.rebuild_index();
+    }
+
+    /// Rebuilds the key table's hash index in place (no deleted slots
+    /// left); nothing moves.
+    pub(crate) fn rebuild_index(&mut self) {
         // indexmap rebuilds its hash index after a sort (its
         // `rebuild_hash_table`); a sort that finds every pair in order
         // returns on the one existing run without moving anything (the
         // unit test `purging_tombstones_keeps_the_order` holds it to that).
         self.keys
             .sort_unstable_by(|_, _, _, _| std::cmp::Ordering::Equal);
+        self.full_capacity = self.keys.capacity();
     }
 
     /// Bytes of the key map and the clocks (MEMORY STATS overhead).
@@ -762,7 +782,10 @@ mod tests {
             );
         }
         let before: Vec<Key> = s.dbs[0].keys.keys().cloned().collect();
+        // Whatever the table's state, make this purge rebuild the index.
+        s.dbs[0].full_capacity = 1 << 40;
         s.dbs[0].purge_tombstones();
+        assert_eq!(s.dbs[0].full_capacity, s.dbs[0].keys.capacity());
         let after: Vec<Key> = s.dbs[0].keys.keys().cloned().collect();
         assert_eq!(before, after);
         for (i, k) in after.iter().enumerate() {
