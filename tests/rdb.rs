@@ -296,19 +296,22 @@ fn populate_dataset(c: &mut Connection) {
 }
 
 fn check_rdb(path: &Path) {
-    let Some(bin) = common::which("redis-check-rdb") else {
+    check_file("redis-check-rdb", path, "RDB looks OK");
+}
+
+/// Runs Redis's checker `tool` on `path` (skipped where it is not
+/// installed) and expects success and `ok` in its output.
+fn check_file(tool: &str, path: &Path, ok: &str) {
+    let Some(bin) = common::which(tool) else {
         return;
     };
     let out = std::process::Command::new(bin)
         .arg(path)
         .output()
-        .expect("redis-check-rdb");
+        .expect(tool);
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.contains("RDB looks OK"),
-        "{text}"
-    );
+    assert!(out.status.success() && text.contains(ok), "{text}");
 }
 
 #[test]
@@ -617,18 +620,11 @@ fn base_rdb_name(dir: &Path) -> Option<String> {
 
 /// redis-check-aof accepts an AOF directory (its manifest and every file).
 fn check_aof(dir: &Path) {
-    let Some(bin) = common::which("redis-check-aof") else {
-        return;
-    };
-    let out = std::process::Command::new(bin)
-        .arg(dir.join("appendonlydir").join("appendonly.aof.manifest"))
-        .output()
-        .expect("redis-check-aof");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.contains("All AOF files and manifest are valid"),
-        "{text}"
+    let manifest = dir.join("appendonlydir").join("appendonly.aof.manifest");
+    check_file(
+        "redis-check-aof",
+        &manifest,
+        "All AOF files and manifest are valid",
     );
 }
 

@@ -110,6 +110,27 @@ fn client_certificates_follow_tls_auth_clients() {
     assert_eq!(pong, "PONG");
 }
 
+/// Everything the server sends until it closes the connection (a read
+/// timeout means it left the connection open: a failure).
+fn read_until_closed(sock: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                assert!(
+                    e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut,
+                    "connection left open: {e}"
+                );
+                return got;
+            }
+        }
+    }
+}
+
 #[test]
 fn plain_client_on_the_tls_port_is_rejected_and_others_are_unaffected() {
     let pki = Pki::create(&temp_dir("pki"));
@@ -118,22 +139,7 @@ fn plain_client_on_the_tls_port_is_rejected_and_others_are_unaffected() {
     let mut raw = TcpStream::connect(("127.0.0.1", tls_port)).expect("connect");
     raw.set_read_timeout(Some(Duration::from_secs(10))).ok();
     raw.write_all(b"*1\r\n$4\r\nPING\r\n").expect("send");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        match raw.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => {
-                assert!(
-                    e.kind() != std::io::ErrorKind::WouldBlock
-                        && e.kind() != std::io::ErrorKind::TimedOut,
-                    "connection left open: {e}"
-                );
-                break;
-            }
-        }
-    }
+    let buf = read_until_closed(&mut raw);
     assert!(
         !String::from_utf8_lossy(&buf).contains("PONG"),
         "plain text answered on the TLS port: {buf:?}"
@@ -677,22 +683,7 @@ fn bytes_after_close_notify_close_the_connection_and_nothing_hangs() {
     }
     sock.write_all(&wire).expect("send");
     // The server answers the PING and closes; it keeps serving others.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match sock.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => {
-                assert!(
-                    e.kind() != std::io::ErrorKind::WouldBlock
-                        && e.kind() != std::io::ErrorKind::TimedOut,
-                    "connection left open: {e}"
-                );
-                break;
-            }
-        }
-    }
+    let got = read_until_closed(&mut sock);
     let mut rest = &got[..];
     let mut plain = Vec::new();
     while !rest.is_empty() && conn.read_tls(&mut rest).unwrap_or(0) > 0 {
