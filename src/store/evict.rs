@@ -366,9 +366,9 @@ impl Store {
     /// MB for a big keyspace), evict keys of `db` by the policy so the new
     /// one takes a slot - as Redis 7.0 refuses a dict expansion that would
     /// cross maxmemory. An evicted key's slot may stay marked deleted (it
-    /// still counts against the table's growth), so a batch of 1/64 of the
+    /// still counts against the table's growth), so a batch of 1/128 of the
     /// table goes at once, and if no slot came free the index is rebuilt:
-    /// at most one O(n) rebuild per n/64 inserts, not one per insert.
+    /// at most one O(n) rebuild per n/128 inserts, not one per insert.
     pub(crate) fn make_room(&mut self, db: usize) {
         let policy = self.evict.policy;
         if policy == Policy::NoEviction {
@@ -380,7 +380,7 @@ impl Store {
         if (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory {
             return;
         }
-        for _ in 0..(cap / 64).max(1) {
+        for _ in 0..(cap / 128).max(1) {
             if !self.evict_for_room(db) {
                 break;
             }

@@ -162,14 +162,14 @@ impl Db {
     /// so every index (`lru`, SCAN and snapshot cursors) stays valid. When
     /// the table is really full it costs one extra pass before the growth.
     pub(crate) fn purge_tombstones(&mut self) {
-        // Only when deleted slots ate at least an eighth of the table: a
+        // Only when deleted slots ate at least 1/32 of the table: a
         // table full of live keys (steady state under maxmemory, where
         // every insert finds it full) gains nothing, and rebuilding it on
-        // each insert was quadratic. So a rebuild wins back >= n/8 slots:
+        // each insert was quadratic. So a rebuild wins back >= n/32 slots:
         // amortized O(1) per insert.
         let cap = self.keys.capacity();
         self.full_capacity = self.full_capacity.max(cap);
-        if self.full_capacity - cap < self.full_capacity / 8 {
+        if self.full_capacity - cap < self.full_capacity / 32 {
             return;
         }
         self.rebuild_index();
