@@ -10,6 +10,22 @@ use std::time::Duration;
 
 use common::Server;
 
+/// Runs `cmds` in a transaction that then fails (INCR of the non-integer
+/// `s`) and is rolled back, asserting each reply.
+fn failing_tx(raw: &mut common::Raw, cmds: &[&[&[u8]]]) {
+    assert_eq!(raw.cmd(&[b"MULTI"]), b"+OK\r\n");
+    for cmd in cmds {
+        assert_eq!(raw.cmd(cmd), b"+QUEUED\r\n");
+    }
+    assert_eq!(raw.cmd(&[b"INCR", b"s"]), b"+QUEUED\r\n");
+    let exec = raw.cmd(&[b"EXEC"]);
+    assert!(
+        exec.starts_with(b"-EXECABORT Transaction rolled back"),
+        "{}",
+        String::from_utf8_lossy(&exec)
+    );
+}
+
 /// Sends `bytes`, half-closes, and reads everything until the server
 /// closes.
 fn send_and_half_close(srv: &Server, bytes: &[u8]) -> Vec<u8> {
@@ -256,19 +272,6 @@ fn rollback_of_big_containers_restores_them_exactly() {
     };
     let before = snapshot(&mut c);
     let mut raw = srv.raw();
-    let failing_tx = |raw: &mut common::Raw, cmds: &[&[&[u8]]]| {
-        assert_eq!(raw.cmd(&[b"MULTI"]), b"+OK\r\n");
-        for cmd in cmds {
-            assert_eq!(raw.cmd(cmd), b"+QUEUED\r\n");
-        }
-        assert_eq!(raw.cmd(&[b"INCR", b"s"]), b"+QUEUED\r\n");
-        let exec = raw.cmd(&[b"EXEC"]);
-        assert!(
-            exec.starts_with(b"-EXECABORT Transaction rolled back"),
-            "{}",
-            String::from_utf8_lossy(&exec)
-        );
-    };
     failing_tx(
         &mut raw,
         &[
@@ -800,19 +803,6 @@ fn rollback_of_big_sets_and_sorted_sets_restores_them_exactly() {
     };
     let before = snapshot(&mut c);
     let mut raw = srv.raw();
-    let failing_tx = |raw: &mut common::Raw, cmds: &[&[&[u8]]]| {
-        assert_eq!(raw.cmd(&[b"MULTI"]), b"+OK\r\n");
-        for cmd in cmds {
-            assert_eq!(raw.cmd(cmd), b"+QUEUED\r\n");
-        }
-        assert_eq!(raw.cmd(&[b"INCR", b"s"]), b"+QUEUED\r\n");
-        let exec = raw.cmd(&[b"EXEC"]);
-        assert!(
-            exec.starts_with(b"-EXECABORT Transaction rolled back"),
-            "{}",
-            String::from_utf8_lossy(&exec)
-        );
-    };
     failing_tx(
         &mut raw,
         &[

@@ -249,8 +249,13 @@ pub mod zset;
 /// FNV-1a for the command-name table: the table is fixed at start-up and
 /// never grows from client input, so an unkeyed hash cannot be flooded,
 /// and SipHash cost ~200 instructions per command here.
-#[derive(Default)]
 pub struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
 
 impl std::hash::Hasher for NameHasher {
     #[inline]
@@ -260,15 +265,9 @@ impl std::hash::Hasher for NameHasher {
 
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
         for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
         }
-        self.0 = h;
     }
 }
 

@@ -351,28 +351,31 @@ fn lossy(b: &[u8]) -> String {
 // Lookups and replies.
 // ---------------------------------------------------------------------------
 
-fn read_stream<'a>(
-    srv: &'a mut Server,
-    db: usize,
-    key: &[u8],
-) -> Result<Option<&'a Stream>, CmdError> {
-    match srv.store.lookup_read(db, key) {
+/// A looked-up value as a stream (WRONGTYPE for another type).
+fn as_stream(v: Option<&Value>) -> Result<Option<&Stream>, CmdError> {
+    match v {
         None => Ok(None),
         Some(Value::Stream(s)) => Ok(Some(s)),
         Some(_) => Err(CmdError::WrongType),
     }
 }
 
+/// A read access (counts a keyspace hit or miss, touches the key).
+fn read_stream<'a>(
+    srv: &'a mut Server,
+    db: usize,
+    key: &[u8],
+) -> Result<Option<&'a Stream>, CmdError> {
+    as_stream(srv.store.lookup_read(db, key))
+}
+
+/// A look without the read's side effects.
 fn peek_stream<'a>(
     srv: &'a mut Server,
     db: usize,
     key: &[u8],
 ) -> Result<Option<&'a Stream>, CmdError> {
-    match srv.store.get(db, key) {
-        None => Ok(None),
-        Some(Value::Stream(s)) => Ok(Some(s)),
-        Some(_) => Err(CmdError::WrongType),
-    }
+    as_stream(srv.store.get(db, key))
 }
 
 /// The stream with intent to change it (passes the choke point).
