@@ -825,6 +825,64 @@ mod tests {
         }
     }
 
+    /// The dispatch check (`snapshot_claim`): a big value the walk owes is
+    /// taken up next and claimed until written; small owed keys stall only
+    /// RDB output (which cannot interleave) while the walk is inside a big
+    /// value; nothing is claimed once written; the output stays the epoch.
+    #[test]
+    fn claiming_a_big_owed_value_makes_it_the_walks_next() {
+        use crate::store::List;
+        for rdb in [false, true] {
+            let mut s = Store::new(1);
+            let mut l = List::new();
+            for i in 0..9000 {
+                l.push(false, format!("e{i}").as_bytes());
+            }
+            s.set(0, b"big", Value::List(l));
+            for i in 0..20 {
+                s.set(0, format!("k{i}").as_bytes(), Value::Str(Sds::new(b"v")));
+            }
+            let epoch: Vec<Vec<u8>> = match s.db(0).keys().get(&b"big"[..]) {
+                Some(v) => canonical(v),
+                None => unreachable!(),
+            };
+            s.begin_snapshot_as(rdb.then(SaveOpts::default));
+            assert!(!s.snapshot_claim(0, b"k3"), "a small owed key");
+            assert!(!s.snapshot_claim(0, b"nope"), "a missing key");
+            assert!(s.snapshot_claim(0, b"big"));
+            assert!(s.snapshot_partial_active());
+            assert!(s.snapshot_claim(0, b"big"), "claimed until written");
+            let mut out = Vec::new();
+            let (pieces, _) = s.snapshot_step(1000);
+            for p in pieces {
+                if let Piece::Bytes(b) = p {
+                    out.extend_from_slice(&b);
+                }
+            }
+            assert!(s.snapshot_partial_active(), "written a slice per step");
+            assert_eq!(s.snapshot_claim(0, b"k3"), rdb, "RDB cannot interleave");
+            loop {
+                let (pieces, done) = s.snapshot_step(1000);
+                for p in pieces {
+                    if let Piece::Bytes(b) = p {
+                        out.extend_from_slice(&b);
+                    }
+                }
+                if !s.snapshot_partial_active() {
+                    assert!(!s.snapshot_claim(0, b"big"), "written: nothing owed");
+                }
+                if done {
+                    break;
+                }
+            }
+            if !rdb {
+                let got = replay_values(&out);
+                assert_eq!(got.get(&(0, b"big".to_vec())), Some(&epoch));
+                assert_eq!(got.len(), 21, "every key written once");
+            }
+        }
+    }
+
     /// Big lists, hashes, sets and sorted sets are written a slice per
     /// step while they, and everything around them, keep changing: the
     /// output is still exactly the data as of the epoch.
