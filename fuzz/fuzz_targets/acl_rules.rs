@@ -50,6 +50,22 @@ fn reparse(name: &[u8], descr: &str) -> User {
     user_from_rules(name, &parts, false).expect("a description parses")
 }
 
+/// Whether a selector (`(` ... `)`, merged across arguments) holds a rule
+/// that itself ends in `)`.
+fn selector_rule_ends_in_paren(rules: &[&[u8]]) -> bool {
+    let Ok(merged) = merge_selector_args(rules) else {
+        return false;
+    };
+    merged.iter().any(|op| {
+        op.len() >= 2
+            && op[0] == b'('
+            && op[op.len() - 1] == b')'
+            && op[1..op.len() - 1]
+                .split(|&b| b == b' ')
+                .any(|r| r.last() == Some(&b')'))
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let _ = parse_file(data, "fuzz.acl", data.first().is_some_and(|b| b & 1 == 1));
     let rules: Vec<&[u8]> = data.split(|&b| b == 0 || b == b'\n').collect();
@@ -61,10 +77,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let perms = probe(&u);
     // Text that does not survive ACL LIST's form cannot round-trip: bytes
-    // that are not UTF-8, and first-args (`+select|x y`) with whitespace.
+    // that are not UTF-8, first-args (`+select|x y`) with whitespace, and a
+    // selector rule ending in `)` before the selector's end (`(~x ~y))`
+    // lists as `(~x ~y) ... -@all)`, whose first `)` closes the selector
+    // when read back - Redis 7.0 lists and fails to reload it the same way).
     let printable = rules
         .iter()
-        .all(|r| std::str::from_utf8(r).is_ok() && !r.iter().any(|b| b.is_ascii_whitespace()));
+        .all(|r| std::str::from_utf8(r).is_ok() && !r.iter().any(|b| b.is_ascii_whitespace()))
+        && !selector_rule_ends_in_paren(&rules);
     if printable {
         let d = u.describe();
         let again = reparse(b"fuzz", &d);

@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut v = b"HYLL".to_vec();
-    v.push(if mode & 1 == 0 { hll::SPARSE } else { hll::DENSE });
+    v.push(if mode & 1 == 0 {
+        hll::SPARSE
+    } else {
+        hll::DENSE
+    });
     v.resize(hll::HDR_SIZE, 0);
     if mode & 1 == 1 {
         // Dense values have one exact size; pad or cut the input to it.

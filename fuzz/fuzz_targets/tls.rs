@@ -97,12 +97,18 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // Completing a handshake needs the client's keys: random bytes cannot.
-    assert!(plain.is_empty(), "plaintext from a session without a handshake");
+    assert!(
+        plain.is_empty(),
+        "plaintext from a session without a handshake"
+    );
     let _ = tls::write(&mut conn, &mut socket, b"+OK\r\n");
     let _ = tls::write(&mut conn, &mut socket, b"");
     if failed {
         let mut more = Vec::new();
         let r = tls::read(&mut conn, &mut socket, &mut more, 16 * 1024);
-        assert!(more.is_empty(), "a failed session produced plaintext: {r:?}");
+        assert!(
+            more.is_empty(),
+            "a failed session produced plaintext: {r:?}"
+        );
     }
 });
