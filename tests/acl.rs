@@ -208,6 +208,10 @@ fn setuser_getuser_list_every_rule_form() {
         "ACL SETUSER u14 %RW~rw %WR~wr %R~x %W~x",
         "ACL SETUSER u15 +@all -@admin +acl|whoami",
         "ACL SETUSER u16 ~a ~a &b &b >p >p",
+        // A selector with unbalanced quotes is empty, not an error (Redis
+        // splits it with sdssplitargs and applies nothing).
+        "ACL SETUSER u17 '(~\"a +get)'",
+        "ACL SETUSER u18 \"(~'\\\"b' ~c))\"",
         "ACL SETUSER u1 -get +set",
         "ACL SETUSER u2 (~y* +del)",
         // Errors: every ACLSetUserStringError, unmatched parentheses,

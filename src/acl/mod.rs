@@ -1230,7 +1230,9 @@ impl User {
             self.passwords.remove(pos);
         } else if c0 == b'(' && op[op.len() - 1] == b')' {
             let inner = &op[1..op.len() - 1];
-            let parts = crate::config::split_args(inner).ok_or(RuleError::Syntax)?;
+            // Redis splits the selector with sdssplitargs and, on unbalanced
+            // quotes, applies no rule at all: an empty selector, not an error.
+            let parts = crate::config::split_args(inner).unwrap_or_default();
             let mut s = Selector::new(false, pubsub_all);
             for p in &parts {
                 s.apply(p)?;
