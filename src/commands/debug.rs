@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::flags::*;
-use super::keys::{encoding_name, hash_limits};
+use super::keys::encoding_name;
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
@@ -279,8 +279,7 @@ fn rdb_string_size(s: &[u8]) -> usize {
 fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
     let v = srv.store.db(db).keys().get(key)?;
     let clock = srv.store.db(db).clock(key).unwrap_or(0);
-    let (entries, value) = hash_limits(srv);
-    let encoding = encoding_name(v, entries, value);
+    let encoding = encoding_name(v);
     let refcount = match v {
         Value::Str(s)
             if encoding == "int" && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)) =>

@@ -20,6 +20,7 @@ use super::list::parse_long;
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::{fmt_i64, parse_i64};
 use crate::server::{Client, Server};
+use crate::store::hash::Limits;
 use crate::store::journal::{InverseOp, UndoLog};
 use crate::store::scan::{parse_cursor, scan_step};
 use crate::store::{Hash, Kind, Sds, Value};
@@ -141,10 +142,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Redis's hash-max-listpack-entries default: up to this many fields a
-/// Redis hash is a listpack (insertion-ordered, HSCAN returns it whole).
-const SMALL_HASH: usize = 128;
-
 /// Largest |count| HRANDFIELD serves with repetitions. Redis 7.0 has no
 /// bound without WITHVALUES; we refuse absurd counts instead of building a
 /// reply of gigabytes.
@@ -174,15 +171,26 @@ fn peek_hash<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'
     }
 }
 
+/// The listpack limits of the configuration.
+#[inline]
+pub fn limits(srv: &Server) -> Limits {
+    Limits {
+        entries: srv.config.hash_max_listpack_entries,
+        value: srv.config.hash_max_listpack_value,
+    }
+}
+
 /// The hash at `key` with intent to change it in place, with the log its
-/// inverse changes go to (see `store::journal`).
+/// inverse changes go to (see `store::journal`): a table logs inverses, a
+/// pack is small and the journal copies it (which also covers a conversion).
 #[inline]
 fn write_hash_undo<'a>(
     srv: &'a mut Server,
     db: usize,
     key: &[u8],
 ) -> Result<Option<(&'a mut Hash, UndoLog<'a>)>, CmdError> {
-    match srv.store.get_mut_undo(db, key, Kind::Hash)? {
+    let table = |v: &Value| matches!(v, Value::Hash(Hash::Table(_)));
+    match srv.store.get_mut_undo_if(db, key, Kind::Hash, table)? {
         None => Ok(None),
         Some((Value::Hash(h), undo)) => Ok(Some((h, undo))),
         Some(_) => Err(CmdError::WrongType),
@@ -192,38 +200,36 @@ fn write_hash_undo<'a>(
 /// Sets a field of an existing hash and logs the inverse; true if the
 /// field is new.
 #[inline]
-fn insert_field(h: &mut Hash, undo: &mut UndoLog, field: &[u8], value: Sds) -> bool {
-    let field = Sds::new(field);
-    let logged = undo.on().then(|| field.clone());
-    let old = h.insert(field, value);
-    let created = old.is_none();
-    if let Some(field) = logged {
+fn insert_field(
+    h: &mut Hash,
+    undo: &mut UndoLog,
+    field: &[u8],
+    value: &[u8],
+    lim: &Limits,
+) -> bool {
+    if undo.on()
+        && let Some(t) = h.table_mut()
+    {
+        let field = Sds::new(field);
+        let old = t.insert(field.clone(), Sds::new(value));
+        let created = old.is_none();
         undo.push(InverseOp::HashSet { field, old });
+        return created;
     }
-    created
+    h.set(field, value, lim)
 }
 
 /// Sets one field, creating the hash if needed (type already checked).
-fn set_field(srv: &mut Server, db: usize, key: &[u8], field: &[u8], value: Sds) -> CmdResult {
+fn set_field(srv: &mut Server, db: usize, key: &[u8], field: &[u8], value: &[u8]) -> CmdResult {
+    let lim = limits(srv);
     if let Some((h, mut undo)) = write_hash_undo(srv, db, key)? {
-        insert_field(h, &mut undo, field, value);
+        insert_field(h, &mut undo, field, value, &lim);
     } else {
-        let mut h = Hash::with_capacity(1);
-        h.insert(Sds::new(field), value);
-        srv.store.set(db, key, Value::Hash(Box::new(h)));
+        let mut h = Hash::default();
+        h.set(field, value, &lim);
+        srv.store.set(db, key, Value::Hash(h));
     }
     Ok(())
-}
-
-/// Removes a field keeping listpack-like order for small hashes; returns
-/// the removed field and value.
-#[inline]
-fn remove_field(h: &mut Hash, field: &[u8]) -> Option<(Sds, Sds)> {
-    if h.len() <= SMALL_HASH {
-        h.shift_remove_entry(field)
-    } else {
-        h.swap_remove_entry(field)
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -235,27 +241,19 @@ fn hset_generic(srv: &mut Server, c: &mut Client, args: &Args, name: &'static st
         return Err(CmdError::WrongArity(name));
     }
     let key = &args[1];
+    let lim = limits(srv);
     let mut created = 0i64;
+    let pairs = (2..args.len()).step_by(2).map(|i| (&args[i], &args[i + 1]));
     if let Some((h, mut undo)) = write_hash_undo(srv, c.db, key)? {
-        let mut i = 2;
-        while i + 1 < args.len() {
-            if insert_field(h, &mut undo, &args[i], Sds::new(&args[i + 1])) {
-                created += 1;
-            }
-            i += 2;
+        for (f, v) in pairs {
+            created += insert_field(h, &mut undo, f, v, &lim) as i64;
         }
     } else {
-        let mut h = Hash::with_capacity((args.len() - 2) / 2);
-        let mut i = 2;
-        while i + 1 < args.len() {
-            if h.insert(Sds::new(&args[i]), Sds::new(&args[i + 1]))
-                .is_none()
-            {
-                created += 1;
-            }
-            i += 2;
+        let mut h = Hash::default();
+        for (f, v) in pairs {
+            created += h.set(f, v, &lim) as i64;
         }
-        srv.store.set(c.db, key, Value::Hash(Box::new(h)));
+        srv.store.set(c.db, key, Value::Hash(h));
     }
     if name == "hset" {
         c.reply.int(created);
@@ -275,11 +273,11 @@ fn hmset(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 
 fn hsetnx(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let (key, field) = (&args[1], &args[2]);
-    if peek_hash(srv, c.db, key)?.is_some_and(|h| h.contains_key(field)) {
+    if peek_hash(srv, c.db, key)?.is_some_and(|h| h.contains(field)) {
         c.reply.int(0);
         return Ok(());
     }
-    set_field(srv, c.db, key, field, Sds::new(&args[3]))?;
+    set_field(srv, c.db, key, field, &args[3])?;
     c.reply.int(1);
     Ok(())
 }
@@ -291,7 +289,7 @@ fn hdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     // Nothing to delete: reply without touching the key (no WATCH effect).
-    if !args.iter().skip(2).any(|f| h.contains_key(f)) {
+    if !args.iter().skip(2).any(|f| h.contains(f)) {
         c.reply.int(0);
         return Ok(());
     }
@@ -301,18 +299,18 @@ fn hdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     let mut deleted = 0i64;
     for f in args.iter().skip(2) {
-        let index = if undo.on() { h.get_index_of(f) } else { None };
-        let shifted = h.len() <= SMALL_HASH;
-        if let Some((field, old)) = remove_field(h, f) {
+        let removed = match h.table_mut() {
+            Some(t) if undo.on() => match t.swap_remove_full(&f[..]) {
+                Some((index, field, old)) => {
+                    undo.push(InverseOp::HashDel { field, old, index });
+                    true
+                }
+                None => false,
+            },
+            _ => h.remove(f),
+        };
+        if removed {
             deleted += 1;
-            if let Some(index) = index {
-                undo.push(InverseOp::HashDel {
-                    field,
-                    old,
-                    index,
-                    shifted,
-                });
-            }
             if h.is_empty() {
                 break;
             }
@@ -335,7 +333,7 @@ fn hincrby(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
     let mut buf = [0u8; 20];
     let text = fmt_i64(new, &mut buf);
-    set_field(srv, c.db, key, field, Sds::new(text))?;
+    set_field(srv, c.db, key, field, text)?;
     c.reply.int(new);
     Ok(())
 }
@@ -363,7 +361,7 @@ fn hincrbyfloat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     srv.store
         .prop
         .rewrite_as_one([&b"HSET"[..], key, field, text.as_bytes()]);
-    set_field(srv, c.db, key, field, Sds::from_vec(text.into_bytes()))
+    set_field(srv, c.db, key, field, text.as_bytes())
 }
 
 // ---------------------------------------------------------------------------
@@ -405,7 +403,7 @@ fn hstrlen(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 }
 
 fn hexists(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let found = read_hash(srv, c.db, &args[1])?.is_some_and(|h| h.contains_key(&args[2]));
+    let found = read_hash(srv, c.db, &args[1])?.is_some_and(|h| h.contains(&args[2]));
     c.reply.int(found as i64);
     Ok(())
 }
@@ -416,7 +414,7 @@ fn hkeys(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.array(h.len());
-    for k in h.keys() {
+    for (k, _) in h.iter() {
         c.reply.bulk(k);
     }
     Ok(())
@@ -428,7 +426,7 @@ fn hvals(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.array(h.len());
-    for v in h.values() {
+    for (_, v) in h.iter() {
         c.reply.bulk(v);
     }
     Ok(())
@@ -440,7 +438,7 @@ fn hgetall(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.map(h.len());
-    for (k, v) in h {
+    for (k, v) in h.iter() {
         c.reply.bulk(k);
         c.reply.bulk(v);
     }
@@ -487,15 +485,15 @@ fn hscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
-    // A listpack-sized hash is returned whole, in order, in one call, as
-    // Redis does; a bigger one is walked from high to low indices.
-    let small = h.len() <= SMALL_HASH;
-    let walk = |visit: &mut dyn FnMut(&Sds, &Sds)| -> u64 {
-        if small {
-            h.iter().for_each(|(k, v)| visit(k, v));
-            0
-        } else {
-            scan_step(h, cursor, count, |k, v| visit(k, v))
+    // A listpack is returned whole, in order, in one call whatever the
+    // cursor, as Redis does; a table is walked from high to low indices.
+    let walk = |visit: &mut dyn FnMut(&[u8], &[u8])| -> u64 {
+        match h.table() {
+            None => {
+                h.iter().for_each(|(k, v)| visit(k, v));
+                0
+            }
+            Some(t) => scan_step(t, cursor, count, |k, v| visit(k, v)),
         }
     };
     let matches = |f: &[u8]| pattern.is_none_or(|p| crate::glob::glob_match(p, f, false));
@@ -570,9 +568,19 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         c.reply.array(0);
         return Ok(());
     }
+    // Random access: a table by index, a pack through its pairs listed
+    // once (a pack is small).
+    let packed: Vec<(&[u8], &[u8])> = match h.table() {
+        Some(_) => Vec::new(),
+        None => h.iter().collect(),
+    };
+    let at = |i: usize| match h.table() {
+        Some(t) => t.get_index(i).map(|(k, v)| (&k[..], &v[..])),
+        None => packed.get(i).copied(),
+    };
     let reply = &mut c.reply;
     let emit = |reply: &mut crate::resp::Reply, i: usize| {
-        if let Some((k, v)) = h.get_index(i) {
+        if let Some((k, v)) = at(i) {
             if withvalues && resp3 {
                 reply.array(2);
             }
@@ -608,7 +616,19 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     let count = count as usize;
     header(reply, count);
-    if count * 3 > size {
+    if h.is_packed() {
+        // Distinct picks in the listpack's order, as Redis's
+        // lpRandomPairsUnique gives them (Floyd's sampling).
+        let mut picked = vec![false; size];
+        for j in size - count..size {
+            let r = crate::store::random_index(j + 1);
+            let i = if picked[r] { j } else { r };
+            picked[i] = true;
+        }
+        for (i, _) in picked.iter().enumerate().filter(|(_, p)| **p) {
+            emit(reply, i);
+        }
+    } else if count * 3 > size {
         // Many of them: a partial Fisher-Yates shuffle of all indices.
         let mut idx: Vec<usize> = (0..size).collect();
         for i in 0..count {

@@ -228,12 +228,6 @@ pub(crate) fn config_value(srv: &Server, name: &str) -> Option<String> {
     srv.config.value(name)
 }
 
-fn config_usize(srv: &Server, name: &str, default: usize) -> usize {
-    config_value(srv, name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 // ---------------------------------------------------------------- DEL etc.
 
 /// DEL and UNLINK: the same here, since a big value is always freed off
@@ -649,10 +643,9 @@ const EMBSTR_LIMIT: usize = 44;
 
 /// The encoding name Redis would report for `v`, decided from the value as
 /// it is now: strings `int` / `embstr` / `raw`; lists `quicklist` (Redis
-/// 7.0 has no listpack lists); hashes `listpack` within
-/// hash-max-listpack-entries / -value, else `hashtable`; sets by their
-/// actual encoding (`intset` / `hashtable`).
-pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) -> &'static str {
+/// 7.0 has no listpack lists); hashes, sets and sorted sets by their
+/// actual encoding.
+pub fn encoding_name(v: &Value) -> &'static str {
     match v {
         Value::Str(s) => {
             if s.len() <= 20 && parse_i64(s).is_some() {
@@ -664,12 +657,7 @@ pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) 
             }
         }
         Value::List(_) => "quicklist",
-        Value::Hash(h) => {
-            let small = h.len() <= hash_max_entries
-                && h.iter()
-                    .all(|(f, v)| f.len() <= hash_max_value && v.len() <= hash_max_value);
-            if small { "listpack" } else { "hashtable" }
-        }
+        Value::Hash(h) => h.encoding(),
         Value::Set(s) => s.encoding(),
         Value::ZSet(z) => {
             if z.is_listpack() {
@@ -682,19 +670,10 @@ pub fn encoding_name(v: &Value, hash_max_entries: usize, hash_max_value: usize) 
     }
 }
 
-/// The hash listpack limits from the configuration (Redis defaults 512 / 64).
-pub fn hash_limits(srv: &Server) -> (usize, usize) {
-    (
-        config_usize(srv, "hash-max-listpack-entries", 512),
-        config_usize(srv, "hash-max-listpack-value", 64),
-    )
-}
-
 fn object_encoding(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
-    let (entries, value) = hash_limits(srv);
     srv.store.evict.no_touch = true;
     match srv.store.lookup_read(c.db, &args[2]) {
-        Some(v) => c.reply.bulk(encoding_name(v, entries, value).as_bytes()),
+        Some(v) => c.reply.bulk(encoding_name(v).as_bytes()),
         None => c.reply.null(),
     }
     Ok(())
@@ -788,26 +767,18 @@ mod tests {
     #[test]
     fn encodings() {
         let s = |b: &[u8]| Value::Str(Sds::new(b));
-        assert_eq!(encoding_name(&s(b"12345"), 128, 64), "int");
-        assert_eq!(encoding_name(&s(b"-9223372036854775808"), 128, 64), "int");
-        assert_eq!(encoding_name(&s(b"9223372036854775808"), 128, 64), "embstr");
-        assert_eq!(encoding_name(&s(b"01"), 128, 64), "embstr");
-        assert_eq!(encoding_name(&s(&[b'a'; 44]), 128, 64), "embstr");
-        assert_eq!(encoding_name(&s(&[b'a'; 45]), 128, 64), "raw");
-        assert_eq!(
-            encoding_name(&Value::List(Default::default()), 128, 64),
-            "quicklist"
-        );
-        let mut h = Hash::new();
-        h.insert(Sds::new(b"f"), Sds::new(&[b'v'; 64]));
-        assert_eq!(
-            encoding_name(&Value::Hash(Box::new(h.clone())), 128, 64),
-            "listpack"
-        );
-        h.insert(Sds::new(b"g"), Sds::new(&[b'v'; 65]));
-        assert_eq!(
-            encoding_name(&Value::Hash(Box::new(h)), 128, 64),
-            "hashtable"
-        );
+        assert_eq!(encoding_name(&s(b"12345")), "int");
+        assert_eq!(encoding_name(&s(b"-9223372036854775808")), "int");
+        assert_eq!(encoding_name(&s(b"9223372036854775808")), "embstr");
+        assert_eq!(encoding_name(&s(b"01")), "embstr");
+        assert_eq!(encoding_name(&s(&[b'a'; 44])), "embstr");
+        assert_eq!(encoding_name(&s(&[b'a'; 45])), "raw");
+        assert_eq!(encoding_name(&Value::List(Default::default())), "quicklist");
+        let lim = crate::store::hash::DEFAULT_LIMITS;
+        let mut h = Hash::default();
+        h.set(b"f", &[b'v'; 64], &lim);
+        assert_eq!(encoding_name(&Value::Hash(h.clone())), "listpack");
+        h.set(b"g", &[b'v'; 65], &lim);
+        assert_eq!(encoding_name(&Value::Hash(h)), "hashtable");
     }
 }

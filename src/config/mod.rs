@@ -162,6 +162,10 @@ pub struct Config {
     pub multi_rollback: bool,
     /// Largest set kept in the intset encoding (Redis's directive).
     pub set_max_intset_entries: usize,
+    /// Hashes stay `listpack` up to this many fields ...
+    pub hash_max_listpack_entries: usize,
+    /// ... each field and value at most this many bytes.
+    pub hash_max_listpack_value: usize,
     /// Sorted sets stay `listpack` up to this many members ...
     pub zset_max_listpack_entries: usize,
     /// ... each at most this many bytes.
@@ -254,6 +258,8 @@ impl Default for Config {
             multi_rollback: true,
             set_max_intset_entries: crate::store::set::DEFAULT_MAX_INTSET_ENTRIES,
             zset_max_listpack_entries: 128,
+            hash_max_listpack_entries: crate::store::hash::DEFAULT_LIMITS.entries,
+            hash_max_listpack_value: crate::store::hash::DEFAULT_LIMITS.value,
             zset_max_listpack_value: 64,
             hll_sparse_max_bytes: 3000,
             stream_node_max_entries: 100,
@@ -379,6 +385,8 @@ typed_fields! {
     "hz" => hz,
     "zset-max-listpack-entries" => zset_max_listpack_entries,
     "zset-max-listpack-value" => zset_max_listpack_value,
+    "hash-max-listpack-entries" => hash_max_listpack_entries,
+    "hash-max-listpack-value" => hash_max_listpack_value,
     "appendonly" => appendonly,
     "appendfsync" => appendfsync,
     "appendfilename" => appendfilename,
@@ -906,6 +914,8 @@ mod tests {
             ("set-max-intset-entries", &["7"]),
             ("zset-max-listpack-entries", &["16"]),
             ("zset-max-listpack-value", &["32"]),
+            ("hash-max-listpack-entries", &["16"]),
+            ("hash-max-listpack-value", &["32"]),
             ("self", &["127.0.0.1:7000"]),
             ("peers", &["127.0.0.1:7001", "127.0.0.1:7002"]),
             ("cluster-node-timeout", &["700"]),

@@ -7,7 +7,7 @@
 use std::mem::size_of;
 
 use super::chunk_size;
-use crate::store::{Key, Sds, Set, Value};
+use crate::store::{Hash, Key, Sds, Set, Value};
 
 /// What one keyspace entry costs besides the heap of its key and value:
 /// the map's slot (hash, `Key`, `Value`) and the access clock.
@@ -66,16 +66,20 @@ pub fn value_heap(v: &Value, samples: usize) -> usize {
             let (own, heap, seen) = l.mem_parts(samples);
             own + extrapolate(heap, seen, l.len())
         }
-        Value::Hash(h) => {
-            let seen = samples.min(h.len());
-            let heap: usize = h
+        Value::Hash(h @ Hash::Pack(_)) => match h.pack_bytes() {
+            Some(0) | None => 0,
+            Some(n) => chunk_size(n),
+        },
+        Value::Hash(Hash::Table(t)) => {
+            let seen = samples.min(t.len());
+            let heap: usize = t
                 .iter()
                 .take(seen)
                 .map(|(f, v)| sds_heap(f) + sds_heap(v))
                 .sum();
-            chunk_size(size_of::<crate::store::Hash>())
-                + index_map_bytes(h.capacity(), 2 * size_of::<Sds>())
-                + extrapolate(heap, seen, h.len())
+            chunk_size(size_of::<crate::store::hash::Table>())
+                + index_map_bytes(t.capacity(), 2 * size_of::<Sds>())
+                + extrapolate(heap, seen, t.len())
         }
         Value::Set(Set::Ints(is)) => match is.len() {
             0 => 0,

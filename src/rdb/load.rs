@@ -17,6 +17,7 @@ use crate::store::{Hash, Key, List, Sds, Set, Value, ZSet, zset};
 pub struct LoadLimits {
     pub max_intset: usize,
     pub zset: zset::Limits,
+    pub hash: crate::store::hash::Limits,
 }
 
 impl Default for LoadLimits {
@@ -24,6 +25,7 @@ impl Default for LoadLimits {
         LoadLimits {
             max_intset: crate::store::set::DEFAULT_MAX_INTSET_ENTRIES,
             zset: zset::Limits::default(),
+            hash: crate::store::hash::DEFAULT_LIMITS,
         }
     }
 }
@@ -242,20 +244,18 @@ impl<'a> Decoder<'a> {
             }
             TYPE_HASH => {
                 let n = self.count(2)?;
-                let mut h = Hash::with_capacity(n);
+                let mut pairs = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let f = self.sds()?;
-                    let v = self.sds()?;
-                    if h.insert(f, v).is_some() {
-                        return Err(Error::corrupt("Duplicate hash fields detected"));
-                    }
+                    pairs.push((self.sds()?, self.sds()?));
                 }
-                Value::Hash(Box::new(h))
+                let h = Hash::from_pairs(pairs.iter().map(|(f, v)| (&f[..], &v[..])), &lim.hash)
+                    .ok_or_else(|| Error::corrupt("Duplicate hash fields detected"))?;
+                Value::Hash(h)
             }
             TYPE_HASH_ZIPMAP => {
                 let blob = self.string()?;
                 let e = pack::zipmap_entries(&blob).ok_or_else(|| bad_blob("Zipmap"))?;
-                hash_from(&e)?
+                hash_from(&e, lim)?
             }
             TYPE_LIST_ZIPLIST => {
                 let blob = self.string()?;
@@ -306,7 +306,7 @@ impl<'a> Decoder<'a> {
                 } else {
                     pack::listpack_entries(&blob).ok_or_else(|| bad_blob("Hash listpack"))?
                 };
-                hash_from(&e)?
+                hash_from(&e, lim)?
             }
             TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
                 let nodes = self.count(1)?;
@@ -466,19 +466,21 @@ fn list_from<'e>(entries: impl Iterator<Item = Entry<'e>>) -> Value {
     Value::List(l)
 }
 
-fn hash_from(e: &[Entry]) -> Result<Value, Error> {
+fn hash_from(e: &[Entry], lim: &LoadLimits) -> Result<Value, Error> {
     if !e.len().is_multiple_of(2) {
         return Err(bad_blob("Hash listpack"));
     }
-    let mut h = Hash::with_capacity(e.len() / 2);
-    for p in e.chunks_exact(2) {
-        if h.insert(Sds::from_vec(p[0].to_vec()), Sds::from_vec(p[1].to_vec()))
-            .is_some()
-        {
-            return Err(Error::corrupt("Duplicate hash fields detected"));
-        }
-    }
-    Ok(Value::Hash(Box::new(h)))
+    let texts: Vec<Cow<[u8]>> = e
+        .iter()
+        .map(|x| match x {
+            Entry::Str(s) => Cow::Borrowed(*s),
+            Entry::Int(_) => Cow::Owned(x.to_vec()),
+        })
+        .collect();
+    let pairs = texts.chunks_exact(2).map(|p| (&p[0][..], &p[1][..]));
+    Hash::from_pairs(pairs, &lim.hash)
+        .map(Value::Hash)
+        .ok_or_else(|| Error::corrupt("Duplicate hash fields detected"))
 }
 
 fn zset_from(mut entries: Vec<(Sds, f64)>, lim: &LoadLimits) -> Result<Value, Error> {

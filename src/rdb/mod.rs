@@ -130,8 +130,6 @@ pub fn save_opts(config: &crate::config::Config) -> SaveOpts {
     };
     SaveOpts {
         compress: config.value("rdbcompression").as_deref() != Some("no"),
-        hash_max_entries: num("hash-max-listpack-entries", 128).max(0) as usize,
-        hash_max_value: num("hash-max-listpack-value", 64).max(0) as usize,
         list_fill: num("list-max-listpack-size", -2),
     }
 }
@@ -143,6 +141,10 @@ pub fn load_limits(config: &crate::config::Config) -> LoadLimits {
         zset: crate::store::zset::Limits {
             entries: config.zset_max_listpack_entries,
             value: config.zset_max_listpack_value,
+        },
+        hash: crate::store::hash::Limits {
+            entries: config.hash_max_listpack_entries,
+            value: config.hash_max_listpack_value,
         },
     }
 }

@@ -1,7 +1,7 @@
 //! Writing RDB with Redis 7.0's encodings: strings as integers when they
 //! print back the same and LZF-compressed above 20 bytes (`rdbcompression`),
 //! lists as quicklist2 (listpack nodes under `list-max-listpack-size`),
-//! hashes as listpack within `hash-max-listpack-*` else a plain table, sets
+//! hashes as listpack or a plain table (as they are encoded), sets
 //! as intset or a plain table, sorted sets as listpack or ZSET_2 with
 //! binary scores, streams as listpacks 2 (`stream.rs`). Also the file
 //! framing (header, aux fields, SELECTDB, RESIZEDB, EOF and CRC64) and DUMP
@@ -17,8 +17,6 @@ use crate::store::{Value, ZSet};
 #[derive(Clone, Copy, Debug)]
 pub struct SaveOpts {
     pub compress: bool,
-    pub hash_max_entries: usize,
-    pub hash_max_value: usize,
     /// `list-max-listpack-size`: negative = bytes class (-1 4 KiB .. -5
     /// 64 KiB), positive = elements per node.
     pub list_fill: i64,
@@ -28,8 +26,6 @@ impl Default for SaveOpts {
     fn default() -> Self {
         SaveOpts {
             compress: true,
-            hash_max_entries: 128,
-            hash_max_value: 64,
             list_fill: -2,
         }
     }
@@ -94,17 +90,12 @@ fn write_raw(out: &mut Vec<u8>, s: &[u8], compress: bool) {
 }
 
 /// The RDB type byte `value` is written with.
-pub fn value_type(v: &Value, o: &SaveOpts) -> u8 {
+pub fn value_type(v: &Value) -> u8 {
     match v {
         Value::Str(_) => TYPE_STRING,
         Value::List(_) => TYPE_LIST_QUICKLIST_2,
-        Value::Hash(h) => {
-            if hash_is_listpack(h, o) {
-                TYPE_HASH_LISTPACK
-            } else {
-                TYPE_HASH
-            }
-        }
+        Value::Hash(h) if h.is_packed() => TYPE_HASH_LISTPACK,
+        Value::Hash(_) => TYPE_HASH,
         Value::Set(Set::Ints(_)) => TYPE_SET_INTSET,
         Value::Set(_) => TYPE_SET,
         Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
@@ -113,15 +104,9 @@ pub fn value_type(v: &Value, o: &SaveOpts) -> u8 {
     }
 }
 
-fn hash_is_listpack(h: &crate::store::Hash, o: &SaveOpts) -> bool {
-    h.len() <= o.hash_max_entries
-        && h.iter()
-            .all(|(f, v)| f.len() <= o.hash_max_value && v.len() <= o.hash_max_value)
-}
-
 /// Writes the type byte and the payload of `value`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value, o: &SaveOpts) {
-    let ty = value_type(value, o);
+    let ty = value_type(value);
     out.push(ty);
     write_payload(out, value, ty, o);
 }
@@ -249,7 +234,7 @@ pub fn write_entry(
         out.push(OP_EXPIRETIME_MS);
         out.extend_from_slice(&at.to_le_bytes());
     }
-    let ty = value_type(value, o);
+    let ty = value_type(value);
     out.push(ty);
     write_string(out, key, o.compress);
     write_payload(out, value, ty, o);
@@ -271,7 +256,7 @@ pub fn write_entry_head(
     }
     let (ty, n) = match value {
         Value::List(l) => (TYPE_LIST, l.len()),
-        Value::Hash(h) => (TYPE_HASH, h.len()),
+        Value::Hash(h) if !h.is_packed() => (TYPE_HASH, h.len()),
         Value::Set(s) if !matches!(s, Set::Ints(_)) => (TYPE_SET, s.len()),
         Value::ZSet(z) if !z.is_listpack() => (TYPE_ZSET_2, z.len()),
         _ => return write_entry(out, key, value, None, o),

@@ -32,18 +32,16 @@ fn samples() -> Vec<Value> {
     small.push_back(b"a");
     small.push_back(b"-100000");
     out.push(Value::List(small));
-    let mut h = Hash::new();
-    h.insert(Sds::new(b"f"), Sds::new(b"v"));
-    h.insert(Sds::new(b"n"), Sds::new(b"42"));
-    out.push(Value::Hash(Box::new(h)));
-    let mut big = Hash::new();
+    let lim = crate::store::hash::DEFAULT_LIMITS;
+    let mut h = Hash::default();
+    h.set(b"f", b"v", &lim);
+    h.set(b"n", b"42", &lim);
+    out.push(Value::Hash(h));
+    let mut big = Hash::default();
     for i in 0..1000 {
-        big.insert(
-            Sds::new(format!("field{i}").as_bytes()),
-            Sds::new(&vec![b'v'; i % 90]),
-        );
+        big.set(format!("field{i}").as_bytes(), &vec![b'v'; i % 90], &lim);
     }
-    out.push(Value::Hash(Box::new(big)));
+    out.push(Value::Hash(big));
     let mut s = Set::new_ints();
     for v in [-5i64, 3, 1 << 40] {
         s.add(v.to_string().as_bytes(), 512);
@@ -265,11 +263,11 @@ fn snapshot_walk_in_rdb_mode_is_point_in_time() {
         big.push_back(format!("e{i}").as_bytes());
     }
     s.set_with_expiry(0, b"big", Value::List(big), Some(9_999_999));
-    let mut h = Hash::new();
+    let mut h = Hash::default();
     for i in 0..6000 {
-        h.insert(Sds::new(format!("f{i}").as_bytes()), Sds::new(b"v"));
+        h.set(format!("f{i}").as_bytes(), b"v", &Default::default());
     }
-    s.set(0, b"bighash", Value::Hash(Box::new(h)));
+    s.set(0, b"bighash", Value::Hash(h));
     for (i, v) in samples().into_iter().enumerate() {
         s.set(i % 3, format!("k{i}").as_bytes(), v);
     }

@@ -12,12 +12,12 @@
 //! back at its index; set member added -> remove it, removed from index i
 //! -> put it back there; sorted-set member added or rescored -> remove it
 //! or restore its score, removed -> insert it again), so their journal costs
-//! O(what they changed). Sets and sorted sets use inverses only in their
-//! big encodings (hash table, skiplist): the compact ones are small and
-//! their exact layout (intset width, listpack) is cheapest kept by a copy,
-//! which also covers a conversion. A later command on the key that cannot
-//! log inverses falls back to copying the value as it is then; replaying
-//! all records in reverse stays exact.
+//! O(what they changed). Hashes, sets and sorted sets use inverses only in
+//! their big encodings (hash table, skiplist): the compact ones are small
+//! and their exact layout (listpack order, intset width) is cheapest kept
+//! by a copy, which also covers a conversion. A later command on the key
+//! that cannot log inverses falls back to copying the value as it is then;
+//! replaying all records in reverse stays exact.
 
 use std::collections::HashSet;
 
@@ -32,18 +32,12 @@ pub enum InverseOp {
     /// Undo pops from one end: push the popped items back (given in pop
     /// order).
     ListPush { left: bool, items: Vec<Key> },
-    /// Undo setting a field: its old value, or None if it was new (then it
-    /// is the hash's last field when this is undone).
+    /// Undo setting a hash table's field: its old value, or None if it
+    /// was new (then it is the table's last field when this is undone).
     HashSet { field: Sds, old: Option<Sds> },
-    /// Undo deleting a field that stood at `index`; `shifted` tells whether
-    /// the deletion kept the order (shift) or moved the last field into the
-    /// hole (swap).
-    HashDel {
-        field: Sds,
-        old: Sds,
-        index: usize,
-        shifted: bool,
-    },
+    /// Undo deleting a hash table's field that stood at `index` (by
+    /// swap-remove).
+    HashDel { field: Sds, old: Sds, index: usize },
     /// Undo adding a member to a set table (it is then the last one).
     SetRemove { member: Key },
     /// Undo removing a set table's member at `index` (by swap-remove).
@@ -64,27 +58,24 @@ impl InverseOp {
                     l.push_key(left, k);
                 }
             }
-            (InverseOp::HashSet { field, old }, Value::Hash(h)) => match old {
+            (InverseOp::HashSet { field, old }, Value::Hash(Hash::Table(t))) => match old {
                 Some(old) => {
-                    h.insert(field, old);
+                    t.insert(field, old);
                 }
                 None => {
-                    if h.last().is_some_and(|(f, _)| *f == field) {
-                        h.pop();
+                    if t.last().is_some_and(|(f, _)| *f == field) {
+                        t.pop();
                     } else {
-                        h.shift_remove(&field);
+                        t.swap_remove(&field);
                     }
                 }
             },
-            (
-                InverseOp::HashDel {
-                    field,
-                    old,
-                    index,
-                    shifted,
-                },
-                Value::Hash(h),
-            ) => restore_field(h, field, old, index, shifted),
+            (InverseOp::HashDel { field, old, index }, Value::Hash(Hash::Table(t))) => {
+                let (last, _) = t.insert_full(field, old);
+                if index < last {
+                    t.swap_indices(index, last);
+                }
+            }
             (InverseOp::SetRemove { member }, Value::Set(Set::Table(t))) => {
                 if t.last().is_some_and(|(m, _)| *m == member) {
                     t.pop();
@@ -111,17 +102,6 @@ impl InverseOp {
             // Replaying in reverse always finds the type the op was logged
             // on; anything else is left alone rather than panicking.
             _ => {}
-        }
-    }
-}
-
-fn restore_field(h: &mut Hash, field: Sds, old: Sds, index: usize, shifted: bool) {
-    let (last, _) = h.insert_full(field, old);
-    if index < last {
-        if shifted {
-            h.move_index(last, index);
-        } else {
-            h.swap_indices(index, last);
         }
     }
 }

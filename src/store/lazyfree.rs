@@ -64,11 +64,13 @@ pub fn free<T: Send + 'static>(v: T) {
     }
 }
 
-/// How much work freeing `v` is: its number of elements.
+/// How much work freeing `v` is: its number of elements (one allocation
+/// for a packed hash, as Redis counts a listpack).
 pub fn free_effort(v: &Value) -> usize {
     match v {
         Value::Str(_) => 1,
         Value::List(l) => l.len(),
+        Value::Hash(h) if h.is_packed() => 1,
         Value::Hash(h) => h.len(),
         Value::Set(s) => s.len(),
         Value::ZSet(z) => z.len(),

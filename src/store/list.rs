@@ -35,6 +35,7 @@ use std::collections::VecDeque;
 use std::collections::vec_deque;
 
 use super::bytes::Key;
+use super::pack::{entry_len, read_entry, splice, write_entry};
 
 /// Most elements a packed list holds.
 pub const PACKED_MAX_LEN: usize = 128;
@@ -46,64 +47,6 @@ const REPACK_LEN: usize = PACKED_MAX_LEN / 2;
 const REPACK_BYTES: usize = PACKED_MAX_BYTES / 2;
 /// A deque with at least this capacity shrinks when a quarter full.
 const SHRINK_MIN_CAP: usize = 256;
-
-/// Bytes of the LEB128 encoding of `n`.
-#[inline]
-fn varint_len(mut n: usize) -> usize {
-    let mut l = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        l += 1;
-    }
-    l
-}
-
-/// Encoded size of an entry holding `n` bytes.
-#[inline]
-fn entry_len(n: usize) -> usize {
-    varint_len(n) + n
-}
-
-/// Writes the entry for `e` at the start of `out` (which is at least
-/// `entry_len(e.len())` long); returns the bytes written.
-#[inline]
-fn write_entry(out: &mut [u8], e: &[u8]) -> usize {
-    let mut n = e.len();
-    let mut p = 0;
-    while n >= 0x80 {
-        out[p] = (n as u8) | 0x80;
-        n >>= 7;
-        p += 1;
-    }
-    out[p] = n as u8;
-    p += 1;
-    out[p..p + e.len()].copy_from_slice(e);
-    p + e.len()
-}
-
-/// Decodes the entry at the start of `buf`: its element and encoded size.
-#[inline]
-fn read_entry(buf: &[u8]) -> (&[u8], usize) {
-    let b0 = buf[0];
-    let (n, h) = if b0 < 0x80 {
-        (b0 as usize, 1)
-    } else {
-        let mut n = (b0 & 0x7f) as usize;
-        let mut shift = 7;
-        let mut h = 1;
-        loop {
-            let b = buf[h];
-            h += 1;
-            n |= ((b & 0x7f) as usize) << shift;
-            if b < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        (n, h)
-    };
-    (&buf[h..h + n], h + n)
-}
 
 /// A list value (see the module docs for the two encodings).
 #[derive(Clone, Default)]
@@ -164,23 +107,10 @@ impl Packed {
             && self.buf.len().saturating_add(bytes) <= PACKED_MAX_BYTES
     }
 
-    /// Replaces the `old` bytes at `off` by `new` bytes (returned, to be
-    /// filled by the caller), keeping the buffer exactly sized.
+    /// Replaces the `old` bytes at `off` by `new` bytes (`pack::splice`).
+    #[inline]
     fn splice(&mut self, off: usize, old: usize, new: usize) -> &mut [u8] {
-        let len = self.buf.len();
-        if new != old {
-            let mut v = std::mem::take(&mut self.buf).into_vec();
-            if new > old {
-                v.reserve_exact(new - old);
-                v.resize(len + new - old, 0);
-                v.copy_within(off + old..len, off + new);
-            } else {
-                v.copy_within(off + old..len, off + new);
-                v.truncate(len - (old - new));
-            }
-            self.buf = v.into_boxed_slice();
-        }
-        &mut self.buf[off..off + new]
+        splice(&mut self.buf, off, old, new)
     }
 
     fn pop(&mut self, left: bool) -> Option<Key> {

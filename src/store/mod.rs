@@ -9,10 +9,12 @@ pub mod bytes;
 pub mod digest;
 pub mod evict;
 pub mod expire;
+pub mod hash;
 pub mod hll;
 pub mod journal;
 pub mod lazyfree;
 pub mod list;
+pub mod pack;
 pub mod ready;
 pub mod scan;
 pub mod set;
@@ -27,10 +29,10 @@ use indexmap::IndexMap;
 
 pub use bytes::{Key, Sds};
 
+/// A hash value: listpack or hash table (src/store/hash.rs).
+pub use hash::Hash;
 /// A list value: packed while small, a deque beyond (src/store/list.rs).
 pub use list::List;
-/// A hash value.
-pub type Hash = IndexMap<Sds, Sds>;
 /// A set value: intset or hash table (src/store/set.rs).
 pub use set::Set;
 /// A stream value (src/store/stream.rs).
@@ -44,7 +46,8 @@ pub enum Value {
     Str(Sds),
     /// Not boxed: a `List` is 24 bytes, so `Value` stays 32.
     List(List),
-    Hash(Box<Hash>),
+    /// Not boxed: a `Hash` is 24 bytes.
+    Hash(Hash),
     /// Not boxed: a `Set` is at most 24 bytes.
     Set(Set),
     /// 24 bytes (a buffer, or a boxed skiplist), so `Value` stays 32.

@@ -233,10 +233,16 @@ fn serialize_slice(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, to
                 encode_into(out, head.into_iter().chain(chunk.iter().copied()));
             }
         }
+        // A packed hash is never written in slices.
+        Value::Hash(h) if h.is_packed() => {
+            if from == 0 {
+                serialize_entry(out, key, value, None);
+            }
+        }
         Value::Hash(h) => {
             let pairs: Vec<&[u8]> = (from..to.min(h.len()))
                 .filter_map(|i| h.get_index(i))
-                .flat_map(|(f, v)| [&f[..], &v[..]])
+                .flat_map(|(f, v)| [f, v])
                 .collect();
             for chunk in pairs.chunks(ITEMS_PER_CMD * 2) {
                 let head = [&b"HMSET"[..], key];
@@ -284,7 +290,8 @@ fn serialize_rest(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, exp
 /// True for the values the walk writes in slices.
 fn sliceable(v: &Value) -> bool {
     let kind = match v {
-        Value::List(_) | Value::Hash(_) => true,
+        Value::List(_) => true,
+        Value::Hash(h) => !h.is_packed(),
         Value::Set(s) => !matches!(s, super::set::Set::Ints(_)),
         Value::ZSet(z) => !z.is_listpack(),
         Value::Str(_) | Value::Stream(_) => false,
@@ -304,7 +311,7 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
             }
         }
         Value::Hash(h) => {
-            let pairs: Vec<&[u8]> = h.iter().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
+            let pairs: Vec<&[u8]> = h.iter().flat_map(|(f, v)| [f, v]).collect();
             for chunk in pairs.chunks(ITEMS_PER_CMD * 2) {
                 let head = [&b"HMSET"[..], key];
                 encode_into(out, head.into_iter().chain(chunk.iter().copied()));
@@ -909,12 +916,13 @@ mod tests {
                 s.set(db, b"list", Value::List(l));
                 let mut h = Hash::default();
                 for i in 0..5000 {
-                    h.insert(
-                        Sds::new(format!("f{i}").as_bytes()),
-                        Sds::new(format!("v{i}").as_bytes()),
+                    h.set(
+                        format!("f{i}").as_bytes(),
+                        format!("v{i}").as_bytes(),
+                        &Default::default(),
                     );
                 }
-                s.set(db, b"hash", Value::Hash(Box::new(h)));
+                s.set(db, b"hash", Value::Hash(h));
                 let mut set = Set::new_for(b"m");
                 for i in 0..6000 {
                     set.add(format!("m{i}").as_bytes(), 512);
@@ -954,7 +962,7 @@ mod tests {
                         2 => {
                             if let Ok(Some(Value::Hash(h))) = s.get_mut(db, b"hash", Kind::Hash) {
                                 let f = format!("f{}", next(6000));
-                                h.insert(Sds::new(f.as_bytes()), Sds::new(b"changed"));
+                                h.set(f.as_bytes(), b"changed", &Default::default());
                             }
                         }
                         3 => {
