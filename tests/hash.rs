@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::Server;
 use common::script::*;
+use common::{Raw, Server};
 
 // ---------------------------------------------------------------------------
 // Script helpers (shared shape with tests/list.rs).
@@ -639,4 +639,434 @@ fn differential_against_redis() {
             "seed {seed}: final {line}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Encodings: listpack and hashtable, as Redis 7.0 converts them.
+// ---------------------------------------------------------------------------
+
+/// Runs `cmds` (whitespace-split lines) through the differential driver.
+fn diff_lines(resp3: bool, cmds: &[String]) -> Vec<String> {
+    let owned: Vec<Vec<String>> = cmds
+        .iter()
+        .map(|l| {
+            split(l)
+                .into_iter()
+                .map(|a| String::from_utf8(a).expect("utf-8"))
+                .collect()
+        })
+        .collect();
+    let argv: Vec<Vec<&str>> = owned
+        .iter()
+        .map(|v| v.iter().map(|a| a.as_str()).collect())
+        .collect();
+    let refs: Vec<&[&str]> = argv.iter().map(|v| v.as_slice()).collect();
+    differential(resp3, &refs)
+}
+
+/// Conversions at both thresholds (set through CONFIG SET, under the
+/// listpack and the ziplist names), never back, and every command on a
+/// listpack compared exactly with Redis: a listpack keeps insertion order,
+/// so HKEYS/HVALS/HGETALL/HSCAN/HRANDFIELD-with-a-big-count replies are
+/// byte-identical.
+#[test]
+fn encodings_convert_at_the_thresholds_like_redis() {
+    let l8 = "x".repeat(8);
+    let l9 = "y".repeat(9);
+    let mut cmds: Vec<String> = [
+        "CONFIG SET hash-max-listpack-entries 4",
+        "CONFIG SET hash-max-ziplist-value 8",
+        "CONFIG GET hash-max-ziplist-entries",
+        "CONFIG GET hash-max-listpack-value",
+        // Entries.
+        "HSET h a 1 b 2 c 3",
+        "OBJECT ENCODING h",
+        "HSET h d 4",
+        "OBJECT ENCODING h",
+        "HGETALL h",
+        "HSET h e 5",
+        "OBJECT ENCODING h",
+        "HDEL h a b c d",
+        "OBJECT ENCODING h",
+        "HGETALL h",
+        // One HSET with more pairs than the limit.
+        "HSET m a 1 b 2 c 3 d 4 e 5",
+        "OBJECT ENCODING m",
+        // Counting a repeated field once.
+        "HMSET r a 1 a 2 a 3 b 1 c 1 d 1",
+        "OBJECT ENCODING r",
+        "HSET r d 5",
+        "OBJECT ENCODING r",
+        "HGETALL r",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    cmds.extend([
+        // Value and field length.
+        format!("HSET v a {l8}"),
+        "OBJECT ENCODING v".into(),
+        format!("HSET v b {l9}"),
+        "OBJECT ENCODING v".into(),
+        format!("HSET w {l9} x"),
+        "OBJECT ENCODING w".into(),
+        format!("HSET w2 a 1 b {l9} c 3"),
+        "OBJECT ENCODING w2".into(),
+        // HSETNX converts only when it sets.
+        "HSETNX n a 1".into(),
+        format!("HSETNX n a {l9}"),
+        "OBJECT ENCODING n".into(),
+        format!("HSETNX n b {l9}"),
+        "OBJECT ENCODING n".into(),
+        // Increments whose result outgrows the value limit.
+        "HINCRBY i a 99999999".into(),
+        "OBJECT ENCODING i".into(),
+        "HINCRBY i a 1".into(),
+        "OBJECT ENCODING i".into(),
+        "HINCRBYFLOAT f a 0.5".into(),
+        "OBJECT ENCODING f".into(),
+        "HINCRBYFLOAT f a 0.123456789".into(),
+        "OBJECT ENCODING f".into(),
+        // No listpack at all.
+        "CONFIG SET hash-max-listpack-entries 0".into(),
+        "HSET z a 1".into(),
+        "OBJECT ENCODING z".into(),
+        "CONFIG SET hash-max-ziplist-entries 128".into(),
+        "CONFIG SET hash-max-listpack-value 64".into(),
+        // Lowering the limits converts nothing that exists.
+        "HSET keep a 1 b 2".into(),
+        "CONFIG SET hash-max-listpack-entries 1".into(),
+        "OBJECT ENCODING keep".into(),
+        "HSET keep a 3".into(),
+        "OBJECT ENCODING keep".into(),
+        "HSET keep c 3".into(),
+        "OBJECT ENCODING keep".into(),
+        "CONFIG SET hash-max-listpack-entries 512".into(),
+    ]);
+    diff_lines(false, &cmds);
+}
+
+/// Every hash command on a listpack, replies compared exactly (both
+/// protocols): integer-looking values, empty strings, updates in place,
+/// deletions from the middle, HSCAN whatever the cursor and COUNT.
+#[test]
+fn every_command_on_a_listpack_matches_redis_exactly() {
+    let cmds: Vec<String> = [
+        "HSET p a 1 b -2 c 9223372036854775807 d 01 e \"\" f 3.5 g hello",
+        "HSET p b 20 h -9223372036854775808",
+        "HSETNX p a 5",
+        "HSETNX p i 5",
+        "HMSET p j x k y",
+        "HDEL p c zz e",
+        "OBJECT ENCODING p",
+        "HGETALL p",
+        "HKEYS p",
+        "HVALS p",
+        "HLEN p",
+        "HGET p a",
+        "HGET p h",
+        "HMGET p a zz d g",
+        "HSTRLEN p h",
+        "HSTRLEN p d",
+        "HEXISTS p g",
+        "HEXISTS p c",
+        "HINCRBY p a 41",
+        "HINCRBY p g 1",
+        "HINCRBYFLOAT p f 1.25",
+        "HINCRBY p new 7",
+        "HINCRBYFLOAT p newf 2.5",
+        "HGETALL p",
+        "HSCAN p 0",
+        "HSCAN p 0 COUNT 1",
+        "HSCAN p 17 COUNT 2",
+        "HSCAN p 0 MATCH [ab]* COUNT 1",
+        "HRANDFIELD p 100",
+        "HRANDFIELD p 100 WITHVALUES",
+        "HRANDFIELD p 0",
+        "HDEL p a b d f g h i j k new newf",
+        "EXISTS p",
+        "HSET q only 1",
+        "HRANDFIELD q",
+        "HRANDFIELD q 1 WITHVALUES",
+        "HRANDFIELD q -3 WITHVALUES",
+        "DEBUG DIGEST-VALUE q",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    diff_lines(false, &cmds);
+    diff_lines(true, &cmds);
+}
+
+/// HRANDFIELD with 0 < count < size on a listpack gives distinct fields in
+/// the listpack's order (Redis's lpRandomPairsUnique), and over many calls
+/// every field comes up.
+#[test]
+fn hrandfield_on_a_listpack_keeps_the_listpack_order() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let fields: Vec<String> = (0..20).map(|i| format!("f{i:02}")).collect();
+    let mut line = "HSET h".to_string();
+    for f in &fields {
+        line += &format!(" {f} v");
+    }
+    send(&mut r, &line);
+    assert_eq!(send(&mut r, "OBJECT ENCODING h"), r#""listpack""#);
+    let mut seen = std::collections::HashSet::new();
+    for count in [1usize, 2, 5, 7, 13, 19] {
+        for _ in 0..20 {
+            let got = items(&send(&mut r, &format!("HRANDFIELD h {count}")));
+            assert_eq!(got.len(), count);
+            let mut sorted = got.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted, got, "distinct and in listpack order");
+            seen.extend(got);
+        }
+    }
+    assert_eq!(seen.len(), fields.len());
+}
+
+/// The bulk payload of a RESP bulk-string reply.
+fn bulk(reply: &[u8]) -> Vec<u8> {
+    let nl = reply.iter().position(|&b| b == b'\n').expect("header");
+    let n: usize = std::str::from_utf8(&reply[1..nl - 1])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("bulk length");
+    reply[nl + 1..nl + 1 + n].to_vec()
+}
+
+/// DUMP of a listpack hash is byte-identical with Redis 7.0.15's for the
+/// same commands: every listpack integer and string width, LZF-compressed
+/// blobs, updates and deletions in the middle.
+#[test]
+fn dump_of_a_listpack_is_byte_identical_with_redis() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        return;
+    };
+    let ours = Server::start(&[]);
+    let (mut m, mut r) = (ours.raw(), redis.raw());
+    let big = "z".repeat(5000);
+    let mid = "m".repeat(300);
+    let setups: Vec<Vec<String>> = vec![
+        vec!["HSET a f v".into()],
+        vec![
+            "HSET ints a 0 b 127 c 128 d -1 e -4096 f 4095 g 4096 h -32768 i 32767 j 8388607 \
+             k -8388608 l 2147483647 m -2147483648 n 9223372036854775807 o -9223372036854775808 \
+             p 01 q -0 r +1 s 1e3 t 9223372036854775808"
+                .into(),
+        ],
+        vec![format!(
+            "HSET s e \"\" one x s63 {} s64 {}",
+            "a".repeat(63),
+            "b".repeat(64)
+        )],
+        vec![format!(
+            "HSET c aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb cf {}",
+            "c".repeat(40)
+        )],
+        vec![
+            "HSET u a 1 b 2 c 3 d 4".into(),
+            "HDEL u b".into(),
+            "HSET u a 100000 c three".into(),
+            "HINCRBY u d 5".into(),
+            "HINCRBYFLOAT u e 1.5".into(),
+        ],
+        vec![
+            "CONFIG SET hash-max-listpack-value 6000".into(),
+            format!("HSET long m {mid} b {big} x 1"),
+            "CONFIG SET hash-max-listpack-value 64".into(),
+        ],
+        vec![
+            "CONFIG SET rdbcompression no".into(),
+            "HSET plain k aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+        ],
+    ];
+    for cmds in &setups {
+        for c in cmds {
+            let got = send(&mut m, c);
+            assert!(!got.starts_with('-'), "{c}: {got}");
+            assert_eq!(got, send(&mut r, c), "{c}");
+        }
+        let key = cmds
+            .iter()
+            .rev()
+            .find(|c| c.starts_with('H'))
+            .and_then(|c| c.split_whitespace().nth(1))
+            .expect("a key");
+        let args: [&[u8]; 2] = [b"DUMP", key.as_bytes()];
+        let (dm, dr) = (m.cmd(&args), r.cmd(&args));
+        assert_eq!(render(&dm), render(&dr), "DUMP {key} differs from Redis's");
+        assert_eq!(
+            send(&mut m, &format!("OBJECT ENCODING {key}")),
+            r#""listpack""#,
+            "{key}"
+        );
+    }
+}
+
+/// RESTORE of Redis's own DUMP payloads (listpack, hashtable, a listpack
+/// holding values longer than the limit) under several limits: the same
+/// encoding and contents as Redis gives them; and memkv's DUMP of a
+/// hashtable restores into Redis.
+#[test]
+fn restore_of_redis_dumps_converts_like_redis() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        return;
+    };
+    let ours = Server::start(&[]);
+    let (mut m, mut r) = (ours.raw(), redis.raw());
+    let mut sources: Vec<(&str, Vec<u8>)> = Vec::new();
+    send(&mut r, "HSET small a 1 b 2 c 3");
+    let mut line = "HSET table".to_string();
+    for i in 0..600 {
+        line += &format!(" field-{i} value-{i}");
+    }
+    send(&mut r, &line);
+    send(&mut r, "CONFIG SET hash-max-listpack-value 200");
+    send(&mut r, &format!("HSET longval a {} b 2", "x".repeat(100)));
+    send(&mut r, "CONFIG SET hash-max-listpack-value 64");
+    for k in ["small", "table", "longval"] {
+        sources.push((k, bulk(&r.cmd(&[b"DUMP", k.as_bytes()]))));
+    }
+    let configs: [(&str, &str); 3] = [("512", "64"), ("2", "64"), ("512", "10")];
+    for (entries, value) in configs {
+        for c in [&mut m, &mut r] {
+            send(
+                c,
+                &format!("CONFIG SET hash-max-listpack-entries {entries}"),
+            );
+            send(c, &format!("CONFIG SET hash-max-listpack-value {value}"));
+        }
+        for (k, payload) in &sources {
+            let dst = format!("{k}-{entries}-{value}");
+            let args: [&[u8]; 5] = [b"RESTORE", dst.as_bytes(), b"0", payload, b"REPLACE"];
+            assert_eq!(render(&m.cmd(&args)), "+OK");
+            assert_eq!(render(&r.cmd(&args)), "+OK");
+            let enc = format!("OBJECT ENCODING {dst}");
+            assert_eq!(send(&mut m, &enc), send(&mut r, &enc), "{dst}");
+            let all = format!("HGETALL {dst}");
+            let (mut a, mut b) = (items(&send(&mut m, &all)), items(&send(&mut r, &all)));
+            if send(&mut m, &enc).contains("hashtable") {
+                a.sort();
+                b.sort();
+            }
+            assert_eq!(a, b, "{dst}");
+        }
+    }
+    // memkv's hashtable DUMP restores into Redis with the same contents.
+    let payload = bulk(&m.cmd(&[b"DUMP", b"table-2-64"]));
+    let args: [&[u8]; 4] = [b"RESTORE", b"back", b"0", &payload];
+    assert_eq!(render(&r.cmd(&args)), "+OK");
+    let (mut a, mut b) = (
+        items(&send(&mut m, "HGETALL table-2-64")),
+        items(&send(&mut r, "HGETALL back")),
+    );
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+/// A failed transaction leaves listpack and hashtable hashes exactly as
+/// they were: contents, order and encoding (a conversion inside the
+/// transaction is undone too).
+#[test]
+fn rollback_restores_both_encodings_exactly() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let mut line = "HSET t".to_string();
+    for i in 0..600 {
+        line += &format!(" f{i} v{i}");
+    }
+    send(&mut r, &line);
+    send(&mut r, "HDEL t f3 f77");
+    send(&mut r, "HSET p a 1 b 2 c 3 d 4");
+    send(&mut r, "SET s x");
+    let state = |r: &mut Raw| {
+        [
+            send(r, "HGETALL p"),
+            send(r, "OBJECT ENCODING p"),
+            send(r, "HGETALL t"),
+            send(r, "OBJECT ENCODING t"),
+            send(r, "DEBUG DIGEST"),
+        ]
+    };
+    let before = state(&mut r);
+    let long = "L".repeat(100);
+    let cmds = [
+        "MULTI".to_string(),
+        "HSET p e 5 a 10".into(),
+        "HDEL p b".into(),
+        format!("HSET p big {long}"),
+        "HDEL p c".into(),
+        "HSET t f5 changed f9000 new".into(),
+        "HDEL t f0 f1 f599 nofield".into(),
+        "HINCRBY t f10 1".into(),
+        "HSETNX t f20000 x".into(),
+        "HINCRBY s x 1".into(),
+        "EXEC".into(),
+    ];
+    let mut last = String::new();
+    for c in &cmds {
+        last = send(&mut r, c);
+    }
+    assert!(last.starts_with("-EXECABORT"), "{last}");
+    assert_eq!(state(&mut r), before);
+}
+
+/// Listpack and hashtable hashes survive an AOF restart (with a rewrite
+/// in between) and a DEBUG RELOAD with their contents, order and encoding.
+#[test]
+fn hashes_survive_aof_restart_and_reload() {
+    let dir = common::temp_dir("hashpack-aof");
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let state = |r: &mut Raw| {
+        let mut out = Vec::new();
+        for k in ["p", "t", "lv"] {
+            out.push(send(r, &format!("OBJECT ENCODING {k}")));
+            let mut all = items(&send(r, &format!("HGETALL {k}")));
+            if k == "t" {
+                all.sort();
+            }
+            out.push(format!("{all:?}"));
+        }
+        out
+    };
+    let mut s = Server::start_in(&dir, &args);
+    let mut r = s.raw();
+    send(&mut r, "HSET p a 1 b 2 c 3");
+    let mut line = "HSET t".to_string();
+    for i in 0..700 {
+        line += &format!(" f{i} v{i}");
+    }
+    send(&mut r, &line);
+    send(&mut r, "BGREWRITEAOF");
+    common::wait_rewrite_done(&mut r);
+    send(&mut r, "HDEL p b");
+    send(&mut r, "HSET p d 4 a 10");
+    send(&mut r, "HSET lv a 1");
+    send(&mut r, &format!("HSET lv b {}", "x".repeat(70)));
+    let before = state(&mut r);
+    assert_eq!(before[0], r#""listpack""#);
+    assert_eq!(before[2], r#""hashtable""#);
+    assert_eq!(before[4], r#""hashtable""#);
+    s.kill9();
+    s.dir = std::path::PathBuf::new();
+    drop(s);
+    let s = Server::start_in(&dir, &args);
+    let mut r = s.raw();
+    until_loaded(&mut r);
+    assert_eq!(state(&mut r), before);
+    assert_eq!(send(&mut r, "DEBUG RELOAD"), "+OK");
+    assert_eq!(state(&mut r), before);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -255,7 +255,7 @@ impl<'a> Decoder<'a> {
             TYPE_HASH_ZIPMAP => {
                 let blob = self.string()?;
                 let e = pack::zipmap_entries(&blob).ok_or_else(|| bad_blob("Zipmap"))?;
-                hash_from(&e, lim)?
+                hash_from(&e, lim, true)?
             }
             TYPE_LIST_ZIPLIST => {
                 let blob = self.string()?;
@@ -306,7 +306,7 @@ impl<'a> Decoder<'a> {
                 } else {
                     pack::listpack_entries(&blob).ok_or_else(|| bad_blob("Hash listpack"))?
                 };
-                hash_from(&e, lim)?
+                hash_from(&e, lim, false)?
             }
             TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
                 let nodes = self.count(1)?;
@@ -466,7 +466,10 @@ fn list_from<'e>(entries: impl Iterator<Item = Entry<'e>>) -> Value {
     Value::List(l)
 }
 
-fn hash_from(e: &[Entry], lim: &LoadLimits) -> Result<Value, Error> {
+/// A hash from a zipmap (`values`: converted by both limits, as Redis 7.0
+/// does) or a ziplist/listpack (by the entry count only: Redis keeps a
+/// loaded listpack's long values packed).
+fn hash_from(e: &[Entry], lim: &LoadLimits, values: bool) -> Result<Value, Error> {
     if !e.len().is_multiple_of(2) {
         return Err(bad_blob("Hash listpack"));
     }
@@ -478,7 +481,11 @@ fn hash_from(e: &[Entry], lim: &LoadLimits) -> Result<Value, Error> {
         })
         .collect();
     let pairs = texts.chunks_exact(2).map(|p| (&p[0][..], &p[1][..]));
-    Hash::from_pairs(pairs, &lim.hash)
+    let hl = crate::store::hash::Limits {
+        value: if values { lim.hash.value } else { usize::MAX },
+        ..lim.hash
+    };
+    Hash::from_pairs(pairs, &hl)
         .map(Value::Hash)
         .ok_or_else(|| Error::corrupt("Duplicate hash fields detected"))
 }
