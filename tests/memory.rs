@@ -483,6 +483,19 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
             }),
         ),
         (
+            "h_listpack",
+            vec![one(&[
+                "HSET", "h_listpack", "f0", "v0", "f1", "v1", "f2", "v2", "f3", "v3", "f4", "v4",
+                "f5", "v5", "f6", "v6", "f7", "v7", "f8", "v8", "f9", "v9",
+            ])],
+        ),
+        (
+            "h_listpack_300",
+            many("HSET", "h_listpack_300", 300, &|i| {
+                vec![format!("field-{i}"), format!("value-{i}")]
+            }),
+        ),
+        (
             "set_intset_big",
             many("SADD", "set_intset_big", 500, &|i| {
                 vec![(i * 7).to_string()]
@@ -505,7 +518,7 @@ fn run_cmds(c: &mut Connection, cmds: &[Vec<String>]) {
 
 /// MEMORY USAGE within 20% of Redis's answer where memkv stores a value
 /// the way Redis does (strings, long keys, hashtable sets, both sorted-set
-/// encodings, intsets).
+/// encodings, listpack hashes, intsets).
 #[test]
 fn memory_usage_close_to_redis() {
     let Some(r) = Server::start_redis(&[]) else {
