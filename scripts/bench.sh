@@ -17,6 +17,9 @@
 #                   (a dense HyperLogLog) as custom commands
 #   STREAMS=1       also XADD (auto id) and XRANGE ... COUNT 10 on a
 #                   1000-entry stream as custom commands
+#   HASHES=1        also HSET (update) and HGET of one field of 1000 small
+#                   hashes (10 fields each, listpack in Redis) as custom
+#                   commands
 #   EVALSHA=1       also EVALSHA of a small script (GET + INCR of one key),
 #                   loaded with SCRIPT LOAD into both servers
 #   REQUESTS=200000 requests per test (-n)
@@ -24,7 +27,8 @@
 #   PIPELINES="1 16"
 #   MEMORY=1        also load the same datasets into fresh servers and
 #                   compare resident memory (VmRSS): ~1M random string keys,
-#                   one set of 1,000,000 members, 100,000 small integer sets
+#                   one set of 1,000,000 members, 100,000 small integer sets,
+#                   100,000 hashes of 10 fields, 100,000 lists of 10 elements
 #   FANOUT=1        Pub/Sub fan-out: one publisher (redis-benchmark PUBLISH,
 #                   -P 16), SUBSCRIBERS subscribers, messages delivered per
 #                   second until every subscriber got every message (0: skip)
@@ -67,6 +71,7 @@ ZCUSTOM=${ZCUSTOM:-1}
 EVALSHA=${EVALSHA:-1}
 BITS=${BITS:-1}
 STREAMS=${STREAMS:-1}
+HASHES=${HASHES:-1}
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
@@ -279,6 +284,7 @@ if [ "${TLS:-0}" = 1 ]; then
     tls_setup
     [ "$TESTS" = "ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin" ] && TESTS=set,get
     ZCUSTOM=0
+    HASHES=0
     EVALSHA=0
     FANOUT=0
 fi
@@ -324,6 +330,15 @@ if [ "$STREAMS" = 1 ]; then
             | redis-cli -p "$port" >/dev/null
     done
     ZCMDS+=("XADD bench:x * field value" "XRANGE bench:s - + COUNT 10")
+fi
+if [ "$HASHES" = 1 ]; then
+    # 1000 hashes of 10 fields, named as redis-benchmark expands
+    # bench:h:__rand_int__ (-r 1000).
+    for port in $MEMKV_PORT $REDIS_PORT; do
+        python3 -c 'print("\n".join(f"HSET bench:h:{i:012d} " + " ".join(f"f{j} value{j}" for j in range(10)) for i in range(1000)))' \
+            | redis-cli -p "$port" >/dev/null
+    done
+    ZCMDS+=("HSET bench:h:__rand_int__ f5 changed" "HGET bench:h:__rand_int__ f5")
 fi
 if [ "$EVALSHA" = 1 ]; then
     script="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"
@@ -501,6 +516,17 @@ elif sys.argv[1] == "smallzsets":
         for i in range(10):
             args += [str(i * 1.5), f"m{i}"]
         cmd("ZADD", f"zs:{k}", *args)
+elif sys.argv[1] == "smallhashes":
+    # 100,000 hashes of 10 fields (listpack).
+    for k in range(100_000):
+        args = []
+        for i in range(10):
+            args += [f"field:{i}", f"value:{k % 1000}:{i}"]
+        cmd("HSET", f"h:{k}", *args)
+elif sys.argv[1] == "smalllists":
+    # 100,000 lists of 10 elements.
+    for k in range(100_000):
+        cmd("RPUSH", f"l:{k}", *[f"element:{k % 1000}:{i}" for i in range(10)])
 EOF
 }
 
@@ -536,6 +562,8 @@ load_bigset() { gen_dataset bigset | redis-cli -p "$1" --pipe >/dev/null; }
 load_intsets() { gen_dataset intsets | redis-cli -p "$1" --pipe >/dev/null; }
 load_bigzset() { gen_dataset bigzset | redis-cli -p "$1" --pipe >/dev/null; }
 load_smallzsets() { gen_dataset smallzsets | redis-cli -p "$1" --pipe >/dev/null; }
+load_smallhashes() { gen_dataset smallhashes | redis-cli -p "$1" --pipe >/dev/null; }
+load_smalllists() { gen_dataset smalllists | redis-cli -p "$1" --pipe >/dev/null; }
 load_stream() {
     redis-benchmark -h 127.0.0.1 -p "$1" -n 1000000 -P 16 -c "$CLIENTS" -q \
         XADD bench:mem '*' f v >/dev/null 2>&1
@@ -548,6 +576,8 @@ if [ "$MEMORY" = 1 ]; then
     mem_case "100,000 sets of 10 small integers" load_intsets
     mem_case "one sorted set of 1,000,000 members" load_bigzset
     mem_case "100,000 sorted sets of 10 members" load_smallzsets
+    mem_case "100,000 hashes of 10 fields" load_smallhashes
+    mem_case "100,000 lists of 10 elements" load_smalllists
     mem_case "one stream of 1,000,000 small entries (XADD * f v)" load_stream
 fi
 

@@ -7,11 +7,10 @@
 //!
 //! Invariants: a hash key is never empty (the key goes with its last
 //! field); a command that changes nothing does not pass the store's
-//! mutation choke point. Small hashes (<= 128 fields, Redis's listpack
-//! range) delete with `shift_remove`, so field order stays insertion order
-//! exactly like Redis's listpack; big ones use `swap_remove` (O(1)). Both
-//! only ever move entries to lower indices, which keeps HSCAN's guarantee
-//! (see `store::scan`).
+//! mutation choke point. The value's two encodings (listpack, hashtable)
+//! and their conversion live in `store::hash`; here a listpack is answered
+//! in its order (HSCAN whole in one call, HRANDFIELD's distinct picks in
+//! listpack order, as Redis), a table through its indices.
 
 use std::collections::HashSet;
 
