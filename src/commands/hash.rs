@@ -299,7 +299,7 @@ fn hdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut deleted = 0i64;
     for f in args.iter().skip(2) {
         let removed = match h.table_mut() {
-            Some(t) if undo.on() => match t.swap_remove_full(&f[..]) {
+            Some(t) if undo.on() => match t.swap_remove_full(f) {
                 Some((index, field, old)) => {
                     undo.push(InverseOp::HashDel { field, old, index });
                     true

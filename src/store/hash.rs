@@ -458,7 +458,7 @@ mod tests {
             x ^= x << 17;
             let f = format!("f{}", x % 60).into_bytes();
             let v = vec![b'v'; (x >> 20) as usize % 200];
-            if x % 3 > 0 {
+            if !x.is_multiple_of(3) {
                 let created = h.set(&f, &v, &lim);
                 match model.iter_mut().find(|(k, _)| *k == f) {
                     Some(e) => {

@@ -222,8 +222,9 @@ fn pexpireat(out: &mut Vec<u8>, key: &[u8], at: u64) {
     encode_into(out, [&b"PEXPIREAT"[..], key, at.as_bytes()].into_iter());
 }
 
-/// Writes elements `from..to` of a list or hash (RPUSH / HMSET chunks of
-/// `ITEMS_PER_CMD`); other values are written whole when `from` is 0.
+/// Writes elements `from..to` of a list, hash table, set table or
+/// skiplist (RPUSH / HMSET / SADD / ZADD chunks of `ITEMS_PER_CMD`); other
+/// values are written whole when `from` is 0.
 fn serialize_slice(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, to: usize) {
     match value {
         Value::List(l) => {
@@ -233,13 +234,8 @@ fn serialize_slice(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, to
                 encode_into(out, head.into_iter().chain(chunk.iter().copied()));
             }
         }
-        // A packed hash is never written in slices.
-        Value::Hash(h) if h.is_packed() => {
-            if from == 0 {
-                serialize_entry(out, key, value, None);
-            }
-        }
-        Value::Hash(h) => {
+        // A packed hash is written whole, like the values below.
+        Value::Hash(h) if !h.is_packed() => {
             let pairs: Vec<&[u8]> = (from..to.min(h.len()))
                 .filter_map(|i| h.get_index(i))
                 .flat_map(|(f, v)| [f, v])
