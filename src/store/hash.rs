@@ -208,6 +208,7 @@ impl Hash {
     ) -> Option<Hash> {
         let n = pairs.len();
         let fits = n <= lim.entries
+            && n < u32::MAX as usize
             && pairs
                 .clone()
                 .all(|(f, v)| f.len() <= lim.value && v.len() <= lim.value);
@@ -288,7 +289,9 @@ impl Hash {
     /// for a listpack; after, when the pack has one field too many.
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: &Limits) -> bool {
         if let Hash::Pack(p) = self {
-            if field.len() <= lim.value && value.len() <= lim.value {
+            // (The count is a u32: a pack that full converts whatever the
+            // configured limit.)
+            if field.len() <= lim.value && value.len() <= lim.value && p.count < u32::MAX {
                 let created = p.set(field, value);
                 if p.count as usize > lim.entries {
                     self.convert();
