@@ -929,6 +929,12 @@ mod tests {
                     z.insert(format!("z{i}").as_bytes(), (i % 97) as f64 / 3.0, &zlim);
                 }
                 s.set(db, b"zset", Value::ZSet(z));
+                // A listpack hash: written whole, in its order.
+                let mut ph = Hash::default();
+                for i in 0..10 {
+                    ph.set(format!("p{i}").as_bytes(), b"v", &Default::default());
+                }
+                s.set(db, b"phash", Value::Hash(ph));
                 for i in 0..50 {
                     s.set(db, format!("k{i}").as_bytes(), Value::Str(Sds::new(b"v")));
                 }
@@ -992,6 +998,24 @@ mod tests {
                         }
                         4 => {
                             s.remove(db, format!("k{}", next(60)).as_bytes());
+                        }
+                        9 => {
+                            if let Ok(Some(Value::Hash(h))) = s.get_mut(db, b"phash", Kind::Hash) {
+                                let f = format!("p{}", next(14));
+                                match next(8) {
+                                    0 => {
+                                        h.remove(f.as_bytes());
+                                    }
+                                    // Now and then a value too long: the
+                                    // hash converts to a table.
+                                    1 if next(4) == 0 => {
+                                        h.set(f.as_bytes(), &[b'x'; 80], &Default::default());
+                                    }
+                                    _ => {
+                                        h.set(f.as_bytes(), b"changed", &Default::default());
+                                    }
+                                }
+                            }
                         }
                         5 if next(6) == 0 => s.swap_dbs(0, 1),
                         6 if next(12) == 0 => s.flush_db(db),
