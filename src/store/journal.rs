@@ -19,10 +19,8 @@
 //! log inverses falls back to copying the value as it is then; replaying
 //! all records in reverse stays exact.
 
-use std::collections::HashSet;
-
 use super::set::Set;
-use super::{Db, Hash, Key, Kind, Sds, Store, Value, WrongType};
+use super::{Db, Hash, Key, KeyHashSet, Kind, Sds, Store, Value, WrongType};
 
 /// The inverse of one in-place change to a container.
 #[derive(Debug)]
@@ -180,7 +178,7 @@ pub struct Journal {
     /// "already recorded".
     since_db_change: usize,
     /// Keys already recorded, kept once the journal outgrows `SCAN_LIMIT`.
-    seen: HashSet<(usize, Key)>,
+    seen: KeyHashSet<(usize, Key)>,
     /// Whether `seen` indexes the key records since the last database
     /// change (the journal outgrew `SCAN_LIMIT`).
     indexed: bool,

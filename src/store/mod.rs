@@ -9,6 +9,7 @@ pub mod bytes;
 pub mod digest;
 pub mod evict;
 pub mod expire;
+pub mod hasher;
 pub mod hll;
 pub mod journal;
 pub mod lazyfree;
@@ -26,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indexmap::IndexMap;
 
 pub use bytes::{Key, Sds};
+pub use hasher::{KeyHashMap, KeyHashSet, KeyMap, KeySet, KeyState};
 
 /// A list value: packed while small, a deque beyond (src/store/list.rs).
 pub use list::List;
@@ -98,8 +100,8 @@ pub struct WrongType;
 /// expiry samples only keys that have one.
 #[derive(Default, Debug, Clone)]
 pub struct Db {
-    pub(crate) keys: IndexMap<Key, Value>,
-    pub(crate) expires: IndexMap<Key, u64>,
+    pub(crate) keys: KeyMap<Key, Value>,
+    pub(crate) expires: KeyMap<Key, u64>,
     /// Each key's access clock, index for index with `keys` (LRU seconds
     /// or LFU counter: `evict`). Kept beside the map, not in it, so a
     /// key costs 4 bytes more, not a padded 8.
@@ -124,10 +126,10 @@ impl Db {
     }
     /// Read-only view of all keys (for SCAN/KEYS/digests; may include
     /// logically expired keys - callers filter with `is_expired`).
-    pub fn keys(&self) -> &IndexMap<Key, Value> {
+    pub fn keys(&self) -> &KeyMap<Key, Value> {
         &self.keys
     }
-    pub fn expires(&self) -> &IndexMap<Key, u64> {
+    pub fn expires(&self) -> &KeyMap<Key, u64> {
         &self.expires
     }
 
