@@ -304,13 +304,23 @@ impl Store {
             Some((_, _, v)) if v.kind() != kind => return Err(WrongType),
             Some((i, _, _)) => i,
         };
+        Ok(self.open_undo(db, key, i))
+    }
+
+    /// `get_mut_undo` for the key at index `i` of `db`'s map.
+    fn open_undo(&mut self, db: usize, key: &[u8], i: usize) -> Option<(&mut Value, UndoLog<'_>)> {
         self.touch_index(db, i);
         self.before_write_hooks(db, key);
         let ops = match self.journal.as_mut() {
             Some(j) if !j.recorded(db, key) => Some(j.push_ops(db, Key::new(key))),
             _ => None,
         };
-        Ok(self.dbs[db].keys.get_mut(key).map(|v| (v, UndoLog(ops))))
+        // As in `get_mut`: the hooks only read the maps, so `i` still
+        // names the key (no second hash).
+        self.dbs[db]
+            .keys
+            .get_index_mut(i)
+            .map(|(_, v)| (v, UndoLog(ops)))
     }
 
     /// [`Store::get_mut_undo`] when `inverses(value)`: otherwise (a small
@@ -324,13 +334,16 @@ impl Store {
         inverses: impl Fn(&Value) -> bool,
     ) -> Result<Option<(&mut Value, UndoLog<'_>)>, WrongType> {
         self.expire_if_needed(db, key);
-        match self.dbs[db].keys.get(key) {
+        match self.dbs[db].keys.get_full(key) {
             None => Ok(None),
-            Some(v) if v.kind() != kind => Err(WrongType),
-            Some(v) if inverses(v) => self.get_mut_undo(db, key, kind),
-            Some(_) => {
+            Some((_, _, v)) if v.kind() != kind => Err(WrongType),
+            Some((i, _, v)) if inverses(v) => Ok(self.open_undo(db, key, i)),
+            Some((i, _, _)) => {
                 self.before_write(db, key);
-                Ok(self.dbs[db].keys.get_mut(key).map(|v| (v, UndoLog(None))))
+                Ok(self.dbs[db]
+                    .keys
+                    .get_index_mut(i)
+                    .map(|(_, v)| (v, UndoLog(None))))
             }
         }
     }

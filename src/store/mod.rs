@@ -154,6 +154,14 @@ impl Db {
         Some((k, v))
     }
 
+    /// Removes the key at index `i` (not its expiry) and its access clock.
+    #[inline]
+    pub(crate) fn remove_index(&mut self, i: usize) -> Option<(Key, Value)> {
+        let kv = self.keys.swap_remove_index(i)?;
+        self.lru.swap_remove(i);
+        Some(kv)
+    }
+
     /// The key table looks full (`capacity()` counts only free slots):
     /// when deleted slots - hashbrown tombstones left by removals under
     /// churn - are what fills it, the next insert would double the index
@@ -464,7 +472,9 @@ impl Store {
         };
         self.touch_index(db, i);
         self.before_write(db, key);
-        Ok(self.dbs[db].keys.get_mut(key))
+        // The hooks only read the maps: `i` still names the key, and a
+        // second lookup would hash it again.
+        Ok(self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v))
     }
 
     /// Sets `key` to `value`, clearing any expiry (Redis's `setKey`).
@@ -525,15 +535,14 @@ impl Store {
         if self.expire_if_needed(db, key) {
             return None;
         }
-        if !self.dbs[db].keys.contains_key(key) {
-            return None;
-        }
+        let i = self.dbs[db].keys.get_index_of(key)?;
         self.before_write(db, key);
         let d = &mut self.dbs[db];
         if !d.expires.is_empty() {
             d.expires.swap_remove(key);
         }
-        d.remove_entry(key).map(|(_, v)| v)
+        // The hooks only read the maps: `i` is still the key's index.
+        d.remove_index(i).map(|(_, v)| v)
     }
 
     /// The absolute expiry of a live key, if any.
