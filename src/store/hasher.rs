@@ -3,11 +3,12 @@
 //! member index, WATCH / blocking / journal / snapshot bookkeeping.
 //!
 //! foldhash's `fast` hasher (the one hashbrown itself defaults to): a
-//! folded multiply per 16 bytes, about a tenth of std's SipHash-1-3 on a
-//! 16-byte key. It is keyed: the shared seed and each table's own seed come
-//! from std's `RandomState`, which the OS seeds (getrandom), not from
-//! foldhash's default (addresses and the time), so nobody outside the
-//! process knows them and cannot precompute colliding keys (HashDoS).
+//! folded multiply per 16 bytes, about a sixth of SipHash-1-3's time on
+//! a 16-byte key (~220 instructions less per GET or SET). It is keyed:
+//! the shared seed and each table's own seed come from std's
+//! `RandomState`, which the OS seeds (getrandom), not from foldhash's
+//! default (addresses and the time), so nobody outside the process knows
+//! them and cannot precompute colliding keys (HashDoS).
 //! Nothing a client sees follows hash order: `IndexMap`s iterate in
 //! insertion order (SCAN, KEYS, RANDOMKEY, SPOP work on positions), and
 //! the plain hash maps here are never iterated into a reply.
