@@ -304,11 +304,6 @@ impl Store {
             Some((_, _, v)) if v.kind() != kind => return Err(WrongType),
             Some((i, _, _)) => i,
         };
-        Ok(self.open_undo(db, key, i))
-    }
-
-    /// `get_mut_undo` for the key at index `i` of `db`'s map.
-    fn open_undo(&mut self, db: usize, key: &[u8], i: usize) -> Option<(&mut Value, UndoLog<'_>)> {
         self.touch_index(db, i);
         self.before_write_hooks(db, key);
         let ops = match self.journal.as_mut() {
@@ -317,10 +312,8 @@ impl Store {
         };
         // As in `get_mut`: the hooks only read the maps, so `i` still
         // names the key (no second hash).
-        self.dbs[db]
-            .keys
-            .get_index_mut(i)
-            .map(|(_, v)| (v, UndoLog(ops)))
+        let v = self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v);
+        Ok(v.map(|v| (v, UndoLog(ops))))
     }
 
     /// [`Store::get_mut_undo`] when `inverses(value)`: otherwise (a small
@@ -337,13 +330,11 @@ impl Store {
         match self.dbs[db].keys.get_full(key) {
             None => Ok(None),
             Some((_, _, v)) if v.kind() != kind => Err(WrongType),
-            Some((i, _, v)) if inverses(v) => Ok(self.open_undo(db, key, i)),
+            Some((_, _, v)) if inverses(v) => self.get_mut_undo(db, key, kind),
             Some((i, _, _)) => {
                 self.before_write(db, key);
-                Ok(self.dbs[db]
-                    .keys
-                    .get_index_mut(i)
-                    .map(|(_, v)| (v, UndoLog(None))))
+                let v = self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v);
+                Ok(v.map(|v| (v, UndoLog(None))))
             }
         }
     }
