@@ -14,11 +14,9 @@
 //! a rolled-back transaction or script emits nothing. A failed command
 //! emits nothing.
 
-use std::collections::HashSet;
-
 use crate::commands::{Args, CommandSpec};
 use crate::server::{Client, Server};
-use crate::store::Key;
+use crate::store::{Key, KeyHashSet};
 
 /// Redis's notification class flags.
 pub const KEYSPACE: u32 = 1 << 0; // K
@@ -89,7 +87,7 @@ pub struct Notes {
     pub list: Vec<Note>,
     /// Keys written by this command, once it wrote more than a few (a DEL
     /// of many keys stays linear).
-    seen: HashSet<(usize, Key)>,
+    seen: KeyHashSet<(usize, Key)>,
 }
 
 /// Below this many notes the duplicate check is a scan.

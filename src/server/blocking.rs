@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Client, Park, Server};
 use crate::commands::{self, Args, OwnedArgs};
-use crate::store::{Key, Kind, Value};
+use crate::store::{Key, KeyHashMap, Kind, Value};
 
 /// One parked client's blocking state.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ struct Waiter {
 #[derive(Debug, Default)]
 pub struct Blocked {
     /// (db, key) -> ids of the clients waiting on it, in blocking order.
-    by_key: HashMap<(usize, Key), VecDeque<u64>>,
+    by_key: KeyHashMap<(usize, Key), VecDeque<u64>>,
     waiters: HashMap<u64, Waiter>,
     deadlines: BTreeSet<(Instant, u64)>,
 }

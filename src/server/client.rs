@@ -129,7 +129,7 @@ pub struct Client {
     pub in_exec: bool,
     /// Keys this client WATCHes, by database.
     /// WATCHed (db, key)s: a set, so WATCH of n keys costs O(n).
-    pub watched: indexmap::IndexSet<(usize, Key)>,
+    pub watched: crate::store::KeySet<(usize, Key)>,
     pub no_evict: bool,
     /// In MONITOR mode (Redis's CLIENT_MONITOR).
     pub monitor: bool,

@@ -6,7 +6,7 @@
 //! [`Pack`]: fields and values alternating in one exactly sized buffer
 //! (the entry codec of `store::pack`, shared with packed lists), in
 //! insertion order like Redis's listpack; lookups are linear scans, as in
-//! Redis. Beyond the limits it is a hash table (`IndexMap<Sds, Sds>`,
+//! Redis. Beyond the limits it is a hash table (`KeyMap<Sds, Sds>`,
 //! O(1) random access for HRANDFIELD and HSCAN's cursor, `store::scan`).
 //! A hash converts exactly where Redis converts (a field or value too
 //! long, one field too many) and never back: only fresh hashes start packed.
@@ -15,13 +15,11 @@
 //! a table uses `swap_remove`, which only moves entries to lower indices
 //! and so keeps HSCAN's guarantee.
 
-use indexmap::IndexMap;
-
-use super::Sds;
 use super::pack::{entry_len, read_entry, splice, write_entry};
+use super::{KeyMap, Sds};
 
 /// Fields of a hash-table encoded hash.
-pub type Table = IndexMap<Sds, Sds>;
+pub type Table = KeyMap<Sds, Sds>;
 
 /// The listpack limits (`hash-max-listpack-entries` / `-value`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,7 +211,7 @@ impl Hash {
                 .clone()
                 .all(|(f, v)| f.len() <= lim.value && v.len() <= lim.value);
         if !fits {
-            let mut t = Table::with_capacity(n);
+            let mut t = Table::with_capacity_and_hasher(n, Default::default());
             for (f, v) in pairs {
                 if t.insert(Sds::new(f), Sds::new(v)).is_some() {
                     return None;
@@ -326,7 +324,7 @@ impl Hash {
     /// Turns a pack into a table (order kept), with room for one more.
     fn convert(&mut self) {
         if let Hash::Pack(p) = self {
-            let mut t = Table::with_capacity(p.count as usize + 1);
+            let mut t = Table::with_capacity_and_hasher(p.count as usize + 1, Default::default());
             for (f, v) in p.iter() {
                 t.insert(Sds::new(f), Sds::new(v));
             }

@@ -19,10 +19,8 @@
 //! that cannot log inverses falls back to copying the value as it is then;
 //! replaying all records in reverse stays exact.
 
-use std::collections::HashSet;
-
 use super::set::Set;
-use super::{Db, Hash, Key, Kind, Sds, Store, Value, WrongType};
+use super::{Db, Hash, Key, KeyHashSet, Kind, Sds, Store, Value, WrongType};
 
 /// The inverse of one in-place change to a container.
 #[derive(Debug)]
@@ -160,7 +158,7 @@ pub struct Journal {
     /// "already recorded".
     since_db_change: usize,
     /// Keys already recorded, kept once the journal outgrows `SCAN_LIMIT`.
-    seen: HashSet<(usize, Key)>,
+    seen: KeyHashSet<(usize, Key)>,
     /// Whether `seen` indexes the key records since the last database
     /// change (the journal outgrew `SCAN_LIMIT`).
     indexed: bool,
@@ -292,7 +290,10 @@ impl Store {
             Some(j) if !j.recorded(db, key) => Some(j.push_ops(db, Key::new(key))),
             _ => None,
         };
-        Ok(self.dbs[db].keys.get_mut(key).map(|v| (v, UndoLog(ops))))
+        // As in `get_mut`: the hooks only read the maps, so `i` still
+        // names the key (no second hash).
+        let v = self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v);
+        Ok(v.map(|v| (v, UndoLog(ops))))
     }
 
     /// [`Store::get_mut_undo`] when `inverses(value)`: otherwise (a small
@@ -306,13 +307,14 @@ impl Store {
         inverses: impl Fn(&Value) -> bool,
     ) -> Result<Option<(&mut Value, UndoLog<'_>)>, WrongType> {
         self.expire_if_needed(db, key);
-        match self.dbs[db].keys.get(key) {
+        match self.dbs[db].keys.get_full(key) {
             None => Ok(None),
-            Some(v) if v.kind() != kind => Err(WrongType),
-            Some(v) if inverses(v) => self.get_mut_undo(db, key, kind),
-            Some(_) => {
+            Some((_, _, v)) if v.kind() != kind => Err(WrongType),
+            Some((_, _, v)) if inverses(v) => self.get_mut_undo(db, key, kind),
+            Some((i, _, _)) => {
                 self.before_write(db, key);
-                Ok(self.dbs[db].keys.get_mut(key).map(|v| (v, UndoLog(None))))
+                let v = self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v);
+                Ok(v.map(|v| (v, UndoLog(None))))
             }
         }
     }

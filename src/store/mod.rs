@@ -10,6 +10,7 @@ pub mod digest;
 pub mod evict;
 pub mod expire;
 pub mod hash;
+pub mod hasher;
 pub mod hll;
 pub mod journal;
 pub mod lazyfree;
@@ -25,9 +26,8 @@ pub mod zset;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use indexmap::IndexMap;
-
 pub use bytes::{Key, Sds};
+pub use hasher::{KeyHashMap, KeyHashSet, KeyMap, KeySet, KeyState};
 
 /// A hash value: listpack or hash table (src/store/hash.rs).
 pub use hash::Hash;
@@ -101,8 +101,8 @@ pub struct WrongType;
 /// expiry samples only keys that have one.
 #[derive(Default, Debug, Clone)]
 pub struct Db {
-    pub(crate) keys: IndexMap<Key, Value>,
-    pub(crate) expires: IndexMap<Key, u64>,
+    pub(crate) keys: KeyMap<Key, Value>,
+    pub(crate) expires: KeyMap<Key, u64>,
     /// Each key's access clock, index for index with `keys` (LRU seconds
     /// or LFU counter: `evict`). Kept beside the map, not in it, so a
     /// key costs 4 bytes more, not a padded 8.
@@ -127,10 +127,10 @@ impl Db {
     }
     /// Read-only view of all keys (for SCAN/KEYS/digests; may include
     /// logically expired keys - callers filter with `is_expired`).
-    pub fn keys(&self) -> &IndexMap<Key, Value> {
+    pub fn keys(&self) -> &KeyMap<Key, Value> {
         &self.keys
     }
-    pub fn expires(&self) -> &IndexMap<Key, u64> {
+    pub fn expires(&self) -> &KeyMap<Key, u64> {
         &self.expires
     }
 
@@ -153,6 +153,14 @@ impl Db {
         let (i, k, v) = self.keys.swap_remove_full(key)?;
         self.lru.swap_remove(i);
         Some((k, v))
+    }
+
+    /// Removes the key at index `i` (not its expiry) and its access clock.
+    #[inline]
+    pub(crate) fn remove_index(&mut self, i: usize) -> Option<(Key, Value)> {
+        let kv = self.keys.swap_remove_index(i)?;
+        self.lru.swap_remove(i);
+        Some(kv)
     }
 
     /// The key table looks full (`capacity()` counts only free slots):
@@ -465,7 +473,9 @@ impl Store {
         };
         self.touch_index(db, i);
         self.before_write(db, key);
-        Ok(self.dbs[db].keys.get_mut(key))
+        // The hooks only read the maps: `i` still names the key, and a
+        // second lookup would hash it again.
+        Ok(self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v))
     }
 
     /// Sets `key` to `value`, clearing any expiry (Redis's `setKey`).
@@ -526,15 +536,14 @@ impl Store {
         if self.expire_if_needed(db, key) {
             return None;
         }
-        if !self.dbs[db].keys.contains_key(key) {
-            return None;
-        }
+        let i = self.dbs[db].keys.get_index_of(key)?;
         self.before_write(db, key);
         let d = &mut self.dbs[db];
         if !d.expires.is_empty() {
             d.expires.swap_remove(key);
         }
-        d.remove_entry(key).map(|(_, v)| v)
+        // The hooks only read the maps: `i` is still the key's index.
+        d.remove_index(i).map(|(_, v)| v)
     }
 
     /// The absolute expiry of a live key, if any.

@@ -2,18 +2,14 @@
 //! keys that clients block on; the mutation choke point records writes to
 //! those keys so the server can serve the waiters right after the command.
 
-use std::collections::HashSet;
-
-use indexmap::IndexSet;
-
-use super::{Key, Store};
+use super::{Key, KeyHashSet, KeySet, Store};
 
 /// Keys with blocked clients, and those of them written since last asked
 /// (a set in write order: marking a key costs O(1) however many are ready).
 #[derive(Debug, Default)]
 pub struct ReadyKeys {
-    watched: HashSet<(usize, Key)>,
-    ready: IndexSet<(usize, Key)>,
+    watched: KeyHashSet<(usize, Key)>,
+    ready: KeySet<(usize, Key)>,
 }
 
 impl ReadyKeys {

@@ -46,8 +46,8 @@ pub fn parse_cursor(b: &[u8]) -> Option<u64> {
 /// One SCAN step: visits at most `count` entries of `map` below `cursor`
 /// (0 = from the top), calling `visit` for each, and returns the next cursor
 /// (0 = the scan is complete). Work is bounded by `count`.
-pub fn scan_step<K, V>(
-    map: &IndexMap<K, V>,
+pub fn scan_step<K, V, S>(
+    map: &IndexMap<K, V, S>,
     cursor: u64,
     count: usize,
     mut visit: impl FnMut(&K, &V),

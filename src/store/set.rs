@@ -15,13 +15,11 @@
 //! map's order, which Redis leaves unspecified. Tables only ever
 //! `swap_remove`, which keeps SSCAN's guarantee.
 
-use indexmap::IndexMap;
-
-use super::Key;
+use super::{Key, KeyMap};
 use crate::number::{fmt_i64, parse_i64};
 
 /// Members of a hash-table encoded set.
-pub type Members = IndexMap<Key, ()>;
+pub type Members = KeyMap<Key, ()>;
 
 /// Redis's default `set-max-intset-entries`.
 pub const DEFAULT_MAX_INTSET_ENTRIES: usize = 512;
@@ -138,7 +136,7 @@ impl Set {
     /// Turns an intset into a table presized for its members (+ `extra`).
     fn convert_to_table(&mut self, extra: usize) {
         if let Set::Ints(s) = self {
-            let mut t = Members::with_capacity(s.len() + extra);
+            let mut t = Members::with_capacity_and_hasher(s.len() + extra, Default::default());
             let mut buf = [0u8; 20];
             for v in s.iter() {
                 t.insert(Key::new(fmt_i64(v, &mut buf)), ());

@@ -25,10 +25,8 @@
 //! cloning a 3M-element list or a 1M-member sorted set cost the reactor
 //! more than encoding it.)
 
-use std::collections::HashSet;
-
 use super::lazyfree::free_effort;
-use super::{Db, Key, Store, Value};
+use super::{Db, Key, KeyHashSet, Store, Value};
 use crate::aof::propagate::encode_into;
 use crate::rdb::SaveOpts;
 use crate::rdb::save as rdb_save;
@@ -48,7 +46,7 @@ pub struct Snapshot {
     db: usize,
     /// Keys below a cursor that must not be walked (already serialized, or
     /// not part of the snapshot).
-    done: HashSet<(usize, Key)>,
+    done: KeyHashSet<(usize, Key)>,
     /// A big value the walk is writing a slice per tick.
     partial: Option<Partial>,
     /// Output ready to hand over, in order, before `out`.
@@ -90,7 +88,7 @@ pub struct DetachedDb {
     /// Indexes below this are unwalked.
     upto: usize,
     /// Unwalked keys not to write (already written, or newer).
-    skip: HashSet<Key>,
+    skip: KeyHashSet<Key>,
     /// A walked key whose value was only partly written: the rest.
     partial: Option<(Key, usize)>,
     rdb: Option<SaveOpts>,
@@ -445,7 +443,7 @@ impl Store {
                 None
             }
         };
-        let mut skip = HashSet::new();
+        let mut skip = KeyHashSet::default();
         if !snap.done.is_empty() {
             snap.done.retain(|(d, k)| {
                 if *d == db {

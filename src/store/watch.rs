@@ -1,16 +1,14 @@
 //! WATCH bookkeeping: which clients watch which keys, and which clients'
 //! watches a write has invalidated. Fed by the store's choke point.
 
-use std::collections::{HashMap, HashSet};
-
-use super::{Key, Store};
+use super::{Key, KeyHashMap, KeyHashSet, Store};
 
 #[derive(Debug, Default)]
 pub struct Watches {
     /// (db, key) -> ids of clients watching it.
-    by_key: HashMap<(usize, Key), Vec<u64>>,
+    by_key: KeyHashMap<(usize, Key), Vec<u64>>,
     /// Clients whose watched keys changed since they WATCHed.
-    dirty: HashSet<u64>,
+    dirty: KeyHashSet<u64>,
 }
 
 impl Watches {

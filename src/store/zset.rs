@@ -22,11 +22,11 @@
 
 use std::cell::Cell;
 use std::cmp::Ordering;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use super::{Key, Sds};
+use super::{Key, KeyState, Sds};
 
 /// The listpack limits (`zset-max-listpack-entries` / `-value`).
 #[derive(Clone, Copy, Debug)]
@@ -588,7 +588,7 @@ pub struct SkipList {
     len: u32,
     level: usize,
     dict: HashTable<u32>,
-    hasher: RandomState,
+    hasher: KeyState,
     /// Upper levels of all nodes, in blocks of `levels - 1`.
     uppers: Vec<Level>,
     /// Freed blocks by size (index = block length - 1).
@@ -605,7 +605,7 @@ impl Default for SkipList {
             len: 0,
             level: 1,
             dict: HashTable::new(),
-            hasher: RandomState::new(),
+            hasher: KeyState::default(),
             uppers: Vec::new(),
             free_uppers: Vec::new(),
         }
