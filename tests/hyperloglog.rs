@@ -348,6 +348,7 @@ fn aof_replays_hll_values_with_their_cache() {
     first.kill9();
     let s = Server::start_in(&dir, &["--appendonly", "yes"]);
     let mut a = s.raw();
+    until_loaded(&mut a);
     let after = ["s", "d", "m"].map(|k| cmd(&mut a, &[b"GET", k.as_bytes()]));
     assert_eq!(before, after);
 }
