@@ -219,9 +219,9 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 TCK=$(getconf CLK_TCK)
 cpu_ns() {
     if [ -r "/proc/$1/schedstat" ]; then
-        cat "/proc/$1"/task/*/schedstat | awk '{t += $1} END {printf "%d\n", t}'
+        cat "/proc/$1"/task/*/schedstat | awk '{t += $1} END {printf "%.0f\n", t}'
     else
-        sed 's/.*) //' "/proc/$1/stat" | awk -v tck="$TCK" '{printf "%d\n", ($12 + $13) * 1e9 / tck}'
+        sed 's/.*) //' "/proc/$1/stat" | awk -v tck="$TCK" '{printf "%.0f\n", ($12 + $13) * 1e9 / tck}'
     fi
 }
 
