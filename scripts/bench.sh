@@ -64,7 +64,12 @@
 #                   incr,lpush,lpop,hset), CLIENTS connections, REQUESTS
 #                   requests; median over rounds of p50 / p99 / p99.9 / max
 #                   (ms) for each server and the memkv/Redis ratios of p99
-#                   and p99.9 (below 1: memkv's tail is shorter)
+#                   and p99.9 (below 1: memkv's tail is shorter); then a
+#                   paced open-loop probe (examples/latency_probe.rs) at
+#                   LATENCY_RATE requests/s (default: half the lower GET
+#                   peak just measured), LATENCY_CONNS=8 connections,
+#                   LATENCY_SECONDS=10: p50 / p99 / p99.9 / max and the
+#                   server CPU per request at that load
 #   TLS=1           benchmark over TLS: both servers get a tls-port with an
 #                   openssl-made certificate (tls-auth-clients no) and
 #                   redis-benchmark runs with --tls (TESTS defaults to
@@ -474,6 +479,7 @@ if [ "${LATENCY:-0}" = 1 ]; then
                     -c "$CLIENTS" -P 1 --precision 3 2>/dev/null | tr '\r' '\n' \
                     | awk -v s="$server" '
                         /^====== / { name = $2 }
+                        /throughput summary:/ { rps = $3 }
                         /^Latency by percentile/ { on = 1; next }
                         /^Cumulative distribution/ { on = 0 }
                         on && /% <= / {
@@ -483,7 +489,7 @@ if [ "${LATENCY:-0}" = 1 ]; then
                             if (pct >= 99.9 && p999 == "") p999 = v
                             mx = v
                         }
-                        END { if (name != "" && p999 != "") print name "," s "," p50 "," p99 "," p999 "," mx }' \
+                        END { if (name != "" && p999 != "") print name "," s "," p50 "," p99 "," p999 "," mx "," rps }' \
                         >>"$LAT" \
                     || log "redis-benchmark -t $t failed against $server (latency)"
             done
@@ -497,7 +503,7 @@ for line in open(sys.argv[1]):
     if test not in rows:
         rows[test] = {"memkv": [], "redis": []}
         order.append(test)
-    rows[test][server].append([float(v) for v in vals])
+    rows[test][server].append([float(v) for v in vals[:4]])
 def med(samples, i):
     return statistics.median(s[i] for s in samples)
 print()
@@ -515,6 +521,70 @@ for test in order:
           f"   {q(m[1], d[1]):>6.2f} {q(m[2], d[2]):>6.2f}")
     print(f"{'':<12} {'redis':<6} {d[0]:>8.3f} {d[1]:>8.3f} {d[2]:>8.3f} {d[3]:>8.3f}")
 EOF
+    # Paced: examples/latency_probe.rs sends LATENCY_RATE requests/s (default
+    # half the lower -P 1 peak measured above, GET's if run) open loop over
+    # LATENCY_CONNS connections for LATENCY_SECONDS; the server's CPU per
+    # request at that fixed load comes with it.
+    log "building examples/latency_probe (release)"
+    if cargo build --release --quiet --example latency_probe; then
+        PROBE=$ROOT/target/release/examples/latency_probe
+        rate=${LATENCY_RATE:-$(python3 - "$LAT" <<'EOF'
+import statistics, sys
+rps = {}
+for line in open(sys.argv[1]):
+    test, server, *vals = line.strip().split(",")
+    if len(vals) > 4 and vals[4]:
+        rps.setdefault(test, {}).setdefault(server, []).append(float(vals[4]))
+pick = rps.get("GET") or next(iter(rps.values()), {})
+peaks = [statistics.median(v) for v in pick.values()]
+print(int(min(peaks) / 2) if peaks else 20000)
+EOF
+)}
+        secs=${LATENCY_SECONDS:-10}
+        conns=${LATENCY_CONNS:-8}
+        log "paced probe: $rate requests/s, $conns connections, $secs s, rounds: $ROUNDS"
+        PACED=$WORK/paced.csv
+        : >"$PACED"
+        for round in $(seq 1 "$ROUNDS"); do
+            if [ $((round % 2)) -eq 1 ]; then order="memkv redis"; else order="redis memkv"; fi
+            for server in $order; do
+                if [ "$server" = memkv ]; then
+                    port=$MEMKV_PORT pid=$MEMKV_PID
+                else
+                    port=$REDIS_PORT pid=$REDIS_PID
+                fi
+                c0=$(cpu_ns "$pid")
+                if out=$("$PROBE" "$port" "$rate" "$secs" "$conns"); then
+                    c1=$(cpu_ns "$pid")
+                    echo "$server $out $c0 $c1" >>"$PACED"
+                else
+                    log "latency probe failed against $server"
+                fi
+            done
+        done
+        python3 - "$PACED" "$rate" <<'EOF'
+import statistics, sys
+rows = {"memkv": [], "redis": []}
+for line in open(sys.argv[1]):
+    server, sent, _n, p50, p99, p999, mx, c0, c1 = line.split()
+    rows[server].append([float(p50), float(p99), float(p999), float(mx),
+                         (int(c1) - int(c0)) / 1e3 / int(sent)])
+print()
+print(f"paced GET at {sys.argv[2]} requests/s (open loop; ms, median over rounds),")
+print("server CPU us/req at that load; ratios memkv/Redis")
+print(f"{'server':<8} {'p50':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'cpu_us':>8}")
+med = {s: [statistics.median(r[i] for r in v) for i in range(5)] for s, v in rows.items() if v}
+for s, m in med.items():
+    print(f"{s:<8} {m[0]:>8.3f} {m[1]:>8.3f} {m[2]:>8.3f} {m[3]:>8.3f} {m[4]:>8.3f}")
+if len(med) == 2:
+    m, d = med["memkv"], med["redis"]
+    q = lambda a, b: a / b if b else float("nan")
+    print(f"{'ratio':<8} {q(m[0], d[0]):>8.2f} {q(m[1], d[1]):>8.2f} {q(m[2], d[2]):>8.2f}"
+          f" {q(m[3], d[3]):>8.2f} {q(m[4], d[4]):>8.2f}   (CPU: {q(d[4], m[4]):.2f}x cheaper)")
+EOF
+    else
+        log "cannot build examples/latency_probe: no paced figure"
+    fi
 fi
 
 # --- Pub/Sub fan-out ---------------------------------------------------------
