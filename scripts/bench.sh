@@ -398,15 +398,14 @@ if [ -n "$TESTS" ]; then
                     bench_one "$round" "$p" "$server" "$pid" "" "${BENCH_ARGS[@]}" -h 127.0.0.1 \
                         -p "$port" -t "$t" -n "$REQUESTS" -c "$CLIENTS" -P "$p"
                 done
-                # No globbing: XADD's `*` id must reach redis-benchmark as is.
-                set -f
                 for zc in "${ZCMDS[@]}"; do
-                    # shellcheck disable=SC2086 # the command is a list of words
+                    # Split into words without globbing: XADD's `*` id must
+                    # reach redis-benchmark as is.
+                    read -ra words <<<"$zc"
                     bench_one "$round" "$p" "$server" "$pid" "${zc%% *}" "${BENCH_ARGS[@]}" \
-                        -h 127.0.0.1 -p "$port" \
-                        -r 1000 -n "$REQUESTS" -c "$CLIENTS" -P "$p" $zc
+                        -h 127.0.0.1 -p "$port" -r 1000 -n "$REQUESTS" -c "$CLIENTS" -P "$p" \
+                        "${words[@]}"
                 done
-                set +f
             done
         done
     done
