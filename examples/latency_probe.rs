@@ -7,8 +7,9 @@
 //!
 //! Usage: latency_probe PORT RATE SECONDS [CONNECTIONS] [COMMAND ARG...]
 //! (default 8 connections, `GET probe:key`). Prints one line:
-//! `sent replies p50_ms p99_ms p99.9_ms max_ms`, latencies measured from the
-//! write of a request to its reply, the first second left out (warm-up).
+//! `sent measured p50_ms p99_ms p99.9_ms max_ms`: requests sent, replies
+//! measured (the first second is warm-up, left out), and latencies from the
+//! write of a request to its reply.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
