@@ -5,12 +5,16 @@
 # both on free loopback ports and runs the same `redis-benchmark` tests
 # against each, alternating server order every round, at -P 1 and -P 16.
 # Prints the median requests/s per test, pipeline depth and server, the
-# memkv/Redis ratio and the geometric mean of the ratios. Absolute numbers
-# drift on shared machines; the interleaved ratio is what to compare.
+# memkv/Redis ratio, and the server CPU per request of each (user + system
+# time of the server process before and after the run, see cpu_ns, divided
+# by the requests) with the "x cheaper" ratio Redis CPU / memkv CPU;
+# geometric means per pipeline depth. Absolute numbers drift on shared
+# machines; the interleaved ratios are what to compare.
 #
 # Environment:
 #   ROUNDS=3        rounds (median over rounds)
-#   TESTS=ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin   (redis-benchmark -t; empty: skip)
+#   TESTS=ping_inline,ping_mbulk,set,get,incr,lpush,lpop,hset,mset,sadd,spop,zadd,zpopmin
+#                   (redis-benchmark -t, one run per test; empty: skip)
 #   ZCUSTOM=1       also ZRANGE / ZRANK / ZSCORE as custom commands on a
 #                   1000-member sorted set (bench:z)
 #   BITS=1          also SETBIT, BITFIELD INCRBY, BITCOUNT (64 KB bitmap), PFADD and PFCOUNT
@@ -59,6 +63,17 @@
 #                   thirds of the keys relayed) vs a single memkv node, same
 #                   tests with random keys (-r 100000), reported as ratios
 #                   cluster/single (TESTS defaults to set,get there)
+#   LATENCY=1       latency under load: redis-benchmark -P 1 --precision 3
+#                   per test in LATENCY_TESTS (default ping_mbulk,set,get,
+#                   incr,lpush,lpop,hset), CLIENTS connections, REQUESTS
+#                   requests; median over rounds of p50 / p99 / p99.9 / max
+#                   (ms) for each server and the memkv/Redis ratios of p99
+#                   and p99.9 (below 1: memkv's tail is shorter); then a
+#                   paced open-loop probe (examples/latency_probe.rs) at
+#                   LATENCY_RATE requests/s (default: half the lower GET
+#                   peak just measured), LATENCY_CONNS=8 connections,
+#                   LATENCY_SECONDS=10: p50 / p99 / p99.9 / max and the
+#                   server CPU per request at that load
 #   TLS=1           benchmark over TLS: both servers get a tls-port with an
 #                   openssl-made certificate (tls-auth-clients no) and
 #                   redis-benchmark runs with --tls (TESTS defaults to
@@ -66,7 +81,7 @@
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin}
+TESTS=${TESTS-ping_inline,ping_mbulk,set,get,incr,lpush,lpop,hset,mset,sadd,spop,zadd,zpopmin}
 ZCUSTOM=${ZCUSTOM:-1}
 EVALSHA=${EVALSHA:-1}
 BITS=${BITS:-1}
@@ -206,6 +221,20 @@ tls_setup() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+# CPU time (user + system) of a process, all threads, in ns: the sum of
+# /proc/<pid>/task/*/schedstat's first field, the precise on-CPU time that
+# /proc/<pid>/stat's utime + stime are scaled to (those count in 10 ms
+# ticks: too coarse for a -P 16 run). Falls back to utime + stime (fields
+# 14 and 15, counted after the ") " that ends the name) without schedstat.
+TCK=$(getconf CLK_TCK)
+cpu_ns() {
+    if [ -r "/proc/$1/schedstat" ]; then
+        cat "/proc/$1"/task/*/schedstat | awk '{t += $1} END {printf "%.0f\n", t}'
+    else
+        sed 's/.*) //' "/proc/$1/stat" | awk -v tck="$TCK" '{printf "%.0f\n", ($12 + $13) * 1e9 / tck}'
+    fi
+}
+
 # --- cluster mode -----------------------------------------------------------
 if [ "${CLUSTER:-0}" = 1 ]; then
     CTESTS=${TESTS:-set,get}
@@ -282,7 +311,7 @@ fi
 
 if [ "${TLS:-0}" = 1 ]; then
     tls_setup
-    [ "$TESTS" = "ping_inline,ping_mbulk,set,get,incr,mset,sadd,spop,zadd,zpopmin" ] && TESTS=set,get
+    [ "$TESTS" = "ping_inline,ping_mbulk,set,get,incr,lpush,lpop,hset,mset,sadd,spop,zadd,zpopmin" ] && TESTS=set,get
     ZCUSTOM=0
     HASHES=0
     EVALSHA=0
@@ -349,30 +378,49 @@ if [ "$EVALSHA" = 1 ]; then
 fi
 if [ -n "$TESTS" ]; then
     log "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS, pipelines: $PIPELINES, rounds: $ROUNDS"
+    # One redis-benchmark run per test, so the server's CPU time before and
+    # after it is that test's: appends "round,P,server,test,rps,cpu_us"
+    # (cpu_us empty when one run printed several tests, e.g. lrange).
+    bench_one() { # round P server pid label(empty: the CSV's) redis-benchmark args...
+        local r=$1 p=$2 server=$3 pid=$4 label=$5 c0 c1 out
+        shift 5
+        c0=$(cpu_ns "$pid")
+        if ! out=$(redis-benchmark -q --csv "$@" 2>/dev/null); then
+            log "redis-benchmark $* failed against $server"
+            return 0
+        fi
+        c1=$(cpu_ns "$pid")
+        awk -F'","' -v r="$r" -v p="$p" -v s="$server" -v t="$label" -v c0="$c0" -v c1="$c1" \
+            -v n="$REQUESTS" '
+            NR > 1 { gsub(/"/, "", $1); k++; row[k] = r "," p "," s "," (t != "" ? t : $1) "," $2 }
+            END {
+                cpu = k == 1 && c1 > c0 ? sprintf("%.4f", (c1 - c0) / 1e3 / n) : ""
+                for (i = 1; i <= k; i++) print row[i] "," cpu
+            }' <<<"$out" >>"$RESULTS"
+    }
     for round in $(seq 1 "$ROUNDS"); do
         # Alternate which server goes first so drift hits both equally.
         if [ $((round % 2)) -eq 1 ]; then order="memkv redis"; else order="redis memkv"; fi
         for p in $PIPELINES; do
             for server in $order; do
-                if [ "$server" = memkv ]; then port=$MEMKV_BPORT; else port=$REDIS_BPORT; fi
+                if [ "$server" = memkv ]; then
+                    port=$MEMKV_BPORT pid=$MEMKV_PID
+                else
+                    port=$REDIS_BPORT pid=$REDIS_PID
+                fi
                 log "round $round/$ROUNDS  -P $p  $server"
-                redis-benchmark "${BENCH_ARGS[@]}" -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$REQUESTS" \
-                    -c "$CLIENTS" -P "$p" -q --csv 2>/dev/null \
-                    | awk -F'","' -v r="$round" -v p="$p" -v s="$server" \
-                        'NR > 1 { gsub(/"/, "", $1); print r "," p "," s "," $1 "," $2 }' \
-                        >>"$RESULTS" \
-                    || log "redis-benchmark failed against $server (-P $p)"
-                # No globbing: XADD's `*` id must reach redis-benchmark as is.
-                set -f
-                for zc in "${ZCMDS[@]}"; do
-                    # shellcheck disable=SC2086 # the command is a list of words
-                    redis-benchmark -h 127.0.0.1 -p "$port" -r 1000 -n "$REQUESTS" \
-                        -c "$CLIENTS" -P "$p" -q --csv $zc 2>/dev/null \
-                        | awk -F'","' -v r="$round" -v p="$p" -v s="$server" -v t="${zc%% *}" \
-                            'NR > 1 { print r "," p "," s "," t "," $2 }' >>"$RESULTS" \
-                        || log "redis-benchmark $zc failed against $server (-P $p)"
+                for t in ${TESTS//,/ }; do
+                    bench_one "$round" "$p" "$server" "$pid" "" "${BENCH_ARGS[@]}" -h 127.0.0.1 \
+                        -p "$port" -t "$t" -n "$REQUESTS" -c "$CLIENTS" -P "$p"
                 done
-                set +f
+                for zc in "${ZCMDS[@]}"; do
+                    # Split into words without globbing: XADD's `*` id must
+                    # reach redis-benchmark as is.
+                    read -ra words <<<"$zc"
+                    bench_one "$round" "$p" "$server" "$pid" "${zc%% *}" "${BENCH_ARGS[@]}" \
+                        -h 127.0.0.1 -p "$port" -r 1000 -n "$REQUESTS" -c "$CLIENTS" -P "$p" \
+                        "${words[@]}"
+                done
             done
         done
     done
@@ -382,30 +430,175 @@ import math, statistics, sys
 rows = {}
 order = []
 for line in open(sys.argv[1]):
-    _round, p, server, test, rps = line.rstrip("\n").split(",")
+    _round, p, server, test, rps, cpu = line.rstrip("\n").split(",")
     key = (test, int(p))
     if key not in rows:
-        rows[key] = {"memkv": [], "redis": []}
+        rows[key] = {"memkv": [], "redis": [], "memkv_cpu": [], "redis_cpu": []}
         order.append(key)
     rows[key][server].append(float(rps))
+    if cpu:
+        rows[key][server + "_cpu"].append(float(cpu))
+
+def gmean(xs):
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
 print()
-print(f"{'test':<16} {'P':>3} {'memkv_rps':>12} {'redis_rps':>12} {'ratio':>7}")
-ratios = []
+print("rps: median requests/s; ratio: memkv/Redis rps. _us: server CPU (user + system)")
+print("microseconds per request; cheaper: Redis CPU / memkv CPU (above 1: memkv spends less).")
+print(f"{'test':<16} {'P':>3} {'memkv_rps':>11} {'redis_rps':>11} {'ratio':>7}"
+      f" {'memkv_us':>9} {'redis_us':>9} {'cheaper':>8}")
+by_p = {}
 for test, p in sorted(order, key=lambda k: (k[1], order.index(k))):
     r = rows[(test, p)]
     if not r["memkv"] or not r["redis"]:
-        print(f"{test:<16} {p:>3} {'missing':>12}")
+        print(f"{test:<16} {p:>3} {'missing':>11}")
         continue
-    m = statistics.median(r["memkv"])
-    d = statistics.median(r["redis"])
+    m, d = med(r["memkv"]), med(r["redis"])
+    mc, dc = med(r["memkv_cpu"]), med(r["redis_cpu"])
     ratio = m / d if d else float("nan")
+    cheaper = dc / mc if mc > 0 and dc > 0 else float("nan")
+    g = by_p.setdefault(p, ([], []))
     if d and m:
-        ratios.append(ratio)
-    print(f"{test:<16} {p:>3} {m:>12.0f} {d:>12.0f} {ratio:>7.3f}")
-if ratios:
-    gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
-    print(f"{'geomean':<16} {'':>3} {'':>12} {'':>12} {gm:>7.3f}")
+        g[0].append(ratio)
+    if cheaper == cheaper:
+        g[1].append(cheaper)
+    cpu = (f" {mc:>9.3f} {dc:>9.3f} {cheaper:>8.3f}" if cheaper == cheaper
+           else f" {'-':>9} {'-':>9} {'-':>8}")
+    print(f"{test:<16} {p:>3} {m:>11.0f} {d:>11.0f} {ratio:>7.3f}{cpu}")
+for p, (ratios, cheapers) in sorted(by_p.items()):
+    print(f"{'geomean':<16} {p:>3} {'':>11} {'':>11} {gmean(ratios):>7.3f}"
+          f" {'':>9} {'':>9} {gmean(cheapers):>8.3f}")
 EOF
+fi
+
+# --- latency under load ------------------------------------------------------
+# redis-benchmark -P 1 --precision 3 prints its latency percentiles at
+# halving steps (50, 75, ..., 99.902, ...): p99 / p99.9 are the first steps
+# at or above 99 / 99.9 percent. Appends "test,server,p50,p99,p999,max".
+if [ "${LATENCY:-0}" = 1 ]; then
+    LATENCY_TESTS=${LATENCY_TESTS:-ping_mbulk,set,get,incr,lpush,lpop,hset}
+    log "latency: redis-benchmark -P 1 --precision 3 -t $LATENCY_TESTS -c $CLIENTS, rounds: $ROUNDS"
+    LAT=$WORK/latency.csv
+    : >"$LAT"
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) -eq 1 ]; then order="memkv redis"; else order="redis memkv"; fi
+        for server in $order; do
+            if [ "$server" = memkv ]; then port=$MEMKV_BPORT; else port=$REDIS_BPORT; fi
+            log "latency round $round/$ROUNDS  $server"
+            for t in ${LATENCY_TESTS//,/ }; do
+                redis-benchmark "${BENCH_ARGS[@]}" -h 127.0.0.1 -p "$port" -t "$t" -n "$REQUESTS" \
+                    -c "$CLIENTS" -P 1 --precision 3 2>/dev/null | tr '\r' '\n' \
+                    | awk -v s="$server" '
+                        /^====== / { name = $2 }
+                        /throughput summary:/ { rps = $3 }
+                        /^Latency by percentile/ { on = 1; next }
+                        /^Cumulative distribution/ { on = 0 }
+                        on && /% <= / {
+                            pct = $1 + 0; v = $3
+                            if (pct >= 50 && p50 == "") p50 = v
+                            if (pct >= 99 && p99 == "") p99 = v
+                            if (pct >= 99.9 && p999 == "") p999 = v
+                            mx = v
+                        }
+                        END { if (name != "" && p999 != "") print name "," s "," p50 "," p99 "," p999 "," mx "," rps }' \
+                        >>"$LAT" \
+                    || log "redis-benchmark -t $t failed against $server (latency)"
+            done
+        done
+    done
+    python3 - "$LAT" <<'EOF'
+import statistics, sys
+rows, order = {}, []
+for line in open(sys.argv[1]):
+    test, server, *vals = line.strip().split(",")
+    if test not in rows:
+        rows[test] = {"memkv": [], "redis": []}
+        order.append(test)
+    rows[test][server].append([float(v) for v in vals[:4]])
+def med(samples, i):
+    return statistics.median(s[i] for s in samples)
+print()
+print("latency at -P 1 under load (ms, median over rounds); ratios memkv/Redis (below 1: memkv lower)")
+print(f"{'test':<12} {'server':<6} {'p50':>8} {'p99':>8} {'p99.9':>8} {'max':>8}   {'p99':>6} {'p99.9':>6}")
+for test in order:
+    r = rows[test]
+    if not r["memkv"] or not r["redis"]:
+        print(f"{test:<12} missing")
+        continue
+    m = [med(r["memkv"], i) for i in range(4)]
+    d = [med(r["redis"], i) for i in range(4)]
+    q = lambda a, b: a / b if b else float("nan")
+    print(f"{test:<12} {'memkv':<6} {m[0]:>8.3f} {m[1]:>8.3f} {m[2]:>8.3f} {m[3]:>8.3f}"
+          f"   {q(m[1], d[1]):>6.2f} {q(m[2], d[2]):>6.2f}")
+    print(f"{'':<12} {'redis':<6} {d[0]:>8.3f} {d[1]:>8.3f} {d[2]:>8.3f} {d[3]:>8.3f}")
+EOF
+    # Paced: examples/latency_probe.rs sends LATENCY_RATE requests/s (default
+    # half the lower -P 1 peak measured above, GET's if run) open loop over
+    # LATENCY_CONNS connections for LATENCY_SECONDS; the server's CPU per
+    # request at that fixed load comes with it.
+    log "building examples/latency_probe (release)"
+    if cargo build --release --quiet --example latency_probe; then
+        PROBE=$ROOT/target/release/examples/latency_probe
+        rate=${LATENCY_RATE:-$(python3 - "$LAT" <<'EOF'
+import statistics, sys
+rps = {}
+for line in open(sys.argv[1]):
+    test, server, *vals = line.strip().split(",")
+    if len(vals) > 4 and vals[4]:
+        rps.setdefault(test, {}).setdefault(server, []).append(float(vals[4]))
+pick = rps.get("GET") or next(iter(rps.values()), {})
+peaks = [statistics.median(v) for v in pick.values()]
+print(int(min(peaks) / 2) if peaks else 20000)
+EOF
+)}
+        secs=${LATENCY_SECONDS:-10}
+        conns=${LATENCY_CONNS:-8}
+        log "paced probe: $rate requests/s, $conns connections, $secs s, rounds: $ROUNDS"
+        PACED=$WORK/paced.csv
+        : >"$PACED"
+        for round in $(seq 1 "$ROUNDS"); do
+            if [ $((round % 2)) -eq 1 ]; then order="memkv redis"; else order="redis memkv"; fi
+            for server in $order; do
+                if [ "$server" = memkv ]; then
+                    port=$MEMKV_PORT pid=$MEMKV_PID
+                else
+                    port=$REDIS_PORT pid=$REDIS_PID
+                fi
+                c0=$(cpu_ns "$pid")
+                if out=$("$PROBE" "$port" "$rate" "$secs" "$conns"); then
+                    c1=$(cpu_ns "$pid")
+                    echo "$server $out $c0 $c1" >>"$PACED"
+                else
+                    log "latency probe failed against $server"
+                fi
+            done
+        done
+        python3 - "$PACED" "$rate" <<'EOF'
+import statistics, sys
+rows = {"memkv": [], "redis": []}
+for line in open(sys.argv[1]):
+    server, sent, _n, p50, p99, p999, mx, c0, c1 = line.split()
+    rows[server].append([float(p50), float(p99), float(p999), float(mx),
+                         (int(c1) - int(c0)) / 1e3 / int(sent)])
+print()
+print(f"paced GET at {sys.argv[2]} requests/s (open loop; ms, median over rounds),")
+print("server CPU us/req at that load; ratios memkv/Redis")
+print(f"{'server':<8} {'p50':>8} {'p99':>8} {'p99.9':>8} {'max':>8} {'cpu_us':>8}")
+med = {s: [statistics.median(r[i] for r in v) for i in range(5)] for s, v in rows.items() if v}
+for s, m in med.items():
+    print(f"{s:<8} {m[0]:>8.3f} {m[1]:>8.3f} {m[2]:>8.3f} {m[3]:>8.3f} {m[4]:>8.3f}")
+if len(med) == 2:
+    m, d = med["memkv"], med["redis"]
+    q = lambda a, b: a / b if b else float("nan")
+    print(f"{'ratio':<8} {q(m[0], d[0]):>8.2f} {q(m[1], d[1]):>8.2f} {q(m[2], d[2]):>8.2f}"
+          f" {q(m[3], d[3]):>8.2f} {q(m[4], d[4]):>8.2f}   (CPU: {q(d[4], m[4]):.2f}x cheaper)")
+EOF
+    else
+        log "cannot build examples/latency_probe: no paced figure"
+    fi
 fi
 
 # --- Pub/Sub fan-out ---------------------------------------------------------
