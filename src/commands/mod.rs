@@ -301,7 +301,7 @@ impl NameIndex {
         ((word ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize
     }
 
-    #[inline]
+    #[inline(always)]
     fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let word = Self::word(name);
         let mut i = Self::hash(word, name.len()) & self.mask;
@@ -348,7 +348,7 @@ impl Table {
 
     /// Lookup by the command's own name, whatever `rename-command` did
     /// (the ACL works on original names, as Redis's orig_commands).
-    #[inline]
+    #[inline(always)]
     pub fn lookup_original(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         self.by_name.get(name)
     }

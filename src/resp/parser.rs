@@ -793,6 +793,25 @@ mod tests {
     }
 
     #[test]
+    fn multibulk_one_two_and_three_digit_headers() {
+        for n in [1usize, 9, 10, 12, 99, 100, 123] {
+            let arg = vec![b'a'; n];
+            let mut buf = format!("*12\r\n${n}\r\n").into_bytes();
+            buf.extend_from_slice(&arg);
+            buf.extend_from_slice(b"\r\n");
+            let mut want = vec![arg.clone()];
+            for i in 0..11 {
+                let a = vec![b'b'; i * 10];
+                buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                buf.extend_from_slice(&a);
+                buf.extend_from_slice(b"\r\n");
+                want.push(a);
+            }
+            assert_eq!(args_of(&buf), want, "{n}");
+        }
+    }
+
+    #[test]
     fn multibulk_empty_commands() {
         assert_eq!(parse(b"*0\r\n").unwrap(), Some((4, false, vec![])));
         assert_eq!(parse(b"*-1\r\n").unwrap(), Some((5, false, vec![])));
