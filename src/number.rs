@@ -43,6 +43,9 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
 /// be a number (`strtod` syntax including inf/infinity and exponents), no
 /// leading space, and not NaN.
 pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    if let Some(v) = plain_f64(b) {
+        return Some(v);
+    }
     if b.is_empty() || b.len() > 5 * 1024 || b[0].is_ascii_whitespace() {
         return None;
     }
@@ -50,6 +53,30 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     // Rust accepts "nan" and "+nan"; strtod would too but Redis rejects NaN.
     let v: f64 = s.parse().ok().or_else(|| parse_hex_float(s))?;
     if v.is_nan() { None } else { Some(v) }
+}
+
+/// The common score or increment: an optional `-` and 1 to 15 decimal
+/// digits, exact as a double, so `strtod`'s answer without its machinery
+/// (leading zeros as strtod reads them; `-0` is -0.0).
+#[inline]
+pub fn plain_f64(b: &[u8]) -> Option<f64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+    }
+    let v = v as f64;
+    Some(if neg { -v } else { v })
 }
 
 /// `strtod` also accepts C99 hex floats (`0x1p3`); rare, but accepted by
@@ -89,21 +116,43 @@ fn parse_hex_float(s: &str) -> Option<f64> {
 /// no fmt machinery on hot paths.
 #[inline]
 pub fn fmt_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut pos = buf.len();
+    let pos = write_i64(n, buf, 20);
+    &buf[pos..]
+}
+
+/// Two digits at a time (half the divisions, as Redis's ll2string).
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `n` in decimal so that it ends just before `buf[end]`; returns
+/// where it starts. `buf[..end]` must have room for 20 bytes.
+#[inline]
+pub fn write_i64(n: i64, buf: &mut [u8], end: usize) -> usize {
+    let mut pos = end;
     let mut v = n.unsigned_abs();
-    loop {
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    } else {
         pos -= 1;
-        buf[pos] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[pos] = b'0' + v as u8;
     }
     if n < 0 {
         pos -= 1;
         buf[pos] = b'-';
     }
-    &buf[pos..]
+    pos
 }
 
 #[cfg(test)]
@@ -117,6 +166,50 @@ mod tests {
         assert_eq!(fmt_i64(-42, &mut b), b"-42");
         assert_eq!(fmt_i64(i64::MIN, &mut b), b"-9223372036854775808");
         assert_eq!(fmt_i64(i64::MAX, &mut b), b"9223372036854775807");
+        // Every digit count and both signs, against std's formatting.
+        let mut n: i64 = 1;
+        for _ in 0..19 {
+            for v in [n - 1, n, n + 1, n * 5, -n, -n + 1, -n - 1] {
+                assert_eq!(fmt_i64(v, &mut b), v.to_string().as_bytes());
+            }
+            n = n.saturating_mul(10);
+        }
+        for v in 0..1000 {
+            assert_eq!(fmt_i64(v, &mut b), v.to_string().as_bytes());
+            assert_eq!(fmt_i64(-v, &mut b), (-v).to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn plain_scores_parse_as_strtod() {
+        for t in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "007",
+            "123456789012345",
+            "-999999999999999",
+            "10",
+        ] {
+            let want: f64 = t.parse().unwrap();
+            let got = plain_f64(t.as_bytes()).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{t}");
+            assert_eq!(parse_f64(t.as_bytes()).unwrap().to_bits(), want.to_bits());
+        }
+        for t in [
+            "",
+            "-",
+            "+1",
+            "1.5",
+            "1e3",
+            "1234567890123456",
+            "inf",
+            " 1",
+            "1 ",
+        ] {
+            assert!(plain_f64(t.as_bytes()).is_none(), "{t}");
+        }
     }
 
     #[test]

@@ -332,6 +332,66 @@ fn slowlog_matches_redis() {
     assert!(got[0][0].contains("\"?:0\""), "{}", got[0][0]);
 }
 
+/// Pipelined commands share clock readings (a command starts when the one
+/// before it ended): a slow command's time stays its own, and time spent
+/// on a command refused or queued before it is not lent to the next one.
+/// Same slow log and commandstats call counts as Redis.
+#[test]
+fn pipelined_durations_stay_with_their_command() {
+    let Some((m, r)) = pair(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut logs = Vec::new();
+    for s in [&m, &r] {
+        let mut c = s.raw();
+        run(
+            &mut c,
+            &[
+                "CONFIG SET slowlog-log-slower-than 100000",
+                "SLOWLOG RESET",
+                "CONFIG RESETSTAT",
+            ],
+        );
+        // One write: sleep, then fast commands, an unknown command, a
+        // MULTI whose commands are queued, and more fast commands.
+        let mut batch = Vec::new();
+        for parts in [
+            &[&b"DEBUG"[..], b"SLEEP", b"0.2"][..],
+            &[b"PING"],
+            &[b"NOSUCHCOMMAND"],
+            &[b"SET", b"k", b"v"],
+            &[b"MULTI"],
+            &[b"DEBUG", b"SLEEP", b"0"],
+            &[b"GET", b"k"],
+            &[b"EXEC"],
+            &[b"INCR", b"n"],
+        ] {
+            batch.extend(common::encode(parts));
+        }
+        c.send(&batch);
+        for _ in 0..9 {
+            c.read_reply();
+        }
+        logs.push(masked_slowlog(&mut c, "SLOWLOG GET"));
+        let stats = info(&mut c, &["commandstats"]);
+        for (k, v) in section(&stats, "Commandstats") {
+            let usec: u64 = v
+                .split(',')
+                .find_map(|p| p.strip_prefix("usec="))
+                .and_then(|u| u.parse().ok())
+                .unwrap_or_else(|| panic!("{k}:{v}"));
+            if k == "cmdstat_debug" {
+                assert!(usec >= 200_000, "{k}:{v}");
+            } else {
+                assert!(usec < 100_000, "{k}:{v}");
+            }
+        }
+    }
+    assert_eq!(logs[0], logs[1]);
+    assert!(logs[0].contains("\"SLEEP\""), "{}", logs[0]);
+    assert_eq!(logs[0].matches("\"127.0.0.1:P\"").count(), 1, "{}", logs[0]);
+}
+
 #[test]
 fn latency_commands_match_redis() {
     let Some((m, r)) = pair(&["--enable-debug-command", "yes"]) else {

@@ -570,9 +570,9 @@ fn incr_decr(srv: &mut Server, c: &mut Client, key: &[u8], delta: i64) -> CmdRes
     };
     let new = old.checked_add(delta).ok_or(CmdError::Overflow)?;
     let mut buf = [0u8; 20];
-    srv.store
-        .set_keep_ttl(db, key, str_value(fmt_i64(new, &mut buf)));
-    c.reply.int(new);
+    let digits = fmt_i64(new, &mut buf);
+    srv.store.set_keep_ttl(db, key, str_value(digits));
+    c.reply.int_digits(digits);
     Ok(())
 }
 

@@ -390,6 +390,10 @@ fn parse_score(b: &[u8]) -> Result<f64, CmdError> {
 }
 
 fn parse_score_opt(b: &[u8]) -> Option<f64> {
+    // Plain integers (the usual score) are exact: none of the checks below.
+    if let Some(v) = crate::number::plain_f64(b) {
+        return Some(v);
+    }
     let v = parse_f64(b)?;
     if v.is_infinite() && !b.iter().any(|c| c.eq_ignore_ascii_case(&b'i')) {
         return None;

@@ -92,20 +92,36 @@ fn reached(class: &Class, c: &mut Client, now: Instant) -> bool {
     hard || soft
 }
 
-/// Checks `c` against its class's limits; when reached, marks it to be
-/// closed without further output and logs it as Redis does.
-pub fn check(limits: &Limits, c: &mut Client, now: Instant) {
+/// The limits `c` is held to, if its class has any (a normal client has
+/// none by default).
+#[inline]
+fn class_of<'a>(limits: &'a Limits, c: &Client) -> Option<&'a Class> {
     if c.close_asap || c.is_internal() {
-        return;
+        return None;
     }
     let class = if c.pubsub.flag {
         &limits.pubsub
     } else {
         &limits.normal
     };
-    if class.hard == 0 && class.soft == 0 {
-        return;
+    (class.hard != 0 || class.soft != 0).then_some(class)
+}
+
+/// [`check`] after a command: the clock is read only for a client with
+/// limits (it costs as much as a small command's own work).
+#[inline]
+pub fn check_after_command(limits: &Limits, c: &mut Client) {
+    if class_of(limits, c).is_some() {
+        check(limits, c, Instant::now());
     }
+}
+
+/// Checks `c` against its class's limits; when reached, marks it to be
+/// closed without further output and logs it as Redis does.
+pub fn check(limits: &Limits, c: &mut Client, now: Instant) {
+    let Some(class) = class_of(limits, c) else {
+        return;
+    };
     if reached(class, c, now) {
         // Described before it is flagged for closing, as Redis logs it.
         log::warn!(

@@ -617,7 +617,7 @@ pub fn config_changed(srv: &mut Server) {
 pub fn after_command(srv: &Server, c: &mut Client) {
     tracking::after_command_reset(c);
     if !c.close_asap {
-        limits::check(&srv.pubsub.limits, c, std::time::Instant::now());
+        limits::check_after_command(&srv.pubsub.limits, c);
     }
 }
 

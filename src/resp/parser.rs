@@ -377,6 +377,20 @@ fn header_end(buf: &[u8], start: usize, max: usize) -> Result<Option<usize>, ()>
 /// [`header_end`] for `Ok(None)` and `Err(())`.
 #[inline(always)]
 fn read_header(buf: &[u8], start: usize, max: usize) -> Result<Option<(Option<i64>, usize)>, ()> {
+    // The usual headers of a command - the argument count and short
+    // arguments' lengths - have one or two digits: read them directly.
+    if max >= 3 {
+        match buf.get(start + 1..start + 5) {
+            Some(&[d, b'\r', _, _]) if d.is_ascii_digit() => {
+                return Ok(Some((Some(i64::from(d - b'0')), start + 2)));
+            }
+            Some(&[d1 @ b'1'..=b'9', d2, b'\r', _]) if d2.is_ascii_digit() => {
+                let v = i64::from(d1 - b'0') * 10 + i64::from(d2 - b'0');
+                return Ok(Some((Some(v), start + 3)));
+            }
+            _ => {}
+        }
+    }
     // Fast path for the usual line: 1 to 18 digits (no overflow possible),
     // no leading zero, then `\r` and one more byte, within `max`. Anything
     // else goes through the general code, which gives the same answer for
@@ -776,6 +790,25 @@ mod tests {
     fn multibulk_binary_and_empty_args() {
         let buf = b"*3\r\n$0\r\n\r\n$4\r\n\r\n\x00\xff\r\n$2\r\n\"'\r\n";
         assert_eq!(args_of(buf), v(&[b"", b"\r\n\x00\xff", b"\"'"]));
+    }
+
+    #[test]
+    fn multibulk_one_two_and_three_digit_headers() {
+        for n in [1usize, 9, 10, 12, 99, 100, 123] {
+            let arg = vec![b'a'; n];
+            let mut buf = format!("*12\r\n${n}\r\n").into_bytes();
+            buf.extend_from_slice(&arg);
+            buf.extend_from_slice(b"\r\n");
+            let mut want = vec![arg.clone()];
+            for i in 0..11 {
+                let a = vec![b'b'; i * 10];
+                buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                buf.extend_from_slice(&a);
+                buf.extend_from_slice(b"\r\n");
+                want.push(a);
+            }
+            assert_eq!(args_of(&buf), want, "{n}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! output buffer. Commands call these methods; the protocol version decides
 //! how aggregate and null types are spelled on the wire.
 
-use crate::number::fmt_i64;
+use crate::number::{fmt_i64, write_i64};
 use std::io::Write;
 
 /// A client's pending output plus the protocol it speaks.
@@ -34,12 +34,15 @@ impl Reply {
         self.buf.truncate(mark);
     }
 
+    /// `<prefix><n>\r\n`, built on the stack and appended with one copy.
     #[inline]
     fn header(&mut self, prefix: u8, n: i64) {
-        self.buf.push(prefix);
-        let mut tmp = [0u8; 20];
-        self.buf.extend_from_slice(fmt_i64(n, &mut tmp));
-        self.buf.extend_from_slice(b"\r\n");
+        let mut tmp = [0u8; 24];
+        tmp[22] = b'\r';
+        tmp[23] = b'\n';
+        let start = write_i64(n, &mut tmp, 22) - 1;
+        tmp[start] = prefix;
+        self.buf.extend_from_slice(&tmp[start..]);
     }
 
     /// `+OK`.
@@ -72,6 +75,15 @@ impl Reply {
     #[inline]
     pub fn int(&mut self, n: i64) {
         self.header(b':', n);
+    }
+
+    /// An integer already formatted (`digits` as [`fmt_i64`] writes them),
+    /// for a handler that formats it for the store anyway (INCR).
+    #[inline]
+    pub fn int_digits(&mut self, digits: &[u8]) {
+        self.buf.push(b':');
+        self.buf.extend_from_slice(digits);
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     #[inline]

@@ -1168,6 +1168,8 @@ fn read_spare(stream: &TcpStream, buf: &mut Vec<u8>, want: usize) -> io::Result<
 /// Executes every complete command in the client's query buffer, in order,
 /// until it is parked, asked to close, or the buffer holds no full command.
 pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
+    // The commands of this read chain their clock readings.
+    let _batch = crate::ops::Batch::start();
     let query = std::mem::take(&mut c.query);
     let mut ranges = std::mem::take(&mut c.arg_ranges);
     let mut scratch = std::mem::take(&mut c.scratch);

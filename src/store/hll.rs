@@ -143,6 +143,20 @@ pub fn dense_set(regs: &mut [u8], i: usize, val: u8) {
     }
 }
 
+/// The dense registers as 24-bit words of four (three bytes hold four
+/// 6-bit registers, least significant bits first): the whole-array loops
+/// (PFCOUNT's histogram, PFMERGE) read them a word at a time, as Redis's
+/// hllDenseRegHisto does, instead of two bounds-checked bytes per
+/// register. None for a short array (callers fall back to `dense_get`).
+#[inline]
+fn dense_words(regs: &[u8]) -> Option<impl Iterator<Item = u32> + '_> {
+    let regs = regs.get(..REGISTERS * BITS / 8)?;
+    Some(
+        regs.chunks_exact(3)
+            .map(|c| u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16),
+    )
+}
+
 /// `hllDenseSet`: raises register `i` to `count`; true if it changed.
 fn dense_raise(regs: &mut [u8], i: usize, count: u8) -> bool {
     if count > dense_get(regs, i) {
@@ -410,8 +424,20 @@ fn histogram(v: &[u8]) -> Result<[u32; 64], Invalid> {
     match v[4] {
         DENSE => {
             let regs = &v[HDR_SIZE..];
-            for i in 0..REGISTERS {
-                h[dense_get(regs, i) as usize] += 1;
+            match dense_words(regs) {
+                Some(words) => {
+                    for w in words {
+                        h[(w & 63) as usize] += 1;
+                        h[(w >> 6 & 63) as usize] += 1;
+                        h[(w >> 12 & 63) as usize] += 1;
+                        h[(w >> 18) as usize] += 1;
+                    }
+                }
+                None => {
+                    for i in 0..REGISTERS {
+                        h[dense_get(regs, i) as usize] += 1;
+                    }
+                }
             }
         }
         SPARSE => {
@@ -504,10 +530,22 @@ pub fn merge(max: &mut [u8], v: &[u8]) -> Result<(), Invalid> {
     match v[4] {
         DENSE => {
             let regs = &v[HDR_SIZE..];
-            for (i, m) in max.iter_mut().enumerate().take(REGISTERS) {
-                let r = dense_get(regs, i);
-                if r > *m {
-                    *m = r;
+            match dense_words(regs) {
+                Some(words) if max.len() >= REGISTERS => {
+                    for (w, m) in words.zip(max.chunks_exact_mut(4)) {
+                        let r = [w & 63, w >> 6 & 63, w >> 12 & 63, w >> 18];
+                        for (m, r) in m.iter_mut().zip(r) {
+                            *m = (*m).max(r as u8);
+                        }
+                    }
+                }
+                _ => {
+                    for (i, m) in max.iter_mut().enumerate().take(REGISTERS) {
+                        let r = dense_get(regs, i);
+                        if r > *m {
+                            *m = r;
+                        }
+                    }
                 }
             }
             Ok(())
@@ -560,6 +598,26 @@ pub fn decode(v: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dense_words_unpack_as_dense_get() {
+        let mut regs = vec![0u8; REGISTERS * BITS / 8];
+        let mut x: u32 = 12345;
+        for i in 0..REGISTERS {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            dense_set(&mut regs, i, (x >> 16) as u8 & REGISTER_MAX);
+        }
+        let words: Vec<u32> = dense_words(&regs).unwrap().collect();
+        assert_eq!(words.len(), REGISTERS / 4);
+        for (j, w) in words.iter().enumerate() {
+            let r = [w & 63, w >> 6 & 63, w >> 12 & 63, w >> 18];
+            for (k, r) in r.iter().enumerate() {
+                assert_eq!(*r as u8, dense_get(&regs, j * 4 + k));
+            }
+        }
+        assert!(dense_words(&regs[1..]).is_none());
+    }
+
     use super::*;
 
     fn add_all(v: &mut Vec<u8>, n: u64, max_bytes: usize) {
