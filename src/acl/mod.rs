@@ -880,10 +880,12 @@ impl Denied {
 /// SHA-256 of a password as 64 lowercase hex digits (ACLHashPassword).
 pub fn hash_password(p: &[u8]) -> String {
     use sha2::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = sha2::Sha256::digest(p);
     let mut s = String::with_capacity(64);
     for b in d.iter() {
-        s.push_str(&format!("{b:02x}"));
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
     }
     s
 }
@@ -924,7 +926,10 @@ pub struct User {
     /// Every command, key and channel allowed: the dispatch check is
     /// skipped (the default user's common case).
     pub unrestricted: bool,
-    /// The check's shortcut, rebuilt from `selectors` by every change.
+    /// The check's shortcut, compiled from `selectors` once a user's
+    /// rules are all applied (`compile`, which `Acl::put` calls); a rule
+    /// change drops it, and until compiled every check takes the full
+    /// path (same answers, slower).
     fast: Fast,
 }
 
@@ -966,6 +971,9 @@ struct Fast {
     /// By selector, then by the permission a key needs (0..=3, READ |
     /// WRITE bits): the patterns granting it.
     pats: Box<[KeyPats]>,
+    /// Compiled from the current rules (the default plan is empty: every
+    /// command takes the full check).
+    built: bool,
 }
 
 impl Default for Fast {
@@ -975,6 +983,7 @@ impl Default for Fast {
             mul: MULS[0],
             shift: 63,
             pats: Box::default(),
+            built: false,
         }
     }
 }
@@ -1222,6 +1231,7 @@ impl Fast {
             mul,
             shift,
             pats,
+            built: true,
         }
     }
 
@@ -1309,7 +1319,7 @@ fn set_has_get(args: &Args) -> bool {
 impl User {
     /// A new user: off, no passwords, no permissions (ACLCreateUser).
     pub fn new(name: &[u8], pubsub_all: bool) -> User {
-        let mut u = User {
+        User {
             name: name.to_vec(),
             enabled: false,
             nopass: false,
@@ -1317,10 +1327,10 @@ impl User {
             passwords: Vec::new(),
             selectors: vec![Selector::new(true, pubsub_all)],
             unrestricted: false,
+            // Nothing allowed: the empty plan (full check) answers the
+            // same until the rules are applied and compiled.
             fast: Fast::default(),
-        };
-        u.fast = Fast::build(&u.selectors);
-        u
+        }
     }
 
     /// The default user: `on nopass ~* &* +@all`.
@@ -1329,6 +1339,7 @@ impl User {
         for op in ["+@all", "~*", "&*", "on", "nopass"] {
             let _ = u.apply(op.as_bytes(), false);
         }
+        u.compile();
         u
     }
 
@@ -1342,11 +1353,38 @@ impl User {
 
     /// Applies one rule (Redis's ACLSetUser); `pubsub_all` is
     /// `acl-pubsub-default allchannels`.
+    /// The plan is not rebuilt here: a SETUSER of n rules would build it
+    /// n times (quadratic in practice); call `compile` after the last.
     pub fn apply(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
         let res = self.apply_inner(op, pubsub_all);
         self.unrestricted = self.selectors[0].unrestricted();
-        self.fast = Fast::build(&self.selectors);
+        if self.fast.built && !Self::flag_or_password(op) {
+            self.fast = Fast::default();
+        }
         res
+    }
+
+    /// Rules that leave the selectors as they are.
+    fn flag_or_password(op: &[u8]) -> bool {
+        let is = |w: &str| op.eq_ignore_ascii_case(w.as_bytes());
+        matches!(op.first(), Some(b'>' | b'<' | b'#' | b'!'))
+            || [
+                "on",
+                "off",
+                "nopass",
+                "resetpass",
+                "sanitize-payload",
+                "skip-sanitize-payload",
+            ]
+            .iter()
+            .any(|w| is(w))
+    }
+
+    /// Builds the dispatch plan from the rules, unless it is current.
+    pub fn compile(&mut self) {
+        if !self.fast.built {
+            self.fast = Fast::build(&self.selectors);
+        }
     }
 
     fn apply_inner(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
@@ -1682,7 +1720,8 @@ impl Acl {
     }
 
     /// Creates or replaces a user; returns its slot.
-    pub fn put(&mut self, user: User) -> usize {
+    pub fn put(&mut self, mut user: User) -> usize {
+        user.compile();
         if let Some(&slot) = self.by_name.get(&user.name) {
             self.users[slot] = Some(user);
             return slot;
@@ -1745,6 +1784,7 @@ impl Acl {
                 op.extend_from_slice(pass);
                 let _ = u.apply(&op, false);
             }
+            u.compile();
         }
     }
 
@@ -1791,6 +1831,7 @@ pub fn user_from_rules(
     for op in &merged {
         u.apply(op, pubsub_all).map_err(|e| (op.clone(), e))?;
     }
+    u.compile();
     Ok(u)
 }
 
@@ -1851,6 +1892,7 @@ pub fn parse_file(text: &[u8], path: &str, pubsub_all: bool) -> Result<Vec<User>
                 }
             }
         }
+        u.compile();
         users.push(u);
     }
     if errors.is_empty() {
@@ -2244,6 +2286,12 @@ mod tests {
         ];
         for rules in &users {
             let u = user(rules);
+            // Rules applied but not compiled: no plan, the same answers.
+            let mut raw = User::new(b"u", false);
+            for r in rules {
+                raw.apply(r.as_bytes(), false).expect("valid rule");
+            }
+            assert!(!raw.fast.built && u.fast.built);
             for argv in argvs {
                 let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
                 let args = owned.as_args();
@@ -2251,11 +2299,21 @@ mod tests {
                 let id = registry().id(spec).expect("id");
                 let full = u.check_full(id, spec, &args);
                 assert_eq!(u.check(spec, &args), full, "{rules:?} {argv:?}");
+                assert_eq!(raw.check(spec, &args), full, "{rules:?} {argv:?}");
                 if u.fast.allows(spec, &args) {
                     assert_eq!(full, Ok(()), "fast path allowed {argv:?} for {rules:?}");
                 }
             }
         }
+        // Password and flag rules keep the plan; others drop it.
+        let mut u = user(&users[0]);
+        u.apply(b">pw", false).expect("valid");
+        u.apply(b"OFF", false).expect("valid");
+        assert!(u.fast.built);
+        u.apply(b"~more:*", false).expect("valid");
+        assert!(!u.fast.built);
+        u.compile();
+        assert!(u.fast.built);
         // The common cases take the plan, not the full check.
         let u = user(&users[0]);
         for argv in [
