@@ -758,6 +758,8 @@ struct Keys {
 thread_local! {
     /// Reused between checks: no allocation per command.
     static KEYS: RefCell<Vec<(usize, u8)>> = const { RefCell::new(Vec::new()) };
+    /// The key specs' argv indexes, reused the same way.
+    static KEY_IDX: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Keys of a command with the permissions each needs (READ for keys the
@@ -805,13 +807,16 @@ fn command_key_perms(
         }));
         return;
     }
-    let mut idx = Vec::new();
-    // Arguments the key specs cannot parse: no keys (the command then
-    // fails on its own), as Redis's getKeysFromCommandWithSpecs.
-    if commands::command_keys(spec, args, &mut idx).is_err() {
-        return;
-    }
-    out.extend(idx.into_iter().enumerate().map(|(n, i)| (i, perm(n))));
+    KEY_IDX.with(|buf| {
+        let mut idx = std::mem::take(&mut *buf.borrow_mut());
+        idx.clear();
+        // Arguments the key specs cannot parse: no keys (the command then
+        // fails on its own), as Redis's getKeysFromCommandWithSpecs.
+        if commands::command_keys(spec, args, &mut idx).is_ok() {
+            out.extend(idx.iter().enumerate().map(|(n, &i)| (i, perm(n))));
+        }
+        *buf.borrow_mut() = idx;
+    });
 }
 
 /// Why a command was refused, with the argv index of the key or channel.
