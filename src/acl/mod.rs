@@ -13,14 +13,15 @@
 //!
 //! The users live in [`Acl`] (on the server); a client refers to its user by
 //! slot. `User::unrestricted` (every command, key and channel) lets the
-//! dispatch path skip the check with one load for the default user. Every
-//! rule change also rebuilds the user's [`Fast`] plan: per command id,
-//! whether some selector allows it outright, or allows it when its keys
-//! (fixed positions) match that selector's patterns; the check then costs
-//! a byte lookup and a prefix match per key. What the plan cannot prove
-//! allowed goes to the full check (`User::check_full`), which also picks
-//! the denial to report, so NOPERM texts and ACL LOG entries do not depend
-//! on the plan.
+//! dispatch path skip the check with one load for the default user. Once a
+//! user's rules are applied, `User::compile` (run by `Acl::put`) builds its
+//! [`Fast`] plan: a table by spec address of the commands some selector
+//! allows outright, or allows when their keys (fixed positions) match that
+//! selector's patterns; the check then costs a hash probe, a byte lookup
+//! and a masked word compare per key. What the plan cannot prove allowed
+//! (or a user not compiled yet) goes to the full check
+//! (`User::check_full`), which also picks the denial to report, so NOPERM
+//! texts and ACL LOG entries do not depend on the plan.
 
 pub mod log;
 
