@@ -90,6 +90,9 @@ pub struct Registry {
     /// checked command).
     by_ptr: Vec<(usize, u32)>,
     ptr_shift: u32,
+    /// Every spec lies within 4 GiB, so the low 32 bits of an address
+    /// tell specs apart (`Slot::spec`); else plans stay empty.
+    span_ok: bool,
 }
 
 /// Per-command key facts, computed once so a check does no lookups.
@@ -140,6 +143,7 @@ pub fn registry() -> &'static Registry {
             keys: Vec::new(),
             by_ptr: Vec::new(),
             ptr_shift: 64,
+            span_ok: false,
         };
         let add = |r: &mut Registry, s: &'static CommandSpec, sub: bool| {
             let id = r.specs.len();
@@ -174,6 +178,9 @@ pub fn registry() -> &'static Registry {
             }
         }
         assert!(r.specs.len() < FUTURE, "more commands than ACL bits");
+        let addrs = r.specs.iter().map(|s| *s as *const CommandSpec as usize);
+        let (lo, hi) = (addrs.clone().min().unwrap_or(0), addrs.max().unwrap_or(0));
+        r.span_ok = ((hi - lo) as u64) >> 32 == 0;
         let bits = (r.specs.len() * 4).next_power_of_two().trailing_zeros();
         r.ptr_shift = 64 - bits;
         r.by_ptr = vec![(0, 0); 1 << bits];
@@ -946,20 +953,18 @@ const PLAN_SET_KEY: u8 = 3; // SET: as PLAN_ONE_KEY, needing WRITE unless a GET 
 const PLAN_KEYS: u8 = 4; // the keys at the row's fixed positions
 
 /// A command the plan can allow, found by its spec's address: the entry
-/// and the key is one load away, with no id lookup in between.
+/// and the key is one load away, with no id lookup in between. 8 bytes,
+/// so a plan allowing every command is 16 KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 struct Slot {
-    /// Address of the command's spec; 0 = an empty slot.
-    spec: usize,
-    /// The command id (`registry()`), for `PLAN_KEYS`.
-    id: u16,
-    how: u8,
-    pos: u8,
+    /// The low 32 bits of the spec's address (unique: the registry holds
+    /// every spec within 4 GiB, `Registry::span_ok`); 0 = an empty slot.
+    spec: u32,
     /// `Fast::pats` index of the patterns granting the key what it needs
     /// (selector * 4 + need); for SET, without a GET flag.
     pats: u16,
-    /// SET with a GET flag: the same for its need then.
-    pats_get: u16,
+    how: u8,
+    pos: u8,
 }
 
 /// A user's permissions compiled for the dispatch path (see the module
@@ -1170,7 +1175,6 @@ impl Fast {
                         how: PLAN_SET_KEY,
                         pos,
                         pats: base + u16::from(WRITE),
-                        pats_get: base + need,
                         ..Slot::default()
                     },
                     Ok(pos) if first == last => Slot {
@@ -1186,12 +1190,9 @@ impl Fast {
                     },
                 });
             }
-            if let (Some(e), Ok(id16)) = (e, u16::try_from(id)) {
-                plan.push(Slot {
-                    spec: spec as *const CommandSpec as usize,
-                    id: id16,
-                    ..e
-                });
+            let lo = spec as *const CommandSpec as usize as u32;
+            if let Some(e) = e.filter(|_| r.span_ok && lo != 0) {
+                plan.push(Slot { spec: lo, ..e });
             }
         }
         let bits = (plan.len() * 4).next_power_of_two().max(2).trailing_zeros();
@@ -1204,7 +1205,7 @@ impl Fast {
             let mask = slots.len() - 1;
             let mut moved = 0;
             for e in &plan {
-                let mut i = ptr_slot(e.spec, mul, shift);
+                let mut i = ptr_slot(e.spec as usize, mul, shift);
                 while slots[i].spec != 0 {
                     i = (i + 1) & mask;
                     moved += 1;
@@ -1244,9 +1245,9 @@ impl Fast {
     /// The plan's slot for a command, if it has one.
     #[inline(always)]
     fn slot(&self, spec: &'static CommandSpec) -> Option<&Slot> {
-        let p = spec as *const CommandSpec as usize;
+        let p = spec as *const CommandSpec as usize as u32;
         let mask = self.slots.len().wrapping_sub(1);
-        let mut i = ptr_slot(p, self.mul, self.shift);
+        let mut i = ptr_slot(p as usize, self.mul, self.shift);
         loop {
             let s = self.slots.get(i)?;
             if s.spec == p {
@@ -1273,9 +1274,9 @@ impl Fast {
         let pats = match e.how {
             PLAN_ONE_KEY => e.pats,
             // SET reads its key only with GET (Redis's setGetKeys).
-            PLAN_SET_KEY if args.len() > 3 && set_has_get(args) => e.pats_get,
+            PLAN_SET_KEY if args.len() > 3 && set_has_get(args) => set_get_pats(e, spec),
             PLAN_SET_KEY => e.pats,
-            _ => return self.keys_allowed(e, args),
+            _ => return self.keys_allowed(e, spec, args),
         };
         let Some(key) = args.get(usize::from(e.pos)) else {
             return true;
@@ -1285,14 +1286,18 @@ impl Fast {
             .is_some_and(|p| p.matches(key))
     }
 
-    /// `KEYS`: every key at the row's fixed positions.
+    /// `PLAN_KEYS`: every key at the row's fixed positions.
     #[inline(never)]
-    fn keys_allowed(&self, e: &Slot, args: &Args) -> bool {
+    fn keys_allowed(&self, e: &Slot, spec: &'static CommandSpec, args: &Args) -> bool {
+        // Else an empty slot, met by a spec whose low address bits are 0.
+        if e.how != PLAN_KEYS {
+            return false;
+        }
         let base = usize::from(e.pats);
-        let Some(pats) = self.pats.get(base..base + 4) else {
+        let (Some(pats), Some(id)) = (self.pats.get(base..base + 4), registry().id(spec)) else {
             return false;
         };
-        let info = &registry().keys[usize::from(e.id)];
+        let info = &registry().keys[id];
         let Some((first, last, step)) = info.fixed else {
             return false;
         };
@@ -1314,6 +1319,17 @@ impl Fast {
         }
         true
     }
+}
+
+/// SET with a GET flag: the patterns granting its key the row's need (not
+/// only WRITE), of the same selector.
+#[inline(never)]
+fn set_get_pats(e: &Slot, spec: &'static CommandSpec) -> u16 {
+    let r = registry();
+    let need = r
+        .id(spec)
+        .map_or(READ | WRITE, |id| r.keys[id].perms[0] & 3);
+    (e.pats & !3) + u16::from(need)
 }
 
 /// A GET flag among SET's options.
