@@ -13,14 +13,15 @@
 //!
 //! The users live in [`Acl`] (on the server); a client refers to its user by
 //! slot. `User::unrestricted` (every command, key and channel) lets the
-//! dispatch path skip the check with one load for the default user. Every
-//! rule change also rebuilds the user's [`Fast`] plan: per command id,
-//! whether some selector allows it outright, or allows it when its keys
-//! (fixed positions) match that selector's patterns; the check then costs
-//! a byte lookup and a prefix match per key. What the plan cannot prove
-//! allowed goes to the full check (`User::check_full`), which also picks
-//! the denial to report, so NOPERM texts and ACL LOG entries do not depend
-//! on the plan.
+//! dispatch path skip the check with one load for the default user. Once a
+//! user's rules are applied, `User::compile` (run by `Acl::put`) builds its
+//! [`Fast`] plan: a table by spec address of the commands some selector
+//! allows outright, or allows when their keys (fixed positions) match that
+//! selector's patterns; the check then costs a hash probe, a byte lookup
+//! and a masked word compare per key. What the plan cannot prove allowed
+//! (or a user not compiled yet) goes to the full check
+//! (`User::check_full`), which also picks the denial to report, so NOPERM
+//! texts and ACL LOG entries do not depend on the plan.
 
 pub mod log;
 
@@ -89,6 +90,9 @@ pub struct Registry {
     /// checked command).
     by_ptr: Vec<(usize, u32)>,
     ptr_shift: u32,
+    /// Every spec lies within 4 GiB, so the low 32 bits of an address
+    /// tell specs apart (`Slot::spec`); else plans stay empty.
+    span_ok: bool,
 }
 
 /// Per-command key facts, computed once so a check does no lookups.
@@ -107,11 +111,25 @@ struct KeyInfo {
     chan: Chan,
 }
 
-/// Slot of a spec address in `Registry::by_ptr` (Fibonacci hashing).
-#[inline]
-fn ptr_slot(p: usize, shift: u32) -> usize {
-    ((p as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+/// Slot of a spec address in an open-addressing table of `64 - shift`
+/// bits (`Registry::by_ptr`, `Fast::slots`; Fibonacci hashing).
+#[inline(always)]
+fn ptr_slot(p: usize, mul: u64, shift: u32) -> usize {
+    ((p as u64 >> 3).wrapping_mul(mul) >> shift) as usize
 }
+
+/// Odd multipliers for `ptr_slot` (Fibonacci's first); a plan tries them
+/// in turn.
+const MULS: [u64; 8] = [
+    0x9E37_79B9_7F4A_7C15,
+    0xC2B2_AE3D_27D4_EB4F,
+    0x1656_67B1_9E37_79F9,
+    0xD6E8_FEB8_6659_FD93,
+    0xFF51_AFD7_ED55_8CCD,
+    0xC4CE_B9FE_1A85_EC53,
+    0x8EBC_6AF0_9C88_C6E3,
+    0x5851_F42D_4C95_7F2D,
+];
 
 /// The command id registry, built once from the table.
 pub fn registry() -> &'static Registry {
@@ -125,6 +143,7 @@ pub fn registry() -> &'static Registry {
             keys: Vec::new(),
             by_ptr: Vec::new(),
             ptr_shift: 64,
+            span_ok: false,
         };
         let add = |r: &mut Registry, s: &'static CommandSpec, sub: bool| {
             let id = r.specs.len();
@@ -159,12 +178,15 @@ pub fn registry() -> &'static Registry {
             }
         }
         assert!(r.specs.len() < FUTURE, "more commands than ACL bits");
+        let addrs = r.specs.iter().map(|s| *s as *const CommandSpec as usize);
+        let (lo, hi) = (addrs.clone().min().unwrap_or(0), addrs.max().unwrap_or(0));
+        r.span_ok = ((hi - lo) as u64) >> 32 == 0;
         let bits = (r.specs.len() * 4).next_power_of_two().trailing_zeros();
         r.ptr_shift = 64 - bits;
         r.by_ptr = vec![(0, 0); 1 << bits];
         for (id, s) in r.specs.iter().enumerate() {
             let p = *s as *const CommandSpec as usize;
-            let mut i = ptr_slot(p, r.ptr_shift);
+            let mut i = ptr_slot(p, MULS[0], r.ptr_shift);
             while r.by_ptr[i].0 != 0 {
                 i = (i + 1) & (r.by_ptr.len() - 1);
             }
@@ -180,7 +202,7 @@ impl Registry {
     pub fn id(&self, spec: &'static CommandSpec) -> Option<usize> {
         let p = spec as *const CommandSpec as usize;
         let mask = self.by_ptr.len().checked_sub(1)?;
-        let mut i = ptr_slot(p, self.ptr_shift);
+        let mut i = ptr_slot(p, MULS[0], self.ptr_shift);
         loop {
             let (k, id) = *self.by_ptr.get(i)?;
             if k == p {
@@ -281,22 +303,25 @@ pub struct Selector {
     channels: Vec<Vec<u8>>,
 }
 
-/// A key pattern's shape, so the common ones (`*`, `prefix*`, a plain
-/// name) match without the general glob matcher; same results as
+/// A key pattern's shape, so the common ones (`*`, `prefix*`, `*suffix`,
+/// a plain name) match without the general glob matcher; same results as
 /// `glob::glob_match`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Shape {
     Exact,
     Prefix,
+    /// `*tail`, the tail non-empty and plain.
+    Suffix,
     Glob,
 }
 
 impl Shape {
     fn of(p: &[u8]) -> Shape {
         let special = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b'\\');
-        match p.split_last() {
+        match (p.split_last(), p.split_first()) {
             _ if !p.iter().any(special) => Shape::Exact,
-            Some((b'*', head)) if !head.iter().any(special) => Shape::Prefix,
+            (Some((b'*', head)), _) if !head.iter().any(special) => Shape::Prefix,
+            (_, Some((b'*', tail))) if !tail.iter().any(special) => Shape::Suffix,
             _ => Shape::Glob,
         }
     }
@@ -314,6 +339,8 @@ impl Shape {
                     && (n > 0 || !key.is_empty())
                     && p[..n].iter().zip(key).all(|(a, b)| a == b)
             }
+            // Never the empty key: the tail is not empty.
+            Shape::Suffix => key.ends_with(&p[1..]),
             Shape::Glob => crate::glob::glob_match(p, key, false),
         }
     }
@@ -739,6 +766,8 @@ struct Keys {
 thread_local! {
     /// Reused between checks: no allocation per command.
     static KEYS: RefCell<Vec<(usize, u8)>> = const { RefCell::new(Vec::new()) };
+    /// The key specs' argv indexes, reused the same way.
+    static KEY_IDX: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Keys of a command with the permissions each needs (READ for keys the
@@ -786,13 +815,16 @@ fn command_key_perms(
         }));
         return;
     }
-    let mut idx = Vec::new();
-    // Arguments the key specs cannot parse: no keys (the command then
-    // fails on its own), as Redis's getKeysFromCommandWithSpecs.
-    if commands::command_keys(spec, args, &mut idx).is_err() {
-        return;
-    }
-    out.extend(idx.into_iter().enumerate().map(|(n, i)| (i, perm(n))));
+    KEY_IDX.with(|buf| {
+        let mut idx = std::mem::take(&mut *buf.borrow_mut());
+        idx.clear();
+        // Arguments the key specs cannot parse: no keys (the command then
+        // fails on its own), as Redis's getKeysFromCommandWithSpecs.
+        if commands::command_keys(spec, args, &mut idx).is_ok() {
+            out.extend(idx.iter().enumerate().map(|(n, &i)| (i, perm(n))));
+        }
+        *buf.borrow_mut() = idx;
+    });
 }
 
 /// Why a command was refused, with the argv index of the key or channel.
@@ -861,10 +893,12 @@ impl Denied {
 /// SHA-256 of a password as 64 lowercase hex digits (ACLHashPassword).
 pub fn hash_password(p: &[u8]) -> String {
     use sha2::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = sha2::Sha256::digest(p);
     let mut s = String::with_capacity(64);
     for b in d.iter() {
-        s.push_str(&format!("{b:02x}"));
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
     }
     s
 }
@@ -905,37 +939,124 @@ pub struct User {
     /// Every command, key and channel allowed: the dispatch check is
     /// skipped (the default user's common case).
     pub unrestricted: bool,
-    /// The check's shortcut, rebuilt from `selectors` by every change.
+    /// The check's shortcut, compiled from `selectors` once a user's
+    /// rules are all applied (`compile`, which `Acl::put` calls); a rule
+    /// change drops it, and until compiled every check takes the full
+    /// path (same answers, slower).
     fast: Fast,
 }
 
-/// How `Fast` decides a command (`Entry::how`).
-const PLAN_FULL: u8 = 0; // the full check
+/// How `Fast` decides a command (`Slot::how`).
 const PLAN_ALLOW: u8 = 1; // allowed whatever the arguments
 const PLAN_ONE_KEY: u8 = 2; // the key at `pos` (if any) must be granted `need`
 const PLAN_SET_KEY: u8 = 3; // SET: as PLAN_ONE_KEY, needing WRITE unless a GET flag
 const PLAN_KEYS: u8 = 4; // the keys at the row's fixed positions
 
-/// A command's plan for one user.
+/// A command the plan can allow, found by its spec's address: the entry
+/// and the key is one load away, with no id lookup in between. 8 bytes,
+/// so a plan allowing every command is 16 KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Entry {
+struct Slot {
+    /// The low 32 bits of the spec's address (unique: the registry holds
+    /// every spec within 4 GiB, `Registry::span_ok`); 0 = an empty slot.
+    spec: u32,
+    /// `Fast::pats` index of the patterns granting the key what it needs
+    /// (selector * 4 + need); for SET, without a GET flag.
+    pats: u16,
     how: u8,
-    /// The selector whose key patterns grant the keys.
-    sel: u8,
     pos: u8,
-    need: u8,
 }
 
 /// A user's permissions compiled for the dispatch path (see the module
 /// comment). Derived from the selectors alone, so equal users have equal
-/// plans.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// plans. Commands it cannot decide have no slot (the full check).
+#[derive(Debug, Clone, PartialEq)]
 struct Fast {
-    /// By command id.
-    plan: Vec<Entry>,
+    /// Open addressing by spec address (multiplicative hashing), at most
+    /// a quarter full, so a lookup is a multiply and usually one compare.
+    /// Never full: a miss ends on an empty slot.
+    slots: Box<[Slot]>,
+    /// The odd multiplier (of a few tried) that displaces fewest slots.
+    mul: u64,
+    shift: u32,
     /// By selector, then by the permission a key needs (0..=3, READ |
     /// WRITE bits): the patterns granting it.
-    pats: Vec<[KeyPats; 4]>,
+    pats: Box<[KeyPats]>,
+    /// Compiled from the current rules (the default plan is empty: every
+    /// command takes the full check).
+    built: bool,
+}
+
+impl Default for Fast {
+    fn default() -> Self {
+        Fast {
+            slots: vec![Slot::default(); 2].into_boxed_slice(),
+            mul: MULS[0],
+            shift: 63,
+            pats: Box::default(),
+            built: false,
+        }
+    }
+}
+
+/// A literal key head of up to 8 bytes (an exact name, or `head*`),
+/// compiled so a compare is two length compares and a masked word
+/// compare. Longer heads are rare and go with the wildcards.
+#[derive(Debug, Clone, PartialEq)]
+struct Lit {
+    /// The head, little-endian, zero-padded.
+    word: u64,
+    /// The bytes of `word` that count.
+    mask: u64,
+    /// Key lengths that can match: the head's, up to itself (exact) or
+    /// any (prefix).
+    min: usize,
+    max: usize,
+    /// The next head in `KeyPats::lit` starts with the same byte.
+    more: bool,
+}
+
+/// A key's first 8 bytes as a little-endian word, zero-padded; bytes past
+/// the key are never compared (`Lit::min` is checked first).
+#[inline(always)]
+fn head_word(key: &[u8]) -> u64 {
+    match key.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        None => short_word(key),
+    }
+}
+
+#[inline(never)]
+fn short_word(key: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(key) {
+        *d = *s;
+    }
+    u64::from_le_bytes(w)
+}
+
+impl Lit {
+    /// `head` is 1 to 8 bytes.
+    fn new(head: &[u8], exact: bool, more: bool) -> Lit {
+        let n = head.len().min(8);
+        Lit {
+            word: short_word(&head[..n]),
+            mask: if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            },
+            min: n,
+            max: if exact { n } else { usize::MAX },
+            more,
+        }
+    }
+
+    /// `word` is `head_word(key)`.
+    #[inline(always)]
+    fn matches(&self, key: &[u8], word: u64) -> bool {
+        key.len() >= self.min && key.len() <= self.max && word & self.mask == self.word
+    }
 }
 
 /// Key patterns indexed by their first byte, so a key is compared only
@@ -944,75 +1065,89 @@ struct Fast {
 /// patterns that cannot match.
 #[derive(Debug, Clone, PartialEq)]
 struct KeyPats {
-    /// Exact names and `head*` patterns (non-empty head) as (literal,
-    /// exact), sorted by first byte; those starting with byte b are
-    /// `lit[start[b]..start[b + 1]]`.
-    lit: Vec<(Vec<u8>, bool)>,
-    start: Box<[u32; 257]>,
-    /// Patterns starting with a wildcard (or empty): tried for every key.
+    /// Exact names and `head*` patterns (heads of 1 to 8 bytes), sorted
+    /// by first byte (stable: in the order given).
+    lit: Vec<Lit>,
+    /// By a key's first byte b: 1 + the index in `lit` of the first head
+    /// starting with b (0: none); its run ends at the first `!more`.
+    first: [u8; 256],
+    /// Patterns starting with a wildcard, empty, or with a head longer
+    /// than 8 bytes (or past the 255 `first` can index): tried for every
+    /// key.
     wild: Vec<(Vec<u8>, Shape)>,
 }
 
 impl KeyPats {
     fn new<'a>(pats: impl Iterator<Item = (&'a [u8], Shape)>) -> KeyPats {
-        let (mut lit, mut wild) = (Vec::new(), Vec::new());
+        let (mut heads, mut wild): (Vec<(&[u8], bool)>, _) = (Vec::new(), Vec::new());
         for (p, shape) in pats {
             match shape {
-                Shape::Exact if !p.is_empty() => lit.push((p.to_vec(), true)),
+                Shape::Exact if (1..=8).contains(&p.len()) => heads.push((p, true)),
                 // `Shape::Prefix`: p ends with the only `*`.
-                Shape::Prefix if p.len() > 1 => lit.push((p[..p.len() - 1].to_vec(), false)),
+                Shape::Prefix if (2..=9).contains(&p.len()) => {
+                    heads.push((&p[..p.len() - 1], false))
+                }
                 _ => wild.push((p.to_vec(), shape)),
             }
         }
-        lit.sort_by_key(|(p, _)| p[0]);
-        let mut start = Box::new([0u32; 257]);
-        for (b, slot) in start.iter_mut().enumerate() {
-            *slot = lit.partition_point(|(p, _)| usize::from(p[0]) < b) as u32;
+        // Beyond what a byte indexes, the heads are tried as wildcards
+        // (the same answer, only slower).
+        for (h, exact) in heads.drain(heads.len().min(255)..) {
+            let mut p = h.to_vec();
+            if !exact {
+                p.push(b'*');
+            }
+            wild.push((p, if exact { Shape::Exact } else { Shape::Prefix }));
         }
-        KeyPats { lit, start, wild }
+        heads.sort_by_key(|(p, _)| p[0]);
+        let mut first = [0u8; 256];
+        let mut lit: Vec<Lit> = Vec::with_capacity(heads.len());
+        for (i, &(h, exact)) in heads.iter().enumerate() {
+            let b = usize::from(h[0]);
+            if first[b] == 0 {
+                first[b] = (i + 1) as u8;
+            }
+            let more = heads.get(i + 1).is_some_and(|(n, _)| n[0] == h[0]);
+            lit.push(Lit::new(h, exact, more));
+        }
+        KeyPats { lit, first, wild }
     }
 
     #[inline(always)]
     fn matches(&self, key: &[u8]) -> bool {
         if let Some(&b) = key.first() {
-            let lo = self.start[usize::from(b)] as usize;
-            let hi = self.start[usize::from(b) + 1] as usize;
-            if let Some(cands) = self.lit.get(lo..hi) {
-                for (head, exact) in cands {
-                    if (!exact || key.len() == head.len()) && has_prefix(key, head) {
+            let mut i = usize::from(self.first[usize::from(b)]);
+            if i != 0 {
+                let word = head_word(key);
+                while let Some(l) = self.lit.get(i - 1) {
+                    if l.matches(key, word) {
                         return true;
                     }
+                    if !l.more {
+                        break;
+                    }
+                    i += 1;
                 }
             }
         }
-        !self.wild.is_empty() && self.wild.iter().any(|(p, shape)| shape.matches(p, key))
+        !self.wild.is_empty() && self.wild_matches(key)
     }
-}
 
-/// `key.starts_with(head)` without a memcmp call for the short heads key
-/// patterns have: two overlapping 4-byte loads cover 4 to 8 bytes.
-#[inline(always)]
-fn has_prefix(key: &[u8], head: &[u8]) -> bool {
-    let n = head.len();
-    let (Some(k), true) = (key.get(..n), (4..=8).contains(&n)) else {
-        return key.starts_with(head);
-    };
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at + 4)
-            .and_then(|w| <[u8; 4]>::try_from(w).ok())
-            .map(u32::from_ne_bytes)
-    };
-    word(k, 0) == word(head, 0) && word(k, n - 4) == word(head, n - 4)
+    #[inline(never)]
+    fn wild_matches(&self, key: &[u8]) -> bool {
+        self.wild.iter().any(|(p, shape)| shape.matches(p, key))
+    }
 }
 
 impl Fast {
     fn build(selectors: &[Selector]) -> Fast {
         let r = registry();
-        let mut plan = vec![Entry::default(); r.specs.len()];
+        let mut plan: Vec<Slot> = Vec::new();
         // Selector indexes must fit a byte; beyond, the full check.
         let usable = &selectors[..selectors.len().min(usize::from(u8::MAX))];
-        for (id, e) in plan.iter_mut().enumerate() {
-            let (spec, info) = (r.specs[id], &r.keys[id]);
+        for (id, &spec) in r.specs.iter().enumerate() {
+            let info = &r.keys[id];
+            let mut e: Option<Slot> = None;
             for (si, s) in usable.iter().enumerate() {
                 if !s.allcommands && !spec.has(flags::NO_AUTH) && !s.bit(id) {
                     continue; // first-argument grants: the full check
@@ -1021,44 +1156,74 @@ impl Fast {
                     continue;
                 }
                 if s.allkeys || info.keyless {
-                    *e = Entry {
+                    e = Some(Slot {
                         how: PLAN_ALLOW,
-                        ..Entry::default()
-                    };
+                        ..Slot::default()
+                    });
                     break;
                 }
                 let Some((first, last, _)) = info.fixed.filter(|_| !info.channels) else {
                     continue;
                 };
-                if e.how != PLAN_FULL {
+                if e.is_some() {
                     continue; // an earlier selector's keys are tried
                 }
-                let need = info.perms[0] & 3;
-                *e = match u8::try_from(first) {
-                    Ok(pos) if first == last && info.is_set => Entry {
+                let base = (si * 4) as u16;
+                let need = u16::from(info.perms[0] & 3);
+                e = Some(match u8::try_from(first) {
+                    Ok(pos) if first == last && info.is_set => Slot {
                         how: PLAN_SET_KEY,
-                        sel: si as u8,
                         pos,
-                        need,
+                        pats: base + u16::from(WRITE),
+                        ..Slot::default()
                     },
-                    Ok(pos) if first == last => Entry {
+                    Ok(pos) if first == last => Slot {
                         how: PLAN_ONE_KEY,
-                        sel: si as u8,
                         pos,
-                        need,
+                        pats: base + need,
+                        ..Slot::default()
                     },
-                    _ => Entry {
+                    _ => Slot {
                         how: PLAN_KEYS,
-                        sel: si as u8,
-                        ..Entry::default()
+                        pats: base,
+                        ..Slot::default()
                     },
-                };
+                });
+            }
+            let lo = spec as *const CommandSpec as usize as u32;
+            if let Some(e) = e.filter(|_| r.span_ok && lo != 0) {
+                plan.push(Slot { spec: lo, ..e });
             }
         }
+        let bits = (plan.len() * 4).next_power_of_two().max(2).trailing_zeros();
+        let shift = 64 - bits;
+        // The multiplier that displaces the fewest commands from their
+        // first slot (most then cost one compare).
+        let (mut best, mut best_moved) = (None, usize::MAX);
+        for &mul in &MULS {
+            let mut slots = vec![Slot::default(); 1 << bits].into_boxed_slice();
+            let mask = slots.len() - 1;
+            let mut moved = 0;
+            for e in &plan {
+                let mut i = ptr_slot(e.spec as usize, mul, shift);
+                while slots[i].spec != 0 {
+                    i = (i + 1) & mask;
+                    moved += 1;
+                }
+                slots[i] = *e;
+            }
+            if moved < best_moved {
+                (best, best_moved) = (Some((slots, mul)), moved);
+            }
+            if moved == 0 {
+                break;
+            }
+        }
+        let (slots, mul) = best.unwrap_or_else(|| (Fast::default().slots, MULS[0]));
         let pats = usable
             .iter()
-            .map(|s| {
-                std::array::from_fn(|need| {
+            .flat_map(|s| {
+                (0..4usize).map(|need| {
                     KeyPats::new(
                         s.patterns
                             .iter()
@@ -1068,49 +1233,68 @@ impl Fast {
                 })
             })
             .collect();
-        Fast { plan, pats }
+        Fast {
+            slots,
+            mul,
+            shift,
+            pats,
+            built: true,
+        }
+    }
+
+    /// The plan's slot for a command, if it has one.
+    #[inline(always)]
+    fn slot(&self, spec: &'static CommandSpec) -> Option<&Slot> {
+        let p = spec as *const CommandSpec as usize as u32;
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = ptr_slot(p as usize, self.mul, self.shift);
+        loop {
+            let s = self.slots.get(i)?;
+            if s.spec == p {
+                return Some(s);
+            }
+            if s.spec == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// True when the plan proves `args` allowed; false means "ask the
     /// full check" (which may still allow it). Keys are the ones
     /// `command_key_perms` finds, with the same needs.
     #[inline(always)]
-    fn allows(&self, id: usize, args: &Args) -> bool {
-        let Some(e) = self.plan.get(id) else {
+    fn allows(&self, spec: &'static CommandSpec, args: &Args) -> bool {
+        let Some(e) = self.slot(spec) else {
             return false;
         };
-        let pats = |need: u8| {
-            self.pats
-                .get(usize::from(e.sel))
-                .map(|p| &p[usize::from(need & 3)])
-        };
-        match e.how {
-            PLAN_ALLOW => true,
-            PLAN_ONE_KEY => match (args.get(usize::from(e.pos)), pats(e.need)) {
-                (None, _) => true,
-                (Some(k), Some(p)) => p.matches(k),
-                _ => false,
-            },
-            PLAN_SET_KEY => {
-                // SET reads its key only with GET (Redis's setGetKeys).
-                let get = (3..args.len())
-                    .any(|i| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"get")));
-                let need = if get { e.need } else { WRITE };
-                match (args.get(usize::from(e.pos)), pats(need)) {
-                    (None, _) => true,
-                    (Some(k), Some(p)) => p.matches(k),
-                    _ => false,
-                }
-            }
-            PLAN_KEYS => self.keys_allowed(id, e.sel, args),
-            _ => false,
+        if e.how == PLAN_ALLOW {
+            return true;
         }
+        let pats = match e.how {
+            PLAN_ONE_KEY => e.pats,
+            // SET reads its key only with GET (Redis's setGetKeys).
+            PLAN_SET_KEY if args.len() > 3 && set_has_get(args) => set_get_pats(e, spec),
+            PLAN_SET_KEY => e.pats,
+            _ => return self.keys_allowed(e, spec, args),
+        };
+        let Some(key) = args.get(usize::from(e.pos)) else {
+            return true;
+        };
+        self.pats
+            .get(usize::from(pats))
+            .is_some_and(|p| p.matches(key))
     }
 
-    /// `KEYS`: every key at the row's fixed positions.
+    /// `PLAN_KEYS`: every key at the row's fixed positions.
     #[inline(never)]
-    fn keys_allowed(&self, id: usize, sel: u8, args: &Args) -> bool {
-        let Some(pats) = self.pats.get(usize::from(sel)) else {
+    fn keys_allowed(&self, e: &Slot, spec: &'static CommandSpec, args: &Args) -> bool {
+        // Else an empty slot, met by a spec whose low address bits are 0.
+        if e.how != PLAN_KEYS {
+            return false;
+        }
+        let base = usize::from(e.pats);
+        let (Some(pats), Some(id)) = (self.pats.get(base..base + 4), registry().id(spec)) else {
             return false;
         };
         let info = &registry().keys[id];
@@ -1137,10 +1321,27 @@ impl Fast {
     }
 }
 
+/// SET with a GET flag: the patterns granting its key the row's need (not
+/// only WRITE), of the same selector.
+#[inline(never)]
+fn set_get_pats(e: &Slot, spec: &'static CommandSpec) -> u16 {
+    let r = registry();
+    let need = r
+        .id(spec)
+        .map_or(READ | WRITE, |id| r.keys[id].perms[0] & 3);
+    (e.pats & !3) + u16::from(need)
+}
+
+/// A GET flag among SET's options.
+#[inline(never)]
+fn set_has_get(args: &Args) -> bool {
+    (3..args.len()).any(|i| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"get")))
+}
+
 impl User {
     /// A new user: off, no passwords, no permissions (ACLCreateUser).
     pub fn new(name: &[u8], pubsub_all: bool) -> User {
-        let mut u = User {
+        User {
             name: name.to_vec(),
             enabled: false,
             nopass: false,
@@ -1148,10 +1349,10 @@ impl User {
             passwords: Vec::new(),
             selectors: vec![Selector::new(true, pubsub_all)],
             unrestricted: false,
+            // Nothing allowed: the empty plan (full check) answers the
+            // same until the rules are applied and compiled.
             fast: Fast::default(),
-        };
-        u.fast = Fast::build(&u.selectors);
-        u
+        }
     }
 
     /// The default user: `on nopass ~* &* +@all`.
@@ -1160,6 +1361,7 @@ impl User {
         for op in ["+@all", "~*", "&*", "on", "nopass"] {
             let _ = u.apply(op.as_bytes(), false);
         }
+        u.compile();
         u
     }
 
@@ -1173,11 +1375,38 @@ impl User {
 
     /// Applies one rule (Redis's ACLSetUser); `pubsub_all` is
     /// `acl-pubsub-default allchannels`.
+    /// The plan is not rebuilt here: a SETUSER of n rules would build it
+    /// n times (quadratic in practice); call `compile` after the last.
     pub fn apply(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
         let res = self.apply_inner(op, pubsub_all);
         self.unrestricted = self.selectors[0].unrestricted();
-        self.fast = Fast::build(&self.selectors);
+        if self.fast.built && !Self::flag_or_password(op) {
+            self.fast = Fast::default();
+        }
         res
+    }
+
+    /// Rules that leave the selectors as they are.
+    fn flag_or_password(op: &[u8]) -> bool {
+        let is = |w: &str| op.eq_ignore_ascii_case(w.as_bytes());
+        matches!(op.first(), Some(b'>' | b'<' | b'#' | b'!'))
+            || [
+                "on",
+                "off",
+                "nopass",
+                "resetpass",
+                "sanitize-payload",
+                "skip-sanitize-payload",
+            ]
+            .iter()
+            .any(|w| is(w))
+    }
+
+    /// Builds the dispatch plan from the rules, unless it is current.
+    pub fn compile(&mut self) {
+        if !self.fast.built {
+            self.fast = Fast::build(&self.selectors);
+        }
     }
 
     fn apply_inner(&mut self, op: &[u8], pubsub_all: bool) -> Result<(), RuleError> {
@@ -1280,12 +1509,19 @@ impl User {
     /// dozen instructions, the rest is out of line.
     #[inline(always)]
     pub fn check(&self, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
+        if self.fast.allows(spec, args) {
+            return Ok(());
+        }
+        self.check_slow(spec, args)
+    }
+
+    /// What the plan cannot allow: the id, then every selector.
+    #[cold]
+    #[inline(never)]
+    fn check_slow(&self, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
         let Some(id) = registry().id(spec) else {
             return Err(Denied::Command);
         };
-        if self.fast.allows(id, args) {
-            return Ok(());
-        }
         self.check_full(id, spec, args)
     }
 
@@ -1506,7 +1742,8 @@ impl Acl {
     }
 
     /// Creates or replaces a user; returns its slot.
-    pub fn put(&mut self, user: User) -> usize {
+    pub fn put(&mut self, mut user: User) -> usize {
+        user.compile();
         if let Some(&slot) = self.by_name.get(&user.name) {
             self.users[slot] = Some(user);
             return slot;
@@ -1569,6 +1806,7 @@ impl Acl {
                 op.extend_from_slice(pass);
                 let _ = u.apply(&op, false);
             }
+            u.compile();
         }
     }
 
@@ -1615,6 +1853,7 @@ pub fn user_from_rules(
     for op in &merged {
         u.apply(op, pubsub_all).map_err(|e| (op.clone(), e))?;
     }
+    u.compile();
     Ok(u)
 }
 
@@ -1675,6 +1914,7 @@ pub fn parse_file(text: &[u8], path: &str, pubsub_all: bool) -> Result<Vec<User>
                 }
             }
         }
+        u.compile();
         users.push(u);
     }
     if errors.is_empty() {
@@ -1932,10 +2172,12 @@ mod tests {
     #[test]
     fn pattern_shapes_agree_with_glob() {
         let pats: &[&[u8]] = &[
-            b"*", b"key:*", b"key", b"", b"a?c", b"a[bc]", b"x\\*", b"*:*", b"ab*c",
+            b"*", b"key:*", b"key", b"", b"a?c", b"a[bc]", b"x\\*", b"*:*", b"ab*c", b"*c", b"*:1",
+            b"*\\*",
         ];
         let keys: &[&[u8]] = &[
-            b"", b"key", b"key:1", b"keyx", b"abc", b"ab", b"x*", b"a:b", b"abxc",
+            b"", b"key", b"key:1", b"keyx", b"abc", b"ab", b"x*", b"a:b", b"abxc", b"c", b":1",
+            b"*",
         ];
         for p in pats {
             for k in keys {
@@ -2000,8 +2242,20 @@ mod tests {
             ],
             vec!["on", "-@all", "+ping", "+auth", "+client|id"],
             vec!["on", "+@all", "~*x", "~", "~ab*", "%R~a", "%W~b*"],
+            // Heads longer and shorter than the 8-byte word, suffixes.
+            vec![
+                "on",
+                "+@all",
+                "~averylongprefix:*",
+                "~exactly-eight",
+                "~12345678",
+                "~1234567*",
+                "%R~*:suffix",
+                "~*.tmp",
+                "(%W~w* +set +mset)",
+            ],
         ];
-        let argvs: [&[&str]; 30] = [
+        let argvs: [&[&str]; 49] = [
             &["get", "ax"],
             &["get", "abc"],
             &["set", "a", "v"],
@@ -2032,9 +2286,34 @@ mod tests {
             &["ping"],
             &["client", "id"],
             &["lpush", "key:1", "x"],
+            &["get", "averylongprefix:1"],
+            &["get", "averylongprefix:"],
+            &["get", "averylongprefix"],
+            &["get", "averylongprefiy:1"],
+            &["get", "exactly-eight"],
+            &["get", "exactly-eigh"],
+            &["get", "exactly-eightx"],
+            &["get", "12345678"],
+            &["get", "1234567"],
+            &["get", "123456"],
+            &["set", "a:suffix", "v"],
+            &["get", "a:suffix"],
+            &["get", ":suffix"],
+            &["get", "x.tmp"],
+            &["set", ".tmp", "v"],
+            &["get", "tmp"],
+            &["set", "w1", "v"],
+            &["mset", "w1", "1", "a.tmp", "2"],
+            &["mget", "12345678", "x.tmp", "a:suffix"],
         ];
         for rules in &users {
             let u = user(rules);
+            // Rules applied but not compiled: no plan, the same answers.
+            let mut raw = User::new(b"u", false);
+            for r in rules {
+                raw.apply(r.as_bytes(), false).expect("valid rule");
+            }
+            assert!(!raw.fast.built && u.fast.built);
             for argv in argvs {
                 let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
                 let args = owned.as_args();
@@ -2042,11 +2321,21 @@ mod tests {
                 let id = registry().id(spec).expect("id");
                 let full = u.check_full(id, spec, &args);
                 assert_eq!(u.check(spec, &args), full, "{rules:?} {argv:?}");
-                if u.fast.allows(id, &args) {
+                assert_eq!(raw.check(spec, &args), full, "{rules:?} {argv:?}");
+                if u.fast.allows(spec, &args) {
                     assert_eq!(full, Ok(()), "fast path allowed {argv:?} for {rules:?}");
                 }
             }
         }
+        // Password and flag rules keep the plan; others drop it.
+        let mut u = user(&users[0]);
+        u.apply(b">pw", false).expect("valid");
+        u.apply(b"OFF", false).expect("valid");
+        assert!(u.fast.built);
+        u.apply(b"~more:*", false).expect("valid");
+        assert!(!u.fast.built);
+        u.compile();
+        assert!(u.fast.built);
         // The common cases take the plan, not the full check.
         let u = user(&users[0]);
         for argv in [
@@ -2057,28 +2346,87 @@ mod tests {
             let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
             let args = owned.as_args();
             let spec = commands::resolve(&args).expect("known command");
-            assert!(
-                u.fast.allows(registry().id(spec).expect("id"), &args),
-                "{argv:?}"
-            );
+            assert!(u.fast.allows(spec, &args), "{argv:?}");
+        }
+        let u = user(&users[7]);
+        for argv in [
+            &["get", "averylongprefix:1"][..],
+            &["get", "exactly-eight"],
+            &["get", "1234567"],
+            &["set", "x.tmp", "v"],
+        ] {
+            let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+            let args = owned.as_args();
+            let spec = commands::resolve(&args).expect("known command");
+            assert!(u.fast.allows(spec, &args), "{argv:?}");
         }
     }
 
     #[test]
-    fn has_prefix_is_starts_with() {
-        let key = b"session:12345678";
-        for n in 0..=key.len() {
-            for flip in [None, Some(0), Some(n.saturating_sub(1)), Some(n / 2)] {
-                let mut head = key[..n].to_vec();
-                if let Some(i) = flip.filter(|&i| i < n) {
-                    head[i] ^= 1;
+    fn key_pats_agree_with_glob() {
+        let pats: &[&[u8]] = &[
+            b"key:*",
+            b"k*",
+            b"key",
+            b"exactly8",
+            b"12345678*",
+            b"averylongprefix:*",
+            b"averylongname",
+            b"*:suffix",
+            b"*x",
+            b"a?c*",
+            b"",
+        ];
+        let keys: &[&[u8]] = &[
+            b"",
+            b"k",
+            b"ke",
+            b"key",
+            b"key:",
+            b"key:1",
+            b"kex:1",
+            b"exactly8",
+            b"exactly9",
+            b"exactly",
+            b"exactly8x",
+            b"12345678",
+            b"1234567",
+            b"123456789",
+            b"averylongprefix:",
+            b"averylongprefix",
+            b"averylongprefiy:1",
+            b"averylongname",
+            b"averylongnamf",
+            b"a:suffix",
+            b":suffix",
+            b"suffix",
+            b"x",
+            b"abcx",
+            b"\xffx",
+        ];
+        // Every subset of the patterns up to size 3, so buckets share
+        // first bytes and mix with wildcards.
+        let n = pats.len();
+        for a in 0..n {
+            for b in a..n {
+                for c in b..n {
+                    let set = [pats[a], pats[b], pats[c]];
+                    let kp = KeyPats::new(set.iter().map(|p| (*p, Shape::of(p))));
+                    for k in keys {
+                        let want = set.iter().any(|p| crate::glob::glob_match(p, k, false));
+                        assert_eq!(kp.matches(k), want, "{set:?} {k:?}");
+                    }
                 }
-                assert_eq!(has_prefix(key, &head), key.starts_with(&head), "{head:?}");
-                assert_eq!(
-                    has_prefix(&key[..n / 2], &head),
-                    key[..n / 2].starts_with(&head)
-                );
             }
+        }
+        // More literal heads than the first-byte index holds.
+        let many: Vec<Vec<u8>> = (0..300).map(|i| format!("p{i}:*").into_bytes()).collect();
+        let kp = KeyPats::new(many.iter().map(|p| (p.as_slice(), Shape::of(p))));
+        for k in ["p0:x", "p254:", "p299:y", "p300:x", "p1", "q1:"] {
+            let want = many
+                .iter()
+                .any(|p| crate::glob::glob_match(p, k.as_bytes(), false));
+            assert_eq!(kp.matches(k.as_bytes()), want, "{k}");
         }
     }
 }
