@@ -1054,6 +1054,41 @@ fn verify_crash(c: &mut Conn, db: usize, r: &WriterResult) -> Result<Model, Stri
     ))
 }
 
+/// A command propagated as sent reaches the AOF as the client's own bytes
+/// when they are canonical RESP; odd separators (the byte after a `\r`,
+/// which Redis and memkv skip unchecked) and inline commands are encoded:
+/// the file is canonical either way.
+#[test]
+fn client_bytes_reach_the_aof_only_when_canonical() {
+    let dir = TmpDir::new("aof-verbatim");
+    let s = start_aof(dir.path(), "always", &[]);
+    let mut r = s.raw();
+    let sent: [&[u8]; 5] = [
+        b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n",
+        b"*3\r\n$3\r\nSET\rX$1\r\nb\r\n$1\r\n2XY",
+        b"*3\rX$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n",
+        b"SET d 4\r\n",
+        b"*2\r\n$4\r\nINCR\r\n$2\r\nnn\r\n",
+    ];
+    for (i, cmd) in sent.iter().enumerate() {
+        r.send(cmd);
+        let want: &[u8] = if i < 4 { b"+OK\r\n" } else { b":1\r\n" };
+        assert_eq!(r.read_reply(), want, "reply to command #{i}");
+    }
+    // `always`: each reply came after its fsync.
+    let got = std::fs::read(last_incr(dir.path())).expect("read the increment file");
+    let mut want = c(&["SELECT", "0"]);
+    for (k, v) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")] {
+        want.extend(c(&["SET", k, v]));
+    }
+    want.extend(c(&["INCR", "nn"]));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+    shutdown(s);
+}
+
 #[test]
 fn sigkill_under_load_always_keeps_every_acknowledged_write() {
     let rounds = env_usize("MEMKV_CRASH_ROUNDS", 10);

@@ -2128,6 +2128,39 @@ fn rollback_of_repeated_writes_to_one_key() {
     assert_eq!(show(&got), show(b"*3\r\n+OK\r\n:11\r\n$9\r\ncommitted\r\n"));
 }
 
+/// A transaction past the journal's fingerprint scan (32 keys; then a hash
+/// set), writing keys twice, over existing and new keys, with names that
+/// differ only in the middle (same fingerprint): undone exactly, and when
+/// it commits every write stays.
+#[test]
+fn rollback_of_many_keys_written_twice() {
+    let m = memkv(&[]);
+    let mut r = m.raw();
+    populate(&mut r);
+    pipeline(&mut r, &["SET abcdefgh-07-stuvwxyz old", "SET many:3 old"]);
+    let before = snapshot(&m, DBS);
+    let mut cmds = Vec::new();
+    for pass in ["a", "b"] {
+        for i in 0..40 {
+            cmds.push(format!("SET many:{i} {pass}"));
+            cmds.push(format!("SET abcdefgh-{i:02}-stuvwxyz {pass}"));
+        }
+        cmds.push(format!("SET s1 {pass}"));
+    }
+    cmds.push("INCR h1".to_string());
+    let got = transaction(&mut r, &cmds);
+    assert_eq!(
+        show(&got),
+        show(&rolled_back(cmds.len(), "INCR", WRONGTYPE))
+    );
+    assert_eq!(snapshot(&m, DBS), before);
+    cmds.pop();
+    transaction(&mut r, &cmds);
+    for key in ["many:0", "many:39", "abcdefgh-07-stuvwxyz", "s1"] {
+        assert_eq!(qs(&mut r, &format!("GET {key}")), "$1\r\nb\r\n", "{key}");
+    }
+}
+
 /// A client blocked on a key is not served by a push that is rolled back.
 #[test]
 fn rollback_does_not_wake_blocked_clients() {

@@ -153,6 +153,7 @@ impl Aof {
     }
 
     /// The "MISCONF" error write commands get while the disk fails.
+    #[inline]
     pub fn misconf(&self) -> Option<String> {
         self.write_error
             .as_ref()
@@ -432,15 +433,13 @@ pub fn postpone_if_lagging(
     let Some(aof) = srv.aof.as_mut() else {
         return false;
     };
-    if c.is_internal() || !crate::server::pause::writes(c, spec) {
-        return false;
-    }
+    // The queues first: they are almost never full.
     let lagging = aof.queue.must_wait()
         || aof
             .rewrite
             .as_ref()
             .is_some_and(|r| r.queue.queued() > 2 * QUEUE_MAX && r.queue.must_wait());
-    if !lagging {
+    if !lagging || c.is_internal() || !crate::server::pause::writes(c, spec) {
         return false;
     }
     c.deferred = true;

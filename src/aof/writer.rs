@@ -151,16 +151,12 @@ impl Writer {
             };
             match msg {
                 Some(WriterMsg::Batch { seq, data }) => {
-                    self.backlog.extend_from_slice(&data);
-                    self.backlog_seq = seq;
+                    self.add_batch(seq, data);
                     // Group commit: take every batch already queued too.
                     let mut more = Vec::new();
                     while let Ok(m) = rx.try_recv() {
                         match m {
-                            WriterMsg::Batch { seq, data } => {
-                                self.backlog.extend_from_slice(&data);
-                                self.backlog_seq = seq;
-                            }
+                            WriterMsg::Batch { seq, data } => self.add_batch(seq, data),
                             other => {
                                 more.push(other);
                                 break;
@@ -222,6 +218,17 @@ impl Writer {
                 let _ = ack.send(());
             }
         }
+    }
+
+    /// Queues a batch for the next write: the first one is taken as it is
+    /// (no copy), later ones appended to it.
+    fn add_batch(&mut self, seq: u64, data: Vec<u8>) {
+        if self.backlog.is_empty() {
+            self.backlog = data;
+        } else {
+            self.backlog.extend_from_slice(&data);
+        }
+        self.backlog_seq = seq;
     }
 
     /// Writes pending data; on error keeps it for a retry and tells the

@@ -9,12 +9,40 @@ use std::ops::{Index, Range};
 pub struct Args<'a> {
     buf: &'a [u8],
     ranges: &'a [Range<usize>],
+    /// `buf` starts with the multibulk frame the parser read these ranges
+    /// from (see [`Args::frame`]).
+    framed: bool,
 }
 
 impl<'a> Args<'a> {
     #[inline]
     pub fn new(buf: &'a [u8], ranges: &'a [Range<usize>]) -> Args<'a> {
-        Args { buf, ranges }
+        Args {
+            buf,
+            ranges,
+            framed: false,
+        }
+    }
+
+    /// Args of a multibulk command read by `resp::parse_command*` from
+    /// `buf`, which starts at the command's `*`: the AOF can then copy the
+    /// client's bytes instead of encoding them again.
+    #[inline]
+    pub fn multibulk(buf: &'a [u8], ranges: &'a [Range<usize>]) -> Args<'a> {
+        Args {
+            buf,
+            ranges,
+            framed: true,
+        }
+    }
+
+    /// The buffer and ranges of a command made by [`Args::multibulk`]
+    /// (None otherwise): every length header in the frame is the canonical
+    /// decimal of its range's length (the parser accepts no other), but the
+    /// byte after each `\r` is not checked - `aof::propagate` does.
+    #[inline]
+    pub fn frame(&self) -> Option<(&'a [u8], &'a [Range<usize>])> {
+        self.framed.then_some((self.buf, self.ranges))
     }
 
     #[inline]
@@ -38,6 +66,7 @@ impl<'a> Args<'a> {
         Args {
             buf: self.buf,
             ranges: &self.ranges[n.min(self.ranges.len())..],
+            framed: false,
         }
     }
 

@@ -1203,7 +1203,7 @@ pub(crate) fn process_input(srv: &mut Server, c: &mut Client) {
                 let args = if frame.inline {
                     Args::new(&scratch, &ranges)
                 } else {
-                    Args::new(&query[start..], &ranges)
+                    Args::multibulk(&query[start..], &ranges)
                 };
                 let mark = c.reply.len();
                 commands::execute(srv, c, &args);

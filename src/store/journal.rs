@@ -139,15 +139,42 @@ enum Undo {
         key: Key,
         ops: Vec<InverseOp>,
     },
-    /// A database replaced wholesale (FLUSHDB / FLUSHALL).
-    Db { db: usize, prior: Db },
+    /// A database replaced wholesale (FLUSHDB / FLUSHALL); boxed so that
+    /// every record stays small to move.
+    Db { db: usize, prior: Box<Db> },
     /// SWAPDB a b.
     Swap { a: usize, b: usize },
 }
 
-/// Below this many records a linear scan finds a recorded key faster than
-/// hashing (most transactions touch a handful of keys).
-const SCAN_LIMIT: usize = 16;
+/// Below this many recorded keys a linear scan of their fingerprints finds
+/// one faster than hashing (most transactions touch a handful of keys).
+const SCAN_LIMIT: usize = 32;
+
+/// A cheap stand-in for (db, key) that differs for most different keys:
+/// the scan compares it before the bytes. Its first and last 8 (or 4) bytes and
+/// its length (names that differ only in the middle compare their bytes).
+#[inline]
+fn fingerprint(db: usize, key: &[u8]) -> u64 {
+    let n = key.len();
+    let (head, tail) = if n >= 8 {
+        let head = key.first_chunk::<8>().map_or(0, |b| u64::from_le_bytes(*b));
+        let tail = key.last_chunk::<8>().map_or(0, |b| u64::from_le_bytes(*b));
+        (head, tail)
+    } else if n >= 4 {
+        let head = key.first_chunk::<4>().map_or(0, |b| u32::from_le_bytes(*b));
+        let tail = key.last_chunk::<4>().map_or(0, |b| u32::from_le_bytes(*b));
+        (u64::from(head), u64::from(tail))
+    } else {
+        (key.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b)), 0)
+    };
+    head ^ tail.rotate_left(29) ^ ((n as u64) << 40) ^ (db as u64).rotate_right(8)
+}
+
+/// The Bloom bit of a fingerprint: its top 6 bits once mixed.
+#[inline]
+fn bloom_bit(fp: u64) -> u64 {
+    1 << (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+}
 
 /// An open journal.
 #[derive(Debug, Default)]
@@ -157,6 +184,13 @@ pub struct Journal {
     /// records before it belong to a replaced database and do not count as
     /// "already recorded".
     since_db_change: usize,
+    /// (fingerprint, index into `records`) of each key record since the
+    /// last database change, scanned while not `indexed`.
+    fps: Vec<(u64, usize)>,
+    /// One bit per fingerprint in `fps` (a 64-bit Bloom filter): a key
+    /// whose bit is clear - the usual case, a transaction's writes go to
+    /// different keys - is not recorded, without a scan.
+    bloom: u64,
     /// Keys already recorded, kept once the journal outgrows `SCAN_LIMIT`.
     seen: KeyHashSet<(usize, Key)>,
     /// Whether `seen` indexes the key records since the last database
@@ -169,40 +203,68 @@ pub struct Journal {
 
 impl Journal {
     fn clear(&mut self) {
-        self.records.clear();
+        // Prior values can be big: freed the way the store frees values
+        // (a string is one allocation at most: dropped here, no call).
+        for rec in self.records.drain(..) {
+            if let Undo::Key {
+                prior: Some((v, _)),
+                ..
+            } = rec
+                && !matches!(v, Value::Str(_))
+            {
+                super::lazyfree::drop_value(v);
+            }
+        }
         self.since_db_change = 0;
+        self.fps.clear();
+        self.bloom = 0;
         self.seen.clear();
         self.indexed = false;
         self.dirty_watchers.clear();
     }
 
-    /// True if (db, key) was recorded since the last database-level change.
-    #[inline]
-    fn recorded(&self, db: usize, key: &[u8]) -> bool {
+    /// True if (db, key), of fingerprint `fp`, was recorded since the last
+    /// database-level change.
+    #[inline(always)]
+    fn recorded(&self, db: usize, key: &[u8], fp: u64) -> bool {
         if !self.indexed {
-            self.records[self.since_db_change..]
-                .iter()
-                .any(|r| matches!(r, Undo::Key { db: d, key: k, .. } if *d == db && **k == *key))
+            if self.bloom & bloom_bit(fp) == 0 {
+                return false;
+            }
+            self.fps.iter().any(|&(f, i)| {
+                f == fp
+                    && matches!(&self.records[i], Undo::Key { db: d, key: k, .. } if *d == db && **k == *key)
+            })
         } else {
             self.seen.contains(&(db, Key::new(key)))
         }
     }
 
-    fn push_key(&mut self, db: usize, key: Key, prior: Option<(Value, Option<u64>)>) {
-        let live = self.records.len() - self.since_db_change;
-        if !self.indexed && live >= SCAN_LIMIT {
-            // Switch to the set: index what the scan covered so far.
-            for r in &self.records[self.since_db_change..] {
-                if let Undo::Key { db, key, .. } = r {
-                    self.seen.insert((*db, key.clone()));
-                }
-            }
-            self.indexed = true;
+    // Inlined, like `journal_prior`: the record is then built in place
+    // rather than moved through each call.
+    #[inline(always)]
+    fn push_key(&mut self, db: usize, key: Key, fp: u64, prior: Option<(Value, Option<u64>)>) {
+        if !self.indexed && self.fps.len() >= SCAN_LIMIT {
+            self.index_keys();
         }
         if self.indexed {
             self.seen.insert((db, key.clone()));
+        } else {
+            self.fps.push((fp, self.records.len()));
+            self.bloom |= bloom_bit(fp);
         }
         self.records.push(Undo::Key { db, key, prior });
+    }
+
+    /// Switches from the scan to the set: indexes what the scan covered.
+    #[cold]
+    fn index_keys(&mut self) {
+        for &(_, i) in &self.fps {
+            if let Undo::Key { db, key, .. } = &self.records[i] {
+                self.seen.insert((*db, key.clone()));
+            }
+        }
+        self.indexed = true;
     }
 
     /// Opens an inverse-op record for `key`; its ops are filled in by the
@@ -222,6 +284,8 @@ impl Journal {
     fn push_db_level(&mut self, rec: Undo) {
         self.records.push(rec);
         self.since_db_change = self.records.len();
+        self.fps.clear();
+        self.bloom = 0;
         self.seen.clear();
         self.indexed = false;
     }
@@ -238,10 +302,9 @@ impl Journal {
 impl Store {
     /// Starts recording undo information (EXEC with rollback).
     pub fn begin_journal(&mut self) {
-        // Reuse the last journal's allocations: EXEC is a hot path.
-        let mut j = self.spare_journal.take().unwrap_or_default();
-        j.clear();
-        self.journal = Some(j);
+        // Reuse the last journal's allocations: EXEC is a hot path. Commit
+        // and rollback leave it cleared.
+        self.journal = Some(self.spare_journal.take().unwrap_or_default());
     }
 
     /// Invalidates watchers now, or at commit while a transaction records.
@@ -255,18 +318,41 @@ impl Store {
     /// Records the prior state of `key` before its first change.
     #[inline]
     pub(crate) fn journal_key(&mut self, db: usize, key: &[u8]) {
-        let Some(j) = self.journal.as_mut() else {
+        let Some(fp) = self.journal_pending(db, key) else {
             return;
         };
-        if j.recorded(db, key) {
-            return;
-        }
         let d = &self.dbs[db];
         let prior = d
             .keys
             .get(key)
             .map(|v| (v.clone(), d.expires.get(key).copied()));
-        j.push_key(db, Key::new(key), prior);
+        self.journal_prior(db, key, fp, prior);
+    }
+
+    /// Some(fingerprint) if a transaction records and `key` has no record
+    /// yet: its prior state must then be given to [`Store::journal_prior`]
+    /// before anything else is recorded. A whole-value replacement (SET)
+    /// moves the value it replaces there instead of copying it first.
+    #[inline(always)]
+    pub(crate) fn journal_pending(&self, db: usize, key: &[u8]) -> Option<u64> {
+        let j = self.journal.as_ref()?;
+        let fp = fingerprint(db, key);
+        (!j.recorded(db, key, fp)).then_some(fp)
+    }
+
+    /// Records `key`'s prior state (None: it did not exist), after
+    /// [`Store::journal_pending`] said it is wanted.
+    #[inline(always)]
+    pub(crate) fn journal_prior(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        fp: u64,
+        prior: Option<(Value, Option<u64>)>,
+    ) {
+        if let Some(j) = self.journal.as_mut() {
+            j.push_key(db, Key::new(key), fp, prior);
+        }
     }
 
     /// Opens `key` (of `kind`) to change it in place, like `get_mut`, for a
@@ -287,7 +373,9 @@ impl Store {
         self.touch_index(db, i);
         self.before_write_hooks(db, key);
         let ops = match self.journal.as_mut() {
-            Some(j) if !j.recorded(db, key) => Some(j.push_ops(db, Key::new(key))),
+            Some(j) if !j.recorded(db, key, fingerprint(db, key)) => {
+                Some(j.push_ops(db, Key::new(key)))
+            }
             _ => None,
         };
         // As in `get_mut`: the hooks only read the maps, so `i` still
@@ -324,7 +412,10 @@ impl Store {
     pub(crate) fn journal_db(&mut self, db: usize, prior: Db) -> Option<Db> {
         match self.journal.as_mut() {
             Some(j) => {
-                j.push_db_level(Undo::Db { db, prior });
+                j.push_db_level(Undo::Db {
+                    db,
+                    prior: Box::new(prior),
+                });
                 None
             }
             None => Some(prior),
@@ -354,6 +445,8 @@ impl Store {
             }
             self.watches.mark_dirty(j.dirty_watchers.drain(..));
         }
+        // The prior values are freed now, not kept until the next EXEC.
+        j.clear();
         self.spare_journal = Some(j);
     }
 
@@ -399,13 +492,14 @@ impl Store {
                         }
                     }
                 }
-                Undo::Db { db, prior } => self.dbs[db] = prior,
+                Undo::Db { db, prior } => self.dbs[db] = *prior,
                 Undo::Swap { a, b } => {
                     self.snapshot_swap(a, b);
                     self.dbs.swap(a, b);
                 }
             }
         }
+        j.clear();
         self.spare_journal = Some(j);
     }
 }

@@ -285,9 +285,10 @@ pub struct Store {
     /// WATCHed keys and invalidated watchers.
     watches: watch::Watches,
     /// Undo records of the running transaction (EXEC with rollback).
-    journal: Option<journal::Journal>,
+    /// (Boxed: EXEC moves it in and out.)
+    journal: Option<Box<journal::Journal>>,
     /// The last journal, kept for its allocations.
-    spare_journal: Option<journal::Journal>,
+    spare_journal: Option<Box<journal::Journal>>,
     /// The AOF rewrite's point-in-time snapshot, while one runs.
     snapshot: Option<snapshot::Snapshot>,
     /// Executed writes on their way to the AOF.
@@ -485,7 +486,8 @@ impl Store {
 
     /// Sets `key` to `value` with an absolute expiry (None = persistent).
     pub fn set_with_expiry(&mut self, db: usize, key: &[u8], value: Value, expire: Option<u64>) {
-        self.before_write(db, key);
+        // `put` journals (moving the replaced value, no copy).
+        self.before_write_hooks(db, key);
         self.put(db, key, value);
         let d = &mut self.dbs[db];
         match expire {
@@ -504,17 +506,32 @@ impl Store {
     /// in-place updates such as INCR).
     pub fn set_keep_ttl(&mut self, db: usize, key: &[u8], value: Value) {
         self.expire_if_needed(db, key);
-        self.before_write(db, key);
+        self.before_write_hooks(db, key);
         self.put(db, key, value);
     }
 
     /// Stores `value` under `key`: an overwrite counts as an access of
-    /// the key, a new key gets a fresh clock.
+    /// the key, a new key gets a fresh clock. With a transaction recording,
+    /// the replaced value becomes the journal's record of `key` (callers
+    /// skip `journal_key`).
     #[inline]
     fn put(&mut self, db: usize, key: &[u8], value: Value) {
+        let journal = self.journal_pending(db, key);
         match self.dbs[db].keys.get_full_mut(key) {
             Some((i, _, slot)) => {
-                lazyfree::drop_value(std::mem::replace(slot, value));
+                let old = std::mem::replace(slot, value);
+                match journal {
+                    Some(fp) => {
+                        let e = &self.dbs[db].expires;
+                        let expiry = if e.is_empty() {
+                            None
+                        } else {
+                            e.get(key).copied()
+                        };
+                        self.journal_prior(db, key, fp, Some((old, expiry)));
+                    }
+                    None => lazyfree::drop_value(old),
+                }
                 self.touch_index(db, i);
             }
             None => {
@@ -527,6 +544,9 @@ impl Store {
                 }
                 let clock = self.new_clock();
                 self.dbs[db].insert_new(Key::new(key), value, clock);
+                if let Some(fp) = journal {
+                    self.journal_prior(db, key, fp, None);
+                }
             }
         }
     }
