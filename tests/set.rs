@@ -12,6 +12,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use common::diff::Diff;
 use common::script::*;
 
 /// DEBUG is refused by default (Redis's `enable-debug-command no`).
@@ -985,48 +986,18 @@ fn normalize(text: &str, cmp: Cmp) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(DEBUG) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("set", DEBUG) else {
         return;
     };
-    let ours = Server::start(DEBUG);
-    let seed = seed();
-    eprintln!("set differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let mut a2 = ours.raw();
-    let mut b2 = redis.raw();
-    let mut a3 = ours.raw();
-    let mut b3 = redis.raw();
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
     // A small intset limit, so conversions happen all the time.
-    for c in [&mut a2, &mut b2] {
-        assert_eq!(send(c, "CONFIG SET set-max-intset-entries 4"), "+OK");
-    }
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..6000 {
-        let (line, cmp) = gen_set_command(&mut r);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let got = send(a, &line);
-        let want = send(b, &line);
-        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        let (ng, nw) = (normalize(&got, cmp), normalize(&want, cmp));
-        if ng != nw {
-            let from = history.len().saturating_sub(15);
-            panic!(
-                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-                history[from..].join("\n  ")
-            );
-        }
-    }
+    d.both("CONFIG SET set-max-intset-entries 4", "+OK");
+    d.run(6000, gen_set_command, |_, &cmp, _, reply| {
+        normalize(&reply, cmp)
+    });
     assert_eq!(
-        digest(&mut a2),
-        digest(&mut b2),
-        "seed {seed}: final digest"
+        digest(&mut d.ours),
+        digest(&mut d.redis),
+        "seed {}: final digest",
+        d.seed
     );
 }

@@ -10,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::blocking::{block, info_blocked, next, targets};
+use common::diff::Diff;
 use common::script::*;
 use common::{Raw, Server, wait_rewrite_done};
 
@@ -694,55 +695,21 @@ fn mask(line: &str, reply: String) -> String {
     reply
 }
 
-/// Panics with the seed and the recent commands when the replies differ.
-fn expect_same(seed: u64, at: &str, got: &str, want: &str, history: &[String]) {
-    if got != want {
-        let from = history.len().saturating_sub(20);
-        panic!(
-            "seed {seed}: divergence at {at}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-            history[from..].join("\n  ")
-        );
-    }
-}
-
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(DEBUG) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("stream", DEBUG) else {
         return;
     };
-    let ours = Server::start(DEBUG);
-    let seed = seed();
-    eprintln!("stream differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let (mut a2, mut b2, mut a3, mut b3) = (ours.raw(), redis.raw(), ours.raw(), redis.raw());
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
     // Small nodes so whole-node trimming happens.
-    for c in [&mut a2, &mut b2] {
-        assert_eq!(send(c, "CONFIG SET stream-node-max-entries 4"), "+OK");
-        assert_eq!(send(c, "SET str x"), "+OK");
-    }
+    d.both("CONFIG SET stream-node-max-entries 4", "+OK");
+    d.both("SET str x", "+OK");
     let mut clock = 1u64;
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..5000 {
-        let line = gen_command(&mut r, &mut clock);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let got = mask(&line, send(a, &line));
-        let want = mask(&line, send(b, &line));
-        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        expect_same(seed, &format!("command {i}: {line}"), &got, &want, &history);
-    }
-    assert_eq!(
-        send(&mut a2, "DEBUG DIGEST"),
-        send(&mut b2, "DEBUG DIGEST"),
-        "seed {seed}"
+    d.run(
+        5000,
+        |r| (gen_command(r, &mut clock), ()),
+        |line, _, _, reply| mask(line, reply),
     );
+    d.same("DEBUG DIGEST");
 }
 
 /// A value for the node-size run: integers at each of Redis's listpack
@@ -836,42 +803,28 @@ fn node_command(r: &mut Rng, key: &str, ms: &mut u64) -> String {
 /// listpack assertion in a later XRANGE).
 #[test]
 fn node_byte_limit_differential() {
-    let Some(redis) = Server::start_redis(DEBUG) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("node size", DEBUG) else {
         return;
     };
-    let ours = Server::start(DEBUG);
-    let seed = seed();
-    eprintln!("node size differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let (mut a, mut b) = (ours.raw(), redis.raw());
-    let mut history: Vec<String> = Vec::new();
     for phase in 0..8 {
         let key = format!("s{phase}");
-        let bytes = r.pick(&["40", "100", "150", "300", "1000", "4096", "0"]);
-        let entries = r.pick(&["0", "3", "10", "100"]);
-        for c in [&mut a, &mut b] {
-            let set = format!(
-                "CONFIG SET stream-node-max-bytes {bytes} stream-node-max-entries {entries}"
-            );
-            assert_eq!(send(c, &set), "+OK");
-        }
-        history.push(format!("-- bytes {bytes} entries {entries}"));
+        let bytes = d
+            .rng
+            .pick(&["40", "100", "150", "300", "1000", "4096", "0"]);
+        let entries = d.rng.pick(&["0", "3", "10", "100"]);
+        d.both(
+            &format!("CONFIG SET stream-node-max-bytes {bytes} stream-node-max-entries {entries}"),
+            "+OK",
+        );
+        d.note(&format!("phase {phase}: bytes {bytes} entries {entries}"));
         let mut ms = 1u64;
-        for i in 0..400 {
-            let line = node_command(&mut r, &key, &mut ms);
-            let got = mask(&line, send(&mut a, &line));
-            let want = mask(&line, send(&mut b, &line));
-            history.push(line.chars().take(120).collect());
-            let at = format!("phase {phase} command {i}");
-            expect_same(seed, &at, &got, &want, &history);
-        }
+        d.run(
+            400,
+            |r| (node_command(r, &key, &mut ms), ()),
+            |line, _, _, reply| mask(line, reply),
+        );
     }
-    assert_eq!(
-        send(&mut a, "DEBUG DIGEST"),
-        send(&mut b, "DEBUG DIGEST"),
-        "seed {seed}"
-    );
+    d.same("DEBUG DIGEST");
 }
 
 /// Copies an appendonlydir.

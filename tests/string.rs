@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::diff::Diff;
+use common::script::Rng;
 use common::{Raw, Server};
 
 /// Sends one command and returns the raw reply as text.
@@ -765,29 +767,6 @@ fn lcs_transient_memory_is_bounded() {
 // Differential run against real Redis
 // ---------------------------------------------------------------------------
 
-/// xorshift64* - small, seedable, good enough to pick commands.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-    fn chance(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-}
-
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5"];
 
 const VALUES: &[&str] = &[
@@ -1044,50 +1023,22 @@ fn rand_command(rng: &mut Rng) -> Vec<String> {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed; skipping the differential test");
+    let Some(mut d) = Diff::start("string", &[]) else {
         return;
     };
-    let memkv = Server::start(&[]);
-    let seed = std::env::var("MEMKV_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                | 1
-        });
-    eprintln!("differential string test: MEMKV_SEED={seed}");
-    let mut rng = Rng(seed);
-    // A RESP2 and a RESP3 connection to each server.
-    let mut conns = [(redis.raw(), memkv.raw()), (raw3(&redis), raw3(&memkv))];
-    for i in 0..4000 {
-        let cmd = rand_command(&mut rng);
-        let which = rng.below(2);
-        let parts: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
-        let (ra, rb) = &mut conns[which];
-        let want = ra.cmd(&parts);
-        let got = rb.cmd(&parts);
-        assert!(
-            want == got,
-            "divergence at command #{i} (MEMKV_SEED={seed}, resp{}): {:?}\n redis: {:?}\n memkv: {:?}",
-            if which == 0 { 2 } else { 3 },
-            cmd,
-            String::from_utf8_lossy(&want),
-            String::from_utf8_lossy(&got)
-        );
-    }
+    d.run_argv(4000, |rng| {
+        let cmd = rand_command(rng);
+        cmd.into_iter().map(String::into_bytes).collect()
+    });
     // Same final contents.
     for k in KEYS {
-        let (ra, rb) = &mut conns[0];
-        let want = ra.cmd(&[b"GET", k.as_bytes()]);
-        let got = rb.cmd(&[b"GET", k.as_bytes()]);
+        let want = d.redis.cmd(&[b"GET", k.as_bytes()]);
+        let got = d.ours.cmd(&[b"GET", k.as_bytes()]);
         assert_eq!(
             String::from_utf8_lossy(&want),
             String::from_utf8_lossy(&got),
-            "final value of {k} (MEMKV_SEED={seed})"
+            "final value of {k} (MEMKV_SEED={})",
+            d.seed
         );
     }
 }
