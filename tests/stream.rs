@@ -916,6 +916,8 @@ fn aof_interop_with_real_redis_both_ways() {
     args.extend(["--dir", &rdir_s]);
     let loaded = Server::start_redis(&args).expect("Redis loads memkv's AOF");
     let mut lr = loaded.raw();
+    // Redis answers DEBUG DIGEST (of nothing yet) while it loads.
+    until_loaded(&mut lr);
     assert_eq!(stream_state(&mut lr), want, "Redis loading memkv's AOF");
     drop(loaded);
     let _ = std::fs::remove_dir_all(&rdir);
@@ -941,7 +943,9 @@ fn aof_interop_with_real_redis_both_ways() {
     let mut args = aof.to_vec();
     args.extend(["--dir", &rdir2_s]);
     let reloaded = Server::start_redis(&args).expect("Redis reloads its AOF");
-    let want = stream_state(&mut reloaded.raw());
+    let mut rl = reloaded.raw();
+    until_loaded(&mut rl);
+    let want = stream_state(&mut rl);
     drop(reloaded);
     let _ = std::fs::remove_dir_all(&rdir2);
     let mdir = common::temp_dir("stream-interop-memkv");
