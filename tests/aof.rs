@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -2137,44 +2137,12 @@ fn bgrewriteaof_inside_a_rolled_back_multi() {
 /// Runs memkv on `dir` expecting it to exit by itself; returns the exit
 /// status and everything it printed.
 fn run_expect_exit(dir: &Path, extra: &[&str]) -> (ExitStatus, String) {
-    let port = common::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--dir", dir.to_str().expect("utf-8")])
-        .args(["--appendonly", "yes"])
-        .args(extra)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn memkv");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = wait_exit(&mut child, Duration::from_secs(30));
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let text = format!(
-        "{}{}",
-        t_out.join().unwrap_or_default(),
-        t_err.join().unwrap_or_default()
-    );
-    match status {
-        Some(st) => (st, text),
-        None => panic!("memkv kept running (expected it to refuse to start); output:\n{text}"),
-    }
+    let port = common::free_port().to_string();
+    let mut args = vec!["--port", &port, "--bind", "127.0.0.1"];
+    args.extend(["--dir", dir.to_str().expect("utf-8")]);
+    args.extend(["--appendonly", "yes"]);
+    args.extend(extra);
+    common::exit::run_to_exit(dir, &args)
 }
 
 /// A server with a few acknowledged writes, shut down; returns the dir.

@@ -478,19 +478,11 @@ fn damaged_dump_rdb_refuses_to_start() {
 fn refuses_to_start_on(bytes: &[u8], msg: &str, name: &str) {
     let dir = common::temp_dir("rdb-damaged");
     std::fs::write(dir.join("dump.rdb"), bytes).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args([
-            "--port",
-            &common::free_port().to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args(["--dir", dir.to_str().expect("dir")])
-        .output()
-        .expect("run memkv");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{name}: started on a damaged file");
+    let port = common::free_port().to_string();
+    let dir_arg = dir.to_str().expect("dir");
+    let args = ["--port", &port, "--bind", "127.0.0.1", "--dir", dir_arg];
+    let (status, text) = common::exit::run_to_exit(&dir, &args);
+    assert!(!status.success(), "{name}: started on a damaged file");
     assert!(text.contains(msg), "{name}: {text}");
     assert_eq!(std::fs::read(dir.join("dump.rdb")).expect("read"), bytes);
     let _ = std::fs::remove_dir_all(&dir);

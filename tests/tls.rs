@@ -176,34 +176,9 @@ fn redis_cli_connects_with_tls() {
 /// it succeeded and what it printed.
 fn run_to_exit(args: &[&str]) -> (bool, String) {
     let dir = temp_dir("memkv-tls-bad");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args(["--bind", "127.0.0.1", "--dir", dir.to_str().expect("utf-8")])
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("memkv kept running with {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut text = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut text);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut text);
-    }
+    let mut all = vec!["--bind", "127.0.0.1", "--dir", dir.to_str().expect("utf-8")];
+    all.extend(args);
+    let (status, text) = common::exit::run_to_exit(&dir, &all);
     (status.success(), text)
 }
 

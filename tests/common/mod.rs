@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod cluster;
 pub mod dataset;
 pub mod diff;
+pub mod exit;
 pub mod push;
 pub mod script;
 pub mod tls;
