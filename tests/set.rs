@@ -18,17 +18,6 @@ use common::script::*;
 /// DEBUG is refused by default (Redis's `enable-debug-command no`).
 const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
 
-/// DEBUG DIGEST, checked to be a real digest (not an error that would
-/// compare equal to another error).
-fn digest(c: &mut common::Raw) -> String {
-    let d = send(c, "DEBUG DIGEST");
-    let hex = d.trim_start_matches('+');
-    assert!(
-        hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-        "DEBUG DIGEST answered {d}"
-    );
-    d
-}
 use common::{Raw, Server};
 
 // ---------------------------------------------------------------------------
@@ -994,10 +983,5 @@ fn differential_against_redis() {
     d.run(6000, gen_set_command, |_, &cmp, _, reply| {
         normalize(&reply, cmp)
     });
-    assert_eq!(
-        digest(&mut d.ours),
-        digest(&mut d.redis),
-        "seed {}: final digest",
-        d.seed
-    );
+    d.same_digest();
 }

@@ -10,18 +10,6 @@ use common::Server;
 use common::diff::Diff;
 use common::script::*;
 
-/// DEBUG DIGEST, checked to be a real digest (not an error that would
-/// compare equal to another error).
-fn digest(c: &mut common::Raw) -> String {
-    let d = send(c, "DEBUG DIGEST");
-    let hex = d.trim_start_matches('+');
-    assert!(
-        hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-        "DEBUG DIGEST answered {d}"
-    );
-    d
-}
-
 const SCORES_ERR: &str = "-ERR One or more scores can't be converted into double";
 
 #[test]

@@ -1204,5 +1204,5 @@ fn differential_against_redis() {
             }
         },
     );
-    d.same("DEBUG DIGEST");
+    d.same_digest();
 }

@@ -5,7 +5,7 @@
 //! commands. The per-type test files bring only their command generator,
 //! their reply normalization and their final-state checks.
 
-use super::script::{Rng, seed, send};
+use super::script::{Rng, digest, seed, send};
 use super::{Raw, Server};
 
 /// How many of the last commands a divergence report shows.
@@ -61,6 +61,14 @@ impl Diff {
         let want = send(&mut self.redis, line);
         assert_eq!(got, want, "seed {}: {line}", self.seed);
         got
+    }
+
+    /// Asserts both datasets are the same (DEBUG DIGEST, checked to be a
+    /// real digest on each side).
+    pub fn same_digest(&mut self) {
+        let ours = digest(&mut self.ours);
+        let redis = digest(&mut self.redis);
+        assert_eq!(ours, redis, "seed {}: final digest", self.seed);
     }
 
     /// Sends `line` to both on RESP2 and asserts `want` from each.

@@ -120,6 +120,18 @@ pub fn both(script: &[(&str, &str)]) {
     }
 }
 
+/// DEBUG DIGEST, checked to be a real digest (not an error that would
+/// compare equal to another error).
+pub fn digest(c: &mut Raw) -> String {
+    let d = send(c, "DEBUG DIGEST");
+    let hex = d.trim_start_matches('+');
+    assert!(
+        hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "DEBUG DIGEST answered {d}"
+    );
+    d
+}
+
 pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOTINT: &str = "-ERR value is not an integer or out of range";
 pub const SYNTAX: &str = "-ERR syntax error";
