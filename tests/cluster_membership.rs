@@ -10,16 +10,8 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use common::AOF_ALWAYS as AOF;
 use common::cluster::Cluster;
-
-const AOF: &[&str] = &[
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-    "--enable-debug-command",
-    "yes",
-];
 
 /// Polls `f` until it returns true (at most ~60 s): waiting for the
 /// background hand-over is convergence, not a timing assertion.

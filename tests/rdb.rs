@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::Server;
 use common::dataset::{digest, populate};
+use common::{DEBUG, Server};
 use redis::{Connection, Value as RV, cmd};
-
-const DEBUG: [&str; 2] = ["--enable-debug-command", "yes"];
 
 fn both_servers(extra: &[&str]) -> Option<(Server, Server)> {
     let mut args: Vec<&str> = DEBUG.to_vec();
@@ -316,13 +314,13 @@ fn check_file(tool: &str, path: &Path, ok: &str) {
 
 #[test]
 fn redis_dump_rdb_loads_into_memkv_with_the_same_digest() {
-    let Some(redis) = Server::start_redis(&DEBUG) else {
+    let Some(redis) = Server::start_redis(DEBUG) else {
         return;
     };
     let mut r = redis.conn();
     populate_dataset(&mut r);
     let want = db_digest(&mut r);
-    let memkv = memkv_on_redis_save(&redis, &mut r, &DEBUG);
+    let memkv = memkv_on_redis_save(&redis, &mut r, DEBUG);
     let mut m = memkv.conn();
     assert_eq!(db_digest(&mut m), want);
     assert_eq!(info_field(&mut m, "rdb_changes_since_last_save"), "0");
@@ -356,7 +354,7 @@ fn keys_of(c: &mut Connection) -> i64 {
 
 #[test]
 fn memkv_save_and_bgsave_load_into_redis_with_the_same_digest() {
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     populate_dataset(&mut m);
     let want = db_digest(&mut m);
@@ -379,7 +377,7 @@ fn memkv_save_and_bgsave_load_into_redis_with_the_same_digest() {
         assert!(after >= before);
         let path = memkv.dir.join("dump.rdb");
         check_rdb(&path);
-        let Some(redis) = Server::start_redis(&DEBUG) else {
+        let Some(redis) = Server::start_redis(DEBUG) else {
             return;
         };
         drop(redis);
@@ -443,7 +441,7 @@ fn start_redis_in(dir: &Path) -> Server {
 
 #[test]
 fn damaged_dump_rdb_refuses_to_start() {
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     populate(&mut m);
     let _: () = cmd("SAVE").query(&mut m).expect("save");
@@ -490,7 +488,7 @@ fn refuses_to_start_on(bytes: &[u8], msg: &str, name: &str) {
 
 #[test]
 fn sigkill_during_bgsave_leaves_a_complete_dump() {
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     let _: () = cmd("SET").arg("old").arg("1").query(&mut m).expect("set");
     let _: () = cmd("SAVE").query(&mut m).expect("save");
@@ -512,7 +510,7 @@ fn sigkill_during_bgsave_leaves_a_complete_dump() {
         assert_eq!(l.keys_loaded, 300_001);
     }
     let dir = memkv.dir.clone();
-    let mut again = Server::start_in(&dir, &DEBUG);
+    let mut again = Server::start_in(&dir, DEBUG);
     wait_loaded(&mut again);
     let mut c = again.conn();
     let v: String = cmd("GET").arg("old").query(&mut c).expect("get");
@@ -622,15 +620,8 @@ fn check_aof(dir: &Path) {
 
 #[test]
 fn rdb_preamble_aof_dirs_load_both_ways() {
-    let aof = [
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--enable-debug-command",
-        "yes",
-    ];
-    let Some(redis) = Server::start_redis(&aof) else {
+    let aof = common::AOF_ALWAYS;
+    let Some(redis) = Server::start_redis(aof) else {
         return;
     };
     // Redis -> memkv: base .rdb written by Redis, then an increment.
@@ -659,7 +650,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
         &mdir.join("appendonlydir"),
     );
     drop(redis);
-    let mut memkv = Server::start_in(&mdir, &aof);
+    let mut memkv = Server::start_in(&mdir, aof);
     wait_loaded(&mut memkv);
     let mut m = memkv.conn();
     assert_eq!(db_digest(&mut m), want);
@@ -839,7 +830,7 @@ fn failed_bgsave_stops_writes_like_redis() {
 #[test]
 fn legacy_single_aof_with_rdb_preamble_loads() {
     // A Redis 6 style appendonly.aof: an RDB image, then AOF commands.
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     populate(&mut m);
     let _: () = cmd("SAVE").query(&mut m).expect("save");
@@ -1207,7 +1198,7 @@ fn stream_dump_rdb_files_load_both_ways() {
 fn streams_are_kept_by_rdb_preamble_aof_bases() {
     let dir = common::temp_dir("rdb-streams");
     let mut args = vec!["--appendonly", "yes", "--appendfsync", "always"];
-    args.extend_from_slice(&DEBUG);
+    args.extend_from_slice(DEBUG);
     args.extend_from_slice(&SMALL_NODES);
     let s = Server::start_in(&dir, &args);
     let mut c = s.conn();

@@ -15,10 +15,7 @@ use std::time::{Duration, Instant};
 use common::diff::Diff;
 use common::script::*;
 
-/// DEBUG is refused by default (Redis's `enable-debug-command no`).
-const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
-
-use common::{Raw, Server};
+use common::{DEBUG, Raw, Server};
 
 // ---------------------------------------------------------------------------
 // Edge cases (intsets iterate in ascending order, so replies are exact).

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use common::blocking::{block, info_blocked, next, targets};
 use common::diff::Diff;
 use common::script::*;
-use common::{Raw, Server, wait_rewrite_done};
-
-const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+use common::{DEBUG, Raw, Server, wait_rewrite_done};
 
 #[test]
 fn xadd_ids_trimming_and_errors() {

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use common::blocking::{block, info_blocked, next, targets};
 use common::diff::Diff;
 use common::script::*;
-use common::{Raw, Server, wait_rewrite_done};
-
-const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+use common::{DEBUG, Raw, Server, wait_rewrite_done};
 
 // ---------------------------------------------------------------------------
 // Edge cases, exact replies.

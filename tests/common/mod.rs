@@ -25,6 +25,19 @@ pub struct Server {
     pub dir: PathBuf,
 }
 
+/// Enables DEBUG (refused by default: Redis's `enable-debug-command no`).
+pub const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+
+/// AOF on, fsync on every write, DEBUG enabled: what the restart tests run.
+pub const AOF_ALWAYS: &[&str] = &[
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--enable-debug-command",
+    "yes",
+];
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh, empty directory under the system temp dir.
