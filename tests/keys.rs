@@ -4,10 +4,10 @@
 mod common;
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Raw;
 use common::script::Rng;
+use common::{Raw, eventually};
 
 /// memkv with DEBUG enabled (Redis 7 refuses DEBUG by default).
 fn server() -> common::Server {
@@ -111,18 +111,6 @@ fn scan_all(r: &mut Raw, extra: &[&str]) -> BTreeSet<Vec<u8>> {
         }
         cursor = next;
     }
-}
-
-/// Polls `f` until it returns true or `limit` passes.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
 }
 
 fn now_ms() -> i64 {

@@ -367,6 +367,19 @@ pub fn resp_len(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// Polls `f` until it returns true or `limit` passes (then asks once
+/// more): waiting for convergence, never a timing assertion.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
 /// One field of an INFO section, through a `redis` crate connection.
 pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
     let text: String = redis::cmd("INFO").arg(section).query(c).ok()?;
