@@ -46,14 +46,6 @@ fn bad_expire(cmd: &str) -> String {
     format!("-ERR invalid expire time in '{}' command\r\n", cmd)
 }
 
-/// A RESP3 raw connection.
-fn raw3(s: &Server) -> Raw {
-    let mut r = s.raw();
-    let hello = c(&mut r, &["HELLO", "3"]);
-    assert!(hello.starts_with('%'), "HELLO 3 -> {hello}");
-    r
-}
-
 /// Makes `key` a list if the server has RPUSH (another family); false if
 /// not, so wrong-type assertions can be skipped until it exists.
 fn make_list(r: &mut Raw, key: &str) -> bool {
@@ -93,7 +85,7 @@ fn get_set_basics() {
         assert_eq!(c(&mut r, &["GET", "l"]), bulk("s"));
     }
 
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["GET", "missing"]), NIL3);
     assert_eq!(c(&mut r3, &["GET", "k"]), EMPTY);
 }
@@ -214,7 +206,7 @@ fn set_options() {
         assert_eq!(c(&mut r, &["GET", "l"]), bulk("v"));
     }
 
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["SET", "k", "v", "XX", "GET"]), bulk("v"));
     assert_eq!(c(&mut r3, &["SET", "k3", "v", "XX"]), NIL3);
     assert_eq!(c(&mut r3, &["SET", "k3", "v", "GET"]), NIL3);
@@ -269,7 +261,7 @@ fn setnx_setex_psetex_getset() {
         assert_eq!(c(&mut r, &["SETEX", "l", "10", "v"]), OK);
         assert_eq!(c(&mut r, &["GET", "l"]), bulk("v"));
     }
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["GETSET", "g3", "1"]), NIL3);
 }
 
@@ -342,7 +334,7 @@ fn getdel_and_getex() {
         assert_eq!(c(&mut r, &["GETEX", "l", "EX", "0"]), WRONGTYPE);
         assert_eq!(c(&mut r, &["GETDEL", "l"]), WRONGTYPE);
     }
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["GETEX", "nokey", "PERSIST"]), NIL3);
     assert_eq!(c(&mut r3, &["GETDEL", "nokey"]), NIL3);
 }
@@ -385,7 +377,7 @@ fn mget_mset_msetnx() {
     if pttl(&mut r, "t").is_some() {
         assert_eq!(pttl(&mut r, "t"), Some(-1));
     }
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(
         c(&mut r3, &["MGET", "a", "nokey"]),
         format!("*2\r\n{}{}", bulk("1"), NIL3)
@@ -732,7 +724,7 @@ fn lcs_replies() {
         assert_eq!(c(&mut r, &["LCS", "key1", "l", "FOO"]), e);
     }
 
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     let idx3 = format!(
         "%2\r\n{}*2\r\n{}{}{}{}",
         bulk("matches"),

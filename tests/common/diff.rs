@@ -39,9 +39,7 @@ impl Diff {
         let seed = seed();
         eprintln!("{name} differential seed: {seed} (MEMKV_SEED={seed} to replay)");
         let (ours, redis) = (ours_server.raw(), redis_server.raw());
-        let (mut ours3, mut redis3) = (ours_server.raw(), redis_server.raw());
-        ours3.cmd(&[b"HELLO", b"3"]);
-        redis3.cmd(&[b"HELLO", b"3"]);
+        let (ours3, redis3) = (ours_server.raw3(), redis_server.raw3());
         Some(Diff {
             seed,
             rng: Rng(seed),

@@ -212,6 +212,18 @@ impl Server {
         }
     }
 
+    /// A raw connection switched to RESP3 (HELLO 3, answered with a map).
+    pub fn raw3(&self) -> Raw {
+        let mut r = self.raw();
+        let hello = r.cmd(&[b"HELLO", b"3"]);
+        assert!(
+            hello.starts_with(b"%"),
+            "HELLO 3 -> {}",
+            String::from_utf8_lossy(&hello)
+        );
+        r
+    }
+
     /// Sends SIGKILL and waits for the process.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
