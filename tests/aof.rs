@@ -295,33 +295,8 @@ fn start_aof(dir: &Path, fsync: &str, extra: &[&str]) -> Server {
     ];
     args.extend_from_slice(extra);
     let mut s = Server::start_in(dir, &args);
-    wait_loaded(&mut s);
+    s.wait_loaded();
     s
-}
-
-/// Polls DBSIZE until it stops answering -LOADING. Returns how long it took.
-fn wait_loaded(s: &mut Server) -> Duration {
-    let t0 = Instant::now();
-    let deadline = t0 + Duration::from_secs(180);
-    let mut conn: Option<Conn> = None;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = s.child.try_wait() {
-            panic!("memkv exited while loading its AOF: {st}");
-        }
-        if conn.is_none() {
-            conn = Conn::connect(s.port).ok();
-        }
-        if let Some(c) = conn.as_mut() {
-            match c.call(&[b"DBSIZE"]) {
-                Ok(V::Int(_)) => return t0.elapsed(),
-                Ok(V::Err(e)) if e.starts_with("LOADING") => {}
-                Ok(other) => panic!("unexpected DBSIZE reply while loading: {other:?}"),
-                Err(_) => conn = None,
-            }
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("memkv did not finish loading in time");
 }
 
 /// Forgets the server without deleting its directory (kills the process).
@@ -2653,7 +2628,7 @@ fn loading_is_reported_while_loading() {
     {
         saw = Some((r[0].clone(), r[1].text()));
     }
-    let took = wait_loaded(&mut s);
+    let took = s.wait_loaded();
     let mut conn = Conn::connect(s.port).expect("connect");
     assert_eq!(conn.q(&["DBSIZE"]).int(), 400_000);
     assert_eq!(
@@ -2847,7 +2822,7 @@ fn interop_real_redis_loads_memkv_aof() {
             dir_names(rdir.path())
         );
     };
-    wait_loaded(&mut r);
+    r.wait_loaded();
     let mut rc = Conn::connect(r.port).expect("connect redis");
     let got = dump_all(&mut rc, 16);
     drop(rc);
@@ -3513,7 +3488,7 @@ fn latency_probe_during_rewrite_of_1m_keys() {
     // Time to load the rewritten AOF: memkv vs real Redis on a copy.
     let t2 = Instant::now();
     let mut s = Server::start_in(dir.path(), &["--appendonly", "yes"]);
-    let memkv_load = wait_loaded(&mut s);
+    let memkv_load = s.wait_loaded();
     println!(
         "memkv: AOF of {keys} keys loaded in {memkv_load:?} ({:?} incl. start)",
         t2.elapsed()
@@ -3531,7 +3506,7 @@ fn latency_probe_during_rewrite_of_1m_keys() {
             "--dir",
             rdir.path().to_str().expect("utf-8"),
         ]) {
-            let redis_load = wait_loaded(&mut r);
+            let redis_load = r.wait_loaded();
             println!(
                 "redis: same AOF loaded in {redis_load:?} ({:?} incl. start)",
                 t3.elapsed()

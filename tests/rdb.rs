@@ -229,25 +229,6 @@ fn restore_options_and_errors_match_redis() {
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Waits until the server answers something other than -LOADING.
-fn wait_loaded(s: &mut Server) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = s.child.try_wait() {
-            panic!("server exited while loading: {st}");
-        }
-        if let Ok(mut c) = redis::Client::open(s.url()).and_then(|c| c.get_connection()) {
-            match cmd("DBSIZE").query::<i64>(&mut c) {
-                Ok(_) => return,
-                Err(e) if e.code() == Some("LOADING") => {}
-                Err(e) => panic!("unexpected DBSIZE reply: {e}"),
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("loading did not finish");
-}
-
 fn info_field(c: &mut Connection, field: &str) -> String {
     let info: String = cmd("INFO").arg("persistence").query(c).expect("info");
     info.lines()
@@ -338,7 +319,7 @@ fn memkv_on_redis_save(redis: &Server, r: &mut Connection, args: &[&str]) -> Ser
     let dir = common::temp_dir("rdb-from-redis");
     std::fs::copy(redis.dir.join("dump.rdb"), dir.join("dump.rdb")).expect("copy");
     let mut memkv = Server::start_in(&dir, args);
-    wait_loaded(&mut memkv);
+    memkv.wait_loaded();
     memkv
 }
 
@@ -385,7 +366,7 @@ fn memkv_save_and_bgsave_load_into_redis_with_the_same_digest() {
         let rdir = common::temp_dir("redis-from-memkv");
         std::fs::copy(&path, rdir.join("dump.rdb")).expect("copy");
         let mut rs = start_redis_in(&rdir);
-        wait_loaded(&mut rs);
+        rs.wait_loaded();
         let mut r = rs.conn();
         assert_eq!(db_digest(&mut r), want, "{how}");
     }
@@ -511,7 +492,7 @@ fn sigkill_during_bgsave_leaves_a_complete_dump() {
     }
     let dir = memkv.dir.clone();
     let mut again = Server::start_in(&dir, DEBUG);
-    wait_loaded(&mut again);
+    again.wait_loaded();
     let mut c = again.conn();
     let v: String = cmd("GET").arg("old").query(&mut c).expect("get");
     assert_eq!(v, "1");
@@ -550,7 +531,7 @@ fn shutdown_saves_by_redis_rules() {
         if saved {
             let dir = memkv.dir.clone();
             let mut again = Server::start_in(&dir, &[]);
-            wait_loaded(&mut again);
+            again.wait_loaded();
             let v: String = cmd("GET").arg("k").query(&mut again.conn()).expect("get");
             assert_eq!(v, "v");
         }
@@ -651,7 +632,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
     );
     drop(redis);
     let mut memkv = Server::start_in(&mdir, aof);
-    wait_loaded(&mut memkv);
+    memkv.wait_loaded();
     let mut m = memkv.conn();
     assert_eq!(db_digest(&mut m), want);
     // memkv -> Redis: memkv's own rewrite writes an RDB base too.
@@ -699,7 +680,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    wait_loaded(&mut rs);
+    rs.wait_loaded();
     assert_eq!(db_digest(&mut rs.conn()), want);
 }
 
@@ -847,7 +828,7 @@ fn legacy_single_aof_with_rdb_preamble_loads() {
         &dir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
     );
-    wait_loaded(&mut again);
+    again.wait_loaded();
     assert_eq!(db_digest(&mut again.conn()), want);
 }
 
@@ -1177,7 +1158,7 @@ fn stream_dump_rdb_files_load_both_ways() {
         let rdir = common::temp_dir("stream-rdb-from-memkv");
         std::fs::copy(&path, rdir.join("dump.rdb")).expect("copy");
         let mut rs = start_redis_in(&rdir);
-        wait_loaded(&mut rs);
+        rs.wait_loaded();
         let mut r2 = rs.conn();
         assert_eq!(db_digest(&mut r2), want, "{how}");
         for (k, _) in &keys {
@@ -1215,7 +1196,7 @@ fn streams_are_kept_by_rdb_preamble_aof_bases() {
     s.dir = std::path::PathBuf::new();
     drop(s);
     let mut s = Server::start_in(&dir, &args);
-    wait_loaded(&mut s);
+    s.wait_loaded();
     let mut c = s.conn();
     assert_eq!(db_digest(&mut c), want);
     let after: Vec<_> = keys.iter().map(|(k, _)| xinfo_full(&mut c, k)).collect();

@@ -479,17 +479,10 @@ fn blocked_xread_is_served_by_xadd() {
 // ---------------------------------------------------------------------------
 
 fn restart_digest(dir: &std::path::Path, args: &[&str]) -> (Server, String) {
-    let s = Server::start_in(dir, args);
-    let mut r = s.raw();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let d = send(&mut r, "DEBUG DIGEST");
-        if !d.starts_with("-LOADING") {
-            return (s, d);
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut s = Server::start_in(dir, args);
+    s.wait_loaded();
+    let d = send(&mut s.raw(), "DEBUG DIGEST");
+    (s, d)
 }
 
 /// SHUTDOWN, waiting for the exit (the Server value keeps the dir).

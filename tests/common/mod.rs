@@ -224,6 +224,40 @@ impl Server {
         r
     }
 
+    /// Polls DBSIZE until the server stops answering -LOADING (a failure
+    /// means it never finished or exited, not that it was slow); returns
+    /// how long it took.
+    pub fn wait_loaded(&mut self) -> Duration {
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(180);
+        let mut conn: Option<Raw> = None;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("server exited while loading: {st}");
+            }
+            if conn.is_none() {
+                conn = TcpStream::connect(("127.0.0.1", self.port))
+                    .ok()
+                    .map(Raw::from_stream);
+            }
+            if let Some(c) = conn.as_mut() {
+                let reply = c.cmd(&[b"DBSIZE"]);
+                match reply.first() {
+                    Some(b':') => return t0.elapsed(),
+                    Some(b'-') if reply.starts_with(b"-LOADING") => {}
+                    // Closed (or not yet accepted): connect again.
+                    None => conn = None,
+                    Some(_) => panic!(
+                        "unexpected DBSIZE reply while loading: {}",
+                        String::from_utf8_lossy(&reply)
+                    ),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("loading did not finish");
+    }
+
     /// Sends SIGKILL and waits for the process.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
