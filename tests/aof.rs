@@ -324,11 +324,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 
 /// SHUTDOWN and wait for a clean exit, keeping the directory.
 fn shutdown(mut s: Server) {
-    let mut conn = Conn::connect(s.port).expect("connect for SHUTDOWN");
-    let _ = conn.send(&c(&["SHUTDOWN"]));
-    let _ = conn.read_value();
-    let st = wait_exit(&mut s.child, Duration::from_secs(60))
-        .expect("memkv did not exit after SHUTDOWN");
+    let st = s.shutdown();
     assert!(st.success(), "memkv exited with {st} after SHUTDOWN");
     release(s);
 }
@@ -2654,13 +2650,6 @@ fn loading_is_reported_while_loading() {
 // 5. Interop with real Redis 7.
 // ---------------------------------------------------------------------------
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-    }
-}
-
 /// A dataset written through commands whose propagation matters.
 fn interop_writes(conn: &mut Conn, phase: &str) {
     let far = now_ms() + 7_200_000;
@@ -2806,7 +2795,7 @@ fn interop_real_redis_loads_memkv_aof() {
     drop(conn);
     shutdown(s);
     let rdir = TmpDir::new("aof-interop-redis");
-    copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
+    common::copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
     let r = Server::start_redis(&[
         "--appendonly",
         "yes",
@@ -2882,7 +2871,7 @@ fn memkv_loads_redis_aof(extra: &[&str]) {
     let _ = rc.read_value();
     wait_exit(&mut r.child, Duration::from_secs(30)).expect("redis did not exit");
     let mdir = TmpDir::new("aof-interop-memkv");
-    copy_dir(&aof_dir(&r.dir), &aof_dir(mdir.path()));
+    common::copy_dir(&aof_dir(&r.dir), &aof_dir(mdir.path()));
     println!("Redis wrote: {:?}", dir_names(mdir.path()));
     if extra.contains(&"--aof-timestamp-enabled") {
         let annotated = snapshot_files(mdir.path())
@@ -3496,7 +3485,7 @@ fn latency_probe_during_rewrite_of_1m_keys() {
     kill9(s);
     if common::which("redis-server").is_some() {
         let rdir = TmpDir::new("aof-latency-redis");
-        copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
+        common::copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
         let t3 = Instant::now();
         if let Some(mut r) = Server::start_redis(&[
             "--appendonly",

@@ -573,14 +573,6 @@ fn wait_rewrite_done(c: &mut Connection) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-    }
-}
-
 fn base_rdb_name(dir: &Path) -> Option<String> {
     std::fs::read_dir(dir.join("appendonlydir"))
         .ok()?
@@ -626,7 +618,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
         "Redis wrote no RDB base"
     );
     let mdir = common::temp_dir("preamble-memkv");
-    copy_dir(
+    common::copy_dir(
         &redis.dir.join("appendonlydir"),
         &mdir.join("appendonlydir"),
     );
@@ -647,7 +639,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
         .expect("set");
     let want = db_digest(&mut m);
     let rdir = common::temp_dir("preamble-redis");
-    copy_dir(&mdir.join("appendonlydir"), &rdir.join("appendonlydir"));
+    common::copy_dir(&mdir.join("appendonlydir"), &rdir.join("appendonlydir"));
     memkv.kill9();
     check_aof(&mdir);
     let bin = common::which("redis-server").expect("redis-server");

@@ -718,26 +718,6 @@ fn loaded(c: &mut Raw) -> bool {
     !send(c, "PING").contains("LOADING")
 }
 
-/// Stops a server with SHUTDOWN and waits for it to exit.
-fn shutdown(s: &mut Server) {
-    let mut c = s.raw();
-    c.send(&common::encode(&[b"SHUTDOWN"]));
-    let _ = c.read_reply();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while s.child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "server did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-    }
-}
-
 #[test]
 fn aof_with_sets_loads_in_real_redis_and_back() {
     if common::which("redis-server").is_none() {
@@ -752,9 +732,9 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
     wait_until(&mut c, "memkv rewrite", rewrite_done);
     set_writes(&mut c, "after");
     let want = digest(&mut c);
-    shutdown(&mut m);
+    m.shutdown();
     let rdir = common::temp_dir("set-aof-redis");
-    copy_dir(&m.dir.join("appendonlydir"), &rdir.join("appendonlydir"));
+    common::copy_dir(&m.dir.join("appendonlydir"), &rdir.join("appendonlydir"));
     let dir = rdir.to_str().expect("utf-8");
     let args = [
         "--appendonly",
@@ -776,7 +756,7 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
 
     // memkv reloads its own files (SPOP replayed as SREM gives the same data).
     let mdir = common::temp_dir("set-aof-memkv-self");
-    copy_dir(&m.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
+    common::copy_dir(&m.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
     let again = Server::start_in(
         &mdir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
@@ -808,9 +788,9 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
     wait_until(&mut rc, "redis rewrite", rewrite_done);
     set_writes(&mut rc, "after");
     let want = digest(&mut rc);
-    shutdown(&mut r);
+    r.shutdown();
     let mdir = common::temp_dir("set-aof-memkv");
-    copy_dir(&r.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
+    common::copy_dir(&r.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
     let s = Server::start_in(
         &mdir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],

@@ -486,16 +486,6 @@ fn restart_digest(dir: &std::path::Path, args: &[&str]) -> (Server, String) {
 }
 
 /// SHUTDOWN, waiting for the exit (the Server value keeps the dir).
-fn shutdown(s: &mut Server) {
-    let mut r = s.raw();
-    r.send(&common::encode(&[b"SHUTDOWN"]));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s.child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SHUTDOWN");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn aof_round_trip_with_groups() {
     let dir = common::temp_dir("stream-aof");
@@ -560,7 +550,7 @@ fn aof_round_trip_with_groups() {
     let groups = send(&mut r, "XINFO GROUPS s");
     let info = send(&mut r, "XINFO STREAM s");
     let mut s = s;
-    shutdown(&mut s);
+    s.shutdown();
     let (s2, d2) = restart_digest(&dir, &args);
     assert_eq!(d2, digest);
     let mut r2 = s2.raw();
@@ -818,15 +808,6 @@ fn node_byte_limit_differential() {
     d.same_digest();
 }
 
-/// Copies an appendonlydir.
-fn copy_aof(from: &std::path::Path, to: &std::path::Path) {
-    let (src, dst) = (from.join("appendonlydir"), to.join("appendonlydir"));
-    std::fs::create_dir_all(&dst).expect("mkdir");
-    for e in std::fs::read_dir(&src).expect("aof dir").flatten() {
-        std::fs::copy(e.path(), dst.join(e.file_name())).expect("copy");
-    }
-}
-
 /// What both servers must agree on after loading: the digest (entries),
 /// and the counters and groups, which the digest does not cover.
 fn stream_state(r: &mut Raw) -> Vec<String> {
@@ -899,9 +880,9 @@ fn aof_interop_with_real_redis_both_ways() {
         assert!(!send(&mut r, line).starts_with('-'), "{line}");
     }
     let want = stream_state(&mut r);
-    shutdown(&mut m);
+    m.shutdown();
     let rdir = common::temp_dir("stream-interop-redis");
-    copy_aof(&dir, &rdir);
+    common::copy_dir(&dir.join("appendonlydir"), &rdir.join("appendonlydir"));
     let rdir_s = rdir.to_str().expect("utf-8").to_string();
     let mut args = aof.to_vec();
     args.extend(["--dir", &rdir_s]);
@@ -924,12 +905,15 @@ fn aof_interop_with_real_redis_both_ways() {
         assert!(!send(&mut rr, line).starts_with('-'), "{line}");
     }
     let mut redis = redis;
-    shutdown(&mut redis);
+    redis.shutdown();
     // The reference is Redis loading its own file (replaying Redis 7.0's
     // XCLAIM ... LASTID does not restore entries-read exactly: a Redis
     // quirk the loader must share).
     let rdir2 = common::temp_dir("stream-interop-redis2");
-    copy_aof(&redis.dir, &rdir2);
+    common::copy_dir(
+        &redis.dir.join("appendonlydir"),
+        &rdir2.join("appendonlydir"),
+    );
     let rdir2_s = rdir2.to_str().expect("utf-8").to_string();
     let mut args = aof.to_vec();
     args.extend(["--dir", &rdir2_s]);
@@ -940,7 +924,10 @@ fn aof_interop_with_real_redis_both_ways() {
     drop(reloaded);
     let _ = std::fs::remove_dir_all(&rdir2);
     let mdir = common::temp_dir("stream-interop-memkv");
-    copy_aof(&redis.dir, &mdir);
+    common::copy_dir(
+        &redis.dir.join("appendonlydir"),
+        &mdir.join("appendonlydir"),
+    );
     let (s2, _) = restart_digest(&mdir, &aof);
     let mut r2 = s2.raw();
     assert_eq!(stream_state(&mut r2), want, "memkv loading Redis's AOF");

@@ -904,13 +904,8 @@ fn aof_round_trip_and_deterministic_propagation() {
     assert!(!text.contains("zincrby"), "{text}");
     assert!(!text.contains("bzmpop"), "{text}");
     assert!(text.contains("zpopmax"), "{text}");
-    r.send(&common::encode(&[b"SHUTDOWN"]));
     let mut s = s;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s.child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SHUTDOWN");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    s.shutdown();
     let s2 = Server::start_in(&dir, &args);
     let mut r2 = s2.raw();
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -258,6 +258,23 @@ impl Server {
         panic!("loading did not finish");
     }
 
+    /// SHUTDOWN (default: saves/syncs as configured) and waits for the
+    /// exit; the directory stays until drop. Returns the exit status.
+    pub fn shutdown(&mut self) -> std::process::ExitStatus {
+        let mut c = self.raw();
+        c.send(&encode(&[b"SHUTDOWN"]));
+        // The reply, if any: the connection closes as the server exits.
+        let _ = c.read_n(1);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "no exit after SHUTDOWN");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGKILL and waits for the process.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -270,6 +287,14 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Copies the files of `from` into `to` (created; not recursive).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
     }
 }
 
