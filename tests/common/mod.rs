@@ -124,19 +124,16 @@ impl Server {
         config: Option<&Path>,
         extra: &[&str],
     ) -> Option<Server> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_memkv"));
-        if let Some(c) = config {
-            cmd.arg(c);
-        }
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--dir", dir.to_str().expect("utf-8 dir")])
-            .args(["--loglevel", "warning"])
-            .args(extra)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("spawn memkv");
+        let port_s = port.to_string();
+        let mut args: Vec<&str> = config
+            .map(|c| c.to_str().expect("utf-8 config path"))
+            .into_iter()
+            .collect();
+        args.extend(["--port", &port_s, "--bind", "127.0.0.1"]);
+        args.extend(["--dir", dir.to_str().expect("utf-8 dir")]);
+        args.extend(["--loglevel", "warning"]);
+        args.extend(extra);
+        let mut child = spawn_memkv(dir, &args);
         if wait_ready(&mut child, port) {
             return Some(Server {
                 child,
@@ -296,6 +293,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).expect("read dir").flatten() {
         std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
     }
+}
+
+/// memkv spawned in `dir` with exactly `args` (stdin closed, stdout
+/// discarded, stderr shown); waiting until it serves is the caller's.
+pub fn spawn_memkv(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_memkv"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn memkv")
 }
 
 /// Finds an executable on PATH.

@@ -4,10 +4,9 @@
 //! files into a directory; and memkv servers started with them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Server, free_port, temp_dir};
+use super::{Server, free_port, spawn_memkv, temp_dir};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -116,21 +115,11 @@ pub fn tls_server(pki: &Pki, extra: &[&str]) -> (Server, u16) {
 /// `tls_port` answers a TLS PING with `pki`'s client certificate.
 pub fn start_tls_only(pki: &Pki, tls_port: u16, args: &[String]) -> Option<Server> {
     let dir = temp_dir("memkv-tls-node");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .args([
-            "--dir",
-            dir.to_str().expect("utf-8"),
-            "--loglevel",
-            "warning",
-        ])
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
+    let mut all = vec!["--port", "0", "--bind", "127.0.0.1"];
+    all.extend(["--dir", dir.to_str().expect("utf-8")]);
+    all.extend(["--loglevel", "warning"]);
+    all.extend(args.iter().map(String::as_str));
+    let mut child = spawn_memkv(&dir, &all);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
