@@ -795,16 +795,11 @@ fn user_directive_in_config() {
     );
     // users in redis.conf plus an aclfile: refused.
     std::fs::write(dir.join("u.acl"), "").unwrap();
-    let port = common::free_port();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .arg(&conf)
-        .args(["--port", &port.to_string(), "--aclfile", "u.acl"])
-        .current_dir(&dir)
-        .output()
-        .expect("run memkv");
-    assert!(!out.status.success());
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let port = common::free_port().to_string();
+    let conf_arg = conf.to_str().expect("utf-8");
+    let (status, text) =
+        common::exit::run_to_exit(&dir, &[conf_arg, "--port", &port, "--aclfile", "u.acl"]);
+    assert!(!status.success());
     assert!(text.contains("please define either an ACL file or declare users directly in your redis.conf, but not both"), "{text}");
 }
 
@@ -867,15 +862,9 @@ fn rename_command() {
         ),
     ] {
         std::fs::write(dir.join("bad.conf"), conf).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
-            .arg(dir.join("bad.conf"))
-            .args(["--port", &common::free_port().to_string()])
-            .current_dir(&dir)
-            .output()
-            .expect("run memkv");
-        assert!(!out.status.success());
-        let text = String::from_utf8_lossy(&out.stderr).to_string()
-            + &String::from_utf8_lossy(&out.stdout);
+        let port = common::free_port().to_string();
+        let (status, text) = common::exit::run_to_exit(&dir, &["bad.conf", "--port", &port]);
+        assert!(!status.success());
         assert!(text.contains(err), "{text}");
     }
 }

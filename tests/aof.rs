@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -295,33 +295,8 @@ fn start_aof(dir: &Path, fsync: &str, extra: &[&str]) -> Server {
     ];
     args.extend_from_slice(extra);
     let mut s = Server::start_in(dir, &args);
-    wait_loaded(&mut s);
+    s.wait_loaded();
     s
-}
-
-/// Polls DBSIZE until it stops answering -LOADING. Returns how long it took.
-fn wait_loaded(s: &mut Server) -> Duration {
-    let t0 = Instant::now();
-    let deadline = t0 + Duration::from_secs(180);
-    let mut conn: Option<Conn> = None;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = s.child.try_wait() {
-            panic!("memkv exited while loading its AOF: {st}");
-        }
-        if conn.is_none() {
-            conn = Conn::connect(s.port).ok();
-        }
-        if let Some(c) = conn.as_mut() {
-            match c.call(&[b"DBSIZE"]) {
-                Ok(V::Int(_)) => return t0.elapsed(),
-                Ok(V::Err(e)) if e.starts_with("LOADING") => {}
-                Ok(other) => panic!("unexpected DBSIZE reply while loading: {other:?}"),
-                Err(_) => conn = None,
-            }
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("memkv did not finish loading in time");
 }
 
 /// Forgets the server without deleting its directory (kills the process).
@@ -349,11 +324,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 
 /// SHUTDOWN and wait for a clean exit, keeping the directory.
 fn shutdown(mut s: Server) {
-    let mut conn = Conn::connect(s.port).expect("connect for SHUTDOWN");
-    let _ = conn.send(&c(&["SHUTDOWN"]));
-    let _ = conn.read_value();
-    let st = wait_exit(&mut s.child, Duration::from_secs(60))
-        .expect("memkv did not exit after SHUTDOWN");
+    let st = s.shutdown();
     assert!(st.success(), "memkv exited with {st} after SHUTDOWN");
     release(s);
 }
@@ -2172,44 +2143,12 @@ fn bgrewriteaof_inside_a_rolled_back_multi() {
 /// Runs memkv on `dir` expecting it to exit by itself; returns the exit
 /// status and everything it printed.
 fn run_expect_exit(dir: &Path, extra: &[&str]) -> (ExitStatus, String) {
-    let port = common::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--dir", dir.to_str().expect("utf-8")])
-        .args(["--appendonly", "yes"])
-        .args(extra)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn memkv");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = wait_exit(&mut child, Duration::from_secs(30));
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let text = format!(
-        "{}{}",
-        t_out.join().unwrap_or_default(),
-        t_err.join().unwrap_or_default()
-    );
-    match status {
-        Some(st) => (st, text),
-        None => panic!("memkv kept running (expected it to refuse to start); output:\n{text}"),
-    }
+    let port = common::free_port().to_string();
+    let mut args = vec!["--port", &port, "--bind", "127.0.0.1"];
+    args.extend(["--dir", dir.to_str().expect("utf-8")]);
+    args.extend(["--appendonly", "yes"]);
+    args.extend(extra);
+    common::exit::run_to_exit(dir, &args)
 }
 
 /// A server with a few acknowledged writes, shut down; returns the dir.
@@ -2720,7 +2659,7 @@ fn loading_is_reported_while_loading() {
     {
         saw = Some((r[0].clone(), r[1].text()));
     }
-    let took = wait_loaded(&mut s);
+    let took = s.wait_loaded();
     let mut conn = Conn::connect(s.port).expect("connect");
     assert_eq!(conn.q(&["DBSIZE"]).int(), 400_000);
     assert_eq!(
@@ -2745,13 +2684,6 @@ fn loading_is_reported_while_loading() {
 // ---------------------------------------------------------------------------
 // 5. Interop with real Redis 7.
 // ---------------------------------------------------------------------------
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-    }
-}
 
 /// A dataset written through commands whose propagation matters.
 fn interop_writes(conn: &mut Conn, phase: &str) {
@@ -2898,7 +2830,7 @@ fn interop_real_redis_loads_memkv_aof() {
     drop(conn);
     shutdown(s);
     let rdir = TmpDir::new("aof-interop-redis");
-    copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
+    common::copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
     let r = Server::start_redis(&[
         "--appendonly",
         "yes",
@@ -2914,7 +2846,7 @@ fn interop_real_redis_loads_memkv_aof() {
             dir_names(rdir.path())
         );
     };
-    wait_loaded(&mut r);
+    r.wait_loaded();
     let mut rc = Conn::connect(r.port).expect("connect redis");
     let got = dump_all(&mut rc, 16);
     drop(rc);
@@ -2974,7 +2906,7 @@ fn memkv_loads_redis_aof(extra: &[&str]) {
     let _ = rc.read_value();
     wait_exit(&mut r.child, Duration::from_secs(30)).expect("redis did not exit");
     let mdir = TmpDir::new("aof-interop-memkv");
-    copy_dir(&aof_dir(&r.dir), &aof_dir(mdir.path()));
+    common::copy_dir(&aof_dir(&r.dir), &aof_dir(mdir.path()));
     println!("Redis wrote: {:?}", dir_names(mdir.path()));
     if extra.contains(&"--aof-timestamp-enabled") {
         let annotated = snapshot_files(mdir.path())
@@ -3580,7 +3512,7 @@ fn latency_probe_during_rewrite_of_1m_keys() {
     // Time to load the rewritten AOF: memkv vs real Redis on a copy.
     let t2 = Instant::now();
     let mut s = Server::start_in(dir.path(), &["--appendonly", "yes"]);
-    let memkv_load = wait_loaded(&mut s);
+    let memkv_load = s.wait_loaded();
     println!(
         "memkv: AOF of {keys} keys loaded in {memkv_load:?} ({:?} incl. start)",
         t2.elapsed()
@@ -3588,7 +3520,7 @@ fn latency_probe_during_rewrite_of_1m_keys() {
     kill9(s);
     if common::which("redis-server").is_some() {
         let rdir = TmpDir::new("aof-latency-redis");
-        copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
+        common::copy_dir(&aof_dir(dir.path()), &aof_dir(rdir.path()));
         let t3 = Instant::now();
         if let Some(mut r) = Server::start_redis(&[
             "--appendonly",
@@ -3598,7 +3530,7 @@ fn latency_probe_during_rewrite_of_1m_keys() {
             "--dir",
             rdir.path().to_str().expect("utf-8"),
         ]) {
-            let redis_load = wait_loaded(&mut r);
+            let redis_load = r.wait_loaded();
             println!(
                 "redis: same AOF loaded in {redis_load:?} ({:?} incl. start)",
                 t3.elapsed()

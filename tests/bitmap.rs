@@ -8,6 +8,7 @@
 mod common;
 
 use common::Server;
+use common::diff::Diff;
 use common::script::*;
 
 const BAD_OFFSET: &str = "-ERR bit offset is not an integer or out of range";
@@ -340,17 +341,18 @@ fn gen_bit_command(r: &mut Rng) -> Vec<Vec<u8>> {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("bitmap", &[]) else {
         return;
     };
-    let ours = Server::start(&[]);
-    let seed = seed();
-    eprintln!("bitmap differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let (mut a, mut b) = diff_stream(&ours, &redis, seed, 6000, gen_bit_command);
+    d.run_argv(6000, gen_bit_command);
     for k in KEYS {
         let argv: [&[u8]; 2] = [b"GET", k.as_bytes()];
-        assert_eq!(a.cmd(&argv), b.cmd(&argv), "seed {seed}: final GET {k}");
+        assert_eq!(
+            d.ours.cmd(&argv),
+            d.redis.cmd(&argv),
+            "seed {}: final GET {k}",
+            d.seed
+        );
     }
 }
 

@@ -8,29 +8,20 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::cluster::{Cluster, fingerprint};
 use common::script::{Rng, render, seed, split};
-use common::{Raw, Server};
+use common::{Raw, Server, eventually};
+
+/// How long a peer may take to come back (convergence, not a timing
+/// assertion).
+const PEER_BACK: Duration = Duration::from_secs(30);
 
 fn cmd(raw: &mut Raw, line: &str) -> String {
     let parts = split(line);
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
     render(&raw.cmd(&refs))
-}
-
-/// Polls `f` until it returns true (at most ~30 s): waiting for a peer to
-/// come back is convergence, not a timing assertion.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 #[test]
@@ -396,7 +387,8 @@ fn a_stopped_peer_costs_at_most_the_node_timeout_and_comes_back() {
     assert!(size.starts_with("-CLUSTERDOWN "), "{size}");
     cluster.signal(1, libc::SIGCONT);
     assert!(
-        eventually(|| cmd(&mut c, &format!("GET {remote}")) == "\"v\""),
+        eventually(PEER_BACK, || cmd(&mut c, &format!("GET {remote}"))
+            == "\"v\""),
         "the peer is served again after SIGCONT"
     );
     assert_eq!(cmd(&mut c, "DBSIZE"), ":3");
@@ -417,9 +409,10 @@ fn a_killed_node_restarts_from_its_aof_and_is_served_again() {
     assert!(got.starts_with("-CLUSTERDOWN "), "{got}");
     cluster.restart(2);
     assert!(
-        eventually(
-            || cmd(&mut c, &format!("GET {}", victim_keys[0])) == format!("\"{}\"", victim_keys[0])
-        ),
+        eventually(PEER_BACK, || cmd(
+            &mut c,
+            &format!("GET {}", victim_keys[0])
+        ) == format!("\"{}\"", victim_keys[0])),
         "served again after restart"
     );
     for k in &keys {
@@ -738,7 +731,7 @@ fn requests_for_a_down_peer_pile_up_no_threads_or_connections() {
         "connections grew while the peer was down"
     );
     cluster.signal(1, libc::SIGCONT);
-    assert!(eventually(|| cmd(
+    assert!(eventually(PEER_BACK, || cmd(
         &mut clients[1],
         &format!("GET {remote}")
     ) == "\"v\""));

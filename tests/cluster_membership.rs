@@ -8,38 +8,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::AOF_ALWAYS as AOF;
 use common::cluster::Cluster;
+use common::{eventually, info_field};
 
-const AOF: &[&str] = &[
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-    "--enable-debug-command",
-    "yes",
-];
-
-/// Polls `f` until it returns true (at most ~60 s): waiting for the
-/// background hand-over is convergence, not a timing assertion.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
-    let text: String = redis::cmd("INFO").arg(section).query(c).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().to_string())
-}
+/// How long the background hand-over may take (convergence, not a timing
+/// assertion).
+const HANDOVER: Duration = Duration::from_secs(60);
 
 /// Keys in db 0 of one node (INFO keyspace is per node).
 fn local_keys(c: &mut redis::Connection) -> usize {
@@ -108,7 +85,7 @@ fn all_up(cluster: &Cluster) {
             info_field(&mut s.conn(), "cluster", "cluster_nodes_up").as_deref() == Some(&n[..])
         })
     };
-    assert!(eventually(up), "every node sees every member");
+    assert!(eventually(HANDOVER, up), "every node sees every member");
 }
 
 #[test]
@@ -199,7 +176,10 @@ fn growing_two_to_three_moves_keys_to_the_new_node_and_loses_none() {
             assert_eq!(counter(&cluster, 2, "cluster_handover_peers_pending"), 2);
             assert!(!settled(&cluster));
             walk(&cluster, 2, true);
-            assert!(eventually(|| settled(&cluster)), "hand-over finished");
+            assert!(
+                eventually(HANDOVER, || settled(&cluster)),
+                "hand-over finished"
+            );
             assert_eq!(
                 counter(&cluster, 2, "cluster_handover_keys_received") as usize,
                 moved + typed_moved,
@@ -317,7 +297,10 @@ fn a_big_key_moves_while_other_clients_are_served() {
             assert_eq!(pong, "PONG");
         }
     }
-    assert!(eventually(|| settled(&cluster)), "hand-over finished");
+    assert!(
+        eventually(HANDOVER, || settled(&cluster)),
+        "hand-over finished"
+    );
     assert_eq!(counter(&cluster, new, "cluster_handover_keys_received"), 1);
     for k in &written {
         let len: i64 = redis::cmd("LLEN").arg(k).query(&mut conns[0]).unwrap();
@@ -372,7 +355,10 @@ fn a_cross_node_write_on_keys_still_moving_is_atomic_and_complete() {
         .unwrap();
     assert_eq!(r, "OK");
     walk(&cluster, 2, true);
-    assert!(eventually(|| settled(&cluster)), "hand-over finished");
+    assert!(
+        eventually(HANDOVER, || settled(&cluster)),
+        "hand-over finished"
+    );
     let mut c = cluster.nodes[2].conn();
     assert_eq!(get(&mut c, &keys[0]), None);
     assert_eq!(get(&mut c, "renamed").as_deref(), Some("a"));
@@ -410,7 +396,10 @@ fn a_leaving_node_hands_every_key_to_the_others() {
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(get(&mut conns[i % 3], k), Some(i.to_string()), "{k}");
     }
-    assert!(eventually(|| settled(&cluster)), "hand-over finished");
+    assert!(
+        eventually(HANDOVER, || settled(&cluster)),
+        "hand-over finished"
+    );
     assert_eq!(
         local_keys(&mut conns[2]),
         0,
@@ -435,7 +424,7 @@ fn a_leaving_node_hands_every_key_to_the_others() {
                 == Some("2")
         })
     };
-    assert!(eventually(up), "the two nodes see each other");
+    assert!(eventually(HANDOVER, up), "the two nodes see each other");
     let mut c = cluster.nodes[1].conn();
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(get(&mut c, k), Some(i.to_string()), "{k}");

@@ -469,17 +469,10 @@ fn carry(dir: &Path, tag: &str) -> PathBuf {
 /// restart and a rewrite, and the files load in real Redis too.
 #[test]
 fn libraries_survive_restart_and_rewrite() {
-    let args = [
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--enable-debug-command",
-        "yes",
-    ];
+    let args = common::AOF_ALWAYS;
     let keep = long_library("keep", "bump");
     let gone = "#!lua name=gone\nredis.register_function('g', function() return 1 end)";
-    let first = Server::start(&args);
+    let first = Server::start(args);
     let mut r = first.raw();
     assert_eq!(send(&mut r, &["FUNCTION", "LOAD", gone]), r#""gone""#);
     assert_eq!(send(&mut r, &["FUNCTION", "FLUSH"]), "+OK");
@@ -490,7 +483,7 @@ fn libraries_survive_restart_and_rewrite() {
     let listing = send(&mut r, &["FUNCTION", "LIST", "WITHCODE"]);
     let dir = carry(&first.dir, "functions-aof-1");
     drop(first);
-    let second = Server::start_in(&dir, &args);
+    let second = Server::start_in(&dir, args);
     let mut r = second.raw();
     until_loaded(&mut r);
     assert_eq!(send(&mut r, &["FUNCTION", "LIST", "WITHCODE"]), listing);
@@ -533,7 +526,7 @@ fn libraries_survive_restart_and_rewrite() {
     assert!(!text.contains("name=gone"), "{text}");
     let dir = carry(&second.dir, "functions-aof-2");
     drop(second);
-    let third = Server::start_in(&dir, &args);
+    let third = Server::start_in(&dir, args);
     let mut r = third.raw();
     until_loaded(&mut r);
     assert_eq!(send(&mut r, &["FUNCTION", "LIST", "WITHCODE"]), listing);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Server;
+use common::diff::Diff;
 use common::script::*;
 
 #[test]
@@ -262,37 +262,13 @@ fn gen_geo(r: &mut Rng) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("geo", &[]) else {
         return;
     };
-    let ours = Server::start(&[]);
-    let seed = seed();
-    eprintln!("geo differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let (mut a2, mut b2, mut a3, mut b3) = (ours.raw(), redis.raw(), ours.raw(), redis.raw());
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
     // 400 points: clusters in Sicily-ish and around the antimeridian/pole.
     for i in 0..400 {
-        let (x, y) = center(&mut r);
-        let line = format!("GEOADD g {x} {y} p{i}");
-        assert_eq!(send(&mut a2, &line), send(&mut b2, &line), "{line}");
+        let (x, y) = center(&mut d.rng);
+        d.same(&format!("GEOADD g {x} {y} p{i}"));
     }
-    for i in 0..4000 {
-        let line = gen_geo(&mut r);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let (got, want) = (send(a, &line), send(b, &line));
-        assert_eq!(
-            got,
-            want,
-            "seed {seed}: command {i}: {}{line}",
-            if resp3 { "[resp3] " } else { "" }
-        );
-    }
+    d.run_lines(4000, gen_geo);
 }

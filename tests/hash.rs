@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::diff::Diff;
 use common::script::*;
 use common::{Raw, Server};
 
@@ -580,54 +581,21 @@ fn normalize(text: &str, cmp: Cmp) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("hash", &[]) else {
         return;
     };
-    let ours = Server::start(&[]);
-    let seed = seed();
-    eprintln!("hash differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let mut a2 = ours.raw();
-    let mut b2 = redis.raw();
-    let mut a3 = ours.raw();
-    let mut b3 = redis.raw();
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..5000 {
-        let (line, cmp) = gen_hash_command(&mut r);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let got = send(a, &line);
-        let want = send(b, &line);
-        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        let (ng, nw) = (normalize(&got, cmp), normalize(&want, cmp));
-        if ng != nw {
-            let from = history.len().saturating_sub(15);
-            panic!(
-                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-                history[from..].join("\n  ")
-            );
-        }
-    }
+    d.run(5000, gen_hash_command, |_, &cmp, _, reply| {
+        normalize(&reply, cmp)
+    });
     for k in KEYS {
         let line = format!("HGETALL {k}");
         assert_eq!(
-            normalize(&send(&mut a2, &line), Cmp::SortedPairs),
-            normalize(&send(&mut b2, &line), Cmp::SortedPairs),
-            "seed {seed}: final {line}"
+            normalize(&send(&mut d.ours, &line), Cmp::SortedPairs),
+            normalize(&send(&mut d.redis, &line), Cmp::SortedPairs),
+            "seed {}: final {line}",
+            d.seed
         );
-        let line = format!("TYPE {k}");
-        assert_eq!(
-            send(&mut a2, &line),
-            send(&mut b2, &line),
-            "seed {seed}: final {line}"
-        );
+        d.same(&format!("TYPE {k}"));
     }
 }
 

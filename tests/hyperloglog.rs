@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::diff::Diff;
 use common::script::*;
 use common::{Raw, Server};
 
@@ -134,20 +135,17 @@ fn gen_hll_command(r: &mut Rng) -> Vec<Vec<u8>> {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("hyperloglog", &[]) else {
         return;
     };
-    let ours = Server::start(&[]);
-    let seed = seed();
-    eprintln!("hyperloglog differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let (mut a, mut b) = diff_stream(&ours, &redis, seed, 3000, gen_hll_command);
+    d.run_argv(3000, gen_hll_command);
     for k in KEYS {
         let get: [&[u8]; 2] = [b"GET", k.as_bytes()];
         assert_eq!(
-            cmd(&mut a, &get),
-            cmd(&mut b, &get),
-            "seed {seed}: final GET {k}"
+            cmd(&mut d.ours, &get),
+            cmd(&mut d.redis, &get),
+            "seed {}: final GET {k}",
+            d.seed
         );
     }
 }

@@ -4,9 +4,10 @@
 mod common;
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Raw;
+use common::script::Rng;
+use common::{Raw, eventually};
 
 /// memkv with DEBUG enabled (Redis 7 refuses DEBUG by default).
 fn server() -> common::Server {
@@ -110,18 +111,6 @@ fn scan_all(r: &mut Raw, extra: &[&str]) -> BTreeSet<Vec<u8>> {
         }
         cursor = next;
     }
-}
-
-/// Polls `f` until it returns true or `limit` passes.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
 }
 
 fn now_ms() -> i64 {
@@ -899,24 +888,6 @@ fn debug_digest_is_order_independent() {
 
 // ------------------------------------------------------------ differential
 
-/// xorshift64* - deterministic per seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
 /// 2100-01-01 in ms: absolute expiries start here, far beyond any relative
 /// one, so GT/LT comparisons never depend on the two servers' clocks.
 const ABS_BASE_MS: i64 = 4_102_444_800_000;
@@ -982,7 +953,7 @@ fn gen_command(rng: &mut Rng, n: u64) -> (Vec<String>, Cmp) {
     let keys = [
         "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "n1", "n2",
     ];
-    let mut k = || keys[rng.below(keys.len() as u64) as usize].to_string();
+    let mut k = || keys[rng.below(keys.len())].to_string();
     let k1 = k();
     let k2 = k();
     let k3 = k();

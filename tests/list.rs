@@ -7,6 +7,7 @@
 mod common;
 
 use common::Server;
+use common::diff::Diff;
 use common::script::*;
 
 // ---------------------------------------------------------------------------
@@ -586,49 +587,14 @@ fn gen_list_command(r: &mut Rng) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("list", &[]) else {
         return;
     };
-    let ours = Server::start(&[]);
-    let seed = seed();
-    eprintln!("list differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    // Two connections each: RESP2 and RESP3, chosen per command.
-    let mut a2 = ours.raw();
-    let mut b2 = redis.raw();
-    let mut a3 = ours.raw();
-    let mut b3 = redis.raw();
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..4000 {
-        let line = gen_list_command(&mut r);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let got = send(a, &line);
-        let want = send(b, &line);
-        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        if got != want {
-            let from = history.len().saturating_sub(15);
-            panic!(
-                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-                history[from..].join("\n  ")
-            );
-        }
-    }
+    d.run_lines(4000, gen_list_command);
     // Final state.
     for k in KEYS {
         for line in [format!("TYPE {k}"), format!("LRANGE {k} 0 -1")] {
-            assert_eq!(
-                send(&mut a2, &line),
-                send(&mut b2, &line),
-                "seed {seed}: final {line}"
-            );
+            d.same(&line);
         }
     }
 }

@@ -12,14 +12,12 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 
-use common::Server;
 use common::dataset::{digest, populate};
+use common::{DEBUG, Server};
 use redis::{Connection, Value as RV, cmd};
 
-const DEBUG: [&str; 2] = ["--enable-debug-command", "yes"];
-
 fn memkv() -> Server {
-    Server::start(&DEBUG)
+    Server::start(DEBUG)
 }
 
 fn redis_server(extra: &[&str]) -> Option<Server> {

@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::Server;
 use common::dataset::{digest, populate};
+use common::{DEBUG, Server};
 use redis::{Connection, Value as RV, cmd};
-
-const DEBUG: [&str; 2] = ["--enable-debug-command", "yes"];
 
 fn both_servers(extra: &[&str]) -> Option<(Server, Server)> {
     let mut args: Vec<&str> = DEBUG.to_vec();
@@ -231,25 +229,6 @@ fn restore_options_and_errors_match_redis() {
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Waits until the server answers something other than -LOADING.
-fn wait_loaded(s: &mut Server) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = s.child.try_wait() {
-            panic!("server exited while loading: {st}");
-        }
-        if let Ok(mut c) = redis::Client::open(s.url()).and_then(|c| c.get_connection()) {
-            match cmd("DBSIZE").query::<i64>(&mut c) {
-                Ok(_) => return,
-                Err(e) if e.code() == Some("LOADING") => {}
-                Err(e) => panic!("unexpected DBSIZE reply: {e}"),
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("loading did not finish");
-}
-
 fn info_field(c: &mut Connection, field: &str) -> String {
     let info: String = cmd("INFO").arg("persistence").query(c).expect("info");
     info.lines()
@@ -316,13 +295,13 @@ fn check_file(tool: &str, path: &Path, ok: &str) {
 
 #[test]
 fn redis_dump_rdb_loads_into_memkv_with_the_same_digest() {
-    let Some(redis) = Server::start_redis(&DEBUG) else {
+    let Some(redis) = Server::start_redis(DEBUG) else {
         return;
     };
     let mut r = redis.conn();
     populate_dataset(&mut r);
     let want = db_digest(&mut r);
-    let memkv = memkv_on_redis_save(&redis, &mut r, &DEBUG);
+    let memkv = memkv_on_redis_save(&redis, &mut r, DEBUG);
     let mut m = memkv.conn();
     assert_eq!(db_digest(&mut m), want);
     assert_eq!(info_field(&mut m, "rdb_changes_since_last_save"), "0");
@@ -340,7 +319,7 @@ fn memkv_on_redis_save(redis: &Server, r: &mut Connection, args: &[&str]) -> Ser
     let dir = common::temp_dir("rdb-from-redis");
     std::fs::copy(redis.dir.join("dump.rdb"), dir.join("dump.rdb")).expect("copy");
     let mut memkv = Server::start_in(&dir, args);
-    wait_loaded(&mut memkv);
+    memkv.wait_loaded();
     memkv
 }
 
@@ -356,7 +335,7 @@ fn keys_of(c: &mut Connection) -> i64 {
 
 #[test]
 fn memkv_save_and_bgsave_load_into_redis_with_the_same_digest() {
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     populate_dataset(&mut m);
     let want = db_digest(&mut m);
@@ -379,7 +358,7 @@ fn memkv_save_and_bgsave_load_into_redis_with_the_same_digest() {
         assert!(after >= before);
         let path = memkv.dir.join("dump.rdb");
         check_rdb(&path);
-        let Some(redis) = Server::start_redis(&DEBUG) else {
+        let Some(redis) = Server::start_redis(DEBUG) else {
             return;
         };
         drop(redis);
@@ -387,7 +366,7 @@ fn memkv_save_and_bgsave_load_into_redis_with_the_same_digest() {
         let rdir = common::temp_dir("redis-from-memkv");
         std::fs::copy(&path, rdir.join("dump.rdb")).expect("copy");
         let mut rs = start_redis_in(&rdir);
-        wait_loaded(&mut rs);
+        rs.wait_loaded();
         let mut r = rs.conn();
         assert_eq!(db_digest(&mut r), want, "{how}");
     }
@@ -443,7 +422,7 @@ fn start_redis_in(dir: &Path) -> Server {
 
 #[test]
 fn damaged_dump_rdb_refuses_to_start() {
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     populate(&mut m);
     let _: () = cmd("SAVE").query(&mut m).expect("save");
@@ -478,19 +457,11 @@ fn damaged_dump_rdb_refuses_to_start() {
 fn refuses_to_start_on(bytes: &[u8], msg: &str, name: &str) {
     let dir = common::temp_dir("rdb-damaged");
     std::fs::write(dir.join("dump.rdb"), bytes).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args([
-            "--port",
-            &common::free_port().to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args(["--dir", dir.to_str().expect("dir")])
-        .output()
-        .expect("run memkv");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{name}: started on a damaged file");
+    let port = common::free_port().to_string();
+    let dir_arg = dir.to_str().expect("dir");
+    let args = ["--port", &port, "--bind", "127.0.0.1", "--dir", dir_arg];
+    let (status, text) = common::exit::run_to_exit(&dir, &args);
+    assert!(!status.success(), "{name}: started on a damaged file");
     assert!(text.contains(msg), "{name}: {text}");
     assert_eq!(std::fs::read(dir.join("dump.rdb")).expect("read"), bytes);
     let _ = std::fs::remove_dir_all(&dir);
@@ -498,7 +469,7 @@ fn refuses_to_start_on(bytes: &[u8], msg: &str, name: &str) {
 
 #[test]
 fn sigkill_during_bgsave_leaves_a_complete_dump() {
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     let _: () = cmd("SET").arg("old").arg("1").query(&mut m).expect("set");
     let _: () = cmd("SAVE").query(&mut m).expect("save");
@@ -520,8 +491,8 @@ fn sigkill_during_bgsave_leaves_a_complete_dump() {
         assert_eq!(l.keys_loaded, 300_001);
     }
     let dir = memkv.dir.clone();
-    let mut again = Server::start_in(&dir, &DEBUG);
-    wait_loaded(&mut again);
+    let mut again = Server::start_in(&dir, DEBUG);
+    again.wait_loaded();
     let mut c = again.conn();
     let v: String = cmd("GET").arg("old").query(&mut c).expect("get");
     assert_eq!(v, "1");
@@ -560,7 +531,7 @@ fn shutdown_saves_by_redis_rules() {
         if saved {
             let dir = memkv.dir.clone();
             let mut again = Server::start_in(&dir, &[]);
-            wait_loaded(&mut again);
+            again.wait_loaded();
             let v: String = cmd("GET").arg("k").query(&mut again.conn()).expect("get");
             assert_eq!(v, "v");
         }
@@ -602,14 +573,6 @@ fn wait_rewrite_done(c: &mut Connection) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-    }
-}
-
 fn base_rdb_name(dir: &Path) -> Option<String> {
     std::fs::read_dir(dir.join("appendonlydir"))
         .ok()?
@@ -630,15 +593,8 @@ fn check_aof(dir: &Path) {
 
 #[test]
 fn rdb_preamble_aof_dirs_load_both_ways() {
-    let aof = [
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--enable-debug-command",
-        "yes",
-    ];
-    let Some(redis) = Server::start_redis(&aof) else {
+    let aof = common::AOF_ALWAYS;
+    let Some(redis) = Server::start_redis(aof) else {
         return;
     };
     // Redis -> memkv: base .rdb written by Redis, then an increment.
@@ -662,13 +618,13 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
         "Redis wrote no RDB base"
     );
     let mdir = common::temp_dir("preamble-memkv");
-    copy_dir(
+    common::copy_dir(
         &redis.dir.join("appendonlydir"),
         &mdir.join("appendonlydir"),
     );
     drop(redis);
-    let mut memkv = Server::start_in(&mdir, &aof);
-    wait_loaded(&mut memkv);
+    let mut memkv = Server::start_in(&mdir, aof);
+    memkv.wait_loaded();
     let mut m = memkv.conn();
     assert_eq!(db_digest(&mut m), want);
     // memkv -> Redis: memkv's own rewrite writes an RDB base too.
@@ -683,7 +639,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
         .expect("set");
     let want = db_digest(&mut m);
     let rdir = common::temp_dir("preamble-redis");
-    copy_dir(&mdir.join("appendonlydir"), &rdir.join("appendonlydir"));
+    common::copy_dir(&mdir.join("appendonlydir"), &rdir.join("appendonlydir"));
     memkv.kill9();
     check_aof(&mdir);
     let bin = common::which("redis-server").expect("redis-server");
@@ -716,7 +672,7 @@ fn rdb_preamble_aof_dirs_load_both_ways() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    wait_loaded(&mut rs);
+    rs.wait_loaded();
     assert_eq!(db_digest(&mut rs.conn()), want);
 }
 
@@ -847,7 +803,7 @@ fn failed_bgsave_stops_writes_like_redis() {
 #[test]
 fn legacy_single_aof_with_rdb_preamble_loads() {
     // A Redis 6 style appendonly.aof: an RDB image, then AOF commands.
-    let mut memkv = Server::start(&DEBUG);
+    let mut memkv = Server::start(DEBUG);
     let mut m = memkv.conn();
     populate(&mut m);
     let _: () = cmd("SAVE").query(&mut m).expect("save");
@@ -864,7 +820,7 @@ fn legacy_single_aof_with_rdb_preamble_loads() {
         &dir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
     );
-    wait_loaded(&mut again);
+    again.wait_loaded();
     assert_eq!(db_digest(&mut again.conn()), want);
 }
 
@@ -1194,7 +1150,7 @@ fn stream_dump_rdb_files_load_both_ways() {
         let rdir = common::temp_dir("stream-rdb-from-memkv");
         std::fs::copy(&path, rdir.join("dump.rdb")).expect("copy");
         let mut rs = start_redis_in(&rdir);
-        wait_loaded(&mut rs);
+        rs.wait_loaded();
         let mut r2 = rs.conn();
         assert_eq!(db_digest(&mut r2), want, "{how}");
         for (k, _) in &keys {
@@ -1215,7 +1171,7 @@ fn stream_dump_rdb_files_load_both_ways() {
 fn streams_are_kept_by_rdb_preamble_aof_bases() {
     let dir = common::temp_dir("rdb-streams");
     let mut args = vec!["--appendonly", "yes", "--appendfsync", "always"];
-    args.extend_from_slice(&DEBUG);
+    args.extend_from_slice(DEBUG);
     args.extend_from_slice(&SMALL_NODES);
     let s = Server::start_in(&dir, &args);
     let mut c = s.conn();
@@ -1232,7 +1188,7 @@ fn streams_are_kept_by_rdb_preamble_aof_bases() {
     s.dir = std::path::PathBuf::new();
     drop(s);
     let mut s = Server::start_in(&dir, &args);
-    wait_loaded(&mut s);
+    s.wait_loaded();
     let mut c = s.conn();
     assert_eq!(db_digest(&mut c), want);
     let after: Vec<_> = keys.iter().map(|(k, _)| xinfo_full(&mut c, k)).collect();

@@ -817,17 +817,7 @@ fn aof_holds_effects_and_loads_in_both() {
     let files: Vec<(std::ffi::OsString, Vec<u8>)>;
     let digest;
     {
-        let s = Server::start_in(
-            &dir,
-            &[
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--enable-debug-command",
-                "yes",
-            ],
-        );
+        let s = Server::start_in(&dir, common::AOF_ALWAYS);
         let mut r = s.raw();
         send(
             &mut r,

@@ -112,14 +112,6 @@ fn query(r: &mut Raw, parts: &[&str]) -> V {
     parse(&r.cmd(&parts)).0
 }
 
-/// A raw connection switched to RESP3.
-fn raw3(s: &Server) -> Raw {
-    let mut r = s.raw();
-    let hello = query(&mut r, &["HELLO", "3"]);
-    assert!(matches!(hello, V::Map(_)), "{hello:?}");
-    r
-}
-
 /// The payload of a RESP2 bulk or RESP3 verbatim reply.
 fn payload(reply: &str) -> String {
     let body = &reply[reply.find("\r\n").expect("header") + 2..];
@@ -209,7 +201,7 @@ fn command_info_get_and_set() {
     assert_eq!(e[9], V::Arr(vec![]));
 
     // RESP3: flags, categories, tips and key specs are sets.
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     let reply = cmd(&mut r3, &["COMMAND", "INFO", "get"]);
     assert!(
         reply.starts_with("*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n"),
@@ -295,7 +287,7 @@ fn command_docs_set_shape() {
     assert!(raw2.contains("$5\r\nflags\r\n*1\r\n+optional\r\n"));
 
     // RESP3: maps and a set of flags.
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     let raw3 = cmd(&mut r3, &["COMMAND", "DOCS", "set"]);
     assert!(raw3.starts_with("%1\r\n$3\r\nset\r\n%"), "{raw3}");
     assert!(raw3.contains("$5\r\nflags\r\n~1\r\n+optional\r\n"));
@@ -320,8 +312,8 @@ fn command_docs_match_real_redis() {
         return;
     };
     let s = Server::start(&[]);
-    let mut mine = raw3(&s);
-    let mut theirs = raw3(&redis);
+    let mut mine = s.raw3();
+    let mut theirs = redis.raw3();
     for name in [
         "get",
         "set",
@@ -533,7 +525,7 @@ fn info_sections() {
         "$30\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n"
     );
     // RESP3: a verbatim string.
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(
         cmd(&mut r3, &["INFO", "cluster"]),
         "=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n"
@@ -607,7 +599,7 @@ fn config_get() {
         cmd(&mut r, &["CONFIG", "GET"]),
         "-ERR wrong number of arguments for 'config|get' command\r\n"
     );
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(
         cmd(&mut r3, &["CONFIG", "GET", "appendonly"]),
         "%1\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"

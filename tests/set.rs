@@ -12,23 +12,10 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use common::diff::Diff;
 use common::script::*;
 
-/// DEBUG is refused by default (Redis's `enable-debug-command no`).
-const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
-
-/// DEBUG DIGEST, checked to be a real digest (not an error that would
-/// compare equal to another error).
-fn digest(c: &mut common::Raw) -> String {
-    let d = send(c, "DEBUG DIGEST");
-    let hex = d.trim_start_matches('+');
-    assert!(
-        hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-        "DEBUG DIGEST answered {d}"
-    );
-    d
-}
-use common::{Raw, Server};
+use common::{DEBUG, Raw, Server};
 
 // ---------------------------------------------------------------------------
 // Edge cases (intsets iterate in ascending order, so replies are exact).
@@ -731,26 +718,6 @@ fn loaded(c: &mut Raw) -> bool {
     !send(c, "PING").contains("LOADING")
 }
 
-/// Stops a server with SHUTDOWN and waits for it to exit.
-fn shutdown(s: &mut Server) {
-    let mut c = s.raw();
-    c.send(&common::encode(&[b"SHUTDOWN"]));
-    let _ = c.read_reply();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while s.child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "server did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
-    }
-}
-
 #[test]
 fn aof_with_sets_loads_in_real_redis_and_back() {
     if common::which("redis-server").is_none() {
@@ -765,9 +732,9 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
     wait_until(&mut c, "memkv rewrite", rewrite_done);
     set_writes(&mut c, "after");
     let want = digest(&mut c);
-    shutdown(&mut m);
+    m.shutdown();
     let rdir = common::temp_dir("set-aof-redis");
-    copy_dir(&m.dir.join("appendonlydir"), &rdir.join("appendonlydir"));
+    common::copy_dir(&m.dir.join("appendonlydir"), &rdir.join("appendonlydir"));
     let dir = rdir.to_str().expect("utf-8");
     let args = [
         "--appendonly",
@@ -789,7 +756,7 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
 
     // memkv reloads its own files (SPOP replayed as SREM gives the same data).
     let mdir = common::temp_dir("set-aof-memkv-self");
-    copy_dir(&m.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
+    common::copy_dir(&m.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
     let again = Server::start_in(
         &mdir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
@@ -821,9 +788,9 @@ fn aof_with_sets_loads_in_real_redis_and_back() {
     wait_until(&mut rc, "redis rewrite", rewrite_done);
     set_writes(&mut rc, "after");
     let want = digest(&mut rc);
-    shutdown(&mut r);
+    r.shutdown();
     let mdir = common::temp_dir("set-aof-memkv");
-    copy_dir(&r.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
+    common::copy_dir(&r.dir.join("appendonlydir"), &mdir.join("appendonlydir"));
     let s = Server::start_in(
         &mdir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
@@ -985,48 +952,13 @@ fn normalize(text: &str, cmp: Cmp) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(DEBUG) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("set", DEBUG) else {
         return;
     };
-    let ours = Server::start(DEBUG);
-    let seed = seed();
-    eprintln!("set differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let mut a2 = ours.raw();
-    let mut b2 = redis.raw();
-    let mut a3 = ours.raw();
-    let mut b3 = redis.raw();
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
     // A small intset limit, so conversions happen all the time.
-    for c in [&mut a2, &mut b2] {
-        assert_eq!(send(c, "CONFIG SET set-max-intset-entries 4"), "+OK");
-    }
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..6000 {
-        let (line, cmp) = gen_set_command(&mut r);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let got = send(a, &line);
-        let want = send(b, &line);
-        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        let (ng, nw) = (normalize(&got, cmp), normalize(&want, cmp));
-        if ng != nw {
-            let from = history.len().saturating_sub(15);
-            panic!(
-                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-                history[from..].join("\n  ")
-            );
-        }
-    }
-    assert_eq!(
-        digest(&mut a2),
-        digest(&mut b2),
-        "seed {seed}: final digest"
-    );
+    d.both("CONFIG SET set-max-intset-entries 4", "+OK");
+    d.run(6000, gen_set_command, |_, &cmp, _, reply| {
+        normalize(&reply, cmp)
+    });
+    d.same_digest();
 }

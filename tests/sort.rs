@@ -7,19 +7,8 @@
 mod common;
 
 use common::Server;
+use common::diff::Diff;
 use common::script::*;
-
-/// DEBUG DIGEST, checked to be a real digest (not an error that would
-/// compare equal to another error).
-fn digest(c: &mut common::Raw) -> String {
-    let d = send(c, "DEBUG DIGEST");
-    let hex = d.trim_start_matches('+');
-    assert!(
-        hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-        "DEBUG DIGEST answered {d}"
-    );
-    d
-}
 
 const SCORES_ERR: &str = "-ERR One or more scores can't be converted into double";
 
@@ -392,47 +381,20 @@ fn normalize(text: &str, cmp: Cmp) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("sort", &[]) else {
         return;
     };
-    let ours = Server::start(&[]);
-    let seed = seed();
-    eprintln!("sort differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let mut a2 = ours.raw();
-    let mut b2 = redis.raw();
-    let mut a3 = ours.raw();
-    let mut b3 = redis.raw();
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
-    for line in setup_lines(&mut r) {
-        assert_eq!(send(&mut a2, &line), send(&mut b2, &line), "{line}");
+    for line in setup_lines(&mut d.rng) {
+        d.same(&line);
     }
-    for i in 0..3000 {
-        let (line, cmp) = gen_sort(&mut r);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
+    d.run(3000, gen_sort, |_, &cmp, c, reply| {
+        let reply = if cmp == Cmp::Store && !reply.starts_with('-') {
+            // Then the stored list.
+            let stored = send(c, "LRANGE dst 0 -1");
+            format!("{reply} {stored} {}", send(c, "TYPE dst"))
         } else {
-            (&mut a2, &mut b2)
+            reply
         };
-        let got = send(a, &line);
-        let want = send(b, &line);
-        let (got, want) = if cmp == Cmp::Store && !got.starts_with('-') {
-            let q = "LRANGE dst 0 -1";
-            (
-                format!("{got} {} {}", send(a, q), send(a, "TYPE dst")),
-                format!("{want} {} {}", send(b, q), send(b, "TYPE dst")),
-            )
-        } else {
-            (got, want)
-        };
-        assert_eq!(
-            normalize(&got, cmp),
-            normalize(&want, cmp),
-            "seed {seed}: command {i}: {line}{}",
-            if resp3 { " [resp3]" } else { "" }
-        );
-    }
+        normalize(&reply, cmp)
+    });
 }

@@ -10,10 +10,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::blocking::{block, info_blocked, next, targets};
+use common::diff::Diff;
 use common::script::*;
-use common::{Raw, Server, wait_rewrite_done};
-
-const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+use common::{DEBUG, Raw, Server, wait_rewrite_done};
 
 #[test]
 fn xadd_ids_trimming_and_errors() {
@@ -480,30 +479,13 @@ fn blocked_xread_is_served_by_xadd() {
 // ---------------------------------------------------------------------------
 
 fn restart_digest(dir: &std::path::Path, args: &[&str]) -> (Server, String) {
-    let s = Server::start_in(dir, args);
-    let mut r = s.raw();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let d = send(&mut r, "DEBUG DIGEST");
-        if !d.starts_with("-LOADING") {
-            return (s, d);
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut s = Server::start_in(dir, args);
+    s.wait_loaded();
+    let d = send(&mut s.raw(), "DEBUG DIGEST");
+    (s, d)
 }
 
 /// SHUTDOWN, waiting for the exit (the Server value keeps the dir).
-fn shutdown(s: &mut Server) {
-    let mut r = s.raw();
-    r.send(&common::encode(&[b"SHUTDOWN"]));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s.child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SHUTDOWN");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn aof_round_trip_with_groups() {
     let dir = common::temp_dir("stream-aof");
@@ -568,7 +550,7 @@ fn aof_round_trip_with_groups() {
     let groups = send(&mut r, "XINFO GROUPS s");
     let info = send(&mut r, "XINFO STREAM s");
     let mut s = s;
-    shutdown(&mut s);
+    s.shutdown();
     let (s2, d2) = restart_digest(&dir, &args);
     assert_eq!(d2, digest);
     let mut r2 = s2.raw();
@@ -694,55 +676,21 @@ fn mask(line: &str, reply: String) -> String {
     reply
 }
 
-/// Panics with the seed and the recent commands when the replies differ.
-fn expect_same(seed: u64, at: &str, got: &str, want: &str, history: &[String]) {
-    if got != want {
-        let from = history.len().saturating_sub(20);
-        panic!(
-            "seed {seed}: divergence at {at}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-            history[from..].join("\n  ")
-        );
-    }
-}
-
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(DEBUG) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("stream", DEBUG) else {
         return;
     };
-    let ours = Server::start(DEBUG);
-    let seed = seed();
-    eprintln!("stream differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let (mut a2, mut b2, mut a3, mut b3) = (ours.raw(), redis.raw(), ours.raw(), redis.raw());
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
     // Small nodes so whole-node trimming happens.
-    for c in [&mut a2, &mut b2] {
-        assert_eq!(send(c, "CONFIG SET stream-node-max-entries 4"), "+OK");
-        assert_eq!(send(c, "SET str x"), "+OK");
-    }
+    d.both("CONFIG SET stream-node-max-entries 4", "+OK");
+    d.both("SET str x", "+OK");
     let mut clock = 1u64;
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..5000 {
-        let line = gen_command(&mut r, &mut clock);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let got = mask(&line, send(a, &line));
-        let want = mask(&line, send(b, &line));
-        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        expect_same(seed, &format!("command {i}: {line}"), &got, &want, &history);
-    }
-    assert_eq!(
-        send(&mut a2, "DEBUG DIGEST"),
-        send(&mut b2, "DEBUG DIGEST"),
-        "seed {seed}"
+    d.run(
+        5000,
+        |r| (gen_command(r, &mut clock), ()),
+        |line, _, _, reply| mask(line, reply),
     );
+    d.same_digest();
 }
 
 /// A value for the node-size run: integers at each of Redis's listpack
@@ -836,51 +784,28 @@ fn node_command(r: &mut Rng, key: &str, ms: &mut u64) -> String {
 /// listpack assertion in a later XRANGE).
 #[test]
 fn node_byte_limit_differential() {
-    let Some(redis) = Server::start_redis(DEBUG) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("node size", DEBUG) else {
         return;
     };
-    let ours = Server::start(DEBUG);
-    let seed = seed();
-    eprintln!("node size differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let (mut a, mut b) = (ours.raw(), redis.raw());
-    let mut history: Vec<String> = Vec::new();
     for phase in 0..8 {
         let key = format!("s{phase}");
-        let bytes = r.pick(&["40", "100", "150", "300", "1000", "4096", "0"]);
-        let entries = r.pick(&["0", "3", "10", "100"]);
-        for c in [&mut a, &mut b] {
-            let set = format!(
-                "CONFIG SET stream-node-max-bytes {bytes} stream-node-max-entries {entries}"
-            );
-            assert_eq!(send(c, &set), "+OK");
-        }
-        history.push(format!("-- bytes {bytes} entries {entries}"));
+        let bytes = d
+            .rng
+            .pick(&["40", "100", "150", "300", "1000", "4096", "0"]);
+        let entries = d.rng.pick(&["0", "3", "10", "100"]);
+        d.both(
+            &format!("CONFIG SET stream-node-max-bytes {bytes} stream-node-max-entries {entries}"),
+            "+OK",
+        );
+        d.note(&format!("phase {phase}: bytes {bytes} entries {entries}"));
         let mut ms = 1u64;
-        for i in 0..400 {
-            let line = node_command(&mut r, &key, &mut ms);
-            let got = mask(&line, send(&mut a, &line));
-            let want = mask(&line, send(&mut b, &line));
-            history.push(line.chars().take(120).collect());
-            let at = format!("phase {phase} command {i}");
-            expect_same(seed, &at, &got, &want, &history);
-        }
+        d.run(
+            400,
+            |r| (node_command(r, &key, &mut ms), ()),
+            |line, _, _, reply| mask(line, reply),
+        );
     }
-    assert_eq!(
-        send(&mut a, "DEBUG DIGEST"),
-        send(&mut b, "DEBUG DIGEST"),
-        "seed {seed}"
-    );
-}
-
-/// Copies an appendonlydir.
-fn copy_aof(from: &std::path::Path, to: &std::path::Path) {
-    let (src, dst) = (from.join("appendonlydir"), to.join("appendonlydir"));
-    std::fs::create_dir_all(&dst).expect("mkdir");
-    for e in std::fs::read_dir(&src).expect("aof dir").flatten() {
-        std::fs::copy(e.path(), dst.join(e.file_name())).expect("copy");
-    }
+    d.same_digest();
 }
 
 /// What both servers must agree on after loading: the digest (entries),
@@ -955,14 +880,16 @@ fn aof_interop_with_real_redis_both_ways() {
         assert!(!send(&mut r, line).starts_with('-'), "{line}");
     }
     let want = stream_state(&mut r);
-    shutdown(&mut m);
+    m.shutdown();
     let rdir = common::temp_dir("stream-interop-redis");
-    copy_aof(&dir, &rdir);
+    common::copy_dir(&dir.join("appendonlydir"), &rdir.join("appendonlydir"));
     let rdir_s = rdir.to_str().expect("utf-8").to_string();
     let mut args = aof.to_vec();
     args.extend(["--dir", &rdir_s]);
     let loaded = Server::start_redis(&args).expect("Redis loads memkv's AOF");
     let mut lr = loaded.raw();
+    // Redis answers DEBUG DIGEST (of nothing yet) while it loads.
+    until_loaded(&mut lr);
     assert_eq!(stream_state(&mut lr), want, "Redis loading memkv's AOF");
     drop(loaded);
     let _ = std::fs::remove_dir_all(&rdir);
@@ -978,21 +905,29 @@ fn aof_interop_with_real_redis_both_ways() {
         assert!(!send(&mut rr, line).starts_with('-'), "{line}");
     }
     let mut redis = redis;
-    shutdown(&mut redis);
+    redis.shutdown();
     // The reference is Redis loading its own file (replaying Redis 7.0's
     // XCLAIM ... LASTID does not restore entries-read exactly: a Redis
     // quirk the loader must share).
     let rdir2 = common::temp_dir("stream-interop-redis2");
-    copy_aof(&redis.dir, &rdir2);
+    common::copy_dir(
+        &redis.dir.join("appendonlydir"),
+        &rdir2.join("appendonlydir"),
+    );
     let rdir2_s = rdir2.to_str().expect("utf-8").to_string();
     let mut args = aof.to_vec();
     args.extend(["--dir", &rdir2_s]);
     let reloaded = Server::start_redis(&args).expect("Redis reloads its AOF");
-    let want = stream_state(&mut reloaded.raw());
+    let mut rl = reloaded.raw();
+    until_loaded(&mut rl);
+    let want = stream_state(&mut rl);
     drop(reloaded);
     let _ = std::fs::remove_dir_all(&rdir2);
     let mdir = common::temp_dir("stream-interop-memkv");
-    copy_aof(&redis.dir, &mdir);
+    common::copy_dir(
+        &redis.dir.join("appendonlydir"),
+        &mdir.join("appendonlydir"),
+    );
     let (s2, _) = restart_digest(&mdir, &aof);
     let mut r2 = s2.raw();
     assert_eq!(stream_state(&mut r2), want, "memkv loading Redis's AOF");

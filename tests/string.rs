@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::diff::Diff;
+use common::script::Rng;
 use common::{Raw, Server};
 
 /// Sends one command and returns the raw reply as text.
@@ -42,14 +44,6 @@ fn arity(cmd: &str) -> String {
 
 fn bad_expire(cmd: &str) -> String {
     format!("-ERR invalid expire time in '{}' command\r\n", cmd)
-}
-
-/// A RESP3 raw connection.
-fn raw3(s: &Server) -> Raw {
-    let mut r = s.raw();
-    let hello = c(&mut r, &["HELLO", "3"]);
-    assert!(hello.starts_with('%'), "HELLO 3 -> {hello}");
-    r
 }
 
 /// Makes `key` a list if the server has RPUSH (another family); false if
@@ -91,7 +85,7 @@ fn get_set_basics() {
         assert_eq!(c(&mut r, &["GET", "l"]), bulk("s"));
     }
 
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["GET", "missing"]), NIL3);
     assert_eq!(c(&mut r3, &["GET", "k"]), EMPTY);
 }
@@ -212,7 +206,7 @@ fn set_options() {
         assert_eq!(c(&mut r, &["GET", "l"]), bulk("v"));
     }
 
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["SET", "k", "v", "XX", "GET"]), bulk("v"));
     assert_eq!(c(&mut r3, &["SET", "k3", "v", "XX"]), NIL3);
     assert_eq!(c(&mut r3, &["SET", "k3", "v", "GET"]), NIL3);
@@ -267,7 +261,7 @@ fn setnx_setex_psetex_getset() {
         assert_eq!(c(&mut r, &["SETEX", "l", "10", "v"]), OK);
         assert_eq!(c(&mut r, &["GET", "l"]), bulk("v"));
     }
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["GETSET", "g3", "1"]), NIL3);
 }
 
@@ -340,7 +334,7 @@ fn getdel_and_getex() {
         assert_eq!(c(&mut r, &["GETEX", "l", "EX", "0"]), WRONGTYPE);
         assert_eq!(c(&mut r, &["GETDEL", "l"]), WRONGTYPE);
     }
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(c(&mut r3, &["GETEX", "nokey", "PERSIST"]), NIL3);
     assert_eq!(c(&mut r3, &["GETDEL", "nokey"]), NIL3);
 }
@@ -383,7 +377,7 @@ fn mget_mset_msetnx() {
     if pttl(&mut r, "t").is_some() {
         assert_eq!(pttl(&mut r, "t"), Some(-1));
     }
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     assert_eq!(
         c(&mut r3, &["MGET", "a", "nokey"]),
         format!("*2\r\n{}{}", bulk("1"), NIL3)
@@ -730,7 +724,7 @@ fn lcs_replies() {
         assert_eq!(c(&mut r, &["LCS", "key1", "l", "FOO"]), e);
     }
 
-    let mut r3 = raw3(&s);
+    let mut r3 = s.raw3();
     let idx3 = format!(
         "%2\r\n{}*2\r\n{}{}{}{}",
         bulk("matches"),
@@ -764,29 +758,6 @@ fn lcs_transient_memory_is_bounded() {
 // ---------------------------------------------------------------------------
 // Differential run against real Redis
 // ---------------------------------------------------------------------------
-
-/// xorshift64* - small, seedable, good enough to pick commands.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-    fn chance(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-}
 
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5"];
 
@@ -1044,50 +1015,22 @@ fn rand_command(rng: &mut Rng) -> Vec<String> {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed; skipping the differential test");
+    let Some(mut d) = Diff::start("string", &[]) else {
         return;
     };
-    let memkv = Server::start(&[]);
-    let seed = std::env::var("MEMKV_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                | 1
-        });
-    eprintln!("differential string test: MEMKV_SEED={seed}");
-    let mut rng = Rng(seed);
-    // A RESP2 and a RESP3 connection to each server.
-    let mut conns = [(redis.raw(), memkv.raw()), (raw3(&redis), raw3(&memkv))];
-    for i in 0..4000 {
-        let cmd = rand_command(&mut rng);
-        let which = rng.below(2);
-        let parts: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
-        let (ra, rb) = &mut conns[which];
-        let want = ra.cmd(&parts);
-        let got = rb.cmd(&parts);
-        assert!(
-            want == got,
-            "divergence at command #{i} (MEMKV_SEED={seed}, resp{}): {:?}\n redis: {:?}\n memkv: {:?}",
-            if which == 0 { 2 } else { 3 },
-            cmd,
-            String::from_utf8_lossy(&want),
-            String::from_utf8_lossy(&got)
-        );
-    }
+    d.run_argv(4000, |rng| {
+        let cmd = rand_command(rng);
+        cmd.into_iter().map(String::into_bytes).collect()
+    });
     // Same final contents.
     for k in KEYS {
-        let (ra, rb) = &mut conns[0];
-        let want = ra.cmd(&[b"GET", k.as_bytes()]);
-        let got = rb.cmd(&[b"GET", k.as_bytes()]);
+        let want = d.redis.cmd(&[b"GET", k.as_bytes()]);
+        let got = d.ours.cmd(&[b"GET", k.as_bytes()]);
         assert_eq!(
             String::from_utf8_lossy(&want),
             String::from_utf8_lossy(&got),
-            "final value of {k} (MEMKV_SEED={seed})"
+            "final value of {k} (MEMKV_SEED={})",
+            d.seed
         );
     }
 }

@@ -9,26 +9,12 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::cluster::member_args;
-use common::tls::Pki;
+use common::tls::{Pki, start_tls_only, tls_server};
 use common::{Server, free_port, temp_dir, which};
-
-fn tls_server(pki: &Pki, extra: &[&str]) -> (Server, u16) {
-    for _ in 0..5 {
-        let tls_port = free_port();
-        let mut args = pki.server_args(tls_port);
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let dir = temp_dir("memkv-tls");
-        if let Some(s) = Server::try_start_on(free_port(), &dir, None, &args) {
-            return (s, tls_port);
-        }
-    }
-    panic!("memkv with TLS did not start");
-}
 
 #[test]
 fn redis_crate_over_tls_with_a_client_certificate() {
@@ -176,34 +162,9 @@ fn redis_cli_connects_with_tls() {
 /// it succeeded and what it printed.
 fn run_to_exit(args: &[&str]) -> (bool, String) {
     let dir = temp_dir("memkv-tls-bad");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args(["--bind", "127.0.0.1", "--dir", dir.to_str().expect("utf-8")])
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("memkv kept running with {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut text = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut text);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut text);
-    }
+    let mut all = vec!["--bind", "127.0.0.1", "--dir", dir.to_str().expect("utf-8")];
+    all.extend(args);
+    let (status, text) = common::exit::run_to_exit(&dir, &all);
     (status.success(), text)
 }
 
@@ -242,38 +203,16 @@ fn bad_tls_configuration_refuses_to_start() {
 #[test]
 fn port_0_serves_tls_only() {
     let pki = Pki::create(&temp_dir("pki"));
-    let dir = temp_dir("memkv-tls-only");
     let tls_port = free_port();
     let mut args = pki.server_args(tls_port);
     args.extend(["--port".into(), "0".into()]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args(["--bind", "127.0.0.1", "--dir", dir.to_str().expect("utf-8")])
-        .args(&args)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut conn = loop {
-        match pki.connect(tls_port, true) {
-            Ok(c) => break c,
-            Err(e) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no TLS listener: {e}");
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
+    let _s = start_tls_only(&pki, tls_port, &args).expect("no TLS listener");
+    let mut conn = pki.connect(tls_port, true).expect("connect");
     let port: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg("port")
         .query(&mut conn)
         .expect("CONFIG GET");
-    let _ = child.kill();
-    let _ = child.wait();
     assert_eq!(port, vec!["port".to_string(), "0".to_string()]);
 }
 
@@ -325,47 +264,6 @@ fn config_set_reloads_certificates_and_refuses_bad_ones() {
         next.connect(tls_port, true).is_ok(),
         "TLS broken by a refused CONFIG SET"
     );
-}
-
-/// Starts memkv with `args` and no plain port (`port 0`), waiting until
-/// `tls_port` answers a TLS PING with `pki`'s client certificate.
-fn start_tls_only(pki: &Pki, tls_port: u16, args: &[String]) -> Option<Server> {
-    let dir = temp_dir("memkv-tls-node");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memkv"))
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .args([
-            "--dir",
-            dir.to_str().expect("utf-8"),
-            "--loglevel",
-            "warning",
-        ])
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        let pong = pki
-            .connect(tls_port, true)
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-        if pong.is_ok() {
-            return Some(Server {
-                child,
-                port: tls_port,
-                dir,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
 }
 
 /// A `tls-cluster yes` cluster of TLS-only nodes: node `i` uses `pkis[i]`

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use common::script::split;
 use common::{Raw, Server};
 
 // ---------------------------------------------------------------------------
@@ -33,33 +34,6 @@ fn memkv(extra: &[&str]) -> Server {
 /// Real Redis with DEBUG enabled, if installed.
 fn redis() -> Option<Server> {
     Server::start_redis(&["--enable-debug-command", "yes"])
-}
-
-/// Splits a command line on spaces; `"..."` quotes an argument.
-fn split(line: &str) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
-    let mut quoted = false;
-    let mut had = false;
-    for b in line.bytes() {
-        match b {
-            b'"' => {
-                quoted = !quoted;
-                had = true;
-            }
-            b' ' if !quoted => {
-                if had || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                had = false;
-            }
-            _ => cur.push(b),
-        }
-    }
-    if had || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 /// RESP request bytes for a command line.

@@ -11,10 +11,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::blocking::{block, info_blocked, next, targets};
+use common::diff::Diff;
 use common::script::*;
-use common::{Raw, Server, wait_rewrite_done};
-
-const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+use common::{DEBUG, Raw, Server, wait_rewrite_done};
 
 // ---------------------------------------------------------------------------
 // Edge cases, exact replies.
@@ -905,13 +904,8 @@ fn aof_round_trip_and_deterministic_propagation() {
     assert!(!text.contains("zincrby"), "{text}");
     assert!(!text.contains("bzmpop"), "{text}");
     assert!(text.contains("zpopmax"), "{text}");
-    r.send(&common::encode(&[b"SHUTDOWN"]));
     let mut s = s;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while s.child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SHUTDOWN");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    s.shutdown();
     let s2 = Server::start_in(&dir, &args);
     let mut r2 = s2.raw();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -1185,49 +1179,23 @@ fn sorted_scan(text: &str) -> String {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Server::start_redis(DEBUG) else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut d) = Diff::start("zset", DEBUG) else {
         return;
     };
-    let ours = Server::start(DEBUG);
-    let seed = seed();
-    eprintln!("zset differential seed: {seed} (MEMKV_SEED={seed} to replay)");
-    let mut r = Rng(seed);
-    let (mut a2, mut b2, mut a3, mut b3) = (ours.raw(), redis.raw(), ours.raw(), redis.raw());
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
     // Small listpack limits so conversions happen all the time.
-    for c in [&mut a2, &mut b2] {
-        assert_eq!(send(c, "CONFIG SET zset-max-listpack-entries 6"), "+OK");
-        assert_eq!(send(c, "CONFIG SET zset-max-listpack-value 5"), "+OK");
-    }
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..6000 {
-        let line = gen_command(&mut r);
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let mut got = send(a, &line);
-        let mut want = send(b, &line);
-        history.push(format!("{}{line}", if resp3 { "[resp3] " } else { "" }));
-        if line.starts_with("ZSCAN") {
-            // A skiplist's ZSCAN order is its hash order in Redis.
-            (got, want) = (sorted_scan(&got), sorted_scan(&want));
-        }
-        if got != want {
-            let from = history.len().saturating_sub(20);
-            panic!(
-                "seed {seed}: divergence at command {i}: {line}\n  memkv: {got}\n  redis: {want}\nrecent commands:\n  {}",
-                history[from..].join("\n  ")
-            );
-        }
-    }
-    assert_eq!(
-        send(&mut a2, "DEBUG DIGEST"),
-        send(&mut b2, "DEBUG DIGEST"),
-        "seed {seed}"
+    d.both("CONFIG SET zset-max-listpack-entries 6", "+OK");
+    d.both("CONFIG SET zset-max-listpack-value 5", "+OK");
+    d.run(
+        6000,
+        |r| (gen_command(r), ()),
+        |line, _, _, reply| {
+            if line.starts_with("ZSCAN") {
+                // A skiplist's ZSCAN order is its hash order in Redis.
+                sorted_scan(&reply)
+            } else {
+                reply
+            }
+        },
     );
+    d.same_digest();
 }

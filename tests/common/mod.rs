@@ -5,6 +5,8 @@
 pub mod blocking;
 pub mod cluster;
 pub mod dataset;
+pub mod diff;
+pub mod exit;
 pub mod push;
 pub mod script;
 pub mod tls;
@@ -22,6 +24,19 @@ pub struct Server {
     pub port: u16,
     pub dir: PathBuf,
 }
+
+/// Enables DEBUG (refused by default: Redis's `enable-debug-command no`).
+pub const DEBUG: &[&str] = &["--enable-debug-command", "yes"];
+
+/// AOF on, fsync on every write, DEBUG enabled: what the restart tests run.
+pub const AOF_ALWAYS: &[&str] = &[
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--enable-debug-command",
+    "yes",
+];
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -109,19 +124,16 @@ impl Server {
         config: Option<&Path>,
         extra: &[&str],
     ) -> Option<Server> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_memkv"));
-        if let Some(c) = config {
-            cmd.arg(c);
-        }
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--dir", dir.to_str().expect("utf-8 dir")])
-            .args(["--loglevel", "warning"])
-            .args(extra)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("spawn memkv");
+        let port_s = port.to_string();
+        let mut args: Vec<&str> = config
+            .map(|c| c.to_str().expect("utf-8 config path"))
+            .into_iter()
+            .collect();
+        args.extend(["--port", &port_s, "--bind", "127.0.0.1"]);
+        args.extend(["--dir", dir.to_str().expect("utf-8 dir")]);
+        args.extend(["--loglevel", "warning"]);
+        args.extend(extra);
+        let mut child = spawn_memkv(dir, &args);
         if wait_ready(&mut child, port) {
             return Some(Server {
                 child,
@@ -197,6 +209,69 @@ impl Server {
         }
     }
 
+    /// A raw connection switched to RESP3 (HELLO 3, answered with a map).
+    pub fn raw3(&self) -> Raw {
+        let mut r = self.raw();
+        let hello = r.cmd(&[b"HELLO", b"3"]);
+        assert!(
+            hello.starts_with(b"%"),
+            "HELLO 3 -> {}",
+            String::from_utf8_lossy(&hello)
+        );
+        r
+    }
+
+    /// Polls DBSIZE until the server stops answering -LOADING (a failure
+    /// means it never finished or exited, not that it was slow); returns
+    /// how long it took.
+    pub fn wait_loaded(&mut self) -> Duration {
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(180);
+        let mut conn: Option<Raw> = None;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("server exited while loading: {st}");
+            }
+            if conn.is_none() {
+                conn = TcpStream::connect(("127.0.0.1", self.port))
+                    .ok()
+                    .map(Raw::from_stream);
+            }
+            if let Some(c) = conn.as_mut() {
+                let reply = c.cmd(&[b"DBSIZE"]);
+                match reply.first() {
+                    Some(b':') => return t0.elapsed(),
+                    Some(b'-') if reply.starts_with(b"-LOADING") => {}
+                    // Closed (or not yet accepted): connect again.
+                    None => conn = None,
+                    Some(_) => panic!(
+                        "unexpected DBSIZE reply while loading: {}",
+                        String::from_utf8_lossy(&reply)
+                    ),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("loading did not finish");
+    }
+
+    /// SHUTDOWN (default: saves/syncs as configured) and waits for the
+    /// exit; the directory stays until drop. Returns the exit status.
+    pub fn shutdown(&mut self) -> std::process::ExitStatus {
+        let mut c = self.raw();
+        c.send(&encode(&[b"SHUTDOWN"]));
+        // The reply, if any: the connection closes as the server exits.
+        let _ = c.read_n(1);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "no exit after SHUTDOWN");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGKILL and waits for the process.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -210,6 +285,27 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Copies the files of `from` into `to` (created; not recursive).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+    }
+}
+
+/// memkv spawned in `dir` with exactly `args` (stdin closed, stdout
+/// discarded, stderr shown); waiting until it serves is the caller's.
+pub fn spawn_memkv(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_memkv"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn memkv")
 }
 
 /// Finds an executable on PATH.
@@ -350,6 +446,19 @@ pub fn resp_len(b: &[u8]) -> Option<usize> {
         }
         _ => None,
     }
+}
+
+/// Polls `f` until it returns true or `limit` passes (then asks once
+/// more): waiting for convergence, never a timing assertion.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
 }
 
 /// One field of an INFO section, through a `redis` crate connection.

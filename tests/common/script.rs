@@ -120,6 +120,18 @@ pub fn both(script: &[(&str, &str)]) {
     }
 }
 
+/// DEBUG DIGEST, checked to be a real digest (not an error that would
+/// compare equal to another error).
+pub fn digest(c: &mut Raw) -> String {
+    let d = send(c, "DEBUG DIGEST");
+    let hex = d.trim_start_matches('+');
+    assert!(
+        hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "DEBUG DIGEST answered {d}"
+    );
+    d
+}
+
 pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOTINT: &str = "-ERR value is not an integer or out of range";
 pub const SYNTAX: &str = "-ERR syntax error";
@@ -202,57 +214,6 @@ pub fn seed() -> u64 {
                 .unwrap_or(1)
         })
         | 1
-}
-
-/// A differential run on raw argv: `n` commands from `gen` go to memkv and
-/// to real Redis, each on a RESP2 or (30%) a RESP3 connection, and the raw
-/// replies must be byte-equal. Panics with the seed and the last commands
-/// at the first divergence. Returns the connections (RESP2 first) for
-/// final checks.
-pub fn diff_stream(
-    ours: &Server,
-    redis: &Server,
-    seed: u64,
-    n: usize,
-    mut next_command: impl FnMut(&mut Rng) -> Vec<Vec<u8>>,
-) -> (Raw, Raw) {
-    let mut r = Rng(seed);
-    let (mut a2, mut b2, mut a3, mut b3) = (ours.raw(), redis.raw(), ours.raw(), redis.raw());
-    a3.cmd(&[b"HELLO", b"3"]);
-    b3.cmd(&[b"HELLO", b"3"]);
-    let mut history: Vec<String> = Vec::new();
-    for i in 0..n {
-        let argv = next_command(&mut r);
-        let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-        let resp3 = r.chance(30);
-        let (a, b) = if resp3 {
-            (&mut a3, &mut b3)
-        } else {
-            (&mut a2, &mut b2)
-        };
-        let got = a.cmd(&refs);
-        let want = b.cmd(&refs);
-        let line: Vec<String> = argv
-            .iter()
-            .map(|x| String::from_utf8_lossy(x).into_owned())
-            .collect();
-        history.push(format!(
-            "{}{}",
-            if resp3 { "[resp3] " } else { "" },
-            line.join(" ")
-        ));
-        if got != want {
-            let from = history.len().saturating_sub(15);
-            panic!(
-                "seed {seed}: divergence at command {i}: {}\n  memkv: {:?}\n  redis: {:?}\nrecent commands:\n  {}",
-                line.join(" "),
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&want),
-                history[from..].join("\n  ")
-            );
-        }
-    }
-    (a2, b2)
 }
 
 /// One command as argv.

@@ -1,9 +1,12 @@
-//! Test certificates for TLS tests, generated at run time with rcgen (no
+//! TLS test fixtures: certificates generated at run time with rcgen (no
 //! key material is committed): a CA, a server certificate for 127.0.0.1 /
 //! localhost and a client certificate, all signed by the CA, written as PEM
-//! files into a directory.
+//! files into a directory; and memkv servers started with them.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{Server, free_port, spawn_memkv, temp_dir};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -90,4 +93,51 @@ impl Pki {
         )?;
         client.get_connection_with_timeout(std::time::Duration::from_secs(10))
     }
+}
+
+/// memkv with a plain port and TLS on a fresh `tls-port` with `pki`'s
+/// files, plus `extra`; returns the server and its TLS port.
+pub fn tls_server(pki: &Pki, extra: &[&str]) -> (Server, u16) {
+    for _ in 0..5 {
+        let tls_port = free_port();
+        let mut args = pki.server_args(tls_port);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let dir = temp_dir("memkv-tls");
+        if let Some(s) = Server::try_start_on(free_port(), &dir, None, &args) {
+            return (s, tls_port);
+        }
+    }
+    panic!("memkv with TLS did not start");
+}
+
+/// Starts memkv with `args` and no plain port (`port 0`), waiting until
+/// `tls_port` answers a TLS PING with `pki`'s client certificate.
+pub fn start_tls_only(pki: &Pki, tls_port: u16, args: &[String]) -> Option<Server> {
+    let dir = temp_dir("memkv-tls-node");
+    let mut all = vec!["--port", "0", "--bind", "127.0.0.1"];
+    all.extend(["--dir", dir.to_str().expect("utf-8")]);
+    all.extend(["--loglevel", "warning"]);
+    all.extend(args.iter().map(String::as_str));
+    let mut child = spawn_memkv(&dir, &all);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        let pong = pki
+            .connect(tls_port, true)
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+        if pong.is_ok() {
+            return Some(Server {
+                child,
+                port: tls_port,
+                dir,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
