@@ -2652,7 +2652,7 @@ fn loading_is_reported_while_loading() {
         "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
     )
     .expect("write manifest");
-    let mut s = Server::start_in(dir.path(), &["--appendonly", "yes"]);
+    let mut s = Server::start_loading(dir.path(), None, &["--appendonly", "yes"]);
     let mut saw = None;
     if let Ok(mut conn) = Conn::connect(s.port)
         && let Ok(r) = conn.pipeline(&[c(&["DBSIZE"]), c(&["INFO", "persistence"])])

@@ -75,23 +75,46 @@ fn wait_ready(child: &mut Child, port: u16) -> bool {
 
 /// True if the server on `s` reports process id `pid` (INFO server), or
 /// cannot say because it wants a password.
-fn answers_as(mut s: TcpStream, pid: u32) -> bool {
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    if s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
-        .is_err()
-    {
+fn answers_as(s: TcpStream, pid: u32) -> bool {
+    let Some(text) = info(s, "server") else {
         return false;
-    }
+    };
+    text.starts_with("-NOAUTH") || text.contains(&format!("process_id:{pid}\r\n"))
+}
+
+/// One INFO `section` reply as text (None if the connection failed).
+fn info(mut s: TcpStream, section: &str) -> Option<String> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let req = format!("*2\r\n$4\r\nINFO\r\n${}\r\n{section}\r\n", section.len());
+    s.write_all(req.as_bytes()).ok()?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while resp_len(&buf).is_none() {
         match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&buf);
-    text.starts_with("-NOAUTH") || text.contains(&format!("process_id:{pid}\r\n"))
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Waits while the server on `port` reports `loading:1` (it loads its AOF
+/// or RDB and answers most commands -LOADING meanwhile), so a test's first
+/// command meets the loaded data; any other answer ends the wait.
+fn settle_loading(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline {
+        let Some(text) = TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .and_then(|s| info(s, "persistence"))
+        else {
+            return;
+        };
+        if !text.contains("loading:1\r\n") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 impl Server {
@@ -106,10 +129,19 @@ impl Server {
         Self::start_with_config(dir, None, extra)
     }
 
-    /// memkv with an optional config file, then `extra` overrides.
+    /// memkv with an optional config file, then `extra` overrides; returns
+    /// once it has loaded its data.
     pub fn start_with_config(dir: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
+        let s = Self::start_loading(dir, config, extra);
+        settle_loading(s.port);
+        s
+    }
+
+    /// Like `start_with_config`, but returns as soon as memkv answers, while
+    /// it may still be loading (for tests of the loading state itself).
+    pub fn start_loading(dir: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
         for _attempt in 0..5 {
-            if let Some(s) = Self::try_start_on(free_port(), dir, config, extra) {
+            if let Some(s) = Self::try_start_on_loading(free_port(), dir, config, extra) {
                 return s;
             }
         }
@@ -117,8 +149,19 @@ impl Server {
     }
 
     /// memkv on `port` (None if it did not come up there, e.g. the port was
-    /// taken meanwhile).
+    /// taken meanwhile), once it has loaded its data.
     pub fn try_start_on(
+        port: u16,
+        dir: &Path,
+        config: Option<&Path>,
+        extra: &[&str],
+    ) -> Option<Server> {
+        let s = Self::try_start_on_loading(port, dir, config, extra)?;
+        settle_loading(port);
+        Some(s)
+    }
+
+    fn try_start_on_loading(
         port: u16,
         dir: &Path,
         config: Option<&Path>,
@@ -171,6 +214,7 @@ impl Server {
                 .spawn()
                 .ok()?;
             if wait_ready(&mut child, port) {
+                settle_loading(port);
                 return Some(Server { child, port, dir });
             }
             let _ = child.kill();
