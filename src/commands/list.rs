@@ -523,48 +523,28 @@ fn put_header(buf: &mut [u8], mut p: usize, n: usize) -> usize {
 /// stays in bounds.
 const BULKS_SLACK: usize = 32;
 
-/// Appends `items` as RESP bulk strings in one pass: the exact size is
-/// reserved first and short (inline) deque elements are copied as fixed
-/// 22-byte blocks, which avoids a libc memcpy call per element. LRANGE's
-/// hot path (LRANGE_600 spends its time here).
+/// Appends `items` as RESP bulk strings in one pass, the exact size
+/// reserved first. LRANGE's hot path (LRANGE_600 spends its time here);
+/// each encoding gets its own monomorphic loop.
 fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
+    match items {
+        ListIter::Packed(it) => put_bulks_from(out, it),
+        ListIter::Chunked(it) => put_bulks_from(out, it),
+    }
+}
+
+fn put_bulks_from<'a>(out: &mut Vec<u8>, it: impl Iterator<Item = &'a [u8]> + Clone) {
     let start = out.len();
     let mut p = 0;
-    match items {
-        ListIter::Deque(it) => {
-            let total: usize = it.clone().map(|k| bulk_len(k.len())).sum();
-            out.resize(start + total + BULKS_SLACK, 0);
-            let buf = &mut out[start..];
-            for k in it {
-                match k {
-                    Key::Inline { len, data } => {
-                        let n = *len as usize;
-                        p = put_header(buf, p, n);
-                        buf[p..p + data.len()].copy_from_slice(data);
-                        p += n;
-                    }
-                    Key::Heap(b) => {
-                        p = put_header(buf, p, b.len());
-                        buf[p..p + b.len()].copy_from_slice(b);
-                        p += b.len();
-                    }
-                }
-                buf[p..p + 2].copy_from_slice(b"\r\n");
-                p += 2;
-            }
-        }
-        ListIter::Packed(it) => {
-            let total: usize = it.clone().map(|e| bulk_len(e.len())).sum();
-            out.resize(start + total + BULKS_SLACK, 0);
-            let buf = &mut out[start..];
-            for e in it {
-                p = put_header(buf, p, e.len());
-                buf[p..p + e.len()].copy_from_slice(e);
-                p += e.len();
-                buf[p..p + 2].copy_from_slice(b"\r\n");
-                p += 2;
-            }
-        }
+    let total: usize = it.clone().map(|e| bulk_len(e.len())).sum();
+    out.resize(start + total + BULKS_SLACK, 0);
+    let buf = &mut out[start..];
+    for e in it {
+        p = put_header(buf, p, e.len());
+        buf[p..p + e.len()].copy_from_slice(e);
+        p += e.len();
+        buf[p..p + 2].copy_from_slice(b"\r\n");
+        p += 2;
     }
     out.truncate(start + p);
 }
@@ -1078,7 +1058,7 @@ mod tests {
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
-        // A packed list, and the same elements in a deque (past 128).
+        // A packed list, and the same elements in chunks (past 128).
         let packed: List = items.iter().map(|e| &e[..]).collect();
         let mut deque: List = (0..200).map(|_| &b"pad"[..]).collect();
         deque.push_all(false, items.iter().map(|e| &e[..]));
