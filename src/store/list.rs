@@ -105,7 +105,14 @@ struct Chunked {
 fn offset_in(buf: &[u8], i: usize) -> usize {
     let mut off = 0;
     for _ in 0..i {
-        off += read_entry(&buf[off..]).1;
+        // Short elements (< 128 bytes) have a 1-byte header: skip them
+        // without the general decoder (the tail pop of a chunk scans it).
+        let b = buf[off];
+        off += if b < 0x80 {
+            1 + b as usize
+        } else {
+            read_entry(&buf[off..]).1
+        };
     }
     off
 }
@@ -176,7 +183,9 @@ impl Chunk {
     fn gap(&mut self, off: usize, n: usize) -> &mut [u8] {
         let len = self.buf.len();
         self.buf.resize(len + n, 0);
-        self.buf.copy_within(off..len, off + n);
+        if off < len {
+            self.buf.copy_within(off..len, off + n);
+        }
         &mut self.buf[off..off + n]
     }
 
@@ -992,6 +1001,33 @@ impl<'a> Iterator for ChunkIter<'a> {
 }
 
 impl ExactSizeIterator for ChunkIter<'_> {}
+
+impl<'a> PackedIter<'a> {
+    /// The raw entries still to yield: a buffer starting at the next entry
+    /// (it may run past the last one) and how many to take from it.
+    pub fn segment(&self) -> (&'a [u8], usize) {
+        (self.buf, self.left)
+    }
+}
+
+impl<'a> ChunkIter<'a> {
+    /// The raw entries still to yield, chunk by chunk (see
+    /// [`PackedIter::segment`]); for reply building that copies entries
+    /// without decoding them one call at a time.
+    pub fn segments(self) -> impl Iterator<Item = (&'a [u8], usize)> {
+        let mut left = self.left;
+        let first = std::iter::once(self.cur.segment());
+        let rest = self.rest.map(|c| (&c.buf[..], c.count as usize));
+        first.chain(rest).map_while(move |(buf, n)| {
+            if left == 0 {
+                return None;
+            }
+            let n = n.min(left);
+            left -= n;
+            Some((buf, n))
+        })
+    }
+}
 
 /// Forward iterator over a list's elements (the variants are public so
 /// that hot loops such as LRANGE's can specialize on each).
