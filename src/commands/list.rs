@@ -498,28 +498,10 @@ fn put_dec(out: &mut [u8], n: usize) -> usize {
     d
 }
 
-/// Writes the `$<n>\r\n` header at `buf[p..]`; returns the new position.
-#[inline(always)]
-fn put_header(buf: &mut [u8], mut p: usize, n: usize) -> usize {
-    if n < 10 {
-        buf[p..p + 4].copy_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
-        return p + 4;
-    }
-    buf[p] = b'$';
-    p += 1;
-    p += put_dec(&mut buf[p..], n);
-    buf[p..p + 2].copy_from_slice(b"\r\n");
-    p + 2
-}
-
-/// Slack after the exact size so a fixed-size inline copy near the end
-/// stays in bounds.
-const BULKS_SLACK: usize = 32;
-
 /// Appends `items` as RESP bulk strings in one pass over the list's raw
-/// entries: room for an upper bound is made first, and short elements are
-/// copied as fixed 16-byte blocks (the bytes after an element are either
-/// more entries or checked to be in the buffer), which avoids a libc memcpy
+/// entries: room for the short elements' replies is reserved first, and
+/// those are copied as fixed 16-byte blocks (when the entry buffer holds
+/// 16 bytes from the element on) and cut back, which avoids a libc memcpy
 /// call per element. LRANGE's hot path (LRANGE_600 spends its time here).
 fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
     match items {
@@ -536,28 +518,35 @@ fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
 fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
     use crate::store::pack::read_entry;
     const BLOCK: usize = 16;
-    let start = out.len();
-    // Per entry: `$`, at most 20 digits, two CRLFs, less its >= 1-byte
-    // header already counted in `seg.len()`.
-    out.resize(start + seg.len() + n * 24 + BULKS_SLACK, 0);
-    let buf = &mut out[start..];
-    let (mut p, mut off) = (0, 0);
+    // Room for short elements: `$`, up to 3 digits and two CRLFs per
+    // entry, less its 1-byte header counted in `seg.len()` (longer ones
+    // grow the buffer as they go).
+    out.reserve(seg.len() + n * 7 + BLOCK);
+    let mut off = 0;
     for _ in 0..n {
         let (e, size) = read_entry(&seg[off..]);
         let len = e.len();
         let from = off + size - len;
-        p = put_header(buf, p, len);
-        if len <= BLOCK && from + BLOCK <= seg.len() {
-            buf[p..p + BLOCK].copy_from_slice(&seg[from..from + BLOCK]);
+        if len < 10 {
+            out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']);
         } else {
-            buf[p..p + len].copy_from_slice(e);
+            let mut h = [0u8; 24];
+            h[0] = b'$';
+            let k = 1 + put_dec(&mut h[1..], len);
+            h[k..k + 2].copy_from_slice(b"\r\n");
+            out.extend_from_slice(&h[..k + 2]);
         }
-        p += len;
-        buf[p..p + 2].copy_from_slice(b"\r\n");
-        p += 2;
+        match seg[from..].first_chunk::<BLOCK>() {
+            // A fixed-size copy, then the bytes past the element dropped.
+            Some(block) if len <= BLOCK => {
+                out.extend_from_slice(block);
+                out.truncate(out.len() - (BLOCK - len));
+            }
+            _ => out.extend_from_slice(e),
+        }
+        out.extend_from_slice(b"\r\n");
         off += size;
     }
-    out.truncate(start + p);
 }
 
 fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {

@@ -193,7 +193,9 @@ impl Chunk {
     #[inline]
     fn cut(&mut self, off: usize, n: usize) {
         let len = self.buf.len();
-        self.buf.copy_within(off + n..len, off);
+        if off + n < len {
+            self.buf.copy_within(off + n..len, off);
+        }
         self.buf.truncate(len - n);
     }
 
