@@ -32,7 +32,8 @@
 #   MEMORY=1        also load the same datasets into fresh servers and
 #                   compare resident memory (VmRSS): ~1M random string keys,
 #                   one set of 1,000,000 members, 100,000 small integer sets,
-#                   100,000 hashes of 10 fields, 100,000 lists of 10 elements
+#                   100,000 hashes of 10 fields, 100,000 lists of 10 elements,
+#                   one list of 1,000,000 10-byte elements
 #   FANOUT=1        Pub/Sub fan-out: one publisher (redis-benchmark PUBLISH,
 #                   -P 16), SUBSCRIBERS subscribers, messages delivered per
 #                   second until every subscriber got every message (0: skip)
@@ -716,6 +717,10 @@ elif sys.argv[1] == "smallhashes":
         for i in range(10):
             args += [f"field:{i}", f"value:{k % 1000}:{i}"]
         cmd("HSET", f"h:{k}", *args)
+elif sys.argv[1] == "biglist":
+    # One list of 1,000,000 10-byte elements.
+    for i in range(0, 1_000_000, 100):
+        cmd("RPUSH", "biglist", *[f"e:{j:08}" for j in range(i, i + 100)])
 elif sys.argv[1] == "smalllists":
     # 100,000 lists of 10 elements.
     for k in range(100_000):
@@ -757,6 +762,7 @@ load_bigzset() { gen_dataset bigzset | redis-cli -p "$1" --pipe >/dev/null; }
 load_smallzsets() { gen_dataset smallzsets | redis-cli -p "$1" --pipe >/dev/null; }
 load_smallhashes() { gen_dataset smallhashes | redis-cli -p "$1" --pipe >/dev/null; }
 load_smalllists() { gen_dataset smalllists | redis-cli -p "$1" --pipe >/dev/null; }
+load_biglist() { gen_dataset biglist | redis-cli -p "$1" --pipe >/dev/null; }
 load_stream() {
     redis-benchmark -h 127.0.0.1 -p "$1" -n 1000000 -P 16 -c "$CLIENTS" -q \
         XADD bench:mem '*' f v >/dev/null 2>&1
@@ -771,6 +777,7 @@ if [ "$MEMORY" = 1 ]; then
     mem_case "100,000 sorted sets of 10 members" load_smallzsets
     mem_case "100,000 hashes of 10 fields" load_smallhashes
     mem_case "100,000 lists of 10 elements" load_smalllists
+    mem_case "one list of 1,000,000 short elements (RPUSH of 10-byte values)" load_biglist
     mem_case "one stream of 1,000,000 small entries (XADD * f v)" load_stream
 fi
 

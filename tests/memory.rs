@@ -521,6 +521,21 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
                 vec![(i * 7).to_string()]
             }),
         ),
+        // Long lists of short elements: chunks against quicklist nodes.
+        (
+            "l_long_10b",
+            many("RPUSH", "l_long_10b", 200, &|i| {
+                (0..100).map(|j| format!("v{:09}", i * 100 + j)).collect()
+            }),
+        ),
+        (
+            "l_long_30b_lpush",
+            many("LPUSH", "l_long_30b_lpush", 100, &|i| {
+                (0..50)
+                    .map(|j| format!("element-of-a-long-list-{:06}", i * 50 + j))
+                    .collect()
+            }),
+        ),
     ]
 }
 
@@ -538,7 +553,7 @@ fn run_cmds(c: &mut Connection, cmds: &[Vec<String>]) {
 
 /// MEMORY USAGE within 20% of Redis's answer where memkv stores a value
 /// the way Redis does (strings, long keys, hashtable sets, both sorted-set
-/// encodings, listpack hashes, intsets).
+/// encodings, listpack hashes, intsets, long lists of short elements).
 #[test]
 fn memory_usage_close_to_redis() {
     let Some(r) = Server::start_redis(&[]) else {

@@ -498,75 +498,55 @@ fn put_dec(out: &mut [u8], n: usize) -> usize {
     d
 }
 
-/// Size of the RESP bulk string for an element of `n` bytes.
-#[inline(always)]
-fn bulk_len(n: usize) -> usize {
-    // `$`, digits, CRLF, data, CRLF.
-    if n < 10 { n + 6 } else { n + 5 + dec_len(n) }
-}
-
-/// Writes the `$<n>\r\n` header at `buf[p..]`; returns the new position.
-#[inline(always)]
-fn put_header(buf: &mut [u8], mut p: usize, n: usize) -> usize {
-    if n < 10 {
-        buf[p..p + 4].copy_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
-        return p + 4;
-    }
-    buf[p] = b'$';
-    p += 1;
-    p += put_dec(&mut buf[p..], n);
-    buf[p..p + 2].copy_from_slice(b"\r\n");
-    p + 2
-}
-
-/// Slack after the exact size so a fixed-size inline copy near the end
-/// stays in bounds.
-const BULKS_SLACK: usize = 32;
-
-/// Appends `items` as RESP bulk strings in one pass: the exact size is
-/// reserved first and short (inline) deque elements are copied as fixed
-/// 22-byte blocks, which avoids a libc memcpy call per element. LRANGE's
-/// hot path (LRANGE_600 spends its time here).
+/// Appends `items` as RESP bulk strings in one pass over the list's raw
+/// entries: room for the short elements' replies is reserved first, and
+/// those are copied as fixed 16-byte blocks (when the entry buffer holds
+/// 16 bytes from the element on) and cut back, which avoids a libc memcpy
+/// call per element. LRANGE's hot path (LRANGE_600 spends its time here).
 fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
-    let start = out.len();
-    let mut p = 0;
     match items {
-        ListIter::Deque(it) => {
-            let total: usize = it.clone().map(|k| bulk_len(k.len())).sum();
-            out.resize(start + total + BULKS_SLACK, 0);
-            let buf = &mut out[start..];
-            for k in it {
-                match k {
-                    Key::Inline { len, data } => {
-                        let n = *len as usize;
-                        p = put_header(buf, p, n);
-                        buf[p..p + data.len()].copy_from_slice(data);
-                        p += n;
-                    }
-                    Key::Heap(b) => {
-                        p = put_header(buf, p, b.len());
-                        buf[p..p + b.len()].copy_from_slice(b);
-                        p += b.len();
-                    }
-                }
-                buf[p..p + 2].copy_from_slice(b"\r\n");
-                p += 2;
-            }
-        }
-        ListIter::Packed(it) => {
-            let total: usize = it.clone().map(|e| bulk_len(e.len())).sum();
-            out.resize(start + total + BULKS_SLACK, 0);
-            let buf = &mut out[start..];
-            for e in it {
-                p = put_header(buf, p, e.len());
-                buf[p..p + e.len()].copy_from_slice(e);
-                p += e.len();
-                buf[p..p + 2].copy_from_slice(b"\r\n");
-                p += 2;
+        ListIter::Packed(it) => put_segment(out, it.segment()),
+        ListIter::Chunked(it) => {
+            for seg in it.segments() {
+                put_segment(out, seg);
             }
         }
     }
-    out.truncate(start + p);
+}
+
+/// Writes the first `n` entries of `seg` (see `put_bulks`).
+fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
+    use crate::store::pack::read_entry;
+    const BLOCK: usize = 16;
+    // Room for short elements: `$`, up to 3 digits and two CRLFs per
+    // entry, less its 1-byte header counted in `seg.len()` (longer ones
+    // grow the buffer as they go).
+    out.reserve(seg.len() + n * 7 + BLOCK);
+    let mut off = 0;
+    for _ in 0..n {
+        let (e, size) = read_entry(&seg[off..]);
+        let len = e.len();
+        let from = off + size - len;
+        if len < 10 {
+            out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']);
+        } else {
+            let mut h = [0u8; 24];
+            h[0] = b'$';
+            let k = 1 + put_dec(&mut h[1..], len);
+            h[k..k + 2].copy_from_slice(b"\r\n");
+            out.extend_from_slice(&h[..k + 2]);
+        }
+        match seg[from..].first_chunk::<BLOCK>() {
+            // A fixed-size copy, then the bytes past the element dropped.
+            Some(block) if len <= BLOCK => {
+                out.extend_from_slice(block);
+                out.truncate(out.len() - (BLOCK - len));
+            }
+            _ => out.extend_from_slice(e),
+        }
+        out.extend_from_slice(b"\r\n");
+        off += size;
+    }
 }
 
 fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
@@ -1078,7 +1058,7 @@ mod tests {
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
-        // A packed list, and the same elements in a deque (past 128).
+        // A packed list, and the same elements in chunks (past 128).
         let packed: List = items.iter().map(|e| &e[..]).collect();
         let mut deque: List = (0..200).map(|_| &b"pad"[..]).collect();
         deque.push_all(false, items.iter().map(|e| &e[..]));

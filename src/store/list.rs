@@ -1,31 +1,41 @@
 //! List values: a compact packed encoding for small lists (like Redis's
-//! listpack) and a deque of elements for everything else.
+//! listpack) and a deque of packed chunks for everything else (like Redis's
+//! quicklist).
 //!
 //! **Packed** (`Packed`): one exactly-sized heap buffer of entries, each a
-//! LEB128 length followed by the element's bytes, plus an element count. A
-//! list of ten 2-byte elements costs 30 bytes of heap instead of a deque
-//! buffer of 16 x 32-byte slots. The buffer is reallocated to its exact size
-//! on every change (glibc realloc mostly resizes in place), so there is no
-//! spare capacity. Access by index, popping at the tail and inserting are
-//! O(n) scans/memmoves, which the limits below keep small.
+//! LEB128 length followed by the element's bytes (codec in `store::pack`),
+//! plus an element count. A list of ten 2-byte elements costs 30 bytes of
+//! heap. The buffer is reallocated to its exact size on every change (glibc
+//! realloc mostly resizes in place), so there is no spare capacity. Access
+//! by index, popping at the tail and inserting are O(n) scans/memmoves,
+//! which the limits below keep small.
 //!
-//! **Deque** (`Deque`): a `VecDeque` of [`Key`]s (24 bytes, inline up to 22
-//! bytes) with O(1) pushes and pops at both ends and O(1) indexing, plus the
-//! total element bytes so the repack test below is O(1).
+//! **Chunked** (`Chunked`): a `VecDeque` of [`Chunk`]s, each a buffer in
+//! the same entry format holding at most [`PACKED_MAX_LEN`] elements and
+//! [`PACKED_MAX_BYTES`] bytes, except that an element bigger than the byte
+//! limit gets a chunk of its own (Redis's plain nodes). A short element
+//! costs its bytes, a 1-byte header and about 0.4 bytes of chunk overhead
+//! (a 32-byte deque slot and a malloc header per up to 128 elements), where
+//! a deque of 24-byte [`Key`]s cost 24-48 bytes. Pushes and pops touch only
+//! an end chunk (a memmove of at most 8 KB at the head, a scan of at most
+//! 128 entries to pop at the tail); the end chunks are `Vec`s that grow by
+//! doubling, and a chunk is shrunk to its exact size when a new end chunk
+//! is started beside it, so only the two end chunks carry spare capacity.
+//! Index access walks the per-chunk counts from the nearer end, then scans
+//! within one chunk. Splits (LINSERT/LSET into a full chunk) and merges
+//! (after LREM) keep every chunk within the limits.
 //!
 //! **Limits.** A list is packed while it has at most [`PACKED_MAX_LEN`] (128)
 //! elements and the buffer is at most [`PACKED_MAX_BYTES`] (8 KB, Redis's
-//! default `list-max-listpack-size -2` node size). The count limit bounds
-//! the O(n) index scans (LINDEX/LSET/RPOP walk at most 128 entries); the
-//! byte limit bounds the memmove of a head push. Any change that would
-//! exceed a limit converts the list to a deque first.
+//! default `list-max-listpack-size -2` node size). Any change that would
+//! exceed a limit converts the list to chunks first; the packed buffer
+//! becomes the first chunk as it is (the limits are the same).
 //!
-//! **Back to packed.** After a removal leaves a deque at half the limits or
-//! less (<= 64 elements and <= 4 KB encoded), it is packed again (as Redis
-//! 7.2 does with its quicklist). The gap between the two thresholds makes
-//! conversions amortized O(1): between a repack and the next unpack at
-//! least 64 elements or 4 KB of new data must arrive. A large deque that
-//! shrinks to a quarter of its capacity gives back half of it.
+//! **Back to packed.** After a removal leaves a chunked list at half the
+//! packed limits or less (<= 64 elements and <= 4 KB encoded), it is packed
+//! again (as Redis 7.2 does with its quicklist). The gap between the two
+//! thresholds makes conversions amortized O(1): between a repack and the
+//! next unpack at least 64 elements or 4 KB of new data must arrive.
 //!
 //! The encoding is invisible to commands: every operation has the same
 //! result in both forms, and OBJECT ENCODING reports `quicklist` for both
@@ -37,16 +47,17 @@ use std::collections::vec_deque;
 use super::bytes::Key;
 use super::pack::{entry_len, read_entry, splice, write_entry};
 
-/// Most elements a packed list holds.
+/// Most elements a packed list (or a chunk) holds.
 pub const PACKED_MAX_LEN: usize = 128;
-/// Largest packed buffer, in bytes (headers included).
+/// Largest packed buffer (or chunk holding more than one element), in
+/// bytes (headers included).
 pub const PACKED_MAX_BYTES: usize = 8192;
-/// A deque is repacked when a removal leaves it at most this long...
+/// A chunked list is repacked when a removal leaves it at most this long...
 const REPACK_LEN: usize = PACKED_MAX_LEN / 2;
 /// ...and at most this many encoded bytes.
 const REPACK_BYTES: usize = PACKED_MAX_BYTES / 2;
-/// A deque with at least this capacity shrinks when a quarter full.
-const SHRINK_MIN_CAP: usize = 256;
+/// A chunk deque with at least this capacity shrinks when a quarter full.
+const SHRINK_MIN_CAP: usize = 64;
 
 /// A list value (see the module docs for the two encodings).
 #[derive(Clone, Default)]
@@ -58,7 +69,7 @@ pub struct List {
 enum Repr {
     Packed(Packed),
     /// Boxed so that a `List` (and so a `Value`) stays small.
-    Deque(Box<Deque>),
+    Chunked(Box<Chunked>),
 }
 
 impl Default for Repr {
@@ -75,11 +86,35 @@ struct Packed {
     count: u32,
 }
 
-#[derive(Clone)]
-struct Deque {
-    items: VecDeque<Key>,
-    /// Sum of the element lengths (for the O(1) repack test).
-    bytes: usize,
+/// One node of a chunked list: entries back to back (never empty).
+#[derive(Clone, Default)]
+struct Chunk {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+#[derive(Clone, Default)]
+struct Chunked {
+    chunks: VecDeque<Chunk>,
+    /// Total number of elements.
+    len: usize,
+}
+
+/// Byte offset of entry `i` of `buf` (`i` = count gives its end).
+#[inline]
+fn offset_in(buf: &[u8], i: usize) -> usize {
+    let mut off = 0;
+    for _ in 0..i {
+        // Short elements (< 128 bytes) have a 1-byte header: skip them
+        // without the general decoder (the tail pop of a chunk scans it).
+        let b = buf[off];
+        off += if b < 0x80 {
+            1 + b as usize
+        } else {
+            read_entry(&buf[off..]).1
+        };
+    }
+    off
 }
 
 impl Packed {
@@ -92,11 +127,7 @@ impl Packed {
 
     /// Byte offset of entry `i` (`count` gives the end of the buffer).
     fn offset(&self, i: usize) -> usize {
-        let mut off = 0;
-        for _ in 0..i {
-            off += read_entry(&self.buf[off..]).1;
-        }
-        off
+        offset_in(&self.buf, i)
     }
 
     /// True if `n` more elements taking `bytes` encoded bytes stay within
@@ -128,50 +159,202 @@ impl Packed {
         self.count -= 1;
         Some(k)
     }
+}
 
-    /// Packs the elements of `d` (the caller checked the limits).
-    fn from_deque(d: &Deque) -> Packed {
-        let size: usize = d.items.iter().map(|e| entry_len(e.len())).sum();
-        let mut buf = vec![0u8; size].into_boxed_slice();
-        let mut p = 0;
-        for e in &d.items {
-            p += write_entry(&mut buf[p..], e);
+impl Chunk {
+    fn iter(&self) -> PackedIter<'_> {
+        PackedIter {
+            buf: &self.buf,
+            left: self.count as usize,
         }
-        Packed {
-            buf,
-            count: d.items.len() as u32,
+    }
+
+    /// True if one more entry of `bytes` encoded bytes may go in: an empty
+    /// chunk takes anything (a big element gets a chunk of its own).
+    #[inline]
+    fn fits(&self, bytes: usize) -> bool {
+        self.count == 0
+            || ((self.count as usize) < PACKED_MAX_LEN
+                && self.buf.len().saturating_add(bytes) <= PACKED_MAX_BYTES)
+    }
+
+    /// Opens a gap of `n` bytes at `off` (returned, to be filled).
+    #[inline]
+    fn gap(&mut self, off: usize, n: usize) -> &mut [u8] {
+        let len = self.buf.len();
+        self.buf.resize(len + n, 0);
+        if off < len {
+            self.buf.copy_within(off..len, off + n);
         }
+        &mut self.buf[off..off + n]
+    }
+
+    /// Removes `n` bytes at `off`.
+    #[inline]
+    fn cut(&mut self, off: usize, n: usize) {
+        let len = self.buf.len();
+        if off + n < len {
+            self.buf.copy_within(off + n..len, off);
+        }
+        self.buf.truncate(len - n);
+    }
+
+    #[inline]
+    fn push(&mut self, left: bool, e: &[u8]) {
+        let add = entry_len(e.len());
+        let off = if left { 0 } else { self.buf.len() };
+        write_entry(self.gap(off, add), e);
+        self.count += 1;
+    }
+
+    #[inline]
+    fn insert(&mut self, j: usize, e: &[u8]) {
+        let off = offset_in(&self.buf, j);
+        write_entry(self.gap(off, entry_len(e.len())), e);
+        self.count += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self, left: bool) -> Key {
+        let off = if left {
+            0
+        } else {
+            offset_in(&self.buf, self.count as usize - 1)
+        };
+        let (e, size) = read_entry(&self.buf[off..]);
+        let k = Key::new(e);
+        self.cut(off, size);
+        self.count -= 1;
+        k
+    }
+
+    /// Splits off entries `j..` into a new chunk (exactly sized).
+    fn split_off(&mut self, j: usize) -> Chunk {
+        let off = offset_in(&self.buf, j);
+        let tail = Chunk {
+            buf: self.buf[off..].to_vec(),
+            count: self.count - j as u32,
+        };
+        self.buf.truncate(off);
+        self.buf.shrink_to_fit();
+        self.count = j as u32;
+        tail
+    }
+
+    fn single(e: &[u8]) -> Chunk {
+        let mut c = Chunk {
+            buf: Vec::with_capacity(entry_len(e.len())),
+            count: 0,
+        };
+        c.push(false, e);
+        c
     }
 }
 
-impl Deque {
-    /// Cheap pre-test for `List::after_remove`: small enough to repack,
-    /// or far below capacity.
-    #[inline]
-    fn may_shrink(&self) -> bool {
-        let n = self.items.len();
-        n <= REPACK_LEN || n < self.items.capacity() / 4
-    }
-
-    #[inline]
-    fn push(&mut self, left: bool, e: Key) {
-        self.bytes += e.len();
-        if left {
-            self.items.push_front(e);
+impl Chunked {
+    /// The chunk holding element `i` (< len) and its index there, walking
+    /// the chunk counts from the nearer end.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        if i < self.len / 2 {
+            let mut i = i;
+            for (ci, c) in self.chunks.iter().enumerate() {
+                let n = c.count as usize;
+                if i < n {
+                    return (ci, i);
+                }
+                i -= n;
+            }
         } else {
-            self.items.push_back(e);
+            let mut back = self.len - i; // 1-based distance from the tail
+            for (ci, c) in self.chunks.iter().enumerate().rev() {
+                let n = c.count as usize;
+                if back <= n {
+                    return (ci, n - back);
+                }
+                back -= n;
+            }
         }
+        unreachable!("index within len")
     }
 
-    #[inline(always)]
-    fn pop(&mut self, left: bool) -> Option<Key> {
-        let e = if left {
-            self.items.pop_front()
+    #[inline]
+    fn push(&mut self, left: bool, e: &[u8]) {
+        let add = entry_len(e.len());
+        let end = if left {
+            self.chunks.front_mut()
         } else {
-            self.items.pop_back()
+            self.chunks.back_mut()
+        };
+        match end {
+            Some(c) if c.fits(add) => c.push(left, e),
+            end => {
+                // A new end chunk: the old one is done growing.
+                if let Some(c) = end {
+                    c.buf.shrink_to_fit();
+                }
+                let c = Chunk::single(e);
+                if left {
+                    self.chunks.push_front(c);
+                } else {
+                    self.chunks.push_back(c);
+                }
+            }
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self, left: bool) -> Option<Key> {
+        let c = if left {
+            self.chunks.front_mut()
+        } else {
+            self.chunks.back_mut()
         }?;
-        self.bytes -= e.len();
-        Some(e)
+        let k = c.pop(left);
+        if c.count == 0 {
+            if left {
+                self.chunks.pop_front();
+            } else {
+                self.chunks.pop_back();
+            }
+        }
+        self.len -= 1;
+        Some(k)
+    }
+
+    /// Drops chunks that became empty and merges neighbours whose entries
+    /// fit in one chunk (after removals in the middle).
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.chunks);
+        let mut out: VecDeque<Chunk> = VecDeque::with_capacity(old.len());
+        for c in old {
+            if c.count == 0 {
+                continue;
+            }
+            if let Some(last) = out.back_mut() {
+                if (last.count + c.count) as usize <= PACKED_MAX_LEN
+                    && last.buf.len() + c.buf.len() <= PACKED_MAX_BYTES
+                {
+                    last.buf.extend_from_slice(&c.buf);
+                    last.count += c.count;
+                    continue;
+                }
+                last.buf.shrink_to_fit();
+            }
+            out.push_back(c);
+        }
+        if let Some(last) = out.back_mut() {
+            last.buf.shrink_to_fit();
+        }
+        self.chunks = out;
+    }
+
+    fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter {
+            rest: self.chunks.range(..),
+            cur: PackedIter { buf: &[], left: 0 },
+            left: self.len,
+        }
     }
 }
 
@@ -185,7 +368,7 @@ impl List {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Packed(p) => p.count as usize,
-            Repr::Deque(d) => d.items.len(),
+            Repr::Chunked(d) => d.len,
         }
     }
 
@@ -196,17 +379,21 @@ impl List {
 
     /// For MEMORY USAGE (`crate::memory::usage`): (bytes of the list's own
     /// allocations, heap bytes of its first `samples` elements, how many
-    /// elements were sampled).
-    pub fn mem_parts(&self, samples: usize) -> (usize, usize, usize) {
-        use crate::memory::{chunk_size, usage::key_heap};
+    /// elements were sampled). Elements live inside the list's buffers, so
+    /// the second and third parts are 0.
+    pub fn mem_parts(&self, _samples: usize) -> (usize, usize, usize) {
+        use crate::memory::chunk_size;
         match &self.repr {
             Repr::Packed(p) if p.buf.is_empty() => (0, 0, 0),
             Repr::Packed(p) => (chunk_size(p.buf.len()), 0, 0),
-            Repr::Deque(d) => {
-                let n = samples.min(d.items.len());
-                let own = chunk_size(std::mem::size_of::<Deque>())
-                    + chunk_size(d.items.capacity() * std::mem::size_of::<Key>());
-                (own, d.items.iter().take(n).map(key_heap).sum(), n)
+            Repr::Chunked(d) => {
+                let own = chunk_size(std::mem::size_of::<Chunked>())
+                    + chunk_size(d.chunks.capacity() * std::mem::size_of::<Chunk>())
+                    + d.chunks
+                        .iter()
+                        .map(|c| chunk_size(c.buf.capacity()))
+                        .sum::<usize>();
+                (own, 0, 0)
             }
         }
     }
@@ -216,32 +403,47 @@ impl List {
         matches!(self.repr, Repr::Packed(_))
     }
 
-    /// Converts a packed list to a deque with room for `extra` more.
-    fn unpack(&mut self, extra: usize) {
-        if let Repr::Packed(p) = &self.repr {
-            let mut items = VecDeque::with_capacity(p.count as usize + extra);
-            let mut bytes = 0;
-            for e in p.iter() {
-                bytes += e.len();
-                items.push_back(Key::new(e));
+    /// Converts a packed list to chunks: its buffer becomes the first one.
+    fn unpack(&mut self) {
+        if let Repr::Packed(p) = &mut self.repr {
+            let mut d = Chunked {
+                chunks: VecDeque::with_capacity(4),
+                len: p.count as usize,
+            };
+            if p.count > 0 {
+                d.chunks.push_back(Chunk {
+                    buf: std::mem::take(&mut p.buf).into_vec(),
+                    count: p.count,
+                });
             }
-            self.repr = Repr::Deque(Box::new(Deque { items, bytes }));
+            self.repr = Repr::Chunked(Box::new(d));
         }
     }
 
-    /// After a removal: repack a deque that is down to half the packed
-    /// limits, or give back memory of one far below its capacity.
+    /// After a removal: repack a chunked list that is down to half the
+    /// packed limits, or give back memory of a chunk deque far below its
+    /// capacity.
     #[inline]
     fn after_remove(&mut self) {
-        let Repr::Deque(d) = &mut self.repr else {
+        let Repr::Chunked(d) = &mut self.repr else {
             return;
         };
-        let n = d.items.len();
-        // Every element is <= REPACK_BYTES < 2^14, so a header is <= 2 bytes.
-        if n <= REPACK_LEN && d.bytes + 2 * n <= REPACK_BYTES {
-            self.repr = Repr::Packed(Packed::from_deque(d));
-        } else if d.items.capacity() >= SHRINK_MIN_CAP && n < d.items.capacity() / 4 {
-            d.items.shrink_to(n * 2);
+        let n = d.len;
+        // At most REPACK_LEN non-empty chunks: the sum is cheap.
+        if n <= REPACK_LEN && d.chunks.iter().map(|c| c.buf.len()).sum::<usize>() <= REPACK_BYTES {
+            let mut buf = Vec::with_capacity(d.chunks.iter().map(|c| c.buf.len()).sum());
+            for c in &d.chunks {
+                buf.extend_from_slice(&c.buf);
+            }
+            self.repr = Repr::Packed(Packed {
+                buf: buf.into_boxed_slice(),
+                count: n as u32,
+            });
+        } else {
+            let cap = d.chunks.capacity();
+            if cap >= SHRINK_MIN_CAP && d.chunks.len() < cap / 4 {
+                d.chunks.shrink_to(d.chunks.len() * 2);
+            }
         }
     }
 
@@ -265,15 +467,15 @@ impl List {
     where
         I: Iterator<Item = &'a [u8]> + Clone,
     {
-        if let Repr::Deque(d) = &mut self.repr {
+        if let Repr::Chunked(d) = &mut self.repr {
             // The hot path of a long list.
             for e in elems {
-                d.push(left, Key::new(e));
+                d.push(left, e);
             }
             return;
         }
-        let mut n = 0usize;
         if let Repr::Packed(p) = &mut self.repr {
+            let mut n = 0usize;
             let mut bytes = 0usize;
             for e in elems.clone() {
                 n += 1;
@@ -299,22 +501,19 @@ impl List {
                 p.count += n as u32;
                 return;
             }
-            self.unpack(n);
+            self.unpack();
         }
-        // Packed limits exceeded: `unpack` made room for all `n`.
-        if let Repr::Deque(d) = &mut self.repr {
+        // Packed limits exceeded: push onto the chunks.
+        if let Repr::Chunked(d) = &mut self.repr {
             for e in elems {
-                d.push(left, Key::new(e));
+                d.push(left, e);
             }
         }
     }
 
-    /// Pushes an owned element (moved into a deque without copying).
+    /// Pushes an owned element.
     pub fn push_key(&mut self, left: bool, e: Key) {
-        match &mut self.repr {
-            Repr::Deque(d) => d.push(left, e),
-            Repr::Packed(_) => self.push(left, &e),
-        }
+        self.push(left, &e);
     }
 
     /// Removes and returns the first (`left`) or last element.
@@ -322,9 +521,9 @@ impl List {
     pub fn pop(&mut self, left: bool) -> Option<Key> {
         match &mut self.repr {
             Repr::Packed(p) => p.pop(left),
-            Repr::Deque(d) => {
+            Repr::Chunked(d) => {
                 let e = d.pop(left);
-                if d.may_shrink() {
+                if d.len <= REPACK_LEN || d.chunks.len() < d.chunks.capacity() / 4 {
                     self.after_remove();
                 }
                 e
@@ -356,26 +555,45 @@ impl List {
                     p.splice(0, off, 0);
                 } else {
                     let start = p.offset(p.count as usize - n);
-                    {
-                        let tail = PackedIter {
-                            buf: &p.buf[start..],
-                            left: n,
-                        };
-                        let tail: Vec<&[u8]> = tail.collect();
-                        for e in tail.into_iter().rev() {
-                            f(e);
-                        }
-                    }
+                    pop_tail(&p.buf[start..], n, &mut f);
                     let len = p.buf.len();
                     p.splice(start, len - start, 0);
                 }
                 p.count -= n as u32;
             }
-            Repr::Deque(d) => {
-                for _ in 0..n {
-                    match d.pop(left) {
-                        Some(e) => f(&e),
-                        None => break,
+            Repr::Chunked(d) => {
+                let mut n = n.min(d.len);
+                d.len -= n;
+                while n > 0 {
+                    let Some(c) = (if left {
+                        d.chunks.front_mut()
+                    } else {
+                        d.chunks.back_mut()
+                    }) else {
+                        break;
+                    };
+                    let k = n.min(c.count as usize);
+                    if left {
+                        let mut off = 0;
+                        for _ in 0..k {
+                            let (e, size) = read_entry(&c.buf[off..]);
+                            f(e);
+                            off += size;
+                        }
+                        c.cut(0, off);
+                    } else {
+                        let start = offset_in(&c.buf, c.count as usize - k);
+                        pop_tail(&c.buf[start..], k, &mut f);
+                        c.buf.truncate(start);
+                    }
+                    c.count -= k as u32;
+                    n -= k;
+                    if c.count == 0 {
+                        if left {
+                            d.chunks.pop_front();
+                        } else {
+                            d.chunks.pop_back();
+                        }
                     }
                 }
             }
@@ -388,7 +606,13 @@ impl List {
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         match &self.repr {
             Repr::Packed(p) => p.iter().nth(i),
-            Repr::Deque(d) => d.items.get(i).map(|k| &k[..]),
+            Repr::Chunked(d) => {
+                if i >= d.len {
+                    return None;
+                }
+                let (ci, j) = d.locate(i);
+                d.chunks[ci].iter().nth(j)
+            }
         }
     }
 
@@ -405,13 +629,33 @@ impl List {
                 write_entry(p.splice(off, old, new), e);
                 return true;
             }
-            self.unpack(0);
+            self.unpack();
         }
-        if let Repr::Deque(d) = &mut self.repr {
-            let d = &mut **d;
-            if let Some(slot) = d.items.get_mut(i) {
-                d.bytes = d.bytes - slot.len() + e.len();
-                *slot = Key::new(e);
+        if let Repr::Chunked(d) = &mut self.repr {
+            let (ci, j) = d.locate(i);
+            let middle = ci != 0 && ci + 1 != d.chunks.len();
+            let c = &mut d.chunks[ci];
+            let off = offset_in(&c.buf, j);
+            let old = read_entry(&c.buf[off..]).1;
+            let new = entry_len(e.len());
+            if c.count == 1 || c.buf.len() - old + new <= PACKED_MAX_BYTES {
+                c.cut(off, old);
+                write_entry(c.gap(off, new), e);
+                if middle {
+                    c.buf.shrink_to_fit();
+                }
+            } else {
+                // Too big for its chunk: the element gets a chunk of its
+                // own between the two halves.
+                let mut tail = c.split_off(j);
+                let _ = tail.pop(true);
+                d.chunks.insert(ci + 1, Chunk::single(e));
+                if tail.count > 0 {
+                    d.chunks.insert(ci + 2, tail);
+                }
+                if j == 0 {
+                    d.chunks.remove(ci);
+                }
             }
         }
         true
@@ -428,27 +672,74 @@ impl List {
                 p.count += 1;
                 return;
             }
-            self.unpack(1);
+            self.unpack();
         }
-        if let Repr::Deque(d) = &mut self.repr {
-            d.bytes += e.len();
-            d.items.insert(i, Key::new(e));
+        let Repr::Chunked(d) = &mut self.repr else {
+            return;
+        };
+        if i == 0 || i == d.len {
+            d.push(i == 0, e);
+            return;
         }
+        let add = entry_len(e.len());
+        let (ci, j) = d.locate(i);
+        let last = d.chunks.len() - 1;
+        if d.chunks[ci].fits(add) {
+            let c = &mut d.chunks[ci];
+            c.insert(j, e);
+            if ci != 0 && ci != last {
+                c.buf.shrink_to_fit();
+            }
+        } else if j == 0 && ci > 0 && d.chunks[ci - 1].fits(add) {
+            let c = &mut d.chunks[ci - 1];
+            c.push(false, e);
+            if ci - 1 != 0 {
+                c.buf.shrink_to_fit();
+            }
+        } else if j == 0 {
+            d.chunks.insert(ci, Chunk::single(e));
+        } else {
+            // Split the full chunk at `j`; the element joins a half that
+            // has room, or goes between them.
+            let mut tail = d.chunks[ci].split_off(j);
+            if d.chunks[ci].fits(add) {
+                d.chunks[ci].push(false, e);
+                d.chunks[ci].buf.shrink_to_fit();
+            } else if tail.fits(add) {
+                tail.push(true, e);
+                tail.buf.shrink_to_fit();
+            } else {
+                d.chunks.insert(ci + 1, Chunk::single(e));
+                d.chunks.insert(ci + 2, tail);
+                d.len += 1;
+                return;
+            }
+            d.chunks.insert(ci + 1, tail);
+        }
+        d.len += 1;
     }
 
     /// Forward iteration over the elements.
     pub fn iter(&self) -> Iter<'_> {
         match &self.repr {
             Repr::Packed(p) => Iter::Packed(p.iter()),
-            Repr::Deque(d) => Iter::Deque(d.items.iter()),
+            Repr::Chunked(d) => Iter::Chunked(d.iter()),
         }
     }
 
     /// Iteration from the tail to the head.
     pub fn iter_rev(&self) -> RevIter<'_> {
         match &self.repr {
-            Repr::Packed(p) => RevIter::Packed(p.iter().collect::<Vec<_>>().into_iter().rev()),
-            Repr::Deque(d) => RevIter::Deque(d.items.iter().rev()),
+            Repr::Packed(p) => RevIter {
+                rest: Default::default(),
+                cur: p.iter().collect(),
+                left: p.count as usize,
+            },
+            Repr::Chunked(d) => RevIter {
+                rest: d.chunks.range(..).rev(),
+                cur: Vec::new(),
+                left: d.len,
+            },
         }
     }
 
@@ -462,7 +753,21 @@ impl List {
                 buf: &p.buf[p.offset(start)..],
                 left: stop - start,
             }),
-            Repr::Deque(d) => Iter::Deque(d.items.range(start..stop)),
+            Repr::Chunked(d) => {
+                if start == stop {
+                    return Iter::Packed(PackedIter { buf: &[], left: 0 });
+                }
+                let (ci, j) = d.locate(start);
+                let c = &d.chunks[ci];
+                Iter::Chunked(ChunkIter {
+                    rest: d.chunks.range(ci + 1..),
+                    cur: PackedIter {
+                        buf: &c.buf[offset_in(&c.buf, j)..],
+                        left: c.count as usize - j,
+                    },
+                    left: stop - start,
+                })
+            }
         }
     }
 
@@ -487,14 +792,40 @@ impl List {
                 p.buf = v.into_boxed_slice();
                 p.count = (stop - start) as u32;
             }
-            Repr::Deque(d) => {
-                let d = &mut **d;
-                for e in d.items.drain(stop..) {
-                    d.bytes -= e.len();
+            Repr::Chunked(d) => {
+                // Whole chunks go at both ends, then the partial end ones
+                // are cut.
+                let mut drop_back = len - stop;
+                while let Some(c) = d.chunks.back_mut() {
+                    let n = c.count as usize;
+                    if drop_back >= n {
+                        drop_back -= n;
+                        d.chunks.pop_back();
+                    } else {
+                        if drop_back > 0 {
+                            let keep = n - drop_back;
+                            c.buf.truncate(offset_in(&c.buf, keep));
+                            c.count = keep as u32;
+                        }
+                        break;
+                    }
                 }
-                for e in d.items.drain(..start) {
-                    d.bytes -= e.len();
+                let mut drop_front = start;
+                while let Some(c) = d.chunks.front_mut() {
+                    let n = c.count as usize;
+                    if drop_front >= n {
+                        drop_front -= n;
+                        d.chunks.pop_front();
+                    } else {
+                        if drop_front > 0 {
+                            let off = offset_in(&c.buf, drop_front);
+                            c.cut(0, off);
+                            c.count -= drop_front as u32;
+                        }
+                        break;
+                    }
                 }
+                d.len = stop - start;
             }
         }
         self.after_remove();
@@ -529,39 +860,58 @@ impl List {
             removed += r as u64;
             r
         };
+        // Rebuilds `buf` without the hits; returns the entries kept.
+        let mut filter = |buf: &[u8]| -> Option<(Vec<u8>, u32)> {
+            let mut out: Option<Vec<u8>> = None;
+            let (mut off, mut kept) = (0, 0u32);
+            while off < buf.len() {
+                let (e, size) = read_entry(&buf[off..]);
+                if hit(e) {
+                    out.get_or_insert_with(|| buf[..off].to_vec());
+                } else {
+                    if let Some(o) = &mut out {
+                        o.extend_from_slice(&buf[off..off + size]);
+                    }
+                    kept += 1;
+                }
+                off += size;
+            }
+            out.map(|o| (o, kept))
+        };
         match &mut self.repr {
             Repr::Packed(p) => {
-                let mut out = Vec::with_capacity(p.buf.len());
-                let mut off = 0;
-                let mut kept = 0;
-                while off < p.buf.len() {
-                    let (e, size) = read_entry(&p.buf[off..]);
-                    if !hit(e) {
-                        out.extend_from_slice(&p.buf[off..off + size]);
-                        kept += 1;
-                    }
-                    off += size;
-                }
-                if kept != p.count {
-                    p.buf = out.into_boxed_slice();
+                if let Some((buf, kept)) = filter(&p.buf) {
+                    p.buf = buf.into_boxed_slice();
                     p.count = kept;
                 }
             }
-            Repr::Deque(d) => {
-                let d = &mut **d;
-                let mut gone = 0;
-                d.items.retain(|e| {
-                    let h = hit(e);
-                    gone += if h { e.len() } else { 0 };
-                    !h
-                });
-                d.bytes -= gone;
+            Repr::Chunked(d) => {
+                let mut changed = false;
+                for c in d.chunks.iter_mut() {
+                    if let Some((buf, kept)) = filter(&c.buf) {
+                        d.len -= (c.count - kept) as usize;
+                        c.buf = buf;
+                        c.count = kept;
+                        changed = true;
+                    }
+                }
+                if changed {
+                    d.compact();
+                }
             }
         }
         if removed > 0 {
             self.after_remove();
         }
         removed
+    }
+}
+
+/// Calls `f` with the `n` entries of `buf` last to first.
+fn pop_tail(buf: &[u8], n: usize, f: &mut impl FnMut(&[u8])) {
+    let items: Vec<&[u8]> = PackedIter { buf, left: n }.collect();
+    for e in items.into_iter().rev() {
+        f(e);
     }
 }
 
@@ -620,12 +970,73 @@ impl<'a> Iterator for PackedIter<'a> {
 
 impl ExactSizeIterator for PackedIter<'_> {}
 
-/// Forward iterator over a list's elements. The variants are public so
-/// that hot loops (LRANGE) can specialize on the deque's [`Key`]s.
+/// Forward iterator over the chunks of a chunked list.
+#[derive(Clone)]
+pub struct ChunkIter<'a> {
+    rest: vec_deque::Iter<'a, Chunk>,
+    cur: PackedIter<'a>,
+    /// Elements still to yield.
+    left: usize,
+}
+
+impl<'a> Iterator for ChunkIter<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        loop {
+            if let Some(e) = self.cur.next() {
+                self.left -= 1;
+                return Some(e);
+            }
+            self.cur = self.rest.next()?.iter();
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for ChunkIter<'_> {}
+
+impl<'a> PackedIter<'a> {
+    /// The raw entries still to yield: a buffer starting at the next entry
+    /// (it may run past the last one) and how many to take from it.
+    pub fn segment(&self) -> (&'a [u8], usize) {
+        (self.buf, self.left)
+    }
+}
+
+impl<'a> ChunkIter<'a> {
+    /// The raw entries still to yield, chunk by chunk (see
+    /// [`PackedIter::segment`]); for reply building that copies entries
+    /// without decoding them one call at a time.
+    pub fn segments(self) -> impl Iterator<Item = (&'a [u8], usize)> {
+        let mut left = self.left;
+        let first = std::iter::once(self.cur.segment());
+        let rest = self.rest.map(|c| (&c.buf[..], c.count as usize));
+        first.chain(rest).map_while(move |(buf, n)| {
+            if left == 0 {
+                return None;
+            }
+            let n = n.min(left);
+            left -= n;
+            Some((buf, n))
+        })
+    }
+}
+
+/// Forward iterator over a list's elements (the variants are public so
+/// that hot loops such as LRANGE's can specialize on each).
 #[derive(Clone)]
 pub enum Iter<'a> {
     Packed(PackedIter<'a>),
-    Deque(vec_deque::Iter<'a, Key>),
+    Chunked(ChunkIter<'a>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -635,7 +1046,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         match self {
             Iter::Packed(it) => it.next(),
-            Iter::Deque(it) => it.next().map(|k| &k[..]),
+            Iter::Chunked(it) => it.next(),
         }
     }
 
@@ -643,17 +1054,19 @@ impl<'a> Iterator for Iter<'a> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
             Iter::Packed(it) => it.size_hint(),
-            Iter::Deque(it) => it.size_hint(),
+            Iter::Chunked(it) => it.size_hint(),
         }
     }
 }
 
 impl ExactSizeIterator for Iter<'_> {}
 
-/// Iterator from the tail to the head.
-pub enum RevIter<'a> {
-    Packed(std::iter::Rev<std::vec::IntoIter<&'a [u8]>>),
-    Deque(std::iter::Rev<vec_deque::Iter<'a, Key>>),
+/// Iterator from the tail to the head: a chunk's entries are collected
+/// (at most 128) and handed out last first.
+pub struct RevIter<'a> {
+    rest: std::iter::Rev<vec_deque::Iter<'a, Chunk>>,
+    cur: Vec<&'a [u8]>,
+    left: usize,
 }
 
 impl<'a> Iterator for RevIter<'a> {
@@ -661,18 +1074,23 @@ impl<'a> Iterator for RevIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        match self {
-            RevIter::Packed(it) => it.next(),
-            RevIter::Deque(it) => it.next().map(|k| &k[..]),
+        if self.left == 0 {
+            return None;
+        }
+        loop {
+            if let Some(e) = self.cur.pop() {
+                self.left -= 1;
+                return Some(e);
+            }
+            let c = self.rest.next()?;
+            self.cur.clear();
+            self.cur.extend(c.iter());
         }
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            RevIter::Packed(it) => it.size_hint(),
-            RevIter::Deque(it) => it.size_hint(),
-        }
+        (self.left, Some(self.left))
     }
 }
 
@@ -694,8 +1112,17 @@ mod tests {
                 assert!(p.buf.len() <= PACKED_MAX_BYTES);
                 assert_eq!(p.offset(p.count as usize), p.buf.len());
             }
-            Repr::Deque(d) => {
-                assert_eq!(d.bytes, model.iter().map(|e| e.len()).sum::<usize>());
+            Repr::Chunked(d) => {
+                assert_eq!(d.len, model.len());
+                assert_eq!(
+                    d.chunks.iter().map(|c| c.count as usize).sum::<usize>(),
+                    d.len
+                );
+                for c in &d.chunks {
+                    assert!(c.count > 0 && c.count as usize <= PACKED_MAX_LEN);
+                    assert!(c.count == 1 || c.buf.len() <= PACKED_MAX_BYTES);
+                    assert_eq!(offset_in(&c.buf, c.count as usize), c.buf.len());
+                }
             }
         }
     }
@@ -769,6 +1196,136 @@ mod tests {
         let mut l = List::new();
         l.push_back(&[b'z'; PACKED_MAX_BYTES]);
         assert!(!l.is_packed());
+    }
+
+    /// Chunk splitting and merging at the boundaries: long lists of tiny
+    /// elements (many full chunks) with the odd element past the byte
+    /// limit, edited in the middle, checked against a `VecDeque` model.
+    #[test]
+    fn chunks_model_random_ops() {
+        for seed in 1..=12u64 {
+            let mut r = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1);
+            let mut l = List::new();
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            let elem = |r: &mut Rng| match r.below(200) {
+                0 => vec![b'b'; PACKED_MAX_BYTES + r.below(100)],
+                1..=3 => vec![b'c'; 1000 + r.below(3000)],
+                _ => vec![b'a' + r.below(3) as u8; r.below(3)],
+            };
+            let mut max_chunks = 0;
+            for step in 0..4000 {
+                let grow = (step / 1000) % 2 == 0;
+                let n = m.len();
+                match r.below(10) {
+                    0..=2 if grow => {
+                        let left = r.below(2) == 0;
+                        let es: Vec<Vec<u8>> = (0..1 + r.below(30)).map(|_| elem(&mut r)).collect();
+                        l.push_all(left, es.iter().map(|e| &e[..]));
+                        for e in es {
+                            if left {
+                                m.push_front(e);
+                            } else {
+                                m.push_back(e);
+                            }
+                        }
+                    }
+                    0..=2 => {
+                        let (left, k) = (r.below(2) == 0, r.below(40));
+                        let mut got = Vec::new();
+                        l.pop_each(left, k, |e| got.push(e.to_vec()));
+                        let want: Vec<Vec<u8>> = (0..k.min(n))
+                            .filter_map(|_| if left { m.pop_front() } else { m.pop_back() })
+                            .collect();
+                        assert_eq!(got, want);
+                    }
+                    3 => {
+                        // Around a chunk boundary when the list is chunked.
+                        let i = (r.below(8) * PACKED_MAX_LEN + r.below(3)).saturating_sub(1);
+                        let i = if r.below(2) == 0 { i } else { r.below(n + 1) };
+                        let e = elem(&mut r);
+                        l.insert(i, &e);
+                        m.insert(i.min(n), e);
+                    }
+                    4 => {
+                        let i = r.below(n + 1);
+                        let e = elem(&mut r);
+                        assert_eq!(l.set(i, &e), i < n);
+                        if let Some(slot) = m.get_mut(i) {
+                            *slot = e;
+                        }
+                    }
+                    5 => {
+                        let i = r.below(n + 1);
+                        assert_eq!(l.get(i), m.get(i).map(|e| &e[..]));
+                        let a = r.below(n + 1);
+                        let b = a + r.below(300);
+                        assert!(
+                            l.range(a, b)
+                                .eq(m.iter().skip(a).take(b - a).map(|e| &e[..]))
+                        );
+                    }
+                    6 => {
+                        let ele = vec![b'a' + r.below(3) as u8; r.below(3)];
+                        let limit = [0u64, 1, 7, 100][r.below(4)];
+                        let from_tail = r.below(2) == 0;
+                        let mut idx: Vec<usize> = (0..n).filter(|&i| m[i] == ele).collect();
+                        if from_tail {
+                            idx.reverse();
+                        }
+                        if limit != 0 {
+                            idx.truncate(limit as usize);
+                        }
+                        assert_eq!(l.remove(&ele, limit, from_tail), idx.len() as u64);
+                        let mut i = 0;
+                        m.retain(|_| {
+                            i += 1;
+                            !idx.contains(&(i - 1))
+                        });
+                    }
+                    7 if !grow => {
+                        let a = r.below(PACKED_MAX_LEN * 2);
+                        let b = n.saturating_sub(r.below(PACKED_MAX_LEN * 2));
+                        l.keep_range(a, b);
+                        m = m
+                            .iter()
+                            .skip(a)
+                            .take(b.saturating_sub(a))
+                            .cloned()
+                            .collect();
+                    }
+                    _ => {
+                        let left = r.below(2) == 0;
+                        let got = l.pop(left);
+                        let want = if left { m.pop_front() } else { m.pop_back() };
+                        assert_eq!(got.as_deref(), want.as_deref());
+                    }
+                }
+                check(&l, &m);
+                if let Repr::Chunked(d) = &l.repr {
+                    max_chunks = max_chunks.max(d.chunks.len());
+                }
+            }
+            assert!(max_chunks >= 8, "seed {seed}: {max_chunks}");
+        }
+    }
+
+    /// Long lists of short elements cost about their bytes plus a header.
+    #[test]
+    fn chunked_memory() {
+        let mut l = List::new();
+        for i in 0..100_000u32 {
+            l.push_back(format!("{:010}", i).as_bytes());
+        }
+        let (own, heap, _) = l.mem_parts(5);
+        assert_eq!(heap, 0);
+        let per = own as f64 / 100_000.0;
+        assert!(per < 12.0, "{per} bytes per element");
+        let mut l2 = List::new();
+        for i in 0..100_000u32 {
+            l2.push_front(format!("{:010}", i).as_bytes());
+        }
+        let per = l2.mem_parts(5).0 as f64 / 100_000.0;
+        assert!(per < 12.0, "{per} bytes per element");
     }
 
     #[test]
