@@ -475,29 +475,6 @@ fn lrange(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// Decimal digits of `n`.
-#[inline]
-fn dec_len(mut n: usize) -> usize {
-    let mut d = 1;
-    while n >= 10 {
-        n /= 10;
-        d += 1;
-    }
-    d
-}
-
-/// Writes `n` in decimal at the start of `out`; returns the length.
-#[inline]
-fn put_dec(out: &mut [u8], n: usize) -> usize {
-    let d = dec_len(n);
-    let mut v = n;
-    for i in (0..d).rev() {
-        out[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    d
-}
-
 /// Appends `items` as RESP bulk strings in one pass over the list's raw
 /// entries: room for the short elements' replies is reserved first, and
 /// those are copied as fixed 16-byte blocks (when the entry buffer holds
@@ -531,10 +508,10 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
             out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']);
         } else {
             let mut h = [0u8; 24];
-            h[0] = b'$';
-            let k = 1 + put_dec(&mut h[1..], len);
-            h[k..k + 2].copy_from_slice(b"\r\n");
-            out.extend_from_slice(&h[..k + 2]);
+            h[22..].copy_from_slice(b"\r\n");
+            let start = crate::number::write_i64(len as i64, &mut h, 22) - 1;
+            h[start] = b'$';
+            out.extend_from_slice(&h[start..]);
         }
         match seg[from..].first_chunk::<BLOCK>() {
             // A fixed-size copy, then the bytes past the element dropped.

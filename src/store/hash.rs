@@ -15,7 +15,7 @@
 //! a table uses `swap_remove`, which only moves entries to lower indices
 //! and so keeps HSCAN's guarantee.
 
-use super::pack::{entry_len, read_entry, splice, write_entry};
+use super::pack::{entry_len, read_entry, read_header, splice, write_entry};
 use super::{KeyMap, Sds};
 
 /// Fields of a hash-table encoded hash.
@@ -90,10 +90,10 @@ impl Pack {
         let last = field.last().copied().unwrap_or(0);
         let mut off = 0;
         while off < buf.len() {
-            let (flen, fh) = read_len(buf, off);
+            let (flen, fh) = read_header(&buf[off..]);
             let fat = off + fh;
             let vat = fat + flen;
-            let (vlen, vh) = read_len(buf, vat);
+            let (vlen, vh) = read_header(&buf[vat..]);
             let end = vat + vh + vlen;
             if flen == n && (n == 0 || buf[vat - 1] == last) && buf[fat..vat] == *field {
                 return Some(Found {
@@ -133,18 +133,6 @@ impl Pack {
         splice(&mut self.buf, at, end - at, 0);
         self.count -= 1;
         true
-    }
-}
-
-/// The length header of the entry at `off`: (length, header bytes).
-#[inline(always)]
-fn read_len(buf: &[u8], off: usize) -> (usize, usize) {
-    match buf[off] {
-        b if b < 0x80 => (b as usize, 1),
-        _ => {
-            let (e, size) = read_entry(&buf[off..]);
-            (e.len(), size - e.len())
-        }
     }
 }
 
@@ -342,7 +330,7 @@ impl Hash {
     }
 
     /// The pair at position `i`: O(1) in a table, O(i) in a pack (take
-    /// [`Hash::pairs`] for many).
+    /// [`Hash::iter`] for many).
     pub fn get_index(&self, i: usize) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Pack(p) => p.iter().nth(i),

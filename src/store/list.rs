@@ -45,7 +45,7 @@ use std::collections::VecDeque;
 use std::collections::vec_deque;
 
 use super::bytes::Key;
-use super::pack::{entry_len, read_entry, splice, write_entry};
+use super::pack::{entry_len, read_entry, read_header, splice, write_entry};
 
 /// Most elements a packed list (or a chunk) holds.
 pub const PACKED_MAX_LEN: usize = 128;
@@ -105,14 +105,9 @@ struct Chunked {
 fn offset_in(buf: &[u8], i: usize) -> usize {
     let mut off = 0;
     for _ in 0..i {
-        // Short elements (< 128 bytes) have a 1-byte header: skip them
-        // without the general decoder (the tail pop of a chunk scans it).
-        let b = buf[off];
-        off += if b < 0x80 {
-            1 + b as usize
-        } else {
-            read_entry(&buf[off..]).1
-        };
+        // Only the header is read (the tail pop of a chunk scans it).
+        let (n, h) = read_header(&buf[off..]);
+        off += h + n;
     }
     off
 }

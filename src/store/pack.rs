@@ -38,27 +38,34 @@ pub fn write_entry(out: &mut [u8], e: &[u8]) -> usize {
     p + e.len()
 }
 
+/// The length header at the start of `buf`: (element length, header
+/// bytes). Short elements (< 128 bytes) have a 1-byte header, read without
+/// the varint loop (scans of packed lists and hashes skip them this way).
+#[inline(always)]
+pub fn read_header(buf: &[u8]) -> (usize, usize) {
+    let b0 = buf[0];
+    if b0 < 0x80 {
+        return (b0 as usize, 1);
+    }
+    let mut n = (b0 & 0x7f) as usize;
+    let mut shift = 7;
+    let mut h = 1;
+    loop {
+        let b = buf[h];
+        h += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    (n, h)
+}
+
 /// Decodes the entry at the start of `buf`: its element and encoded size.
 #[inline]
 pub fn read_entry(buf: &[u8]) -> (&[u8], usize) {
-    let b0 = buf[0];
-    let (n, h) = if b0 < 0x80 {
-        (b0 as usize, 1)
-    } else {
-        let mut n = (b0 & 0x7f) as usize;
-        let mut shift = 7;
-        let mut h = 1;
-        loop {
-            let b = buf[h];
-            h += 1;
-            n |= ((b & 0x7f) as usize) << shift;
-            if b < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        (n, h)
-    };
+    let (n, h) = read_header(buf);
     (&buf[h..h + n], h + n)
 }
 
