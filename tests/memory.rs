@@ -406,6 +406,15 @@ fn object_freq_touch_rules_like_redis() {
         ("HSET h f v", ":1"),
         ("HGET h f", r#""v""#),
         ("OBJECT FREQ h", ":6"),
+        // Writes to small (listpack / intset) values are accesses too.
+        ("HSET h g w", ":1"),
+        ("OBJECT FREQ h", ":7"),
+        ("SADD s 1", ":1"),
+        ("SADD s 2", ":1"),
+        ("OBJECT FREQ s", ":6"),
+        ("ZADD z 1 a", ":1"),
+        ("ZADD z 2 b", ":1"),
+        ("OBJECT FREQ z", ":6"),
         ("CONFIG SET maxmemory-policy allkeys-lru", "+OK"),
         ("OBJECT FREQ n", lfu_err),
     ]);

@@ -180,10 +180,6 @@ fn bloom_bit(fp: u64) -> u64 {
 #[derive(Debug, Default)]
 pub struct Journal {
     records: Vec<Undo>,
-    /// Index into `records` of the last database-level record + 1: key
-    /// records before it belong to a replaced database and do not count as
-    /// "already recorded".
-    since_db_change: usize,
     /// (fingerprint, index into `records`) of each key record since the
     /// last database change, scanned while not `indexed`.
     fps: Vec<(u64, usize)>,
@@ -215,7 +211,6 @@ impl Journal {
                 super::lazyfree::drop_value(v);
             }
         }
-        self.since_db_change = 0;
         self.fps.clear();
         self.bloom = 0;
         self.seen.clear();
@@ -283,7 +278,6 @@ impl Journal {
 
     fn push_db_level(&mut self, rec: Undo) {
         self.records.push(rec);
-        self.since_db_change = self.records.len();
         self.fps.clear();
         self.bloom = 0;
         self.seen.clear();
@@ -400,6 +394,9 @@ impl Store {
             Some((_, _, v)) if v.kind() != kind => Err(WrongType),
             Some((_, _, v)) if inverses(v) => self.get_mut_undo(db, key, kind),
             Some((i, _, _)) => {
+                // A write is an access, as in `get_mut` (Redis's
+                // lookupKeyWrite): LRU/LFU clocks move for small values too.
+                self.touch_index(db, i);
                 self.before_write(db, key);
                 let v = self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v);
                 Ok(v.map(|v| (v, UndoLog(None))))

@@ -544,6 +544,10 @@ impl Store {
                 }
                 let clock = self.new_clock();
                 self.dbs[db].insert_new(Key::new(key), value, clock);
+                // Creating a key is not an access: the command's own later
+                // lookups of it (set, then get_mut) leave the fresh clock
+                // alone, as Redis's dbAdd does.
+                self.evict.last_touch = Some((db, self.dbs[db].keys.len() - 1));
                 if let Some(fp) = journal {
                     self.journal_prior(db, key, fp, None);
                 }
