@@ -202,13 +202,15 @@ impl Journal {
         // Prior values can be big: freed the way the store frees values
         // (a string is one allocation at most: dropped here, no call).
         for rec in self.records.drain(..) {
-            if let Undo::Key {
-                prior: Some((v, _)),
-                ..
-            } = rec
-                && !matches!(v, Value::Str(_))
-            {
-                super::lazyfree::drop_value(v);
+            match rec {
+                Undo::Key {
+                    prior: Some((v, _)),
+                    ..
+                } if !matches!(v, Value::Str(_)) => super::lazyfree::drop_value(v),
+                // A database a committed FLUSHDB/FLUSHALL replaced: freed
+                // off the reactor, as `flush_db` frees it without a journal.
+                Undo::Db { prior, .. } => super::lazyfree::free(prior),
+                _ => {}
             }
         }
         self.fps.clear();
