@@ -21,6 +21,7 @@ pub mod scan;
 pub mod set;
 pub mod snapshot;
 pub mod stream;
+pub mod table;
 pub mod watch;
 pub mod zset;
 
