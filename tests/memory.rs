@@ -471,6 +471,15 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
             .collect::<Vec<_>>()
     };
     vec![
+        // Short keys, where the keyspace slot is most of the cost: integer
+        // strings with a 2-, 5- and 16-byte key, an embstr with a 1-byte key.
+        ("i2", vec![one(&["SET", "i2", "12345"])]),
+        ("s_int", vec![one(&["SET", "s_int", "12345"])]),
+        (
+            "int_key_16_bytes",
+            vec![one(&["SET", "int_key_16_bytes", "12345"])],
+        ),
+        ("a", vec![one(&["SET", "a", "bar"])]),
         ("s_embstr", vec![one(&["SET", "s_embstr", "bar"])]),
         ("s_raw", vec![one(&["SET", "s_raw", &"a".repeat(300)])]),
         (
@@ -593,8 +602,16 @@ fn memory_usage_close_to_redis() {
             };
             let (m, rd) = (usage(&mut mc), usage(&mut rc));
             let ratio = m as f64 / rd as f64;
+            // An integer under a key of up to 7 bytes costs Redis 48 (its
+            // dictEntry 24, robj 16 and key sds in jemalloc's 8-byte class);
+            // memkv's slot is 60 (Key 24 + Value 32 + clock 4): 1.25.
+            let max = if ["i2", "s_int"].contains(&key) {
+                1.25
+            } else {
+                1.2
+            };
             assert!(
-                (0.8..=1.2).contains(&ratio),
+                (0.8..=max).contains(&ratio),
                 "{key} SAMPLES {samples}: memkv {m} vs Redis {rd}"
             );
         }

@@ -867,7 +867,7 @@ fn sscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             );
             0
         }
-        Set::Table(t) => scan_step(t, cursor, opts.count, |k, _| {
+        Set::Table(t) => scan_step(&**t, cursor, opts.count, |k, _| {
             if matches(k) {
                 found.push(k.to_vec());
             }

@@ -10,8 +10,11 @@ use super::chunk_size;
 use crate::store::{Hash, Key, Sds, Set, Value};
 
 /// What one keyspace entry costs besides the heap of its key and value:
-/// the map's slot (hash, `Key`, `Value`) and the access clock.
-pub const ENTRY_BYTES: usize = 8 + size_of::<Key>() + size_of::<Value>() + 4;
+/// the key table's slot (`Key`, `Value`; no stored hash, `store/table.rs`)
+/// and the access clock. Like Redis's dictEntry, the index slot pointing
+/// at it (4 bytes + a control byte per bucket) is the table's, not the
+/// key's.
+pub const ENTRY_BYTES: usize = size_of::<Key>() + size_of::<Value>() + 4;
 
 /// Heap bytes of a key (0 when it is inline).
 #[inline]

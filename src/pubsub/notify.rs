@@ -529,8 +529,7 @@ fn events_of(
     // adding the key anew: always `new`.
     let dst = matches!(name, "rename" | "renamenx" | "copy").then(|| args.get(2).unwrap_or(b""));
     let created = |db: usize, key: &Key, existed: bool| {
-        (!existed || dst.is_some_and(|d| *d == **key))
-            && srv.store.db(db).keys().contains_key(&**key)
+        (!existed || dst.is_some_and(|d| *d == **key)) && srv.store.db(db).keys().contains_key(key)
     };
     if news_first {
         for note in &notes {

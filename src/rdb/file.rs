@@ -44,7 +44,7 @@ pub fn save_store(
         }
         save::write_select(&mut out, i, d.len(), d.expires_len());
         for (k, v) in d.keys() {
-            let exp = d.expires().get(&**k).copied();
+            let exp = d.expires().get(k).copied();
             save::write_entry(&mut out, k, v, exp, o);
         }
     }

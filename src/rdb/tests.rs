@@ -220,7 +220,7 @@ fn file_round_trip_with_expiry_and_checksum() {
     for db in 0..3 {
         for (k, _) in s.db(db).keys() {
             assert_eq!(t.digest_value(db, k), s.digest_value(db, k));
-            assert_eq!(t.db(db).expires().get(&**k), s.db(db).expires().get(&**k));
+            assert_eq!(t.db(db).expires().get(k), s.db(db).expires().get(k));
         }
     }
     assert!(

@@ -375,8 +375,9 @@ impl Store {
             return;
         }
         let cap = self.dbs[db].keys.capacity();
-        let slot = 8 + std::mem::size_of::<Key>() + std::mem::size_of::<super::Value>();
-        let growth = (cap * (slot + 4 + 9)) as u64;
+        // Per slot: the entry, its clock, and the index's u32 + control byte.
+        let slot = std::mem::size_of::<Key>() + std::mem::size_of::<super::Value>();
+        let growth = (cap * (slot + 4 + 5)) as u64;
         if (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory {
             return;
         }
@@ -415,10 +416,10 @@ impl Store {
             let (lru, at) = if allkeys {
                 (d.lru.get(i).copied().unwrap_or(0), 0)
             } else {
-                let Some((k, &at)) = d.expires.get_index(i) else {
+                let Some(&(ref k, at)) = d.expires.get_index(i) else {
                     continue;
                 };
-                let j = d.keys.get_index_of(&**k);
+                let j = d.keys.get_index_of(k);
                 (j.and_then(|j| d.lru.get(j).copied()).unwrap_or(0), at)
             };
             let s = if policy.random() {
@@ -498,9 +499,9 @@ impl Store {
             while let Some(c) = self.evict.pool.pop() {
                 let d = &self.dbs[c.db];
                 let exists = if allkeys {
-                    d.keys.contains_key(&*c.key)
+                    d.keys.contains_key(&c.key)
                 } else {
-                    d.expires.contains_key(&*c.key)
+                    d.expires.contains_key(&c.key)
                 };
                 if exists {
                     return Some((c.db, c.key));
@@ -543,12 +544,12 @@ impl Store {
                 };
                 (k, idle)
             } else {
-                let Some((k, &at)) = d.expires.get_index(i) else {
+                let Some(&(ref k, at)) = d.expires.get_index(i) else {
                     continue;
                 };
                 let lru = d
                     .keys
-                    .get_index_of(&**k)
+                    .get_index_of(k)
                     .and_then(|j| d.lru.get(j).copied())
                     .unwrap_or(0);
                 (k, score(policy, lru, at, now, decay))

@@ -72,7 +72,7 @@ impl Store {
         let mut n = 0;
         while at > stop {
             at -= 1;
-            if let Some((k, &when)) = d.expires.get_index(at)
+            if let Some(&(ref k, when)) = d.expires.get_index(at)
                 && when <= now
             {
                 doomed[n] = Some(k.clone());

@@ -463,7 +463,7 @@ impl Store {
                     let d = &mut self.dbs[db];
                     match prior {
                         Some((value, expiry)) => {
-                            match d.keys.get_mut(&*key) {
+                            match d.keys.get_mut(&key) {
                                 Some(slot) => *slot = value,
                                 None => d.insert_new(key.clone(), value, clock),
                             }
@@ -472,20 +472,20 @@ impl Store {
                                     d.expires.insert(key, at);
                                 }
                                 None => {
-                                    d.expires.swap_remove(&*key);
+                                    d.expires.swap_remove(&key);
                                 }
                             }
                         }
                         None => {
                             let d = &mut self.dbs[db];
                             d.remove_entry(&key);
-                            d.expires.swap_remove(&*key);
+                            d.expires.swap_remove(&key);
                         }
                     }
                 }
                 Undo::Ops { db, key, ops } => {
                     self.snapshot_before_raw_change(db, &key);
-                    if let Some(v) = self.dbs[db].keys.get_mut(&*key) {
+                    if let Some(v) = self.dbs[db].keys.get_mut(&key) {
                         for op in ops.into_iter().rev() {
                             op.undo(v);
                         }

@@ -29,6 +29,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use bytes::{Key, Sds};
 pub use hasher::{KeyHashMap, KeyHashSet, KeyMap, KeySet, KeyState};
+pub use table::{Table, TableEntry};
+
+/// A database's key table: each key with its value (`table.rs`).
+pub type KeyTable = Table<(Key, Value)>;
+/// A database's expiry table: each volatile key with its unix-ms expiry.
+pub type ExpireTable = Table<(Key, u64)>;
 
 /// A hash value: listpack or hash table (src/store/hash.rs).
 pub use hash::Hash;
@@ -102,8 +108,8 @@ pub struct WrongType;
 /// expiry samples only keys that have one.
 #[derive(Default, Debug, Clone)]
 pub struct Db {
-    pub(crate) keys: KeyMap<Key, Value>,
-    pub(crate) expires: KeyMap<Key, u64>,
+    pub(crate) keys: KeyTable,
+    pub(crate) expires: ExpireTable,
     /// Each key's access clock, index for index with `keys` (LRU seconds
     /// or LFU counter: `evict`). Kept beside the map, not in it, so a
     /// key costs 4 bytes more, not a padded 8.
@@ -111,9 +117,6 @@ pub struct Db {
     /// Active expiry walks `expires` from high to low indices, like SCAN;
     /// this is how many indices of the current pass are still unvisited.
     pub(crate) expire_cursor: usize,
-    /// The key table's capacity with no deleted slots (after its last
-    /// growth or rebuild): what `purge_tombstones` could win back.
-    pub(crate) full_capacity: usize,
 }
 
 impl Db {
@@ -128,10 +131,10 @@ impl Db {
     }
     /// Read-only view of all keys (for SCAN/KEYS/digests; may include
     /// logically expired keys - callers filter with `is_expired`).
-    pub fn keys(&self) -> &KeyMap<Key, Value> {
+    pub fn keys(&self) -> &KeyTable {
         &self.keys
     }
-    pub fn expires(&self) -> &KeyMap<Key, u64> {
+    pub fn expires(&self) -> &ExpireTable {
         &self.expires
     }
 
@@ -143,7 +146,7 @@ impl Db {
     /// Adds a key that is not in the map, with its access clock.
     #[inline]
     pub(crate) fn insert_new(&mut self, key: Key, value: Value, clock: u32) {
-        self.keys.insert(key, value);
+        self.keys.insert_unique((key, value));
         self.lru.push(clock);
         debug_assert_eq!(self.keys.len(), self.lru.len());
     }
@@ -164,54 +167,38 @@ impl Db {
         Some(kv)
     }
 
-    /// The key table looks full (`capacity()` counts only free slots):
-    /// when deleted slots - hashbrown tombstones left by removals under
-    /// churn - are what fills it, the next insert would double the index
-    /// although the keys fit; rebuild it in place instead. Under maxmemory
-    /// 20mb with ~100k keys, a GET/SET workload with eviction doubled it
-    /// (+1.2 MB: 10% fewer keys held, scripts/bench.sh ZIPF=1); Redis's
-    /// chained dict has no tombstones. O(n), no allocation, nothing moves,
-    /// so every index (`lru`, SCAN and snapshot cursors) stays valid. When
-    /// the table is really full it costs one extra pass before the growth.
+    /// The key table is full: when deleted slots (hashbrown tombstones
+    /// left by removals under churn) fill it, rebuild its index in place
+    /// rather than let the next insert double it (`Table::purge_tombstones`).
+    /// Under maxmemory 20mb with ~100k keys a GET/SET workload with
+    /// eviction doubled it (+1.2 MB: 10% fewer keys held, scripts/bench.sh
+    /// ZIPF=1). Nothing moves, so every index (`lru`, SCAN and snapshot
+    /// cursors) stays valid.
+    #[inline]
     pub(crate) fn purge_tombstones(&mut self) {
-        // Only when deleted slots ate at least 1/32 of the table: a
-        // table full of live keys (steady state under maxmemory, where
-        // every insert finds it full) gains nothing, and rebuilding it on
-        // each insert was quadratic. So a rebuild wins back >= n/32 slots:
-        // amortized O(1) per insert.
-        let cap = self.keys.capacity();
-        self.full_capacity = self.full_capacity.max(cap);
-        if self.full_capacity - cap < self.full_capacity / 32 {
-            return;
-        }
-        self.rebuild_index();
+        self.keys.purge_tombstones();
     }
 
     /// Rebuilds the key table's hash index in place (no deleted slots
     /// left); nothing moves.
     pub(crate) fn rebuild_index(&mut self) {
-        // indexmap rebuilds its hash index after a sort (its
-        // `rebuild_hash_table`); a sort that finds every pair in order
-        // returns on the one existing run without moving anything (the
-        // unit test `purging_tombstones_keeps_the_order` holds it to that).
-        self.keys
-            .sort_unstable_by(|_, _, _, _| std::cmp::Ordering::Equal);
-        self.full_capacity = self.keys.capacity();
+        self.keys.rebuild_index();
     }
 
     /// Bytes of the key map and the clocks (MEMORY STATS overhead).
     pub fn main_table_bytes(&self) -> usize {
-        let slot = std::mem::size_of::<Key>() + std::mem::size_of::<Value>();
-        crate::memory::usage::index_map_bytes(self.keys.capacity(), slot)
-            + crate::memory::chunk_size(self.lru.capacity() * 4)
+        let lru = self.lru.capacity() * 4;
+        self.keys.heap_bytes()
+            + if lru == 0 {
+                0
+            } else {
+                crate::memory::chunk_size(lru)
+            }
     }
 
     /// Bytes of the expiry map.
     pub fn expires_table_bytes(&self) -> usize {
-        crate::memory::usage::index_map_bytes(
-            self.expires.capacity(),
-            std::mem::size_of::<Key>() + 8,
-        )
+        self.expires.heap_bytes()
     }
 }
 
@@ -819,14 +806,12 @@ mod tests {
             );
         }
         let before: Vec<Key> = s.dbs[0].keys.keys().cloned().collect();
-        // Whatever the table's state, make this purge rebuild the index.
-        s.dbs[0].full_capacity = 1 << 40;
-        s.dbs[0].purge_tombstones();
-        assert_eq!(s.dbs[0].full_capacity, s.dbs[0].keys.capacity());
+        s.dbs[0].rebuild_index();
+        assert_eq!(s.dbs[0].keys.tombstones(), 0);
         let after: Vec<Key> = s.dbs[0].keys.keys().cloned().collect();
         assert_eq!(before, after);
         for (i, k) in after.iter().enumerate() {
-            assert_eq!(s.dbs[0].keys.get_index_of(&**k), Some(i));
+            assert_eq!(s.dbs[0].keys.get_index_of(k), Some(i));
         }
     }
 }

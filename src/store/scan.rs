@@ -1,5 +1,5 @@
-//! SCAN-style cursors over an `IndexMap`: SCAN over a database now, and
-//! reusable as-is for HSCAN (and SSCAN/ZSCAN) over any `IndexMap`.
+//! SCAN-style cursors over a positional map (`Positional`: the keyspace's
+//! `Table`, or an `IndexMap`): SCAN, HSCAN, SSCAN and ZSCAN.
 //!
 //! The cursor is the number of indices not yet visited in this scan: a call
 //! visits indices `cursor-1` down to `cursor-count` and returns how many are
@@ -16,6 +16,41 @@
 //! Nobody may use `shift_remove` or reorder a map that can be scanned.
 
 use indexmap::IndexMap;
+
+/// A map SCAN walks by position: an `IndexMap` or a `Table` of pairs.
+pub trait Positional {
+    type K: ?Sized;
+    type V;
+    /// How many positions (0..n) it has.
+    fn positions(&self) -> usize;
+    fn at(&self, i: usize) -> Option<(&Self::K, &Self::V)>;
+}
+
+impl<K, V, S> Positional for IndexMap<K, V, S> {
+    type K = K;
+    type V = V;
+    #[inline]
+    fn positions(&self) -> usize {
+        IndexMap::len(self)
+    }
+    #[inline]
+    fn at(&self, i: usize) -> Option<(&K, &V)> {
+        self.get_index(i)
+    }
+}
+
+impl<K: std::borrow::Borrow<[u8]>, V> Positional for super::Table<(K, V)> {
+    type K = K;
+    type V = V;
+    #[inline]
+    fn positions(&self) -> usize {
+        super::Table::len(self)
+    }
+    #[inline]
+    fn at(&self, i: usize) -> Option<(&K, &V)> {
+        self.get_index(i).map(|(k, v)| (k, v))
+    }
+}
 
 /// Parses a cursor the way Redis does (`strtoul` base 10): optional sign,
 /// digits, nothing else; no leading white space; "" is 0; a negative value
@@ -46,13 +81,13 @@ pub fn parse_cursor(b: &[u8]) -> Option<u64> {
 /// One SCAN step: visits at most `count` entries of `map` below `cursor`
 /// (0 = from the top), calling `visit` for each, and returns the next cursor
 /// (0 = the scan is complete). Work is bounded by `count`.
-pub fn scan_step<K, V, S>(
-    map: &IndexMap<K, V, S>,
+pub fn scan_step<M: Positional>(
+    map: &M,
     cursor: u64,
     count: usize,
-    mut visit: impl FnMut(&K, &V),
+    mut visit: impl FnMut(&M::K, &M::V),
 ) -> u64 {
-    let len = map.len() as u64;
+    let len = map.positions() as u64;
     let mut at = if cursor == 0 || cursor > len {
         len
     } else {
@@ -61,7 +96,7 @@ pub fn scan_step<K, V, S>(
     let stop = at.saturating_sub(count.max(1) as u64);
     while at > stop {
         at -= 1;
-        if let Some((k, v)) = map.get_index(at as usize) {
+        if let Some((k, v)) = map.at(at as usize) {
             visit(k, v);
         }
     }

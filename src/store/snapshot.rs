@@ -99,9 +99,9 @@ impl DetachedDb {
     pub fn serialize(&self, out: &mut Vec<u8>) {
         select_any(out, self.label, self.rdb.as_ref(), &self.db);
         if let Some((k, next)) = &self.partial
-            && let Some(v) = self.db.keys.get(&**k)
+            && let Some(v) = self.db.keys.get(k)
         {
-            let expiry = self.db.expires.get(&**k).copied();
+            let expiry = self.db.expires.get(k).copied();
             match &self.rdb {
                 Some(o) => rdb_save::write_elements(out, v, *next, free_effort(v), o),
                 None => serialize_rest(out, k, v, *next, expiry),
@@ -113,7 +113,7 @@ impl DetachedDb {
                 if self.skip.contains(k) {
                     continue;
                 }
-                let expiry = self.db.expires.get(&**k).copied();
+                let expiry = self.db.expires.get(k).copied();
                 match &self.rdb {
                     Some(o) => rdb_save::write_entry(out, k, v, expiry, o),
                     None => serialize_entry(out, k, v, expiry),
@@ -166,7 +166,7 @@ impl Snapshot {
             self.partial = Some(p);
             return 0;
         }
-        let Some(v) = d.keys.get(&*p.key) else {
+        let Some(v) = d.keys.get(&p.key) else {
             return budget;
         };
         self.select(p.db, d);
@@ -175,7 +175,7 @@ impl Snapshot {
         if let Some(o) = &self.rdb {
             // RDB: the count and expiry go first, the elements follow.
             if p.next == 0 {
-                let expiry = d.expires.get(&*p.key).copied();
+                let expiry = d.expires.get(&p.key).copied();
                 rdb_save::write_entry_head(&mut self.out, &p.key, v, expiry, o);
             }
             rdb_save::write_elements(&mut self.out, v, p.next, end, o);
@@ -184,7 +184,7 @@ impl Snapshot {
         }
         if end >= len {
             if self.rdb.is_none()
-                && let Some(at) = d.expires.get(&*p.key)
+                && let Some(at) = d.expires.get(&p.key)
             {
                 pexpireat(&mut self.out, &p.key, *at);
             }
@@ -396,7 +396,7 @@ impl Store {
                 continue;
             }
             budget = budget.saturating_sub(free_effort(v));
-            let expiry = d.expires.get(&**k).copied();
+            let expiry = d.expires.get(k).copied();
             snap.serialize(db, d, k, v, expiry);
         }
         snap.seal_bytes();
@@ -625,7 +625,7 @@ impl Store {
                 if snap.done.remove(&(db, k.clone())) {
                     continue;
                 }
-                let expiry = d.expires.get(&**k).copied();
+                let expiry = d.expires.get(k).copied();
                 snap.serialize(db, d, k, v, expiry);
             }
         }

@@ -309,7 +309,12 @@ impl ZSet {
     /// Bytes of heap used (approximate, for MEMORY USAGE-like reports).
     pub fn heap_size(&self) -> usize {
         match self {
-            ZSet::Pack(p) => p.buf.capacity(),
+            // One allocation, counted as malloc takes it (a 10-byte
+            // listpack costs 32).
+            ZSet::Pack(p) => match p.buf.capacity() {
+                0 => 0,
+                n => crate::memory::chunk_size(n),
+            },
             ZSet::Skip(s) => {
                 s.nodes.capacity() * std::mem::size_of::<Node>()
                     + s.uppers.capacity() * std::mem::size_of::<Level>()
