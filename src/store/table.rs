@@ -144,10 +144,12 @@ impl<T: TableEntry> Table<T> {
     /// The position of `key`'s entry.
     #[inline]
     pub fn get_index_of(&self, key: &[u8]) -> Option<usize> {
-        if self.entries.is_empty() {
-            return None;
+        // As IndexMap: no hashing for an empty or one-entry table.
+        match self.entries.as_slice() {
+            [] => None,
+            [only] => (only.key() == key).then_some(0),
+            _ => self.find_pos(self.hash(key), key),
         }
-        self.find_pos(self.hash(key), key)
     }
 
     #[inline]
