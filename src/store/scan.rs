@@ -52,7 +52,17 @@ pub fn scan_step<K, V, S>(
     count: usize,
     mut visit: impl FnMut(&K, &V),
 ) -> u64 {
-    let len = map.len() as u64;
+    scan_indices(map.len(), cursor, count, |i| {
+        if let Some((k, v)) = map.get_index(i) {
+            visit(k, v);
+        }
+    })
+}
+
+/// The cursor walk of [`scan_step`] over any index-addressable container
+/// of `len` entries: calls `visit` with each index to visit.
+pub fn scan_indices(len: usize, cursor: u64, count: usize, mut visit: impl FnMut(usize)) -> u64 {
+    let len = len as u64;
     let mut at = if cursor == 0 || cursor > len {
         len
     } else {
@@ -61,9 +71,7 @@ pub fn scan_step<K, V, S>(
     let stop = at.saturating_sub(count.max(1) as u64);
     while at > stop {
         at -= 1;
-        if let Some((k, v)) = map.get_index(at as usize) {
-            visit(k, v);
-        }
+        visit(at as usize);
     }
     at
 }
