@@ -419,6 +419,30 @@ mod tests {
         assert_eq!(h.encoding(), "hashtable");
     }
 
+    /// The next number of a xorshift64 sequence (random ops for tests).
+    pub(super) fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// Sets `f` in an ordered (field, value) model: the old value, None
+    /// if `f` is new (appended).
+    pub(super) fn model_set(
+        model: &mut Vec<(Vec<u8>, Vec<u8>)>,
+        f: Vec<u8>,
+        v: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        match model.iter_mut().find(|(k, _)| *k == f) {
+            Some(e) => Some(std::mem::replace(&mut e.1, v)),
+            None => {
+                model.push((f, v));
+                None
+            }
+        }
+    }
+
     #[test]
     fn pack_matches_a_model_under_random_ops() {
         let lim = Limits {
@@ -429,23 +453,12 @@ mod tests {
         let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut x = 88172645463325252u64;
         for _ in 0..4000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = xorshift(&mut x);
             let f = format!("f{}", x % 60).into_bytes();
             let v = vec![b'v'; (x >> 20) as usize % 200];
             if !x.is_multiple_of(3) {
                 let created = h.set(&f, &v, &lim);
-                match model.iter_mut().find(|(k, _)| *k == f) {
-                    Some(e) => {
-                        assert!(!created);
-                        e.1 = v;
-                    }
-                    None => {
-                        assert!(created);
-                        model.push((f, v));
-                    }
-                }
+                assert_eq!(created, model_set(&mut model, f, v).is_none());
             } else {
                 let pos = model.iter().position(|(k, _)| *k == f);
                 assert_eq!(h.remove(&f), pos.is_some());

@@ -310,6 +310,7 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{model_set, xorshift};
     use super::*;
 
     #[test]
@@ -351,9 +352,7 @@ mod tests {
         let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..5000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = xorshift(&mut x);
             let f = format!("field-{}", x % 150).into_bytes();
             let v = vec![b'v'; (x >> 24) as usize % 40];
             match x % 5 {
@@ -372,28 +371,11 @@ mod tests {
                 }
                 1 => {
                     let old = t.replace(&f, &v);
-                    match model.iter_mut().find(|(k, _)| *k == f) {
-                        Some(e) => {
-                            assert_eq!(old.as_deref(), Some(&std::mem::replace(&mut e.1, v)[..]))
-                        }
-                        None => {
-                            assert!(old.is_none());
-                            model.push((f, v));
-                        }
-                    }
+                    assert_eq!(old.as_deref(), model_set(&mut model, f, v).as_deref());
                 }
                 _ => {
                     let created = t.set(&f, &v);
-                    match model.iter_mut().find(|(k, _)| *k == f) {
-                        Some(e) => {
-                            assert!(!created);
-                            e.1 = v;
-                        }
-                        None => {
-                            assert!(created);
-                            model.push((f, v));
-                        }
-                    }
+                    assert_eq!(created, model_set(&mut model, f, v).is_none());
                 }
             }
         }
