@@ -533,6 +533,34 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
                 vec![format!("field-{i}"), format!("value-{i}")]
             }),
         ),
+        // Hash tables (one slot per field, field and value together):
+        // short pairs held in the slot, longer ones in one allocation,
+        // 100-byte values, and a small table converted by one long value.
+        (
+            "h_table_short",
+            many("HSET", "h_table_short", 600, &|i| {
+                vec![format!("f{i}"), format!("v{i}")]
+            }),
+        ),
+        (
+            "h_table_36b",
+            many("HSET", "h_table_36b", 600, &|i| {
+                vec![format!("field-{i}"), format!("value-{i}-xxxxxxxxxxxxxxxx")]
+            }),
+        ),
+        (
+            "h_table_100b",
+            many("HSET", "h_table_100b", 600, &|i| {
+                vec![format!("field-{i}"), format!("{i:0100}")]
+            }),
+        ),
+        (
+            "h_table_converted",
+            vec![
+                one(&["HSET", "h_table_converted", "a", "1", "b", "2", "c", "3"]),
+                one(&["HSET", "h_table_converted", "big", &"x".repeat(100)]),
+            ],
+        ),
         (
             "set_intset_big",
             many("SADD", "set_intset_big", 500, &|i| {
@@ -639,6 +667,21 @@ fn memory_usage_matches_counted_memory() {
                             k.into(),
                             format!("field-{i}"),
                             format!("value-{i}"),
+                        ]
+                    })
+                    .collect()
+            }),
+        ),
+        (
+            "hash_table",
+            Box::new(|k| {
+                (0..600)
+                    .map(|i| {
+                        vec![
+                            "HSET".into(),
+                            k.into(),
+                            format!("field-{i}"),
+                            format!("value-{i}-xxxxxxxxxxxxxxxx"),
                         ]
                     })
                     .collect()

@@ -21,7 +21,7 @@ use crate::number::{fmt_i64, parse_i64};
 use crate::server::{Client, Server};
 use crate::store::hash::Limits;
 use crate::store::journal::{InverseOp, UndoLog};
-use crate::store::scan::{parse_cursor, scan_step};
+use crate::store::scan::parse_cursor;
 use crate::store::{Hash, Kind, Sds, Value};
 
 use crate::long_double::Ld;
@@ -209,10 +209,12 @@ fn insert_field(
     if undo.on()
         && let Some(t) = h.table_mut()
     {
-        let field = Sds::new(field);
-        let old = t.insert(field.clone(), Sds::new(value));
+        let old = t.replace(field, value);
         let created = old.is_none();
-        undo.push(InverseOp::HashSet { field, old });
+        undo.push(InverseOp::HashSet {
+            field: Sds::new(field),
+            old,
+        });
         return created;
     }
     h.set(field, value, lim)
@@ -299,9 +301,9 @@ fn hdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut deleted = 0i64;
     for f in args.iter().skip(2) {
         let removed = match h.table_mut() {
-            Some(t) if undo.on() => match t.swap_remove_full(f) {
-                Some((index, field, old)) => {
-                    undo.push(InverseOp::HashDel { field, old, index });
+            Some(t) if undo.on() => match t.remove_full(f) {
+                Some((index, entry)) => {
+                    undo.push(InverseOp::HashDel { entry, index });
                     true
                 }
                 None => false,
@@ -492,7 +494,7 @@ fn hscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
                 h.iter().for_each(|(k, v)| visit(k, v));
                 0
             }
-            Some(t) => scan_step(t, cursor, count, |k, v| visit(k, v)),
+            Some(t) => t.scan(cursor, count, |k, v| visit(k, v)),
         }
     };
     let matches = |f: &[u8]| pattern.is_none_or(|p| crate::glob::glob_match(p, f, false));
@@ -574,7 +576,7 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         None => h.iter().collect(),
     };
     let at = |i: usize| match h.table() {
-        Some(t) => t.get_index(i).map(|(k, v)| (&k[..], &v[..])),
+        Some(t) => t.get_index(i),
         None => packed.get(i).copied(),
     };
     let reply = &mut c.reply;

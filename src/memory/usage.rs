@@ -75,14 +75,8 @@ pub fn value_heap(v: &Value, samples: usize) -> usize {
         },
         Value::Hash(Hash::Table(t)) => {
             let seen = samples.min(t.len());
-            let heap: usize = t
-                .iter()
-                .take(seen)
-                .map(|(f, v)| sds_heap(f) + sds_heap(v))
-                .sum();
-            chunk_size(size_of::<crate::store::hash::Table>())
-                + index_map_bytes(t.capacity(), 2 * size_of::<Sds>())
-                + extrapolate(heap, seen, t.len())
+            let heap: usize = t.entries().take(seen).map(|e| e.heap_bytes()).sum();
+            t.own_bytes() + extrapolate(heap, seen, t.len())
         }
         Value::Set(Set::Ints(is)) => match is.len() {
             0 => 0,

@@ -6,8 +6,9 @@
 //! [`Pack`]: fields and values alternating in one exactly sized buffer
 //! (the entry codec of `store::pack`, shared with packed lists), in
 //! insertion order like Redis's listpack; lookups are linear scans, as in
-//! Redis. Beyond the limits it is a hash table (`KeyMap<Sds, Sds>`,
-//! O(1) random access for HRANDFIELD and HSCAN's cursor, `store::scan`).
+//! Redis. Beyond the limits it is a hash table ([`fields::Table`]: one slot
+//! per field holding field and value together, O(1) random access for
+//! HRANDFIELD and HSCAN's cursor, `store::scan`).
 //! A hash converts exactly where Redis converts (a field or value too
 //! long, one field too many) and never back: only fresh hashes start packed.
 //!
@@ -15,11 +16,10 @@
 //! a table uses `swap_remove`, which only moves entries to lower indices
 //! and so keeps HSCAN's guarantee.
 
-use super::pack::{entry_len, read_entry, read_header, splice, write_entry};
-use super::{KeyMap, Sds};
+pub mod fields;
 
-/// Fields of a hash-table encoded hash.
-pub type Table = KeyMap<Sds, Sds>;
+use super::pack::{entry_len, read_entry, read_header, splice, write_entry};
+pub use fields::Table;
 
 /// The listpack limits (`hash-max-listpack-entries` / `-value`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl<'a> Iterator for PackIter<'a> {
 /// A hash's (field, value) pairs in its order.
 pub enum Iter<'a> {
     Pack(PackIter<'a>),
-    Table(indexmap::map::Iter<'a, Sds, Sds>),
+    Table(fields::Iter<'a>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -172,7 +172,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Iter::Pack(p) => p.next(),
-            Iter::Table(t) => t.next().map(|(f, v)| (&f[..], &v[..])),
+            Iter::Table(t) => t.next(),
         }
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -199,11 +199,9 @@ impl Hash {
                 .clone()
                 .all(|(f, v)| f.len() <= lim.value && v.len() <= lim.value);
         if !fits {
-            let mut t = Table::with_capacity_and_hasher(n, Default::default());
+            let mut t = Table::with_capacity(n);
             for (f, v) in pairs {
-                if t.insert(Sds::new(f), Sds::new(v)).is_some() {
-                    return None;
-                }
+                t.push(fields::Entry::new(f, v)).ok()?;
             }
             return Some(Hash::Table(Box::new(t)));
         }
@@ -258,7 +256,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Pack(p) => p.find(field).map(|f| f.value),
-            Hash::Table(t) => t.get(field).map(|v| &v[..]),
+            Hash::Table(t) => t.get(field),
         }
     }
 
@@ -266,7 +264,7 @@ impl Hash {
     pub fn contains(&self, field: &[u8]) -> bool {
         match self {
             Hash::Pack(p) => p.find(field).is_some(),
-            Hash::Table(t) => t.contains_key(field),
+            Hash::Table(t) => t.contains(field),
         }
     }
 
@@ -287,16 +285,7 @@ impl Hash {
             self.convert();
         }
         match self {
-            Hash::Table(t) => match t.get_mut(field) {
-                Some(v) => {
-                    *v = Sds::new(value);
-                    false
-                }
-                None => {
-                    t.insert(Sds::new(field), Sds::new(value));
-                    true
-                }
-            },
+            Hash::Table(t) => t.set(field, value),
             Hash::Pack(_) => false,
         }
     }
@@ -305,16 +294,17 @@ impl Hash {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
             Hash::Pack(p) => p.remove(field),
-            Hash::Table(t) => t.swap_remove(field).is_some(),
+            Hash::Table(t) => t.remove(field),
         }
     }
 
     /// Turns a pack into a table (order kept), with room for one more.
     fn convert(&mut self) {
         if let Hash::Pack(p) = self {
-            let mut t = Table::with_capacity_and_hasher(p.count as usize + 1, Default::default());
+            let mut t = Table::with_capacity(p.count as usize + 1);
             for (f, v) in p.iter() {
-                t.insert(Sds::new(f), Sds::new(v));
+                // (A pack's fields are distinct.)
+                let _ = t.push(fields::Entry::new(f, v));
             }
             *self = Hash::Table(Box::new(t));
         }
@@ -334,7 +324,7 @@ impl Hash {
     pub fn get_index(&self, i: usize) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Pack(p) => p.iter().nth(i),
-            Hash::Table(t) => t.get_index(i).map(|(f, v)| (&f[..], &v[..])),
+            Hash::Table(t) => t.get_index(i),
         }
     }
 
@@ -366,11 +356,8 @@ impl Hash {
     /// Gives back a table's memory after many deletions (Redis resizes a
     /// dict below 10% fill).
     pub fn maybe_shrink(&mut self) {
-        if let Hash::Table(t) = self
-            && t.capacity() > 64
-            && t.len() * 10 < t.capacity()
-        {
-            t.shrink_to(t.len() * 2);
+        if let Hash::Table(t) = self {
+            t.maybe_shrink();
         }
     }
 }
@@ -432,6 +419,30 @@ mod tests {
         assert_eq!(h.encoding(), "hashtable");
     }
 
+    /// The next number of a xorshift64 sequence (random ops for tests).
+    pub(super) fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// Sets `f` in an ordered (field, value) model: the old value, None
+    /// if `f` is new (appended).
+    pub(super) fn model_set(
+        model: &mut Vec<(Vec<u8>, Vec<u8>)>,
+        f: Vec<u8>,
+        v: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        match model.iter_mut().find(|(k, _)| *k == f) {
+            Some(e) => Some(std::mem::replace(&mut e.1, v)),
+            None => {
+                model.push((f, v));
+                None
+            }
+        }
+    }
+
     #[test]
     fn pack_matches_a_model_under_random_ops() {
         let lim = Limits {
@@ -442,23 +453,12 @@ mod tests {
         let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut x = 88172645463325252u64;
         for _ in 0..4000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = xorshift(&mut x);
             let f = format!("f{}", x % 60).into_bytes();
             let v = vec![b'v'; (x >> 20) as usize % 200];
             if !x.is_multiple_of(3) {
                 let created = h.set(&f, &v, &lim);
-                match model.iter_mut().find(|(k, _)| *k == f) {
-                    Some(e) => {
-                        assert!(!created);
-                        e.1 = v;
-                    }
-                    None => {
-                        assert!(created);
-                        model.push((f, v));
-                    }
-                }
+                assert_eq!(created, model_set(&mut model, f, v).is_none());
             } else {
                 let pos = model.iter().position(|(k, _)| *k == f);
                 assert_eq!(h.remove(&f), pos.is_some());

@@ -33,9 +33,12 @@ pub enum InverseOp {
     /// Undo setting a hash table's field: its old value, or None if it
     /// was new (then it is the table's last field when this is undone).
     HashSet { field: Sds, old: Option<Sds> },
-    /// Undo deleting a hash table's field that stood at `index` (by
-    /// swap-remove).
-    HashDel { field: Sds, old: Sds, index: usize },
+    /// Undo deleting a hash table's field (the entry itself) that stood
+    /// at `index` (by swap-remove).
+    HashDel {
+        entry: super::hash::fields::Entry,
+        index: usize,
+    },
     /// Undo adding a member to a set table (it is then the last one).
     SetRemove { member: Key },
     /// Undo removing a set table's member at `index` (by swap-remove).
@@ -58,21 +61,14 @@ impl InverseOp {
             }
             (InverseOp::HashSet { field, old }, Value::Hash(Hash::Table(t))) => match old {
                 Some(old) => {
-                    t.insert(field, old);
+                    t.set(&field, &old);
                 }
                 None => {
-                    if t.last().is_some_and(|(f, _)| *f == field) {
-                        t.pop();
-                    } else {
-                        t.swap_remove(&field);
-                    }
+                    t.remove(&field);
                 }
             },
-            (InverseOp::HashDel { field, old, index }, Value::Hash(Hash::Table(t))) => {
-                let (last, _) = t.insert_full(field, old);
-                if index < last {
-                    t.swap_indices(index, last);
-                }
+            (InverseOp::HashDel { entry, index }, Value::Hash(Hash::Table(t))) => {
+                t.restore(entry, index)
             }
             (InverseOp::SetRemove { member }, Value::Set(Set::Table(t))) => {
                 if t.last().is_some_and(|(m, _)| *m == member) {

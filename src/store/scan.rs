@@ -87,7 +87,17 @@ pub fn scan_step<M: Positional>(
     count: usize,
     mut visit: impl FnMut(&M::K, &M::V),
 ) -> u64 {
-    let len = map.positions() as u64;
+    scan_indices(map.positions(), cursor, count, |i| {
+        if let Some((k, v)) = map.at(i) {
+            visit(k, v);
+        }
+    })
+}
+
+/// The cursor walk of [`scan_step`] over any index-addressable container
+/// of `len` entries: calls `visit` with each index to visit.
+pub fn scan_indices(len: usize, cursor: u64, count: usize, mut visit: impl FnMut(usize)) -> u64 {
+    let len = len as u64;
     let mut at = if cursor == 0 || cursor > len {
         len
     } else {
@@ -96,9 +106,7 @@ pub fn scan_step<M: Positional>(
     let stop = at.saturating_sub(count.max(1) as u64);
     while at > stop {
         at -= 1;
-        if let Some((k, v)) = map.at(at as usize) {
-            visit(k, v);
-        }
+        visit(at as usize);
     }
     at
 }
