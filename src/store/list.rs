@@ -101,8 +101,10 @@ struct Chunked {
     /// Byte offsets of the back chunk's entries, so that tail pops do not
     /// scan it from the front: built by the first tail pop of a chunk,
     /// kept by tail pushes and pops, emptied by any other change to the
-    /// back chunk. Either empty or exactly `count` long. u16 is enough: a
-    /// chunk of two or more entries is at most 8 KB, a lone entry is at 0.
+    /// back chunk. Either empty or exactly `count` long, and always empty
+    /// while there is one chunk (then the back chunk is the front one,
+    /// and head pushes and pops need not check it). u16 is enough: a chunk
+    /// of two or more entries is at most 8 KB, a lone entry is at 0.
     tail: Vec<u16>,
 }
 
@@ -277,8 +279,18 @@ impl Chunked {
 
     #[inline]
     fn push(&mut self, left: bool, e: &[u8]) {
+        if left {
+            self.push_end::<true>(e);
+        } else {
+            self.push_end::<false>(e);
+        }
+    }
+
+    /// `push` for one end, so that head pushes carry no tail bookkeeping.
+    #[inline]
+    fn push_end<const LEFT: bool>(&mut self, e: &[u8]) {
+        let left = LEFT;
         let add = entry_len(e.len());
-        let single = self.chunks.len() == 1;
         let end = if left {
             self.chunks.front_mut()
         } else {
@@ -289,8 +301,6 @@ impl Chunked {
                 if !left && !self.tail.is_empty() {
                     // < 8 KB: the chunk had room.
                     self.tail.push(c.buf.len() as u16);
-                } else if left && single {
-                    self.tail.clear();
                 }
                 c.push(left, e);
             }
@@ -311,8 +321,9 @@ impl Chunked {
         self.len += 1;
     }
 
-    /// Fills `tail` with the back chunk's entry offsets if it is empty;
-    /// the back chunk's count.
+    /// Fills `tail` with the back chunk's entry offsets if it is empty
+    /// (callers empty it again when there is one chunk); the back chunk's
+    /// count.
     #[inline]
     fn tail_offsets(&mut self) -> usize {
         let Some(c) = self.chunks.back() else {
@@ -334,19 +345,24 @@ impl Chunked {
     #[inline]
     fn pop(&mut self, left: bool) -> Option<Key> {
         let k = if left {
-            if self.chunks.len() == 1 {
-                self.tail.clear();
-            }
             let c = self.chunks.front_mut()?;
             let k = c.pop_front();
             if c.count == 0 {
                 self.chunks.pop_front();
+                if self.chunks.len() == 1 {
+                    self.tail.clear();
+                }
             }
             k
         } else {
-            self.tail_offsets();
+            let off = if self.chunks.len() > 1 {
+                self.tail_offsets();
+                self.tail.pop().map_or(0, usize::from)
+            } else {
+                let c = self.chunks.back()?;
+                offset_in(&c.buf, c.count as usize - 1)
+            };
             let c = self.chunks.back_mut()?;
-            let off = self.tail.pop().map_or(0, usize::from);
             let k = Key::new(read_entry(&c.buf[off..]).0);
             c.buf.truncate(off);
             c.count -= 1;
@@ -393,20 +409,22 @@ impl Chunked {
             (a.count + b.count) as usize <= PACKED_MAX_LEN
                 && a.buf.len() + b.buf.len() <= PACKED_MAX_BYTES
         };
-        if ci > 0 && fit(&self.chunks[ci - 1], &self.chunks[ci]) {
-            if let Some(c) = self.chunks.remove(ci) {
-                ci -= 1;
-                let to = &mut self.chunks[ci];
-                to.buf.extend_from_slice(&c.buf);
-                to.count += c.count;
-            }
+        if ci > 0
+            && fit(&self.chunks[ci - 1], &self.chunks[ci])
+            && let Some(c) = self.chunks.remove(ci)
+        {
+            ci -= 1;
+            let to = &mut self.chunks[ci];
+            to.buf.extend_from_slice(&c.buf);
+            to.count += c.count;
         }
-        if ci + 1 < self.chunks.len() && fit(&self.chunks[ci], &self.chunks[ci + 1]) {
-            if let Some(c) = self.chunks.remove(ci + 1) {
-                let to = &mut self.chunks[ci];
-                to.buf.extend_from_slice(&c.buf);
-                to.count += c.count;
-            }
+        if ci + 1 < self.chunks.len()
+            && fit(&self.chunks[ci], &self.chunks[ci + 1])
+            && let Some(c) = self.chunks.remove(ci + 1)
+        {
+            let to = &mut self.chunks[ci];
+            to.buf.extend_from_slice(&c.buf);
+            to.count += c.count;
         }
         if ci + 1 == self.chunks.len() {
             self.tail.clear();
@@ -554,8 +572,10 @@ impl List {
     {
         if let Repr::Chunked(d) = &mut self.repr {
             // The hot path of a long list.
-            for e in elems {
-                d.push(left, e);
+            if left {
+                elems.for_each(|e| d.push_end::<true>(e));
+            } else {
+                elems.for_each(|e| d.push_end::<false>(e));
             }
             return;
         }
@@ -662,9 +682,6 @@ impl List {
                 let mut n = n.min(d.len);
                 d.len -= n;
                 while n > 0 {
-                    if left && d.chunks.len() == 1 {
-                        d.tail.clear();
-                    }
                     let count = if left { 0 } else { d.tail_offsets() };
                     let Some(c) = (if left {
                         d.chunks.front_mut()
@@ -699,6 +716,9 @@ impl List {
                             d.chunks.pop_back();
                         }
                     }
+                    if d.chunks.len() == 1 {
+                        d.tail.clear();
+                    }
                 }
             }
         }
@@ -715,7 +735,12 @@ impl List {
                     return None;
                 }
                 let (ci, j) = d.locate(i);
-                d.chunks[ci].iter().nth(j)
+                let c = &d.chunks[ci];
+                let off = match d.tail.get(j) {
+                    Some(&o) if ci + 1 == d.chunks.len() => o as usize,
+                    _ => offset_in(&c.buf, j),
+                };
+                Some(read_entry(&c.buf[off..]).0)
             }
         }
     }
@@ -1254,7 +1279,9 @@ mod tests {
                     d.chunks.iter().map(|c| c.count as usize).sum::<usize>(),
                     d.len
                 );
-                // The tail cache is empty or the back chunk's offsets.
+                // The tail cache is empty or the back chunk's offsets, and
+                // empty while there is one chunk.
+                assert!(d.tail.is_empty() || d.chunks.len() > 1);
                 if let Some(b) = d.chunks.back().filter(|_| !d.tail.is_empty()) {
                     let want: Vec<u16> = (0..b.count as usize)
                         .map(|i| offset_in(&b.buf, i) as u16)
@@ -1461,7 +1488,7 @@ mod tests {
             let mut r = Rng(seed.wrapping_mul(0xA076_1D64_78BD_642F) | 1);
             let mut l = List::new();
             let mut m: VecDeque<Vec<u8>> = VecDeque::new();
-            // Seen a cached tail with one chunk, with several.
+            // Seen a list of one chunk of several elements, a cached tail.
             let mut saw = [false; 2];
             let elem = |r: &mut Rng| match r.below(100) {
                 0 => vec![b'b'; PACKED_MAX_BYTES + r.below(10)],
@@ -1542,8 +1569,8 @@ mod tests {
                 }
                 check(&l, &m);
                 if let Repr::Chunked(d) = &l.repr {
-                    let cached = !d.tail.is_empty();
-                    saw[usize::from(d.chunks.len() > 1)] |= cached;
+                    saw[0] |= d.chunks.len() == 1 && d.len > 1;
+                    saw[1] |= !d.tail.is_empty();
                 }
             }
             assert_eq!(saw, [true, true], "seed {seed}");
