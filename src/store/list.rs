@@ -86,9 +86,10 @@ struct Packed {
     count: u32,
 }
 
-/// One node of a chunked list: entries back to back (never empty).
+/// One node of a chunked list: entries back to back (never empty). Public
+/// only as a parameter of the iterator types.
 #[derive(Clone, Default)]
-struct Chunk {
+pub struct Chunk {
     buf: Vec<u8>,
     count: u32,
 }
@@ -165,13 +166,6 @@ impl Packed {
 }
 
 impl Chunk {
-    fn iter(&self) -> PackedIter<'_> {
-        PackedIter {
-            buf: &self.buf,
-            left: self.count as usize,
-        }
-    }
-
     /// True if one more entry of `bytes` encoded bytes may go in: an empty
     /// chunk takes anything (a big element gets a chunk of its own).
     #[inline]
@@ -878,12 +872,12 @@ impl List {
         match &self.repr {
             Repr::Packed(p) => RevIter {
                 rest: Default::default(),
-                cur: p.iter().collect(),
+                cur: RevEntries(p.iter().collect()),
                 left: p.count as usize,
             },
             Repr::Chunked(d) => RevIter {
                 rest: d.chunks.range(..).rev(),
-                cur: Vec::new(),
+                cur: RevEntries::default(),
                 left: d.len,
             },
         }
@@ -1131,16 +1125,56 @@ impl<'a> Iterator for PackedIter<'a> {
 
 impl ExactSizeIterator for PackedIter<'_> {}
 
-/// Forward iterator over the chunks of a chunked list.
+/// Iteration over a chunked list in either direction: `rest` yields the
+/// chunks still to visit, `cur` the entries of the current one.
 #[derive(Clone)]
-pub struct ChunkIter<'a> {
-    rest: vec_deque::Iter<'a, Chunk>,
-    cur: PackedIter<'a>,
+pub struct Chunks<R, C> {
+    rest: R,
+    cur: C,
     /// Elements still to yield.
     left: usize,
 }
 
-impl<'a> Iterator for ChunkIter<'a> {
+/// Walks the entries of one chunk (forward: [`PackedIter`]; backward:
+/// [`RevEntries`]).
+pub trait Cursor<'a>: Iterator<Item = &'a [u8]> {
+    /// Starts on the `count` entries of `buf`.
+    fn load(&mut self, buf: &'a [u8], count: usize);
+}
+
+impl<'a> Cursor<'a> for PackedIter<'a> {
+    #[inline]
+    fn load(&mut self, buf: &'a [u8], count: usize) {
+        *self = PackedIter { buf, left: count };
+    }
+}
+
+/// A chunk's entries last first: collected (at most 128) and handed out
+/// from the end; the vector is reused from chunk to chunk.
+#[derive(Clone, Default)]
+pub struct RevEntries<'a>(Vec<&'a [u8]>);
+
+impl<'a> Iterator for RevEntries<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.0.pop()
+    }
+}
+
+impl<'a> Cursor<'a> for RevEntries<'a> {
+    fn load(&mut self, buf: &'a [u8], count: usize) {
+        self.0.clear();
+        self.0.extend(PackedIter { buf, left: count });
+    }
+}
+
+impl<'a, R, C> Iterator for Chunks<R, C>
+where
+    R: Iterator<Item = &'a Chunk>,
+    C: Cursor<'a>,
+{
     type Item = &'a [u8];
 
     #[inline]
@@ -1153,7 +1187,8 @@ impl<'a> Iterator for ChunkIter<'a> {
                 self.left -= 1;
                 return Some(e);
             }
-            self.cur = self.rest.next()?.iter();
+            let c = self.rest.next()?;
+            self.cur.load(&c.buf, c.count as usize);
         }
     }
 
@@ -1163,7 +1198,18 @@ impl<'a> Iterator for ChunkIter<'a> {
     }
 }
 
-impl ExactSizeIterator for ChunkIter<'_> {}
+impl<'a, R, C> ExactSizeIterator for Chunks<R, C>
+where
+    R: Iterator<Item = &'a Chunk>,
+    C: Cursor<'a>,
+{
+}
+
+/// Forward iterator over the chunks of a chunked list.
+pub type ChunkIter<'a> = Chunks<vec_deque::Iter<'a, Chunk>, PackedIter<'a>>;
+
+/// Iterator from the tail to the head (of either encoding).
+pub type RevIter<'a> = Chunks<std::iter::Rev<vec_deque::Iter<'a, Chunk>>, RevEntries<'a>>;
 
 impl<'a> PackedIter<'a> {
     /// The raw entries still to yield: a buffer starting at the next entry
@@ -1221,41 +1267,6 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 impl ExactSizeIterator for Iter<'_> {}
-
-/// Iterator from the tail to the head: a chunk's entries are collected
-/// (at most 128) and handed out last first.
-pub struct RevIter<'a> {
-    rest: std::iter::Rev<vec_deque::Iter<'a, Chunk>>,
-    cur: Vec<&'a [u8]>,
-    left: usize,
-}
-
-impl<'a> Iterator for RevIter<'a> {
-    type Item = &'a [u8];
-
-    #[inline]
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.left == 0 {
-            return None;
-        }
-        loop {
-            if let Some(e) = self.cur.pop() {
-                self.left -= 1;
-                return Some(e);
-            }
-            let c = self.rest.next()?;
-            self.cur.clear();
-            self.cur.extend(c.iter());
-        }
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl ExactSizeIterator for RevIter<'_> {}
 
 #[cfg(test)]
 mod tests {
