@@ -17,13 +17,17 @@
 //! costs its bytes, a 1-byte header and about 0.4 bytes of chunk overhead
 //! (a 32-byte deque slot and a malloc header per up to 128 elements), where
 //! a deque of 24-byte [`Key`]s cost 24-48 bytes. Pushes and pops touch only
-//! an end chunk (a memmove of at most 8 KB at the head, a scan of at most
-//! 128 entries to pop at the tail); the end chunks are `Vec`s that grow by
-//! doubling, and a chunk is shrunk to its exact size when a new end chunk
-//! is started beside it, so only the two end chunks carry spare capacity.
-//! Index access walks the per-chunk counts from the nearer end, then scans
-//! within one chunk. Splits (LINSERT/LSET into a full chunk) and merges
-//! (after LREM) keep every chunk within the limits.
+//! an end chunk (a memmove of at most 8 KB at the head; at the tail, the
+//! back chunk's entry offsets are cached - `Chunked::tail`, built by the
+//! first tail pop of a chunk and kept by tail pushes and pops - so a run of
+//! RPOPs costs one scan per chunk, not one per pop; the cache costs at most
+//! 256 bytes per list, where listpack-style back-lengths would cost a byte
+//! per element); the end chunks are `Vec`s that grow by doubling, and a
+//! chunk is shrunk to its exact size when a new end chunk is started beside
+//! it, so only the two end chunks carry spare capacity. Index access walks
+//! the per-chunk counts from the nearer end, then scans within one chunk.
+//! Splits (LINSERT/LSET into a full chunk) and merges (after LREM, and
+//! around an element LSET made smaller) keep every chunk within the limits.
 //!
 //! **Limits.** A list is packed while it has at most [`PACKED_MAX_LEN`] (128)
 //! elements and the buffer is at most [`PACKED_MAX_BYTES`] (8 KB, Redis's
@@ -324,7 +328,9 @@ impl Chunked {
             return 0;
         };
         if self.tail.is_empty() {
-            self.tail.reserve_exact(c.count as usize);
+            // A chunk holds at most 128 entries: one allocation of 256
+            // bytes, kept for the list's later back chunks.
+            self.tail.reserve_exact(PACKED_MAX_LEN);
             let mut off = 0;
             for _ in 0..c.count {
                 debug_assert!(off <= u16::MAX as usize);
