@@ -1314,6 +1314,42 @@ mod tests {
         }
     }
 
+    /// The model of LREM: drops the entries at `idx` (from the head).
+    fn model_drop(m: &mut VecDeque<Vec<u8>>, idx: &[usize]) {
+        let mut i = 0;
+        m.retain(|_| {
+            i += 1;
+            !idx.contains(&(i - 1))
+        });
+    }
+
+    /// The model of `keep_range(a, b)`.
+    fn model_keep(m: &mut VecDeque<Vec<u8>>, a: usize, b: usize) {
+        *m = m
+            .iter()
+            .skip(a)
+            .take(b.saturating_sub(a))
+            .cloned()
+            .collect();
+    }
+
+    /// `pop_each` of `k` elements against the model.
+    fn check_pop_each(l: &mut List, m: &mut VecDeque<Vec<u8>>, left: bool, k: usize) {
+        let mut got = Vec::new();
+        l.pop_each(left, k, |e| got.push(e.to_vec()));
+        let want: Vec<Vec<u8>> = (0..k.min(m.len()))
+            .filter_map(|_| if left { m.pop_front() } else { m.pop_back() })
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// `pop` against the model.
+    fn check_pop(l: &mut List, m: &mut VecDeque<Vec<u8>>, left: bool) {
+        let got = l.pop(left);
+        let want = if left { m.pop_front() } else { m.pop_back() };
+        assert_eq!(got.as_deref(), want.as_deref());
+    }
+
     struct Rng(u64);
     impl Rng {
         fn below(&mut self, n: usize) -> usize {
@@ -1418,12 +1454,7 @@ mod tests {
                     }
                     0..=2 => {
                         let (left, k) = (r.below(2) == 0, r.below(40));
-                        let mut got = Vec::new();
-                        l.pop_each(left, k, |e| got.push(e.to_vec()));
-                        let want: Vec<Vec<u8>> = (0..k.min(n))
-                            .filter_map(|_| if left { m.pop_front() } else { m.pop_back() })
-                            .collect();
-                        assert_eq!(got, want);
+                        check_pop_each(&mut l, &mut m, left, k);
                     }
                     3 => {
                         // Around a chunk boundary when the list is chunked.
@@ -1463,28 +1494,17 @@ mod tests {
                             idx.truncate(limit as usize);
                         }
                         assert_eq!(l.remove(&ele, limit, from_tail), idx.len() as u64);
-                        let mut i = 0;
-                        m.retain(|_| {
-                            i += 1;
-                            !idx.contains(&(i - 1))
-                        });
+                        model_drop(&mut m, &idx);
                     }
                     7 if !grow => {
                         let a = r.below(PACKED_MAX_LEN * 2);
                         let b = n.saturating_sub(r.below(PACKED_MAX_LEN * 2));
                         l.keep_range(a, b);
-                        m = m
-                            .iter()
-                            .skip(a)
-                            .take(b.saturating_sub(a))
-                            .cloned()
-                            .collect();
+                        model_keep(&mut m, a, b);
                     }
                     _ => {
                         let left = r.below(2) == 0;
-                        let got = l.pop(left);
-                        let want = if left { m.pop_front() } else { m.pop_back() };
-                        assert_eq!(got.as_deref(), want.as_deref());
+                        check_pop(&mut l, &mut m, left);
                     }
                 }
                 check(&l, &m);
@@ -1533,18 +1553,11 @@ mod tests {
                     }
                     0..=6 => {
                         let left = r.below(4) >= bias;
-                        let got = l.pop(left);
-                        let want = if left { m.pop_front() } else { m.pop_back() };
-                        assert_eq!(got.as_deref(), want.as_deref());
+                        check_pop(&mut l, &mut m, left);
                     }
                     7 => {
                         let (left, k) = (r.below(3) == 0, r.below(12));
-                        let mut got = Vec::new();
-                        l.pop_each(left, k, |e| got.push(e.to_vec()));
-                        let want: Vec<Vec<u8>> = (0..k.min(n))
-                            .filter_map(|_| if left { m.pop_front() } else { m.pop_back() })
-                            .collect();
-                        assert_eq!(got, want);
+                        check_pop_each(&mut l, &mut m, left, k);
                     }
                     8 if n > 0 => {
                         let i = n - 1 - r.below(n.min(3));
@@ -1564,21 +1577,12 @@ mod tests {
                         let mut idx: Vec<usize> = (0..n).rev().filter(|&i| m[i] == ele).collect();
                         idx.truncate(limit as usize);
                         assert_eq!(l.remove(&ele, limit, true), idx.len() as u64);
-                        let mut i = 0;
-                        m.retain(|_| {
-                            i += 1;
-                            !idx.contains(&(i - 1))
-                        });
+                        model_drop(&mut m, &idx);
                     }
                     11 => {
                         let (a, b) = (r.below(2), n.saturating_sub(r.below(5)));
                         l.keep_range(a, b);
-                        m = m
-                            .iter()
-                            .skip(a)
-                            .take(b.saturating_sub(a))
-                            .cloned()
-                            .collect();
+                        model_keep(&mut m, a, b);
                     }
                     _ => {
                         assert_eq!(l.get(n.wrapping_sub(1)), m.back().map(|e| &e[..]));
@@ -1680,9 +1684,7 @@ mod tests {
                     }
                     0..=5 => {
                         let left = r.below(2) == 0;
-                        let got = l.pop(left);
-                        let want = if left { m.pop_front() } else { m.pop_back() };
-                        assert_eq!(got.as_deref(), want.as_deref());
+                        check_pop(&mut l, &mut m, left);
                     }
                     6 => {
                         let left = r.below(2) == 0;
@@ -1756,12 +1758,7 @@ mod tests {
                             v
                         };
                         assert_eq!(got, idx.len() as u64);
-                        let mut i = 0;
-                        m.retain(|_| {
-                            let keep = !idx.contains(&i);
-                            i += 1;
-                            keep
-                        });
+                        model_drop(&mut m, &idx);
                     }
                     12 => {
                         let c = l.clone();
