@@ -598,3 +598,81 @@ fn differential_against_redis() {
         }
     }
 }
+
+/// Long lists (many chunks, elements past the 8 KB chunk limit): tail
+/// pops with and without counts, LSET of big elements into full chunks and
+/// back, LREM from either end, LINDEX at the tail, against real Redis.
+#[test]
+fn differential_long_lists() {
+    let Some(mut d) = Diff::start("long list", &[]) else {
+        return;
+    };
+    let elem = |r: &mut Rng| -> Vec<u8> {
+        match r.below(100) {
+            0 => vec![b'x'; 8200 + r.below(100)],
+            1..=3 => vec![b'y'; 1000 + r.below(3000)],
+            4..=40 => format!("e{}", r.below(1000)).into_bytes(),
+            _ => r.pick(&["a", "b", "c", "dd"]).as_bytes().to_vec(),
+        }
+    };
+    let idx = |r: &mut Rng| (r.below(1200) as i64 - 600).to_string().into_bytes();
+    // Start long: four full chunks and a partial one.
+    let start: Vec<String> = (0..600).map(|i| format!("s{}", i % 7)).collect();
+    d.same(&format!("RPUSH L {}", start.join(" ")));
+    let b = |s: &str| s.as_bytes().to_vec();
+    let num = |n: i64| n.to_string().into_bytes();
+    d.run_argv(3000, |r| match r.below(20) {
+        0..=6 => {
+            let mut argv = vec![b(r.pick(&["RPUSH", "LPUSH"])), b("L")];
+            for _ in 0..1 + r.below(80) {
+                argv.push(elem(r));
+            }
+            argv
+        }
+        7..=8 => {
+            let mut argv = vec![b(r.pick(&["RPOP", "RPOP", "LPOP"])), b("L")];
+            if r.chance(50) {
+                argv.push(num(r.below(150) as i64));
+            }
+            argv
+        }
+        9 => vec![
+            b("LMPOP"),
+            b("1"),
+            b("L"),
+            b(r.pick(&["RIGHT", "LEFT"])),
+            b("COUNT"),
+            num(1 + r.below(200) as i64),
+        ],
+        10..=11 => vec![b("LSET"), b("L"), idx(r), elem(r)],
+        12 if r.chance(50) => vec![b("LINDEX"), b("L"), b("-1")],
+        12 => vec![b("LINDEX"), b("L"), idx(r)],
+        13 => vec![
+            b("LREM"),
+            b("L"),
+            num(r.below(11) as i64 - 5),
+            b(r.pick(&["a", "b", "c", "dd"])),
+        ],
+        14 => vec![
+            b("LINSERT"),
+            b("L"),
+            b(r.pick(&["BEFORE", "AFTER"])),
+            b(r.pick(&["a", "b", "c", "dd"])),
+            elem(r),
+        ],
+        15 => vec![b("LRANGE"), b("L"), idx(r), idx(r)],
+        16 => vec![
+            b("LPOS"),
+            b("L"),
+            b(r.pick(&["a", "b", "dd"])),
+            b("RANK"),
+            b(r.pick(&["-1", "-3", "2"])),
+            b("COUNT"),
+            b(r.pick(&["0", "5"])),
+        ],
+        17 if r.chance(20) => vec![b("LTRIM"), b("L"), idx(r), idx(r)],
+        _ => vec![b("LLEN"), b("L")],
+    });
+    d.same("LRANGE L 0 -1");
+    d.same("LLEN L");
+}

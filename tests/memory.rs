@@ -582,6 +582,26 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
                     .collect()
             }),
         ),
+        // MEMORY USAGE samples the first chunks / quicklist nodes (SAMPLES
+        // 5) or counts them all (SAMPLES 0): long lists of 2-3 byte
+        // elements (not integers: Redis packs those tighter) and of mixed
+        // lengths (0-600 bytes).
+        (
+            "l_long_short",
+            many("RPUSH", "l_long_short", 300, &|i| {
+                (0..200)
+                    .map(|j| format!("e{}", (i * 200 + j) % 100))
+                    .collect()
+            }),
+        ),
+        (
+            "l_long_mixed",
+            many("RPUSH", "l_long_mixed", 100, &|i| {
+                (0..50)
+                    .map(|j| "m".repeat((i * 50 + j) * 7919 % 601))
+                    .collect()
+            }),
+        ),
     ]
 }
 

@@ -17,13 +17,17 @@
 //! costs its bytes, a 1-byte header and about 0.4 bytes of chunk overhead
 //! (a 32-byte deque slot and a malloc header per up to 128 elements), where
 //! a deque of 24-byte [`Key`]s cost 24-48 bytes. Pushes and pops touch only
-//! an end chunk (a memmove of at most 8 KB at the head, a scan of at most
-//! 128 entries to pop at the tail); the end chunks are `Vec`s that grow by
-//! doubling, and a chunk is shrunk to its exact size when a new end chunk
-//! is started beside it, so only the two end chunks carry spare capacity.
-//! Index access walks the per-chunk counts from the nearer end, then scans
-//! within one chunk. Splits (LINSERT/LSET into a full chunk) and merges
-//! (after LREM) keep every chunk within the limits.
+//! an end chunk (a memmove of at most 8 KB at the head; at the tail, the
+//! back chunk's entry offsets are cached - `Chunked::tail`, built by the
+//! first tail pop of a chunk and kept by tail pushes and pops - so a run of
+//! RPOPs costs one scan per chunk, not one per pop; the cache costs at most
+//! 256 bytes per list, where listpack-style back-lengths would cost a byte
+//! per element); the end chunks are `Vec`s that grow by doubling, and a
+//! chunk is shrunk to its exact size when a new end chunk is started beside
+//! it, so only the two end chunks carry spare capacity. Index access walks
+//! the per-chunk counts from the nearer end, then scans within one chunk.
+//! Splits (LINSERT/LSET into a full chunk) and merges (after LREM, and
+//! around an element LSET made smaller) keep every chunk within the limits.
 //!
 //! **Limits.** A list is packed while it has at most [`PACKED_MAX_LEN`] (128)
 //! elements and the buffer is at most [`PACKED_MAX_BYTES`] (8 KB, Redis's
@@ -86,9 +90,10 @@ struct Packed {
     count: u32,
 }
 
-/// One node of a chunked list: entries back to back (never empty).
+/// One node of a chunked list: entries back to back (never empty). Public
+/// only as a parameter of the iterator types.
 #[derive(Clone, Default)]
-struct Chunk {
+pub struct Chunk {
     buf: Vec<u8>,
     count: u32,
 }
@@ -98,6 +103,14 @@ struct Chunked {
     chunks: VecDeque<Chunk>,
     /// Total number of elements.
     len: usize,
+    /// Byte offsets of the back chunk's entries, so that tail pops do not
+    /// scan it from the front: built by the first tail pop of a chunk,
+    /// kept by tail pushes and pops, emptied by any other change to the
+    /// back chunk. Either empty or exactly `count` long, and always empty
+    /// while there is one chunk (then the back chunk is the front one,
+    /// and head pushes and pops need not check it). u16 is enough: a chunk
+    /// of two or more entries is at most 8 KB, a lone entry is at 0.
+    tail: Vec<u16>,
 }
 
 /// Byte offset of entry `i` of `buf` (`i` = count gives its end).
@@ -157,13 +170,6 @@ impl Packed {
 }
 
 impl Chunk {
-    fn iter(&self) -> PackedIter<'_> {
-        PackedIter {
-            buf: &self.buf,
-            left: self.count as usize,
-        }
-    }
-
     /// True if one more entry of `bytes` encoded bytes may go in: an empty
     /// chunk takes anything (a big element gets a chunk of its own).
     #[inline]
@@ -209,16 +215,13 @@ impl Chunk {
         self.count += 1;
     }
 
+    /// Removes the first entry (the tail is popped through
+    /// `Chunked::tail`).
     #[inline]
-    fn pop(&mut self, left: bool) -> Key {
-        let off = if left {
-            0
-        } else {
-            offset_in(&self.buf, self.count as usize - 1)
-        };
-        let (e, size) = read_entry(&self.buf[off..]);
+    fn pop_front(&mut self) -> Key {
+        let (e, size) = read_entry(&self.buf);
         let k = Key::new(e);
-        self.cut(off, size);
+        self.cut(0, size);
         self.count -= 1;
         k
     }
@@ -274,6 +277,17 @@ impl Chunked {
 
     #[inline]
     fn push(&mut self, left: bool, e: &[u8]) {
+        if left {
+            self.push_end::<true>(e);
+        } else {
+            self.push_end::<false>(e);
+        }
+    }
+
+    /// `push` for one end, so that head pushes carry no tail bookkeeping.
+    #[inline]
+    fn push_end<const LEFT: bool>(&mut self, e: &[u8]) {
+        let left = LEFT;
         let add = entry_len(e.len());
         let end = if left {
             self.chunks.front_mut()
@@ -281,7 +295,13 @@ impl Chunked {
             self.chunks.back_mut()
         };
         match end {
-            Some(c) if c.fits(add) => c.push(left, e),
+            Some(c) if c.fits(add) => {
+                if !left && !self.tail.is_empty() {
+                    // < 8 KB: the chunk had room.
+                    self.tail.push(c.buf.len() as u16);
+                }
+                c.push(left, e);
+            }
             end => {
                 // A new end chunk: the old one is done growing.
                 if let Some(c) = end {
@@ -291,6 +311,7 @@ impl Chunked {
                 if left {
                     self.chunks.push_front(c);
                 } else {
+                    self.tail.clear();
                     self.chunks.push_back(c);
                 }
             }
@@ -298,21 +319,58 @@ impl Chunked {
         self.len += 1;
     }
 
+    /// Fills `tail` with the back chunk's entry offsets if it is empty
+    /// (callers empty it again when there is one chunk); the back chunk's
+    /// count.
     #[inline]
-    fn pop(&mut self, left: bool) -> Option<Key> {
-        let c = if left {
-            self.chunks.front_mut()
-        } else {
-            self.chunks.back_mut()
-        }?;
-        let k = c.pop(left);
-        if c.count == 0 {
-            if left {
-                self.chunks.pop_front();
-            } else {
-                self.chunks.pop_back();
+    fn tail_offsets(&mut self) -> usize {
+        let Some(c) = self.chunks.back() else {
+            return 0;
+        };
+        if self.tail.is_empty() {
+            // A chunk holds at most 128 entries: one allocation of 256
+            // bytes, kept for the list's later back chunks.
+            self.tail.reserve_exact(PACKED_MAX_LEN);
+            let mut off = 0;
+            for _ in 0..c.count {
+                debug_assert!(off <= u16::MAX as usize);
+                self.tail.push(off as u16);
+                let (n, h) = read_header(&c.buf[off..]);
+                off += h + n;
             }
         }
+        c.count as usize
+    }
+
+    #[inline]
+    fn pop(&mut self, left: bool) -> Option<Key> {
+        let k = if left {
+            let c = self.chunks.front_mut()?;
+            let k = c.pop_front();
+            if c.count == 0 {
+                self.chunks.pop_front();
+                if self.chunks.len() == 1 {
+                    self.tail.clear();
+                }
+            }
+            k
+        } else {
+            let off = if self.chunks.len() > 1 {
+                self.tail_offsets();
+                self.tail.pop().map_or(0, usize::from)
+            } else {
+                let c = self.chunks.back()?;
+                offset_in(&c.buf, c.count as usize - 1)
+            };
+            let c = self.chunks.back_mut()?;
+            let k = Key::new(read_entry(&c.buf[off..]).0);
+            c.buf.truncate(off);
+            c.count -= 1;
+            if c.count == 0 {
+                self.chunks.pop_back();
+            }
+            k
+        };
         self.len -= 1;
         Some(k)
     }
@@ -342,6 +400,38 @@ impl Chunked {
             last.buf.shrink_to_fit();
         }
         self.chunks = out;
+    }
+
+    /// Merges chunk `ci` into its neighbours while the entries fit in one
+    /// chunk (keeps a list edited in place from fragmenting).
+    fn merge_around(&mut self, mut ci: usize) {
+        let fit = |a: &Chunk, b: &Chunk| {
+            (a.count + b.count) as usize <= PACKED_MAX_LEN
+                && a.buf.len() + b.buf.len() <= PACKED_MAX_BYTES
+        };
+        if ci > 0
+            && fit(&self.chunks[ci - 1], &self.chunks[ci])
+            && let Some(c) = self.chunks.remove(ci)
+        {
+            ci -= 1;
+            let to = &mut self.chunks[ci];
+            to.buf.extend_from_slice(&c.buf);
+            to.count += c.count;
+        }
+        if ci + 1 < self.chunks.len()
+            && fit(&self.chunks[ci], &self.chunks[ci + 1])
+            && let Some(c) = self.chunks.remove(ci + 1)
+        {
+            let to = &mut self.chunks[ci];
+            to.buf.extend_from_slice(&c.buf);
+            to.count += c.count;
+        }
+        if ci + 1 == self.chunks.len() {
+            self.tail.clear();
+        }
+        if ci != 0 && ci + 1 != self.chunks.len() {
+            self.chunks[ci].buf.shrink_to_fit();
+        }
     }
 
     fn iter(&self) -> ChunkIter<'_> {
@@ -375,19 +465,36 @@ impl List {
     /// For MEMORY USAGE (`crate::memory::usage`): (bytes of the list's own
     /// allocations, heap bytes of its first `samples` elements, how many
     /// elements were sampled). Elements live inside the list's buffers, so
-    /// the second and third parts are 0.
-    pub fn mem_parts(&self, _samples: usize) -> (usize, usize, usize) {
+    /// the second and third parts are 0. A chunked list samples its first
+    /// `samples` chunks and extrapolates over all of them, as Redis's
+    /// objectComputeSize does with quicklist nodes (a list of 10M elements
+    /// has ~78k chunks).
+    pub fn mem_parts(&self, samples: usize) -> (usize, usize, usize) {
         use crate::memory::chunk_size;
         match &self.repr {
             Repr::Packed(p) if p.buf.is_empty() => (0, 0, 0),
             Repr::Packed(p) => (chunk_size(p.buf.len()), 0, 0),
             Repr::Chunked(d) => {
+                let seen = samples.clamp(1, d.chunks.len().max(1));
+                let sampled: usize = d
+                    .chunks
+                    .iter()
+                    .take(seen)
+                    .map(|c| chunk_size(c.buf.capacity()))
+                    .sum();
+                let chunks = if seen >= d.chunks.len() {
+                    sampled
+                } else {
+                    (sampled as f64 / seen as f64 * d.chunks.len() as f64) as usize
+                };
+                let tail = match d.tail.capacity() {
+                    0 => 0,
+                    n => chunk_size(n * std::mem::size_of::<u16>()),
+                };
                 let own = chunk_size(std::mem::size_of::<Chunked>())
                     + chunk_size(d.chunks.capacity() * std::mem::size_of::<Chunk>())
-                    + d.chunks
-                        .iter()
-                        .map(|c| chunk_size(c.buf.capacity()))
-                        .sum::<usize>();
+                    + tail
+                    + chunks;
                 (own, 0, 0)
             }
         }
@@ -404,6 +511,7 @@ impl List {
             let mut d = Chunked {
                 chunks: VecDeque::with_capacity(4),
                 len: p.count as usize,
+                tail: Vec::new(),
             };
             if p.count > 0 {
                 d.chunks.push_back(Chunk {
@@ -464,8 +572,10 @@ impl List {
     {
         if let Repr::Chunked(d) = &mut self.repr {
             // The hot path of a long list.
-            for e in elems {
-                d.push(left, e);
+            if left {
+                elems.for_each(|e| d.push_end::<true>(e));
+            } else {
+                elems.for_each(|e| d.push_end::<false>(e));
             }
             return;
         }
@@ -548,9 +658,21 @@ impl List {
                         off += size;
                     }
                     p.splice(0, off, 0);
-                } else {
-                    let start = p.offset(p.count as usize - n);
-                    pop_tail(&p.buf[start..], n, &mut f);
+                } else if n > 0 {
+                    // Entry offsets on the stack (a packed list is at most
+                    // 128 entries of 8 KB), handed out last first.
+                    let mut offs = [0u16; PACKED_MAX_LEN];
+                    let count = p.count as usize;
+                    let mut off = 0;
+                    for o in &mut offs[..count] {
+                        *o = off as u16;
+                        let (len, h) = read_header(&p.buf[off..]);
+                        off += h + len;
+                    }
+                    for &o in offs[count - n..count].iter().rev() {
+                        f(read_entry(&p.buf[o as usize..]).0);
+                    }
+                    let start = offs[count - n] as usize;
                     let len = p.buf.len();
                     p.splice(start, len - start, 0);
                 }
@@ -560,6 +682,7 @@ impl List {
                 let mut n = n.min(d.len);
                 d.len -= n;
                 while n > 0 {
+                    let count = if left { 0 } else { d.tail_offsets() };
                     let Some(c) = (if left {
                         d.chunks.front_mut()
                     } else {
@@ -577,8 +700,11 @@ impl List {
                         }
                         c.cut(0, off);
                     } else {
-                        let start = offset_in(&c.buf, c.count as usize - k);
-                        pop_tail(&c.buf[start..], k, &mut f);
+                        let start = d.tail[count - k] as usize;
+                        for _ in 0..k {
+                            let off = d.tail.pop().map_or(0, usize::from);
+                            f(read_entry(&c.buf[off..]).0);
+                        }
                         c.buf.truncate(start);
                     }
                     c.count -= k as u32;
@@ -589,6 +715,9 @@ impl List {
                         } else {
                             d.chunks.pop_back();
                         }
+                    }
+                    if d.chunks.len() == 1 {
+                        d.tail.clear();
                     }
                 }
             }
@@ -606,7 +735,12 @@ impl List {
                     return None;
                 }
                 let (ci, j) = d.locate(i);
-                d.chunks[ci].iter().nth(j)
+                let c = &d.chunks[ci];
+                let off = match d.tail.get(j) {
+                    Some(&o) if ci + 1 == d.chunks.len() => o as usize,
+                    _ => offset_in(&c.buf, j),
+                };
+                Some(read_entry(&c.buf[off..]).0)
             }
         }
     }
@@ -628,28 +762,42 @@ impl List {
         }
         if let Repr::Chunked(d) = &mut self.repr {
             let (ci, j) = d.locate(i);
-            let middle = ci != 0 && ci + 1 != d.chunks.len();
+            if ci + 1 == d.chunks.len() {
+                d.tail.clear();
+            }
             let c = &mut d.chunks[ci];
             let off = offset_in(&c.buf, j);
             let old = read_entry(&c.buf[off..]).1;
             let new = entry_len(e.len());
             if c.count == 1 || c.buf.len() - old + new <= PACKED_MAX_BYTES {
+                if new == old {
+                    write_entry(&mut c.buf[off..off + new], e);
+                    return true;
+                }
                 c.cut(off, old);
                 write_entry(c.gap(off, new), e);
-                if middle {
-                    c.buf.shrink_to_fit();
-                }
+                // A lone element that shrank may now fit beside a
+                // neighbour (LSET of a big element back to a small one).
+                d.merge_around(ci);
             } else {
                 // Too big for its chunk: the element gets a chunk of its
-                // own between the two halves.
-                let mut tail = c.split_off(j);
-                let _ = tail.pop(true);
-                d.chunks.insert(ci + 1, Chunk::single(e));
-                if tail.count > 0 {
-                    d.chunks.insert(ci + 2, tail);
-                }
+                // own between the entries before it and those after it
+                // (each copied once).
+                let rest = Chunk {
+                    buf: c.buf[off + old..].to_vec(),
+                    count: c.count - j as u32 - 1,
+                };
+                c.buf.truncate(off);
+                c.buf.shrink_to_fit();
+                c.count = j as u32;
+                let mut at = ci + 1;
                 if j == 0 {
                     d.chunks.remove(ci);
+                    at = ci;
+                }
+                d.chunks.insert(at, Chunk::single(e));
+                if rest.count > 0 {
+                    d.chunks.insert(at + 1, rest);
                 }
             }
         }
@@ -679,6 +827,9 @@ impl List {
         let add = entry_len(e.len());
         let (ci, j) = d.locate(i);
         let last = d.chunks.len() - 1;
+        if ci == last {
+            d.tail.clear();
+        }
         if d.chunks[ci].fits(add) {
             let c = &mut d.chunks[ci];
             c.insert(j, e);
@@ -727,12 +878,12 @@ impl List {
         match &self.repr {
             Repr::Packed(p) => RevIter {
                 rest: Default::default(),
-                cur: p.iter().collect(),
+                cur: RevEntries(p.iter().collect()),
                 left: p.count as usize,
             },
             Repr::Chunked(d) => RevIter {
                 rest: d.chunks.range(..).rev(),
-                cur: Vec::new(),
+                cur: RevEntries::default(),
                 left: d.len,
             },
         }
@@ -788,6 +939,7 @@ impl List {
                 p.count = (stop - start) as u32;
             }
             Repr::Chunked(d) => {
+                d.tail.clear();
                 // Whole chunks go at both ends, then the partial end ones
                 // are cut.
                 let mut drop_back = len - stop;
@@ -835,62 +987,43 @@ impl List {
     /// (0 = all), the first ones or (`from_tail`) the last ones. Returns
     /// how many were removed.
     pub fn remove(&mut self, ele: &[u8], limit: u64, from_tail: bool) -> u64 {
-        // Matches are numbered from the head; those in lo..hi go.
-        let (lo, hi) = if limit == 0 {
-            (0, u64::MAX)
-        } else if from_tail {
-            let m = self.iter().filter(|e| *e == ele).count() as u64;
-            (m.saturating_sub(limit), m)
-        } else {
-            (0, limit)
-        };
-        let mut seen = 0u64;
+        let mut left = if limit == 0 { u64::MAX } else { limit };
         let mut removed = 0u64;
-        let mut hit = |e: &[u8]| {
-            if e != ele {
-                return false;
-            }
-            let r = seen >= lo && seen < hi;
-            seen += 1;
-            removed += r as u64;
-            r
-        };
-        // Rebuilds `buf` without the hits; returns the entries kept.
-        let mut filter = |buf: &[u8]| -> Option<(Vec<u8>, u32)> {
-            let mut out: Option<Vec<u8>> = None;
-            let (mut off, mut kept) = (0, 0u32);
-            while off < buf.len() {
-                let (e, size) = read_entry(&buf[off..]);
-                if hit(e) {
-                    out.get_or_insert_with(|| buf[..off].to_vec());
-                } else {
-                    if let Some(o) = &mut out {
-                        o.extend_from_slice(&buf[off..off + size]);
-                    }
-                    kept += 1;
-                }
-                off += size;
-            }
-            out.map(|o| (o, kept))
-        };
         match &mut self.repr {
             Repr::Packed(p) => {
-                if let Some((buf, kept)) = filter(&p.buf) {
+                if let Some((buf, gone)) = filter(&p.buf, p.count, ele, from_tail, &mut left) {
                     p.buf = buf.into_boxed_slice();
-                    p.count = kept;
+                    p.count -= gone;
+                    removed = gone as u64;
                 }
             }
             Repr::Chunked(d) => {
-                let mut changed = false;
-                for c in d.chunks.iter_mut() {
-                    if let Some((buf, kept)) = filter(&c.buf) {
-                        d.len -= (c.count - kept) as usize;
-                        c.buf = buf;
-                        c.count = kept;
-                        changed = true;
+                let edit = |c: &mut Chunk, left: &mut u64| {
+                    let (buf, gone) = filter(&c.buf, c.count, ele, from_tail, left)?;
+                    c.buf = buf;
+                    c.count -= gone;
+                    Some(gone as u64)
+                };
+                // Chunks are visited in the direction of the removals and
+                // the walk stops at the limit.
+                if from_tail {
+                    for c in d.chunks.iter_mut().rev() {
+                        removed += edit(c, &mut left).unwrap_or(0);
+                        if left == 0 {
+                            break;
+                        }
+                    }
+                } else {
+                    for c in d.chunks.iter_mut() {
+                        removed += edit(c, &mut left).unwrap_or(0);
+                        if left == 0 {
+                            break;
+                        }
                     }
                 }
-                if changed {
+                if removed > 0 {
+                    d.len -= removed as usize;
+                    d.tail.clear();
                     d.compact();
                 }
             }
@@ -902,12 +1035,45 @@ impl List {
     }
 }
 
-/// Calls `f` with the `n` entries of `buf` last to first.
-fn pop_tail(buf: &[u8], n: usize, f: &mut impl FnMut(&[u8])) {
-    let items: Vec<&[u8]> = PackedIter { buf, left: n }.collect();
-    for e in items.into_iter().rev() {
-        f(e);
+/// LREM within one buffer of `count` entries: drops the entries equal to
+/// `ele`, visiting them first to last or (`rev`) last to first, at most
+/// `left` of them (decremented). Returns the rebuilt buffer and how many
+/// went, or None when none matched.
+fn filter(buf: &[u8], count: u32, ele: &[u8], rev: bool, left: &mut u64) -> Option<(Vec<u8>, u32)> {
+    // Entry starts and the end (a lone element may be past 64 KB).
+    let count = (count as usize).min(PACKED_MAX_LEN);
+    let mut offs = [0u32; PACKED_MAX_LEN + 1];
+    let mut off = 0;
+    for o in &mut offs[..=count] {
+        *o = off as u32;
+        if off < buf.len() {
+            let (n, h) = read_header(&buf[off..]);
+            off += h + n;
+        }
     }
+    let entry = |i: usize| &buf[offs[i] as usize..offs[i + 1] as usize];
+    let mut drop = [false; PACKED_MAX_LEN];
+    let (mut gone, mut gone_bytes) = (0u32, 0);
+    for k in 0..count {
+        if *left == 0 {
+            break;
+        }
+        let i = if rev { count - 1 - k } else { k };
+        if read_entry(entry(i)).0 == ele {
+            drop[i] = true;
+            gone += 1;
+            gone_bytes += entry(i).len();
+            *left -= 1;
+        }
+    }
+    if gone == 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(buf.len() - gone_bytes);
+    for i in (0..count).filter(|&i| !drop[i]) {
+        out.extend_from_slice(entry(i));
+    }
+    Some((out, gone))
 }
 
 impl<'a> FromIterator<&'a [u8]> for List {
@@ -965,16 +1131,56 @@ impl<'a> Iterator for PackedIter<'a> {
 
 impl ExactSizeIterator for PackedIter<'_> {}
 
-/// Forward iterator over the chunks of a chunked list.
+/// Iteration over a chunked list in either direction: `rest` yields the
+/// chunks still to visit, `cur` the entries of the current one.
 #[derive(Clone)]
-pub struct ChunkIter<'a> {
-    rest: vec_deque::Iter<'a, Chunk>,
-    cur: PackedIter<'a>,
+pub struct Chunks<R, C> {
+    rest: R,
+    cur: C,
     /// Elements still to yield.
     left: usize,
 }
 
-impl<'a> Iterator for ChunkIter<'a> {
+/// Walks the entries of one chunk (forward: [`PackedIter`]; backward:
+/// [`RevEntries`]).
+pub trait Cursor<'a>: Iterator<Item = &'a [u8]> {
+    /// Starts on the `count` entries of `buf`.
+    fn load(&mut self, buf: &'a [u8], count: usize);
+}
+
+impl<'a> Cursor<'a> for PackedIter<'a> {
+    #[inline]
+    fn load(&mut self, buf: &'a [u8], count: usize) {
+        *self = PackedIter { buf, left: count };
+    }
+}
+
+/// A chunk's entries last first: collected (at most 128) and handed out
+/// from the end; the vector is reused from chunk to chunk.
+#[derive(Clone, Default)]
+pub struct RevEntries<'a>(Vec<&'a [u8]>);
+
+impl<'a> Iterator for RevEntries<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.0.pop()
+    }
+}
+
+impl<'a> Cursor<'a> for RevEntries<'a> {
+    fn load(&mut self, buf: &'a [u8], count: usize) {
+        self.0.clear();
+        self.0.extend(PackedIter { buf, left: count });
+    }
+}
+
+impl<'a, R, C> Iterator for Chunks<R, C>
+where
+    R: Iterator<Item = &'a Chunk>,
+    C: Cursor<'a>,
+{
     type Item = &'a [u8];
 
     #[inline]
@@ -987,7 +1193,8 @@ impl<'a> Iterator for ChunkIter<'a> {
                 self.left -= 1;
                 return Some(e);
             }
-            self.cur = self.rest.next()?.iter();
+            let c = self.rest.next()?;
+            self.cur.load(&c.buf, c.count as usize);
         }
     }
 
@@ -997,7 +1204,18 @@ impl<'a> Iterator for ChunkIter<'a> {
     }
 }
 
-impl ExactSizeIterator for ChunkIter<'_> {}
+impl<'a, R, C> ExactSizeIterator for Chunks<R, C>
+where
+    R: Iterator<Item = &'a Chunk>,
+    C: Cursor<'a>,
+{
+}
+
+/// Forward iterator over the chunks of a chunked list.
+pub type ChunkIter<'a> = Chunks<vec_deque::Iter<'a, Chunk>, PackedIter<'a>>;
+
+/// Iterator from the tail to the head (of either encoding).
+pub type RevIter<'a> = Chunks<std::iter::Rev<vec_deque::Iter<'a, Chunk>>, RevEntries<'a>>;
 
 impl<'a> PackedIter<'a> {
     /// The raw entries still to yield: a buffer starting at the next entry
@@ -1056,41 +1274,6 @@ impl<'a> Iterator for Iter<'a> {
 
 impl ExactSizeIterator for Iter<'_> {}
 
-/// Iterator from the tail to the head: a chunk's entries are collected
-/// (at most 128) and handed out last first.
-pub struct RevIter<'a> {
-    rest: std::iter::Rev<vec_deque::Iter<'a, Chunk>>,
-    cur: Vec<&'a [u8]>,
-    left: usize,
-}
-
-impl<'a> Iterator for RevIter<'a> {
-    type Item = &'a [u8];
-
-    #[inline]
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.left == 0 {
-            return None;
-        }
-        loop {
-            if let Some(e) = self.cur.pop() {
-                self.left -= 1;
-                return Some(e);
-            }
-            let c = self.rest.next()?;
-            self.cur.clear();
-            self.cur.extend(c.iter());
-        }
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl ExactSizeIterator for RevIter<'_> {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1113,6 +1296,15 @@ mod tests {
                     d.chunks.iter().map(|c| c.count as usize).sum::<usize>(),
                     d.len
                 );
+                // The tail cache is empty or the back chunk's offsets, and
+                // empty while there is one chunk.
+                assert!(d.tail.is_empty() || d.chunks.len() > 1);
+                if let Some(b) = d.chunks.back().filter(|_| !d.tail.is_empty()) {
+                    let want: Vec<u16> = (0..b.count as usize)
+                        .map(|i| offset_in(&b.buf, i) as u16)
+                        .collect();
+                    assert_eq!(d.tail, want);
+                }
                 for c in &d.chunks {
                     assert!(c.count > 0 && c.count as usize <= PACKED_MAX_LEN);
                     assert!(c.count == 1 || c.buf.len() <= PACKED_MAX_BYTES);
@@ -1120,6 +1312,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The model of LREM: drops the entries at `idx` (from the head).
+    fn model_drop(m: &mut VecDeque<Vec<u8>>, idx: &[usize]) {
+        let mut i = 0;
+        m.retain(|_| {
+            i += 1;
+            !idx.contains(&(i - 1))
+        });
+    }
+
+    /// The model of `keep_range(a, b)`.
+    fn model_keep(m: &mut VecDeque<Vec<u8>>, a: usize, b: usize) {
+        *m = m
+            .iter()
+            .skip(a)
+            .take(b.saturating_sub(a))
+            .cloned()
+            .collect();
+    }
+
+    /// `pop_each` of `k` elements against the model.
+    fn check_pop_each(l: &mut List, m: &mut VecDeque<Vec<u8>>, left: bool, k: usize) {
+        let mut got = Vec::new();
+        l.pop_each(left, k, |e| got.push(e.to_vec()));
+        let want: Vec<Vec<u8>> = (0..k.min(m.len()))
+            .filter_map(|_| if left { m.pop_front() } else { m.pop_back() })
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// `pop` against the model.
+    fn check_pop(l: &mut List, m: &mut VecDeque<Vec<u8>>, left: bool) {
+        let got = l.pop(left);
+        let want = if left { m.pop_front() } else { m.pop_back() };
+        assert_eq!(got.as_deref(), want.as_deref());
     }
 
     struct Rng(u64);
@@ -1226,12 +1454,7 @@ mod tests {
                     }
                     0..=2 => {
                         let (left, k) = (r.below(2) == 0, r.below(40));
-                        let mut got = Vec::new();
-                        l.pop_each(left, k, |e| got.push(e.to_vec()));
-                        let want: Vec<Vec<u8>> = (0..k.min(n))
-                            .filter_map(|_| if left { m.pop_front() } else { m.pop_back() })
-                            .collect();
-                        assert_eq!(got, want);
+                        check_pop_each(&mut l, &mut m, left, k);
                     }
                     3 => {
                         // Around a chunk boundary when the list is chunked.
@@ -1271,28 +1494,17 @@ mod tests {
                             idx.truncate(limit as usize);
                         }
                         assert_eq!(l.remove(&ele, limit, from_tail), idx.len() as u64);
-                        let mut i = 0;
-                        m.retain(|_| {
-                            i += 1;
-                            !idx.contains(&(i - 1))
-                        });
+                        model_drop(&mut m, &idx);
                     }
                     7 if !grow => {
                         let a = r.below(PACKED_MAX_LEN * 2);
                         let b = n.saturating_sub(r.below(PACKED_MAX_LEN * 2));
                         l.keep_range(a, b);
-                        m = m
-                            .iter()
-                            .skip(a)
-                            .take(b.saturating_sub(a))
-                            .cloned()
-                            .collect();
+                        model_keep(&mut m, a, b);
                     }
                     _ => {
                         let left = r.below(2) == 0;
-                        let got = l.pop(left);
-                        let want = if left { m.pop_front() } else { m.pop_back() };
-                        assert_eq!(got.as_deref(), want.as_deref());
+                        check_pop(&mut l, &mut m, left);
                     }
                 }
                 check(&l, &m);
@@ -1302,6 +1514,126 @@ mod tests {
             }
             assert!(max_chunks >= 8, "seed {seed}: {max_chunks}");
         }
+    }
+
+    /// The back chunk's offset cache through every operation that can
+    /// touch the back chunk, on lists of one to a few chunks (so that the
+    /// front chunk is often the back one), against a `VecDeque` model.
+    #[test]
+    fn tail_cache_model() {
+        for seed in 1..=16u64 {
+            let mut r = Rng(seed.wrapping_mul(0xA076_1D64_78BD_642F) | 1);
+            let mut l = List::new();
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            // Seen a list of one chunk of several elements, a cached tail.
+            let mut saw = [false; 2];
+            let elem = |r: &mut Rng| match r.below(100) {
+                0 => vec![b'b'; PACKED_MAX_BYTES + r.below(10)],
+                1..=4 => vec![b'c'; 200 + r.below(3000)],
+                _ => vec![b'a' + r.below(2) as u8; r.below(4)],
+            };
+            for step in 0..6000 {
+                let n = m.len();
+                // Phases push at one end and pop mostly at the other (queues
+                // both ways), so a list is often down to one chunk.
+                let bias = if (step / 1000) % 2 == 0 { 1 } else { 3 };
+                let grow = (step / 100) % 2 == 0;
+                match r.below(16) {
+                    0..=3 if grow => {
+                        let left = r.below(4) < bias;
+                        for _ in 0..1 + r.below(8) {
+                            let e = elem(&mut r);
+                            l.push(left, &e);
+                            if left {
+                                m.push_front(e);
+                            } else {
+                                m.push_back(e);
+                            }
+                        }
+                    }
+                    0..=6 => {
+                        let left = r.below(4) >= bias;
+                        check_pop(&mut l, &mut m, left);
+                    }
+                    7 => {
+                        let (left, k) = (r.below(3) == 0, r.below(12));
+                        check_pop_each(&mut l, &mut m, left, k);
+                    }
+                    8 if n > 0 => {
+                        let i = n - 1 - r.below(n.min(3));
+                        let e = elem(&mut r);
+                        assert!(l.set(i, &e));
+                        m[i] = e;
+                    }
+                    9 => {
+                        let i = n.saturating_sub(r.below(4));
+                        let e = elem(&mut r);
+                        l.insert(i, &e);
+                        m.insert(i, e);
+                    }
+                    10 => {
+                        let ele = vec![b'a'; r.below(2)];
+                        let limit = 1 + r.below(3) as u64;
+                        let mut idx: Vec<usize> = (0..n).rev().filter(|&i| m[i] == ele).collect();
+                        idx.truncate(limit as usize);
+                        assert_eq!(l.remove(&ele, limit, true), idx.len() as u64);
+                        model_drop(&mut m, &idx);
+                    }
+                    11 => {
+                        let (a, b) = (r.below(2), n.saturating_sub(r.below(5)));
+                        l.keep_range(a, b);
+                        model_keep(&mut m, a, b);
+                    }
+                    _ => {
+                        assert_eq!(l.get(n.wrapping_sub(1)), m.back().map(|e| &e[..]));
+                    }
+                }
+                check(&l, &m);
+                if let Repr::Chunked(d) = &l.repr {
+                    saw[0] |= d.chunks.len() == 1 && d.len > 1;
+                    saw[1] |= !d.tail.is_empty();
+                }
+            }
+            assert_eq!(saw, [true, true], "seed {seed}");
+        }
+    }
+
+    /// LSET of a big element into a full chunk splits it around the
+    /// element; setting it small again merges the pieces back.
+    #[test]
+    fn set_splits_then_merges() {
+        let mut l = List::new();
+        for i in 0..300u32 {
+            l.push_back(format!("{i:02}").as_bytes());
+        }
+        let chunks = |l: &List| match &l.repr {
+            Repr::Chunked(d) => d.chunks.len(),
+            Repr::Packed(_) => 0,
+        };
+        let before = chunks(&l);
+        let mut m: VecDeque<Vec<u8>> = l.iter().map(|e| e.to_vec()).collect();
+        l.set(150, &[b'x'; PACKED_MAX_BYTES]);
+        m[150] = vec![b'x'; PACKED_MAX_BYTES];
+        check(&l, &m);
+        assert_eq!(chunks(&l), before + 2);
+        l.set(150, b"y");
+        m[150] = b"y".to_vec();
+        check(&l, &m);
+        assert_eq!(chunks(&l), before);
+    }
+
+    /// MEMORY USAGE samples the first chunks and extrapolates; SAMPLES 0
+    /// (usize::MAX here) counts every chunk.
+    #[test]
+    fn mem_parts_samples_chunks() {
+        let mut l = List::new();
+        for i in 0..10_000u32 {
+            l.push_back(format!("{i:08}").as_bytes());
+        }
+        let (all, five) = (l.mem_parts(usize::MAX).0, l.mem_parts(5).0);
+        let ratio = five as f64 / all as f64;
+        assert!((0.95..=1.05).contains(&ratio), "{five} vs {all}");
+        assert!(l.mem_parts(1).0 > 0);
     }
 
     /// Long lists of short elements cost about their bytes plus a header.
@@ -1352,9 +1684,7 @@ mod tests {
                     }
                     0..=5 => {
                         let left = r.below(2) == 0;
-                        let got = l.pop(left);
-                        let want = if left { m.pop_front() } else { m.pop_back() };
-                        assert_eq!(got.as_deref(), want.as_deref());
+                        check_pop(&mut l, &mut m, left);
                     }
                     6 => {
                         let left = r.below(2) == 0;
@@ -1428,12 +1758,7 @@ mod tests {
                             v
                         };
                         assert_eq!(got, idx.len() as u64);
-                        let mut i = 0;
-                        m.retain(|_| {
-                            let keep = !idx.contains(&i);
-                            i += 1;
-                            keep
-                        });
+                        model_drop(&mut m, &idx);
                     }
                     12 => {
                         let c = l.clone();
