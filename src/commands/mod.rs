@@ -254,9 +254,11 @@ pub mod zset;
 /// flooded; a miss ends at the first empty slot (the table is at most a
 /// quarter full). std's HashMap with FNV cost ~160 instructions per
 /// command, this ~50.
+/// A `NameIndex` entry: (lower-cased head word, spec, command id).
+type NameSlot = (u64, &'static CommandSpec, CmdId);
+
 pub struct NameIndex {
-    /// (lower-cased head word, spec, command id).
-    slots: Box<[Option<(u64, &'static CommandSpec, CmdId)>]>,
+    slots: Box<[Option<NameSlot>]>,
     mask: usize,
 }
 
