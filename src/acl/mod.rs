@@ -87,8 +87,8 @@ pub struct Registry {
     /// How to find each command's keys and the permission each needs.
     keys: Vec<KeyInfo>,
     /// Spec address -> id: open addressing, at most a quarter full, so a
-    /// lookup is a multiply and usually one compare (this runs per
-    /// checked command).
+    /// lookup is a multiply and usually one compare (for checks of a spec
+    /// without its id: EXEC's queue, scripts, ACL DRYRUN).
     by_ptr: Vec<(usize, u32)>,
     ptr_shift: u32,
 }
