@@ -938,8 +938,8 @@ const PLAN_SET_KEY: u8 = 3; // SET: as PLAN_ONE_KEY, needing WRITE unless a GET 
 const PLAN_KEYS: u8 = 4; // the keys at the row's fixed positions
 
 /// How the plan decides one command (indexed by command id): 8 bytes
-/// (aligned so indexing is a shift), so a plan is about 4 KiB whatever
-/// the user allows.
+/// (aligned so indexing is a shift), so a plan is under 3 KiB whatever
+/// the user allows (332 ids today: 2.7 KB).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[repr(align(8))]
 struct Slot {
