@@ -15,10 +15,11 @@
 //! slot. `User::unrestricted` (every command, key and channel) lets the
 //! dispatch path skip the check with one load for the default user. Once a
 //! user's rules are applied, `User::compile` (run by `Acl::put`) builds its
-//! [`Fast`] plan: a table by spec address of the commands some selector
-//! allows outright, or allows when their keys (fixed positions) match that
-//! selector's patterns; the check then costs a hash probe, a byte lookup
-//! and a masked word compare per key. What the plan cannot prove allowed
+//! [`Fast`] plan: an array by command id (which dispatch gets from
+//! resolving the name) of the commands some selector allows outright, or
+//! allows when their keys (fixed positions) match that selector's
+//! patterns; the check then costs an array load, a byte lookup and a
+//! masked word compare per key. What the plan cannot prove allowed
 //! (or a user not compiled yet) goes to the full check
 //! (`User::check_full`), which also picks the denial to report, so NOPERM
 //! texts and ACL LOG entries do not depend on the plan.
@@ -29,7 +30,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use crate::commands::{self, Args, CommandSpec, docs, flags, table};
+use crate::commands::{self, Args, CmdId, CommandSpec, docs, flags, table};
 use crate::server::{Client, Server};
 
 pub use log::{LogContext, LogEntry, Reason};
@@ -86,13 +87,10 @@ pub struct Registry {
     /// How to find each command's keys and the permission each needs.
     keys: Vec<KeyInfo>,
     /// Spec address -> id: open addressing, at most a quarter full, so a
-    /// lookup is a multiply and usually one compare (this runs per
-    /// checked command).
+    /// lookup is a multiply and usually one compare (for checks of a spec
+    /// without its id: EXEC's queue, scripts, ACL DRYRUN).
     by_ptr: Vec<(usize, u32)>,
     ptr_shift: u32,
-    /// Every spec lies within 4 GiB, so the low 32 bits of an address
-    /// tell specs apart (`Slot::spec`); else plans stay empty.
-    span_ok: bool,
 }
 
 /// Per-command key facts, computed once so a check does no lookups.
@@ -111,25 +109,12 @@ struct KeyInfo {
     chan: Chan,
 }
 
-/// Slot of a spec address in an open-addressing table of `64 - shift`
-/// bits (`Registry::by_ptr`, `Fast::slots`; Fibonacci hashing).
+/// Slot of a spec address in `Registry::by_ptr`, a table of `64 - shift`
+/// bits (Fibonacci hashing).
 #[inline(always)]
-fn ptr_slot(p: usize, mul: u64, shift: u32) -> usize {
-    ((p as u64 >> 3).wrapping_mul(mul) >> shift) as usize
+fn ptr_slot(p: usize, shift: u32) -> usize {
+    ((p as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
 }
-
-/// Odd multipliers for `ptr_slot` (Fibonacci's first); a plan tries them
-/// in turn.
-const MULS: [u64; 8] = [
-    0x9E37_79B9_7F4A_7C15,
-    0xC2B2_AE3D_27D4_EB4F,
-    0x1656_67B1_9E37_79F9,
-    0xD6E8_FEB8_6659_FD93,
-    0xFF51_AFD7_ED55_8CCD,
-    0xC4CE_B9FE_1A85_EC53,
-    0x8EBC_6AF0_9C88_C6E3,
-    0x5851_F42D_4C95_7F2D,
-];
 
 /// The command id registry, built once from the table.
 pub fn registry() -> &'static Registry {
@@ -143,7 +128,6 @@ pub fn registry() -> &'static Registry {
             keys: Vec::new(),
             by_ptr: Vec::new(),
             ptr_shift: 64,
-            span_ok: false,
         };
         let add = |r: &mut Registry, s: &'static CommandSpec, sub: bool| {
             let id = r.specs.len();
@@ -170,23 +154,23 @@ pub fn registry() -> &'static Registry {
             });
             id
         };
-        for top in &table().all {
+        let t = table();
+        for (top, &tid) in t.all.iter().zip(&t.ids) {
             let id = add(&mut r, top, false);
+            // Dispatch resolves names to these ids (`commands::CmdId`).
+            assert_eq!(tid as usize, id, "command ids out of step");
             for sub in top.subcommands {
                 let sid = add(&mut r, sub, true);
                 r.subs[id].push(sid);
             }
         }
         assert!(r.specs.len() < FUTURE, "more commands than ACL bits");
-        let addrs = r.specs.iter().map(|s| *s as *const CommandSpec as usize);
-        let (lo, hi) = (addrs.clone().min().unwrap_or(0), addrs.max().unwrap_or(0));
-        r.span_ok = ((hi - lo) as u64) >> 32 == 0;
         let bits = (r.specs.len() * 4).next_power_of_two().trailing_zeros();
         r.ptr_shift = 64 - bits;
         r.by_ptr = vec![(0, 0); 1 << bits];
         for (id, s) in r.specs.iter().enumerate() {
             let p = *s as *const CommandSpec as usize;
-            let mut i = ptr_slot(p, MULS[0], r.ptr_shift);
+            let mut i = ptr_slot(p, r.ptr_shift);
             while r.by_ptr[i].0 != 0 {
                 i = (i + 1) & (r.by_ptr.len() - 1);
             }
@@ -197,12 +181,13 @@ pub fn registry() -> &'static Registry {
 }
 
 impl Registry {
-    /// Id of a spec from the table.
+    /// Id of a spec from the table (paths that have no id from resolving:
+    /// EXEC's queue, scripts, ACL DRYRUN).
     #[inline]
     pub fn id(&self, spec: &'static CommandSpec) -> Option<usize> {
         let p = spec as *const CommandSpec as usize;
         let mask = self.by_ptr.len().checked_sub(1)?;
-        let mut i = ptr_slot(p, MULS[0], self.ptr_shift);
+        let mut i = ptr_slot(p, self.ptr_shift);
         loop {
             let (k, id) = *self.by_ptr.get(i)?;
             if k == p {
@@ -952,33 +937,37 @@ const PLAN_ONE_KEY: u8 = 2; // the key at `pos` (if any) must be granted `need`
 const PLAN_SET_KEY: u8 = 3; // SET: as PLAN_ONE_KEY, needing WRITE unless a GET flag
 const PLAN_KEYS: u8 = 4; // the keys at the row's fixed positions
 
-/// A command the plan can allow, found by its spec's address: the entry
-/// and the key is one load away, with no id lookup in between. 8 bytes,
-/// so a plan allowing every command is 16 KiB.
+/// How the plan decides one command (indexed by command id): 8 bytes
+/// (aligned so indexing is a shift), so a plan is under 3 KiB whatever
+/// the user allows (332 ids today: 2.7 KB).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[repr(align(8))]
 struct Slot {
-    /// The low 32 bits of the spec's address (unique: the registry holds
-    /// every spec within 4 GiB, `Registry::span_ok`); 0 = an empty slot.
-    spec: u32,
     /// `Fast::pats` index of the patterns granting the key what it needs
     /// (selector * 4 + need); for SET, without a GET flag.
     pats: u16,
+    /// PLAN_*; 0: the full check.
     how: u8,
+    /// argv index of the one key; `NO_KEY` for PLAN_ALLOW.
     pos: u8,
+    /// Commands of up to this many arguments are decided inline by the
+    /// key at `pos` (none there: allowed) against `pats`: one compare
+    /// picks the common case (PLAN_ALLOW, PLAN_ONE_KEY, SET without
+    /// options); the rest go out of line (`Fast::allows_other`).
+    inline_argc: u8,
 }
+
+/// `Slot::pos` of a command with no key to check: no argv of at most
+/// `u8::MAX` arguments has this index.
+const NO_KEY: u8 = u8::MAX;
 
 /// A user's permissions compiled for the dispatch path (see the module
 /// comment). Derived from the selectors alone, so equal users have equal
-/// plans. Commands it cannot decide have no slot (the full check).
-#[derive(Debug, Clone, PartialEq)]
+/// plans. Commands it cannot decide have an empty slot (the full check).
+#[derive(Debug, Clone, PartialEq, Default)]
 struct Fast {
-    /// Open addressing by spec address (multiplicative hashing), at most
-    /// a quarter full, so a lookup is a multiply and usually one compare.
-    /// Never full: a miss ends on an empty slot.
+    /// By command id.
     slots: Box<[Slot]>,
-    /// The odd multiplier (of a few tried) that displaces fewest slots.
-    mul: u64,
-    shift: u32,
     /// By selector, then by the permission a key needs (0..=3, READ |
     /// WRITE bits): the patterns granting it.
     pats: Box<[KeyPats]>,
@@ -987,37 +976,29 @@ struct Fast {
     built: bool,
 }
 
-impl Default for Fast {
-    fn default() -> Self {
-        Fast {
-            slots: vec![Slot::default(); 2].into_boxed_slice(),
-            mul: MULS[0],
-            shift: 63,
-            pats: Box::default(),
-            built: false,
-        }
-    }
-}
-
 /// A literal key head of up to 8 bytes (an exact name, or `head*`),
-/// compiled so a compare is two length compares and a masked word
-/// compare. Longer heads are rare and go with the wildcards.
+/// compiled so a compare is a length compare and a shifted word compare
+/// (32 bytes: indexing is a shift). Longer heads are rare and go with the
+/// wildcards.
 #[derive(Debug, Clone, PartialEq)]
 struct Lit {
     /// The head, little-endian, zero-padded.
     word: u64,
-    /// The bytes of `word` that count.
-    mask: u64,
-    /// Key lengths that can match: the head's, up to itself (exact) or
-    /// any (prefix).
+    /// Key lengths that can match: from the head's, `min`, to `min +
+    /// span` (exact: span 0; prefix: any), one wrapping compare (a
+    /// shorter key wraps past `span`).
     min: usize,
-    max: usize,
+    span: usize,
+    /// 64 - 8 * head length: shifting a key's word left by it keeps the
+    /// bytes the head covers.
+    shift: u32,
     /// The next head in `KeyPats::lit` starts with the same byte.
     more: bool,
 }
 
 /// A key's first 8 bytes as a little-endian word, zero-padded; bytes past
-/// the key are never compared (`Lit::min` is checked first).
+/// the key are never compared (`Lit::min` is checked first, and the
+/// shift drops them).
 #[inline(always)]
 fn head_word(key: &[u8]) -> u64 {
     match key.first_chunk::<8>() {
@@ -1041,21 +1022,27 @@ impl Lit {
         let n = head.len().min(8);
         Lit {
             word: short_word(&head[..n]),
-            mask: if n == 8 {
-                u64::MAX
-            } else {
-                (1u64 << (8 * n)) - 1
-            },
+            shift: 64 - 8 * n as u32,
             min: n,
-            max: if exact { n } else { usize::MAX },
+            span: if exact { 0 } else { usize::MAX - n },
             more,
         }
     }
 
+    /// `KeyPats::lit[0]`: matches no key (no length is `usize::MAX`).
+    const NONE: Lit = Lit {
+        word: 0,
+        shift: 0,
+        min: usize::MAX,
+        span: 0,
+        more: false,
+    };
+
     /// `word` is `head_word(key)`.
     #[inline(always)]
     fn matches(&self, key: &[u8], word: u64) -> bool {
-        key.len() >= self.min && key.len() <= self.max && word & self.mask == self.word
+        key.len().wrapping_sub(self.min) <= self.span
+            && (word ^ self.word).wrapping_shl(self.shift) == 0
     }
 }
 
@@ -1065,11 +1052,12 @@ impl Lit {
 /// patterns that cannot match.
 #[derive(Debug, Clone, PartialEq)]
 struct KeyPats {
-    /// Exact names and `head*` patterns (heads of 1 to 8 bytes), sorted
-    /// by first byte (stable: in the order given).
+    /// `Lit::NONE`, then the exact names and `head*` patterns (heads of 1
+    /// to 8 bytes), sorted by first byte (stable: in the order given).
     lit: Vec<Lit>,
-    /// By a key's first byte b: 1 + the index in `lit` of the first head
-    /// starting with b (0: none); its run ends at the first `!more`.
+    /// By a key's first byte b: the index in `lit` of the first head
+    /// starting with b (0: none, `Lit::NONE`); its run ends at the first
+    /// `!more`.
     first: [u8; 256],
     /// Patterns starting with a wildcard, empty, or with a head longer
     /// than 8 bytes (or past the 255 `first` can index): tried for every
@@ -1101,7 +1089,8 @@ impl KeyPats {
         }
         heads.sort_by_key(|(p, _)| p[0]);
         let mut first = [0u8; 256];
-        let mut lit: Vec<Lit> = Vec::with_capacity(heads.len());
+        let mut lit: Vec<Lit> = Vec::with_capacity(heads.len() + 1);
+        lit.push(Lit::NONE);
         for (i, &(h, exact)) in heads.iter().enumerate() {
             let b = usize::from(h[0]);
             if first[b] == 0 {
@@ -1113,24 +1102,37 @@ impl KeyPats {
         KeyPats { lit, first, wild }
     }
 
+    /// No branch for "no head starts like the key" or an empty key: both
+    /// meet a `Lit` that cannot match (`Lit::NONE`, or a length test).
     #[inline(always)]
     fn matches(&self, key: &[u8]) -> bool {
-        if let Some(&b) = key.first() {
-            let mut i = usize::from(self.first[usize::from(b)]);
-            if i != 0 {
-                let word = head_word(key);
-                while let Some(l) = self.lit.get(i - 1) {
-                    if l.matches(key, word) {
-                        return true;
-                    }
-                    if !l.more {
-                        break;
-                    }
-                    i += 1;
-                }
+        let word = head_word(key);
+        // The key's first byte (0 for an empty key).
+        let i = usize::from(self.first[(word & 0xff) as usize]);
+        if let Some(l) = self.lit.get(i) {
+            if l.matches(key, word) {
+                return true;
+            }
+            if l.more {
+                return self.more_matches(key, word, i + 1);
             }
         }
         !self.wild.is_empty() && self.wild_matches(key)
+    }
+
+    /// The heads after the first one starting like the key, then the
+    /// wildcards (out of line: most keys meet one head).
+    #[inline(never)]
+    fn more_matches(&self, key: &[u8], word: u64, from: usize) -> bool {
+        for l in self.lit.get(from..).unwrap_or_default() {
+            if l.matches(key, word) {
+                return true;
+            }
+            if !l.more {
+                break;
+            }
+        }
+        self.wild_matches(key)
     }
 
     #[inline(never)]
@@ -1142,7 +1144,7 @@ impl KeyPats {
 impl Fast {
     fn build(selectors: &[Selector]) -> Fast {
         let r = registry();
-        let mut plan: Vec<Slot> = Vec::new();
+        let mut slots = vec![Slot::default(); r.specs.len()].into_boxed_slice();
         // Selector indexes must fit a byte; beyond, the full check.
         let usable = &selectors[..selectors.len().min(usize::from(u8::MAX))];
         for (id, &spec) in r.specs.iter().enumerate() {
@@ -1158,6 +1160,8 @@ impl Fast {
                 if s.allkeys || info.keyless {
                     e = Some(Slot {
                         how: PLAN_ALLOW,
+                        pos: NO_KEY,
+                        inline_argc: u8::MAX,
                         ..Slot::default()
                     });
                     break;
@@ -1171,17 +1175,19 @@ impl Fast {
                 let base = (si * 4) as u16;
                 let need = u16::from(info.perms[0] & 3);
                 e = Some(match u8::try_from(first) {
+                    // SET reads its key only with GET: inline up to
+                    // `SET key value`.
                     Ok(pos) if first == last && info.is_set => Slot {
                         how: PLAN_SET_KEY,
                         pos,
                         pats: base + u16::from(WRITE),
-                        ..Slot::default()
+                        inline_argc: 3,
                     },
-                    Ok(pos) if first == last => Slot {
+                    Ok(pos) if first == last && pos != NO_KEY => Slot {
                         how: PLAN_ONE_KEY,
                         pos,
                         pats: base + need,
-                        ..Slot::default()
+                        inline_argc: u8::MAX,
                     },
                     _ => Slot {
                         how: PLAN_KEYS,
@@ -1190,36 +1196,10 @@ impl Fast {
                     },
                 });
             }
-            let lo = spec as *const CommandSpec as usize as u32;
-            if let Some(e) = e.filter(|_| r.span_ok && lo != 0) {
-                plan.push(Slot { spec: lo, ..e });
+            if let Some(e) = e {
+                slots[id] = e;
             }
         }
-        let bits = (plan.len() * 4).next_power_of_two().max(2).trailing_zeros();
-        let shift = 64 - bits;
-        // The multiplier that displaces the fewest commands from their
-        // first slot (most then cost one compare).
-        let (mut best, mut best_moved) = (None, usize::MAX);
-        for &mul in &MULS {
-            let mut slots = vec![Slot::default(); 1 << bits].into_boxed_slice();
-            let mask = slots.len() - 1;
-            let mut moved = 0;
-            for e in &plan {
-                let mut i = ptr_slot(e.spec as usize, mul, shift);
-                while slots[i].spec != 0 {
-                    i = (i + 1) & mask;
-                    moved += 1;
-                }
-                slots[i] = *e;
-            }
-            if moved < best_moved {
-                (best, best_moved) = (Some((slots, mul)), moved);
-            }
-            if moved == 0 {
-                break;
-            }
-        }
-        let (slots, mul) = best.unwrap_or_else(|| (Fast::default().slots, MULS[0]));
         let pats = usable
             .iter()
             .flat_map(|s| {
@@ -1235,28 +1215,8 @@ impl Fast {
             .collect();
         Fast {
             slots,
-            mul,
-            shift,
             pats,
             built: true,
-        }
-    }
-
-    /// The plan's slot for a command, if it has one.
-    #[inline(always)]
-    fn slot(&self, spec: &'static CommandSpec) -> Option<&Slot> {
-        let p = spec as *const CommandSpec as usize as u32;
-        let mask = self.slots.len().wrapping_sub(1);
-        let mut i = ptr_slot(p as usize, self.mul, self.shift);
-        loop {
-            let s = self.slots.get(i)?;
-            if s.spec == p {
-                return Some(s);
-            }
-            if s.spec == 0 {
-                return None;
-            }
-            i = (i + 1) & mask;
         }
     }
 
@@ -1264,21 +1224,20 @@ impl Fast {
     /// full check" (which may still allow it). Keys are the ones
     /// `command_key_perms` finds, with the same needs.
     #[inline(always)]
-    fn allows(&self, spec: &'static CommandSpec, args: &Args) -> bool {
-        let Some(e) = self.slot(spec) else {
+    fn allows(&self, id: CmdId, args: &Args) -> bool {
+        let Some(e) = self.slots.get(id as usize) else {
             return false;
         };
-        if e.how == PLAN_ALLOW {
-            return true;
+        if args.len() <= usize::from(e.inline_argc) {
+            return self.key_allowed(e.pats, e.pos, args);
         }
-        let pats = match e.how {
-            PLAN_ONE_KEY => e.pats,
-            // SET reads its key only with GET (Redis's setGetKeys).
-            PLAN_SET_KEY if args.len() > 3 && set_has_get(args) => set_get_pats(e, spec),
-            PLAN_SET_KEY => e.pats,
-            _ => return self.keys_allowed(e, spec, args),
-        };
-        let Some(key) = args.get(usize::from(e.pos)) else {
+        self.allows_other(e, id, args)
+    }
+
+    /// The key at `pos` (if any: else allowed) against `pats`.
+    #[inline(always)]
+    fn key_allowed(&self, pats: u16, pos: u8, args: &Args) -> bool {
+        let Some(key) = args.get(usize::from(pos)) else {
             return true;
         };
         self.pats
@@ -1286,18 +1245,30 @@ impl Fast {
             .is_some_and(|p| p.matches(key))
     }
 
-    /// `PLAN_KEYS`: every key at the row's fixed positions.
+    /// `allows` past `Slot::inline_argc`.
     #[inline(never)]
-    fn keys_allowed(&self, e: &Slot, spec: &'static CommandSpec, args: &Args) -> bool {
-        // Else an empty slot, met by a spec whose low address bits are 0.
-        if e.how != PLAN_KEYS {
-            return false;
+    fn allows_other(&self, e: &Slot, id: CmdId, args: &Args) -> bool {
+        match e.how {
+            PLAN_ALLOW => true,
+            PLAN_ONE_KEY => self.key_allowed(e.pats, e.pos, args),
+            // SET reads its key only with GET (Redis's setGetKeys).
+            PLAN_SET_KEY if set_has_get(args) => self.key_allowed(set_get_pats(e, id), e.pos, args),
+            PLAN_SET_KEY => self.key_allowed(e.pats, e.pos, args),
+            PLAN_KEYS => self.keys_allowed(e, id, args),
+            _ => false,
         }
+    }
+
+    /// `PLAN_KEYS`: every key at the row's fixed positions.
+    #[inline]
+    fn keys_allowed(&self, e: &Slot, id: CmdId, args: &Args) -> bool {
         let base = usize::from(e.pats);
-        let (Some(pats), Some(id)) = (self.pats.get(base..base + 4), registry().id(spec)) else {
+        let (Some(pats), Some(info)) = (
+            self.pats.get(base..base + 4),
+            registry().keys.get(id as usize),
+        ) else {
             return false;
         };
-        let info = &registry().keys[id];
         let Some((first, last, step)) = info.fixed else {
             return false;
         };
@@ -1324,11 +1295,11 @@ impl Fast {
 /// SET with a GET flag: the patterns granting its key the row's need (not
 /// only WRITE), of the same selector.
 #[inline(never)]
-fn set_get_pats(e: &Slot, spec: &'static CommandSpec) -> u16 {
-    let r = registry();
-    let need = r
-        .id(spec)
-        .map_or(READ | WRITE, |id| r.keys[id].perms[0] & 3);
+fn set_get_pats(e: &Slot, id: CmdId) -> u16 {
+    let need = registry()
+        .keys
+        .get(id as usize)
+        .map_or(READ | WRITE, |k| k.perms[0] & 3);
     (e.pats & !3) + u16::from(need)
 }
 
@@ -1504,28 +1475,52 @@ impl User {
 
     /// Redis's ACLCheckAllUserCommandPerm: allowed if any selector allows
     /// it; otherwise the most relevant denial (channel > key > command,
-    /// then the highest argv index).
-    /// Inlined into the dispatch path: the common allowed case is a few
-    /// dozen instructions, the rest is out of line.
-    #[inline(always)]
+    /// then the highest argv index). For callers without the id
+    /// (`check_id` is the dispatch path's).
     pub fn check(&self, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
-        if self.fast.allows(spec, args) {
-            return Ok(());
+        match registry().id(spec) {
+            Some(id) => self.check_id(id as CmdId, spec, args),
+            None => Err(Denied::Command),
         }
-        self.check_slow(spec, args)
     }
 
-    /// What the plan cannot allow: the id, then every selector.
-    #[cold]
-    #[inline(never)]
-    fn check_slow(&self, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
-        let Some(id) = registry().id(spec) else {
-            return Err(Denied::Command);
-        };
-        self.check_full(id, spec, args)
+    /// `check` of a resolved command, `id` being its id (from
+    /// `commands::resolve_id`). Inlined into the dispatch path: the common
+    /// allowed case is a few dozen instructions, the rest is out of line.
+    #[inline(always)]
+    pub fn check_id(
+        &self,
+        id: CmdId,
+        spec: &'static CommandSpec,
+        args: &Args,
+    ) -> Result<(), Denied> {
+        if self.plan_allows(id, args) {
+            return Ok(());
+        }
+        self.check_full(id as usize, spec, args)
+    }
+
+    /// The first half of `check_id`: true when the compiled plan proves
+    /// the command allowed (false: ask `check_unplanned`). Dispatch runs
+    /// it before its other exemption tests, so the common case costs
+    /// nothing else.
+    #[inline(always)]
+    pub fn plan_allows(&self, id: CmdId, args: &Args) -> bool {
+        self.fast.allows(id, args)
+    }
+
+    /// The second half of `check_id`: every selector, and the denial.
+    pub fn check_unplanned(
+        &self,
+        id: CmdId,
+        spec: &'static CommandSpec,
+        args: &Args,
+    ) -> Result<(), Denied> {
+        self.check_full(id as usize, spec, args)
     }
 
     /// Every selector, in order, as Redis does it; also the denial.
+    #[cold]
     #[inline(never)]
     fn check_full(&self, id: usize, spec: &'static CommandSpec, args: &Args) -> Result<(), Denied> {
         KEYS.with(|buf| {
@@ -2204,6 +2199,29 @@ mod tests {
     }
 
     #[test]
+    fn resolved_ids_are_registry_ids() {
+        let r = registry();
+        for (id, spec) in r.specs.iter().enumerate() {
+            // `parent|sub` -> argv [PARENT, Sub] (upper case: resolving
+            // folds it), padded to the arity.
+            // A container needing a subcommand never resolves to itself.
+            if !spec.subcommands.is_empty() && !spec.arity_ok(1) {
+                continue;
+            }
+            let mut argv: Vec<String> = spec.name.split('|').map(str::to_string).collect();
+            argv[0] = argv[0].to_ascii_uppercase();
+            while !spec.arity_ok(argv.len()) {
+                argv.push("x".to_string());
+            }
+            let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
+            let (found, rid) = commands::resolve_id(&owned.as_args()).expect("resolves");
+            assert!(std::ptr::eq(found, *spec), "{}", spec.name);
+            assert_eq!(rid as usize, id, "{}", spec.name);
+            assert_eq!(r.id(spec), Some(id), "{}", spec.name);
+        }
+    }
+
+    #[test]
     fn fast_plan_agrees_with_the_full_check() {
         let users = [
             vec![
@@ -2317,12 +2335,12 @@ mod tests {
             for argv in argvs {
                 let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
                 let args = owned.as_args();
-                let spec = commands::resolve(&args).expect("known command");
-                let id = registry().id(spec).expect("id");
-                let full = u.check_full(id, spec, &args);
+                let (spec, id) = commands::resolve_id(&args).expect("known command");
+                let full = u.check_full(id as usize, spec, &args);
                 assert_eq!(u.check(spec, &args), full, "{rules:?} {argv:?}");
+                assert_eq!(u.check_id(id, spec, &args), full, "{rules:?} {argv:?}");
                 assert_eq!(raw.check(spec, &args), full, "{rules:?} {argv:?}");
-                if u.fast.allows(spec, &args) {
+                if u.fast.allows(id, &args) {
                     assert_eq!(full, Ok(()), "fast path allowed {argv:?} for {rules:?}");
                 }
             }
@@ -2345,8 +2363,8 @@ mod tests {
         ] {
             let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
             let args = owned.as_args();
-            let spec = commands::resolve(&args).expect("known command");
-            assert!(u.fast.allows(spec, &args), "{argv:?}");
+            let (_, id) = commands::resolve_id(&args).expect("known command");
+            assert!(u.fast.allows(id, &args), "{argv:?}");
         }
         let u = user(&users[7]);
         for argv in [
@@ -2357,8 +2375,8 @@ mod tests {
         ] {
             let owned = OwnedArgs::from_slices(argv.iter().map(|a| a.as_bytes()));
             let args = owned.as_args();
-            let spec = commands::resolve(&args).expect("known command");
-            assert!(u.fast.allows(spec, &args), "{argv:?}");
+            let (_, id) = commands::resolve_id(&args).expect("known command");
+            assert!(u.fast.allows(id, &args), "{argv:?}");
         }
     }
 
@@ -2376,6 +2394,10 @@ mod tests {
             b"*x",
             b"a?c*",
             b"",
+            // Heads ending in NUL bytes: a shorter key's zero padding
+            // must not match them.
+            b"a\0*",
+            b"\0\0",
         ];
         let keys: &[&[u8]] = &[
             b"",
@@ -2403,6 +2425,10 @@ mod tests {
             b"x",
             b"abcx",
             b"\xffx",
+            b"a",
+            b"a\0",
+            b"\0",
+            b"\0\0",
         ];
         // Every subset of the patterns up to size 3, so buckets share
         // first bytes and mix with wildcards.

@@ -254,25 +254,28 @@ pub mod zset;
 /// flooded; a miss ends at the first empty slot (the table is at most a
 /// quarter full). std's HashMap with FNV cost ~160 instructions per
 /// command, this ~50.
+/// A `NameIndex` entry: (lower-cased head word, spec, command id).
+type NameSlot = (u64, &'static CommandSpec, CmdId);
+
 pub struct NameIndex {
-    slots: Box<[Option<(u64, &'static CommandSpec)>]>,
+    slots: Box<[Option<NameSlot>]>,
     mask: usize,
 }
 
 impl NameIndex {
-    fn new(specs: &[&'static CommandSpec]) -> NameIndex {
+    fn new(specs: &[(&'static CommandSpec, CmdId)]) -> NameIndex {
         let size = (specs.len() * 4).next_power_of_two().max(16);
         let mut idx = NameIndex {
             slots: vec![None; size].into_boxed_slice(),
             mask: size - 1,
         };
-        for spec in specs {
+        for &(spec, id) in specs {
             let word = Self::word(spec.name.as_bytes());
             let mut i = Self::hash(word, spec.name.len()) & idx.mask;
             while idx.slots[i].is_some() {
                 i = (i + 1) & idx.mask;
             }
-            idx.slots[i] = Some((word, *spec));
+            idx.slots[i] = Some((word, spec, id));
         }
         idx
     }
@@ -302,25 +305,33 @@ impl NameIndex {
     }
 
     #[inline(always)]
-    fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+    fn get(&self, name: &[u8]) -> Option<(&'static CommandSpec, CmdId)> {
         let word = Self::word(name);
         let mut i = Self::hash(word, name.len()) & self.mask;
         loop {
-            let (w, spec) = self.slots[i]?;
+            let (w, spec, id) = self.slots[i]?;
             if w == word
                 && spec.name.len() == name.len()
                 && (name.len() <= 8 || spec.name.as_bytes()[8..].eq_ignore_ascii_case(&name[8..]))
             {
-                return Some(spec);
+                return Some((spec, id));
             }
             i = (i + 1) & self.mask;
         }
     }
 }
 
+/// A command's dense id: every command and subcommand of the table in
+/// table order, a container followed by its subcommands (the ACL's command
+/// bit and the index of a user's dispatch plan, `acl::registry`).
+/// Resolving a name yields it, so the ACL check needs no lookup of its own.
+pub type CmdId = u32;
+
 pub struct Table {
     by_name: NameIndex,
     pub all: Vec<&'static CommandSpec>,
+    /// Id of each of `all` (its subcommands follow it).
+    pub ids: Vec<CmdId>,
 }
 
 /// The command table.
@@ -328,9 +339,17 @@ pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let all: Vec<&'static CommandSpec> = families().collect();
+        let mut ids = Vec::with_capacity(all.len());
+        let mut next = 0;
+        for spec in &all {
+            ids.push(next);
+            next += 1 + spec.subcommands.len() as CmdId;
+        }
+        let pairs: Vec<_> = all.iter().copied().zip(ids.iter().copied()).collect();
         Table {
-            by_name: NameIndex::new(&all),
+            by_name: NameIndex::new(&pairs),
             all,
+            ids,
         }
     })
 }
@@ -340,8 +359,14 @@ impl Table {
     /// use (after `rename-command`).
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.lookup_id(name).map(|(spec, _)| spec)
+    }
+
+    /// `lookup`, with the command's id.
+    #[inline]
+    pub fn lookup_id(&self, name: &[u8]) -> Option<(&'static CommandSpec, CmdId)> {
         let Some(renamed) = RENAMED.get() else {
-            return self.lookup_original(name);
+            return self.by_name.get(name);
         };
         renamed.get(&name.to_ascii_lowercase()).copied()
     }
@@ -350,12 +375,12 @@ impl Table {
     /// (the ACL works on original names, as Redis's orig_commands).
     #[inline(always)]
     pub fn lookup_original(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        self.by_name.get(name)
+        self.by_name.get(name).map(|(spec, _)| spec)
     }
 }
 
 /// Dispatch names after `rename-command` (None: no command was renamed).
-static RENAMED: OnceLock<HashMap<Vec<u8>, &'static CommandSpec>> = OnceLock::new();
+static RENAMED: OnceLock<HashMap<Vec<u8>, (&'static CommandSpec, CmdId)>> = OnceLock::new();
 
 /// Applies the `rename-command old new` directives (`new` empty: the
 /// command is gone) to dispatch, once at start-up, with Redis's errors.
@@ -364,10 +389,12 @@ pub fn install_renames(pairs: &[(String, String)]) -> Result<(), String> {
     if pairs.is_empty() {
         return Ok(());
     }
-    let mut m: HashMap<Vec<u8>, &'static CommandSpec> = table()
+    let t = table();
+    let mut m: HashMap<Vec<u8>, (&'static CommandSpec, CmdId)> = t
         .all
         .iter()
-        .map(|spec| (spec.name.as_bytes().to_vec(), *spec))
+        .zip(&t.ids)
+        .map(|(spec, &id)| (spec.name.as_bytes().to_vec(), (*spec, id)))
         .collect();
     for (from, to) in pairs {
         let Some(spec) = m.remove(from.to_ascii_lowercase().as_bytes()) else {
@@ -387,11 +414,17 @@ pub fn install_renames(pairs: &[(String, String)]) -> Result<(), String> {
 
 /// Finds a subcommand of `parent` by name (case-insensitive).
 pub fn lookup_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_sub_index(parent, sub).map(|i| &parent.subcommands[i])
+}
+
+/// Index of a subcommand in `parent.subcommands` (its id is the parent's
+/// + 1 + this index).
+fn lookup_sub_index(parent: &'static CommandSpec, sub: &[u8]) -> Option<usize> {
     let plen = parent.name.len() + 1;
     parent
         .subcommands
         .iter()
-        .find(|s| s.name.len() > plen && s.name.as_bytes()[plen..].eq_ignore_ascii_case(sub))
+        .position(|s| s.name.len() > plen && s.name.as_bytes()[plen..].eq_ignore_ascii_case(sub))
 }
 
 /// The one key extractor: the argv indexes of the keys a concrete command
@@ -465,30 +498,37 @@ fn sanitize(b: &[u8]) -> String {
 /// Resolves argv to a runnable spec (following subcommands), or the error
 /// Redis gives for an unknown command, unknown subcommand or wrong arity.
 pub fn resolve(args: &Args) -> Result<&'static CommandSpec, CmdError> {
+    resolve_id(args).map(|(spec, _)| spec)
+}
+
+/// `resolve`, with the command's id (see [`CmdId`]).
+#[inline]
+pub fn resolve_id(args: &Args) -> Result<(&'static CommandSpec, CmdId), CmdError> {
     let name = args.get(0).unwrap_or(b"");
-    let Some(spec) = table().lookup(name) else {
+    let Some((spec, id)) = table().lookup_id(name) else {
         return Err(CmdError::Custom(unknown_command_error(args)));
     };
     if spec.subcommands.is_empty() {
         if !spec.arity_ok(args.len()) {
             return Err(CmdError::WrongArity(spec.name));
         }
-        return Ok(spec);
+        return Ok((spec, id));
     }
     // A container command: its own arity is checked, then the subcommand's.
     // Some run without a subcommand (bare COMMAND, arity -1).
     if args.len() < 2 {
         if spec.arity_ok(args.len()) {
-            return Ok(spec);
+            return Ok((spec, id));
         }
         return Err(CmdError::WrongArity(spec.name));
     }
-    match lookup_sub(spec, &args[1]) {
-        Some(sub) => {
+    match lookup_sub_index(spec, &args[1]) {
+        Some(i) => {
+            let sub = &spec.subcommands[i];
             if !sub.arity_ok(args.len()) {
                 return Err(CmdError::WrongArity(sub.name));
             }
-            Ok(sub)
+            Ok((sub, id + 1 + i as CmdId))
         }
         None => Err(CmdError::Custom(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
@@ -508,6 +548,40 @@ pub fn execute(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'s
     let out = dispatch(srv, client, args);
     crate::ops::clock_settle(mark);
     out
+}
+
+/// A command `resolve` refused: the cluster handshake, or the error reply.
+/// Out of line, taking the error by value, so the dispatch path has no
+/// drop of it.
+#[cold]
+#[inline(never)]
+fn unresolved(
+    srv: &mut Server,
+    client: &mut Client,
+    args: &Args,
+    e: CmdError,
+) -> Option<&'static CommandSpec> {
+    // The cluster handshake is not a table command (not listed by
+    // COMMAND, never propagated).
+    if client.authenticated
+        && args
+            .get(0)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"memkv.hello"))
+    {
+        crate::cluster::route::hello(srv, client, args);
+        return None;
+    }
+    // An arity error names a known command: its rejected_calls.
+    let known = match &e {
+        CmdError::WrongArity(_) => args.get(0).and_then(|n| table().lookup(n)).map(|t| {
+            args.get(1)
+                .filter(|_| !t.subcommands.is_empty())
+                .and_then(|s| lookup_sub(t, s))
+                .unwrap_or(t)
+        }),
+        _ => None,
+    };
+    reject(srv, client, known, args, &e.to_string())
 }
 
 fn dispatch(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'static CommandSpec> {
@@ -531,31 +605,9 @@ fn dispatch(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'stat
     if client.peer && crate::cluster::pubsub::serve(srv, client, args) {
         return None;
     }
-    let spec = match resolve(args) {
+    let (spec, id) = match resolve_id(args) {
         Ok(s) => s,
-        Err(e) => {
-            // The cluster handshake is not a table command (not listed by
-            // COMMAND, never propagated).
-            if client.authenticated
-                && args
-                    .get(0)
-                    .is_some_and(|n| n.eq_ignore_ascii_case(b"memkv.hello"))
-            {
-                crate::cluster::route::hello(srv, client, args);
-                return None;
-            }
-            // An arity error names a known command: its rejected_calls.
-            let known = match &e {
-                CmdError::WrongArity(_) => args.get(0).and_then(|n| table().lookup(n)).map(|t| {
-                    args.get(1)
-                        .filter(|_| !t.subcommands.is_empty())
-                        .and_then(|s| lookup_sub(t, s))
-                        .unwrap_or(t)
-                }),
-                _ => None,
-            };
-            return reject(srv, client, known, args, &e.to_string());
-        }
+        Err(e) => return unresolved(srv, client, args, e),
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(
@@ -571,18 +623,26 @@ fn dispatch(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'stat
         let msg = "ERR Replica can't interact with the keyspace";
         return reject(srv, client, Some(spec), args, msg);
     }
-    // ACL: one load and branch for a user allowed everything (default).
-    if !srv.acl.user(client.user).unrestricted && !client.is_internal() && !client.peer {
+    // ACL: one load and branch for a user allowed everything (default);
+    // then the user's plan (most allowed commands end there), and only
+    // then the exemptions and the full check.
+    let user = srv.acl.user(client.user);
+    if !user.unrestricted
+        && !user.plan_allows(id, args)
+        && !client.is_internal()
+        && !client.peer
+        && let Err(d) = user.check_unplanned(id, spec, args)
+    {
+        // The ACL LOG's client info names the command (Redis sets c->cmd
+        // before the check); `call` sets it for commands that run.
         client.last_cmd = spec.name;
-        if let Err(d) = srv.acl.user(client.user).check(spec, args) {
-            let ctx = if client.multi.is_some() {
-                crate::acl::LogContext::Multi
-            } else {
-                crate::acl::LogContext::Toplevel
-            };
-            crate::acl::log_denial(srv, client, d, ctx, spec, args);
-            return reject(srv, client, Some(spec), args, &d.error(spec));
-        }
+        let ctx = if client.multi.is_some() {
+            crate::acl::LogContext::Multi
+        } else {
+            crate::acl::LogContext::Toplevel
+        };
+        crate::acl::log_denial(srv, client, d, ctx, spec, args);
+        return reject(srv, client, Some(spec), args, &d.error(spec));
     }
     if srv.loading.is_some() && !spec.has(flags::LOADING) && !client.is_internal() {
         let msg = "LOADING Redis is loading the dataset in memory";
@@ -677,7 +737,11 @@ fn dispatch(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'stat
         client.reply.simple("QUEUED");
         return Some(spec);
     }
-    let _ = call(srv, client, spec, args);
+    // The reply holds any error: only its drop is left, kept off the Ok
+    // path (a `let _ =` called the drop glue for every command).
+    if let Err(e) = call(srv, client, spec, args) {
+        drop(e);
+    }
     Some(spec)
 }
 

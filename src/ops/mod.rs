@@ -250,7 +250,7 @@ pub struct Ops {
 }
 
 impl Ops {
-    #[inline]
+    #[inline(always)]
     fn stat_mut(&mut self, spec: &'static CommandSpec) -> Option<&mut CmdStat> {
         let addr = spec as *const CommandSpec as usize;
         let way = (addr >> 4) % SLOT_CACHE;
