@@ -1199,3 +1199,35 @@ fn differential_against_redis() {
     );
     d.same_digest();
 }
+
+/// ZRANGESTORE fills its destination as Redis does: a listpack until an
+/// element too many (or too long) converts it, so a -0 score stored
+/// before the conversion reads back as 0 and later ones keep the sign; a
+/// rank range known to be too long starts as a skiplist and keeps every
+/// sign. (Found by the differential test, seed 1796127413699047427.)
+#[test]
+fn zrangestore_keeps_the_sign_of_zero_like_redis() {
+    both(&[
+        ("CONFIG SET zset-max-listpack-entries 6", "+OK"),
+        ("CONFIG SET zset-max-listpack-value 5", "+OK"),
+        ("ZADD src 1 a 1 b 1 c 1 d 1 e 1 f 1 g 1 h", ":8"),
+        ("ZADD src -0 a -0 b -0 c -0 d -0 e -0 f -0 g -0 h", ":0"),
+        ("ZRANGESTORE rank src 0 -1", ":8"),
+        ("ZSCORE rank a", r#""-0""#),
+        ("ZRANGESTORE byscore src -inf +inf BYSCORE", ":8"),
+        ("ZSCORE byscore a", r#""0""#),
+        ("ZSCORE byscore f", r#""0""#),
+        ("ZSCORE byscore g", r#""-0""#),
+        ("ZRANGESTORE rev src +inf -inf BYSCORE REV", ":8"),
+        ("ZSCORE rev h", r#""0""#),
+        ("ZSCORE rev b", r#""-0""#),
+        ("ZRANGESTORE lex src - + BYLEX LIMIT 0 3", ":3"),
+        ("ZSCORE lex c", r#""0""#),
+        ("ZADD long 1 longmember_x", ":1"),
+        ("ZADD long -0 f -0 h -0 longmember_x", ":2"),
+        ("ZRANGESTORE dst long 0 -1", ":3"),
+        ("ZSCORE dst f", r#""0""#),
+        ("ZSCORE dst longmember_x", r#""-0""#),
+        ("OBJECT ENCODING dst", r#""skiplist""#),
+    ]);
+}

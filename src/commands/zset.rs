@@ -990,12 +990,34 @@ fn zrange_generic(
             if let Some(z) = z {
                 z.for_range(start, end, false, |m, s| out.push((Sds::new(m), s)));
             }
+            let packed_rank = rtype == RangeType::Rank && out.len() > limits(srv).entries;
+            if !packed_rank {
+                unsign_packed_prefix(&mut out, rev, &limits(srv));
+            }
             let n = out.len();
             store_result(srv, c.db, dst, out);
             c.reply.int(n as i64);
         }
     }
     Ok(())
+}
+
+/// ZRANGESTORE's destination as Redis builds it: a listpack (unless a
+/// rank range is known to be too long: the caller skips this) filled in
+/// emission order until an element too many or too long converts it. A
+/// -0 score stored while it is a listpack reads back as 0 (d2string), the
+/// ones added after the conversion keep their sign.
+fn unsign_packed_prefix(out: &mut [(Sds, f64)], rev: bool, lim: &Limits) {
+    let n = out.len();
+    for k in 0..n {
+        let i = if rev { n - 1 - k } else { k };
+        if k >= lim.entries || out[i].0.len() > lim.value {
+            break;
+        }
+        if out[i].1 == 0.0 {
+            out[i].1 = 0.0;
+        }
+    }
 }
 
 /// Stores a sorted, distinct result at `dst` (deleting it when empty).
