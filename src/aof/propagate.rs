@@ -7,6 +7,7 @@
 //! `SELECT` is written whenever the database changes.
 
 use crate::commands::{Args, OwnedArgs};
+use crate::resp::reply::write_header;
 
 /// The pending propagation of the current poll round.
 #[derive(Debug, Default)]
@@ -184,27 +185,10 @@ pub fn encode_into<'a>(out: &mut Vec<u8>, parts: impl Iterator<Item = &'a [u8]> 
         size += p.len() + 16;
     }
     out.reserve(size + 16);
-    header(out, b'*', n);
+    write_header(out, b'*', n as i64);
     for p in parts {
-        header(out, b'$', p.len());
+        write_header(out, b'$', p.len() as i64);
         out.extend_from_slice(p);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `<prefix><n>\r\n`, the usual one- and two-digit lengths without a
-/// digit loop.
-#[inline]
-fn header(out: &mut Vec<u8>, prefix: u8, n: usize) {
-    if n < 10 {
-        out.extend_from_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']);
-    } else if n < 100 {
-        let (t, u) = ((n / 10) as u8, (n % 10) as u8);
-        out.extend_from_slice(&[prefix, b'0' + t, b'0' + u, b'\r', b'\n']);
-    } else {
-        let mut tmp = [0u8; 20];
-        out.push(prefix);
-        out.extend_from_slice(crate::number::fmt_i64(n as i64, &mut tmp));
         out.extend_from_slice(b"\r\n");
     }
 }
