@@ -1248,7 +1248,10 @@ fn everysec_burst_then_silence_reaches_the_file() {
         if count == n {
             break;
         }
-        assert!(Instant::now() < deadline, "{count} of {n} INCRs in the file");
+        assert!(
+            Instant::now() < deadline,
+            "{count} of {n} INCRs in the file"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // SIGKILL loses nothing that reached the file.

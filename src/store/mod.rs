@@ -538,6 +538,14 @@ impl Store {
             return Ok(());
         };
         let old = std::mem::replace(slot, value);
+        self.drop_replaced(db, key, journal, old);
+        Ok(())
+    }
+
+    /// A value just replaced under `key`: the journal's record of the key
+    /// (with its expiry) when `journal_pending` asked for one, else freed.
+    #[inline(always)]
+    fn drop_replaced(&mut self, db: usize, key: &[u8], journal: Option<u64>, old: Value) {
         match journal {
             Some(fp) => {
                 let e = &self.dbs[db].expires;
@@ -550,7 +558,6 @@ impl Store {
             }
             None => lazyfree::drop_value(old),
         }
-        Ok(())
     }
 
     /// Stores `value` under `key`: an overwrite counts as an access of
@@ -563,18 +570,7 @@ impl Store {
         match self.dbs[db].keys.get_full_mut(key) {
             Some((i, _, slot)) => {
                 let old = std::mem::replace(slot, value);
-                match journal {
-                    Some(fp) => {
-                        let e = &self.dbs[db].expires;
-                        let expiry = if e.is_empty() {
-                            None
-                        } else {
-                            e.get(key).copied()
-                        };
-                        self.journal_prior(db, key, fp, Some((old, expiry)));
-                    }
-                    None => lazyfree::drop_value(old),
-                }
+                self.drop_replaced(db, key, journal, old);
                 self.touch_index(db, i);
             }
             None => {
