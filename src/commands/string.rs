@@ -557,9 +557,9 @@ fn msetnx(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 // Counters
 // ---------------------------------------------------------------------------
 
-/// `incrDecrCommand`: reads without touching the store, so a failed INCR
-/// (wrong type, not an integer, overflow) changes nothing; the new value is
-/// formatted on the stack and stored inline, keeping the TTL.
+/// `incrDecrCommand`, with one key lookup (`Store::update_keep_ttl`): a
+/// failed INCR (wrong type, not an integer, overflow) changes nothing; the
+/// new value is formatted on the stack and stored inline, keeping the TTL.
 #[inline]
 fn incr_decr(srv: &mut Server, c: &mut Client, key: &[u8], delta: i64) -> CmdResult {
     let mut buf = [0u8; 20];
