@@ -1221,6 +1221,46 @@ fn sigkill_under_load_everysec_restarts_with_a_consistent_prefix() {
     kill9(s);
 }
 
+/// everysec: the reactor keeps rounds back while the writer is busy and
+/// hands them over once it is idle; a burst followed by silence must still
+/// reach the file without any later command or round to push it out.
+#[test]
+fn everysec_burst_then_silence_reaches_the_file() {
+    let dir = TmpDir::new("aof-burst");
+    let s = start_aof(dir.path(), "everysec", &[]);
+    let n = 20_000;
+    let mut w = Conn::connect(s.port).expect("connect");
+    let mut bytes = Vec::new();
+    for _ in 0..n {
+        bytes.extend(c(&["INCR", "cnt"]));
+    }
+    w.send(&bytes).expect("send");
+    for _ in 0..n {
+        w.read_value().expect("reply");
+    }
+    // Nothing more is sent: the file must catch up on its own (a wait
+    // with a generous limit, not a timing assertion).
+    let incr = last_incr(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let data = std::fs::read(&incr).unwrap_or_default();
+        let count = data.windows(10).filter(|w| w == b"$4\r\nINCR\r\n").count();
+        if count == n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{count} of {n} INCRs in the file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SIGKILL loses nothing that reached the file.
+    kill9(s);
+    let s = start_aof(dir.path(), "everysec", &[]);
+    let mut conn = Conn::connect(s.port).expect("connect");
+    assert_eq!(conn.q(&["GET", "cnt"]).text(), n.to_string());
+}
+
 // ---------------------------------------------------------------------------
 // 2. SIGKILL during a rewrite of a large dataset.
 // ---------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 //! ([`rewrite`], with the snapshot walk in `store::snapshot`).
 //!
 //! The reactor drives it: after each poll round [`after_round`] hands the
-//! round's propagated commands to the writer and advances a running
-//! rewrite by a bounded slice; with `appendfsync always` the round's
+//! propagated commands to the writer (every round under `always`, else
+//! whenever the writer is idle) and advances a running rewrite by a
+//! bounded slice; with `appendfsync always` the round's
 //! replies are held until the writer confirms the fsync (group commit).
 //!
 //! Both threads' queues are bounded in bytes ([`Queue`]): when the disk
@@ -24,9 +25,9 @@ pub mod writer;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -55,14 +56,56 @@ pub static STALL_WRITER: AtomicBool = AtomicBool::new(false);
 
 /// The byte count of a queue to another thread, shared with it: the
 /// reactor adds what it sends, the thread subtracts what it wrote and, if
-/// the reactor is waiting for room, wakes it once below `QUEUE_LOW`.
+/// the reactor is waiting for room, wakes it once below `QUEUE_LOW`. The
+/// thread also hands the emptied batch buffers back ([`Queue::recycle`]),
+/// so the reactor fills warm memory instead of allocating (and faulting
+/// in) a fresh buffer every round, and nothing is freed across threads.
 #[derive(Debug, Default)]
 pub struct Queue {
     bytes: AtomicUsize,
     waiting: AtomicBool,
+    spares: Mutex<Spares>,
 }
 
+/// Emptied buffers on their way back to the producer.
+#[derive(Debug, Default)]
+struct Spares {
+    bufs: Vec<Vec<u8>>,
+    /// Their total capacity.
+    bytes: usize,
+}
+
+/// The capacity kept for reuse (about what the writer coalesces into one
+/// write under load), and the largest buffer kept: one grown by a huge
+/// command is freed rather than pinned.
+const SPARES_BYTES_MAX: usize = 8 << 20;
+const SPARE_CAPACITY_MAX: usize = 1 << 20;
+
 impl Queue {
+    /// An emptied buffer to fill next, if one came back.
+    pub(crate) fn spare(&self) -> Option<Vec<u8>> {
+        let mut spares = self.spares.lock().ok()?;
+        let b = spares.bufs.pop()?;
+        spares.bytes -= b.capacity();
+        Some(b)
+    }
+
+    /// The consumer is done with these buffers: keep some for the
+    /// producer (emptied), drop the rest.
+    pub(crate) fn recycle(&self, bufs: impl Iterator<Item = Vec<u8>>) {
+        let Ok(mut spares) = self.spares.lock() else {
+            return;
+        };
+        for mut b in bufs {
+            let cap = b.capacity();
+            if cap <= SPARE_CAPACITY_MAX && spares.bytes + cap <= SPARES_BYTES_MAX {
+                b.clear();
+                spares.bytes += cap;
+                spares.bufs.push(b);
+            }
+        }
+    }
+
     pub fn queued(&self) -> usize {
         self.bytes.load(Ordering::SeqCst)
     }
@@ -378,14 +421,46 @@ fn unix_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Once per poll round: hand the round's writes to the writer and advance
-/// a running rewrite.
+/// Once per poll round: hand the propagated commands to the writer and
+/// advance a running rewrite.
 pub fn after_round(srv: &mut Server) {
+    hand_over(srv, false);
+}
+
+/// While the reactor keeps appends back from a busy writer its poll waits
+/// at most this long, so they follow within it once the writer is done
+/// (under everysec a write reaches the file a few ms after its reply at
+/// worst, far inside the one-second loss bound).
+pub const HOLD_MAX: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Most bytes the reactor keeps back while the writer is busy.
+const HOLD_BYTES_MAX: usize = 1 << 20;
+
+/// True while the reactor keeps appends back from a busy writer: its next
+/// poll must not sleep longer than [`HOLD_MAX`].
+pub fn holding(srv: &Server) -> bool {
+    srv.aof.is_some() && !srv.store.prop.buf.is_empty()
+}
+
+/// Hands the propagation buffer to the writer as one batch. Under
+/// `everysec` / `no` only when the writer has written everything it was
+/// given (or `force`, or the buffer is large): while it writes, and during
+/// its coalescing pause, rounds accumulate in the reactor's buffer, so the
+/// writer gets one batch per write instead of one per round - one channel
+/// send, one buffer in flight, and no wake-up of a sleeping writer per
+/// round. `always` hands over every round (its replies wait for the fsync).
+fn hand_over(srv: &mut Server, force: bool) {
     let Some(aof) = srv.aof.as_mut() else {
         return;
     };
-    let batch = srv.store.prop.take();
-    if !batch.is_empty() {
+    let buf = &srv.store.prop.buf;
+    if !buf.is_empty()
+        && (force
+            || aof.policy == AppendFsync::Always
+            || aof.queue.queued() == 0
+            || buf.len() >= HOLD_BYTES_MAX)
+    {
+        let batch = srv.store.prop.take(aof.queue.spare().unwrap_or_default());
         aof.sent_seq += 1;
         aof.queue.add(batch.len());
         let _ = aof.writer.send(WriterMsg::Batch {
@@ -425,7 +500,30 @@ pub fn busy(srv: &Server) -> bool {
 /// Dispatch: true if the write command `spec` from `c` must wait because
 /// the disk is behind; the client is then parked with the command left
 /// unexecuted, and runs it (in order) once the writer caught up.
+#[inline(always)]
 pub fn postpone_if_lagging(
+    srv: &mut Server,
+    c: &mut crate::server::Client,
+    spec: &'static crate::commands::CommandSpec,
+) -> bool {
+    // Every command passes here: two loads decide the usual case inline.
+    match &srv.aof {
+        Some(aof)
+            if aof.queue.queued() > QUEUE_MAX
+                || aof
+                    .rewrite
+                    .as_ref()
+                    .is_some_and(|r| r.queue.queued() > 2 * QUEUE_MAX) =>
+        {
+            postpone_lagging(srv, c, spec)
+        }
+        _ => false,
+    }
+}
+
+/// `postpone_if_lagging` once a queue is over its limit.
+#[inline(never)]
+fn postpone_lagging(
     srv: &mut Server,
     c: &mut crate::server::Client,
     spec: &'static crate::commands::CommandSpec,
@@ -484,7 +582,7 @@ pub fn start_rewrite(srv: &mut Server) -> Result<(), String> {
 /// was just turned on and its only increment already starts there).
 fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     // Everything propagated so far belongs before the epoch.
-    after_round(srv);
+    hand_over(srv, true);
     // Function libraries come first in the base: FUNCTION2 records of an
     // RDB base, or FUNCTION LOAD commands.
     let preamble = srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no");
@@ -682,7 +780,7 @@ fn enable_at_runtime(srv: &mut Server) -> Result<(), String> {
 /// The reactor neither waits for that fsync nor joins the thread (clients
 /// whose replies wait for an fsync get them when it is done).
 fn stop_in_background(srv: &mut Server) {
-    after_round(srv);
+    hand_over(srv, true);
     srv.store.prop.enabled = false;
     srv.store.abort_snapshot();
     let Some(mut aof) = srv.aof.take() else {
@@ -701,7 +799,7 @@ fn stop_in_background(srv: &mut Server) {
 /// Stops the AOF at shutdown: completes an initial rewrite, aborts a later
 /// one, writes and fsyncs everything and joins the writer.
 pub fn stop(srv: &mut Server) {
-    after_round(srv);
+    hand_over(srv, true);
     srv.store.prop.enabled = false;
     if srv
         .aof
@@ -776,7 +874,7 @@ pub fn debug_loadaof(srv: &mut Server) -> Result<(), String> {
     if srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) || srv.rdb.bgsave_in_progress() {
         return Err("ERR Background save or AOF rewrite in progress, try again later".into());
     }
-    after_round(srv);
+    hand_over(srv, true);
     if let Some(aof) = srv.aof.as_ref() {
         let (ack_tx, ack_rx) = channel();
         if aof.writer.send(WriterMsg::Sync(ack_tx)).is_ok() {

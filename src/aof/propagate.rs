@@ -7,6 +7,7 @@
 //! `SELECT` is written whenever the database changes.
 
 use crate::commands::{Args, OwnedArgs};
+use crate::resp::reply::write_header;
 
 /// The pending propagation of the current poll round.
 #[derive(Debug, Default)]
@@ -124,12 +125,17 @@ impl Propagation {
         self.buf.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
     }
 
-    /// Takes the round's batch. The next round starts with room for twice
-    /// as much (up to `TAKE_RESERVE_MAX`): under load rounds are alike, and
-    /// one allocation beats growing from empty every round.
-    pub fn take(&mut self) -> Vec<u8> {
-        let room = (2 * self.buf.len()).min(TAKE_RESERVE_MAX);
-        std::mem::replace(&mut self.buf, Vec::with_capacity(room))
+    /// Takes the round's batch, continuing in `next`: an emptied buffer
+    /// the writer gave back (kept as it is: recycled buffers settle at the
+    /// size rounds need), or a new one, which starts with room for twice
+    /// this round (up to `TAKE_RESERVE_MAX`) - under load rounds are alike,
+    /// and one allocation beats growing from empty.
+    pub fn take(&mut self, mut next: Vec<u8>) -> Vec<u8> {
+        next.clear();
+        if next.capacity() == 0 {
+            next.reserve((2 * self.buf.len()).min(TAKE_RESERVE_MAX));
+        }
+        std::mem::replace(&mut self.buf, next)
     }
 }
 
@@ -184,27 +190,10 @@ pub fn encode_into<'a>(out: &mut Vec<u8>, parts: impl Iterator<Item = &'a [u8]> 
         size += p.len() + 16;
     }
     out.reserve(size + 16);
-    header(out, b'*', n);
+    write_header(out, b'*', n as i64);
     for p in parts {
-        header(out, b'$', p.len());
+        write_header(out, b'$', p.len() as i64);
         out.extend_from_slice(p);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `<prefix><n>\r\n`, the usual one- and two-digit lengths without a
-/// digit loop.
-#[inline]
-fn header(out: &mut Vec<u8>, prefix: u8, n: usize) {
-    if n < 10 {
-        out.extend_from_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']);
-    } else if n < 100 {
-        let (t, u) = ((n / 10) as u8, (n % 10) as u8);
-        out.extend_from_slice(&[prefix, b'0' + t, b'0' + u, b'\r', b'\n']);
-    } else {
-        let mut tmp = [0u8; 20];
-        out.push(prefix);
-        out.extend_from_slice(crate::number::fmt_i64(n as i64, &mut tmp));
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -224,7 +213,7 @@ mod tests {
         let m = p.mark();
         p.command(0, &a.as_args());
         p.wrap_multi(m);
-        let s = String::from_utf8(p.take()).unwrap();
+        let s = String::from_utf8(p.take(Vec::new())).unwrap();
         assert_eq!(
             s,
             "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n\
@@ -253,7 +242,7 @@ mod tests {
         p.command(0, &args);
         let mut expected = Vec::new();
         encode_into(&mut expected, args.iter());
-        (p.take(), expected, copied)
+        (p.take(Vec::new()), expected, copied)
     }
 
     #[test]

@@ -19,8 +19,8 @@ use super::manifest::{FileEntry, FileKind, Layout, Manifest};
 use crate::config::AppendFsync;
 use crate::server::{Notice, Notifier};
 
-/// With everysec / no, how long the writer lets batches accumulate after
-/// a write (the reactor never waits for it).
+/// With everysec / no, how long the writer lets rounds accumulate after a
+/// write (the reactor never waits for it).
 const COALESCE: Duration = Duration::from_micros(500);
 
 /// Work for the writer, in order.
@@ -62,8 +62,12 @@ pub(crate) struct Writer {
     /// Bytes written and not yet fsynced.
     unsynced: bool,
     last_fsync: Instant,
-    /// Data that could not be written yet (disk error), retried.
-    backlog: Vec<u8>,
+    /// Batches not written yet (queued, or refused by a disk error and
+    /// retried), written as they are with one writev(2) - never copied
+    /// together - and then handed back to the reactor for reuse.
+    backlog: Vec<Vec<u8>>,
+    /// Their total length.
+    backlog_len: usize,
     backlog_seq: u64,
     failing: bool,
     /// First increment seq belonging to the running rewrite's epoch.
@@ -125,6 +129,7 @@ impl Writer {
             unsynced: false,
             last_fsync: Instant::now(),
             backlog: Vec::new(),
+            backlog_len: 0,
             backlog_seq: 0,
             failing: false,
             rewrite_from_incr: None,
@@ -168,9 +173,10 @@ impl Writer {
                         self.handle_control(m);
                     }
                     if self.policy != AppendFsync::Always {
-                        // Under load, let batches pile up briefly: the
-                        // reactor's sends then need no wake-up syscall and
-                        // one write(2) carries many rounds.
+                        // Under load, let rounds pile up briefly in the
+                        // reactor's buffer (it hands over only once this
+                        // thread has written all it had): one writev(2)
+                        // then carries many rounds.
                         std::thread::sleep(COALESCE);
                     }
                 }
@@ -220,14 +226,10 @@ impl Writer {
         }
     }
 
-    /// Queues a batch for the next write: the first one is taken as it is
-    /// (no copy), later ones appended to it.
+    /// Queues a batch for the next write.
     fn add_batch(&mut self, seq: u64, data: Vec<u8>) {
-        if self.backlog.is_empty() {
-            self.backlog = data;
-        } else {
-            self.backlog.extend_from_slice(&data);
-        }
+        self.backlog_len += data.len();
+        self.backlog.push(data);
         self.backlog_seq = seq;
     }
 
@@ -241,16 +243,15 @@ impl Writer {
             std::thread::sleep(Duration::from_millis(1));
         }
         let started = Instant::now();
-        let written = self.file.write_all(&self.backlog);
+        let written = write_all_vectored(&mut self.file, &self.backlog);
         self.report_latency("aof-write", started);
         match written {
             Ok(()) => {
-                self.file_len += self.backlog.len() as u64;
-                self.sizes
-                    .current
-                    .fetch_add(self.backlog.len() as u64, Ordering::Relaxed);
-                self.queue.done(self.backlog.len(), &self.notifier);
-                self.backlog.clear();
+                let n = std::mem::take(&mut self.backlog_len);
+                self.file_len += n as u64;
+                self.sizes.current.fetch_add(n as u64, Ordering::Relaxed);
+                self.queue.done(n, &self.notifier);
+                self.queue.recycle(self.backlog.drain(..));
                 self.unsynced = true;
                 if self.failing {
                     self.failing = false;
@@ -391,4 +392,40 @@ impl Writer {
         self.sizes.current.store(total, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Most buffers one writev(2) takes (Linux's IOV_MAX).
+const IOV_MAX: usize = 1024;
+
+/// Writes every byte of `bufs`, in order, with as few writev(2) calls as
+/// the kernel allows (`Write::write_all_vectored` is unstable).
+fn write_all_vectored(file: &mut File, bufs: &[Vec<u8>]) -> io::Result<()> {
+    // Where the unwritten data starts: a buffer and an offset in it.
+    let (mut i, mut off) = (0, 0);
+    while i < bufs.len() {
+        if off == bufs[i].len() {
+            (i, off) = (i + 1, 0);
+            continue;
+        }
+        let mut slices = Vec::with_capacity((bufs.len() - i).min(IOV_MAX));
+        slices.push(io::IoSlice::new(&bufs[i][off..]));
+        for b in bufs[i + 1..].iter().take(IOV_MAX - 1) {
+            slices.push(io::IoSlice::new(b));
+        }
+        let mut n = match file.write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while n > 0 && i < bufs.len() {
+            let step = n.min(bufs[i].len() - off);
+            n -= step;
+            off += step;
+            if off == bufs[i].len() {
+                (i, off) = (i + 1, 0);
+            }
+        }
+    }
+    Ok(())
 }

@@ -652,7 +652,9 @@ fn dispatch(srv: &mut Server, client: &mut Client, args: &Args) -> Option<&'stat
         return reject(srv, client, Some(spec), args, msg);
     }
     if spec.has(flags::WRITE)
-        && let Some(e) = srv.aof.as_ref().and_then(|a| a.misconf())
+        && let Some(aof) = &srv.aof
+        && aof.write_error.is_some()
+        && let Some(e) = aof.misconf()
     {
         return reject(srv, client, Some(spec), args, &e);
     }

@@ -557,22 +557,26 @@ fn msetnx(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 // Counters
 // ---------------------------------------------------------------------------
 
-/// `incrDecrCommand`: reads without touching the store, so a failed INCR
-/// (wrong type, not an integer, overflow) changes nothing; the new value is
-/// formatted on the stack and stored inline, keeping the TTL.
+/// `incrDecrCommand`, with one key lookup (`Store::update_keep_ttl`): a
+/// failed INCR (wrong type, not an integer, overflow) changes nothing; the
+/// new value is formatted on the stack and stored inline, keeping the TTL.
 #[inline]
 fn incr_decr(srv: &mut Server, c: &mut Client, key: &[u8], delta: i64) -> CmdResult {
-    let db = c.db;
-    let old = match srv.store.get(db, key) {
-        None => 0,
-        Some(Value::Str(s)) => parse_i64(s).ok_or(CmdError::NotInteger)?,
-        Some(_) => return Err(CmdError::WrongType),
-    };
-    let new = old.checked_add(delta).ok_or(CmdError::Overflow)?;
     let mut buf = [0u8; 20];
-    let digits = fmt_i64(new, &mut buf);
-    srv.store.set_keep_ttl(db, key, str_value(digits));
-    c.reply.int_digits(digits);
+    let mut start = buf.len();
+    srv.store.update_keep_ttl(c.db, key, |v| {
+        let old = match v {
+            None => 0,
+            Some(Value::Str(s)) => parse_i64(s).ok_or(CmdError::NotInteger)?,
+            Some(_) => return Err(CmdError::WrongType),
+        };
+        let new = old.checked_add(delta).ok_or(CmdError::Overflow)?;
+        let digits = fmt_i64(new, &mut buf);
+        start = 20 - digits.len();
+        Ok(str_value(digits))
+    })?;
+    // `fmt_i64` writes the digits at the end of `buf`.
+    c.reply.int_digits(&buf[start..]);
     Ok(())
 }
 

@@ -5,6 +5,27 @@
 use crate::number::{fmt_i64, write_i64};
 use std::io::Write;
 
+/// `<prefix><n>\r\n` (a RESP header: `*3`, `$5`, `:42`...) appended to
+/// `out` with one copy: the usual one- and two-digit counts and lengths
+/// directly, others built on the stack. Shared by replies and the AOF's
+/// command encoder.
+#[inline(always)]
+pub fn write_header(out: &mut Vec<u8>, prefix: u8, n: i64) {
+    if (0..10).contains(&n) {
+        out.extend_from_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']);
+    } else if (10..100).contains(&n) {
+        let (t, u) = ((n / 10) as u8, (n % 10) as u8);
+        out.extend_from_slice(&[prefix, b'0' + t, b'0' + u, b'\r', b'\n']);
+    } else {
+        let mut tmp = [0u8; 24];
+        tmp[22] = b'\r';
+        tmp[23] = b'\n';
+        let start = write_i64(n, &mut tmp, 22) - 1;
+        tmp[start] = prefix;
+        out.extend_from_slice(&tmp[start..]);
+    }
+}
+
 /// A client's pending output plus the protocol it speaks.
 #[derive(Debug, Default)]
 pub struct Reply {
@@ -34,15 +55,9 @@ impl Reply {
         self.buf.truncate(mark);
     }
 
-    /// `<prefix><n>\r\n`, built on the stack and appended with one copy.
     #[inline]
     fn header(&mut self, prefix: u8, n: i64) {
-        let mut tmp = [0u8; 24];
-        tmp[22] = b'\r';
-        tmp[23] = b'\n';
-        let start = write_i64(n, &mut tmp, 22) - 1;
-        tmp[start] = prefix;
-        self.buf.extend_from_slice(&tmp[start..]);
+        write_header(&mut self.buf, prefix, n);
     }
 
     /// `+OK`.
@@ -72,7 +87,7 @@ impl Reply {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn int(&mut self, n: i64) {
         self.header(b':', n);
     }

@@ -498,6 +498,56 @@ impl Store {
         self.put(db, key, value);
     }
 
+    /// Read-modify-write of `key` keeping its expiry (INCR and friends),
+    /// with one hash lookup: `f` sees the live value (None if missing) and
+    /// returns the new one, or an error that leaves everything unchanged
+    /// (a found key still counts as accessed, as Redis's lookupKeyWrite).
+    /// The choke point and the journal run as for `set_keep_ttl`.
+    #[inline]
+    pub fn update_keep_ttl<E>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        f: impl FnOnce(Option<&Value>) -> Result<Value, E>,
+    ) -> Result<(), E> {
+        self.expire_if_needed(db, key);
+        let Some(i) = self.dbs[db].keys.get_index_of(key) else {
+            let value = f(None)?;
+            self.before_write_hooks(db, key);
+            self.put(db, key, value);
+            return Ok(());
+        };
+        self.touch_index(db, i);
+        let value = f(self.dbs[db].keys.get_index(i).map(|(_, v)| v))?;
+        self.before_write_hooks(db, key);
+        let journal = self.journal_pending(db, key);
+        // The hooks only read the maps: `i` still names the key.
+        let Some((_, slot)) = self.dbs[db].keys.get_index_mut(i) else {
+            return Ok(());
+        };
+        let old = std::mem::replace(slot, value);
+        self.drop_replaced(db, key, journal, old);
+        Ok(())
+    }
+
+    /// A value just replaced under `key`: the journal's record of the key
+    /// (with its expiry) when `journal_pending` asked for one, else freed.
+    #[inline(always)]
+    fn drop_replaced(&mut self, db: usize, key: &[u8], journal: Option<u64>, old: Value) {
+        match journal {
+            Some(fp) => {
+                let e = &self.dbs[db].expires;
+                let expiry = if e.is_empty() {
+                    None
+                } else {
+                    e.get(key).copied()
+                };
+                self.journal_prior(db, key, fp, Some((old, expiry)));
+            }
+            None => lazyfree::drop_value(old),
+        }
+    }
+
     /// Stores `value` under `key`: an overwrite counts as an access of
     /// the key, a new key gets a fresh clock. With a transaction recording,
     /// the replaced value becomes the journal's record of `key` (callers
@@ -508,18 +558,7 @@ impl Store {
         match self.dbs[db].keys.get_full_mut(key) {
             Some((i, _, slot)) => {
                 let old = std::mem::replace(slot, value);
-                match journal {
-                    Some(fp) => {
-                        let e = &self.dbs[db].expires;
-                        let expiry = if e.is_empty() {
-                            None
-                        } else {
-                            e.get(key).copied()
-                        };
-                        self.journal_prior(db, key, fp, Some((old, expiry)));
-                    }
-                    None => lazyfree::drop_value(old),
-                }
+                self.drop_replaced(db, key, journal, old);
                 self.touch_index(db, i);
             }
             None => {
