@@ -226,7 +226,10 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
                 );
                 kv("aof_base_size", a.sizes.base.load(Relaxed).to_string());
                 kv("aof_pending_rewrite", flag(a.rewrite_scheduled));
-                kv("aof_buffer_length", a.queued().to_string());
+                // Queued for the threads plus what the reactor holds back
+                // from a busy writer.
+                let held = srv.store.prop.buf.len();
+                kv("aof_buffer_length", (a.queued() + held).to_string());
                 kv("aof_pending_bio_fsync", "0".into());
                 kv("aof_delayed_fsync", "0".into());
             }
