@@ -1059,6 +1059,10 @@ struct KeyPats {
     /// starting with b (0: none, `Lit::NONE`); its run ends at the first
     /// `!more`.
     first: [u8; 256],
+    /// By a key's first byte b: a copy of `lit[first[b]]` (8 KB), so the
+    /// common case is one load of the head to compare, with no index to
+    /// fetch nor bounds to check.
+    direct: Box<[Lit; 256]>,
     /// Patterns starting with a wildcard, empty, or with a head longer
     /// than 8 bytes (or past the 255 `first` can index): tried for every
     /// key.
@@ -1099,7 +1103,13 @@ impl KeyPats {
             let more = heads.get(i + 1).is_some_and(|(n, _)| n[0] == h[0]);
             lit.push(Lit::new(h, exact, more));
         }
-        KeyPats { lit, first, wild }
+        let direct = Box::new(std::array::from_fn(|b| lit[usize::from(first[b])].clone()));
+        KeyPats {
+            lit,
+            first,
+            direct,
+            wild,
+        }
     }
 
     /// No branch for "no head starts like the key" or an empty key: both
@@ -1108,14 +1118,13 @@ impl KeyPats {
     fn matches(&self, key: &[u8]) -> bool {
         let word = head_word(key);
         // The key's first byte (0 for an empty key).
-        let i = usize::from(self.first[(word & 0xff) as usize]);
-        if let Some(l) = self.lit.get(i) {
-            if l.matches(key, word) {
-                return true;
-            }
-            if l.more {
-                return self.more_matches(key, word, i + 1);
-            }
+        let b = (word & 0xff) as usize;
+        let l = &self.direct[b];
+        if l.matches(key, word) {
+            return true;
+        }
+        if l.more {
+            return self.more_matches(key, word, usize::from(self.first[b]) + 1);
         }
         !self.wild.is_empty() && self.wild_matches(key)
     }
