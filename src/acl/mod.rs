@@ -18,8 +18,11 @@
 //! [`Fast`] plan: an array by command id (which dispatch gets from
 //! resolving the name) of the commands some selector allows outright, or
 //! allows when their keys (fixed positions) match that selector's
-//! patterns; the check then costs an array load, a byte lookup and a
-//! masked word compare per key. What the plan cannot prove allowed
+//! patterns; the common check is the slot's load and one compare of its
+//! argument (the key; for SET, against the patterns granting read and
+//! write) with the first head its first byte selects in an 8 KB table
+//! (length, then the masked first 8 bytes read from the client's
+//! buffer); anything else is decided out of line. What the plan cannot prove allowed
 //! (or a user not compiled yet) goes to the full check
 //! (`User::check_full`), which also picks the denial to report, so NOPERM
 //! texts and ACL LOG entries do not depend on the plan.
