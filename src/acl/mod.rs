@@ -18,8 +18,11 @@
 //! [`Fast`] plan: an array by command id (which dispatch gets from
 //! resolving the name) of the commands some selector allows outright, or
 //! allows when their keys (fixed positions) match that selector's
-//! patterns; the check then costs an array load, a byte lookup and a
-//! masked word compare per key. What the plan cannot prove allowed
+//! patterns; the common check is the slot's load and one compare of its
+//! argument (the key; for SET, against the patterns granting read and
+//! write) with the first head its first byte selects in an 8 KB table
+//! (length, then the masked first 8 bytes read from the client's
+//! buffer); anything else is decided out of line. What the plan cannot prove allowed
 //! (or a user not compiled yet) goes to the full check
 //! (`User::check_full`), which also picks the denial to report, so NOPERM
 //! texts and ACL LOG entries do not depend on the plan.
@@ -937,7 +940,8 @@ const PLAN_ONE_KEY: u8 = 2; // the key at `pos` (if any) must be granted `need`
 const PLAN_SET_KEY: u8 = 3; // SET: as PLAN_ONE_KEY, needing WRITE unless a GET flag
 const PLAN_KEYS: u8 = 4; // the keys at the row's fixed positions
 
-/// How the plan decides one command (indexed by command id): 8 bytes
+/// How the plan decides one command (indexed by command id; the default,
+/// all zero, is the full check): 8 bytes
 /// (aligned so indexing is a shift), so a plan is under 3 KiB whatever
 /// the user allows (332 ids today: 2.7 KB).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -948,18 +952,24 @@ struct Slot {
     pats: u16,
     /// PLAN_*; 0: the full check.
     how: u8,
-    /// argv index of the one key; `NO_KEY` for PLAN_ALLOW.
+    /// argv index of the one key (0, the command's name, for
+    /// PLAN_ALLOW).
     pos: u8,
-    /// Commands of up to this many arguments are decided inline by the
-    /// key at `pos` (none there: allowed) against `pats`: one compare
-    /// picks the common case (PLAN_ALLOW, PLAN_ONE_KEY, SET without
-    /// options); the rest go out of line (`Fast::allows_other`).
-    inline_argc: u8,
+    /// `Fast::direct` table the argument at `pos` is compared with
+    /// inline, whatever the argument count: a match proves the command
+    /// allowed (`DIRECT_NONE`: never, `DIRECT_ALL`: always, else
+    /// `DIRECT_PATS + pats`; for SET, the patterns granting read and
+    /// write, enough with or without GET). Anything else goes out of line
+    /// (`Fast::allows_other`).
+    direct: u16,
 }
 
-/// `Slot::pos` of a command with no key to check: no argv of at most
-/// `u8::MAX` arguments has this index.
-const NO_KEY: u8 = u8::MAX;
+/// `Slot::direct` of the full check and of PLAN_KEYS (no inline answer).
+const DIRECT_NONE: u16 = 0;
+/// `Slot::direct` of PLAN_ALLOW.
+const DIRECT_ALL: u16 = 1;
+/// `Slot::direct` of `Fast::pats[0]`.
+const DIRECT_PATS: u16 = 2;
 
 /// A user's permissions compiled for the dispatch path (see the module
 /// comment). Derived from the selectors alone, so equal users have equal
@@ -971,13 +981,19 @@ struct Fast {
     /// By selector, then by the permission a key needs (0..=3, READ |
     /// WRITE bits): the patterns granting it.
     pats: Box<[KeyPats]>,
+    /// 256 `Lit`s per table (8 KB), by an argument's first byte b: at
+    /// `Slot::direct * 256 + b`. Table `DIRECT_NONE` matches nothing,
+    /// `DIRECT_ALL` everything, `DIRECT_PATS + p` holds `pats[p]`'s first
+    /// head starting with b (`KeyPats::first`'s target, copied): the
+    /// inline check is one bounds check and one head compare.
+    direct: Box<[Lit]>,
     /// Compiled from the current rules (the default plan is empty: every
     /// command takes the full check).
     built: bool,
 }
 
 /// A literal key head of up to 8 bytes (an exact name, or `head*`),
-/// compiled so a compare is a length compare and a shifted word compare
+/// compiled so a compare is a length compare and a masked word compare
 /// (32 bytes: indexing is a shift). Longer heads are rare and go with the
 /// wildcards.
 #[derive(Debug, Clone, PartialEq)]
@@ -989,16 +1005,13 @@ struct Lit {
     /// shorter key wraps past `span`).
     min: usize,
     span: usize,
-    /// 64 - 8 * head length: shifting a key's word left by it keeps the
-    /// bytes the head covers.
-    shift: u32,
-    /// The next head in `KeyPats::lit` starts with the same byte.
-    more: bool,
+    /// The bytes the head covers (its length's low bytes set).
+    mask: u64,
 }
 
 /// A key's first 8 bytes as a little-endian word, zero-padded; bytes past
 /// the key are never compared (`Lit::min` is checked first, and the
-/// shift drops them).
+/// mask drops them).
 #[inline(always)]
 fn head_word(key: &[u8]) -> u64 {
     match key.first_chunk::<8>() {
@@ -1018,31 +1031,34 @@ fn short_word(key: &[u8]) -> u64 {
 
 impl Lit {
     /// `head` is 1 to 8 bytes.
-    fn new(head: &[u8], exact: bool, more: bool) -> Lit {
+    fn new(head: &[u8], exact: bool) -> Lit {
         let n = head.len().min(8);
         Lit {
             word: short_word(&head[..n]),
-            shift: 64 - 8 * n as u32,
+            mask: u64::MAX >> (64 - 8 * n as u32),
             min: n,
             span: if exact { 0 } else { usize::MAX - n },
-            more,
         }
+    }
+
+    /// The head's first byte.
+    fn first_byte(&self) -> u8 {
+        self.word as u8
     }
 
     /// `KeyPats::lit[0]`: matches no key (no length is `usize::MAX`).
     const NONE: Lit = Lit {
         word: 0,
-        shift: 0,
+        mask: 0,
         min: usize::MAX,
         span: 0,
-        more: false,
     };
 
-    /// `word` is `head_word(key)`.
+    /// For a key of `len` bytes whose first ones are `word`'s (the bytes
+    /// past the key, if any, are dropped by `shift`: `len >= min` first).
     #[inline(always)]
-    fn matches(&self, key: &[u8], word: u64) -> bool {
-        key.len().wrapping_sub(self.min) <= self.span
-            && (word ^ self.word).wrapping_shl(self.shift) == 0
+    fn matches(&self, len: usize, word: u64) -> bool {
+        len.wrapping_sub(self.min) <= self.span && (word ^ self.word) & self.mask == 0
     }
 }
 
@@ -1057,7 +1073,7 @@ struct KeyPats {
     lit: Vec<Lit>,
     /// By a key's first byte b: the index in `lit` of the first head
     /// starting with b (0: none, `Lit::NONE`); its run ends at the first
-    /// `!more`.
+    /// head starting otherwise.
     first: [u8; 256],
     /// Patterns starting with a wildcard, empty, or with a head longer
     /// than 8 bytes (or past the 255 `first` can index): tried for every
@@ -1096,8 +1112,7 @@ impl KeyPats {
             if first[b] == 0 {
                 first[b] = (i + 1) as u8;
             }
-            let more = heads.get(i + 1).is_some_and(|(n, _)| n[0] == h[0]);
-            lit.push(Lit::new(h, exact, more));
+            lit.push(Lit::new(h, exact));
         }
         KeyPats { lit, first, wild }
     }
@@ -1110,10 +1125,14 @@ impl KeyPats {
         // The key's first byte (0 for an empty key).
         let i = usize::from(self.first[(word & 0xff) as usize]);
         if let Some(l) = self.lit.get(i) {
-            if l.matches(key, word) {
+            if l.matches(key.len(), word) {
                 return true;
             }
-            if l.more {
+            if self
+                .lit
+                .get(i + 1)
+                .is_some_and(|n| n.first_byte() == word as u8)
+            {
                 return self.more_matches(key, word, i + 1);
             }
         }
@@ -1125,11 +1144,11 @@ impl KeyPats {
     #[inline(never)]
     fn more_matches(&self, key: &[u8], word: u64, from: usize) -> bool {
         for l in self.lit.get(from..).unwrap_or_default() {
-            if l.matches(key, word) {
-                return true;
-            }
-            if !l.more {
+            if l.first_byte() != word as u8 {
                 break;
+            }
+            if l.matches(key.len(), word) {
+                return true;
             }
         }
         self.wild_matches(key)
@@ -1160,8 +1179,8 @@ impl Fast {
                 if s.allkeys || info.keyless {
                     e = Some(Slot {
                         how: PLAN_ALLOW,
-                        pos: NO_KEY,
-                        inline_argc: u8::MAX,
+                        pos: 0,
+                        direct: DIRECT_ALL,
                         ..Slot::default()
                     });
                     break;
@@ -1175,23 +1194,25 @@ impl Fast {
                 let base = (si * 4) as u16;
                 let need = u16::from(info.perms[0] & 3);
                 e = Some(match u8::try_from(first) {
-                    // SET reads its key only with GET: inline up to
-                    // `SET key value`.
+                    // SET reads its key only with GET: a key granted read
+                    // and write is allowed either way (inline); else
+                    // out of line, by the flags.
                     Ok(pos) if first == last && info.is_set => Slot {
                         how: PLAN_SET_KEY,
                         pos,
                         pats: base + u16::from(WRITE),
-                        inline_argc: 3,
+                        direct: DIRECT_PATS + base + u16::from(READ | WRITE),
                     },
-                    Ok(pos) if first == last && pos != NO_KEY => Slot {
+                    Ok(pos) if first == last => Slot {
                         how: PLAN_ONE_KEY,
                         pos,
                         pats: base + need,
-                        inline_argc: u8::MAX,
+                        direct: DIRECT_PATS + base + need,
                     },
                     _ => Slot {
                         how: PLAN_KEYS,
                         pats: base,
+                        direct: DIRECT_NONE,
                         ..Slot::default()
                     },
                 });
@@ -1200,7 +1221,7 @@ impl Fast {
                 slots[id] = e;
             }
         }
-        let pats = usable
+        let pats: Box<[KeyPats]> = usable
             .iter()
             .flat_map(|s| {
                 (0..4usize).map(|need| {
@@ -1213,9 +1234,23 @@ impl Fast {
                 })
             })
             .collect();
+        let all = Lit {
+            word: 0,
+            mask: 0,
+            min: 0,
+            span: usize::MAX,
+        };
+        let direct = std::iter::repeat_n(Lit::NONE, 256)
+            .chain(std::iter::repeat_n(all, 256))
+            .chain(
+                pats.iter()
+                    .flat_map(|p| p.first.iter().map(|&i| p.lit[usize::from(i)].clone())),
+            )
+            .collect();
         Fast {
             slots,
             pats,
+            direct,
             built: true,
         }
     }
@@ -1228,14 +1263,22 @@ impl Fast {
         let Some(e) = self.slots.get(id as usize) else {
             return false;
         };
-        if args.len() <= usize::from(e.inline_argc) {
-            return self.key_allowed(e.pats, e.pos, args);
+        // The argument at `pos` against the first head of the slot's
+        // table starting like it, by its length and the 8 bytes from its
+        // start in the client's buffer (past a shorter argument they are
+        // never compared: `Lit::matches`).
+        if let Some((len, Some(w))) = args.len_and_head(usize::from(e.pos)) {
+            let word = u64::from_le_bytes(*w);
+            let i = usize::from(e.direct) * 256 + (word & 0xff) as usize;
+            if self.direct.get(i).is_some_and(|l| l.matches(len, word)) {
+                return true;
+            }
         }
         self.allows_other(e, id, args)
     }
 
-    /// The key at `pos` (if any: else allowed) against `pats`.
-    #[inline(always)]
+    /// The key at `pos` (if any: else allowed) against `pats`, all of them.
+    #[inline]
     fn key_allowed(&self, pats: u16, pos: u8, args: &Args) -> bool {
         let Some(key) = args.get(usize::from(pos)) else {
             return true;
@@ -1245,7 +1288,7 @@ impl Fast {
             .is_some_and(|p| p.matches(key))
     }
 
-    /// `allows` past `Slot::inline_argc`.
+    /// `allows` past the inline compare.
     #[inline(never)]
     fn allows_other(&self, e: &Slot, id: CmdId, args: &Args) -> bool {
         match e.how {
@@ -2272,8 +2315,13 @@ mod tests {
                 "~*.tmp",
                 "(%W~w* +set +mset)",
             ],
+            // The inline compare reads 8 bytes of the client's buffer: a
+            // key followed by the bytes that would complete a head.
+            vec!["on", "+@all", "~abc", "~abcd*"],
         ];
-        let argvs: [&[&str]; 49] = [
+        let argvs: [&[&str]; 51] = [
+            &["set", "ab", "c"],
+            &["set", "abc", "d"],
             &["get", "ax"],
             &["get", "abc"],
             &["set", "a", "v"],

@@ -60,6 +60,19 @@ impl<'a> Args<'a> {
         self.ranges.get(i).map(|r| &self.buf[r.clone()])
     }
 
+    /// Argument `i`'s length and the 8 bytes of the buffer from its start
+    /// (None if the buffer ends sooner): the ACL plan's key compare,
+    /// without the bounds checks of slicing the argument.
+    #[inline(always)]
+    pub fn len_and_head(&self, i: usize) -> Option<(usize, Option<&'a [u8; 8]>)> {
+        let r = self.ranges.get(i)?;
+        let head = self
+            .buf
+            .get(r.start..r.start.wrapping_add(8))
+            .and_then(|b| b.first_chunk::<8>());
+        Some((r.end.wrapping_sub(r.start), head))
+    }
+
     /// The arguments after the first `n` (an argv wrapped in another).
     #[inline]
     pub fn tail(&self, n: usize) -> Args<'a> {
