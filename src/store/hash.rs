@@ -365,6 +365,7 @@ impl Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::xorshift;
 
     fn pairs(h: &Hash) -> Vec<(Vec<u8>, Vec<u8>)> {
         h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()
@@ -417,14 +418,6 @@ mod tests {
             },
         );
         assert_eq!(h.encoding(), "hashtable");
-    }
-
-    /// The next number of a xorshift64 sequence (random ops for tests).
-    pub(super) fn xorshift(x: &mut u64) -> u64 {
-        *x ^= *x << 13;
-        *x ^= *x >> 7;
-        *x ^= *x << 17;
-        *x
     }
 
     /// Sets `f` in an ordered (field, value) model: the old value, None

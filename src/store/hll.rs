@@ -633,9 +633,7 @@ mod tests {
         let mut x = 0x1234_5678_9abc_def1u64;
         for _ in 0..3 {
             for (i, w) in want.iter_mut().enumerate() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = crate::store::xorshift(&mut x);
                 *w = (x & 63) as u8;
                 dense_set(&mut regs, i, *w);
             }

@@ -794,6 +794,16 @@ impl Store {
     }
 }
 
+/// The next number of a xorshift64 sequence: the random operations of the
+/// store's unit tests (deterministic, no dependency).
+#[cfg(test)]
+pub(crate) fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

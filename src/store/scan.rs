@@ -238,12 +238,7 @@ mod tests {
         let mut cursor = 0;
         let mut next = 1000;
         let mut rng = 12345u64;
-        let mut step = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut step = || crate::store::xorshift(&mut rng);
         loop {
             cursor = scan_step(&map, cursor, 5, |k, _| {
                 seen.insert(*k);

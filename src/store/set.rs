@@ -399,9 +399,7 @@ mod tests {
         let mut model = std::collections::BTreeSet::new();
         let mut x = 88172645463325252u64;
         for _ in 0..5000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = crate::store::xorshift(&mut x);
             let v = match x % 3 {
                 0 => (x >> 8) as i64 % 300,
                 1 => (x >> 8) as i64 % 100_000,

@@ -692,12 +692,7 @@ mod tests {
     fn snapshot_is_point_in_time_under_writes() {
         for seed in 1..200u64 {
             let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let mut next = move |n: u64| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                rng % n
-            };
+            let mut next = move |n: u64| crate::store::xorshift(&mut rng) % n;
             let mut s = Store::new(2);
             for i in 0..300 {
                 let db = (i % 2) as usize;
@@ -895,12 +890,7 @@ mod tests {
         let zlim = ZLimits::default();
         for seed in 1..12u64 {
             let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let mut next = move |n: u64| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                rng % n
-            };
+            let mut next = move |n: u64| crate::store::xorshift(&mut rng) % n;
             let mut s = Store::new(2);
             for db in 0..2 {
                 let mut l = List::new();

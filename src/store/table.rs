@@ -467,12 +467,7 @@ mod tests {
         let mut t = Map::new();
         let mut model: Vec<(Key, u64)> = Vec::new();
         let mut x = 0x1234_5678_9abc_def1_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = |n: u64| crate::store::xorshift(&mut x) % n;
         for step in 0..40_000u64 {
             let key = k(rnd(600));
             let mpos = model.iter().position(|(mk, _)| *mk == key);

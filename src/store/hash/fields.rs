@@ -310,8 +310,9 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{model_set, xorshift};
+    use super::super::tests::model_set;
     use super::*;
+    use crate::store::xorshift;
 
     #[test]
     fn entry_is_one_slot() {
