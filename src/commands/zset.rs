@@ -990,9 +990,11 @@ fn zrange_generic(
             if let Some(z) = z {
                 z.for_range(start, end, false, |m, s| out.push((Sds::new(m), s)));
             }
-            let packed_rank = rtype == RangeType::Rank && out.len() > limits(srv).entries;
-            if !packed_rank {
-                unsign_packed_prefix(&mut out, rev, &limits(srv));
+            // A rank range's length is known up front: too long, and
+            // Redis starts a skiplist; otherwise it fills a listpack.
+            let lim = limits(srv);
+            if !(rtype == RangeType::Rank && out.len() > lim.entries) {
+                unsign_packed_prefix(&mut out, rev, &lim);
             }
             let n = out.len();
             store_result(srv, c.db, dst, out);
