@@ -424,42 +424,22 @@ fn unix_secs() -> u64 {
 /// Once per poll round: hand the propagated commands to the writer and
 /// advance a running rewrite.
 pub fn after_round(srv: &mut Server) {
-    hand_over(srv, false);
+    hand_over(srv);
 }
 
-/// While the reactor keeps appends back from a busy writer its poll waits
-/// at most this long, so they follow within it once the writer is done
-/// (under everysec a write reaches the file a few ms after its reply at
-/// worst, far inside the one-second loss bound).
-pub const HOLD_MAX: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Most bytes the reactor keeps back while the writer is busy.
-const HOLD_BYTES_MAX: usize = 1 << 20;
-
-/// True while the reactor keeps appends back from a busy writer: its next
-/// poll must not sleep longer than [`HOLD_MAX`].
-pub fn holding(srv: &Server) -> bool {
-    srv.aof.is_some() && !srv.store.prop.buf.is_empty()
-}
-
-/// Hands the propagation buffer to the writer as one batch. Under
-/// `everysec` / `no` only when the writer has written everything it was
-/// given (or `force`, or the buffer is large): while it writes, and during
-/// its coalescing pause, rounds accumulate in the reactor's buffer, so the
-/// writer gets one batch per write instead of one per round - one channel
-/// send, one buffer in flight, and no wake-up of a sleeping writer per
-/// round. `always` hands over every round (its replies wait for the fsync).
-fn hand_over(srv: &mut Server, force: bool) {
+/// Hands the propagation buffer to the writer as one batch, every round
+/// that propagated something: under every policy a reply's write reaches
+/// the writer thread in the round that answered it (holding rounds back
+/// while the writer is busy would save wake-ups, but would leave
+/// acknowledged writes in the reactor for a millisecond or more - lost to
+/// a SIGKILL that Redis, which writes before it replies, survives). The
+/// writer writes what is queued with one writev(2) and hands the emptied
+/// buffers back (`Queue::recycle`), so no buffer is allocated per batch.
+fn hand_over(srv: &mut Server) {
     let Some(aof) = srv.aof.as_mut() else {
         return;
     };
-    let buf = &srv.store.prop.buf;
-    if !buf.is_empty()
-        && (force
-            || aof.policy == AppendFsync::Always
-            || aof.queue.queued() == 0
-            || buf.len() >= HOLD_BYTES_MAX)
-    {
+    if !srv.store.prop.buf.is_empty() {
         let batch = srv.store.prop.take(aof.queue.spare().unwrap_or_default());
         aof.sent_seq += 1;
         aof.queue.add(batch.len());
@@ -582,7 +562,7 @@ pub fn start_rewrite(srv: &mut Server) -> Result<(), String> {
 /// was just turned on and its only increment already starts there).
 fn start_rewrite_inner(srv: &mut Server, rotate: bool) -> Result<(), String> {
     // Everything propagated so far belongs before the epoch.
-    hand_over(srv, true);
+    hand_over(srv);
     // Function libraries come first in the base: FUNCTION2 records of an
     // RDB base, or FUNCTION LOAD commands.
     let preamble = srv.config.value("aof-use-rdb-preamble").as_deref() != Some("no");
@@ -780,7 +760,7 @@ fn enable_at_runtime(srv: &mut Server) -> Result<(), String> {
 /// The reactor neither waits for that fsync nor joins the thread (clients
 /// whose replies wait for an fsync get them when it is done).
 fn stop_in_background(srv: &mut Server) {
-    hand_over(srv, true);
+    hand_over(srv);
     srv.store.prop.enabled = false;
     srv.store.abort_snapshot();
     let Some(mut aof) = srv.aof.take() else {
@@ -799,7 +779,7 @@ fn stop_in_background(srv: &mut Server) {
 /// Stops the AOF at shutdown: completes an initial rewrite, aborts a later
 /// one, writes and fsyncs everything and joins the writer.
 pub fn stop(srv: &mut Server) {
-    hand_over(srv, true);
+    hand_over(srv);
     srv.store.prop.enabled = false;
     if srv
         .aof
@@ -874,7 +854,7 @@ pub fn debug_loadaof(srv: &mut Server) -> Result<(), String> {
     if srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) || srv.rdb.bgsave_in_progress() {
         return Err("ERR Background save or AOF rewrite in progress, try again later".into());
     }
-    hand_over(srv, true);
+    hand_over(srv);
     if let Some(aof) = srv.aof.as_ref() {
         let (ack_tx, ack_rx) = channel();
         if aof.writer.send(WriterMsg::Sync(ack_tx)).is_ok() {

@@ -226,8 +226,8 @@ fn section(srv: &Server, c: &Client, name: &str, l: &mut Vec<(String, String)>) 
                 );
                 kv("aof_base_size", a.sizes.base.load(Relaxed).to_string());
                 kv("aof_pending_rewrite", flag(a.rewrite_scheduled));
-                // Queued for the threads plus what the reactor holds back
-                // from a busy writer.
+                // Queued for the threads plus this round's appends, not yet
+                // handed over.
                 let held = srv.store.prop.buf.len();
                 kv("aof_buffer_length", (a.queued() + held).to_string());
                 kv("aof_pending_bio_fsync", "0".into());

@@ -370,8 +370,6 @@ impl Reactor {
                 || self.more_work()
             {
                 timeout = Duration::ZERO;
-            } else if crate::aof::holding(&self.srv) {
-                timeout = timeout.min(crate::aof::HOLD_MAX);
             }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == ErrorKind::Interrupted {
