@@ -893,14 +893,19 @@ fn aof_round_trip_and_deterministic_propagation() {
     send(&mut r, "ZINCRBY big 0.3 m5");
     send(&mut r, "BZMPOP 0 1 big MAX COUNT 3");
     let digest = send(&mut r, "DEBUG DIGEST");
-    // The increment file holds the computed score, not the increment.
-    let incr: Vec<u8> = std::fs::read_dir(dir.join("appendonlydir"))
-        .expect("aof dir")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".incr."))
-        .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
-        .collect();
-    let text = String::from_utf8_lossy(&incr).to_lowercase();
+    // The increment file holds the computed score, not the increment
+    // (the writer thread writes it just after the replies: wait for it).
+    let incr_text = || {
+        let incr: Vec<u8> = std::fs::read_dir(dir.join("appendonlydir"))
+            .expect("aof dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".incr."))
+            .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
+            .collect();
+        String::from_utf8_lossy(&incr).to_lowercase()
+    };
+    common::eventually(Duration::from_secs(5), || incr_text().contains("zpopmax"));
+    let text = incr_text();
     assert!(!text.contains("zincrby"), "{text}");
     assert!(!text.contains("bzmpop"), "{text}");
     assert!(text.contains("zpopmax"), "{text}");
