@@ -1267,8 +1267,7 @@ impl Fast {
         // table starting like it, by its length and the 8 bytes from its
         // start in the client's buffer (past a shorter argument they are
         // never compared: `Lit::matches`).
-        if let Some((len, Some(w))) = args.len_and_head(usize::from(e.pos)) {
-            let word = u64::from_le_bytes(*w);
+        if let Some((len, word)) = args.len_and_head(usize::from(e.pos)) {
             let i = usize::from(e.direct) * 256 + (word & 0xff) as usize;
             if self.direct.get(i).is_some_and(|l| l.matches(len, word)) {
                 return true;
@@ -2319,8 +2318,12 @@ mod tests {
             // key followed by the bytes that would complete a head.
             vec!["on", "+@all", "~abc", "~abcd*"],
         ];
-        let argvs: [&[&str]; 51] = [
+        let argvs: [&[&str]; 53] = [
             &["set", "ab", "c"],
+            // 8+ bytes follow the short key in the buffer, so the inline
+            // compare reads them (masked) rather than a padded copy.
+            &["set", "ab", "cdefghij"],
+            &["get", "abcdefghijkl"],
             &["set", "abc", "d"],
             &["get", "ax"],
             &["get", "abc"],

@@ -61,16 +61,23 @@ impl<'a> Args<'a> {
     }
 
     /// Argument `i`'s length and the 8 bytes of the buffer from its start
-    /// (None if the buffer ends sooner): the ACL plan's key compare,
-    /// without the bounds checks of slicing the argument.
+    /// as a little-endian word: the ACL plan's key compare, without the
+    /// bounds checks of slicing the argument (it masks what lies past a
+    /// shorter argument). Near the buffer's end - a short last key, an
+    /// unpipelined command - the argument's own bytes, zero-padded.
     #[inline(always)]
-    pub fn len_and_head(&self, i: usize) -> Option<(usize, Option<&'a [u8; 8]>)> {
+    pub fn len_and_head(&self, i: usize) -> Option<(usize, u64)> {
         let r = self.ranges.get(i)?;
-        let head = self
+        let len = r.end.wrapping_sub(r.start);
+        let word = match self
             .buf
             .get(r.start..r.start.wrapping_add(8))
-            .and_then(|b| b.first_chunk::<8>());
-        Some((r.end.wrapping_sub(r.start), head))
+            .and_then(|b| b.first_chunk::<8>())
+        {
+            Some(w) => u64::from_le_bytes(*w),
+            None => padded_head(self.buf.get(r.clone()).unwrap_or_default()),
+        };
+        Some((len, word))
     }
 
     /// The arguments after the first `n` (an argv wrapped in another).
@@ -147,4 +154,13 @@ impl OwnedArgs {
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
+}
+
+/// Up to the first 8 bytes of `b`, zero-padded, as a little-endian word.
+#[cold]
+fn padded_head(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    w[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(w)
 }
