@@ -390,7 +390,7 @@ impl Store {
         // index rebuilt.
         let d = &mut self.dbs[db];
         if d.keys.len() >= d.keys.capacity() {
-            d.rebuild_index();
+            d.keys.rebuild_index();
         }
     }
 

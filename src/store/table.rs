@@ -321,7 +321,9 @@ impl<T: TableEntry> Table<T> {
     /// removals): they count against growth although no entry uses them.
     #[inline]
     pub fn tombstones(&self) -> usize {
-        full_capacity(self.index.num_buckets()) - self.index.capacity()
+        // Saturating: `full_capacity` mirrors hashbrown's load factor; a
+        // hashbrown that differs must not make this underflow.
+        full_capacity(self.index.num_buckets()).saturating_sub(self.index.capacity())
     }
 
     /// The table is full (`len() == capacity()`): if deleted markers are
