@@ -52,7 +52,7 @@ pub fn index_map_bytes(cap: usize, slot: usize) -> usize {
 }
 
 /// Extrapolates `sampled` bytes over `n` elements from `seen` of them.
-fn extrapolate(sampled: usize, seen: usize, n: usize) -> usize {
+pub(crate) fn extrapolate(sampled: usize, seen: usize, n: usize) -> usize {
     if seen == 0 {
         0
     } else {

@@ -485,7 +485,7 @@ impl List {
                 let chunks = if seen >= d.chunks.len() {
                     sampled
                 } else {
-                    (sampled as f64 / seen as f64 * d.chunks.len() as f64) as usize
+                    crate::memory::usage::extrapolate(sampled, seen, d.chunks.len())
                 };
                 let tail = match d.tail.capacity() {
                     0 => 0,
