@@ -90,6 +90,12 @@ impl Queue {
         Some(b)
     }
 
+    /// Capacity of the emptied buffers kept for reuse (MEMORY STATS
+    /// aof.buffer counts them).
+    pub fn spare_bytes(&self) -> usize {
+        self.spares.lock().map_or(0, |s| s.bytes)
+    }
+
     /// The consumer is done with these buffers: keep some for the
     /// producer (emptied), drop the rest.
     pub(crate) fn recycle(&self, bufs: impl Iterator<Item = Vec<u8>>) {

@@ -158,7 +158,9 @@ impl Overhead {
             .filter_map(|(_, c)| c.as_deref())
             .map(|c| c.query_len() + c.reply.len())
             .sum();
-        let aof_buffer = srv.store.prop.buf.capacity();
+        // The propagation buffer and the AOF writer's spare buffers.
+        let aof_buffer =
+            srv.store.prop.buf.capacity() + srv.aof.as_ref().map_or(0, |a| a.queue.spare_bytes());
         let mut dbs = Vec::new();
         let mut keys = 0;
         let mut tables = 0;
