@@ -322,7 +322,7 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
             (rdb_len_size(i.blob_len()) + i.blob_len(), String::new())
         }
         Value::Set(crate::store::Set::Table(t)) => (
-            rdb_len_size(t.len()) + t.keys().map(|m| rdb_string_size(m)).sum::<usize>(),
+            rdb_len_size(t.len()) + t.iter().map(|m| rdb_string_size(m)).sum::<usize>(),
             String::new(),
         ),
         Value::ZSet(z) => {

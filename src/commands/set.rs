@@ -19,7 +19,7 @@ use crate::commands::OwnedArgs;
 use crate::resp::Reply;
 use crate::server::{Client, Server};
 use crate::store::journal::{InverseOp, UndoLog};
-use crate::store::scan::{ScanOptionError, parse_cursor, parse_options, scan_step};
+use crate::store::scan::{ScanOptionError, parse_cursor, parse_options, scan_indices};
 use crate::store::set::{Elem, Set};
 use crate::store::{Key, Kind, Value};
 
@@ -217,7 +217,7 @@ fn remove_logged(s: &mut Set, undo: &mut UndoLog, m: &[u8]) -> bool {
     if undo.on()
         && let Set::Table(t) = s
     {
-        let Some((index, member, ())) = t.swap_remove_full(m) else {
+        let Some((index, member)) = t.swap_remove_entry_full(m) else {
             return false;
         };
         undo.push(InverseOp::SetAdd { member, index });
@@ -232,7 +232,7 @@ fn remove_index_logged(s: &mut Set, undo: &mut UndoLog, i: usize) -> Option<Vec<
     if undo.on()
         && let Set::Table(t) = s
     {
-        let (member, ()) = t.swap_remove_index(i)?;
+        let member = t.swap_remove_index(i)?;
         let out = member.to_vec();
         undo.push(InverseOp::SetAdd { member, index: i });
         return Some(out);
@@ -867,8 +867,10 @@ fn sscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             );
             0
         }
-        Set::Table(t) => scan_step(&**t, cursor, opts.count, |k, _| {
-            if matches(k) {
+        Set::Table(t) => scan_indices(t.len(), cursor, opts.count, |i| {
+            if let Some(k) = t.get_index(i)
+                && matches(k)
+            {
                 found.push(k.to_vec());
             }
         }),

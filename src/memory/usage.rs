@@ -84,9 +84,9 @@ pub fn value_heap(v: &Value, samples: usize) -> usize {
         },
         Value::Set(Set::Table(m)) => {
             let seen = samples.min(m.len());
-            let heap: usize = m.keys().take(seen).map(key_heap).sum();
+            let heap: usize = m.iter().take(seen).map(key_heap).sum();
             chunk_size(size_of::<crate::store::set::Members>())
-                + index_map_bytes(m.capacity(), size_of::<Key>())
+                + m.heap_bytes()
                 + extrapolate(heap, seen, m.len())
         }
         Value::ZSet(z) => z.heap_size(),

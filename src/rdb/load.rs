@@ -216,10 +216,7 @@ impl<'a> Decoder<'a> {
                 let mut s = if n <= lim.max_intset {
                     Set::new_ints()
                 } else {
-                    Set::Table(Box::new(Members::with_capacity_and_hasher(
-                        n,
-                        Default::default(),
-                    )))
+                    Set::Table(Box::new(Members::with_capacity(n)))
                 };
                 for _ in 0..n {
                     if !s.add(&self.string()?, lim.max_intset) {

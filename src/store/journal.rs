@@ -70,18 +70,13 @@ impl InverseOp {
             (InverseOp::HashDel { entry, index }, Value::Hash(Hash::Table(t))) => {
                 t.restore(entry, index)
             }
+            // The member an add appended is last again by now (later ops
+            // are undone first): a swap-remove of the last entry is a pop.
             (InverseOp::SetRemove { member }, Value::Set(Set::Table(t))) => {
-                if t.last().is_some_and(|(m, _)| *m == member) {
-                    t.pop();
-                } else {
-                    t.swap_remove(&*member);
-                }
+                t.swap_remove_entry_full(member.as_bytes());
             }
             (InverseOp::SetAdd { member, index }, Value::Set(Set::Table(t))) => {
-                let (last, _) = t.insert_full(member, ());
-                if index < last {
-                    t.swap_indices(index, last);
-                }
+                super::set::restore_member(t, member, index)
             }
             (InverseOp::SetReplaced { old }, Value::Set(s)) => *s = *old,
             (InverseOp::ZSetScore { member, old }, Value::ZSet(z)) => match old {

@@ -4,7 +4,8 @@
 //! at most `set-max-intset-entries` of them, a set is an [`IntSet`]: sorted
 //! integers packed at the narrowest width that holds them all (2, 4 or 8
 //! bytes, like Redis's intset; the width only grows), in one exactly sized
-//! allocation. Otherwise it is a hash table (`IndexMap<Key, ()>`, O(1)
+//! allocation. Otherwise it is a hash table ([`Members`]: the keyspace's
+//! `store::Table` of bare `Key`s - no stored hash, u32 positions - with O(1)
 //! random access for SPOP/SRANDMEMBER and the SCAN cursor of
 //! `store::scan`). Conversions happen exactly where Redis converts: an
 //! intset becomes a table when a non-integer is added or it grows past the
@@ -12,14 +13,17 @@
 //! *STORE results, SPOP's rebuilt remainder - start as intsets).
 //!
 //! Iteration order is Redis's for intsets (ascending); for tables it is the
-//! map's order, which Redis leaves unspecified. Tables only ever
+//! table's order, which Redis leaves unspecified. Tables only ever
 //! `swap_remove`, which keeps SSCAN's guarantee.
 
-use super::{Key, KeyMap};
+use super::Key;
+use super::table::Table;
 use crate::number::{fmt_i64, parse_i64};
 
-/// Members of a hash-table encoded set.
-pub type Members = KeyMap<Key, ()>;
+/// Members of a hash-table encoded set: per member a 24-byte `Key` slot
+/// and a 4-byte index slot (+ control byte), where the `IndexMap<Key, ()>`
+/// it replaces kept a stored hash and an 8-byte index slot too.
+pub type Members = Table<Key>;
 
 /// Redis's default `set-max-intset-entries`.
 pub const DEFAULT_MAX_INTSET_ENTRIES: usize = 512;
@@ -121,7 +125,8 @@ impl Set {
                     self.add(m, max_intset)
                 }
             },
-            Set::Table(t) => t.insert(Key::new(m), ()).is_none(),
+            // One hash; the member is copied only when it is new.
+            Set::Table(t) => t.find_or_insert_with(m, || Key::new(m)).1,
         }
     }
 
@@ -129,17 +134,18 @@ impl Set {
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
             Set::Ints(s) => parse_i64(m).is_some_and(|v| s.remove(v)),
-            Set::Table(t) => t.swap_remove(m).is_some(),
+            Set::Table(t) => t.swap_remove_entry_full(m).is_some(),
         }
     }
 
     /// Turns an intset into a table presized for its members (+ `extra`).
     fn convert_to_table(&mut self, extra: usize) {
         if let Set::Ints(s) = self {
-            let mut t = Members::with_capacity_and_hasher(s.len() + extra, Default::default());
+            let mut t = Members::with_capacity(s.len() + extra);
             let mut buf = [0u8; 20];
             for v in s.iter() {
-                t.insert(Key::new(fmt_i64(v, &mut buf)), ());
+                // (An intset's members are distinct.)
+                t.insert_unique(Key::new(fmt_i64(v, &mut buf)));
             }
             *self = Set::Table(Box::new(t));
         }
@@ -150,7 +156,7 @@ impl Set {
     pub fn get_index(&self, i: usize) -> Option<Elem<'_>> {
         match self {
             Set::Ints(s) => s.get(i).map(Elem::Int),
-            Set::Table(t) => t.get_index(i).map(|(k, _)| Elem::Bytes(k)),
+            Set::Table(t) => t.get_index(i).map(|k| Elem::Bytes(k.as_bytes())),
         }
     }
 
@@ -163,7 +169,7 @@ impl Set {
                 let mut buf = [0u8; 20];
                 Some(fmt_i64(v, &mut buf).to_vec())
             }
-            Set::Table(t) => t.swap_remove_index(i).map(|(k, _)| k.to_vec()),
+            Set::Table(t) => t.swap_remove_index(i).map(|k| k.to_vec()),
         }
     }
 
@@ -179,8 +185,25 @@ impl Set {
             && t.capacity() > 64
             && t.len() * 10 < t.capacity()
         {
-            t.shrink_to(t.len() * 2);
+            t.shrink_to_fit();
         }
+    }
+}
+
+/// Puts back a member that a swap-remove took from position `index` (the
+/// rollback journal's undo of SREM/SPOP/SMOVE): it returns to `index` and
+/// the member the removal moved there goes back last, so every position is
+/// as before the removal.
+pub fn restore_member(t: &mut Members, member: Key, index: usize) {
+    if t.contains_key(member.as_bytes()) {
+        return;
+    }
+    let last = t.insert_unique(member);
+    if index < last
+        && let Some(moved) = t.swap_remove_index(index)
+    {
+        // The restored member (last) now fills `index`.
+        t.insert_unique(moved);
     }
 }
 
