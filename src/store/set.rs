@@ -466,4 +466,62 @@ mod tests {
         assert_eq!(Set::new_for(b"x").encoding(), "hashtable");
         assert_eq!(Set::new_for(b"-0").encoding(), "hashtable");
     }
+
+    #[test]
+    fn intset_converts_to_a_table_in_order_with_every_position() {
+        let mut s = Set::new_ints();
+        for v in [30i64, -2, 7, 1 << 40] {
+            s.add(v.to_string().as_bytes(), 512);
+        }
+        assert!(s.add(b"x", 512));
+        assert_eq!(s.encoding(), "hashtable");
+        let want: Vec<&[u8]> = vec![b"-2", b"7", b"30", b"1099511627776", b"x"];
+        assert_eq!(members(&s), want);
+        for (i, m) in want.iter().enumerate() {
+            assert_eq!(s.get_index(i), Some(Elem::Bytes(*m)));
+            assert!(s.contains(m));
+        }
+        assert_eq!(s.get_index(want.len()), None);
+        // Re-adding is a no-op that keeps positions.
+        assert!(!s.add(b"7", 512));
+        assert_eq!(members(&s), want);
+    }
+
+    /// SPOP/SRANDMEMBER address members by position: a removal by position
+    /// or by value moves only the last member into the hole, and a
+    /// journal restore puts every position back.
+    #[test]
+    fn positions_after_removals_and_restores() {
+        let mut s = Set::new_for(b"a");
+        for i in 0..200 {
+            s.add(format!("m{i}").as_bytes(), 512);
+        }
+        let mut model = members(&s);
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        while !model.is_empty() {
+            let r = crate::store::xorshift(&mut x) as usize;
+            let i = r % model.len();
+            let before = members(&s);
+            let gone = if r % 2 == 0 {
+                s.remove_index(i).unwrap()
+            } else {
+                let m = model[i].clone();
+                assert!(s.remove(&m));
+                m
+            };
+            assert_eq!(gone, model.swap_remove(i));
+            assert_eq!(members(&s), model);
+            assert!(!s.contains(&gone));
+            if r % 3 == 0 {
+                // Undo it as the journal does, then remove it again.
+                let Set::Table(t) = &mut s else { panic!() };
+                restore_member(t, Key::new(&gone), i);
+                assert_eq!(members(&s), before);
+                assert_eq!(s.remove_index(i).as_deref(), Some(&gone[..]));
+                assert_eq!(members(&s), model);
+            }
+        }
+        assert!(s.is_empty());
+        assert_eq!(s.encoding(), "hashtable");
+    }
 }
