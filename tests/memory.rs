@@ -658,8 +658,14 @@ fn memory_usage_close_to_redis() {
             } else {
                 1.2
             };
+            // A short set member costs Redis 48 (dictEntry 24, bucket 8,
+            // sds 16) and memkv 24 + 5 (its inline Key slot in the table's
+            // entries, a u32 index slot and a control byte, at the load
+            // factor): ~0.74. memory_usage_matches_counted_memory checks
+            // that this is what the allocator really counts.
+            let min = if key == "set_table" { 0.65 } else { 0.8 };
             assert!(
-                (0.8..=max).contains(&ratio),
+                (min..=max).contains(&ratio),
                 "{key} SAMPLES {samples}: memkv {m} vs Redis {rd}"
             );
         }
@@ -702,6 +708,28 @@ fn memory_usage_matches_counted_memory() {
                             k.into(),
                             format!("field-{i}"),
                             format!("value-{i}-xxxxxxxxxxxxxxxx"),
+                        ]
+                    })
+                    .collect()
+            }),
+        ),
+        (
+            "set_table",
+            Box::new(|k| {
+                (0..600)
+                    .map(|i| vec!["SADD".into(), k.into(), format!("member-{i}")])
+                    .collect()
+            }),
+        ),
+        (
+            "set_table_long",
+            Box::new(|k| {
+                (0..300)
+                    .map(|i| {
+                        vec![
+                            "SADD".into(),
+                            k.into(),
+                            format!("a-longer-set-member-{i}-past-the-inline-key"),
                         ]
                     })
                     .collect()
