@@ -361,15 +361,14 @@ fn spop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let key = &args[1];
-    let Some(s) = peek_set(srv, c.db, key)? else {
+    // The random draw comes first (the store's generator is out of reach
+    // while the set is borrowed), so one keyspace lookup finds the set.
+    let r = srv.store.random_u64();
+    let Some((s, mut undo)) = write_set(srv, c.db, key)? else {
         c.reply.null();
         return Ok(());
     };
-    let size = s.len().max(1);
-    let i = rand_below(srv, size);
-    let Some((s, mut undo)) = write_set(srv, c.db, key)? else {
-        return Ok(());
-    };
+    let i = (r % s.len().max(1) as u64) as usize;
     let Some(m) = remove_index_logged(s, &mut undo, i) else {
         return Ok(());
     };
