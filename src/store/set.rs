@@ -478,7 +478,7 @@ mod tests {
         let want: Vec<&[u8]> = vec![b"-2", b"7", b"30", b"1099511627776", b"x"];
         assert_eq!(members(&s), want);
         for (i, m) in want.iter().enumerate() {
-            assert_eq!(s.get_index(i), Some(Elem::Bytes(*m)));
+            assert_eq!(s.get_index(i), Some(Elem::Bytes(m)));
             assert!(s.contains(m));
         }
         assert_eq!(s.get_index(want.len()), None);
@@ -502,7 +502,7 @@ mod tests {
             let r = crate::store::xorshift(&mut x) as usize;
             let i = r % model.len();
             let before = members(&s);
-            let gone = if r % 2 == 0 {
+            let gone = if r.is_multiple_of(2) {
                 s.remove_index(i).unwrap()
             } else {
                 let m = model[i].clone();
@@ -512,7 +512,7 @@ mod tests {
             assert_eq!(gone, model.swap_remove(i));
             assert_eq!(members(&s), model);
             assert!(!s.contains(&gone));
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 // Undo it as the journal does, then remove it again.
                 let Set::Table(t) = &mut s else { panic!() };
                 restore_member(t, Key::new(&gone), i);
