@@ -453,7 +453,7 @@ fn lindex(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     let idx = parse_long(&args[2])?;
     match norm_index(idx, l.len()).and_then(|i| l.get(i)) {
-        Some(e) => c.reply.bulk(e),
+        Some(e) => c.reply.bulk(&e),
         None => c.reply.null(),
     }
     Ok(())
@@ -493,17 +493,17 @@ fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
 
 /// Writes the first `n` entries of `seg` (see `put_bulks`).
 fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
-    use crate::store::pack::read_entry;
+    use crate::store::pack::{Elem, read_elem};
     const BLOCK: usize = 16;
     // Room for short elements: `$`, up to 3 digits and two CRLFs per
     // entry, less its 1-byte header counted in `seg.len()` (longer ones
-    // grow the buffer as they go).
+    // and integer entries, whose digits may outnumber their bytes, grow
+    // the buffer as they go).
     out.reserve(seg.len() + n * 7 + BLOCK);
     let mut off = 0;
     for _ in 0..n {
-        let (e, size) = read_entry(&seg[off..]);
+        let (e, size) = read_elem(&seg[off..]);
         let len = e.len();
-        let from = off + size - len;
         if len < 10 {
             out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']);
         } else {
@@ -513,13 +513,20 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
             h[start] = b'$';
             out.extend_from_slice(&h[start..]);
         }
-        match seg[from..].first_chunk::<BLOCK>() {
-            // A fixed-size copy, then the bytes past the element dropped.
-            Some(block) if len <= BLOCK => {
-                out.extend_from_slice(block);
-                out.truncate(out.len() - (BLOCK - len));
+        match e {
+            Elem::Bytes(e) => {
+                let from = off + size - len;
+                match seg[from..].first_chunk::<BLOCK>() {
+                    // A fixed-size copy, then the bytes past the element
+                    // dropped.
+                    Some(block) if len <= BLOCK => {
+                        out.extend_from_slice(block);
+                        out.truncate(out.len() - (BLOCK - len));
+                    }
+                    _ => out.extend_from_slice(e),
+                }
             }
-            _ => out.extend_from_slice(e),
+            Elem::Int(d) => out.extend_from_slice(d.as_bytes()),
         }
         out.extend_from_slice(b"\r\n");
         off += size;
@@ -595,13 +602,13 @@ fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     if from_tail {
         for (k, e) in l.iter_rev().take(scan).enumerate() {
-            if visit(len - 1 - k, e) {
+            if visit(len - 1 - k, &e) {
                 break;
             }
         }
     } else {
         for (k, e) in l.iter().take(scan).enumerate() {
-            if visit(k, e) {
+            if visit(k, &e) {
                 break;
             }
         }
