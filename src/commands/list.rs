@@ -493,7 +493,7 @@ fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
 
 /// Writes the first `n` entries of `seg` (see `put_bulks`).
 fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
-    use crate::store::pack::{Elem, read_elem};
+    use crate::store::pack::read_elem;
     const BLOCK: usize = 16;
     // Room for short elements: `$`, up to 3 digits and two CRLFs per
     // entry, less its 1-byte header counted in `seg.len()` (longer ones
@@ -502,8 +502,16 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
     out.reserve(seg.len() + n * 7 + BLOCK);
     let mut off = 0;
     for _ in 0..n {
-        let (e, size) = read_elem(&seg[off..]);
-        let len = e.len();
+        let b0 = seg[off];
+        if b0 >= 0x80 {
+            // An integer or a long string: decoded, then copied.
+            let (e, size) = read_elem(&seg[off..]);
+            put_bulk(out, &e);
+            off += size;
+            continue;
+        }
+        // A short string (1-byte length header).
+        let len = b0 as usize;
         if len < 10 {
             out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']);
         } else {
@@ -513,24 +521,29 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
             h[start] = b'$';
             out.extend_from_slice(&h[start..]);
         }
-        match e {
-            Elem::Bytes(e) => {
-                let from = off + size - len;
-                match seg[from..].first_chunk::<BLOCK>() {
-                    // A fixed-size copy, then the bytes past the element
-                    // dropped.
-                    Some(block) if len <= BLOCK => {
-                        out.extend_from_slice(block);
-                        out.truncate(out.len() - (BLOCK - len));
-                    }
-                    _ => out.extend_from_slice(e),
-                }
+        let from = off + 1;
+        match seg[from..].first_chunk::<BLOCK>() {
+            // A fixed-size copy, then the bytes past the element dropped.
+            Some(block) if len <= BLOCK => {
+                out.extend_from_slice(block);
+                out.truncate(out.len() - (BLOCK - len));
             }
-            Elem::Int(d) => out.extend_from_slice(d.as_bytes()),
+            _ => out.extend_from_slice(&seg[from..from + len]),
         }
         out.extend_from_slice(b"\r\n");
-        off += size;
+        off += 1 + len;
     }
+}
+
+/// One RESP bulk string.
+fn put_bulk(out: &mut Vec<u8>, e: &[u8]) {
+    let mut h = [0u8; 24];
+    h[22..].copy_from_slice(b"\r\n");
+    let start = crate::number::write_i64(e.len() as i64, &mut h, 22) - 1;
+    h[start] = b'$';
+    out.extend_from_slice(&h[start..]);
+    out.extend_from_slice(e);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
@@ -584,10 +597,7 @@ fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut found: Vec<usize> = Vec::new();
     let mut single: Option<usize> = None;
     // Looks at the element at `pos`; true when the walk is over.
-    let mut visit = |pos: usize, e: &[u8]| {
-        if e != ele {
-            return false;
-        }
+    let mut visit = |pos: usize| {
         matches += 1;
         if matches < rank {
             return false;
@@ -600,19 +610,7 @@ fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             true
         }
     };
-    if from_tail {
-        for (k, e) in l.iter_rev().take(scan).enumerate() {
-            if visit(len - 1 - k, &e) {
-                break;
-            }
-        }
-    } else {
-        for (k, e) in l.iter().take(scan).enumerate() {
-            if visit(k, &e) {
-                break;
-            }
-        }
-    }
+    l.find(ele, from_tail, scan, &mut visit);
     if count != -1 {
         c.reply.array(found.len());
         for p in found {
@@ -677,7 +675,12 @@ fn lrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     // Nothing to remove: reply without touching the key (no WATCH effect).
-    if !l.iter().any(|e| e == ele) {
+    let mut any = false;
+    l.find(ele, false, usize::MAX, |_| {
+        any = true;
+        true
+    });
+    if !any {
         c.reply.int(0);
         return Ok(());
     }
@@ -708,7 +711,12 @@ fn linsert(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     let pivot = &args[3];
-    let Some(pos) = l.iter().position(|e| e == pivot) else {
+    let mut found = None;
+    l.find(pivot, false, usize::MAX, |i| {
+        found = Some(i);
+        true
+    });
+    let Some(pos) = found else {
         c.reply.int(-1);
         return Ok(());
     };

@@ -215,11 +215,9 @@ fn list_nodes<'a>(items: impl Iterator<Item = Elem<'a>>, fill: i64) -> Vec<Vec<u
         if cur.count() > 0 && (grown > max_bytes || cur.count() >= max_count) {
             nodes.push(std::mem::take(&mut cur).finish());
         }
-        match e {
-            // An integer entry is already known canonical: no reparse.
-            Elem::Int(d) => cur.push_int(d.value()),
-            Elem::Bytes(b) => cur.push(b),
-        }
+        // Integer entries are written as listpack integers (the writer
+        // parses canonical integers, as Redis's lpAppend does).
+        cur.push(&e);
     }
     if cur.count() > 0 {
         nodes.push(cur.finish());

@@ -728,7 +728,13 @@ impl List {
     #[inline]
     pub fn get(&self, i: usize) -> Option<Elem<'_>> {
         match &self.repr {
-            Repr::Packed(p) => p.iter().nth(i),
+            Repr::Packed(p) => {
+                if i >= p.count as usize {
+                    return None;
+                }
+                // Skipped entries are sized, not decoded.
+                Some(read_elem(&p.buf[p.offset(i)..]).0)
+            }
             Repr::Chunked(d) => {
                 if i >= d.len {
                     return None;
@@ -979,6 +985,28 @@ impl List {
         self.after_remove();
     }
 
+    /// Walks at most `scan` elements from the head (or `from_tail`),
+    /// calling `f` with the index of each one equal to `ele` (Redis's
+    /// comparison: an integer entry equals its canonical digits) until it
+    /// returns true. LPOS, LREM's and LINSERT's searches: entries are
+    /// compared where they lie, integers by value, none formatted.
+    pub fn find(&self, ele: &[u8], from_tail: bool, scan: usize, mut f: impl FnMut(usize) -> bool) {
+        let ele = encode(ele);
+        let one;
+        let bufs: Vec<(&[u8], usize)> = match &self.repr {
+            Repr::Packed(p) => {
+                one = [(&p.buf[..], p.count as usize)];
+                return find_in(&one, ele, from_tail, scan, self.len(), &mut f);
+            }
+            Repr::Chunked(d) => d
+                .chunks
+                .iter()
+                .map(|c| (&c.buf[..], c.count as usize))
+                .collect(),
+        };
+        find_in(&bufs, ele, from_tail, scan, self.len(), &mut f);
+    }
+
     /// Removes every element.
     pub fn clear(&mut self) {
         self.repr = Repr::default();
@@ -1034,6 +1062,58 @@ impl List {
             self.after_remove();
         }
         removed
+    }
+}
+
+/// `List::find` over the entry buffers `bufs` (with their counts) of a
+/// list of `len` elements.
+fn find_in(
+    bufs: &[(&[u8], usize)],
+    ele: Enc<'_>,
+    from_tail: bool,
+    mut scan: usize,
+    len: usize,
+    f: &mut impl FnMut(usize) -> bool,
+) {
+    if !from_tail {
+        let mut base = 0;
+        for &(buf, count) in bufs {
+            let mut off = 0;
+            for j in 0..count {
+                if scan == 0 {
+                    return;
+                }
+                scan -= 1;
+                let (hit, size) = ele.match_entry(&buf[off..]);
+                if hit && f(base + j) {
+                    return;
+                }
+                off += size;
+            }
+            base += count;
+        }
+        return;
+    }
+    let mut end = len;
+    let mut offs = [0u32; PACKED_MAX_LEN];
+    for &(buf, count) in bufs.iter().rev() {
+        let count = count.min(PACKED_MAX_LEN);
+        let base = end - count;
+        let mut off = 0;
+        for o in &mut offs[..count] {
+            *o = off as u32;
+            off += entry_size(&buf[off..]);
+        }
+        for j in (0..count).rev() {
+            if scan == 0 {
+                return;
+            }
+            scan -= 1;
+            if ele.matches(&buf[offs[j] as usize..]) && f(base + j) {
+                return;
+            }
+        }
+        end = base;
     }
 }
 
@@ -1302,6 +1382,23 @@ mod tests {
         assert!(l.iter().eq(model.iter().map(|e| &e[..])));
         assert!(l.iter_rev().eq(model.iter().rev().map(|e| &e[..])));
         assert_eq!(l.iter().len(), model.len());
+        // `find` from either end against the model (by bytes).
+        for needle in model.front().into_iter().chain(model.back()) {
+            let want: Vec<usize> = (0..model.len()).filter(|&i| model[i] == *needle).collect();
+            let mut got = Vec::new();
+            l.find(needle, false, usize::MAX, |i| {
+                got.push(i);
+                false
+            });
+            assert_eq!(got, want);
+            got.clear();
+            l.find(needle, true, usize::MAX, |i| {
+                got.push(i);
+                false
+            });
+            got.reverse();
+            assert_eq!(got, want);
+        }
         match &l.repr {
             Repr::Packed(p) => {
                 assert!(p.count as usize <= PACKED_MAX_LEN);

@@ -261,18 +261,45 @@ impl Enc<'_> {
     /// since a needle with those digits is exactly a canonical integer.
     #[inline]
     pub fn matches(&self, buf: &[u8]) -> bool {
+        self.match_entry(buf).0
+    }
+
+    /// `matches` and the entry's encoded size (one decode for scans).
+    #[inline(always)]
+    pub fn match_entry(&self, buf: &[u8]) -> (bool, usize) {
         let b0 = buf[0];
-        if b0 < 0x80 || b0 == LONG_STR {
-            let bytes = match *self {
-                Enc::Bytes(b) => b,
-                // Lists write canonical integers as integer entries, so a
-                // string entry never equals one; compared anyway for
-                // exactness whatever wrote the buffer.
-                Enc::Int(v) => return read_entry(buf).0 == Digits::new(v).as_bytes(),
+        if b0 < 0x80 {
+            let n = b0 as usize;
+            let hit = match *self {
+                Enc::Bytes(b) => b.len() == n && &buf[1..1 + n] == b,
+                Enc::Int(v) => self.string_is_int(&buf[1..1 + n], v),
             };
-            return read_entry(buf).0 == bytes;
+            return (hit, 1 + n);
         }
-        matches!(*self, Enc::Int(v) if read_int(buf).0 == v)
+        self.match_other(buf)
+    }
+
+    /// `match_entry` of an integer or long string entry.
+    #[inline(never)]
+    fn match_other(&self, buf: &[u8]) -> (bool, usize) {
+        if buf[0] == LONG_STR {
+            let (e, size) = read_entry(buf);
+            let hit = match *self {
+                Enc::Bytes(b) => e == b,
+                Enc::Int(v) => self.string_is_int(e, v),
+            };
+            return (hit, size);
+        }
+        let (x, size) = read_int(buf);
+        (matches!(*self, Enc::Int(v) if x == v), size)
+    }
+
+    /// A string entry against an integer needle: lists write canonical
+    /// integers as integer entries, so this is never true for them;
+    /// compared anyway for exactness whatever wrote the buffer.
+    #[cold]
+    fn string_is_int(&self, e: &[u8], v: i64) -> bool {
+        e == Digits::new(v).as_bytes()
     }
 
     /// Writes the entry at the start of `out` (at least `size()` long);
@@ -294,12 +321,11 @@ pub enum Elem<'a> {
     Int(Digits),
 }
 
-/// An integer's decimal digits (at most 20), and its value.
+/// An integer's decimal digits (at most 20; an `Elem` stays 24 bytes).
 #[derive(Clone, Copy)]
 pub struct Digits {
     buf: [u8; 20],
     start: u8,
-    value: i64,
 }
 
 impl Digits {
@@ -307,21 +333,12 @@ impl Digits {
     pub fn new(v: i64) -> Digits {
         let mut buf = [0u8; 20];
         let start = crate::number::write_i64(v, &mut buf, 20) as u8;
-        Digits {
-            buf,
-            start,
-            value: v,
-        }
+        Digits { buf, start }
     }
 
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[self.start as usize..]
-    }
-
-    #[inline]
-    pub fn value(&self) -> i64 {
-        self.value
     }
 }
 
@@ -381,7 +398,7 @@ pub fn read_elem(buf: &[u8]) -> (Elem<'_>, usize) {
 }
 
 /// `read_elem` of an integer or long string entry.
-#[inline]
+#[inline(never)]
 fn read_other(buf: &[u8]) -> (Elem<'_>, usize) {
     if buf[0] == LONG_STR {
         let (e, size) = read_entry(buf);
@@ -392,8 +409,8 @@ fn read_other(buf: &[u8]) -> (Elem<'_>, usize) {
 }
 
 /// The integer held by the entry at the start of `buf`, if it is an
-/// integer entry (RDB save writes it as a listpack integer directly).
-#[inline]
+/// integer entry.
+#[cfg(test)]
 pub fn entry_int(buf: &[u8]) -> Option<i64> {
     match buf[0] {
         0x80..=TAG_I64 => Some(read_int(buf).0),
