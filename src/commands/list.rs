@@ -493,7 +493,7 @@ fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
 
 /// Writes the first `n` entries of `seg` (see `put_bulks`).
 fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
-    use crate::store::pack::read_elem;
+    use crate::store::pack::{Elem, read_elem};
     const BLOCK: usize = 16;
     // Room for short elements: `$`, up to 3 digits and two CRLFs per
     // entry, less its 1-byte header counted in `seg.len()` (longer ones
@@ -504,9 +504,13 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
     for _ in 0..n {
         let b0 = seg[off];
         if b0 >= 0x80 {
-            // An integer or a long string: decoded, then copied.
+            // An integer (formatted with its header in one stack buffer)
+            // or a long string.
             let (e, size) = read_elem(&seg[off..]);
-            put_bulk(out, &e);
+            match e {
+                Elem::Int(d) => put_digits(out, d.as_bytes()),
+                Elem::Bytes(e) => put_bulk(out, e),
+            }
             off += size;
             continue;
         }
@@ -533,6 +537,26 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
         out.extend_from_slice(b"\r\n");
         off += 1 + len;
     }
+}
+
+/// The bulk string of an integer's digits (at most 20): `$`, the length
+/// and the digits put together on the stack and copied once.
+#[inline]
+fn put_digits(out: &mut Vec<u8>, digits: &[u8]) {
+    let n = digits.len();
+    let mut b = [0u8; 28];
+    let head = if n < 10 { 4 } else { 5 };
+    b[0] = b'$';
+    if n < 10 {
+        b[1] = b'0' + n as u8;
+    } else {
+        b[1] = b'0' + (n / 10) as u8;
+        b[2] = b'0' + (n % 10) as u8;
+    }
+    b[head - 2..head].copy_from_slice(b"\r\n");
+    b[head..head + n].copy_from_slice(digits);
+    b[head + n..head + n + 2].copy_from_slice(b"\r\n");
+    out.extend_from_slice(&b[..head + n + 2]);
 }
 
 /// One RESP bulk string.

@@ -49,7 +49,7 @@ use std::collections::VecDeque;
 use std::collections::vec_deque;
 
 use super::bytes::Key;
-use super::pack::{Elem, Enc, encode, entry_size, read_elem, splice};
+use super::pack::{Elem, Enc, Needle, encode, entry_size, read_elem, splice};
 
 /// Most elements a packed list (or a chunk) holds.
 pub const PACKED_MAX_LEN: usize = 128;
@@ -991,12 +991,12 @@ impl List {
     /// returns true. LPOS, LREM's and LINSERT's searches: entries are
     /// compared where they lie, integers by value, none formatted.
     pub fn find(&self, ele: &[u8], from_tail: bool, scan: usize, mut f: impl FnMut(usize) -> bool) {
-        let ele = encode(ele);
+        let ele = Needle::new(ele);
         let one;
         let bufs: Vec<(&[u8], usize)> = match &self.repr {
             Repr::Packed(p) => {
                 one = [(&p.buf[..], p.count as usize)];
-                return find_in(&one, ele, from_tail, scan, self.len(), &mut f);
+                return find_in(&one, &ele, from_tail, scan, self.len(), &mut f);
             }
             Repr::Chunked(d) => d
                 .chunks
@@ -1004,7 +1004,7 @@ impl List {
                 .map(|c| (&c.buf[..], c.count as usize))
                 .collect(),
         };
-        find_in(&bufs, ele, from_tail, scan, self.len(), &mut f);
+        find_in(&bufs, &ele, from_tail, scan, self.len(), &mut f);
     }
 
     /// Removes every element.
@@ -1018,10 +1018,10 @@ impl List {
     pub fn remove(&mut self, ele: &[u8], limit: u64, from_tail: bool) -> u64 {
         let mut left = if limit == 0 { u64::MAX } else { limit };
         let mut removed = 0u64;
-        let ele = encode(ele);
+        let ele = Needle::new(ele);
         match &mut self.repr {
             Repr::Packed(p) => {
-                if let Some((buf, gone)) = filter(&p.buf, p.count, ele, from_tail, &mut left) {
+                if let Some((buf, gone)) = filter(&p.buf, p.count, &ele, from_tail, &mut left) {
                     p.buf = buf.into_boxed_slice();
                     p.count -= gone;
                     removed = gone as u64;
@@ -1029,7 +1029,7 @@ impl List {
             }
             Repr::Chunked(d) => {
                 let edit = |c: &mut Chunk, left: &mut u64| {
-                    let (buf, gone) = filter(&c.buf, c.count, ele, from_tail, left)?;
+                    let (buf, gone) = filter(&c.buf, c.count, &ele, from_tail, left)?;
                     c.buf = buf;
                     c.count -= gone;
                     Some(gone as u64)
@@ -1069,7 +1069,7 @@ impl List {
 /// list of `len` elements.
 fn find_in(
     bufs: &[(&[u8], usize)],
-    ele: Enc<'_>,
+    ele: &Needle,
     from_tail: bool,
     mut scan: usize,
     len: usize,
@@ -1109,7 +1109,7 @@ fn find_in(
                 return;
             }
             scan -= 1;
-            if ele.matches(&buf[offs[j] as usize..]) && f(base + j) {
+            if ele.match_entry(&buf[offs[j] as usize..]).0 && f(base + j) {
                 return;
             }
         }
@@ -1124,7 +1124,7 @@ fn find_in(
 fn filter(
     buf: &[u8],
     count: u32,
-    ele: Enc<'_>,
+    ele: &Needle,
     rev: bool,
     left: &mut u64,
 ) -> Option<(Vec<u8>, u32)> {
@@ -1146,7 +1146,7 @@ fn filter(
             break;
         }
         let i = if rev { count - 1 - k } else { k };
-        if ele.matches(entry(i)) {
+        if ele.match_entry(entry(i)).0 {
             drop[i] = true;
             gone += 1;
             gone_bytes += entry(i).len();

@@ -255,53 +255,6 @@ impl Enc<'_> {
         }
     }
 
-    /// True if the list entry at the start of `buf` holds this element, by
-    /// Redis's rule (it compares an integer entry's digits with the
-    /// needle: "10" matches integer 10, "010" does not) - here by value,
-    /// since a needle with those digits is exactly a canonical integer.
-    #[inline]
-    pub fn matches(&self, buf: &[u8]) -> bool {
-        self.match_entry(buf).0
-    }
-
-    /// `matches` and the entry's encoded size (one decode for scans).
-    #[inline(always)]
-    pub fn match_entry(&self, buf: &[u8]) -> (bool, usize) {
-        let b0 = buf[0];
-        if b0 < 0x80 {
-            let n = b0 as usize;
-            let hit = match *self {
-                Enc::Bytes(b) => b.len() == n && &buf[1..1 + n] == b,
-                Enc::Int(v) => self.string_is_int(&buf[1..1 + n], v),
-            };
-            return (hit, 1 + n);
-        }
-        self.match_other(buf)
-    }
-
-    /// `match_entry` of an integer or long string entry.
-    #[inline(never)]
-    fn match_other(&self, buf: &[u8]) -> (bool, usize) {
-        if buf[0] == LONG_STR {
-            let (e, size) = read_entry(buf);
-            let hit = match *self {
-                Enc::Bytes(b) => e == b,
-                Enc::Int(v) => self.string_is_int(e, v),
-            };
-            return (hit, size);
-        }
-        let (x, size) = read_int(buf);
-        (matches!(*self, Enc::Int(v) if x == v), size)
-    }
-
-    /// A string entry against an integer needle: lists write canonical
-    /// integers as integer entries, so this is never true for them;
-    /// compared anyway for exactness whatever wrote the buffer.
-    #[cold]
-    fn string_is_int(&self, e: &[u8], v: i64) -> bool {
-        e == Digits::new(v).as_bytes()
-    }
-
     /// Writes the entry at the start of `out` (at least `size()` long);
     /// returns the bytes written.
     #[inline]
@@ -310,6 +263,55 @@ impl Enc<'_> {
             Enc::Bytes(b) => write_entry(out, b),
             Enc::Int(v) => write_int(out, v),
         }
+    }
+}
+
+/// A list element encoded as its entry, to find it among a list's entries
+/// by comparing bytes: a given element has exactly one entry (integers take
+/// their smallest form, lengths their shortest header, and lists write
+/// every canonical integer as an integer entry), so an entry holds the
+/// element exactly when its bytes are these. This is Redis's comparison:
+/// an integer entry equals its canonical digits ("10" finds 10, "010" does
+/// not).
+pub struct Needle {
+    small: [u8; 48],
+    big: Vec<u8>,
+    len: usize,
+}
+
+impl Needle {
+    pub fn new(e: &[u8]) -> Needle {
+        let enc = encode(e);
+        let len = enc.size();
+        let mut n = Needle {
+            small: [0; 48],
+            big: Vec::new(),
+            len,
+        };
+        if len <= n.small.len() {
+            enc.write(&mut n.small);
+        } else {
+            n.big = vec![0; len];
+            enc.write(&mut n.big);
+        }
+        n
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        if self.len <= self.small.len() {
+            &self.small[..self.len]
+        } else {
+            &self.big
+        }
+    }
+
+    /// Whether the entry at the start of `buf` holds the element, and the
+    /// entry's encoded size (one pass for scans).
+    #[inline(always)]
+    pub fn match_entry(&self, buf: &[u8]) -> (bool, usize) {
+        let size = entry_size(buf);
+        (size == self.len && buf[..size] == *self.bytes(), size)
     }
 }
 
@@ -458,6 +460,43 @@ mod tests {
         assert_eq!(&*b, b"abXYZef");
         splice(&mut b, 0, 3, 0);
         assert_eq!(&*b, b"YZef");
+    }
+
+    /// A needle matches exactly the entries holding the same bytes (an
+    /// integer entry matches its canonical digits only).
+    #[test]
+    fn needles_match_equal_elements() {
+        let long = "x".repeat(200);
+        let elems = [
+            "10",
+            "010",
+            "+10",
+            "-10",
+            "0",
+            "-0",
+            "",
+            "a",
+            "63",
+            "64",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            " 1",
+            &long,
+        ];
+        for a in elems {
+            let needle = Needle::new(a.as_bytes());
+            for b in elems {
+                let enc = encode(b.as_bytes());
+                let mut buf = vec![0u8; enc.size() + 1];
+                enc.write(&mut buf);
+                assert_eq!(
+                    needle.match_entry(&buf),
+                    (a == b, enc.size()),
+                    "{a:?} in {b:?}"
+                );
+            }
+        }
     }
 
     /// Every integer width's bounds and neighbours read back as the same
