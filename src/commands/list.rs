@@ -493,7 +493,7 @@ fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
 
 /// Writes the first `n` entries of `seg` (see `put_bulks`).
 fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
-    use crate::store::pack::{Elem, read_elem};
+    use crate::store::pack::{LONG_STR, read_entry, read_int};
     const BLOCK: usize = 16;
     // Room for short elements: `$`, up to 3 digits and two CRLFs per
     // entry, less its 1-byte header counted in `seg.len()` (longer ones
@@ -504,14 +504,15 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
     for _ in 0..n {
         let b0 = seg[off];
         if b0 >= 0x80 {
-            // An integer (formatted with its header in one stack buffer)
-            // or a long string.
-            let (e, size) = read_elem(&seg[off..]);
-            match e {
-                Elem::Int(d) => put_digits(out, d.as_bytes()),
-                Elem::Bytes(e) => put_bulk(out, e),
+            if b0 == LONG_STR {
+                let (e, size) = read_entry(&seg[off..]);
+                put_bulk(out, e);
+                off += size;
+            } else {
+                let (v, size) = read_int(&seg[off..]);
+                put_int(out, v);
+                off += size;
             }
-            off += size;
             continue;
         }
         // A short string (1-byte length header).
@@ -539,24 +540,30 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
     }
 }
 
-/// The bulk string of an integer's digits (at most 20): `$`, the length
-/// and the digits put together on the stack and copied once.
+/// The bulk string of an integer entry's digits: `$`, the length and the
+/// digits written forward into a stack block that is appended whole (a
+/// fixed-size copy, no memcpy call) and cut back.
 #[inline]
-fn put_digits(out: &mut Vec<u8>, digits: &[u8]) {
-    let n = digits.len();
-    let mut b = [0u8; 28];
-    let head = if n < 10 { 4 } else { 5 };
+fn put_int(out: &mut Vec<u8>, v: i64) {
+    const BLOCK: usize = 32;
+    let digits = v.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1;
+    let n = digits + (v < 0) as usize; // at most 20
+    let mut b = [0u8; BLOCK];
     b[0] = b'$';
-    if n < 10 {
+    let head = if n < 10 {
         b[1] = b'0' + n as u8;
+        2
     } else {
         b[1] = b'0' + (n / 10) as u8;
         b[2] = b'0' + (n % 10) as u8;
-    }
-    b[head - 2..head].copy_from_slice(b"\r\n");
-    b[head..head + n].copy_from_slice(digits);
-    b[head + n..head + n + 2].copy_from_slice(b"\r\n");
-    out.extend_from_slice(&b[..head + n + 2]);
+        3
+    };
+    b[head..head + 2].copy_from_slice(b"\r\n");
+    let end = head + 2 + n;
+    crate::number::write_i64(v, &mut b, end); // sign included
+    b[end..end + 2].copy_from_slice(b"\r\n");
+    out.extend_from_slice(&b);
+    out.truncate(out.len() - (BLOCK - end - 2));
 }
 
 /// One RESP bulk string.

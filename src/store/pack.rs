@@ -29,7 +29,7 @@
 use std::ops::Deref;
 
 /// First byte of a string entry of 128 bytes or more.
-const LONG_STR: u8 = 0xff;
+pub const LONG_STR: u8 = 0xff;
 const TAG_I24: u8 = 0xf0;
 const TAG_I32: u8 = 0xf1;
 const TAG_I64: u8 = 0xf2;
@@ -152,7 +152,7 @@ fn sext(raw: u64, bits: u32) -> i64 {
 /// Decodes the integer entry at the start of `buf` (first byte 0x80 to
 /// `TAG_I64`): its value and encoded size.
 #[inline]
-fn read_int(buf: &[u8]) -> (i64, usize) {
+pub fn read_int(buf: &[u8]) -> (i64, usize) {
     let b0 = buf[0];
     match b0 {
         0x80..=0xbf => ((b0 & 0x3f) as i64, 1),
