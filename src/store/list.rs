@@ -2,10 +2,13 @@
 //! listpack) and a deque of packed chunks for everything else (like Redis's
 //! quicklist).
 //!
-//! **Packed** (`Packed`): one exactly-sized heap buffer of entries, each a
-//! LEB128 length followed by the element's bytes (codec in `store::pack`),
-//! plus an element count. A list of ten 2-byte elements costs 30 bytes of
-//! heap. The buffer is reallocated to its exact size on every change (glibc
+//! **Packed** (`Packed`): one exactly-sized heap buffer of entries (codec
+//! in `store::pack`): a canonical integer element ("10", not "010") is an
+//! integer entry of 1-9 bytes, like Redis's listpack integers; any other
+//! element a length header (1 byte below 128 bytes) followed by its bytes;
+//! plus an element count. A list of ten 2-byte strings costs 30 bytes of
+//! heap, of the integers 0..9 10 bytes. Readers get an [`Elem`]: borrowed
+//! bytes, or an integer entry's digits formatted inline. The buffer is reallocated to its exact size on every change (glibc
 //! realloc mostly resizes in place), so there is no spare capacity. Access
 //! by index, popping at the tail and inserting are O(n) scans/memmoves,
 //! which the limits below keep small.
@@ -989,7 +992,8 @@ impl List {
     /// calling `f` with the index of each one equal to `ele` (Redis's
     /// comparison: an integer entry equals its canonical digits) until it
     /// returns true. LPOS, LREM's and LINSERT's searches: entries are
-    /// compared where they lie, integers by value, none formatted.
+    /// compared where they lie (as bytes, with the needle encoded once:
+    /// `pack::Needle`), none formatted.
     pub fn find(&self, ele: &[u8], from_tail: bool, scan: usize, mut f: impl FnMut(usize) -> bool) {
         let ele = Needle::new(ele);
         let one;
