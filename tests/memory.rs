@@ -602,8 +602,34 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
                     .collect()
             }),
         ),
+        // Lists of integers (integer entries on both sides; memkv's are
+        // smaller, see `INT_LISTS`): a packed list of 0..99, a long list of
+        // 5-6 digit numbers.
+        (
+            "l_small_ints",
+            vec![{
+                let mut v = vec!["RPUSH".to_string(), "l_small_ints".to_string()];
+                v.extend((0..100).map(|i| i.to_string()));
+                v
+            }],
+        ),
+        (
+            "l_long_5_6_digits",
+            many("RPUSH", "l_long_5_6_digits", 100, &|i| {
+                (0..100)
+                    .map(|j| ((i * 100 + j) * 7919 % 990_000 + 10_000).to_string())
+                    .collect()
+            }),
+        ),
     ]
 }
+
+/// Lists of integers cost memkv less than Redis (an integer entry has no
+/// back-length byte and 0..63 takes one byte, where Redis's listpack spends
+/// 2 bytes on 0..127 and 4-5 on 5-6 digits); measured 0.58 and 0.70 of
+/// Redis's MEMORY USAGE. `memory_usage_matches_counted_memory`'s "int list"
+/// shape checks that the smaller figure is what memkv really allocates.
+const INT_LISTS: [&str; 2] = ["l_small_ints", "l_long_5_6_digits"];
 
 fn run_cmds(c: &mut Connection, cmds: &[Vec<String>]) {
     let mut p = redis::pipe();
@@ -663,7 +689,13 @@ fn memory_usage_close_to_redis() {
             // entries, a u32 index slot and a control byte, at the load
             // factor): ~0.74. memory_usage_matches_counted_memory checks
             // that this is what the allocator really counts.
-            let min = if key == "set_table" { 0.65 } else { 0.8 };
+            let min = if key == "set_table" {
+                0.65
+            } else if INT_LISTS.contains(&key) {
+                0.5
+            } else {
+                0.8
+            };
             assert!(
                 (min..=max).contains(&ratio),
                 "{key} SAMPLES {samples}: memkv {m} vs Redis {rd}"
@@ -745,6 +777,18 @@ fn memory_usage_matches_counted_memory() {
                             k.into(),
                             format!("element-number-{i}-of-the-list"),
                         ]
+                    })
+                    .collect()
+            }),
+        ),
+        (
+            "int list",
+            Box::new(|k| {
+                (0..30)
+                    .map(|i| {
+                        let mut v = vec!["RPUSH".to_string(), k.to_string()];
+                        v.extend((0..100).map(|j| ((i * 100 + j) * 7919 % 990_000).to_string()));
+                        v
                     })
                     .collect()
             }),

@@ -453,7 +453,7 @@ fn lindex(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     let idx = parse_long(&args[2])?;
     match norm_index(idx, l.len()).and_then(|i| l.get(i)) {
-        Some(e) => c.reply.bulk(e),
+        Some(e) => c.reply.bulk(&e),
         None => c.reply.null(),
     }
     Ok(())
@@ -493,17 +493,30 @@ fn put_bulks(out: &mut Vec<u8>, items: ListIter<'_>) {
 
 /// Writes the first `n` entries of `seg` (see `put_bulks`).
 fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
-    use crate::store::pack::read_entry;
+    use crate::store::pack::{LONG_STR, read_entry, read_int};
     const BLOCK: usize = 16;
     // Room for short elements: `$`, up to 3 digits and two CRLFs per
     // entry, less its 1-byte header counted in `seg.len()` (longer ones
-    // grow the buffer as they go).
+    // and integer entries, whose digits may outnumber their bytes, grow
+    // the buffer as they go).
     out.reserve(seg.len() + n * 7 + BLOCK);
     let mut off = 0;
     for _ in 0..n {
-        let (e, size) = read_entry(&seg[off..]);
-        let len = e.len();
-        let from = off + size - len;
+        let b0 = seg[off];
+        if b0 >= 0x80 {
+            if b0 == LONG_STR {
+                let (e, size) = read_entry(&seg[off..]);
+                put_bulk(out, e);
+                off += size;
+            } else {
+                let (v, size) = read_int(&seg[off..]);
+                put_int(out, v);
+                off += size;
+            }
+            continue;
+        }
+        // A short string (1-byte length header).
+        let len = b0 as usize;
         if len < 10 {
             out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']);
         } else {
@@ -513,17 +526,55 @@ fn put_segment(out: &mut Vec<u8>, (seg, n): (&[u8], usize)) {
             h[start] = b'$';
             out.extend_from_slice(&h[start..]);
         }
+        let from = off + 1;
         match seg[from..].first_chunk::<BLOCK>() {
             // A fixed-size copy, then the bytes past the element dropped.
             Some(block) if len <= BLOCK => {
                 out.extend_from_slice(block);
                 out.truncate(out.len() - (BLOCK - len));
             }
-            _ => out.extend_from_slice(e),
+            _ => out.extend_from_slice(&seg[from..from + len]),
         }
         out.extend_from_slice(b"\r\n");
-        off += size;
+        off += 1 + len;
     }
+}
+
+/// The bulk string of an integer entry's digits: `$`, the length and the
+/// digits written forward into a stack block that is appended whole (a
+/// fixed-size copy, no memcpy call) and cut back.
+#[inline]
+fn put_int(out: &mut Vec<u8>, v: i64) {
+    const BLOCK: usize = 32;
+    let digits = v.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1;
+    let n = digits + (v < 0) as usize; // at most 20
+    let mut b = [0u8; BLOCK];
+    b[0] = b'$';
+    let head = if n < 10 {
+        b[1] = b'0' + n as u8;
+        2
+    } else {
+        b[1] = b'0' + (n / 10) as u8;
+        b[2] = b'0' + (n % 10) as u8;
+        3
+    };
+    b[head..head + 2].copy_from_slice(b"\r\n");
+    let end = head + 2 + n;
+    crate::number::write_i64(v, &mut b, end); // sign included
+    b[end..end + 2].copy_from_slice(b"\r\n");
+    out.extend_from_slice(&b);
+    out.truncate(out.len() - (BLOCK - end - 2));
+}
+
+/// One RESP bulk string.
+fn put_bulk(out: &mut Vec<u8>, e: &[u8]) {
+    let mut h = [0u8; 24];
+    h[22..].copy_from_slice(b"\r\n");
+    let start = crate::number::write_i64(e.len() as i64, &mut h, 22) - 1;
+    h[start] = b'$';
+    out.extend_from_slice(&h[start..]);
+    out.extend_from_slice(e);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
@@ -577,10 +628,7 @@ fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut found: Vec<usize> = Vec::new();
     let mut single: Option<usize> = None;
     // Looks at the element at `pos`; true when the walk is over.
-    let mut visit = |pos: usize, e: &[u8]| {
-        if e != ele {
-            return false;
-        }
+    let mut visit = |pos: usize| {
         matches += 1;
         if matches < rank {
             return false;
@@ -593,19 +641,7 @@ fn lpos(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             true
         }
     };
-    if from_tail {
-        for (k, e) in l.iter_rev().take(scan).enumerate() {
-            if visit(len - 1 - k, e) {
-                break;
-            }
-        }
-    } else {
-        for (k, e) in l.iter().take(scan).enumerate() {
-            if visit(k, e) {
-                break;
-            }
-        }
-    }
+    l.find(ele, from_tail, scan, &mut visit);
     if count != -1 {
         c.reply.array(found.len());
         for p in found {
@@ -670,7 +706,12 @@ fn lrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     // Nothing to remove: reply without touching the key (no WATCH effect).
-    if !l.iter().any(|e| e == ele) {
+    let mut any = false;
+    l.find(ele, false, usize::MAX, |_| {
+        any = true;
+        true
+    });
+    if !any {
         c.reply.int(0);
         return Ok(());
     }
@@ -701,7 +742,12 @@ fn linsert(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     let pivot = &args[3];
-    let Some(pos) = l.iter().position(|e| e == pivot) else {
+    let mut found = None;
+    l.find(pivot, false, usize::MAX, |i| {
+        found = Some(i);
+        true
+    });
+    let Some(pos) = found else {
         c.reply.int(-1);
         return Ok(());
     };

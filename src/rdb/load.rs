@@ -328,10 +328,7 @@ impl<'a> Decoder<'a> {
                             }
                             .ok_or_else(|| bad_blob("Quicklist node"))?;
                             for x in e {
-                                match x {
-                                    Entry::Str(s) => l.push_back(s),
-                                    Entry::Int(_) => l.push_back(&x.to_vec()),
-                                }
+                                push_entry(&mut l, x);
                             }
                         }
                         _ => return Err(Error::corrupt("Quicklist integrity check failed.")),
@@ -458,12 +455,18 @@ fn bad_blob(what: &str) -> Error {
 fn list_from<'e>(entries: impl Iterator<Item = Entry<'e>>) -> Value {
     let mut l = List::new();
     for e in entries {
-        match e {
-            Entry::Str(s) => l.push_back(s),
-            Entry::Int(_) => l.push_back(&e.to_vec()),
-        }
+        push_entry(&mut l, e);
     }
     Value::List(l)
+}
+
+/// Appends a ziplist/listpack element to a list: an integer is formatted
+/// on the stack (the list stores it as an integer entry again).
+fn push_entry(l: &mut List, e: Entry<'_>) {
+    match e {
+        Entry::Str(s) => l.push_back(s),
+        Entry::Int(v) => l.push_back(crate::number::fmt_i64(v, &mut [0u8; 20])),
+    }
 }
 
 /// A hash from a zipmap (`values`: converted by both limits, as Redis 7.0

@@ -10,6 +10,7 @@
 use super::pack::{ListpackWriter, intset_blob};
 use super::*;
 use crate::number::parse_i64;
+use crate::store::pack::Elem;
 use crate::store::set::Set;
 use crate::store::{Value, ZSet};
 
@@ -196,7 +197,7 @@ fn score_text(s: f64) -> String {
 
 /// Splits list elements into listpack nodes the way a quicklist fills
 /// them.
-fn list_nodes<'a>(items: impl Iterator<Item = &'a [u8]>, fill: i64) -> Vec<Vec<u8>> {
+fn list_nodes<'a>(items: impl Iterator<Item = Elem<'a>>, fill: i64) -> Vec<Vec<u8>> {
     let max_bytes = match fill {
         f if f >= 0 => SIZE_SAFETY_LIMIT,
         -1 => 4096,
@@ -214,7 +215,9 @@ fn list_nodes<'a>(items: impl Iterator<Item = &'a [u8]>, fill: i64) -> Vec<Vec<u
         if cur.count() > 0 && (grown > max_bytes || cur.count() >= max_count) {
             nodes.push(std::mem::take(&mut cur).finish());
         }
-        cur.push(e);
+        // Integer entries are written as listpack integers (the writer
+        // parses canonical integers, as Redis's lpAppend does).
+        cur.push(&e);
     }
     if cur.count() > 0 {
         nodes.push(cur.finish());
@@ -272,7 +275,7 @@ pub fn write_elements(out: &mut Vec<u8>, value: &Value, from: usize, to: usize, 
     match value {
         Value::List(l) => {
             for e in l.range(from, to) {
-                write_string(out, e, o.compress);
+                write_string(out, &e, o.compress);
             }
         }
         Value::Hash(h) => {

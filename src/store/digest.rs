@@ -149,7 +149,7 @@ pub fn mix_value(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
         Value::Str(s) => mix_digest(digest, s),
         Value::List(l) => {
             for e in l.iter() {
-                mix_digest(digest, e);
+                mix_digest(digest, &e);
             }
         }
         Value::Hash(h) => {

@@ -226,10 +226,11 @@ fn pexpireat(out: &mut Vec<u8>, key: &[u8], at: u64) {
 fn serialize_slice(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, to: usize) {
     match value {
         Value::List(l) => {
-            let items: Vec<&[u8]> = l.range(from, to).collect();
+            // Integer entries are formatted into the collected elements.
+            let items: Vec<_> = l.range(from, to).collect();
             for chunk in items.chunks(ITEMS_PER_CMD) {
                 let head = [&b"RPUSH"[..], key];
-                encode_into(out, head.into_iter().chain(chunk.iter().copied()));
+                encode_into(out, head.into_iter().chain(chunk.iter().map(|e| &e[..])));
             }
         }
         // A packed hash is written whole, like the values below.
@@ -298,10 +299,10 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
     match value {
         Value::Str(s) => encode_into(out, [&b"SET"[..], key, s].into_iter()),
         Value::List(l) => {
-            let items: Vec<&[u8]> = l.iter().collect();
+            let items: Vec<_> = l.iter().collect();
             for chunk in items.chunks(ITEMS_PER_CMD) {
                 let head = [&b"RPUSH"[..], key];
-                encode_into(out, head.into_iter().chain(chunk.iter().copied()));
+                encode_into(out, head.into_iter().chain(chunk.iter().map(|e| &e[..])));
             }
         }
         Value::Hash(h) => {
