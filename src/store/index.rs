@@ -139,11 +139,16 @@ impl PosIndex {
     pub fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         match self.cur.find(h, |&j| eq(j)) {
             Some(&j) => Some(j),
-            None => match &self.old {
-                None => None,
-                Some(m) => find_old(&m.table, h, eq),
-            },
+            // Out of line, `old` included: a hit costs the bare probe.
+            None => self.find_old(h, eq),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn find_old(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let m = self.old.as_ref()?;
+        m.table.find(h, |&j| eq(j)).copied()
     }
 
     /// The slot of hash `h` that `eq` accepts, to rewrite its position.
@@ -322,11 +327,6 @@ impl PosIndex {
         self.old = None;
         self.cur.clear();
     }
-}
-
-#[inline(never)]
-fn find_old(t: &HashTable<u32>, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
-    t.find(h, |&j| eq(j)).copied()
 }
 
 #[inline(never)]
