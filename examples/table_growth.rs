@@ -7,8 +7,8 @@
 //!
 //! Usage: table_growth [N]. Prints `inserts max_us p99.9_us over_1ms total_s`.
 
-use memkv::store::table::Table;
 use memkv::store::Key;
+use memkv::store::table::Table;
 
 fn cpu_ns() -> u64 {
     let mut ts = libc::timespec {
