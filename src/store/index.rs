@@ -291,8 +291,12 @@ impl PosIndex {
     }
 
     /// Rebuilds the index at its size without deleted markers, moving
-    /// buckets incrementally (at once for a small table).
+    /// buckets incrementally (at once for a small table). Nothing when
+    /// there are none: it would win no room.
     pub fn rebuild(&mut self, rehash: impl Fn(u32) -> u64) {
+        if self.tombstones() == 0 {
+            return;
+        }
         let full = full_capacity(self.cur.num_buckets());
         self.migrate_to(full.max(self.len()), &rehash);
     }
