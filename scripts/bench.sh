@@ -75,6 +75,15 @@
 #                   peak just measured), LATENCY_CONNS=8 connections,
 #                   LATENCY_SECONDS=10: p50 / p99 / p99.9 / max and the
 #                   server CPU per request at that load
+#   STALL=1         stalls while a table grows (issue 15 target 7): fresh servers,
+#                   one at a time, a PING probe (one connection, one PING
+#                   every 0.5 ms) while redis-benchmark -P 16 -c 50 runs
+#                   STALL_KEYS SETs of random keys (-r 10x that), then
+#                   STALL_MEMBERS ZADDs of random members into one sorted
+#                   set and HSETs of random fields into one hash; the probe's
+#                   max and p99.9 (ms) per server and memkv/Redis ratios
+#                   (below 1: memkv stalls less)
+#   STALL_KEYS=10000000 STALL_MEMBERS=3000000
 #   TLS=1           benchmark over TLS: both servers get a tls-port with an
 #                   openssl-made certificate (tls-auth-clients no) and
 #                   redis-benchmark runs with --tls (TESTS defaults to
@@ -109,6 +118,9 @@ MEMKV_ARGS=${MEMKV_ARGS:-}
 FANOUT=${FANOUT:-1}
 SUBSCRIBERS=${SUBSCRIBERS:-50}
 FANOUT_MESSAGES=${FANOUT_MESSAGES:-100000}
+STALL=${STALL:-0}
+STALL_KEYS=${STALL_KEYS:-10000000}
+STALL_MEMBERS=${STALL_MEMBERS:-3000000}
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -940,5 +952,65 @@ if [ "$ZIPF" = 1 ]; then
         read -r _ _ rw ro <<<"${res[1]}"
         pts=$(python3 -c "print(f'{($mw - $rw) * 100:+.2f}')")
         printf '%-12s %10s (%5s) %10s (%5s) %8s\n' "$policy" "$mw" "$mo" "$rw" "$ro" "$pts"
+    done
+fi
+
+# --- stalls while tables grow -----------------------------------------------
+
+# Runs redis-benchmark (-t set or a custom command: the load) against port
+# $1 while one connection PINGs every 0.5 ms; prints "max_ms p99.9_ms
+# pings" of the probe.
+stall_run() { # port, requests, random range, load...
+    python3 - "$@" <<'EOF'
+import socket, subprocess, sys, time
+port, n, r = sys.argv[1:4]
+load = subprocess.Popen(["redis-benchmark", "-h", "127.0.0.1", "-p", port, "-n", n,
+                         "-r", r, "-P", "16", "-c", "50", "-q"] + sys.argv[4:],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+s = socket.create_connection(("127.0.0.1", int(port)))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+lat = []
+while load.poll() is None:
+    t = time.perf_counter()
+    s.sendall(b"PING\r\n")
+    buf = b""
+    while not buf.endswith(b"\r\n"):
+        buf += s.recv(64)
+    lat.append(time.perf_counter() - t)
+    time.sleep(0.0005)
+lat.sort()
+n = len(lat)
+print(f"{lat[-1] * 1e3:.1f} {lat[int(n * 0.999)] * 1e3:.2f} {n}")
+EOF
+}
+
+if [ "$STALL" = 1 ]; then
+    log "stalls: PING probe during $STALL_KEYS SETs, $STALL_MEMBERS ZADDs and HSETs"
+    echo
+    echo "PING probe (ms) while a table grows: max and p99.9 per server, memkv/Redis"
+    printf '%-20s %10s %10s %10s %10s %7s %7s\n' load memkv_max redis_max memkv_p999 \
+        redis_p999 max_x p999_x
+    for load in keys zadd hset; do
+        case $load in
+            keys) args=(-t set) n=$STALL_KEYS ;;
+            zadd) args=(zadd bench:stallz __rand_int__ m:__rand_int__) n=$STALL_MEMBERS ;;
+            hset) args=(hset bench:stallh f:__rand_int__ v) n=$STALL_MEMBERS ;;
+        esac
+        res=()
+        for server in memkv redis; do
+            # Fresh servers for each run: only one holds data at a time.
+            stop_servers
+            start_servers
+            if [ "$server" = memkv ]; then port=$MEMKV_PORT; else port=$REDIS_PORT; fi
+            res+=("$(stall_run "$port" "$n" "$((n * 10))" "${args[@]}")")
+        done
+        stop_servers
+        read -r mmax mp999 _ <<<"${res[0]}"
+        read -r rmax rp999 _ <<<"${res[1]}"
+        python3 - "$load $n" "$mmax" "$rmax" "$mp999" "$rp999" <<'EOF'
+import sys
+name, mm, rm, mp, rp = sys.argv[1], *map(float, sys.argv[2:])
+print(f"{name:<20} {mm:10.1f} {rm:10.1f} {mp:10.2f} {rp:10.2f} {mm / rm:7.2f} {mp / rp:7.2f}")
+EOF
     done
 fi

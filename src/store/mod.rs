@@ -12,6 +12,7 @@ pub mod expire;
 pub mod hash;
 pub mod hasher;
 pub mod hll;
+pub mod index;
 pub mod journal;
 pub mod lazyfree;
 pub mod list;

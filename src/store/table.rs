@@ -29,9 +29,10 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hasher};
 
-use hashbrown::HashTable;
-
 use super::hasher::KeyState;
+use super::index::PosIndex;
+#[cfg(test)]
+use super::index::full_capacity;
 
 /// An entry of a [`Table`]: it knows its key's bytes.
 pub trait TableEntry {
@@ -56,7 +57,7 @@ impl TableEntry for super::Key {
 #[derive(Clone, Debug)]
 pub struct Table<T> {
     entries: Vec<T>,
-    index: HashTable<u32>,
+    index: PosIndex,
     state: KeyState,
 }
 
@@ -64,7 +65,7 @@ impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             entries: Vec::new(),
-            index: HashTable::new(),
+            index: PosIndex::new(),
             state: KeyState::default(),
         }
     }
@@ -78,19 +79,6 @@ fn hash_key(state: &KeyState, key: &[u8]) -> u64 {
     let mut h = state.build_hasher();
     h.write(key);
     h.finish()
-}
-
-/// How many entries a hashbrown table of `buckets` buckets holds before
-/// it must grow (its load factor: 7/8, or buckets - 1 when tiny).
-#[inline]
-fn full_capacity(buckets: usize) -> usize {
-    if buckets == 0 {
-        0
-    } else if buckets < 8 {
-        buckets - 1
-    } else {
-        buckets / 8 * 7
-    }
 }
 
 #[inline(always)]
@@ -137,8 +125,8 @@ impl<T: TableEntry> Table<T> {
     fn find_pos(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
         self.index
-            .find(hash, |&j| entries[j as usize].key() == key)
-            .map(|&j| j as usize)
+            .find(hash, |j| entries[j as usize].key() == key)
+            .map(|j| j as usize)
     }
 
     /// The position of `key`'s entry.
@@ -238,12 +226,11 @@ impl<T: TableEntry> Table<T> {
     fn push(&mut self, h: u64, entry: T) -> usize {
         let i = self.entries.len();
         let p = pos(i);
-        if self.index.len() == self.index.capacity() {
-            self.purge_tombstones();
-        }
+        // A full index grows or drops its deleted markers incrementally
+        // (store/index.rs); every indexed position names its entry here.
         let (entries, state) = (&self.entries, &self.state);
         self.index
-            .insert_unique(h, p, |&j| hash_key(state, entries[j as usize].key()));
+            .insert(h, p, |j| hash_key(state, entries[j as usize].key()));
         if self.entries.len() == self.entries.capacity() {
             // Match the index's capacity (indexmap's rule): the vector
             // grows with the index, never past it.
@@ -260,24 +247,19 @@ impl<T: TableEntry> Table<T> {
         if self.entries.is_empty() {
             return None;
         }
+        self.tick();
         let h = self.hash(key);
         let entries = &self.entries;
-        let found = self
-            .index
-            .find_entry(h, |&j| entries[j as usize].key() == key)
-            .ok()?;
-        let (j, _) = found.remove();
-        let i = j as usize;
+        let i = self.index.remove(h, |j| entries[j as usize].key() == key)? as usize;
         Some((i, self.swap_remove_finish(i)))
     }
 
     /// Removes the entry at position `i`, moving the last entry there.
     pub fn swap_remove_index(&mut self, i: usize) -> Option<T> {
-        let e = self.entries.get(i)?;
-        let h = self.hash(e.key());
-        if let Ok(found) = self.index.find_entry(h, |&j| j as usize == i) {
-            found.remove();
-        }
+        self.entries.get(i)?;
+        self.tick();
+        let h = self.hash(self.entries[i].key());
+        self.index.remove(h, |j| j as usize == i);
         Some(self.swap_remove_finish(i))
     }
 
@@ -287,27 +269,60 @@ impl<T: TableEntry> Table<T> {
         let last = self.entries.len() - 1;
         if i < last {
             let h = self.hash(self.entries[last].key());
-            if let Some(slot) = self.index.find_mut(h, |&j| j as usize == last) {
+            if let Some(slot) = self.index.find_mut(h, |j| j as usize == last) {
                 *slot = pos(i);
             }
         }
         self.entries.swap_remove(i)
     }
 
-    /// Makes room for `additional` more entries.
+    /// While the index migrates, moves its next step of buckets (before a
+    /// removal, while every indexed position still names its entry).
+    #[inline(always)]
+    fn tick(&mut self) {
+        if self.index.is_migrating() {
+            self.step();
+        }
+    }
+
+    #[inline(never)]
+    fn step(&mut self) {
+        let (entries, state) = (&self.entries, &self.state);
+        self.index
+            .tick(|j| hash_key(state, entries[j as usize].key()));
+    }
+
+    /// Background work for an idle table: moves up to `buckets` buckets of
+    /// a running index migration; true if it still runs.
+    pub fn migrate(&mut self, buckets: usize) -> bool {
+        let (entries, state) = (&self.entries, &self.state);
+        self.index
+            .migrate(buckets, |j| hash_key(state, entries[j as usize].key()))
+    }
+
+    /// The index is moving into a bigger (or rebuilt) table.
+    #[inline]
+    pub fn is_migrating(&self) -> bool {
+        self.index.is_migrating()
+    }
+
+    /// Makes room for `additional` more entries (at once: bulk loads).
     pub fn reserve(&mut self, additional: usize) {
         let (entries, state) = (&self.entries, &self.state);
         self.index
-            .reserve(additional, |&j| hash_key(state, entries[j as usize].key()));
+            .reserve(additional, |j| hash_key(state, entries[j as usize].key()));
         let want = self.index.capacity().max(self.entries.len() + additional);
         self.entries
             .reserve_exact(want.saturating_sub(self.entries.len()));
     }
 
+    /// Gives back memory: the entries vector at once (a realloc), the
+    /// index in place when small, else by an incremental migration into a
+    /// table of 5/4 the entries (store/index.rs); not while it migrates.
     pub fn shrink_to_fit(&mut self) {
         let (entries, state) = (&self.entries, &self.state);
         self.index
-            .shrink_to_fit(|&j| hash_key(state, entries[j as usize].key()));
+            .shrink(|j| hash_key(state, entries[j as usize].key()));
         self.entries.shrink_to_fit();
     }
 
@@ -321,9 +336,7 @@ impl<T: TableEntry> Table<T> {
     /// removals): they count against growth although no entry uses them.
     #[inline]
     pub fn tombstones(&self) -> usize {
-        // Saturating: `full_capacity` mirrors hashbrown's load factor; a
-        // hashbrown that differs must not make this underflow.
-        full_capacity(self.index.num_buckets()).saturating_sub(self.index.capacity())
+        self.index.tombstones()
     }
 
     /// The table is full (`len() == capacity()`): if deleted markers are
@@ -333,34 +346,31 @@ impl<T: TableEntry> Table<T> {
     /// tombstones are at least 1/32 of the table, so a rebuild wins back
     /// at least n/32 slots (amortized O(1) per insert; a table full of
     /// live entries is left to grow). True if it rebuilt.
+    /// Not while the index migrates (its new table has no markers but
+    /// those of removals since).
     pub fn purge_tombstones(&mut self) -> bool {
-        let full = full_capacity(self.index.num_buckets());
-        if self.tombstones() < full / 32 || self.tombstones() == 0 {
+        let full = super::index::full_capacity(self.index.num_buckets());
+        if self.index.is_migrating() || self.tombstones() < full / 32 || self.tombstones() == 0 {
             return false;
         }
         self.rebuild_index();
         true
     }
 
-    /// Rebuilds the hash index in place: no deleted markers left, no
-    /// allocation, no entry moves (every position stays valid).
+    /// Rebuilds the hash index at its size without deleted markers: a
+    /// fresh table, filled incrementally (store/index.rs) once the table is
+    /// big, at once when small. No entry moves (every position stays
+    /// valid).
     pub fn rebuild_index(&mut self) {
-        self.index.clear();
         let (entries, state) = (&self.entries, &self.state);
-        for (i, e) in entries.iter().enumerate() {
-            // The cleared index holds every entry: it never grows here.
-            self.index
-                .insert_unique(hash_key(state, e.key()), pos(i), |&j| {
-                    hash_key(state, entries[j as usize].key())
-                });
-        }
+        self.index
+            .rebuild(|j| hash_key(state, entries[j as usize].key()));
     }
 
     /// Heap bytes of the table as the allocator counts them: the entries
     /// vector and the index.
     pub fn heap_bytes(&self) -> usize {
         let v = self.entries.capacity() * std::mem::size_of::<T>();
-        let idx = self.index.allocation_size();
         let c = |n: usize| {
             if n == 0 {
                 0
@@ -368,7 +378,7 @@ impl<T: TableEntry> Table<T> {
                 crate::memory::chunk_size(n)
             }
         };
-        c(v) + c(idx)
+        c(v) + self.index.allocations().into_iter().map(c).sum::<usize>()
     }
 }
 
@@ -520,7 +530,9 @@ mod tests {
                 }
             }
             assert_eq!(t.len(), model.len());
-            if step % 997 == 0 {
+            // Mid-migration (tests migrate from 32 buckets, 2 a step):
+            // every position findable in one table or the other.
+            if step % 997 == 0 || (t.is_migrating() && step % 3 == 0) {
                 check(&t);
                 assert_eq!(t.as_slice(), &model[..]);
             }

@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
+use super::index::PosIndex;
 
 use super::{Key, KeyState, Sds};
 
@@ -592,7 +592,8 @@ pub struct SkipList {
     tail: u32,
     len: u32,
     level: usize,
-    dict: HashTable<u32>,
+    /// Member hash -> node, growing incrementally (store/index.rs).
+    dict: PosIndex,
     hasher: KeyState,
     /// Upper levels of all nodes, in blocks of `levels - 1`.
     uppers: Vec<Level>,
@@ -609,7 +610,7 @@ impl Default for SkipList {
             tail: NIL,
             len: 0,
             level: 1,
-            dict: HashTable::new(),
+            dict: PosIndex::new(),
             hasher: KeyState::default(),
             uppers: Vec::new(),
             free_uppers: Vec::new(),
@@ -680,8 +681,7 @@ impl SkipList {
     fn find_h(&self, member: &[u8], h: u64) -> Option<u32> {
         let nodes = &self.nodes;
         self.dict
-            .find(h, |&i| &nodes[i as usize].member[..] == member)
-            .copied()
+            .find(h, |i| &nodes[i as usize].member[..] == member)
     }
 
     /// Count of leading elements satisfying `pred` (a prefix property).
@@ -829,7 +829,7 @@ impl SkipList {
         let nodes = &self.nodes;
         let hasher = &self.hasher;
         self.dict
-            .insert_unique(h, x, |&i| hasher.hash_one(&nodes[i as usize].member[..]));
+            .insert(h, x, |i| hasher.hash_one(&nodes[i as usize].member[..]));
     }
 
     /// Adds or rescores `member` (hashed once). Like Redis's
@@ -871,6 +871,12 @@ impl SkipList {
 
     /// Removes node `x` (member hash `h`) and hands back its member.
     fn unlink(&mut self, x: u32, h: u64) -> Key {
+        if self.dict.is_migrating() {
+            // A migration step re-hashes members: before `x`'s is taken.
+            let (nodes, hasher) = (&self.nodes, &self.hasher);
+            self.dict
+                .tick(|i| hasher.hash_one(&nodes[i as usize].member[..]));
+        }
         let n = &self.nodes[x as usize];
         let (update, _) = self.path(n.score, &n.member);
         let member = std::mem::replace(&mut self.nodes[x as usize].member, Key::new(b""));
@@ -896,9 +902,7 @@ impl SkipList {
             self.level -= 1;
         }
         self.len -= 1;
-        if let Ok(e) = self.dict.find_entry(h, |&i| i == x) {
-            e.remove();
-        }
+        self.dict.remove(h, |i| i == x);
         let n = &mut self.nodes[x as usize];
         n.back = FREE;
         if n.levels > 1 {

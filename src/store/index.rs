@@ -1,0 +1,520 @@
+//! `PosIndex`: a hash index from a key's hash to its position (`u32`) in
+//! a container that owns the keys (`Table`'s entries vector, the sorted
+//! set's node arena), which grows and rebuilds incrementally, like Redis's
+//! dict, instead of re-hashing every key at once.
+//!
+//! A full `hashbrown::HashTable` grows by re-hashing every key in one go:
+//! ~50 ns a key, half a second at 10M keys, during which the server
+//! answers nobody. Here, when the index is full, the current table becomes
+//! `old` (in a `Migration`) and a fresh one of double the buckets (or the
+//! same buckets, to drop deleted markers) takes its place; every later
+//! insert and remove first moves the next `step` buckets of `old` into the
+//! new table (re-hashing those positions' keys through the caller's
+//! `rehash`), and `old` is dropped once empty. Inserts go to the new table;
+//! lookups probe the new table, then `old`; removes and position rewrites
+//! find the slot in whichever holds it. Removing a slot from a hashbrown
+//! table never moves another one, so the bucket cursor stays valid.
+//!
+//! The step is sized when a migration starts so that `old` is empty before
+//! the inserts it has to absorb can fill the new table: the new table
+//! never grows by itself (an insert finding it full first finishes the
+//! migration, which the sizing makes a small remainder). Tables under
+//! `MIGRATE_MIN_BUCKETS` grow in place: a stop of at most ~1000 re-hashes.
+//!
+//! The migration lives behind an `Option<Box<_>>` so an index costs one
+//! word more than a bare `HashTable` when not migrating, and the migrating
+//! paths are out of line: a lookup of a present key, the common case, is
+//! the bare hashbrown probe.
+
+use hashbrown::HashTable;
+
+/// From this many buckets up, growth and rebuilds are incremental; below
+/// it hashbrown re-hashes in place (<= ~900 keys, tens of microseconds).
+#[cfg(not(test))]
+const MIGRATE_MIN_BUCKETS: usize = 1024;
+/// Tests migrate small tables, slowly, so migrations are many and long.
+#[cfg(test)]
+const MIGRATE_MIN_BUCKETS: usize = 32;
+
+/// Buckets of the old table moved per write while migrating, at least
+/// (about 28 positions re-hashed at 7/8 fill: ~1-3 us). A growth migration
+/// then spans a sixteenth of the inserts that fill the new table.
+#[cfg(not(test))]
+const STEP_BUCKETS: usize = 32;
+#[cfg(test)]
+const STEP_BUCKETS: usize = 2;
+
+/// How many entries a hashbrown table of `buckets` buckets holds before
+/// it must grow (its load factor: 7/8, or buckets - 1 when tiny).
+#[inline]
+pub fn full_capacity(buckets: usize) -> usize {
+    if buckets == 0 {
+        0
+    } else if buckets < 8 {
+        buckets - 1
+    } else {
+        buckets / 8 * 7
+    }
+}
+
+/// The incrementally growing position index (see the module doc).
+#[derive(Clone, Debug, Default)]
+pub struct PosIndex {
+    cur: HashTable<u32>,
+    old: Option<Box<Migration>>,
+}
+
+/// A table being emptied into `PosIndex::cur`.
+#[derive(Clone, Debug)]
+struct Migration {
+    table: HashTable<u32>,
+    /// Buckets below this one are moved (empty).
+    next: usize,
+    /// Buckets moved per step.
+    step: usize,
+}
+
+impl PosIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Positions held (in both tables while migrating).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.cur.len()
+            + match &self.old {
+                Some(m) => m.table.len(),
+                None => 0,
+            }
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Positions the index holds before the next insert must grow or
+    /// rebuild it: the current table's capacity (positions still in `old`
+    /// count against it, they all move there).
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.cur.capacity()
+    }
+
+    /// Buckets of the current table.
+    #[inline]
+    pub fn num_buckets(&self) -> usize {
+        self.cur.num_buckets()
+    }
+
+    #[inline]
+    pub fn is_migrating(&self) -> bool {
+        self.old.is_some()
+    }
+
+    /// Slots of the current table lost to deleted markers.
+    #[inline]
+    pub fn tombstones(&self) -> usize {
+        // Saturating: `full_capacity` mirrors hashbrown's load factor; a
+        // hashbrown that differs must not make this underflow.
+        full_capacity(self.cur.num_buckets()).saturating_sub(self.cur.capacity())
+    }
+
+    /// Heap allocations as requested sizes: the current table, and while
+    /// migrating the old one plus its box.
+    pub fn allocations(&self) -> [usize; 3] {
+        match &self.old {
+            None => [self.cur.allocation_size(), 0, 0],
+            Some(m) => [
+                self.cur.allocation_size(),
+                m.table.allocation_size(),
+                std::mem::size_of::<Migration>(),
+            ],
+        }
+    }
+
+    /// The position of hash `h` that `eq` accepts.
+    #[inline]
+    pub fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        match self.cur.find(h, |&j| eq(j)) {
+            Some(&j) => Some(j),
+            // Out of line, `old` included: a hit costs the bare probe.
+            None => self.find_old(h, eq),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn find_old(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let m = self.old.as_ref()?;
+        m.table.find(h, |&j| eq(j)).copied()
+    }
+
+    /// The slot of hash `h` that `eq` accepts, to rewrite its position.
+    #[inline]
+    pub fn find_mut(&mut self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<&mut u32> {
+        if let Some(slot) = self.cur.find_mut(h, |&j| eq(j)) {
+            return Some(slot);
+        }
+        match &mut self.old {
+            None => None,
+            Some(m) => find_old_mut(&mut m.table, h, eq),
+        }
+    }
+
+    /// Removes the slot of hash `h` that `eq` accepts: its position.
+    #[inline]
+    pub fn remove(&mut self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        match self.cur.find_entry(h, |&j| eq(j)) {
+            Ok(e) => Some(e.remove().0),
+            Err(_) if self.old.is_some() => self.remove_old(h, eq),
+            Err(_) => None,
+        }
+    }
+
+    #[inline(never)]
+    fn remove_old(&mut self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let m = self.old.as_mut()?;
+        let j = m.table.find_entry(h, |&j| eq(j)).ok()?.remove().0;
+        if m.table.is_empty() {
+            self.old = None;
+        }
+        Some(j)
+    }
+
+    /// Adds position `p` of hash `h` (not present). `rehash(j)` is the hash
+    /// of the key at position `j`: every position already in the index must
+    /// name its key when this is called (a migration step re-hashes some).
+    #[inline]
+    pub fn insert(&mut self, h: u64, p: u32, rehash: impl Fn(u32) -> u64) {
+        if self.old.is_some() {
+            self.step(&rehash);
+        }
+        if self.len() >= self.cur.capacity() {
+            self.make_room(&rehash);
+        }
+        // Room is guaranteed: hashbrown never resizes here.
+        self.cur.insert_unique(h, p, |&j| rehash(j));
+    }
+
+    /// While migrating, moves the next step of buckets (callers that
+    /// remove call this first, while every position names its key).
+    #[inline]
+    pub fn tick(&mut self, rehash: impl Fn(u32) -> u64) {
+        if self.old.is_some() {
+            self.step(&rehash);
+        }
+    }
+
+    /// Moves up to `buckets` buckets of a running migration (an idle
+    /// table's background work): true if one is still running.
+    pub fn migrate(&mut self, buckets: usize, rehash: impl Fn(u32) -> u64) -> bool {
+        if let Some(m) = &mut self.old {
+            let step = m.step;
+            m.step = buckets.max(1);
+            self.step(&rehash);
+            if let Some(m) = &mut self.old {
+                m.step = step;
+            }
+        }
+        self.old.is_some()
+    }
+
+    /// Moves one step of buckets from `old` to `cur`.
+    #[inline(never)]
+    fn step(&mut self, rehash: &impl Fn(u32) -> u64) {
+        let Self { cur, old } = self;
+        let Some(m) = old else { return };
+        let end = (m.next + m.step).min(m.table.num_buckets());
+        for b in m.next..end {
+            if let Ok(e) = m.table.get_bucket_entry(b) {
+                let (j, _) = e.remove();
+                cur.insert_unique(rehash(j), j, |&x| rehash(x));
+            }
+        }
+        m.next = end;
+        if m.table.is_empty() || end == m.table.num_buckets() {
+            debug_assert!(m.table.is_empty());
+            *old = None;
+        }
+    }
+
+    /// Completes a running migration at once.
+    fn finish(&mut self, rehash: &impl Fn(u32) -> u64) {
+        if let Some(m) = &mut self.old {
+            m.step = usize::MAX / 2;
+            self.step(rehash);
+        }
+    }
+
+    /// Replaces the current table with an empty one of `capacity` and
+    /// starts moving into it (finished at once for a small table).
+    fn migrate_to(&mut self, capacity: usize, rehash: &impl Fn(u32) -> u64) {
+        self.finish(rehash);
+        let table = std::mem::replace(&mut self.cur, HashTable::with_capacity(capacity));
+        let len = table.len();
+        let buckets = table.num_buckets();
+        // Enough buckets per step that `old` empties within half the
+        // inserts the new table has room for.
+        let slack = self.cur.capacity().saturating_sub(len).max(1);
+        let step = STEP_BUCKETS.max((2 * buckets).div_ceil(slack));
+        if len == 0 {
+            return;
+        }
+        self.old = Some(Box::new(Migration {
+            table,
+            next: 0,
+            step,
+        }));
+        if buckets < MIGRATE_MIN_BUCKETS {
+            self.finish(rehash);
+        }
+    }
+
+    /// The index is full: rebuild it at the same size if deleted markers
+    /// are at least 1/32 of it (the rebuild wins back n/32 slots: amortized
+    /// O(1) per insert), else double it.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, rehash: &impl Fn(u32) -> u64) {
+        self.finish(rehash);
+        let full = full_capacity(self.cur.num_buckets());
+        let tomb = self.tombstones();
+        if tomb > 0 && tomb >= full / 32 {
+            self.migrate_to(full, rehash);
+        } else if self.cur.num_buckets() < MIGRATE_MIN_BUCKETS {
+            self.cur.reserve(1, |&j| rehash(j));
+        } else {
+            self.migrate_to(full * 2, rehash);
+        }
+    }
+
+    /// Rebuilds the index at its size without deleted markers, moving
+    /// buckets incrementally (at once for a small table). Nothing when
+    /// there are none: it would win no room.
+    pub fn rebuild(&mut self, rehash: impl Fn(u32) -> u64) {
+        if self.tombstones() == 0 {
+            return;
+        }
+        let full = full_capacity(self.cur.num_buckets());
+        self.migrate_to(full.max(self.len()), &rehash);
+    }
+
+    /// Makes room for `additional` more positions at once (bulk loads).
+    pub fn reserve(&mut self, additional: usize, rehash: impl Fn(u32) -> u64) {
+        if self.len() + additional > self.cur.capacity() {
+            self.finish(&rehash);
+            self.cur.reserve(additional, |&j| rehash(j));
+        }
+    }
+
+    /// Gives back memory: a small index shrinks in place; a large one
+    /// migrates into a table of 5/4 of its length when that has fewer
+    /// buckets. Nothing while migrating (the caller tries again later).
+    pub fn shrink(&mut self, rehash: impl Fn(u32) -> u64) {
+        if self.old.is_some() {
+            return;
+        }
+        if self.cur.num_buckets() < MIGRATE_MIN_BUCKETS {
+            self.cur.shrink_to_fit(|&j| rehash(j));
+            return;
+        }
+        let want = self.len() + self.len() / 4;
+        if want <= full_capacity(self.cur.num_buckets()) / 2 {
+            self.migrate_to(want, &rehash);
+        }
+    }
+
+    /// Removes every position, keeping the current table's allocation.
+    pub fn clear(&mut self) {
+        self.old = None;
+        self.cur.clear();
+    }
+}
+
+#[inline(never)]
+fn find_old_mut(
+    t: &mut HashTable<u32>,
+    h: u64,
+    mut eq: impl FnMut(u32) -> bool,
+) -> Option<&mut u32> {
+    t.find_mut(h, |&j| eq(j))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(k: u64) -> u64 {
+        // Any fixed mix will do: the index only needs equal keys to agree.
+        let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 29;
+        x.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+
+    /// Positions into `keys` (the container), as Table uses the index:
+    /// append, and swap_remove moving the last position into the hole.
+    struct Model {
+        idx: PosIndex,
+        keys: Vec<u64>,
+    }
+
+    impl Model {
+        fn find(&self, k: u64) -> Option<u32> {
+            self.idx.find(hash(k), |j| self.keys[j as usize] == k)
+        }
+        fn insert(&mut self, k: u64) {
+            let p = self.keys.len() as u32;
+            let keys = &self.keys;
+            self.idx.insert(hash(k), p, |j| hash(keys[j as usize]));
+            self.keys.push(k);
+        }
+        fn remove(&mut self, k: u64) -> bool {
+            let keys = &self.keys;
+            self.idx.tick(|j| hash(keys[j as usize]));
+            let Some(i) = self.idx.remove(hash(k), |j| keys[j as usize] == k) else {
+                return false;
+            };
+            let last = self.keys.len() - 1;
+            if (i as usize) < last {
+                let slot = self
+                    .idx
+                    .find_mut(hash(self.keys[last]), |j| j as usize == last)
+                    .expect("the last position is indexed");
+                *slot = i;
+            }
+            self.keys.swap_remove(i as usize);
+            true
+        }
+        /// Every key is found at its position, the count agrees, and the
+        /// index never outgrew its current table.
+        fn check(&self) {
+            assert_eq!(self.idx.len(), self.keys.len());
+            assert!(self.idx.len() <= self.idx.capacity());
+            for (i, &k) in self.keys.iter().enumerate() {
+                assert_eq!(self.find(k), Some(i as u32), "key {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn random_ops_across_many_migrations_match_a_model() {
+        let mut m = Model {
+            idx: PosIndex::new(),
+            keys: Vec::new(),
+        };
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        let (mut migrations, mut was) = (0, false);
+        for step in 0..60_000u64 {
+            // Grow to ~3000 keys, shrink back, grow again: growth,
+            // rebuilds and shrinks all happen mid-migration.
+            let phase = (step / 15_000) % 2 == 0;
+            let k = crate::store::xorshift(&mut x) % 4000;
+            let op = crate::store::xorshift(&mut x) % 10;
+            let present = m.keys.contains(&k);
+            if op < 6 && phase || op < 3 {
+                if !present {
+                    m.insert(k);
+                }
+            } else if op < 9 {
+                assert_eq!(m.remove(k), present);
+            } else {
+                assert_eq!(m.find(k).is_some(), present);
+            }
+            if step % 500 == 0 {
+                let keys = &m.keys;
+                m.idx.shrink(|j| hash(keys[j as usize]));
+            }
+            if m.idx.is_migrating() && !was {
+                migrations += 1;
+            }
+            was = m.idx.is_migrating();
+            if step % 7 == 0 || was {
+                m.check();
+            }
+        }
+        m.check();
+        assert!(migrations >= 8, "{migrations}");
+    }
+
+    #[test]
+    fn growth_migrates_and_finishes_before_the_new_table_fills() {
+        let mut m = Model {
+            idx: PosIndex::new(),
+            keys: Vec::new(),
+        };
+        let mut seen = 0;
+        for k in 0..20_000u64 {
+            let buckets = m.idx.num_buckets();
+            let migrating = m.idx.is_migrating();
+            m.insert(k);
+            if m.idx.num_buckets() != buckets {
+                // A new table only when the last migration was over (or
+                // the table was too small to migrate).
+                assert!(!migrating);
+                if m.idx.is_migrating() {
+                    seen += 1;
+                    assert_eq!(m.idx.num_buckets(), 2 * buckets);
+                }
+            }
+        }
+        m.check();
+        // 64 .. 32768 buckets: every doubling from MIGRATE_MIN_BUCKETS up.
+        assert!(seen >= 9, "{seen}");
+        // An idle index finishes through `migrate`.
+        while m.idx.is_migrating() {
+            let keys = &m.keys;
+            m.idx.migrate(100, |j| hash(keys[j as usize]));
+        }
+        m.check();
+    }
+
+    #[test]
+    fn rebuild_drops_deleted_markers_incrementally() {
+        let mut m = Model {
+            idx: PosIndex::new(),
+            keys: Vec::new(),
+        };
+        for k in 0..3000u64 {
+            m.insert(k);
+        }
+        while m.idx.is_migrating() {
+            let keys = &m.keys;
+            m.idx.migrate(64, |j| hash(keys[j as usize]));
+        }
+        for k in (0..3000u64).step_by(2) {
+            m.remove(k);
+        }
+        let (buckets, cap) = (m.idx.num_buckets(), m.idx.capacity());
+        let keys = &m.keys;
+        m.idx.rebuild(|j| hash(keys[j as usize]));
+        assert!(m.idx.is_migrating());
+        assert_eq!(m.idx.tombstones(), 0);
+        assert_eq!(m.idx.num_buckets(), buckets);
+        assert!(m.idx.capacity() >= cap);
+        m.check();
+        for k in 3000..3400u64 {
+            m.insert(k);
+            m.check();
+        }
+        while m.idx.is_migrating() {
+            let keys = &m.keys;
+            m.idx.migrate(64, |j| hash(keys[j as usize]));
+        }
+        // Shrinking after mass removal: fewer buckets, every key kept.
+        for k in 0..3400u64 {
+            if k % 10 != 0 {
+                m.remove(k);
+            }
+        }
+        assert!(!m.idx.is_migrating());
+        let keys = &m.keys;
+        m.idx.shrink(|j| hash(keys[j as usize]));
+        assert!(m.idx.is_migrating());
+        assert!(m.idx.num_buckets() < buckets);
+        m.check();
+        m.idx.clear();
+        assert!(m.idx.is_empty() && !m.idx.is_migrating());
+    }
+}
