@@ -762,6 +762,9 @@ impl Reactor {
             .active_expire_cycle(Duration::from_micros(25_000 / hz));
         let ms = expire_start.elapsed().as_millis() as u64;
         crate::ops::latency_event(&mut self.srv, "expire-cycle", ms);
+        if self.srv.config.value("activerehashing").as_deref() == Some("yes") {
+            self.srv.store.rehash_cycle(Duration::from_millis(1));
+        }
         crate::pubsub::notify::after_cron(&mut self.srv);
         crate::cluster::tx::cron(&mut self.srv);
         crate::memory::cron(&mut self.srv);

@@ -303,6 +303,23 @@ impl Store {
         &self.dbs[db]
     }
 
+    /// Moves the key tables' incremental index migrations on for up to
+    /// `budget` (Redis's `activerehashing`, ~1 ms a cron tick): writes move
+    /// a migration on by themselves (`store/index.rs`), but a table that
+    /// stopped receiving them would keep its old index allocated.
+    pub fn rehash_cycle(&mut self, budget: std::time::Duration) {
+        /// Buckets moved between two looks at the clock.
+        const BUCKETS: usize = 1024;
+        let start = std::time::Instant::now();
+        for db in &mut self.dbs {
+            while db.keys.migrate(BUCKETS) | db.expires.migrate(BUCKETS) {
+                if start.elapsed() >= budget {
+                    return;
+                }
+            }
+        }
+    }
+
     /// Refreshes the command clock; the reactor calls it before each command.
     #[inline]
     pub fn set_now(&mut self, ms: u64) {
@@ -797,6 +814,32 @@ pub(crate) fn xorshift(x: &mut u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cron finishes a migration that writes stopped feeding, and
+    /// every key and TTL is still found.
+    #[test]
+    fn rehash_cycle_finishes_idle_migrations() {
+        let mut s = Store::new(1);
+        s.set_now(1000);
+        let mut n = 0u32;
+        while !s.db(0).keys.is_migrating() {
+            assert!(n < 100_000, "no migration started");
+            let exp = (n % 2 == 0).then_some(1_000_000);
+            s.set_with_expiry(
+                0,
+                format!("k{n}").as_bytes(),
+                Value::Str(Sds::new(b"v")),
+                exp,
+            );
+            n += 1;
+        }
+        s.rehash_cycle(std::time::Duration::from_secs(10));
+        assert!(!s.db(0).keys.is_migrating() && !s.db(0).expires.is_migrating());
+        for i in 0..n {
+            assert!(s.get(0, format!("k{i}").as_bytes()).is_some(), "k{i}");
+        }
+        assert_eq!(s.db(0).expires_len(), n.div_ceil(2) as usize);
+    }
 
     #[test]
     fn lazy_expiry_removes_on_read() {
