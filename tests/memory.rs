@@ -500,6 +500,13 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
                 vec![i.to_string(), format!("member-{i}")]
             }),
         ),
+        // A hashtable hash of one field (its value is over
+        // hash-max-listpack-value): Redis 248; memkv's table allocates no
+        // index and one slot until a second field (store/table.rs).
+        (
+            "h_table_one_field",
+            vec![one(&["HSET", "h_table_one_field", "f", &"v".repeat(65)])],
+        ),
         (
             "h_listpack",
             vec![one(&[

@@ -22,6 +22,13 @@
 //!
 //! Capacity: the entries vector grows to the index's capacity (as indexmap
 //! does), so it never doubles blindly past what the index holds.
+//!
+//! A table that never held more than one entry has no index at all (its
+//! one entry is found by comparing its key, as `get_index_of` always did
+//! for one entry) and an entries vector of exactly one: a hash holding one
+//! big field costs 48 + 48 bytes less (one 24-byte slot instead of three,
+//! no 4-bucket index). The second insert builds the index. Invariant: the
+//! index maps every entry, or it is unallocated and `len() <= 1`.
 //! Positions are `u32`: a table holds at most 2^32 - 1 entries (a keyspace
 //! that size needs > 200 GB; reaching it is a capacity overflow, like
 //! `Vec`'s).
@@ -112,7 +119,19 @@ impl<T: TableEntry> Table<T> {
     /// slots or grow (`len() == capacity()` means full), as IndexMap's.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.index.capacity()
+        if self.indexed() {
+            self.index.capacity()
+        } else {
+            // No index yet: the one slot of the entries vector, if any.
+            self.entries.capacity().min(1)
+        }
+    }
+
+    /// The index exists (module doc: else `len() <= 1`). hashbrown's
+    /// unallocated table reports one bucket, an allocated one at least 4.
+    #[inline(always)]
+    fn indexed(&self) -> bool {
+        self.index.num_buckets() > 1
     }
 
     /// The hash `key` has in this table.
@@ -121,8 +140,18 @@ impl<T: TableEntry> Table<T> {
         hash_key(&self.state, key)
     }
 
+    /// `key`'s position (`hash` is its hash).
     #[inline]
     fn find_pos(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        if !self.indexed() {
+            return self.entries.first().filter(|e| e.key() == key).map(|_| 0);
+        }
+        self.find_indexed(hash, key)
+    }
+
+    /// `find_pos` on a table known to have its index.
+    #[inline]
+    fn find_indexed(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
         self.index
             .find(hash, |j| entries[j as usize].key() == key)
@@ -136,7 +165,8 @@ impl<T: TableEntry> Table<T> {
         match self.entries.as_slice() {
             [] => None,
             [only] => (only.key() == key).then_some(0),
-            _ => self.find_pos(self.hash(key), key),
+            // Two or more entries: the index exists (module doc).
+            _ => self.find_indexed(self.hash(key), key),
         }
     }
 
@@ -226,6 +256,16 @@ impl<T: TableEntry> Table<T> {
     fn push(&mut self, h: u64, entry: T) -> usize {
         let i = self.entries.len();
         let p = pos(i);
+        if !self.indexed() {
+            if i == 0 {
+                // The first entry: no index, one slot (module doc).
+                self.entries.reserve_exact(1);
+                self.entries.push(entry);
+                return 0;
+            }
+            // The second: index the first one now.
+            self.index_first(2);
+        }
         // A full index grows or drops its deleted markers incrementally
         // (store/index.rs); every indexed position names its entry here.
         let (entries, state) = (&self.entries, &self.state);
@@ -247,6 +287,10 @@ impl<T: TableEntry> Table<T> {
         if self.entries.is_empty() {
             return None;
         }
+        if !self.indexed() {
+            let i = self.find_pos(0, key)?;
+            return Some((i, self.entries.swap_remove(i)));
+        }
         self.tick();
         let h = self.hash(key);
         let entries = &self.entries;
@@ -257,6 +301,9 @@ impl<T: TableEntry> Table<T> {
     /// Removes the entry at position `i`, moving the last entry there.
     pub fn swap_remove_index(&mut self, i: usize) -> Option<T> {
         self.entries.get(i)?;
+        if !self.indexed() {
+            return Some(self.entries.swap_remove(i));
+        }
         self.tick();
         let h = self.hash(self.entries[i].key());
         self.index.remove(h, |j| j as usize == i);
@@ -274,6 +321,19 @@ impl<T: TableEntry> Table<T> {
             }
         }
         self.entries.swap_remove(i)
+    }
+
+    /// Allocates the index of a table that has none (module doc), with
+    /// room for `additional` more entries, and indexes its entry if any.
+    #[cold]
+    #[inline(never)]
+    fn index_first(&mut self, additional: usize) {
+        let (entries, state) = (&self.entries, &self.state);
+        let rehash = |j: u32| hash_key(state, entries[j as usize].key());
+        self.index.reserve(entries.len() + additional, rehash);
+        if let Some(e) = entries.first() {
+            self.index.insert(hash_key(state, e.key()), 0, rehash);
+        }
     }
 
     /// While the index migrates, moves its next step of buckets (before a
@@ -308,6 +368,17 @@ impl<T: TableEntry> Table<T> {
 
     /// Makes room for `additional` more entries (at once: bulk loads).
     pub fn reserve(&mut self, additional: usize) {
+        if additional == 0 {
+            return;
+        }
+        if !self.indexed() {
+            if self.entries.len() + additional <= 1 {
+                // Room for one entry needs no index (module doc).
+                self.entries.reserve_exact(additional);
+                return;
+            }
+            self.index_first(additional);
+        }
         let (entries, state) = (&self.entries, &self.state);
         self.index
             .reserve(additional, |j| hash_key(state, entries[j as usize].key()));
@@ -465,11 +536,58 @@ mod tests {
 
     /// Every entry is found at its position, and nothing else is.
     fn check(t: &Map) {
-        assert_eq!(t.index.len(), t.len());
+        if t.indexed() {
+            assert_eq!(t.index.len(), t.len());
+        } else {
+            assert!(t.len() <= 1 && t.entries.capacity() <= 1);
+        }
         for (i, (key, _)) in t.iter().enumerate() {
             assert_eq!(t.get_index_of(key), Some(i));
         }
         assert!(t.entries.capacity() <= full_capacity(t.index.num_buckets()).max(t.len()).max(4));
+    }
+
+    #[test]
+    fn one_entry_has_no_index() {
+        let mut t = Map::new();
+        t.insert(k(1), 1);
+        check(&t);
+        assert!(!t.indexed());
+        assert_eq!(
+            t.heap_bytes(),
+            crate::memory::chunk_size(std::mem::size_of::<(Key, u64)>())
+        );
+        assert_eq!((t.len(), t.capacity()), (1, 1));
+        assert_eq!(t.insert(k(1), 2), Some(1));
+        assert_eq!(t.swap_remove(&k(2)), None);
+        // The second entry builds the index, holding both.
+        t.insert(k(2), 3);
+        assert!(t.indexed());
+        check(&t);
+        assert_eq!(t.swap_remove(&k(1)), Some(2));
+        assert_eq!(t.get(&k(2)), Some(&3));
+        check(&t);
+        // Room for one entry (a hash converted from an empty pack) is no
+        // index either; reserving more indexes the entry already there.
+        let mut w = Map::with_capacity(1);
+        assert!(!w.indexed() && w.capacity() == 1);
+        w.insert(k(9), 9);
+        assert!(!w.indexed());
+        w.reserve(1);
+        check(&w);
+        assert!(w.indexed() && w.get(&k(9)) == Some(&9));
+        let mut u = Map::new();
+        u.insert(k(7), 7);
+        u.reserve(10);
+        check(&u);
+        assert_eq!(u.get_index_of(&k(7)), Some(0));
+        assert_eq!(u.swap_remove_index(0), Some((k(7), 7)));
+        assert!(u.is_empty());
+        let mut v = Map::new();
+        v.insert(k(8), 8);
+        assert_eq!(v.swap_remove_index(0), Some((k(8), 8)));
+        assert!(v.is_empty() && v.get(&k(8)).is_none());
+        check(&v);
     }
 
     #[test]
