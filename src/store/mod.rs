@@ -824,7 +824,7 @@ mod tests {
         let mut n = 0u32;
         while !s.db(0).keys.is_migrating() {
             assert!(n < 100_000, "no migration started");
-            let exp = (n % 2 == 0).then_some(1_000_000);
+            let exp = n.is_multiple_of(2).then_some(1_000_000);
             s.set_with_expiry(
                 0,
                 format!("k{n}").as_bytes(),
