@@ -996,19 +996,18 @@ impl List {
     /// `pack::Needle`), none formatted.
     pub fn find(&self, ele: &[u8], from_tail: bool, scan: usize, mut f: impl FnMut(usize) -> bool) {
         let ele = Needle::new(ele);
-        let one;
-        let bufs: Vec<(&[u8], usize)> = match &self.repr {
+        // Chunks are walked lazily: a search stops at its first match
+        // without touching the rest of a long list.
+        match &self.repr {
             Repr::Packed(p) => {
-                one = [(&p.buf[..], p.count as usize)];
-                return find_in(&one, &ele, from_tail, scan, self.len(), &mut f);
+                let one = std::iter::once((&p.buf[..], p.count as usize));
+                find_in(one, &ele, from_tail, scan, self.len(), &mut f);
             }
-            Repr::Chunked(d) => d
-                .chunks
-                .iter()
-                .map(|c| (&c.buf[..], c.count as usize))
-                .collect(),
-        };
-        find_in(&bufs, &ele, from_tail, scan, self.len(), &mut f);
+            Repr::Chunked(d) => {
+                let chunks = d.chunks.iter().map(|c| (&c.buf[..], c.count as usize));
+                find_in(chunks, &ele, from_tail, scan, self.len(), &mut f);
+            }
+        }
     }
 
     /// Removes every element.
@@ -1071,8 +1070,8 @@ impl List {
 
 /// `List::find` over the entry buffers `bufs` (with their counts) of a
 /// list of `len` elements.
-fn find_in(
-    bufs: &[(&[u8], usize)],
+fn find_in<'a>(
+    bufs: impl DoubleEndedIterator<Item = (&'a [u8], usize)>,
     ele: &Needle,
     from_tail: bool,
     mut scan: usize,
@@ -1081,7 +1080,7 @@ fn find_in(
 ) {
     if !from_tail {
         let mut base = 0;
-        for &(buf, count) in bufs {
+        for (buf, count) in bufs {
             let mut off = 0;
             for j in 0..count {
                 if scan == 0 {
@@ -1100,7 +1099,7 @@ fn find_in(
     }
     let mut end = len;
     let mut offs = [0u32; PACKED_MAX_LEN];
-    for &(buf, count) in bufs.iter().rev() {
+    for (buf, count) in bufs.rev() {
         let count = count.min(PACKED_MAX_LEN);
         let base = end - count;
         let mut off = 0;
