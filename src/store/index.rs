@@ -294,10 +294,15 @@ impl PosIndex {
     /// buckets incrementally (at once for a small table). Nothing when
     /// there are none: it would win no room.
     pub fn rebuild(&mut self, rehash: impl Fn(u32) -> u64) {
-        if self.tombstones() == 0 {
+        let full = full_capacity(self.cur.num_buckets());
+        // The deleted markers are the new table's only free room, and the
+        // migration must end within it: with fewer than 1/256 of the
+        // table, a step would move hundreds of buckets or the whole table
+        // (a stall); the caller's next insert grows the index instead.
+        let tomb = self.tombstones();
+        if tomb == 0 || tomb * 256 < full {
             return;
         }
-        let full = full_capacity(self.cur.num_buckets());
         self.migrate_to(full.max(self.len()), &rehash);
     }
 

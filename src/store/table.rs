@@ -4,8 +4,9 @@
 //!
 //! It is `IndexMap`'s layout minus the stored hash: entries live densely in
 //! a `Vec<T>` (what SCAN, eviction sampling, active expiry and RANDOMKEY
-//! address by position), and a `hashbrown::HashTable<u32>` maps a key's
-//! hash to its entry's position. IndexMap keeps a 64-bit hash beside every
+//! address by position), and a `PosIndex` (store/index.rs: a
+//! `hashbrown::HashTable<u32>` that grows incrementally) maps a key's hash
+//! to its entry's position. IndexMap keeps a 64-bit hash beside every
 //! entry and a `usize` per index slot; here an entry is only `T` and an
 //! index slot 4 bytes, 12 bytes less per key (MEMORY USAGE and RSS count
 //! them). The price: growing the index and moving an entry in
@@ -23,9 +24,9 @@
 //! Capacity: the entries vector grows to the index's capacity (as indexmap
 //! does), so it never doubles blindly past what the index holds.
 //!
-//! A table that never held more than one entry has no index at all (its
-//! one entry is found by comparing its key, as `get_index_of` always did
-//! for one entry) and an entries vector of exactly one: a hash holding one
+//! A new table has no index until its second entry (its one entry is
+//! found by comparing its key, as `get_index_of` always did for one
+//! entry) and an entries vector of exactly one: a hash holding one
 //! big field costs 48 + 48 bytes less (one 24-byte slot instead of three,
 //! no 4-bucket index). The second insert builds the index. Invariant: the
 //! index maps every entry, or it is unallocated and `len() <= 1`.
@@ -306,7 +307,8 @@ impl<T: TableEntry> Table<T> {
         }
         self.tick();
         let h = self.hash(self.entries[i].key());
-        self.index.remove(h, |j| j as usize == i);
+        let removed = self.index.remove(h, |j| j as usize == i);
+        debug_assert!(removed.is_some(), "position {i} not indexed");
         Some(self.swap_remove_finish(i))
     }
 
@@ -316,7 +318,9 @@ impl<T: TableEntry> Table<T> {
         let last = self.entries.len() - 1;
         if i < last {
             let h = self.hash(self.entries[last].key());
-            if let Some(slot) = self.index.find_mut(h, |j| j as usize == last) {
+            let slot = self.index.find_mut(h, |j| j as usize == last);
+            debug_assert!(slot.is_some(), "last position {last} not indexed");
+            if let Some(slot) = slot {
                 *slot = pos(i);
             }
         }
@@ -391,6 +395,12 @@ impl<T: TableEntry> Table<T> {
     /// index in place when small, else by an incremental migration into a
     /// table of 5/4 the entries (store/index.rs); not while it migrates.
     pub fn shrink_to_fit(&mut self) {
+        if self.index.is_migrating() {
+            // Tried again by the next caller (`maybe_shrink` after a
+            // removal) once the migration ends; shrinking the entries
+            // alone would reallocate them on every removal meanwhile.
+            return;
+        }
         let (entries, state) = (&self.entries, &self.state);
         self.index
             .shrink(|j| hash_key(state, entries[j as usize].key()));

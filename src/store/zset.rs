@@ -318,7 +318,12 @@ impl ZSet {
             ZSet::Skip(s) => {
                 s.nodes.capacity() * std::mem::size_of::<Node>()
                     + s.uppers.capacity() * std::mem::size_of::<Level>()
-                    + s.dict.capacity() * 5
+                    + s.dict
+                        .allocations()
+                        .into_iter()
+                        .filter(|&n| n > 0)
+                        .map(crate::memory::chunk_size)
+                        .sum::<usize>()
                     + s.nodes
                         .iter()
                         .map(|n| {
