@@ -76,7 +76,7 @@ impl InverseOp {
                 t.swap_remove_entry_full(member.as_bytes());
             }
             (InverseOp::SetAdd { member, index }, Value::Set(Set::Table(t))) => {
-                super::set::restore_member(t, member, index)
+                t.restore_at(member, index)
             }
             (InverseOp::SetReplaced { old }, Value::Set(s)) => *s = *old,
             (InverseOp::ZSetScore { member, old }, Value::ZSet(z)) => match old {

@@ -190,23 +190,6 @@ impl Set {
     }
 }
 
-/// Puts back a member that a swap-remove took from position `index` (the
-/// rollback journal's undo of SREM/SPOP/SMOVE): it returns to `index` and
-/// the member the removal moved there goes back last, so every position is
-/// as before the removal.
-pub fn restore_member(t: &mut Members, member: Key, index: usize) {
-    if t.contains_key(member.as_bytes()) {
-        return;
-    }
-    let last = t.insert_unique(member);
-    if index < last
-        && let Some(moved) = t.swap_remove_index(index)
-    {
-        // The restored member (last) now fills `index`.
-        t.insert_unique(moved);
-    }
-}
-
 /// Iterator over a set's members.
 pub struct SetIter<'a> {
     set: &'a Set,
@@ -515,7 +498,7 @@ mod tests {
             if r.is_multiple_of(3) {
                 // Undo it as the journal does, then remove it again.
                 let Set::Table(t) = &mut s else { panic!() };
-                restore_member(t, Key::new(&gone), i);
+                t.restore_at(Key::new(&gone), i);
                 assert_eq!(members(&s), before);
                 assert_eq!(s.remove_index(i).as_deref(), Some(&gone[..]));
                 assert_eq!(members(&s), model);

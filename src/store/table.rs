@@ -282,6 +282,23 @@ impl<T: TableEntry> Table<T> {
         i
     }
 
+    /// Puts back an entry that a swap-remove took from position `index`
+    /// (a rollback's undo): it returns to `index` and the entry the removal
+    /// moved there goes back last, so every position is as before. Nothing
+    /// if its key is present.
+    pub fn restore_at(&mut self, entry: T, index: usize) {
+        if self.contains_key(entry.key()) {
+            return;
+        }
+        let last = self.insert_unique(entry);
+        if index < last
+            && let Some(moved) = self.swap_remove_index(index)
+        {
+            // The restored entry (last) now fills `index`.
+            self.insert_unique(moved);
+        }
+    }
+
     /// Removes `key`'s entry by moving the last entry into its place:
     /// (its former position, the entry).
     pub fn swap_remove_entry_full(&mut self, key: &[u8]) -> Option<(usize, T)> {

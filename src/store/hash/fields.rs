@@ -260,16 +260,7 @@ impl Table {
     /// journal's undo of a deletion): the entry swap-remove moved there
     /// goes back last.
     pub fn restore(&mut self, e: Entry, index: usize) {
-        let Ok(last) = self.push(e) else {
-            return;
-        };
-        if index < last
-            && let Some(moved) = self.map.swap_remove_index(index)
-        {
-            // The restored entry (last) now fills `index`; the one that
-            // stood there goes back to the end.
-            self.map.insert_unique(moved);
-        }
+        self.map.restore_at(e, index);
     }
 
     /// The pairs in order.
