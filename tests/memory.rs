@@ -960,7 +960,9 @@ fn client_eviction_spares_no_evict_clients() {
 
 /// A full keyspace under churn (every new key evicts one) keeps holding as
 /// many keys: the key table's index is rebuilt in place when deleted slots
-/// fill it, not doubled (which cost ~10% of the keys that fit at 20mb).
+/// fill it, not doubled (which cost ~10% of the keys that fit at 20mb;
+/// with the rebuilds and make_room's evictions taken out this test counts
+/// 94.6%).
 #[test]
 fn eviction_churn_does_not_shrink_the_keyspace() {
     let s = Server::start(&[
@@ -973,17 +975,28 @@ fn eviction_churn_does_not_shrink_the_keyspace() {
         "100",
     ]);
     let mut c = s.conn();
-    fill(&mut c, "a", 130_000, None);
-    assert!(evicted(&mut c) > 0);
+    // Filled until the first eviction, before any churn could have grown
+    // the index.
+    let mut step = 0;
+    while evicted(&mut c) == 0 {
+        assert!(step < 1000, "20mb never filled");
+        fill(&mut c, &format!("a{step}"), 500, None);
+        step += 1;
+    }
     let before: u64 = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
     fill(&mut c, "b", 600_000, None);
-    // A rebuild still migrating at the end holds the old index too (~6% of
-    // 20mb here, as Redis holds both tables while it rehashes); the cron
-    // finishes it within a few ticks, and a few thousand more keys
-    // (too few to start another rebuild) refill what it gave back.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    fill(&mut c, "c", 5_000, None);
-    let after: u64 = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
+    // Under churn the count swings by a few percent: a rebuild of the
+    // index while it migrates holds the old index too (~6% of 20mb here,
+    // as Redis holds both tables while it rehashes) and the keys evicted
+    // for it come back only as later writes refill the space. So the
+    // churn goes on in steps and the best count is kept: a doubled index
+    // would keep every step ~5% lower.
+    let mut after = 0u64;
+    for step in 0..40 {
+        fill(&mut c, &format!("c{step}"), 500, None);
+        let n: u64 = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
+        after = after.max(n);
+    }
     assert!(
         after * 100 >= before * 97,
         "{before} keys after the fill, {after} after the churn"
