@@ -1,84 +1,177 @@
 //! LZF, the compression RDB strings use (`rdbcompression`): the format of
 //! liblzf 3.x (literal runs of up to 32 bytes, back references of 3 to 264
-//! bytes up to 8 KiB back). The compressor is a plain greedy matcher over a
-//! hash of the next three bytes; any LZF decoder (Redis's included) reads
-//! its output. The decompressor checks every offset and length.
+//! bytes up to 8 KiB back). The compressor is liblzf's own algorithm as
+//! Redis builds it, so compressed payloads are Redis's byte for byte (DUMP,
+//! DEBUG OBJECT's serializedlength); any LZF decoder reads its output. The
+//! decompressor checks every offset and length.
 
 /// Longest literal run one control byte covers.
-const MAX_LIT: usize = 32;
+const MAX_LIT: usize = 1 << 5;
 /// Farthest back a reference can point.
 const MAX_OFF: usize = 1 << 13;
 /// Longest back reference (7 + 255 + 2 bytes).
-const MAX_REF: usize = 264;
-const HASH_BITS: u32 = 14;
+const MAX_REF: usize = (1 << 8) + (1 << 3);
+/// Redis's lzfP.h: `HLOG 16`, `VERY_FAST 1`.
+const HLOG: u32 = 16;
+const HSIZE: usize = 1 << HLOG;
 
 #[inline]
-fn hash3(b: &[u8]) -> usize {
-    let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+fn frst(b: &[u8], i: usize) -> u32 {
+    (b[i] as u32) << 8 | b[i + 1] as u32
 }
 
-fn push_literals(out: &mut Vec<u8>, mut lit: &[u8]) {
-    while !lit.is_empty() {
-        let n = lit.len().min(MAX_LIT);
-        out.push((n - 1) as u8);
-        out.extend_from_slice(&lit[..n]);
-        lit = &lit[n..];
-    }
+#[inline]
+fn next(v: u32, b: &[u8], i: usize) -> u32 {
+    v << 8 | b[i + 2] as u32
+}
+
+/// liblzf's `IDX` with `VERY_FAST`.
+#[inline]
+fn idx(h: u32) -> usize {
+    ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
+}
+
+/// liblzf's hash table, kept per thread and never cleared: a slot counts
+/// only when it carries the current call's generation (Redis's table is
+/// uninitialized stack; treating old slots as empty is what a fresh one
+/// gives, and it keeps the output deterministic).
+struct Htab {
+    slots: Vec<u64>,
+    generation: u32,
+}
+
+thread_local! {
+    static HTAB: std::cell::RefCell<Htab> = const {
+        std::cell::RefCell::new(Htab { slots: Vec::new(), generation: 0 })
+    };
 }
 
 /// Compresses `input`; None unless the result is at most `max_out` bytes.
+/// A transliteration of liblzf 3.6's `lzf_compress` as Redis builds it
+/// (`HLOG 16`, `VERY_FAST`), so RDB payloads (and DEBUG OBJECT's
+/// serializedlength) have Redis's lengths, bytes and give-up points.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let n = input.len();
-    if n == 0 || max_out == 0 {
+    let in_len = input.len();
+    if in_len == 0 || max_out == 0 || in_len > u32::MAX as usize {
         return None;
     }
-    let mut out = Vec::with_capacity(max_out.min(n + n / 32 + 1));
-    // Position + 1 of the last occurrence of each 3-byte hash (0 = none).
-    let mut table = vec![0u32; 1 << HASH_BITS];
-    let (mut i, mut lit_start) = (0usize, 0usize);
-    while i + 2 < n {
-        let h = hash3(&input[i..]);
-        let cand = table[h] as usize;
-        table[h] = (i + 1) as u32;
-        if cand > 0 {
-            let r = cand - 1;
-            let off = i - r - 1;
-            if off < MAX_OFF && input[r..r + 3] == input[i..i + 3] {
-                let maxlen = (n - i).min(MAX_REF);
-                let mut l = 3;
-                while l < maxlen && input[r + l] == input[i + l] {
-                    l += 1;
+    HTAB.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.slots.is_empty() {
+            t.slots = vec![0; HSIZE];
+        }
+        t.generation = t.generation.wrapping_add(1);
+        if t.generation == 0 {
+            t.slots.iter_mut().for_each(|s| *s = 0);
+            t.generation = 1;
+        }
+        let g = (t.generation as u64) << 32;
+        lzf_compress(input, max_out, &mut t.slots, g)
+    })
+}
+
+fn lzf_compress(input: &[u8], out_end: usize, htab: &mut [u64], g: u64) -> Option<Vec<u8>> {
+    let in_len = input.len();
+    let mut out = vec![0u8; out_end + 1];
+    let (mut ip, mut op, mut lit) = (0usize, 1usize, 0usize);
+    let mut hval = if in_len >= 2 { frst(input, 0) } else { 0 };
+    while ip + 2 < in_len {
+        hval = next(hval, input, ip);
+        let slot = idx(hval);
+        let old = htab[slot];
+        htab[slot] = g | ip as u64;
+        let r = (old >> 32 << 32 == g).then_some((old & 0xffff_ffff) as usize);
+        if let Some(r) = r
+            && ip - r - 1 < MAX_OFF
+            && r > 0
+            && input[r + 2] == input[ip + 2]
+            && input[r..r + 2] == input[ip..ip + 2]
+        {
+            let off = ip - r - 1;
+            let mut len = 2usize;
+            let maxlen = (in_len - ip - len).min(MAX_REF);
+            if op + 3 + 1 >= out_end && op - usize::from(lit == 0) + 3 + 1 >= out_end {
+                return None;
+            }
+            out[op - lit - 1] = (lit as u8).wrapping_sub(1); // stop run
+            op -= usize::from(lit == 0); // undo an empty run
+            // liblzf unrolls 16 steps without the maxlen test first.
+            let mut done = false;
+            if maxlen > 16 {
+                for _ in 0..16 {
+                    len += 1;
+                    if input[r + len] != input[ip + len] {
+                        done = true;
+                        break;
+                    }
                 }
-                push_literals(&mut out, &input[lit_start..i]);
-                let enc = l - 2;
-                if enc < 7 {
-                    out.push((off >> 8) as u8 | (enc as u8) << 5);
-                } else {
-                    out.push((off >> 8) as u8 | 7 << 5);
-                    out.push((enc - 7) as u8);
+            }
+            if !done {
+                loop {
+                    len += 1;
+                    if !(len < maxlen && input[r + len] == input[ip + len]) {
+                        break;
+                    }
                 }
-                out.push(off as u8);
-                // Index the positions inside the match too (better ratio
-                // on repetitive data, which is what compresses anyway).
-                let end = i + l;
-                let mut j = i + 1;
-                while j + 2 < n && j < end {
-                    table[hash3(&input[j..])] = (j + 1) as u32;
-                    j += 1;
-                }
-                i = end;
-                lit_start = i;
-                if out.len() > max_out {
-                    return None;
-                }
-                continue;
+            }
+            len -= 2; // octets - 1
+            ip += 1;
+            if len < 7 {
+                out[op] = (off >> 8) as u8 + ((len as u8) << 5);
+                op += 1;
+            } else {
+                out[op] = (off >> 8) as u8 + (7 << 5);
+                out[op + 1] = (len - 7) as u8;
+                op += 2;
+            }
+            out[op] = off as u8;
+            op += 2; // and start a run
+            lit = 0;
+            ip += len + 1;
+            if ip + 2 >= in_len {
+                break;
+            }
+            // VERY_FAST: hash the last two positions of the match.
+            ip -= 2;
+            hval = frst(input, ip);
+            for _ in 0..2 {
+                hval = next(hval, input, ip);
+                htab[idx(hval)] = g | ip as u64;
+                ip += 1;
+            }
+        } else {
+            if op >= out_end {
+                return None;
+            }
+            lit += 1;
+            out[op] = input[ip];
+            op += 1;
+            ip += 1;
+            if lit == MAX_LIT {
+                out[op - lit - 1] = (lit - 1) as u8;
+                lit = 0;
+                op += 1;
             }
         }
-        i += 1;
     }
-    push_literals(&mut out, &input[lit_start..]);
-    (out.len() <= max_out).then_some(out)
+    if op + 3 > out_end {
+        return None;
+    }
+    while ip < in_len {
+        lit += 1;
+        out[op] = input[ip];
+        op += 1;
+        ip += 1;
+        if lit == MAX_LIT {
+            out[op - lit - 1] = (lit - 1) as u8;
+            lit = 0;
+            op += 1;
+        }
+    }
+    out[op - lit - 1] = (lit as u8).wrapping_sub(1);
+    op -= usize::from(lit == 0);
+    out.truncate(op);
+    Some(out)
 }
 
 /// Decompresses `input` into exactly `expected` bytes; None if the data is
