@@ -230,50 +230,6 @@ fn strtod_prefix(b: &[u8]) -> f64 {
     if best.is_nan() { 0.0 } else { best }
 }
 
-/// Bytes an RDB length prefix takes (rdbSaveLen).
-fn rdb_len_size(n: usize) -> usize {
-    match n {
-        0..64 => 1,
-        64..16384 => 2,
-        _ if n <= u32::MAX as usize => 5,
-        _ => 9,
-    }
-}
-
-/// Approximate bytes of one listpack entry holding `n` bytes.
-fn lp_entry_size(n: usize) -> usize {
-    let head = match n {
-        0..64 => 1,
-        64..4096 => 2,
-        _ => 5,
-    };
-    let len = head + n;
-    let back = match len {
-        0..128 => 1,
-        128..16384 => 2,
-        16384..2_097_152 => 3,
-        2_097_152..268_435_456 => 4,
-        _ => 5,
-    };
-    len + back
-}
-
-/// Approximate RDB size of a string (integers are stored compactly).
-fn rdb_string_size(s: &[u8]) -> usize {
-    if s.len() <= 11
-        && let Some(n) = parse_i64(s)
-    {
-        if i8::try_from(n).is_ok() {
-            return 2;
-        } else if i16::try_from(n).is_ok() {
-            return 3;
-        } else if i32::try_from(n).is_ok() {
-            return 5;
-        }
-    }
-    rdb_len_size(s.len()) + s.len()
-}
-
 /// The DEBUG OBJECT line for `key` (None: no such key). Like Redis it looks
 /// at the map directly, so a logically expired key is still described.
 fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
@@ -288,65 +244,28 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
         }
         _ => 1,
     };
-    let (serialized, extra) = match v {
-        Value::Str(s) => (rdb_string_size(s), String::new()),
+    // serializedlength is the RDB payload's length (rdbSavedObjectLen):
+    // the writer is Redis's encodings byte for byte, so it is measured by
+    // writing it, as Redis does.
+    let opts = crate::rdb::save_opts(&srv.config);
+    let serialized = crate::rdb::save::payload_len(v, &opts);
+    let extra = match v {
         Value::List(l) => {
-            let lp: usize = 7 + l.iter().map(|e| lp_entry_size(e.len())).sum::<usize>();
-            // Quicklist nodes hold up to 8 KiB (list-max-listpack-size -2).
-            let nodes = lp.div_ceil(8192).max(1);
-            let extra = format!(
-                " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{}",
-                nodes,
-                l.len() as f64 / nodes as f64,
-                lp
-            );
-            (1 + nodes * (1 + rdb_len_size(lp / nodes)) + lp, extra)
+            // The quicklist Redis would hold (save::list_nodes); its fill
+            // and compress depth are the configured ones (Redis keeps the
+            // values a list was created with).
+            let nodes = crate::rdb::save::list_nodes(l.iter(), opts.list_fill);
+            let size: usize = nodes.iter().map(|n| n.len()).sum();
+            format!(
+                " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
+                nodes.len(),
+                l.len() as f64 / nodes.len() as f64,
+                opts.list_fill.clamp(-5, crate::rdb::save::FILL_MAX),
+                u8::from(opts.list_depth != 0),
+                size
+            )
         }
-        Value::Hash(h) => {
-            let size = if encoding == "listpack" {
-                let lp: usize = 7 + h
-                    .iter()
-                    .map(|(f, v)| lp_entry_size(f.len()) + lp_entry_size(v.len()))
-                    .sum::<usize>();
-                rdb_len_size(lp) + lp
-            } else {
-                rdb_len_size(h.len())
-                    + h.iter()
-                        .map(|(f, v)| rdb_string_size(f) + rdb_string_size(v))
-                        .sum::<usize>()
-            };
-            (size, String::new())
-        }
-        // An intset is saved as one string blob, a table member by member.
-        Value::Set(crate::store::Set::Ints(i)) => {
-            (rdb_len_size(i.blob_len()) + i.blob_len(), String::new())
-        }
-        Value::Set(crate::store::Set::Table(t)) => (
-            rdb_len_size(t.len()) + t.iter().map(|m| rdb_string_size(m)).sum::<usize>(),
-            String::new(),
-        ),
-        Value::ZSet(z) => {
-            let mut strings = 0usize;
-            let mut lp = 7usize;
-            z.for_each(|m, s| {
-                let score = crate::number::fmt_g17(s);
-                strings += rdb_string_size(m) + 8;
-                lp += lp_entry_size(m.len()) + lp_entry_size(score.len());
-            });
-            let size = if z.is_listpack() {
-                rdb_len_size(lp) + lp
-            } else {
-                rdb_len_size(z.len()) + strings
-            };
-            (size, String::new())
-        }
-        // The real payload, as Redis's rdbSavedObjectLen measures it.
-        Value::Stream(s) => {
-            let mut out = Vec::new();
-            let compress = crate::rdb::save_opts(&srv.config).compress;
-            crate::rdb::stream::write(&mut out, s, compress);
-            (out.len(), String::new())
-        }
+        _ => String::new(),
     };
     Some(format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{}",
@@ -423,12 +342,5 @@ mod tests {
         assert_eq!(strtod_prefix(b"1abc"), 1.0);
         assert_eq!(strtod_prefix(b"abc"), 0.0);
         assert_eq!(strtod_prefix(b"nan"), 0.0);
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(rdb_string_size(b"hello"), 6);
-        assert_eq!(rdb_string_size(b"12345"), 3);
-        assert_eq!(lp_entry_size(1), 3);
     }
 }

@@ -21,6 +21,10 @@ pub struct SaveOpts {
     /// `list-max-listpack-size`: negative = bytes class (-1 4 KiB .. -5
     /// 64 KiB), positive = elements per node.
     pub list_fill: i64,
+    /// `list-compress-depth`: nodes this far from both ends stay plain; a
+    /// quicklist holds the ones between LZF-compressed, and RDB saves them
+    /// compressed even under `rdbcompression no`.
+    pub list_depth: usize,
 }
 
 impl Default for SaveOpts {
@@ -28,6 +32,7 @@ impl Default for SaveOpts {
         SaveOpts {
             compress: true,
             list_fill: -2,
+            list_depth: 0,
         }
     }
 }
@@ -35,6 +40,8 @@ impl Default for SaveOpts {
 /// Longest listpack node a positive fill still allows (quicklist's
 /// SIZE_SAFETY_LIMIT).
 const SIZE_SAFETY_LIMIT: usize = 8192;
+/// quicklistSetFill clamps the fill to -5..=FILL_MAX.
+pub const FILL_MAX: i64 = (1 << 15) - 1;
 
 pub fn write_len(out: &mut Vec<u8>, n: u64) {
     if n < 1 << 6 {
@@ -120,9 +127,20 @@ fn write_payload(out: &mut Vec<u8>, value: &Value, ty: u8, o: &SaveOpts) {
         Value::List(l) => {
             let nodes = list_nodes(l.iter(), o.list_fill);
             write_len(out, nodes.len() as u64);
-            for n in nodes {
+            let interior = o.list_depth..nodes.len().saturating_sub(o.list_depth);
+            for (i, n) in nodes.iter().enumerate() {
                 write_len(out, QUICKLIST_PACKED);
-                write_raw(out, &n, c);
+                match interior.contains(&i).then(|| node_lzf(n)).flatten() {
+                    // A node the quicklist holds compressed is saved as
+                    // it is (rdbSaveLzfBlob).
+                    Some(z) => {
+                        out.push(0xC0 | ENC_LZF);
+                        write_len(out, z.len() as u64);
+                        write_len(out, n.len() as u64);
+                        out.extend_from_slice(&z);
+                    }
+                    None => write_raw(out, n, c),
+                }
             }
         }
         Value::Hash(h) => {
@@ -195,24 +213,31 @@ fn score_text(s: f64) -> String {
     crate::number::fmt_g17(s)
 }
 
-/// Splits list elements into listpack nodes the way a quicklist fills
-/// them.
-fn list_nodes<'a>(items: impl Iterator<Item = Elem<'a>>, fill: i64) -> Vec<Vec<u8>> {
-    let max_bytes = match fill {
-        f if f >= 0 => SIZE_SAFETY_LIMIT,
-        -1 => 4096,
-        -2 => 8192,
-        -3 => 16384,
-        -4 => 32768,
-        _ => 65536,
-    };
-    let max_count = if fill > 0 { fill as usize } else { usize::MAX };
+/// A quicklist node as `__quicklistCompressNode` compresses it: at least
+/// 48 bytes (MIN_COMPRESS_BYTES) and 8 bytes smaller (MIN_COMPRESS_IMPROVE).
+fn node_lzf(node: &[u8]) -> Option<Vec<u8>> {
+    if node.len() < 48 {
+        return None;
+    }
+    super::lzf::compress(node, node.len()).filter(|z| z.len() + 8 < node.len())
+}
+
+/// Splits list elements into listpack nodes the way Redis 7.0's quicklist
+/// fills them by tail pushes (RPUSH, RESTORE of a plain list), with its
+/// `_quicklistNodeAllowInsert`: an element joins the last node if the
+/// node's size plus the element's string length plus 8 (its estimated
+/// entry overhead) stays within the fill's byte class (negative fill), else
+/// within SIZE_SAFETY_LIMIT and under the fill's count (positive fill).
+/// A list filled otherwise (LPUSH, LINSERT, removals) may have other
+/// node boundaries in Redis. Elements of 1 GiB or more (Redis's plain
+/// nodes) are not told apart.
+pub fn list_nodes<'a>(items: impl Iterator<Item = Elem<'a>>, fill: i64) -> Vec<Vec<u8>> {
+    let fill = fill.clamp(-5, FILL_MAX);
     let mut nodes = Vec::new();
     let mut cur = ListpackWriter::default();
     for e in items {
-        // Entry overhead: up to 5 bytes of header and 5 of back-length.
-        let grown = cur.bytes() + e.len() + 11;
-        if cur.count() > 0 && (grown > max_bytes || cur.count() >= max_count) {
+        // `bytes` leaves out the terminator lpBytes counts.
+        if cur.count() > 0 && !node_allows_insert(cur.bytes() + 1, cur.count(), e.len(), fill) {
             nodes.push(std::mem::take(&mut cur).finish());
         }
         // Integer entries are written as listpack integers (the writer
@@ -223,6 +248,37 @@ fn list_nodes<'a>(items: impl Iterator<Item = Elem<'a>>, fill: i64) -> Vec<Vec<u
         nodes.push(cur.finish());
     }
     nodes
+}
+
+/// quicklist.c's `_quicklistNodeAllowInsert` (7.0) for a node of `node_sz`
+/// bytes and `count` entries and an element of `sz` bytes.
+fn node_allows_insert(node_sz: usize, count: usize, sz: usize, fill: i64) -> bool {
+    // SIZE_ESTIMATE_OVERHEAD: an entry's header and back-length, over-
+    // estimated.
+    let new_sz = node_sz + sz + 8;
+    let class = match fill {
+        -1 => Some(4096),
+        -2 => Some(8192),
+        -3 => Some(16384),
+        -4 => Some(32768),
+        f if f <= -5 => Some(65536),
+        _ => None,
+    };
+    if class.is_some_and(|max| new_sz <= max) {
+        true
+    } else if new_sz > SIZE_SAFETY_LIMIT {
+        false
+    } else {
+        (count as i64) < fill
+    }
+}
+
+/// Bytes `value`'s RDB payload takes (type byte and key left out), as
+/// Redis's `rdbSavedObjectLen` counts for DEBUG OBJECT's serializedlength.
+pub fn payload_len(value: &Value, o: &SaveOpts) -> usize {
+    let mut out = Vec::new();
+    write_payload(&mut out, value, value_type(value), o);
+    out.len()
 }
 
 /// One key as a file holds it: `[EXPIRETIME_MS]` type key payload.
