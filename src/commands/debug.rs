@@ -13,6 +13,7 @@ use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::digest::to_hex;
+use crate::store::evict::Policy;
 use crate::store::{Sds, Value};
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
@@ -234,16 +235,27 @@ fn strtod_prefix(b: &[u8]) -> f64 {
 /// at the map directly, so a logically expired key is still described.
 fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
     let v = srv.store.db(db).keys().get(key)?;
-    let clock = srv.store.db(db).clock(key).unwrap_or(0);
+    let mut clock = srv.store.db(db).clock(key).unwrap_or(0);
     let encoding = encoding_name(v);
-    let refcount = match v {
-        Value::Str(s)
-            if encoding == "int" && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)) =>
-        {
-            i32::MAX as i64
-        }
-        _ => 1,
-    };
+    // Redis stores 0..9999 as its shared integer objects unless an LRU/LFU
+    // maxmemory policy is on (OBJ_SHARED_INTEGERS): their refcount is
+    // OBJ_SHARED_REFCOUNT and their LRU clock the one from server start.
+    let shared = matches!(v, Value::Str(s)
+        if encoding == "int" && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)))
+        && !(srv.store.evict.maxmemory > 0
+            && !matches!(
+                srv.store.evict.policy,
+                Policy::VolatileRandom
+                    | Policy::VolatileTtl
+                    | Policy::AllkeysRandom
+                    | Policy::NoEviction
+            ));
+    let refcount = if shared { i32::MAX as i64 } else { 1 };
+    if shared {
+        let started =
+            crate::store::unix_ms().saturating_sub(srv.started.elapsed().as_millis() as u64);
+        clock = crate::store::evict::lru_clock(started);
+    }
     // serializedlength is the RDB payload's length (rdbSavedObjectLen):
     // the writer is Redis's encodings byte for byte, so it is measured by
     // writing it, as Redis does.
