@@ -240,16 +240,13 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
     // Redis stores 0..9999 as its shared integer objects unless an LRU/LFU
     // maxmemory policy is on (OBJ_SHARED_INTEGERS): their refcount is
     // OBJ_SHARED_REFCOUNT and their LRU clock the one from server start.
-    let shared = matches!(v, Value::Str(s)
-        if encoding == "int" && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)))
-        && !(srv.store.evict.maxmemory > 0
-            && !matches!(
-                srv.store.evict.policy,
-                Policy::VolatileRandom
-                    | Policy::VolatileTtl
-                    | Policy::AllkeysRandom
-                    | Policy::NoEviction
-            ));
+    let lru_or_lfu = !matches!(
+        srv.store.evict.policy,
+        Policy::VolatileRandom | Policy::VolatileTtl | Policy::AllkeysRandom | Policy::NoEviction
+    );
+    let small_int = matches!(v, Value::Str(s)
+        if encoding == "int" && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)));
+    let shared = small_int && (srv.store.evict.maxmemory == 0 || !lru_or_lfu);
     let refcount = if shared { i32::MAX as i64 } else { 1 };
     if shared {
         let started =

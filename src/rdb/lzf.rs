@@ -70,6 +70,20 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     })
 }
 
+/// Copies one literal byte into the open run, closing it (its control byte
+/// written) and starting the next once it holds MAX_LIT bytes.
+#[inline]
+fn literal(out: &mut [u8], op: &mut usize, lit: &mut usize, b: u8) {
+    *lit += 1;
+    out[*op] = b;
+    *op += 1;
+    if *lit == MAX_LIT {
+        out[*op - *lit - 1] = (*lit - 1) as u8;
+        *lit = 0;
+        *op += 1;
+    }
+}
+
 fn lzf_compress(input: &[u8], out_end: usize, htab: &mut [u64], g: u64) -> Option<Vec<u8>> {
     let in_len = input.len();
     let mut out = vec![0u8; out_end + 1];
@@ -143,30 +157,16 @@ fn lzf_compress(input: &[u8], out_end: usize, htab: &mut [u64], g: u64) -> Optio
             if op >= out_end {
                 return None;
             }
-            lit += 1;
-            out[op] = input[ip];
-            op += 1;
+            literal(&mut out, &mut op, &mut lit, input[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                out[op - lit - 1] = (lit - 1) as u8;
-                lit = 0;
-                op += 1;
-            }
         }
     }
     if op + 3 > out_end {
         return None;
     }
     while ip < in_len {
-        lit += 1;
-        out[op] = input[ip];
-        op += 1;
+        literal(&mut out, &mut op, &mut lit, input[ip]);
         ip += 1;
-        if lit == MAX_LIT {
-            out[op - lit - 1] = (lit - 1) as u8;
-            lit = 0;
-            op += 1;
-        }
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1);
     op -= usize::from(lit == 0);
