@@ -239,7 +239,9 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
     let encoding = encoding_name(v);
     // Redis stores 0..9999 as its shared integer objects unless an LRU/LFU
     // maxmemory policy is on (OBJ_SHARED_INTEGERS): their refcount is
-    // OBJ_SHARED_REFCOUNT and their LRU clock the one from server start.
+    // OBJ_SHARED_REFCOUNT and their LRU clock the one from server start
+    // (Redis also sets it on every read of any key holding that integer;
+    // memkv shows the start, as after no such read).
     let lru_or_lfu = !matches!(
         srv.store.evict.policy,
         Policy::VolatileRandom | Policy::VolatileTtl | Policy::AllkeysRandom | Policy::NoEviction
@@ -257,24 +259,23 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
     // the writer is Redis's encodings byte for byte, so it is measured by
     // writing it, as Redis does.
     let opts = crate::rdb::save_opts(&srv.config);
-    let serialized = crate::rdb::save::payload_len(v, &opts);
-    let extra = match v {
+    let (serialized, extra) = match v {
         Value::List(l) => {
-            // The quicklist Redis would hold (save::list_nodes); its fill
-            // and compress depth are the configured ones (Redis keeps the
-            // values a list was created with).
-            let nodes = crate::rdb::save::list_nodes(l.iter(), opts.list_fill);
-            let size: usize = nodes.iter().map(|n| n.len()).sum();
-            format!(
+            // The quicklist Redis would hold (save::visit_list_nodes); its
+            // fill and compress depth are the configured ones (Redis keeps
+            // the values a list was created with).
+            let st = crate::rdb::save::list_stats(l, &opts);
+            let extra = format!(
                 " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
-                nodes.len(),
-                l.len() as f64 / nodes.len() as f64,
+                st.nodes,
+                l.len() as f64 / st.nodes as f64,
                 opts.list_fill.clamp(-5, crate::rdb::save::FILL_MAX),
                 u8::from(opts.list_depth != 0),
-                size
-            )
+                st.size
+            );
+            (st.payload, extra)
         }
-        _ => String::new(),
+        _ => (crate::rdb::save::payload_len(v, &opts), String::new()),
     };
     Some(format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{}",

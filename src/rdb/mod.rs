@@ -131,7 +131,8 @@ pub fn save_opts(config: &crate::config::Config) -> SaveOpts {
     SaveOpts {
         compress: config.value("rdbcompression").as_deref() != Some("no"),
         list_fill: num("list-max-listpack-size", -2),
-        list_depth: num("list-compress-depth", 0).max(0) as usize,
+        // quicklist's COMPRESS_MAX.
+        list_depth: num("list-compress-depth", 0).clamp(0, 65535) as usize,
     }
 }
 

@@ -12,7 +12,7 @@ use super::*;
 use crate::number::parse_i64;
 use crate::store::pack::Elem;
 use crate::store::set::Set;
-use crate::store::{Value, ZSet};
+use crate::store::{List, Value, ZSet};
 
 /// Encoding choices for saving (from the configuration).
 #[derive(Clone, Copy, Debug)]
@@ -23,7 +23,7 @@ pub struct SaveOpts {
     pub list_fill: i64,
     /// `list-compress-depth`: nodes this far from both ends stay plain; a
     /// quicklist holds the ones between LZF-compressed, and RDB saves them
-    /// compressed even under `rdbcompression no`.
+    /// compressed even under `rdbcompression no`. 0: none compressed.
     pub list_depth: usize,
 }
 
@@ -125,23 +125,14 @@ fn write_payload(out: &mut Vec<u8>, value: &Value, ty: u8, o: &SaveOpts) {
         Value::Str(s) => write_string(out, s, c),
         Value::Stream(s) => super::stream::write(out, s, c),
         Value::List(l) => {
-            let nodes = list_nodes(l.iter(), o.list_fill);
-            write_len(out, nodes.len() as u64);
-            let interior = o.list_depth..nodes.len().saturating_sub(o.list_depth);
-            for (i, n) in nodes.iter().enumerate() {
-                write_len(out, QUICKLIST_PACKED);
-                match interior.contains(&i).then(|| node_lzf(n)).flatten() {
-                    // A node the quicklist holds compressed is saved as
-                    // it is (rdbSaveLzfBlob).
-                    Some(z) => {
-                        out.push(0xC0 | ENC_LZF);
-                        write_len(out, z.len() as u64);
-                        write_len(out, n.len() as u64);
-                        out.extend_from_slice(&z);
-                    }
-                    None => write_raw(out, n, c),
-                }
-            }
+            // The node count comes first: the nodes go to a buffer of
+            // their own, one node in memory at a time besides it.
+            let mut body = Vec::new();
+            let count = visit_list_nodes(l.iter(), o.list_fill, o.list_depth, |n, interior| {
+                write_list_node(&mut body, n, interior, c)
+            });
+            write_len(out, count as u64);
+            out.extend_from_slice(&body);
         }
         Value::Hash(h) => {
             if ty == TYPE_HASH_LISTPACK {
@@ -222,6 +213,22 @@ fn node_lzf(node: &[u8]) -> Option<Vec<u8>> {
     super::lzf::compress(node, node.len()).filter(|z| z.len() + 8 < node.len())
 }
 
+/// One quicklist node as RDB saves it: a node the quicklist holds
+/// compressed (`interior`) as its LZF blob (rdbSaveLzfBlob, also under
+/// `rdbcompression no`), else as a string.
+fn write_list_node(out: &mut Vec<u8>, node: &[u8], interior: bool, compress: bool) {
+    write_len(out, QUICKLIST_PACKED);
+    match interior.then(|| node_lzf(node)).flatten() {
+        Some(z) => {
+            out.push(0xC0 | ENC_LZF);
+            write_len(out, z.len() as u64);
+            write_len(out, node.len() as u64);
+            out.extend_from_slice(&z);
+        }
+        None => write_raw(out, node, compress),
+    }
+}
+
 /// Splits list elements into listpack nodes the way Redis 7.0's quicklist
 /// fills them by tail pushes (RPUSH, RESTORE of a plain list), with its
 /// `_quicklistNodeAllowInsert`: an element joins the last node if the
@@ -231,23 +238,52 @@ fn node_lzf(node: &[u8]) -> Option<Vec<u8>> {
 /// A list filled otherwise (LPUSH, LINSERT, removals) may have other
 /// node boundaries in Redis. Elements of 1 GiB or more (Redis's plain
 /// nodes) are not told apart.
-pub fn list_nodes<'a>(items: impl Iterator<Item = Elem<'a>>, fill: i64) -> Vec<Vec<u8>> {
+///
+/// Calls `f` with each node in order and whether the quicklist would hold
+/// it compressed: more than `depth` nodes from both ends, none when
+/// `depth` is 0 (quicklistAllowsCompression). Only the last `depth` nodes
+/// are held back (their place is known at the end); returns the count.
+pub fn visit_list_nodes<'a>(
+    items: impl Iterator<Item = Elem<'a>>,
+    fill: i64,
+    depth: usize,
+    mut f: impl FnMut(&[u8], bool),
+) -> usize {
     let fill = fill.clamp(-5, FILL_MAX);
-    let mut nodes = Vec::new();
+    let mut held: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
+    let mut count = 0;
+    let mut node_done = |node: Vec<u8>, count: &mut usize| {
+        *count += 1;
+        if depth == 0 {
+            f(&node, false);
+            return;
+        }
+        held.push_back(node);
+        // `depth` nodes follow the front one: it is not near the tail, and
+        // near the head only among the first `depth`.
+        if held.len() > depth
+            && let Some(n) = held.pop_front()
+        {
+            f(&n, *count - held.len() > depth);
+        }
+    };
     let mut cur = ListpackWriter::default();
     for e in items {
         // `bytes` leaves out the terminator lpBytes counts.
         if cur.count() > 0 && !node_allows_insert(cur.bytes() + 1, cur.count(), e.len(), fill) {
-            nodes.push(std::mem::take(&mut cur).finish());
+            node_done(std::mem::take(&mut cur).finish(), &mut count);
         }
         // Integer entries are written as listpack integers (the writer
         // parses canonical integers, as Redis's lpAppend does).
         cur.push(&e);
     }
     if cur.count() > 0 {
-        nodes.push(cur.finish());
+        node_done(cur.finish(), &mut count);
     }
-    nodes
+    for n in held {
+        f(&n, false);
+    }
+    count
 }
 
 /// quicklist.c's `_quicklistNodeAllowInsert` (7.0) for a node of `node_sz`
@@ -276,9 +312,43 @@ fn node_allows_insert(node_sz: usize, count: usize, sz: usize, fill: i64) -> boo
 /// Bytes `value`'s RDB payload takes (type byte and key left out), as
 /// Redis's `rdbSavedObjectLen` counts for DEBUG OBJECT's serializedlength.
 pub fn payload_len(value: &Value, o: &SaveOpts) -> usize {
+    if let Value::List(l) = value {
+        return list_stats(l, o).payload;
+    }
     let mut out = Vec::new();
     write_payload(&mut out, value, value_type(value), o);
     out.len()
+}
+
+/// What DEBUG OBJECT says of a list, from the nodes Redis 7.0 would hold.
+pub struct ListStats {
+    /// ql_nodes.
+    pub nodes: usize,
+    /// The nodes' listpack bytes (ql_uncompressed_size).
+    pub size: usize,
+    /// The RDB payload's length (serializedlength).
+    pub payload: usize,
+}
+
+/// [`ListStats`] in one pass over the list, one node's encoding in memory
+/// at a time (a big list's DEBUG OBJECT neither builds its payload nor its
+/// nodes at once).
+pub fn list_stats(l: &List, o: &SaveOpts) -> ListStats {
+    let (mut size, mut payload) = (0, 0);
+    let mut scratch = Vec::new();
+    let nodes = visit_list_nodes(l.iter(), o.list_fill, o.list_depth, |n, interior| {
+        size += n.len();
+        scratch.clear();
+        write_list_node(&mut scratch, n, interior, o.compress);
+        payload += scratch.len();
+    });
+    scratch.clear();
+    write_len(&mut scratch, nodes as u64);
+    ListStats {
+        nodes,
+        size,
+        payload: payload + scratch.len(),
+    }
 }
 
 /// One key as a file holds it: `[EXPIRETIME_MS]` type key payload.
