@@ -1002,3 +1002,112 @@ fn eviction_churn_does_not_shrink_the_keyspace() {
         "{before} keys after the fill, {after} after the churn"
     );
 }
+
+fn usage(c: &mut Connection, key: &str) -> u64 {
+    redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(key)
+        .arg("SAMPLES")
+        .arg(0)
+        .query(c)
+        .expect("memory usage")
+}
+
+/// A hash, a set and a sorted set grown past a doubling of their index
+/// (1024 -> 2048 buckets at the 897th element: an incremental migration
+/// that their next ~500 writes would finish) and then left idle: with
+/// `activerehashing no` the old index stays; with `yes` the cron (hz 100)
+/// finishes the migration and MEMORY USAGE drops by at least the old
+/// table (1024 4-byte slots + 1024 control bytes), every element kept.
+#[test]
+fn cron_finishes_idle_collections_index_migration() {
+    let s = Server::start(&["--hz", "100"]);
+    let mut c = s.conn();
+    cfg(&mut c, "activerehashing", "no");
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("activerehashing")
+        .query(&mut c)
+        .expect("config get");
+    assert_eq!(got, ["activerehashing", "no"]);
+    const N: usize = 1000;
+    for kind in ["hash", "set", "zset"] {
+        let key = format!("idle:{kind}");
+        let mut p = redis::pipe();
+        for i in 0..N {
+            let m = format!("member:{i}");
+            match kind {
+                "hash" => p.cmd("HSET").arg(&key).arg(&m).arg("v"),
+                "set" => p.cmd("SADD").arg(&key).arg(&m),
+                _ => p.cmd("ZADD").arg(&key).arg(i).arg(&m),
+            }
+            .ignore();
+        }
+        let _: () = p.query(&mut c).expect("fill");
+        let before = usage(&mut c, &key);
+        // 30 cron ticks without active rehashing: nothing moves.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(usage(&mut c, &key), before, "{kind}");
+        cfg(&mut c, "activerehashing", "yes");
+        let mut after = before;
+        let dropped = common::eventually(std::time::Duration::from_secs(10), || {
+            after = usage(&mut c, &key);
+            after + 4096 <= before
+        });
+        assert!(dropped, "{kind}: MEMORY USAGE {before} -> {after}");
+        cfg(&mut c, "activerehashing", "no");
+        let mut p = redis::pipe();
+        for i in 0..N {
+            let m = format!("member:{i}");
+            match kind {
+                "hash" => p.cmd("HEXISTS").arg(&key).arg(&m),
+                "set" => p.cmd("SISMEMBER").arg(&key).arg(&m),
+                _ => p.cmd("ZSCORE").arg(&key).arg(&m),
+            };
+        }
+        let found: Vec<Option<String>> = p.query(&mut c).expect("lookups");
+        let want = |i: usize| {
+            Some(if kind == "zset" {
+                i.to_string()
+            } else {
+                "1".into()
+            })
+        };
+        for (i, f) in found.into_iter().enumerate() {
+            assert_eq!(f, want(i), "{kind} member:{i}");
+        }
+    }
+}
+
+/// A collection renamed, moved or deleted while its index migrates: the
+/// cron's note of its old name is dropped, the value stays whole and its
+/// next writes finish the migration.
+#[test]
+fn migrating_collection_survives_rename_move_and_flush() {
+    let s = Server::start(&["--hz", "100"]);
+    let mut c = s.conn();
+    let mut p = redis::pipe();
+    for i in 0..1000 {
+        p.cmd("HSET").arg("h").arg(format!("f{i}")).arg(i).ignore();
+        p.cmd("SADD").arg("s").arg(format!("m{i}")).ignore();
+    }
+    p.cmd("RENAME").arg("h").arg("h2").ignore();
+    p.cmd("MOVE").arg("s").arg(1).ignore();
+    let _: () = p.query(&mut c).expect("fill");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let n: i64 = redis::cmd("HLEN").arg("h2").query(&mut c).expect("hlen");
+    assert_eq!(n, 1000);
+    let v: String = redis::cmd("HGET")
+        .arg("h2")
+        .arg("f999")
+        .query(&mut c)
+        .expect("hget");
+    assert_eq!(v, "999");
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut c).expect("select");
+    let n: i64 = redis::cmd("SCARD").arg("s").query(&mut c).expect("scard");
+    assert_eq!(n, 1000);
+    let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("flushall");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let pong: String = redis::cmd("PING").query(&mut c).expect("ping");
+    assert_eq!(pong, "PONG");
+}

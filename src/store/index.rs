@@ -28,6 +28,25 @@
 
 use hashbrown::HashTable;
 
+thread_local! {
+    /// A migration started since the last `take_started` (store/rehash.rs
+    /// finds which collection's and has the cron finish it if idle).
+    static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True once after a migration started (read-only when none did: every
+/// key lookup asks).
+#[inline(always)]
+pub fn take_started() -> bool {
+    STARTED.with(|s| {
+        let started = s.get();
+        if started {
+            s.set(false);
+        }
+        started
+    })
+}
+
 /// From this many buckets up, growth and rebuilds are incremental; below
 /// it hashbrown re-hashes in place (<= ~900 keys, tens of microseconds).
 #[cfg(not(test))]
@@ -113,6 +132,12 @@ impl PosIndex {
     #[inline]
     pub fn is_migrating(&self) -> bool {
         self.old.is_some()
+    }
+
+    /// Positions the old table still holds (0 when not migrating).
+    #[inline]
+    pub fn migration_left(&self) -> usize {
+        self.old.as_ref().map_or(0, |m| m.table.len())
     }
 
     /// Slots of the current table lost to deleted markers.
@@ -274,6 +299,8 @@ impl PosIndex {
         }));
         if buckets < MIGRATE_MIN_BUCKETS {
             self.finish(rehash);
+        } else {
+            STARTED.with(|s| s.set(true));
         }
     }
 

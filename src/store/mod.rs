@@ -18,6 +18,7 @@ pub mod lazyfree;
 pub mod list;
 pub mod pack;
 pub mod ready;
+mod rehash;
 pub mod scan;
 pub mod set;
 pub mod snapshot;
@@ -267,6 +268,8 @@ pub struct Store {
     /// What the choke point saw, for keyspace notifications (recorded only
     /// while notifications are on; `crate::pubsub::notify`).
     pub notes: crate::pubsub::notify::Notes,
+    /// Collections whose index migrates, for the cron (`rehash.rs`).
+    rehashing: rehash::Rehashing,
 }
 
 impl Store {
@@ -292,6 +295,7 @@ impl Store {
             snapshot: None,
             prop: Default::default(),
             notes: Default::default(),
+            rehashing: Default::default(),
         }
     }
 
@@ -301,23 +305,6 @@ impl Store {
 
     pub fn db(&self, db: usize) -> &Db {
         &self.dbs[db]
-    }
-
-    /// Moves the key tables' incremental index migrations on for up to
-    /// `budget` (Redis's `activerehashing`, ~1 ms a cron tick): writes move
-    /// a migration on by themselves (`store/index.rs`), but a table that
-    /// stopped receiving them would keep its old index allocated.
-    pub fn rehash_cycle(&mut self, budget: std::time::Duration) {
-        /// Buckets moved between two looks at the clock.
-        const BUCKETS: usize = 1024;
-        let start = std::time::Instant::now();
-        for db in &mut self.dbs {
-            while db.keys.migrate(BUCKETS) | db.expires.migrate(BUCKETS) {
-                if start.elapsed() >= budget {
-                    return;
-                }
-            }
-        }
     }
 
     /// Refreshes the command clock; the reactor calls it before each command.

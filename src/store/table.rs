@@ -387,6 +387,12 @@ impl<T: TableEntry> Table<T> {
         self.index.is_migrating()
     }
 
+    /// Positions the index's old table still holds (0: not migrating).
+    #[inline]
+    pub fn migration_left(&self) -> usize {
+        self.index.migration_left()
+    }
+
     /// Makes room for `additional` more entries (at once: bulk loads).
     pub fn reserve(&mut self, additional: usize) {
         if additional == 0 {

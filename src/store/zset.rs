@@ -682,6 +682,20 @@ impl SkipList {
         self.find_h(member, self.hash(member))
     }
 
+    /// The cron's step for an idle sorted set (store/rehash.rs): moves up
+    /// to `buckets` buckets of a running dict migration; true if it still
+    /// runs.
+    pub fn migrate(&mut self, buckets: usize) -> bool {
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.dict
+            .migrate(buckets, |i| hasher.hash_one(&nodes[i as usize].member[..]))
+    }
+
+    /// Positions the dict's old table still holds (0: not migrating).
+    pub fn migration_left(&self) -> usize {
+        self.dict.migration_left()
+    }
+
     /// `find` with the member's hash already computed.
     fn find_h(&self, member: &[u8], h: u64) -> Option<u32> {
         let nodes = &self.nodes;

@@ -185,6 +185,17 @@ impl Table {
         self.map.is_empty()
     }
 
+    /// The cron's step for an idle hash (store/rehash.rs): moves up to
+    /// `buckets` buckets of a running index migration; true if it still runs.
+    pub fn migrate(&mut self, buckets: usize) -> bool {
+        self.map.migrate(buckets)
+    }
+
+    /// Positions the index's old table still holds (0: not migrating).
+    pub fn migration_left(&self) -> usize {
+        self.map.migration_left()
+    }
+
     // (Always inlined: HGET/HSET make one call, into the table's probe,
     // as they did into IndexMap's.)
     #[inline(always)]

@@ -1,0 +1,158 @@
+//! The cron's incremental rehashing (`Store::rehash_cycle`, Redis's
+//! `activerehashing`): it moves on the index migrations (store/index.rs)
+//! of the key tables and of collection values - hashes, sets and sorted
+//! sets - that stopped receiving writes. A write moves its own value's
+//! migration on, but reads take `&self` and do not (Redis's dictFind does a
+//! rehash step), so an idle big collection would hold its old index until
+//! its next write.
+//!
+//! Which collections migrate: `PosIndex` raises a thread-local flag when a
+//! migration starts (`index::take_started`); the store remembers the
+//! position of the key it last looked up (`touch`), and the next lookup or
+//! cron tick that sees the flag notes that key if its value migrates - a
+//! migration starts inside a write, after that write's lookup. The list is
+//! best effort and small (`MAX_PENDING`): a key noted under a name it no
+//! longer has (deleted, renamed, moved, flushed, lazily freed) is dropped
+//! when looked up, and a missed one is moved on by its next write. Moving
+//! the index never moves an entry, so SCAN cursors, snapshots and the
+//! journal's positions are unaffected, and it is not a write (no choke
+//! point).
+
+use std::time::{Duration, Instant};
+
+use super::index;
+use super::set::Set;
+use super::zset::ZSet;
+use super::{Key, Store, Value};
+
+/// Collections remembered at once; more are left to their own writes.
+const MAX_PENDING: usize = 256;
+
+/// Buckets moved between two looks at the clock.
+const BUCKETS: usize = 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct Rehashing {
+    /// (db, position) of the key last looked up.
+    last: (usize, usize),
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    db: usize,
+    key: Key,
+    /// Positions its old index held at the last look: unchanged since
+    /// means no write moved it (idle), so the cron does.
+    left: usize,
+}
+
+/// Positions a collection value's migrating index still has to move (0:
+/// not migrating, or not an indexed collection).
+fn migration_left(v: &Value) -> usize {
+    match v {
+        Value::Hash(h) => h.table().map_or(0, |t| t.migration_left()),
+        Value::Set(Set::Table(t)) => t.migration_left(),
+        Value::ZSet(ZSet::Skip(z)) => z.migration_left(),
+        _ => 0,
+    }
+}
+
+/// Moves up to `buckets` buckets of the value's migration: true while it
+/// still runs.
+fn migrate(v: &mut Value, buckets: usize) -> bool {
+    match v {
+        Value::Hash(h) => h.table_mut().is_some_and(|t| t.migrate(buckets)),
+        Value::Set(Set::Table(t)) => t.migrate(buckets),
+        Value::ZSet(ZSet::Skip(z)) => z.migrate(buckets),
+        _ => false,
+    }
+}
+
+impl Store {
+    /// A lookup of the key at `idx` of `db` (every keyed read and write
+    /// passes here, before the write itself).
+    #[inline(always)]
+    pub(crate) fn note_lookup(&mut self, db: usize, idx: usize) {
+        if index::take_started() {
+            self.note_migration();
+        }
+        self.rehashing.last = (db, idx);
+    }
+
+    /// A migration started since the last lookup: most likely in the value
+    /// that lookup was for.
+    #[cold]
+    #[inline(never)]
+    fn note_migration(&mut self) {
+        let (db, i) = self.rehashing.last;
+        let Some((key, value)) = self.dbs.get(db).and_then(|d| d.keys.get_index(i)) else {
+            return;
+        };
+        let left = migration_left(value);
+        let pending = &mut self.rehashing.pending;
+        if left == 0
+            || pending.len() >= MAX_PENDING
+            || pending.iter().any(|p| p.db == db && p.key == *key)
+        {
+            return;
+        }
+        pending.push(Pending {
+            db,
+            key: key.clone(),
+            left,
+        });
+    }
+
+    /// Moves the key tables' incremental index migrations on, then idle
+    /// collections', for up to `budget` (Redis's `activerehashing`, ~1 ms
+    /// a cron tick). A collection still being written is left to its
+    /// writes (each moves a step): the cron would only add its budget to
+    /// their round.
+    pub fn rehash_cycle(&mut self, budget: Duration) {
+        let start = Instant::now();
+        if index::take_started() {
+            self.note_migration();
+        }
+        for db in &mut self.dbs {
+            while db.keys.migrate(BUCKETS) | db.expires.migrate(BUCKETS) {
+                if start.elapsed() >= budget {
+                    return;
+                }
+            }
+        }
+        let mut n = 0;
+        while n < self.rehashing.pending.len() {
+            let p = &mut self.rehashing.pending[n];
+            let value = self
+                .dbs
+                .get_mut(p.db)
+                .and_then(|d| d.keys.get_index_of(&p.key).map(|i| (d, i)))
+                .and_then(|(d, i)| d.keys.get_index_mut(i))
+                .map(|(_, v)| v);
+            let Some(value) = value else {
+                // Deleted, renamed, moved or flushed since.
+                self.rehashing.pending.swap_remove(n);
+                continue;
+            };
+            let left = migration_left(value);
+            if left != p.left {
+                // Written since the last look (or done): its writes move it.
+                p.left = left;
+                if left == 0 {
+                    self.rehashing.pending.swap_remove(n);
+                } else {
+                    n += 1;
+                }
+                continue;
+            }
+            while migrate(value, BUCKETS) {
+                if start.elapsed() >= budget {
+                    p.left = migration_left(value);
+                    return;
+                }
+            }
+            self.rehashing.pending.swap_remove(n);
+        }
+    }
+}
