@@ -807,6 +807,9 @@ pub fn call(
     // CLIENT NO-TOUCH: lookups leave the access clock alone (TOUCH still
     // touches); handlers of TYPE, TTL, EXISTS and OBJECT set it too.
     srv.store.evict.no_touch = client.no_touch && spec.name != "touch";
+    // Before `last_touch` goes: the key the last command wrote may have
+    // started an index migration the cron should finish if it goes idle.
+    srv.store.note_migrations();
     srv.store.evict.last_touch = None;
     let dirty = srv.store.dirty;
     crate::ops::mark_errors();

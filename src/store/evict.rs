@@ -224,7 +224,6 @@ impl Store {
     /// A lookup of the key at `idx` of `db` (Redis's lookupKey touch).
     #[inline]
     pub(crate) fn touch_index(&mut self, db: usize, idx: usize) {
-        self.note_lookup(db, idx);
         if self.evict.no_touch || self.evict.last_touch == Some((db, idx)) {
             return;
         }

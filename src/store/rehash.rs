@@ -6,14 +6,15 @@
 //! rehash step), so an idle big collection would hold its old index until
 //! its next write.
 //!
-//! Which collections migrate: `PosIndex` raises a thread-local flag when a
-//! migration starts (`index::take_started`); the store remembers the
-//! position of the key it last looked up (`touch`), and the next lookup or
-//! cron tick that sees the flag notes that key if its value migrates - a
-//! migration starts inside a write, after that write's lookup. The list is
+//! Which collections migrate: `PosIndex` raises a flag when a migration
+//! starts (`index::take_started`); before each command (and at each cron
+//! tick) the store checks it and notes the key the previous command
+//! looked up last (`Evict::last_touch`: a migration starts inside a
+//! write, after that write's lookup) if its value migrates. The list is
 //! best effort and small (`MAX_PENDING`): a key noted under a name it no
 //! longer has (deleted, renamed, moved, flushed, lazily freed) is dropped
-//! when looked up, and a missed one is moved on by its next write. Moving
+//! when looked up, and a missed one (a command writing two keys, a
+//! CLIENT NO-TOUCH writer) is moved on by its own next writes. Moving
 //! the index never moves an entry, so SCAN cursors, snapshots and the
 //! journal's positions are unaffected, and it is not a write (no choke
 //! point).
@@ -33,8 +34,6 @@ const BUCKETS: usize = 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct Rehashing {
-    /// (db, position) of the key last looked up.
-    last: (usize, usize),
     pending: Vec<Pending>,
 }
 
@@ -70,22 +69,23 @@ fn migrate(v: &mut Value, buckets: usize) -> bool {
 }
 
 impl Store {
-    /// A lookup of the key at `idx` of `db` (every keyed read and write
-    /// passes here, before the write itself).
+    /// Before a command: if a migration started since the last check,
+    /// notes the key the previous command looked up last.
     #[inline(always)]
-    pub(crate) fn note_lookup(&mut self, db: usize, idx: usize) {
+    pub fn note_migrations(&mut self) {
         if index::take_started() {
             self.note_migration();
         }
-        self.rehashing.last = (db, idx);
     }
 
-    /// A migration started since the last lookup: most likely in the value
-    /// that lookup was for.
+    /// A migration started since the last check: most likely in the value
+    /// the last lookup was for.
     #[cold]
     #[inline(never)]
     fn note_migration(&mut self) {
-        let (db, i) = self.rehashing.last;
+        let Some((db, i)) = self.evict.last_touch else {
+            return;
+        };
         let Some((key, value)) = self.dbs.get(db).and_then(|d| d.keys.get_index(i)) else {
             return;
         };
@@ -111,9 +111,7 @@ impl Store {
     /// their round.
     pub fn rehash_cycle(&mut self, budget: Duration) {
         let start = Instant::now();
-        if index::take_started() {
-            self.note_migration();
-        }
+        self.note_migrations();
         for db in &mut self.dbs {
             while db.keys.migrate(BUCKETS) | db.expires.migrate(BUCKETS) {
                 if start.elapsed() >= budget {
