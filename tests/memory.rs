@@ -685,12 +685,8 @@ fn memory_usage_close_to_redis() {
             let ratio = m as f64 / rd as f64;
             // An integer under a key of up to 7 bytes costs Redis 48 (its
             // dictEntry 24, robj 16 and key sds in jemalloc's 8-byte class);
-            // memkv's slot is 60 (Key 24 + Value 32 + clock 4): 1.25.
-            let max = if ["i2", "s_int"].contains(&key) {
-                1.25
-            } else {
-                1.2
-            };
+            // memkv's slot is 52 (Key 24 + Value 24 + clock 4): 1.08.
+            let max = 1.2;
             // A short set member costs Redis 48 (dictEntry 24, bucket 8,
             // sds 16) and memkv 24 + 5 (its inline Key slot in the table's
             // entries, a u32 index slot and a control byte, at the load
