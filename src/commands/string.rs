@@ -658,7 +658,7 @@ fn append(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             buf[old..total as usize].copy_from_slice(tail);
             *s = Sds::new(&buf[..total as usize]);
         } else {
-            s.make_vec().extend_from_slice(tail);
+            s.extend_from_slice(tail);
         }
     }
     c.reply.int(total as i64);

@@ -47,13 +47,10 @@ impl Vec32 {
 
     /// `v` as a Vec32 without copying, or `v` back when its length does not
     /// fit in a u32 (a capacity beyond it is shrunk).
+    #[inline]
     pub fn try_from_vec(v: Vec<u8>) -> Result<Vec32, Vec<u8>> {
-        if v.len() > u32::MAX as usize {
-            return Err(v);
-        }
-        let mut v = v;
         if v.capacity() > u32::MAX as usize {
-            v.shrink_to(u32::MAX as usize);
+            return Vec32::shrunk(v);
         }
         let mut v = ManuallyDrop::new(v);
         Ok(Vec32 {
@@ -62,6 +59,16 @@ impl Vec32 {
             len: v.len() as u32,
             cap: v.capacity() as u32,
         })
+    }
+
+    /// `try_from_vec` of a Vec whose capacity passes u32.
+    #[cold]
+    fn shrunk(mut v: Vec<u8>) -> Result<Vec32, Vec<u8>> {
+        if v.len() > u32::MAX as usize {
+            return Err(v);
+        }
+        v.shrink_to(u32::MAX as usize);
+        Vec32::try_from_vec(v)
     }
 
     /// The bytes as a Vec, same allocation.
@@ -77,11 +84,44 @@ impl Vec32 {
         self.cap as usize
     }
 
+    /// Appends `b` if it fits the spare capacity (no reallocation); false
+    /// (and nothing done) otherwise.
+    #[inline]
+    pub fn push_within_capacity(&mut self, b: &[u8]) -> bool {
+        if b.len() > (self.cap - self.len) as usize {
+            return false;
+        }
+        // SAFETY: len + b.len() <= cap, so the destination is inside the
+        // allocation, and `b` cannot overlap it (self is borrowed
+        // uniquely).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                b.as_ptr(),
+                self.ptr.as_ptr().add(self.len as usize),
+                b.len(),
+            );
+        }
+        self.len += b.len() as u32;
+        true
+    }
+
     /// Write access through a lent `Vec<u8>`; see the module doc.
     #[inline]
-    pub fn edit(&mut self) -> Vec32Edit<'_> {
-        let v = std::mem::take(self).into_vec();
-        Vec32Edit { buf: self, v }
+    pub fn edit(&mut self) -> Lent<'_, Vec32> {
+        Lent::new(self)
+    }
+}
+
+impl LendVec for Vec32 {
+    #[inline]
+    fn take_vec(&mut self) -> Vec<u8> {
+        std::mem::take(self).into_vec()
+    }
+
+    #[inline]
+    fn put_vec(&mut self, v: Vec<u8>) {
+        // The emptied self owns nothing: no drop needed.
+        std::mem::forget(std::mem::replace(self, Vec32::from(v)));
     }
 }
 
@@ -102,12 +142,19 @@ impl Drop for Vec32 {
 
 impl From<Vec<u8>> for Vec32 {
     /// Panics beyond 4 GiB: callers bound their lengths (module doc).
+    #[inline]
     fn from(v: Vec<u8>) -> Vec32 {
         match Vec32::try_from_vec(v) {
             Ok(b) => b,
-            Err(v) => panic!("Vec32 of {} bytes", v.len()),
+            Err(v) => too_long(v.len()),
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn too_long(n: usize) -> ! {
+    panic!("a 32-bit buffer of {n} bytes")
 }
 
 impl From<&[u8]> for Vec32 {
@@ -152,13 +199,32 @@ impl fmt::Debug for Vec32 {
     }
 }
 
-/// A `Vec32` lent as a `Vec<u8>`; stored back on drop.
-pub struct Vec32Edit<'a> {
-    buf: &'a mut Vec32,
+/// An owner of bytes that lends them as a `Vec<u8>` (`Lent`).
+pub trait LendVec {
+    /// Moves the bytes out, leaving the owner empty (and valid).
+    fn take_vec(&mut self) -> Vec<u8>;
+    /// Moves them back into an owner emptied by `take_vec` (which may
+    /// forget the empty value instead of dropping it).
+    fn put_vec(&mut self, v: Vec<u8>);
+}
+
+/// The bytes of `T` lent as a `Vec<u8>`, so that Vec's methods work on
+/// them; put back on drop, also while unwinding (the Vec is valid whatever
+/// a panicking method left in it).
+pub struct Lent<'a, T: LendVec> {
+    owner: &'a mut T,
     v: Vec<u8>,
 }
 
-impl Deref for Vec32Edit<'_> {
+impl<'a, T: LendVec> Lent<'a, T> {
+    #[inline]
+    pub fn new(owner: &'a mut T) -> Lent<'a, T> {
+        let v = owner.take_vec();
+        Lent { owner, v }
+    }
+}
+
+impl<T: LendVec> Deref for Lent<'_, T> {
     type Target = Vec<u8>;
     #[inline]
     fn deref(&self) -> &Vec<u8> {
@@ -166,17 +232,17 @@ impl Deref for Vec32Edit<'_> {
     }
 }
 
-impl DerefMut for Vec32Edit<'_> {
+impl<T: LendVec> DerefMut for Lent<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut Vec<u8> {
         &mut self.v
     }
 }
 
-impl Drop for Vec32Edit<'_> {
+impl<T: LendVec> Drop for Lent<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        *self.buf = Vec32::from(std::mem::take(&mut self.v));
+        self.owner.put_vec(std::mem::take(&mut self.v));
     }
 }
 
@@ -204,12 +270,11 @@ impl CountedBytes {
     }
 
     /// `b` with `count` (panics beyond 4 GiB: callers bound their lengths).
+    #[inline]
     pub fn with_count(b: Box<[u8]>, count: u32) -> CountedBytes {
-        assert!(
-            b.len() <= u32::MAX as usize,
-            "CountedBytes of {} bytes",
-            b.len()
-        );
+        if b.len() > u32::MAX as usize {
+            too_long(b.len());
+        }
         let len = b.len() as u32;
         let ptr = Box::into_raw(b) as *mut u8;
         CountedBytes {
@@ -238,11 +303,25 @@ impl CountedBytes {
     /// the bytes are stored back exactly sized (a realloc if the Vec grew
     /// spare capacity) and the count is kept.
     #[inline]
-    pub fn edit(&mut self) -> CountedEdit<'_> {
+    pub fn edit(&mut self) -> Lent<'_, CountedBytes> {
+        Lent::new(self)
+    }
+}
+
+impl LendVec for CountedBytes {
+    #[inline]
+    fn take_vec(&mut self) -> Vec<u8> {
         let count = self.count;
         let v = std::mem::take(self).into_vec();
         self.count = count;
-        CountedEdit { buf: self, v }
+        v
+    }
+
+    #[inline]
+    fn put_vec(&mut self, v: Vec<u8>) {
+        let b = CountedBytes::with_count(v.into_boxed_slice(), self.count);
+        // The emptied self owns nothing: no drop needed.
+        std::mem::forget(std::mem::replace(self, b));
     }
 }
 
@@ -303,35 +382,6 @@ impl fmt::Debug for CountedBytes {
     }
 }
 
-/// A `CountedBytes` lent as a `Vec<u8>`; stored back on drop.
-pub struct CountedEdit<'a> {
-    buf: &'a mut CountedBytes,
-    v: Vec<u8>,
-}
-
-impl Deref for CountedEdit<'_> {
-    type Target = Vec<u8>;
-    #[inline]
-    fn deref(&self) -> &Vec<u8> {
-        &self.v
-    }
-}
-
-impl DerefMut for CountedEdit<'_> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.v
-    }
-}
-
-impl Drop for CountedEdit<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        let v = std::mem::take(&mut self.v);
-        *self.buf = CountedBytes::with_count(v.into_boxed_slice(), self.buf.count);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +411,9 @@ mod tests {
         let mut b = Vec32::from(v);
         assert_eq!(b.as_ptr(), p);
         b.edit().clear();
+        assert!(b.push_within_capacity(b"xy") && &*b == b"xy");
+        assert!(!b.push_within_capacity(&vec![0u8; b.capacity()]));
+        assert_eq!(&*b, b"xy");
         let mut z = Vec32::from(Vec::new());
         z.edit().extend_from_slice(b"");
         assert!(z.is_empty());

@@ -7,7 +7,7 @@
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 
-use super::buf::Vec32;
+use super::buf::{LendVec, Lent, Vec32};
 
 const INLINE_CAP: usize = 22;
 
@@ -150,12 +150,30 @@ impl Sds {
     }
 
     /// `v` on the heap whatever its length (keeps its capacity).
+    #[inline]
     fn heap(v: Vec<u8>) -> Sds {
         if v.capacity() <= u32::MAX as usize {
             Sds::Heap(Vec32::from(v))
         } else {
-            Sds::Huge(Box::new(v))
+            Sds::huge(v)
         }
+    }
+
+    #[cold]
+    fn huge(v: Vec<u8>) -> Sds {
+        Sds::Huge(Box::new(v))
+    }
+
+    /// Appends `tail` (APPEND's hot path: into a heap string's spare
+    /// capacity without lending it as a Vec).
+    #[inline]
+    pub fn extend_from_slice(&mut self, tail: &[u8]) {
+        if let Sds::Heap(v) = self {
+            if v.push_within_capacity(tail) {
+                return;
+            }
+        }
+        self.make_vec().extend_from_slice(tail);
     }
 
     pub fn from_vec(v: Vec<u8>) -> Sds {
@@ -176,14 +194,10 @@ impl Sds {
     }
 
     /// Mutable access as a Vec (moves an inline string to the heap): a
-    /// guard lending the bytes as a `Vec<u8>`, stored back on drop.
-    pub fn make_vec(&mut self) -> SdsVec<'_> {
-        let v = match std::mem::take(self) {
-            Sds::Inline { len, data } => data[..len.get()].to_vec(),
-            Sds::Heap(v) => v.into_vec(),
-            Sds::Huge(v) => *v,
-        };
-        SdsVec { sds: self, v }
+    /// guard lending the bytes as a `Vec<u8>`, stored back on drop (as
+    /// `Huge` if it grew past u32).
+    pub fn make_vec(&mut self) -> Lent<'_, Sds> {
+        Lent::new(self)
     }
 
     /// True when the string lives inline (no heap allocation).
@@ -201,32 +215,20 @@ impl Sds {
     }
 }
 
-/// An `Sds` lent as a `Vec<u8>` (`Sds::make_vec`); stored back on drop,
-/// also while unwinding (as `Huge` if it grew past u32).
-pub struct SdsVec<'a> {
-    sds: &'a mut Sds,
-    v: Vec<u8>,
-}
-
-impl std::ops::Deref for SdsVec<'_> {
-    type Target = Vec<u8>;
+impl LendVec for Sds {
     #[inline]
-    fn deref(&self) -> &Vec<u8> {
-        &self.v
+    fn take_vec(&mut self) -> Vec<u8> {
+        match std::mem::take(self) {
+            Sds::Inline { len, data } => data[..len.get()].to_vec(),
+            Sds::Heap(v) => v.into_vec(),
+            Sds::Huge(v) => *v,
+        }
     }
-}
 
-impl std::ops::DerefMut for SdsVec<'_> {
     #[inline]
-    fn deref_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.v
-    }
-}
-
-impl Drop for SdsVec<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        *self.sds = Sds::heap(std::mem::take(&mut self.v));
+    fn put_vec(&mut self, v: Vec<u8>) {
+        // The emptied self owns nothing: no drop needed.
+        std::mem::forget(std::mem::replace(self, Sds::heap(v)));
     }
 }
 
@@ -295,6 +297,11 @@ mod tests {
             assert_eq!((&*s, s.is_inline()), (&v[..], n <= INLINE_CAP));
             assert_eq!(&*s.clone(), &v[..]);
         }
+        let mut a = Sds::new(b"x");
+        for _ in 0..100 {
+            a.extend_from_slice(b"yz");
+        }
+        assert_eq!((a.len(), &a[..5]), (201, &b"xyzyz"[..]));
         let huge = Sds::Huge(Box::new(b"big".to_vec()));
         assert_eq!(&*huge.clone(), b"big");
         let mut h = huge;
