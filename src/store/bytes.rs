@@ -168,10 +168,10 @@ impl Sds {
     /// capacity without lending it as a Vec).
     #[inline]
     pub fn extend_from_slice(&mut self, tail: &[u8]) {
-        if let Sds::Heap(v) = self {
-            if v.push_within_capacity(tail) {
-                return;
-            }
+        if let Sds::Heap(v) = self
+            && v.push_within_capacity(tail)
+        {
+            return;
         }
         self.make_vec().extend_from_slice(tail);
     }
