@@ -685,18 +685,17 @@ fn memory_usage_close_to_redis() {
             let ratio = m as f64 / rd as f64;
             // An integer under a key of up to 7 bytes costs Redis 48 (its
             // dictEntry 24, robj 16 and key sds in jemalloc's 8-byte class);
-            // memkv's slot is 60 (Key 24 + Value 32 + clock 4): 1.25.
-            let max = if ["i2", "s_int"].contains(&key) {
-                1.25
-            } else {
-                1.2
-            };
+            // memkv's slot is 52 (Key 24 + Value 24 + clock 4): 1.08.
+            let max = 1.2;
             // A short set member costs Redis 48 (dictEntry 24, bucket 8,
             // sds 16) and memkv 24 + 5 (its inline Key slot in the table's
             // entries, a u32 index slot and a control byte, at the load
             // factor): ~0.74. memory_usage_matches_counted_memory checks
             // that this is what the allocator really counts.
-            let min = if key == "set_table" {
+            // A short string under a key of 8-16 bytes costs Redis 72 (its key's
+            // sds and the embstr robj in bigger classes) and memkv 52 (key
+            // and value inline in the slot): 0.72.
+            let min = if ["set_table", "int_key_16_bytes", "s_embstr"].contains(&key) {
                 0.65
             } else if INT_LISTS.contains(&key) {
                 0.5

@@ -82,7 +82,7 @@ fn with_bits<R>(
     let need = (maxbit >> 3) as usize + 1;
     match srv.store.get_mut(db, key, Kind::String)? {
         Some(Value::Str(s)) => {
-            let v = s.make_vec();
+            let mut v = s.make_vec();
             if need > v.capacity() {
                 // A fresh zeroed buffer (calloc: untouched pages stay
                 // free) instead of realloc + memset of the whole growth;
@@ -92,12 +92,12 @@ fn with_bits<R>(
                 let cap = if need < MB { need * 2 } else { need + MB };
                 let mut grown = vec![0u8; cap];
                 grown.truncate(need);
-                grown[..v.len()].copy_from_slice(v);
+                grown[..v.len()].copy_from_slice(&v);
                 *v = grown;
             } else if v.len() < need {
                 v.resize(need, 0);
             }
-            Ok(f(v))
+            Ok(f(&mut v))
         }
         _ => {
             let mut v = vec![0u8; need];

@@ -118,11 +118,11 @@ fn pfadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         }
     }
     if let Ok(Some(Value::Str(s))) = srv.store.get_mut(db, key, Kind::String) {
-        let v = s.make_vec();
+        let mut v = s.make_vec();
         for e in elems.iter() {
-            hll::add(v, e, max).map_err(|_| corrupt())?;
+            hll::add(&mut v, e, max).map_err(|_| corrupt())?;
         }
-        hll::invalidate_cache(v);
+        hll::invalidate_cache(&mut v);
     }
     c.reply.int(1);
     Ok(())
@@ -159,7 +159,7 @@ fn pfcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     // Refresh the cache: a change to the value, propagated like Redis.
     if let Ok(Some(Value::Str(s))) = srv.store.get_mut(db, key, Kind::String) {
-        hll::set_cached(s.make_vec(), card);
+        hll::set_cached(&mut s.make_vec(), card);
     }
     if srv.store.prop.enabled {
         srv.store.prop.append(db, args.iter());
@@ -197,7 +197,7 @@ fn pfmerge(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     if srv.store.contains(db, dest) {
         if let Ok(Some(Value::Str(s))) = srv.store.get_mut(db, dest, Kind::String) {
-            fill(s.make_vec())?;
+            fill(&mut s.make_vec())?;
         }
     } else {
         let mut v = hll::new_sparse();
@@ -222,7 +222,7 @@ fn pfdebug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         if converted {
             // Converting is a write (Redis propagates it).
             if let Ok(Some(Value::Str(s))) = srv.store.get_mut(db, key, Kind::String) {
-                hll::sparse_to_dense(s.make_vec()).map_err(|_| corrupt())?;
+                hll::sparse_to_dense(&mut s.make_vec()).map_err(|_| corrupt())?;
             }
         }
         if is(b"todense") {

@@ -658,7 +658,7 @@ fn append(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             buf[old..total as usize].copy_from_slice(tail);
             *s = Sds::new(&buf[..total as usize]);
         } else {
-            s.make_vec().extend_from_slice(tail);
+            s.extend_from_slice(tail);
         }
     }
     c.reply.int(total as i64);
@@ -746,7 +746,7 @@ fn setrange(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     let mut total = 0;
     if let Ok(Some(Value::Str(s))) = srv.store.get_mut(db, key, Kind::String) {
-        let v = s.make_vec();
+        let mut v = s.make_vec();
         let need = need as usize;
         if v.len() < need {
             v.resize(need, 0);

@@ -10,8 +10,8 @@ use super::chunk_size;
 use crate::store::{Hash, Key, Sds, Set, Value};
 
 /// What one keyspace entry costs besides the heap of its key and value:
-/// the key table's slot (`Key`, `Value`; no stored hash, `store/table.rs`)
-/// and the access clock. Like Redis's dictEntry, the index slot pointing
+/// the key table's slot (`Key` 24 bytes, `Value` 24; no stored hash,
+/// `store/table.rs`) and the access clock: 52. Like Redis's dictEntry, the index slot pointing
 /// at it (4 bytes + a control byte per bucket) is the table's, not the
 /// key's.
 pub const ENTRY_BYTES: usize = size_of::<Key>() + size_of::<Value>() + 4;
@@ -31,6 +31,7 @@ pub fn sds_heap(s: &Sds) -> usize {
     match s {
         Sds::Inline { .. } => 0,
         Sds::Heap(v) => chunk_size(v.capacity()),
+        Sds::Huge(v) => chunk_size(size_of::<Vec<u8>>()) + chunk_size(v.capacity()),
     }
 }
 
@@ -110,6 +111,12 @@ mod tests {
         assert_eq!(entry_bytes(&k, &v, 5), ENTRY_BYTES);
         let big = Value::Str(Sds::new(&[b'x'; 100]));
         assert_eq!(entry_bytes(&k, &big, 5), ENTRY_BYTES + chunk_size(100));
+    }
+
+    #[test]
+    fn slot_is_52_bytes() {
+        // Redis: 48 for an integer under a key of up to 7 bytes.
+        assert_eq!(ENTRY_BYTES, 52);
     }
 
     #[test]

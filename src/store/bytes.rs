@@ -7,6 +7,8 @@
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 
+use super::buf::{LendVec, Lent, Vec32};
+
 const INLINE_CAP: usize = 22;
 
 /// An immutable owned key: inline up to 22 bytes, boxed beyond.
@@ -82,18 +84,51 @@ impl From<&[u8]> for Key {
     }
 }
 
+/// The length of an inline `Sds` (0..=22). An enum, not a u8, so that its
+/// unused values (23..=255) are the niche holding `Sds`'s and `Value`'s
+/// tags: `Sds` and `Value` stay 24 bytes.
+#[repr(u8)]
+#[derive(Clone, Copy)]
+#[rustfmt::skip]
+pub enum InlineLen {
+    L0, L1, L2, L3, L4, L5, L6, L7, L8, L9, L10, L11,
+    L12, L13, L14, L15, L16, L17, L18, L19, L20, L21, L22,
+}
+
+impl InlineLen {
+    /// `n` (at most `INLINE_CAP`).
+    #[inline]
+    const fn new(n: usize) -> InlineLen {
+        assert!(n <= INLINE_CAP);
+        // SAFETY: InlineLen is repr(u8) with the variants 0..=22, and n is
+        // one of them.
+        unsafe { std::mem::transmute::<u8, InlineLen>(n as u8) }
+    }
+
+    #[inline]
+    const fn get(self) -> usize {
+        self as usize
+    }
+}
+
 /// A mutable owned byte string (string values, list elements, hash fields):
-/// inline up to 22 bytes, a growable Vec beyond (APPEND / SETRANGE amortize).
+/// inline up to 22 bytes, a growable buffer beyond (APPEND / SETRANGE
+/// amortize). 24 bytes: `Heap` has u32 length and capacity; a string whose
+/// length or capacity passes u32 (proto-max-bulk-len allows it) is `Huge`.
 #[derive(Clone)]
 pub enum Sds {
-    Inline { len: u8, data: [u8; INLINE_CAP] },
-    Heap(Vec<u8>),
+    Inline {
+        len: InlineLen,
+        data: [u8; INLINE_CAP],
+    },
+    Heap(Vec32),
+    Huge(Box<Vec<u8>>),
 }
 
 impl Default for Sds {
     fn default() -> Self {
         Sds::Inline {
-            len: 0,
+            len: InlineLen::L0,
             data: [0; INLINE_CAP],
         }
     }
@@ -106,40 +141,63 @@ impl Sds {
             let mut data = [0u8; INLINE_CAP];
             data[..b.len()].copy_from_slice(b);
             Sds::Inline {
-                len: b.len() as u8,
+                len: InlineLen::new(b.len()),
                 data,
             }
         } else {
-            Sds::Heap(b.to_vec())
+            Sds::heap(b.to_vec())
         }
+    }
+
+    /// `v` on the heap whatever its length (keeps its capacity).
+    #[inline]
+    fn heap(v: Vec<u8>) -> Sds {
+        if v.capacity() <= u32::MAX as usize {
+            Sds::Heap(Vec32::from(v))
+        } else {
+            Sds::huge(v)
+        }
+    }
+
+    #[cold]
+    fn huge(v: Vec<u8>) -> Sds {
+        Sds::Huge(Box::new(v))
+    }
+
+    /// Appends `tail` (APPEND's hot path: into a heap string's spare
+    /// capacity without lending it as a Vec).
+    #[inline]
+    pub fn extend_from_slice(&mut self, tail: &[u8]) {
+        if let Sds::Heap(v) = self
+            && v.push_within_capacity(tail)
+        {
+            return;
+        }
+        self.make_vec().extend_from_slice(tail);
     }
 
     pub fn from_vec(v: Vec<u8>) -> Sds {
         if v.len() <= INLINE_CAP {
             Sds::new(&v)
         } else {
-            Sds::Heap(v)
+            Sds::heap(v)
         }
     }
 
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Sds::Inline { len, data } => &data[..*len as usize],
+            Sds::Inline { len, data } => &data[..len.get()],
             Sds::Heap(v) => v,
+            Sds::Huge(v) => v,
         }
     }
 
-    /// Mutable access as a Vec (moves an inline string to the heap).
-    pub fn make_vec(&mut self) -> &mut Vec<u8> {
-        if let Sds::Inline { len, data } = self {
-            let v = data[..*len as usize].to_vec();
-            *self = Sds::Heap(v);
-        }
-        match self {
-            Sds::Heap(v) => v,
-            Sds::Inline { .. } => unreachable!("converted above"),
-        }
+    /// Mutable access as a Vec (moves an inline string to the heap): a
+    /// guard lending the bytes as a `Vec<u8>`, stored back on drop (as
+    /// `Huge` if it grew past u32).
+    pub fn make_vec(&mut self) -> Lent<'_, Sds> {
+        Lent::new(self)
     }
 
     /// True when the string lives inline (no heap allocation).
@@ -152,7 +210,25 @@ impl Sds {
         match self {
             Sds::Inline { .. } => 0,
             Sds::Heap(v) => v.capacity(),
+            Sds::Huge(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
+    }
+}
+
+impl LendVec for Sds {
+    #[inline]
+    fn take_vec(&mut self) -> Vec<u8> {
+        match std::mem::take(self) {
+            Sds::Inline { len, data } => data[..len.get()].to_vec(),
+            Sds::Heap(v) => v.into_vec(),
+            Sds::Huge(v) => *v,
+        }
+    }
+
+    #[inline]
+    fn put_vec(&mut self, v: Vec<u8>) {
+        // The emptied self owns nothing: no drop needed.
+        std::mem::forget(std::mem::replace(self, Sds::heap(v)));
     }
 }
 
@@ -197,7 +273,7 @@ mod tests {
     #[test]
     fn sizes_stay_small() {
         assert_eq!(std::mem::size_of::<Key>(), 24);
-        assert!(std::mem::size_of::<Sds>() <= 32);
+        assert_eq!(std::mem::size_of::<Sds>(), 24);
     }
 
     #[test]
@@ -211,5 +287,38 @@ mod tests {
         let mut s = Sds::new(b"abc");
         s.make_vec().extend_from_slice(&[1u8; 30]);
         assert_eq!(s.len(), 33);
+        assert!(matches!(s, Sds::Heap(_)));
+        assert_eq!(&s[..4], b"abc\x01");
+        s.make_vec().truncate(2);
+        assert_eq!(&*s, b"ab");
+        for n in 0..=INLINE_CAP + 1 {
+            let v = vec![b'q'; n];
+            let s = Sds::from_vec(v.clone());
+            assert_eq!((&*s, s.is_inline()), (&v[..], n <= INLINE_CAP));
+            assert_eq!(&*s.clone(), &v[..]);
+        }
+        let mut a = Sds::new(b"x");
+        for _ in 0..100 {
+            a.extend_from_slice(b"yz");
+        }
+        assert_eq!((a.len(), &a[..5]), (201, &b"xyzyz"[..]));
+        let huge = Sds::Huge(Box::new(b"big".to_vec()));
+        assert_eq!(&*huge.clone(), b"big");
+        let mut h = huge;
+        h.make_vec().push(b'!');
+        assert!(matches!(&h, Sds::Heap(v) if &**v == b"big!"));
+    }
+
+    #[test]
+    fn make_vec_writes_back_on_panic() {
+        let mut s = Sds::new(b"xy");
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.make_vec().extend_from_slice(b"z");
+            let mut g = s.make_vec();
+            g.push(b'!');
+            panic!("inside the guard");
+        }));
+        assert!(r.is_err());
+        assert_eq!(&*s, b"xyz!");
     }
 }

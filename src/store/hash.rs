@@ -18,6 +18,7 @@
 
 pub mod fields;
 
+use super::buf::{CountedBytes, PACK_MAX_BYTES};
 use super::pack::{entry_len, read_entry, read_header, splice, write_entry};
 pub use fields::Table;
 
@@ -40,7 +41,7 @@ impl Default for Limits {
     }
 }
 
-/// A hash value (24 bytes: `Value` stays 32 without boxing it).
+/// A hash value (16 bytes: `Value` stays 24 without boxing it).
 #[derive(Clone, Debug)]
 pub enum Hash {
     Pack(Pack),
@@ -57,8 +58,9 @@ impl Default for Hash {
 /// entries back to back. An empty pack has no allocation.
 #[derive(Clone, Debug, Default)]
 pub struct Pack {
-    buf: Box<[u8]>,
-    count: u32,
+    /// The entries; `buf.count` is the number of pairs. One 16-byte field,
+    /// so that `Hash` is 16 bytes and `Value` 24.
+    buf: CountedBytes,
 }
 
 /// Where a field sits in a pack.
@@ -75,7 +77,7 @@ impl Pack {
     fn iter(&self) -> PackIter<'_> {
         PackIter {
             buf: &self.buf,
-            left: self.count as usize,
+            left: self.buf.count as usize,
         }
     }
 
@@ -121,7 +123,7 @@ impl Pack {
         let slot = splice(&mut self.buf, off, 0, entry_len(field.len()) + new);
         let n = write_entry(slot, field);
         write_entry(&mut slot[n..], value);
-        self.count += 1;
+        self.buf.count += 1;
         true
     }
 
@@ -131,7 +133,7 @@ impl Pack {
         };
         let (at, end) = (f.at, f.val_at + f.val_size);
         splice(&mut self.buf, at, end - at, 0);
-        self.count -= 1;
+        self.buf.count -= 1;
         true
     }
 }
@@ -197,7 +199,13 @@ impl Hash {
             && n < u32::MAX as usize
             && pairs
                 .clone()
-                .all(|(f, v)| f.len() <= lim.value && v.len() <= lim.value);
+                .all(|(f, v)| f.len() <= lim.value && v.len() <= lim.value)
+            // Redis's lpSafeToAdd: a listpack stays below 1 GiB.
+            && pairs
+                .clone()
+                .map(|(f, v)| entry_len(f.len()) + entry_len(v.len()))
+                .fold(0usize, usize::saturating_add)
+                <= PACK_MAX_BYTES;
         if !fits {
             let mut t = Table::with_capacity(n);
             for (f, v) in pairs {
@@ -220,15 +228,14 @@ impl Hash {
             p += write_entry(&mut buf[p..], v);
         }
         Some(Hash::Pack(Pack {
-            buf,
-            count: n as u32,
+            buf: CountedBytes::with_count(buf, n as u32),
         }))
     }
 
     #[inline]
     pub fn len(&self) -> usize {
         match self {
-            Hash::Pack(p) => p.count as usize,
+            Hash::Pack(p) => p.buf.count as usize,
             Hash::Table(t) => t.len(),
         }
     }
@@ -274,10 +281,15 @@ impl Hash {
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: &Limits) -> bool {
         if let Hash::Pack(p) = self {
             // (The count is a u32: a pack that full converts whatever the
-            // configured limit.)
-            if field.len() <= lim.value && value.len() <= lim.value && p.count < u32::MAX {
+            // configured limit; and as lpSafeToAdd, a pack stays below
+            // 1 GiB, so its u32 length holds.)
+            if field.len() <= lim.value
+                && value.len() <= lim.value
+                && p.buf.count < u32::MAX
+                && p.buf.len() + entry_len(field.len()) + entry_len(value.len()) <= PACK_MAX_BYTES
+            {
                 let created = p.set(field, value);
-                if p.count as usize > lim.entries {
+                if p.buf.count as usize > lim.entries {
                     self.convert();
                 }
                 return created;
@@ -301,7 +313,7 @@ impl Hash {
     /// Turns a pack into a table (order kept), with room for one more.
     fn convert(&mut self) {
         if let Hash::Pack(p) = self {
-            let mut t = Table::with_capacity(p.count as usize + 1);
+            let mut t = Table::with_capacity(p.buf.count as usize + 1);
             for (f, v) in p.iter() {
                 // (A pack's fields are distinct.)
                 let _ = t.push(fields::Entry::new(f, v));
@@ -373,8 +385,7 @@ mod tests {
 
     #[test]
     fn value_stays_small() {
-        assert_eq!(std::mem::size_of::<Hash>(), 24);
-        assert_eq!(std::mem::size_of::<super::super::Value>(), 32);
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
     }
 
     #[test]

@@ -51,6 +51,7 @@
 use std::collections::VecDeque;
 use std::collections::vec_deque;
 
+use super::buf::CountedBytes;
 use super::bytes::Key;
 use super::pack::{Elem, Enc, Needle, encode, entry_size, read_elem, splice};
 
@@ -87,10 +88,10 @@ impl Default for Repr {
 
 #[derive(Clone, Default)]
 struct Packed {
-    /// Entries back to back, exactly sized.
-    buf: Box<[u8]>,
-    /// Number of entries (<= PACKED_MAX_LEN).
-    count: u32,
+    /// Entries back to back, exactly sized; `buf.count` is the number of
+    /// entries (<= PACKED_MAX_LEN). One 16-byte field, so that `List` is
+    /// 16 bytes and `Value` 24.
+    buf: CountedBytes,
 }
 
 /// One node of a chunked list: entries back to back (never empty). Public
@@ -132,7 +133,7 @@ impl Packed {
     fn iter(&self) -> PackedIter<'_> {
         PackedIter {
             buf: &self.buf,
-            left: self.count as usize,
+            left: self.buf.count as usize,
         }
     }
 
@@ -145,7 +146,7 @@ impl Packed {
     /// the packed limits.
     #[inline]
     fn fits(&self, n: usize, bytes: usize) -> bool {
-        (self.count as usize).saturating_add(n) <= PACKED_MAX_LEN
+        (self.buf.count as usize).saturating_add(n) <= PACKED_MAX_LEN
             && self.buf.len().saturating_add(bytes) <= PACKED_MAX_BYTES
     }
 
@@ -156,18 +157,18 @@ impl Packed {
     }
 
     fn pop(&mut self, left: bool) -> Option<Key> {
-        if self.count == 0 {
+        if self.buf.count == 0 {
             return None;
         }
         let off = if left {
             0
         } else {
-            self.offset(self.count as usize - 1)
+            self.offset(self.buf.count as usize - 1)
         };
         let (e, size) = read_elem(&self.buf[off..]);
         let k = Key::new(&e);
         self.splice(off, size, 0);
-        self.count -= 1;
+        self.buf.count -= 1;
         Some(k)
     }
 }
@@ -454,7 +455,7 @@ impl List {
     #[inline]
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Packed(p) => p.count as usize,
+            Repr::Packed(p) => p.buf.count as usize,
             Repr::Chunked(d) => d.len,
         }
     }
@@ -512,13 +513,14 @@ impl List {
         if let Repr::Packed(p) = &mut self.repr {
             let mut d = Chunked {
                 chunks: VecDeque::with_capacity(4),
-                len: p.count as usize,
+                len: p.buf.count as usize,
                 tail: Vec::new(),
             };
-            if p.count > 0 {
+            if p.buf.count > 0 {
+                let count = p.buf.count;
                 d.chunks.push_back(Chunk {
                     buf: std::mem::take(&mut p.buf).into_vec(),
-                    count: p.count,
+                    count,
                 });
             }
             self.repr = Repr::Chunked(Box::new(d));
@@ -541,8 +543,7 @@ impl List {
                 buf.extend_from_slice(&c.buf);
             }
             self.repr = Repr::Packed(Packed {
-                buf: buf.into_boxed_slice(),
-                count: n as u32,
+                buf: CountedBytes::with_count(buf.into_boxed_slice(), n as u32),
             });
         } else {
             let cap = d.chunks.capacity();
@@ -606,7 +607,7 @@ impl List {
                         pos += encode(e).write(&mut slot[pos..]);
                     }
                 }
-                p.count += n as u32;
+                p.buf.count += n as u32;
                 return;
             }
             self.unpack();
@@ -652,7 +653,7 @@ impl List {
     pub fn pop_each(&mut self, left: bool, n: usize, mut f: impl FnMut(&[u8])) {
         match &mut self.repr {
             Repr::Packed(p) => {
-                let n = n.min(p.count as usize);
+                let n = n.min(p.buf.count as usize);
                 if left {
                     let mut off = 0;
                     for _ in 0..n {
@@ -665,7 +666,7 @@ impl List {
                     // Entry offsets on the stack (a packed list is at most
                     // 128 entries of 8 KB), handed out last first.
                     let mut offs = [0u16; PACKED_MAX_LEN];
-                    let count = p.count as usize;
+                    let count = p.buf.count as usize;
                     let mut off = 0;
                     for o in &mut offs[..count] {
                         *o = off as u16;
@@ -678,7 +679,7 @@ impl List {
                     let len = p.buf.len();
                     p.splice(start, len - start, 0);
                 }
-                p.count -= n as u32;
+                p.buf.count -= n as u32;
             }
             Repr::Chunked(d) => {
                 let mut n = n.min(d.len);
@@ -732,7 +733,7 @@ impl List {
     pub fn get(&self, i: usize) -> Option<Elem<'_>> {
         match &self.repr {
             Repr::Packed(p) => {
-                if i >= p.count as usize {
+                if i >= p.buf.count as usize {
                     return None;
                 }
                 // Skipped entries are sized, not decoded.
@@ -822,7 +823,7 @@ impl List {
             if p.fits(1, add) {
                 let off = p.offset(i);
                 e.write(p.splice(off, 0, add));
-                p.count += 1;
+                p.buf.count += 1;
                 return;
             }
             self.unpack();
@@ -889,7 +890,7 @@ impl List {
             Repr::Packed(p) => RevIter {
                 rest: Default::default(),
                 cur: RevEntries(p.iter().collect()),
-                left: p.count as usize,
+                left: p.buf.count as usize,
             },
             Repr::Chunked(d) => RevIter {
                 rest: d.chunks.range(..).rev(),
@@ -945,8 +946,7 @@ impl List {
                 let mut v = std::mem::take(&mut p.buf).into_vec();
                 v.copy_within(a..b, 0);
                 v.truncate(b - a);
-                p.buf = v.into_boxed_slice();
-                p.count = (stop - start) as u32;
+                p.buf = CountedBytes::with_count(v.into_boxed_slice(), (stop - start) as u32);
             }
             Repr::Chunked(d) => {
                 d.tail.clear();
@@ -1000,7 +1000,7 @@ impl List {
         // without touching the rest of a long list.
         match &self.repr {
             Repr::Packed(p) => {
-                let one = std::iter::once((&p.buf[..], p.count as usize));
+                let one = std::iter::once((&p.buf[..], p.buf.count as usize));
                 find_in(one, &ele, from_tail, scan, self.len(), &mut f);
             }
             Repr::Chunked(d) => {
@@ -1024,9 +1024,9 @@ impl List {
         let ele = Needle::new(ele);
         match &mut self.repr {
             Repr::Packed(p) => {
-                if let Some((buf, gone)) = filter(&p.buf, p.count, &ele, from_tail, &mut left) {
-                    p.buf = buf.into_boxed_slice();
-                    p.count -= gone;
+                if let Some((buf, gone)) = filter(&p.buf, p.buf.count, &ele, from_tail, &mut left) {
+                    let count = p.buf.count - gone;
+                    p.buf = CountedBytes::with_count(buf.into_boxed_slice(), count);
                     removed = gone as u64;
                 }
             }
@@ -1404,10 +1404,10 @@ mod tests {
         }
         match &l.repr {
             Repr::Packed(p) => {
-                assert!(p.count as usize <= PACKED_MAX_LEN);
+                assert!(p.buf.count as usize <= PACKED_MAX_LEN);
                 assert!(p.buf.len() <= PACKED_MAX_BYTES);
-                assert_eq!(p.offset(p.count as usize), p.buf.len());
-                check_kinds(&p.buf, p.count);
+                assert_eq!(p.offset(p.buf.count as usize), p.buf.len());
+                check_kinds(&p.buf, p.buf.count);
             }
             Repr::Chunked(d) => {
                 assert_eq!(d.len, model.len());
@@ -1517,8 +1517,7 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(std::mem::size_of::<List>(), 24);
-        assert_eq!(std::mem::size_of::<crate::store::Value>(), 32);
+        assert_eq!(std::mem::size_of::<List>(), 16);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! transaction rollback journal, blocked-client wake-ups and the dirty
 //! counter hang. Commands never reach into a `Db` map to change it directly.
 
+pub mod buf;
 pub mod bytes;
 pub mod digest;
 pub mod evict;
@@ -53,16 +54,22 @@ pub use zset::ZSet;
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(Sds),
-    /// Not boxed: a `List` is 24 bytes, so `Value` stays 32.
+    /// Not boxed: a `List` is 16 bytes.
     List(List),
-    /// Not boxed: a `Hash` is 24 bytes.
+    /// Not boxed: a `Hash` is 16 bytes.
     Hash(Hash),
-    /// Not boxed: a `Set` is at most 24 bytes.
+    /// Not boxed: a `Set` is 16 bytes.
     Set(Set),
-    /// 24 bytes (a buffer, or a boxed skiplist), so `Value` stays 32.
+    /// 16 bytes (a buffer, or a boxed skiplist).
     ZSet(ZSet),
     Stream(Box<Stream>),
 }
+
+// 24 bytes: the other variants (16 bytes each) sit beside the inline
+// string's length byte, whose unused values hold the tag (`bytes.rs`,
+// `buf.rs`). Every key slot pays this.
+const _: () = assert!(std::mem::size_of::<Value>() == 24);
+const _: () = assert!(std::mem::size_of::<Option<Value>>() == 24);
 
 /// The value types, as TYPE names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

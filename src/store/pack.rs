@@ -28,6 +28,8 @@
 
 use std::ops::Deref;
 
+use super::buf::CountedBytes;
+
 /// First byte of a string entry of 128 bytes or more.
 pub const LONG_STR: u8 = 0xff;
 const TAG_I24: u8 = 0xf0;
@@ -426,9 +428,13 @@ pub fn entry_int(buf: &[u8]) -> Option<i64> {
 
 /// Replaces the `old` bytes at `off` of `buf` by `new` bytes (returned,
 /// to be filled by the caller), keeping the buffer exactly sized.
-pub fn splice(buf: &mut Box<[u8]>, off: usize, old: usize, new: usize) -> &mut [u8] {
+/// (The caller keeps the buffer below `buf::PACK_MAX_BYTES`.)
+pub fn splice(buf: &mut CountedBytes, off: usize, old: usize, new: usize) -> &mut [u8] {
     let len = buf.len();
     if new != old {
+        // Not through `buf.edit()`: its out-of-line drop cost LPUSH/HSET
+        // ~20 instructions.
+        let count = buf.count;
         let mut v = std::mem::take(buf).into_vec();
         if new > old {
             v.reserve_exact(new - old);
@@ -438,7 +444,7 @@ pub fn splice(buf: &mut Box<[u8]>, off: usize, old: usize, new: usize) -> &mut [
             v.copy_within(off + old..len, off + new);
             v.truncate(len - (old - new));
         }
-        *buf = v.into_boxed_slice();
+        *buf = CountedBytes::with_count(v.into_boxed_slice(), count);
     }
     &mut buf[off..off + new]
 }
@@ -459,11 +465,11 @@ mod tests {
             let (got, size) = read_elem(&buf);
             assert_eq!((&*got, size), (&e[..], entry_len(n)));
         }
-        let mut b: Box<[u8]> = Box::from(&b"abcdef"[..]);
+        let mut b = CountedBytes::with_count(Box::from(&b"abcdef"[..]), 7);
         splice(&mut b, 2, 2, 3).copy_from_slice(b"XYZ");
         assert_eq!(&*b, b"abXYZef");
         splice(&mut b, 0, 3, 0);
-        assert_eq!(&*b, b"YZef");
+        assert_eq!((&*b, b.count), (&b"YZef"[..], 7));
     }
 
     /// A needle matches exactly the entries holding the same bytes (an

@@ -26,6 +26,7 @@ use std::hash::BuildHasher;
 
 use super::index::PosIndex;
 
+use super::buf::{PACK_MAX_BYTES, Vec32};
 use super::{Key, KeyState, Sds};
 
 /// The listpack limits (`zset-max-listpack-entries` / `-value`).
@@ -83,8 +84,15 @@ impl ZSet {
     /// A set from entries sorted by (score, member) with distinct members,
     /// in the encoding that fits (zsetConvertToListpackIfNeeded).
     pub fn from_sorted(entries: Vec<(Sds, f64)>, lim: &Limits) -> ZSet {
-        let fits =
-            entries.len() <= lim.entries && entries.iter().all(|(m, _)| m.len() <= lim.value);
+        // As lpSafeToAdd, a pack stays below 1 GiB (an entry is its
+        // member and at most ENTRY_OVERHEAD bytes).
+        let fits = entries.len() <= lim.entries
+            && entries.iter().all(|(m, _)| m.len() <= lim.value)
+            && entries
+                .iter()
+                .map(|(m, _)| m.len() + ENTRY_OVERHEAD)
+                .fold(0usize, usize::saturating_add)
+                <= PACK_MAX_BYTES;
         if fits {
             let mut p = Pack::default();
             p.extend_sorted(entries.iter().map(|(m, s)| (&m[..], *s)));
@@ -140,7 +148,11 @@ impl ZSet {
                 }
                 return Some(old);
             }
-            if p.len() < lim.entries && member.len() <= lim.value && p.len() < u32::MAX as usize {
+            if p.len() < lim.entries
+                && member.len() <= lim.value
+                && p.len() < u32::MAX as usize
+                && p.buf.len() + member.len() + ENTRY_OVERHEAD <= PACK_MAX_BYTES
+            {
                 p.insert_sorted(member, score);
                 return None;
             }
@@ -343,6 +355,10 @@ impl ZSet {
 // listpack: one sorted buffer.
 // ---------------------------------------------------------------------------
 
+/// The most bytes of an entry besides its member: a 10-byte LEB128 header
+/// and an 8-byte score (and a count header growing by a byte).
+const ENTRY_OVERHEAD: usize = 20;
+
 /// The packed encoding: `[LEB128 count]` then entries
 /// `[LEB128 (member length << 2 | score tag)][member][score]` in (score,
 /// member) order. The score is stored as small as it exactly fits (like
@@ -350,7 +366,9 @@ impl ZSet {
 /// 2 an f64. An empty set has an empty buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Pack {
-    buf: Vec<u8>,
+    /// 16 bytes (u32 length and capacity), so that `ZSet` is 16 and
+    /// `Value` 24; below `PACK_MAX_BYTES` (the conversions check).
+    buf: Vec32,
 }
 
 impl Pack {
@@ -382,7 +400,7 @@ impl Pack {
         if hn == old {
             self.buf[..hn].copy_from_slice(&hb[..hn]);
         } else {
-            self.buf.splice(..old, hb[..hn].iter().copied());
+            self.buf.edit().splice(..old, hb[..hn].iter().copied());
         }
     }
 
@@ -469,13 +487,13 @@ impl Pack {
     }
 
     fn remove_span(&mut self, off: usize, end: usize, n: usize) {
-        self.buf.drain(off..end);
+        self.buf.edit().drain(off..end);
         let len = self.len() - n;
         if len == 0 {
-            self.buf = Vec::new();
+            self.buf = Vec32::new();
         } else {
             self.set_len(len);
-            self.buf.shrink_to_fit();
+            self.buf.edit().shrink_to_fit();
         }
     }
 
@@ -483,7 +501,7 @@ impl Pack {
         // Redis's listpack keeps a zero score as the integer 0: -0 is lost.
         let score = if score == 0.0 { 0.0 } else { score };
         if self.buf.is_empty() {
-            self.buf.push(0);
+            self.buf = Vec32::from(vec![0]);
         }
         let mut off = self.start();
         while let Some((m, s, next)) = self.entry(off) {
@@ -495,11 +513,14 @@ impl Pack {
         let (hb, hn, sb, sn) = Self::encode(member.len(), score);
         let size = hn + member.len() + sn;
         let len = self.len();
-        self.buf.reserve_exact(size);
         // Open a gap of `size` bytes at `off` and fill it.
-        let old = self.buf.len();
-        self.buf.resize(old + size, 0);
-        self.buf.copy_within(off..old, off + size);
+        {
+            let mut b = self.buf.edit();
+            b.reserve_exact(size);
+            let old = b.len();
+            b.resize(old + size, 0);
+            b.copy_within(off..old, off + size);
+        }
         self.buf[off..off + hn].copy_from_slice(&hb[..hn]);
         self.buf[off + hn..off + hn + member.len()].copy_from_slice(member);
         self.buf[off + hn + member.len()..off + size].copy_from_slice(&sb[..sn]);
@@ -509,22 +530,25 @@ impl Pack {
     /// Appends entries already in order (building a new set).
     fn extend_sorted<'a>(&mut self, entries: impl Iterator<Item = (&'a [u8], f64)>) {
         let mut len = self.len();
-        if self.buf.is_empty() {
-            self.buf.push(0);
-        }
-        for (m, s) in entries {
-            let s = if s == 0.0 { 0.0 } else { s };
-            let (hb, hn, sb, sn) = Self::encode(m.len(), s);
-            self.buf.extend_from_slice(&hb[..hn]);
-            self.buf.extend_from_slice(m);
-            self.buf.extend_from_slice(&sb[..sn]);
-            len += 1;
+        {
+            let mut b = self.buf.edit();
+            if b.is_empty() {
+                b.push(0);
+            }
+            for (m, s) in entries {
+                let s = if s == 0.0 { 0.0 } else { s };
+                let (hb, hn, sb, sn) = Self::encode(m.len(), s);
+                b.extend_from_slice(&hb[..hn]);
+                b.extend_from_slice(m);
+                b.extend_from_slice(&sb[..sn]);
+                len += 1;
+            }
         }
         if len == 0 {
-            self.buf = Vec::new();
+            self.buf = Vec32::new();
         } else {
             self.set_len(len);
-            self.buf.shrink_to_fit();
+            self.buf.edit().shrink_to_fit();
         }
     }
 }
@@ -1034,7 +1058,7 @@ mod tests {
         let mut y = ZSet::new_for(1, &lim);
         y.insert(b"toolong", 1.0, &lim);
         assert!(!y.is_listpack());
-        assert_eq!(std::mem::size_of::<super::super::Value>(), 32);
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
         assert_eq!(std::mem::size_of::<Node>(), 56);
     }
 
