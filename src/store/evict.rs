@@ -224,10 +224,15 @@ impl Store {
     /// A lookup of the key at `idx` of `db` (Redis's lookupKey touch).
     #[inline]
     pub(crate) fn touch_index(&mut self, db: usize, idx: usize) {
-        if self.evict.no_touch || self.evict.last_touch == Some((db, idx)) {
+        if self.evict.last_touch == Some((db, idx)) {
             return;
         }
+        // Recorded for a CLIENT NO-TOUCH client too: the cron's note of a
+        // migrating collection (store/rehash.rs) reads it.
         self.evict.last_touch = Some((db, idx));
+        if self.evict.no_touch {
+            return;
+        }
         let clock = if self.evict.lfu {
             let Some(&old) = self.dbs[db].lru.get(idx) else {
                 return;

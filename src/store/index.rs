@@ -18,7 +18,7 @@
 //! The step is sized when a migration starts so that `old` is empty before
 //! the inserts it has to absorb can fill the new table: the new table
 //! never grows by itself (an insert finding it full first finishes the
-//! migration, which the sizing makes a small remainder). Tables under
+//! migration, which the sizing leaves empty). Tables under
 //! `MIGRATE_MIN_BUCKETS` grow in place: a stop of at most ~1000 re-hashes.
 //!
 //! The migration lives behind an `Option<Box<_>>` so an index costs one
@@ -32,7 +32,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use hashbrown::HashTable;
 
 /// A migration started since the last `take_started` (store/rehash.rs
-/// finds which collection's and has the cron finish it if idle). A plain
+/// then finds the collection it started in and has the cron finish it if
+/// idle). A plain
 /// static, not a thread-local (whose access cost every command ~10
 /// instructions): the data has one thread, and elsewhere (unit tests) a
 /// flag taken by the wrong thread only loses a best-effort note.
@@ -59,8 +60,8 @@ const MIGRATE_MIN_BUCKETS: usize = 32;
 /// round of 50 clients take milliseconds while a big table migrated
 /// (STALL=1's probe). Not fewer: while migrating, an insert's miss probes
 /// both tables and a step call has its fixed cost, so a growth migration
-/// spanning all the inserts (2) cost SET/HSET of new keys 2-3% more
-/// instructions; at 4 it spans about a third of them. The step is sized
+/// spanning 4/7 of the inserts until the next doubling (2) cost SET/HSET
+/// of new keys 2-3% more instructions; at 4 it spans 2/7 of them. The step is sized
 /// up from the slack (`migrate_to`).
 #[cfg(not(test))]
 const STEP_BUCKETS: usize = 4;

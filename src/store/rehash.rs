@@ -13,8 +13,10 @@
 //! write, after that write's lookup) if its value migrates. The list is
 //! best effort and small (`MAX_PENDING`): a key noted under a name it no
 //! longer has (deleted, renamed, moved, flushed, lazily freed) is dropped
-//! when looked up, and a missed one (a command writing two keys, a
-//! CLIENT NO-TOUCH writer) is moved on by its own next writes. Moving
+//! when looked up (one that points at the other db after SWAPDB is just
+//! a miss), and a missed one (the second key of a command writing two,
+//! COPY's clone) is moved on by its own next writes. With
+//! `activerehashing no` the list is not drained; it stays at its cap. Moving
 //! the index never moves an entry, so SCAN cursors, snapshots and the
 //! journal's positions are unaffected, and it is not a write (no choke
 //! point).
@@ -29,8 +31,11 @@ use super::{Key, Store, Value};
 /// Collections remembered at once; more are left to their own writes.
 const MAX_PENDING: usize = 256;
 
-/// Buckets moved between two looks at the clock.
+/// Buckets moved between two looks at the clock: key tables' (short
+/// keys)...
 const BUCKETS: usize = 1024;
+/// ...and collections' (members may be long: 128, near Redis's 100).
+const COLLECTION_BUCKETS: usize = 128;
 
 #[derive(Debug, Default)]
 pub(crate) struct Rehashing {
@@ -106,9 +111,9 @@ impl Store {
 
     /// Moves the key tables' incremental index migrations on, then idle
     /// collections', for up to `budget` (Redis's `activerehashing`, ~1 ms
-    /// a cron tick). A collection still being written is left to its
-    /// writes (each moves a step): the cron would only add its budget to
-    /// their round.
+    /// a cron tick). A collection whose writes moved it by a batch or more
+    /// since the last tick is left to them (the cron would only add its
+    /// budget to their round); one written only now and then is helped.
     pub fn rehash_cycle(&mut self, budget: Duration) {
         let start = Instant::now();
         self.note_migrations();
@@ -134,17 +139,17 @@ impl Store {
                 continue;
             };
             let left = migration_left(value);
-            if left != p.left {
-                // Written since the last look (or done): its writes move it.
-                p.left = left;
-                if left == 0 {
-                    self.rehashing.pending.swap_remove(n);
-                } else {
-                    n += 1;
-                }
+            if left == 0 {
+                self.rehashing.pending.swap_remove(n);
                 continue;
             }
-            while migrate(value, BUCKETS) {
+            if p.left.saturating_sub(left) >= COLLECTION_BUCKETS {
+                // Written since the last look: its writes move it.
+                p.left = left;
+                n += 1;
+                continue;
+            }
+            while migrate(value, COLLECTION_BUCKETS) {
                 if start.elapsed() >= budget {
                     p.left = migration_left(value);
                     return;
