@@ -8,10 +8,12 @@
 //!   not reused, so the count must live in here to stay at 16).
 //!
 //! Both own an allocation made by `Vec<u8>` (capacity `cap`, resp. `len`)
-//! and convert to and from `Vec<u8>` / `Box<[u8]>` without copying. Writes
-//! go through an edit guard lending a `Vec<u8>` rebuilt from the raw parts
-//! (so Vec's methods stay usable); the guard stores the parts back on drop,
-//! also while unwinding. Lengths must stay below 4 GiB: the owners bound
+//! and convert to and from `Vec<u8>` / `Box<[u8]>` without copying.
+//! `Vec32` (and `Sds`) are written through an edit guard lending a
+//! `Vec<u8>` rebuilt from the raw parts (so Vec's methods stay usable);
+//! the guard stores the parts back on drop, also while unwinding.
+//! `CountedBytes` is rebuilt whole by its owner (`pack::splice`: take the
+//! Vec out, edit, `with_count` back). Lengths must stay below 4 GiB: the owners bound
 //! them (packs convert at `PACK_MAX_BYTES`, long strings use `Sds::Huge`).
 
 use std::fmt;
@@ -21,8 +23,11 @@ use std::ptr::NonNull;
 
 /// The most bytes a pack (list/hash/zset listpack encoding) may hold before
 /// converting: Redis's LISTPACK_MAX_SAFETY_SIZE (1 GiB), well below the
-/// 4 GiB these buffers can address.
+/// 4 GiB these buffers can address. (Small in unit tests, which cross it.)
+#[cfg(not(test))]
 pub const PACK_MAX_BYTES: usize = 1 << 30;
+#[cfg(test)]
+pub const PACK_MAX_BYTES: usize = 4096;
 
 /// A growable byte buffer with u32 length and capacity (16 bytes).
 pub struct Vec32 {
@@ -112,6 +117,8 @@ impl Vec32 {
     }
 }
 
+impl sealed::Sealed for Vec32 {}
+
 impl LendVec for Vec32 {
     #[inline]
     fn take_vec(&mut self) -> Vec<u8> {
@@ -157,18 +164,6 @@ fn too_long(n: usize) -> ! {
     panic!("a 32-bit buffer of {n} bytes")
 }
 
-impl From<&[u8]> for Vec32 {
-    fn from(b: &[u8]) -> Vec32 {
-        Vec32::from(b.to_vec())
-    }
-}
-
-impl From<Vec32> for Vec<u8> {
-    fn from(b: Vec32) -> Vec<u8> {
-        b.into_vec()
-    }
-}
-
 impl Deref for Vec32 {
     type Target = [u8];
     #[inline]
@@ -199,8 +194,14 @@ impl fmt::Debug for Vec32 {
     }
 }
 
+/// Only this module's buffers and `Sds` lend their bytes: `put_vec`
+/// forgets what it replaces.
+pub(super) mod sealed {
+    pub trait Sealed {}
+}
+
 /// An owner of bytes that lends them as a `Vec<u8>` (`Lent`).
-pub trait LendVec {
+pub trait LendVec: sealed::Sealed {
     /// Moves the bytes out, leaving the owner empty (and valid).
     fn take_vec(&mut self) -> Vec<u8>;
     /// Moves them back into an owner emptied by `take_vec` (which may
@@ -293,36 +294,6 @@ impl CountedBytes {
         // is a Vec<u8>'s with capacity len; given back once.
         unsafe { Vec::from_raw_parts(me.ptr.as_ptr(), me.len as usize, me.len as usize) }
     }
-
-    /// The bytes as a boxed slice, same allocation.
-    pub fn into_boxed_slice(self) -> Box<[u8]> {
-        self.into_vec().into_boxed_slice()
-    }
-
-    /// Write access through a lent `Vec<u8>` (capacity = length); on drop
-    /// the bytes are stored back exactly sized (a realloc if the Vec grew
-    /// spare capacity) and the count is kept.
-    #[inline]
-    pub fn edit(&mut self) -> Lent<'_, CountedBytes> {
-        Lent::new(self)
-    }
-}
-
-impl LendVec for CountedBytes {
-    #[inline]
-    fn take_vec(&mut self) -> Vec<u8> {
-        let count = self.count;
-        let v = std::mem::take(self).into_vec();
-        self.count = count;
-        v
-    }
-
-    #[inline]
-    fn put_vec(&mut self, v: Vec<u8>) {
-        let b = CountedBytes::with_count(v.into_boxed_slice(), self.count);
-        // The emptied self owns nothing: no drop needed.
-        std::mem::forget(std::mem::replace(self, b));
-    }
 }
 
 impl Default for CountedBytes {
@@ -337,18 +308,6 @@ impl Drop for CountedBytes {
         drop(unsafe {
             Vec::from_raw_parts(self.ptr.as_ptr(), self.len as usize, self.len as usize)
         });
-    }
-}
-
-impl From<Box<[u8]>> for CountedBytes {
-    fn from(b: Box<[u8]>) -> CountedBytes {
-        CountedBytes::with_count(b, 0)
-    }
-}
-
-impl From<Vec<u8>> for CountedBytes {
-    fn from(v: Vec<u8>) -> CountedBytes {
-        CountedBytes::with_count(v.into_boxed_slice(), 0)
     }
 }
 
@@ -417,13 +376,13 @@ mod tests {
         let mut z = Vec32::from(Vec::new());
         z.edit().extend_from_slice(b"");
         assert!(z.is_empty());
-        drop(Vec32::from(&b"abc"[..]));
+        drop(Vec32::from(b"abc".to_vec()));
         drop(Vec32::default().clone());
     }
 
     #[test]
     fn vec32_guard_ops() {
-        let mut b = Vec32::from(&b"hello world"[..]);
+        let mut b = Vec32::from(b"hello world".to_vec());
         b.edit().splice(0..5, b"HELLO!".iter().copied());
         assert_eq!(&*b, b"HELLO! world");
         b.edit().drain(6..);
@@ -437,7 +396,7 @@ mod tests {
 
     #[test]
     fn vec32_guard_writes_back_on_panic() {
-        let mut b = Vec32::from(&b"ab"[..]);
+        let mut b = Vec32::from(b"ab".to_vec());
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut g = b.edit();
             g.extend_from_slice(&[b'c'; 100]);
@@ -452,31 +411,21 @@ mod tests {
     fn counted_exact_and_keeps_count() {
         let mut c = CountedBytes::with_count(Box::from(&b"xyz"[..]), 3);
         c.count += 1;
-        {
-            let mut g = c.edit();
-            g.reserve(1000);
-            g.push(b'!');
-        }
+        // As `pack::splice` edits: out as a Vec, back exactly sized.
+        let count = c.count;
+        let mut v = std::mem::take(&mut c).into_vec();
+        v.reserve(1000);
+        v.push(b'!');
+        c = CountedBytes::with_count(v.into_boxed_slice(), count);
         assert_eq!((&*c, c.count), (&b"xyz!"[..], 4));
         let d = c.clone();
         assert_eq!((&*d, d.count), (&b"xyz!"[..], 4));
         let p = c.as_ptr();
         let v = c.into_vec();
         assert_eq!((v.as_ptr(), v.capacity()), (p, 4));
-        let c = CountedBytes::from(v);
-        assert_eq!(c.count, 0);
-        let b = c.into_boxed_slice();
-        assert_eq!(&*b, b"xyz!");
-        let mut e = CountedBytes::default();
-        e.edit().clear();
-        assert!(e.is_empty());
-        assert_eq!(&*CountedBytes::from(Vec::new()).into_boxed_slice(), b"");
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut g = e.edit();
-            g.extend_from_slice(b"12345");
-            panic!("inside the guard");
-        }));
-        assert!(r.is_err());
-        assert_eq!(&*e, b"12345");
+        let e = CountedBytes::default();
+        assert!(e.is_empty() && e.into_vec().is_empty());
+        let z = CountedBytes::with_count(Box::default(), 0);
+        assert!(z.clone().is_empty());
     }
 }

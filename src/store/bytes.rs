@@ -1,8 +1,9 @@
 //! Compact owned byte strings for keys and string values.
 //!
 //! Short strings (the common case: keys like `key:000000001234` and small
-//! values) live inline without a heap allocation; longer ones own exactly
-//! their bytes. Nothing here ever borrows from a network buffer.
+//! values) live inline without a heap allocation; longer keys own exactly
+//! their bytes, longer string values a growable buffer (APPEND amortizes).
+//! Nothing here ever borrows from a network buffer.
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -214,6 +215,8 @@ impl Sds {
         }
     }
 }
+
+impl super::buf::sealed::Sealed for Sds {}
 
 impl LendVec for Sds {
     #[inline]

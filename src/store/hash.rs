@@ -388,6 +388,34 @@ mod tests {
         assert_eq!(std::mem::size_of::<Hash>(), 16);
     }
 
+    /// With limits that allow any size, a pack still converts before
+    /// `PACK_MAX_BYTES` (4096 in tests; 1 GiB, Redis's lpSafeToAdd, in
+    /// the server), by HSET and when built from pairs.
+    #[test]
+    fn pack_converts_before_its_byte_limit() {
+        let lim = Limits {
+            entries: usize::MAX,
+            value: usize::MAX,
+        };
+        let value = [b'v'; 300];
+        let mut h = Hash::default();
+        let mut n = 0;
+        while h.is_packed() {
+            let Hash::Pack(p) = &h else { unreachable!() };
+            assert!(p.buf.len() <= PACK_MAX_BYTES);
+            h.set(format!("f{n}").as_bytes(), &value, &lim);
+            n += 1;
+        }
+        assert!((12..=14).contains(&n), "{n} fields");
+        assert_eq!(h.len(), n);
+        let fields: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+        let pairs: Vec<(&[u8], &[u8])> =
+            fields.iter().map(|f| (f.as_bytes(), &value[..])).collect();
+        let packed = Hash::from_pairs(pairs.iter().copied(), &lim).expect("distinct");
+        assert!(!packed.is_packed());
+        assert_eq!(packed.len(), n);
+    }
+
     #[test]
     fn pack_keeps_insertion_order_and_converts_one_way() {
         let lim = Limits {
@@ -459,7 +487,8 @@ mod tests {
         for _ in 0..4000 {
             let x = xorshift(&mut x);
             let f = format!("f{}", x % 60).into_bytes();
-            let v = vec![b'v'; (x >> 20) as usize % 200];
+            // 60 fields stay under the tests' PACK_MAX_BYTES.
+            let v = vec![b'v'; (x >> 20) as usize % 50];
             if !x.is_multiple_of(3) {
                 let created = h.set(&f, &v, &lim);
                 assert_eq!(created, model_set(&mut model, f, v).is_none());

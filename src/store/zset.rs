@@ -367,7 +367,9 @@ const ENTRY_OVERHEAD: usize = 20;
 #[derive(Clone, Debug, Default)]
 pub struct Pack {
     /// 16 bytes (u32 length and capacity), so that `ZSet` is 16 and
-    /// `Value` 24; below `PACK_MAX_BYTES` (the conversions check).
+    /// `Value` 24; new members stay below `PACK_MAX_BYTES` (the
+    /// conversions check; a rescore grows it in place unchecked, as in
+    /// Redis 7.0: at most ~2.3x, still far below 4 GiB).
     buf: Vec32,
 }
 
@@ -972,6 +974,35 @@ impl SkipList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With limits that allow any size, a pack still converts before
+    /// `PACK_MAX_BYTES` (4096 in tests; 1 GiB, Redis's lpSafeToAdd, in
+    /// the server), by ZADD and when built sorted.
+    #[test]
+    fn pack_converts_before_its_byte_limit() {
+        let lim = Limits {
+            entries: usize::MAX,
+            value: usize::MAX,
+        };
+        let member = |i: usize| format!("{i:0300}");
+        let mut z = ZSet::default();
+        let mut n = 0;
+        while z.is_listpack() {
+            if let ZSet::Pack(p) = &z {
+                assert!(p.buf.len() <= PACK_MAX_BYTES);
+            }
+            z.insert(member(n).as_bytes(), n as f64, &lim);
+            n += 1;
+        }
+        assert!((12..=14).contains(&n), "{n} members");
+        assert_eq!(z.len(), n);
+        let entries = (0..n)
+            .map(|i| (Sds::new(member(i).as_bytes()), i as f64))
+            .collect();
+        let built = ZSet::from_sorted(entries, &lim);
+        assert!(!built.is_listpack());
+        assert_eq!(built.len(), n);
+    }
 
     fn collect(z: &ZSet) -> Vec<(Vec<u8>, f64)> {
         let mut v = Vec::new();
