@@ -749,6 +749,8 @@ fn setrange(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         let mut v = s.make_vec();
         let need = need as usize;
         if v.len() < need {
+            let more = need - v.len();
+            crate::store::bytes::reserve_greedy(&mut v, more);
             v.resize(need, 0);
         }
         v[offset as usize..need].copy_from_slice(value);

@@ -174,7 +174,9 @@ impl Sds {
         {
             return;
         }
-        self.make_vec().extend_from_slice(tail);
+        let mut v = self.make_vec();
+        reserve_greedy(&mut v, tail.len());
+        v.extend_from_slice(tail);
     }
 
     pub fn from_vec(v: Vec<u8>) -> Sds {
@@ -214,6 +216,24 @@ impl Sds {
             Sds::Huge(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
     }
+}
+
+/// Room for `additional` more bytes of a growing string, as Redis's
+/// sdsMakeRoomFor grows it: to twice the new length under 1 MB, else 1 MB
+/// past it (Vec's doubling would leave up to the whole length spare on a
+/// big string built by APPEND / SETRANGE).
+pub fn reserve_greedy(v: &mut Vec<u8>, additional: usize) {
+    let need = v.len().saturating_add(additional);
+    if need <= v.capacity() {
+        return;
+    }
+    const MB: usize = 1 << 20;
+    let target = if need < MB {
+        need * 2
+    } else {
+        need.saturating_add(MB)
+    };
+    v.reserve_exact(target - v.len());
 }
 
 impl super::buf::sealed::Sealed for Sds {}
@@ -272,6 +292,24 @@ impl std::fmt::Debug for Sds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_grow_like_sds() {
+        // Under 1 MB: twice the new length; past it, 1 MB more.
+        let mut s = Sds::new(&[b'a'; 30]);
+        s.extend_from_slice(&[b'b'; 70]);
+        assert!(
+            s.heap_size() >= 200 && s.heap_size() < 256,
+            "{}",
+            s.heap_size()
+        );
+        let mut big = Sds::new(b"");
+        for _ in 0..3000 {
+            big.extend_from_slice(&[b'x'; 1000]);
+        }
+        let spare = big.heap_size() - big.len();
+        assert!(spare <= (1 << 20) + 64, "{spare} bytes spare");
+    }
 
     #[test]
     fn sizes_stay_small() {
