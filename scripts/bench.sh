@@ -34,7 +34,7 @@
 #                   one set of 1,000,000 members, 100,000 small integer sets,
 #                   100,000 hashes of 10 fields, 100,000 lists of 10 elements,
 #                   one list of 1,000,000 10-byte elements; RSS right
-#                   after the load and after MEM_IDLE (6) seconds idle
+#                   after the load and after MEM_IDLE (10) seconds idle
 #                   (both crons finish incremental rehashing)
 #   FANOUT=1        Pub/Sub fan-out: one publisher (redis-benchmark PUBLISH,
 #                   -P 16), SUBSCRIBERS subscribers, messages delivered per
@@ -103,7 +103,7 @@ REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
 MEMORY=${MEMORY:-0}
-MEM_IDLE=${MEM_IDLE:-6}
+MEM_IDLE=${MEM_IDLE:-10}
 EVICT=${EVICT:-0}
 EVICT_MAXMEMORY=${EVICT_MAXMEMORY:-100mb}
 EVICT_REQUESTS=${EVICT_REQUESTS:-3000000}
@@ -758,7 +758,7 @@ mem_case() { # name, loader (a function taking a port)
     m1=$(rss_kb "$MEMKV_PID")
     r1=$(rss_kb "$REDIS_PID")
     # Both servers' crons finish incremental rehashing while idle (memkv
-    # also idle collections': ~5 s at hz 10 for a 1M-member index); a
+    # also idle collections': ~7 s at hz 10 for a 1M-member index); a
     # table that doubled shortly before the load ended holds its old
     # index until then.
     sleep "$MEM_IDLE"
