@@ -54,6 +54,15 @@ const MIGRATE_MIN_BUCKETS: usize = 1024;
 #[cfg(test)]
 const MIGRATE_MIN_BUCKETS: usize = 32;
 
+/// A shrink moving at most this many positions out of a table of at most
+/// `SHRINK_AT_ONCE_BUCKETS` buckets is done at once (tests keep shrinks
+/// incremental).
+#[cfg(not(test))]
+const SHRINK_AT_ONCE_LEN: usize = 1024;
+#[cfg(test)]
+const SHRINK_AT_ONCE_LEN: usize = 2;
+const SHRINK_AT_ONCE_BUCKETS: usize = 1 << 16;
+
 /// Buckets of the old table moved per write while migrating, at least.
 /// Few, as Redis's one bucket a step: a moved position costs a re-hash
 /// and two cache misses (~0.3 us), and 32 a write made a 16-deep pipeline
@@ -359,8 +368,16 @@ impl PosIndex {
             return;
         }
         let want = self.len() + self.len() / 4;
-        if want <= full_capacity(self.cur.num_buckets()) / 2 {
+        let buckets = self.cur.num_buckets();
+        if want <= full_capacity(buckets) / 2 {
             self.migrate_to(want, &rehash);
+            // Few positions left in a table that is not huge (HDEL of all
+            // but a few fields): moving them now costs tens of
+            // microseconds, where waiting for later writes or the cron
+            // would hold both tables and the caller's entries unshrunk.
+            if self.len() <= SHRINK_AT_ONCE_LEN && buckets <= SHRINK_AT_ONCE_BUCKETS {
+                self.finish(&rehash);
+            }
         }
     }
 

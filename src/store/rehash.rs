@@ -73,6 +73,20 @@ fn migrate(v: &mut Value, buckets: usize) -> bool {
     }
 }
 
+/// Gives back a hash's or set's spare entries after many removals (their
+/// `maybe_shrink` waits while the index migrates).
+fn shrink_if_sparse(v: &mut Value) {
+    match v {
+        Value::Hash(h) => {
+            if let Some(t) = h.table_mut() {
+                t.maybe_shrink();
+            }
+        }
+        Value::Set(s) => s.maybe_shrink(),
+        _ => {}
+    }
+}
+
 impl Store {
     /// Before a command: if a migration started since the last check,
     /// notes the key the previous command looked up last.
@@ -155,6 +169,8 @@ impl Store {
                     return;
                 }
             }
+            // A shrink's migration is over: the entries can follow.
+            shrink_if_sparse(value);
             self.rehashing.pending.swap_remove(n);
         }
     }
