@@ -77,11 +77,7 @@ fn migrate(v: &mut Value, buckets: usize) -> bool {
 /// `maybe_shrink` waits while the index migrates).
 fn shrink_if_sparse(v: &mut Value) {
     match v {
-        Value::Hash(h) => {
-            if let Some(t) = h.table_mut() {
-                t.maybe_shrink();
-            }
-        }
+        Value::Hash(h) => h.maybe_shrink(),
         Value::Set(s) => s.maybe_shrink(),
         _ => {}
     }
