@@ -26,6 +26,40 @@ fn spread(cluster: &Cluster, prefix: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// One reader per node reading `a` and `b` with MGET until `stop` (and at
+/// least 50 times), asserting it never sees them differ (half a `what`);
+/// each returns how many reads it made.
+fn spawn_pair_readers(
+    cluster: &Arc<Cluster>,
+    a: &str,
+    b: &str,
+    stop: &Arc<AtomicBool>,
+    what: &'static str,
+) -> Vec<std::thread::JoinHandle<usize>> {
+    (0..cluster.nodes.len())
+        .map(|node| {
+            let (cluster, a, b, stop) =
+                (cluster.clone(), a.to_string(), b.to_string(), stop.clone());
+            std::thread::spawn(move || {
+                let mut raw = cluster.nodes[node].raw();
+                let mut reads = 0;
+                while !stop.load(Ordering::Acquire) || reads < 50 {
+                    let got = cmd(&mut raw, &format!("MGET {a} {b}"));
+                    let parts: Vec<&str> = got
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .split(", ")
+                        .collect();
+                    assert_eq!(parts.len(), 2, "{got}");
+                    assert_eq!(parts[0], parts[1], "half a {what} seen via node {node}");
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn cross_node_commands_answer_and_store_like_one_redis() {
     let Some(redis) = Server::start_redis(&[]) else {
@@ -136,26 +170,7 @@ fn readers_never_see_half_a_cross_node_write() {
             }
         }));
     }
-    let mut readers = Vec::new();
-    for node in 0..3 {
-        let (cluster, a, b, stop) = (cluster.clone(), a.clone(), b.clone(), stop.clone());
-        readers.push(std::thread::spawn(move || {
-            let mut raw = cluster.nodes[node].raw();
-            let mut reads = 0;
-            while !stop.load(Ordering::Acquire) || reads < 50 {
-                let got = cmd(&mut raw, &format!("MGET {a} {b}"));
-                let parts: Vec<&str> = got
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .split(", ")
-                    .collect();
-                assert_eq!(parts.len(), 2, "{got}");
-                assert_eq!(parts[0], parts[1], "half a write seen via node {node}");
-                reads += 1;
-            }
-            reads
-        }));
-    }
+    let readers = spawn_pair_readers(&cluster, &a, &b, &stop, "write");
     for w in writers {
         w.join().expect("writer");
     }
@@ -437,29 +452,7 @@ fn readers_never_see_half_a_cross_node_transaction() {
             }
         }));
     }
-    let mut readers = Vec::new();
-    for node in 0..3 {
-        let (cluster, a, b, stop) = (cluster.clone(), a.clone(), b.clone(), stop.clone());
-        readers.push(std::thread::spawn(move || {
-            let mut raw = cluster.nodes[node].raw();
-            let mut reads = 0;
-            while !stop.load(Ordering::Acquire) || reads < 50 {
-                let got = cmd(&mut raw, &format!("MGET {a} {b}"));
-                let parts: Vec<&str> = got
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .split(", ")
-                    .collect();
-                assert_eq!(parts.len(), 2, "{got}");
-                assert_eq!(
-                    parts[0], parts[1],
-                    "half a transaction seen via node {node}"
-                );
-                reads += 1;
-            }
-            reads
-        }));
-    }
+    let readers = spawn_pair_readers(&cluster, &a, &b, &stop, "transaction");
     for w in writers {
         w.join().expect("writer");
     }
