@@ -639,9 +639,10 @@ const FREE_NODE: Node = Node {
     levels: 0,
 };
 
-/// An index of at most this many positions never shrinks (as sets and
-/// hashes): a small set does not thrash between growing and shrinking.
-const SHRINK_MIN_CAPACITY: usize = 64;
+/// An index or arena of at most this many positions never shrinks (as
+/// sets' and hashes' indexes): a small set does not thrash between
+/// growing and shrinking.
+const SHRINK_MIN: usize = 64;
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -1012,27 +1013,33 @@ impl SkipList {
         member
     }
 
-    /// Gives back memory after removals, as Redis's zsetDel resizes the
-    /// dict below 10% fill (htNeedsResize): the node arena, the upper
-    /// levels and the member index shrink to the members left. Amortized
-    /// O(1): the work is O(arena), paid after the 90% of its members that
-    /// went. Waits while the index migrates (the cron calls this again
-    /// when it finishes an idle one, store/rehash.rs).
+    /// Gives back memory after removals. As Redis's zsetDel resizes the
+    /// dict below 10% fill (htNeedsResize), the member index shrinks then;
+    /// the node arena and the upper levels are compacted to the members
+    /// left then too, and also when 3/4 of the arena's slots are free
+    /// (Redis frees each node; a free slot here costs a whole node).
+    /// Amortized O(1): a compaction is O(arena) and follows the removal of
+    /// at least 3/4 of it. Waits while the index migrates (the cron calls
+    /// this again when it finishes an idle one, store/rehash.rs).
     pub fn maybe_shrink(&mut self) {
+        let len = self.len as usize;
         let cap = self.dict.capacity();
-        if cap > SHRINK_MIN_CAPACITY && (self.len as usize) * 10 < cap && !self.dict.is_migrating()
-        {
-            self.shrink();
+        let sparse_index = cap > SHRINK_MIN && len * 10 < cap;
+        let sparse_arena = self.nodes.len() > SHRINK_MIN && len * 4 < self.nodes.len();
+        if (sparse_index || sparse_arena) && !self.dict.is_migrating() {
+            self.shrink(sparse_index);
         }
     }
 
-    /// Compacts the arena and the upper levels, then shrinks the index
-    /// (its positions are right again by then).
-    fn shrink(&mut self) {
+    /// Compacts the arena and the upper levels, then shrinks the index if
+    /// asked (its positions are right again by then).
+    fn shrink(&mut self, index: bool) {
         self.compact();
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.dict
-            .shrink(|i| hasher.hash_one(&nodes[i as usize].member[..]));
+        if index {
+            let (nodes, hasher) = (&self.nodes, &self.hasher);
+            self.dict
+                .shrink(|i| hasher.hash_one(&nodes[i as usize].member[..]));
+        }
     }
 
     /// Moves the live nodes above slot `len` into the free slots below it
@@ -1416,7 +1423,7 @@ mod tests {
                     // A shrink whatever the fill.
                     _ => {
                         if let ZSet::Skip(s) = &mut z {
-                            s.shrink();
+                            s.shrink(rnd(2) == 0);
                         }
                     }
                 }
