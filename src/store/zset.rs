@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-use super::index::PosIndex;
+use super::index::{PosIndex, full_capacity};
 
 use super::buf::{PACK_MAX_BYTES, Vec32};
 use super::{Key, KeyState, Sds};
@@ -354,7 +354,10 @@ impl ZSet {
                     + alloc(s.uppers.capacity() * std::mem::size_of::<Level>())
                     + alloc(s.free.capacity() * 4)
                     + alloc(s.free_uppers.capacity() * std::mem::size_of::<Vec<u32>>())
-                    + s.free_uppers.iter().map(|v| alloc(v.capacity() * 4)).sum::<usize>()
+                    + s.free_uppers
+                        .iter()
+                        .map(|v| alloc(v.capacity() * 4))
+                        .sum::<usize>()
                     + s.dict
                         .allocations()
                         .into_iter()
@@ -639,10 +642,22 @@ const FREE_NODE: Node = Node {
     levels: 0,
 };
 
-/// An index or arena of at most this many positions never shrinks (as
-/// sets' and hashes' indexes): a small set does not thrash between
-/// growing and shrinking.
+/// An index of at most this many positions never shrinks (as sets' and
+/// hashes'): a small set does not thrash between growing and shrinking.
 const SHRINK_MIN: usize = 64;
+/// An arena of at most this many slots is never compacted for its free
+/// slots alone (a compaction costs O(arena): small ones are cheap, and a
+/// free slot is a whole 56-byte node).
+const ARENA_MIN: usize = 8;
+
+/// A compaction (`SkipList::compact`) moves up to this many nodes at once:
+/// O(members) random accesses plus a sequential pass over the arena, a
+/// few milliseconds at most.
+#[cfg(not(test))]
+const COMPACT_AT_ONCE: usize = 1 << 14;
+/// Tests cross the limit with small sets.
+#[cfg(test)]
+const COMPACT_AT_ONCE: usize = 300;
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -1019,22 +1034,28 @@ impl SkipList {
     /// left then too, and also when 3/4 of the arena's slots are free
     /// (Redis frees each node; a free slot here costs a whole node).
     /// Amortized O(1): a compaction is O(arena) and follows the removal of
-    /// at least 3/4 of it. Waits while the index migrates (the cron calls
-    /// this again when it finishes an idle one, store/rehash.rs).
+    /// at least 3/4 of it. It runs at once, so only with at most
+    /// `COMPACT_AT_ONCE` members left; a bigger set only drops its free
+    /// tail slots. Waits while the index migrates (the cron calls this
+    /// again when it finishes an idle one, store/rehash.rs).
     pub fn maybe_shrink(&mut self) {
         let len = self.len as usize;
-        let cap = self.dict.capacity();
+        // The table's size, not `capacity()`: deleted markers lower that,
+        // which would put the shrink off.
+        let cap = full_capacity(self.dict.num_buckets());
         let sparse_index = cap > SHRINK_MIN && len * 10 < cap;
-        let sparse_arena = self.nodes.len() > SHRINK_MIN && len * 4 < self.nodes.len();
+        let sparse_arena =
+            self.nodes.len() > ARENA_MIN && len * 4 < self.nodes.len() && len <= COMPACT_AT_ONCE;
         if (sparse_index || sparse_arena) && !self.dict.is_migrating() {
             self.shrink(sparse_index);
         }
     }
 
-    /// Compacts the arena and the upper levels, then shrinks the index if
-    /// asked (its positions are right again by then).
+    /// Compacts the arena (a big set: drops only the free slots at its
+    /// end) and repacks the upper levels, then shrinks the index if asked
+    /// (its positions are right again by then).
     fn shrink(&mut self, index: bool) {
-        self.compact();
+        self.compact(self.len as usize <= COMPACT_AT_ONCE);
         if index {
             let (nodes, hasher) = (&self.nodes, &self.hasher);
             self.dict
@@ -1042,22 +1063,26 @@ impl SkipList {
         }
     }
 
-    /// Moves the live nodes above slot `len` into the free slots below it
-    /// (only ever down: ZSCAN walks slots downward, see `ZSet::scan`),
-    /// truncates the arena to `len` and rebuilds `uppers` without holes.
-    /// Two sequential passes over the arena; the links are fixed through
-    /// forwarding addresses left in the vacated slots (`l0.next`), not by
-    /// searching each moved node's predecessors.
-    fn compact(&mut self) {
+    /// With `move_down`, moves the live nodes above slot `len` into the
+    /// free slots below it (only ever down: ZSCAN walks slots downward, see
+    /// `ZSet::scan`) and truncates the arena to `len`; without, truncates
+    /// only the free slots at its end. Then packs the upper blocks of the
+    /// live nodes in slot order (freed blocks dropped). Sequential passes
+    /// over the arena; moved nodes' links are fixed through forwarding
+    /// addresses left in the vacated slots (`l0.next`), not by searching
+    /// each one's predecessors.
+    fn compact(&mut self, move_down: bool) {
         let len = self.len as usize;
-        if self.nodes.len() > len {
-            let mut holes: Vec<u32> = self
+        // Slots from `fwd_from` up hold forwarding addresses.
+        let mut fwd_from = usize::MAX;
+        if move_down && self.nodes.len() > len {
+            fwd_from = len;
+            let holes: Vec<u32> = self
                 .free
                 .iter()
                 .copied()
                 .filter(|&i| (i as usize) < len)
                 .collect();
-            holes.sort_unstable();
             let mut from = len;
             for &to in &holes {
                 while self.nodes[from].back == FREE {
@@ -1075,24 +1100,30 @@ impl SkipList {
                 from += 1;
             }
         }
-        // Every link into the vacated part goes through its forwarding
-        // address; the upper blocks are packed in slot order (freed blocks
-        // dropped).
         let fwd = |nodes: &[Node], x: u32| -> u32 {
-            if x < FREE && x as usize >= len {
+            if x < FREE && x as usize >= fwd_from {
                 nodes[x as usize].l0.next
             } else {
                 x
             }
         };
-        let total: usize = self.nodes[..len]
+        // The live part: `len` slots after moving, else up to the last
+        // live slot.
+        let mut end = self.nodes.len().min(fwd_from);
+        while end > 0 && self.nodes[end - 1].back == FREE {
+            end -= 1;
+        }
+        let total: usize = self.nodes[..end]
             .iter()
             .map(|n| (n.levels as usize).saturating_sub(1))
             .sum();
         let mut uppers = Vec::with_capacity(total);
         let nodes = &mut self.nodes;
-        for i in 0..len {
+        for i in 0..end {
             let n = &nodes[i];
+            if n.back == FREE {
+                continue;
+            }
             let (next, back) = (fwd(nodes, n.l0.next), fwd(nodes, n.back));
             let at = n.upper as usize;
             let k = (n.levels as usize).saturating_sub(1);
@@ -1111,9 +1142,17 @@ impl SkipList {
             l.next = fwd(nodes, l.next);
         }
         self.tail = fwd(nodes, self.tail);
-        nodes.truncate(len);
+        if end < nodes.len() {
+            nodes.truncate(end);
+            if end == len {
+                self.free = Vec::new();
+            } else {
+                self.free.retain(|&i| (i as usize) < end);
+            }
+        }
+        // O(end) like the passes above; growing back doubles as usual.
         nodes.shrink_to_fit();
-        self.free = Vec::new();
+        self.free.shrink_to_fit();
         self.uppers = uppers;
         self.free_uppers = Vec::new();
     }
@@ -1383,7 +1422,8 @@ mod tests {
             }
             let peak_heap = z.heap_size();
             // A scan started now, stepped between writes.
-            let (mut cursor, mut seen, mut started) = (0u64, std::collections::HashSet::new(), false);
+            let (mut cursor, mut seen, mut started) =
+                (0u64, std::collections::HashSet::new(), false);
             let mut kept: std::collections::HashSet<Vec<u8>> = model.keys().cloned().collect();
             let mut step = 0;
             while model.len() > 3 {
