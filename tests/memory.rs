@@ -1235,7 +1235,7 @@ fn collections_cut_to_one_element_give_memory_back() {
 /// one member) or ZREM of random members (to 60, scattered over the arena)
 /// gives its memory back like Redis's dict resize in zsetDel: MEMORY USAGE
 /// within 20% of Redis's (memkv kept the peak's nodes, upper levels and
-/// index: 64,596 bytes for one member vs Redis's 1,928-10,088). A
+/// index: 64,596 bytes for one member vs Redis's 936-10,088). A
 /// rolled-back ZREM that crossed the shrink restores every member and score.
 #[test]
 fn sorted_sets_cut_down_give_memory_back() {

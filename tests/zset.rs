@@ -863,7 +863,7 @@ fn zscan_while_removing_returns_every_kept_member() {
         .arg("z")
         .query(&mut c)
         .expect("usage");
-    // 25,844 of 154,244 bytes (Redis 7.0.15: ~27,900 for these 100).
+    // ~26,000 of 154,244 bytes (Redis 7.0.15: ~27,900 for these 100).
     assert!(cut * 5 < full, "{cut} of {full} bytes: no shrink");
 }
 
