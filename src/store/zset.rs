@@ -1403,12 +1403,7 @@ mod tests {
             value: 0,
         };
         let mut seed = 99u64;
-        let mut rnd = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rnd = |n: u64| crate::store::xorshift(&mut seed) % n;
         let mut shrinks = 0;
         for round in 0..12 {
             let mut z = ZSet::new_for(1, &lim);
