@@ -73,12 +73,13 @@ fn migrate(v: &mut Value, buckets: usize) -> bool {
     }
 }
 
-/// Gives back a hash's or set's spare entries after many removals (their
-/// `maybe_shrink` waits while the index migrates).
+/// Gives back a hash's, set's or sorted set's spare entries / nodes after
+/// many removals (their `maybe_shrink` waits while the index migrates).
 fn shrink_if_sparse(v: &mut Value) {
     match v {
         Value::Hash(h) => h.maybe_shrink(),
         Value::Set(s) => s.maybe_shrink(),
+        Value::ZSet(ZSet::Skip(z)) => z.maybe_shrink(),
         _ => {}
     }
 }

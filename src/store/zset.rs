@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-use super::index::PosIndex;
+use super::index::{PosIndex, full_capacity};
 
 use super::buf::{PACK_MAX_BYTES, Vec32};
 use super::{Key, KeyState, Sds};
@@ -172,7 +172,11 @@ impl ZSet {
                 p.remove_at(off, end);
                 Some(s)
             }
-            ZSet::Skip(s) => s.remove(member),
+            ZSet::Skip(s) => {
+                let old = s.remove(member)?;
+                s.maybe_shrink();
+                Some(old)
+            }
         }
     }
 
@@ -287,6 +291,8 @@ impl ZSet {
                     for m in &victims {
                         s.remove(m);
                     }
+                    // Once for the range, as Redis's zremrangeGeneric.
+                    s.maybe_shrink();
                 }
             }
         }
@@ -294,8 +300,13 @@ impl ZSet {
     }
 
     /// ZSCAN: a cursor step. A listpack is returned whole (cursor 0, like
-    /// Redis); a skiplist is walked by arena slot, so an element present for
-    /// the whole scan (its slot never changes) is returned exactly once.
+    /// Redis); a skiplist is walked by arena slot from the top down (the
+    /// cursor: the slots below it are still to visit; 0 starts at the top
+    /// and ends the scan). A node keeps its slot (a rescore gets it back
+    /// from the free list) except when a shrink moves it to a lower slot
+    /// (`SkipList::compact`), which a downward walk still reaches: an
+    /// element present for the whole scan is returned at least once (twice
+    /// only if moved past the cursor, which SCAN allows).
     pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
         match self {
             ZSet::Pack(_) => {
@@ -303,17 +314,23 @@ impl ZSet {
                 0
             }
             ZSet::Skip(s) => {
-                let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+                let top = s.nodes.len();
+                // Slots at or above a cursor beyond the arena were free
+                // (truncated by a shrink) or never used.
+                let mut i = match usize::try_from(cursor) {
+                    Ok(0) | Err(_) => top,
+                    Ok(c) => c.min(top),
+                };
                 let mut visited = 0;
-                while i < s.nodes.len() && visited < count {
+                while i > 0 && visited < count {
+                    i -= 1;
                     let n = &s.nodes[i];
                     if n.back != FREE {
                         f(&n.member, n.score);
                         visited += 1;
                     }
-                    i += 1;
                 }
-                if i >= s.nodes.len() { 0 } else { i as u64 }
+                i as u64
             }
         }
     }
@@ -328,8 +345,19 @@ impl ZSet {
                 n => crate::memory::chunk_size(n),
             },
             ZSet::Skip(s) => {
-                s.nodes.capacity() * std::mem::size_of::<Node>()
-                    + s.uppers.capacity() * std::mem::size_of::<Level>()
+                let alloc = |n: usize| match n {
+                    0 => 0,
+                    n => crate::memory::chunk_size(n),
+                };
+                alloc(std::mem::size_of::<SkipList>())
+                    + alloc(s.nodes.capacity() * std::mem::size_of::<Node>())
+                    + alloc(s.uppers.capacity() * std::mem::size_of::<Level>())
+                    + alloc(s.free.capacity() * 4)
+                    + alloc(s.free_uppers.capacity() * std::mem::size_of::<Vec<u32>>())
+                    + s.free_uppers
+                        .iter()
+                        .map(|v| alloc(v.capacity() * 4))
+                        .sum::<usize>()
                     + s.dict
                         .allocations()
                         .into_iter()
@@ -600,6 +628,36 @@ struct Level {
 }
 
 const EMPTY_LEVEL: Level = Level { next: NIL, span: 0 };
+
+/// A vacated arena slot.
+const FREE_NODE: Node = Node {
+    member: Key::Inline {
+        len: 0,
+        data: [0; 22],
+    },
+    score: 0.0,
+    back: FREE,
+    l0: EMPTY_LEVEL,
+    upper: 0,
+    levels: 0,
+};
+
+/// An index of at most this many positions never shrinks (as sets' and
+/// hashes'): a small set does not thrash between growing and shrinking.
+const SHRINK_MIN: usize = 64;
+/// An arena of at most this many slots is never compacted for its free
+/// slots alone (a compaction costs O(arena): small ones are cheap, and a
+/// free slot is a whole 56-byte node).
+const ARENA_MIN: usize = 8;
+
+/// A compaction (`SkipList::compact`) moves up to this many nodes at once:
+/// O(members) random accesses plus a sequential pass over the arena, a
+/// few milliseconds at most.
+#[cfg(not(test))]
+const COMPACT_AT_ONCE: usize = 1 << 14;
+/// Tests cross the limit with small sets.
+#[cfg(test)]
+const COMPACT_AT_ONCE: usize = 300;
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -969,6 +1027,135 @@ impl SkipList {
         }
         member
     }
+
+    /// Gives back memory after removals. As Redis's zsetDel resizes the
+    /// dict below 10% fill (htNeedsResize), the member index shrinks then;
+    /// the node arena and the upper levels are compacted to the members
+    /// left then too, and also when 3/4 of the arena's slots are free
+    /// (Redis frees each node; a free slot here costs a whole node).
+    /// Amortized O(1): a compaction is O(arena) and follows the removal of
+    /// at least 3/4 of it. It runs at once, so only with at most
+    /// `COMPACT_AT_ONCE` members left; a bigger set only drops its free
+    /// tail slots. Waits while the index migrates (the cron calls this
+    /// again when it finishes an idle one, store/rehash.rs).
+    pub fn maybe_shrink(&mut self) {
+        let len = self.len as usize;
+        // The table's size, not `capacity()`: deleted markers lower that,
+        // which would put the shrink off.
+        let cap = full_capacity(self.dict.num_buckets());
+        let sparse_index = cap > SHRINK_MIN && len * 10 < cap;
+        let sparse_arena =
+            self.nodes.len() > ARENA_MIN && len * 4 < self.nodes.len() && len <= COMPACT_AT_ONCE;
+        if (sparse_index || sparse_arena) && !self.dict.is_migrating() {
+            self.shrink(sparse_index);
+        }
+    }
+
+    /// Compacts the arena (a big set: drops only the free slots at its
+    /// end) and repacks the upper levels, then shrinks the index if asked
+    /// (its positions are right again by then).
+    fn shrink(&mut self, index: bool) {
+        self.compact(self.len as usize <= COMPACT_AT_ONCE);
+        if index {
+            let (nodes, hasher) = (&self.nodes, &self.hasher);
+            self.dict
+                .shrink(|i| hasher.hash_one(&nodes[i as usize].member[..]));
+        }
+    }
+
+    /// With `move_down`, moves the live nodes above slot `len` into the
+    /// free slots below it (only ever down: ZSCAN walks slots downward, see
+    /// `ZSet::scan`) and truncates the arena to `len`; without, truncates
+    /// only the free slots at its end. Then packs the upper blocks of the
+    /// live nodes in slot order (freed blocks dropped). Sequential passes
+    /// over the arena; moved nodes' links are fixed through forwarding
+    /// addresses left in the vacated slots (`l0.next`), not by searching
+    /// each one's predecessors.
+    fn compact(&mut self, move_down: bool) {
+        let len = self.len as usize;
+        // Slots from `fwd_from` up hold forwarding addresses.
+        let mut fwd_from = usize::MAX;
+        if move_down && self.nodes.len() > len {
+            fwd_from = len;
+            let holes: Vec<u32> = self
+                .free
+                .iter()
+                .copied()
+                .filter(|&i| (i as usize) < len)
+                .collect();
+            let mut from = len;
+            for &to in &holes {
+                while self.nodes[from].back == FREE {
+                    from += 1;
+                }
+                let moved = std::mem::replace(&mut self.nodes[from], FREE_NODE);
+                let h = self.hasher.hash_one(&moved.member[..]);
+                self.nodes[to as usize] = moved;
+                self.nodes[from].l0.next = to;
+                let slot = self.dict.find_mut(h, |p| p as usize == from);
+                debug_assert!(slot.is_some(), "a live node is indexed");
+                if let Some(slot) = slot {
+                    *slot = to;
+                }
+                from += 1;
+            }
+        }
+        let fwd = |nodes: &[Node], x: u32| -> u32 {
+            if x < FREE && x as usize >= fwd_from {
+                nodes[x as usize].l0.next
+            } else {
+                x
+            }
+        };
+        // The live part: `len` slots after moving, else up to the last
+        // live slot.
+        let mut end = self.nodes.len().min(fwd_from);
+        while end > 0 && self.nodes[end - 1].back == FREE {
+            end -= 1;
+        }
+        let total: usize = self.nodes[..end]
+            .iter()
+            .map(|n| (n.levels as usize).saturating_sub(1))
+            .sum();
+        let mut uppers = Vec::with_capacity(total);
+        let nodes = &mut self.nodes;
+        for i in 0..end {
+            let n = &nodes[i];
+            if n.back == FREE {
+                continue;
+            }
+            let (next, back) = (fwd(nodes, n.l0.next), fwd(nodes, n.back));
+            let at = n.upper as usize;
+            let k = (n.levels as usize).saturating_sub(1);
+            for l in &self.uppers[at..at + k] {
+                uppers.push(Level {
+                    next: fwd(nodes, l.next),
+                    span: l.span,
+                });
+            }
+            let n = &mut nodes[i];
+            n.l0.next = next;
+            n.back = back;
+            n.upper = if k > 0 { (uppers.len() - k) as u32 } else { 0 };
+        }
+        for l in self.head.iter_mut() {
+            l.next = fwd(nodes, l.next);
+        }
+        self.tail = fwd(nodes, self.tail);
+        if end < nodes.len() {
+            nodes.truncate(end);
+            if end == len {
+                self.free = Vec::new();
+            } else {
+                self.free.retain(|&i| (i as usize) < end);
+            }
+        }
+        // O(end) like the passes above; growing back doubles as usual.
+        nodes.shrink_to_fit();
+        self.free.shrink_to_fit();
+        self.uppers = uppers;
+        self.free_uppers = Vec::new();
+    }
 }
 
 #[cfg(test)]
@@ -1149,6 +1336,197 @@ mod tests {
         assert_eq!(z.get(0), Some((&b"m200"[..], 200.0)));
         assert_eq!(z.remove_range(0, 100), 100);
         assert!(z.is_empty());
+    }
+
+    impl SkipList {
+        /// Every structural invariant: links and spans at every level,
+        /// back pointers, tail, the free list, and the index naming each
+        /// live node's slot.
+        fn validate(&self) {
+            let live = self.nodes.iter().filter(|n| n.back != FREE).count();
+            assert_eq!(live, self.len as usize);
+            assert_eq!(self.nodes.len(), live + self.free.len());
+            for &f in &self.free {
+                assert_eq!(self.nodes[f as usize].back, FREE);
+            }
+            assert_eq!(self.dict.len(), live);
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.back != FREE {
+                    assert_eq!(self.find(&n.member), Some(i as u32));
+                }
+            }
+            // Level 0 in order, with back pointers; ranks for the spans.
+            let mut rank = vec![0usize; self.nodes.len()];
+            let (mut x, mut prev, mut r) = (self.head[0].next, NIL, 0);
+            while x != NIL {
+                let n = &self.nodes[x as usize];
+                assert_ne!(n.back, FREE);
+                assert_eq!(n.back, prev);
+                if prev != NIL {
+                    let p = &self.nodes[prev as usize];
+                    assert_eq!(
+                        cmp_entry(p.score, &p.member, n.score, &n.member),
+                        Ordering::Less
+                    );
+                }
+                r += 1;
+                rank[x as usize] = r;
+                prev = x;
+                x = n.l0.next;
+            }
+            assert_eq!(r, live);
+            assert_eq!(self.tail, prev);
+            for i in 0..self.level {
+                let (mut x, mut at) = (HEAD, 0);
+                loop {
+                    let l = self.lv(x, i);
+                    if l.next == NIL {
+                        break;
+                    }
+                    assert!(self.nodes[l.next as usize].levels as usize > i);
+                    assert_eq!(at + l.span as usize, rank[l.next as usize]);
+                    at = rank[l.next as usize];
+                    x = l.next;
+                }
+            }
+        }
+    }
+
+    /// Removals (ZREM, ranges, pops) shrinking the arena, the upper levels
+    /// and the index at random points, against a model: the structure
+    /// stays whole, memory falls back with the members, and a scan running
+    /// across it all returns every member present from its start to its end.
+    #[test]
+    fn shrinks_keep_the_set_whole_and_scans_complete() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut seed = 99u64;
+        let mut rnd = |n: u64| crate::store::xorshift(&mut seed) % n;
+        let mut shrinks = 0;
+        for round in 0..12 {
+            let mut z = ZSet::new_for(1, &lim);
+            let mut model = std::collections::BTreeMap::new();
+            let peak = 200 + rnd(3000) as usize;
+            for i in 0..peak {
+                let m = format!("m{i}-{}", "x".repeat(rnd(30) as usize)).into_bytes();
+                let s = rnd(100) as f64;
+                z.insert(&m, s, &lim);
+                model.insert(m, s);
+            }
+            let peak_heap = z.heap_size();
+            // A scan started now, stepped between writes.
+            let (mut cursor, mut seen, mut started) =
+                (0u64, std::collections::HashSet::new(), false);
+            let mut kept: std::collections::HashSet<Vec<u8>> = model.keys().cloned().collect();
+            let mut step = 0;
+            while model.len() > 3 {
+                step += 1;
+                match rnd(10) {
+                    // Random members (scattered slots).
+                    0..=4 => {
+                        let r = rnd(model.len() as u64) as usize;
+                        let m = model.keys().nth(r).cloned().unwrap_or_default();
+                        assert_eq!(z.remove(&m), model.remove(&m));
+                        kept.remove(&m);
+                    }
+                    // A rank range (ZREMRANGEBYRANK / ZPOPMIN / ZPOPMAX).
+                    5 | 6 => {
+                        let a = rnd(model.len() as u64) as usize;
+                        let b = a + 1 + rnd(model.len() as u64 / 8 + 1) as usize;
+                        let mut gone = Vec::new();
+                        z.for_range(a, b, false, |m, _| gone.push(m.to_vec()));
+                        assert_eq!(z.remove_range(a, b), gone.len());
+                        for g in gone {
+                            model.remove(&g);
+                            kept.remove(&g);
+                        }
+                    }
+                    // Rescores and new members now and then.
+                    7 => {
+                        let r = rnd(model.len() as u64) as usize;
+                        let m = model.keys().nth(r).cloned().unwrap_or_default();
+                        let s = rnd(100) as f64;
+                        assert_eq!(z.insert(&m, s, &lim), model.insert(m, s));
+                    }
+                    8 => {
+                        let m = format!("new{round}-{step}").into_bytes();
+                        let s = rnd(100) as f64;
+                        assert_eq!(z.insert(&m, s, &lim), model.insert(m, s));
+                    }
+                    // A shrink whatever the fill.
+                    _ => {
+                        if let ZSet::Skip(s) = &mut z {
+                            s.shrink(rnd(2) == 0);
+                        }
+                    }
+                }
+                if let ZSet::Skip(s) = &z
+                    && s.nodes.len() == s.len as usize
+                    && s.free_uppers.is_empty()
+                {
+                    shrinks += 1;
+                }
+                if !started || cursor != 0 {
+                    started = true;
+                    cursor = z.scan(cursor, 1 + rnd(20) as usize, |m, _| {
+                        seen.insert(m.to_vec());
+                    });
+                }
+                if step % 13 == 0 {
+                    check(&z, &model);
+                    if let ZSet::Skip(s) = &z {
+                        s.validate();
+                    }
+                }
+            }
+            check(&z, &model);
+            if let ZSet::Skip(s) = &mut z {
+                s.validate();
+                // Finish an index migration (as the cron would); the next
+                // removal's check then shrinks.
+                while s.migrate(64) {}
+                s.maybe_shrink();
+                s.validate();
+            }
+            while cursor != 0 {
+                cursor = z.scan(cursor, 5, |m, _| {
+                    seen.insert(m.to_vec());
+                });
+            }
+            for m in &kept {
+                assert!(seen.contains(m), "round {round}: scan missed a member");
+            }
+            assert!(
+                z.heap_size() * 20 < peak_heap,
+                "round {round}: {} bytes of {peak_heap} for {} members",
+                z.heap_size(),
+                z.len()
+            );
+        }
+        assert!(shrinks > 100, "{shrinks}");
+    }
+
+    /// A rescore that moves a node keeps its slot (ZSCAN's guarantee).
+    #[test]
+    fn rescore_keeps_the_slot() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for i in 0..100 {
+            z.insert(format!("m{i}").as_bytes(), i as f64, &lim);
+        }
+        z.remove(b"m3");
+        let ZSet::Skip(s) = &mut z else {
+            unreachable!()
+        };
+        let before = s.find(b"m50");
+        s.insert(b"m50", -1.0);
+        assert_eq!(s.find(b"m50"), before);
+        s.validate();
     }
 
     #[test]
