@@ -286,13 +286,26 @@ impl PosIndex {
     #[inline]
     pub fn insert(&mut self, h: u64, p: u32, rehash: impl Fn(u32) -> u64) {
         if self.old.is_some() {
-            self.step(&rehash);
+            return self.insert_migrating(h, p, &rehash);
         }
+        // Not migrating: the current table holds every position.
         let cap = self.cur.capacity();
-        if self.len() + prepare_window(cap) >= cap {
+        if self.cur.len() + prepare_window(cap) >= cap {
             self.make_room(&rehash);
         }
         // Room is guaranteed: hashbrown never resizes here.
+        self.cur.insert_unique(h, p, |&j| rehash(j));
+    }
+
+    /// `insert` while a migration runs (or a next table is prepared):
+    /// a step first, and the positions left in `old` count.
+    #[inline(never)]
+    fn insert_migrating(&mut self, h: u64, p: u32, rehash: &impl Fn(u32) -> u64) {
+        self.step(rehash);
+        let cap = self.cur.capacity();
+        if self.len() + prepare_window(cap) >= cap {
+            self.make_room(rehash);
+        }
         self.cur.insert_unique(h, p, |&j| rehash(j));
     }
 
