@@ -41,6 +41,17 @@ fn set_range(c: &mut redis::Connection, from: usize, to: usize) {
     }
 }
 
+/// Every `step`th of keys `{prefix}:{i}`, i < `n`, holds `{value}{i}`.
+fn check_values(c: &mut redis::Connection, prefix: &str, value: &str, n: usize, step: usize) {
+    for i in (0..n).step_by(step) {
+        let v: String = redis::cmd("GET")
+            .arg(format!("{prefix}:{i}"))
+            .query(c)
+            .expect("GET");
+        assert_eq!(v, format!("{value}{i}"));
+    }
+}
+
 fn dbsize(c: &mut redis::Connection) -> usize {
     redis::cmd("DBSIZE").query(c).expect("DBSIZE")
 }
@@ -98,20 +109,8 @@ fn the_keyspace_doubles_into_a_table_prepared_ahead() {
     }
     let populated = seen.iter().filter(|k| k.starts_with("key:")).count();
     assert_eq!(populated, BASE, "SCAN lost keys present throughout");
-    for i in (0..20_000).step_by(97) {
-        let v: String = redis::cmd("GET")
-            .arg(format!("n:{i}"))
-            .query(&mut c)
-            .expect("GET");
-        assert_eq!(v, format!("v{i}"));
-    }
-    for i in (0..BASE).step_by(997) {
-        let v: String = redis::cmd("GET")
-            .arg(format!("key:{i}"))
-            .query(&mut c)
-            .expect("GET");
-        assert_eq!(v, format!("value:{i}"));
-    }
+    check_values(&mut c, "n", "v", 20_000, 97);
+    check_values(&mut c, "key", "value:", BASE, 997);
 }
 
 #[test]
@@ -152,11 +151,5 @@ fn no_table_is_prepared_close_to_maxmemory_and_flushall_drops_one() {
     // Growing again from empty, past several doublings.
     set_range(&mut c, 0, 30_000);
     assert_eq!(dbsize(&mut c), 30_000);
-    for i in (0..30_000).step_by(101) {
-        let v: String = redis::cmd("GET")
-            .arg(format!("n:{i}"))
-            .query(&mut c)
-            .expect("GET");
-        assert_eq!(v, format!("v{i}"));
-    }
+    check_values(&mut c, "n", "v", 30_000, 101);
 }

@@ -701,15 +701,23 @@ mod tests {
         }
     }
 
+    /// A model grown (in manual delivery mode) to `min_buckets` or more,
+    /// past its migration, until it asked for its next table; the next
+    /// key to insert.
+    fn preparing_model(min_buckets: usize) -> (Model, u64) {
+        crate::store::prealloc::test_hook::set_manual(true);
+        let mut m = grow_model();
+        let mut k = 0;
+        insert_until(&mut m, &mut k, |i| i.num_buckets() >= min_buckets);
+        insert_until(&mut m, &mut k, |i| !i.is_migrating());
+        insert_until(&mut m, &mut k, PosIndex::is_preparing);
+        (m, k)
+    }
+
     #[test]
     fn a_prepared_table_that_arrived_is_taken_by_the_doubling() {
         use crate::store::prealloc::test_hook as hook;
-        hook::set_manual(true);
-        let mut m = grow_model();
-        let mut k = 0;
-        insert_until(&mut m, &mut k, |i| i.num_buckets() >= PREPARE_MIN_BUCKETS);
-        insert_until(&mut m, &mut k, |i| !i.is_migrating());
-        insert_until(&mut m, &mut k, PosIndex::is_preparing);
+        let (mut m, mut k) = preparing_model(PREPARE_MIN_BUCKETS);
         // Asked within the window, not at the doubling; nothing migrates.
         let buckets = m.idx.num_buckets();
         assert!(m.idx.len() < m.idx.capacity());
@@ -729,13 +737,8 @@ mod tests {
     #[test]
     fn a_prepared_table_late_or_never_leaves_the_doubling_to_allocate() {
         use crate::store::prealloc::test_hook as hook;
-        hook::set_manual(true);
         for never in [false, true] {
-            let mut m = grow_model();
-            let mut k = 0;
-            insert_until(&mut m, &mut k, |i| i.num_buckets() >= PREPARE_MIN_BUCKETS);
-            insert_until(&mut m, &mut k, |i| !i.is_migrating());
-            insert_until(&mut m, &mut k, PosIndex::is_preparing);
+            let (mut m, mut k) = preparing_model(PREPARE_MIN_BUCKETS);
             let buckets = m.idx.num_buckets();
             if never {
                 hook::discard();
@@ -758,15 +761,8 @@ mod tests {
     #[test]
     fn shrink_rebuild_and_clear_cancel_a_prepared_table() {
         use crate::store::prealloc::test_hook as hook;
-        hook::set_manual(true);
         for how in 0..3 {
-            let mut m = grow_model();
-            let mut k = 0;
-            insert_until(&mut m, &mut k, |i| {
-                i.num_buckets() >= 2 * PREPARE_MIN_BUCKETS
-            });
-            insert_until(&mut m, &mut k, |i| !i.is_migrating());
-            insert_until(&mut m, &mut k, PosIndex::is_preparing);
+            let (mut m, k) = preparing_model(2 * PREPARE_MIN_BUCKETS);
             let buckets = m.idx.num_buckets();
             match how {
                 0 => {
@@ -816,12 +812,7 @@ mod tests {
     #[test]
     fn a_clone_does_not_share_the_request() {
         use crate::store::prealloc::test_hook as hook;
-        hook::set_manual(true);
-        let mut m = grow_model();
-        let mut k = 0;
-        insert_until(&mut m, &mut k, |i| i.num_buckets() >= PREPARE_MIN_BUCKETS);
-        insert_until(&mut m, &mut k, |i| !i.is_migrating());
-        insert_until(&mut m, &mut k, PosIndex::is_preparing);
+        let (m, _) = preparing_model(PREPARE_MIN_BUCKETS);
         let c = m.idx.clone();
         assert!(!c.is_preparing() && !c.is_migrating());
         assert_eq!(c.len(), m.idx.len());
