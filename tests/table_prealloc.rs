@@ -5,8 +5,9 @@
 //! the doubling); the keys then grow past the doubling, which takes it,
 //! with a SCAN running across both (every key present throughout comes
 //! back) and every value checked. Under a maxmemory close to the used
-//! memory no table is prepared; FLUSHALL while one is prepared, then
-//! growing again, leaves a consistent keyspace. `activerehashing no` keeps
+//! memory no table is prepared; one prepared is freed rather than any key
+//! evicted when maxmemory is crossed; FLUSHALL, then growing again,
+//! leaves a consistent keyspace. `activerehashing no` keeps
 //! the migration in flight between commands.
 
 mod common;
@@ -114,7 +115,7 @@ fn the_keyspace_doubles_into_a_table_prepared_ahead() {
 }
 
 #[test]
-fn no_table_is_prepared_close_to_maxmemory_and_flushall_drops_one() {
+fn maxmemory_refuses_or_frees_a_prepared_table_before_evicting() {
     let (_s, mut c) = start();
     // 8 times the prepared table does not fit under this limit.
     let limit = used(&mut c) + 6 * PREPARED;
@@ -146,6 +147,34 @@ fn no_table_is_prepared_close_to_maxmemory_and_flushall_drops_one() {
             > PREPARED * 9 / 10),
         "no prepared table without maxmemory"
     );
+    // Over a new maxmemory by less than the prepared table: it is freed
+    // first, and no key is evicted.
+    let n = dbsize(&mut c);
+    let limit = used(&mut c) - PREPARED / 2;
+    for (k, v) in [
+        ("maxmemory-policy", "allkeys-random".to_string()),
+        ("maxmemory", limit.to_string()),
+    ] {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(k)
+            .arg(v)
+            .query(&mut c)
+            .expect("CONFIG SET");
+    }
+    set_range(&mut c, 2001, 2002);
+    assert_eq!(dbsize(&mut c), n + 1);
+    assert_eq!(
+        info_field(&mut c, "stats", "evicted_keys").as_deref(),
+        Some("0")
+    );
+    assert!(used(&mut c) <= limit);
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(0)
+        .query(&mut c)
+        .expect("CONFIG SET");
     let () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
     assert_eq!(dbsize(&mut c), 0);
     // Growing again from empty, past several doublings.

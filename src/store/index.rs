@@ -819,4 +819,27 @@ mod tests {
         hook::discard();
         hook::set_manual(false);
     }
+
+    #[test]
+    fn release_all_frees_prepared_tables_arrived_or_not() {
+        use crate::store::prealloc::{release_all, test_hook as hook};
+        for arrived in [true, false] {
+            let (mut m, mut k) = preparing_model(PREPARE_MIN_BUCKETS);
+            let buckets = m.idx.num_buckets();
+            if arrived {
+                assert_eq!(hook::deliver(), 1);
+                assert_eq!(release_all(), 1);
+            } else {
+                assert_eq!(release_all(), 0);
+                // Arriving after the release, nobody takes it.
+                assert_eq!(hook::deliver(), 0);
+            }
+            let taken = hook::taken();
+            insert_until(&mut m, &mut k, PosIndex::is_migrating);
+            assert_eq!(hook::taken(), taken);
+            assert_eq!(m.idx.num_buckets(), 2 * buckets);
+            m.check();
+        }
+        hook::set_manual(false);
+    }
 }

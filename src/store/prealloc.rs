@@ -8,23 +8,87 @@
 //! through the returned `Ticket`, which the index's `migrate_to` takes if
 //! it has arrived, and else allocates as before: the reactor never waits.
 //!
-//! This module owns the thread, the tickets and the rule for when a
-//! prepared table may be held under `maxmemory`. Tables nobody takes (the
-//! index shrank, was cleared or freed before it grew) go back to the same
-//! thread to be freed.
+//! This module owns the thread, the tickets and the rules for holding a
+//! prepared table under `maxmemory`: asked for only far below the limit,
+//! and every table prepared and not yet taken is freed at once when the
+//! limit is crossed (`release_all`, before eviction picks a key), so a
+//! prepared table never makes eviction free more data than without one.
+//! Tables nobody takes (the index shrank, was cleared or freed before it
+//! grew) go back to the same thread to be freed.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use hashbrown::HashTable;
 
+/// Where a requested table is handed over.
+#[derive(Debug, Default)]
+enum State {
+    #[default]
+    Waiting,
+    Ready(HashTable<u32>),
+    /// Freed by `release_all` (or never coming): a table arriving now is
+    /// dropped by the thread.
+    Released,
+}
+
+type Slot = Mutex<State>;
+
 /// Work for the thread.
 enum Job {
-    /// Allocate a table of this capacity and send it back.
-    Alloc(usize, SyncSender<HashTable<u32>>),
+    /// Allocate a table of this capacity into the slot, if still wanted.
+    Alloc(usize, Weak<Slot>),
     /// A prepared table nobody took.
     Free(HashTable<u32>),
+}
+
+/// Every slot handed out and not dropped (for `release_all`); the reactor
+/// alone touches it. Per thread in unit tests, which run in parallel.
+fn with_slots<R>(f: impl FnOnce(&mut Vec<Weak<Slot>>) -> R) -> R {
+    #[cfg(not(test))]
+    {
+        static SLOTS: Mutex<Vec<Weak<Slot>>> = Mutex::new(Vec::new());
+        f(&mut SLOTS.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+    #[cfg(test)]
+    {
+        thread_local! {
+            static SLOTS: std::cell::RefCell<Vec<Weak<Slot>>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SLOTS.with(|s| f(&mut s.borrow_mut()))
+    }
+}
+
+/// Puts a table allocated for `slot` there; gives it back if nobody wants
+/// it any more (the caller drops it).
+fn deliver(slot: &Weak<Slot>, t: HashTable<u32>) -> Result<(), HashTable<u32>> {
+    let Some(slot) = slot.upgrade() else {
+        return Err(t);
+    };
+    let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
+    match *s {
+        State::Waiting => {
+            *s = State::Ready(t);
+            Ok(())
+        }
+        _ => Err(t),
+    }
+}
+
+/// Frees every prepared table not taken yet, at once (used memory is over
+/// `maxmemory`: they must not count against the data): how many.
+pub fn release_all() -> usize {
+    let slots = with_slots(std::mem::take);
+    let mut n = 0;
+    for slot in slots.iter().filter_map(Weak::upgrade) {
+        let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(std::mem::replace(&mut *s, State::Released), State::Ready(_)) {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// `maxmemory` as the store applies it (0: none), for `room_for`.
@@ -59,11 +123,12 @@ fn worker() -> Option<&'static Sender<Job>> {
             .spawn(move || {
                 for job in rx {
                     match job {
-                        Job::Alloc(capacity, back) => {
-                            // A requester gone meanwhile: the send fails
-                            // and the table is dropped here.
-                            let _ = back.send(HashTable::with_capacity(capacity));
+                        // Not wanted any more: not allocated, or dropped
+                        // here.
+                        Job::Alloc(capacity, slot) if slot.strong_count() > 0 => {
+                            let _ = deliver(&slot, HashTable::with_capacity(capacity));
                         }
+                        Job::Alloc(..) => {}
                         Job::Free(t) => drop(t),
                     }
                 }
@@ -79,7 +144,7 @@ fn worker() -> Option<&'static Sender<Job>> {
 #[derive(Debug)]
 pub struct Ticket {
     capacity: usize,
-    rx: Receiver<HashTable<u32>>,
+    slot: Arc<Slot>,
 }
 
 /// Asks for an empty table of `capacity` (`bytes` its size, for the
@@ -88,14 +153,21 @@ pub fn request(capacity: usize, bytes: usize) -> Option<Ticket> {
     if !room_for(bytes) {
         return None;
     }
-    let (tx, rx) = sync_channel(1);
+    let slot = Arc::new(Slot::default());
+    let weak = Arc::downgrade(&slot);
     #[cfg(test)]
     if test_hook::manual() {
-        test_hook::queue(capacity, tx);
-        return Some(Ticket { capacity, rx });
+        test_hook::queue(capacity, weak.clone());
+    } else {
+        worker()?.send(Job::Alloc(capacity, weak.clone())).ok()?;
     }
-    worker()?.send(Job::Alloc(capacity, tx)).ok()?;
-    Some(Ticket { capacity, rx })
+    #[cfg(not(test))]
+    worker()?.send(Job::Alloc(capacity, weak.clone())).ok()?;
+    with_slots(|slots| {
+        slots.retain(|w| w.strong_count() > 0);
+        slots.push(weak);
+    });
+    Some(Ticket { capacity, slot })
 }
 
 impl Ticket {
@@ -106,20 +178,33 @@ impl Ticket {
         if self.capacity != capacity {
             return None;
         }
-        let t = self.rx.try_recv().ok();
+        let t = self.arrived();
         #[cfg(test)]
         if t.is_some() {
             test_hook::TAKEN.with(|n| n.set(n.get() + 1));
         }
         t
     }
+
+    /// The table if it has arrived; never waits (the thread holds the
+    /// lock only to put it there).
+    fn arrived(&self) -> Option<HashTable<u32>> {
+        let mut s = self.slot.try_lock().ok()?;
+        match std::mem::replace(&mut *s, State::Released) {
+            State::Ready(t) => Some(t),
+            other => {
+                *s = other;
+                None
+            }
+        }
+    }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         // Arrived and not taken: freeing a big table is for the thread
-        // too. Not arrived yet: the thread's send fails and it drops it.
-        if let Ok(t) = self.rx.try_recv()
+        // too. Not arrived yet: the thread finds the slot gone.
+        if let Some(t) = self.arrived()
             && let Some(tx) = worker()
         {
             let _ = tx.send(Job::Free(t));
@@ -136,7 +221,7 @@ pub mod test_hook {
     thread_local! {
         static MANUAL: Cell<bool> = const { Cell::new(false) };
         pub(super) static TAKEN: Cell<usize> = const { Cell::new(0) };
-        static QUEUE: RefCell<Vec<(usize, SyncSender<HashTable<u32>>)>> =
+        static QUEUE: RefCell<Vec<(usize, Weak<Slot>)>> =
             const { RefCell::new(Vec::new()) };
     }
 
@@ -149,8 +234,8 @@ pub mod test_hook {
         MANUAL.with(|m| m.get())
     }
 
-    pub(super) fn queue(capacity: usize, tx: SyncSender<HashTable<u32>>) {
-        QUEUE.with(|q| q.borrow_mut().push((capacity, tx)));
+    pub(super) fn queue(capacity: usize, slot: Weak<Slot>) {
+        QUEUE.with(|q| q.borrow_mut().push((capacity, slot)));
     }
 
     /// Prepared tables taken by a doubling on this thread.
@@ -168,7 +253,7 @@ pub mod test_hook {
     pub fn deliver() -> usize {
         let jobs = QUEUE.with(|q| std::mem::take(&mut *q.borrow_mut()));
         jobs.into_iter()
-            .filter(|(c, tx)| tx.send(HashTable::with_capacity(*c)).is_ok())
+            .filter(|(c, slot)| super::deliver(slot, HashTable::with_capacity(*c)).is_ok())
             .count()
     }
 
