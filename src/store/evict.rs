@@ -300,7 +300,12 @@ impl Store {
     /// within the tenacity time budget (performEvictions).
     pub fn perform_evictions(&mut self) -> Outcome {
         let max = self.evict.maxmemory;
-        let used = crate::memory::used_memory() as u64;
+        let mut used = crate::memory::used_memory() as u64;
+        // Index tables prepared ahead of a doubling (store/prealloc.rs)
+        // go first: no key is evicted to keep them.
+        if max != 0 && used > max && super::prealloc::release_all() > 0 {
+            used = crate::memory::used_memory() as u64;
+        }
         if max == 0 || used <= max {
             self.evict.running = false;
             return Outcome::Ok;

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod lazyfree;
 pub mod list;
 pub mod pack;
+pub mod prealloc;
 pub mod ready;
 mod rehash;
 pub mod scan;
