@@ -14,11 +14,13 @@
 //! limit is crossed (`release_all`, before eviction picks a key), so a
 //! prepared table never makes eviction free more data than without one.
 //! Tables nobody takes (the index shrank, was cleared or freed before it
-//! grew) go back to the same thread to be freed.
+//! grew, or stopped growing: the cron gives back one waiting longer than
+//! `STALE_AFTER`) go back to the same thread to be freed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
 
@@ -27,7 +29,8 @@ use hashbrown::HashTable;
 enum State {
     #[default]
     Waiting,
-    Ready(HashTable<u32>),
+    /// Arrived at that instant (for `release_stale`).
+    Ready(HashTable<u32>, Instant),
     /// Freed by `release_all` (or never coming): a table arriving now is
     /// dropped by the thread.
     Released,
@@ -70,7 +73,7 @@ fn deliver(slot: &Weak<Slot>, t: HashTable<u32>) -> Result<(), HashTable<u32>> {
     let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
     match *s {
         State::Waiting => {
-            *s = State::Ready(t);
+            *s = State::Ready(t, Instant::now());
             Ok(())
         }
         _ => Err(t),
@@ -84,10 +87,44 @@ pub fn release_all() -> usize {
     let mut n = 0;
     for slot in slots.iter().filter_map(Weak::upgrade) {
         let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(std::mem::replace(&mut *s, State::Released), State::Ready(_)) {
+        if matches!(
+            std::mem::replace(&mut *s, State::Released),
+            State::Ready(..)
+        ) {
             n += 1;
         }
     }
+    n
+}
+
+/// A prepared table still not taken this long after it arrived is given
+/// back: its index stopped growing inside the last 1/16 before its
+/// doubling, and would otherwise hold it (up to ~160 MB at 16M buckets)
+/// until it shrinks or is freed. Should it grow again, that one doubling
+/// allocates on the reactor, as without a prepared table.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// The cron's sweep: prepared tables waiting since `STALE_AFTER` before
+/// `now` go to the thread to be freed; how many.
+pub fn release_stale(now: Instant) -> usize {
+    let mut n = 0;
+    with_slots(|slots| {
+        slots.retain(|w| w.strong_count() > 0);
+        for slot in slots.iter().filter_map(Weak::upgrade) {
+            let Ok(mut s) = slot.try_lock() else {
+                continue;
+            };
+            if let State::Ready(_, at) = &*s
+                && now.saturating_duration_since(*at) >= STALE_AFTER
+                && let State::Ready(t, _) = std::mem::replace(&mut *s, State::Released)
+            {
+                n += 1;
+                if let Some(tx) = worker() {
+                    let _ = tx.send(Job::Free(t));
+                }
+            }
+        }
+    });
     n
 }
 
@@ -191,7 +228,7 @@ impl Ticket {
     fn arrived(&self) -> Option<HashTable<u32>> {
         let mut s = self.slot.try_lock().ok()?;
         match std::mem::replace(&mut *s, State::Released) {
-            State::Ready(t) => Some(t),
+            State::Ready(t, _) => Some(t),
             other => {
                 *s = other;
                 None
@@ -260,5 +297,29 @@ pub mod test_hook {
     /// Forgets every waiting request (the table never comes).
     pub fn discard() {
         QUEUE.with(|q| q.borrow_mut().clear());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table that arrived and waited `STALE_AFTER` is given back by the
+    /// cron's sweep (and not before); its ticket then yields nothing, so
+    /// the doubling allocates as without one.
+    #[test]
+    fn stale_prepared_tables_are_released() {
+        test_hook::set_manual(true);
+        let t = request(1024, 0).expect("requested");
+        assert_eq!(test_hook::deliver(), 1);
+        let now = Instant::now();
+        assert_eq!(release_stale(now), 0, "fresh: kept");
+        assert_eq!(release_stale(now + STALE_AFTER), 1);
+        assert_eq!(release_stale(now + STALE_AFTER * 2), 0, "once");
+        assert!(t.take(1024).is_none());
+        let fresh = request(1024, 0).expect("requested");
+        assert_eq!(test_hook::deliver(), 1);
+        assert!(fresh.take(1024).is_some(), "a fresh one is taken");
+        test_hook::set_manual(false);
     }
 }
