@@ -113,11 +113,27 @@ fn pfadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         }
         Some(v) => {
             let s = check_hll(v)?;
-            // Touch the key (WATCH, AOF, events) only if a register rises;
-            // a corrupt value is reported by the add below.
-            if !elems.iter().any(|e| hll::would_add(s, e) != Ok(false)) {
-                // Redis unshared it all the same (module doc).
+            // Touch the key (WATCH, AOF, events) only if a register rises.
+            // A corrupt value is an error and no write (Redis answers
+            // INVALIDOBJ without signalling the key or counting a change).
+            let mut grows = false;
+            let mut corrupted = false;
+            for e in elems.iter() {
+                match hll::would_add(s, e) {
+                    Ok(up) => grows |= up,
+                    Err(_) => {
+                        corrupted = true;
+                        break;
+                    }
+                }
+            }
+            if corrupted || !grows {
+                // Redis unshared it all the same (module doc), before it
+                // found the corruption too.
                 srv.store.mark_raw(db, key);
+                if corrupted {
+                    return Err(corrupt());
+                }
                 c.reply.int(0);
                 return Ok(());
             }
@@ -163,7 +179,14 @@ fn pfcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
                 c.reply.int(card as i64);
                 return Ok(());
             }
-            hll::count(s).map_err(|_| corrupt())?
+            match hll::count(s) {
+                Ok(card) => card,
+                Err(_) => {
+                    // Redis unshared it before finding the corruption.
+                    srv.store.mark_raw(db, key);
+                    return Err(corrupt());
+                }
+            }
         }
     };
     // Refresh the cache: a change to the value, propagated like Redis.
