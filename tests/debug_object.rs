@@ -159,6 +159,9 @@ fn lists_like_redis() {
         ("-2", "1", "no"),
         ("-1", "2", "no"),
         ("7", "3", "no"),
+        // One element a node: `cfg_edges` makes nodes of exactly 64 and
+        // 16384 bytes (where the RDB's string length prefix widens).
+        ("1", "0", "no"),
     ] {
         d.same(&format!("CONFIG SET list-max-listpack-size {fill}"));
         d.same(&format!("CONFIG SET list-compress-depth {depth}"));
@@ -166,6 +169,18 @@ fn lists_like_redis() {
         lists = vec![
             ("cfg_strings", strs(3000, &|i| format!("v{i}"))),
             ("cfg_ints", ints(0, 74_000, 37)),
+            ("cfg_neg_ints", ints(-74_000, 0, 37)),
+            // A node's byte limit is reached exactly where a wrong
+            // weight (the sign left out of "-1"'s length) lets one more
+            // element in.
+            ("cfg_minus_ones", vec!["-1".to_string(); 3000]),
+            (
+                "cfg_edges",
+                (50..60)
+                    .chain(16_360..16_380)
+                    .map(|n| "e".repeat(n))
+                    .collect(),
+            ),
             (
                 "cfg_long",
                 strs(200, &|i| format!("{}{i}", "x".repeat(300))),
