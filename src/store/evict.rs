@@ -388,7 +388,11 @@ impl Store {
         // Per slot: the entry, its clock, and the index's u32 + control byte.
         let slot = std::mem::size_of::<Key>() + std::mem::size_of::<super::Value>();
         let growth = (cap * (slot + 4 + 5)) as u64;
-        if (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory {
+        let fits =
+            || (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory;
+        // Tables prepared for coming doublings (store/prealloc.rs) count
+        // in used_memory: they go before any key does.
+        if fits() || (super::prealloc::release_all() > 0 && fits()) {
             return;
         }
         for _ in 0..(cap / 128).max(1) {

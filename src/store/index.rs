@@ -426,6 +426,15 @@ impl PosIndex {
     /// Asks the background thread for the table the next doubling needs.
     #[cold]
     fn prepare(&mut self) {
+        // Deleted markers also bring the index to full, and then it is
+        // rebuilt at its size unless they are under 1/32 of it
+        // (`make_room`): under delete/insert churn a table of stable size
+        // would ask for (and drop) a doubled table every rebuild. Ask only
+        // when the live positions alone are near the doubling.
+        let full = full_capacity(self.cur.num_buckets());
+        if self.cur.len() + full / 32 + prepare_window(full) < full {
+            return;
+        }
         let buckets = 2 * self.cur.num_buckets();
         let capacity = 2 * full_capacity(self.cur.num_buckets());
         // Its control bytes and slots (for the maxmemory rule).
@@ -839,6 +848,70 @@ mod tests {
             assert_eq!(hook::taken(), taken);
             assert_eq!(m.idx.num_buckets(), 2 * buckets);
             m.check();
+        }
+        hook::set_manual(false);
+    }
+}
+
+#[cfg(test)]
+mod churn_tests {
+    use super::*;
+    use crate::store::prealloc::test_hook as hook;
+
+    fn hash(k: u64) -> u64 {
+        let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 29;
+        x.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+
+    /// A big index of stable size under delete + insert churn fills up
+    /// with deleted markers and is rebuilt at its size, never doubled: it
+    /// must not ask for a doubled table on the way (it would drop it at
+    /// each rebuild, a big allocation on the other core every time).
+    #[test]
+    fn churn_at_a_stable_size_prepares_no_table() {
+        hook::set_manual(true);
+        for fill in [60usize, 80, 90] {
+            let (mut idx, mut keys, mut next) = (PosIndex::new(), Vec::<u64>::new(), 0u64);
+            while idx.num_buckets() < 4096 || idx.is_migrating() {
+                let (p, ks) = (keys.len() as u32, &keys);
+                idx.insert(hash(next), p, |j| hash(ks[j as usize]));
+                keys.push(next);
+                next += 1;
+            }
+            let buckets = idx.num_buckets();
+            let target = full_capacity(buckets) * fill / 100;
+            let mut x = 0x2545_F491_4F6C_DD1D ^ fill as u64;
+            let mut asked = 0;
+            let mut was = false;
+            for _ in 0..200_000 {
+                if keys.len() > target {
+                    let i = (crate::store::xorshift(&mut x) % keys.len() as u64) as usize;
+                    let k = keys[i];
+                    let ks = &keys;
+                    idx.tick(|j| hash(ks[j as usize]));
+                    assert_eq!(idx.remove(hash(k), |j| ks[j as usize] == k), Some(i as u32));
+                    let last = keys.len() - 1;
+                    if i < last {
+                        let slot = idx.find_mut(hash(keys[last]), |j| j as usize == last);
+                        *slot.expect("indexed") = i as u32;
+                    }
+                    keys.swap_remove(i);
+                } else {
+                    let (p, ks) = (keys.len() as u32, &keys);
+                    idx.insert(hash(next), p, |j| hash(ks[j as usize]));
+                    keys.push(next);
+                    next += 1;
+                }
+                let now = idx.is_preparing();
+                if now && !was {
+                    asked += 1;
+                    hook::deliver();
+                }
+                was = now;
+            }
+            assert_eq!(idx.num_buckets(), buckets, "fill {fill}%: never doubled");
+            assert_eq!(asked, 0, "fill {fill}%: tables asked for");
         }
         hook::set_manual(false);
     }
