@@ -646,13 +646,21 @@ const FREE_NODE: Node = Node {
 /// hashes'): a small set does not thrash between growing and shrinking.
 const SHRINK_MIN: usize = 64;
 /// An arena of at most this many slots is never compacted for its free
-/// slots alone (a compaction costs O(arena): small ones are cheap, and a
-/// free slot is a whole 56-byte node).
+/// slots alone (tiny arenas would compact at every few removals; above
+/// it, a free slot is a whole 56-byte node worth giving back).
 const ARENA_MIN: usize = 8;
 
+/// Spare arena slots (or free-list entries) from which a compaction hands
+/// the old allocation to the lazyfree thread (3.5 MB of nodes).
+#[cfg(not(test))]
+const LAZYFREE_SLOTS: usize = 1 << 16;
+/// Tests' sets of a few thousand members take that path too.
+#[cfg(test)]
+const LAZYFREE_SLOTS: usize = 1 << 10;
+
 /// A compaction (`SkipList::compact`) moves up to this many nodes at once:
-/// O(members) random accesses plus a sequential pass over the arena, a
-/// few milliseconds at most.
+/// O(members) random accesses (~100-350 ns a moved node) plus a pass over
+/// the free list's u32s, a few milliseconds at most.
 #[cfg(not(test))]
 const COMPACT_AT_ONCE: usize = 1 << 14;
 /// Tests cross the limit with small sets.
@@ -1018,6 +1026,10 @@ impl SkipList {
         n.levels = 0;
         if self.len == 0 {
             // Start over: no free-list garbage in an emptied set.
+            // SAFETY: a shorter length only forgets initialized slots
+            // (sound), and every slot is free now, owning nothing (see
+            // `compact`): a big arena is not read slot by slot to drop it.
+            unsafe { self.nodes.set_len(0) };
             self.nodes = Vec::new();
             self.free = Vec::new();
             self.uppers = Vec::new();
@@ -1030,32 +1042,39 @@ impl SkipList {
 
     /// Gives back memory after removals. As Redis's zsetDel resizes the
     /// dict below 10% fill (htNeedsResize), the member index shrinks then;
-    /// the node arena and the upper levels are compacted to the members
-    /// left then too, and also when 3/4 of the arena's slots are free
-    /// (Redis frees each node; a free slot here costs a whole node).
-    /// Amortized O(1): a compaction is O(arena) and follows the removal of
-    /// at least 3/4 of it. It runs at once, so only with at most
-    /// `COMPACT_AT_ONCE` members left; a bigger set only drops its free
-    /// tail slots. Waits while the index migrates (the cron calls this
-    /// again when it finishes an idle one, store/rehash.rs).
+    /// with at most `COMPACT_AT_ONCE` members left, the node arena and the
+    /// upper levels are compacted to the members left then too, and also
+    /// when 3/4 of the arena's slots are free (Redis frees each node; a free
+    /// slot here costs a whole node). A bigger set only shrinks its index
+    /// (incremental for big tables): its free slots and freed upper blocks
+    /// stay, reused by inserts, until it is cut to `COMPACT_AT_ONCE`.
+    /// Nothing here is O(arena): a compaction is O(members + free slots)
+    /// and follows the removal of most of them. Waits while the index
+    /// migrates (the cron calls this again when it finishes an idle one,
+    /// store/rehash.rs).
     pub fn maybe_shrink(&mut self) {
+        if self.dict.is_migrating() {
+            return;
+        }
         let len = self.len as usize;
         // The table's size, not `capacity()`: deleted markers lower that,
         // which would put the shrink off.
         let cap = full_capacity(self.dict.num_buckets());
         let sparse_index = cap > SHRINK_MIN && len * 10 < cap;
         let sparse_arena =
-            self.nodes.len() > ARENA_MIN && len * 4 < self.nodes.len() && len <= COMPACT_AT_ONCE;
-        if (sparse_index || sparse_arena) && !self.dict.is_migrating() {
+            len <= COMPACT_AT_ONCE && self.nodes.len() > ARENA_MIN && len * 4 < self.nodes.len();
+        if sparse_index || sparse_arena {
             self.shrink(sparse_index);
         }
     }
 
-    /// Compacts the arena (a big set: drops only the free slots at its
-    /// end) and repacks the upper levels, then shrinks the index if asked
-    /// (its positions are right again by then).
+    /// Compacts the arena and the upper levels (only a set of at most
+    /// `COMPACT_AT_ONCE` members), then shrinks the index if asked (its
+    /// positions are right again by then).
     fn shrink(&mut self, index: bool) {
-        self.compact(self.len as usize <= COMPACT_AT_ONCE);
+        if self.len as usize <= COMPACT_AT_ONCE {
+            self.compact();
+        }
         if index {
             let (nodes, hasher) = (&self.nodes, &self.hasher);
             self.dict
@@ -1063,96 +1082,118 @@ impl SkipList {
         }
     }
 
-    /// With `move_down`, moves the live nodes above slot `len` into the
-    /// free slots below it (only ever down: ZSCAN walks slots downward, see
-    /// `ZSet::scan`) and truncates the arena to `len`; without, truncates
-    /// only the free slots at its end. Then packs the upper blocks of the
-    /// live nodes in slot order (freed blocks dropped). Sequential passes
-    /// over the arena; moved nodes' links are fixed through forwarding
-    /// addresses left in the vacated slots (`l0.next`), not by searching
-    /// each one's predecessors.
-    fn compact(&mut self, move_down: bool) {
+    /// Moves the live nodes at slots `len` and up into the free slots below
+    /// `len` (only ever down: ZSCAN walks slots downward, see `ZSet::scan`),
+    /// cuts the arena to `len` slots and packs the upper blocks (freed
+    /// blocks dropped); the free lists end empty. O(len + free slots),
+    /// never a pass over the whole arena: the holes come from one pass over
+    /// `free` (u32s), and one walk of level 0 finds the movers, moves each
+    /// into the next hole and relinks every level as it goes (the walk
+    /// knows each node's predecessor at every level), so no link is looked
+    /// up twice; the tail is cut off without visiting its slots, and a
+    /// big old allocation is unmapped on the lazyfree thread.
+    fn compact(&mut self) {
         let len = self.len as usize;
-        // Slots from `fwd_from` up hold forwarding addresses.
-        let mut fwd_from = usize::MAX;
-        if move_down && self.nodes.len() > len {
-            fwd_from = len;
-            let holes: Vec<u32> = self
-                .free
-                .iter()
-                .copied()
-                .filter(|&i| (i as usize) < len)
-                .collect();
-            let mut from = len;
-            for &to in &holes {
-                while self.nodes[from].back == FREE {
-                    from += 1;
-                }
-                let moved = std::mem::replace(&mut self.nodes[from], FREE_NODE);
-                let h = self.hasher.hash_one(&moved.member[..]);
-                self.nodes[to as usize] = moved;
-                self.nodes[from].l0.next = to;
-                let slot = self.dict.find_mut(h, |p| p as usize == from);
-                debug_assert!(slot.is_some(), "a live node is indexed");
-                if let Some(slot) = slot {
-                    *slot = to;
-                }
-                from += 1;
-            }
-        }
-        let fwd = |nodes: &[Node], x: u32| -> u32 {
-            if x < FREE && x as usize >= fwd_from {
-                nodes[x as usize].l0.next
-            } else {
-                x
-            }
-        };
-        // The live part: `len` slots after moving, else up to the last
-        // live slot.
-        let mut end = self.nodes.len().min(fwd_from);
-        while end > 0 && self.nodes[end - 1].back == FREE {
-            end -= 1;
-        }
-        let total: usize = self.nodes[..end]
+        let top = self.nodes.len();
+        // Every slot below `top` is live or in `free`, so there are as many
+        // holes (free slots below `len`) as live nodes at `len` and up.
+        let holes: Vec<u32> = self
+            .free
             .iter()
-            .map(|n| (n.levels as usize).saturating_sub(1))
-            .sum();
-        let mut uppers = Vec::with_capacity(total);
+            .copied()
+            .filter(|&i| (i as usize) < len)
+            .collect();
+        let mut holes = holes.into_iter();
+        // ~1/3 of an upper level per node (levels with p = 1/4).
+        let mut uppers: Vec<Level> = Vec::with_capacity(len / 3 + MAX_LEVEL);
+        // Per level, the entry of `uppers` linking to the next node there
+        // (`usize::MAX`: the header's).
+        let mut last = [usize::MAX; MAX_LEVEL];
+        let mut stray = false;
+        let (mut prev, mut x) = (NIL, self.head[0].next);
+        while x != NIL {
+            let mut at = x;
+            if x as usize >= len {
+                match holes.next() {
+                    Some(to) => {
+                        let moved = std::mem::replace(&mut self.nodes[x as usize], FREE_NODE);
+                        let h = self.hasher.hash_one(&moved.member[..]);
+                        self.nodes[to as usize] = moved;
+                        let slot = self.dict.find_mut(h, |p| p == x);
+                        debug_assert!(slot.is_some(), "a live node is indexed");
+                        if let Some(slot) = slot {
+                            *slot = to;
+                        }
+                        at = to;
+                    }
+                    None => stray = true,
+                }
+            }
+            // The node's links still name old slots: read before relinking.
+            let n = &mut self.nodes[at as usize];
+            let next = n.l0.next;
+            let (old_upper, k) = (n.upper as usize, (n.levels as usize).saturating_sub(1));
+            n.back = prev;
+            n.upper = if k > 0 { uppers.len() as u32 } else { 0 };
+            match prev {
+                NIL => self.head[0].next = at,
+                p => self.nodes[p as usize].l0.next = at,
+            }
+            for (i, l) in self.uppers[old_upper..old_upper + k].iter().enumerate() {
+                match last[i + 1] {
+                    usize::MAX => self.head[i + 1].next = at,
+                    j => uppers[j].next = at,
+                }
+                last[i + 1] = uppers.len();
+                uppers.push(*l);
+            }
+            prev = at;
+            x = next;
+        }
+        // The last node at each level kept its `NIL` next.
+        self.tail = prev;
         let nodes = &mut self.nodes;
-        for i in 0..end {
-            let n = &nodes[i];
-            if n.back == FREE {
-                continue;
+        debug_assert!(!stray, "as many holes as movers");
+        if stray {
+            // Unreachable while `free` names every free slot: keep the
+            // arena and list its free slots again.
+            self.free = (0..top as u32)
+                .filter(|&i| nodes[i as usize].back == FREE)
+                .collect();
+        } else {
+            if top > len {
+                debug_assert!(
+                    nodes[len..]
+                        .iter()
+                        .all(|n| n.back == FREE && matches!(n.member, Key::Inline { .. })),
+                    "the tail is free slots owning nothing"
+                );
+                // SAFETY: `len < top`, the old length, so the slots kept are
+                // initialized and the ones cut off are only forgotten (never
+                // unsound). They own nothing either: every slot from `len`
+                // up is free, vacated above (`FREE_NODE`) or unlinked
+                // (`unlink` swaps its member for an empty, inline `Key`). A
+                // `truncate` would read each one (56 bytes) for its drop.
+                unsafe { nodes.set_len(len) };
             }
-            let (next, back) = (fwd(nodes, n.l0.next), fwd(nodes, n.back));
-            let at = n.upper as usize;
-            let k = (n.levels as usize).saturating_sub(1);
-            for l in &self.uppers[at..at + k] {
-                uppers.push(Level {
-                    next: fwd(nodes, l.next),
-                    span: l.span,
-                });
-            }
-            let n = &mut nodes[i];
-            n.l0.next = next;
-            n.back = back;
-            n.upper = if k > 0 { (uppers.len() - k) as u32 } else { 0 };
-        }
-        for l in self.head.iter_mut() {
-            l.next = fwd(nodes, l.next);
-        }
-        self.tail = fwd(nodes, self.tail);
-        if end < nodes.len() {
-            nodes.truncate(end);
-            if end == len {
-                self.free = Vec::new();
-            } else {
-                self.free.retain(|&i| (i as usize) < end);
+            let free = std::mem::take(&mut self.free);
+            if free.capacity() >= LAZYFREE_SLOTS {
+                super::lazyfree::free(free);
             }
         }
-        // O(end) like the passes above; growing back doubles as usual.
-        nodes.shrink_to_fit();
-        self.free.shrink_to_fit();
+        if nodes.capacity() - nodes.len() >= LAZYFREE_SLOTS {
+            // Unmapping tens of MB takes milliseconds (page by page): the
+            // kept nodes move to an exact new arena (a copy of at most
+            // `COMPACT_AT_ONCE` nodes) and the old, emptied allocation is
+            // freed on the lazyfree thread.
+            let mut kept = Vec::with_capacity(nodes.len());
+            kept.append(nodes);
+            super::lazyfree::free(std::mem::replace(nodes, kept));
+        } else {
+            // Growing back doubles as usual.
+            nodes.shrink_to_fit();
+        }
+        uppers.shrink_to_fit();
         self.uppers = uppers;
         self.free_uppers = Vec::new();
     }
@@ -1349,6 +1390,12 @@ mod tests {
             for &f in &self.free {
                 assert_eq!(self.nodes[f as usize].back, FREE);
             }
+            // `compact` cuts free slots off without dropping them.
+            for n in &self.nodes {
+                if n.back == FREE {
+                    assert!(matches!(n.member, Key::Inline { len: 0, .. }));
+                }
+            }
             assert_eq!(self.dict.len(), live);
             for (i, n) in self.nodes.iter().enumerate() {
                 if n.back != FREE {
@@ -1506,6 +1553,77 @@ mod tests {
             );
         }
         assert!(shrinks > 100, "{shrinks}");
+    }
+
+    /// A compaction after removals in every slot pattern (holes only at
+    /// the bottom, only at the top, interleaved, random, by rank from
+    /// either end, all but one): movers found by the level-0 walk go only
+    /// down, into the holes, and the list, the upper levels, the index and
+    /// inline and heap members come out whole, with no free slot left.
+    #[test]
+    fn compaction_moves_down_in_every_pattern() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut seed = 7u64;
+        let mut rnd = |n: u64| crate::store::xorshift(&mut seed) % n;
+        for pattern in 0..8 {
+            for n in [9usize, 40, 250] {
+                let mut z = ZSet::new_for(1, &lim);
+                let mut model = std::collections::BTreeMap::new();
+                // Slot i holds the i-th member added (a fresh arena).
+                let members: Vec<Vec<u8>> = (0..n)
+                    .map(|i| format!("m{i}-{}", "y".repeat(rnd(40) as usize)).into_bytes())
+                    .collect();
+                for m in &members {
+                    let sc = rnd(30) as f64;
+                    z.insert(m, sc, &lim);
+                    model.insert(m.clone(), sc);
+                }
+                let by_rank: Vec<Vec<u8>> = {
+                    let mut v = Vec::new();
+                    z.for_each(|m, _| v.push(m.to_vec()));
+                    v
+                };
+                let gone: Vec<&Vec<u8>> = match pattern {
+                    0 => members[..n / 2].iter().collect(),
+                    1 => members[n / 2..].iter().collect(),
+                    2 => members.iter().step_by(2).collect(),
+                    3 => members.iter().filter(|_| rnd(3) != 0).collect(),
+                    4 => by_rank[..n * 3 / 4].iter().collect(),
+                    5 => by_rank[n / 4..].iter().collect(),
+                    6 => members[1..].iter().collect(),
+                    _ => members[..n - 1].iter().collect(),
+                };
+                let ZSet::Skip(s) = &mut z else {
+                    unreachable!()
+                };
+                let before: std::collections::HashMap<Vec<u8>, u32> = members
+                    .iter()
+                    .map(|m| (m.clone(), s.find(m).unwrap_or(NIL)))
+                    .collect();
+                for m in gone {
+                    assert_eq!(s.remove(m), model.remove(m));
+                }
+                s.validate();
+                s.compact();
+                s.validate();
+                assert_eq!(s.nodes.len(), model.len());
+                assert!(s.free.is_empty() && s.free_uppers.is_empty());
+                for m in model.keys() {
+                    let at = s.find(m).unwrap_or(NIL);
+                    assert!(at <= before[m], "pattern {pattern}: moved up");
+                }
+                check(&z, &model);
+                // Emptied: the arena is forgotten whole (`unlink`).
+                for m in model.keys() {
+                    z.remove(m);
+                }
+                let ZSet::Skip(s) = &z else { unreachable!() };
+                assert!(s.len == 0 && s.nodes.is_empty() && s.free.is_empty());
+            }
+        }
     }
 
     /// A rescore that moves a node keeps its slot (ZSCAN's guarantee).
