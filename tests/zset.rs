@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use common::blocking::{block, info_blocked, next, targets};
@@ -1330,4 +1330,108 @@ fn zrangestore_keeps_the_sign_of_zero_like_redis() {
         ("ZSCORE dst longmember_x", r#""-0""#),
         ("OBJECT ENCODING dst", r#""skiplist""#),
     ]);
+}
+
+/// Fills `z` with members m0.. scored by their number.
+fn fill_numbered(c: &mut redis::Connection, n: usize) {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("ZADD").arg("z").arg(i).arg(format!("m{i}")).ignore();
+    }
+    let () = p.query(c).expect("fill");
+}
+
+/// The rest of a ZSCAN of `z` from `cursor`, its members into `seen`.
+fn finish_zscan(c: &mut redis::Connection, mut cursor: String, seen: &mut HashSet<String>) {
+    while cursor != "0" {
+        let (next, items): (String, Vec<String>) = redis::cmd("ZSCAN")
+            .arg("z")
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(100)
+            .query(c)
+            .expect("ZSCAN");
+        seen.extend(items.into_iter().step_by(2));
+        cursor = next;
+    }
+}
+
+/// A transaction or script whose removals would have shrunk the sorted
+/// set (by compacting its arena, or emptying it) and which is rolled
+/// back: a ZSCAN in progress across it still returns every member (the
+/// shrink is deferred to the commit, so the rollback puts each member
+/// back in its own slot).
+#[test]
+fn zscan_across_a_rolled_back_shrink_returns_every_member() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    let mut other = s.conn();
+    let members = |n: usize| -> Vec<String> { (0..n).map(|i| format!("m{i}")).collect() };
+    for (n, how) in [(2000, "multi"), (2000, "script"), (200, "emptying multi")] {
+        let _: i64 = redis::cmd("DEL").arg("z").query(&mut c).expect("DEL");
+        fill_numbered(&mut c, n);
+        let (cursor, items): (String, Vec<String>) = redis::cmd("ZSCAN")
+            .arg("z")
+            .arg(0)
+            .arg("COUNT")
+            .arg(100)
+            .query(&mut c)
+            .expect("ZSCAN");
+        let mut seen: HashSet<String> = items.into_iter().step_by(2).collect();
+        let doomed = members(n - n / 20);
+        let failed = match how {
+            "script" => redis::cmd("EVAL")
+                .arg(format!(
+                    "for i=0,{} do redis.call('ZREM', KEYS[1], 'm'..i) end \
+                     return redis.call('INCR', KEYS[1])",
+                    doomed.len() - 1
+                ))
+                .arg(1)
+                .arg("z")
+                .query::<redis::Value>(&mut other)
+                .is_err(),
+            _ => {
+                let mut tx = redis::pipe();
+                tx.atomic().cmd("ZREM").arg("z").arg(&doomed);
+                if how == "emptying multi" {
+                    // The key goes with its last member; INCR of "x" fails.
+                    tx.cmd("ZREM").arg("z").arg(members(n));
+                    tx.cmd("SET").arg("z").arg("x");
+                }
+                tx.cmd("INCR").arg("z");
+                tx.query::<redis::Value>(&mut other).is_err()
+            }
+        };
+        assert!(failed, "{how}: rolled back with an error");
+        let card: usize = redis::cmd("ZCARD").arg("z").query(&mut c).expect("ZCARD");
+        assert_eq!(card, n, "{how}: rolled back");
+        finish_zscan(&mut c, cursor, &mut seen);
+        let missed: Vec<String> = members(n)
+            .into_iter()
+            .filter(|m| !seen.contains(m))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "{how}: ZSCAN missed {} members",
+            missed.len()
+        );
+    }
+    // A committed transaction still shrinks at its end.
+    let _: i64 = redis::cmd("DEL").arg("z").query(&mut c).expect("DEL");
+    fill_numbered(&mut c, 2000);
+    let full: i64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("z")
+        .query(&mut c)
+        .expect("usage");
+    let mut tx = redis::pipe();
+    tx.atomic().cmd("ZREM").arg("z").arg(members(1990));
+    let (removed,): (i64,) = tx.query(&mut other).expect("EXEC");
+    assert_eq!(removed, 1990);
+    let after: i64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("z")
+        .query(&mut c)
+        .expect("usage");
+    assert!(after * 10 < full, "shrunk at commit: {full} -> {after}");
 }

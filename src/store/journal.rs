@@ -20,7 +20,7 @@
 //! replaying all records in reverse stays exact.
 
 use super::set::Set;
-use super::{Db, Hash, Key, KeyHashSet, Kind, Sds, Store, Value, WrongType};
+use super::{Db, Hash, Key, KeyHashSet, Kind, Sds, Store, Value, WrongType, ZSet};
 
 /// The inverse of one in-place change to a container.
 #[derive(Debug)]
@@ -292,6 +292,7 @@ impl Store {
         // Reuse the last journal's allocations: EXEC is a hot path. Commit
         // and rollback leave it cleared.
         self.journal = Some(self.spare_journal.take().unwrap_or_default());
+        super::zset::defer_shrinks(true);
     }
 
     /// Invalidates watchers now, or at commit while a transaction records.
@@ -435,6 +436,15 @@ impl Store {
             }
             self.watches.mark_dirty(j.dirty_watchers.drain(..));
         }
+        super::zset::defer_shrinks(false);
+        if super::zset::take_skipped_shrink() {
+            // The sorted-set shrinks the transaction's removals put off.
+            for (db, key) in j.touched() {
+                if let Some(Value::ZSet(ZSet::Skip(z))) = self.dbs[db].keys.get_mut(key) {
+                    z.maybe_shrink();
+                }
+            }
+        }
         // The prior values are freed now, not kept until the next EXEC.
         j.clear();
         self.spare_journal = Some(j);
@@ -489,6 +499,10 @@ impl Store {
                 }
             }
         }
+        // Undoing an add removes a member again: that shrink is skipped
+        // too (the values are as before the transaction).
+        super::zset::defer_shrinks(false);
+        super::zset::take_skipped_shrink();
         j.clear();
         self.spare_journal = Some(j);
     }

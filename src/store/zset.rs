@@ -321,13 +321,19 @@ impl ZSet {
                     Ok(0) | Err(_) => top,
                     Ok(c) => c.min(top),
                 };
-                let mut visited = 0;
-                while i > 0 && visited < count {
+                // As Redis's dictScan (emptyVisitLimit), a call also ends
+                // after 10 x COUNT free slots: a big set with scattered
+                // free slots must not make one call walk them all.
+                let (mut visited, mut empty) = (0, 0usize);
+                let max_empty = count.saturating_mul(10);
+                while i > 0 && visited < count && empty < max_empty {
                     i -= 1;
                     let n = &s.nodes[i];
                     if n.back != FREE {
                         f(&n.member, n.score);
                         visited += 1;
+                    } else {
+                        empty += 1;
                     }
                 }
                 i as u64
@@ -717,6 +723,29 @@ impl Default for SkipList {
 
 thread_local! {
     static LEVEL_RNG: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) };
+    /// Set while a transaction journal records (store/journal.rs).
+    static SHRINKS_DEFERRED: Cell<bool> = const { Cell::new(false) };
+    /// A shrink was skipped since `defer_shrinks(true)`.
+    static SHRINK_SKIPPED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While a transaction (MULTI/EXEC with rollback, a script) records undo
+/// information, sorted sets do not shrink: a rollback re-inserts removed
+/// members into the free slots they left (last out, first in), and a
+/// compaction in between would have used those slots for moved nodes, so
+/// the members would come back at the arena's top - above a ZSCAN cursor
+/// in progress, which would then miss them. The journal's commit shrinks
+/// the sorted sets it touched if one was skipped (`take_skipped_shrink`).
+pub fn defer_shrinks(on: bool) {
+    SHRINKS_DEFERRED.set(on);
+    if on {
+        SHRINK_SKIPPED.set(false);
+    }
+}
+
+/// True once if a shrink was skipped while deferred.
+pub fn take_skipped_shrink() -> bool {
+    SHRINK_SKIPPED.replace(false)
 }
 
 /// Redis's zslRandomLevel: level k with probability 0.25^(k-1).
@@ -1024,8 +1053,9 @@ impl SkipList {
             self.free_uppers[k - 1].push(n.upper);
         }
         n.levels = 0;
-        if self.len == 0 {
-            // Start over: no free-list garbage in an emptied set.
+        if self.len == 0 && !SHRINKS_DEFERRED.get() {
+            // Start over: no free-list garbage in an emptied set (not
+            // while a journal records: see `defer_shrinks`).
             // SAFETY: a shorter length only forgets initialized slots
             // (sound), and every slot is free now, owning nothing (see
             // `compact`): a big arena is not read slot by slot to drop it.
@@ -1054,6 +1084,10 @@ impl SkipList {
     /// store/rehash.rs).
     pub fn maybe_shrink(&mut self) {
         if self.dict.is_migrating() {
+            return;
+        }
+        if SHRINKS_DEFERRED.get() {
+            SHRINK_SKIPPED.set(true);
             return;
         }
         let len = self.len as usize;
@@ -1509,7 +1543,7 @@ mod tests {
         };
         let mut seed = 99u64;
         let mut rnd = |n: u64| crate::store::xorshift(&mut seed) % n;
-        let mut shrinks = 0;
+        let (mut shrinks, mut scans) = (0, 0);
         for round in 0..12 {
             let mut z = ZSet::new_for(1, &lim);
             let mut model = std::collections::BTreeMap::new();
@@ -1578,6 +1612,17 @@ mod tests {
                     cursor = z.scan(cursor, 1 + rnd(20) as usize, |m, _| {
                         seen.insert(m.to_vec());
                     });
+                    if cursor == 0 {
+                        // A scan ended: it returned every member present
+                        // since it began. The next one starts now.
+                        for m in &kept {
+                            assert!(seen.contains(m), "round {round}: scan missed a member");
+                        }
+                        scans += 1;
+                        started = false;
+                        seen.clear();
+                        kept = model.keys().cloned().collect();
+                    }
                 }
                 if step % 13 == 0 {
                     check(&z, &model);
@@ -1595,7 +1640,10 @@ mod tests {
                 s.maybe_shrink();
                 s.validate();
             }
-            while cursor != 0 {
+            // The scan in progress to its end (or a whole new one).
+            let mut fresh = !started;
+            while fresh || cursor != 0 {
+                fresh = false;
                 cursor = z.scan(cursor, 5, |m, _| {
                     seen.insert(m.to_vec());
                 });
@@ -1611,6 +1659,7 @@ mod tests {
             );
         }
         assert!(shrinks > 100, "{shrinks}");
+        assert!(scans > 50, "{scans}");
     }
 
     /// A compaction after removals in every slot pattern (holes only at
@@ -1724,5 +1773,41 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 1000);
+    }
+
+    /// A big set (no compaction) with long runs of free slots: one ZSCAN
+    /// call passes at most 10 x COUNT of them (and still goes down at
+    /// least one slot), and the whole scan returns every member.
+    #[test]
+    fn a_scan_call_passes_at_most_ten_free_slots_per_count() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        for i in 0..20_000 {
+            z.insert(format!("{i}").as_bytes(), i as f64, &lim);
+        }
+        for i in (0..20_000).filter(|i| i % 50 != 0) {
+            assert!(z.remove(format!("{i}").as_bytes()).is_some());
+        }
+        let top = match &z {
+            ZSet::Skip(s) => s.nodes.len() as u64,
+            ZSet::Pack(_) => panic!("a skiplist"),
+        };
+        assert!(top > 19_000, "no compaction above COMPACT_AT_ONCE: {top}");
+        let mut seen = std::collections::HashSet::new();
+        let (mut c, mut calls) = (0u64, 0);
+        loop {
+            let from = if c == 0 { top } else { c };
+            c = z.scan(c, 1, |m, _| assert!(seen.insert(m.to_vec())));
+            calls += 1;
+            assert!(c < from && from - c <= 11, "{from} -> {c}");
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 400);
+        assert!(calls > 1000, "{calls}");
     }
 }
