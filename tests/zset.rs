@@ -1434,4 +1434,31 @@ fn zscan_across_a_rolled_back_shrink_returns_every_member() {
         .query(&mut c)
         .expect("usage");
     assert!(after * 10 < full, "shrunk at commit: {full} -> {after}");
+    // A rolled-back transaction that grew the set leaves it about as
+    // small as it was (the undo's removals shrink it at the end).
+    let _: i64 = redis::cmd("DEL").arg("z").query(&mut c).expect("DEL");
+    fill_numbered(&mut c, 200);
+    let usage = |c: &mut redis::Connection| -> i64 {
+        redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg("z")
+            .query(c)
+            .expect("usage")
+    };
+    let before = usage(&mut c);
+    let mut zadd = redis::cmd("ZADD");
+    zadd.arg("z");
+    for i in 0..20_000 {
+        zadd.arg(i).arg(format!("new{i}"));
+    }
+    let mut tx = redis::pipe();
+    tx.atomic().add_command(zadd).cmd("INCR").arg("z");
+    assert!(tx.query::<redis::Value>(&mut other).is_err(), "rolled back");
+    let card: usize = redis::cmd("ZCARD").arg("z").query(&mut c).expect("ZCARD");
+    assert_eq!(card, 200);
+    let after = usage(&mut c);
+    assert!(
+        after < before * 2,
+        "after a rolled-back growth: {before} -> {after}"
+    );
 }

@@ -456,6 +456,8 @@ impl Store {
         let Some(mut j) = self.journal.take() else {
             return;
         };
+        // Sorted sets the undo touched (their shrinks are put off below).
+        let mut zsets: Vec<(usize, Key)> = Vec::new();
         for rec in j.records.drain(..).rev() {
             match rec {
                 Undo::Key { db, key, prior } => {
@@ -486,10 +488,15 @@ impl Store {
                 }
                 Undo::Ops { db, key, ops } => {
                     self.snapshot_before_raw_change(db, &key);
+                    let mut zset = false;
                     if let Some(v) = self.dbs[db].keys.get_mut(&key) {
                         for op in ops.into_iter().rev() {
                             op.undo(v);
                         }
+                        zset = matches!(v, Value::ZSet(ZSet::Skip(_)));
+                    }
+                    if zset {
+                        zsets.push((db, key));
                     }
                 }
                 Undo::Db { db, prior } => self.dbs[db] = *prior,
@@ -499,10 +506,17 @@ impl Store {
                 }
             }
         }
-        // Undoing an add removes a member again: that shrink is skipped
-        // too (the values are as before the transaction).
+        // Undoing an add removes a member again: that shrink was put off
+        // too. Members are back in their own slots by now, so a sorted
+        // set the transaction grew shrinks (nodes only move down).
         super::zset::defer_shrinks(false);
-        super::zset::take_skipped_shrink();
+        if super::zset::take_skipped_shrink() {
+            for (db, key) in &zsets {
+                if let Some(Value::ZSet(ZSet::Skip(z))) = self.dbs[*db].keys.get_mut(key) {
+                    z.maybe_shrink();
+                }
+            }
+        }
         j.clear();
         self.spare_journal = Some(j);
     }
