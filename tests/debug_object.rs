@@ -7,7 +7,9 @@
 //! integers of every listpack width, mixed, past a node, with big elements,
 //! under other `list-max-listpack-size` / `list-compress-depth` /
 //! `rdbcompression` settings (their DUMP payloads byte for byte too), and
-//! every encoding of the other types.
+//! every encoding of the other types (strings also as made by APPEND,
+//! SETRANGE, SETBIT, PFADD, INCRBYFLOAT and COPY: tests/object.rs has the
+//! rest).
 
 mod common;
 
@@ -157,6 +159,9 @@ fn lists_like_redis() {
         ("-2", "1", "no"),
         ("-1", "2", "no"),
         ("7", "3", "no"),
+        // One element a node: `cfg_edges` makes nodes of exactly 64 and
+        // 16384 bytes (where the RDB's string length prefix widens).
+        ("1", "0", "no"),
     ] {
         d.same(&format!("CONFIG SET list-max-listpack-size {fill}"));
         d.same(&format!("CONFIG SET list-compress-depth {depth}"));
@@ -164,6 +169,18 @@ fn lists_like_redis() {
         lists = vec![
             ("cfg_strings", strs(3000, &|i| format!("v{i}"))),
             ("cfg_ints", ints(0, 74_000, 37)),
+            ("cfg_neg_ints", ints(-74_000, 0, 37)),
+            // A node's byte limit is reached exactly where a wrong
+            // weight (the sign left out of "-1"'s length) lets one more
+            // element in.
+            ("cfg_minus_ones", vec!["-1".to_string(); 3000]),
+            (
+                "cfg_edges",
+                (50..60)
+                    .chain(16_360..16_380)
+                    .map(|n| "e".repeat(n))
+                    .collect(),
+            ),
             (
                 "cfg_long",
                 strs(200, &|i| format!("{}{i}", "x".repeat(300))),
@@ -205,6 +222,20 @@ fn other_types_like_redis() {
             "embstr",
         ),
         ("raw45", format!("SET raw45 {}", "q".repeat(45)), "raw"),
+        // By history, not bytes: raw from APPEND (to the SETs below),
+        // SETRANGE, SETBIT, PFADD; embstr from INCRBYFLOAT; an unshared
+        // integer from COPY (refcount 1).
+        ("raw_append", "APPEND raw_append 3".into(), "raw"),
+        ("raw_append30", "APPEND raw_append30 xyz".into(), "raw"),
+        ("raw_setrange", "SETRANGE raw_setrange 0 12".into(), "raw"),
+        ("raw_setbit", "SETBIT raw_setbit 7 1".into(), "raw"),
+        ("raw_hll", "PFADD raw_hll a b".into(), "raw"),
+        (
+            "embstr_float",
+            "INCRBYFLOAT embstr_float 3".into(),
+            "embstr",
+        ),
+        ("int_copy", "COPY int_shared int_copy".into(), "int"),
         (
             "raw_lzf",
             format!("SET raw_lzf {}", "ab".repeat(100)),
@@ -269,6 +300,8 @@ fn other_types_like_redis() {
         ),
         ("stream", "XADD stream 1-1 a 1 b 2".into(), "stream"),
     ];
+    d.same("SET raw_append 12");
+    d.same(&format!("SET raw_append30 {}", "q".repeat(30)));
     for (_, line, _) in &setup {
         d.same(line);
     }

@@ -234,6 +234,20 @@ fn corrupt_values_as_redis() {
         // Too short to hold a header.
         go(&[b"SET", b"hll", b"HYLL"]);
         go(&[b"PFCOUNT", b"hll"]);
+        // A sparse value covering only 100 registers: PFADD and PFCOUNT
+        // answer INVALIDOBJ, leave it raw (unshared first) and write
+        // nothing (the WATCH holds).
+        let bad: &[u8] = b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x40\x63";
+        go(&[b"SET", b"hll", bad]);
+        go(&[b"WATCH", b"hll"]);
+        go(&[b"PFADD", b"hll", b"x"]);
+        go(&[b"OBJECT", b"ENCODING", b"hll"]);
+        go(&[b"MULTI"]);
+        go(&[b"PING"]);
+        go(&[b"EXEC"]);
+        go(&[b"SET", b"hll", bad]);
+        go(&[b"PFCOUNT", b"hll"]);
+        go(&[b"OBJECT", b"ENCODING", b"hll"]);
         out
     };
     let s = Server::start(&[]);
@@ -243,6 +257,11 @@ fn corrupt_values_as_redis() {
     assert_eq!(text(&mine[9]), format!("{NOT_HLL}\r\n"));
     assert_eq!(text(&mine[14]), format!("{NOT_HLL}\r\n"));
     assert_eq!(text(&mine[18]), format!("{NOT_HLL}\r\n"));
+    assert_eq!(text(&mine[29]), format!("{CORRUPT}\r\n"));
+    assert_eq!(text(&mine[30]), "$3\r\nraw\r\n");
+    assert_eq!(text(&mine[33]), "*1\r\n+PONG\r\n");
+    assert_eq!(text(&mine[35]), format!("{CORRUPT}\r\n"));
+    assert_eq!(text(&mine[36]), "$3\r\nraw\r\n");
     if let Some(r) = Server::start_redis(&[]) {
         let theirs = run(&mut r.raw());
         for (i, (a, b)) in mine.iter().zip(&theirs).enumerate() {

@@ -482,6 +482,37 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
         ("a", vec![one(&["SET", "a", "bar"])]),
         ("s_embstr", vec![one(&["SET", "s_embstr", "bar"])]),
         ("s_raw", vec![one(&["SET", "s_raw", &"a".repeat(300)])]),
+        // Short strings Redis holds raw (OBJECT ENCODING says so on both):
+        // memkv keeps them inline up to 22 bytes, exactly sized up to 32
+        // after APPEND, greedy beyond, in place under SETRANGE.
+        (
+            "r_app",
+            vec![one(&["SET", "r_app", "1"]), one(&["APPEND", "r_app", "2"])],
+        ),
+        ("r_bit", vec![one(&["SETBIT", "r_bit", "7", "1"])]),
+        ("r_rng", vec![one(&["SETRANGE", "r_rng", "3", "abc"])]),
+        (
+            "r_app30",
+            vec![
+                one(&["SET", "r_app30", &"a".repeat(20)]),
+                one(&["APPEND", "r_app30", &"b".repeat(10)]),
+            ],
+        ),
+        (
+            "r_app32",
+            vec![
+                one(&["SET", "r_app32", &"a".repeat(31)]),
+                one(&["APPEND", "r_app32", "b"]),
+            ],
+        ),
+        (
+            "r_rng31",
+            vec![
+                one(&["SET", "r_rng31", &"a".repeat(31)]),
+                one(&["SETRANGE", "r_rng31", "0", "b"]),
+            ],
+        ),
+        ("r_hll", vec![one(&["PFADD", "r_hll", "a", "b", "c"])]),
         (
             "k_long_key_name_more_than_22_bytes",
             vec![one(&["SET", "k_long_key_name_more_than_22_bytes", "v"])],

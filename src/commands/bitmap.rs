@@ -71,7 +71,8 @@ fn bit_offset(srv: &Server, arg: &[u8], bits: u32) -> Result<u64, CmdError> {
 }
 
 /// `lookupStringForBitCommand` + the write: runs `f` on the string of
-/// `key`, created or zero-padded so that bit `maxbit` exists.
+/// `key`, created or zero-padded so that bit `maxbit` exists. Either way
+/// the string is left raw (createObject / dbUnshareStringValue).
 fn with_bits<R>(
     srv: &mut Server,
     db: usize,
@@ -81,6 +82,12 @@ fn with_bits<R>(
 ) -> Result<R, CmdError> {
     let need = (maxbit >> 3) as usize + 1;
     match srv.store.get_mut(db, key, Kind::String)? {
+        Some(Value::Str(s)) if need <= s.len() => {
+            // In place (an inline string stays inline).
+            let r = f(s.bytes_mut());
+            s.mark_raw();
+            Ok(r)
+        }
         Some(Value::Str(s)) => {
             let mut v = s.make_vec();
             if need > v.capacity() {
@@ -94,15 +101,18 @@ fn with_bits<R>(
                 grown.truncate(need);
                 grown[..v.len()].copy_from_slice(&v);
                 *v = grown;
-            } else if v.len() < need {
+            } else {
                 v.resize(need, 0);
             }
-            Ok(f(&mut v))
+            let r = f(&mut v);
+            drop(v);
+            s.mark_raw();
+            Ok(r)
         }
         _ => {
             let mut v = vec![0u8; need];
             let r = f(&mut v);
-            srv.store.set(db, key, Value::Str(Sds::from_vec(v)));
+            srv.store.set(db, key, Value::Str(Sds::raw_from_vec(v)));
             Ok(r)
         }
     }
@@ -127,11 +137,13 @@ fn setbit(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let byte = (off >> 3) as usize;
     let mask = 1u8 << (7 - (off & 7));
     // A bit that already has the value, inside the string, is no write
-    // (no event, WATCH untouched, nothing propagated), as in Redis 7.0.15.
+    // (no event, WATCH untouched, nothing propagated), as in Redis 7.0.15;
+    // but Redis unshared the string first: it is raw now.
     if let Some(Value::Str(s)) = srv.store.get(c.db, &args[1])
         && let Some(b) = s.get(byte)
         && (b & mask != 0) == (on == 1)
     {
+        srv.store.mark_raw(c.db, &args[1]);
         c.reply.int(on);
         return Ok(());
     }
@@ -413,7 +425,8 @@ fn bitop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             }
         }
     }
-    srv.store.set(db, dest, Value::Str(Sds::from_vec(res)));
+    // createObject(OBJ_STRING, res): raw.
+    srv.store.set(db, dest, Value::Str(Sds::raw_from_vec(res)));
     c.reply.int(maxlen as i64);
     Ok(())
 }
@@ -695,6 +708,10 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> 
                 p[i] = b;
             }
         })?;
+    } else {
+        // No write, but Redis's lookupStringForBitCommand unshared the
+        // (existing: else `grow`) string: raw.
+        srv.store.mark_raw(db, &args[1]);
     }
     c.reply.array(replies.len());
     for r in replies {

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::flags::*;
-use super::keys::encoding_name;
+use super::keys::{encoding_name, is_shared_int};
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
@@ -246,9 +246,7 @@ fn object_info(srv: &Server, db: usize, key: &[u8]) -> Option<String> {
         srv.store.evict.policy,
         Policy::VolatileRandom | Policy::VolatileTtl | Policy::AllkeysRandom | Policy::NoEviction
     );
-    let small_int = matches!(v, Value::Str(s)
-        if encoding == "int" && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)));
-    let shared = small_int && (srv.store.evict.maxmemory == 0 || !lru_or_lfu);
+    let shared = is_shared_int(v) && (srv.store.evict.maxmemory == 0 || !lru_or_lfu);
     let refcount = if shared { i32::MAX as i64 } else { 1 };
     if shared {
         let started =

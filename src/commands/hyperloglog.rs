@@ -5,6 +5,9 @@
 //!
 //! A write runs the store's choke point only when a register changes (or
 //! PFCOUNT refreshes the cached cardinality, which Redis propagates too).
+//! Every command that gets past the HLL check on one key (PFADD, PFCOUNT
+//! of one key, PFMERGE's target, PFDEBUG) leaves the value marked raw,
+//! written or not: Redis calls dbUnshareStringValue on it.
 
 use super::flags::{ADMIN, DENYOOM, FAST, MAY_REPLICATE, READONLY, WRITE};
 use super::{Args, CmdError, CmdResult, CommandSpec};
@@ -103,15 +106,34 @@ fn pfadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
                 hll::add(&mut v, e, max).map_err(|_| corrupt())?;
             }
             hll::invalidate_cache(&mut v);
-            srv.store.set(db, key, Value::Str(Sds::from_vec(v)));
+            // createHLLObject: raw.
+            srv.store.set(db, key, Value::Str(Sds::raw_from_vec(v)));
             c.reply.int(1);
             return Ok(());
         }
         Some(v) => {
             let s = check_hll(v)?;
-            // Touch the key (WATCH, AOF, events) only if a register rises;
-            // a corrupt value is reported by the add below.
-            if !elems.iter().any(|e| hll::would_add(s, e) != Ok(false)) {
+            // Touch the key (WATCH, AOF, events) only if a register rises.
+            // A corrupt value is an error and no write (Redis answers
+            // INVALIDOBJ without signalling the key or counting a change).
+            let mut grows = false;
+            let mut corrupted = false;
+            for e in elems.iter() {
+                match hll::would_add(s, e) {
+                    Ok(up) => grows |= up,
+                    Err(_) => {
+                        corrupted = true;
+                        break;
+                    }
+                }
+            }
+            if corrupted || !grows {
+                // Redis unshared it all the same (module doc), before it
+                // found the corruption too.
+                srv.store.mark_raw(db, key);
+                if corrupted {
+                    return Err(corrupt());
+                }
                 c.reply.int(0);
                 return Ok(());
             }
@@ -123,6 +145,8 @@ fn pfadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             hll::add(&mut v, e, max).map_err(|_| corrupt())?;
         }
         hll::invalidate_cache(&mut v);
+        drop(v);
+        s.mark_raw();
     }
     c.reply.int(1);
     Ok(())
@@ -151,15 +175,24 @@ fn pfcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         Some(v) => {
             let s = check_hll(v)?;
             if let Some(card) = hll::cached(s) {
+                srv.store.mark_raw(db, key);
                 c.reply.int(card as i64);
                 return Ok(());
             }
-            hll::count(s).map_err(|_| corrupt())?
+            match hll::count(s) {
+                Ok(card) => card,
+                Err(_) => {
+                    // Redis unshared it before finding the corruption.
+                    srv.store.mark_raw(db, key);
+                    return Err(corrupt());
+                }
+            }
         }
     };
     // Refresh the cache: a change to the value, propagated like Redis.
     if let Ok(Some(Value::Str(s))) = srv.store.get_mut(db, key, Kind::String) {
         hll::set_cached(&mut s.make_vec(), card);
+        s.mark_raw();
     }
     if srv.store.prop.enabled {
         srv.store.prop.append(db, args.iter());
@@ -197,12 +230,14 @@ fn pfmerge(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     };
     if srv.store.contains(db, dest) {
         if let Ok(Some(Value::Str(s))) = srv.store.get_mut(db, dest, Kind::String) {
-            fill(&mut s.make_vec())?;
+            let r = fill(&mut s.make_vec());
+            s.mark_raw();
+            r?;
         }
     } else {
         let mut v = hll::new_sparse();
         fill(&mut v)?;
-        srv.store.set(db, dest, Value::Str(Sds::from_vec(v)));
+        srv.store.set(db, dest, Value::Str(Sds::raw_from_vec(v)));
     }
     c.reply.ok();
     Ok(())
@@ -216,6 +251,8 @@ fn pfdebug(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         None => return Err(CmdError::Static("ERR The specified key does not exist")),
         Some(v) => hll::encoding(check_hll(v)?),
     };
+    // Redis unshares the value before looking at the subcommand.
+    srv.store.mark_raw(db, key);
     let is = |w: &[u8]| sub.eq_ignore_ascii_case(w);
     if is(b"getreg") || is(b"todense") {
         let converted = encoding == hll::SPARSE;

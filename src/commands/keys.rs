@@ -10,7 +10,7 @@ use crate::glob::glob_match;
 use crate::number::parse_i64;
 use crate::server::{Client, Server};
 use crate::store::scan::{self, ScanOptionError};
-use crate::store::{Value, lazyfree};
+use crate::store::{StrEnc, Value, lazyfree};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, (1, -1, 1), del, "generic").doc(
@@ -565,6 +565,14 @@ fn copy(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     }
     let done = srv.store.copy(c.db, src, dst_db, dst, replace);
+    // dupStringObject keeps raw / embstr / int, but an integer gets an
+    // object of its own (a shared one no longer shared).
+    if done
+        && let Some(Value::Str(s)) = srv.store.db(dst_db).keys().get(dst)
+        && s.enc() == StrEnc::Derived
+    {
+        srv.store.mark_str(dst_db, dst, StrEnc::Unshared);
+    }
     c.reply.int(done as i64);
     Ok(())
 }
@@ -641,21 +649,26 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 /// Strings up to this many bytes are `embstr` (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 const EMBSTR_LIMIT: usize = 44;
 
-/// The encoding name Redis would report for `v`, decided from the value as
-/// it is now: strings `int` / `embstr` / `raw`; lists `quicklist` (Redis
-/// 7.0 has no listpack lists); hashes, sets and sorted sets by their
-/// actual encoding.
+/// The encoding name Redis would report for `v`: strings `int` / `embstr`
+/// / `raw` by their bytes and their `StrEnc` mark (`store/bytes.rs`); lists
+/// `quicklist` (Redis 7.0 has no listpack lists); hashes, sets and sorted
+/// sets by their actual encoding.
 pub fn encoding_name(v: &Value) -> &'static str {
     match v {
-        Value::Str(s) => {
-            if s.len() <= 20 && parse_i64(s).is_some() {
-                "int"
-            } else if s.len() <= EMBSTR_LIMIT {
-                "embstr"
-            } else {
-                "raw"
+        Value::Str(s) => match s.enc() {
+            StrEnc::Raw => "raw",
+            StrEnc::Embstr if s.len() <= EMBSTR_LIMIT => "embstr",
+            StrEnc::Embstr => "raw",
+            StrEnc::Derived | StrEnc::Unshared => {
+                if s.len() <= 20 && parse_i64(s).is_some() {
+                    "int"
+                } else if s.len() <= EMBSTR_LIMIT {
+                    "embstr"
+                } else {
+                    "raw"
+                }
             }
-        }
+        },
         Value::List(_) => "quicklist",
         Value::Hash(h) => h.encoding(),
         Value::Set(s) => s.encoding(),
@@ -668,6 +681,16 @@ pub fn encoding_name(v: &Value) -> &'static str {
         }
         Value::Stream(_) => "stream",
     }
+}
+
+/// True when Redis would hold `v` as one of its shared integer objects
+/// 0..9999 (when no LRU/LFU maxmemory policy forbids them; the caller
+/// checks that): an `int` string made by tryObjectEncoding or INCR, not a
+/// COPY of one (`StrEnc::Unshared`).
+pub fn is_shared_int(v: &Value) -> bool {
+    matches!(v, Value::Str(s) if s.enc() == StrEnc::Derived
+        && s.len() <= 4
+        && parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)))
 }
 
 fn object_encoding(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
@@ -686,10 +709,7 @@ fn object_refcount(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             .is_some_and(|p| p.contains("lru") || p.contains("lfu"));
     srv.store.evict.no_touch = true;
     match srv.store.lookup_read(c.db, &args[2]) {
-        Some(Value::Str(s)) if !no_shared && s.len() <= 20 => {
-            let shared = parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
-            c.reply.int(if shared { SHARED_REFCOUNT } else { 1 });
-        }
+        Some(v) if !no_shared && is_shared_int(v) => c.reply.int(SHARED_REFCOUNT),
         Some(_) => c.reply.int(1),
         None => c.reply.null(),
     }
@@ -773,6 +793,19 @@ mod tests {
         assert_eq!(encoding_name(&s(b"01")), "embstr");
         assert_eq!(encoding_name(&s(&[b'a'; 44])), "embstr");
         assert_eq!(encoding_name(&s(&[b'a'; 45])), "raw");
+        let marked = |b: &[u8], raw: bool| {
+            let mut v = Sds::new(b);
+            if raw {
+                v.mark_raw();
+            } else {
+                v.mark(StrEnc::Embstr);
+            }
+            Value::Str(v)
+        };
+        assert_eq!(encoding_name(&marked(b"1", true)), "raw");
+        assert_eq!(encoding_name(&marked(&[b'a'; 30], true)), "raw");
+        assert_eq!(encoding_name(&marked(b"3", false)), "embstr");
+        assert_eq!(encoding_name(&marked(&[b'1'; 50], false)), "raw");
         assert_eq!(encoding_name(&Value::List(Default::default())), "quicklist");
         let lim = crate::store::hash::DEFAULT_LIMITS;
         let mut h = Hash::default();

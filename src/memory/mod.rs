@@ -313,6 +313,7 @@ pub fn config_changed(srv: &mut Server) {
         e.running = true;
     }
     e.maxmemory = maxmemory;
+    crate::store::prealloc::set_maxmemory(maxmemory);
     e.policy = policy;
     e.lfu = policy.is_lfu();
     e.samples = samples.max(1);

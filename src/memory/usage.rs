@@ -30,7 +30,7 @@ pub fn key_heap(k: &Key) -> usize {
 pub fn sds_heap(s: &Sds) -> usize {
     match s {
         Sds::Inline { .. } => 0,
-        Sds::Heap(v) => chunk_size(v.capacity()),
+        Sds::Heap { buf, .. } => chunk_size(buf.capacity()),
         Sds::Huge(v) => chunk_size(size_of::<Vec<u8>>()) + chunk_size(v.capacity()),
     }
 }

@@ -92,6 +92,13 @@ impl Default for ListpackWriter {
 }
 
 impl ListpackWriter {
+    /// An empty listpack with room for `n` bytes.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut buf = Vec::with_capacity(n.max(LP_HDR + 1));
+        buf.resize(LP_HDR, 0);
+        ListpackWriter { buf, count: 0 }
+    }
+
     /// Bytes so far (header included, terminator not).
     pub fn bytes(&self) -> usize {
         self.buf.len()
@@ -111,39 +118,68 @@ impl ListpackWriter {
     }
 
     pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        let b = &mut self.buf;
-        if (0..=127).contains(&v) {
-            b.push(v as u8);
+        // Built on the stack and appended at once: this is the hot loop of
+        // a big list's DUMP / DEBUG OBJECT.
+        let mut e = [0u8; 10];
+        let l = if (0..=127).contains(&v) {
+            e[0] = v as u8;
+            1
         } else if (-4096..=4095).contains(&v) {
             let u = (v as u64) & 0x1fff;
-            b.push(0xC0 | (u >> 8) as u8);
-            b.push(u as u8);
+            e[0] = 0xC0 | (u >> 8) as u8;
+            e[1] = u as u8;
+            2
         } else if (-32768..=32767).contains(&v) {
-            b.push(0xF1);
-            b.extend_from_slice(&(v as i16).to_le_bytes());
+            e[0] = 0xF1;
+            e[1..3].copy_from_slice(&(v as i16).to_le_bytes());
+            3
         } else if (-8_388_608..=8_388_607).contains(&v) {
-            b.push(0xF2);
-            b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            e[0] = 0xF2;
+            e[1..4].copy_from_slice(&(v as i32).to_le_bytes()[..3]);
+            4
         } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
-            b.push(0xF3);
-            b.extend_from_slice(&(v as i32).to_le_bytes());
+            e[0] = 0xF3;
+            e[1..5].copy_from_slice(&(v as i32).to_le_bytes());
+            5
         } else {
-            b.push(0xF4);
-            b.extend_from_slice(&v.to_le_bytes());
+            e[0] = 0xF4;
+            e[1..9].copy_from_slice(&v.to_le_bytes());
+            9
+        };
+        // The back-length of an entry under 128 bytes is its length.
+        e[l] = l as u8;
+        // Fixed-size copies (a variable one is a memcpy call).
+        match l {
+            1 => self.buf.extend_from_slice(&e[..2]),
+            2 => self.buf.extend_from_slice(&e[..3]),
+            3 => self.buf.extend_from_slice(&e[..4]),
+            4 => self.buf.extend_from_slice(&e[..5]),
+            5 => self.buf.extend_from_slice(&e[..6]),
+            _ => self.buf.extend_from_slice(&e[..10]),
         }
-        let l = b.len() - start;
-        push_backlen(b, l);
         self.count += 1;
     }
 
     pub fn push_str(&mut self, s: &[u8]) {
-        let start = self.buf.len();
-        let b = &mut self.buf;
         let n = s.len();
         if n < 64 {
-            b.push(0x80 | n as u8);
-        } else if n < 4096 {
+            // One header byte, and a one-byte back-length (at most 64).
+            self.buf.reserve(n + 2);
+            self.buf.push(0x80 | n as u8);
+            if n <= 16 {
+                // Byte by byte: short elements are the common case, and a
+                // variable-length copy is a memcpy call.
+                self.buf.extend(s.iter().copied());
+            } else {
+                self.buf.extend_from_slice(s);
+            }
+            self.buf.push(n as u8 + 1);
+            self.count += 1;
+            return;
+        }
+        let start = self.buf.len();
+        let b = &mut self.buf;
+        if n < 4096 {
             b.push(0xE0 | (n >> 8) as u8);
             b.push(n as u8);
         } else {

@@ -7,10 +7,11 @@
 //! framing (header, aux fields, SELECTDB, RESIZEDB, EOF and CRC64) and DUMP
 //! payloads.
 
-use super::pack::{ListpackWriter, intset_blob};
+use super::pack::{Entry, ListpackWriter, intset_blob};
 use super::*;
 use crate::number::parse_i64;
-use crate::store::pack::Elem;
+use crate::store::list::Iter as ListIter;
+use crate::store::pack;
 use crate::store::set::Set;
 use crate::store::{List, Value, ZSet};
 
@@ -128,7 +129,7 @@ fn write_payload(out: &mut Vec<u8>, value: &Value, ty: u8, o: &SaveOpts) {
             // The node count comes first: the nodes go to a buffer of
             // their own, one node in memory at a time besides it.
             let mut body = Vec::new();
-            let count = visit_list_nodes(l.iter(), o.list_fill, o.list_depth, |n, interior| {
+            let count = visit_list_nodes(l, o.list_fill, o.list_depth, |n, interior| {
                 write_list_node(&mut body, n, interior, c)
             });
             write_len(out, count as u64);
@@ -229,6 +230,30 @@ fn write_list_node(out: &mut Vec<u8>, node: &[u8], interior: bool, compress: boo
     }
 }
 
+/// The length `write_list_node` writes for `node`, without writing it
+/// (DEBUG OBJECT's serializedlength: no copy of every node). A node is a
+/// listpack: never an integer string (it ends in 0xFF).
+fn list_node_len(node: &[u8], interior: bool, compress: bool) -> usize {
+    let len_len = |n: usize| match n {
+        0..=63 => 1,
+        64..=16383 => 2,
+        _ if n as u64 <= u32::MAX as u64 => 5,
+        _ => 9,
+    };
+    let lzf = |z: Vec<u8>| 1 + len_len(z.len()) + len_len(node.len()) + z.len();
+    let body = if let Some(z) = interior.then(|| node_lzf(node)).flatten() {
+        lzf(z)
+    } else if let Some(z) = (compress && node.len() > 20)
+        .then(|| super::lzf::compress(node, node.len() - 4))
+        .flatten()
+    {
+        lzf(z)
+    } else {
+        len_len(node.len()) + node.len()
+    };
+    len_len(QUICKLIST_PACKED as usize) + body
+}
+
 /// Splits list elements into listpack nodes the way Redis 7.0's quicklist
 /// fills them by tail pushes (RPUSH, RESTORE of a plain list), with its
 /// `_quicklistNodeAllowInsert`: an element joins the last node if the
@@ -243,8 +268,15 @@ fn write_list_node(out: &mut Vec<u8>, node: &[u8], interior: bool, compress: boo
 /// it compressed: more than `depth` nodes from both ends, none when
 /// `depth` is 0 (quicklistAllowsCompression). Only the last `depth` nodes
 /// are held back (their place is known at the end); returns the count.
-pub fn visit_list_nodes<'a>(
-    items: impl Iterator<Item = Elem<'a>>,
+///
+/// Reads the list's entries raw (`store::pack`'s codec, chunk by chunk):
+/// an integer entry becomes a listpack integer directly, its string length
+/// counted from the value (no formatting the digits and parsing them back),
+/// a string entry a listpack string (a list never holds a canonical
+/// integer as a string entry). A 5M-element list's DEBUG OBJECT spends its
+/// time here and in LZF.
+pub fn visit_list_nodes(
+    l: &List,
     fill: i64,
     depth: usize,
     mut f: impl FnMut(&[u8], bool),
@@ -268,14 +300,37 @@ pub fn visit_list_nodes<'a>(
         }
     };
     let mut cur = ListpackWriter::default();
-    for e in items {
-        // `bytes` leaves out the terminator lpBytes counts.
-        if cur.count() > 0 && !node_allows_insert(cur.bytes() + 1, cur.count(), e.len(), fill) {
-            node_done(std::mem::take(&mut cur).finish(), &mut count);
+    for (buf, n) in list_segments(l) {
+        let mut p = 0;
+        for _ in 0..n {
+            let b0 = buf[p];
+            let (e, size) = if b0 < 0x80 {
+                let len = b0 as usize;
+                (Entry::Str(&buf[p + 1..p + 1 + len]), 1 + len)
+            } else if b0 == pack::LONG_STR {
+                let (s, size) = pack::read_entry(&buf[p..]);
+                (Entry::Str(s), size)
+            } else {
+                let (v, size) = pack::read_int(&buf[p..]);
+                (Entry::Int(v), size)
+            };
+            p += size;
+            // The quicklist weighs an element by its string's length.
+            let sz = match e {
+                Entry::Str(s) => s.len(),
+                Entry::Int(v) => decimal_len(v),
+            };
+            // `bytes` leaves out the terminator lpBytes counts.
+            if cur.count() > 0 && !node_allows_insert(cur.bytes() + 1, cur.count(), sz, fill) {
+                // The next node is likely as big as this one.
+                let next = ListpackWriter::with_capacity(cur.bytes() + 16);
+                node_done(std::mem::replace(&mut cur, next).finish(), &mut count);
+            }
+            match e {
+                Entry::Str(s) => cur.push_str(s),
+                Entry::Int(v) => cur.push_int(v),
+            }
         }
-        // Integer entries are written as listpack integers (the writer
-        // parses canonical integers, as Redis's lpAppend does).
-        cur.push(&e);
     }
     if cur.count() > 0 {
         node_done(cur.finish(), &mut count);
@@ -284,6 +339,23 @@ pub fn visit_list_nodes<'a>(
         f(&n, false);
     }
     count
+}
+
+/// The raw entries of `l`, a buffer and an entry count per chunk.
+fn list_segments(l: &List) -> Box<dyn Iterator<Item = (&[u8], usize)> + '_> {
+    match l.iter() {
+        ListIter::Packed(it) => Box::new(std::iter::once(it.segment())),
+        ListIter::Chunked(it) => Box::new(it.segments()),
+    }
+}
+
+/// Length of `v` in decimal.
+fn decimal_len(v: i64) -> usize {
+    let digits = v
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    digits + usize::from(v < 0)
 }
 
 /// quicklist.c's `_quicklistNodeAllowInsert` (7.0) for a node of `node_sz`
@@ -335,14 +407,11 @@ pub struct ListStats {
 /// nodes at once).
 pub fn list_stats(l: &List, o: &SaveOpts) -> ListStats {
     let (mut size, mut payload) = (0, 0);
-    let mut scratch = Vec::new();
-    let nodes = visit_list_nodes(l.iter(), o.list_fill, o.list_depth, |n, interior| {
+    let nodes = visit_list_nodes(l, o.list_fill, o.list_depth, |n, interior| {
         size += n.len();
-        scratch.clear();
-        write_list_node(&mut scratch, n, interior, o.compress);
-        payload += scratch.len();
+        payload += list_node_len(n, interior, o.compress);
     });
-    scratch.clear();
+    let mut scratch = Vec::new();
     write_len(&mut scratch, nodes as u64);
     ListStats {
         nodes,
@@ -482,4 +551,45 @@ pub fn verify_dump_payload(p: &[u8]) -> bool {
     }
     let crc = crc64(&p[..p.len() - 8]);
     crc.to_le_bytes() == footer[2..10]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_node_len_is_what_write_list_node_writes() {
+        let mut x = 12345u64;
+        let mut rand = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let node = |elems: &mut dyn Iterator<Item = Vec<u8>>| {
+            let mut w = ListpackWriter::default();
+            elems.for_each(|e| w.push(&e));
+            w.finish()
+        };
+        let nodes = [
+            node(&mut std::iter::once(b"a".to_vec())),
+            node(&mut (0..5).map(|i| i.to_string().into_bytes())),
+            node(&mut (0..3000).map(|i| (i % 100).to_string().into_bytes())),
+            node(&mut (0..500).map(|_| rand().to_le_bytes().to_vec())),
+            node(&mut (0..3000).map(|i| format!("value-{i}").into_bytes())),
+        ];
+        for n in &nodes {
+            for (interior, compress) in [(false, false), (false, true), (true, false), (true, true)]
+            {
+                let mut out = Vec::new();
+                write_list_node(&mut out, n, interior, compress);
+                assert_eq!(
+                    list_node_len(n, interior, compress),
+                    out.len(),
+                    "{} bytes interior {interior} compress {compress}",
+                    n.len()
+                );
+            }
+        }
+    }
 }

@@ -770,6 +770,7 @@ impl Reactor {
         crate::memory::cron(&mut self.srv);
         crate::ops::cron(&mut self.srv);
         self.srv.migrate.cache.prune();
+        crate::store::prealloc::release_stale(Instant::now());
     }
 
     fn close_idle_clients(&mut self) {

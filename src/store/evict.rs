@@ -300,7 +300,12 @@ impl Store {
     /// within the tenacity time budget (performEvictions).
     pub fn perform_evictions(&mut self) -> Outcome {
         let max = self.evict.maxmemory;
-        let used = crate::memory::used_memory() as u64;
+        let mut used = crate::memory::used_memory() as u64;
+        // Index tables prepared ahead of a doubling (store/prealloc.rs)
+        // go first: no key is evicted to keep them.
+        if max != 0 && used > max && super::prealloc::release_all() > 0 {
+            used = crate::memory::used_memory() as u64;
+        }
         if max == 0 || used <= max {
             self.evict.running = false;
             return Outcome::Ok;
@@ -383,7 +388,11 @@ impl Store {
         // Per slot: the entry, its clock, and the index's u32 + control byte.
         let slot = std::mem::size_of::<Key>() + std::mem::size_of::<super::Value>();
         let growth = (cap * (slot + 4 + 5)) as u64;
-        if (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory {
+        let fits =
+            || (crate::memory::used_memory() as u64).saturating_add(growth) <= self.evict.maxmemory;
+        // Tables prepared for coming doublings (store/prealloc.rs) count
+        // in used_memory: they go before any key does.
+        if fits() || (super::prealloc::release_all() > 0 && fits()) {
             return;
         }
         for _ in 0..(cap / 128).max(1) {

@@ -25,11 +25,23 @@
 //! word more than a bare `HashTable` when not migrating, and the migrating
 //! paths are out of line: a lookup of a present key, the common case, is
 //! the bare hashbrown probe.
+//!
+//! The new table of a big doubling is allocated off the reactor
+//! (store/prealloc.rs): an index of 256K buckets or more (`PREPARE_SHIFT`)
+//! whose free room falls to ~1/16 of its capacity asks the background
+//! thread for it, and `migrate_to` takes it if it has arrived (else it
+//! allocates as before). The request rides in the same box, as a
+//! `Migration` with an empty `table` (its "prepared" state, not a
+//! migration: `is_migrating` is false), so an index that is neither near a
+//! doubling nor migrating still costs no more than the one word. A
+//! shrink, rebuild, `clear` or drop of the index cancels it.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 
 use hashbrown::HashTable;
+
+use super::prealloc::{self, Ticket};
 
 /// A migration started since the last `take_started` (store/rehash.rs
 /// then finds the collection it started in and has the cron finish it if
@@ -63,6 +75,26 @@ const SHRINK_AT_ONCE_LEN: usize = 1024;
 const SHRINK_AT_ONCE_LEN: usize = 2;
 const SHRINK_AT_ONCE_BUCKETS: usize = 1 << 16;
 
+/// The free room (of the current table's capacity `cap`) below which an
+/// index prepares its next table: ~cap/16 for tables whose capacity
+/// (7/8 of their buckets) is at least `1 << PREPARE_SHIFT`, 0 below -
+/// two shifts on the insert path, no branch. At 16M buckets that is ~900K inserts before the doubling; the
+/// allocation takes milliseconds.
+#[inline(always)]
+fn prepare_window(cap: usize) -> usize {
+    (cap >> PREPARE_SHIFT) << (PREPARE_SHIFT - 4)
+}
+/// Tables of 256K buckets and up prepare their next table off the
+/// reactor (allocating 512K buckets took ~0.25 ms, 1M 0.5 ms, 16M 3-10 ms
+/// on a loaded machine); smaller ones allocate at the doubling.
+#[cfg(not(test))]
+const PREPARE_SHIFT: u32 = 17;
+/// Tests prepare from 512 buckets up (capacity 448 >= 256).
+#[cfg(test)]
+const PREPARE_SHIFT: u32 = 8;
+#[cfg(test)]
+const PREPARE_MIN_BUCKETS: usize = 512;
+
 /// Buckets of the old table moved per write while migrating, at least.
 /// Few, as Redis's one bucket a step: a moved position costs a re-hash
 /// and two cache misses (~0.3 us), and 32 a write made a 16-deep pipeline
@@ -91,20 +123,40 @@ pub fn full_capacity(buckets: usize) -> usize {
 }
 
 /// The incrementally growing position index (see the module doc).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct PosIndex {
     cur: HashTable<u32>,
     old: Option<Box<Migration>>,
 }
 
-/// A table being emptied into `PosIndex::cur`.
-#[derive(Clone, Debug)]
+/// A table being emptied into `PosIndex::cur`; or, with an empty `table`,
+/// no migration but the request for the next table (module doc).
+#[derive(Debug)]
 struct Migration {
     table: HashTable<u32>,
     /// Buckets below this one are moved (empty).
     next: usize,
     /// Buckets moved per step.
     step: usize,
+    /// The next table, being prepared (only while `table` is empty).
+    next_table: Option<Ticket>,
+}
+
+impl Clone for PosIndex {
+    /// A copy has no request of its own (its next doubling asks again).
+    fn clone(&self) -> Self {
+        PosIndex {
+            cur: self.cur.clone(),
+            old: self.old.as_ref().filter(|m| !m.table.is_empty()).map(|m| {
+                Box::new(Migration {
+                    table: m.table.clone(),
+                    next: m.next,
+                    step: m.step,
+                    next_table: None,
+                })
+            }),
+        }
+    }
 }
 
 impl PosIndex {
@@ -141,9 +193,15 @@ impl PosIndex {
         self.cur.num_buckets()
     }
 
+    /// A migration runs (not merely a next table being prepared).
     #[inline]
     pub fn is_migrating(&self) -> bool {
-        self.old.is_some()
+        self.old.as_ref().is_some_and(|m| !m.table.is_empty())
+    }
+
+    /// The next table has been asked for and not taken yet.
+    pub fn is_preparing(&self) -> bool {
+        self.old.as_ref().is_some_and(|m| m.next_table.is_some())
     }
 
     /// Positions the old table still holds (0 when not migrating).
@@ -228,12 +286,26 @@ impl PosIndex {
     #[inline]
     pub fn insert(&mut self, h: u64, p: u32, rehash: impl Fn(u32) -> u64) {
         if self.old.is_some() {
-            self.step(&rehash);
+            return self.insert_migrating(h, p, &rehash);
         }
-        if self.len() >= self.cur.capacity() {
+        // Not migrating: the current table holds every position.
+        let cap = self.cur.capacity();
+        if self.cur.len() + prepare_window(cap) >= cap {
             self.make_room(&rehash);
         }
         // Room is guaranteed: hashbrown never resizes here.
+        self.cur.insert_unique(h, p, |&j| rehash(j));
+    }
+
+    /// `insert` while a migration runs (or a next table is prepared):
+    /// a step first, and the positions left in `old` count.
+    #[inline(never)]
+    fn insert_migrating(&mut self, h: u64, p: u32, rehash: &impl Fn(u32) -> u64) {
+        self.step(rehash);
+        let cap = self.cur.capacity();
+        if self.len() + prepare_window(cap) >= cap {
+            self.make_room(rehash);
+        }
         self.cur.insert_unique(h, p, |&j| rehash(j));
     }
 
@@ -257,7 +329,7 @@ impl PosIndex {
                 m.step = step;
             }
         }
-        self.old.is_some()
+        self.is_migrating()
     }
 
     /// Moves one step of buckets from `old` to `cur`.
@@ -265,6 +337,10 @@ impl PosIndex {
     fn step(&mut self, rehash: &impl Fn(u32) -> u64) {
         let Self { cur, old } = self;
         let Some(m) = old else { return };
+        if m.table.is_empty() {
+            // Only a next table being prepared.
+            return;
+        }
         let end = (m.next + m.step).min(m.table.num_buckets());
         for b in m.next..end {
             if let Ok(e) = m.table.get_bucket_entry(b) {
@@ -291,7 +367,14 @@ impl PosIndex {
     /// starts moving into it (finished at once for a small table).
     fn migrate_to(&mut self, capacity: usize, rehash: &impl Fn(u32) -> u64) {
         self.finish(rehash);
-        let table = std::mem::replace(&mut self.cur, HashTable::with_capacity(capacity));
+        // Left in the box after `finish`: at most a prepared next table.
+        let ready = self
+            .old
+            .take()
+            .and_then(|m| m.next_table)
+            .and_then(|t| t.take(capacity));
+        let fresh = ready.unwrap_or_else(|| HashTable::with_capacity(capacity));
+        let table = std::mem::replace(&mut self.cur, fresh);
         let len = table.len();
         let buckets = table.num_buckets();
         // Enough buckets per step that `old` empties within 3/4 of the
@@ -306,6 +389,7 @@ impl PosIndex {
             table,
             next: 0,
             step,
+            next_table: None,
         }));
         if buckets < MIGRATE_MIN_BUCKETS {
             self.finish(rehash);
@@ -316,10 +400,17 @@ impl PosIndex {
 
     /// The index is full: rebuild it at the same size if deleted markers
     /// are at least 1/32 of it (the rebuild wins back n/32 slots: amortized
-    /// O(1) per insert), else double it.
+    /// O(1) per insert), else double it. Nearly full (a big table within
+    /// `prepare_window` of it): ask for the doubled table.
     #[cold]
     #[inline(never)]
     fn make_room(&mut self, rehash: &impl Fn(u32) -> u64) {
+        if self.len() < self.cur.capacity() {
+            if self.old.is_none() {
+                self.prepare();
+            }
+            return;
+        }
         self.finish(rehash);
         let full = full_capacity(self.cur.num_buckets());
         let tomb = self.tombstones();
@@ -329,6 +420,32 @@ impl PosIndex {
             self.cur.reserve(1, |&j| rehash(j));
         } else {
             self.migrate_to(full * 2, rehash);
+        }
+    }
+
+    /// Asks the background thread for the table the next doubling needs.
+    #[cold]
+    fn prepare(&mut self) {
+        // Deleted markers also bring the index to full, and then it is
+        // rebuilt at its size unless they are under 1/32 of it
+        // (`make_room`): under delete/insert churn a table of stable size
+        // would ask for (and drop) a doubled table every rebuild. Ask only
+        // when the live positions alone are near the doubling.
+        let full = full_capacity(self.cur.num_buckets());
+        if self.cur.len() + full / 32 + prepare_window(full) < full {
+            return;
+        }
+        let buckets = 2 * self.cur.num_buckets();
+        let capacity = 2 * full_capacity(self.cur.num_buckets());
+        // Its control bytes and slots (for the maxmemory rule).
+        let bytes = buckets * (1 + std::mem::size_of::<u32>());
+        if let Some(t) = prealloc::request(capacity, bytes) {
+            self.old = Some(Box::new(Migration {
+                table: HashTable::new(),
+                next: 0,
+                step: 0,
+                next_table: Some(t),
+            }));
         }
     }
 
@@ -352,6 +469,8 @@ impl PosIndex {
     pub fn reserve(&mut self, additional: usize, rehash: impl Fn(u32) -> u64) {
         if self.len() + additional > self.cur.capacity() {
             self.finish(&rehash);
+            // A prepared table would be the wrong size after this.
+            self.old = None;
             self.cur.reserve(additional, |&j| rehash(j));
         }
     }
@@ -360,9 +479,11 @@ impl PosIndex {
     /// migrates into a table of 5/4 of its length when that has fewer
     /// buckets. Nothing while migrating (the caller tries again later).
     pub fn shrink(&mut self, rehash: impl Fn(u32) -> u64) {
-        if self.old.is_some() {
+        if self.is_migrating() {
             return;
         }
+        // A prepared next table is for growth: cancelled.
+        self.old = None;
         if self.cur.num_buckets() < MIGRATE_MIN_BUCKETS {
             self.cur.shrink_to_fit(|&j| rehash(j));
             return;
@@ -571,5 +692,227 @@ mod tests {
         m.check();
         m.idx.clear();
         assert!(m.idx.is_empty() && !m.idx.is_migrating());
+    }
+
+    fn grow_model() -> Model {
+        Model {
+            idx: PosIndex::new(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// Inserts keys from `*k` on until `stop` holds (or 100K keys).
+    fn insert_until(m: &mut Model, k: &mut u64, stop: impl Fn(&PosIndex) -> bool) {
+        while !stop(&m.idx) {
+            m.insert(*k);
+            *k += 1;
+            assert!(*k < 100_000, "never reached");
+        }
+    }
+
+    /// A model grown (in manual delivery mode) to `min_buckets` or more,
+    /// past its migration, until it asked for its next table; the next
+    /// key to insert.
+    fn preparing_model(min_buckets: usize) -> (Model, u64) {
+        crate::store::prealloc::test_hook::set_manual(true);
+        let mut m = grow_model();
+        let mut k = 0;
+        insert_until(&mut m, &mut k, |i| i.num_buckets() >= min_buckets);
+        insert_until(&mut m, &mut k, |i| !i.is_migrating());
+        insert_until(&mut m, &mut k, PosIndex::is_preparing);
+        (m, k)
+    }
+
+    #[test]
+    fn a_prepared_table_that_arrived_is_taken_by_the_doubling() {
+        use crate::store::prealloc::test_hook as hook;
+        let (mut m, mut k) = preparing_model(PREPARE_MIN_BUCKETS);
+        // Asked within the window, not at the doubling; nothing migrates.
+        let buckets = m.idx.num_buckets();
+        assert!(m.idx.len() < m.idx.capacity());
+        assert!(!m.idx.is_migrating());
+        assert_eq!(hook::waiting(), 1);
+        m.check();
+        assert_eq!(hook::deliver(), 1);
+        let taken = hook::taken();
+        insert_until(&mut m, &mut k, PosIndex::is_migrating);
+        assert_eq!(hook::taken(), taken + 1);
+        assert_eq!(m.idx.num_buckets(), 2 * buckets);
+        assert!(!m.idx.is_preparing());
+        m.check();
+        hook::set_manual(false);
+    }
+
+    #[test]
+    fn a_prepared_table_late_or_never_leaves_the_doubling_to_allocate() {
+        use crate::store::prealloc::test_hook as hook;
+        for never in [false, true] {
+            let (mut m, mut k) = preparing_model(PREPARE_MIN_BUCKETS);
+            let buckets = m.idx.num_buckets();
+            if never {
+                hook::discard();
+            }
+            let taken = hook::taken();
+            insert_until(&mut m, &mut k, PosIndex::is_migrating);
+            // Not arrived: allocated at the doubling, as without one.
+            assert_eq!(hook::taken(), taken);
+            assert_eq!(m.idx.num_buckets(), 2 * buckets);
+            assert!(!m.idx.is_preparing());
+            m.check();
+            // Arriving after that, it finds its requester gone.
+            assert_eq!(hook::deliver(), 0);
+            insert_until(&mut m, &mut k, |i| !i.is_migrating());
+            m.check();
+        }
+        hook::set_manual(false);
+    }
+
+    #[test]
+    fn shrink_rebuild_and_clear_cancel_a_prepared_table() {
+        use crate::store::prealloc::test_hook as hook;
+        for how in 0..3 {
+            let (mut m, k) = preparing_model(2 * PREPARE_MIN_BUCKETS);
+            let buckets = m.idx.num_buckets();
+            match how {
+                0 => {
+                    // Removals then a shrink: fewer buckets, no request.
+                    for j in 0..k {
+                        if j % 8 != 0 {
+                            m.remove(j);
+                        }
+                    }
+                    assert!(m.idx.is_preparing());
+                    let keys = &m.keys;
+                    m.idx.shrink(|j| hash(keys[j as usize]));
+                    assert!(m.idx.num_buckets() < buckets);
+                    assert!(m.idx.is_migrating());
+                }
+                1 => {
+                    // Removals leave deleted markers; a rebuild at the
+                    // same size does not take the doubled table.
+                    for j in (0..k).step_by(3) {
+                        m.remove(j);
+                    }
+                    let keys = &m.keys;
+                    m.idx.rebuild(|j| hash(keys[j as usize]));
+                    assert_eq!(m.idx.num_buckets(), buckets);
+                    assert!(m.idx.is_migrating());
+                }
+                _ => {
+                    m.idx.clear();
+                    m.keys.clear();
+                    assert!(m.idx.is_empty());
+                }
+            }
+            assert!(!m.idx.is_preparing());
+            m.check();
+            let taken = hook::taken();
+            assert_eq!(hook::deliver(), 0);
+            assert_eq!(hook::taken(), taken);
+            while m.idx.is_migrating() {
+                let keys = &m.keys;
+                m.idx.migrate(64, |j| hash(keys[j as usize]));
+            }
+            m.check();
+        }
+        hook::set_manual(false);
+    }
+
+    #[test]
+    fn a_clone_does_not_share_the_request() {
+        use crate::store::prealloc::test_hook as hook;
+        let (m, _) = preparing_model(PREPARE_MIN_BUCKETS);
+        let c = m.idx.clone();
+        assert!(!c.is_preparing() && !c.is_migrating());
+        assert_eq!(c.len(), m.idx.len());
+        hook::discard();
+        hook::set_manual(false);
+    }
+
+    #[test]
+    fn release_all_frees_prepared_tables_arrived_or_not() {
+        use crate::store::prealloc::{release_all, test_hook as hook};
+        for arrived in [true, false] {
+            let (mut m, mut k) = preparing_model(PREPARE_MIN_BUCKETS);
+            let buckets = m.idx.num_buckets();
+            if arrived {
+                assert_eq!(hook::deliver(), 1);
+                assert_eq!(release_all(), 1);
+            } else {
+                assert_eq!(release_all(), 0);
+                // Arriving after the release, nobody takes it.
+                assert_eq!(hook::deliver(), 0);
+            }
+            let taken = hook::taken();
+            insert_until(&mut m, &mut k, PosIndex::is_migrating);
+            assert_eq!(hook::taken(), taken);
+            assert_eq!(m.idx.num_buckets(), 2 * buckets);
+            m.check();
+        }
+        hook::set_manual(false);
+    }
+}
+
+#[cfg(test)]
+mod churn_tests {
+    use super::*;
+    use crate::store::prealloc::test_hook as hook;
+
+    fn hash(k: u64) -> u64 {
+        let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 29;
+        x.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+
+    /// A big index of stable size under delete + insert churn fills up
+    /// with deleted markers and is rebuilt at its size, never doubled: it
+    /// must not ask for a doubled table on the way (it would drop it at
+    /// each rebuild, a big allocation on the other core every time).
+    #[test]
+    fn churn_at_a_stable_size_prepares_no_table() {
+        hook::set_manual(true);
+        for fill in [60usize, 80, 90] {
+            let (mut idx, mut keys, mut next) = (PosIndex::new(), Vec::<u64>::new(), 0u64);
+            while idx.num_buckets() < 4096 || idx.is_migrating() {
+                let (p, ks) = (keys.len() as u32, &keys);
+                idx.insert(hash(next), p, |j| hash(ks[j as usize]));
+                keys.push(next);
+                next += 1;
+            }
+            let buckets = idx.num_buckets();
+            let target = full_capacity(buckets) * fill / 100;
+            let mut x = 0x2545_F491_4F6C_DD1D ^ fill as u64;
+            let mut asked = 0;
+            let mut was = false;
+            for _ in 0..200_000 {
+                if keys.len() > target {
+                    let i = (crate::store::xorshift(&mut x) % keys.len() as u64) as usize;
+                    let k = keys[i];
+                    let ks = &keys;
+                    idx.tick(|j| hash(ks[j as usize]));
+                    assert_eq!(idx.remove(hash(k), |j| ks[j as usize] == k), Some(i as u32));
+                    let last = keys.len() - 1;
+                    if i < last {
+                        let slot = idx.find_mut(hash(keys[last]), |j| j as usize == last);
+                        *slot.expect("indexed") = i as u32;
+                    }
+                    keys.swap_remove(i);
+                } else {
+                    let (p, ks) = (keys.len() as u32, &keys);
+                    idx.insert(hash(next), p, |j| hash(ks[j as usize]));
+                    keys.push(next);
+                    next += 1;
+                }
+                let now = idx.is_preparing();
+                if now && !was {
+                    asked += 1;
+                    hook::deliver();
+                }
+                was = now;
+            }
+            assert_eq!(idx.num_buckets(), buckets, "fill {fill}%: never doubled");
+            assert_eq!(asked, 0, "fill {fill}%: tables asked for");
+        }
+        hook::set_manual(false);
     }
 }

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod lazyfree;
 pub mod list;
 pub mod pack;
+pub mod prealloc;
 pub mod ready;
 mod rehash;
 pub mod scan;
@@ -30,7 +31,7 @@ pub mod zset;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use bytes::{Key, Sds};
+pub use bytes::{Key, Sds, StrEnc};
 pub use hasher::{KeyHashMap, KeyHashSet, KeyMap, KeySet, KeyState};
 pub use table::{Table, TableEntry};
 
@@ -459,6 +460,23 @@ impl Store {
         // The hooks only read the maps: `i` still names the key, and a
         // second lookup would hash it again.
         Ok(self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v))
+    }
+
+    /// Marks the string under `key` raw without writing it: Redis's
+    /// dbUnshareStringValue before a change that turns out to change
+    /// nothing (SETBIT of a bit already set, PFADD adding nothing, a PFCOUNT
+    /// answered from the cache) still leaves OBJECT ENCODING `raw`.
+    pub fn mark_raw(&mut self, db: usize, key: &[u8]) {
+        self.mark_str(db, key, StrEnc::Raw);
+    }
+
+    /// Gives the string under `key` (if it is one) mark `m`: how Redis
+    /// holds it, not its bytes, so no write: no hooks, no journal, nothing
+    /// propagated.
+    pub fn mark_str(&mut self, db: usize, key: &[u8], m: StrEnc) {
+        if let Some(Value::Str(s)) = self.dbs[db].keys.get_mut(key) {
+            s.mark(m);
+        }
     }
 
     /// Sets `key` to `value`, clearing any expiry (Redis's `setKey`).
