@@ -53,6 +53,15 @@ fn check_values(c: &mut redis::Connection, prefix: &str, value: &str, n: usize, 
     }
 }
 
+fn config_set(c: &mut redis::Connection, name: &str, value: &str) {
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(c)
+        .expect("CONFIG SET");
+}
+
 fn dbsize(c: &mut redis::Connection) -> usize {
     redis::cmd("DBSIZE").query(c).expect("DBSIZE")
 }
@@ -119,12 +128,7 @@ fn maxmemory_refuses_or_frees_a_prepared_table_before_evicting() {
     let (_s, mut c) = start();
     // 8 times the prepared table does not fit under this limit.
     let limit = used(&mut c) + 6 * PREPARED;
-    let () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg(limit)
-        .query(&mut c)
-        .expect("CONFIG SET");
+    config_set(&mut c, "maxmemory", &limit.to_string());
     let before = used(&mut c);
     set_range(&mut c, 0, 2000);
     // Nothing arrives (the thread takes milliseconds when asked).
@@ -134,12 +138,7 @@ fn maxmemory_refuses_or_frees_a_prepared_table_before_evicting() {
         "prepared under maxmemory: used_memory {before} -> {}",
         used(&mut c)
     );
-    let () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg(0)
-        .query(&mut c)
-        .expect("CONFIG SET");
+    config_set(&mut c, "maxmemory", "0");
     // Without the limit the next insert asks.
     set_range(&mut c, 2000, 2001);
     assert!(
@@ -151,17 +150,8 @@ fn maxmemory_refuses_or_frees_a_prepared_table_before_evicting() {
     // first, and no key is evicted.
     let n = dbsize(&mut c);
     let limit = used(&mut c) - PREPARED / 2;
-    for (k, v) in [
-        ("maxmemory-policy", "allkeys-random".to_string()),
-        ("maxmemory", limit.to_string()),
-    ] {
-        let () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg(k)
-            .arg(v)
-            .query(&mut c)
-            .expect("CONFIG SET");
-    }
+    config_set(&mut c, "maxmemory-policy", "allkeys-random");
+    config_set(&mut c, "maxmemory", &limit.to_string());
     set_range(&mut c, 2001, 2002);
     assert_eq!(dbsize(&mut c), n + 1);
     assert_eq!(
@@ -169,12 +159,7 @@ fn maxmemory_refuses_or_frees_a_prepared_table_before_evicting() {
         Some("0")
     );
     assert!(used(&mut c) <= limit);
-    let () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg(0)
-        .query(&mut c)
-        .expect("CONFIG SET");
+    config_set(&mut c, "maxmemory", "0");
     let () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
     assert_eq!(dbsize(&mut c), 0);
     // Growing again from empty, past several doublings.
@@ -206,17 +191,8 @@ fn a_full_key_table_frees_its_prepared_table_before_evicting() {
     // with it (make_room's estimate: a slot, its clock, index bytes).
     let growth = CAP * (24 + 24 + 4 + 5);
     let max = u - PREPARED + growth + PREPARED / 2;
-    for (k, v) in [
-        ("maxmemory-policy", "allkeys-random".to_string()),
-        ("maxmemory", max.to_string()),
-    ] {
-        let () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg(k)
-            .arg(v)
-            .query(&mut c)
-            .expect("CONFIG SET");
-    }
+    config_set(&mut c, "maxmemory-policy", "allkeys-random");
+    config_set(&mut c, "maxmemory", &max.to_string());
     set_range(&mut c, 100_000, 100_020);
     assert_eq!(
         info_field(&mut c, "stats", "evicted_keys").as_deref(),
