@@ -436,18 +436,24 @@ impl Store {
             }
             self.watches.mark_dirty(j.dirty_watchers.drain(..));
         }
+        // The sorted-set shrinks the transaction's removals put off.
+        self.end_deferred_shrinks(j.touched());
+        // The prior values are freed now, not kept until the next EXEC.
+        j.clear();
+        self.spare_journal = Some(j);
+    }
+
+    /// Ends `zset::defer_shrinks` with the journal; if a due shrink was
+    /// skipped meanwhile, shrinks the sorted sets among `keys`.
+    fn end_deferred_shrinks<'a>(&mut self, keys: impl Iterator<Item = (usize, &'a Key)>) {
         super::zset::defer_shrinks(false);
         if super::zset::take_skipped_shrink() {
-            // The sorted-set shrinks the transaction's removals put off.
-            for (db, key) in j.touched() {
+            for (db, key) in keys {
                 if let Some(Value::ZSet(ZSet::Skip(z))) = self.dbs[db].keys.get_mut(key) {
                     z.maybe_shrink();
                 }
             }
         }
-        // The prior values are freed now, not kept until the next EXEC.
-        j.clear();
-        self.spare_journal = Some(j);
     }
 
     /// Undoes every change recorded since `begin_journal`, without running
@@ -509,14 +515,7 @@ impl Store {
         // Undoing an add removes a member again: that shrink was put off
         // too. Members are back in their own slots by now, so a sorted
         // set the transaction grew shrinks (nodes only move down).
-        super::zset::defer_shrinks(false);
-        if super::zset::take_skipped_shrink() {
-            for (db, key) in &zsets {
-                if let Some(Value::ZSet(ZSet::Skip(z))) = self.dbs[*db].keys.get_mut(key) {
-                    z.maybe_shrink();
-                }
-            }
-        }
+        self.end_deferred_shrinks(zsets.iter().map(|(db, key)| (*db, key)));
         j.clear();
         self.spare_journal = Some(j);
     }
