@@ -794,12 +794,9 @@ fn zscan_while_removing_returns_every_kept_member() {
     // go in a shuffled order, a batch between scan steps.
     let kept: Vec<String> = (0..2000).step_by(20).map(|i| format!("m{i}")).collect();
     let mut doomed: Vec<usize> = (0..2000).filter(|i| i % 20 != 0).collect();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for i in (1..doomed.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        doomed.swap(i, (x % (i as u64 + 1)) as usize);
+        doomed.swap(i, rng.below(i + 1));
     }
     let mut seen = std::collections::HashSet::new();
     let mut cursor = "0".to_string();
