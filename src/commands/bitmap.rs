@@ -95,9 +95,7 @@ fn with_bits<R>(
                 // free) instead of realloc + memset of the whole growth;
                 // greedy like sdsMakeRoomFor so growing bit by bit is
                 // amortized.
-                const MB: usize = 1024 * 1024;
-                let cap = if need < MB { need * 2 } else { need + MB };
-                let mut grown = vec![0u8; cap];
+                let mut grown = vec![0u8; crate::store::bytes::greedy_capacity(need)];
                 grown.truncate(need);
                 grown[..v.len()].copy_from_slice(&v);
                 *v = grown;

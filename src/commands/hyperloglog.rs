@@ -120,7 +120,12 @@ fn pfadd(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             let mut corrupted = false;
             for e in elems.iter() {
                 match hll::would_add(s, e) {
-                    Ok(up) => grows |= up,
+                    // The add below hashes every element: stop here.
+                    Ok(true) => {
+                        grows = true;
+                        break;
+                    }
+                    Ok(false) => {}
                     Err(_) => {
                         corrupted = true;
                         break;

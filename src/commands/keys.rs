@@ -657,8 +657,8 @@ pub fn encoding_name(v: &Value) -> &'static str {
     match v {
         Value::Str(s) => match s.enc() {
             StrEnc::Raw => "raw",
-            StrEnc::Embstr if s.len() <= EMBSTR_LIMIT => "embstr",
-            StrEnc::Embstr => "raw",
+            // Only INCRBYFLOAT marks it, on a short result.
+            StrEnc::Embstr => "embstr",
             StrEnc::Derived | StrEnc::Unshared => {
                 if s.len() <= 20 && parse_i64(s).is_some() {
                     "int"

@@ -358,13 +358,18 @@ pub fn reserve_greedy(v: &mut Vec<u8>, additional: usize) {
     if need <= v.capacity() {
         return;
     }
+    v.reserve_exact(greedy_capacity(need) - v.len());
+}
+
+/// sdsMakeRoomFor's greedy size for `need` bytes: twice under 1 MB, 1 MB
+/// more beyond.
+pub fn greedy_capacity(need: usize) -> usize {
     const MB: usize = 1 << 20;
-    let target = if need < MB {
+    if need < MB {
         need * 2
     } else {
         need.saturating_add(MB)
-    };
-    v.reserve_exact(target - v.len());
+    }
 }
 
 impl super::buf::sealed::Sealed for Sds {}
