@@ -1459,3 +1459,73 @@ fn zscan_across_a_rolled_back_shrink_returns_every_member() {
         "after a rolled-back growth: {before} -> {after}"
     );
 }
+
+/// The shrink a transaction's removals put off happens where the sorted
+/// set is when the transaction ends: a SWAPDB after the removals (commit)
+/// or before the additions (rollback) moved it to the other database.
+#[test]
+fn deferred_shrink_follows_a_swapdb() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    let usage = |c: &mut redis::Connection, db: i64| -> i64 {
+        let () = redis::cmd("SELECT").arg(db).query(c).expect("SELECT");
+        let n: i64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg("z")
+            .query(c)
+            .expect("usage");
+        let () = redis::cmd("SELECT").arg(0).query(c).expect("SELECT");
+        n
+    };
+    let doomed: Vec<String> = (0..1990).map(|i| format!("m{i}")).collect();
+    // Committed: 1990 of 2000 members removed, then (or not) a SWAPDB.
+    // (The members' random levels make sizes differ by a few upper-level
+    // entries from run to run: compared with the full set's.)
+    let mut shrunk = Vec::new();
+    let mut full = 0;
+    for swap in [false, true] {
+        let () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+        fill_numbered(&mut c, 2000);
+        full = usage(&mut c, 0);
+        let mut tx = redis::pipe();
+        tx.atomic().cmd("ZREM").arg("z").arg(&doomed);
+        if swap {
+            tx.cmd("SWAPDB").arg(0).arg(1).ignore();
+        }
+        let (removed,): (i64,) = tx.query(&mut c).expect("EXEC");
+        assert_eq!(removed, 1990);
+        shrunk.push(usage(&mut c, swap as i64));
+    }
+    for (n, swap) in shrunk.iter().zip(["without", "with"]) {
+        assert!(
+            n * 10 < full,
+            "shrunk at commit {swap} a SWAPDB: {full} -> {n}"
+        );
+    }
+    // Rolled back: a set of 200 in db 1 swapped into db 0, grown by 20K
+    // members there, then the failure: the undo's removals shrink it back
+    // in db 1.
+    let () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+    let () = redis::cmd("SELECT").arg(1).query(&mut c).expect("SELECT");
+    fill_numbered(&mut c, 200);
+    let () = redis::cmd("SELECT").arg(0).query(&mut c).expect("SELECT");
+    let before = usage(&mut c, 1);
+    let mut zadd = redis::cmd("ZADD");
+    zadd.arg("z");
+    for i in 0..20_000 {
+        zadd.arg(i).arg(format!("new{i}"));
+    }
+    let mut tx = redis::pipe();
+    tx.atomic().cmd("SWAPDB").arg(0).arg(1);
+    tx.add_command(zadd).cmd("INCR").arg("z");
+    assert!(tx.query::<redis::Value>(&mut c).is_err(), "rolled back");
+    let () = redis::cmd("SELECT").arg(1).query(&mut c).expect("SELECT");
+    let card: usize = redis::cmd("ZCARD").arg("z").query(&mut c).expect("ZCARD");
+    assert_eq!(card, 200);
+    let () = redis::cmd("SELECT").arg(0).query(&mut c).expect("SELECT");
+    let after = usage(&mut c, 1);
+    assert!(
+        after < before * 2,
+        "after a rolled-back growth behind a SWAPDB: {before} -> {after}"
+    );
+}

@@ -277,12 +277,32 @@ impl Journal {
         self.indexed = false;
     }
 
-    /// Keys the transaction changed (for deferred WATCH invalidation).
+    /// Keys the transaction changed (for deferred WATCH invalidation),
+    /// each with the database it was changed in.
     fn touched(&self) -> impl Iterator<Item = (usize, &Key)> {
         self.records.iter().filter_map(|r| match r {
             Undo::Key { db, key, .. } | Undo::Ops { db, key, .. } => Some((*db, key)),
             _ => None,
         })
+    }
+
+    /// The keys the transaction changed, each with the database it is in
+    /// now: a SWAPDB recorded after a key's change moved it (of `dbs`
+    /// databases). Walked backwards, `now[d]` is where the database at
+    /// index `d` at that point ends up.
+    fn touched_now(&self, dbs: usize) -> Vec<(usize, &Key)> {
+        let mut now: Vec<usize> = (0..dbs).collect();
+        let mut out = Vec::new();
+        for r in self.records.iter().rev() {
+            match r {
+                Undo::Key { db, key, .. } | Undo::Ops { db, key, .. } => {
+                    out.push((now.get(*db).copied().unwrap_or(*db), key))
+                }
+                Undo::Swap { a, b } if *a < dbs && *b < dbs => now.swap(*a, *b),
+                _ => {}
+            }
+        }
+        out
     }
 }
 
@@ -436,19 +456,22 @@ impl Store {
             }
             self.watches.mark_dirty(j.dirty_watchers.drain(..));
         }
-        // The sorted-set shrinks the transaction's removals put off.
-        self.end_deferred_shrinks(j.touched());
+        // The sorted-set shrinks the transaction's removals put off, where
+        // the sets are now (a SWAPDB may have moved them).
+        let dbs = self.dbs.len();
+        self.end_deferred_shrinks(|| j.touched_now(dbs));
         // The prior values are freed now, not kept until the next EXEC.
         j.clear();
         self.spare_journal = Some(j);
     }
 
     /// Ends `zset::defer_shrinks` with the journal; if a due shrink was
-    /// skipped meanwhile, shrinks the sorted sets among `keys`.
-    fn end_deferred_shrinks<'a>(&mut self, keys: impl Iterator<Item = (usize, &'a Key)>) {
+    /// skipped meanwhile, shrinks the sorted sets among `keys()` (asked
+    /// for only then).
+    fn end_deferred_shrinks<'a>(&mut self, keys: impl FnOnce() -> Vec<(usize, &'a Key)>) {
         super::zset::defer_shrinks(false);
         if super::zset::take_skipped_shrink() {
-            for (db, key) in keys {
+            for (db, key) in keys() {
                 if let Some(Value::ZSet(ZSet::Skip(z))) = self.dbs[db].keys.get_mut(key) {
                     z.maybe_shrink();
                 }
@@ -509,13 +532,21 @@ impl Store {
                 Undo::Swap { a, b } => {
                     self.snapshot_swap(a, b);
                     self.dbs.swap(a, b);
+                    // The sets undone so far moved with their database.
+                    for (db, _) in &mut zsets {
+                        if *db == a {
+                            *db = b;
+                        } else if *db == b {
+                            *db = a;
+                        }
+                    }
                 }
             }
         }
         // Undoing an add removes a member again: that shrink was put off
         // too. Members are back in their own slots by now, so a sorted
         // set the transaction grew shrinks (nodes only move down).
-        self.end_deferred_shrinks(zsets.iter().map(|(db, key)| (*db, key)));
+        self.end_deferred_shrinks(|| zsets.iter().map(|(db, key)| (*db, key)).collect());
         j.clear();
         self.spare_journal = Some(j);
     }
