@@ -383,7 +383,7 @@ fn bitop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let maxlen = srcs.iter().flatten().map(Vec::len).max().unwrap_or(0);
     let dest = &args[2];
     if maxlen == 0 {
-        srv.store.remove(db, dest);
+        srv.store.delete(db, dest);
         c.reply.int(0);
         return Ok(());
     }

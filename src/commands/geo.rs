@@ -478,7 +478,7 @@ fn georadius_generic(
     if !exists {
         match storekey {
             Some(dst) => {
-                srv.store.remove(db, dst);
+                srv.store.delete(db, dst);
                 c.reply.int(0);
             }
             None => c.reply.array(0),
@@ -548,7 +548,7 @@ fn georadius_generic(
             let n = out.len();
             out.sort_by(|a, b| crate::store::zset::cmp_entry(a.1, &a.0, b.1, &b.0));
             if out.is_empty() {
-                srv.store.remove(db, dst);
+                srv.store.delete(db, dst);
             } else {
                 let lim = limits(srv);
                 srv.store

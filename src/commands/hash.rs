@@ -318,7 +318,7 @@ fn hdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         }
     }
     if h.is_empty() {
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
     } else {
         // As Redis's hashTypeDelete resizes its dict below 10% fill (no
         // entry moves: the journal's positions stay valid).

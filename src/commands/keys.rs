@@ -235,9 +235,8 @@ pub(crate) fn config_value(srv: &Server, name: &str) -> Option<String> {
 fn del(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let mut n = 0;
     for key in args.iter().skip(1) {
-        if let Some(v) = srv.store.remove(c.db, key) {
+        if srv.store.delete(c.db, key) {
             n += 1;
-            lazyfree::drop_value(v);
         }
     }
     c.reply.int(n);
@@ -459,7 +458,7 @@ fn expire_generic(
         }
         // Already in the past: the key is deleted (Redis replies 1 too).
         _ => {
-            srv.store.remove(c.db, key);
+            srv.store.delete(c.db, key);
             srv.store.prop.rewrite_as_one([&b"DEL"[..], key]);
         }
     }

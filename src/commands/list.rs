@@ -422,7 +422,7 @@ fn pop_generic(srv: &mut Server, c: &mut Client, args: &Args, left: bool) -> Cmd
         }
     }
     if l.is_empty() {
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
     }
     Ok(())
 }
@@ -690,7 +690,7 @@ fn ltrim(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         Some((s, e)) => l.keep_range(s, e + 1),
     }
     if l.is_empty() {
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
     }
     c.reply.ok();
     Ok(())
@@ -722,7 +722,7 @@ fn lrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     // |count| elements (0 = all), from the tail when negative.
     let removed = l.remove(ele, toremove.unsigned_abs(), toremove < 0);
     if l.is_empty() {
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
     }
     c.reply.int(removed as i64);
     Ok(())
@@ -813,7 +813,7 @@ fn lmove_generic(
         }
     }
     if now_empty {
-        srv.store.remove(db, src);
+        srv.store.delete(db, src);
     }
     Ok(())
 }
@@ -930,7 +930,7 @@ fn pop_first_nonempty<'k>(
             }
         };
         if l.is_empty() {
-            srv.store.remove(db, key);
+            srv.store.delete(db, key);
         }
         // Propagated as the plain pop that happened (as Redis does).
         match popped {

@@ -166,14 +166,14 @@ fn restore(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     if ttl > 0 && at <= srv.store.now() {
         // Already expired: the key is only deleted (when REPLACE found one).
-        if replace && srv.store.remove(c.db, key).is_some() {
+        if replace && srv.store.delete(c.db, key) {
             srv.store.prop.rewrite_as_one([&b"DEL"[..], key]);
         }
         c.reply.ok();
         return Ok(());
     }
     if replace {
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
     }
     srv.store
         .set_with_expiry(c.db, key, value, (ttl > 0).then_some(at));

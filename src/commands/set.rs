@@ -307,7 +307,7 @@ fn srem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         }
     }
     if s.is_empty() {
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
     } else {
         s.maybe_shrink();
     }
@@ -335,7 +335,7 @@ fn smove(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if let Some((s, mut undo)) = write_set(srv, c.db, src)? {
         remove_logged(s, &mut undo, m);
         if s.is_empty() {
-            srv.store.remove(c.db, src);
+            srv.store.delete(c.db, src);
         }
     }
     let max = srv.config.set_max_intset_entries;
@@ -373,7 +373,7 @@ fn spop(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     if s.is_empty() {
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
     } else {
         s.maybe_shrink();
     }
@@ -405,7 +405,7 @@ fn spop_count(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         for e in s.iter() {
             reply_elem(&mut c.reply, e);
         }
-        srv.store.remove(c.db, key);
+        srv.store.delete(c.db, key);
         srv.store.prop.rewrite_as_one([&b"DEL"[..], key]);
         return Ok(());
     }
@@ -662,7 +662,7 @@ fn sinter_generic(
         // An empty input: the intersection is empty.
         match dst {
             Some(d) => {
-                srv.store.remove(c.db, d);
+                srv.store.delete(c.db, d);
                 c.reply.int(0);
             }
             None => c.reply.set(0),
@@ -698,7 +698,7 @@ fn sinter_generic(
 fn store_result(srv: &mut Server, c: &mut Client, dst: &[u8], result: Set) {
     let n = result.len();
     if n == 0 {
-        srv.store.remove(c.db, dst);
+        srv.store.delete(c.db, dst);
     } else {
         srv.store.set(c.db, dst, Value::Set(result));
     }

@@ -368,7 +368,7 @@ fn sort_generic(srv: &mut Server, c: &mut Client, args: &Args, readonly: bool) -
     }
     let mut cmds = vec![OwnedArgs::from_slices([&b"DEL"[..], dst])];
     if out.is_empty() {
-        srv.store.remove(c.db, dst);
+        srv.store.delete(c.db, dst);
     } else {
         let mut list = List::new();
         for v in &out {

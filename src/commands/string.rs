@@ -459,7 +459,7 @@ fn getset(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 
 fn getdel(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     if get_generic(srv, c, &args[1])? {
-        srv.store.remove(c.db, &args[1]);
+        srv.store.delete(c.db, &args[1]);
         srv.store.prop.rewrite_as_one([&b"DEL"[..], &args[1]]);
     }
     Ok(())

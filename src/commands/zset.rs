@@ -330,7 +330,7 @@ fn remove_range_logged(z: &mut ZSet, undo: &mut UndoLog, a: usize, b: usize) -> 
 /// Removes `key` if the zset there became empty.
 fn drop_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
     if matches!(srv.store.db(db).keys().get(key), Some(Value::ZSet(z)) if z.is_empty()) {
-        srv.store.remove(db, key);
+        srv.store.delete(db, key);
     }
 }
 
@@ -1025,7 +1025,7 @@ fn unsign_packed_prefix(out: &mut [(Sds, f64)], rev: bool, lim: &Limits) {
 /// Stores a sorted, distinct result at `dst` (deleting it when empty).
 fn store_result(srv: &mut Server, db: usize, dst: &[u8], out: Vec<(Sds, f64)>) {
     if out.is_empty() {
-        srv.store.remove(db, dst);
+        srv.store.delete(db, dst);
     } else {
         let lim = limits(srv);
         srv.store

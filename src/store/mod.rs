@@ -374,12 +374,15 @@ impl Store {
         if !self.is_expired(db, key) {
             return false;
         }
-        self.before_write(db, key);
-        let d = &mut self.dbs[db];
-        if let Some((_, v)) = d.remove_entry(key) {
-            lazyfree::drop_value(v);
+        match self.dbs[db].keys.get_index_of(key) {
+            Some(i) => {
+                self.before_write_hooks(db, key);
+                self.remove_moving(db, key, i);
+            }
+            None => {
+                self.dbs[db].expires.swap_remove(key);
+            }
         }
-        d.expires.swap_remove(key);
         self.expired_keys += 1;
         self.prop.del(db, key);
         if self.notes.on {
@@ -602,6 +605,8 @@ impl Store {
     }
 
     /// Removes `key`; returns its value if it existed (and was not expired).
+    /// A recording transaction copies the value first (RENAME and MOVE
+    /// hand it on): a caller that only drops it uses [`Store::delete`].
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Value> {
         if self.expire_if_needed(db, key) {
             return None;
@@ -614,6 +619,45 @@ impl Store {
         }
         // The hooks only read the maps: `i` is still the key's index.
         d.remove_index(i).map(|(_, v)| v)
+    }
+
+    /// Deletes `key` (DEL, and commands that drop an emptied or replaced
+    /// key); true if it existed (and was not expired). Unlike
+    /// [`Store::remove`] the value is not handed back, so a recording
+    /// transaction takes it as the key's prior state without a copy:
+    /// `MULTI; DEL big; EXEC` (or emptying a big container) costs O(1).
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.expire_if_needed(db, key) {
+            return false;
+        }
+        let Some(i) = self.dbs[db].keys.get_index_of(key) else {
+            return false;
+        };
+        self.before_write_hooks(db, key);
+        self.remove_moving(db, key, i);
+        true
+    }
+
+    /// Removes the key at index `i` of `db` (and its expiry) after the
+    /// choke point's hooks ran: the value becomes the journal's record of
+    /// the key when a transaction wants one (moved, not copied), else it
+    /// is freed (big values off the reactor).
+    fn remove_moving(&mut self, db: usize, key: &[u8], i: usize) {
+        let journal = self.journal_pending(db, key);
+        let d = &mut self.dbs[db];
+        let expiry = if d.expires.is_empty() {
+            None
+        } else {
+            d.expires.swap_remove(key)
+        };
+        // The hooks only read the maps: `i` is still the key's index.
+        let Some((_, v)) = d.remove_index(i) else {
+            return;
+        };
+        match journal {
+            Some(fp) => self.journal_prior(db, key, fp, Some((v, expiry))),
+            None => lazyfree::drop_value(v),
+        }
     }
 
     /// The absolute expiry of a live key, if any.
@@ -633,7 +677,7 @@ impl Store {
         if let Some(at) = at
             && at <= self.now
         {
-            self.remove(db, key);
+            self.delete(db, key);
             return true;
         }
         self.before_write(db, key);
