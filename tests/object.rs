@@ -530,3 +530,65 @@ fn random_string_writes_like_redis() {
         same_encoding(&mut d, &format!("k{k}"));
     }
 }
+
+/// A rolled-back transaction gives a string back exactly, OBJECT ENCODING
+/// included, also when a command of it changed the encoding without a
+/// write (Redis's dbUnshareStringValue before a change that changed
+/// nothing); with `multi-rollback no` nothing is undone, as in Redis.
+#[test]
+fn rollback_restores_an_encoding_changed_without_a_write() {
+    let Some(mut d) = Diff::start("object-encoding-rollback", DEBUG) else {
+        return;
+    };
+    d.same("PFADD src a b c");
+    let hll = bulk(&d.ours.cmd(&[b"GET", b"src"])).to_vec();
+    d.same("PFCOUNT src");
+    let cached = bulk(&d.ours.cmd(&[b"GET", b"src"])).to_vec();
+    // (key, value SET first, the command that only unshares it)
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("setbit_same", b"12", "SETBIT setbit_same 0 0"),
+        ("bitfield_same", b"12", "BITFIELD bitfield_same SET u8 0 49"),
+        (
+            "bitfield_fail",
+            b"12",
+            "BITFIELD bitfield_fail OVERFLOW FAIL INCRBY u8 0 255",
+        ),
+        ("setbit_embstr", b"hello", "SETBIT setbit_embstr 1 1"),
+        ("pfadd_nothing", &hll, "PFADD pfadd_nothing a"),
+        ("pfcount_cached", &cached, "PFCOUNT pfcount_cached"),
+        ("pfdebug", &hll, "PFDEBUG ENCODING pfdebug"),
+    ];
+    send(&mut d.ours, "SET notalist x");
+    send(&mut d.redis, "SET notalist x");
+    let state = |c: &mut common::Raw, key: &str| {
+        (
+            send(c, &format!("OBJECT ENCODING {key}")),
+            send(c, &format!("OBJECT REFCOUNT {key}")),
+            send(c, &format!("GET {key}")),
+            object_fields(&send(c, &format!("DEBUG OBJECT {key}"))),
+        )
+    };
+    // `multi-rollback yes` (memkv's default): the key as before.
+    for (key, value, cmd) in cases {
+        assert_eq!(d.ours.cmd(&[b"SET", key.as_bytes(), value]), b"+OK\r\n");
+        let before = state(&mut d.ours, key);
+        assert_ne!(before.0, "\"raw\"", "{key}: not raw before");
+        for line in ["MULTI", cmd, "LPUSH notalist x"] {
+            send(&mut d.ours, line);
+        }
+        let exec = send(&mut d.ours, "EXEC");
+        assert!(exec.starts_with("-EXECABORT"), "{key}: {exec}");
+        assert_eq!(state(&mut d.ours, key), before, "{key} after a rollback");
+    }
+    // `multi-rollback no`: the command's effect stays, as in Redis.
+    send(&mut d.ours, "CONFIG SET multi-rollback no");
+    for (key, value, cmd) in cases {
+        for c in [&mut d.ours, &mut d.redis] {
+            assert_eq!(c.cmd(&[b"SET", key.as_bytes(), value]), b"+OK\r\n");
+        }
+        for line in ["MULTI", cmd, "LPUSH notalist x", "EXEC"] {
+            d.same(line);
+        }
+        assert_eq!(same_encoding(&mut d, key), "\"raw\"", "{key}");
+    }
+}

@@ -1,6 +1,8 @@
 //! The rollback journal of a transaction: before a key's first change the
 //! choke point records its prior value and expiry; a whole-database change
-//! (flush, swap) records the database itself. Undo replays the records in
+//! (flush, swap) records the database itself; a string's encoding mark
+//! changed without a write (OBJECT ENCODING `raw` after SETBIT of a bit
+//! already set...) records the old mark. Undo replays the records in
 //! reverse, so the data is exactly as before EXEC. Cost is proportional to
 //! what the transaction touched, not to the dataset.
 //!
@@ -20,7 +22,7 @@
 //! replaying all records in reverse stays exact.
 
 use super::set::Set;
-use super::{Db, Hash, Key, KeyHashSet, Kind, Sds, Store, Value, WrongType, ZSet};
+use super::{Db, Hash, Key, KeyHashSet, Kind, Sds, Store, StrEnc, Value, WrongType, ZSet};
 
 /// The inverse of one in-place change to a container.
 #[derive(Debug)]
@@ -135,6 +137,10 @@ enum Undo {
     Db { db: usize, prior: Box<Db> },
     /// SWAPDB a b.
     Swap { a: usize, b: usize },
+    /// A string's encoding mark before a command changed it without a
+    /// write ([`Store::mark_str`]: Redis's dbUnshareStringValue before a
+    /// change that changed nothing): a rollback puts it back.
+    Mark { db: usize, key: Key, old: StrEnc },
 }
 
 /// Below this many recorded keys a linear scan of their fingerprints finds
@@ -433,6 +439,21 @@ impl Store {
         }
     }
 
+    /// Records `key`'s string mark `old` before [`Store::mark_str`]
+    /// changes it, unless the key's prior state is recorded already. A
+    /// mark changes at most a few times, so this stays O(1) per key.
+    pub(crate) fn journal_mark(&mut self, db: usize, key: &[u8], old: StrEnc) {
+        if let Some(j) = self.journal.as_mut()
+            && !j.recorded(db, key, fingerprint(db, key))
+        {
+            j.records.push(Undo::Mark {
+                db,
+                key: Key::new(key),
+                old,
+            });
+        }
+    }
+
     pub(crate) fn journal_swap(&mut self, a: usize, b: usize) {
         if let Some(j) = self.journal.as_mut() {
             j.push_db_level(Undo::Swap { a, b });
@@ -529,6 +550,13 @@ impl Store {
                     }
                 }
                 Undo::Db { db, prior } => self.dbs[db] = *prior,
+                // Later changes are undone by now: the key holds the string
+                // the mark was changed on (not a write: no snapshot hook).
+                Undo::Mark { db, key, old } => {
+                    if let Some(Value::Str(s)) = self.dbs[db].keys.get_mut(&key) {
+                        s.mark(old);
+                    }
+                }
                 Undo::Swap { a, b } => {
                     self.snapshot_swap(a, b);
                     self.dbs.swap(a, b);

@@ -474,11 +474,16 @@ impl Store {
     }
 
     /// Gives the string under `key` (if it is one) mark `m`: how Redis
-    /// holds it, not its bytes, so no write: no hooks, no journal, nothing
-    /// propagated.
+    /// holds it, not its bytes, so no write: no hooks, nothing propagated;
+    /// a recording transaction keeps the old mark for a rollback.
     pub fn mark_str(&mut self, db: usize, key: &[u8], m: StrEnc) {
-        if let Some(Value::Str(s)) = self.dbs[db].keys.get_mut(key) {
-            s.mark(m);
+        let Some(Value::Str(s)) = self.dbs[db].keys.get_mut(key) else {
+            return;
+        };
+        let old = s.enc();
+        s.mark(m);
+        if s.enc() != old && self.journal.is_some() {
+            self.journal_mark(db, key, old);
         }
     }
 
