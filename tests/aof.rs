@@ -3293,6 +3293,87 @@ fn propagation_uses_absolute_and_deterministic_forms() {
     );
 }
 
+/// BITFIELD propagates what Redis 7.0 propagates: only when a field
+/// changed (or a write op succeeded on a created or grown string). One
+/// whose every write failed still creates or pads the string, as Redis's
+/// lookupStringForBitCommand does, but writes nothing to the AOF; GETs
+/// alone create nothing. The increment files of both servers, compared.
+#[test]
+fn bitfield_propagates_like_redis() {
+    if !redis_installed() {
+        return;
+    }
+    let dir = TmpDir::new("aof-bitfield");
+    let s = start_aof(dir.path(), "always", &[]);
+    let Some(r) = Server::start_redis(&["--appendonly", "yes", "--appendfsync", "always"]) else {
+        panic!("redis-server is installed but did not start");
+    };
+    let cmds = [
+        c(&[
+            "BITFIELD",
+            "fail_missing",
+            "OVERFLOW",
+            "FAIL",
+            "INCRBY",
+            "u2",
+            "0",
+            "5",
+        ]),
+        c(&["SET", "short", "ab"]),
+        c(&[
+            "BITFIELD", "short", "OVERFLOW", "FAIL", "SET", "u2", "100", "9",
+        ]),
+        c(&["BITFIELD", "get_missing", "GET", "u8", "0"]),
+        c(&["BITFIELD", "zero_missing", "SET", "u8", "0", "0"]),
+        c(&["SET", "same", "A"]),
+        c(&["BITFIELD", "same", "SET", "u8", "0", "65"]),
+        c(&[
+            "BITFIELD", "mixed", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5",
+        ]),
+        c(&[
+            "BITFIELD", "mixed", "OVERFLOW", "WRAP", "INCRBY", "u8", "8", "1",
+        ]),
+        c(&["MULTI"]),
+        c(&["BITFIELD", "tx", "OVERFLOW", "FAIL", "SET", "u2", "0", "9"]),
+        c(&["SET", "marker", "1"]),
+        // (Redis 7.0 leaves a transaction of one write unwrapped.)
+        c(&["SET", "marker", "2"]),
+        c(&["EXEC"]),
+    ];
+    let mut replies = Vec::new();
+    let mut incrs = Vec::new();
+    for server in [&s, &r] {
+        let mut conn = Conn::connect(server.port).expect("connect");
+        let mut got = conn.pipeline(&cmds).expect("pipeline");
+        for k in ["fail_missing", "short", "get_missing", "zero_missing", "tx"] {
+            got.push(conn.q(&["STRLEN", k]));
+        }
+        replies.push(got);
+        let mut seen = Vec::new();
+        for (name, _, kind) in manifest(&server.dir) {
+            if kind == 'i' {
+                let bytes = std::fs::read(aof_dir(&server.dir).join(&name)).unwrap_or_default();
+                seen.extend(
+                    parse_aof(&bytes).unwrap_or_else(|o| panic!("{name} malformed at {o}")),
+                );
+            }
+        }
+        incrs.push(seen);
+    }
+    assert_eq!(replies[0], replies[1], "replies and lengths: memkv, Redis");
+    assert_eq!(
+        show_op(&incrs[0]),
+        show_op(&incrs[1]),
+        "AOF increments: memkv, Redis"
+    );
+    // Nothing of the failed writes: BITFIELD goes to the file twice
+    // (zero_missing, mixed's successful INCRBY).
+    let bitfields = incrs[0].iter().filter(|c| c[0] == b"BITFIELD").count();
+    assert_eq!(bitfields, 2, "{}", show_op(&incrs[0]));
+    drop(r);
+    kill9(s);
+}
+
 /// Waits until INFO clients reports `n` blocked clients.
 fn wait_blocked(conn: &mut Conn, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);

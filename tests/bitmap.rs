@@ -373,6 +373,16 @@ fn watch_sees_bit_writes_but_not_no_ops() {
     send(&mut a, "multi");
     send(&mut a, "get k");
     assert_eq!(send(&mut a, "exec"), "[\"\\u{10}\"]");
+    // Nor does a BITFIELD whose writes all fail, though it pads the
+    // string or creates the key (Redis 7.0.15 does not signal that).
+    send(&mut a, "setbit pad 3 1");
+    send(&mut a, "watch pad new");
+    send(&mut b, "bitfield pad overflow fail set u2 30 9");
+    send(&mut b, "bitfield new overflow fail incrby u2 0 5");
+    send(&mut a, "multi");
+    send(&mut a, "strlen pad");
+    send(&mut a, "strlen new");
+    assert_eq!(send(&mut a, "exec"), "[:4, :1]");
     for w in [
         "setbit k 4 1",
         "bitfield k incrby u8 0 1",

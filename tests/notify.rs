@@ -416,6 +416,10 @@ const BITS_AND_HLL: &[&str] = &[
     "bitfield f set u8 0 200 get u8 0",
     "bitfield f get u8 0",
     "bitfield f overflow fail incrby u8 0 100",
+    // Every write failed: a missing key is created (`new` only), a short
+    // string padded (nothing announced).
+    "bitfield bf overflow fail incrby u2 0 5",
+    "bitfield f overflow fail set u2 200 9",
     "bitfield_ro f get u4 0",
     "bitfield_ro nof get u4 0",
     "bitcount b",
@@ -443,6 +447,7 @@ fn bitmaps_and_hyperloglog() {
     assert!(has(&s, "__keyevent@0__:del", "d"));
     assert!(has(&s, "__keyevent@0__:pfadd", "h3"));
     assert!(has(&s, "__keyevent@0__:new", "h2"));
+    assert!(has(&s, "__keyevent@0__:new", "bf"));
 }
 
 /// A RESP3 client subscribed to its own keys' events runs a transaction:

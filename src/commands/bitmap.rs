@@ -82,31 +82,7 @@ fn with_bits<R>(
 ) -> Result<R, CmdError> {
     let need = (maxbit >> 3) as usize + 1;
     match srv.store.get_mut(db, key, Kind::String)? {
-        Some(Value::Str(s)) if need <= s.len() => {
-            // In place (an inline string stays inline).
-            let r = f(s.bytes_mut());
-            s.mark_raw();
-            Ok(r)
-        }
-        Some(Value::Str(s)) => {
-            let mut v = s.make_vec();
-            if need > v.capacity() {
-                // A fresh zeroed buffer (calloc: untouched pages stay
-                // free) instead of realloc + memset of the whole growth;
-                // greedy like sdsMakeRoomFor so growing bit by bit is
-                // amortized.
-                let mut grown = vec![0u8; crate::store::bytes::greedy_capacity(need)];
-                grown.truncate(need);
-                grown[..v.len()].copy_from_slice(&v);
-                *v = grown;
-            } else {
-                v.resize(need, 0);
-            }
-            let r = f(&mut v);
-            drop(v);
-            s.mark_raw();
-            Ok(r)
-        }
+        Some(Value::Str(s)) => Ok(pad_bits(s, need, f)),
         _ => {
             let mut v = vec![0u8; need];
             let r = f(&mut v);
@@ -114,6 +90,32 @@ fn with_bits<R>(
             Ok(r)
         }
     }
+}
+
+/// Runs `f` on `s` zero-padded to `need` bytes, and leaves it raw.
+fn pad_bits<R>(s: &mut Sds, need: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if need <= s.len() {
+        // In place (an inline string stays inline).
+        let r = f(s.bytes_mut());
+        s.mark_raw();
+        return r;
+    }
+    let mut v = s.make_vec();
+    if need > v.capacity() {
+        // A fresh zeroed buffer (calloc: untouched pages stay free) instead
+        // of realloc + memset of the whole growth; greedy like
+        // sdsMakeRoomFor so growing bit by bit is amortized.
+        let mut grown = vec![0u8; crate::store::bytes::greedy_capacity(need)];
+        grown.truncate(need);
+        grown[..v.len()].copy_from_slice(&v);
+        *v = grown;
+    } else {
+        v.resize(need, 0);
+    }
+    let r = f(&mut v);
+    drop(v);
+    s.mark_raw();
+    r
 }
 
 /// A looked-up string for reading (None: missing key).
@@ -699,13 +701,25 @@ fn bitfield_generic(srv: &mut Server, c: &mut Client, args: &Args, ro: bool) -> 
         }
         (grow, replies, ov.over, changes)
     };
-    if changes > 0 || grow {
+    if changes > 0 {
         with_bits(srv, db, &args[1], highest, |p| {
             // In write order, so the last write of a byte wins.
             for &(i, b) in &overlay {
                 p[i] = b;
             }
         })?;
+    } else if grow {
+        // No field changed (every write failed), but Redis's
+        // lookupStringForBitCommand created or padded the string: no write
+        // (nothing propagated, WATCH untouched, only a new key announced).
+        let need = (highest >> 3) as usize + 1;
+        match srv.store.get_mut_unsignalled(db, &args[1]) {
+            Some(Value::Str(s)) => pad_bits(s, need, |_| ()),
+            _ => {
+                let v = Sds::raw_from_vec(vec![0u8; need]);
+                srv.store.add_unsignalled(db, &args[1], Value::Str(v));
+            }
+        }
     } else {
         // No write, but Redis's lookupStringForBitCommand unshared the
         // (existing: else `grow`) string: raw.

@@ -74,6 +74,9 @@ pub enum Note {
     Miss { db: usize, key: Key },
     /// A database was flushed (FLUSHDB / FLUSHALL).
     Flush,
+    /// A key added without a write's signals (`Store::add_unsignalled`):
+    /// announced `new` only, no invalidation.
+    Added { db: usize, key: Key },
 }
 
 /// The store's recorder (`Store::notes`). Off (and free) unless some
@@ -545,6 +548,7 @@ fn events_of(
             Note::Expired { db, key } => emit(out, flags, EXPIRED, "expired", *db, key),
             Note::Evicted { db, key } => emit(out, flags, EVICTED, "evicted", *db, key),
             Note::Miss { db, key } => emit(out, flags, KEY_MISS, "keymiss", *db, key),
+            Note::Added { db, key } => emit(out, flags, NEW, "new", *db, key),
             Note::Flush => {}
             Note::Write { .. } if moving => {}
             Note::Write { db, key, existed } => {
@@ -719,7 +723,7 @@ fn changed_keys(srv: &Server) -> (Vec<Vec<u8>>, bool) {
                 changed.push(key.to_vec())
             }
             Note::Flush => flushed = true,
-            Note::Miss { .. } => {}
+            Note::Miss { .. } | Note::Added { .. } => {}
         }
     }
     (changed, flushed)

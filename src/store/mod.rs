@@ -487,6 +487,35 @@ impl Store {
         }
     }
 
+    /// Opens `key` for a change Redis makes without signalling it (BITFIELD
+    /// whose field writes all failed still pads the string: its
+    /// lookupStringForBitCommand): not a write - not counted dirty (so
+    /// nothing propagated), no WATCH, tracking or event - but the journal
+    /// records the key and a running rewrite's snapshot sees the change.
+    pub fn get_mut_unsignalled(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
+        self.expire_if_needed(db, key);
+        let i = self.dbs[db].keys.get_index_of(key)?;
+        self.touch_index(db, i);
+        self.snapshot_before_write(db, key);
+        self.journal_key(db, key);
+        self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v)
+    }
+
+    /// Adds the missing `key` as [`Store::get_mut_unsignalled`] changes
+    /// one: only announced as `new` (Redis's dbAdd), no other signal.
+    pub fn add_unsignalled(&mut self, db: usize, key: &[u8], value: Value) {
+        if self.notes.on {
+            self.notes.list.push(crate::pubsub::notify::Note::Added {
+                db,
+                key: Key::new(key),
+            });
+        }
+        self.ready.on_write(db, key);
+        self.snapshot_before_write(db, key);
+        // `put` journals the key as new.
+        self.put(db, key, value);
+    }
+
     /// Sets `key` to `value`, clearing any expiry (Redis's `setKey`).
     pub fn set(&mut self, db: usize, key: &[u8], value: Value) {
         self.set_with_expiry(db, key, value, None);
