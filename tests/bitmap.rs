@@ -383,6 +383,17 @@ fn watch_sees_bit_writes_but_not_no_ops() {
     send(&mut a, "strlen pad");
     send(&mut a, "strlen new");
     assert_eq!(send(&mut a, "exec"), "[:4, :1]");
+    // Also inside another client's transaction, unless a write follows.
+    for (then, want) in [("ping", "[:8]"), ("setbit pad 0 1", "*-1")] {
+        send(&mut a, "watch pad");
+        send(&mut b, "multi");
+        send(&mut b, "bitfield pad overflow fail set u2 60 9");
+        send(&mut b, then);
+        send(&mut b, "exec");
+        send(&mut a, "multi");
+        send(&mut a, "strlen pad");
+        assert_eq!(send(&mut a, "exec"), want, "{then}");
+    }
     for w in [
         "setbit k 4 1",
         "bitfield k incrby u8 0 1",

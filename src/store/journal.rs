@@ -192,6 +192,10 @@ pub struct Journal {
     /// Other clients whose watches the transaction invalidates when it
     /// commits (decided at the moment of each change).
     dirty_watchers: Vec<u64>,
+    /// Keys first recorded by a change Redis does not signal
+    /// ([`Store::get_mut_unsignalled`]) and not written since: the commit
+    /// leaves their watchers alone.
+    quiet: Vec<(usize, Key)>,
 }
 
 impl Journal {
@@ -215,6 +219,7 @@ impl Journal {
         self.seen.clear();
         self.indexed = false;
         self.dirty_watchers.clear();
+        self.quiet.clear();
     }
 
     /// True if (db, key), of fingerprint `fp`, was recorded since the last
@@ -454,6 +459,32 @@ impl Store {
         }
     }
 
+    /// `key` is about to change without a write's signals: if the journal
+    /// records it now (first change), the commit will not touch its
+    /// watchers unless a signalled write follows ([`Store::journal_signal`]).
+    pub(crate) fn journal_quiet(&mut self, db: usize, key: &[u8]) {
+        if self.journal_pending(db, key).is_some()
+            && let Some(j) = self.journal.as_mut()
+        {
+            j.quiet.push((db, Key::new(key)));
+        }
+    }
+
+    /// A signalled write to `key` while a transaction records: it is no
+    /// longer quiet (the caller checked a journal records).
+    #[cold]
+    pub(crate) fn journal_signal(&mut self, db: usize, key: &[u8]) {
+        if let Some(j) = self.journal.as_mut() {
+            j.quiet.retain(|(d, k)| !(*d == db && **k == *key));
+        }
+    }
+
+    /// True if some key is quiet (see [`Store::journal_quiet`]).
+    #[inline]
+    pub(crate) fn journal_has_quiet(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| !j.quiet.is_empty())
+    }
+
     pub(crate) fn journal_swap(&mut self, a: usize, b: usize) {
         if let Some(j) = self.journal.as_mut() {
             j.push_db_level(Undo::Swap { a, b });
@@ -473,7 +504,9 @@ impl Store {
         };
         if !self.watches.is_empty() {
             for (db, key) in j.touched() {
-                self.watches.touch(db, key);
+                if !j.quiet.iter().any(|(d, k)| *d == db && k == key) {
+                    self.watches.touch(db, key);
+                }
             }
             self.watches.mark_dirty(j.dirty_watchers.drain(..));
         }

@@ -354,6 +354,8 @@ impl Store {
         // invalidated only if EXEC commits.
         if self.journal.is_none() {
             self.watches.touch(db, key);
+        } else if self.journal_has_quiet() {
+            self.journal_signal(db, key);
         }
     }
 
@@ -497,6 +499,7 @@ impl Store {
         let i = self.dbs[db].keys.get_index_of(key)?;
         self.touch_index(db, i);
         self.snapshot_before_write(db, key);
+        self.journal_quiet(db, key);
         self.journal_key(db, key);
         self.dbs[db].keys.get_index_mut(i).map(|(_, v)| v)
     }
@@ -512,6 +515,7 @@ impl Store {
         }
         self.ready.on_write(db, key);
         self.snapshot_before_write(db, key);
+        self.journal_quiet(db, key);
         // `put` journals the key as new.
         self.put(db, key, value);
     }
