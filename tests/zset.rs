@@ -1338,6 +1338,27 @@ fn fill_numbered(c: &mut redis::Connection, n: usize) {
     let () = p.query(c).expect("fill");
 }
 
+/// MEMORY USAGE of `z`.
+fn usage_z(c: &mut redis::Connection) -> i64 {
+    redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("z")
+        .query(c)
+        .expect("usage")
+}
+
+/// The first call of a ZSCAN of `z`: the cursor and the members seen.
+fn start_zscan(c: &mut redis::Connection) -> (String, HashSet<String>) {
+    let (cursor, items): (String, Vec<String>) = redis::cmd("ZSCAN")
+        .arg("z")
+        .arg(0)
+        .arg("COUNT")
+        .arg(100)
+        .query(c)
+        .expect("ZSCAN");
+    (cursor, items.into_iter().step_by(2).collect())
+}
+
 /// The rest of a ZSCAN of `z` from `cursor`, its members into `seen`.
 fn finish_zscan(c: &mut redis::Connection, mut cursor: String, seen: &mut HashSet<String>) {
     while cursor != "0" {
@@ -1367,14 +1388,7 @@ fn zscan_across_a_rolled_back_shrink_returns_every_member() {
     for (n, how) in [(2000, "multi"), (2000, "script"), (200, "emptying multi")] {
         let _: i64 = redis::cmd("DEL").arg("z").query(&mut c).expect("DEL");
         fill_numbered(&mut c, n);
-        let (cursor, items): (String, Vec<String>) = redis::cmd("ZSCAN")
-            .arg("z")
-            .arg(0)
-            .arg("COUNT")
-            .arg(100)
-            .query(&mut c)
-            .expect("ZSCAN");
-        let mut seen: HashSet<String> = items.into_iter().step_by(2).collect();
+        let (cursor, mut seen) = start_zscan(&mut c);
         let doomed = members(n - n / 20);
         let failed = match how {
             "script" => redis::cmd("EVAL")
@@ -1435,14 +1449,7 @@ fn zscan_across_a_rolled_back_shrink_returns_every_member() {
     // small as it was (the undo's removals shrink it at the end).
     let _: i64 = redis::cmd("DEL").arg("z").query(&mut c).expect("DEL");
     fill_numbered(&mut c, 200);
-    let usage = |c: &mut redis::Connection| -> i64 {
-        redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg("z")
-            .query(c)
-            .expect("usage")
-    };
-    let before = usage(&mut c);
+    let before = usage_z(&mut c);
     let mut zadd = redis::cmd("ZADD");
     zadd.arg("z");
     for i in 0..20_000 {
@@ -1453,7 +1460,7 @@ fn zscan_across_a_rolled_back_shrink_returns_every_member() {
     assert!(tx.query::<redis::Value>(&mut other).is_err(), "rolled back");
     let card: usize = redis::cmd("ZCARD").arg("z").query(&mut c).expect("ZCARD");
     assert_eq!(card, 200);
-    let after = usage(&mut c);
+    let after = usage_z(&mut c);
     assert!(
         after < before * 2,
         "after a rolled-back growth: {before} -> {after}"
@@ -1469,11 +1476,7 @@ fn deferred_shrink_follows_a_swapdb() {
     let mut c = s.conn();
     let usage = |c: &mut redis::Connection, db: i64| -> i64 {
         let () = redis::cmd("SELECT").arg(db).query(c).expect("SELECT");
-        let n: i64 = redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg("z")
-            .query(c)
-            .expect("usage");
+        let n = usage_z(c);
         let () = redis::cmd("SELECT").arg(0).query(c).expect("SELECT");
         n
     };
@@ -1577,13 +1580,6 @@ fn emptying_or_deleting_a_big_sorted_set_in_a_transaction_copies_nothing() {
             .query(c)
             .expect("ZRANGE")
     };
-    let usage = |c: &mut redis::Connection| -> i64 {
-        redis::cmd("MEMORY")
-            .arg("USAGE")
-            .arg("z")
-            .query(c)
-            .expect("usage")
-    };
     let empty = |tx: &mut redis::Pipeline, how: &str| {
         if how == "DEL" {
             tx.cmd("DEL").arg("z").ignore();
@@ -1598,18 +1594,11 @@ fn emptying_or_deleting_a_big_sorted_set_in_a_transaction_copies_nothing() {
         .query(&mut c)
         .expect("SET");
     let members = range(&mut c);
-    let size = usage(&mut c);
+    let size = usage_z(&mut c);
     assert!(size > 10_000_000, "the arena kept its slots: {size}");
     // Rolled back (LPUSH on a string fails).
     for how in ["ZREMRANGEBYRANK", "DEL"] {
-        let (cursor, items): (String, Vec<String>) = redis::cmd("ZSCAN")
-            .arg("z")
-            .arg(0)
-            .arg("COUNT")
-            .arg(100)
-            .query(&mut c)
-            .expect("ZSCAN");
-        let mut seen: HashSet<String> = items.into_iter().step_by(2).collect();
+        let (cursor, mut seen) = start_zscan(&mut c);
         let mut tx = redis::pipe();
         tx.atomic();
         empty(&mut tx, how);
@@ -1618,7 +1607,7 @@ fn emptying_or_deleting_a_big_sorted_set_in_a_transaction_copies_nothing() {
         assert_eq!(range(&mut c), members, "{how}: rolled back exactly");
         // The same arena (within 10%: the cut's index shrink may still be
         // migrating).
-        let after = usage(&mut c);
+        let after = usage_z(&mut c);
         assert!(
             (after - size).abs() * 10 < size,
             "{how}: the same set, arena included: {size} -> {after}"
