@@ -724,8 +724,12 @@ mod tests {
                     let db = next(2) as usize;
                     let k = format!("k{}", next(320));
                     match next(4) {
-                        0 => {
+                        // (`delete` moves the value into a journal.)
+                        0 if next(2) == 0 => {
                             s.remove(db, k.as_bytes());
+                        }
+                        0 => {
+                            s.delete(db, k.as_bytes());
                         }
                         1 => s.set(db, k.as_bytes(), Value::Str(Sds::new(b"changed"))),
                         2 => {
