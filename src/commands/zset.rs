@@ -803,6 +803,7 @@ fn zrem(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             }
         }
     }
+    z.shrink_after(deleted as usize);
     drop_if_empty(srv, c.db, key);
     c.reply.int(deleted);
     Ok(())

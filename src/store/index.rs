@@ -51,6 +51,13 @@ use super::prealloc::{self, Ticket};
 /// flag taken by the wrong thread only loses a best-effort note.
 static STARTED: AtomicBool = AtomicBool::new(false);
 
+/// Raises the flag for a collection's other incremental work the cron
+/// should finish if its writes stop (a sorted set compacting in steps).
+#[inline]
+pub fn note_started() {
+    STARTED.store(true, Relaxed);
+}
+
 /// True once after a migration started (a load when none did: every
 /// command asks).
 #[inline(always)]

@@ -20,7 +20,9 @@
 //! the index never moves an entry, so SCAN cursors, snapshots and the
 //! journal's positions are unaffected, and it is not a write (no choke
 //! point). The shrink after a finished migration may compact a sorted
-//! set's node arena: its nodes only move down, which its downward ZSCAN
+//! set's node arena, and a big sorted set's compaction in steps rides on
+//! the same list (its `migrate` / `migration_left` count free slots once
+//! the index is done): its nodes only move down, which its downward ZSCAN
 //! allows, and no journal records between commands.
 
 use std::time::{Duration, Instant};

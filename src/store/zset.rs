@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-use super::index::{PosIndex, full_capacity};
+use super::index::{self, PosIndex, full_capacity};
 
 use super::buf::{PACK_MAX_BYTES, Vec32};
 use super::{Key, KeyState, Sds};
@@ -164,7 +164,8 @@ impl ZSet {
         }
     }
 
-    /// Removes `member`; returns its score.
+    /// Removes `member`; returns its score. The caller gives memory back
+    /// once for the command (`shrink_after`).
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(p) => {
@@ -172,11 +173,16 @@ impl ZSet {
                 p.remove_at(off, end);
                 Some(s)
             }
-            ZSet::Skip(s) => {
-                let old = s.remove(member)?;
-                s.maybe_shrink();
-                Some(old)
-            }
+            ZSet::Skip(s) => s.remove(member),
+        }
+    }
+
+    /// After a command's removals (`removed` members, by `remove`): gives
+    /// memory back (`SkipList::shrink_after`) - once a command, as Redis's
+    /// zremrangeGeneric, not per member.
+    pub fn shrink_after(&mut self, removed: usize) {
+        if let ZSet::Skip(s) = self {
+            s.shrink_after(removed);
         }
     }
 
@@ -292,7 +298,7 @@ impl ZSet {
                         s.remove(m);
                     }
                     // Once for the range, as Redis's zremrangeGeneric.
-                    s.maybe_shrink();
+                    s.shrink_after(victims.len());
                 }
             }
         }
@@ -358,7 +364,6 @@ impl ZSet {
                 alloc(std::mem::size_of::<SkipList>())
                     + alloc(s.nodes.capacity() * std::mem::size_of::<Node>())
                     + alloc(s.uppers.capacity() * std::mem::size_of::<Level>())
-                    + alloc(s.free.capacity() * 4)
                     + alloc(s.free_uppers.capacity() * std::mem::size_of::<Vec<u32>>())
                     + s.free_uppers
                         .iter()
@@ -664,6 +669,20 @@ const LAZYFREE_SLOTS: usize = 1 << 16;
 #[cfg(test)]
 const LAZYFREE_SLOTS: usize = 1 << 10;
 
+/// A compaction in steps (`SkipList::compact_steps`) moves up to two nodes
+/// per member a command removed (a move costs about what a removal does:
+/// a path search, but only for the one node in four with upper levels),
+/// plus `STEP_MOVES`, at most `STEP_MOVES_MAX` members' worth: the set's
+/// own removals outpace it only in commands removing thousands.
+const STEP_MOVES: usize = 2;
+const STEP_MOVES_MAX: usize = 2048;
+/// Spare arena slots (beyond an eighth of the length) from which the
+/// compaction in steps gives capacity back (~230 KB).
+#[cfg(not(test))]
+const TRIM_SLOTS: usize = 1 << 12;
+#[cfg(test)]
+const TRIM_SLOTS: usize = 64;
+
 /// A compaction (`SkipList::compact`) moves up to this many nodes at once:
 /// O(members) random accesses (~100-350 ns a moved node) plus a pass over
 /// the free list's u32s, a few milliseconds at most.
@@ -690,7 +709,15 @@ struct Node {
 #[derive(Clone, Debug)]
 pub struct SkipList {
     nodes: Vec<Node>,
-    free: Vec<u32>,
+    /// The free slots, a doubly linked list threaded through them (a free
+    /// node's `l0.next` is the next free slot, its `upper` the previous):
+    /// any one leaves the list in O(1), which the compaction in steps
+    /// needs when it cuts a free slot off the arena's top. Last freed,
+    /// first reused: a rescore or a rollback gets its node's slot back.
+    free_head: u32,
+    free_len: u32,
+    /// A big set compacting in steps (`compact_steps`).
+    compacting: bool,
     head: [Level; MAX_LEVEL],
     tail: u32,
     len: u32,
@@ -708,7 +735,9 @@ impl Default for SkipList {
     fn default() -> Self {
         SkipList {
             nodes: Vec::new(),
-            free: Vec::new(),
+            free_head: NIL,
+            free_len: 0,
+            compacting: false,
             head: [EMPTY_LEVEL; MAX_LEVEL],
             tail: NIL,
             len: 0,
@@ -804,17 +833,28 @@ impl SkipList {
     }
 
     /// The cron's step for an idle sorted set (store/rehash.rs): moves up
-    /// to `buckets` buckets of a running dict migration; true if it still
-    /// runs.
+    /// to `buckets` buckets of a running dict migration, or else that many
+    /// nodes of a compaction in steps; true if either still runs.
     pub fn migrate(&mut self, buckets: usize) -> bool {
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.dict
-            .migrate(buckets, |i| hasher.hash_one(&nodes[i as usize].member[..]))
+        if self.dict.is_migrating() {
+            let (nodes, hasher) = (&self.nodes, &self.hasher);
+            return self
+                .dict
+                .migrate(buckets, |i| hasher.hash_one(&nodes[i as usize].member[..]))
+                || self.compacting;
+        }
+        self.compacting && self.compact_steps(buckets)
     }
 
-    /// Positions the dict's old table still holds (0: not migrating).
+    /// Positions the dict's old table still holds plus the free slots a
+    /// compaction in steps still has to close (0: neither runs).
     pub fn migration_left(&self) -> usize {
         self.dict.migration_left()
+            + if self.compacting {
+                self.free_len as usize
+            } else {
+                0
+            }
     }
 
     /// `find` with the member's hash already computed.
@@ -932,7 +972,7 @@ impl SkipList {
             upper,
             levels: lvl as u8,
         };
-        let x = match self.free.pop() {
+        let x = match self.pop_free() {
             Some(i) => {
                 self.nodes[i as usize] = node;
                 i
@@ -1043,16 +1083,14 @@ impl SkipList {
         }
         self.len -= 1;
         self.dict.remove(h, |i| i == x);
-        let n = &mut self.nodes[x as usize];
-        n.back = FREE;
+        let n = &self.nodes[x as usize];
         if n.levels > 1 {
-            let k = n.levels as usize - 1;
+            let (k, upper) = (n.levels as usize - 1, n.upper);
             if self.free_uppers.len() < k {
                 self.free_uppers.resize_with(k, Vec::new);
             }
-            self.free_uppers[k - 1].push(n.upper);
+            self.free_uppers[k - 1].push(upper);
         }
-        n.levels = 0;
         if self.len == 0 && !SHRINKS_DEFERRED.get() {
             // Start over: no free-list garbage in an emptied set (not
             // while a journal records: see `defer_shrinks`).
@@ -1065,39 +1103,90 @@ impl SkipList {
                 // Unmapping a big arena takes milliseconds (as `compact`).
                 super::lazyfree::free(nodes);
             }
-            self.free = Vec::new();
+            (self.free_head, self.free_len, self.compacting) = (NIL, 0, false);
             self.uppers = Vec::new();
             self.free_uppers = Vec::new();
         } else {
-            self.free.push(x);
+            self.push_free(x);
         }
         member
     }
 
-    /// Gives back memory after removals. As Redis's zsetDel resizes the
-    /// dict below 10% fill (htNeedsResize), the member index shrinks then;
-    /// with at most `COMPACT_AT_ONCE` members left, the node arena and the
-    /// upper levels are compacted to the members left then too, and also
-    /// when 3/4 of the arena's slots are free (Redis frees each node; a free
-    /// slot here costs a whole node). A bigger set only shrinks its index
-    /// (incremental for big tables): its free slots and freed upper blocks
-    /// stay, reused by inserts, until it is cut to `COMPACT_AT_ONCE`.
-    /// Nothing here is O(arena): a compaction is O(members + free slots)
-    /// and follows the removal of most of them. Waits while the index
-    /// migrates (the cron calls this again when it finishes an idle one,
-    /// store/rehash.rs).
-    pub fn maybe_shrink(&mut self) {
-        if self.dict.is_migrating() {
-            return;
+    /// Makes slot `x` (vacated: its member taken) the free list's head.
+    fn push_free(&mut self, x: u32) {
+        let head = self.free_head;
+        if head != NIL {
+            self.nodes[head as usize].upper = x;
         }
+        let n = &mut self.nodes[x as usize];
+        n.back = FREE;
+        n.l0 = Level {
+            next: head,
+            span: 0,
+        };
+        n.upper = NIL;
+        n.levels = 0;
+        self.free_head = x;
+        self.free_len += 1;
+    }
+
+    /// Takes the free list's head (the slot freed last).
+    fn pop_free(&mut self) -> Option<u32> {
+        let x = self.free_head;
+        if x == NIL {
+            return None;
+        }
+        self.take_free(x);
+        Some(x)
+    }
+
+    /// Takes free slot `x` out of the free list.
+    fn take_free(&mut self, x: u32) {
+        let n = &self.nodes[x as usize];
+        let (next, prev) = (n.l0.next, n.upper);
+        match prev {
+            NIL => self.free_head = next,
+            p => self.nodes[p as usize].l0.next = next,
+        }
+        if next != NIL {
+            self.nodes[next as usize].upper = prev;
+        }
+        self.free_len -= 1;
+    }
+
+    /// Gives back memory after removals (the cron's and a journal's end
+    /// call: a small budget of steps). See `shrink_after`.
+    pub fn maybe_shrink(&mut self) {
+        self.shrink_after(0);
+    }
+
+    /// Gives back memory after a command removed `removed` members. As
+    /// Redis's zsetDel resizes the dict below 10% fill (htNeedsResize), the
+    /// member index shrinks then (once it is not migrating; the cron calls
+    /// this again when it finishes an idle one, store/rehash.rs). The node
+    /// arena (a free slot costs a whole node; Redis frees each node):
+    /// - with at most `COMPACT_AT_ONCE` members left it is compacted at
+    ///   once (`compact`, O(members)) when the index is sparse or 3/4 of
+    ///   the arena's slots are free;
+    /// - a bigger set compacts in steps (`compact_steps`) from when a fifth
+    ///   of its arena is free until no slot is: each removal command moves
+    ///   a few top nodes down into free slots and cuts the free top off,
+    ///   and the cron moves an idle set on (`migrate`).
+    ///
+    /// Nothing here is O(arena).
+    pub fn shrink_after(&mut self, removed: usize) {
         let len = self.len as usize;
+        let migrating = self.dict.is_migrating();
         // The table's size, not `capacity()`: deleted markers lower that,
         // which would put the shrink off.
         let cap = full_capacity(self.dict.num_buckets());
-        let sparse_index = cap > SHRINK_MIN && len * 10 < cap;
-        let sparse_arena =
-            len <= COMPACT_AT_ONCE && self.nodes.len() > ARENA_MIN && len * 4 < self.nodes.len();
-        if !(sparse_index || sparse_arena) {
+        let sparse_index = !migrating && cap > SHRINK_MIN && len * 10 < cap;
+        let small = len <= COMPACT_AT_ONCE;
+        let sparse_arena = small
+            && !migrating
+            && (self.nodes.len() > ARENA_MIN && len * 4 < self.nodes.len() || self.compacting);
+        let start = !small && !self.compacting && self.free_len as usize * 4 > len;
+        if !(sparse_index || sparse_arena || start || self.compacting) {
             return;
         }
         if SHRINKS_DEFERRED.get() {
@@ -1105,17 +1194,107 @@ impl SkipList {
             SHRINK_SKIPPED.set(true);
             return;
         }
-        self.shrink(sparse_index);
+        if start {
+            self.compacting = true;
+            // The cron moves it on if its writes stop (store/rehash.rs).
+            index::note_started();
+        }
+        if small && (sparse_index || sparse_arena) {
+            self.compact();
+        } else if self.compacting {
+            self.compact_steps(STEP_MOVES + 2 * removed.min(STEP_MOVES_MAX));
+        }
+        if sparse_index {
+            let (nodes, hasher) = (&self.nodes, &self.hasher);
+            self.dict
+                .shrink(|i| hasher.hash_one(&nodes[i as usize].member[..]));
+        }
     }
 
-    /// Compacts the arena and the upper levels (only a set of at most
-    /// `COMPACT_AT_ONCE` members), then shrinks the index if asked (its
-    /// positions are right again by then).
+    /// Up to `moves` steps of the compaction of a big set: the arena's top
+    /// slot is cut off if free, or its node moves into a free slot (below
+    /// it: every free slot is) first - O(log n), to find the node's
+    /// predecessors. Moves only go down (ZSCAN walks slots downward, see
+    /// `ZSet::scan`). Free top slots are cheap (O(1)): up to 8 a move.
+    /// Ends when no slot is free; true while it runs.
+    fn compact_steps(&mut self, moves: usize) -> bool {
+        let (mut moved, mut cut) = (0, 0);
+        while self.free_len > 0 && moved < moves && cut < 8 * moves {
+            let top = (self.nodes.len() - 1) as u32;
+            if self.nodes[top as usize].back == FREE {
+                self.take_free(top);
+                cut += 1;
+            } else {
+                let Some(hole) = self.pop_free() else {
+                    break;
+                };
+                self.move_node(top, hole);
+                moved += 1;
+            }
+            // SAFETY: a shorter length (`top` < the length) only forgets
+            // the last slot, free now, which owns nothing (see `compact`).
+            unsafe { self.nodes.set_len(top as usize) };
+        }
+        if self.free_len == 0 {
+            self.compacting = false;
+        }
+        self.trim_arena();
+        self.compacting
+    }
+
+    /// Moves live node `x` into free slot `to` (taken off the free list):
+    /// its predecessors at every level, its successor's `back`, the tail
+    /// and the index learn the new slot; it keeps its upper levels.
+    fn move_node(&mut self, x: u32, to: u32) {
+        let n = &self.nodes[x as usize];
+        let levels = n.levels as usize;
+        // Three nodes in four have one level: its predecessor is `back`.
+        let update = match (levels, n.back) {
+            (1, NIL) => [HEAD; MAX_LEVEL],
+            (1, b) => [b; MAX_LEVEL],
+            _ => self.path(n.score, &n.member).0,
+        };
+        let h = self.hasher.hash_one(&n.member[..]);
+        let moved = std::mem::replace(&mut self.nodes[x as usize], FREE_NODE);
+        let next = moved.l0.next;
+        self.nodes[to as usize] = moved;
+        for (i, &u) in update.iter().enumerate().take(levels) {
+            let l = self.lv_mut(u, i);
+            debug_assert_eq!(l.next, x, "the path leads to the node");
+            l.next = to;
+        }
+        match next {
+            NIL => self.tail = to,
+            q => self.nodes[q as usize].back = to,
+        }
+        let slot = self.dict.find_mut(h, |p| p == x);
+        debug_assert!(slot.is_some(), "a live node is indexed");
+        if let Some(slot) = slot {
+            *slot = to;
+        }
+    }
+
+    /// Gives the arena's spare capacity back once it is a big share (the
+    /// allocator's realloc: an mmap'd arena shrinks in place, unmapping
+    /// its tail); some room is kept for growth.
+    fn trim_arena(&mut self) {
+        let (len, cap) = (self.nodes.len(), self.nodes.capacity());
+        if cap - len > TRIM_SLOTS + len / 8 {
+            self.nodes.shrink_to(len + len / 16);
+        }
+    }
+
+    /// A shrink whatever the fill (tests): compacts a small set at once, a
+    /// big one by steps; shrinks the index if asked.
+    #[cfg(test)]
     fn shrink(&mut self, index: bool) {
         if self.len as usize <= COMPACT_AT_ONCE {
             self.compact();
+        } else {
+            self.compacting = self.free_len > 0;
+            self.compact_steps(STEP_MOVES);
         }
-        if index {
+        if index && !self.dict.is_migrating() {
             let (nodes, hasher) = (&self.nodes, &self.hasher);
             self.dict
                 .shrink(|i| hasher.hash_one(&nodes[i as usize].member[..]));
@@ -1181,23 +1360,21 @@ impl SkipList {
     /// Moves the live nodes at slots `len` and up into the free slots below
     /// `len` (only ever down: ZSCAN walks slots downward, see `ZSet::scan`),
     /// cuts the arena to `len` slots and packs the upper blocks (freed
-    /// blocks dropped); the free lists end empty. O(len + free slots),
-    /// never a pass over the whole arena: the holes come from one pass over
-    /// `free` (u32s), and one pass over the nodes in list order (`order`)
-    /// finds the movers, moves each into the next hole and relinks every
-    /// level as it goes (it knows each node's predecessor at every level),
-    /// so no link is looked up twice; the tail is cut off without visiting its slots, and a
-    /// big old allocation is unmapped on the lazyfree thread.
+    /// blocks dropped); the free lists end empty. O(len), never a pass over
+    /// the whole arena: the holes come from one pass over the slots below
+    /// `len`, and one pass over the nodes in list order (`order`) finds the
+    /// movers, moves each into the next hole and relinks every level as it
+    /// goes (it knows each node's predecessor at every level), so no link
+    /// is looked up twice; the tail is cut off without visiting its slots
+    /// (nor the free list: it just ends), and a big old allocation is
+    /// unmapped on the lazyfree thread.
     fn compact(&mut self) {
         let len = self.len as usize;
         let top = self.nodes.len();
-        // Every slot below `top` is live or in `free`, so there are as many
+        // Every slot below `top` is live or free, so there are as many
         // holes (free slots below `len`) as live nodes at `len` and up.
-        let holes: Vec<u32> = self
-            .free
-            .iter()
-            .copied()
-            .filter(|&i| (i as usize) < len)
+        let holes: Vec<u32> = (0..len as u32)
+            .filter(|&i| self.nodes[i as usize].back == FREE)
             .collect();
         let mut holes = holes.into_iter();
         // ~1/3 of an upper level per node (levels with p = 1/4).
@@ -1250,34 +1427,32 @@ impl SkipList {
         }
         // The last node at each level kept its `NIL` next.
         self.tail = prev;
-        let nodes = &mut self.nodes;
         debug_assert!(!stray, "as many holes as movers");
+        (self.free_head, self.free_len, self.compacting) = (NIL, 0, false);
         if stray {
-            // Unreachable while `free` names every free slot: keep the
-            // arena and list its free slots again.
-            self.free = (0..top as u32)
-                .filter(|&i| nodes[i as usize].back == FREE)
-                .collect();
-        } else {
-            if top > len {
-                debug_assert!(
-                    nodes[len..]
-                        .iter()
-                        .all(|n| n.back == FREE && matches!(n.member, Key::Inline { .. })),
-                    "the tail is free slots owning nothing"
-                );
-                // SAFETY: `len < top`, the old length, so the slots kept are
-                // initialized and the ones cut off are only forgotten (never
-                // unsound). They own nothing either: every slot from `len`
-                // up is free, vacated above (`FREE_NODE`) or unlinked
-                // (`unlink` swaps its member for an empty, inline `Key`). A
-                // `truncate` would read each one (56 bytes) for its drop.
-                unsafe { nodes.set_len(len) };
+            // Unreachable while spans and the free slots' marks are right:
+            // keep the arena and list its free slots again.
+            for i in 0..top as u32 {
+                if self.nodes[i as usize].back == FREE {
+                    self.push_free(i);
+                }
             }
-            let free = std::mem::take(&mut self.free);
-            if free.capacity() >= LAZYFREE_SLOTS {
-                super::lazyfree::free(free);
-            }
+        }
+        let nodes = &mut self.nodes;
+        if !stray && top > len {
+            debug_assert!(
+                nodes[len..]
+                    .iter()
+                    .all(|n| n.back == FREE && matches!(n.member, Key::Inline { .. })),
+                "the tail is free slots owning nothing"
+            );
+            // SAFETY: `len < top`, the old length, so the slots kept are
+            // initialized and the ones cut off are only forgotten (never
+            // unsound). They own nothing either: every slot from `len`
+            // up is free, vacated above (`FREE_NODE`) or unlinked
+            // (`unlink` swaps its member for an empty, inline `Key`). A
+            // `truncate` would read each one (56 bytes) for its drop.
+            unsafe { nodes.set_len(len) };
         }
         if nodes.capacity() - nodes.len() >= LAZYFREE_SLOTS {
             // Unmapping tens of MB takes milliseconds (page by page): the
@@ -1484,10 +1659,18 @@ mod tests {
         fn validate(&self) {
             let live = self.nodes.iter().filter(|n| n.back != FREE).count();
             assert_eq!(live, self.len as usize);
-            assert_eq!(self.nodes.len(), live + self.free.len());
-            for &f in &self.free {
-                assert_eq!(self.nodes[f as usize].back, FREE);
+            assert_eq!(self.nodes.len(), live + self.free_len as usize);
+            // The free list: every free slot once, linked both ways.
+            let (mut f, mut prev, mut n) = (self.free_head, NIL, 0);
+            while f != NIL {
+                let node = &self.nodes[f as usize];
+                assert_eq!(node.back, FREE);
+                assert_eq!(node.upper, prev);
+                n += 1;
+                assert!(n <= self.free_len, "a free list without a cycle");
+                (prev, f) = (f, node.l0.next);
             }
+            assert_eq!(n, self.free_len);
             // `compact` cuts free slots off without dropping them.
             for n in &self.nodes {
                 if n.back == FREE {
@@ -1569,13 +1752,14 @@ mod tests {
             while model.len() > 3 {
                 step += 1;
                 // Free slots before this step: a compaction leaves none.
-                let had_free = matches!(&z, ZSet::Skip(s) if !s.free.is_empty());
+                let had_free = matches!(&z, ZSet::Skip(s) if s.free_len > 0);
                 match rnd(10) {
                     // Random members (scattered slots).
                     0..=4 => {
                         let r = rnd(model.len() as u64) as usize;
                         let m = model.keys().nth(r).cloned().unwrap_or_default();
                         assert_eq!(z.remove(&m), model.remove(&m));
+                        z.shrink_after(1);
                         kept.remove(&m);
                     }
                     // A rank range (ZREMRANGEBYRANK / ZPOPMIN / ZPOPMAX).
@@ -1611,7 +1795,7 @@ mod tests {
                 }
                 if let ZSet::Skip(s) = &z
                     && had_free
-                    && s.free.is_empty()
+                    && s.free_len == 0
                     && s.nodes.len() == s.len as usize
                     && s.free_uppers.is_empty()
                 {
@@ -1727,7 +1911,7 @@ mod tests {
                 s.compact();
                 s.validate();
                 assert_eq!(s.nodes.len(), model.len());
-                assert!(s.free.is_empty() && s.free_uppers.is_empty());
+                assert!(s.free_len == 0 && s.free_uppers.is_empty());
                 for m in model.keys() {
                     let at = s.find(m).unwrap_or(NIL);
                     assert!(at <= before[m], "pattern {pattern}: moved up");
@@ -1738,12 +1922,143 @@ mod tests {
                     z.remove(m);
                 }
                 let ZSet::Skip(s) = &z else { unreachable!() };
-                assert!(s.len == 0 && s.nodes.is_empty() && s.free.is_empty());
+                assert!(s.len == 0 && s.nodes.is_empty() && s.free_len == 0);
             }
         }
     }
 
     /// A rescore that moves a node keeps its slot (ZSCAN's guarantee).
+    /// A set above `COMPACT_AT_ONCE` cut down part way (random members,
+    /// either end by rank, with inserts and rescores between) compacts in
+    /// steps: the removals' own steps and then the cron's (`migrate`, for
+    /// the idle set) leave no free slot and give the arena's capacity back,
+    /// nodes only move down (a scan across it all returns every member
+    /// present throughout), and a journal's deferral holds the steps.
+    #[test]
+    fn big_sets_compact_in_steps() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut seed = 0x5EEDu64;
+        let mut rnd = |n: u64| crate::store::xorshift(&mut seed) % n;
+        let mut stepped = 0;
+        for pattern in 0..4 {
+            let mut z = ZSet::new_for(1, &lim);
+            let mut model = std::collections::BTreeMap::new();
+            for i in 0..4000 {
+                let m = format!("m{i}-{}", "z".repeat(rnd(30) as usize)).into_bytes();
+                let sc = rnd(500) as f64;
+                z.insert(&m, sc, &lim);
+                model.insert(m, sc);
+            }
+            let peak_cap = match &z {
+                ZSet::Skip(s) => s.nodes.capacity(),
+                ZSet::Pack(_) => unreachable!("converted"),
+            };
+            let mut kept: std::collections::HashSet<Vec<u8>> = model.keys().cloned().collect();
+            let (mut cursor, mut seen, mut started) =
+                (0u64, std::collections::HashSet::new(), false);
+            let mut step = 0;
+            while model.len() > 1000 {
+                step += 1;
+                let removed = match (pattern, rnd(8)) {
+                    (_, 0) if pattern == 3 => {
+                        // Inserts and rescores fill free slots meanwhile.
+                        let m = format!("n{step}").into_bytes();
+                        let sc = rnd(500) as f64;
+                        assert_eq!(z.insert(&m, sc, &lim), model.insert(m, sc));
+                        let r = rnd(model.len() as u64) as usize;
+                        let m = model.keys().nth(r).cloned().unwrap_or_default();
+                        assert_eq!(z.insert(&m, 7.5, &lim), model.insert(m, 7.5));
+                        0
+                    }
+                    (0 | 3, _) => {
+                        let r = rnd(model.len() as u64) as usize;
+                        let m = model.keys().nth(r).cloned().unwrap_or_default();
+                        assert_eq!(z.remove(&m), model.remove(&m));
+                        kept.remove(&m);
+                        1
+                    }
+                    _ => {
+                        let n = 1 + rnd(6) as usize;
+                        let a = if pattern == 1 { 0 } else { model.len() - n };
+                        let mut gone = Vec::new();
+                        z.for_range(a, a + n, false, |m, _| gone.push(m.to_vec()));
+                        for g in &gone {
+                            model.remove(g);
+                            kept.remove(g);
+                        }
+                        z.remove_range(a, a + n)
+                    }
+                };
+                z.shrink_after(removed);
+                if let ZSet::Skip(s) = &z {
+                    stepped += usize::from(s.compacting);
+                }
+                if !started || cursor != 0 {
+                    started = true;
+                    cursor = z.scan(cursor, 1 + rnd(10) as usize, |m, _| {
+                        seen.insert(m.to_vec());
+                    });
+                    if cursor == 0 {
+                        for m in &kept {
+                            assert!(seen.contains(m), "pattern {pattern}: scan missed a member");
+                        }
+                        started = false;
+                        seen.clear();
+                        kept = model.keys().cloned().collect();
+                    }
+                }
+                if step % 97 == 0 {
+                    check(&z, &model);
+                    if let ZSet::Skip(s) = &z {
+                        s.validate();
+                    }
+                }
+            }
+            let ZSet::Skip(s) = &mut z else {
+                unreachable!("still big");
+            };
+            // A journal's deferral holds the steps and notes the skip.
+            defer_shrinks(true);
+            let (free, top) = (s.free_len, s.nodes.len());
+            s.shrink_after(1);
+            assert_eq!((s.free_len, s.nodes.len()), (free, top));
+            let due = s.compacting || free as usize * 4 > s.len as usize;
+            assert_eq!(take_skipped_shrink(), due);
+            defer_shrinks(false);
+            // The cron finishes an idle set's compaction; a quarter of the
+            // members in free slots starts the next one.
+            while s.migrate(64) {}
+            s.validate();
+            assert!(!s.compacting);
+            assert!(
+                s.free_len as usize * 4 <= s.len as usize,
+                "pattern {pattern}"
+            );
+            assert_eq!(s.nodes.len(), (s.len + s.free_len) as usize);
+            assert!(
+                s.nodes.capacity() <= s.nodes.len() * 9 / 8 + TRIM_SLOTS,
+                "pattern {pattern}: {} slots for {} members (peak {peak_cap})",
+                s.nodes.capacity(),
+                s.len
+            );
+            check(&z, &model);
+            let mut fresh = !started;
+            while fresh || cursor != 0 {
+                fresh = false;
+                cursor = z.scan(cursor, 7, |m, _| {
+                    seen.insert(m.to_vec());
+                });
+            }
+            for m in &kept {
+                assert!(seen.contains(m), "pattern {pattern}: scan missed a member");
+            }
+        }
+        assert!(stepped > 100, "{stepped}");
+    }
+
     #[test]
     fn rescore_keeps_the_slot() {
         let lim = Limits {
