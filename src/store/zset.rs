@@ -1248,11 +1248,9 @@ impl SkipList {
     fn move_node(&mut self, x: u32, to: u32) {
         let n = &self.nodes[x as usize];
         let levels = n.levels as usize;
-        // Three nodes in four have one level: its predecessor is `back`.
-        let update = match (levels, n.back) {
-            (1, NIL) => [HEAD; MAX_LEVEL],
-            (1, b) => [b; MAX_LEVEL],
-            _ => self.path(n.score, &n.member).0,
+        let update = match self.preds_behind(x, levels) {
+            Some(u) => u,
+            None => self.path(n.score, &n.member).0,
         };
         let h = self.hasher.hash_one(&n.member[..]);
         let moved = std::mem::replace(&mut self.nodes[x as usize], FREE_NODE);
@@ -1272,6 +1270,33 @@ impl SkipList {
         if let Some(slot) = slot {
             *slot = to;
         }
+    }
+
+    /// The predecessors of node `x` at its `levels` levels, found by walking
+    /// back along level 0: at level i it is the nearest node behind with
+    /// more than i levels, ~4^i nodes back (three nodes in four have one
+    /// level: `back` alone). `None` past `WALK_BACK` nodes (a node of four
+    /// levels or more, mostly): a path search from the head is cheaper.
+    fn preds_behind(&self, x: u32, levels: usize) -> Option<[u32; MAX_LEVEL]> {
+        const WALK_BACK: usize = 24;
+        let mut update = [HEAD; MAX_LEVEL];
+        let (mut found, mut y) = (0, self.nodes[x as usize].back);
+        for _ in 0..WALK_BACK {
+            if y == NIL {
+                // The head precedes at every level not found yet.
+                return Some(update);
+            }
+            let n = &self.nodes[y as usize];
+            while found < levels.min(n.levels as usize) {
+                update[found] = y;
+                found += 1;
+            }
+            if found == levels {
+                return Some(update);
+            }
+            y = n.back;
+        }
+        None
     }
 
     /// Gives the arena's spare capacity back once it is a big share (the
