@@ -1152,6 +1152,8 @@ impl SkipList {
             self.nodes[next as usize].upper = prev;
         }
         self.free_len -= 1;
+        // Inserts may fill the last free slot: nothing left to compact.
+        self.compacting &= self.free_len > 0;
     }
 
     /// Gives back memory after removals (the cron's and a journal's end
@@ -1194,15 +1196,16 @@ impl SkipList {
             SHRINK_SKIPPED.set(true);
             return;
         }
-        if start {
-            self.compacting = true;
-            // The cron moves it on if its writes stop (store/rehash.rs).
-            index::note_started();
-        }
+        self.compacting |= start;
         if small && (sparse_index || sparse_arena) {
             self.compact();
-        } else if self.compacting {
-            self.compact_steps(STEP_MOVES + 2 * removed.min(STEP_MOVES_MAX));
+        } else if self.compacting
+            && self.compact_steps(STEP_MOVES + 2 * removed.min(STEP_MOVES_MAX))
+        {
+            // The cron moves it on if its writes stop (store/rehash.rs);
+            // noted at each step, not only at the start: inserts that
+            // filled every free slot end a compaction and drop the note.
+            index::note_started();
         }
         if sparse_index {
             let (nodes, hasher) = (&self.nodes, &self.hasher);
@@ -1234,9 +1237,6 @@ impl SkipList {
             // SAFETY: a shorter length (`top` < the length) only forgets
             // the last slot, free now, which owns nothing (see `compact`).
             unsafe { self.nodes.set_len(top as usize) };
-        }
-        if self.free_len == 0 {
-            self.compacting = false;
         }
         self.trim_arena();
         self.compacting
@@ -1696,6 +1696,7 @@ mod tests {
                 (prev, f) = (f, node.l0.next);
             }
             assert_eq!(n, self.free_len);
+            assert!(!self.compacting || self.free_len > 0);
             // `compact` cuts free slots off without dropping them.
             for n in &self.nodes {
                 if n.back == FREE {
