@@ -408,6 +408,55 @@ fn watch_sees_bit_writes_but_not_no_ops() {
     send(&mut b, "set other \"\\x01\"");
 }
 
+/// A key written, then - after a FLUSHDB or SWAPDB, which start the
+/// journal's key records anew - changed again by a BITFIELD whose writes
+/// all fail, in one transaction or script: the first change still touches
+/// another client's WATCH at commit (the quiet record is the second one
+/// only), as in Redis 7.0.15.
+#[test]
+fn a_quiet_bitfield_after_a_flush_keeps_the_earlier_write_signalled() {
+    let Some(r) = Server::start_redis(&[]) else {
+        return;
+    };
+    let s = Server::start(&[]);
+    for srv in [&s, &r] {
+        let mut a = srv.raw();
+        let mut b = srv.raw();
+        for between in ["flushdb", "swapdb 0 1"] {
+            for script in [false, true] {
+                send(&mut a, "set k v");
+                send(&mut a, "watch k");
+                if script {
+                    let call = |c: &str| format!("redis.call({c})");
+                    let body = [
+                        call("'del', KEYS[1]"),
+                        call(
+                            &between
+                                .split(' ')
+                                .map(|w| format!("'{w}'"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                        call("'bitfield', KEYS[1], 'overflow', 'fail', 'incrby', 'u8', 0, 300"),
+                    ]
+                    .join(" ");
+                    send(&mut b, &format!("eval \"{body}\" 1 k"));
+                } else {
+                    send(&mut b, "multi");
+                    send(&mut b, "del k");
+                    send(&mut b, between);
+                    send(&mut b, "bitfield k overflow fail incrby u8 0 300");
+                    send(&mut b, "exec");
+                }
+                send(&mut a, "multi");
+                send(&mut a, "ping");
+                assert_eq!(send(&mut a, "exec"), "*-1", "{between}, script {script}");
+                send(&mut a, "flushall");
+            }
+        }
+    }
+}
+
 #[test]
 fn failed_transaction_rolls_bit_writes_back() {
     let s = Server::start(&[]);

@@ -1065,7 +1065,7 @@ fn watch_cases() -> Vec<Case> {
         case!(
             "expired by time (lazy, PTTL polling)",
             [
-                "B: SET k 1 PX 40",
+                "B: SET k 1 PX 300",
                 "A: WATCH k",
                 "gone k",
                 "A: MULTI",
@@ -1077,7 +1077,7 @@ fn watch_cases() -> Vec<Case> {
         case!(
             "expired by time (active expiry)",
             [
-                "B: SET k 1 PX 40",
+                "B: SET k 1 PX 300",
                 "A: WATCH k",
                 "dbsize 0",
                 "A: MULTI",
@@ -1090,7 +1090,7 @@ fn watch_cases() -> Vec<Case> {
             "expired by time, active expiry off, lazy GET",
             [
                 "B: DEBUG SET-ACTIVE-EXPIRE 0",
-                "B: SET k 1 PX 40",
+                "B: SET k 1 PX 300",
                 "A: WATCH k",
                 "gone k",
                 "A: MULTI",
@@ -1103,9 +1103,9 @@ fn watch_cases() -> Vec<Case> {
             "expired by time, active expiry off, untouched",
             [
                 "B: DEBUG SET-ACTIVE-EXPIRE 0",
-                "B: SET k 1 PX 40",
+                "B: SET k 1 PX 300",
                 "A: WATCH k",
-                "pass 60",
+                "pass 400",
                 "B: DBSIZE",
                 "A: MULTI",
                 "A: PING",
@@ -1117,11 +1117,11 @@ fn watch_cases() -> Vec<Case> {
             "expired by time, found by EXEC inside MULTI",
             [
                 "B: DEBUG SET-ACTIVE-EXPIRE 0",
-                "B: SET k 1 PX 40",
+                "B: SET k 1 PX 300",
                 "A: WATCH k",
                 "A: MULTI",
                 "A: PING",
-                "pass 60",
+                "pass 400",
                 "A: EXEC"
             ],
             ABORTED
@@ -1144,9 +1144,9 @@ fn watch_cases() -> Vec<Case> {
             "expired while another client's WATCH",
             [
                 "B: DEBUG SET-ACTIVE-EXPIRE 0",
-                "B: SET k 1 PX 40",
+                "B: SET k 1 PX 300",
                 "A: WATCH k",
-                "pass 60",
+                "pass 400",
                 "C: WATCH k",
                 "A: MULTI",
                 "A: PING",

@@ -22,7 +22,9 @@
 //! replaying all records in reverse stays exact.
 
 use super::set::Set;
-use super::{Db, Hash, Key, KeyHashSet, Kind, Sds, Store, StrEnc, Value, WrongType, ZSet};
+use super::{
+    Db, Hash, Key, KeyHashMap, KeyHashSet, Kind, Sds, Store, StrEnc, Value, WrongType, ZSet,
+};
 
 /// The inverse of one in-place change to a container.
 #[derive(Debug)]
@@ -197,9 +199,11 @@ pub struct Journal {
     /// commits (decided at the moment of each change).
     dirty_watchers: Vec<u64>,
     /// Keys first recorded by a change Redis does not signal
-    /// ([`Store::get_mut_unsignalled`]) and not written since: the commit
-    /// leaves their watchers alone.
-    quiet: Vec<(usize, Key)>,
+    /// ([`Store::get_mut_unsignalled`]) and not written since, with the
+    /// index of that record in `records`: the commit leaves the watchers
+    /// of that record's key alone (a FLUSHDB or SWAPDB starts recording
+    /// keys anew, so another record of the same key may be a real write).
+    quiet: KeyHashMap<(usize, Key), usize>,
 }
 
 impl Journal {
@@ -290,15 +294,6 @@ impl Journal {
         self.bloom = 0;
         self.seen.clear();
         self.indexed = false;
-    }
-
-    /// Keys the transaction changed (for deferred WATCH invalidation),
-    /// each with the database it was changed in.
-    fn touched(&self) -> impl Iterator<Item = (usize, &Key)> {
-        self.records.iter().filter_map(|r| match r {
-            Undo::Key { db, key, .. } | Undo::Ops { db, key, .. } => Some((*db, key)),
-            _ => None,
-        })
     }
 
     /// The keys the transaction changed, each with the database it is in
@@ -470,7 +465,9 @@ impl Store {
         if self.journal_pending(db, key).is_some()
             && let Some(j) = self.journal.as_mut()
         {
-            j.quiet.push((db, Key::new(key)));
+            // The key's record is the next one (the caller records it).
+            let at = j.records.len();
+            j.quiet.insert((db, Key::new(key)), at);
         }
     }
 
@@ -479,7 +476,7 @@ impl Store {
     #[cold]
     pub(crate) fn journal_signal(&mut self, db: usize, key: &[u8]) {
         if let Some(j) = self.journal.as_mut() {
-            j.quiet.retain(|(d, k)| !(*d == db && **k == *key));
+            j.quiet.remove(&(db, Key::new(key)));
         }
     }
 
@@ -507,9 +504,12 @@ impl Store {
             return;
         };
         if !self.watches.is_empty() {
-            for (db, key) in j.touched() {
-                if !j.quiet.iter().any(|(d, k)| *d == db && k == key) {
-                    self.watches.touch(db, key);
+            for (i, rec) in j.records.iter().enumerate() {
+                let (Undo::Key { db, key, .. } | Undo::Ops { db, key, .. }) = rec else {
+                    continue;
+                };
+                if j.quiet.is_empty() || j.quiet.get(&(*db, key.clone())) != Some(&i) {
+                    self.watches.touch(*db, key);
                 }
             }
             self.watches.mark_dirty(j.dirty_watchers.drain(..));

@@ -509,8 +509,17 @@ impl Store {
     /// Choke-point hook: serialize `key` before its first change if the
     /// walk has not reached it, and protect the element a removal would
     /// move below the cursor.
-    #[inline]
+    ///
+    /// Only the check for a snapshot inline: every write pays it.
+    #[inline(always)]
     pub(crate) fn snapshot_before_write(&mut self, db: usize, key: &[u8]) {
+        if self.snapshot.is_some() {
+            self.snapshot_before_write_walking(db, key);
+        }
+    }
+
+    #[inline(never)]
+    fn snapshot_before_write_walking(&mut self, db: usize, key: &[u8]) {
         let Some(snap) = self.snapshot.as_mut() else {
             return;
         };
