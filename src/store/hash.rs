@@ -19,7 +19,7 @@
 pub mod fields;
 
 use super::buf::{CountedBytes, PACK_MAX_BYTES};
-use super::pack::{entry_len, read_entry, read_header, splice, write_entry};
+use super::pack::{LONG_STR, entry_len, entry_size, read_entry, splice, write_entry};
 pub use fields::Table;
 
 /// The listpack limits (`hash-max-listpack-entries` / `-value`).
@@ -56,6 +56,28 @@ impl Default for Hash {
 
 /// The packed encoding: `count` (field, value) pairs as 2 x `count`
 /// entries back to back. An empty pack has no allocation.
+///
+/// Entries are front coded against an anchor: fields against the last
+/// field written whole before them, values likewise against the last whole
+/// value (fields of one hash share prefixes - `user:name`, `user:email` -,
+/// and so do many values: timestamps, ids, URLs). An entry's first byte:
+///
+/// | first byte  | entry                                                   |
+/// |-------------|---------------------------------------------------------|
+/// | `0x00-0x7f` | anchor: a string of that many bytes, bytes follow        |
+/// | `0xff`      | anchor of 128 bytes or more: LEB128 length, bytes        |
+/// | `0x80-0xfe` | `0x80 + p`: the anchor's first `p` bytes (0-126), then   |
+/// |             | the rest as a string entry (`store::pack::write_entry`)  |
+///
+/// So an entry is at most two slices of the buffer ([`Parts`]) and nothing
+/// is rebuilt to read it; a lookup compares the needle with the anchor's
+/// prefix once per anchor. Appends take a prefix of 2 bytes or more, else
+/// write an anchor (so a hash whose entries share nothing costs what it did
+/// unpacked: 1 byte + the string). A changed value that is not an anchor is
+/// re-coded against its anchor (`p` may be 0 there: it must not become an
+/// anchor); a changed anchor stays in place when it keeps the prefix its
+/// dependents read, and a removal splices the pair out unless it takes
+/// away an anchor something reads: else the pack is re-coded whole.
 #[derive(Clone, Debug, Default)]
 pub struct Pack {
     /// The entries; `buf.count` is the number of pairs. One 16-byte field,
@@ -63,14 +85,268 @@ pub struct Pack {
     buf: CountedBytes,
 }
 
-/// Where a field sits in a pack.
-struct Found<'a> {
-    /// Offset of the field's entry.
+/// First byte of an entry coded against its anchor: `DEP + p`.
+const DEP: u8 = 0x80;
+/// The longest shared prefix an entry records (`DEP + 126` = 0xfe).
+const MAX_PREFIX: usize = 126;
+/// A prefix saves bytes from 2 on (the prefix byte costs one).
+const MIN_PREFIX: usize = 2;
+
+/// A string held as two slices (an anchor's prefix and the rest); the
+/// head is empty for an anchor and for table entries.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Parts<'a> {
+    pub head: &'a [u8],
+    pub tail: &'a [u8],
+}
+
+impl<'a> From<&'a [u8]> for Parts<'a> {
+    #[inline]
+    fn from(b: &'a [u8]) -> Parts<'a> {
+        Parts { head: &[], tail: b }
+    }
+}
+
+impl<'a> Parts<'a> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len());
+        v.extend_from_slice(self.head);
+        v.extend_from_slice(self.tail);
+        v
+    }
+
+    /// The bytes in one slice: `tail` when `head` is empty, else joined in
+    /// `scratch`.
+    #[inline]
+    pub fn join<'s>(&self, scratch: &'s mut Vec<u8>) -> &'s [u8]
+    where
+        'a: 's,
+    {
+        if self.head.is_empty() {
+            return self.tail;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(self.head);
+        scratch.extend_from_slice(self.tail);
+        scratch
+    }
+
+    /// The bytes in one slice: borrowed when they are one already.
+    pub fn cow(&self) -> std::borrow::Cow<'a, [u8]> {
+        if self.head.is_empty() {
+            std::borrow::Cow::Borrowed(self.tail)
+        } else {
+            std::borrow::Cow::Owned(self.to_vec())
+        }
+    }
+
+    /// The bytes from `n` on.
+    #[inline]
+    fn skip(&self, n: usize) -> Parts<'a> {
+        if n <= self.head.len() {
+            Parts {
+                head: &self.head[n..],
+                tail: self.tail,
+            }
+        } else {
+            Parts {
+                head: &[],
+                tail: &self.tail[n - self.head.len()..],
+            }
+        }
+    }
+
+    /// Bytes shared at the start with `a`.
+    fn common_prefix(&self, a: &[u8]) -> usize {
+        let h = lcp(self.head, a);
+        if h < self.head.len() {
+            return h;
+        }
+        h + lcp(self.tail, &a[h..])
+    }
+}
+
+impl PartialEq<[u8]> for Parts<'_> {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.len() == other.len()
+            && *self.head == other[..self.head.len()]
+            && *self.tail == other[self.head.len()..]
+    }
+}
+
+impl PartialEq<&[u8]> for Parts<'_> {
+    fn eq(&self, other: &&[u8]) -> bool {
+        *self == **other
+    }
+}
+
+impl PartialEq for Parts<'_> {
+    fn eq(&self, other: &Parts<'_>) -> bool {
+        self.len() == other.len() && self.to_vec() == other.to_vec()
+    }
+}
+
+/// Length of the common prefix of `a` and `b`.
+#[inline]
+fn lcp(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// One decoded entry.
+struct Ent<'a> {
+    val: Parts<'a>,
+    /// Encoded size.
+    size: usize,
+    /// Prefix taken from the anchor; None for an anchor.
+    prefix: Option<usize>,
+}
+
+/// Decodes the entry at the start of `buf` against `anchor`.
+#[inline(always)]
+fn read<'a>(buf: &'a [u8], anchor: &'a [u8]) -> Ent<'a> {
+    let b0 = buf[0];
+    if b0 < DEP || b0 == LONG_STR {
+        let (s, size) = read_entry(buf);
+        return Ent {
+            val: Parts::from(s),
+            size,
+            prefix: None,
+        };
+    }
+    let p = (b0 - DEP) as usize;
+    let (s, size) = read_entry(&buf[1..]);
+    Ent {
+        val: Parts {
+            head: &anchor[..p],
+            tail: s,
+        },
+        size: 1 + size,
+        prefix: Some(p),
+    }
+}
+
+/// Encoded size of the entry at the start of `buf`, and its prefix (None
+/// for an anchor).
+#[inline(always)]
+fn size_of_entry(buf: &[u8]) -> (usize, Option<usize>) {
+    let b0 = buf[0];
+    if b0 < DEP || b0 == LONG_STR {
+        (entry_size(buf), None)
+    } else {
+        (1 + entry_size(&buf[1..]), Some((b0 - DEP) as usize))
+    }
+}
+
+/// The prefix to code `s` with against `anchor` (None: as an anchor).
+#[inline]
+fn choose(anchor: &[u8], s: &[u8]) -> Option<usize> {
+    let q = lcp(anchor, s).min(MAX_PREFIX);
+    (q >= MIN_PREFIX).then_some(q)
+}
+
+/// Encoded size of `len` bytes coded with `prefix`.
+#[inline]
+fn coded_len(prefix: Option<usize>, len: usize) -> usize {
+    match prefix {
+        Some(p) => 1 + entry_len(len - p),
+        None => entry_len(len),
+    }
+}
+
+/// Writes `s` coded with `prefix` at the start of `out`; returns the size.
+#[inline]
+fn write_coded(out: &mut [u8], prefix: Option<usize>, s: &[u8]) -> usize {
+    match prefix {
+        Some(p) => {
+            out[0] = DEP + p as u8;
+            1 + write_entry(&mut out[1..], &s[p..])
+        }
+        None => write_entry(out, s),
+    }
+}
+
+/// Appends a string entry's length header (`write_entry`'s format).
+fn push_header(out: &mut Vec<u8>, mut n: usize) {
+    if n >= 0x80 {
+        out.push(LONG_STR);
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+    }
+    out.push(n as u8);
+}
+
+/// Codes pairs into a new buffer (the greedy rule of appends).
+#[derive(Default)]
+struct Writer {
+    out: Vec<u8>,
+    /// The anchors' bytes in `out`: field, value.
+    anchors: [std::ops::Range<usize>; 2],
+}
+
+impl Writer {
+    fn push(&mut self, s: Parts<'_>, kind: usize) {
+        let a = self.anchors[kind].clone();
+        let q = s.common_prefix(&self.out[a]).min(MAX_PREFIX);
+        if q >= MIN_PREFIX {
+            self.out.push(DEP + q as u8);
+            let rest = s.skip(q);
+            push_header(&mut self.out, rest.len());
+            self.out.extend_from_slice(rest.head);
+            self.out.extend_from_slice(rest.tail);
+        } else {
+            push_header(&mut self.out, s.len());
+            let start = self.out.len();
+            self.out.extend_from_slice(s.head);
+            self.out.extend_from_slice(s.tail);
+            self.anchors[kind] = start..self.out.len();
+        }
+    }
+
+    fn pair(&mut self, f: Parts<'_>, v: Parts<'_>) {
+        self.push(f, 0);
+        self.push(v, 1);
+    }
+}
+
+/// Where a field sits in a pack (offsets into its buffer).
+struct Found {
+    /// Offset of the field's entry, and whether it is an anchor.
     at: usize,
+    field_anchor: bool,
     /// Offset and encoded size of the value's entry.
     val_at: usize,
     val_size: usize,
-    value: &'a [u8],
+    /// The value anchor in effect before the value's entry.
+    va: std::ops::Range<usize>,
+}
+
+/// The result of a scan: the field's place, or the anchors in effect at
+/// the end (where a new pair goes).
+enum Scan {
+    Hit(Found),
+    Miss {
+        fa: std::ops::Range<usize>,
+        va: std::ops::Range<usize>,
+    },
+}
+
+/// Offset range of `s` inside `buf` (`s` borrowed from it).
+#[inline]
+fn range_in(buf: &[u8], s: &[u8]) -> std::ops::Range<usize> {
+    let start = s.as_ptr() as usize - buf.as_ptr() as usize;
+    start..start + s.len()
 }
 
 impl Pack {
@@ -78,62 +354,192 @@ impl Pack {
         PackIter {
             buf: &self.buf,
             left: self.buf.count as usize,
+            anchors: [&[], &[]],
         }
     }
 
     /// The hot path of HGET/HSET on a small hash: a linear scan (as Redis's
     /// listpack), which reads only the lengths of the entries it skips and
     /// compares a field's last byte before its bytes (fields of one hash
-    /// tend to share a prefix, not an ending).
+    /// tend to share a prefix, not an ending). A field coded against its
+    /// anchor matches when the needle shares the anchor's first `p` bytes
+    /// (`m`, the needle's common prefix with the anchor, is counted once
+    /// per anchor, when first needed) and ends with the entry's bytes.
     #[inline]
-    fn find(&self, field: &[u8]) -> Option<Found<'_>> {
+    fn scan(&self, field: &[u8]) -> Scan {
         let buf = &self.buf[..];
         let n = field.len();
         let last = field.last().copied().unwrap_or(0);
+        // (Empty anchors inside `buf`, so that `range_in` holds.)
+        let mut fa: &[u8] = &buf[..0];
+        let mut va: &[u8] = &buf[..0];
+        let mut m = usize::MAX;
         let mut off = 0;
         while off < buf.len() {
-            let (flen, fh) = read_header(&buf[off..]);
-            let fat = off + fh;
-            let vat = fat + flen;
-            let (vlen, vh) = read_header(&buf[vat..]);
-            let end = vat + vh + vlen;
-            if flen == n && (n == 0 || buf[vat - 1] == last) && buf[fat..vat] == *field {
-                return Some(Found {
+            let b0 = buf[off];
+            let (hit, fsize, anchor) = if b0 < DEP {
+                let flen = b0 as usize;
+                let s = &buf[off + 1..off + 1 + flen];
+                fa = s;
+                m = usize::MAX;
+                let hit = flen == n && (n == 0 || s[flen - 1] == last) && s == field;
+                (hit, 1 + flen, true)
+            } else {
+                let e = read(&buf[off..], fa);
+                match e.prefix {
+                    None => {
+                        fa = e.val.tail;
+                        m = usize::MAX;
+                        (e.val.tail == field, e.size, true)
+                    }
+                    Some(p) => {
+                        let s = e.val.tail;
+                        let hit = p + s.len() == n
+                            && (s.is_empty() || s[s.len() - 1] == last)
+                            && *s == field[p..]
+                            && {
+                                if m == usize::MAX {
+                                    m = lcp(fa, field);
+                                }
+                                p <= m
+                            };
+                        (hit, e.size, false)
+                    }
+                }
+            };
+            let val_at = off + fsize;
+            let (val_size, vprefix) = size_of_entry(&buf[val_at..]);
+            if hit {
+                return Scan::Hit(Found {
                     at: off,
-                    val_at: vat,
-                    val_size: vh + vlen,
-                    value: &buf[vat + vh..end],
+                    field_anchor: anchor,
+                    val_at,
+                    val_size,
+                    va: range_in(buf, va),
                 });
             }
-            off = end;
+            if vprefix.is_none() {
+                va = read(&buf[val_at..], &[]).val.tail;
+            }
+            off = val_at + val_size;
         }
-        None
+        Scan::Miss {
+            fa: range_in(buf, fa),
+            va: range_in(buf, va),
+        }
+    }
+
+    /// The value of a found field.
+    #[inline]
+    fn value(&self, f: &Found) -> Parts<'_> {
+        let buf = &self.buf[..];
+        read(&buf[f.val_at..], &buf[f.va.clone()]).val
+    }
+
+    #[inline]
+    fn get(&self, field: &[u8]) -> Option<Parts<'_>> {
+        match self.scan(field) {
+            Scan::Hit(f) => Some(self.value(&f)),
+            Scan::Miss { .. } => None,
+        }
+    }
+
+    /// The longest prefix that field and value entries from `off` (a
+    /// field's entry) up to the next anchor of their kind read from the
+    /// anchors in effect there.
+    fn dependents(&self, mut off: usize) -> [usize; 2] {
+        let buf = &self.buf[..];
+        let mut most = [0usize; 2];
+        let mut open = [true; 2];
+        while off < buf.len() && (open[0] || open[1]) {
+            for (kind, o) in open.iter_mut().enumerate() {
+                let (size, prefix) = size_of_entry(&buf[off..]);
+                match prefix {
+                    None => *o = false,
+                    Some(p) if *o => most[kind] = most[kind].max(p),
+                    Some(_) => {}
+                }
+                off += size;
+            }
+        }
+        most
+    }
+
+    /// Codes the pairs again, the pair at `skip` left out and the value of
+    /// the pair at `replace` (field offsets) changed.
+    fn recode(&mut self, skip: Option<usize>, replace: Option<(usize, &[u8])>) {
+        let mut w = Writer {
+            out: Vec::with_capacity(self.buf.len() + replace.map_or(0, |r| r.1.len())),
+            ..Writer::default()
+        };
+        let mut count = 0u32;
+        let total = self.buf.len();
+        let mut it = self.iter();
+        loop {
+            let off = total - it.buf.len();
+            let Some((f, v)) = it.next() else { break };
+            if skip == Some(off) {
+                continue;
+            }
+            match replace {
+                Some((at, nv)) if at == off => w.pair(f, Parts::from(nv)),
+                _ => w.pair(f, v),
+            }
+            count += 1;
+        }
+        self.buf = CountedBytes::with_count(w.out.into_boxed_slice(), count);
     }
 
     /// Sets a field (limits already checked); true if it is new.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let new = entry_len(value.len());
-        if let Some(f) = self.find(field) {
-            // In place, like lpReplace: the order does not change.
-            let (at, size) = (f.val_at, f.val_size);
-            write_entry(splice(&mut self.buf, at, size, new), value);
-            return false;
-        }
-        let off = self.buf.len();
-        let slot = splice(&mut self.buf, off, 0, entry_len(field.len()) + new);
-        let n = write_entry(slot, field);
-        write_entry(&mut slot[n..], value);
-        self.buf.count += 1;
-        true
+        let found = match self.scan(field) {
+            Scan::Hit(f) => f,
+            Scan::Miss { fa, va } => {
+                let fp = choose(&self.buf[fa], field);
+                let vp = choose(&self.buf[va], value);
+                let (fs, vs) = (coded_len(fp, field.len()), coded_len(vp, value.len()));
+                let off = self.buf.len();
+                let slot = splice(&mut self.buf, off, 0, fs + vs);
+                let n = write_coded(slot, fp, field);
+                write_coded(&mut slot[n..], vp, value);
+                self.buf.count += 1;
+                return true;
+            }
+        };
+        // In place, like lpReplace: the order does not change.
+        let (at, size) = (found.val_at, found.val_size);
+        let old = self.value(&found);
+        let prefix = if old.head.is_empty() && size_of_entry(&self.buf[at..]).1.is_none() {
+            // An anchor: kept if its dependents still read the same bytes.
+            let keeps = old.common_prefix(value);
+            if keeps < self.dependents(at + size)[1] {
+                self.recode(None, Some((found.at, value)));
+                return false;
+            }
+            None
+        } else {
+            // Coded against the same anchor (p 0 allowed: it must not turn
+            // into an anchor).
+            Some(lcp(&self.buf[found.va.clone()], value).min(MAX_PREFIX))
+        };
+        let new = coded_len(prefix, value.len());
+        write_coded(splice(&mut self.buf, at, size, new), prefix, value);
+        false
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
-        let Some(f) = self.find(field) else {
+        let Scan::Hit(f) = self.scan(field) else {
             return false;
         };
-        let (at, end) = (f.at, f.val_at + f.val_size);
-        splice(&mut self.buf, at, end - at, 0);
-        self.buf.count -= 1;
+        let end = f.val_at + f.val_size;
+        let value_anchor = size_of_entry(&self.buf[f.val_at..]).1.is_none();
+        let read = self.dependents(end);
+        if (f.field_anchor && read[0] > 0) || (value_anchor && read[1] > 0) {
+            self.recode(Some(f.at), None);
+        } else {
+            splice(&mut self.buf, f.at, end - f.at, 0);
+            self.buf.count -= 1;
+        }
         true
     }
 }
@@ -142,20 +548,28 @@ impl Pack {
 pub struct PackIter<'a> {
     buf: &'a [u8],
     left: usize,
+    /// The field and value anchors in effect.
+    anchors: [&'a [u8]; 2],
 }
 
 impl<'a> Iterator for PackIter<'a> {
-    type Item = (&'a [u8], &'a [u8]);
+    type Item = (Parts<'a>, Parts<'a>);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        let (f, fs) = read_entry(self.buf);
-        let (v, vs) = read_entry(&self.buf[fs..]);
-        self.buf = &self.buf[fs + vs..];
-        Some((f, v))
+        let f = read(self.buf, self.anchors[0]);
+        if f.prefix.is_none() {
+            self.anchors[0] = f.val.tail;
+        }
+        let v = read(&self.buf[f.size..], self.anchors[1]);
+        if v.prefix.is_none() {
+            self.anchors[1] = v.val.tail;
+        }
+        self.buf = &self.buf[f.size + v.size..];
+        Some((f.val, v.val))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
@@ -169,12 +583,12 @@ pub enum Iter<'a> {
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a [u8], &'a [u8]);
+    type Item = (Parts<'a>, Parts<'a>);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Iter::Pack(p) => p.next(),
-            Iter::Table(t) => t.next(),
+            Iter::Table(t) => t.next().map(|(f, v)| (f.into(), v.into())),
         }
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -214,21 +628,15 @@ impl Hash {
             return Some(Hash::Table(Box::new(t)));
         }
         let mut seen = std::collections::HashSet::with_capacity(n);
-        let size: usize = pairs
-            .clone()
-            .map(|(f, v)| entry_len(f.len()) + entry_len(v.len()))
-            .sum();
-        let mut buf = vec![0u8; size].into_boxed_slice();
-        let mut p = 0;
+        let mut w = Writer::default();
         for (f, v) in pairs {
             if !seen.insert(f) {
                 return None;
             }
-            p += write_entry(&mut buf[p..], f);
-            p += write_entry(&mut buf[p..], v);
+            w.pair(f.into(), v.into());
         }
         Some(Hash::Pack(Pack {
-            buf: CountedBytes::with_count(buf, n as u32),
+            buf: CountedBytes::with_count(w.out.into_boxed_slice(), n as u32),
         }))
     }
 
@@ -260,17 +668,17 @@ impl Hash {
     }
 
     #[inline]
-    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+    pub fn get(&self, field: &[u8]) -> Option<Parts<'_>> {
         match self {
-            Hash::Pack(p) => p.find(field).map(|f| f.value),
-            Hash::Table(t) => t.get(field),
+            Hash::Pack(p) => p.get(field),
+            Hash::Table(t) => t.get(field).map(Parts::from),
         }
     }
 
     #[inline]
     pub fn contains(&self, field: &[u8]) -> bool {
         match self {
-            Hash::Pack(p) => p.find(field).is_some(),
+            Hash::Pack(p) => matches!(p.scan(field), Scan::Hit(_)),
             Hash::Table(t) => t.contains(field),
         }
     }
@@ -286,7 +694,9 @@ impl Hash {
             if field.len() <= lim.value
                 && value.len() <= lim.value
                 && p.buf.count < u32::MAX
-                && p.buf.len() + entry_len(field.len()) + entry_len(value.len()) <= PACK_MAX_BYTES
+                // (+ 2: a changed value may take a prefix byte of 0.)
+                && p.buf.len() + entry_len(field.len()) + entry_len(value.len()) + 2
+                    <= PACK_MAX_BYTES
             {
                 let created = p.set(field, value);
                 if p.buf.count as usize > lim.entries {
@@ -314,9 +724,10 @@ impl Hash {
     fn convert(&mut self) {
         if let Hash::Pack(p) = self {
             let mut t = Table::with_capacity(p.buf.count as usize + 1);
+            let (mut fb, mut vb) = (Vec::new(), Vec::new());
             for (f, v) in p.iter() {
                 // (A pack's fields are distinct.)
-                let _ = t.push(fields::Entry::new(f, v));
+                let _ = t.push(fields::Entry::new(f.join(&mut fb), v.join(&mut vb)));
             }
             *self = Hash::Table(Box::new(t));
         }
@@ -333,10 +744,10 @@ impl Hash {
 
     /// The pair at position `i`: O(1) in a table, O(i) in a pack (take
     /// [`Hash::iter`] for many).
-    pub fn get_index(&self, i: usize) -> Option<(&[u8], &[u8])> {
+    pub fn get_index(&self, i: usize) -> Option<(Parts<'_>, Parts<'_>)> {
         match self {
             Hash::Pack(p) => p.iter().nth(i),
-            Hash::Table(t) => t.get_index(i),
+            Hash::Table(t) => t.get_index(i).map(|(f, v)| (f.into(), v.into())),
         }
     }
 
@@ -397,20 +808,25 @@ mod tests {
             entries: usize::MAX,
             value: usize::MAX,
         };
-        let value = [b'v'; 300];
+        // (Values that share no prefix: front coding leaves them whole.)
+        let value = |i: usize| -> Vec<u8> { (0..300).map(|j| (i * 7 + j) as u8).collect() };
         let mut h = Hash::default();
         let mut n = 0;
         while h.is_packed() {
             let Hash::Pack(p) = &h else { unreachable!() };
             assert!(p.buf.len() <= PACK_MAX_BYTES);
-            h.set(format!("f{n}").as_bytes(), &value, &lim);
+            h.set(format!("f{n}").as_bytes(), &value(n), &lim);
             n += 1;
         }
         assert!((12..=14).contains(&n), "{n} fields");
         assert_eq!(h.len(), n);
         let fields: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
-        let pairs: Vec<(&[u8], &[u8])> =
-            fields.iter().map(|f| (f.as_bytes(), &value[..])).collect();
+        let values: Vec<Vec<u8>> = (0..n).map(value).collect();
+        let pairs: Vec<(&[u8], &[u8])> = fields
+            .iter()
+            .zip(&values)
+            .map(|(f, v)| (f.as_bytes(), &v[..]))
+            .collect();
         let packed = Hash::from_pairs(pairs.iter().copied(), &lim).expect("distinct");
         assert!(!packed.is_packed());
         assert_eq!(packed.len(), n);
@@ -426,7 +842,7 @@ mod tests {
         assert!(h.set(b"a", b"1", &lim) && h.set(b"b", b"2", &lim) && h.set(b"c", b"3", &lim));
         assert!(!h.set(b"a", b"long-ish", &lim));
         assert_eq!(h.encoding(), "listpack");
-        assert_eq!(h.get(b"a"), Some(&b"long-ish"[..]));
+        assert_eq!(h.get(b"a").map(|v| v.to_vec()), Some(b"long-ish".to_vec()));
         assert!(h.remove(b"b") && !h.remove(b"b"));
         assert_eq!(
             pairs(&h),
@@ -435,7 +851,8 @@ mod tests {
                 (b"c".to_vec(), b"3".to_vec())
             ]
         );
-        assert_eq!(h.get_index(1), Some((&b"c"[..], &b"3"[..])));
+        let (f, v) = h.get_index(1).expect("two pairs");
+        assert!(f == &b"c"[..] && v == &b"3"[..]);
         h.set(b"d", b"4", &lim);
         assert!(h.set(b"e", b"5", &lim));
         assert_eq!(h.encoding(), "hashtable");
@@ -515,5 +932,131 @@ mod tests {
             },
         );
         assert_eq!(big.unwrap().encoding(), "hashtable");
+    }
+
+    /// The pack's bytes (to check the coding itself).
+    fn bytes(h: &Hash) -> Vec<u8> {
+        let Hash::Pack(p) = h else { panic!("packed") };
+        p.buf.to_vec()
+    }
+
+    /// Fields and values sharing a prefix with their anchor are coded as
+    /// `DEP + p` and the rest; a lookup never matches an entry through a
+    /// prefix the needle does not share.
+    #[test]
+    fn front_coding_shares_prefixes() {
+        let lim = Limits::default();
+        let mut h = Hash::default();
+        for i in 0..3 {
+            h.set(
+                format!("field:{i}").as_bytes(),
+                format!("value:12:{i}").as_bytes(),
+                &lim,
+            );
+        }
+        let mut want = vec![7u8];
+        want.extend_from_slice(b"field:0");
+        want.push(10);
+        want.extend_from_slice(b"value:12:0");
+        for i in 1..3u8 {
+            want.extend_from_slice(&[DEP + 6, 1, b'0' + i, DEP + 9, 1, b'0' + i]);
+        }
+        assert_eq!(bytes(&h), want);
+        assert_eq!(
+            h.get(b"field:2").map(|v| v.to_vec()),
+            Some(b"value:12:2".to_vec())
+        );
+        // Same suffix and length, another prefix.
+        for miss in [
+            &b"fielX:2"[..],
+            b"xield:2",
+            b"field:",
+            b"field:22",
+            b"2",
+            b"",
+        ] {
+            assert!(h.get(miss).is_none(), "{miss:?}");
+        }
+        // One byte in common: an anchor.
+        h.set(b"fx", b"vx", &lim);
+        assert_eq!(&bytes(&h)[want.len()..], b"\x02fx\x02vx");
+        // Under a new anchor, the old one's prefix is not read.
+        assert!(h.get(b"field:1").is_some() && h.get(b"fxeld:1").is_none());
+        h.set(b"fxeld:1", b"v", &lim);
+        assert_eq!(h.get(b"fxeld:1").map(|v| v.to_vec()), Some(b"v".to_vec()));
+    }
+
+    /// Random HSET / HDEL on prefix-heavy fields and values (prefix 0,
+    /// whole-field prefixes, anchors changed and deleted, long values)
+    /// match an ordered model, and the pack codes as it would from scratch
+    /// or at least as small.
+    #[test]
+    fn front_coding_matches_a_model() {
+        let lim = Limits {
+            entries: 1000,
+            value: 300,
+        };
+        let words: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abc",
+            b"abcd",
+            b"user:",
+            b"user:name",
+            b"x",
+        ];
+        let mut x = 0x9E3779B97F4A7C15u64;
+        let mut packed = 0;
+        for round in 0..40 {
+            let mut h = Hash::default();
+            let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for _ in 0..300 {
+                let r = xorshift(&mut x);
+                let pick = |s: u64| -> Vec<u8> {
+                    let mut v = words[(s % 8) as usize].to_vec();
+                    match (s >> 3) % 16 {
+                        0..=3 => {}
+                        4..=8 => v.push(b'0' + (s >> 5) as u8 % 4),
+                        9..=14 => v.extend_from_slice(format!("{}", (s >> 5) % 3).as_bytes()),
+                        // Long: past 126 shared bytes and 128-byte headers.
+                        _ => v.extend(std::iter::repeat_n(b'z', 120 + (s >> 5) as usize % 20)),
+                    }
+                    v
+                };
+                let f = pick(r >> 8);
+                let v = pick(r >> 24);
+                if r % 4 != 0 {
+                    let created = h.set(&f, &v, &lim);
+                    assert_eq!(created, model_set(&mut model, f, v).is_none());
+                } else {
+                    let pos = model.iter().position(|(k, _)| *k == f);
+                    assert_eq!(h.remove(&f), pos.is_some());
+                    if let Some(p) = pos {
+                        model.remove(p);
+                    }
+                }
+                assert_eq!(h.len(), model.len());
+                for (k, v) in &model {
+                    assert!(h.get(k).is_some_and(|g| g == &v[..]), "round {round}");
+                }
+            }
+            assert_eq!(pairs(&h), model);
+            if !h.is_packed() {
+                // (Past the tests' 4 KiB PACK_MAX_BYTES.)
+                continue;
+            }
+            packed += 1;
+            let again =
+                Hash::from_pairs(model.iter().map(|(f, v)| (&f[..], &v[..])), &lim).unwrap();
+            assert_eq!(pairs(&again), model);
+            assert!(bytes(&h).len() <= bytes(&again).len() + model.len() * 2);
+            let plain: usize = model
+                .iter()
+                .map(|(f, v)| entry_len(f.len()) + entry_len(v.len()))
+                .sum();
+            assert!(bytes(&again).len() <= plain);
+        }
+        assert!(packed >= 30, "{packed} rounds stayed packed");
     }
 }
