@@ -819,7 +819,8 @@ fn front_coded_packs_match_redis() {
 }
 
 /// The same with `hash-max-listpack-value 400`: shared prefixes longer than
-/// the 126 bytes an entry records, and entries of 128 bytes and more.
+/// the 255 bytes an entry records, rests past the 125 bytes of a short
+/// coded entry, entries of 128 bytes and more.
 #[test]
 fn front_coded_long_entries_match_redis() {
     let Some(mut d) = Diff::start(
@@ -833,7 +834,7 @@ fn front_coded_long_entries_match_redis() {
     ) else {
         return;
     };
-    let p = "q".repeat(140);
+    let p = "q".repeat(300);
     let too_long = "w".repeat(401);
     let mut packed = 0;
     let fields: Vec<String> = ["a", "b", "ab"]
@@ -845,6 +846,8 @@ fn front_coded_long_entries_match_redis() {
         .iter()
         .map(|s| format!("{}{s}", "w".repeat(200)))
         .chain(["w".repeat(126), "w".repeat(127), "1".into()])
+        // After a 10-byte prefix, 125 / 126 / 150 bytes more.
+        .chain([125, 126, 150].map(|n| format!("{}{}", "w".repeat(10), "x".repeat(n))))
         .collect();
     let fields: Vec<&str> = fields.iter().map(|s| s.as_str()).collect();
     let values: Vec<&str> = values.iter().map(|s| s.as_str()).collect();

@@ -421,9 +421,7 @@ fn hkeys(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.array(h.len());
-    for (k, _) in h.iter() {
-        c.reply.bulk2(k.head, k.tail);
-    }
+    h.for_each(|k, _| c.reply.bulk2(k.head, k.tail));
     Ok(())
 }
 
@@ -433,9 +431,7 @@ fn hvals(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.array(h.len());
-    for (_, v) in h.iter() {
-        c.reply.bulk2(v.head, v.tail);
-    }
+    h.for_each(|_, v| c.reply.bulk2(v.head, v.tail));
     Ok(())
 }
 
@@ -445,10 +441,10 @@ fn hgetall(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.map(h.len());
-    for (k, v) in h.iter() {
+    h.for_each(|k, v| {
         c.reply.bulk2(k.head, k.tail);
         c.reply.bulk2(v.head, v.tail);
-    }
+    });
     Ok(())
 }
 
@@ -497,7 +493,7 @@ fn hscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let walk = |visit: &mut dyn FnMut(Parts, Parts)| -> u64 {
         match h.table() {
             None => {
-                h.iter().for_each(|(k, v)| visit(k, v));
+                h.for_each(|k, v| visit(k, v));
                 0
             }
             Some(t) => t.scan(cursor, count, |k, v| visit(k.into(), v.into())),

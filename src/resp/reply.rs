@@ -110,8 +110,18 @@ impl Reply {
 
     /// A bulk string held in two pieces (a packed hash's front-coded
     /// entries: `store::hash::Parts`).
-    #[inline]
+    /// (Inlined so that a one-piece string costs what `bulk` does.)
+    #[inline(always)]
     pub fn bulk2(&mut self, head: &[u8], tail: &[u8]) {
+        if head.is_empty() {
+            self.bulk(tail)
+        } else {
+            self.bulk_split(head, tail)
+        }
+    }
+
+    #[inline(never)]
+    fn bulk_split(&mut self, head: &[u8], tail: &[u8]) {
         self.header(b'$', (head.len() + tail.len()) as i64);
         self.buf.extend_from_slice(head);
         self.buf.extend_from_slice(tail);

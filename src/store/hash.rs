@@ -18,6 +18,8 @@
 
 pub mod fields;
 
+use std::ops::Range;
+
 use super::buf::{CountedBytes, PACK_MAX_BYTES};
 use super::pack::{LONG_STR, entry_len, entry_size, read_entry, splice, write_entry};
 pub use fields::Table;
@@ -66,8 +68,13 @@ impl Default for Hash {
 /// |-------------|---------------------------------------------------------|
 /// | `0x00-0x7f` | anchor: a string of that many bytes, bytes follow        |
 /// | `0xff`      | anchor of 128 bytes or more: LEB128 length, bytes        |
-/// | `0x80-0xfe` | `0x80 + p`: the anchor's first `p` bytes (0-126), then   |
-/// |             | the rest as a string entry (`store::pack::write_entry`)  |
+/// | `0x80-0xfd` | `0x80 + n`, then `p`: the anchor's first `p` bytes       |
+/// |             | (0-255) and `n` more (0-125) that follow                 |
+/// | `0xfe`      | then `p`, then the rest as a string entry of 126 bytes   |
+/// |             | or more (`store::pack::write_entry`)                     |
+///
+/// (Every short entry's size is in its first byte: a scan skips values
+/// without reading further.)
 ///
 /// So an entry is at most two slices of the buffer ([`Parts`]) and nothing
 /// is rebuilt to read it; a lookup compares the needle with the anchor's
@@ -85,10 +92,13 @@ pub struct Pack {
     buf: CountedBytes,
 }
 
-/// First byte of an entry coded against its anchor: `DEP + p`.
+/// First byte of an entry coded against its anchor: `DEP + n` (`n` <=
+/// `MAX_SHORT` bytes after the prefix), or `DEP_LONG`.
 const DEP: u8 = 0x80;
-/// The longest shared prefix an entry records (`DEP + 126` = 0xfe).
-const MAX_PREFIX: usize = 126;
+const DEP_LONG: u8 = 0xfe;
+const MAX_SHORT: usize = (DEP_LONG - DEP - 1) as usize;
+/// The longest shared prefix an entry records (one byte).
+const MAX_PREFIX: usize = 255;
 /// A prefix saves bytes from 2 on (the prefix byte costs one).
 const MIN_PREFIX: usize = 2;
 
@@ -215,7 +225,33 @@ struct Ent<'a> {
 #[inline(always)]
 fn read<'a>(buf: &'a [u8], anchor: &'a [u8]) -> Ent<'a> {
     let b0 = buf[0];
-    if b0 < DEP || b0 == LONG_STR {
+    if b0 < DEP {
+        let e = &buf[..1 + b0 as usize];
+        return Ent {
+            val: Parts::from(&e[1..]),
+            size: e.len(),
+            prefix: None,
+        };
+    }
+    if b0 < DEP_LONG {
+        let e = &buf[..2 + (b0 - DEP) as usize];
+        let p = e[1] as usize;
+        return Ent {
+            val: Parts {
+                head: &anchor[..p],
+                tail: &e[2..],
+            },
+            size: e.len(),
+            prefix: Some(p),
+        };
+    }
+    read_long(buf, anchor)
+}
+
+/// `read` of an entry with a long string.
+#[inline(never)]
+fn read_long<'a>(buf: &'a [u8], anchor: &'a [u8]) -> Ent<'a> {
+    if buf[0] == LONG_STR {
         let (s, size) = read_entry(buf);
         return Ent {
             val: Parts::from(s),
@@ -223,14 +259,14 @@ fn read<'a>(buf: &'a [u8], anchor: &'a [u8]) -> Ent<'a> {
             prefix: None,
         };
     }
-    let p = (b0 - DEP) as usize;
-    let (s, size) = read_entry(&buf[1..]);
+    let p = buf[1] as usize;
+    let (s, size) = read_entry(&buf[2..]);
     Ent {
         val: Parts {
             head: &anchor[..p],
             tail: s,
         },
-        size: 1 + size,
+        size: 2 + size,
         prefix: Some(p),
     }
 }
@@ -239,11 +275,11 @@ fn read<'a>(buf: &'a [u8], anchor: &'a [u8]) -> Ent<'a> {
 /// for an anchor).
 #[inline(always)]
 fn size_of_entry(buf: &[u8]) -> (usize, Option<usize>) {
-    let b0 = buf[0];
-    if b0 < DEP || b0 == LONG_STR {
-        (entry_size(buf), None)
-    } else {
-        (1 + entry_size(&buf[1..]), Some((b0 - DEP) as usize))
+    match buf[0] {
+        b0 @ 0..DEP => (1 + b0 as usize, None),
+        b0 @ DEP..DEP_LONG => (2 + (b0 - DEP) as usize, Some(buf[1] as usize)),
+        DEP_LONG => (2 + entry_size(&buf[2..]), Some(buf[1] as usize)),
+        _ => (entry_size(buf), None),
     }
 }
 
@@ -258,7 +294,8 @@ fn choose(anchor: &[u8], s: &[u8]) -> Option<usize> {
 #[inline]
 fn coded_len(prefix: Option<usize>, len: usize) -> usize {
     match prefix {
-        Some(p) => 1 + entry_len(len - p),
+        Some(p) if len - p <= MAX_SHORT => 2 + len - p,
+        Some(p) => 2 + entry_len(len - p),
         None => entry_len(len),
     }
 }
@@ -266,12 +303,18 @@ fn coded_len(prefix: Option<usize>, len: usize) -> usize {
 /// Writes `s` coded with `prefix` at the start of `out`; returns the size.
 #[inline]
 fn write_coded(out: &mut [u8], prefix: Option<usize>, s: &[u8]) -> usize {
-    match prefix {
-        Some(p) => {
-            out[0] = DEP + p as u8;
-            1 + write_entry(&mut out[1..], &s[p..])
-        }
-        None => write_entry(out, s),
+    let Some(p) = prefix else {
+        return write_entry(out, s);
+    };
+    let rest = &s[p..];
+    out[1] = p as u8;
+    if rest.len() <= MAX_SHORT {
+        out[0] = DEP + rest.len() as u8;
+        out[2..2 + rest.len()].copy_from_slice(rest);
+        2 + rest.len()
+    } else {
+        out[0] = DEP_LONG;
+        2 + write_entry(&mut out[2..], rest)
     }
 }
 
@@ -292,7 +335,7 @@ fn push_header(out: &mut Vec<u8>, mut n: usize) {
 struct Writer {
     out: Vec<u8>,
     /// The anchors' bytes in `out`: field, value.
-    anchors: [std::ops::Range<usize>; 2],
+    anchors: [Range<usize>; 2],
 }
 
 impl Writer {
@@ -300,9 +343,14 @@ impl Writer {
         let a = self.anchors[kind].clone();
         let q = s.common_prefix(&self.out[a]).min(MAX_PREFIX);
         if q >= MIN_PREFIX {
-            self.out.push(DEP + q as u8);
             let rest = s.skip(q);
-            push_header(&mut self.out, rest.len());
+            if rest.len() <= MAX_SHORT {
+                self.out
+                    .extend_from_slice(&[DEP + rest.len() as u8, q as u8]);
+            } else {
+                self.out.extend_from_slice(&[DEP_LONG, q as u8]);
+                push_header(&mut self.out, rest.len());
+            }
             self.out.extend_from_slice(rest.head);
             self.out.extend_from_slice(rest.tail);
         } else {
@@ -329,22 +377,19 @@ struct Found {
     val_at: usize,
     val_size: usize,
     /// The value anchor in effect before the value's entry.
-    va: std::ops::Range<usize>,
+    va: Range<usize>,
 }
 
 /// The result of a scan: the field's place, or the anchors in effect at
 /// the end (where a new pair goes).
 enum Scan {
     Hit(Found),
-    Miss {
-        fa: std::ops::Range<usize>,
-        va: std::ops::Range<usize>,
-    },
+    Miss { fa: Range<usize>, va: Range<usize> },
 }
 
 /// Offset range of `s` inside `buf` (`s` borrowed from it).
 #[inline]
-fn range_in(buf: &[u8], s: &[u8]) -> std::ops::Range<usize> {
+fn range_in(buf: &[u8], s: &[u8]) -> Range<usize> {
     let start = s.as_ptr() as usize - buf.as_ptr() as usize;
     start..start + s.len()
 }
@@ -358,6 +403,28 @@ impl Pack {
         }
     }
 
+    /// Calls `f` with each pair in order (what HGETALL and friends take:
+    /// a tighter loop than the iterator's).
+    #[inline]
+    fn for_each(&self, mut f: impl FnMut(Parts<'_>, Parts<'_>)) {
+        let buf = &self.buf[..];
+        let (mut fa, mut va): (&[u8], &[u8]) = (&[], &[]);
+        let mut off = 0;
+        while off < buf.len() {
+            let fe = read(&buf[off..], fa);
+            if fe.prefix.is_none() {
+                fa = fe.val.tail;
+            }
+            off += fe.size;
+            let ve = read(&buf[off..], va);
+            if ve.prefix.is_none() {
+                va = ve.val.tail;
+            }
+            off += ve.size;
+            f(fe.val, ve.val);
+        }
+    }
+
     /// The hot path of HGET/HSET on a small hash: a linear scan (as Redis's
     /// listpack), which reads only the lengths of the entries it skips and
     /// compares a field's last byte before its bytes (fields of one hash
@@ -365,68 +432,117 @@ impl Pack {
     /// anchor matches when the needle shares the anchor's first `p` bytes
     /// (`m`, the needle's common prefix with the anchor, is counted once
     /// per anchor, when first needed) and ends with the entry's bytes.
-    #[inline]
-    fn scan(&self, field: &[u8]) -> Scan {
+    ///
+    /// `hit` gets the field's offset, its entry's size, whether it is an
+    /// anchor and the value anchor before its value; `miss` the anchors in
+    /// effect at the end.
+    #[inline(always)]
+    fn walk<R>(
+        &self,
+        field: &[u8],
+        hit: impl FnOnce(usize, usize, bool, Range<usize>) -> R,
+        miss: impl FnOnce(Range<usize>, Range<usize>) -> R,
+    ) -> R {
         let buf = &self.buf[..];
         let n = field.len();
         let last = field.last().copied().unwrap_or(0);
-        // (Empty anchors inside `buf`, so that `range_in` holds.)
-        let mut fa: &[u8] = &buf[..0];
-        let mut va: &[u8] = &buf[..0];
+        // The anchors in effect as offset ranges (cheaper to carry than
+        // slices: nothing is sliced until a length matches); `m`: the
+        // needle's common prefix with the field anchor.
+        let (mut fa, mut va) = (0..0, 0..0);
         let mut m = usize::MAX;
         let mut off = 0;
         while off < buf.len() {
             let b0 = buf[off];
-            let (hit, fsize, anchor) = if b0 < DEP {
+            // (The entry sliced once: its bytes are read without further
+            // bounds checks.)
+            let fsize = if b0 < DEP {
                 let flen = b0 as usize;
-                let s = &buf[off + 1..off + 1 + flen];
-                fa = s;
+                let e = &buf[off..off + 1 + flen];
+                // (For n = 0 the "last byte" read is the length byte, 0.)
+                if flen == n && e[flen] == last && e[1..] == *field {
+                    return hit(off, e.len(), true, va);
+                }
+                fa = off + 1..off + e.len();
                 m = usize::MAX;
-                let hit = flen == n && (n == 0 || s[flen - 1] == last) && s == field;
-                (hit, 1 + flen, true)
+                e.len()
+            } else if b0 < DEP_LONG {
+                // Coded against the anchor, a short rest: the usual case.
+                let slen = (b0 - DEP) as usize;
+                let e = &buf[off..off + 2 + slen];
+                let p = e[1] as usize;
+                if p + slen == n && (slen == 0 || e[1 + slen] == last) && e[2..] == field[p..] && {
+                    if m == usize::MAX {
+                        m = lcp(&buf[fa.clone()], field);
+                    }
+                    p <= m
+                } {
+                    return hit(off, e.len(), false, va);
+                }
+                e.len()
             } else {
-                let e = read(&buf[off..], fa);
-                match e.prefix {
+                let e = read_long(&buf[off..], &buf[fa.clone()]);
+                let found = match e.prefix {
                     None => {
-                        fa = e.val.tail;
+                        fa = range_in(buf, e.val.tail);
                         m = usize::MAX;
-                        (e.val.tail == field, e.size, true)
+                        e.val.tail == field
                     }
                     Some(p) => {
-                        let s = e.val.tail;
-                        let hit = p + s.len() == n
-                            && (s.is_empty() || s[s.len() - 1] == last)
-                            && *s == field[p..]
-                            && {
-                                if m == usize::MAX {
-                                    m = lcp(fa, field);
-                                }
-                                p <= m
-                            };
-                        (hit, e.size, false)
+                        e.val.len() == n && *e.val.tail == field[p..] && {
+                            if m == usize::MAX {
+                                m = lcp(&buf[fa.clone()], field);
+                            }
+                            p <= m
+                        }
                     }
+                };
+                if found {
+                    return hit(off, e.size, e.prefix.is_none(), va);
                 }
+                e.size
             };
             let val_at = off + fsize;
-            let (val_size, vprefix) = size_of_entry(&buf[val_at..]);
-            if hit {
-                return Scan::Hit(Found {
-                    at: off,
-                    field_anchor: anchor,
-                    val_at,
-                    val_size,
-                    va: range_in(buf, va),
-                });
-            }
-            if vprefix.is_none() {
-                va = read(&buf[val_at..], &[]).val.tail;
-            }
-            off = val_at + val_size;
+            let v0 = buf[val_at];
+            off = val_at
+                + if v0 < DEP {
+                    va = val_at + 1..val_at + 1 + v0 as usize;
+                    1 + v0 as usize
+                } else if v0 < DEP_LONG {
+                    2 + (v0 - DEP) as usize
+                } else {
+                    let e = read_long(&buf[val_at..], &buf[va.clone()]);
+                    if e.prefix.is_none() {
+                        va = range_in(buf, e.val.tail);
+                    }
+                    e.size
+                };
         }
-        Scan::Miss {
-            fa: range_in(buf, fa),
-            va: range_in(buf, va),
-        }
+        miss(fa, va)
+    }
+
+    /// Where `field` is (see `walk`).
+    #[inline]
+    fn scan(&self, field: &[u8]) -> Scan {
+        self.walk(
+            field,
+            |at, fsize, anchor, va| self.hit(at, fsize, anchor, va),
+            |fa, va| Scan::Miss { fa, va },
+        )
+    }
+
+    /// The scan's answer for the field at `at` (`fsize` bytes); `va`: the
+    /// value anchor before its value.
+    #[inline]
+    fn hit(&self, at: usize, fsize: usize, field_anchor: bool, va: Range<usize>) -> Scan {
+        let val_at = at + fsize;
+        Scan::Hit(Found {
+            at,
+            field_anchor,
+            val_at,
+            val_size: size_of_entry(&self.buf[val_at..]).0,
+            va,
+        })
     }
 
     /// The value of a found field.
@@ -438,10 +554,14 @@ impl Pack {
 
     #[inline]
     fn get(&self, field: &[u8]) -> Option<Parts<'_>> {
-        match self.scan(field) {
-            Scan::Hit(f) => Some(self.value(&f)),
-            Scan::Miss { .. } => None,
-        }
+        self.walk(
+            field,
+            |at, fsize, _, va| {
+                let buf = &self.buf[..];
+                Some(read(&buf[at + fsize..], &buf[va]).val)
+            },
+            |_, _| None,
+        )
     }
 
     /// The longest prefix that field and value entries from `off` (a
@@ -508,11 +628,10 @@ impl Pack {
         };
         // In place, like lpReplace: the order does not change.
         let (at, size) = (found.val_at, found.val_size);
-        let old = self.value(&found);
-        let prefix = if old.head.is_empty() && size_of_entry(&self.buf[at..]).1.is_none() {
+        let prefix = if matches!(self.buf[at], 0..DEP | LONG_STR) {
             // An anchor: kept if its dependents still read the same bytes.
-            let keeps = old.common_prefix(value);
-            if keeps < self.dependents(at + size)[1] {
+            let need = self.dependents(at + size)[1];
+            if need > 0 && self.value(&found).common_prefix(value) < need {
                 self.recode(None, Some((found.at, value)));
                 return false;
             }
@@ -742,6 +861,16 @@ impl Hash {
         }
     }
 
+    /// Calls `f` with each pair in order (cheaper than [`Hash::iter`] on a
+    /// pack).
+    #[inline]
+    pub fn for_each(&self, mut f: impl FnMut(Parts<'_>, Parts<'_>)) {
+        match self {
+            Hash::Pack(p) => p.for_each(f),
+            Hash::Table(t) => t.iter().for_each(|(k, v)| f(k.into(), v.into())),
+        }
+    }
+
     /// The pair at position `i`: O(1) in a table, O(i) in a pack (take
     /// [`Hash::iter`] for many).
     pub fn get_index(&self, i: usize) -> Option<(Parts<'_>, Parts<'_>)> {
@@ -941,7 +1070,7 @@ mod tests {
     }
 
     /// Fields and values sharing a prefix with their anchor are coded as
-    /// `DEP + p` and the rest; a lookup never matches an entry through a
+    /// `DEP + n`, `p` and the `n` bytes after the prefix; a lookup never matches an entry through a
     /// prefix the needle does not share.
     #[test]
     fn front_coding_shares_prefixes() {
@@ -959,7 +1088,7 @@ mod tests {
         want.push(10);
         want.extend_from_slice(b"value:12:0");
         for i in 1..3u8 {
-            want.extend_from_slice(&[DEP + 6, 1, b'0' + i, DEP + 9, 1, b'0' + i]);
+            want.extend_from_slice(&[DEP + 1, 6, b'0' + i, DEP + 1, 9, b'0' + i]);
         }
         assert_eq!(bytes(&h), want);
         assert_eq!(
@@ -1019,7 +1148,7 @@ mod tests {
                         0..=3 => {}
                         4..=8 => v.push(b'0' + (s >> 5) as u8 % 4),
                         9..=14 => v.extend_from_slice(format!("{}", (s >> 5) % 3).as_bytes()),
-                        // Long: past 126 shared bytes and 128-byte headers.
+                        // Long: rests past 125 bytes, 128-byte headers.
                         _ => v.extend(std::iter::repeat_n(b'z', 120 + (s >> 5) as usize % 20)),
                     }
                     v
