@@ -493,7 +493,7 @@ fn hscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let walk = |visit: &mut dyn FnMut(Parts, Parts)| -> u64 {
         match h.table() {
             None => {
-                h.for_each(|k, v| visit(k, v));
+                h.for_each(&mut *visit);
                 0
             }
             Some(t) => t.scan(cursor, count, |k, v| visit(k.into(), v.into())),

@@ -981,7 +981,7 @@ mod tests {
             ]
         );
         let (f, v) = h.get_index(1).expect("two pairs");
-        assert!(f == &b"c"[..] && v == &b"3"[..]);
+        assert!(f == b"c"[..] && v == b"3"[..]);
         h.set(b"d", b"4", &lim);
         assert!(h.set(b"e", b"5", &lim));
         assert_eq!(h.encoding(), "hashtable");
@@ -1021,6 +1021,28 @@ mod tests {
         }
     }
 
+    /// Sets `f` to `v` (`set`) or removes it in both `h` and the model,
+    /// checking the answers agree.
+    fn model_step(
+        h: &mut Hash,
+        model: &mut Vec<(Vec<u8>, Vec<u8>)>,
+        set: bool,
+        f: Vec<u8>,
+        v: Vec<u8>,
+        lim: &Limits,
+    ) {
+        if set {
+            let created = h.set(&f, &v, lim);
+            assert_eq!(created, model_set(model, f, v).is_none());
+        } else {
+            let pos = model.iter().position(|(k, _)| *k == f);
+            assert_eq!(h.remove(&f), pos.is_some());
+            if let Some(p) = pos {
+                model.remove(p);
+            }
+        }
+    }
+
     #[test]
     fn pack_matches_a_model_under_random_ops() {
         let lim = Limits {
@@ -1035,16 +1057,7 @@ mod tests {
             let f = format!("f{}", x % 60).into_bytes();
             // 60 fields stay under the tests' PACK_MAX_BYTES.
             let v = vec![b'v'; (x >> 20) as usize % 50];
-            if !x.is_multiple_of(3) {
-                let created = h.set(&f, &v, &lim);
-                assert_eq!(created, model_set(&mut model, f, v).is_none());
-            } else {
-                let pos = model.iter().position(|(k, _)| *k == f);
-                assert_eq!(h.remove(&f), pos.is_some());
-                if let Some(p) = pos {
-                    model.remove(p);
-                }
-            }
+            model_step(&mut h, &mut model, !x.is_multiple_of(3), f, v, &lim);
         }
         assert!(h.is_packed());
         assert_eq!(pairs(&h), model);
@@ -1155,19 +1168,10 @@ mod tests {
                 };
                 let f = pick(r >> 8);
                 let v = pick(r >> 24);
-                if r % 4 != 0 {
-                    let created = h.set(&f, &v, &lim);
-                    assert_eq!(created, model_set(&mut model, f, v).is_none());
-                } else {
-                    let pos = model.iter().position(|(k, _)| *k == f);
-                    assert_eq!(h.remove(&f), pos.is_some());
-                    if let Some(p) = pos {
-                        model.remove(p);
-                    }
-                }
+                model_step(&mut h, &mut model, !r.is_multiple_of(4), f, v, &lim);
                 assert_eq!(h.len(), model.len());
                 for (k, v) in &model {
-                    assert!(h.get(k).is_some_and(|g| g == &v[..]), "round {round}");
+                    assert!(h.get(k).is_some_and(|g| g == v[..]), "round {round}");
                 }
             }
             assert_eq!(pairs(&h), model);
