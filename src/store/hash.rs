@@ -586,8 +586,11 @@ impl Pack {
     }
 
     /// Codes the pairs again, the pair at `skip` left out and the value of
-    /// the pair at `replace` (field offsets) changed.
-    fn recode(&mut self, skip: Option<usize>, replace: Option<(usize, &[u8])>) {
+    /// the pair at `replace` (field offsets) changed; false (nothing done)
+    /// when the result would pass `PACK_MAX_BYTES` (re-coding can lose
+    /// sharing an in-place anchor update kept: up to 255 bytes an entry).
+    #[must_use]
+    fn recode(&mut self, skip: Option<usize>, replace: Option<(usize, &[u8])>) -> bool {
         let mut w = Writer {
             out: Vec::with_capacity(self.buf.len() + replace.map_or(0, |r| r.1.len())),
             ..Writer::default()
@@ -605,13 +608,18 @@ impl Pack {
                 Some((at, nv)) if at == off => w.pair(f, Parts::from(nv)),
                 _ => w.pair(f, v),
             }
+            if w.out.len() > PACK_MAX_BYTES {
+                return false;
+            }
             count += 1;
         }
         self.buf = CountedBytes::with_count(w.out.into_boxed_slice(), count);
+        true
     }
 
-    /// Sets a field (limits already checked); true if it is new.
-    fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+    /// Sets a field (limits already checked); true if it is new, None
+    /// (nothing done) if the pack must become a table first.
+    fn set(&mut self, field: &[u8], value: &[u8]) -> Option<bool> {
         let found = match self.scan(field) {
             Scan::Hit(f) => f,
             Scan::Miss { fa, va } => {
@@ -623,7 +631,7 @@ impl Pack {
                 let n = write_coded(slot, fp, field);
                 write_coded(&mut slot[n..], vp, value);
                 self.buf.count += 1;
-                return true;
+                return Some(true);
             }
         };
         // In place, like lpReplace: the order does not change.
@@ -632,8 +640,7 @@ impl Pack {
             // An anchor: kept if its dependents still read the same bytes.
             let need = self.dependents(at + size)[1];
             if need > 0 && self.value(&found).common_prefix(value) < need {
-                self.recode(None, Some((found.at, value)));
-                return false;
+                return self.recode(None, Some((found.at, value))).then_some(false);
             }
             None
         } else {
@@ -643,23 +650,24 @@ impl Pack {
         };
         let new = coded_len(prefix, value.len());
         write_coded(splice(&mut self.buf, at, size, new), prefix, value);
-        false
+        Some(false)
     }
 
-    fn remove(&mut self, field: &[u8]) -> bool {
+    /// Removes a field: true if it was there, None (nothing done) if the
+    /// pack must become a table first.
+    fn remove(&mut self, field: &[u8]) -> Option<bool> {
         let Scan::Hit(f) = self.scan(field) else {
-            return false;
+            return Some(false);
         };
         let end = f.val_at + f.val_size;
         let value_anchor = size_of_entry(&self.buf[f.val_at..]).1.is_none();
         let read = self.dependents(end);
         if (f.field_anchor && read[0] > 0) || (value_anchor && read[1] > 0) {
-            self.recode(Some(f.at), None);
-        } else {
-            splice(&mut self.buf, f.at, end - f.at, 0);
-            self.buf.count -= 1;
+            return self.recode(Some(f.at), None).then_some(true);
         }
-        true
+        splice(&mut self.buf, f.at, end - f.at, 0);
+        self.buf.count -= 1;
+        Some(true)
     }
 }
 
@@ -816,8 +824,9 @@ impl Hash {
                 // (+ 2: a changed value may take a prefix byte of 0.)
                 && p.buf.len() + entry_len(field.len()) + entry_len(value.len()) + 2
                     <= PACK_MAX_BYTES
+                // (None: a re-coding too big for a pack; nothing changed.)
+                && let Some(created) = p.set(field, value)
             {
-                let created = p.set(field, value);
                 if p.buf.count as usize > lim.entries {
                     self.convert();
                 }
@@ -833,9 +842,15 @@ impl Hash {
 
     /// Removes `field`; true if it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
+        if let Hash::Pack(p) = self {
+            if let Some(removed) = p.remove(field) {
+                return removed;
+            }
+            self.convert();
+        }
         match self {
-            Hash::Pack(p) => p.remove(field),
             Hash::Table(t) => t.remove(field),
+            Hash::Pack(_) => false,
         }
     }
 
@@ -1126,6 +1141,39 @@ mod tests {
         assert!(h.get(b"field:1").is_some() && h.get(b"fxeld:1").is_none());
         h.set(b"fxeld:1", b"v", &lim);
         assert_eq!(h.get(b"fxeld:1").map(|v| v.to_vec()), Some(b"v".to_vec()));
+    }
+
+    /// A removal that re-codes the pack converts it instead when the new
+    /// coding would pass `PACK_MAX_BYTES` (4 KiB in tests): an anchor
+    /// updated in place shares less with what follows than the one removed.
+    #[test]
+    fn recoding_past_the_byte_limit_converts() {
+        let lim = Limits {
+            entries: 1000,
+            value: 300,
+        };
+        let long = format!("b{}", "y".repeat(250));
+        let mut h = Hash::default();
+        h.set(b"f0", b"a", &lim);
+        h.set(b"f1", long.as_bytes(), &lim);
+        for i in 2..22 {
+            h.set(
+                format!("f{i}").as_bytes(),
+                format!("{long}k{i}").as_bytes(),
+                &lim,
+            );
+        }
+        // In place: nothing reads f0's value.
+        h.set(b"f0", b"byyyyy", &lim);
+        assert!(h.is_packed() && bytes(&h).len() < 1000);
+        assert!(h.remove(b"f1"));
+        assert!(!h.is_packed());
+        assert_eq!(h.len(), 21);
+        assert_eq!(h.get(b"f0").map(|v| v.to_vec()), Some(b"byyyyy".to_vec()));
+        assert_eq!(
+            h.get(b"f7").map(|v| v.to_vec()),
+            Some(format!("{long}k7").into_bytes())
+        );
     }
 
     /// Random HSET / HDEL on prefix-heavy fields and values (prefix 0,
