@@ -669,6 +669,12 @@ fn usage_dataset() -> Vec<(&'static str, Vec<Vec<String>>)> {
 /// shape checks that the smaller figure is what memkv really allocates.
 const INT_LISTS: [&str; 2] = ["l_small_ints", "l_long_5_6_digits"];
 
+/// A listpack hash whose fields and values share prefixes (`field-N`,
+/// `value-N`) costs memkv less than Redis: its pack codes each entry against
+/// the last one written whole (`store::hash`), 5 bytes for `field-123`
+/// where Redis's listpack spends 11; measured 0.39 of Redis's MEMORY USAGE.
+const FRONT_CODED_HASH: &str = "h_listpack_300";
+
 fn run_cmds(c: &mut Connection, cmds: &[Vec<String>]) {
     let mut p = redis::pipe();
     for cmd in cmds {
@@ -730,6 +736,8 @@ fn memory_usage_close_to_redis() {
                 0.65
             } else if INT_LISTS.contains(&key) {
                 0.5
+            } else if key == FRONT_CODED_HASH {
+                0.3
             } else {
                 0.8
             };

@@ -19,7 +19,7 @@ use super::list::parse_long;
 use super::{Args, CmdError, CmdResult, CommandSpec};
 use crate::number::{fmt_i64, parse_i64};
 use crate::server::{Client, Server};
-use crate::store::hash::Limits;
+use crate::store::hash::{Limits, Parts};
 use crate::store::journal::{InverseOp, UndoLog};
 use crate::store::scan::parse_cursor;
 use crate::store::{Hash, Kind, Sds, Value};
@@ -332,7 +332,9 @@ fn hincrby(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let incr = parse_long(&args[3])?;
     let (key, field) = (&args[1], &args[2]);
     let old = match peek_hash(srv, c.db, key)?.and_then(|h| h.get(field)) {
-        Some(v) => parse_i64(v).ok_or(CmdError::Static("ERR hash value is not an integer"))?,
+        Some(v) => {
+            parse_i64(&v.cow()).ok_or(CmdError::Static("ERR hash value is not an integer"))?
+        }
         None => 0,
     };
     let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
@@ -350,7 +352,7 @@ fn hincrbyfloat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     let (key, field) = (&args[1], &args[2]);
     let old = match peek_hash(srv, c.db, key)?.and_then(|h| h.get(field)) {
-        Some(v) => Ld::parse(v).ok_or(CmdError::Static("ERR hash value is not a float"))?,
+        Some(v) => Ld::parse(&v.cow()).ok_or(CmdError::Static("ERR hash value is not a float"))?,
         None => Ld::ZERO,
     };
     let new = old + incr;
@@ -375,7 +377,7 @@ fn hincrbyfloat(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
 
 fn hget(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     match read_hash(srv, c.db, &args[1])?.and_then(|h| h.get(&args[2])) {
-        Some(v) => c.reply.bulk(v),
+        Some(v) => c.reply.bulk2(v.head, v.tail),
         None => c.reply.null(),
     }
     Ok(())
@@ -386,7 +388,7 @@ fn hmget(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     c.reply.array(args.len() - 2);
     for f in args.iter().skip(2) {
         match h.and_then(|h| h.get(f)) {
-            Some(v) => c.reply.bulk(v),
+            Some(v) => c.reply.bulk2(v.head, v.tail),
             None => c.reply.null(),
         }
     }
@@ -419,9 +421,7 @@ fn hkeys(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.array(h.len());
-    for (k, _) in h.iter() {
-        c.reply.bulk(k);
-    }
+    h.for_each(|k, _| c.reply.bulk2(k.head, k.tail));
     Ok(())
 }
 
@@ -431,9 +431,7 @@ fn hvals(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.array(h.len());
-    for (_, v) in h.iter() {
-        c.reply.bulk(v);
-    }
+    h.for_each(|_, v| c.reply.bulk2(v.head, v.tail));
     Ok(())
 }
 
@@ -443,10 +441,10 @@ fn hgetall(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
         return Ok(());
     };
     c.reply.map(h.len());
-    for (k, v) in h.iter() {
-        c.reply.bulk(k);
-        c.reply.bulk(v);
-    }
+    h.for_each(|k, v| {
+        c.reply.bulk2(k.head, k.tail);
+        c.reply.bulk2(v.head, v.tail);
+    });
     Ok(())
 }
 
@@ -492,16 +490,18 @@ fn hscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     // A listpack is returned whole, in order, in one call whatever the
     // cursor, as Redis does; a table is walked from high to low indices.
-    let walk = |visit: &mut dyn FnMut(&[u8], &[u8])| -> u64 {
+    let walk = |visit: &mut dyn FnMut(Parts, Parts)| -> u64 {
         match h.table() {
             None => {
-                h.iter().for_each(|(k, v)| visit(k, v));
+                h.for_each(&mut *visit);
                 0
             }
-            Some(t) => t.scan(cursor, count, |k, v| visit(k, v)),
+            Some(t) => t.scan(cursor, count, |k, v| visit(k.into(), v.into())),
         }
     };
-    let matches = |f: &[u8]| pattern.is_none_or(|p| crate::glob::glob_match(p, f, false));
+    let mut scratch = Vec::new();
+    let mut matches =
+        |f: Parts| pattern.is_none_or(|p| crate::glob::glob_match(p, f.join(&mut scratch), false));
     // Count first, then write: the reply header needs the length.
     let mut n = 0usize;
     let next = walk(&mut |k, _| {
@@ -516,9 +516,9 @@ fn hscan(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     let reply = &mut c.reply;
     walk(&mut |k, v| {
         if matches(k) {
-            reply.bulk(k);
+            reply.bulk2(k.head, k.tail);
             if !novalues {
-                reply.bulk(v);
+                reply.bulk2(v.head, v.tail);
             }
         }
     });
@@ -546,7 +546,7 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             return Ok(());
         };
         match h.get_index(crate::store::random_index(h.len().max(1))) {
-            Some((k, _)) => c.reply.bulk(k),
+            Some((k, _)) => c.reply.bulk2(k.head, k.tail),
             None => c.reply.null(),
         }
         return Ok(());
@@ -575,12 +575,12 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
     }
     // Random access: a table by index, a pack through its pairs listed
     // once (a pack is small).
-    let packed: Vec<(&[u8], &[u8])> = match h.table() {
+    let packed: Vec<(Parts, Parts)> = match h.table() {
         Some(_) => Vec::new(),
         None => h.iter().collect(),
     };
     let at = |i: usize| match h.table() {
-        Some(t) => t.get_index(i),
+        Some(t) => t.get_index(i).map(|(k, v)| (k.into(), v.into())),
         None => packed.get(i).copied(),
     };
     let reply = &mut c.reply;
@@ -589,9 +589,9 @@ fn hrandfield(srv: &mut Server, c: &mut Client, args: &Args) -> CmdResult {
             if withvalues && resp3 {
                 reply.array(2);
             }
-            reply.bulk(k);
+            reply.bulk2(k.head, k.tail);
             if withvalues {
-                reply.bulk(v);
+                reply.bulk2(v.head, v.tail);
             }
         }
     };

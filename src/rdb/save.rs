@@ -138,16 +138,17 @@ fn write_payload(out: &mut Vec<u8>, value: &Value, ty: u8, o: &SaveOpts) {
         Value::Hash(h) => {
             if ty == TYPE_HASH_LISTPACK {
                 let mut w = ListpackWriter::default();
+                let mut scratch = Vec::new();
                 for (f, v) in h.iter() {
-                    w.push(f);
-                    w.push(v);
+                    w.push(f.join(&mut scratch));
+                    w.push(v.join(&mut scratch));
                 }
                 write_raw(out, &w.finish(), c);
             } else {
                 write_len(out, h.len() as u64);
                 for (f, v) in h.iter() {
-                    write_string(out, f, c);
-                    write_string(out, v, c);
+                    write_string(out, &f.cow(), c);
+                    write_string(out, &v.cow(), c);
                 }
             }
         }
@@ -476,8 +477,8 @@ pub fn write_elements(out: &mut Vec<u8>, value: &Value, from: usize, to: usize, 
         Value::Hash(h) => {
             for i in from..to.min(h.len()) {
                 if let Some((f, v)) = h.get_index(i) {
-                    write_string(out, f, o.compress);
-                    write_string(out, v, o.compress);
+                    write_string(out, &f.cow(), o.compress);
+                    write_string(out, &v.cow(), o.compress);
                 }
             }
         }

@@ -155,8 +155,8 @@ pub fn mix_value(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
         Value::Hash(h) => {
             for (f, v) in h.iter() {
                 let mut ele = [0u8; 20];
-                mix_digest(&mut ele, f);
-                mix_digest(&mut ele, v);
+                mix_digest(&mut ele, &f.cow());
+                mix_digest(&mut ele, &v.cow());
                 xor_digest(digest, &ele);
             }
         }

@@ -235,13 +235,13 @@ fn serialize_slice(out: &mut Vec<u8>, key: &[u8], value: &Value, from: usize, to
         }
         // A packed hash is written whole, like the values below.
         Value::Hash(h) if !h.is_packed() => {
-            let pairs: Vec<&[u8]> = (from..to.min(h.len()))
+            let pairs: Vec<_> = (from..to.min(h.len()))
                 .filter_map(|i| h.get_index(i))
-                .flat_map(|(f, v)| [f, v])
+                .flat_map(|(f, v)| [f.cow(), v.cow()])
                 .collect();
             for chunk in pairs.chunks(ITEMS_PER_CMD * 2) {
                 let head = [&b"HMSET"[..], key];
-                encode_into(out, head.into_iter().chain(chunk.iter().copied()));
+                encode_into(out, head.into_iter().chain(chunk.iter().map(|e| &e[..])));
             }
         }
         Value::Set(set) => {
@@ -306,10 +306,10 @@ pub fn serialize_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expiry: Opt
             }
         }
         Value::Hash(h) => {
-            let pairs: Vec<&[u8]> = h.iter().flat_map(|(f, v)| [f, v]).collect();
+            let pairs: Vec<_> = h.iter().flat_map(|(f, v)| [f.cow(), v.cow()]).collect();
             for chunk in pairs.chunks(ITEMS_PER_CMD * 2) {
                 let head = [&b"HMSET"[..], key];
-                encode_into(out, head.into_iter().chain(chunk.iter().copied()));
+                encode_into(out, head.into_iter().chain(chunk.iter().map(|e| &e[..])));
             }
         }
         Value::Set(set) => {
