@@ -693,6 +693,15 @@ impl<'a> LazyMember<'a> {
     }
 }
 
+/// Where an entry goes in a skiplist (`SkipList::path`), per level: the
+/// node after which it goes, that node's `upper` (relinking above level 0
+/// then reads no node) and its rank.
+struct Path {
+    node: [u32; MAX_LEVEL],
+    upper: [u32; MAX_LEVEL],
+    rank: [usize; MAX_LEVEL],
+}
+
 /// `cmp_entry(s, m, score, member) == Less`, reading `m` on a tie only.
 #[inline]
 fn precedes(s: f64, m: LazyMember<'_>, score: f64, member: &[u8]) -> bool {
@@ -869,15 +878,32 @@ impl SkipList {
         }
     }
 
-    /// The cache of link `i >= 1` of node `x`.
+    /// Starts loading node `x`: a walk that reaches it above level 0 (by
+    /// the links' caches) reads it at level 0 if it stops there, a cache
+    /// miss that overlaps the next step's this way.
     #[inline]
-    fn cache_mut(&mut self, x: u32, i: usize) -> &mut Cache {
+    fn prefetch(&self, x: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(n) = self.nodes.get(x as usize) {
+            // SAFETY: a prefetch is only a hint: it never faults and
+            // changes no memory (SSE is baseline on x86_64).
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    std::ptr::from_ref(n).cast(),
+                );
+            }
+        }
+    }
+
+    /// `up`'s entry to write.
+    #[inline]
+    fn up_mut(&mut self, x: u32, xu: u32, i: usize) -> (&mut Level, &mut Cache) {
         debug_assert!(i > 0);
         if x == HEAD {
-            return &mut self.head_cache[i];
+            return (&mut self.head[i], &mut self.head_cache[i]);
         }
-        let n = &self.nodes[x as usize];
-        &mut self.uppers[n.upper as usize + i - 1].c
+        let u = &mut self.uppers[xu as usize + i - 1];
+        (&mut u.l, &mut u.c)
     }
 
     #[inline]
@@ -934,6 +960,7 @@ impl SkipList {
                 }
                 rank += u.l.span as usize;
                 (x, xu) = (u.l.next, u.c.upper);
+                self.prefetch(x);
             }
         }
         loop {
@@ -967,6 +994,7 @@ impl SkipList {
                 }
                 traversed += u.l.span as usize;
                 (x, xu) = (u.l.next, u.c.upper);
+                self.prefetch(x);
             }
             if traversed == target {
                 return Some(x);
@@ -983,15 +1011,11 @@ impl SkipList {
         (traversed == target).then_some(x)
     }
 
-    /// The nodes after which (score, member) goes, per level, with ranks;
-    /// levels `lowest` and up only (the others stay `HEAD`, 0).
-    fn path(
-        &self,
-        score: f64,
-        member: &[u8],
-        lowest: usize,
-    ) -> ([u32; MAX_LEVEL], [usize; MAX_LEVEL]) {
+    /// Where (score, member) goes (`Path`); levels `lowest` and up only
+    /// (the others stay `HEAD`, 0).
+    fn path(&self, score: f64, member: &[u8], lowest: usize) -> Path {
         let mut update = [HEAD; MAX_LEVEL];
+        let mut upper = [0u32; MAX_LEVEL];
         let mut rank = [0usize; MAX_LEVEL];
         let nodes = &self.nodes[..];
         let (mut x, mut xu, mut r) = (HEAD, 0, 0usize);
@@ -1005,8 +1029,10 @@ impl SkipList {
                 }
                 r += u.l.span as usize;
                 (x, xu) = (u.l.next, u.c.upper);
+                self.prefetch(x);
             }
             update[i] = x;
+            upper[i] = xu;
             rank[i] = r;
         }
         if lowest == 0 {
@@ -1025,7 +1051,11 @@ impl SkipList {
             update[0] = x;
             rank[0] = r;
         }
-        (update, rank)
+        Path {
+            node: update,
+            upper,
+            rank,
+        }
     }
 
     /// Inserts a member known to be absent.
@@ -1036,12 +1066,15 @@ impl SkipList {
 
     /// Inserts a member known to be absent whose hash is `h`.
     fn insert_new_h(&mut self, member: Key, score: f64, h: u64) {
-        let (mut update, mut rank) = self.path(score, &member, 0);
+        let Path {
+            node: update,
+            upper: ups,
+            rank,
+        } = self.path(score, &member, 0);
         let lvl = random_level();
         if lvl > self.level {
+            // `path` left `HEAD` and rank 0 above `self.level`.
             for i in self.level..lvl {
-                rank[i] = 0;
-                update[i] = HEAD;
                 self.head[i].span = self.len;
             }
             self.level = lvl;
@@ -1077,24 +1110,35 @@ impl SkipList {
                 (self.nodes.len() - 1) as u32
             }
         };
-        for i in 0..lvl {
-            let u = self.lv(update[i], i);
+        let u = self.lv(update[0], 0);
+        self.nodes[x as usize].l0 = Level {
+            next: u.next,
+            span: u.span,
+        };
+        *self.lv_mut(update[0], 0) = Level { next: x, span: 1 };
+        // Above level 0 the predecessors are addressed by their `upper`
+        // from `path` (their nodes are not read).
+        for i in 1..lvl {
             let d = (rank[0] - rank[i]) as u32;
-            *self.lv_mut(x, i) = Level {
-                next: u.next,
-                span: u.span - d,
+            let (ul, uc) = self.up_mut(update[i], ups[i], i);
+            let l = std::mem::replace(
+                ul,
+                Level {
+                    next: x,
+                    span: d + 1,
+                },
+            );
+            let c = std::mem::replace(uc, Cache { upper, score });
+            self.uppers[upper as usize + i - 1] = Upper {
+                l: Level {
+                    next: l.next,
+                    span: l.span - d,
+                },
+                c,
             };
-            *self.lv_mut(update[i], i) = Level {
-                next: x,
-                span: d + 1,
-            };
-            if i > 0 {
-                let c = std::mem::replace(self.cache_mut(update[i], i), Cache { upper, score });
-                *self.cache_mut(x, i) = c;
-            }
         }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.lv_mut(u, i).span += 1;
+        for i in lvl..self.level {
+            self.up_mut(update[i], ups[i], i).0.span += 1;
         }
         let back = if update[0] == HEAD { NIL } else { update[0] };
         self.nodes[x as usize].back = back;
@@ -1135,10 +1179,11 @@ impl SkipList {
             let levels = n.levels as usize;
             if levels > 1 {
                 // The links to `x` cache its score.
-                let (update, _) = self.path(old, member, 1);
-                for (i, &u) in update.iter().enumerate().take(levels).skip(1) {
-                    debug_assert_eq!(self.lv(u, i).next, x);
-                    self.cache_mut(u, i).score = score;
+                let p = self.path(old, member, 1);
+                for i in 1..levels {
+                    let (l, c) = self.up_mut(p.node[i], p.upper[i], i);
+                    debug_assert_eq!(l.next, x);
+                    c.score = score;
                 }
             }
             self.nodes[x as usize].score = score;
@@ -1166,22 +1211,28 @@ impl SkipList {
                 .tick(|i| hasher.hash_one(&nodes[i as usize].member[..]));
         }
         let n = &self.nodes[x as usize];
-        let (update, _) = self.path(n.score, &n.member, 0);
+        let p = self.path(n.score, &n.member, 0);
         let member = std::mem::replace(&mut self.nodes[x as usize].member, Key::new(b""));
-        for (i, &u) in update.iter().enumerate().take(self.level) {
-            let ul = self.lv(u, i);
-            if ul.next == x {
-                let xl = self.lv(x, i);
-                *self.lv_mut(u, i) = Level {
-                    next: xl.next,
-                    span: ul.span + xl.span - 1,
+        let xl = self.nodes[x as usize].l0;
+        let ul = self.lv_mut(p.node[0], 0);
+        *ul = Level {
+            next: xl.next,
+            span: ul.span + xl.span - 1,
+        };
+        let (xu, levels) = (self.nodes[x as usize].upper, self.nodes[x as usize].levels);
+        for i in 1..self.level {
+            if i < levels as usize {
+                // The predecessor takes over `x`'s link and its cache.
+                let xe = self.uppers[xu as usize + i - 1];
+                let (ul, uc) = self.up_mut(p.node[i], p.upper[i], i);
+                debug_assert_eq!(ul.next, x);
+                *ul = Level {
+                    next: xe.l.next,
+                    span: ul.span + xe.l.span - 1,
                 };
-                if i > 0 {
-                    let c = self.uppers[self.nodes[x as usize].upper as usize + i - 1].c;
-                    *self.cache_mut(u, i) = c;
-                }
+                *uc = xe.c;
             } else {
-                self.lv_mut(u, i).span -= 1;
+                self.up_mut(p.node[i], p.upper[i], i).0.span -= 1;
             }
         }
         let (next, back) = (self.nodes[x as usize].l0.next, self.nodes[x as usize].back);
