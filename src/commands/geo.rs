@@ -601,8 +601,8 @@ fn members_of_all_neighbors<'a>(
             bits: b.bits + 1,
             step: b.step,
         }) as f64;
-        let start = z.count_while(|s, _| s < min);
-        let end = z.count_while(|s, _| s < max);
+        let start = z.count_while_score(|s| s < min);
+        let end = z.count_while_score(|s| s < max);
         let mut stop = false;
         z.for_range(start, end, false, |m, s| {
             if stop {

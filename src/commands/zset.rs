@@ -530,8 +530,8 @@ fn parse_lex_range<'a>(min: &'a [u8], max: &'a [u8]) -> Result<LexRange<'a>, Cmd
 
 /// The forward rank interval of a score range.
 fn score_span(z: &ZSet, r: &ScoreRange) -> (usize, usize) {
-    let a = z.count_while(|s, _| !r.gte_min(s));
-    let b = z.count_while(|s, _| r.lte_max(s));
+    let a = z.count_while_score(|s| !r.gte_min(s));
+    let b = z.count_while_score(|s| r.lte_max(s));
     (a, b.max(a))
 }
 

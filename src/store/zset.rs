@@ -202,14 +202,28 @@ impl ZSet {
                 }
                 n
             }
-            ZSet::Skip(s) => s.count_while(pred),
+            ZSet::Skip(s) => s.count_while(|sc, m| pred(sc, m.get())),
+        }
+    }
+
+    /// `count_while` for a predicate on the score alone: a skiplist's
+    /// search then reads no node at its upper levels (`Upper`).
+    pub fn count_while_score(&self, mut pred: impl FnMut(f64) -> bool) -> usize {
+        match self {
+            ZSet::Pack(_) => self.count_while(|s, _| pred(s)),
+            ZSet::Skip(s) => s.count_while(|sc, _| pred(sc)),
         }
     }
 
     /// The 0-based forward rank and score of `member`.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let score = self.score(member)?;
-        let r = self.count_while(|s, m| cmp_entry(s, m, score, member) == Ordering::Less);
+        let r = match self {
+            ZSet::Pack(_) => {
+                self.count_while(|s, m| cmp_entry(s, m, score, member) == Ordering::Less)
+            }
+            ZSet::Skip(s) => s.count_while(|sc, m| precedes(sc, m, score, member)),
+        };
         Some((r, score))
     }
 
@@ -363,7 +377,7 @@ impl ZSet {
                 };
                 alloc(std::mem::size_of::<SkipList>())
                     + alloc(s.nodes.capacity() * std::mem::size_of::<Node>())
-                    + alloc(s.uppers.capacity() * std::mem::size_of::<Level>())
+                    + alloc(s.uppers.capacity() * std::mem::size_of::<Upper>())
                     + alloc(s.free_uppers.capacity() * std::mem::size_of::<Vec<u32>>())
                     + s.free_uppers
                         .iter()
@@ -640,6 +654,75 @@ struct Level {
 
 const EMPTY_LEVEL: Level = Level { next: NIL, span: 0 };
 
+/// What a link at level 1 and up knows of the node it leads to (as
+/// Redis's zskiplistNode has its levels inline, one cache miss a search
+/// step): its score, compared without reading the node (a tie reads the
+/// member), and its `upper`, where the step goes on. Meaningless where the
+/// link ends (`next == NIL`). Every write of an upper link's `next` keeps
+/// it right; a node moved to another slot keeps both (see `compact`).
+/// Packed to 4-byte alignment: an upper entry takes 20 bytes, not 24
+/// (the score is only ever copied out, an unaligned load on x86).
+#[derive(Clone, Copy, Debug)]
+#[repr(C, packed(4))]
+struct Cache {
+    upper: u32,
+    score: f64,
+}
+
+const EMPTY_CACHE: Cache = Cache {
+    upper: 0,
+    score: 0.0,
+};
+
+/// An upper level's entry in `SkipList::uppers` (20 bytes).
+#[derive(Clone, Copy, Debug)]
+struct Upper {
+    l: Level,
+    c: Cache,
+}
+
+const EMPTY_UPPER: Upper = Upper {
+    l: EMPTY_LEVEL,
+    c: EMPTY_CACHE,
+};
+const _: () = assert!(std::mem::size_of::<Upper>() == 20);
+
+/// A member read only if a comparison needs it (a score tie): a search
+/// step at the upper levels has the next node's score from the link.
+#[derive(Clone, Copy)]
+struct LazyMember<'a> {
+    nodes: &'a [Node],
+    x: u32,
+}
+
+impl<'a> LazyMember<'a> {
+    #[inline]
+    fn get(self) -> &'a [u8] {
+        &self.nodes[self.x as usize].member
+    }
+}
+
+/// Where an entry goes in a skiplist (`SkipList::path`), per level: the
+/// node after which it goes, that node's `upper` (relinking above level 0
+/// then reads no node) and its rank.
+struct Path {
+    node: [u32; MAX_LEVEL],
+    upper: [u32; MAX_LEVEL],
+    rank: [usize; MAX_LEVEL],
+}
+
+/// `cmp_entry(s, m, score, member) == Less`, reading `m` on a tie only.
+#[inline]
+fn precedes(s: f64, m: LazyMember<'_>, score: f64, member: &[u8]) -> bool {
+    if s < score {
+        true
+    } else if s > score {
+        false
+    } else {
+        m.get() < member
+    }
+}
+
 /// A vacated arena slot.
 const FREE_NODE: Node = Node {
     member: Key::Inline {
@@ -719,6 +802,8 @@ pub struct SkipList {
     /// A big set compacting in steps (`compact_steps`).
     compacting: bool,
     head: [Level; MAX_LEVEL],
+    /// The header's links' caches (index = level; level 0's unused).
+    head_cache: [Cache; MAX_LEVEL],
     tail: u32,
     len: u32,
     level: usize,
@@ -726,7 +811,7 @@ pub struct SkipList {
     dict: PosIndex,
     hasher: KeyState,
     /// Upper levels of all nodes, in blocks of `levels - 1`.
-    uppers: Vec<Level>,
+    uppers: Vec<Upper>,
     /// Freed blocks by size (index = block length - 1).
     free_uppers: Vec<Vec<u32>>,
 }
@@ -739,6 +824,7 @@ impl Default for SkipList {
             free_len: 0,
             compacting: false,
             head: [EMPTY_LEVEL; MAX_LEVEL],
+            head_cache: [EMPTY_CACHE; MAX_LEVEL],
             tail: NIL,
             len: 0,
             level: 1,
@@ -806,9 +892,51 @@ impl SkipList {
             let n = &self.nodes[x as usize];
             match i {
                 0 => n.l0,
-                _ => self.uppers[n.upper as usize + i - 1],
+                _ => self.uppers[n.upper as usize + i - 1].l,
             }
         }
+    }
+
+    /// Link `i >= 1` of node `x` whose `upper` is `xu` (a search has it
+    /// from the link it came by, not reading `x`).
+    #[inline]
+    fn up(&self, x: u32, xu: u32, i: usize) -> Upper {
+        if x == HEAD {
+            Upper {
+                l: self.head[i],
+                c: self.head_cache[i],
+            }
+        } else {
+            self.uppers[xu as usize + i - 1]
+        }
+    }
+
+    /// Starts loading node `x`: a walk that reaches it above level 0 (by
+    /// the links' caches) reads it at level 0 if it stops there, a cache
+    /// miss that overlaps the next step's this way.
+    #[inline]
+    fn prefetch(&self, x: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(n) = self.nodes.get(x as usize) {
+            // SAFETY: a prefetch is only a hint: it never faults and
+            // changes no memory (SSE is baseline on x86_64).
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    std::ptr::from_ref(n).cast(),
+                );
+            }
+        }
+    }
+
+    /// `up`'s entry to write.
+    #[inline]
+    fn up_mut(&mut self, x: u32, xu: u32, i: usize) -> (&mut Level, &mut Cache) {
+        debug_assert!(i > 0);
+        if x == HEAD {
+            return (&mut self.head[i], &mut self.head_cache[i]);
+        }
+        let u = &mut self.uppers[xu as usize + i - 1];
+        (&mut u.l, &mut u.c)
     }
 
     #[inline]
@@ -819,7 +947,7 @@ impl SkipList {
         let n = &mut self.nodes[x as usize];
         match i {
             0 => &mut n.l0,
-            _ => &mut self.uppers[n.upper as usize + i - 1],
+            _ => &mut self.uppers[n.upper as usize + i - 1].l,
         }
     }
 
@@ -865,22 +993,32 @@ impl SkipList {
     }
 
     /// Count of leading elements satisfying `pred` (a prefix property).
-    fn count_while(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
-        let mut x = HEAD;
-        let mut rank = 0usize;
-        for i in (0..self.level).rev() {
+    fn count_while(&self, mut pred: impl FnMut(f64, LazyMember<'_>) -> bool) -> usize {
+        let nodes = &self.nodes[..];
+        let (mut x, mut xu, mut rank) = (HEAD, 0, 0usize);
+        for i in (1..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
-                if l.next == NIL {
+                let u = self.up(x, xu, i);
+                if u.l.next == NIL || !pred(u.c.score, LazyMember { nodes, x: u.l.next }) {
                     break;
                 }
-                let n = &self.nodes[l.next as usize];
-                if !pred(n.score, &n.member) {
-                    break;
-                }
-                rank += l.span as usize;
-                x = l.next;
+                rank += u.l.span as usize;
+                (x, xu) = (u.l.next, u.c.upper);
+                self.prefetch(x);
             }
+        }
+        loop {
+            let l = self.lv(x, 0);
+            if l.next == NIL
+                || !pred(
+                    nodes[l.next as usize].score,
+                    LazyMember { nodes, x: l.next },
+                )
+            {
+                break;
+            }
+            rank += l.span as usize;
+            x = l.next;
         }
         rank
     }
@@ -891,46 +1029,77 @@ impl SkipList {
             return None;
         }
         let target = r + 1;
-        let mut x = HEAD;
-        let mut traversed = 0usize;
-        for i in (0..self.level).rev() {
+        let (mut x, mut xu, mut traversed) = (HEAD, 0, 0usize);
+        for i in (1..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
-                if l.next == NIL || traversed + l.span as usize > target {
+                let u = self.up(x, xu, i);
+                if u.l.next == NIL || traversed + u.l.span as usize > target {
                     break;
                 }
-                traversed += l.span as usize;
-                x = l.next;
+                traversed += u.l.span as usize;
+                (x, xu) = (u.l.next, u.c.upper);
+                self.prefetch(x);
             }
             if traversed == target {
                 return Some(x);
             }
         }
-        None
+        loop {
+            let l = self.lv(x, 0);
+            if l.next == NIL || traversed + l.span as usize > target {
+                break;
+            }
+            traversed += l.span as usize;
+            x = l.next;
+        }
+        (traversed == target).then_some(x)
     }
 
-    /// The nodes after which (score, member) goes, per level, with ranks.
-    fn path(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [usize; MAX_LEVEL]) {
+    /// Where (score, member) goes (`Path`); levels `lowest` and up only
+    /// (the others stay `HEAD`, 0).
+    fn path(&self, score: f64, member: &[u8], lowest: usize) -> Path {
         let mut update = [HEAD; MAX_LEVEL];
+        let mut upper = [0u32; MAX_LEVEL];
         let mut rank = [0usize; MAX_LEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+        let nodes = &self.nodes[..];
+        let (mut x, mut xu, mut r) = (HEAD, 0, 0usize);
+        for i in (lowest.max(1)..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let u = self.up(x, xu, i);
+                if u.l.next == NIL
+                    || !precedes(u.c.score, LazyMember { nodes, x: u.l.next }, score, member)
+                {
+                    break;
+                }
+                r += u.l.span as usize;
+                (x, xu) = (u.l.next, u.c.upper);
+                self.prefetch(x);
+            }
+            update[i] = x;
+            upper[i] = xu;
+            rank[i] = r;
+        }
+        if lowest == 0 {
+            loop {
+                let l = self.lv(x, 0);
                 if l.next == NIL {
                     break;
                 }
-                let n = &self.nodes[l.next as usize];
+                let n = &nodes[l.next as usize];
                 if cmp_entry(n.score, &n.member, score, member) != Ordering::Less {
                     break;
                 }
-                rank[i] += l.span as usize;
+                r += l.span as usize;
                 x = l.next;
             }
-            update[i] = x;
+            update[0] = x;
+            rank[0] = r;
         }
-        (update, rank)
+        Path {
+            node: update,
+            upper,
+            rank,
+        }
     }
 
     /// Inserts a member known to be absent.
@@ -941,12 +1110,15 @@ impl SkipList {
 
     /// Inserts a member known to be absent whose hash is `h`.
     fn insert_new_h(&mut self, member: Key, score: f64, h: u64) {
-        let (mut update, mut rank) = self.path(score, &member);
+        let Path {
+            node: update,
+            upper: ups,
+            rank,
+        } = self.path(score, &member, 0);
         let lvl = random_level();
         if lvl > self.level {
+            // `path` left `HEAD` and rank 0 above `self.level`.
             for i in self.level..lvl {
-                rank[i] = 0;
-                update[i] = HEAD;
                 self.head[i].span = self.len;
             }
             self.level = lvl;
@@ -957,7 +1129,7 @@ impl SkipList {
                 Some(at) => at,
                 None => {
                     let at = self.uppers.len() as u32;
-                    self.uppers.resize(self.uppers.len() + k, EMPTY_LEVEL);
+                    self.uppers.resize(self.uppers.len() + k, EMPTY_UPPER);
                     at
                 }
             }
@@ -982,20 +1154,35 @@ impl SkipList {
                 (self.nodes.len() - 1) as u32
             }
         };
-        for i in 0..lvl {
-            let u = self.lv(update[i], i);
+        let u = self.lv(update[0], 0);
+        self.nodes[x as usize].l0 = Level {
+            next: u.next,
+            span: u.span,
+        };
+        *self.lv_mut(update[0], 0) = Level { next: x, span: 1 };
+        // Above level 0 the predecessors are addressed by their `upper`
+        // from `path` (their nodes are not read).
+        for i in 1..lvl {
             let d = (rank[0] - rank[i]) as u32;
-            *self.lv_mut(x, i) = Level {
-                next: u.next,
-                span: u.span - d,
-            };
-            *self.lv_mut(update[i], i) = Level {
-                next: x,
-                span: d + 1,
+            let (ul, uc) = self.up_mut(update[i], ups[i], i);
+            let l = std::mem::replace(
+                ul,
+                Level {
+                    next: x,
+                    span: d + 1,
+                },
+            );
+            let c = std::mem::replace(uc, Cache { upper, score });
+            self.uppers[upper as usize + i - 1] = Upper {
+                l: Level {
+                    next: l.next,
+                    span: l.span - d,
+                },
+                c,
             };
         }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.lv_mut(u, i).span += 1;
+        for i in lvl..self.level {
+            self.up_mut(update[i], ups[i], i).0.span += 1;
         }
         let back = if update[0] == HEAD { NIL } else { update[0] };
         self.nodes[x as usize].back = back;
@@ -1033,6 +1220,16 @@ impl SkipList {
             cmp_entry(q.score, &q.member, score, member) == Ordering::Greater
         };
         if after_prev && before_next {
+            let levels = n.levels as usize;
+            if levels > 1 {
+                // The links to `x` cache its score.
+                let p = self.path(old, member, 1);
+                for i in 1..levels {
+                    let (l, c) = self.up_mut(p.node[i], p.upper[i], i);
+                    debug_assert_eq!(l.next, x);
+                    c.score = score;
+                }
+            }
             self.nodes[x as usize].score = score;
             return Some(old);
         }
@@ -1058,18 +1255,28 @@ impl SkipList {
                 .tick(|i| hasher.hash_one(&nodes[i as usize].member[..]));
         }
         let n = &self.nodes[x as usize];
-        let (update, _) = self.path(n.score, &n.member);
+        let p = self.path(n.score, &n.member, 0);
         let member = std::mem::replace(&mut self.nodes[x as usize].member, Key::new(b""));
-        for (i, &u) in update.iter().enumerate().take(self.level) {
-            let ul = self.lv(u, i);
-            if ul.next == x {
-                let xl = self.lv(x, i);
-                *self.lv_mut(u, i) = Level {
-                    next: xl.next,
-                    span: ul.span + xl.span - 1,
+        let xl = self.nodes[x as usize].l0;
+        let ul = self.lv_mut(p.node[0], 0);
+        *ul = Level {
+            next: xl.next,
+            span: ul.span + xl.span - 1,
+        };
+        let (xu, levels) = (self.nodes[x as usize].upper, self.nodes[x as usize].levels);
+        for i in 1..self.level {
+            if i < levels as usize {
+                // The predecessor takes over `x`'s link and its cache.
+                let xe = self.uppers[xu as usize + i - 1];
+                let (ul, uc) = self.up_mut(p.node[i], p.upper[i], i);
+                debug_assert_eq!(ul.next, x);
+                *ul = Level {
+                    next: xe.l.next,
+                    span: ul.span + xe.l.span - 1,
                 };
+                *uc = xe.c;
             } else {
-                self.lv_mut(u, i).span -= 1;
+                self.up_mut(p.node[i], p.upper[i], i).0.span -= 1;
             }
         }
         let (next, back) = (self.nodes[x as usize].l0.next, self.nodes[x as usize].back);
@@ -1250,7 +1457,7 @@ impl SkipList {
         let levels = n.levels as usize;
         let update = match self.preds_behind(x, levels) {
             Some(u) => u,
-            None => self.path(n.score, &n.member).0,
+            None => self.path(n.score, &n.member, 0).node,
         };
         let h = self.hasher.hash_one(&n.member[..]);
         let moved = std::mem::replace(&mut self.nodes[x as usize], FREE_NODE);
@@ -1403,7 +1610,7 @@ impl SkipList {
             .collect();
         let mut holes = holes.into_iter();
         // ~1/3 of an upper level per node (levels with p = 1/4).
-        let mut uppers: Vec<Level> = Vec::with_capacity(len / 3 + MAX_LEVEL);
+        let mut uppers: Vec<Upper> = Vec::with_capacity(len / 3 + MAX_LEVEL);
         // Per level, the entry of `uppers` linking to the next node there
         // (`usize::MAX`: the header's).
         let mut last = [usize::MAX; MAX_LEVEL];
@@ -1440,10 +1647,18 @@ impl SkipList {
                 NIL => self.head[0].next = at,
                 p => self.nodes[p as usize].l0.next = at,
             }
+            // The links to it cache its new `upper` (its score stays).
+            let new_upper = uppers.len() as u32;
             for (i, l) in self.uppers[old_upper..old_upper + k].iter().enumerate() {
                 match last[i + 1] {
-                    usize::MAX => self.head[i + 1].next = at,
-                    j => uppers[j].next = at,
+                    usize::MAX => {
+                        self.head[i + 1].next = at;
+                        self.head_cache[i + 1].upper = new_upper;
+                    }
+                    j => {
+                        uppers[j].l.next = at;
+                        uppers[j].c.upper = new_upper;
+                    }
                 }
                 last[i + 1] = uppers.len();
                 uppers.push(*l);
@@ -1552,6 +1767,16 @@ mod tests {
         z.for_range(0, z.len(), true, |m, s| rev.push((m.to_vec(), s)));
         rev.reverse();
         assert_eq!(rev, want);
+        // Score-only counts (their search reads the links' caches).
+        for (_, s) in &want {
+            for t in [*s, *s + 0.5] {
+                let n = want.iter().filter(|(_, x)| *x < t).count();
+                assert_eq!(z.count_while_score(|x| x < t), n);
+            }
+        }
+        if let ZSet::Skip(s) = z {
+            s.validate();
+        }
     }
 
     #[test]
@@ -1679,8 +1904,8 @@ mod tests {
 
     impl SkipList {
         /// Every structural invariant: links and spans at every level,
-        /// back pointers, tail, the free list, and the index naming each
-        /// live node's slot.
+        /// the upper links' caches, back pointers, tail, the free list, and
+        /// the index naming each live node's slot.
         fn validate(&self) {
             let live = self.nodes.iter().filter(|n| n.back != FREE).count();
             assert_eq!(live, self.len as usize);
@@ -1737,8 +1962,18 @@ mod tests {
                     if l.next == NIL {
                         break;
                     }
-                    assert!(self.nodes[l.next as usize].levels as usize > i);
+                    let n = &self.nodes[l.next as usize];
+                    assert!(n.levels as usize > i);
                     assert_eq!(at + l.span as usize, rank[l.next as usize]);
+                    if i > 0 {
+                        // The link's cache: the next node's score and upper.
+                        let c = match x {
+                            HEAD => self.head_cache[i],
+                            _ => self.uppers[self.nodes[x as usize].upper as usize + i - 1].c,
+                        };
+                        assert_eq!(c.score.to_bits(), n.score.to_bits());
+                        assert_eq!(c.upper, n.upper);
+                    }
                     at = rank[l.next as usize];
                     x = l.next;
                 }
@@ -2103,6 +2338,39 @@ mod tests {
         s.insert(b"m50", -1.0);
         assert_eq!(s.find(b"m50"), before);
         s.validate();
+    }
+
+    /// In-place rescores (the order holds) of nodes of every level: the
+    /// links to each cache its new score.
+    #[test]
+    fn rescores_in_place_keep_the_links_caches() {
+        let lim = Limits {
+            entries: 0,
+            value: 0,
+        };
+        let mut z = ZSet::new_for(1, &lim);
+        let mut model = std::collections::BTreeMap::new();
+        for i in 0..2000u32 {
+            let m = format!("m{i}").into_bytes();
+            z.insert(&m, f64::from(i) * 10.0, &lim);
+            model.insert(m, f64::from(i) * 10.0);
+        }
+        let ZSet::Skip(s) = &z else { unreachable!() };
+        assert!(s.level > 3, "nodes of several levels");
+        for round in 1..4u32 {
+            for i in (0..2000u32).step_by(3) {
+                let m = format!("m{i}").into_bytes();
+                let score = f64::from(i) * 10.0 + f64::from(round);
+                let ZSet::Skip(s) = &mut z else {
+                    unreachable!()
+                };
+                let slot = s.find(&m);
+                assert!(s.insert(&m, score).is_some());
+                assert_eq!(s.find(&m), slot, "in place");
+                model.insert(m, score);
+            }
+            check(&z, &model);
+        }
     }
 
     #[test]
