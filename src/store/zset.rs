@@ -766,6 +766,14 @@ const TRIM_SLOTS: usize = 1 << 12;
 #[cfg(test)]
 const TRIM_SLOTS: usize = 64;
 
+/// Upper entries a repack (`SkipList::maybe_repack_uppers`) moves at
+/// once: ~3/4 as many multi-level nodes, a cache miss each.
+#[cfg(not(test))]
+const UPPERS_AT_ONCE: usize = 1 << 14;
+/// Tests' sets of a few thousand members repack too.
+#[cfg(test)]
+const UPPERS_AT_ONCE: usize = 1 << 12;
+
 /// A compaction (`SkipList::compact`) moves up to this many nodes at once:
 /// O(members) random accesses (~100-350 ns a moved node) plus a pass over
 /// the free list's u32s, a few milliseconds at most.
@@ -1446,6 +1454,9 @@ impl SkipList {
             unsafe { self.nodes.set_len(top as usize) };
         }
         self.trim_arena();
+        if !self.compacting {
+            self.maybe_repack_uppers();
+        }
         self.compacting
     }
 
@@ -1477,6 +1488,55 @@ impl SkipList {
         if let Some(slot) = slot {
             *slot = to;
         }
+    }
+
+    /// Once a compaction in steps ends: if most of `uppers` is freed blocks
+    /// (a set cut down from a much bigger one keeps its peak's upper
+    /// levels, 20 bytes an entry) and the live entries are few enough to
+    /// move at once (`UPPERS_AT_ONCE`; one walk of the level-1 list, a
+    /// cache miss a multi-level node), packs the live blocks in list order
+    /// into an exact new array and drops the freed ones.
+    fn maybe_repack_uppers(&mut self) {
+        let free: usize = self
+            .free_uppers
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v.len() * (k + 1))
+            .sum();
+        let live = self.uppers.len() - free.min(self.uppers.len());
+        if free <= live || live > UPPERS_AT_ONCE {
+            return;
+        }
+        let mut uppers: Vec<Upper> = Vec::with_capacity(live);
+        // Per level, the entry of `uppers` linking to the next node there
+        // (`usize::MAX`: the header's).
+        let mut last = [usize::MAX; MAX_LEVEL];
+        let mut x = if self.level > 1 {
+            self.head[1].next
+        } else {
+            NIL
+        };
+        while x != NIL {
+            let n = &self.nodes[x as usize];
+            let (old, k) = (n.upper as usize, n.levels as usize - 1);
+            let new = uppers.len() as u32;
+            for (i, at) in last.iter_mut().enumerate().skip(1).take(k) {
+                // The link to `x` at level i caches its new block.
+                match *at {
+                    usize::MAX => self.head_cache[i].upper = new,
+                    j => uppers[j].c.upper = new,
+                }
+                *at = new as usize + i - 1;
+            }
+            uppers.extend_from_slice(&self.uppers[old..old + k]);
+            self.nodes[x as usize].upper = new;
+            x = uppers[new as usize].l.next;
+        }
+        let old = std::mem::replace(&mut self.uppers, uppers);
+        if old.capacity() >= LAZYFREE_SLOTS {
+            super::lazyfree::free(old);
+        }
+        self.free_uppers = Vec::new();
     }
 
     /// The predecessors of node `x` at its `levels` levels, found by walking
@@ -2299,6 +2359,18 @@ mod tests {
                 "pattern {pattern}"
             );
             assert_eq!(s.nodes.len(), (s.len + s.free_len) as usize);
+            // The peak's upper levels went with its nodes.
+            let free_uppers: usize = s
+                .free_uppers
+                .iter()
+                .enumerate()
+                .map(|(k, v)| v.len() * (k + 1))
+                .sum();
+            assert!(
+                free_uppers * 2 <= s.uppers.len(),
+                "pattern {pattern}: {free_uppers} of {}",
+                s.uppers.len()
+            );
             assert!(
                 s.nodes.capacity() <= s.nodes.len() * 9 / 8 + TRIM_SLOTS,
                 "pattern {pattern}: {} slots for {} members (peak {peak_cap})",
