@@ -818,20 +818,20 @@ fn front_coded_packs_match_redis() {
     assert!(packed > 400, "{packed} listpack replies compared");
 }
 
+/// Entries up to 400 bytes stay packed; DEBUG on (for the digest).
+const LONG_ENTRIES: &[&str] = &[
+    "--hash-max-listpack-value",
+    "400",
+    "--enable-debug-command",
+    "yes",
+];
+
 /// The same with `hash-max-listpack-value 400`: shared prefixes longer than
 /// the 255 bytes an entry records, rests past the 125 bytes of a short
 /// coded entry, entries of 128 bytes and more.
 #[test]
 fn front_coded_long_entries_match_redis() {
-    let Some(mut d) = Diff::start(
-        "hash front coding, long",
-        &[
-            "--hash-max-listpack-value",
-            "400",
-            "--enable-debug-command",
-            "yes",
-        ],
-    ) else {
+    let Some(mut d) = Diff::start("hash front coding, long", LONG_ENTRIES) else {
         return;
     };
     let p = "q".repeat(300);
@@ -908,15 +908,7 @@ fn same_bytes(d: &mut Diff, argv: &[&[u8]]) -> Vec<u8> {
 /// from Redis's DUMPs.
 #[test]
 fn front_coded_binary_entries_match_redis() {
-    let Some(mut d) = Diff::start(
-        "hash front coding, binary",
-        &[
-            "--hash-max-listpack-value",
-            "400",
-            "--enable-debug-command",
-            "yes",
-        ],
-    ) else {
+    let Some(mut d) = Diff::start("hash front coding, binary", LONG_ENTRIES) else {
         return;
     };
     let stems = marker_stems();
