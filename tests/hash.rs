@@ -818,20 +818,20 @@ fn front_coded_packs_match_redis() {
     assert!(packed > 400, "{packed} listpack replies compared");
 }
 
+/// Entries up to 400 bytes stay packed; DEBUG on (for the digest).
+const LONG_ENTRIES: &[&str] = &[
+    "--hash-max-listpack-value",
+    "400",
+    "--enable-debug-command",
+    "yes",
+];
+
 /// The same with `hash-max-listpack-value 400`: shared prefixes longer than
 /// the 255 bytes an entry records, rests past the 125 bytes of a short
 /// coded entry, entries of 128 bytes and more.
 #[test]
 fn front_coded_long_entries_match_redis() {
-    let Some(mut d) = Diff::start(
-        "hash front coding, long",
-        &[
-            "--hash-max-listpack-value",
-            "400",
-            "--enable-debug-command",
-            "yes",
-        ],
-    ) else {
+    let Some(mut d) = Diff::start("hash front coding, long", LONG_ENTRIES) else {
         return;
     };
     let p = "q".repeat(300);
@@ -857,6 +857,121 @@ fn front_coded_long_entries_match_redis() {
         canon_front_coded(&mut packed),
     );
     assert!(packed > 300, "{packed} listpack replies compared");
+    d.same_digest();
+}
+
+/// The first bytes that mean something in a hash pack (string lengths,
+/// front-coded entries, the long-string mark), as data.
+const MARKERS: [u8; 6] = [0x00, 0x7f, 0x80, 0xfd, 0xfe, 0xff];
+
+/// Binary stems made of marker bytes: as an entry's first byte, inside the
+/// prefixes entries share, up to rests past 125 bytes and entries of 128
+/// bytes and more (under `hash-max-listpack-value 400`).
+fn marker_stems() -> Vec<Vec<u8>> {
+    let cycle =
+        |n: usize, from: usize| -> Vec<u8> { (0..n).map(|i| MARKERS[(i + from) % 6]).collect() };
+    vec![
+        vec![],
+        vec![0xff],
+        vec![0x80, 0x80],
+        vec![0xfe, 0xfd, 0x00],
+        vec![0x00, 0x00, 0x00, 0x7f],
+        b"12".to_vec(),
+        cycle(40, 0),
+        cycle(40, 3),
+        cycle(140, 2),
+        [cycle(260, 1), vec![0xff; 10]].concat(),
+    ]
+}
+
+/// A stem and up to two marker bytes after it (at most 10 x 43 distinct
+/// strings: a key stays below 512 fields, so a listpack on both sides).
+fn marker_string(r: &mut Rng, stems: &[Vec<u8>]) -> Vec<u8> {
+    let mut s = stems[r.below(stems.len())].clone();
+    for _ in 0..r.below(3) {
+        s.push(MARKERS[r.below(MARKERS.len())]);
+    }
+    s
+}
+
+/// Sends `argv` to memkv and Redis and asserts the same reply bytes.
+fn same_bytes(d: &mut Diff, argv: &[&[u8]]) -> Vec<u8> {
+    let got = d.ours.cmd(argv);
+    let want = d.redis.cmd(argv);
+    assert_eq!(got, want, "seed {}: {:?}", d.seed, argv);
+    got
+}
+
+/// Front coding with binary fields and values whose bytes are the packs'
+/// own markers: every reply (HGETALL and DUMP included: all keys stay
+/// listpacks) is byte-identical to Redis's, and so are the hashes RESTOREd
+/// from Redis's DUMPs.
+#[test]
+fn front_coded_binary_entries_match_redis() {
+    let Some(mut d) = Diff::start("hash front coding, binary", LONG_ENTRIES) else {
+        return;
+    };
+    let stems = marker_stems();
+    // Fixed: each marker first, then shared prefixes ending in each.
+    for (i, &m) in MARKERS.iter().enumerate() {
+        let f = [vec![m], stems[6].clone(), vec![m]].concat();
+        let v = [stems[8].clone(), vec![m; i + 1]].concat();
+        same_bytes(&mut d, &[b"HSET", b"fixed", &[m], &[m, m]]);
+        same_bytes(&mut d, &[b"HSET", b"fixed", &f, &v]);
+    }
+    same_bytes(&mut d, &[b"HDEL", b"fixed", &[0x00]]);
+    same_bytes(&mut d, &[b"HSET", b"fixed", &[0x7f], &stems[9]]);
+    for cmd in [&b"HGETALL"[..], b"DUMP", b"OBJECT"] {
+        let argv: Vec<&[u8]> = if cmd == b"OBJECT" {
+            vec![cmd, b"ENCODING", b"fixed"]
+        } else {
+            vec![cmd, b"fixed"]
+        };
+        same_bytes(&mut d, &argv);
+    }
+    let keys: [&[u8]; 3] = [b"h0", b"h1", b"h2"];
+    d.run_argv(3000, |r| {
+        let key = keys[r.below(3)].to_vec();
+        let pick = r.below(17);
+        let mut f = || marker_string(r, &stems);
+        let (c, rest): (&[u8], Vec<Vec<u8>>) = match pick {
+            0..=5 => (b"HSET", vec![f(), f(), f(), f()]),
+            6..=7 => (b"HDEL", vec![f(), f()]),
+            8 => (b"HSETNX", vec![f(), f()]),
+            9 => (b"HGET", vec![f()]),
+            10 => (b"HMGET", vec![f(), f(), f()]),
+            11 => (b"HSTRLEN", vec![f()]),
+            12 => (b"HINCRBY", vec![f(), b"3".to_vec()]),
+            13 => (b"HGETALL", vec![]),
+            14 => (b"DUMP", vec![]),
+            15 => (
+                b"HSCAN",
+                vec![b"0".to_vec(), b"COUNT".to_vec(), b"5".to_vec()],
+            ),
+            _ => (b"HVALS", vec![]),
+        };
+        [vec![c.to_vec(), key], rest].concat()
+    });
+    // Every key is a listpack; RESTOREd from Redis's DUMP, it reads back
+    // the same (the pack rebuilt whole by `from_pairs`).
+    for key in [&b"fixed"[..], b"h0", b"h1", b"h2"] {
+        let enc = same_bytes(&mut d, &[b"OBJECT", b"ENCODING", key]);
+        assert!(
+            enc == b"$8\r\nlistpack\r\n" || enc.starts_with(b"$-1"),
+            "{enc:?}"
+        );
+        let dump = d.redis.cmd(&[b"DUMP", key]);
+        if dump.starts_with(b"$-1") {
+            continue;
+        }
+        let blob = bulk(&dump);
+        let copy = [&b"r:"[..], key].concat();
+        same_bytes(&mut d, &[b"RESTORE", &copy, b"0", &blob]);
+        for c in [&b"HGETALL"[..], b"DUMP"] {
+            let ours = same_bytes(&mut d, &[c, &copy]);
+            assert_eq!(ours, same_bytes(&mut d, &[c, key]));
+        }
+    }
     d.same_digest();
 }
 

@@ -564,25 +564,28 @@ impl Pack {
         )
     }
 
-    /// The longest prefix that field and value entries from `off` (a
-    /// field's entry) up to the next anchor of their kind read from the
-    /// anchors in effect there.
-    fn dependents(&self, mut off: usize) -> [usize; 2] {
+    /// Whether an entry from `off` (a field's entry) on reads more than
+    /// `keep[kind]` bytes of the anchor of its kind (0 fields, 1 values) in
+    /// effect there; None: that kind is not asked about. Each kind is
+    /// followed only up to its next anchor, and the walk stops at the first
+    /// entry that reads more (a changed value anchor stops where the next
+    /// value anchor is, even when every later field hangs on the first).
+    fn reads_past(&self, mut off: usize, mut keep: [Option<usize>; 2]) -> bool {
         let buf = &self.buf[..];
-        let mut most = [0usize; 2];
-        let mut open = [true; 2];
-        while off < buf.len() && (open[0] || open[1]) {
-            for (kind, o) in open.iter_mut().enumerate() {
-                let (size, prefix) = size_of_entry(&buf[off..]);
+        let mut kind = 0;
+        while off < buf.len() && keep != [None, None] {
+            let (size, prefix) = size_of_entry(&buf[off..]);
+            if let Some(k) = keep[kind] {
                 match prefix {
-                    None => *o = false,
-                    Some(p) if *o => most[kind] = most[kind].max(p),
+                    None => keep[kind] = None,
+                    Some(p) if p > k => return true,
                     Some(_) => {}
                 }
-                off += size;
             }
+            off += size;
+            kind ^= 1;
         }
-        most
+        false
     }
 
     /// Codes the pairs again, the pair at `skip` left out and the value of
@@ -638,8 +641,11 @@ impl Pack {
         let (at, size) = (found.val_at, found.val_size);
         let prefix = if matches!(self.buf[at], 0..DEP | LONG_STR) {
             // An anchor: kept if its dependents still read the same bytes.
-            let need = self.dependents(at + size)[1];
-            if need > 0 && self.value(&found).common_prefix(value) < need {
+            // (No dependent reads more than the old value's length or
+            // MAX_PREFIX: when the new value keeps that much, no walk.)
+            let old = self.value(&found);
+            let keep = old.common_prefix(value);
+            if keep < old.len().min(MAX_PREFIX) && self.reads_past(at + size, [None, Some(keep)]) {
                 return self.recode(None, Some((found.at, value))).then_some(false);
             }
             None
@@ -661,8 +667,10 @@ impl Pack {
         };
         let end = f.val_at + f.val_size;
         let value_anchor = size_of_entry(&self.buf[f.val_at..]).1.is_none();
-        let read = self.dependents(end);
-        if (f.field_anchor && read[0] > 0) || (value_anchor && read[1] > 0) {
+        // Only a kind whose anchor goes is followed (any prefix read from
+        // it forces the re-coding).
+        let keep = [f.field_anchor.then_some(0), value_anchor.then_some(0)];
+        if keep != [None, None] && self.reads_past(end, keep) {
             return self.recode(Some(f.at), None).then_some(true);
         }
         splice(&mut self.buf, f.at, end - f.at, 0);
@@ -1141,6 +1149,43 @@ mod tests {
         assert!(h.get(b"field:1").is_some() && h.get(b"fxeld:1").is_none());
         h.set(b"fxeld:1", b"v", &lim);
         assert_eq!(h.get(b"fxeld:1").map(|v| v.to_vec()), Some(b"v".to_vec()));
+    }
+
+    /// A changed value anchor stays in place while it keeps the prefix its
+    /// dependents read (the common prefix with the old value is enough),
+    /// else the pack is re-coded as from scratch; removals re-code only
+    /// when an anchor something reads goes.
+    #[test]
+    fn anchor_changes_recode_only_when_read() {
+        let lim = Limits::default();
+        let mut model = Vec::new();
+        let mut h = Hash::default();
+        for i in 0..4u8 {
+            let (f, v) = (format!("field:{i}"), format!("170000000{i}"));
+            h.set(f.as_bytes(), v.as_bytes(), &lim);
+            model.push((f.into_bytes(), v.into_bytes()));
+        }
+        let from_scratch = |m: &Vec<(Vec<u8>, Vec<u8>)>| {
+            bytes(&Hash::from_pairs(m.iter().map(|(f, v)| (&f[..], &v[..])), &lim).unwrap())
+        };
+        let before = bytes(&h);
+        // Keeps the 9 bytes the other values read: one byte changes.
+        h.set(b"field:0", b"1700000009", &lim);
+        let after = bytes(&h);
+        assert_eq!(after.len(), before.len());
+        assert_eq!(after.iter().zip(&before).filter(|(a, b)| a != b).count(), 1);
+        // Keeps 5: re-coded.
+        h.set(b"field:0", b"17000", &lim);
+        model[0].1 = b"17000".to_vec();
+        assert_eq!(pairs(&h), model);
+        assert_eq!(bytes(&h), from_scratch(&model));
+        // Neither entry an anchor: spliced out; both: re-coded.
+        for (f, at) in [(&b"field:2"[..], 2), (b"field:0", 0)] {
+            assert!(h.remove(f));
+            model.remove(at);
+            assert_eq!(pairs(&h), model);
+        }
+        assert_eq!(bytes(&h), from_scratch(&model));
     }
 
     /// A removal that re-codes the pack converts it instead when the new

@@ -21,10 +21,15 @@
 //! Integer entries are written only for list elements (`encode`) that are
 //! canonical integers by Redis's `string2ll` rule (what its listpack stores
 //! as an integer: "10", "-3", not "010", "+1", " 1" or "-0"), so they read
-//! back byte-identical; hashes write strings only (`write_entry`). Where
-//! Redis's listpack spends a back-length byte per entry on top of its
-//! encoding, these entries have none (1 byte for 0..63, 2 for a 4-digit
-//! number, 3 for a 5- or 6-digit one below 524288).
+//! back byte-identical. Where Redis's listpack spends a back-length byte
+//! per entry on top of its encoding, these entries have none (1 byte for
+//! 0..63, 2 for a 4-digit number, 3 for a 5- or 6-digit one below 524288).
+//!
+//! Hash packs (`store::hash`) are another format: they take only this
+//! string entry (`write_entry`, `read_entry`, `entry_size`) for their whole
+//! entries, and there first bytes `0x80-0xfe` mark front-coded entries, not
+//! integers - so this module's element readers (`read_elem`, `read_int`,
+//! `entry_int`, `Needle`) must never be applied to a hash pack.
 
 use std::ops::Deref;
 
