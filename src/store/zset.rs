@@ -1497,12 +1497,7 @@ impl SkipList {
     /// cache miss a multi-level node), packs the live blocks in list order
     /// into an exact new array and drops the freed ones.
     fn maybe_repack_uppers(&mut self) {
-        let free: usize = self
-            .free_uppers
-            .iter()
-            .enumerate()
-            .map(|(k, v)| v.len() * (k + 1))
-            .sum();
+        let free = self.free_upper_entries();
         let live = self.uppers.len() - free.min(self.uppers.len());
         if free <= live || live > UPPERS_AT_ONCE {
             return;
@@ -1537,6 +1532,16 @@ impl SkipList {
             super::lazyfree::free(old);
         }
         self.free_uppers = Vec::new();
+    }
+
+    /// Entries of `uppers` in freed blocks (`free_uppers[k]` holds blocks
+    /// of k + 1 entries).
+    fn free_upper_entries(&self) -> usize {
+        self.free_uppers
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v.len() * (k + 1))
+            .sum()
     }
 
     /// The predecessors of node `x` at its `levels` levels, found by walking
@@ -2041,6 +2046,71 @@ mod tests {
         }
     }
 
+    /// A ZSCAN stepped between writes: each finished scan must have
+    /// returned every member present from its start to its end (`kept`:
+    /// the caller removes what it deletes).
+    struct ScanCheck {
+        cursor: u64,
+        started: bool,
+        seen: std::collections::HashSet<Vec<u8>>,
+        kept: std::collections::HashSet<Vec<u8>>,
+    }
+
+    impl ScanCheck {
+        fn new(model: &std::collections::BTreeMap<Vec<u8>, f64>) -> ScanCheck {
+            ScanCheck {
+                cursor: 0,
+                started: false,
+                seen: std::collections::HashSet::new(),
+                kept: model.keys().cloned().collect(),
+            }
+        }
+
+        /// One scan call of `count`; true if it ended a scan (checked; the
+        /// next one starts at the next step).
+        fn step(
+            &mut self,
+            z: &ZSet,
+            count: usize,
+            model: &std::collections::BTreeMap<Vec<u8>, f64>,
+            label: &str,
+        ) -> bool {
+            if self.started && self.cursor == 0 {
+                return false;
+            }
+            self.started = true;
+            self.cursor = z.scan(self.cursor, count, |m, _| {
+                self.seen.insert(m.to_vec());
+            });
+            if self.cursor != 0 {
+                return false;
+            }
+            self.check(label);
+            self.started = false;
+            self.seen.clear();
+            self.kept = model.keys().cloned().collect();
+            true
+        }
+
+        /// The scan in progress to its end (or a whole new one), checked.
+        fn finish(&mut self, z: &ZSet, label: &str) {
+            let mut fresh = !self.started;
+            while fresh || self.cursor != 0 {
+                fresh = false;
+                self.cursor = z.scan(self.cursor, 7, |m, _| {
+                    self.seen.insert(m.to_vec());
+                });
+            }
+            self.check(label);
+        }
+
+        fn check(&self, label: &str) {
+            for m in &self.kept {
+                assert!(self.seen.contains(m), "{label}: scan missed a member");
+            }
+        }
+    }
+
     /// Removals (ZREM, ranges, pops) shrinking the arena, the upper levels
     /// and the index at random points, against a model: the structure
     /// stays whole, memory falls back with the members, and a scan running
@@ -2066,9 +2136,8 @@ mod tests {
             }
             let peak_heap = z.heap_size();
             // A scan started now, stepped between writes.
-            let (mut cursor, mut seen, mut started) =
-                (0u64, std::collections::HashSet::new(), false);
-            let mut kept: std::collections::HashSet<Vec<u8>> = model.keys().cloned().collect();
+            let mut scan = ScanCheck::new(&model);
+            let label = format!("round {round}");
             let mut step = 0;
             while model.len() > 3 {
                 step += 1;
@@ -2081,7 +2150,7 @@ mod tests {
                         let m = model.keys().nth(r).cloned().unwrap_or_default();
                         assert_eq!(z.remove(&m), model.remove(&m));
                         z.shrink_after(1);
-                        kept.remove(&m);
+                        scan.kept.remove(&m);
                     }
                     // A rank range (ZREMRANGEBYRANK / ZPOPMIN / ZPOPMAX).
                     5 | 6 => {
@@ -2092,7 +2161,7 @@ mod tests {
                         assert_eq!(z.remove_range(a, b), gone.len());
                         for g in gone {
                             model.remove(&g);
-                            kept.remove(&g);
+                            scan.kept.remove(&g);
                         }
                     }
                     // Rescores and new members now and then.
@@ -2122,22 +2191,8 @@ mod tests {
                 {
                     shrinks += 1;
                 }
-                if !started || cursor != 0 {
-                    started = true;
-                    cursor = z.scan(cursor, 1 + rnd(20) as usize, |m, _| {
-                        seen.insert(m.to_vec());
-                    });
-                    if cursor == 0 {
-                        // A scan ended: it returned every member present
-                        // since it began. The next one starts now.
-                        for m in &kept {
-                            assert!(seen.contains(m), "round {round}: scan missed a member");
-                        }
-                        scans += 1;
-                        started = false;
-                        seen.clear();
-                        kept = model.keys().cloned().collect();
-                    }
+                if scan.step(&z, 1 + rnd(20) as usize, &model, &label) {
+                    scans += 1;
                 }
                 if step % 13 == 0 {
                     check(&z, &model);
@@ -2156,16 +2211,7 @@ mod tests {
                 s.validate();
             }
             // The scan in progress to its end (or a whole new one).
-            let mut fresh = !started;
-            while fresh || cursor != 0 {
-                fresh = false;
-                cursor = z.scan(cursor, 5, |m, _| {
-                    seen.insert(m.to_vec());
-                });
-            }
-            for m in &kept {
-                assert!(seen.contains(m), "round {round}: scan missed a member");
-            }
+            scan.finish(&z, &label);
             assert!(
                 z.heap_size() * 20 < peak_heap,
                 "round {round}: {} bytes of {peak_heap} for {} members",
@@ -2277,9 +2323,8 @@ mod tests {
                 ZSet::Skip(s) => s.nodes.capacity(),
                 ZSet::Pack(_) => unreachable!("converted"),
             };
-            let mut kept: std::collections::HashSet<Vec<u8>> = model.keys().cloned().collect();
-            let (mut cursor, mut seen, mut started) =
-                (0u64, std::collections::HashSet::new(), false);
+            let mut scan = ScanCheck::new(&model);
+            let label = format!("pattern {pattern}");
             let mut step = 0;
             while model.len() > 1000 {
                 step += 1;
@@ -2298,7 +2343,7 @@ mod tests {
                         let r = rnd(model.len() as u64) as usize;
                         let m = model.keys().nth(r).cloned().unwrap_or_default();
                         assert_eq!(z.remove(&m), model.remove(&m));
-                        kept.remove(&m);
+                        scan.kept.remove(&m);
                         1
                     }
                     _ => {
@@ -2308,7 +2353,7 @@ mod tests {
                         z.for_range(a, a + n, false, |m, _| gone.push(m.to_vec()));
                         for g in &gone {
                             model.remove(g);
-                            kept.remove(g);
+                            scan.kept.remove(g);
                         }
                         z.remove_range(a, a + n)
                     }
@@ -2317,20 +2362,7 @@ mod tests {
                 if let ZSet::Skip(s) = &z {
                     stepped += usize::from(s.compacting);
                 }
-                if !started || cursor != 0 {
-                    started = true;
-                    cursor = z.scan(cursor, 1 + rnd(10) as usize, |m, _| {
-                        seen.insert(m.to_vec());
-                    });
-                    if cursor == 0 {
-                        for m in &kept {
-                            assert!(seen.contains(m), "pattern {pattern}: scan missed a member");
-                        }
-                        started = false;
-                        seen.clear();
-                        kept = model.keys().cloned().collect();
-                    }
-                }
+                scan.step(&z, 1 + rnd(10) as usize, &model, &label);
                 if step % 97 == 0 {
                     check(&z, &model);
                     if let ZSet::Skip(s) = &z {
@@ -2360,12 +2392,7 @@ mod tests {
             );
             assert_eq!(s.nodes.len(), (s.len + s.free_len) as usize);
             // The peak's upper levels went with its nodes.
-            let free_uppers: usize = s
-                .free_uppers
-                .iter()
-                .enumerate()
-                .map(|(k, v)| v.len() * (k + 1))
-                .sum();
+            let free_uppers = s.free_upper_entries();
             assert!(
                 free_uppers * 2 <= s.uppers.len(),
                 "pattern {pattern}: {free_uppers} of {}",
@@ -2378,16 +2405,7 @@ mod tests {
                 s.len
             );
             check(&z, &model);
-            let mut fresh = !started;
-            while fresh || cursor != 0 {
-                fresh = false;
-                cursor = z.scan(cursor, 7, |m, _| {
-                    seen.insert(m.to_vec());
-                });
-            }
-            for m in &kept {
-                assert!(seen.contains(m), "pattern {pattern}: scan missed a member");
-            }
+            scan.finish(&z, &label);
         }
         assert!(stepped > 100, "{stepped}");
     }
